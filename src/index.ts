@@ -1,0 +1,11 @@
+export { compilePattern, checkPattern, CompiledPattern, CompiledObservation } from './pattern/compile.js';
+export type { CompileOptions, CheckResult, MatchResult, BoundObservation } from './pattern/compile.js';
+export { parsePattern } from './pattern/parse.js';
+export type { StixVersion, ParseResult } from './pattern/parse.js';
+export { printPattern } from './pattern/print.js';
+export type * from './pattern/ast.js';
+export { prepareObservations, prepareObservedData } from './pattern/observation.js';
+export type { PreparedObservation, RootObject } from './pattern/observation.js';
+export { StixflowError, PatternError, MatchError, InputError, formatDiagnostic, formatDiagnostics } from './errors.js';
+export type { Diagnostic, Severity, SourceLocation } from './errors.js';
+export type * from './stix/types.js';

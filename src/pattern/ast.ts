@@ -1,0 +1,110 @@
+/**
+ * Typed AST of a STIX pattern. Parenthesised groups leave no node of their own: precedence is
+ * in the tree shape, and the printer adds the parentheses back where they are needed.
+ */
+
+/** Where a node came from in the pattern text (0-based offset, 1-based line and column). */
+export interface Span {
+  offset: number;
+  length: number;
+  line: number;
+  column: number;
+}
+
+export type PathStep =
+  | { kind: 'key'; name: string }
+  | { kind: 'index'; index: number }
+  | { kind: 'anyIndex' };
+
+export interface ObjectPath {
+  objectType: string;
+  steps: PathStep[];
+  span?: Span;
+}
+
+export type Literal =
+  | { type: 'string'; value: string }
+  | { type: 'int'; value: number }
+  | { type: 'float'; value: number }
+  | { type: 'bool'; value: boolean }
+  /** From `b'…'` (base64) or `h'…'` (hex): the decoded bytes; `encoding` keeps the written form. */
+  | { type: 'binary'; value: Uint8Array; encoding: 'base64' | 'hex' }
+  /** Microseconds since the epoch, and the text as written. */
+  | { type: 'timestamp'; value: number; text: string };
+
+export type ComparisonOperator =
+  | '='
+  | '!='
+  | '<'
+  | '<='
+  | '>'
+  | '>='
+  | 'IN'
+  | 'LIKE'
+  | 'MATCHES'
+  | 'ISSUBSET'
+  | 'ISSUPERSET';
+
+export type ComparisonExpression =
+  | {
+      kind: 'comparison';
+      path: ObjectPath;
+      operator: Exclude<ComparisonOperator, 'IN'>;
+      negated: boolean;
+      value: Literal;
+      span?: Span;
+    }
+  | { kind: 'in'; path: ObjectPath; negated: boolean; values: Literal[]; span?: Span }
+  | { kind: 'exists'; path: ObjectPath; negated: boolean; span?: Span }
+  | { kind: 'and' | 'or'; left: ComparisonExpression; right: ComparisonExpression };
+
+export type Qualifier =
+  | { kind: 'within'; seconds: number; span?: Span }
+  | { kind: 'startStop'; start: Literal & { type: 'timestamp' }; stop: Literal & { type: 'timestamp' }; span?: Span }
+  | { kind: 'repeats'; times: number; span?: Span };
+
+export type ObservationExpression =
+  | { kind: 'observation'; comparison: ComparisonExpression; span?: Span }
+  | { kind: 'and' | 'or' | 'followedBy'; left: ObservationExpression; right: ObservationExpression }
+  | { kind: 'qualified'; qualifier: Qualifier; expression: ObservationExpression };
+
+export interface PatternAst {
+  root: ObservationExpression;
+}
+
+/** The bracketed observation expressions of a pattern, left to right. */
+export function observationLeaves(expr: ObservationExpression): Extract<ObservationExpression, { kind: 'observation' }>[] {
+  const leaves: Extract<ObservationExpression, { kind: 'observation' }>[] = [];
+  const visit = (node: ObservationExpression): void => {
+    if (node.kind === 'observation') leaves.push(node);
+    else if (node.kind === 'qualified') visit(node.expression);
+    else {
+      visit(node.left);
+      visit(node.right);
+    }
+  };
+  visit(expr);
+  return leaves;
+}
+
+/** Every comparison (leaf) of a comparison expression, left to right. */
+export type ComparisonLeaf = Exclude<ComparisonExpression, { kind: 'and' | 'or' }>;
+export type ComparisonJunction = Extract<ComparisonExpression, { kind: 'and' | 'or' }>;
+
+export function isComparisonJunction(expr: ComparisonExpression): expr is ComparisonJunction {
+  return expr.kind === 'and' || expr.kind === 'or';
+}
+
+export function comparisonLeaves(expr: ComparisonExpression): ComparisonLeaf[] {
+  const out: ComparisonLeaf[] = [];
+  const visit = (node: ComparisonExpression): void => {
+    if (isComparisonJunction(node)) {
+      visit(node.left);
+      visit(node.right);
+    } else {
+      out.push(node);
+    }
+  };
+  visit(expr);
+  return out;
+}

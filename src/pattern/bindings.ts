@@ -1,0 +1,198 @@
+/**
+ * The batch matcher: finds a binding of observed-data to the observation expressions of a
+ * pattern, with the reference semantics (STIX 2.1, 9.6–9.7):
+ * - an observed-data stands for `number_observed` instances; a binding may use one
+ *   observed-data as many times as it has instances, never more;
+ * - AND binds its sides to different instances; OR binds one side;
+ * - FOLLOWEDBY: the latest first_observed on the left ≤ the earliest last_observed on the right;
+ * - WITHIN n: max(first_observed) − min(last_observed) ≤ n over the bound observations;
+ * - START/STOP: every bound observation overlaps [start, stop);
+ * - REPEATS n: n bindings of the inner expression, jointly within the instance counts.
+ * Bindings are enumerated lazily, depth first, in the reference's order (left before right,
+ * input order within a side), so the first binding found is the reference's first binding.
+ * A step budget turns a combinatorial explosion into a typed error instead of a hung worker.
+ */
+import { MatchError } from '../errors.js';
+import type { PreparedObservation } from './observation.js';
+
+/** A binding: for each bound observation expression (leaf index), the observed-data index. */
+export interface Binding {
+  leaves: number[];
+  observations: number[];
+}
+
+export type BindingNode =
+  | { kind: 'leaf'; leaf: number }
+  | { kind: 'and' | 'or' | 'followedBy'; left: BindingNode; right: BindingNode }
+  | { kind: 'within'; micros: number; expression: BindingNode }
+  | { kind: 'startStop'; start: number; stop: number; expression: BindingNode }
+  | { kind: 'repeats'; times: number; expression: BindingNode };
+
+export interface SearchContext {
+  observations: PreparedObservation[];
+  /** For each leaf, the indices (ascending) of the observed-data it matches. */
+  leafMatches: number[][];
+  budget: { remaining: number };
+}
+
+function spend(ctx: SearchContext): void {
+  if (--ctx.budget.remaining < 0) {
+    throw new MatchError('match-budget-exceeded', 'the pattern needs too many combinations of this data to decide (match budget exceeded)', [
+      { severity: 'error', code: 'match-budget-exceeded', message: 'too many combinations to evaluate: narrow the pattern or the data' },
+    ]);
+  }
+}
+
+/** Can the two bindings be joined without using any observed-data more often than its instances? */
+function fitsTogether(a: Binding, b: Binding, observations: PreparedObservation[]): boolean {
+  const combined = a.observations.concat(b.observations);
+  for (let i = 0; i < combined.length; i++) {
+    const o = combined[i] as number;
+    let uses = 0;
+    let seenBefore = false;
+    for (let j = 0; j < combined.length; j++) {
+      if (combined[j] === o) {
+        if (j < i) {
+          seenBefore = true;
+          break;
+        }
+        uses++;
+      }
+    }
+    if (!seenBefore && uses > (observations[o] as PreparedObservation).numberObserved) return false;
+  }
+  return true;
+}
+
+function join(a: Binding, b: Binding): Binding {
+  return { leaves: a.leaves.concat(b.leaves), observations: a.observations.concat(b.observations) };
+}
+
+function latestFirst(b: Binding, observations: PreparedObservation[]): number {
+  let t = -Infinity;
+  for (const o of b.observations) t = Math.max(t, (observations[o] as PreparedObservation).firstObserved);
+  return t;
+}
+
+function earliestLast(b: Binding, observations: PreparedObservation[]): number {
+  let t = Infinity;
+  for (const o of b.observations) t = Math.min(t, (observations[o] as PreparedObservation).lastObserved);
+  return t;
+}
+
+/** Lazily materialised list of a sub-expression's bindings, reused by every left binding. */
+function memo(node: BindingNode, ctx: SearchContext, limits: Limits): { get(i: number): Binding | undefined } {
+  const cache: Binding[] = [];
+  const it = enumerateBindings(node, ctx, limits);
+  let done = false;
+  return {
+    get(i: number): Binding | undefined {
+      while (!done && cache.length <= i) {
+        const next = it.next();
+        if (next.done) done = true;
+        else cache.push(next.value);
+      }
+      return cache[i];
+    },
+  };
+}
+
+/**
+ * Constraints of the enclosing qualifiers, pushed down so that partial bindings that can never
+ * satisfy them are pruned early: a binding's time span only grows as observations join it, and
+ * every bound observation must lie in every enclosing START/STOP interval.
+ */
+export interface Limits {
+  /** The tightest enclosing WITHIN, in microseconds (Infinity when none). */
+  window: number;
+  /** Enclosing START/STOP intervals. */
+  intervals: readonly (readonly [number, number])[];
+}
+
+export const NO_LIMITS: Limits = { window: Infinity, intervals: [] };
+
+function withinWindow(b: Binding, limits: Limits, observations: PreparedObservation[]): boolean {
+  return limits.window === Infinity || latestFirst(b, observations) - earliestLast(b, observations) <= limits.window;
+}
+
+export function* enumerateBindings(node: BindingNode, ctx: SearchContext, limits: Limits = NO_LIMITS): Generator<Binding> {
+  const obs = ctx.observations;
+  switch (node.kind) {
+    case 'leaf':
+      for (const o of ctx.leafMatches[node.leaf] as number[]) {
+        spend(ctx);
+        const p = obs[o] as PreparedObservation;
+        if (limits.intervals.some(([start, stop]) => !(p.firstObserved < stop && p.lastObserved >= start))) continue;
+        yield { leaves: [node.leaf], observations: [o] };
+      }
+      return;
+    case 'or':
+      yield* enumerateBindings(node.left, ctx, limits);
+      yield* enumerateBindings(node.right, ctx, limits);
+      return;
+    case 'and':
+    case 'followedBy': {
+      const rights = memo(node.right, ctx, limits);
+      for (const l of enumerateBindings(node.left, ctx, limits)) {
+        const leftLatestFirst = node.kind === 'followedBy' ? latestFirst(l, obs) : 0;
+        for (let i = 0; ; i++) {
+          const r = rights.get(i);
+          if (!r) break;
+          spend(ctx);
+          if (!fitsTogether(l, r, obs)) continue;
+          if (node.kind === 'followedBy' && leftLatestFirst > earliestLast(r, obs)) continue;
+          const joined = join(l, r);
+          if (withinWindow(joined, limits, obs)) yield joined;
+        }
+      }
+      return;
+    }
+    case 'within':
+      for (const b of enumerateBindings(node.expression, ctx, { ...limits, window: Math.min(limits.window, node.micros) })) {
+        spend(ctx);
+        if (latestFirst(b, obs) - earliestLast(b, obs) <= node.micros) yield b;
+      }
+      return;
+    case 'startStop':
+      if (node.start >= node.stop) return;
+      for (const b of enumerateBindings(node.expression, ctx, { ...limits, intervals: [...limits.intervals, [node.start, node.stop]] })) {
+        spend(ctx);
+        if (b.observations.every((o) => (obs[o] as PreparedObservation).firstObserved < node.stop && (obs[o] as PreparedObservation).lastObserved >= node.start)) yield b;
+      }
+      return;
+    case 'repeats': {
+      if (node.times === 1) {
+        yield* enumerateBindings(node.expression, ctx, limits);
+        return;
+      }
+      const inner = memo(node.expression, ctx, limits);
+      // Combinations with repetition of inner bindings, in lexicographic order; a binding may
+      // repeat when its observed-data have instances to spare (number_observed).
+      const times = node.times;
+      const chosen: number[] = [];
+      const partial: Binding[] = [];
+      function* extend(from: number): Generator<Binding> {
+        for (let i = from; ; i++) {
+          const candidate = inner.get(i);
+          if (!candidate) return;
+          spend(ctx);
+          const base = partial[partial.length - 1];
+          if (base && !fitsTogether(base, candidate, obs)) continue;
+          const combined = base ? join(base, candidate) : candidate;
+          if (!withinWindow(combined, limits, obs)) continue;
+          if (chosen.length + 1 === times) {
+            yield combined;
+            continue;
+          }
+          chosen.push(i);
+          partial.push(combined);
+          yield* extend(i);
+          chosen.pop();
+          partial.pop();
+        }
+      }
+      yield* extend(0);
+      return;
+    }
+  }
+}

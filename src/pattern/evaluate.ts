@@ -1,0 +1,328 @@
+/**
+ * Comparison expressions → predicates over one root object. Each comparison is compiled once
+ * into a closure chain: a path walker (keys, indexes, `[*]`, `_ref`/`_refs`, `_hex`/`_bin`)
+ * feeding a value test with its constant pre-decoded, so evaluating an event runs no parser,
+ * no tree walk and no per-event allocation on the common paths.
+ */
+import type { Diagnostic } from '../errors.js';
+import { MatchError } from '../errors.js';
+import { isComparisonJunction, type ComparisonExpression, type ComparisonLeaf, type Literal, type PathStep } from './ast.js';
+import { networkContains, parseNetwork } from './cidr.js';
+import { diagnosticAt, PatternDiagnosticCode as Code } from './diagnostics.js';
+import { bytesCompare, bytesEqual, bytesToLatin1, decodeBase64, decodeHex, latin1Bytes, parseStixTimestamp } from './literals.js';
+import type { PreparedObservation } from './observation.js';
+import { compileLike, compileRegex } from './regex.js';
+
+export type ValueTest = (value: unknown) => boolean;
+export type ObjectPredicate = (object: unknown, observation: PreparedObservation) => boolean;
+type Walker = (value: unknown, observation: PreparedObservation, test: ValueTest) => boolean;
+
+const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array);
+const hasOwn = Object.prototype.hasOwnProperty;
+
+/** Reads a property; own properties only, so `constructor` or `__proto__` never reach the prototype. */
+function propertyReader(name: string): (v: Record<string, unknown>) => unknown {
+  if (name in Object.prototype) return (v) => (hasOwn.call(v, name) ? v[name] : undefined);
+  return (v) => v[name];
+}
+
+function compileStep(step: PathStep, next: Walker): Walker {
+  if (step.kind === 'index') {
+    const i = step.index;
+    if (i < 0) return () => false; // parses, but a negative index never selects anything
+    return (v, obs, test) => Array.isArray(v) && i < v.length && next(v[i], obs, test);
+  }
+  if (step.kind === 'anyIndex') {
+    return (v, obs, test) => {
+      if (!Array.isArray(v)) return false;
+      for (const element of v) if (next(element, obs, test)) return true;
+      return false;
+    };
+  }
+  const name = step.name;
+  const read = propertyReader(name);
+  if (name.endsWith('_refs')) {
+    // A list of references becomes the list of the objects they resolve to (in the same
+    // observed-data); later `[*]` or `[n]` steps select among them.
+    return (v, obs, test) => {
+      if (!isPlainObject(v)) return false;
+      const refs = read(v);
+      if (!Array.isArray(refs)) return false;
+      const resolved: unknown[] = [];
+      for (const ref of refs) {
+        if (typeof ref !== 'string') continue;
+        const target = obs.resolve(ref);
+        if (target !== undefined) resolved.push(target);
+      }
+      return resolved.length > 0 && next(resolved, obs, test);
+    };
+  }
+  if (name.endsWith('_ref')) {
+    return (v, obs, test) => {
+      if (!isPlainObject(v)) return false;
+      const ref = read(v);
+      if (typeof ref !== 'string') return false;
+      const target = obs.resolve(ref);
+      return target !== undefined && next(target, obs, test);
+    };
+  }
+  if (name.endsWith('_hex') || name.endsWith('_bin')) {
+    const decode = name.endsWith('_hex') ? decodeHex : decodeBase64;
+    return (v, obs, test) => {
+      if (!isPlainObject(v)) return false;
+      const raw = read(v);
+      if (typeof raw !== 'string') return raw !== undefined && next(raw, obs, test);
+      const bytes = decode(raw);
+      return bytes !== undefined && next(bytes, obs, test);
+    };
+  }
+  return (v, obs, test) => {
+    if (!isPlainObject(v)) return false;
+    const child = read(v);
+    return child !== undefined && next(child, obs, test);
+  };
+}
+
+/** Compiles an object path (after its type) into a walker from the root object. */
+export function compilePath(steps: PathStep[]): Walker {
+  // The most common shape, one plain property, gets a walker of its own.
+  const only = steps[0];
+  if (steps.length === 1 && only?.kind === 'key' && !/_(refs?|hex|bin)$/.test(only.name) && !(only.name in Object.prototype)) {
+    const name = only.name;
+    return (v, _obs, test) => {
+      const child = (v as Record<string, unknown>)[name];
+      return child !== undefined && test(child);
+    };
+  }
+  let walker: Walker = (v, _obs, test) => test(v);
+  for (let i = steps.length - 1; i >= 0; i--) walker = compileStep(steps[i] as PathStep, walker);
+  return walker;
+}
+
+function dataTimestamp(value: string): number {
+  const parsed = parseStixTimestamp(value);
+  if (parsed === undefined) {
+    throw new MatchError('bad-timestamp-in-data', `invalid timestamp in the data: ${JSON.stringify(value)}`, [
+      { severity: 'error', code: 'bad-timestamp-in-data', message: `invalid timestamp in the data: ${JSON.stringify(value)}` },
+    ]);
+  }
+  return parsed;
+}
+
+/** Equality of a data value with a constant, with the STIX cross-type rules. */
+function equalityTest(constant: Literal): ValueTest {
+  switch (constant.type) {
+    case 'string': {
+      const c = constant.value;
+      const bytes = latin1Bytes(c);
+      return (v) => v === c || (v instanceof Uint8Array && bytes !== undefined && bytesEqual(v, bytes));
+    }
+    case 'int':
+    case 'float': {
+      const c = constant.value;
+      return (v) => v === c;
+    }
+    case 'bool': {
+      const c = constant.value;
+      return (v) => v === c;
+    }
+    case 'binary': {
+      const c = constant.value;
+      return (v) => {
+        if (v instanceof Uint8Array) return bytesEqual(v, c);
+        if (typeof v === 'string') {
+          const b = latin1Bytes(v);
+          return b !== undefined && bytesEqual(b, c);
+        }
+        return false;
+      };
+    }
+    case 'timestamp': {
+      const c = constant.value;
+      return (v) => typeof v === 'string' && dataTimestamp(v) === c;
+    }
+  }
+}
+
+/** Ordering of a data value against a constant: a number, or undefined when they do not compare. */
+function orderComparator(constant: Literal): (v: unknown) => number | undefined {
+  switch (constant.type) {
+    case 'string': {
+      const c = constant.value;
+      const bytes = latin1Bytes(c);
+      return (v) => {
+        if (typeof v === 'string') return compareCodePoints(v, c);
+        if (v instanceof Uint8Array && bytes !== undefined) return bytesCompare(v, bytes);
+        return undefined;
+      };
+    }
+    case 'int':
+    case 'float': {
+      const c = constant.value;
+      return (v) => (typeof v === 'number' ? v - c : undefined);
+    }
+    case 'binary': {
+      const c = constant.value;
+      return (v) => {
+        if (v instanceof Uint8Array) return bytesCompare(v, c);
+        if (typeof v === 'string') {
+          const b = latin1Bytes(v);
+          return b === undefined ? undefined : bytesCompare(b, c);
+        }
+        return undefined;
+      };
+    }
+    case 'timestamp': {
+      const c = constant.value;
+      return (v) => (typeof v === 'string' ? dataTimestamp(v) - c : undefined);
+    }
+    case 'bool':
+      return () => undefined;
+  }
+}
+
+/** Orders strings by code point, as the specification's reference does (not UTF-16 units). */
+function compareCodePoints(a: string, b: string): number {
+  if (a === b) return 0;
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x !== y) {
+      // Surrogates (astral code points) sort above all BMP code points in code point order.
+      const xs = x >= 0xd800 && x <= 0xdfff;
+      const ys = y >= 0xd800 && y <= 0xdfff;
+      if (xs !== ys) return xs ? 1 : -1;
+      return x - y;
+    }
+  }
+  return a.length - b.length;
+}
+
+function nfc(text: string): string {
+  // Most data is ASCII, which is already NFC; skip the normaliser then.
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 0x7f) return text.normalize('NFC');
+  return text;
+}
+
+function compileValueTest(leaf: Exclude<ComparisonLeaf, { kind: 'exists' }>, diagnostics: Diagnostic[]): ValueTest {
+  let test: ValueTest;
+  if (leaf.kind === 'in') {
+    const tests = leaf.values.map(equalityTest);
+    const strings = leaf.values.every((l) => l.type === 'string') ? new Set(leaf.values.map((l) => l.value as string)) : undefined;
+    const numbers = leaf.values.every((l) => l.type === 'int' || l.type === 'float') ? new Set(leaf.values.map((l) => l.value as number)) : undefined;
+    if (strings) test = (v) => (typeof v === 'string' ? strings.has(v) : v instanceof Uint8Array && tests.some((t) => t(v)));
+    else if (numbers) test = (v) => typeof v === 'number' && numbers.has(v);
+    else test = (v) => tests.some((t) => t(v));
+  } else {
+    const c = leaf.value;
+    switch (leaf.operator) {
+      case '=':
+        test = equalityTest(c);
+        break;
+      case '!=': {
+        const eq = equalityTest(c);
+        test = (v) => !eq(v);
+        break;
+      }
+      case '<':
+      case '<=':
+      case '>':
+      case '>=': {
+        const cmp = orderComparator(c);
+        const op = leaf.operator;
+        const accept = op === '<' ? (d: number) => d < 0 : op === '<=' ? (d: number) => d <= 0 : op === '>' ? (d: number) => d > 0 : (d: number) => d >= 0;
+        // A value that does not compare with the constant fails the comparison, NOT or not.
+        const base: ValueTest = (v) => {
+          const d = cmp(v);
+          return d !== undefined && accept(d);
+        };
+        if (leaf.negated) {
+          return (v) => {
+            const d = cmp(v);
+            return d !== undefined && !accept(d);
+          };
+        }
+        return base;
+      }
+      case 'LIKE': {
+        const likeSource = nfc(c.value as string);
+        const like = compileLike(likeSource);
+        // Binary data matches as bytes, when the LIKE text is itself all bytes.
+        const binaryOk = latin1Bytes(likeSource) !== undefined;
+        test = (v) => {
+          if (typeof v === 'string') return like(nfc(v));
+          return v instanceof Uint8Array && binaryOk && like(bytesToLatin1(v));
+        };
+        break;
+      }
+      case 'MATCHES': {
+        const source = nfc(c.value as string);
+        const compiled = compileRegex(source);
+        if (!compiled.ok) {
+          diagnostics.push(diagnosticAt('error', compiled.unsupported ? Code.unsupportedRegex : Code.badRegex, compiled.message, leaf.span));
+          return () => false;
+        }
+        const regex = compiled.regex;
+        // Binary data is searched as bytes: only a regex whose characters are all bytes can.
+        const binaryOk = latin1Bytes(source) !== undefined;
+        test = (v) => {
+          if (typeof v === 'string') return regex.test(nfc(v));
+          if (v instanceof Uint8Array) return binaryOk && regex.test(bytesToLatin1(v));
+          return false;
+        };
+        break;
+      }
+      case 'ISSUBSET':
+      case 'ISSUPERSET': {
+        const network = parseNetwork(c.value as string);
+        if (!network) return () => false; // reported by validatePattern
+        const subset = leaf.operator === 'ISSUBSET';
+        test = (v) => {
+          if (typeof v !== 'string') return false;
+          const other = parseNetwork(v);
+          if (!other) return false;
+          return subset ? networkContains(network, other) : networkContains(other, network);
+        };
+        break;
+      }
+    }
+  }
+  if (leaf.negated) {
+    const positive = test;
+    return (v) => !positive(v);
+  }
+  return test;
+}
+
+/** Compiles one comparison into a predicate over a root object of the comparison's type. */
+export function compileComparison(leaf: ComparisonLeaf, diagnostics: Diagnostic[]): ObjectPredicate {
+  const walk = compilePath(leaf.path.steps);
+  if (leaf.kind === 'exists') {
+    const any: ValueTest = () => true;
+    return leaf.negated ? (o, obs) => !walk(o, obs, any) : (o, obs) => walk(o, obs, any);
+  }
+  const test = compileValueTest(leaf, diagnostics);
+  return (o, obs) => walk(o, obs, test);
+}
+
+/**
+ * Compiles a comparison expression for root objects of one type: comparisons on another type
+ * are false there (AND needs the same root object), and drop out of the predicate.
+ * Returns undefined when the expression can never hold on that type.
+ */
+export function compileForRootType(
+  expr: ComparisonExpression,
+  type: string,
+  compiled: Map<ComparisonLeaf, ObjectPredicate>,
+): ObjectPredicate | undefined {
+  if (isComparisonJunction(expr)) {
+    const l = compileForRootType(expr.left, type, compiled);
+    const r = compileForRootType(expr.right, type, compiled);
+    if (expr.kind === 'and') return l && r ? (o, obs) => l(o, obs) && r(o, obs) : undefined;
+    if (!l) return r;
+    if (!r) return l;
+    return (o, obs) => l(o, obs) || r(o, obs);
+  }
+  return expr.path.objectType === type ? compiled.get(expr) : undefined;
+}

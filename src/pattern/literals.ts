@@ -1,0 +1,95 @@
+/** Decoding and checking of pattern literals and of the data values they are compared with. */
+
+/** STIX timestamp: `YYYY-MM-DDTHH:MM:SS[.s+]Z`, upper-case `T` and `Z`, fields range-checked. */
+const STIX_TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?Z$/;
+
+/**
+ * Parses a STIX timestamp to microseconds since the epoch, or returns undefined when the text is
+ * not one. Precision beyond microseconds is truncated (the reference keeps microseconds too).
+ * Day-of-month is range-checked (01–31) but not against the month, as the STIX grammar does.
+ */
+export function parseStixTimestamp(text: string): number | undefined {
+  const m = STIX_TIMESTAMP.exec(text);
+  if (!m) return undefined;
+  const year = Number(m[1]);
+  const month = Number(m[2]);
+  const day = Number(m[3]);
+  const hour = Number(m[4]);
+  const minute = Number(m[5]);
+  const second = Number(m[6]);
+  if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60) return undefined;
+  const fraction = m[7] ?? '';
+  const micros = fraction ? Number((fraction + '000000').slice(0, 6)) : 0;
+  // Date.UTC rolls an impossible day (Feb 30) over into the next month, which is what a
+  // lenient reader does; leap second 60 rolls into the next minute.
+  const millis = Date.UTC(year, month - 1, day, hour, minute, second);
+  return millis * 1000 + micros;
+}
+
+/** Formats microseconds since the epoch as a STIX timestamp (fraction only when non-zero). */
+export function formatStixTimestamp(micros: number): string {
+  const millis = Math.floor(micros / 1000);
+  const iso = new Date(millis).toISOString(); // YYYY-MM-DDTHH:MM:SS.mmmZ
+  const fraction = (iso.slice(20, 23) + String(micros - millis * 1000).padStart(3, '0')).replace(/0+$/, '');
+  return iso.slice(0, 19) + (fraction ? '.' + fraction : '') + 'Z';
+}
+
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/** Decodes strict base64 (padding required), or undefined when malformed. */
+export function decodeBase64(text: string): Uint8Array | undefined {
+  if (!BASE64.test(text)) return undefined;
+  return new Uint8Array(Buffer.from(text, 'base64'));
+}
+
+/** Decodes hex pairs, or undefined when malformed. */
+export function decodeHex(text: string): Uint8Array | undefined {
+  if (text.length % 2 !== 0 || !/^[0-9A-Fa-f]*$/.test(text)) return undefined;
+  return new Uint8Array(Buffer.from(text, 'hex'));
+}
+
+export function encodeBase64(bytes: Uint8Array): string {
+  return Buffer.from(bytes).toString('base64');
+}
+
+export function encodeHex(bytes: Uint8Array): string {
+  return Buffer.from(bytes).toString('hex');
+}
+
+/**
+ * A string as bytes for comparison with binary data: every code point must be below 256
+ * (STIX 2.1, 9.4: otherwise the comparison is false). Returns undefined when it is not.
+ */
+export function latin1Bytes(text: string): Uint8Array | undefined {
+  const out = new Uint8Array(text.length);
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c > 255) return undefined;
+    out[i] = c;
+  }
+  return out;
+}
+
+export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+export function bytesCompare(a: Uint8Array, b: Uint8Array): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const d = (a[i] as number) - (b[i] as number);
+    if (d !== 0) return d;
+  }
+  return a.length - b.length;
+}
+
+/** Bytes as a latin-1 string, so that a linear-time string regex engine can search binary data. */
+export function bytesToLatin1(bytes: Uint8Array): string {
+  let s = '';
+  for (let i = 0; i < bytes.length; i += 8192) {
+    s += String.fromCharCode(...bytes.subarray(i, i + 8192));
+  }
+  return s;
+}

@@ -1,0 +1,186 @@
+/**
+ * StateStore on DynamoDB: one item per (tenant, rule, group), optimistic concurrency through a
+ * version attribute and single-item conditional writes, expiry through the TTL attribute.
+ *
+ * DynamoDB deletes expired items only eventually (typically within days), so expiry is enforced
+ * here: reads drop items whose ttl has passed, creates may overwrite them, and updates or
+ * deletes of an expired item fail as conflicts (the caller re-reads, sees nothing, and creates).
+ */
+import {
+  ConditionalCheckFailedException,
+  DeleteItemCommand,
+  PutItemCommand,
+  type AttributeValue,
+  type DynamoDBClient,
+} from '@aws-sdk/client-dynamodb';
+import { batchGetRows, defaultSleep, describeError, joinTableKey } from './batch-get.js';
+import { StateStoreError } from './errors.js';
+import { stateItemBytes } from './item-size.js';
+import {
+  DEFAULT_MAX_STATE_ITEM_BYTES,
+  DYNAMODB_MAX_ITEM_BYTES,
+  PARTITION_KEY,
+  SORT_KEY,
+  TTL_ATTRIBUTE,
+  VALUE_ATTRIBUTE,
+  VERSION_ATTRIBUTE,
+  stateTableKey,
+  type TableKey,
+} from './table-schema.js';
+import {
+  assertValidWrite,
+  emptyStoreStats,
+  epochSeconds,
+  isExpired,
+  stateKeyId,
+  type PutOutcome,
+  type StateItem,
+  type StateKey,
+  type StateStore,
+  type StoreStats,
+} from './types.js';
+
+export interface DynamoDbStateStoreOptions {
+  client: DynamoDBClient;
+  tableName: string;
+  /** Largest item (DynamoDB size rule) accepted by put; default 64 KiB, at most 400 KiB. */
+  maxItemBytes?: number;
+  /** Clock in epoch milliseconds, used to decide expiry on read and in write conditions. */
+  now?: () => number;
+  /** Rounds of asking again for UnprocessedKeys before giving up; default 8. */
+  maxUnprocessedRetries?: number;
+  /** Waits between those rounds; injectable so tests need not sleep. */
+  sleep?: (ms: number) => Promise<void>;
+}
+
+const NAMES = { '#v': VERSION_ATTRIBUTE, '#ttl': TTL_ATTRIBUTE };
+const CREATE_CONDITION = `attribute_not_exists(${PARTITION_KEY}) OR #ttl < :now`;
+// An expired item is absent for every purpose, so an update or delete against it must fail too.
+const UPDATE_CONDITION = '#v = :expected AND #ttl >= :now';
+
+export class DynamoDbStateStore implements StateStore {
+  readonly stats: StoreStats = emptyStoreStats();
+  private readonly client: DynamoDBClient;
+  private readonly tableName: string;
+  private readonly maxItemBytes: number;
+  private readonly now: () => number;
+  private readonly maxUnprocessedRetries: number;
+  private readonly sleep: (ms: number) => Promise<void>;
+
+  constructor(options: DynamoDbStateStoreOptions) {
+    this.client = options.client;
+    this.tableName = options.tableName;
+    this.maxItemBytes = options.maxItemBytes ?? DEFAULT_MAX_STATE_ITEM_BYTES;
+    if (!(this.maxItemBytes > 0 && this.maxItemBytes <= DYNAMODB_MAX_ITEM_BYTES)) {
+      throw new RangeError(`maxItemBytes must be between 1 and ${DYNAMODB_MAX_ITEM_BYTES}`);
+    }
+    this.now = options.now ?? Date.now;
+    this.maxUnprocessedRetries = options.maxUnprocessedRetries ?? 8;
+    this.sleep = options.sleep ?? defaultSleep;
+  }
+
+  async getMany(keys: StateKey[]): Promise<Map<string, StateItem>> {
+    // pk + sk -> requested key, so results map back without decoding the stored key.
+    const wanted = new Map<string, { key: StateKey; tableKey: TableKey }>();
+    for (const key of keys) {
+      const tableKey = stateTableKey(key);
+      wanted.set(joinTableKey(tableKey), { key, tableKey });
+    }
+    this.stats.keysRead += wanted.size;
+    const rows = await batchGetRows(
+      [...wanted.values()].map((w) => w.tableKey),
+      {
+        client: this.client,
+        tableName: this.tableName,
+        attributes: [VERSION_ATTRIBUTE, VALUE_ATTRIBUTE, TTL_ATTRIBUTE],
+        // Strongly consistent, so a read right after a write sees it and read-modify-write rarely conflicts.
+        consistentRead: true,
+        maxUnprocessedRetries: this.maxUnprocessedRetries,
+        sleep: this.sleep,
+        onCall: (keyCount, isRetry) => {
+          this.stats.reads += 1;
+          if (isRetry) this.stats.unprocessedRetries += keyCount;
+        },
+      },
+    );
+    const nowSeconds = epochSeconds(this.now());
+    const result = new Map<string, StateItem>();
+    for (const row of rows) {
+      const pk = row[PARTITION_KEY]?.S;
+      const sk = row[SORT_KEY]?.S;
+      const requested = pk !== undefined && sk !== undefined ? wanted.get(joinTableKey({ pk, sk })) : undefined;
+      if (!requested) continue;
+      const item = parseStateRow(row, requested.key);
+      if (!isExpired(item.expiresAt, nowSeconds)) result.set(stateKeyId(requested.key), item);
+    }
+    return result;
+  }
+
+  async put(item: { key: StateKey; value: string; expiresAt: number }, expectedVersion: number | null): Promise<PutOutcome> {
+    const tableKey = stateTableKey(item.key);
+    assertValidWrite(item.value, item.expiresAt, expectedVersion);
+    const version = expectedVersion === null ? 1 : expectedVersion + 1;
+    if (stateItemBytes(tableKey, version, item.value, item.expiresAt) > this.maxItemBytes) {
+      this.stats.tooLarge += 1;
+      return { ok: false, reason: 'too-large' };
+    }
+    const values: Record<string, AttributeValue> = { ':now': { N: String(epochSeconds(this.now())) } };
+    if (expectedVersion !== null) values[':expected'] = { N: String(expectedVersion) };
+    const command = new PutItemCommand({
+      TableName: this.tableName,
+      Item: {
+        [PARTITION_KEY]: { S: tableKey.pk },
+        [SORT_KEY]: { S: tableKey.sk },
+        [VERSION_ATTRIBUTE]: { N: String(version) },
+        [VALUE_ATTRIBUTE]: { S: item.value },
+        [TTL_ATTRIBUTE]: { N: String(item.expiresAt) },
+      },
+      ConditionExpression: expectedVersion === null ? CREATE_CONDITION : UPDATE_CONDITION,
+      ExpressionAttributeNames: expectedVersion === null ? { '#ttl': TTL_ATTRIBUTE } : NAMES,
+      ExpressionAttributeValues: values,
+    });
+    return this.conditionalWrite(command, version);
+  }
+
+  async delete(key: StateKey, expectedVersion: number): Promise<PutOutcome> {
+    const tableKey = stateTableKey(key);
+    assertValidWrite(undefined, undefined, expectedVersion);
+    const command = new DeleteItemCommand({
+      TableName: this.tableName,
+      Key: { [PARTITION_KEY]: { S: tableKey.pk }, [SORT_KEY]: { S: tableKey.sk } },
+      ConditionExpression: UPDATE_CONDITION,
+      ExpressionAttributeNames: NAMES,
+      ExpressionAttributeValues: {
+        ':expected': { N: String(expectedVersion) },
+        ':now': { N: String(epochSeconds(this.now())) },
+      },
+    });
+    return this.conditionalWrite(command, expectedVersion);
+  }
+
+  private async conditionalWrite(command: PutItemCommand | DeleteItemCommand, versionOnSuccess: number): Promise<PutOutcome> {
+    this.stats.writes += 1;
+    try {
+      // The SDK's overloads do not accept the union directly; each branch is the same call.
+      if (command instanceof PutItemCommand) await this.client.send(command);
+      else await this.client.send(command);
+      return { ok: true, version: versionOnSuccess };
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException || (error as { name?: unknown }).name === 'ConditionalCheckFailedException') {
+        this.stats.conflicts += 1;
+        return { ok: false, reason: 'conflict' };
+      }
+      throw new StateStoreError(`state write to table ${this.tableName} failed: ${describeError(error)}`, error);
+    }
+  }
+}
+
+function parseStateRow(row: Record<string, AttributeValue>, key: StateKey): StateItem {
+  const version = Number(row[VERSION_ATTRIBUTE]?.N);
+  const expiresAt = Number(row[TTL_ATTRIBUTE]?.N);
+  const value = row[VALUE_ATTRIBUTE]?.S;
+  if (!Number.isSafeInteger(version) || !Number.isFinite(expiresAt) || value === undefined) {
+    throw new StateStoreError('a stored state item is missing its version, value or ttl attribute');
+  }
+  return { key: { tenant: key.tenant, ruleId: key.ruleId, group: key.group }, version, value, expiresAt };
+}

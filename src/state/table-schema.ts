@@ -1,0 +1,98 @@
+/**
+ * The one DynamoDB table behind correlation state and rule-health counters. The CDK stack
+ * imports these constants so the deployed table matches what the stores read and write.
+ *
+ * Layout (all keys are strings):
+ *   state item:   pk = "S#" + enc(tenant) + "#" + enc(ruleId)   sk = "G#" + enc(group)
+ *   counter item: pk = "C#" + enc(tenant) + "#" + enc(ruleId)   sk = "D#" + day (YYYY-MM-DD)
+ * enc() is encodeURIComponent, which always escapes "#", so a tenant or rule id containing the
+ * separator cannot produce the same key as another tenant/rule pair.
+ */
+import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
+import { InvalidStateKeyError } from './errors.js';
+import type { StateKey } from './types.js';
+
+export const PARTITION_KEY = 'pk';
+export const SORT_KEY = 'sk';
+/** TTL attribute (epoch seconds), present on every item; DynamoDB's TTL sweeper deletes expired items eventually. */
+export const TTL_ATTRIBUTE = 'ttl';
+/** Optimistic-concurrency version of a state item. */
+export const VERSION_ATTRIBUTE = 'v';
+/** Opaque serialised state of a state item. */
+export const VALUE_ATTRIBUTE = 'val';
+
+export const STATE_PK_PREFIX = 'S#';
+export const STATE_SK_PREFIX = 'G#';
+export const COUNTER_PK_PREFIX = 'C#';
+export const COUNTER_SK_PREFIX = 'D#';
+export const KEY_SEPARATOR = '#';
+
+/** DynamoDB limits on key attribute sizes (UTF-8 bytes). */
+export const MAX_PARTITION_KEY_BYTES = 2048;
+export const MAX_SORT_KEY_BYTES = 1024;
+/** Default cap on a state item, well under DynamoDB's limit so one hot group cannot make reads slow and costly. */
+export const DEFAULT_MAX_STATE_ITEM_BYTES = 64 * 1024;
+/** DynamoDB's hard item size limit. */
+export const DYNAMODB_MAX_ITEM_BYTES = 400 * 1024;
+
+/** How long rule-health counters are kept after the day they count. */
+export const COUNTER_RETENTION_DAYS = 35;
+
+export interface TableKey {
+  pk: string;
+  sk: string;
+}
+
+function encodePart(part: string, what: string): string {
+  try {
+    return encodeURIComponent(part);
+  } catch {
+    // encodeURIComponent throws only on lone surrogates, which DynamoDB (UTF-8) cannot store either.
+    throw new InvalidStateKeyError(`${what} is not valid Unicode text`);
+  }
+}
+
+function checkKeySize(key: TableKey): TableKey {
+  if (Buffer.byteLength(key.pk, 'utf8') > MAX_PARTITION_KEY_BYTES) {
+    throw new InvalidStateKeyError(`tenant and rule id together exceed the ${MAX_PARTITION_KEY_BYTES}-byte partition key limit once encoded`);
+  }
+  if (Buffer.byteLength(key.sk, 'utf8') > MAX_SORT_KEY_BYTES) {
+    throw new InvalidStateKeyError(`group exceeds the ${MAX_SORT_KEY_BYTES}-byte sort key limit once encoded`);
+  }
+  return key;
+}
+
+function tenantRulePartition(prefix: string, tenant: string, ruleId: string): string {
+  if (tenant.length === 0) throw new InvalidStateKeyError('tenant must not be empty');
+  if (ruleId.length === 0) throw new InvalidStateKeyError('rule id must not be empty');
+  return prefix + encodePart(tenant, 'tenant') + KEY_SEPARATOR + encodePart(ruleId, 'rule id');
+}
+
+/** The table key of a state item; throws InvalidStateKeyError for keys DynamoDB could not hold. */
+export function stateTableKey(key: StateKey): TableKey {
+  return checkKeySize({
+    pk: tenantRulePartition(STATE_PK_PREFIX, key.tenant, key.ruleId),
+    sk: STATE_SK_PREFIX + encodePart(key.group, 'group'),
+  });
+}
+
+/** The table key of one (tenant, rule, day) counter item. */
+export function counterTableKey(tenant: string, ruleId: string, day: string): TableKey {
+  return checkKeySize({ pk: tenantRulePartition(COUNTER_PK_PREFIX, tenant, ruleId), sk: COUNTER_SK_PREFIX + day });
+}
+
+/** CreateTable input for local mode and tests; the deployed table is defined from the same constants. */
+export function createStateTableInput(tableName: string): CreateTableCommandInput {
+  return {
+    TableName: tableName,
+    BillingMode: 'PAY_PER_REQUEST',
+    AttributeDefinitions: [
+      { AttributeName: PARTITION_KEY, AttributeType: 'S' },
+      { AttributeName: SORT_KEY, AttributeType: 'S' },
+    ],
+    KeySchema: [
+      { AttributeName: PARTITION_KEY, KeyType: 'HASH' },
+      { AttributeName: SORT_KEY, KeyType: 'RANGE' },
+    ],
+  };
+}
