@@ -84,3 +84,52 @@ export function networkContains(outer: Network, inner: Network): boolean {
   const hostBits = bits - BigInt(outer.prefix);
   return outer.address >> hostBits === inner.address >> hostBits;
 }
+
+/**
+ * Fast path for the common case, an IPv4 address or block in the data: parses `a.b.c.d[/n]`
+ * into a 32-bit number and prefix without allocating. Returns false when the text is not IPv4.
+ */
+export function parseIPv4Fast(text: string, out: { address: number; prefix: number }): boolean {
+  let value = 0;
+  let octet = 0;
+  let digits = 0;
+  let dots = 0;
+  let i = 0;
+  for (; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 48 && c <= 57) {
+      octet = octet * 10 + (c - 48);
+      if (++digits > 3 || octet > 255) return false;
+    } else if (c === 46) {
+      if (digits === 0 || ++dots > 3) return false;
+      value = value * 256 + octet;
+      octet = 0;
+      digits = 0;
+    } else break;
+  }
+  if (digits === 0 || dots !== 3) return false;
+  value = value * 256 + octet;
+  let prefix = 32;
+  if (i < text.length) {
+    if (text.charCodeAt(i) !== 47 || i + 1 === text.length || text.length - i - 1 > 2) return false;
+    prefix = 0;
+    for (let j = i + 1; j < text.length; j++) {
+      const c = text.charCodeAt(j);
+      if (c < 48 || c > 57) return false;
+      prefix = prefix * 10 + (c - 48);
+    }
+    if (prefix > 32) return false;
+  }
+  out.address = value;
+  out.prefix = prefix;
+  return true;
+}
+
+/** Does the IPv4 block (address, prefix) contain the IPv4 block (innerAddress, innerPrefix)? */
+export function ipv4Contains(address: number, prefix: number, innerAddress: number, innerPrefix: number): boolean {
+  if (prefix > innerPrefix) return false;
+  const hostBits = 32 - prefix;
+  // Division instead of shifts: shifts work on signed 32-bit values and break above 2^31.
+  const scale = 2 ** hostBits;
+  return Math.floor(address / scale) === Math.floor(innerAddress / scale);
+}

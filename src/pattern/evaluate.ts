@@ -7,7 +7,7 @@
 import type { Diagnostic } from '../errors.js';
 import { MatchError } from '../errors.js';
 import { isComparisonJunction, type ComparisonExpression, type ComparisonLeaf, type Literal, type PathStep } from './ast.js';
-import { networkContains, parseNetwork } from './cidr.js';
+import { ipv4Contains, networkContains, parseIPv4Fast, parseNetwork } from './cidr.js';
 import { diagnosticAt, PatternDiagnosticCode as Code } from './diagnostics.js';
 import { bytesCompare, bytesEqual, bytesToLatin1, decodeBase64, decodeHex, latin1Bytes, parseStixTimestamp } from './literals.js';
 import type { PreparedObservation } from './observation.js';
@@ -278,6 +278,17 @@ function compileValueTest(leaf: Exclude<ComparisonLeaf, { kind: 'exists' }>, dia
         const network = parseNetwork(c.value as string);
         if (!network) return () => false; // reported by validatePattern
         const subset = leaf.operator === 'ISSUBSET';
+        if (network.family === 4) {
+          const constant = { address: Number(network.address), prefix: network.prefix };
+          const scratch = { address: 0, prefix: 0 };
+          test = (v) => {
+            if (typeof v !== 'string' || !parseIPv4Fast(v, scratch)) return false;
+            return subset
+              ? ipv4Contains(constant.address, constant.prefix, scratch.address, scratch.prefix)
+              : ipv4Contains(scratch.address, scratch.prefix, constant.address, constant.prefix);
+          };
+          break;
+        }
         test = (v) => {
           if (typeof v !== 'string') return false;
           const other = parseNetwork(v);

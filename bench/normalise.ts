@@ -1,0 +1,154 @@
+/**
+ * Normalisation throughput on realistic ECS events, measured beside JSON.parse of the same events in the same run.
+ * Target: normalising an (already parsed) event costs no more than 2x parsing its JSON text.
+ *
+ * Runnable alone: `npx tsx bench/normalise.ts`.
+ */
+import { pathToFileURL } from 'node:url';
+import { createNormaliser } from '../src/normalise/index.js';
+
+export interface BenchRow {
+  name: string;
+  value: number;
+  unit: string;
+  note?: string;
+}
+
+const EVENT_COUNT = 20_000;
+const ROUNDS = 7;
+
+/** mulberry32: small, fast, seeded, so every run normalises the same events. */
+function random(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Realistic Elastic Agent / Elastic Defend shaped events: process starts, connections, file writes, DNS. */
+export function generateEcsEvents(count: number, seed = 20240501): Record<string, unknown>[] {
+  const next = random(seed);
+  const pick = <T>(items: readonly T[]): T => items[Math.floor(next() * items.length)] as T;
+  const hex = (length: number): string => {
+    let s = '';
+    for (let i = 0; i < length; i++) s += '0123456789abcdef'[Math.floor(next() * 16)];
+    return s;
+  };
+  const ip4 = (): string => `10.${Math.floor(next() * 256)}.${Math.floor(next() * 256)}.${1 + Math.floor(next() * 254)}`;
+  const exes = ['C:\\Windows\\System32\\cmd.exe', 'C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe', '/usr/bin/bash', '/usr/sbin/nginx', '/usr/bin/curl', 'C:\\Program Files\\Microsoft Office\\root\\Office16\\WINWORD.EXE'];
+  const hosts = ['ws-0142', 'ws-0177', 'srv-db-01', 'srv-web-03', 'build-agent-7'];
+  const users = ['alice', 'bob', 'svc_backup', 'root', 'SYSTEM'];
+  const domains = ['example.com', 'updates.vendor.net', 'cdn.example.org', 'evil.example.xyz'];
+  const base = Date.UTC(2024, 4, 1);
+  const events: Record<string, unknown>[] = [];
+  for (let i = 0; i < count; i++) {
+    const host = pick(hosts);
+    const kind = next();
+    const timestamp = new Date(base + Math.floor(next() * 86_400_000)).toISOString();
+    const exe = pick(exes);
+    const parentExe = pick(exes);
+    const event: Record<string, unknown> = {
+      '@timestamp': timestamp,
+      agent: { id: `${hex(8)}-${hex(4)}-${hex(4)}-${hex(4)}-${hex(12)}`, type: 'endpoint', version: '8.11.1', name: host, ephemeral_id: hex(32) },
+      ecs: { version: '8.11.0' },
+      data_stream: { namespace: 'default', type: 'logs', dataset: 'endpoint.events.process' },
+      host: {
+        name: host,
+        hostname: host,
+        id: hex(32),
+        architecture: 'x86_64',
+        ip: [ip4(), `fe80::${hex(4)}:${hex(4)}`],
+        mac: [`00-50-56-${hex(2)}-${hex(2)}-${hex(2)}`.toUpperCase()],
+        os: { family: 'windows', name: 'Windows 10 Pro', platform: 'windows', version: '22H2', kernel: '10.0.19045', type: 'windows' },
+      },
+      user: { name: pick(users), domain: 'CORP', id: `S-1-5-21-${Math.floor(next() * 1e9)}-${Math.floor(next() * 1e4)}` },
+      message: 'Endpoint event',
+      tags: ['endpoint', 'beta'],
+    };
+    if (kind < 0.45) {
+      event.event = { id: hex(20), kind: 'event', category: ['process'], type: ['start'], action: 'start', module: 'endpoint', dataset: 'endpoint.events.process', created: timestamp, ingested: timestamp };
+      event.process = {
+        name: exe.split(/[\\/]/).pop(),
+        pid: Math.floor(next() * 65535),
+        entity_id: hex(40),
+        executable: exe,
+        command_line: `${exe} -NoProfile -ExecutionPolicy Bypass -EncodedCommand ${hex(48)}`,
+        args: [exe, '-NoProfile', '-ExecutionPolicy', 'Bypass'],
+        args_count: 4,
+        working_directory: 'C:\\Users\\alice',
+        start: timestamp,
+        hash: { md5: hex(32), sha1: hex(40), sha256: hex(64) },
+        parent: { name: parentExe.split(/[\\/]/).pop(), pid: Math.floor(next() * 65535), entity_id: hex(40), executable: parentExe, command_line: parentExe },
+        Ext: { token: { integrity_level_name: 'high', elevation: true } },
+      };
+    } else if (kind < 0.75) {
+      event.event = { id: hex(20), kind: 'event', category: ['network'], type: ['connection', 'start'], action: 'connection_attempted', module: 'endpoint', created: timestamp };
+      event.source = { ip: ip4(), port: 1024 + Math.floor(next() * 60000), bytes: Math.floor(next() * 1e6), packets: Math.floor(next() * 1e3) };
+      event.destination = { ip: next() < 0.2 ? `2001:db8::${hex(4)}` : ip4(), port: pick([80, 443, 445, 3389, 4444, 53]), bytes: Math.floor(next() * 1e6) };
+      event.network = { transport: pick(['tcp', 'udp']), type: 'ipv4', direction: 'outgoing', community_id: `1:${hex(27)}=` };
+      event.process = { name: exe.split(/[\\/]/).pop(), pid: Math.floor(next() * 65535), executable: exe, entity_id: hex(40) };
+    } else if (kind < 0.9) {
+      const dir = pick(['C:\\Users\\alice\\AppData\\Local\\Temp', '/etc', '/var/www/html', 'C:\\Windows\\Temp']);
+      const name = `${hex(6)}.${pick(['exe', 'dll', 'ps1', 'sh', 'php'])}`;
+      event.event = { id: hex(20), kind: 'event', category: ['file'], type: ['creation'], action: 'creation', module: 'endpoint' };
+      event.file = { name, path: `${dir}${dir.startsWith('/') ? '/' : '\\'}${name}`, directory: dir, extension: name.split('.').pop(), size: Math.floor(next() * 1e7), hash: { sha256: hex(64) } };
+      event.process = { name: exe.split(/[\\/]/).pop(), pid: Math.floor(next() * 65535), executable: exe };
+    } else {
+      event.event = { id: hex(20), kind: 'event', category: ['network'], type: ['protocol'], action: 'lookup_result', module: 'endpoint' };
+      event.dns = { question: { name: pick(domains), type: 'A', class: 'IN' }, resolved_ip: [ip4(), ip4()], response_code: 'NOERROR' };
+      event.process = { name: exe.split(/[\\/]/).pop(), pid: Math.floor(next() * 65535) };
+    }
+    events.push(event);
+  }
+  return events;
+}
+
+function seconds(start: bigint): number {
+  return Number(process.hrtime.bigint() - start) / 1e9;
+}
+
+export function benchNormalise(): BenchRow[] {
+  const events = generateEcsEvents(EVENT_COUNT);
+  const texts = events.map((e) => JSON.stringify(e));
+  const averageBytes = texts.reduce((sum, t) => sum + t.length, 0) / texts.length;
+  const normaliser = createNormaliser({ tenant: 'bench' });
+  // Normalise objects parsed separately, so that both measurements start from the same state.
+  const parsed = texts.map((t) => JSON.parse(t) as unknown);
+
+  let sink = 0;
+  let bestParse = Infinity;
+  let bestNormalise = Infinity;
+  let rejected = 0;
+  for (let round = 0; round < ROUNDS; round++) {
+    let start = process.hrtime.bigint();
+    for (const text of texts) sink += (JSON.parse(text) as Record<string, unknown>)['@timestamp'] === undefined ? 0 : 1;
+    bestParse = Math.min(bestParse, seconds(start));
+
+    start = process.hrtime.bigint();
+    for (const event of parsed) {
+      const result = normaliser.normalise(event);
+      if (result.ok) sink += result.events[0]?.objects.length ?? 0;
+      else rejected++;
+    }
+    bestNormalise = Math.min(bestNormalise, seconds(start));
+  }
+  if (rejected > 0) throw new Error(`bench: ${rejected / ROUNDS} of ${EVENT_COUNT} generated events were rejected`);
+  if (sink === 0) throw new Error('bench: nothing was normalised');
+
+  const ratio = bestNormalise / bestParse;
+  return [
+    { name: 'normalise.ecs.events_per_second', value: Math.round(EVENT_COUNT / bestNormalise), unit: 'events/s', note: `${EVENT_COUNT} seeded ECS events, best of ${ROUNDS}` },
+    { name: 'normalise.json_parse.events_per_second', value: Math.round(EVENT_COUNT / bestParse), unit: 'events/s', note: `JSON.parse of the same events, ~${Math.round(averageBytes)} bytes each` },
+    { name: 'normalise.cost_vs_json_parse', value: Number(ratio.toFixed(3)), unit: 'x', note: `target <= 2x: ${ratio <= 2 ? 'met' : 'NOT met'}` },
+  ];
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  for (const row of benchNormalise()) {
+    console.log(`${row.name}\t${row.value}\t${row.unit}${row.note === undefined ? '' : `\t${row.note}`}`);
+  }
+}

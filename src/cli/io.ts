@@ -1,0 +1,71 @@
+/** Shared plumbing for CLI commands: streams, input reading, diagnostics rendering. */
+import { readFileSync } from 'node:fs';
+import { formatDiagnostic, type Diagnostic } from '../errors.js';
+
+export interface CliIo {
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+  stdin: NodeJS.ReadableStream;
+}
+
+export type Command = (argv: string[], io: CliIo) => Promise<number>;
+
+export async function readStream(stream: NodeJS.ReadableStream): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer));
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** Reads a file, or standard input for `-`. */
+export async function readInput(path: string, io: CliIo): Promise<string> {
+  return path === '-' ? readStream(io.stdin) : readFileSync(path, 'utf8');
+}
+
+export type ParsedDocument = { ok: true; value: unknown; line: number } | { ok: false; line: number; message: string };
+
+/**
+ * Parses a JSON document (object or array) or NDJSON. Returns one entry per JSON value, each
+ * with the line it started on, so that a bad line is reported with its position and the rest
+ * is still used.
+ */
+export function parseJsonOrNdjson(text: string): ParsedDocument[] {
+  const trimmed = text.trim();
+  if (trimmed === '') return [];
+  try {
+    const value: unknown = JSON.parse(trimmed);
+    return [{ ok: true, value, line: 1 }];
+  } catch {
+    // Not one JSON document: read it as NDJSON, a value per line.
+  }
+  const out: ParsedDocument[] = [];
+  text.split(/\r?\n/).forEach((raw, i) => {
+    const line = raw.trim();
+    if (!line) return;
+    try {
+      out.push({ ok: true, value: JSON.parse(line) as unknown, line: i + 1 });
+    } catch (error) {
+      out.push({ ok: false, line: i + 1, message: error instanceof Error ? error.message : String(error) });
+    }
+  });
+  return out;
+}
+
+/** A diagnostic with the source line and a caret under the offending text, when we have it. */
+export function renderDiagnostic(d: Diagnostic, source?: string): string {
+  const head = formatDiagnostic(d);
+  const extra: string[] = [];
+  if (d.offendingToken !== undefined) extra.push(`  found: ${JSON.stringify(d.offendingToken)}`);
+  if (d.expected?.length) extra.push(`  expected: ${d.expected.slice(0, 12).join(', ')}${d.expected.length > 12 ? ', …' : ''}`);
+  if (source !== undefined && d.line !== undefined && d.column !== undefined) {
+    const lineText = source.split(/\r?\n/)[d.line - 1];
+    if (lineText !== undefined) {
+      extra.push(`  | ${lineText}`);
+      extra.push(`  | ${' '.repeat(Math.max(0, d.column - 1))}${'^'.repeat(Math.max(1, Math.min(d.length ?? 1, lineText.length - d.column + 1)))}`);
+    }
+  }
+  return [head, ...extra].join('\n');
+}
+
+export function writeLine(stream: NodeJS.WritableStream, text: string): void {
+  stream.write(text.endsWith('\n') ? text : `${text}\n`);
+}

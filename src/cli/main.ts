@@ -1,0 +1,34 @@
+/** The `stixflow` command line: one entry point dispatching to thin command modules. */
+import type { CliIo, Command } from './io.js';
+import { writeLine } from './io.js';
+
+interface CommandEntry {
+  summary: string;
+  load: () => Promise<Command>;
+}
+
+const COMMANDS: Record<string, CommandEntry> = {
+  validate: { summary: 'check STIX patterns and print every error with its position', load: async () => (await import('./pattern-commands.js')).validateCommand },
+  match: { summary: 'match a pattern against observed data (batch semantics), print the binding', load: async () => (await import('./pattern-commands.js')).matchCommand },
+  normalise: { summary: 'turn raw events (ECS, flat key-value, STIX) into STIX 2.1 observed data', load: async () => (await import('./normalise.js')).normaliseCommand },
+};
+
+function usage(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length));
+  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
+  return `Usage: stixflow <command> [options]\n\nCommands:\n${lines.join('\n')}\n\nRun 'stixflow <command> --help' for the options of a command.`;
+}
+
+export async function main(argv: string[], io: CliIo): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    writeLine(name === undefined ? io.stderr : io.stdout, usage());
+    return name === undefined ? 2 : 0;
+  }
+  const entry = COMMANDS[name];
+  if (!entry) {
+    writeLine(io.stderr, `unknown command '${name}'\n\n${usage()}`);
+    return 2;
+  }
+  return (await entry.load())(rest, io);
+}

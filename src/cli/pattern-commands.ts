@@ -1,0 +1,164 @@
+/** `stixflow validate` and `stixflow match`: pattern authoring commands. */
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { checkPattern, compilePattern } from '../pattern/compile.js';
+import type { StixVersion } from '../pattern/parse.js';
+import { PatternError, StixflowError, type Diagnostic } from '../errors.js';
+import { parseJsonOrNdjson, readInput, renderDiagnostic, writeLine, type CliIo } from './io.js';
+
+const VALIDATE_HELP = `Usage: stixflow validate [options] <pattern | file | dir>...
+
+Checks STIX patterns and prints every error and warning with its position.
+An argument that names a file is read as patterns, one per line (blank lines and lines
+starting with # are skipped); a directory is searched for *.pattern / *.txt files.
+Any other argument is taken as a pattern.
+
+Options:
+  --stix-version <2.0|2.1>  STIX version of the patterns (default 2.1)
+  --json                    print the diagnostics as JSON
+  -h, --help                show this help
+
+Exit status: 0 all valid (warnings allowed), 1 some invalid, 2 usage error.`;
+
+const MATCH_HELP = `Usage: stixflow match --pattern '<pattern>' [options] <file | ->
+
+Matches a pattern against observed data with the batch semantics of the STIX specification
+(all the observed data at once) and prints the result as JSON: whether it matched and the
+binding (which observed-data and which objects satisfied each observation expression).
+The file holds a STIX 2.1 bundle, observed-data with object_refs plus SCOs, STIX 2.0
+observed-data with embedded objects, a JSON array of these, or NDJSON.
+
+Options:
+  -p, --pattern <text>      the STIX pattern (required)
+  --stix-version <2.0|2.1>  STIX version of the pattern (default 2.1)
+  -h, --help                show this help
+
+Exit status: 0 matched, 1 not matched, 2 error (bad pattern, bad data, usage).`;
+
+function stixVersionOf(value: string | undefined): StixVersion | undefined {
+  if (value === undefined || value === '2.1') return '2.1';
+  if (value === '2.0') return '2.0';
+  return undefined;
+}
+
+interface PatternSource {
+  file?: string;
+  line: number;
+  text: string;
+}
+
+function collectPatterns(arg: string, out: PatternSource[], read: (path: string) => string): void {
+  if (existsSync(arg) && statSync(arg).isDirectory()) {
+    for (const entry of readdirSync(arg).sort()) {
+      if (/\.(pattern|patterns|txt)$/.test(entry)) collectPatterns(join(arg, entry), out, read);
+    }
+    return;
+  }
+  if (existsSync(arg) && statSync(arg).isFile()) {
+    read(arg)
+      .split(/\r?\n/)
+      .forEach((text, i) => {
+        if (text.trim() && !text.trimStart().startsWith('#')) out.push({ file: arg, line: i + 1, text });
+      });
+    return;
+  }
+  out.push({ line: 1, text: arg });
+}
+
+export async function validateCommand(argv: string[], io: CliIo): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, allowPositionals: true, options: { 'stix-version': { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
+  } catch (error) {
+    writeLine(io.stderr, `${(error as Error).message}\n\n${VALIDATE_HELP}`);
+    return 2;
+  }
+  if (parsed.values.help) {
+    writeLine(io.stdout, VALIDATE_HELP);
+    return 0;
+  }
+  const stixVersion = stixVersionOf(parsed.values['stix-version']);
+  if (!stixVersion || parsed.positionals.length === 0) {
+    writeLine(io.stderr, VALIDATE_HELP);
+    return 2;
+  }
+  const { readFileSync } = await import('node:fs');
+  const sources: PatternSource[] = [];
+  for (const arg of parsed.positionals) collectPatterns(arg, sources, (p) => readFileSync(p, 'utf8'));
+
+  let invalid = 0;
+  const report: { file?: string; line: number; pattern: string; valid: boolean; diagnostics: Diagnostic[] }[] = [];
+  for (const source of sources) {
+    const { pattern, diagnostics } = checkPattern(source.text, { stixVersion });
+    // Diagnostics locate within the pattern; shift them to the file's line.
+    const located = diagnostics.map((d) => ({ ...d, ...(source.file ? { file: source.file } : {}), line: (d.line ?? 1) + source.line - 1 }));
+    if (!pattern) invalid++;
+    report.push({ ...(source.file ? { file: source.file } : {}), line: source.line, pattern: source.text, valid: pattern !== undefined, diagnostics: located });
+    if (!parsed.values.json) {
+      const label = source.file ? `${source.file}:${source.line}` : JSON.stringify(source.text.length > 60 ? `${source.text.slice(0, 57)}...` : source.text);
+      if (located.length === 0) writeLine(io.stdout, `ok      ${label}`);
+      else {
+        writeLine(io.stdout, `${pattern ? 'warning' : 'invalid'} ${label}`);
+        for (const d of located) writeLine(io.stdout, renderDiagnostic({ ...d, line: d.line - source.line + 1 }, source.text).replace(/^/gm, '  '));
+      }
+    }
+  }
+  if (parsed.values.json) writeLine(io.stdout, JSON.stringify(report, null, 2));
+  else writeLine(io.stdout, `${sources.length - invalid} valid, ${invalid} invalid`);
+  return invalid > 0 ? 1 : 0;
+}
+
+export async function matchCommand(argv: string[], io: CliIo): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, allowPositionals: true, options: { pattern: { type: 'string', short: 'p' }, 'stix-version': { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
+  } catch (error) {
+    writeLine(io.stderr, `${(error as Error).message}\n\n${MATCH_HELP}`);
+    return 2;
+  }
+  if (parsed.values.help) {
+    writeLine(io.stdout, MATCH_HELP);
+    return 0;
+  }
+  const stixVersion = stixVersionOf(parsed.values['stix-version']);
+  const patternText = parsed.values.pattern;
+  if (!stixVersion || patternText === undefined || parsed.positionals.length !== 1) {
+    writeLine(io.stderr, MATCH_HELP);
+    return 2;
+  }
+  let pattern;
+  try {
+    pattern = compilePattern(patternText, { stixVersion });
+  } catch (error) {
+    if (!(error instanceof PatternError)) throw error;
+    writeLine(io.stdout, JSON.stringify({ error: 'invalid-pattern', diagnostics: error.diagnostics }, null, 2));
+    for (const d of error.diagnostics) writeLine(io.stderr, renderDiagnostic(d, patternText));
+    return 2;
+  }
+  const file = parsed.positionals[0] as string;
+  let text: string;
+  try {
+    text = await readInput(file, io);
+  } catch (error) {
+    writeLine(io.stderr, `cannot read ${file}: ${(error as Error).message}`);
+    return 2;
+  }
+  const documents = parseJsonOrNdjson(text);
+  const bad = documents.filter((d) => !d.ok);
+  if (bad.length > 0) {
+    const diagnostics = bad.map((d) => ({ severity: 'error', code: 'bad-json', file, line: d.line, message: d.ok ? '' : d.message }));
+    writeLine(io.stdout, JSON.stringify({ error: 'invalid-input', diagnostics }, null, 2));
+    return 2;
+  }
+  const values = documents.flatMap((d) => (d.ok ? (Array.isArray(d.value) ? d.value : [d.value]) : []));
+  try {
+    const result = pattern.match(values);
+    writeLine(io.stdout, JSON.stringify({ pattern: patternText, ...result, warnings: pattern.warnings }, null, 2));
+    return result.matched ? 0 : 1;
+  } catch (error) {
+    if (!(error instanceof StixflowError)) throw error;
+    writeLine(io.stdout, JSON.stringify({ error: error.code, message: error.message, diagnostics: error.diagnostics }, null, 2));
+    return 2;
+  }
+}

@@ -1,0 +1,49 @@
+/**
+ * The correlation state of one (tenant, rule, group): the observed-data that satisfy some
+ * observation expression of the rule and have not been used by an alert yet ("partial
+ * matches"), the ids recently used (so redelivered events never count twice), the event-time
+ * watermark for lateness, and alerts committed but not yet confirmed sent (outbox).
+ * Serialised compactly: it is stored as one DynamoDB item.
+ */
+import type { Alert } from './alert.js';
+
+export interface BufferedEvent {
+  /** observed-data id */
+  id: string;
+  /** first_observed, last_observed in microseconds since the epoch */
+  f: number;
+  l: number;
+  /** instances not yet used by an alert (starts at number_observed) */
+  n: number;
+  /** bit i set: the event satisfies observation expression i of the rule */
+  m: number;
+  /** source event id, when the normaliser recorded one */
+  s?: string;
+  /** arrival order, to break ties deterministically */
+  a: number;
+}
+
+export interface GroupState {
+  events: BufferedEvent[];
+  /** observed-data ids already used by an alert or seen, with the epoch second they may be forgotten */
+  seen: [string, number][];
+  /** highest last_observed seen in this group, microseconds */
+  watermark: number;
+  /** partial matches evicted by the per-group cap, counted */
+  evicted: number;
+  arrivals: number;
+  outbox: Alert[];
+}
+
+export function emptyGroupState(): GroupState {
+  return { events: [], seen: [], watermark: -Infinity, evicted: 0, arrivals: 0, outbox: [] };
+}
+
+export function serialiseGroupState(state: GroupState): string {
+  return JSON.stringify({ ...state, watermark: Number.isFinite(state.watermark) ? state.watermark : null });
+}
+
+export function parseGroupState(text: string): GroupState {
+  const raw = JSON.parse(text) as Omit<GroupState, 'watermark'> & { watermark: number | null };
+  return { ...raw, watermark: raw.watermark ?? -Infinity };
+}

@@ -1,0 +1,414 @@
+/**
+ * The streaming correlation engine. Each event (one observed-data with its SCOs) is evaluated
+ * once against every rule's compiled observation expressions. Rules whose every binding has a
+ * single observation alert at once, with no state. Multi-observation rules keep, per
+ * (tenant, rule, group), the observed-data that satisfy one of their observation expressions
+ * and were not used by an alert yet; when an event arrives, the batch binding search runs over
+ * that small set, so a rule raises its first alert exactly when the events seen so far first
+ * satisfy the pattern under the batch semantics, and the events of a match are not reused.
+ *
+ * State lives behind the StateStore interface: one read for all keys a batch touches, one
+ * conditional write per touched key, re-read and re-apply on a version conflict. Alerts are
+ * committed in the state item's outbox together with the state change, then sent, then
+ * cleared, so that a crash between commit and send loses nothing and a redelivery sends the
+ * same alert ids again (deduplicated downstream).
+ */
+import type { Diagnostic } from '../errors.js';
+import { StixflowError } from '../errors.js';
+import { enumerateBindings, type BindingNode } from '../pattern/bindings.js';
+import { formatStixTimestamp } from '../pattern/literals.js';
+import type { PreparedObservation } from '../pattern/observation.js';
+import type { Rule } from '../rules/model.js';
+import type { StateKey, StateStore } from '../state/types.js';
+import { stateKeyId } from '../state/types.js';
+import { alertId, type Alert } from './alert.js';
+import { emptyGroupState, parseGroupState, serialiseGroupState, type BufferedEvent, type GroupState } from './group-state.js';
+import { compileGroupKey, type GroupKeyFunction } from './grouping.js';
+
+export interface StreamingEngineOptions {
+  rules: Rule[];
+  store: StateStore;
+  /** How late (event time behind the group's newest event) an event may arrive and still correlate. */
+  latenessSeconds?: number;
+  /** Cap on partial matches kept per (rule, group); the oldest are evicted and counted. */
+  maxPartialsPerGroup?: number;
+  /** State TTL for rules with no WITHIN bound (seconds of wall-clock time). */
+  unboundedTtlSeconds?: number;
+  /** How long used observed-data ids are remembered, to make redelivery harmless (seconds). */
+  dedupeSeconds?: number;
+  /** Wall clock, epoch milliseconds (injectable for tests). */
+  now?: () => number;
+  /** Conditional-write retries per key before the batch reports a failure. */
+  maxConflictRetries?: number;
+}
+
+export interface EventInput {
+  observation: PreparedObservation;
+  /** Objects of the event, for alert documents (the SCOs). */
+  objects?: Record<string, unknown>[];
+  sourceEventId?: string;
+  tenant?: string;
+}
+
+export interface LateEvent {
+  eventIndex: number;
+  ruleId: string;
+  groupKey: string;
+  observedDataId: string | undefined;
+  lagSeconds: number;
+}
+
+export interface BatchResult {
+  alerts: Alert[];
+  late: LateEvent[];
+  errors: Diagnostic[];
+  /** Counts for metrics. */
+  stats: { events: number; stateReads: number; stateWrites: number; conflicts: number; evicted: number; duplicates: number };
+}
+
+interface CompiledRule {
+  rule: Rule;
+  stateless: boolean;
+  groupKey: GroupKeyFunction;
+  /** Longest event-time span a binding can have (µs), Infinity when unbounded. */
+  horizon: number;
+  /** START/STOP intervals every bound observation must overlap, when the whole pattern has them. */
+  tree: BindingNode;
+}
+
+function isSingleObservation(node: BindingNode): boolean {
+  if (node.kind === 'leaf') return true;
+  if (node.kind === 'or') return isSingleObservation(node.left) && isSingleObservation(node.right);
+  if (node.kind === 'within' || node.kind === 'startStop') return isSingleObservation(node.expression);
+  return false;
+}
+
+function horizonOf(node: BindingNode): number {
+  switch (node.kind) {
+    case 'leaf':
+      return 0;
+    case 'within':
+      return Math.min(node.micros, horizonOf(node.expression));
+    case 'startStop':
+      return Math.min(node.stop - node.start, horizonOf(node.expression));
+    case 'or':
+      return Math.max(horizonOf(node.left), horizonOf(node.right));
+    default:
+      return Infinity;
+  }
+}
+
+interface Touch {
+  input: EventInput;
+  eventIndex: number;
+  mask: number;
+  groupKey: string;
+}
+
+export class StreamingEngine {
+  private readonly rules: CompiledRule[];
+  private readonly store: StateStore;
+  private readonly lateness: number;
+  private readonly maxPartials: number;
+  private readonly unboundedTtl: number;
+  private readonly dedupeSeconds: number;
+  private readonly now: () => number;
+  private readonly maxRetries: number;
+
+  constructor(options: StreamingEngineOptions) {
+    this.store = options.store;
+    this.lateness = (options.latenessSeconds ?? 300) * 1_000_000;
+    this.maxPartials = options.maxPartialsPerGroup ?? 100;
+    this.unboundedTtl = options.unboundedTtlSeconds ?? 24 * 3600;
+    this.dedupeSeconds = options.dedupeSeconds ?? 24 * 3600;
+    this.now = options.now ?? Date.now;
+    this.maxRetries = options.maxConflictRetries ?? 10;
+    this.rules = options.rules
+      .filter((rule) => rule.enabled)
+      .map((rule) => ({
+        rule,
+        stateless: isSingleObservation(rule.pattern.tree),
+        groupKey: compileGroupKey(rule.groupBy),
+        horizon: horizonOf(rule.pattern.tree),
+        tree: rule.pattern.tree,
+      }));
+  }
+
+  /** Rules that keep correlation state. */
+  get statefulRuleIds(): string[] {
+    return this.rules.filter((r) => !r.stateless).map((r) => r.rule.id);
+  }
+
+  /**
+   * Processes a batch of events: stateless rules alert at once; stateful rules read each
+   * touched state item once, apply the batch's events in event-time order, and write each item
+   * once (conditionally). Events that touch no stateful rule cause no store call.
+   */
+  async processBatch(inputs: EventInput[], defaultTenant = 'default'): Promise<BatchResult> {
+    const alerts: Alert[] = [];
+    const errors: Diagnostic[] = [];
+    const late: LateEvent[] = [];
+    const stats = { events: inputs.length, stateReads: 0, stateWrites: 0, conflicts: 0, evicted: 0, duplicates: 0 };
+    const touches = new Map<string, { key: StateKey; rule: CompiledRule; items: Touch[] }>();
+
+    inputs.forEach((input, eventIndex) => {
+      const tenant = input.tenant ?? defaultTenant;
+      for (const compiled of this.rules) {
+        let mask = 0;
+        try {
+          const leaves = compiled.rule.pattern.observations;
+          for (let i = 0; i < leaves.length; i++) if ((leaves[i] as { test(o: PreparedObservation): boolean }).test(input.observation)) mask |= 1 << i;
+        } catch (error) {
+          errors.push(evaluationDiagnostic(error, eventIndex, compiled.rule.id));
+          continue;
+        }
+        if (mask === 0) continue;
+        const groupKey = compiled.groupKey(input.observation);
+        if (compiled.stateless) {
+          const single = this.statelessMatch(compiled, input, tenant, groupKey);
+          if (single) alerts.push(single);
+          continue;
+        }
+        const key: StateKey = { tenant, ruleId: compiled.rule.id, group: groupKey };
+        const id = stateKeyId(key);
+        let entry = touches.get(id);
+        if (!entry) touches.set(id, (entry = { key, rule: compiled, items: [] }));
+        entry.items.push({ input, eventIndex, mask, groupKey });
+      }
+    });
+
+    if (touches.size > 0) {
+      const pending = [...touches.values()];
+      for (let attempt = 0; pending.length > 0; attempt++) {
+        if (attempt > this.maxRetries) {
+          for (const entry of pending) {
+            errors.push({ severity: 'error', code: 'state-conflict', message: `state of rule ${entry.key.ruleId} group ${entry.key.group} kept changing under concurrent writers; the events will be retried`, ruleId: entry.key.ruleId, eventIndex: entry.items[0]?.eventIndex });
+          }
+          break;
+        }
+        const current = await this.store.getMany(pending.map((p) => p.key));
+        stats.stateReads++;
+        const retry: typeof pending = [];
+        await Promise.all(
+          pending.map(async (entry) => {
+            const stored = current.get(stateKeyId(entry.key));
+            const state = stored ? parseGroupState(stored.value) : emptyGroupState();
+            const applied = this.apply(entry.rule, entry.key, state, entry.items);
+            if (!applied.changed) {
+              alerts.push(...state.outbox);
+              late.push(...applied.late);
+              stats.duplicates += applied.duplicates;
+              return;
+            }
+            const outcome = await this.store.put({ key: entry.key, value: serialiseGroupState(state), expiresAt: this.expiryFor(entry.rule, state) }, stored ? stored.version : null);
+            stats.stateWrites++;
+            if (outcome.ok) {
+              alerts.push(...state.outbox);
+              late.push(...applied.late);
+              stats.evicted += applied.evicted;
+              stats.duplicates += applied.duplicates;
+            } else if (outcome.reason === 'conflict') {
+              stats.conflicts++;
+              retry.push(entry);
+            } else {
+              errors.push({ severity: 'error', code: 'state-too-large', message: `state of rule ${entry.key.ruleId} group ${entry.key.group} exceeds the item size limit; lower maxPartialsPerGroup`, ruleId: entry.key.ruleId });
+            }
+          }),
+        );
+        pending.splice(0, pending.length, ...retry);
+      }
+    }
+    return { alerts, late, errors, stats };
+  }
+
+  /**
+   * Clears delivered alerts from the outboxes. Call after the alerts were sent; a failure here
+   * only means they are sent again (same ids) the next time the group is touched.
+   */
+  async acknowledge(alerts: Alert[]): Promise<void> {
+    const byKey = new Map<string, { key: StateKey; ids: Set<string> }>();
+    for (const alert of alerts) {
+      const key: StateKey = { tenant: alert.tenant, ruleId: alert.ruleId, group: alert.groupKey };
+      if (this.rules.find((r) => r.rule.id === alert.ruleId)?.stateless !== false) continue;
+      const id = stateKeyId(key);
+      const entry = byKey.get(id) ?? { key, ids: new Set<string>() };
+      entry.ids.add(alert.id);
+      byKey.set(id, entry);
+    }
+    if (byKey.size === 0) return;
+    for (let attempt = 0; attempt < this.maxRetries && byKey.size > 0; attempt++) {
+      const current = await this.store.getMany([...byKey.values()].map((e) => e.key));
+      for (const [id, entry] of [...byKey]) {
+        const stored = current.get(id);
+        if (!stored) {
+          byKey.delete(id);
+          continue;
+        }
+        const state = parseGroupState(stored.value);
+        const before = state.outbox.length;
+        state.outbox = state.outbox.filter((a) => !entry.ids.has(a.id));
+        if (state.outbox.length === before) {
+          byKey.delete(id);
+          continue;
+        }
+        const rule = this.rules.find((r) => r.rule.id === entry.key.ruleId) as CompiledRule;
+        const outcome = await this.store.put({ key: entry.key, value: serialiseGroupState(state), expiresAt: this.expiryFor(rule, state) }, stored.version);
+        if (outcome.ok || outcome.reason === 'too-large') byKey.delete(id);
+      }
+    }
+  }
+
+  /** The state held for one rule and group: what is satisfied, what is pending, when it expires. */
+  async explain(tenant: string, ruleId: string, groupKey: string): Promise<Explanation> {
+    const compiled = this.rules.find((r) => r.rule.id === ruleId);
+    if (!compiled) throw new StixflowError('unknown-rule', `no enabled rule with id ${ruleId}`);
+    const observations = compiled.rule.pattern.observations.map((o, i) => ({ index: i, text: patternSlice(compiled.rule.patternText, o.expression.span) }));
+    if (compiled.stateless) {
+      return { ruleId, tenant, groupKey, stateful: false, observations: observations.map((o) => ({ ...o, satisfiedBy: [] })), partialMatches: [], pendingObservations: [], evicted: 0 };
+    }
+    const stored = (await this.store.getMany([{ tenant, ruleId, group: groupKey }])).get(stateKeyId({ tenant, ruleId, group: groupKey }));
+    const state = stored ? parseGroupState(stored.value) : emptyGroupState();
+    const partialMatches = state.events.map((e) => ({
+      observedDataId: e.id,
+      sourceEventId: e.s,
+      firstObserved: formatStixTimestamp(e.f),
+      lastObserved: formatStixTimestamp(e.l),
+      instancesLeft: e.n,
+      satisfies: observations.filter((o) => (e.m & (1 << o.index)) !== 0).map((o) => o.index),
+      expires: Number.isFinite(compiled.horizon) ? `${formatStixTimestamp(e.l + compiled.horizon + this.lateness)} (event time: no later event can be within the rule's window)` : `on wall-clock TTL, ${this.unboundedTtl} s after the group's last change`,
+    }));
+    const withEvents = observations.map((o) => ({ ...o, satisfiedBy: partialMatches.filter((p) => p.satisfies.includes(o.index)).map((p) => p.observedDataId) }));
+    return {
+      ruleId,
+      tenant,
+      groupKey,
+      stateful: true,
+      observations: withEvents,
+      partialMatches,
+      pendingObservations: withEvents.filter((o) => o.satisfiedBy.length === 0).map((o) => o.index),
+      evicted: state.evicted,
+      ...(stored ? { stateExpiresAt: new Date(stored.expiresAt * 1000).toISOString() } : {}),
+    };
+  }
+
+  private statelessMatch(compiled: CompiledRule, input: EventInput, tenant: string, groupKey: string): Alert | undefined {
+    const o = input.observation;
+    // Qualifiers still apply to the single observation (START/STOP bounds; WITHIN always holds).
+    const match = enumerateBindings(compiled.tree, { observations: [{ ...o, index: 0 }], leafMatches: compiled.rule.pattern.observations.map((leaf) => (leaf.test(o) ? [0] : [])), budget: { remaining: 10_000 } }).next();
+    if (match.done) return undefined;
+    return this.buildAlert(compiled.rule, tenant, groupKey, [{ id: o.id ?? `index-${o.index}`, f: o.firstObserved, l: o.lastObserved, n: 1, m: 1, a: 0, ...(input.sourceEventId ? { s: input.sourceEventId } : {}) }], input);
+  }
+
+  /** Applies a key's events to its state; returns whether the state changed. */
+  private apply(compiled: CompiledRule, key: StateKey, state: GroupState, touches: Touch[]): { changed: boolean; late: LateEvent[]; evicted: number; duplicates: number } {
+    const nowSeconds = Math.floor(this.now() / 1000);
+    let changed = false;
+    let evicted = 0;
+    let duplicates = 0;
+    const late: LateEvent[] = [];
+    const seen = new Map(state.seen.filter(([, until]) => until >= nowSeconds));
+    if (seen.size !== state.seen.length) changed = true;
+    // Within a batch, apply in event-time order (ties: arrival order).
+    const ordered = [...touches].sort((a, b) => a.input.observation.lastObserved - b.input.observation.lastObserved || a.eventIndex - b.eventIndex);
+    for (const touch of ordered) {
+      const o = touch.input.observation;
+      const id = o.id ?? `index-${touch.eventIndex}`;
+      if (seen.has(id) || state.events.some((e) => e.id === id)) {
+        duplicates++;
+        continue;
+      }
+      if (Number.isFinite(state.watermark) && o.lastObserved < state.watermark - this.lateness) {
+        late.push({ eventIndex: touch.eventIndex, ruleId: key.ruleId, groupKey: key.group, observedDataId: o.id, lagSeconds: (state.watermark - o.lastObserved) / 1e6 });
+        continue;
+      }
+      changed = true;
+      seen.set(id, nowSeconds + this.dedupeSeconds);
+      state.watermark = Math.max(state.watermark, o.lastObserved);
+      state.events.push({ id, f: o.firstObserved, l: o.lastObserved, n: o.numberObserved, m: touch.mask, a: state.arrivals++, ...(touch.input.sourceEventId ? { s: touch.input.sourceEventId } : {}) });
+      // Find every match the new event completes; each consumes the instances it used.
+      for (;;) {
+        const binding = this.search(compiled, state.events);
+        if (!binding) break;
+        const used = binding.map((i) => state.events[i] as BufferedEvent);
+        const distinct = [...new Set(used)];
+        state.outbox.push(this.buildAlert(compiled.rule, key.tenant, key.group, distinct, touch.input));
+        for (const e of used) e.n--;
+        state.events = state.events.filter((e) => e.n > 0);
+      }
+      // Drop partial matches that can no longer be within the rule's window of a timely event.
+      if (Number.isFinite(compiled.horizon)) {
+        const oldest = state.watermark - this.lateness - compiled.horizon;
+        state.events = state.events.filter((e) => e.l >= oldest);
+      }
+      if (state.events.length > this.maxPartials) {
+        state.events.sort((a, b) => a.l - b.l || a.a - b.a);
+        const drop = state.events.length - this.maxPartials;
+        state.events.splice(0, drop);
+        state.evicted += drop;
+        evicted += drop;
+      }
+    }
+    state.seen = [...seen];
+    return { changed, late, evicted, duplicates };
+  }
+
+  /** The batch binding search over the buffered events; returns indices of the events used. */
+  private search(compiled: CompiledRule, events: BufferedEvent[]): number[] | undefined {
+    const observations = events.map((e, index) => ({ index, firstObserved: e.f, lastObserved: e.l, numberObserved: e.n }) as PreparedObservation);
+    const leafMatches = compiled.rule.pattern.observations.map((_, leaf) => events.flatMap((e, i) => ((e.m & (1 << leaf)) !== 0 ? [i] : [])));
+    const first = enumerateBindings(compiled.tree, { observations, leafMatches, budget: { remaining: 100_000 } }).next();
+    return first.done ? undefined : first.value.observations;
+  }
+
+  private expiryFor(compiled: CompiledRule, state: GroupState): number {
+    const nowSeconds = Math.floor(this.now() / 1000);
+    const dedupeUntil = state.seen.reduce((max, [, until]) => Math.max(max, until), nowSeconds);
+    const windowSeconds = Number.isFinite(compiled.horizon) ? Math.ceil((compiled.horizon + this.lateness) / 1e6) : this.unboundedTtl;
+    return Math.max(nowSeconds + windowSeconds, dedupeUntil);
+  }
+
+  private buildAlert(rule: Rule, tenant: string, groupKey: string, events: BufferedEvent[], completing: EventInput): Alert {
+    const ids = events.map((e) => e.id);
+    const first = Math.min(...events.map((e) => e.f));
+    const last = Math.max(...events.map((e) => e.l));
+    const objects = completing.objects ?? completing.observation.roots.map((r) => r.object);
+    return {
+      id: alertId(tenant, rule.id, groupKey, ids),
+      ruleId: rule.id,
+      ruleName: rule.name,
+      severity: rule.severity,
+      description: rule.description,
+      ...(rule.category ? { category: rule.category } : {}),
+      tags: rule.tags,
+      tenant,
+      groupKey,
+      firstObserved: formatStixTimestamp(first),
+      lastObserved: formatStixTimestamp(last),
+      observedDataIds: [...ids].sort(),
+      sourceEventIds: events.flatMap((e) => (e.s ? [e.s] : [])),
+      objects: objects as Alert['objects'],
+      created: new Date(this.now()).toISOString(),
+    };
+  }
+}
+
+export interface Explanation {
+  ruleId: string;
+  tenant: string;
+  groupKey: string;
+  stateful: boolean;
+  observations: { index: number; text: string; satisfiedBy: string[] }[];
+  partialMatches: { observedDataId: string; sourceEventId?: string; firstObserved: string; lastObserved: string; instancesLeft: number; satisfies: number[]; expires: string }[];
+  pendingObservations: number[];
+  evicted: number;
+  stateExpiresAt?: string;
+}
+
+function patternSlice(text: string, span: { offset: number; length: number } | undefined): string {
+  return span ? text.slice(span.offset, span.offset + span.length) : '';
+}
+
+function evaluationDiagnostic(error: unknown, eventIndex: number, ruleId: string): Diagnostic {
+  if (error instanceof StixflowError) return { severity: 'error', code: error.code, message: error.message, eventIndex, ruleId };
+  return { severity: 'error', code: 'evaluation-failed', message: error instanceof Error ? error.message : String(error), eventIndex, ruleId };
+}

@@ -1,0 +1,41 @@
+/**
+ * The built-in mappings, written in the mapping language under `mappings/` and loaded once per process.
+ * Order matters: the first mapping whose `detect` holds is used, so STIX pass-through comes first and the loose
+ * flat key-value family last.
+ */
+import { loadMapping } from './loader.js';
+import { readResource } from './resources.js';
+import type { Mapping } from './types.js';
+
+export const BUILT_IN_MAPPING_FILES = ['stix.yaml', 'ecs.yaml', 'flat.yaml'] as const;
+
+let texts: Record<string, string> | undefined;
+let mappings: Mapping[] | undefined;
+
+/**
+ * The built-in mapping texts by file name. A bundler that cannot ship the `mappings/` directory can inline
+ * these with `setBuiltInMappingTexts` instead.
+ */
+export function builtInMappingTexts(): Record<string, string> {
+  if (texts === undefined) {
+    const loaded: Record<string, string> = {};
+    for (const file of BUILT_IN_MAPPING_FILES) loaded[file] = readResource(`mappings/${file}`);
+    texts = loaded;
+  }
+  return texts;
+}
+
+/** Supplies the built-in mapping texts (e.g. inlined by a bundler) instead of reading `mappings/`. */
+export function setBuiltInMappingTexts(inlined: Record<(typeof BUILT_IN_MAPPING_FILES)[number], string>): void {
+  texts = { ...inlined };
+  mappings = undefined;
+}
+
+/** The built-in mappings (stix, ecs, flat), compiled once and shared. */
+export function builtInMappings(): Mapping[] {
+  if (mappings === undefined) {
+    const source = builtInMappingTexts();
+    mappings = BUILT_IN_MAPPING_FILES.map((file) => loadMapping(source[file] as string, `mappings/${file}`));
+  }
+  return [...mappings];
+}

@@ -1,0 +1,814 @@
+/**
+ * Compiles a validated mapping definition into closures, once, at load time.
+ *
+ * The compiled form has two parts:
+ * - a field trie: every mapped source path, reachable both segment by segment (nested objects) and by any dotted
+ *   suffix (`"process.name"` keys), so one walk over the event visits each key once, applies the rules attached
+ *   to it, and records everything else in x_unmapped without a second pass;
+ * - an object plan: the SCOs the target paths describe (`process`, `process:parent_ref`, …), each with a fixed
+ *   slot, so an event fills a small per-mapping array rather than building maps, and ids are computed bottom-up.
+ */
+import type { ObservedData, ObservedEvent, StixObject } from '../stix/types.js';
+import { canonicalJson, deterministicScoId, STIXFLOW_NAMESPACE, uuidv5 } from './ids.js';
+import { compileCondition, compileDetect, isRecord, type JsonRecord, type Predicate } from './fields.js';
+import { parseTargetPath, TargetPathError, type PathSegment } from './target-path.js';
+import { compareStixTimestamps, parseTimestamp } from './timestamps.js';
+import { FAIL, ipScoType, SKIP, TRANSFORMS, type TransformFn, type TransformName } from './transforms.js';
+import type { CompiledMapping, FieldRule, MappingDefinition, MappingOutcome, RunContext } from './types.js';
+
+/** A problem in a mapping definition, located by its path inside the mapping document. */
+export interface CompileIssue {
+  message: string;
+  at: (string | number)[];
+}
+
+/**
+ * Object types implied by well-known STIX 2.1 reference properties (and the OCA `x-oca-*` extensions' `_ref`s).
+ * `src_ref`, `dst_ref`, `resolves_to_refs` and `ip_refs` are missing on purpose: their type depends on the value
+ * (ip-to-sco-type) or must be declared under `types`.
+ */
+const REF_TYPES: Readonly<Record<string, string>> = {
+  parent_ref: 'process',
+  child_refs: 'process',
+  image_ref: 'file',
+  creator_user_ref: 'user-account',
+  opened_connection_refs: 'network-traffic',
+  parent_directory_ref: 'directory',
+  contains_refs: 'file',
+  content_ref: 'artifact',
+  from_ref: 'email-addr',
+  sender_ref: 'email-addr',
+  to_refs: 'email-addr',
+  cc_refs: 'email-addr',
+  bcc_refs: 'email-addr',
+  raw_email_ref: 'artifact',
+  body_raw_ref: 'artifact',
+  belongs_to_ref: 'user-account',
+  belongs_to_refs: 'autonomous-system',
+  src_payload_ref: 'artifact',
+  dst_payload_ref: 'artifact',
+  encapsulates_refs: 'network-traffic',
+  encapsulated_by_ref: 'network-traffic',
+  mac_refs: 'mac-addr',
+  process_ref: 'process',
+  parent_process_ref: 'process',
+  file_ref: 'file',
+  user_ref: 'user-account',
+  domain_ref: 'domain-name',
+  url_ref: 'url',
+};
+
+/** STIX property names: lowercase ASCII letters, digits and underscore, 3 to 250 characters. */
+const PROPERTY_NAME = /^[a-z0-9_]{3,250}$/;
+/** Properties the normaliser itself sets on every SCO. */
+const RESERVED_PROPERTIES = new Set(['type', 'id', 'spec_version']);
+const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
+const SKIPPED = 0;
+const ASSIGNED = 1;
+const FAILED = 2;
+type AssignResult = typeof SKIPPED | typeof ASSIGNED | typeof FAILED;
+
+/** Mutable per-event scratch space, allocated once per compiled mapping and reset for each event. */
+interface EventState {
+  event: JsonRecord;
+  props: (JsonRecord | undefined)[];
+  fans: (JsonRecord[] | undefined)[];
+  unmapped: JsonRecord | undefined;
+  startValues: unknown[];
+  endValues: unknown[];
+  idValues: unknown[];
+  /** Bit i set: candidate i of that role was also consumed by a field rule, so it is not unmapped if unused. */
+  startAssigned: number;
+  endAssigned: number;
+  idAssigned: number;
+}
+
+type Assign = (value: unknown, state: EventState) => AssignResult;
+type Leaf = (value: unknown, state: EventState) => void;
+
+interface ObjectNode {
+  index: number;
+  /** `process`, `process:parent_ref`, `domain-name:resolves_to_refs[*]`: stable name used in derived ids. */
+  key: string;
+  /** Undefined: chosen per event by ip-to-sco-type. */
+  type: string | undefined;
+  parent: ObjectNode | undefined;
+  refProperty: string | undefined;
+  fanOut: boolean;
+  fanLeaf: string | undefined;
+  children: ObjectNode[];
+  /** Rules into this node that do / do not set its type with ip-to-sco-type (to validate dynamic types). */
+  typedRules: number;
+  untypedRules: number;
+  defaults: [PathSegment[], unknown][];
+  /** Where the node was first mentioned, for error positions. */
+  at: (string | number)[];
+}
+
+interface FieldNode {
+  path: string;
+  /** `path.` (or '' for the root): prefix of unmapped keys found below this node. */
+  prefix: string;
+  children: Map<string, FieldNode> | undefined;
+  leaf: Leaf | undefined;
+  ignore: boolean;
+}
+
+function addUnmapped(state: EventState, key: string, value: unknown): void {
+  const unmapped = (state.unmapped ??= {});
+  if (key === '__proto__') Object.defineProperty(unmapped, key, { value, enumerable: true, writable: true, configurable: true });
+  else unmapped[key] = value;
+}
+
+function asList(value: string | string[] | undefined): string[] {
+  return value === undefined ? [] : typeof value === 'string' ? [value] : value;
+}
+
+function newSco(type: string): JsonRecord {
+  return { type, spec_version: '2.1', id: '' };
+}
+
+/** Sets `value` at `segments` inside `target`; false on a conflict with a different value already there. */
+function compileSetter(segments: PathSegment[]): (target: JsonRecord, value: unknown) => boolean {
+  const last = segments[segments.length - 1] as PathSegment;
+  if (segments.length === 1) {
+    const name = last.name;
+    if (last.index === undefined) {
+      return (target, value) => {
+        const current = target[name];
+        if (current === undefined) {
+          target[name] = value;
+          return true;
+        }
+        return current === value;
+      };
+    }
+    if (last.index === '*') {
+      return (target, value) => {
+        const current = target[name];
+        if (current === undefined) {
+          target[name] = [value];
+          return true;
+        }
+        if (!Array.isArray(current)) return false;
+        current.push(value);
+        return true;
+      };
+    }
+  }
+  return (target, value) => {
+    let container: JsonRecord | unknown[] = target;
+    for (let i = 0; i < segments.length; i++) {
+      const segment = segments[i] as PathSegment;
+      const isLast = i === segments.length - 1;
+      const holder = container as JsonRecord;
+      if (Array.isArray(container)) return false;
+      if (segment.index === undefined) {
+        if (isLast) {
+          const current = holder[segment.name];
+          if (current === undefined) holder[segment.name] = value;
+          return current === undefined || current === value;
+        }
+        let next = holder[segment.name];
+        if (next === undefined) holder[segment.name] = next = {};
+        if (!isRecord(next)) return false;
+        container = next;
+        continue;
+      }
+      let list = holder[segment.name];
+      if (list === undefined) holder[segment.name] = list = [];
+      if (!Array.isArray(list)) return false;
+      if (segment.index === '*') {
+        if (!isLast) return false;
+        list.push(value);
+        return true;
+      }
+      if (isLast) {
+        const current: unknown = list[segment.index];
+        if (current === undefined) list[segment.index] = value;
+        return current === undefined || current === value;
+      }
+      let item: unknown = list[segment.index];
+      if (item === undefined) list[segment.index] = item = {};
+      if (!isRecord(item)) return false;
+      container = item;
+    }
+    return false;
+  };
+}
+
+function chainTransforms(names: TransformName[]): TransformFn | undefined {
+  const fns = names.filter((n) => n !== 'ip-to-sco-type').map((n) => TRANSFORMS[n]);
+  if (names.includes('ip-to-sco-type')) fns.push(TRANSFORMS['ip-to-sco-type']);
+  if (fns.length === 0) return undefined;
+  if (fns.length === 1) return fns[0];
+  return (value) => {
+    let v = value;
+    for (const fn of fns) {
+      v = fn(v);
+      if (v === SKIP || v === FAIL) return v;
+    }
+    return v;
+  };
+}
+
+function isScalar(value: unknown): boolean {
+  const t = typeof value;
+  return t === 'string' || t === 'number' || t === 'boolean';
+}
+
+export function compileMapping(definition: MappingDefinition, issues: CompileIssue[]): CompiledMapping {
+  const detect = compileDetect(definition.detect);
+  const mappingName = definition.name;
+
+  // ---- Object plan ----
+  const nodes: ObjectNode[] = [];
+  const nodesByKey = new Map<string, ObjectNode>();
+  const declaredTypes = definition.types ?? {};
+  const usedTypeDeclarations = new Set<string>();
+
+  const nodeFor = (
+    key: string,
+    type: string | undefined,
+    parent: ObjectNode | undefined,
+    refProperty: string | undefined,
+    fanOut: boolean,
+    at: (string | number)[],
+  ): ObjectNode => {
+    let node = nodesByKey.get(key);
+    if (node === undefined) {
+      node = {
+        index: nodes.length,
+        key,
+        type,
+        parent,
+        refProperty,
+        fanOut,
+        fanLeaf: undefined,
+        children: [],
+        typedRules: 0,
+        untypedRules: 0,
+        defaults: [],
+        at,
+      };
+      nodes.push(node);
+      nodesByKey.set(key, node);
+      parent?.children.push(node);
+    }
+    return node;
+  };
+
+  /** Resolves a target path to the object it writes into and the property path inside that object. */
+  const resolveTarget = (
+    text: string,
+    at: (string | number)[],
+  ): { node: ObjectNode; property: PathSegment[] } | undefined => {
+    let parsed;
+    try {
+      parsed = parseTargetPath(text);
+    } catch (error) {
+      if (error instanceof TargetPathError) {
+        issues.push({ message: error.message, at });
+        return undefined;
+      }
+      throw error;
+    }
+    let node = nodeFor(parsed.rootKey, parsed.rootType, undefined, undefined, false, at);
+    const segments = parsed.segments;
+    let i = 0;
+    // Leading `_ref` / `_refs[*]` segments walk to referenced objects; the rest is a property inside the object.
+    for (; i < segments.length - 1; i++) {
+      const segment = segments[i] as PathSegment;
+      const isRef = segment.name.endsWith('_ref') && segment.index === undefined;
+      const isRefs = segment.name.endsWith('_refs') && segment.index === '*';
+      if (!isRef && !isRefs) break;
+      if (node.fanOut) {
+        issues.push({ message: `"${text}": references below a [*] list of objects are not supported`, at });
+        return undefined;
+      }
+      if (node.type === undefined) {
+        issues.push({
+          message: `"${text}": references below an object whose type is chosen by ip-to-sco-type are not supported`,
+          at,
+        });
+        return undefined;
+      }
+      const key = `${node.key}${node.parent === undefined ? ':' : '.'}${segment.name}${isRefs ? '[*]' : ''}`;
+      const declared = declaredTypes[key];
+      if (declared !== undefined) usedTypeDeclarations.add(key);
+      node = nodeFor(key, declared ?? REF_TYPES[segment.name], node, segment.name, isRefs, at);
+    }
+    const property = segments.slice(i);
+    const first = property[0] as PathSegment;
+    for (const segment of property) {
+      if (FORBIDDEN_KEYS.has(segment.name)) {
+        issues.push({ message: `"${text}": "${segment.name}" is not allowed as a property name`, at });
+        return undefined;
+      }
+      if (segment.name.endsWith('_ref') || segment.name.endsWith('_refs')) {
+        issues.push({
+          message:
+            `"${text}": "${segment.name}" is a reference; a mapping sets a property of the referenced object ` +
+            `(e.g. "${segment.name}${segment.name.endsWith('_refs') ? '[*]' : ''}.value"), not the reference itself`,
+          at,
+        });
+        return undefined;
+      }
+    }
+    if (!PROPERTY_NAME.test(first.name) || RESERVED_PROPERTIES.has(first.name)) {
+      issues.push({
+        message: `"${text}": "${first.name}" is not a settable STIX property name (a-z, 0-9, _; 3-250 characters; not type/id/spec_version)`,
+        at,
+      });
+      return undefined;
+    }
+    if (node.fanOut) {
+      if (property.length !== 1 || first.index !== undefined) {
+        issues.push({ message: `"${text}": an object in a [*] list takes exactly one plain property`, at });
+        return undefined;
+      }
+      if (node.fanLeaf !== undefined && node.fanLeaf !== first.name) {
+        issues.push({ message: `"${text}": objects at ${node.key} already take "${node.fanLeaf}"`, at });
+        return undefined;
+      }
+      node.fanLeaf = first.name;
+    }
+    return { node, property };
+  };
+
+  const compileRule = (rule: FieldRule, at: (string | number)[]): Assign | undefined => {
+    const target = typeof rule === 'string' ? rule : rule.target;
+    const transformNames: TransformName[] =
+      typeof rule === 'string' || rule.transform === undefined
+        ? []
+        : typeof rule.transform === 'string'
+          ? [rule.transform]
+          : rule.transform;
+    const when: Predicate | undefined = typeof rule === 'string' || rule.when === undefined ? undefined : compileCondition(rule.when);
+    const resolved = resolveTarget(target, typeof rule === 'string' ? at : [...at, 'target']);
+    if (resolved === undefined) return undefined;
+    const { node, property } = resolved;
+    const typesByIp = transformNames.includes('ip-to-sco-type');
+    if (typesByIp) {
+      if (node.parent === undefined) {
+        issues.push({
+          message: `"${target}": ip-to-sco-type chooses the type of a referenced object (e.g. network-traffic:dst_ref.value); a root object's type is fixed by the path`,
+          at,
+        });
+        return undefined;
+      }
+      node.typedRules++;
+    } else {
+      node.untypedRules++;
+    }
+    const transform = chainTransforms(transformNames);
+    const isList = property[property.length - 1]?.index === '*';
+    const index = node.index;
+
+    if (node.fanOut) {
+      const leafName = property[0]?.name as string;
+      const staticType = node.type;
+      const addOne = (raw: unknown, state: EventState): AssignResult => {
+        if (!isScalar(raw)) return FAILED;
+        const value = transform === undefined ? raw : transform(raw);
+        if (value === SKIP) return SKIPPED;
+        if (value === FAIL) return FAILED;
+        const type = typesByIp ? ipScoType(value) : staticType;
+        if (type === undefined) return FAILED;
+        const sco = newSco(type);
+        sco[leafName] = value;
+        (state.fans[index] ??= []).push(sco);
+        return ASSIGNED;
+      };
+      return (raw, state) => {
+        if (when !== undefined && !when(state.event)) return SKIPPED;
+        if (!Array.isArray(raw)) return addOne(raw, state);
+        let result: AssignResult = SKIPPED;
+        for (const item of raw) {
+          const r = addOne(item, state);
+          if (r === FAILED) return FAILED;
+          if (r === ASSIGNED) result = ASSIGNED;
+        }
+        return result;
+      };
+    }
+
+    const set = compileSetter(property);
+    const staticType = node.type;
+    const props = (state: EventState, type: string): JsonRecord | undefined => {
+      const existing = state.props[index];
+      if (existing === undefined) {
+        const created = newSco(type);
+        state.props[index] = created;
+        return created;
+      }
+      return existing.type === type ? existing : undefined;
+    };
+    const setOne = (raw: unknown, state: EventState): AssignResult => {
+      if (!isScalar(raw)) return FAILED;
+      const value = transform === undefined ? raw : transform(raw);
+      if (value === SKIP) return SKIPPED;
+      if (value === FAIL) return FAILED;
+      const type = typesByIp ? ipScoType(value) : staticType;
+      if (type === undefined) return FAILED;
+      const target = props(state, type);
+      if (target === undefined) return FAILED;
+      return set(target, value) ? ASSIGNED : FAILED;
+    };
+    if (isList) {
+      return (raw, state) => {
+        if (when !== undefined && !when(state.event)) return SKIPPED;
+        if (!Array.isArray(raw)) return setOne(raw, state);
+        // All or nothing, so a partly garbage list is kept whole in x_unmapped rather than split.
+        for (const item of raw) {
+          if (!isScalar(item)) return FAILED;
+          const v = transform === undefined ? item : transform(item);
+          if (v === FAIL) return FAILED;
+        }
+        let result: AssignResult = SKIPPED;
+        for (const item of raw) {
+          const r = setOne(item, state);
+          if (r === FAILED) return FAILED;
+          if (r === ASSIGNED) result = ASSIGNED;
+        }
+        return result;
+      };
+    }
+    return (raw, state) => {
+      if (when !== undefined && !when(state.event)) return SKIPPED;
+      if (Array.isArray(raw)) {
+        // A one-element list is common for fields that are scalar in STIX (ECS email.from.address).
+        return raw.length === 1 ? setOne(raw[0], state) : FAILED;
+      }
+      return setOne(raw, state);
+    };
+  };
+
+  // ---- Field trie ----
+  const root: FieldNode = { path: '', prefix: '', children: new Map(), leaf: undefined, ignore: false };
+  const fieldNodes = new Map<string, FieldNode>();
+  const fieldNode = (path: string): FieldNode => {
+    let node = fieldNodes.get(path);
+    if (node !== undefined) return node;
+    const segments = path.split('.');
+    let current = root;
+    for (let i = 0; i < segments.length; i++) {
+      const sub = segments.slice(0, i + 1).join('.');
+      let next = fieldNodes.get(sub);
+      if (next === undefined) {
+        next = { path: sub, prefix: `${sub}.`, children: undefined, leaf: undefined, ignore: false };
+        fieldNodes.set(sub, next);
+      }
+      current = next;
+    }
+    node = current;
+    return node;
+  };
+
+  const assignsByField = new Map<string, Assign[]>();
+  for (const [field, rules] of Object.entries(definition.fields ?? {})) {
+    const list = Array.isArray(rules) ? rules : [rules];
+    const assigns: Assign[] = [];
+    list.forEach((rule, i) => {
+      const at = Array.isArray(rules) ? ['fields', field, i] : ['fields', field];
+      const assign = compileRule(rule, at);
+      if (assign !== undefined) assigns.push(assign);
+    });
+    assignsByField.set(field, assigns);
+    fieldNode(field);
+  }
+
+  const startFields = asList(definition.time?.start);
+  const endFields = asList(definition.time?.end);
+  const idFields = asList(definition.source_id);
+  for (const [role, list] of [
+    ['time.start', startFields],
+    ['time.end', endFields],
+    ['source_id', idFields],
+  ] as const) {
+    if (list.length > 30) issues.push({ message: `${role}: at most 30 fields`, at: role.split('.') });
+    for (const field of list) fieldNode(field);
+  }
+  for (const field of definition.ignore ?? []) fieldNode(field).ignore = true;
+
+  for (const [path, node] of fieldNodes) {
+    const assigns = assignsByField.get(path) ?? [];
+    const startSlot = startFields.indexOf(path);
+    const endSlot = endFields.indexOf(path);
+    const idSlot = idFields.indexOf(path);
+    if (assigns.length > 0 || startSlot >= 0 || endSlot >= 0 || idSlot >= 0) {
+      node.leaf = compileLeaf(path, assigns, startSlot, endSlot, idSlot);
+    }
+  }
+  // Every node is reachable from each ancestor by its dotted remainder, so dotted keys need one Map lookup.
+  for (const [path, node] of fieldNodes) {
+    const segments = path.split('.');
+    for (let i = 0; i < segments.length; i++) {
+      const ancestor = i === 0 ? root : (fieldNodes.get(segments.slice(0, i).join('.')) as FieldNode);
+      (ancestor.children ??= new Map()).set(segments.slice(i).join('.'), node);
+    }
+  }
+
+  // ---- Defaults and object-plan checks ----
+  for (const [target, value] of Object.entries(definition.defaults ?? {})) {
+    const resolved = resolveTarget(target, ['defaults', target]);
+    if (resolved === undefined) continue;
+    if (resolved.node.type === undefined || resolved.node.fanOut) {
+      issues.push({ message: `"${target}": defaults need an object of fixed type outside [*] lists`, at: ['defaults', target] });
+      continue;
+    }
+    resolved.node.defaults.push([resolved.property, value]);
+  }
+  for (const node of nodes) {
+    if (node.type === undefined && node.untypedRules > 0) {
+      issues.push({
+        message:
+          `the type of the object at ${node.key} is unknown: declare it under types ("${node.key}": <sco-type>) ` +
+          `or give every rule into it the ip-to-sco-type transform`,
+        at: node.at,
+      });
+    }
+  }
+  for (const key of Object.keys(declaredTypes)) {
+    if (!usedTypeDeclarations.has(key)) {
+      issues.push({ message: `types: "${key}" is not a reference any target path uses`, at: ['types', key] });
+    }
+  }
+
+  // Children before parents, so that a parent's id can include its references' ids (file -> directory).
+  const postOrder: ObjectNode[] = [];
+  const visit = (node: ObjectNode): void => {
+    for (const child of node.children) visit(child);
+    postOrder.push(node);
+  };
+  for (const node of nodes) if (node.parent === undefined) visit(node);
+
+  const state: EventState = {
+    event: {},
+    props: new Array<JsonRecord | undefined>(nodes.length).fill(undefined),
+    fans: new Array<JsonRecord[] | undefined>(nodes.length).fill(undefined),
+    unmapped: undefined,
+    startValues: new Array<unknown>(startFields.length).fill(undefined),
+    endValues: new Array<unknown>(endFields.length).fill(undefined),
+    idValues: new Array<unknown>(idFields.length).fill(undefined),
+    startAssigned: 0,
+    endAssigned: 0,
+    idAssigned: 0,
+  };
+
+  const walk = (object: JsonRecord, node: FieldNode): void => {
+    const children = node.children as Map<string, FieldNode>;
+    for (const key in object) {
+      const value = object[key];
+      if (value === null || value === undefined) continue;
+      const child = children.get(key);
+      if (child === undefined) {
+        addUnmapped(state, node.prefix + key, value);
+      } else if (child.ignore) {
+        continue;
+      } else if (child.children !== undefined && typeof value === 'object' && !Array.isArray(value)) {
+        walk(value as JsonRecord, child);
+      } else if (child.leaf !== undefined) {
+        child.leaf(value, state);
+      } else {
+        addUnmapped(state, child.path, value);
+      }
+    }
+  };
+
+  /** Picks the first candidate that passes `accept`; the others go to x_unmapped unless a rule used them. */
+  function pick<T>(
+    values: unknown[],
+    fields: string[],
+    assignedMask: number,
+    accept: (value: unknown) => T | undefined,
+  ): T | undefined {
+    let chosen: T | undefined;
+    for (let i = 0; i < values.length; i++) {
+      const value = values[i];
+      if (value === undefined) continue;
+      if (chosen === undefined) {
+        chosen = accept(value);
+        if (chosen !== undefined) continue;
+      }
+      if ((assignedMask & (1 << i)) === 0) addUnmapped(state, fields[i] as string, value);
+    }
+    return chosen;
+  }
+
+  const acceptId = (value: unknown): string | undefined =>
+    typeof value === 'string' ? (value.length > 0 ? value : undefined) : typeof value === 'number' && Number.isFinite(value) ? String(value) : undefined;
+
+  function run(event: JsonRecord, context: RunContext): MappingOutcome {
+    state.event = event;
+    state.props.fill(undefined);
+    state.fans.fill(undefined);
+    state.unmapped = undefined;
+    state.startValues.fill(undefined);
+    state.endValues.fill(undefined);
+    state.idValues.fill(undefined);
+    state.startAssigned = 0;
+    state.endAssigned = 0;
+    state.idAssigned = 0;
+    try {
+      walk(event, root);
+      return finish(context);
+    } finally {
+      // Do not keep the last event alive through the scratch state.
+      state.event = {};
+      state.unmapped = undefined;
+      state.props.fill(undefined);
+      state.fans.fill(undefined);
+    }
+  }
+
+  function finish(context: RunContext): MappingOutcome {
+    const firstObserved = pick(state.startValues, startFields, state.startAssigned, parseTimestamp);
+    if (firstObserved === undefined) {
+      const present = startFields.filter((_, i) => state.startValues[i] !== undefined);
+      return present.length === 0
+        ? { ok: false, code: 'no-timestamp', message: `no event time: none of ${startFields.join(', ')} is present` }
+        : {
+            ok: false,
+            code: 'bad-timestamp',
+            message: `no usable event time: ${present.join(', ')} ${present.length === 1 ? 'is' : 'are'} not an ISO 8601 date-time or epoch seconds/milliseconds`,
+          };
+    }
+    let lastObserved = firstObserved;
+    if (endFields.length > 0) {
+      const end = pick(state.endValues, endFields, state.endAssigned, (v) => {
+        const t = parseTimestamp(v);
+        return t !== undefined && compareStixTimestamps(t, firstObserved) >= 0 ? t : undefined;
+      });
+      if (end !== undefined) lastObserved = end;
+    }
+    const sourceEventId = idFields.length > 0 ? pick(state.idValues, idFields, state.idAssigned, acceptId) : undefined;
+    const tenant = context.tenant;
+    const identitySeed =
+      sourceEventId === undefined ? undefined : `${tenant ?? ''}\u001f${mappingName}\u001f${sourceEventId}`;
+
+    const objects: StixObject[] = [];
+    for (const node of postOrder) {
+      const index = node.index;
+      if (node.fanOut) {
+        const list = state.fans[index];
+        if (list === undefined) continue;
+        const ids: string[] = [];
+        for (let i = 0; i < list.length; i++) {
+          const sco = list[i] as JsonRecord;
+          const id = scoId(sco, node, identitySeed, firstObserved, i);
+          if (ids.includes(id)) continue;
+          sco.id = id;
+          ids.push(id);
+          addObject(objects, sco);
+        }
+        attachToParent(node, ids);
+        continue;
+      }
+      const sco = state.props[index];
+      if (sco === undefined) continue;
+      for (const [property, value] of node.defaults) applyDefault(sco, property, value);
+      if (sco.type === 'network-traffic' && sco.protocols === undefined) deriveProtocols(sco);
+      sco.id = scoId(sco, node, identitySeed, firstObserved, 0);
+      addObject(objects, sco);
+      if (node.parent !== undefined) attachToParent(node, sco.id as string);
+    }
+    if (objects.length === 0) {
+      return { ok: false, code: 'no-observables', message: `no field of the event maps to a STIX cyber-observable (mapping ${mappingName})` };
+    }
+    objects.reverse(); // roots first, for readability; order carries no meaning
+    const objectRefs = objects.map((o) => o.id as string);
+    const observedData: ObservedData = {
+      type: 'observed-data',
+      spec_version: '2.1',
+      id: '',
+      created: firstObserved,
+      modified: firstObserved,
+      first_observed: firstObserved,
+      last_observed: lastObserved,
+      number_observed: 1,
+      object_refs: objectRefs,
+      x_source_mapping: mappingName,
+    };
+    if (sourceEventId !== undefined) observedData.x_source_event_id = sourceEventId;
+    if (tenant !== undefined) observedData.x_tenant = tenant;
+    if (state.unmapped !== undefined) observedData.x_unmapped = state.unmapped;
+    observedData.id =
+      identitySeed !== undefined
+        ? `observed-data--${uuidv5(STIXFLOW_NAMESPACE, `observed-data\u001f${identitySeed}`)}`
+        : `observed-data--${uuidv5(STIXFLOW_NAMESPACE, canonicalJson(observedData))}`;
+    const result: ObservedEvent = { observedData, objects };
+    return { ok: true, events: [result] };
+  }
+
+  function attachToParent(node: ObjectNode, ids: string | string[]): void {
+    const parent = node.parent as ObjectNode;
+    const parentIndex = parent.index;
+    let parentSco = state.props[parentIndex];
+    if (parentSco === undefined) {
+      // A reference alone brings its holder into being (only process.parent.name given: the child process exists).
+      parentSco = newSco(parent.type as string);
+      state.props[parentIndex] = parentSco;
+    }
+    parentSco[node.refProperty as string] = ids;
+  }
+
+  function scoId(
+    sco: JsonRecord,
+    node: ObjectNode,
+    identitySeed: string | undefined,
+    firstObserved: string,
+    position: number,
+  ): string {
+    const type = sco.type as string;
+    const deterministic = deterministicScoId(sco, type);
+    if (deterministic !== undefined) return deterministic;
+    // No STIX id-contributing content: identify the object by its event and its place in it, so that it stays
+    // stable across re-normalisation yet two processes in two events never share an id.
+    const name =
+      identitySeed !== undefined
+        ? `${type}\u001f${identitySeed}\u001f${node.key}\u001f${position}`
+        : // Without a source id, the event time is what separates equal objects of different events.
+          `${type}\u001f${mappingName}\u001f${firstObserved}\u001f${node.key}\u001f${canonicalJson(sco)}`;
+    return `${type}--${uuidv5(STIXFLOW_NAMESPACE, name)}`;
+  }
+
+  return { detect, run };
+}
+
+/**
+ * Adds an SCO unless one with the same id is already there (two paths can describe the same object, e.g. the
+ * same address as source and destination); then the extra properties are merged into the first.
+ */
+function addObject(objects: StixObject[], sco: JsonRecord): void {
+  for (const existing of objects) {
+    if (existing.id !== sco.id) continue;
+    for (const key in sco) if (existing[key] === undefined) existing[key] = sco[key];
+    return;
+  }
+  objects.push(sco as StixObject);
+}
+
+function applyDefault(sco: JsonRecord, property: PathSegment[], value: unknown): void {
+  let container: JsonRecord = sco;
+  for (let i = 0; i < property.length - 1; i++) {
+    const name = (property[i] as PathSegment).name;
+    const next = container[name];
+    if (next === undefined) container[name] = {};
+    else if (!isRecord(next)) return;
+    container = container[name] as JsonRecord;
+  }
+  const last = property[property.length - 1] as PathSegment;
+  if (container[last.name] !== undefined) return;
+  container[last.name] = last.index === '*' ? [value] : value;
+}
+
+/**
+ * STIX requires `protocols` on network-traffic. When the source names none, the address objects still tell the IP
+ * version, which is a true (if minimal) statement of the protocol stack.
+ */
+function deriveProtocols(sco: JsonRecord): void {
+  const ref = (sco.src_ref ?? sco.dst_ref) as string | undefined;
+  if (ref === undefined) return;
+  if (ref.startsWith('ipv4-addr--')) sco.protocols = ['ipv4'];
+  else if (ref.startsWith('ipv6-addr--')) sco.protocols = ['ipv6'];
+}
+
+function compileLeaf(path: string, assigns: Assign[], startSlot: number, endSlot: number, idSlot: number): Leaf {
+  const hasRole = startSlot >= 0 || endSlot >= 0 || idSlot >= 0;
+  if (!hasRole && assigns.length === 1) {
+    const assign = assigns[0] as Assign;
+    return (value, state) => {
+      if (assign(value, state) !== ASSIGNED) addUnmapped(state, path, value);
+    };
+  }
+  return (value, state) => {
+    let assigned = false;
+    let failed = false;
+    for (const assign of assigns) {
+      const result = assign(value, state);
+      if (result === ASSIGNED) assigned = true;
+      else if (result === FAILED) failed = true;
+    }
+    const consumed = assigned && !failed;
+    if (hasRole) {
+      // The role decides later whether the value is used; record whether a rule already kept it.
+      if (startSlot >= 0) {
+        state.startValues[startSlot] = value;
+        if (consumed) state.startAssigned |= 1 << startSlot;
+      }
+      if (endSlot >= 0) {
+        state.endValues[endSlot] = value;
+        if (consumed) state.endAssigned |= 1 << endSlot;
+      }
+      if (idSlot >= 0) {
+        state.idValues[idSlot] = value;
+        if (consumed) state.idAssigned |= 1 << idSlot;
+      }
+      if (failed) addUnmapped(state, path, value);
+      return;
+    }
+    if (!consumed) addUnmapped(state, path, value);
+  }
+}

@@ -1,0 +1,144 @@
+/**
+ * Loading a mapping file: YAML (or JSON, which YAML 1.2 reads) → JSON Schema validation → compilation.
+ * Every problem is reported with file, line and column, taken from the YAML document's source ranges.
+ */
+import Ajv2020Module from 'ajv/dist/2020.js';
+import type { ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
+import { formatDiagnostics, InputError, type Diagnostic } from '../errors.js';
+import { compileMapping, type CompileIssue } from './compiler.js';
+import { compileDetect } from './fields.js';
+import { normaliseStix } from './passthrough.js';
+import { readResource } from './resources.js';
+import type { CompiledMapping, Mapping, MappingDefinition } from './types.js';
+
+// ajv is CommonJS: under NodeNext the default import is module.exports, which is the class itself.
+const Ajv2020 = Ajv2020Module as unknown as typeof Ajv2020Module.default;
+
+let validator: ValidateFunction | undefined;
+
+/** The mapping JSON Schema (schemas/mapping.schema.json), parsed. */
+export function mappingSchema(): Record<string, unknown> {
+  return JSON.parse(readResource('schemas/mapping.schema.json')) as Record<string, unknown>;
+}
+
+function validate(): ValidateFunction {
+  if (validator === undefined) {
+    const ajv = new Ajv2020({ allErrors: true, strict: true, strictRequired: false, allowUnionTypes: true });
+    validator = ajv.compile(mappingSchema());
+  }
+  return validator;
+}
+
+type Locate = (path: (string | number)[]) => { line?: number; column?: number };
+
+function locator(doc: Document, lineCounter: LineCounter): Locate {
+  return (path) => {
+    let node: unknown = doc.contents;
+    let offset: number | undefined = (node as { range?: [number, number, number] } | null)?.range?.[0];
+    for (const segment of path) {
+      if (isMap(node)) {
+        const pair = node.items.find((p) => isScalar(p.key) && String(p.key.value) === String(segment));
+        if (pair === undefined) break;
+        offset = (pair.key as { range?: [number, number, number] }).range?.[0] ?? offset;
+        node = pair.value;
+      } else if (isSeq(node) && typeof segment === 'number') {
+        const item: unknown = node.items[segment];
+        if (item === undefined) break;
+        node = item;
+        offset = (item as { range?: [number, number, number] }).range?.[0] ?? offset;
+      } else {
+        break;
+      }
+    }
+    if (offset === undefined) return {};
+    const pos = lineCounter.linePos(offset);
+    return { line: pos.line, column: pos.col };
+  };
+}
+
+function pointerToPath(pointer: string): string[] {
+  if (pointer === '') return [];
+  return pointer
+    .slice(1)
+    .split('/')
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+}
+
+/** Ajv reports every failed oneOf branch; keep the errors that point deepest, which say what is actually wrong. */
+function relevantErrors(errors: ErrorObject[]): ErrorObject[] {
+  const paths = errors.map((e) => e.instancePath);
+  const deepest = errors.filter((e) => !paths.some((p) => p !== e.instancePath && p.startsWith(`${e.instancePath}/`)));
+  const seen = new Set<string>();
+  return deepest.filter((e) => {
+    const key = `${e.instancePath}\u0000${e.message ?? ''}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+function describe(error: ErrorObject): { path: string[]; message: string } {
+  const path = pointerToPath(error.instancePath);
+  const where = path.length === 0 ? 'mapping' : path.join('.');
+  const params = error.params as Record<string, unknown>;
+  if (error.keyword === 'additionalProperties') {
+    const extra = String(params.additionalProperty);
+    return { path: [...path, extra], message: `${where}: unknown property "${extra}"` };
+  }
+  if (error.keyword === 'enum') {
+    const allowed = (params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ');
+    return { path, message: `${where}: must be one of ${allowed}` };
+  }
+  if (error.keyword === 'propertyNames') {
+    const name = String(params.propertyName);
+    return { path: [...path, name], message: `${where}: "${name}" is not a valid key here` };
+  }
+  return { path, message: `${where}: ${error.message ?? 'is invalid'}` };
+}
+
+/**
+ * Parses, validates and compiles a mapping. Throws InputError whose diagnostics (code `mapping-syntax`,
+ * `mapping-schema` or `mapping-invalid`) carry file, line and column.
+ */
+export function loadMapping(text: string, file?: string): Mapping {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const diagnostic = (code: string, message: string, pos: { line?: number; column?: number }): Diagnostic => {
+    const d: Diagnostic = { severity: 'error', code, message, ...pos };
+    if (file !== undefined) d.file = file;
+    return d;
+  };
+  if (doc.errors.length > 0) {
+    // After the first error the parser often reports follow-on noise; the first few are what helps.
+    const diagnostics = doc.errors.slice(0, 5).map((error) => {
+      const pos = lineCounter.linePos(error.pos[0]);
+      return diagnostic('mapping-syntax', error.message.split('\n')[0] ?? error.message, { line: pos.line, column: pos.col });
+    });
+    throw new InputError('mapping-syntax', formatDiagnostics(diagnostics), diagnostics);
+  }
+  const locate = locator(doc, lineCounter);
+  const value: unknown = doc.toJS({ maxAliasCount: 100 });
+  const check = validate();
+  if (!check(value)) {
+    const diagnostics = relevantErrors(check.errors ?? []).map((error) => {
+      const { path, message } = describe(error);
+      return diagnostic('mapping-schema', message, locate(path));
+    });
+    throw new InputError('mapping-schema', formatDiagnostics(diagnostics), diagnostics);
+  }
+  const definition = value as MappingDefinition;
+  const mode = definition.mode ?? 'fields';
+  let compiled: CompiledMapping;
+  if (mode === 'stix-passthrough') {
+    compiled = { detect: compileDetect(definition.detect), run: normaliseStix };
+  } else {
+    const issues: CompileIssue[] = [];
+    compiled = compileMapping(definition, issues);
+    if (issues.length > 0) {
+      const diagnostics = issues.map((issue) => diagnostic('mapping-invalid', issue.message, locate(issue.at)));
+      throw new InputError('mapping-invalid', formatDiagnostics(diagnostics), diagnostics);
+    }
+  }
+  return { name: definition.name, description: definition.description, file, mode, definition, compiled };
+}

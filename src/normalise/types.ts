@@ -1,0 +1,75 @@
+/** Public and shared types of the normalisation layer. */
+import type { Diagnostic } from '../errors.js';
+import type { ObservedEvent } from '../stix/types.js';
+import type { Condition, DetectSpec, JsonRecord } from './fields.js';
+import type { TransformName } from './transforms.js';
+
+/** One rule of a mapping's `fields` section, as written (a bare string is a target without transform). */
+export type FieldRule = string | { target: string; transform?: TransformName | TransformName[]; when?: Condition };
+
+/** A mapping file as written, after JSON Schema validation (schemas/mapping.schema.json). */
+export interface MappingDefinition {
+  mapping: 1;
+  name: string;
+  description?: string;
+  mode?: 'fields' | 'stix-passthrough';
+  detect: DetectSpec;
+  time?: { start: string | string[]; end?: string | string[] };
+  source_id?: string | string[];
+  types?: Record<string, string>;
+  defaults?: Record<string, string | number | boolean>;
+  ignore?: string[];
+  fields?: Record<string, FieldRule | FieldRule[]>;
+}
+
+/** What running a mapping on one recognised event gives. */
+export type MappingOutcome = { ok: true; events: ObservedEvent[] } | { ok: false; code: string; message: string };
+
+/** The per-event context a compiled mapping needs beyond the event itself. */
+export interface RunContext {
+  tenant: string | undefined;
+}
+
+/** A mapping compiled to closures once, at load time. */
+export interface CompiledMapping {
+  detect(event: JsonRecord): boolean;
+  run(event: JsonRecord, context: RunContext): MappingOutcome;
+}
+
+/** A loaded, validated and compiled mapping. */
+export interface Mapping {
+  readonly name: string;
+  readonly description: string | undefined;
+  /** The file it came from, when known (for diagnostics). */
+  readonly file: string | undefined;
+  readonly mode: 'fields' | 'stix-passthrough';
+  readonly definition: MappingDefinition;
+  readonly compiled: CompiledMapping;
+}
+
+export type NormaliseResult =
+  | { ok: true; events: ObservedEvent[]; mapping: string }
+  | { ok: false; diagnostic: Diagnostic };
+
+export interface NormaliseBatchResult {
+  events: ObservedEvent[];
+  /** One diagnostic per rejected event, each with the event's `eventIndex`. */
+  rejected: Diagnostic[];
+}
+
+export interface Normaliser {
+  /** The mappings tried, in order (user mappings first, then built-ins). */
+  readonly mappings: readonly Mapping[];
+  /** Never throws: any input gives a result or a diagnostic. */
+  normalise(event: unknown, index?: number): NormaliseResult;
+  normaliseBatch(events: unknown[]): NormaliseBatchResult;
+}
+
+export interface NormaliserOptions {
+  /** Extra mappings, tried before the built-ins; one named like a built-in replaces it. */
+  mappings?: Mapping[];
+  /** Tenant recorded as `x_tenant` on every observed-data and part of derived ids. */
+  tenant?: string;
+  /** Include the built-in stix, ecs and flat mappings (default true). */
+  includeBuiltIns?: boolean;
+}
