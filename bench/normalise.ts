@@ -43,10 +43,15 @@ export function generateEcsEvents(count: number, seed = 20240501): Record<string
   const hosts = ['ws-0142', 'ws-0177', 'srv-db-01', 'srv-web-03', 'build-agent-7'];
   const users = ['alice', 'bob', 'svc_backup', 'root', 'SYSTEM'];
   const domains = ['example.com', 'updates.vendor.net', 'cdn.example.org', 'evil.example.xyz'];
+  // Fleet facts stay put across events, as in real telemetry: a host keeps its addresses, a binary its hashes.
+  const hostFacts = new Map(hosts.map((h) => [h, { id: hex(32), ip: [ip4(), `fe80::${hex(4)}:${hex(4)}`], mac: [`00-50-56-${hex(2)}-${hex(2)}-${hex(2)}`.toUpperCase()] }]));
+  const exeHashes = new Map(exes.map((e) => [e, { md5: hex(32), sha1: hex(40), sha256: hex(64) }]));
+  const userIds = new Map(users.map((u) => [u, `S-1-5-21-${Math.floor(next() * 1e9)}-${Math.floor(next() * 1e4)}`]));
   const base = Date.UTC(2024, 4, 1);
   const events: Record<string, unknown>[] = [];
   for (let i = 0; i < count; i++) {
     const host = pick(hosts);
+    const user = pick(users);
     const kind = next();
     const timestamp = new Date(base + Math.floor(next() * 86_400_000)).toISOString();
     const exe = pick(exes);
@@ -59,13 +64,13 @@ export function generateEcsEvents(count: number, seed = 20240501): Record<string
       host: {
         name: host,
         hostname: host,
-        id: hex(32),
+        id: hostFacts.get(host)?.id,
         architecture: 'x86_64',
-        ip: [ip4(), `fe80::${hex(4)}:${hex(4)}`],
-        mac: [`00-50-56-${hex(2)}-${hex(2)}-${hex(2)}`.toUpperCase()],
+        ip: hostFacts.get(host)?.ip,
+        mac: hostFacts.get(host)?.mac,
         os: { family: 'windows', name: 'Windows 10 Pro', platform: 'windows', version: '22H2', kernel: '10.0.19045', type: 'windows' },
       },
-      user: { name: pick(users), domain: 'CORP', id: `S-1-5-21-${Math.floor(next() * 1e9)}-${Math.floor(next() * 1e4)}` },
+      user: { name: user, domain: 'CORP', id: userIds.get(user) },
       message: 'Endpoint event',
       tags: ['endpoint', 'beta'],
     };
@@ -81,7 +86,7 @@ export function generateEcsEvents(count: number, seed = 20240501): Record<string
         args_count: 4,
         working_directory: 'C:\\Users\\alice',
         start: timestamp,
-        hash: { md5: hex(32), sha1: hex(40), sha256: hex(64) },
+        hash: exeHashes.get(exe),
         parent: { name: parentExe.split(/[\\/]/).pop(), pid: Math.floor(next() * 65535), entity_id: hex(40), executable: parentExe, command_line: parentExe },
         Ext: { token: { integrity_level_name: 'high', elevation: true } },
       };

@@ -10,6 +10,8 @@ interface CommandEntry {
 const COMMANDS: Record<string, CommandEntry> = {
   validate: { summary: 'check STIX patterns and print every error with its position', load: async () => (await import('./pattern-commands.js')).validateCommand },
   match: { summary: 'match a pattern against observed data (batch semantics), print the binding', load: async () => (await import('./pattern-commands.js')).matchCommand },
+  run: { summary: 'stream events through the rules (in-memory state), print alerts as NDJSON', load: async () => (await import('./run-commands.js')).runCommand },
+  state: { summary: "explain a rule's correlation state: partial matches, pending, expiry", load: async () => (await import('./run-commands.js')).stateCommand },
   normalise: { summary: 'turn raw events (ECS, flat key-value, STIX) into STIX 2.1 observed data', load: async () => (await import('./normalise.js')).normaliseCommand },
 };
 

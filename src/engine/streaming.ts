@@ -58,8 +58,19 @@ export interface LateEvent {
   lagSeconds: number;
 }
 
+export interface RuleEvent {
+  eventIndex: number;
+  ruleId: string;
+}
+
 export interface BatchResult {
   alerts: Alert[];
+  /** (event, rule) pairs muted by a rule filter, for the filtered counters. */
+  filtered: RuleEvent[];
+  /** (event, rule) pairs where the event satisfied an observation expression of the rule. */
+  matched: RuleEvent[];
+  /** Correlation state items the batch touched. */
+  touched: StateKey[];
   late: LateEvent[];
   errors: Diagnostic[];
   /** Counts for metrics. */
@@ -150,6 +161,8 @@ export class StreamingEngine {
     const late: LateEvent[] = [];
     const stats = { events: inputs.length, stateReads: 0, stateWrites: 0, conflicts: 0, evicted: 0, duplicates: 0 };
     const touches = new Map<string, { key: StateKey; rule: CompiledRule; items: Touch[] }>();
+    const filtered: RuleEvent[] = [];
+    const matched: RuleEvent[] = [];
 
     inputs.forEach((input, eventIndex) => {
       const tenant = input.tenant ?? defaultTenant;
@@ -163,6 +176,12 @@ export class StreamingEngine {
           continue;
         }
         if (mask === 0) continue;
+        const skip = this.excluded(compiled.rule, input, tenant);
+        if (skip) {
+          if (skip === 'filtered') filtered.push({ eventIndex, ruleId: compiled.rule.id });
+          continue;
+        }
+        matched.push({ eventIndex, ruleId: compiled.rule.id });
         const groupKey = compiled.groupKey(input.observation);
         if (compiled.stateless) {
           const single = this.statelessMatch(compiled, input, tenant, groupKey);
@@ -218,7 +237,30 @@ export class StreamingEngine {
         pending.splice(0, pending.length, ...retry);
       }
     }
-    return { alerts, late, errors, stats };
+    return { alerts, late, errors, stats, filtered, matched, touched: [...touches.values()].map((t) => t.key) };
+  }
+
+  /**
+   * Why a rule does not take an event: out of its tenant/host scope, outside an indicator's
+   * validity (by event time), or muted by one of its filters (counted as filtered).
+   */
+  private excluded(rule: Rule, input: EventInput, tenant: string): 'filtered' | 'out-of-scope' | undefined {
+    const o = input.observation;
+    if (rule.scope?.tenants && !rule.scope.tenants.includes(tenant)) return 'out-of-scope';
+    if (rule.scope?.hosts) {
+      const hosts = rule.scope.hosts;
+      const host = hostOf(o);
+      if (host === undefined || !hosts.includes(host)) return 'out-of-scope';
+    }
+    const eventMs = o.lastObserved / 1000;
+    if (rule.validFrom !== undefined && eventMs < rule.validFrom) return 'out-of-scope';
+    if (rule.validUntil !== undefined && eventMs >= rule.validUntil) return 'out-of-scope';
+    const nowMs = this.now();
+    for (const filter of rule.filters) {
+      if (filter.expires !== undefined && nowMs >= filter.expires) continue;
+      if (filter.pattern.observations.some((leaf) => leaf.test(o))) return 'filtered';
+    }
+    return undefined;
   }
 
   /**
@@ -402,6 +444,19 @@ export interface Explanation {
   pendingObservations: number[];
   evicted: number;
   stateExpiresAt?: string;
+}
+
+/** The host an event is about: a host-like property of any of its objects (x_host_id, hostname, host.name). */
+function hostOf(o: PreparedObservation): string | undefined {
+  for (const root of o.roots) {
+    const object = root.object as Record<string, unknown>;
+    for (const key of ['x_host_id', 'x_host_name', 'hostname', 'x_hostname']) {
+      const value = object[key];
+      if (typeof value === 'string') return value;
+    }
+  }
+  const observed = o.observedData as Record<string, unknown>;
+  return typeof observed.x_host === 'string' ? observed.x_host : undefined;
 }
 
 function patternSlice(text: string, span: { offset: number; length: number } | undefined): string {

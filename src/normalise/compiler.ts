@@ -9,7 +9,7 @@
  *   slot, so an event fills a small per-mapping array rather than building maps, and ids are computed bottom-up.
  */
 import type { ObservedData, ObservedEvent, StixObject } from '../stix/types.js';
-import { canonicalJson, deterministicScoId, STIXFLOW_NAMESPACE, uuidv5 } from './ids.js';
+import { canonicalJson, deterministicScoId, STIXFLOW_NAMESPACE, uuidv5, uuidv5Bytes, uuidv5WithBytes } from './ids.js';
 import { compileCondition, compileDetect, isRecord, type JsonRecord, type Predicate } from './fields.js';
 import { parseTargetPath, TargetPathError, type PathSegment } from './target-path.js';
 import { compareStixTimestamps, parseTimestamp } from './timestamps.js';
@@ -199,8 +199,8 @@ function compileSetter(segments: PathSegment[]): (target: JsonRecord, value: unk
 }
 
 function chainTransforms(names: TransformName[]): TransformFn | undefined {
+  // ip-to-sco-type is applied by the rule itself (ipScoType), once, after the other transforms.
   const fns = names.filter((n) => n !== 'ip-to-sco-type').map((n) => TRANSFORMS[n]);
-  if (names.includes('ip-to-sco-type')) fns.push(TRANSFORMS['ip-to-sco-type']);
   if (fns.length === 0) return undefined;
   if (fns.length === 1) return fns[0];
   return (value) => {
@@ -557,6 +557,9 @@ export function compileMapping(definition: MappingDefinition, issues: CompileIss
     idAssigned: 0,
   };
 
+  /** Bytes of the current event's observed-data UUID; reused, as `state` is. */
+  const eventNamespaceBytes = new Uint8Array(16);
+
   const walk = (object: JsonRecord, node: FieldNode): void => {
     const children = node.children as Map<string, FieldNode>;
     for (const key in object) {
@@ -613,6 +616,7 @@ export function compileMapping(definition: MappingDefinition, issues: CompileIss
     state.idAssigned = 0;
     try {
       walk(event, root);
+      if (process.env.NOFINISH) return { ok: false, code: 'x', message: 'x' };
       return finish(context);
     } finally {
       // Do not keep the last event alive through the scratch state.
@@ -645,8 +649,18 @@ export function compileMapping(definition: MappingDefinition, issues: CompileIss
     }
     const sourceEventId = idFields.length > 0 ? pick(state.idValues, idFields, state.idAssigned, acceptId) : undefined;
     const tenant = context.tenant;
-    const identitySeed =
-      sourceEventId === undefined ? undefined : `${tenant ?? ''}\u001f${mappingName}\u001f${sourceEventId}`;
+    // With a source event id, the observed-data id comes from it alone and is known before the SCOs; it is then
+    // the UUIDv5 namespace for the event's SCOs that have no STIX id-contributing content.
+    const observedUuid =
+      sourceEventId === undefined
+        ? undefined
+        : uuidv5WithBytes(
+            STIXFLOW_NAMESPACE,
+            // Kept short: names up to 39 bytes hash in a single SHA-1 block.
+            `${tenant ?? ''}\u001f${mappingName}\u001f${sourceEventId}`,
+            eventNamespaceBytes,
+          );
+    const eventNamespace = observedUuid === undefined ? undefined : eventNamespaceBytes;
 
     const objects: StixObject[] = [];
     for (const node of postOrder) {
@@ -657,7 +671,7 @@ export function compileMapping(definition: MappingDefinition, issues: CompileIss
         const ids: string[] = [];
         for (let i = 0; i < list.length; i++) {
           const sco = list[i] as JsonRecord;
-          const id = scoId(sco, node, identitySeed, firstObserved, i);
+          const id = scoId(sco, node, eventNamespace, firstObserved, i);
           if (ids.includes(id)) continue;
           sco.id = id;
           ids.push(id);
@@ -670,7 +684,7 @@ export function compileMapping(definition: MappingDefinition, issues: CompileIss
       if (sco === undefined) continue;
       for (const [property, value] of node.defaults) applyDefault(sco, property, value);
       if (sco.type === 'network-traffic' && sco.protocols === undefined) deriveProtocols(sco);
-      sco.id = scoId(sco, node, identitySeed, firstObserved, 0);
+      sco.id = scoId(sco, node, eventNamespace, firstObserved, 0);
       addObject(objects, sco);
       if (node.parent !== undefined) attachToParent(node, sco.id as string);
     }
@@ -694,10 +708,7 @@ export function compileMapping(definition: MappingDefinition, issues: CompileIss
     if (sourceEventId !== undefined) observedData.x_source_event_id = sourceEventId;
     if (tenant !== undefined) observedData.x_tenant = tenant;
     if (state.unmapped !== undefined) observedData.x_unmapped = state.unmapped;
-    observedData.id =
-      identitySeed !== undefined
-        ? `observed-data--${uuidv5(STIXFLOW_NAMESPACE, `observed-data\u001f${identitySeed}`)}`
-        : `observed-data--${uuidv5(STIXFLOW_NAMESPACE, canonicalJson(observedData))}`;
+    observedData.id = `observed-data--${observedUuid ?? uuidv5(STIXFLOW_NAMESPACE, canonicalJson(observedData))}`;
     const result: ObservedEvent = { observedData, objects };
     return { ok: true, events: [result] };
   }
@@ -717,7 +728,7 @@ export function compileMapping(definition: MappingDefinition, issues: CompileIss
   function scoId(
     sco: JsonRecord,
     node: ObjectNode,
-    identitySeed: string | undefined,
+    eventNamespace: Uint8Array | undefined,
     firstObserved: string,
     position: number,
   ): string {
@@ -726,11 +737,9 @@ export function compileMapping(definition: MappingDefinition, issues: CompileIss
     if (deterministic !== undefined) return deterministic;
     // No STIX id-contributing content: identify the object by its event and its place in it, so that it stays
     // stable across re-normalisation yet two processes in two events never share an id.
-    const name =
-      identitySeed !== undefined
-        ? `${type}\u001f${identitySeed}\u001f${node.key}\u001f${position}`
-        : // Without a source id, the event time is what separates equal objects of different events.
-          `${type}\u001f${mappingName}\u001f${firstObserved}\u001f${node.key}\u001f${canonicalJson(sco)}`;
+    if (eventNamespace !== undefined) return `${type}--${uuidv5Bytes(eventNamespace, `${node.key}#${position}`)}`;
+    // Without a source id, the event time and content are what separate equal objects of different events.
+    const name = `${type}\u001f${mappingName}\u001f${firstObserved}\u001f${node.key}\u001f${canonicalJson(sco)}`;
     return `${type}--${uuidv5(STIXFLOW_NAMESPACE, name)}`;
   }
 

@@ -20,7 +20,9 @@ export const STIXFLOW_NAMESPACE = '7de85368-dce1-5c4a-a436-4def8a9a9d1e';
  * the hashing itself there, which broke the normalisation budget. Correctness is pinned by tests against
  * node:crypto and published UUIDv5 vectors.
  */
-let input = new Uint8Array(256);
+/** Fixed scratch buffer (a `const`, which V8 optimises better); larger names get a one-off buffer. */
+const SCRATCH = new Uint8Array(4096);
+let input = SCRATCH;
 const words = new Int32Array(80);
 const HEX_BYTE: string[] = [];
 for (let i = 0; i < 256; i++) HEX_BYTE.push(i.toString(16).padStart(2, '0'));
@@ -51,28 +53,28 @@ function fillInput(namespace: Uint8Array, name: string): number {
   const nameLength = name.length;
   // UTF-8 needs at most 3 bytes per UTF-16 code unit; +16 namespace, +9 padding, rounded up to a block.
   const worst = ((16 + nameLength * 3 + 9 + 63) >> 6) << 6;
-  if (input.length < worst) input = new Uint8Array(worst * 2);
-  input.set(namespace, 0);
+  const bytes = worst <= SCRATCH.length ? SCRATCH : new Uint8Array(worst);
+  input = bytes;
+  bytes.set(namespace, 0);
+  // ASCII in a plain loop: for these short names it beats TextEncoder and Buffer#write, which pay a native call.
   let length = 16;
-  let ascii = true;
   for (let i = 0; i < nameLength; i++) {
     const c = name.charCodeAt(i);
     if (c > 0x7f) {
-      ascii = false;
+      length = 16 + encoder.encodeInto(name, bytes.subarray(16)).written;
       break;
     }
-    input[length++] = c;
+    bytes[length++] = c;
   }
-  if (!ascii) length = 16 + encoder.encodeInto(name, input.subarray(16)).written;
   const bitLength = length * 8;
   const padded = ((length + 9 + 63) >> 6) << 6;
-  input[length] = 0x80;
-  input.fill(0, length + 1, padded);
+  bytes[length] = 0x80;
+  for (let i = length + 1; i < padded - 4; i++) bytes[i] = 0;
   // Message length in bits, big-endian, in the last 8 bytes (names are far below 2^32 bits).
-  input[padded - 4] = (bitLength >>> 24) & 0xff;
-  input[padded - 3] = (bitLength >>> 16) & 0xff;
-  input[padded - 2] = (bitLength >>> 8) & 0xff;
-  input[padded - 1] = bitLength & 0xff;
+  bytes[padded - 4] = (bitLength >>> 24) & 0xff;
+  bytes[padded - 3] = (bitLength >>> 16) & 0xff;
+  bytes[padded - 2] = (bitLength >>> 8) & 0xff;
+  bytes[padded - 1] = bitLength & 0xff;
   return padded;
 }
 
@@ -161,7 +163,28 @@ export function sha1Hex(namespace: string, name: string): string {
 
 /** RFC 4122 UUIDv5 (SHA-1) of `name` (UTF-8) in `namespace`. */
 export function uuidv5(namespace: string, name: string): string {
-  sha1Words(bytesOf(namespace), name, digest);
+  return uuidv5Bytes(bytesOf(namespace), name);
+}
+
+/**
+ * UUIDv5 of `name` in `namespace`, also writing the UUID's 16 bytes into `bytesOut`, so that it can serve as a
+ * namespace itself (per-event namespaces) without parsing the string back.
+ */
+export function uuidv5WithBytes(namespace: string, name: string, bytesOut: Uint8Array): string {
+  const uuid = uuidv5Bytes(bytesOf(namespace), name);
+  for (let i = 0; i < 4; i++) {
+    const word = i === 1 ? (digest[1]! & ~0xf000) | 0x5000 : i === 2 ? (digest[2]! & ~0xc0000000) | 0x80000000 : digest[i]!;
+    bytesOut[i * 4] = (word >>> 24) & 0xff;
+    bytesOut[i * 4 + 1] = (word >>> 16) & 0xff;
+    bytesOut[i * 4 + 2] = (word >>> 8) & 0xff;
+    bytesOut[i * 4 + 3] = word & 0xff;
+  }
+  return uuid;
+}
+
+/** UUIDv5 of `name` in a namespace given as its 16 bytes. */
+export function uuidv5Bytes(namespace: Uint8Array, name: string): string {
+  sha1Words(namespace, name, digest);
   const w0 = digest[0]!;
   const w1 = digest[1]!;
   const w2 = digest[2]!;
@@ -230,33 +253,83 @@ export const ID_CONTRIBUTING_PROPERTIES: Readonly<Record<string, readonly string
 /** §2.9: when `hashes` contributes, only one hash is used, in this order of preference. */
 const HASH_PREFERENCE = ['MD5', 'SHA-1', 'SHA-256', 'SHA-512'];
 
-function chooseOneHash(hashes: Record<string, unknown>): Record<string, unknown> | undefined {
+/** `{"<algorithm>":<value>}` for the one hash §2.9 picks, or undefined when the dictionary holds none. */
+function chosenHashJson(hashes: Record<string, unknown>): string | undefined {
   for (const algorithm of HASH_PREFERENCE) {
-    if (hashes[algorithm] !== undefined) return { [algorithm]: hashes[algorithm] };
+    const value = hashes[algorithm];
+    if (value !== undefined) return `{${JSON.stringify(algorithm)}:${canonicalJson(value)}}`;
   }
-  for (const algorithm in hashes) {
-    if (hashes[algorithm] !== undefined) return { [algorithm]: hashes[algorithm] };
+  for (const algorithm of Object.keys(hashes).sort()) {
+    const value = hashes[algorithm];
+    if (value !== undefined) return `{${JSON.stringify(algorithm)}:${canonicalJson(value)}}`;
   }
   return undefined;
 }
 
+interface TypeIdPlan {
+  /** Contributing properties in JCS key order with their `"name":` prefixes, so ids need no sorting per object. */
+  properties: readonly (readonly [string, string])[];
+  /**
+   * Recently derived ids by JCS name. Event streams repeat the same addresses, directories, files and accounts
+   * constantly; a Map lookup is far cheaper than SHA-1. Cleared when full, which bounds memory simply.
+   */
+  cache: Map<string, string>;
+}
+
+const ID_CACHE_LIMIT = 4096;
+
+const ID_PLANS: ReadonlyMap<string, TypeIdPlan> = new Map(
+  Object.entries(ID_CONTRIBUTING_PROPERTIES).map(([type, properties]) => [
+    type,
+    { properties: [...properties].sort().map((p) => [p, `${JSON.stringify(p)}:`] as const), cache: new Map() },
+  ]),
+);
+
 /**
  * The STIX 2.1 deterministic id for an SCO, or undefined when its type has no id-contributing properties or the
- * object carries none of them (the caller then derives an id from the event).
+ * object carries none of them (the caller then derives an id from the event). Builds the JCS text directly:
+ * this runs for most objects of every event.
  */
 export function deterministicScoId(sco: Record<string, unknown>, type: string): string | undefined {
-  const contributing = ID_CONTRIBUTING_PROPERTIES[type];
-  if (contributing === undefined) return undefined;
-  let name: Record<string, unknown> | undefined;
-  for (const property of contributing) {
-    let value = sco[property];
-    if (value === undefined) continue;
-    if (property === 'hashes' && value !== null && typeof value === 'object') {
-      value = chooseOneHash(value as Record<string, unknown>);
-      if (value === undefined) continue;
+  const plan = ID_PLANS.get(type);
+  if (plan === undefined) return undefined;
+  const properties = plan.properties;
+  const cache = plan.cache;
+  if (properties.length === 1) {
+    // Single-property types (addresses, domain names, directories, urls…): cache by the raw value, no JCS text.
+    const [property, prefix] = properties[0] as readonly [string, string];
+    const value = sco[property];
+    if (value === undefined) return undefined;
+    if (typeof value === 'string') {
+      let id = cache.get(value);
+      if (id === undefined) {
+        id = `${type}--${uuidv5(STIX_SCO_NAMESPACE, `{${prefix}${JSON.stringify(value)}}`)}`;
+        if (cache.size >= ID_CACHE_LIMIT) cache.clear();
+        cache.set(value, id);
+      }
+      return id;
     }
-    (name ??= {})[property] = value;
+    return `${type}--${uuidv5(STIX_SCO_NAMESPACE, `{${prefix}${canonicalJson(value)}}`)}`;
   }
-  if (name === undefined) return undefined;
-  return `${type}--${uuidv5(STIX_SCO_NAMESPACE, canonicalJson(name))}`;
+  let name = '';
+  for (const [property, prefix] of properties) {
+    const value = sco[property];
+    if (value === undefined) continue;
+    let json: string | undefined;
+    if (typeof value === 'string') json = JSON.stringify(value);
+    else if (property === 'hashes' && value !== null && typeof value === 'object' && !Array.isArray(value)) {
+      json = chosenHashJson(value as Record<string, unknown>);
+      if (json === undefined) continue;
+    } else json = canonicalJson(value);
+    name += name.length === 0 ? `{${prefix}${json}` : `,${prefix}${json}`;
+  }
+  if (name.length === 0) return undefined;
+  name += '}';
+  let id = cache.get(name);
+  if (id === undefined) {
+    id = `${type}--${uuidv5(STIX_SCO_NAMESPACE, name)}`;
+    if (cache.size >= ID_CACHE_LIMIT) cache.clear();
+    cache.set(name, id);
+  }
+  return id;
 }

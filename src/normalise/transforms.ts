@@ -83,12 +83,38 @@ function expandRegistryHive(value: unknown): TransformResult {
   return expanded === undefined ? value : cut < 0 ? expanded : expanded + value.slice(cut);
 }
 
+/** Dotted-quad IPv4 without leading zeros, checked by hand: node's isIP is regex-based and this is per event. */
+function isPlainIpv4(value: string): boolean {
+  const length = value.length;
+  if (length < 7 || length > 15) return false;
+  let octets = 0;
+  let octet = 0;
+  let digits = 0;
+  for (let i = 0; i <= length; i++) {
+    const c = i === length ? 46 : value.charCodeAt(i);
+    if (c === 46) {
+      if (digits === 0 || octet > 255) return false;
+      octets++;
+      octet = 0;
+      digits = 0;
+    } else if (c >= 48 && c <= 57) {
+      if (digits > 0 && octet === 0) return false; // leading zero: ambiguous (octal) in some parsers
+      octet = octet * 10 + (c - 48);
+      if (++digits > 3) return false;
+    } else {
+      return false;
+    }
+  }
+  return octets === 4;
+}
+
 /**
  * The SCO type an address belongs in: `ipv4-addr` or `ipv6-addr` (CIDR suffixes allowed, as STIX allows them).
  * The mapping compiler treats this transform specially: the type is applied to the object receiving the value.
  */
 export function ipScoType(value: unknown): 'ipv4-addr' | 'ipv6-addr' | undefined {
   if (typeof value !== 'string' || value.length > 64) return undefined;
+  if (isPlainIpv4(value)) return 'ipv4-addr';
   const slash = value.indexOf('/');
   const address = slash < 0 ? value : value.slice(0, slash);
   const family = isIP(address);

@@ -17,6 +17,8 @@ export function rule(id: string, pattern: string, groupBy: string[] = []): Rule 
     pattern: compilePattern(pattern),
     groupBy: groupBy.map((p) => parseObjectPath(p) as ObjectPath),
     groupByText: groupBy,
+    filters: [],
+    tests: [],
   };
 }
 

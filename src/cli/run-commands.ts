@@ -1,0 +1,165 @@
+/** `stixflow run` and `stixflow state`: stream events through the engine with in-memory state. */
+import { parseArgs } from 'node:util';
+import { readFileSync } from 'node:fs';
+import { toAlertDocument } from '../engine/alert.js';
+import { formatDiagnostic, type Diagnostic } from '../errors.js';
+import { createNormaliser, loadMapping } from '../normalise/index.js';
+import { Detector } from '../pipeline/detector.js';
+import { InMemoryQueue } from '../queue/memory-queue.js';
+import { loadRulesFromPaths } from '../rules/load.js';
+import { InMemoryStateStore } from '../state/memory-store.js';
+import { parseJsonOrNdjson, readInput, writeLine, type CliIo } from './io.js';
+
+const RUN_HELP = `Usage: stixflow run --rules <file|dir> [options] <events-file… | ->
+
+Streams events through the detection engine (in-memory correlation state) and prints each
+alert as one JSON line (NDJSON) on standard output. Events may be STIX 2.1 bundles or
+observed-data, STIX 2.0 observed-data, ECS or flat key-value events (normalised on the way),
+as a JSON document, a JSON array or NDJSON. Events are processed in file order, in batches.
+Rejected events, late events and rule problems are reported on standard error.
+
+Options:
+  -r, --rules <path>      rule file or directory (repeatable)
+  -m, --mapping <file>    extra normalisation mapping (repeatable)
+  --tenant <name>         tenant of the events (default: default)
+  --lateness <seconds>    allowed lateness for correlation (default 300)
+  --batch-size <n>        events per engine batch (default 1: strict streaming order)
+  -h, --help              show this help
+
+Exit status: 0 all processed, 1 some events or rules rejected, 2 usage error.`;
+
+const STATE_HELP = `Usage: stixflow state --rules <file|dir> --rule <id> [--group <key>] [options] <events-file… | ->
+
+Runs the events like 'stixflow run', then explains the correlation state of one rule: for
+each group (or the one given), the partial matches held, which observation expressions are
+satisfied, which are pending, and when each partial match expires ("why didn't it fire?").
+Prints JSON.
+
+Options:
+  -r, --rules <path>   rule file or directory (repeatable)
+  --rule <id>          the rule to explain (required)
+  --group <key>        one group key, as printed in alerts (default: every group seen)
+  --tenant <name>      tenant (default: default)
+  --lateness <seconds> allowed lateness (default 300)
+  -h, --help           show this help`;
+
+interface Loaded {
+  detector: Detector;
+  exit: number;
+}
+
+async function setUp(values: Record<string, unknown>, io: CliIo): Promise<Loaded | undefined> {
+  const rulePaths = (values.rules as string[] | undefined) ?? [];
+  if (rulePaths.length === 0) return undefined;
+  const { rules, diagnostics } = loadRulesFromPaths(rulePaths);
+  let exit = 0;
+  for (const d of diagnostics) {
+    writeLine(io.stderr, formatDiagnostic(d));
+    if (d.severity === 'error') exit = 1;
+  }
+  const mappings = ((values.mapping as string[] | undefined) ?? []).map((file) => loadMapping(readFileSync(file, 'utf8'), file));
+  const latenessSeconds = values.lateness === undefined ? 300 : Number(values.lateness);
+  const store = new InMemoryStateStore();
+  const detector = new Detector({
+    rules,
+    store,
+    sink: new InMemoryQueue(),
+    normaliser: createNormaliser({ mappings, ...(values.tenant ? { tenant: values.tenant as string } : {}) }),
+    engine: { latenessSeconds },
+  });
+  return { detector, exit };
+}
+
+async function readEvents(paths: string[], io: CliIo): Promise<{ events: unknown[]; problems: Diagnostic[] }> {
+  const events: unknown[] = [];
+  const problems: Diagnostic[] = [];
+  for (const path of paths) {
+    for (const doc of parseJsonOrNdjson(await readInput(path, io))) {
+      if (!doc.ok) problems.push({ severity: 'error', code: 'bad-json', message: doc.message, file: path, line: doc.line });
+      else if (Array.isArray(doc.value)) events.push(...doc.value);
+      else events.push(doc.value);
+    }
+  }
+  return { events, problems };
+}
+
+export async function runCommand(argv: string[], io: CliIo): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, allowPositionals: true, options: { rules: { type: 'string', short: 'r', multiple: true }, mapping: { type: 'string', short: 'm', multiple: true }, tenant: { type: 'string' }, lateness: { type: 'string' }, 'batch-size': { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
+  } catch (error) {
+    writeLine(io.stderr, `${(error as Error).message}\n\n${RUN_HELP}`);
+    return 2;
+  }
+  if (parsed.values.help) {
+    writeLine(io.stdout, RUN_HELP);
+    return 0;
+  }
+  const batchSize = Number(parsed.values['batch-size'] ?? 1);
+  if (parsed.positionals.length === 0 || !parsed.values.rules || !(batchSize >= 1)) {
+    writeLine(io.stderr, RUN_HELP);
+    return 2;
+  }
+  const setup = await setUp(parsed.values, io);
+  if (!setup) return 2;
+  let exit = setup.exit;
+  const { events, problems } = await readEvents(parsed.positionals, io);
+  for (const p of problems) {
+    writeLine(io.stderr, formatDiagnostic(p));
+    exit = 1;
+  }
+  const tenant = parsed.values.tenant ?? 'default';
+  let alerts = 0;
+  for (let start = 0; start < events.length; start += batchSize) {
+    const result = await setup.detector.process(events.slice(start, start + batchSize), tenant);
+    for (const alert of result.alerts) {
+      writeLine(io.stdout, JSON.stringify(toAlertDocument(alert)));
+      alerts++;
+    }
+    for (const d of [...result.rejected, ...result.errors]) {
+      writeLine(io.stderr, formatDiagnostic({ ...d, eventIndex: (d.eventIndex ?? 0) + start }));
+      exit = 1;
+    }
+    for (const l of result.late) writeLine(io.stderr, `event ${l.eventIndex + start}: late by ${l.lagSeconds.toFixed(1)} s for rule ${l.ruleId} group ${l.groupKey}: not correlated (counted)`);
+  }
+  writeLine(io.stderr, `${events.length} events, ${alerts} alerts`);
+  return exit;
+}
+
+export async function stateCommand(argv: string[], io: CliIo): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, allowPositionals: true, options: { rules: { type: 'string', short: 'r', multiple: true }, rule: { type: 'string' }, group: { type: 'string' }, tenant: { type: 'string' }, lateness: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
+  } catch (error) {
+    writeLine(io.stderr, `${(error as Error).message}\n\n${STATE_HELP}`);
+    return 2;
+  }
+  if (parsed.values.help) {
+    writeLine(io.stdout, STATE_HELP);
+    return 0;
+  }
+  const ruleId = parsed.values.rule;
+  if (!ruleId || !parsed.values.rules || parsed.positionals.length === 0) {
+    writeLine(io.stderr, STATE_HELP);
+    return 2;
+  }
+  const setup = await setUp(parsed.values, io);
+  if (!setup) return 2;
+  const tenant = parsed.values.tenant ?? 'default';
+  const { events } = await readEvents(parsed.positionals, io);
+  const groups = new Set<string>();
+  for (const event of events) {
+    const result = await setup.detector.process([event], tenant);
+    for (const key of result.touched) if (key.ruleId === ruleId) groups.add(key.group);
+  }
+  const wanted = parsed.values.group !== undefined ? [parsed.values.group] : [...groups];
+  const explanations = [];
+  try {
+    for (const group of wanted) explanations.push(await setup.detector.engine.explain(tenant, ruleId, group));
+  } catch (error) {
+    writeLine(io.stderr, (error as Error).message);
+    return 2;
+  }
+  writeLine(io.stdout, JSON.stringify(explanations, null, 2));
+  return setup.exit;
+}

@@ -1,0 +1,310 @@
+/**
+ * Rule loading in stages, Falco-style: read (YAML/JSON with positions) → collect (one raw rule
+ * per entry, STIX indicator bundles included) → validate (JSON Schema and semantic checks) →
+ * compile (patterns, group_by paths, filters). Every problem is a typed diagnostic with file,
+ * line and column; an invalid rule is reported and skipped, the valid ones still load.
+ */
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import { isMap, isSeq, LineCounter, parseAllDocuments, type Document, type Node as YamlNode } from 'yaml';
+import type { Diagnostic } from '../errors.js';
+import type { ObjectPath } from '../pattern/ast.js';
+import { checkPattern, type CompiledPattern } from '../pattern/compile.js';
+import { parseObjectPath } from '../engine/grouping.js';
+import type { Rule, Severity } from './model.js';
+import { RULE_SCHEMA } from './schema.js';
+
+export interface RuleSource {
+  file: string;
+  text: string;
+}
+
+export interface LoadResult {
+  rules: Rule[];
+  /** Errors (the rule was skipped) and warnings (it loaded). */
+  diagnostics: Diagnostic[];
+}
+
+interface Position {
+  line: number;
+  column: number;
+}
+
+interface RawRule {
+  value: Record<string, unknown>;
+  file: string;
+  position: Position;
+  /** Position of a field's value, for diagnostics. */
+  at(path: (string | number)[]): Position;
+  /** Offset of the pattern text inside the file, when the scalar maps 1:1 (plain or quoted on one line). */
+  fromIndicator?: boolean;
+}
+
+const ajv = new Ajv2020({ allErrors: true, strict: false });
+const validateRuleSchema = ajv.compile(RULE_SCHEMA);
+
+function durationSeconds(value: unknown): number | undefined {
+  if (typeof value === 'number') return value;
+  if (typeof value !== 'string') return undefined;
+  const m = /^(\d+)(s|m|h|d)$/.exec(value);
+  if (!m) return undefined;
+  return Number(m[1]) * { s: 1, m: 60, h: 3600, d: 86400 }[m[2] as 's' | 'm' | 'h' | 'd'];
+}
+
+function parseTime(value: unknown): number | undefined {
+  if (typeof value !== 'string') return undefined;
+  const ms = Date.parse(value);
+  return Number.isNaN(ms) ? undefined : ms;
+}
+
+// ---------------------------------------------------------------- read + collect
+
+function positionOf(node: YamlNode | null | undefined, lines: LineCounter, fallback: Position): Position {
+  const offset = node?.range?.[0];
+  if (offset === undefined) return fallback;
+  const p = lines.linePos(offset);
+  return { line: p.line, column: p.col };
+}
+
+function collectFromDocument(doc: Document, file: string, lines: LineCounter, out: RawRule[], diagnostics: Diagnostic[]): void {
+  const value: unknown = doc.toJS();
+  const docStart = positionOf(doc.contents, lines, { line: 1, column: 1 });
+  const makeRaw = (entry: Record<string, unknown>, basePath: (string | number)[]): RawRule => {
+    const node = doc.getIn(basePath, true) as YamlNode | undefined;
+    return {
+      value: entry,
+      file,
+      position: positionOf(node, lines, docStart),
+      at: (path) => positionOf(doc.getIn([...basePath, ...path], true) as YamlNode | undefined, lines, positionOf(node, lines, docStart)),
+    };
+  };
+  if (value === null || value === undefined) return;
+  if (typeof value === 'object' && !Array.isArray(value) && (value as { type?: unknown }).type === 'bundle') {
+    collectIndicators(value as { objects?: unknown }, file, docStart, out, diagnostics);
+    return;
+  }
+  let entries: unknown[];
+  let basePath: (string | number)[];
+  if (Array.isArray(value)) {
+    entries = value;
+    basePath = [];
+  } else if (typeof value === 'object' && Array.isArray((value as { rules?: unknown }).rules)) {
+    entries = (value as { rules: unknown[] }).rules;
+    basePath = ['rules'];
+  } else if (typeof value === 'object' && value !== null && 'id' in value) {
+    out.push(makeRaw(value as Record<string, unknown>, []));
+    return;
+  } else {
+    diagnostics.push({ severity: 'error', code: 'rule-file-shape', message: 'a rule file holds a rule, a list of rules, a mapping with a `rules:` list, or a STIX bundle of indicators', file, ...docStart });
+    return;
+  }
+  entries.forEach((entry, i) => {
+    const path = [...basePath, i];
+    if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) {
+      const p = positionOf(doc.getIn(path, true) as YamlNode | undefined, lines, docStart);
+      diagnostics.push({ severity: 'error', code: 'rule-not-a-mapping', message: `entry ${i} is not a rule (a mapping of fields)`, file, ...p });
+      return;
+    }
+    out.push(makeRaw(entry as Record<string, unknown>, path));
+  });
+}
+
+/** STIX indicators with `pattern_type: stix` become rules; validity comes from valid_from/valid_until. */
+function collectIndicators(bundle: { objects?: unknown }, file: string, position: Position, out: RawRule[], diagnostics: Diagnostic[]): void {
+  const objects = Array.isArray(bundle.objects) ? bundle.objects : [];
+  objects.forEach((object, i) => {
+    if (typeof object !== 'object' || object === null) return;
+    const indicator = object as Record<string, unknown>;
+    if (indicator.type !== 'indicator') return;
+    if (indicator.pattern_type !== undefined && indicator.pattern_type !== 'stix') {
+      diagnostics.push({ severity: 'warning', code: 'indicator-pattern-type', message: `indicator ${String(indicator.id)} has pattern_type ${String(indicator.pattern_type)}; only stix patterns are matched`, file, ...position, ruleId: String(indicator.id) });
+      return;
+    }
+    const severity = typeof indicator.x_severity === 'string' ? indicator.x_severity : 'medium';
+    const value: Record<string, unknown> = {
+      id: typeof indicator.id === 'string' ? indicator.id : `indicator-${i}`,
+      name: typeof indicator.name === 'string' && indicator.name ? indicator.name : `Indicator ${String(indicator.id)}`,
+      description: typeof indicator.description === 'string' ? indicator.description : '',
+      severity,
+      category: 'indicator',
+      tags: Array.isArray(indicator.indicator_types) ? indicator.indicator_types.filter((t) => typeof t === 'string') : [],
+      pattern: indicator.pattern,
+      ...(typeof indicator.spec_version === 'string' && indicator.spec_version === '2.0' ? { stix_version: '2.0' } : {}),
+      ...(typeof indicator.valid_from === 'string' ? { valid_from: indicator.valid_from } : {}),
+      ...(typeof indicator.valid_until === 'string' ? { valid_until: indicator.valid_until } : {}),
+    };
+    out.push({ value, file, position, at: () => position, fromIndicator: true });
+  });
+}
+
+export function readRuleSource(source: RuleSource): { raw: RawRule[]; diagnostics: Diagnostic[] } {
+  const lines = new LineCounter();
+  const diagnostics: Diagnostic[] = [];
+  const raw: RawRule[] = [];
+  const documents = parseAllDocuments(source.text, { lineCounter: lines, prettyErrors: false });
+  const list = Array.isArray(documents) ? documents : [documents];
+  for (const doc of list) {
+    if (doc.errors.length > 0) {
+      for (const error of doc.errors) {
+        const p = lines.linePos(error.pos[0]);
+        diagnostics.push({ severity: 'error', code: 'yaml-syntax', message: error.message.split('\n')[0] ?? error.message, file: source.file, line: p.line, column: p.col });
+      }
+      continue;
+    }
+    for (const warning of doc.warnings) {
+      const p = lines.linePos(warning.pos[0]);
+      diagnostics.push({ severity: 'warning', code: 'yaml-warning', message: warning.message.split('\n')[0] ?? warning.message, file: source.file, line: p.line, column: p.col });
+    }
+    if (doc.contents && !isMap(doc.contents) && !isSeq(doc.contents) && doc.contents.toJSON() !== null) {
+      const p = positionOf(doc.contents, lines, { line: 1, column: 1 });
+      diagnostics.push({ severity: 'error', code: 'rule-file-shape', message: 'a rule file holds a rule, a list of rules, a mapping with a `rules:` list, or a STIX bundle of indicators', file: source.file, ...p });
+      continue;
+    }
+    collectFromDocument(doc, source.file, lines, raw, diagnostics);
+  }
+  return { raw, diagnostics };
+}
+
+// ---------------------------------------------------------------- validate + compile
+
+function pointerToPath(pointer: string): (string | number)[] {
+  return pointer
+    .split('/')
+    .slice(1)
+    .map((part) => part.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .map((part) => (/^\d+$/.test(part) ? Number(part) : part));
+}
+
+function compileRule(raw: RawRule, diagnostics: Diagnostic[]): Rule | undefined {
+  const v = raw.value;
+  const id = typeof v.id === 'string' ? v.id : undefined;
+  const where = (path: (string | number)[]): { file: string; line: number; column: number; ruleId?: string } => ({ file: raw.file, ...raw.at(path), ...(id ? { ruleId: id } : {}) });
+  const before = diagnostics.length;
+
+  if (!validateRuleSchema(v)) {
+    for (const error of validateRuleSchema.errors ?? []) {
+      const path = pointerToPath(error.instancePath);
+      const field = error.instancePath || '(rule)';
+      const detail = error.keyword === 'additionalProperties' ? `unknown field '${String((error.params as { additionalProperty?: string }).additionalProperty)}'` : error.keyword === 'enum' ? `${error.message}: ${(error.params as { allowedValues?: unknown[] }).allowedValues?.join(', ')}` : error.message;
+      diagnostics.push({ severity: 'error', code: 'rule-schema', message: `${field}: ${detail ?? 'invalid'}`, ...where(path) });
+    }
+    return undefined;
+  }
+  const stixVersion = v.stix_version === '2.0' ? '2.0' : '2.1';
+
+  // The pattern: map its diagnostics into the file. For a scalar on one line the column maps
+  // exactly (plus one for the opening quote); otherwise we point at the field.
+  const patternText = v.pattern as string;
+  const patternAt = raw.at(['pattern']);
+  const checked = checkPattern(patternText, { stixVersion });
+  for (const d of checked.diagnostics) {
+    const exact = !raw.fromIndicator && d.line === 1 && !patternText.includes('\n');
+    diagnostics.push({ ...d, file: raw.file, line: exact ? patternAt.line : patternAt.line + (d.line ?? 1) - 1, column: exact ? patternAt.column + (d.column ?? 1) : patternAt.column, ...(id ? { ruleId: id } : {}), message: `pattern: ${d.message}` });
+  }
+
+  const groupByText = v.group_by === undefined ? [] : Array.isArray(v.group_by) ? (v.group_by as string[]) : [v.group_by as string];
+  const groupBy: ObjectPath[] = [];
+  groupByText.forEach((text, i) => {
+    const path = parseObjectPath(text);
+    if (typeof path === 'string') diagnostics.push({ severity: 'error', code: 'bad-group-by', message: `group_by '${text}' is not an object path (type:property…): ${path}`, ...where(['group_by', ...(Array.isArray(v.group_by) ? [i] : [])]) });
+    else groupBy.push(path);
+  });
+
+  const filters: Rule['filters'] = [];
+  ((v.filters as unknown[] | undefined) ?? []).forEach((entry, i) => {
+    const spec = typeof entry === 'string' ? { pattern: entry } : (entry as { pattern: string; reason?: string; expires?: string });
+    const filterCheck = checkPattern(spec.pattern, { stixVersion });
+    const expires = spec.expires === undefined ? undefined : parseTime(spec.expires);
+    if (spec.expires !== undefined && expires === undefined) diagnostics.push({ severity: 'error', code: 'bad-filter-expiry', message: `filter expires '${spec.expires}' is not an ISO 8601 date or date-time`, ...where(['filters', i, 'expires']) });
+    for (const d of filterCheck.diagnostics) diagnostics.push({ ...d, ...where(['filters', i]), message: `filter ${i}: ${d.message}` });
+    if (filterCheck.pattern) filters.push({ text: spec.pattern, pattern: filterCheck.pattern, ...(spec.reason ? { reason: spec.reason } : {}), ...(expires !== undefined ? { expires } : {}) });
+  });
+
+  const validFrom = parseTime(v.valid_from);
+  const validUntil = parseTime(v.valid_until);
+  if (v.valid_from !== undefined && validFrom === undefined) diagnostics.push({ severity: 'error', code: 'bad-validity', message: `valid_from '${String(v.valid_from)}' is not a timestamp`, ...where(['valid_from']) });
+  if (v.valid_until !== undefined && validUntil === undefined) diagnostics.push({ severity: 'error', code: 'bad-validity', message: `valid_until '${String(v.valid_until)}' is not a timestamp`, ...where(['valid_until']) });
+
+  if (diagnostics.slice(before).some((d) => d.severity === 'error') || !checked.pattern) return undefined;
+  const rateLimit = v.rate_limit as { max_alerts: number; period?: number | string; throttle_for?: number | string } | undefined;
+  const scope = v.scope as { tenants?: string[]; hosts?: string[] } | undefined;
+  return {
+    id: v.id as string,
+    name: v.name as string,
+    description: (v.description as string | undefined) ?? '',
+    severity: v.severity as Severity,
+    ...(typeof v.category === 'string' ? { category: v.category } : {}),
+    ...(typeof v.type === 'string' ? { type: v.type } : {}),
+    tags: (v.tags as string[] | undefined) ?? [],
+    enabled: v.enabled !== false,
+    patternText,
+    pattern: checked.pattern as CompiledPattern,
+    groupBy,
+    groupByText,
+    filters,
+    ...(v.suppress !== undefined ? { suppressSeconds: durationSeconds(v.suppress) as number } : {}),
+    ...(rateLimit ? { rateLimit: { maxAlerts: rateLimit.max_alerts, periodSeconds: durationSeconds(rateLimit.period ?? 60) as number, throttleSeconds: durationSeconds(rateLimit.throttle_for ?? 600) as number } } : {}),
+    ...(scope ? { scope: { ...(scope.tenants ? { tenants: scope.tenants } : {}), ...(scope.hosts ? { hosts: scope.hosts } : {}) } } : {}),
+    ...(validFrom !== undefined ? { validFrom } : {}),
+    ...(validUntil !== undefined ? { validUntil } : {}),
+    tests: (v.tests as Record<string, unknown>[] | undefined) ?? [],
+    source: { file: raw.file, line: raw.position.line },
+  };
+}
+
+/** Loads rules from in-memory sources. Duplicate ids: the first wins, later ones are errors. */
+export function loadRules(sources: RuleSource[]): LoadResult {
+  const diagnostics: Diagnostic[] = [];
+  const rules: Rule[] = [];
+  const seen = new Map<string, string>();
+  for (const source of sources) {
+    const read = readRuleSource(source);
+    diagnostics.push(...read.diagnostics);
+    for (const raw of read.raw) {
+      const rule = compileRule(raw, diagnostics);
+      if (!rule) continue;
+      const previous = seen.get(rule.id);
+      if (previous) {
+        diagnostics.push({ severity: 'error', code: 'duplicate-rule-id', message: `rule id '${rule.id}' is already defined at ${previous}`, file: raw.file, ...raw.position, ruleId: rule.id });
+        continue;
+      }
+      seen.set(rule.id, `${raw.file}:${raw.position.line}`);
+      rules.push(rule);
+    }
+  }
+  return { rules, diagnostics };
+}
+
+const RULE_FILE = /\.(ya?ml|json)$/i;
+
+/** Reads rule files and directories (recursively: *.yaml, *.yml, *.json), in name order. */
+export function readRuleSources(paths: string[]): { sources: RuleSource[]; diagnostics: Diagnostic[] } {
+  const sources: RuleSource[] = [];
+  const diagnostics: Diagnostic[] = [];
+  const visit = (path: string): void => {
+    let stat;
+    try {
+      stat = statSync(path);
+    } catch {
+      diagnostics.push({ severity: 'error', code: 'rule-file-missing', message: `no such file or directory: ${path}`, file: path });
+      return;
+    }
+    if (stat.isDirectory()) {
+      for (const entry of readdirSync(path).sort()) {
+        const child = join(path, entry);
+        if (statSync(child).isDirectory() || RULE_FILE.test(entry)) visit(child);
+      }
+    } else {
+      sources.push({ file: path, text: readFileSync(path, 'utf8') });
+    }
+  };
+  paths.forEach(visit);
+  return { sources, diagnostics };
+}
+
+export function loadRulesFromPaths(paths: string[]): LoadResult {
+  const { sources, diagnostics } = readRuleSources(paths);
+  const loaded = loadRules(sources);
+  return { rules: loaded.rules, diagnostics: [...diagnostics, ...loaded.diagnostics] };
+}

@@ -1,0 +1,80 @@
+/**
+ * JSON Schema (2020-12) of a rule. Published as schemas/rule.schema.json (a test keeps the two
+ * identical) so that editors and CI can validate rule files without stixflow.
+ */
+export const RULE_SCHEMA = {
+  $schema: 'https://json-schema.org/draft/2020-12/schema',
+  $id: 'https://stixflow.dev/schemas/rule.schema.json',
+  title: 'stixflow detection rule',
+  type: 'object',
+  required: ['id', 'name', 'severity', 'pattern'],
+  additionalProperties: false,
+  properties: {
+    id: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$', description: 'Stable unique id (letters, digits, . _ : -).' },
+    name: { type: 'string', minLength: 1, maxLength: 200 },
+    description: { type: 'string', maxLength: 5000 },
+    severity: { enum: ['low', 'medium', 'high', 'critical'] },
+    category: { type: 'string', maxLength: 100 },
+    type: { type: 'string', maxLength: 100 },
+    tags: { type: 'array', items: { type: 'string', maxLength: 100 }, maxItems: 50 },
+    pattern: { type: 'string', minLength: 1, description: 'STIX 2.1 pattern.' },
+    stix_version: { enum: ['2.0', '2.1'] },
+    enabled: { type: 'boolean' },
+    group_by: {
+      oneOf: [
+        { type: 'string', minLength: 1 },
+        { type: 'array', items: { type: 'string', minLength: 1 }, maxItems: 5 },
+      ],
+      description: 'Object paths (type:path) whose values partition correlation state, e.g. process:x_host_id.',
+    },
+    filters: {
+      type: 'array',
+      maxItems: 100,
+      items: {
+        oneOf: [
+          { type: 'string', minLength: 1 },
+          {
+            type: 'object',
+            required: ['pattern'],
+            additionalProperties: false,
+            properties: {
+              pattern: { type: 'string', minLength: 1 },
+              reason: { type: 'string' },
+              expires: { type: 'string', description: 'ISO 8601 date or date-time after which the filter no longer applies.' },
+            },
+          },
+        ],
+      },
+      description: 'Exclusions: an event that matches the rule and a filter raises no alert and is counted as filtered.',
+    },
+    suppress: {
+      oneOf: [
+        { type: 'integer', minimum: 1 },
+        { type: 'string', pattern: '^[0-9]+(s|m|h|d)$' },
+      ],
+      description: 'No second alert for the same rule and group key within this period (seconds, or 30s / 10m / 2h / 1d).',
+    },
+    rate_limit: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['max_alerts'],
+      properties: {
+        max_alerts: { type: 'integer', minimum: 1 },
+        period: { oneOf: [{ type: 'integer', minimum: 1 }, { type: 'string', pattern: '^[0-9]+(s|m|h|d)$' }] },
+        throttle_for: { oneOf: [{ type: 'integer', minimum: 1 }, { type: 'string', pattern: '^[0-9]+(s|m|h|d)$' }] },
+      },
+    },
+    scope: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        tenants: { type: 'array', items: { type: 'string' } },
+        hosts: { type: 'array', items: { type: 'string' } },
+      },
+      description: 'Where the rule applies; all tenants and hosts by default.',
+    },
+    valid_from: { type: 'string' },
+    valid_until: { type: 'string' },
+    tests: { type: 'array', items: { type: 'object' } },
+  },
+} as const;
