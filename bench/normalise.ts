@@ -73,6 +73,8 @@ export function generateEcsEvents(count: number, seed = 20240501): Record<string
       user: { name: user, domain: 'CORP', id: userIds.get(user) },
       message: 'Endpoint event',
       tags: ['endpoint', 'beta'],
+      elastic: { agent: { id: hex(32) } },
+      Endpoint: { policy: { applied: { id: hex(32), status: 'success', name: 'Protect', endpoint_policy_version: '3', version: '12' } } },
     };
     if (kind < 0.45) {
       event.event = { id: hex(20), kind: 'event', category: ['process'], type: ['start'], action: 'start', module: 'endpoint', dataset: 'endpoint.events.process', created: timestamp, ingested: timestamp };
@@ -88,13 +90,24 @@ export function generateEcsEvents(count: number, seed = 20240501): Record<string
         start: timestamp,
         hash: exeHashes.get(exe),
         parent: { name: parentExe.split(/[\\/]/).pop(), pid: Math.floor(next() * 65535), entity_id: hex(40), executable: parentExe, command_line: parentExe },
-        Ext: { token: { integrity_level_name: 'high', elevation: true } },
+        Ext: {
+          ancestry: Array.from({ length: 5 }, () => hex(40)),
+          token: { integrity_level_name: 'high', elevation: true, elevation_type: 'full', security_attributes: ['TOKEN_SECURITY_ATTRIBUTES'] },
+          code_signature: [{ trusted: true, subject_name: 'Microsoft Windows', exists: true, status: 'trusted' }],
+          session_info: { logon_type: 'Interactive', id: Math.floor(next() * 1e6), authentication_package: 'Negotiate' },
+        },
+        pe: { original_file_name: exe.split(/[\\/]/).pop(), company: 'Microsoft Corporation', description: 'Windows Command Processor', product: 'Microsoft Windows Operating System', file_version: '10.0.19041.746', imphash: hex(32) },
+        code_signature: { trusted: true, subject_name: 'Microsoft Windows', exists: true, status: 'trusted' },
+        group_leader: { entity_id: hex(40), pid: Math.floor(next() * 65535), name: 'explorer.exe', executable: 'C:\\Windows\\explorer.exe' },
+        session_leader: { entity_id: hex(40), pid: Math.floor(next() * 65535), name: 'winlogon.exe', executable: 'C:\\Windows\\System32\\winlogon.exe' },
+        uptime: Math.floor(next() * 1e5),
       };
     } else if (kind < 0.75) {
       event.event = { id: hex(20), kind: 'event', category: ['network'], type: ['connection', 'start'], action: 'connection_attempted', module: 'endpoint', created: timestamp };
       event.source = { ip: ip4(), port: 1024 + Math.floor(next() * 60000), bytes: Math.floor(next() * 1e6), packets: Math.floor(next() * 1e3) };
       event.destination = { ip: next() < 0.2 ? `2001:db8::${hex(4)}` : ip4(), port: pick([80, 443, 445, 3389, 4444, 53]), bytes: Math.floor(next() * 1e6) };
       event.network = { transport: pick(['tcp', 'udp']), type: 'ipv4', direction: 'outgoing', community_id: `1:${hex(27)}=` };
+      event.destination = { ...(event.destination as object), geo: { country_iso_code: 'US', country_name: 'United States', continent_name: 'North America', location: { lat: 37.751, lon: -97.822 } }, as: { number: 15169, organization: { name: 'GOOGLE' } } };
       event.process = { name: exe.split(/[\\/]/).pop(), pid: Math.floor(next() * 65535), executable: exe, entity_id: hex(40) };
     } else if (kind < 0.9) {
       const dir = pick(['C:\\Users\\alice\\AppData\\Local\\Temp', '/etc', '/var/www/html', 'C:\\Windows\\Temp']);

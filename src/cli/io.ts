@@ -51,13 +51,15 @@ export function parseJsonOrNdjson(text: string): ParsedDocument[] {
 }
 
 /** A diagnostic with the source line and a caret under the offending text, when we have it. */
-export function renderDiagnostic(d: Diagnostic, source?: string): string {
+export function renderDiagnostic(d: Diagnostic, source?: string, sourceFirstLine = 1): string {
   const head = formatDiagnostic(d);
+  // `d.line` counts in the file; `source` starts at line `sourceFirstLine` of it.
+  const lineInSource = d.line === undefined ? undefined : d.line - sourceFirstLine + 1;
   const extra: string[] = [];
   if (d.offendingToken !== undefined) extra.push(`  found: ${JSON.stringify(d.offendingToken)}`);
   if (d.expected?.length) extra.push(`  expected: ${d.expected.slice(0, 12).join(', ')}${d.expected.length > 12 ? ', …' : ''}`);
-  if (source !== undefined && d.line !== undefined && d.column !== undefined) {
-    const lineText = source.split(/\r?\n/)[d.line - 1];
+  if (source !== undefined && lineInSource !== undefined && d.column !== undefined) {
+    const lineText = source.split(/\r?\n/)[lineInSource - 1];
     if (lineText !== undefined) {
       extra.push(`  | ${lineText}`);
       extra.push(`  | ${' '.repeat(Math.max(0, d.column - 1))}${'^'.repeat(Math.max(1, Math.min(d.length ?? 1, lineText.length - d.column + 1)))}`);

@@ -100,7 +100,7 @@ export async function validateCommand(argv: string[], io: CliIo): Promise<number
       if (located.length === 0) writeLine(io.stdout, `ok      ${label}`);
       else {
         writeLine(io.stdout, `${pattern ? 'warning' : 'invalid'} ${label}`);
-        for (const d of located) writeLine(io.stdout, renderDiagnostic({ ...d, line: d.line - source.line + 1 }, source.text).replace(/^/gm, '  '));
+        for (const d of located) writeLine(io.stdout, renderDiagnostic(d, source.text, source.line).replace(/^/gm, '  '));
       }
     }
   }

@@ -213,6 +213,7 @@ export class StreamingEngine {
             const stored = current.get(stateKeyId(entry.key));
             const state = stored ? parseGroupState(stored.value) : emptyGroupState();
             const applied = this.apply(entry.rule, entry.key, state, entry.items);
+            errors.push(...applied.errors);
             if (!applied.changed) {
               alerts.push(...state.outbox);
               late.push(...applied.late);
@@ -342,8 +343,9 @@ export class StreamingEngine {
   }
 
   /** Applies a key's events to its state; returns whether the state changed. */
-  private apply(compiled: CompiledRule, key: StateKey, state: GroupState, touches: Touch[]): { changed: boolean; late: LateEvent[]; evicted: number; duplicates: number } {
+  private apply(compiled: CompiledRule, key: StateKey, state: GroupState, touches: Touch[]): { changed: boolean; late: LateEvent[]; evicted: number; duplicates: number; errors: Diagnostic[] } {
     const nowSeconds = Math.floor(this.now() / 1000);
+    const errors: Diagnostic[] = [];
     let changed = false;
     let evicted = 0;
     let duplicates = 0;
@@ -351,7 +353,7 @@ export class StreamingEngine {
     const seen = new Map(state.seen.filter(([, until]) => until >= nowSeconds));
     if (seen.size !== state.seen.length) changed = true;
     // Within a batch, apply in event-time order (ties: arrival order).
-    const ordered = [...touches].sort((a, b) => a.input.observation.lastObserved - b.input.observation.lastObserved || a.eventIndex - b.eventIndex);
+    const ordered = [...touches].sort((a, b) => a.input.observation.firstObserved - b.input.observation.firstObserved || a.eventIndex - b.eventIndex);
     for (const touch of ordered) {
       const o = touch.input.observation;
       const id = o.id ?? `index-${touch.eventIndex}`;
@@ -359,21 +361,35 @@ export class StreamingEngine {
         duplicates++;
         continue;
       }
-      if (Number.isFinite(state.watermark) && o.lastObserved < state.watermark - this.lateness) {
-        late.push({ eventIndex: touch.eventIndex, ruleId: key.ruleId, groupKey: key.group, observedDataId: o.id, lagSeconds: (state.watermark - o.lastObserved) / 1e6 });
+      // Lateness is judged on first_observed: an on-time event then starts no earlier than
+      // watermark − lateness, which is what makes pruning by the rule's horizon sound even for
+      // observed-data that span a long interval.
+      if (Number.isFinite(state.watermark) && o.firstObserved < state.watermark - this.lateness) {
+        late.push({ eventIndex: touch.eventIndex, ruleId: key.ruleId, groupKey: key.group, observedDataId: o.id, lagSeconds: (state.watermark - o.firstObserved) / 1e6 });
         continue;
       }
       changed = true;
       seen.set(id, nowSeconds + this.dedupeSeconds);
-      state.watermark = Math.max(state.watermark, o.lastObserved);
+      state.watermark = Math.max(state.watermark, o.firstObserved);
       state.events.push({ id, f: o.firstObserved, l: o.lastObserved, n: o.numberObserved, m: touch.mask, a: state.arrivals++, ...(touch.input.sourceEventId ? { s: touch.input.sourceEventId } : {}) });
       // Find every match the new event completes; each consumes the instances it used.
       for (;;) {
-        const binding = this.search(compiled, state.events);
+        let binding: number[] | undefined;
+        try {
+          binding = this.search(compiled, state.events);
+        } catch (error) {
+          // A search too expensive to finish is this rule's problem, reported with the event;
+          // the rest of the batch and the other rules go on.
+          errors.push(evaluationDiagnostic(error, touch.eventIndex, key.ruleId));
+          break;
+        }
         if (!binding) break;
         const used = binding.map((i) => state.events[i] as BufferedEvent);
         const distinct = [...new Set(used)];
-        state.outbox.push(this.buildAlert(compiled.rule, key.tenant, key.group, distinct, touch.input));
+        // Instances still unused before this match tell repeated matches over the same
+        // observed-data apart (number_observed > 1), so each gets its own alert id.
+        const instanceKey = distinct.map((e) => (e.n === 1 ? e.id : `${e.id}@${e.n}`));
+        state.outbox.push(this.buildAlert(compiled.rule, key.tenant, key.group, distinct, touch.input, instanceKey));
         for (const e of used) e.n--;
         state.events = state.events.filter((e) => e.n > 0);
       }
@@ -391,7 +407,7 @@ export class StreamingEngine {
       }
     }
     state.seen = [...seen];
-    return { changed, late, evicted, duplicates };
+    return { changed, late, evicted, duplicates, errors };
   }
 
   /** The batch binding search over the buffered events; returns indices of the events used. */
@@ -409,13 +425,13 @@ export class StreamingEngine {
     return Math.max(nowSeconds + windowSeconds, dedupeUntil);
   }
 
-  private buildAlert(rule: Rule, tenant: string, groupKey: string, events: BufferedEvent[], completing: EventInput): Alert {
+  private buildAlert(rule: Rule, tenant: string, groupKey: string, events: BufferedEvent[], completing: EventInput, instanceKey?: string[]): Alert {
     const ids = events.map((e) => e.id);
     const first = Math.min(...events.map((e) => e.f));
     const last = Math.max(...events.map((e) => e.l));
     const objects = completing.objects ?? completing.observation.roots.map((r) => r.object);
     return {
-      id: alertId(tenant, rule.id, groupKey, ids),
+      id: alertId(tenant, rule.id, groupKey, instanceKey ?? ids),
       ruleId: rule.id,
       ruleName: rule.name,
       severity: rule.severity,

@@ -9,11 +9,25 @@
  *   slot, so an event fills a small per-mapping array rather than building maps, and ids are computed bottom-up.
  */
 import type { ObservedData, ObservedEvent, StixObject } from '../stix/types.js';
-import { canonicalJson, deterministicScoId, STIXFLOW_NAMESPACE, uuidv5, uuidv5Bytes, uuidv5WithBytes } from './ids.js';
+import * as ids from './ids.js';
 import { compileCondition, compileDetect, isRecord, type JsonRecord, type Predicate } from './fields.js';
 import { parseTargetPath, TargetPathError, type PathSegment } from './target-path.js';
 import { compareStixTimestamps, parseTimestamp } from './timestamps.js';
-import { FAIL, ipScoType, SKIP, TRANSFORMS, type TransformFn, type TransformName } from './transforms.js';
+import * as transforms from './transforms.js';
+import type { TransformFn, TransformName } from './transforms.js';
+
+// Module-local copies: some loaders (tsx, bundlers emitting CommonJS) turn imported bindings into getter calls,
+// which showed up in profiles of this hot path.
+const SKIP = transforms.SKIP;
+const FAIL = transforms.FAIL;
+const TRANSFORMS = transforms.TRANSFORMS;
+const ipScoType = transforms.ipScoType;
+const deterministicScoId = ids.deterministicScoId;
+const uuidv5 = ids.uuidv5;
+const uuidv5Bytes = ids.uuidv5Bytes;
+const uuidv5WithBytes = ids.uuidv5WithBytes;
+const canonicalJson = ids.canonicalJson;
+const STIXFLOW_NAMESPACE = ids.STIXFLOW_NAMESPACE;
 import type { CompiledMapping, FieldRule, MappingDefinition, MappingOutcome, RunContext } from './types.js';
 
 /** A problem in a mapping definition, located by its path inside the mapping document. */
@@ -64,6 +78,8 @@ const PROPERTY_NAME = /^[a-z0-9_]{3,250}$/;
 const RESERVED_PROPERTIES = new Set(['type', 'id', 'spec_version']);
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
+const UNMAPPED_KEY_CACHE_LIMIT = 1024;
+
 const SKIPPED = 0;
 const ASSIGNED = 1;
 const FAILED = 2;
@@ -110,6 +126,11 @@ interface FieldNode {
   path: string;
   /** `path.` (or '' for the root): prefix of unmapped keys found below this node. */
   prefix: string;
+  /**
+   * Full dotted paths of unmapped keys seen below this node, so that the same key in the next event reuses one
+   * string instead of concatenating (and re-hashing) a new one. Bounded: keys come from untrusted input.
+   */
+  unmappedKeys: Map<string, string>;
   children: Map<string, FieldNode> | undefined;
   leaf: Leaf | undefined;
   ignore: boolean;
@@ -446,7 +467,7 @@ export function compileMapping(definition: MappingDefinition, issues: CompileIss
   };
 
   // ---- Field trie ----
-  const root: FieldNode = { path: '', prefix: '', children: new Map(), leaf: undefined, ignore: false };
+  const root: FieldNode = { path: '', prefix: '', unmappedKeys: new Map(), children: new Map(), leaf: undefined, ignore: false };
   const fieldNodes = new Map<string, FieldNode>();
   const fieldNode = (path: string): FieldNode => {
     let node = fieldNodes.get(path);
@@ -457,7 +478,7 @@ export function compileMapping(definition: MappingDefinition, issues: CompileIss
       const sub = segments.slice(0, i + 1).join('.');
       let next = fieldNodes.get(sub);
       if (next === undefined) {
-        next = { path: sub, prefix: `${sub}.`, children: undefined, leaf: undefined, ignore: false };
+        next = { path: sub, prefix: `${sub}.`, unmappedKeys: new Map(), children: undefined, leaf: undefined, ignore: false };
         fieldNodes.set(sub, next);
       }
       current = next;
@@ -567,7 +588,12 @@ export function compileMapping(definition: MappingDefinition, issues: CompileIss
       if (value === null || value === undefined) continue;
       const child = children.get(key);
       if (child === undefined) {
-        addUnmapped(state, node.prefix + key, value);
+        let path = node.unmappedKeys.get(key);
+        if (path === undefined) {
+          path = node.prefix + key;
+          if (node.unmappedKeys.size < UNMAPPED_KEY_CACHE_LIMIT) node.unmappedKeys.set(key, path);
+        }
+        addUnmapped(state, path, value);
       } else if (child.ignore) {
         continue;
       } else if (child.children !== undefined && typeof value === 'object' && !Array.isArray(value)) {
@@ -616,7 +642,6 @@ export function compileMapping(definition: MappingDefinition, issues: CompileIss
     state.idAssigned = 0;
     try {
       walk(event, root);
-      if (process.env.NOFINISH) return { ok: false, code: 'x', message: 'x' };
       return finish(context);
     } finally {
       // Do not keep the last event alive through the scratch state.
@@ -751,8 +776,10 @@ export function compileMapping(definition: MappingDefinition, issues: CompileIss
  * same address as source and destination); then the extra properties are merged into the first.
  */
 function addObject(objects: StixObject[], sco: JsonRecord): void {
-  for (const existing of objects) {
-    if (existing.id !== sco.id) continue;
+  const id = sco.id;
+  for (let i = 0; i < objects.length; i++) {
+    const existing = objects[i] as StixObject;
+    if (existing.id !== id) continue;
     for (const key in sco) if (existing[key] === undefined) existing[key] = sco[key];
     return;
   }

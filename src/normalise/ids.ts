@@ -253,11 +253,15 @@ export const ID_CONTRIBUTING_PROPERTIES: Readonly<Record<string, readonly string
 /** §2.9: when `hashes` contributes, only one hash is used, in this order of preference. */
 const HASH_PREFERENCE = ['MD5', 'SHA-1', 'SHA-256', 'SHA-512'];
 
+const HASH_PREFERENCE_PREFIXES = HASH_PREFERENCE.map((algorithm) => `{${JSON.stringify(algorithm)}:`);
+
 /** `{"<algorithm>":<value>}` for the one hash §2.9 picks, or undefined when the dictionary holds none. */
 function chosenHashJson(hashes: Record<string, unknown>): string | undefined {
-  for (const algorithm of HASH_PREFERENCE) {
-    const value = hashes[algorithm];
-    if (value !== undefined) return `{${JSON.stringify(algorithm)}:${canonicalJson(value)}}`;
+  for (let i = 0; i < HASH_PREFERENCE.length; i++) {
+    const value = hashes[HASH_PREFERENCE[i]!];
+    if (value !== undefined) {
+      return `${HASH_PREFERENCE_PREFIXES[i]!}${typeof value === 'string' ? JSON.stringify(value) : canonicalJson(value)}}`;
+    }
   }
   for (const algorithm of Object.keys(hashes).sort()) {
     const value = hashes[algorithm];
@@ -267,8 +271,11 @@ function chosenHashJson(hashes: Record<string, unknown>): string | undefined {
 }
 
 interface TypeIdPlan {
-  /** Contributing properties in JCS key order with their `"name":` prefixes, so ids need no sorting per object. */
-  properties: readonly (readonly [string, string])[];
+  type: string;
+  /** Contributing properties in JCS key order, so ids need no sorting per object. */
+  properties: readonly string[];
+  /** `"name":` for each property, precomputed. */
+  prefixes: readonly string[];
   /**
    * Recently derived ids by JCS name. Event streams repeat the same addresses, directories, files and accounts
    * constantly; a Map lookup is far cheaper than SHA-1. Cleared when full, which bounds memory simply.
@@ -281,7 +288,12 @@ const ID_CACHE_LIMIT = 4096;
 const ID_PLANS: ReadonlyMap<string, TypeIdPlan> = new Map(
   Object.entries(ID_CONTRIBUTING_PROPERTIES).map(([type, properties]) => [
     type,
-    { properties: [...properties].sort().map((p) => [p, `${JSON.stringify(p)}:`] as const), cache: new Map() },
+    {
+      type,
+      properties: [...properties].sort(),
+      prefixes: [...properties].sort().map((p) => `${JSON.stringify(p)}:`),
+      cache: new Map<string, string>(),
+    },
   ]),
 );
 
@@ -294,25 +306,27 @@ export function deterministicScoId(sco: Record<string, unknown>, type: string): 
   const plan = ID_PLANS.get(type);
   if (plan === undefined) return undefined;
   const properties = plan.properties;
+  const prefixes = plan.prefixes;
   const cache = plan.cache;
-  if (properties.length === 1) {
+  const count = properties.length;
+  if (count === 1) {
     // Single-property types (addresses, domain names, directories, urls…): cache by the raw value, no JCS text.
-    const [property, prefix] = properties[0] as readonly [string, string];
-    const value = sco[property];
+    const value = sco[properties[0]!];
     if (value === undefined) return undefined;
     if (typeof value === 'string') {
       let id = cache.get(value);
       if (id === undefined) {
-        id = `${type}--${uuidv5(STIX_SCO_NAMESPACE, `{${prefix}${JSON.stringify(value)}}`)}`;
+        id = `${type}--${uuidv5(STIX_SCO_NAMESPACE, `{${prefixes[0]!}${JSON.stringify(value)}}`)}`;
         if (cache.size >= ID_CACHE_LIMIT) cache.clear();
         cache.set(value, id);
       }
       return id;
     }
-    return `${type}--${uuidv5(STIX_SCO_NAMESPACE, `{${prefix}${canonicalJson(value)}}`)}`;
+    return `${type}--${uuidv5(STIX_SCO_NAMESPACE, `{${prefixes[0]!}${canonicalJson(value)}}`)}`;
   }
   let name = '';
-  for (const [property, prefix] of properties) {
+  for (let i = 0; i < count; i++) {
+    const property = properties[i]!;
     const value = sco[property];
     if (value === undefined) continue;
     let json: string | undefined;
@@ -321,7 +335,7 @@ export function deterministicScoId(sco: Record<string, unknown>, type: string): 
       json = chosenHashJson(value as Record<string, unknown>);
       if (json === undefined) continue;
     } else json = canonicalJson(value);
-    name += name.length === 0 ? `{${prefix}${json}` : `,${prefix}${json}`;
+    name = name.length === 0 ? `{${prefixes[i]!}${json}` : `${name},${prefixes[i]!}${json}`;
   }
   if (name.length === 0) return undefined;
   name += '}';

@@ -21,6 +21,7 @@ export const PatternDiagnosticCode = {
   inMixedTypes: 'in-mixed-types',
   badCidr: 'bad-cidr',
   differentRootTypes: 'different-root-types',
+  tooComplex: 'pattern-too-complex',
 } as const;
 
 export function diagnosticAt(

@@ -22,7 +22,9 @@ export function parseStixTimestamp(text: string): number | undefined {
   const micros = fraction ? Number((fraction + '000000').slice(0, 6)) : 0;
   // Date.UTC rolls an impossible day (Feb 30) over into the next month, which is what a
   // lenient reader does; leap second 60 rolls into the next minute.
-  const millis = Date.UTC(year, month - 1, day, hour, minute, second);
+  // Date.UTC reads years 0–99 as 1900–1999; shift by 400 years (exactly 146097 days, a whole
+  // Gregorian cycle) and back, so that four-digit years below 100 keep their value.
+  const millis = year < 100 ? Date.UTC(year + 400, month - 1, day, hour, minute, second) - 146_097 * 86_400_000 : Date.UTC(year, month - 1, day, hour, minute, second);
   return millis * 1000 + micros;
 }
 

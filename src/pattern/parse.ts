@@ -112,7 +112,54 @@ function spanOf(ctx: ParserRuleContext | TerminalNode): Span {
 }
 
 /** Parses pattern text. Returns the AST when there is no error; diagnostics either way. */
+/**
+ * Patterns nested deeper than this are refused before parsing: the recursive-descent parser
+ * and the AST builder use the call stack, and no real rule nests anywhere near this deep.
+ */
+export const MAX_PATTERN_NESTING = 200;
+/** Likewise for the number of operators (a chain of 20,000 ANDs is not a rule, it is an attack). */
+export const MAX_PATTERN_OPERATORS = 2000;
+
+function complexityDiagnostic(text: string): Diagnostic | undefined {
+  let depth = 0;
+  let maxDepth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (inString) {
+      if (c === '\\') i++;
+      else if (c === "'") inString = false;
+      continue;
+    }
+    if (c === "'") inString = true;
+    else if (c === '(' || c === '[') maxDepth = Math.max(maxDepth, ++depth);
+    else if (c === ')' || c === ']') depth--;
+  }
+  if (maxDepth > MAX_PATTERN_NESTING) {
+    return { severity: 'error', code: Code.tooComplex, message: `the pattern nests ${maxDepth} levels deep; at most ${MAX_PATTERN_NESTING} are accepted`, line: 1, column: 1 };
+  }
+  const operators = text.match(/\b(?:AND|OR|FOLLOWEDBY)\b/g)?.length ?? 0;
+  if (operators > MAX_PATTERN_OPERATORS) {
+    return { severity: 'error', code: Code.tooComplex, message: `the pattern has ${operators} AND/OR/FOLLOWEDBY operators; at most ${MAX_PATTERN_OPERATORS} are accepted (split it into several rules)`, line: 1, column: 1 };
+  }
+  return undefined;
+}
+
 export function parsePattern(text: string, options: { stixVersion?: StixVersion } = {}): ParseResult {
+  const tooComplex = complexityDiagnostic(text);
+  if (tooComplex) return { diagnostics: [tooComplex] };
+  try {
+    return parseChecked(text, options);
+  } catch (error) {
+    // The limits above keep the parser within the stack; this is the last line of defence.
+    if (error instanceof RangeError) {
+      return { diagnostics: [{ severity: 'error', code: Code.tooComplex, message: `the pattern is too complex to parse: ${error.message}`, line: 1, column: 1 }] };
+    }
+    throw error;
+  }
+}
+
+function parseChecked(text: string, options: { stixVersion?: StixVersion }): ParseResult {
   const listener = new CollectingErrorListener();
   const lexer = new STIXPatternLexer(CharStream.fromString(text));
   lexer.removeErrorListeners();

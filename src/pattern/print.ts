@@ -16,7 +16,19 @@ function formatNumber(value: number, asFloat: boolean): string {
   if (Number.isInteger(value)) return `${Math.abs(value) >= 1e21 ? BigInt(value).toString() : value.toFixed(0)}.0`;
   const text = String(value);
   if (!text.includes('e')) return text;
-  return value.toFixed(100).replace(/0+$/, '');
+  return expandExponent(text);
+}
+
+/** `1.5e-7` → `0.00000015`, `-2e+25` → `-20000000000000000000000000.0`: the grammar has no exponents. */
+function expandExponent(text: string): string {
+  const m = /^(-?)(\d)(?:\.(\d+))?e([+-]\d+)$/.exec(text);
+  if (!m) return text;
+  const [, sign, lead, rest = '', exp] = m as unknown as [string, string, string, string | undefined, string];
+  const digits = lead + rest;
+  const point = 1 + Number(exp);
+  if (point <= 0) return `${sign}0.${'0'.repeat(-point)}${digits}`;
+  if (point >= digits.length) return `${sign}${digits}${'0'.repeat(point - digits.length)}.0`;
+  return `${sign}${digits.slice(0, point)}.${digits.slice(point)}`;
 }
 
 export function printLiteral(literal: Literal): string {
