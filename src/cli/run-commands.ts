@@ -51,7 +51,7 @@ interface Loaded {
 async function setUp(values: Record<string, unknown>, io: CliIo): Promise<Loaded | undefined> {
   const rulePaths = (values.rules as string[] | undefined) ?? [];
   if (rulePaths.length === 0) return undefined;
-  const { rules, diagnostics } = loadRulesFromPaths(rulePaths);
+  const { rules, indicators, diagnostics } = loadRulesFromPaths(rulePaths);
   let exit = 0;
   for (const d of diagnostics) {
     writeLine(io.stderr, formatDiagnostic(d));
@@ -62,6 +62,7 @@ async function setUp(values: Record<string, unknown>, io: CliIo): Promise<Loaded
   const store = new InMemoryStateStore();
   const detector = new Detector({
     rules,
+    indicators,
     store,
     sink: new InMemoryQueue(),
     normaliser: createNormaliser({ mappings, ...(values.tenant ? { tenant: values.tenant as string } : {}) }),

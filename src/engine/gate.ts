@@ -72,7 +72,7 @@ export class AlertGate {
       const rule = this.rules.get(alerts[0]!.ruleId) as Rule;
       const decided: Decisions = { pass: [], suppressed: [], throttled: [], notices: [] };
       let current = state;
-      const ordered = [...alerts].sort((a, b) => a.lastObserved.localeCompare(b.lastObserved) || a.id.localeCompare(b.id));
+      const ordered = [...alerts].sort((a, b) => Date.parse(a.lastObserved) - Date.parse(b.lastObserved) || a.id.localeCompare(b.id));
       for (const alert of ordered) {
         const at = Date.parse(alert.lastObserved);
         if (current && (alert.id === current.alertId || at < current.until)) {

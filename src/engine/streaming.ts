@@ -19,6 +19,8 @@ import { enumerateBindings, type BindingNode } from '../pattern/bindings.js';
 import { formatStixTimestamp } from '../pattern/literals.js';
 import type { PreparedObservation } from '../pattern/observation.js';
 import type { Rule } from '../rules/model.js';
+import type { IndicatorSet } from '../rules/indicators.js';
+import { RuleIndex } from './rule-index.js';
 import type { StateKey, StateStore } from '../state/types.js';
 import { stateKeyId } from '../state/types.js';
 import { alertId, type Alert } from './alert.js';
@@ -27,6 +29,8 @@ import { compileGroupKey, type GroupKeyFunction } from './grouping.js';
 
 export interface StreamingEngineOptions {
   rules: Rule[];
+  /** Indicator feeds: single-observation indicators indexed by value, compiled on a hit. */
+  indicators?: IndicatorSet;
   store: StateStore;
   /** How late (event time behind the group's newest event) an event may arrive and still correlate. */
   latenessSeconds?: number;
@@ -125,8 +129,13 @@ export class StreamingEngine {
   private readonly dedupeSeconds: number;
   private readonly now: () => number;
   private readonly maxRetries: number;
+  private readonly index = new RuleIndex();
+  /** Index entry id → (rule position, observation expression position). */
+  private readonly entries: { rule: number; leaf: number }[] = [];
+  private readonly indicators: IndicatorSet | undefined;
 
   constructor(options: StreamingEngineOptions) {
+    this.indicators = options.indicators;
     this.store = options.store;
     this.lateness = (options.latenessSeconds ?? 300) * 1_000_000;
     this.maxPartials = options.maxPartialsPerGroup ?? 100;
@@ -143,6 +152,17 @@ export class StreamingEngine {
         horizon: horizonOf(rule.pattern.tree),
         tree: rule.pattern.tree,
       }));
+    this.rules.forEach((compiled, r) => {
+      compiled.rule.pattern.observations.forEach((observation, leaf) => {
+        this.index.add(this.entries.length, observation.expression.comparison, observation.rootTypes);
+        this.entries.push({ rule: r, leaf });
+      });
+    });
+  }
+
+  /** Index statistics, for benchmarks and health output. */
+  get indexStats(): RuleIndex['stats'] {
+    return this.index.stats;
   }
 
   /** Rules that keep correlation state. */
@@ -166,16 +186,37 @@ export class StreamingEngine {
 
     inputs.forEach((input, eventIndex) => {
       const tenant = input.tenant ?? defaultTenant;
-      for (const compiled of this.rules) {
-        let mask = 0;
+      // Only the observation expressions the index selects are evaluated.
+      const masks = new Map<number, number>();
+      const failed = new Set<number>();
+      this.index.candidates(input.observation, (id) => {
+        const entry = this.entries[id] as { rule: number; leaf: number };
+        if (failed.has(entry.rule)) return;
+        const compiled = this.rules[entry.rule] as CompiledRule;
         try {
-          const leaves = compiled.rule.pattern.observations;
-          for (let i = 0; i < leaves.length; i++) if ((leaves[i] as { test(o: PreparedObservation): boolean }).test(input.observation)) mask |= 1 << i;
+          if ((compiled.rule.pattern.observations[entry.leaf] as { test(o: PreparedObservation): boolean }).test(input.observation)) {
+            masks.set(entry.rule, (masks.get(entry.rule) ?? 0) | (1 << entry.leaf));
+          }
         } catch (error) {
+          failed.add(entry.rule);
+          masks.delete(entry.rule);
           errors.push(evaluationDiagnostic(error, eventIndex, compiled.rule.id));
-          continue;
         }
-        if (mask === 0) continue;
+      });
+      if (this.indicators) {
+        try {
+          this.indicators.match(input.observation, (rule) => {
+            if (rule.scope?.tenants && !rule.scope.tenants.includes(tenant)) return;
+            matched.push({ eventIndex, ruleId: rule.id });
+            alerts.push(this.buildAlert(rule, tenant, '', [{ id: input.observation.id ?? `index-${eventIndex}`, f: input.observation.firstObserved, l: input.observation.lastObserved, n: 1, m: 1, a: 0, ...(input.sourceEventId ? { s: input.sourceEventId } : {}) }], input));
+          });
+        } catch (error) {
+          errors.push(evaluationDiagnostic(error, eventIndex, 'indicators'));
+        }
+      }
+      for (const r of [...masks.keys()].sort((a, b) => a - b)) {
+        const compiled = this.rules[r] as CompiledRule;
+        const mask = masks.get(r) as number;
         const skip = this.excluded(compiled.rule, input, tenant);
         if (skip) {
           if (skip === 'filtered') filtered.push({ eventIndex, ruleId: compiled.rule.id });

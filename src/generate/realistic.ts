@@ -51,6 +51,8 @@ export interface PropertyContext {
   objectType: string;
   /** Property names from the object down to the value (list steps omitted). */
   keys: string[];
+  /** For a process's command line: the process name, when known. */
+  processName?: string;
 }
 
 function lastKey(ctx: PropertyContext): string {
@@ -80,8 +82,8 @@ function path(prng: Prng, windows: boolean): string {
   return windows ? `${prng.pick(WIN_DIRS)}\\${prng.pick(FILE_NAMES)}` : `${prng.pick(NIX_DIRS)}/${prng.pick(FILE_NAMES)}`;
 }
 
-function commandLine(prng: Prng): string {
-  const name = prng.pick(PROCESS_NAMES);
+function commandLine(prng: Prng, given?: string): string {
+  const name = given ?? prng.pick(PROCESS_NAMES);
   const args: Record<string, string[]> = {
     'powershell.exe': ['-NoProfile -ExecutionPolicy Bypass -File update.ps1', '-enc SQBFAFgA', '-Command Get-Process'],
     'cmd.exe': ['/c whoami', '/c dir C:\\Users', '/c ipconfig /all'],
@@ -136,7 +138,7 @@ export function realisticValue(ctx: PropertyContext, prng: Prng, baseMicros: num
     if (t === 'software') return prng.pick(['Microsoft Word', 'OpenSSH', 'Google Chrome']);
     return prng.pick(WORDS);
   }
-  if (key === 'command_line') return commandLine(prng);
+  if (key === 'command_line') return commandLine(prng, ctx.processName);
   if (key === 'cwd' || key === 'path') return prng.chance(0.5) ? prng.pick(WIN_DIRS) : prng.pick(NIX_DIRS);
   if (key === 'key' && t === 'windows-registry-key') return prng.pick(REGISTRY_KEYS);
   if (key === 'protocols') return prng.pick(PROTOCOLS);
@@ -160,6 +162,7 @@ export function fillerText(ctx: PropertyContext, prng: Prng): string {
   if (key === 'command_line') return prng.pick([' -NoProfile ', ' /c ', ' --verbose ', ' -s ', ' ']);
   if (key.endsWith('path') || key === 'cwd') return prng.pick(['Users\\alice', 'tmp', 'Windows\\Temp', 'home/bob', 'opt']);
   if (key === 'value' && ctx.objectType === 'domain-name') return prng.pick(['mail', 'cdn', 'update', 'login']);
+  if (key === 'value' && ctx.objectType === 'email-addr') return prng.pick(USERS);
   return prng.pick(WORDS);
 }
 

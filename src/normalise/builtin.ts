@@ -3,7 +3,7 @@
  * Order matters: the first mapping whose `detect` holds is used, so STIX pass-through comes first and the loose
  * flat key-value family last.
  */
-import { loadMapping } from './loader.js';
+import { loadMapping, setMappingSchemaText } from './loader.js';
 import { readResource } from './resources.js';
 import type { Mapping } from './types.js';
 
@@ -25,10 +25,17 @@ export function builtInMappingTexts(): Record<string, string> {
   return texts;
 }
 
-/** Supplies the built-in mapping texts (e.g. inlined by a bundler) instead of reading `mappings/`. */
-export function setBuiltInMappingTexts(inlined: Record<(typeof BUILT_IN_MAPPING_FILES)[number], string>): void {
+/**
+ * Supplies the built-in mapping texts and the mapping schema text (e.g. inlined by a bundler) instead of reading
+ * `mappings/` and `schemas/` next to the code.
+ */
+export function setBuiltInMappingTexts(
+  inlined: Record<(typeof BUILT_IN_MAPPING_FILES)[number], string>,
+  schema?: string,
+): void {
   texts = { ...inlined };
   mappings = undefined;
+  if (schema !== undefined) setMappingSchemaText(schema);
 }
 
 /** The built-in mappings (stix, ecs, flat), compiled once and shared. */

@@ -707,7 +707,8 @@ export function compileMapping(definition: MappingDefinition, issues: CompileIss
       }
       const sco = state.props[index];
       if (sco === undefined) continue;
-      for (const [property, value] of node.defaults) applyDefault(sco, property, value);
+      const defaults = node.defaults;
+      for (let d = 0; d < defaults.length; d++) applyDefault(sco, defaults[d]![0], defaults[d]![1]);
       if (sco.type === 'network-traffic' && sco.protocols === undefined) deriveProtocols(sco);
       sco.id = scoId(sco, node, eventNamespace, firstObserved, 0);
       addObject(objects, sco);

@@ -82,6 +82,10 @@ function hexWord(word: number): string {
   return HEX_BYTE[(word >>> 24) & 0xff]! + HEX_BYTE[(word >>> 16) & 0xff]! + HEX_BYTE[(word >>> 8) & 0xff]! + HEX_BYTE[word & 0xff]!;
 }
 
+function hexHalf(half: number): string {
+  return HEX_BYTE[(half >>> 8) & 0xff]! + HEX_BYTE[half & 0xff]!;
+}
+
 /** SHA-1 of namespace bytes followed by the UTF-8 of `name`, as five 32-bit words. */
 function sha1Words(namespace: Uint8Array, name: string, out: Int32Array): void {
   const length = fillInput(namespace, name);
@@ -185,17 +189,27 @@ export function uuidv5WithBytes(namespace: string, name: string, bytesOut: Uint8
 /** UUIDv5 of `name` in a namespace given as its 16 bytes. */
 export function uuidv5Bytes(namespace: Uint8Array, name: string): string {
   sha1Words(namespace, name, digest);
-  const w0 = digest[0]!;
   const w1 = digest[1]!;
   const w2 = digest[2]!;
+  const w3 = digest[3]!;
   // Version 5 in the high nibble of byte 6; variant 10xx in the top bits of byte 8.
-  const timeHigh = ((w1 & 0xffff) & 0x0fff) | 0x5000;
-  const clockSeq = (((w2 >>> 16) & 0x3fff) | 0x8000) >>> 0;
   return (
-    `${hexWord(w0)}-${HEX_BYTE[(w1 >>> 24) & 0xff]!}${HEX_BYTE[(w1 >>> 16) & 0xff]!}-` +
-    `${HEX_BYTE[timeHigh >>> 8]!}${HEX_BYTE[timeHigh & 0xff]!}-${HEX_BYTE[clockSeq >>> 8]!}${HEX_BYTE[clockSeq & 0xff]!}-` +
-    `${HEX_BYTE[(w2 >>> 8) & 0xff]!}${HEX_BYTE[w2 & 0xff]!}${hexWord(digest[3]!)}`
+    `${hexWord(digest[0]!)}-${hexHalf(w1 >>> 16)}-${hexHalf((w1 & 0x0fff) | 0x5000)}-` +
+    `${hexHalf(((w2 >>> 16) & 0x3fff) | 0x8000)}-${hexHalf(w2)}${hexWord(w3)}`
   );
+}
+
+/**
+ * JSON text of a string. Most values need no escaping, and a scan is several times cheaper than JSON.stringify
+ * for the short strings ids are made of.
+ */
+export function quoteJson(value: string): string {
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    // Quote, backslash, control characters and surrogates (lone ones must be escaped) take the slow path.
+    if (c === 34 || c === 92 || c < 0x20 || (c >= 0xd800 && c <= 0xdfff)) return JSON.stringify(value);
+  }
+  return `"${value}"`;
 }
 
 /**
@@ -205,6 +219,7 @@ export function uuidv5Bytes(namespace: Uint8Array, name: string): string {
 export function canonicalJson(value: unknown): string {
   if (value === null || typeof value !== 'object') {
     if (typeof value === 'number' && !Number.isFinite(value)) return 'null';
+    if (typeof value === 'string') return quoteJson(value);
     return value === undefined ? 'null' : JSON.stringify(value);
   }
   if (Array.isArray(value)) {
@@ -224,7 +239,7 @@ export function canonicalJson(value: unknown): string {
     if (item === undefined) continue;
     if (!first) out += ',';
     first = false;
-    out += `${JSON.stringify(key)}:${canonicalJson(item)}`;
+    out += `${quoteJson(key)}:${canonicalJson(item)}`;
   }
   return `${out}}`;
 }
@@ -260,7 +275,7 @@ function chosenHashJson(hashes: Record<string, unknown>): string | undefined {
   for (let i = 0; i < HASH_PREFERENCE.length; i++) {
     const value = hashes[HASH_PREFERENCE[i]!];
     if (value !== undefined) {
-      return `${HASH_PREFERENCE_PREFIXES[i]!}${typeof value === 'string' ? JSON.stringify(value) : canonicalJson(value)}}`;
+      return `${HASH_PREFERENCE_PREFIXES[i]!}${canonicalJson(value)}}`;
     }
   }
   for (const algorithm of Object.keys(hashes).sort()) {
@@ -277,13 +292,18 @@ interface TypeIdPlan {
   /** `"name":` for each property, precomputed. */
   prefixes: readonly string[];
   /**
-   * Recently derived ids by JCS name. Event streams repeat the same addresses, directories, files and accounts
-   * constantly; a Map lookup is far cheaper than SHA-1. Cleared when full, which bounds memory simply.
+   * Recently derived ids. Event streams repeat the same addresses, directories, files and accounts constantly,
+   * and a lookup is far cheaper than SHA-1. Single-property types are keyed by the raw value; the others by a
+   * trie of Maps over the contributing values, which avoids building (and hashing) a long key string.
+   * Cleared when full, which bounds memory simply.
    */
-  cache: Map<string, string>;
+  cache: Map<unknown, unknown>;
+  size: number;
 }
 
 const ID_CACHE_LIMIT = 4096;
+/** Trie key for an absent property (distinct from every JSON value). */
+const ABSENT = Symbol('absent');
 
 const ID_PLANS: ReadonlyMap<string, TypeIdPlan> = new Map(
   Object.entries(ID_CONTRIBUTING_PROPERTIES).map(([type, properties]) => [
@@ -292,10 +312,31 @@ const ID_PLANS: ReadonlyMap<string, TypeIdPlan> = new Map(
       type,
       properties: [...properties].sort(),
       prefixes: [...properties].sort().map((p) => `${JSON.stringify(p)}:`),
-      cache: new Map<string, string>(),
+      cache: new Map<unknown, unknown>(),
+      size: 0,
     },
   ]),
 );
+
+function remember(plan: TypeIdPlan, level: Map<unknown, unknown>, key: unknown, id: string): void {
+  if (plan.size >= ID_CACHE_LIMIT) {
+    plan.cache.clear();
+    plan.size = 0;
+    return;
+  }
+  level.set(key, id);
+  plan.size++;
+}
+
+/** The trie level below `level` for `key`, created on the way. */
+function descend(level: Map<unknown, unknown>, key: unknown): Map<unknown, unknown> {
+  let next = level.get(key) as Map<unknown, unknown> | undefined;
+  if (next === undefined) {
+    next = new Map();
+    level.set(key, next);
+  }
+  return next;
+}
 
 /**
  * The STIX 2.1 deterministic id for an SCO, or undefined when its type has no id-contributing properties or the
@@ -307,43 +348,60 @@ export function deterministicScoId(sco: Record<string, unknown>, type: string): 
   if (plan === undefined) return undefined;
   const properties = plan.properties;
   const prefixes = plan.prefixes;
-  const cache = plan.cache;
   const count = properties.length;
   if (count === 1) {
-    // Single-property types (addresses, domain names, directories, urls…): cache by the raw value, no JCS text.
+    // Single-property types (addresses, domain names, directories, urls…).
     const value = sco[properties[0]!];
     if (value === undefined) return undefined;
-    if (typeof value === 'string') {
-      let id = cache.get(value);
-      if (id === undefined) {
-        id = `${type}--${uuidv5(STIX_SCO_NAMESPACE, `{${prefixes[0]!}${JSON.stringify(value)}}`)}`;
-        if (cache.size >= ID_CACHE_LIMIT) cache.clear();
-        cache.set(value, id);
-      }
-      return id;
+    if (typeof value !== 'string') return `${type}--${uuidv5(STIX_SCO_NAMESPACE, `{${prefixes[0]!}${canonicalJson(value)}}`)}`;
+    let id = plan.cache.get(value) as string | undefined;
+    if (id === undefined) {
+      id = `${type}--${uuidv5(STIX_SCO_NAMESPACE, `{${prefixes[0]!}${quoteJson(value)}}`)}`;
+      remember(plan, plan.cache, value, id);
     }
-    return `${type}--${uuidv5(STIX_SCO_NAMESPACE, `{${prefixes[0]!}${canonicalJson(value)}}`)}`;
+    return id;
   }
+  // Walk the cache trie with the raw contributing values; build the JCS text only on a miss.
+  let level = plan.cache;
+  let present = 0;
+  let chosenHash: string | undefined;
+  for (let i = 0; i < count; i++) {
+    const property = properties[i]!;
+    const value = sco[property];
+    if (value === undefined) {
+      level = descend(level, ABSENT);
+      continue;
+    }
+    if (property === 'hashes' && value !== null && typeof value === 'object' && !Array.isArray(value)) {
+      chosenHash = chosenHashJson(value as Record<string, unknown>);
+      if (chosenHash === undefined) {
+        level = descend(level, ABSENT);
+        continue;
+      }
+      present++;
+      level = descend(level, chosenHash);
+      continue;
+    }
+    present++;
+    const t = typeof value;
+    level = descend(level, t === 'string' || t === 'number' || t === 'boolean' ? value : canonicalJson(value));
+  }
+  if (present === 0) return undefined;
+  const cached = level.get(ABSENT) as string | undefined;
+  if (cached !== undefined) return cached;
   let name = '';
   for (let i = 0; i < count; i++) {
     const property = properties[i]!;
     const value = sco[property];
     if (value === undefined) continue;
     let json: string | undefined;
-    if (typeof value === 'string') json = JSON.stringify(value);
-    else if (property === 'hashes' && value !== null && typeof value === 'object' && !Array.isArray(value)) {
-      json = chosenHashJson(value as Record<string, unknown>);
+    if (property === 'hashes' && value !== null && typeof value === 'object' && !Array.isArray(value)) {
+      json = chosenHash;
       if (json === undefined) continue;
     } else json = canonicalJson(value);
     name = name.length === 0 ? `{${prefixes[i]!}${json}` : `${name},${prefixes[i]!}${json}`;
   }
-  if (name.length === 0) return undefined;
-  name += '}';
-  let id = cache.get(name);
-  if (id === undefined) {
-    id = `${type}--${uuidv5(STIX_SCO_NAMESPACE, name)}`;
-    if (cache.size >= ID_CACHE_LIMIT) cache.clear();
-    cache.set(name, id);
-  }
+  const id = `${type}--${uuidv5(STIX_SCO_NAMESPACE, `${name}}`)}`;
+  remember(plan, level, ABSENT, id);
   return id;
 }

@@ -1,7 +1,7 @@
 /**
  * Normalisation: any JSON event into STIX 2.1 observed-data and SCOs. See docs/normalisation.md.
  */
-export { loadMapping, mappingSchema } from './loader.js';
+export { loadMapping, mappingSchema, setMappingSchemaText } from './loader.js';
 export { builtInMappings, builtInMappingTexts, setBuiltInMappingTexts, BUILT_IN_MAPPING_FILES } from './builtin.js';
 export { createNormaliser, toBundle } from './normaliser.js';
 export { parseTimestamp, isStixTimestamp, compareStixTimestamps } from './timestamps.js';

@@ -16,10 +16,18 @@ import type { CompiledMapping, Mapping, MappingDefinition } from './types.js';
 const Ajv2020 = Ajv2020Module as unknown as typeof Ajv2020Module.default;
 
 let validator: ValidateFunction | undefined;
+let schemaText: string | undefined;
 
 /** The mapping JSON Schema (schemas/mapping.schema.json), parsed. */
 export function mappingSchema(): Record<string, unknown> {
-  return JSON.parse(readResource('schemas/mapping.schema.json')) as Record<string, unknown>;
+  schemaText ??= readResource('schemas/mapping.schema.json');
+  return JSON.parse(schemaText) as Record<string, unknown>;
+}
+
+/** Supplies the schema text (e.g. inlined by a bundler) instead of reading `schemas/`. */
+export function setMappingSchemaText(text: string): void {
+  schemaText = text;
+  validator = undefined;
 }
 
 function validate(): ValidateFunction {
@@ -30,23 +38,30 @@ function validate(): ValidateFunction {
   return validator;
 }
 
-type Locate = (path: (string | number)[]) => { line?: number; column?: number };
+type Locate = (path: (string | number)[], atKey?: boolean) => { line?: number; column?: number };
 
+type Ranged = { range?: [number, number, number] | null } | null | undefined;
+
+/** Finds the source position of a path in the document: the value there, or its key when `atKey`. */
 function locator(doc: Document, lineCounter: LineCounter): Locate {
-  return (path) => {
+  return (path, atKey = false) => {
     let node: unknown = doc.contents;
-    let offset: number | undefined = (node as { range?: [number, number, number] } | null)?.range?.[0];
-    for (const segment of path) {
+    let offset: number | undefined = (node as Ranged)?.range?.[0];
+    for (let i = 0; i < path.length; i++) {
+      const segment = path[i];
+      const last = i === path.length - 1;
       if (isMap(node)) {
         const pair = node.items.find((p) => isScalar(p.key) && String(p.key.value) === String(segment));
         if (pair === undefined) break;
-        offset = (pair.key as { range?: [number, number, number] }).range?.[0] ?? offset;
+        const keyOffset = (pair.key as Ranged)?.range?.[0];
+        const valueOffset = (pair.value as Ranged)?.range?.[0];
+        offset = last && atKey ? (keyOffset ?? offset) : (valueOffset ?? keyOffset ?? offset);
         node = pair.value;
       } else if (isSeq(node) && typeof segment === 'number') {
         const item: unknown = node.items[segment];
         if (item === undefined) break;
         node = item;
-        offset = (item as { range?: [number, number, number] }).range?.[0] ?? offset;
+        offset = (item as Ranged)?.range?.[0] ?? offset;
       } else {
         break;
       }
@@ -65,12 +80,28 @@ function pointerToPath(pointer: string): string[] {
     .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
 }
 
-/** Ajv reports every failed oneOf branch; keep the errors that point deepest, which say what is actually wrong. */
+const COMBINATORS = new Set(['oneOf', 'anyOf', 'if', 'then', 'else', 'not']);
+
+function isBelowOrAt(path: string, other: string): boolean {
+  return other === path || other.startsWith(`${path}/`);
+}
+
+/**
+ * Ajv reports every failed oneOf branch ("must be string", "must be array", "must match exactly one schema").
+ * Keep what says what is actually wrong: combinator summaries and type mismatches go when a more specific error
+ * exists at the same place or deeper.
+ */
 function relevantErrors(errors: ErrorObject[]): ErrorObject[] {
-  const paths = errors.map((e) => e.instancePath);
-  const deepest = errors.filter((e) => !paths.some((p) => p !== e.instancePath && p.startsWith(`${e.instancePath}/`)));
+  const specific = errors.filter((e) => !COMBINATORS.has(e.keyword) && e.keyword !== 'type');
+  const kept = errors.filter((e) => {
+    if (COMBINATORS.has(e.keyword)) {
+      return !errors.some((o) => o !== e && !COMBINATORS.has(o.keyword) && isBelowOrAt(e.instancePath, o.instancePath));
+    }
+    if (e.keyword === 'type') return !specific.some((o) => isBelowOrAt(e.instancePath, o.instancePath));
+    return true;
+  });
   const seen = new Set<string>();
-  return deepest.filter((e) => {
+  return kept.filter((e) => {
     const key = `${e.instancePath}\u0000${e.message ?? ''}`;
     if (seen.has(key)) return false;
     seen.add(key);
@@ -78,23 +109,23 @@ function relevantErrors(errors: ErrorObject[]): ErrorObject[] {
   });
 }
 
-function describe(error: ErrorObject): { path: string[]; message: string } {
+function describe(error: ErrorObject): { path: string[]; message: string; atKey: boolean } {
   const path = pointerToPath(error.instancePath);
   const where = path.length === 0 ? 'mapping' : path.join('.');
   const params = error.params as Record<string, unknown>;
   if (error.keyword === 'additionalProperties') {
     const extra = String(params.additionalProperty);
-    return { path: [...path, extra], message: `${where}: unknown property "${extra}"` };
+    return { path: [...path, extra], message: `${where}: unknown property "${extra}"`, atKey: true };
   }
   if (error.keyword === 'enum') {
     const allowed = (params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ');
-    return { path, message: `${where}: must be one of ${allowed}` };
+    return { path, message: `${where}: must be one of ${allowed}`, atKey: false };
   }
   if (error.keyword === 'propertyNames') {
     const name = String(params.propertyName);
-    return { path: [...path, name], message: `${where}: "${name}" is not a valid key here` };
+    return { path: [...path, name], message: `${where}: "${name}" is not a valid key here`, atKey: true };
   }
-  return { path, message: `${where}: ${error.message ?? 'is invalid'}` };
+  return { path, message: `${where}: ${error.message ?? 'is invalid'}`, atKey: false };
 }
 
 /**
@@ -122,8 +153,8 @@ export function loadMapping(text: string, file?: string): Mapping {
   const check = validate();
   if (!check(value)) {
     const diagnostics = relevantErrors(check.errors ?? []).map((error) => {
-      const { path, message } = describe(error);
-      return diagnostic('mapping-schema', message, locate(path));
+      const { path, message, atKey } = describe(error);
+      return diagnostic('mapping-schema', message, locate(path, atKey));
     });
     throw new InputError('mapping-schema', formatDiagnostics(diagnostics), diagnostics);
   }

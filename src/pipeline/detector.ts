@@ -14,12 +14,15 @@ import { InputError } from '../errors.js';
 import { prepareObservedData } from '../pattern/observation.js';
 import type { MessageSink } from '../queue/types.js';
 import type { Rule } from '../rules/model.js';
+import type { IndicatorSet } from '../rules/indicators.js';
 import { CounterBuffer, utcDay, type CounterDeltas, type CounterStore } from '../state/counters.js';
 import type { StateKey, StateStore } from '../state/types.js';
 import type { ObservedEvent, StixObject } from '../stix/types.js';
 
 export interface DetectorOptions {
   rules: Rule[];
+  /** Indicator feeds loaded from STIX bundles (see loadRules). */
+  indicators?: IndicatorSet;
   store: StateStore;
   /** Where alerts go; without one, alerts are only returned. */
   sink?: MessageSink;
@@ -55,7 +58,7 @@ export class Detector {
 
   constructor(private readonly options: DetectorOptions) {
     this.now = options.now ?? Date.now;
-    this.engine = new StreamingEngine({ ...options.engine, rules: options.rules, store: options.store, now: this.now });
+    this.engine = new StreamingEngine({ ...options.engine, rules: options.rules, ...(options.indicators ? { indicators: options.indicators } : {}), store: options.store, now: this.now });
     this.gate = new AlertGate(options.rules, options.store, this.now);
     this.normaliser = options.normaliser ?? createNormaliser();
   }

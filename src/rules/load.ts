@@ -7,13 +7,14 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
-import { isMap, isSeq, LineCounter, parseAllDocuments, type Document, type Node as YamlNode } from 'yaml';
+import { isMap, isScalar, isSeq, LineCounter, parseAllDocuments, type Document, type Node as YamlNode, type Scalar } from 'yaml';
 import type { Diagnostic } from '../errors.js';
 import type { ObjectPath } from '../pattern/ast.js';
 import { checkPattern, type CompiledPattern } from '../pattern/compile.js';
 import { parseObjectPath } from '../engine/grouping.js';
 import type { Rule, Severity } from './model.js';
 import { RULE_SCHEMA } from './schema.js';
+import { IndicatorSet } from './indicators.js';
 
 export interface RuleSource {
   file: string;
@@ -22,6 +23,8 @@ export interface RuleSource {
 
 export interface LoadResult {
   rules: Rule[];
+  /** Single-observation STIX indicators, indexed by value (compiled on a hit). */
+  indicators: IndicatorSet;
   /** Errors (the rule was skipped) and warnings (it loaded). */
   diagnostics: Diagnostic[];
 }
@@ -37,6 +40,10 @@ interface RawRule {
   position: Position;
   /** Position of a field's value, for diagnostics. */
   at(path: (string | number)[]): Position;
+  /** Position of a character of a string field's value (offset into the parsed string). */
+  locate?(path: (string | number)[], valueOffset: number): Position | undefined;
+  /** Position of a field's key (for unknown fields). */
+  atKey?(path: (string | number)[], key: string): Position | undefined;
   /** Offset of the pattern text inside the file, when the scalar maps 1:1 (plain or quoted on one line). */
   fromIndicator?: boolean;
 }
@@ -60,6 +67,42 @@ function parseTime(value: unknown): number | undefined {
 
 // ---------------------------------------------------------------- read + collect
 
+/**
+ * Maps an offset in a scalar's parsed value back to the source text, following the scalar's
+ * style: plain, single-quoted ('' is one quote), double-quoted (backslash escapes), or a
+ * block scalar (indented lines after the header). Undefined when it cannot be mapped.
+ */
+function sourceOffsetOf(text: string, start: number, type: Scalar['type'], valueOffset: number): number | undefined {
+  if (type === 'BLOCK_LITERAL' || type === 'BLOCK_FOLDED') {
+    const headerEnd = text.indexOf('\n', start);
+    if (headerEnd < 0) return undefined;
+    let remaining = valueOffset;
+    let lineStart = headerEnd + 1;
+    let indent: number | undefined;
+    while (lineStart < text.length) {
+      const lineEnd = text.indexOf('\n', lineStart) < 0 ? text.length : text.indexOf('\n', lineStart);
+      const line = text.slice(lineStart, lineEnd);
+      if (indent === undefined && line.trim()) indent = line.length - line.trimStart().length;
+      const content = indent === undefined ? '' : line.slice(indent);
+      if (remaining <= content.length) return lineStart + (indent ?? 0) + remaining;
+      remaining -= content.length + 1;
+      lineStart = lineEnd + 1;
+    }
+    return undefined;
+  }
+  let i = start;
+  if (type === 'QUOTE_SINGLE' || type === 'QUOTE_DOUBLE') i++;
+  for (let consumed = 0; consumed < valueOffset; consumed++) {
+    if (i >= text.length || text[i] === '\n') return undefined;
+    if (type === 'QUOTE_SINGLE' && text[i] === "'" && text[i + 1] === "'") i += 2;
+    else if (type === 'QUOTE_DOUBLE' && text[i] === '\\') {
+      const e = text[i + 1];
+      i += e === 'x' ? 4 : e === 'u' ? 6 : e === 'U' ? 10 : 2;
+    } else i++;
+  }
+  return i;
+}
+
 function positionOf(node: YamlNode | null | undefined, lines: LineCounter, fallback: Position): Position {
   const offset = node?.range?.[0];
   if (offset === undefined) return fallback;
@@ -67,7 +110,7 @@ function positionOf(node: YamlNode | null | undefined, lines: LineCounter, fallb
   return { line: p.line, column: p.col };
 }
 
-function collectFromDocument(doc: Document, file: string, lines: LineCounter, out: RawRule[], diagnostics: Diagnostic[]): void {
+function collectFromDocument(doc: Document, file: string, text: string, lines: LineCounter, out: RawRule[], diagnostics: Diagnostic[]): void {
   const value: unknown = doc.toJS();
   const docStart = positionOf(doc.contents, lines, { line: 1, column: 1 });
   const makeRaw = (entry: Record<string, unknown>, basePath: (string | number)[]): RawRule => {
@@ -77,6 +120,21 @@ function collectFromDocument(doc: Document, file: string, lines: LineCounter, ou
       file,
       position: positionOf(node, lines, docStart),
       at: (path) => positionOf(doc.getIn([...basePath, ...path], true) as YamlNode | undefined, lines, positionOf(node, lines, docStart)),
+      locate: (path, valueOffset) => {
+        const scalar = doc.getIn([...basePath, ...path], true);
+        if (!isScalar(scalar) || !scalar.range) return undefined;
+        const offset = sourceOffsetOf(text, scalar.range[0], scalar.type, valueOffset);
+        if (offset === undefined) return undefined;
+        const p = lines.linePos(offset);
+        return { line: p.line, column: p.col };
+      },
+      atKey: (path, key) => {
+        const map = doc.getIn([...basePath, ...path], true);
+        if (!isMap(map)) return undefined;
+        const pair = map.items.find((item) => isScalar(item.key) && item.key.value === key);
+        const keyNode = pair?.key as YamlNode | undefined;
+        return keyNode?.range ? positionOf(keyNode, lines, docStart) : undefined;
+      },
     };
   };
   if (value === null || value === undefined) return;
@@ -121,7 +179,7 @@ function collectIndicators(bundle: { objects?: unknown }, file: string, position
       diagnostics.push({ severity: 'warning', code: 'indicator-pattern-type', message: `indicator ${String(indicator.id)} has pattern_type ${String(indicator.pattern_type)}; only stix patterns are matched`, file, ...position, ruleId: String(indicator.id) });
       return;
     }
-    const severity = typeof indicator.x_severity === 'string' ? indicator.x_severity : 'medium';
+    const severity = typeof indicator.x_severity === 'string' && ['low', 'medium', 'high', 'critical'].includes(indicator.x_severity) ? indicator.x_severity : 'medium';
     const value: Record<string, unknown> = {
       id: typeof indicator.id === 'string' ? indicator.id : `indicator-${i}`,
       name: typeof indicator.name === 'string' && indicator.name ? indicator.name : `Indicator ${String(indicator.id)}`,
@@ -138,7 +196,30 @@ function collectIndicators(bundle: { objects?: unknown }, file: string, position
   });
 }
 
+/**
+ * A STIX bundle in JSON (an indicator feed, possibly millions of objects) is read with
+ * JSON.parse: the YAML document model, with a position for every node, would need gigabytes.
+ * Diagnostics then name the indicator id rather than a line.
+ */
+function readJsonBundle(source: RuleSource): { raw: RawRule[]; diagnostics: Diagnostic[] } | undefined {
+  const head = source.text.trimStart();
+  if (!head.startsWith('{') || !/^\{\s*"type"\s*:\s*"bundle"|"type"\s*:\s*"bundle"/.test(head.slice(0, 4096))) return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(source.text);
+  } catch {
+    return undefined; // not plain JSON: let the YAML reader report it with a position
+  }
+  if (typeof value !== 'object' || value === null || (value as { type?: unknown }).type !== 'bundle') return undefined;
+  const raw: RawRule[] = [];
+  const diagnostics: Diagnostic[] = [];
+  collectIndicators(value as { objects?: unknown }, source.file, { line: 1, column: 1 }, raw, diagnostics);
+  return { raw, diagnostics };
+}
+
 export function readRuleSource(source: RuleSource): { raw: RawRule[]; diagnostics: Diagnostic[] } {
+  const bundle = readJsonBundle(source);
+  if (bundle) return bundle;
   const lines = new LineCounter();
   const diagnostics: Diagnostic[] = [];
   const raw: RawRule[] = [];
@@ -161,7 +242,7 @@ export function readRuleSource(source: RuleSource): { raw: RawRule[]; diagnostic
       diagnostics.push({ severity: 'error', code: 'rule-file-shape', message: 'a rule file holds a rule, a list of rules, a mapping with a `rules:` list, or a STIX bundle of indicators', file: source.file, ...p });
       continue;
     }
-    collectFromDocument(doc, source.file, lines, raw, diagnostics);
+    collectFromDocument(doc, source.file, source.text, lines, raw, diagnostics);
   }
   return { raw, diagnostics };
 }
@@ -186,8 +267,10 @@ function compileRule(raw: RawRule, diagnostics: Diagnostic[]): Rule | undefined 
     for (const error of validateRuleSchema.errors ?? []) {
       const path = pointerToPath(error.instancePath);
       const field = error.instancePath || '(rule)';
+      const unknown = error.keyword === 'additionalProperties' ? (error.params as { additionalProperty?: string }).additionalProperty : undefined;
+      const keyAt = unknown !== undefined ? raw.atKey?.(path, unknown) : undefined;
       const detail = error.keyword === 'additionalProperties' ? `unknown field '${String((error.params as { additionalProperty?: string }).additionalProperty)}'` : error.keyword === 'enum' ? `${error.message}: ${(error.params as { allowedValues?: unknown[] }).allowedValues?.join(', ')}` : error.message;
-      diagnostics.push({ severity: 'error', code: 'rule-schema', message: `${field}: ${detail ?? 'invalid'}`, ...where(path) });
+      diagnostics.push({ severity: 'error', code: 'rule-schema', message: `${field}: ${detail ?? 'invalid'}`, ...where(path), ...(keyAt ?? {}) });
     }
     return undefined;
   }
@@ -198,9 +281,9 @@ function compileRule(raw: RawRule, diagnostics: Diagnostic[]): Rule | undefined 
   const patternText = v.pattern as string;
   const patternAt = raw.at(['pattern']);
   const checked = checkPattern(patternText, { stixVersion });
+  const inPattern = (path: (string | number)[], d: Diagnostic, fallback: Position): Position => (d.offset !== undefined ? raw.locate?.(path, d.offset) : undefined) ?? fallback;
   for (const d of checked.diagnostics) {
-    const exact = !raw.fromIndicator && d.line === 1 && !patternText.includes('\n');
-    diagnostics.push({ ...d, file: raw.file, line: exact ? patternAt.line : patternAt.line + (d.line ?? 1) - 1, column: exact ? patternAt.column + (d.column ?? 1) : patternAt.column, ...(id ? { ruleId: id } : {}), message: `pattern: ${d.message}` });
+    diagnostics.push({ ...d, file: raw.file, ...inPattern(['pattern'], d, patternAt), ...(id ? { ruleId: id } : {}), message: `pattern: ${d.message}` });
   }
 
   const groupByText = v.group_by === undefined ? [] : Array.isArray(v.group_by) ? (v.group_by as string[]) : [v.group_by as string];
@@ -217,7 +300,8 @@ function compileRule(raw: RawRule, diagnostics: Diagnostic[]): Rule | undefined 
     const filterCheck = checkPattern(spec.pattern, { stixVersion });
     const expires = spec.expires === undefined ? undefined : parseTime(spec.expires);
     if (spec.expires !== undefined && expires === undefined) diagnostics.push({ severity: 'error', code: 'bad-filter-expiry', message: `filter expires '${spec.expires}' is not an ISO 8601 date or date-time`, ...where(['filters', i, 'expires']) });
-    for (const d of filterCheck.diagnostics) diagnostics.push({ ...d, ...where(['filters', i]), message: `filter ${i}: ${d.message}` });
+    const filterPath = typeof entry === 'string' ? ['filters', i] : ['filters', i, 'pattern'];
+    for (const d of filterCheck.diagnostics) diagnostics.push({ ...d, ...where(filterPath), ...inPattern(filterPath, d, raw.at(filterPath)), message: `filter ${i}: ${d.message}` });
     if (filterCheck.pattern) filters.push({ text: spec.pattern, pattern: filterCheck.pattern, ...(spec.reason ? { reason: spec.reason } : {}), ...(expires !== undefined ? { expires } : {}) });
   });
 
@@ -257,11 +341,13 @@ function compileRule(raw: RawRule, diagnostics: Diagnostic[]): Rule | undefined 
 export function loadRules(sources: RuleSource[]): LoadResult {
   const diagnostics: Diagnostic[] = [];
   const rules: Rule[] = [];
+  const indicators = new IndicatorSet();
   const seen = new Map<string, string>();
   for (const source of sources) {
     const read = readRuleSource(source);
     diagnostics.push(...read.diagnostics);
     for (const raw of read.raw) {
+      if (raw.fromIndicator && indicatorFitsSet(raw, indicators, diagnostics)) continue;
       const rule = compileRule(raw, diagnostics);
       if (!rule) continue;
       const previous = seen.get(rule.id);
@@ -273,7 +359,34 @@ export function loadRules(sources: RuleSource[]): LoadResult {
       rules.push(rule);
     }
   }
-  return { rules, diagnostics };
+  return { rules, indicators, diagnostics };
+}
+
+/**
+ * Files a STIX indicator in the compact indicator set when it is a single observation
+ * expression. Returns false when it must load as an ordinary rule (or was rejected there).
+ */
+function indicatorFitsSet(raw: RawRule, indicators: IndicatorSet, diagnostics: Diagnostic[]): boolean {
+  const v = raw.value;
+  if (typeof v.pattern !== 'string' || typeof v.id !== 'string') return false;
+  const validFrom = parseTime(v.valid_from);
+  const validUntil = parseTime(v.valid_until);
+  if ((v.valid_from !== undefined && validFrom === undefined) || (v.valid_until !== undefined && validUntil === undefined)) return false;
+  const outcome = indicators.add({
+    id: v.id,
+    name: v.name as string,
+    description: (v.description as string | undefined) ?? '',
+    severity: v.severity as Severity,
+    tags: (v.tags as string[] | undefined) ?? [],
+    patternText: v.pattern,
+    stixVersion: v.stix_version === '2.0' ? '2.0' : '2.1',
+    ...(validFrom !== undefined ? { validFrom } : {}),
+    ...(validUntil !== undefined ? { validUntil } : {}),
+  });
+  if (outcome === 'added') return true;
+  if (outcome === 'rule') return false;
+  for (const d of outcome) diagnostics.push({ ...d, file: raw.file, line: raw.position.line, column: raw.position.column, ruleId: v.id, message: `indicator pattern: ${d.message}` });
+  return true;
 }
 
 const RULE_FILE = /\.(ya?ml|json)$/i;
@@ -306,5 +419,5 @@ export function readRuleSources(paths: string[]): { sources: RuleSource[]; diagn
 export function loadRulesFromPaths(paths: string[]): LoadResult {
   const { sources, diagnostics } = readRuleSources(paths);
   const loaded = loadRules(sources);
-  return { rules: loaded.rules, diagnostics: [...diagnostics, ...loaded.diagnostics] };
+  return { ...loaded, diagnostics: [...diagnostics, ...loaded.diagnostics] };
 }

@@ -1,0 +1,82 @@
+/**
+ * POST /events on the HTTP API (payload v2): one JSON event, a JSON array or NDJSON, whatever
+ * the content type. The tenant comes from the authoriser context, never from the body.
+ *
+ *   202 { accepted, rejected, alerts, alertIds, rejections: [{ index, code, reason }] }
+ *   400 the body holds no usable event (not JSON/NDJSON, empty, or every event refused)
+ *   401 no authoriser context; 403 an authorised principal without a tenant
+ *   413 the body (base64-decoded) is over MAX_BODY_BYTES, checked before parsing
+ *   503 alerts not delivered or state contended: nothing is lost, retry the same request
+ */
+import middy from '@middy/core';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import type { APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import { bodyBytes, decodeBody } from './body.js';
+import { callerOf, type HttpApiEvent } from './auth.js';
+import { addIngestMetrics, inLambda, logger, metrics, rejectionSummary, sharedRuntime, type Runtime } from './runtime.js';
+
+const RETRY_AFTER_SECONDS = '1';
+
+function json(statusCode: number, body: unknown, headers: Record<string, string> = {}): APIGatewayProxyStructuredResultV2 {
+  return { statusCode, headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) };
+}
+
+export function createIngestHttpHandler(getRuntime: () => Runtime) {
+  return middy<HttpApiEvent, APIGatewayProxyStructuredResultV2, Error, Context>()
+    .use(injectLambdaContext(logger, { logEvent: false, resetKeys: true }))
+    .use(logMetrics(metrics, { captureColdStartMetric: true }))
+    .handler(async (event) => {
+      const runtime = getRuntime();
+      const caller = callerOf(event, runtime.config.iamTenantSource);
+      if (!caller.ok) {
+        logger.warn('request refused', { status: caller.status, reason: caller.reason });
+        metrics.addMetric('RequestsRefused', MetricUnit.Count, 1);
+        return json(caller.status, { error: caller.status === 401 ? 'unauthorized' : 'forbidden', message: caller.reason });
+      }
+      logger.appendKeys({ tenant: caller.tenant });
+      const body = event.body ?? '';
+      const size = bodyBytes(body, event.isBase64Encoded);
+      if (size > runtime.config.maxBodyBytes) {
+        logger.warn('request body too large', { bytes: size, limit: runtime.config.maxBodyBytes });
+        metrics.addMetric('RequestsTooLarge', MetricUnit.Count, 1);
+        return json(413, { error: 'payload-too-large', message: `the body is ${size} bytes; the limit is ${runtime.config.maxBodyBytes}` });
+      }
+
+      let outcome;
+      try {
+        outcome = await runtime.ingestText(decodeBody(body, event.isBase64Encoded), caller.tenant);
+      } catch (error) {
+        logger.error('ingest failed', { error: error instanceof Error ? { name: error.name, message: error.message } : 'unknown' });
+        metrics.addMetric('IngestFailures', MetricUnit.Count, 1);
+        return json(503, { error: 'unavailable', message: 'the detection pipeline is unavailable; retry the request' }, { 'retry-after': RETRY_AFTER_SECONDS });
+      }
+      addIngestMetrics(outcome);
+      const summary = {
+        accepted: outcome.accepted,
+        rejected: outcome.rejections.length,
+        alerts: outcome.alertIds.length,
+        alertIds: outcome.alertIds,
+        rejections: outcome.rejections,
+      };
+      logger.info('events ingested', { events: outcome.total, accepted: outcome.accepted, rejected: rejectionSummary(outcome.rejections), alerts: outcome.alertIds.length });
+
+      if (outcome.undelivered.length > 0 || outcome.retryable.length > 0) {
+        // The alerts stay in the engine's outbox; the retried request re-sends them under the same ids.
+        logger.error('alerts not delivered; asking the client to retry', {
+          undelivered: outcome.undelivered.length,
+          reasons: [...new Set(outcome.undelivered.map((u) => u.reason.split(':')[0]))],
+          retryable: outcome.retryable.map((d) => d.code),
+        });
+        return json(503, { error: 'retry', message: 'some alerts could not be delivered yet; retry the same request (alerts are deduplicated)', ...summary }, { 'retry-after': RETRY_AFTER_SECONDS });
+      }
+      if (outcome.accepted === 0) return json(400, { error: 'no-valid-events', message: 'the body holds no event that could be read', ...summary });
+      return json(202, summary);
+    });
+}
+
+export const handler = createIngestHttpHandler(() => sharedRuntime('ingest'));
+
+// Build rules, clients and the Detector during the Lambda init phase, not on the first request.
+if (inLambda()) sharedRuntime('ingest');

@@ -1,0 +1,309 @@
+/**
+ * Per-container setup shared by the Lambda handlers: configuration from the environment
+ * (validated at init), the rules shipped with the bundle (loaded and compiled once), the AWS
+ * clients, the stores and the Detector. Handlers stay thin: they adapt their event to
+ * `Runtime.ingestText` and its outcome to their response.
+ *
+ * Logging: counts, codes, tenants, message and request ids. Never event bodies, alert contents
+ * or credentials.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import type { Diagnostic } from '../src/errors.js';
+import { BUILT_IN_MAPPING_FILES, createNormaliser, setBuiltInMappingTexts, type Normaliser } from '../src/normalise/index.js';
+import { Detector, type ProcessResult } from '../src/pipeline/detector.js';
+import { SqsMessageSink } from '../src/queue/sqs-sink.js';
+import type { MessageSink } from '../src/queue/types.js';
+import { loadRulesFromPaths } from '../src/rules/load.js';
+import type { Rule } from '../src/rules/model.js';
+import { DynamoDbCounterStore, type CounterDeltas, type CounterStore, type CounterValues } from '../src/state/counters.js';
+import { DynamoDbStateStore } from '../src/state/dynamodb-store.js';
+import type { StateStore } from '../src/state/types.js';
+import { parseEvents, type Rejection } from './body.js';
+import { ConfigError, readConfig, type FunctionRole, type RuntimeConfig } from './config.js';
+import { DynamoDbRuleOverrideStore, type RuleOverride, type RuleOverrideStore } from './rule-overrides.js';
+
+/** One logger and one metrics object per container, as the Powertools middlewares expect. */
+export const logger = new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'stixflow' });
+export const metrics = new Metrics({
+  namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? 'Stixflow',
+  serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'stixflow',
+});
+
+/** Pipeline errors after which the same input, retried, can succeed. */
+const RETRYABLE_CODES = new Set(['state-conflict']);
+
+export interface RuntimeDeps {
+  dynamo?: DynamoDBClient;
+  sqs?: SQSClient;
+  store?: StateStore;
+  counters?: CounterStore;
+  sink?: MessageSink;
+  overrides?: RuleOverrideStore;
+  now?: () => number;
+  logger?: Logger;
+}
+
+export interface IngestOutcome {
+  /** Events in the input, good and bad. */
+  total: number;
+  accepted: number;
+  /** Every event not accepted: not JSON, or refused by the normaliser; by input index. */
+  rejections: Rejection[];
+  /** Ids of the alerts the alert queue took. */
+  alertIds: string[];
+  /** Alerts the alert queue did not take: the input must be retried (the outbox re-sends them). */
+  undelivered: { id: string; reason: string }[];
+  /** Errors after which a retry of the same input can succeed (concurrent state updates). */
+  retryable: Diagnostic[];
+  /** The pipeline result, when any event reached it. */
+  result: ProcessResult | undefined;
+}
+
+/** Counters are health signals: a failed increment is logged and counted, never fails detection. */
+class TolerantCounterStore implements CounterStore {
+  constructor(
+    private readonly inner: CounterStore,
+    private readonly log: Logger,
+  ) {}
+
+  async increment(tenant: string, ruleId: string, day: string, deltas: CounterDeltas): Promise<void> {
+    try {
+      await this.inner.increment(tenant, ruleId, day, deltas);
+    } catch (error) {
+      this.log.warn('rule counter update failed', { ruleId, day, error: error instanceof Error ? error.name : 'unknown' });
+      metrics.addMetric('CounterWriteFailures', MetricUnit.Count, 1);
+    }
+  }
+
+  read(tenant: string, ruleIds: string[], days: string[]): Promise<Map<string, Map<string, CounterValues>>> {
+    return this.inner.read(tenant, ruleIds, days);
+  }
+}
+
+/** Reads the built-in mappings from a directory shipped with the bundle (bundled code has no `mappings/` beside it). */
+function useMappingsFrom(dir: string): void {
+  const texts = {} as Record<(typeof BUILT_IN_MAPPING_FILES)[number], string>;
+  for (const file of BUILT_IN_MAPPING_FILES) {
+    try {
+      texts[file] = readFileSync(join(dir, file), 'utf8');
+    } catch {
+      throw new ConfigError([`MAPPINGS_DIR ${dir} has no readable ${file}`]);
+    }
+  }
+  setBuiltInMappingTexts(texts);
+}
+
+export class Runtime {
+  readonly config: RuntimeConfig;
+  /** Rules as shipped (their own `enabled` flags), compiled once. */
+  readonly rules: Rule[];
+  readonly ruleDiagnostics: Diagnostic[];
+  readonly counters: CounterStore;
+  readonly overrides: RuleOverrideStore;
+  readonly log: Logger;
+  private readonly store: StateStore | undefined;
+  private readonly sink: MessageSink | undefined;
+  private readonly now: () => number;
+  private current: { detector: Detector; signature: string } | undefined;
+  private overrideState = new Map<string, RuleOverride>();
+  private lastRefresh = Number.NEGATIVE_INFINITY;
+  private refreshing: Promise<void> | undefined;
+  private readonly normalisers = new Map<string, Normaliser>();
+
+  constructor(config: RuntimeConfig, deps: RuntimeDeps = {}) {
+    this.config = config;
+    this.log = deps.logger ?? logger;
+    this.now = deps.now ?? Date.now;
+    if (config.mappingsDir) useMappingsFrom(config.mappingsDir);
+
+    const loaded = loadRulesFromPaths([config.rulesDir]);
+    const missing = loaded.diagnostics.filter((d) => d.code === 'rule-file-missing');
+    if (missing.length > 0) throw new ConfigError([`RULES_DIR ${config.rulesDir} does not exist`]);
+    this.rules = loaded.rules;
+    this.ruleDiagnostics = loaded.diagnostics;
+    const errors = loaded.diagnostics.filter((d) => d.severity === 'error');
+    if (errors.length > 0) {
+      // The CDK construct refuses to synthesise invalid rules, so this means a hand-made deployment.
+      this.log.error('invalid rules skipped', { count: errors.length, rules: errors.map((d) => ({ ruleId: d.ruleId, code: d.code, file: d.file, line: d.line })) });
+    }
+    if (this.rules.length === 0) this.log.warn('no rules loaded', { rulesDir: config.rulesDir });
+
+    const dynamo = deps.dynamo ?? (deps.store && deps.counters && deps.overrides ? undefined : new DynamoDBClient({}));
+    const table = { client: dynamo as DynamoDBClient, tableName: config.tableName };
+    this.store = deps.store ?? (config.role === 'ingest' ? new DynamoDbStateStore(table) : undefined);
+    this.counters = new TolerantCounterStore(deps.counters ?? new DynamoDbCounterStore(table), this.log);
+    this.overrides = deps.overrides ?? new DynamoDbRuleOverrideStore(table);
+    if (config.role === 'ingest') {
+      this.sink = deps.sink ?? new SqsMessageSink({ client: deps.sqs ?? new SQSClient({}), queueUrl: config.alertQueueUrl as string });
+    }
+  }
+
+  /** Overrides as last read, by rule id. */
+  get ruleOverrides(): ReadonlyMap<string, RuleOverride> {
+    return this.overrideState;
+  }
+
+  /** Whether a rule runs: its override when there is one, else its own flag. */
+  isEnabled(rule: Rule): boolean {
+    return this.overrideState.get(rule.id)?.enabled ?? rule.enabled;
+  }
+
+  /**
+   * Re-reads the overrides when the last read is older than the refresh interval (or when
+   * forced). A failed read keeps the previous overrides: detection must not stop because the
+   * override partition could not be read.
+   */
+  async refreshOverrides(force = false): Promise<void> {
+    const due = this.now() - this.lastRefresh >= this.config.overridesRefreshSeconds * 1000;
+    if (!force && !due) return;
+    this.refreshing ??= (async () => {
+      try {
+        this.overrideState = await this.overrides.list();
+        this.lastRefresh = this.now();
+      } catch (error) {
+        // Retry on the next call rather than hammering: count this attempt as a refresh.
+        this.lastRefresh = this.now();
+        this.log.warn('rule overrides could not be read; keeping the previous ones', { error: error instanceof Error ? error.name : 'unknown' });
+      } finally {
+        this.refreshing = undefined;
+      }
+    })();
+    await this.refreshing;
+  }
+
+  /** The Detector for the current overrides, rebuilt only when the set of enabled rules changes. */
+  async detector(): Promise<Detector> {
+    if (!this.store || !this.sink) throw new ConfigError(['the rules API runtime does not run the detector']);
+    await this.refreshOverrides();
+    const rules = this.rules.map((rule) => {
+      const enabled = this.isEnabled(rule);
+      return enabled === rule.enabled ? rule : { ...rule, enabled };
+    });
+    const signature = rules.map((r) => (r.enabled ? '1' : '0')).join('');
+    if (this.current?.signature !== signature) {
+      this.current = {
+        signature,
+        detector: new Detector({
+          rules,
+          store: this.store,
+          sink: this.sink,
+          counters: this.counters,
+          now: this.now,
+          engine: {
+            ...(this.config.latenessSeconds !== undefined ? { latenessSeconds: this.config.latenessSeconds } : {}),
+            ...(this.config.maxPartialsPerGroup !== undefined ? { maxPartialsPerGroup: this.config.maxPartialsPerGroup } : {}),
+          },
+        }),
+      };
+    }
+    return this.current.detector;
+  }
+
+  /**
+   * A normaliser that records the caller's tenant on every observed-data. That also overwrites
+   * any `x_tenant` a STIX event carries, so a sender cannot write into another tenant's state.
+   */
+  private normaliserFor(tenant: string): Normaliser {
+    let normaliser = this.normalisers.get(tenant);
+    if (!normaliser) {
+      if (this.normalisers.size >= 1000) this.normalisers.clear();
+      normaliser = createNormaliser({ tenant });
+      this.normalisers.set(tenant, normaliser);
+    }
+    return normaliser;
+  }
+
+  /** Runs parsed events for one tenant through the pipeline (the same stages as `Detector.process`). */
+  async ingest(rawEvents: unknown[], tenant: string): Promise<ProcessResult> {
+    const detector = await this.detector();
+    const normalised = this.normaliserFor(tenant).normaliseBatch(rawEvents);
+    const result = await detector.processObserved(normalised.events, tenant);
+    return { ...result, rejected: [...normalised.rejected, ...result.rejected] };
+  }
+
+  /** Parses a payload (JSON event, JSON array or NDJSON) and ingests its events for the tenant. */
+  async ingestText(text: string, tenant: string): Promise<IngestOutcome> {
+    const parsed = parseEvents(text);
+    const rejections = [...parsed.rejections];
+    let result: ProcessResult | undefined;
+    if (parsed.events.length > 0) {
+      result = await this.ingest(
+        parsed.events.map((e) => e.value),
+        tenant,
+      );
+      for (const d of result.rejected) {
+        const index = d.eventIndex !== undefined ? parsed.events[d.eventIndex]?.index : undefined;
+        rejections.push({ index: index ?? -1, code: d.code, reason: d.message });
+      }
+      rejections.sort((a, b) => a.index - b.index);
+    }
+    return {
+      total: parsed.total,
+      accepted: result?.accepted ?? 0,
+      rejections,
+      alertIds: result?.alerts.map((a) => a.id) ?? [],
+      undelivered: result?.undelivered ?? [],
+      retryable: result?.errors.filter((e) => RETRYABLE_CODES.has(e.code)) ?? [],
+      result,
+    };
+  }
+}
+
+/** EMF metrics of one ingest call; the logMetrics middleware publishes them at the end of the invocation. */
+export function addIngestMetrics(outcome: IngestOutcome): void {
+  const r = outcome.result;
+  metrics.addMetric('EventsAccepted', MetricUnit.Count, outcome.accepted);
+  metrics.addMetric('EventsRejected', MetricUnit.Count, outcome.rejections.length);
+  metrics.addMetric('Alerts', MetricUnit.Count, outcome.alertIds.length);
+  metrics.addMetric('AlertsUndelivered', MetricUnit.Count, outcome.undelivered.length);
+  metrics.addMetric('Suppressed', MetricUnit.Count, r?.suppressed ?? 0);
+  metrics.addMetric('Throttled', MetricUnit.Count, r?.throttled ?? 0);
+  metrics.addMetric('Filtered', MetricUnit.Count, r?.filtered ?? 0);
+  metrics.addMetric('LateEvents', MetricUnit.Count, r?.late.length ?? 0);
+  metrics.addMetric('PipelineErrors', MetricUnit.Count, r?.errors.length ?? 0);
+}
+
+/** Codes and counts of a rejection list, for logs (never the reasons: they may quote the payload). */
+export function rejectionSummary(rejections: Rejection[]): Record<string, number> {
+  const codes: Record<string, number> = {};
+  for (const r of rejections) codes[r.code] = (codes[r.code] ?? 0) + 1;
+  return codes;
+}
+
+// ---------------------------------------------------------------- the per-container runtime
+
+let sharedOptions: { env?: Record<string, string | undefined>; deps?: RuntimeDeps } = {};
+const shared = new Map<FunctionRole, Runtime>();
+
+/**
+ * The container's runtime for a function role, built on first use from the environment (or
+ * from `configureSharedRuntime`). Lambda handlers build it during init, so a bad configuration
+ * fails the init with a ConfigError naming every problem.
+ */
+export function sharedRuntime(role: FunctionRole): Runtime {
+  let runtime = shared.get(role);
+  if (!runtime) {
+    runtime = new Runtime(readConfig(sharedOptions.env ?? process.env, role), sharedOptions.deps);
+    shared.set(role, runtime);
+  }
+  return runtime;
+}
+
+/**
+ * Replaces the configuration source and injected clients of the shared runtimes and drops the
+ * ones built so far. The local stack uses it to point the very same handlers at the emulators.
+ */
+export function configureSharedRuntime(options: { env?: Record<string, string | undefined>; deps?: RuntimeDeps } = {}): void {
+  sharedOptions = options;
+  shared.clear();
+}
+
+/** True inside a Lambda execution environment. */
+export function inLambda(): boolean {
+  return process.env.AWS_LAMBDA_FUNCTION_NAME !== undefined && process.env.AWS_LAMBDA_FUNCTION_NAME !== '';
+}

@@ -1,0 +1,284 @@
+/**
+ * The rule index: the cost of matching an event stays close to independent of the number of
+ * rules and indicators. Every observation expression is filed under a necessary condition
+ * derived from its comparisons:
+ * - equality and IN comparisons → (object type, path, value) in a hash map;
+ * - IPv4 ISSUBSET with a prefix of /8 or longer → (type, path, first octet) buckets;
+ * - anything else → its root object type only (evaluated for every event with that type).
+ * For an event, the index reads each indexed path of each object type present once, collects
+ * the candidate expressions, and only those are evaluated in full. A candidate is a necessary
+ * condition, never a sufficient one: the full predicate still decides.
+ */
+import { isComparisonJunction, type ComparisonExpression, type ObjectPath } from '../pattern/ast.js';
+import { parseIPv4Fast, parseNetwork } from '../pattern/cidr.js';
+import { compilePath } from '../pattern/evaluate.js';
+import type { PreparedObservation } from '../pattern/observation.js';
+
+type Condition = { path: ObjectPath; key: string } | { path: ObjectPath; octet: number } | { path: ObjectPath; substring: string };
+
+/** Substring conditions are found through one trigram of the literal; shorter ones are not indexed. */
+const MIN_LITERAL = 3;
+
+/**
+ * The longest ASCII literal every match of a LIKE pattern contains (its longest segment between
+ * wildcards), or undefined when none is long enough to index.
+ */
+export function likeLiteral(like: string): string | undefined {
+  const longest = like.split(/[%_]/).reduce((a, b) => (b.length > a.length ? b : a), '');
+  return longest.length >= MIN_LITERAL && isAscii(longest) ? longest : undefined;
+}
+
+/**
+ * A literal that every string matched by the regex contains, read conservatively: no
+ * alternation, no case-insensitive flag; only runs of plain characters at the top level count.
+ * Groups, classes, escapes other than escaped punctuation, and quantifier bodies break a run
+ * and are skipped whole; a character made optional by `?`, `*` or `{0,…}` is dropped from it.
+ */
+export function regexLiteral(source: string): string | undefined {
+  if (source.includes('|') || /\(\?[a-zA-Z]*i[a-zA-Z]*[):]/.test(source)) return undefined;
+  let best = '';
+  let run = '';
+  const end = (): void => {
+    if (run.length > best.length) best = run;
+    run = '';
+  };
+  /** Index just past the construct that starts at i (a group, class or quantifier body). */
+  const skipBalanced = (i: number, open: string, close: string): number => {
+    let depth = 0;
+    for (let k = i; k < source.length; k++) {
+      const ch = source[k];
+      if (ch === '\\') k++;
+      else if (open === '(' && ch === '[') k = skipBalanced(k, '[', ']') - 1;
+      else if (ch === open && (open !== '[' || depth === 0)) depth++;
+      else if (ch === close && --depth === 0) return k + 1;
+    }
+    return source.length;
+  };
+  let i = 0;
+  while (i < source.length) {
+    const c = source[i] as string;
+    let literal: string | undefined;
+    let next = i + 1;
+    if (c === '\\') {
+      const e = source[i + 1];
+      if (e !== undefined && /[.\\/+*?()[\]{}|^$\-#&~ ]/.test(e)) {
+        literal = e;
+        next = i + 2;
+      } else {
+        // \d \w \s \b, \xHH, \x{…}, \p{…}, \Q…\E, octal: not a plain character.
+        next = i + 2;
+        if ((e === 'x' || e === 'p' || e === 'P') && source[i + 2] === '{') next = skipBalanced(i + 2, '{', '}');
+        else if (e === 'x') next = i + 4;
+        else if (e === 'p' || e === 'P') next = i + 3;
+        else if (e === 'Q') next = source.includes('\\E', i) ? source.indexOf('\\E', i) + 2 : source.length;
+      }
+    } else if (c === '(') {
+      next = skipBalanced(i, '(', ')');
+    } else if (c === '[') {
+      next = skipBalanced(i, '[', ']');
+    } else if (c === '{') {
+      next = skipBalanced(i, '{', '}');
+    } else if (!'.)]}*+?^$'.includes(c)) {
+      literal = c;
+    }
+    if (literal === undefined) {
+      end();
+      i = next;
+      continue;
+    }
+    const following = source[next];
+    if (following === '?' || following === '*' || (following === '{' && /^\{0[,}]/.test(source.slice(next)))) {
+      end();
+      i = next;
+      continue;
+    }
+    run += literal;
+    if (following === '+' || following === '{') end();
+    i = next;
+  }
+  end();
+  return best.length >= MIN_LITERAL && isAscii(best) ? best : undefined;
+}
+
+function isAscii(text: string): boolean {
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 0x7f) return false;
+  return true;
+}
+
+function nfc(text: string): string {
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 0x7f) return text.normalize('NFC');
+  return text;
+}
+/** 'none': no index condition can be derived (file under the type); []: can never hold. */
+type Need = Condition[] | 'none';
+
+const INDEXABLE_PATH = (path: ObjectPath): boolean => !path.steps.some((s) => s.kind === 'key' && /_(hex|bin)$/.test(s.name));
+
+export function valueKey(value: unknown): string | undefined {
+  if (typeof value === 'string') return `s${value}`;
+  if (typeof value === 'number') return `n${value}`;
+  if (typeof value === 'boolean') return value ? 'bt' : 'bf';
+  return undefined;
+}
+
+function need(expr: ComparisonExpression, type: string): Need {
+  if (isComparisonJunction(expr)) {
+    const l = need(expr.left, type);
+    const r = need(expr.right, type);
+    if (expr.kind === 'and') {
+      if (l !== 'none' && l.length === 0) return [];
+      if (r !== 'none' && r.length === 0) return [];
+      if (l === 'none') return r;
+      if (r === 'none') return l;
+      return l.length <= r.length ? l : r; // the more selective side
+    }
+    if (l === 'none' || r === 'none') return 'none';
+    return [...l, ...r];
+  }
+  if (expr.path.objectType !== type) return [];
+  if (expr.negated || !INDEXABLE_PATH(expr.path)) return 'none';
+  if (expr.kind === 'comparison' && expr.operator === '=' && (expr.value.type === 'string' || expr.value.type === 'int' || expr.value.type === 'float' || expr.value.type === 'bool')) {
+    return [{ path: expr.path, key: valueKey(expr.value.value) as string }];
+  }
+  if (expr.kind === 'in' && expr.values.every((v) => v.type === 'string' || v.type === 'int' || v.type === 'float' || v.type === 'bool')) {
+    return expr.values.map((v) => ({ path: expr.path, key: valueKey(v.value) as string }));
+  }
+  if (expr.kind === 'comparison' && (expr.operator === 'LIKE' || expr.operator === 'MATCHES') && expr.value.type === 'string') {
+    const literal = expr.operator === 'LIKE' ? likeLiteral(expr.value.value.normalize('NFC')) : regexLiteral(expr.value.value.normalize('NFC'));
+    if (literal !== undefined) return [{ path: expr.path, substring: literal }];
+  }
+  if (expr.kind === 'comparison' && expr.operator === 'ISSUBSET' && expr.value.type === 'string') {
+    const network = parseNetwork(expr.value.value);
+    if (network && network.family === 4 && network.prefix >= 8) return [{ path: expr.path, octet: Number(network.address >> 24n) }];
+  }
+  return 'none';
+}
+
+interface PathSlot {
+  path: ObjectPath;
+  walk: ReturnType<typeof compilePath>;
+  byValue: Map<string, number[]>;
+  byOctet: Map<number, number[]>;
+  /** trigram → literals (with the entries that need them) filed under it */
+  byTrigram: Map<string, { literal: string; ids: number[] }[]>;
+}
+
+export interface IndexStats {
+  entries: number;
+  indexedConditions: number;
+  typeOnlyEntries: number;
+  paths: number;
+}
+
+export class RuleIndex {
+  private readonly typeOnly = new Map<string, number[]>();
+  private readonly slots = new Map<string, PathSlot[]>();
+  private readonly slotByKey = new Map<string, PathSlot>();
+  /** Per-entry stamp, so that an entry reached through several conditions is visited once. */
+  private stamps = new Uint32Array(1024);
+  private stamp = 0;
+  private size = 0;
+  readonly stats: IndexStats = { entries: 0, indexedConditions: 0, typeOnlyEntries: 0, paths: 0 };
+
+  /**
+   * Files entry `id` (an observation expression) for each root type it can match. Ids must be
+   * small non-negative integers, unique per entry.
+   */
+  add(id: number, comparison: ComparisonExpression, rootTypes: readonly string[]): void {
+    if (id >= this.stamps.length) {
+      const grown = new Uint32Array(Math.max(id + 1, this.stamps.length * 2));
+      grown.set(this.stamps);
+      this.stamps = grown;
+    }
+    this.size = Math.max(this.size, id + 1);
+    this.stats.entries++;
+    for (const type of rootTypes) {
+      const conditions = need(comparison, type);
+      if (conditions === 'none') {
+        push(this.typeOnly, type, id);
+        this.stats.typeOnlyEntries++;
+        continue;
+      }
+      for (const condition of conditions) {
+        const slot = this.slotFor(type, condition.path);
+        if ('key' in condition) push(slot.byValue, condition.key, id);
+        else if ('octet' in condition) push(slot.byOctet, condition.octet, id);
+        else {
+          const trigram = condition.substring.slice(0, MIN_LITERAL);
+          const list = slot.byTrigram.get(trigram) ?? [];
+          const existing = list.find((e) => e.literal === condition.substring);
+          if (existing) existing.ids.push(id);
+          else list.push({ literal: condition.substring, ids: [id] });
+          slot.byTrigram.set(trigram, list);
+        }
+        this.stats.indexedConditions++;
+      }
+    }
+  }
+
+  private slotFor(type: string, path: ObjectPath): PathSlot {
+    const id = JSON.stringify([type, path.steps]);
+    let slot = this.slotByKey.get(id);
+    if (!slot) {
+      slot = { path, walk: compilePath(path.steps), byValue: new Map(), byOctet: new Map(), byTrigram: new Map() };
+      this.slotByKey.set(id, slot);
+      push(this.slots, type, slot);
+      this.stats.paths++;
+    }
+    return slot;
+  }
+
+  /** Calls `visit` once for each entry that may match the event. */
+  candidates(observation: PreparedObservation, visit: (id: number) => void): void {
+    if (++this.stamp === 0xffffffff) {
+      this.stamps.fill(0);
+      this.stamp = 1;
+    }
+    const stamp = this.stamp;
+    const stamps = this.stamps;
+    const once = (ids: number[] | undefined): void => {
+      if (!ids) return;
+      for (let i = 0; i < ids.length; i++) {
+        const id = ids[i] as number;
+        if (stamps[id] !== stamp) {
+          stamps[id] = stamp;
+          visit(id);
+        }
+      }
+    };
+    const scratch = { address: 0, prefix: 0 };
+    for (const [type, roots] of observation.byType) {
+      once(this.typeOnly.get(type));
+      const slots = this.slots.get(type);
+      if (!slots) continue;
+      for (const slot of slots) {
+        for (const root of roots) {
+          slot.walk(root.object, observation, (value) => {
+            if (slot.byValue.size > 0) {
+              const key = valueKey(value);
+              if (key !== undefined) once(slot.byValue.get(key));
+            }
+            if (slot.byOctet.size > 0 && typeof value === 'string' && parseIPv4Fast(value, scratch)) {
+              once(slot.byOctet.get(Math.floor(scratch.address / 16777216)));
+            }
+            if (slot.byTrigram.size > 0 && typeof value === 'string') {
+              const text = nfc(value);
+              for (let i = 0; i + MIN_LITERAL <= text.length; i++) {
+                const filed = slot.byTrigram.get(text.slice(i, i + MIN_LITERAL));
+                if (!filed) continue;
+                for (const { literal, ids } of filed) if (text.startsWith(literal, i)) once(ids);
+              }
+            }
+            return false; // keep walking: every value of the path may select candidates
+          });
+        }
+      }
+    }
+  }
+}
+
+function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
+  const list = map.get(key);
+  if (list) list.push(value);
+  else map.set(key, [value]);
+}

@@ -1,0 +1,506 @@
+/**
+ * Constraint solving for one observation expression: its comparison expression in DNF, a
+ * conjunct chosen, each comparison placed on a tree that mirrors the object to build (keys,
+ * list elements, `_ref`/`_refs` targets, `_hex`/`_bin` values), structural contradictions
+ * found (a value that must also be an object, EXISTS against NOT EXISTS, different root
+ * types), each value solved (./slot.ts), and the objects built: the root object plus every
+ * referenced object, linked by deterministic ids.
+ */
+import type { ComparisonLeaf, ObservationExpression, PathStep } from '../pattern/ast.js';
+import type { StixObject } from '../stix/types.js';
+import { printPath } from '../pattern/print.js';
+import { byPosition, describeTest, takeConjuncts, type ValueLeaf } from './leaves.js';
+import { Prng } from './prng.js';
+import { decorations, realisticValue, refTargetType } from './realistic.js';
+import { needsScalar, solveSlot, type DataValue } from './slot.js';
+
+type Role = 'object' | 'plain' | 'ref' | 'refs' | 'binary';
+
+interface TreeNode {
+  /** Pattern-style path of the node, for messages (`network-traffic:dst_ref.value`). */
+  display: string;
+  role: Role;
+  /** Property name that led here (for list elements: the list's name). */
+  name: string;
+  /** Property names from the holding object down to here. */
+  keys: string[];
+  encoding?: 'hex' | 'base64';
+  tests: ValueLeaf[];
+  exists: ComparisonLeaf[];
+  props: Map<string, TreeNode>;
+  indexed: Map<number, TreeNode>;
+  anys: TreeNode[];
+  /** For objects (root and reference targets): the object type. */
+  objectType?: string;
+}
+
+export interface Failure {
+  unsat: boolean;
+  message: string;
+  leaf?: ComparisonLeaf;
+}
+
+export interface ConjunctPlan {
+  leaves: ComparisonLeaf[];
+  root?: TreeNode;
+  failure?: Failure;
+  notExists: ComparisonLeaf[];
+}
+
+function roleOf(name: string): { role: Role; encoding?: 'hex' | 'base64' } {
+  if (name.endsWith('_refs')) return { role: 'refs' };
+  if (name.endsWith('_ref')) return { role: 'ref' };
+  if (name.endsWith('_hex')) return { role: 'binary', encoding: 'hex' };
+  if (name.endsWith('_bin')) return { role: 'binary', encoding: 'base64' };
+  return { role: 'plain' };
+}
+
+function newNode(display: string, role: Role, name: string, keys: string[], encoding?: 'hex' | 'base64'): TreeNode {
+  const node: TreeNode = { display, role, name, keys, tests: [], exists: [], props: new Map(), indexed: new Map(), anys: [] };
+  if (encoding) node.encoding = encoding;
+  return node;
+}
+
+function stepText(step: PathStep): string {
+  return step.kind === 'key' ? `.${/^[A-Za-z_][A-Za-z0-9_]*$/.test(step.name) ? step.name : `'${step.name}'`}` : step.kind === 'index' ? `[${step.index}]` : '[*]';
+}
+
+class Unsat extends Error {
+  constructor(
+    readonly display: string,
+    readonly reason: string,
+    readonly leaf: ComparisonLeaf,
+  ) {
+    super(reason);
+  }
+}
+
+/** Concrete placement of a leaf: which any-element (`[*]`) each `[*]` step uses. */
+type Choice = number[];
+
+function place(root: TreeNode, leaf: ComparisonLeaf, choice: Choice): TreeNode {
+  let node = root;
+  let display = `${leaf.path.objectType}:`;
+  let anyIndex = 0;
+  leaf.path.steps.forEach((step, i) => {
+    const text = i === 0 && step.kind === 'key' ? stepText(step).slice(1) : stepText(step);
+    const parentDisplay = display;
+    display += text;
+    if (step.kind === 'key') {
+      if (node.role === 'refs') throw new Unsat(parentDisplay, `a _refs list holds references: use [n] or [*] before ${text}`, leaf);
+      if (node.role === 'binary') throw new Unsat(parentDisplay, `binary data has no property ${text.slice(1)}`, leaf);
+      let child = node.props.get(step.name);
+      if (!child) {
+        const { role, encoding } = roleOf(step.name);
+        const keys = node.role === 'object' || node.role === 'ref' ? [step.name] : [...node.keys, step.name];
+        child = newNode(display, role, step.name, keys, encoding);
+        node.props.set(step.name, child);
+      }
+      node = child;
+      return;
+    }
+    if (node.role === 'object' || node.role === 'ref') throw new Unsat(parentDisplay, `a reference resolves to one object, not a list: ${text} never selects anything`, leaf);
+    if (node.role === 'binary') throw new Unsat(parentDisplay, `binary data is not a list: ${text} never selects anything`, leaf);
+    const elementRole: Role = node.role === 'refs' ? 'ref' : 'plain';
+    if (step.kind === 'index') {
+      if (step.index < 0) throw new Unsat(display, `the negative index [${step.index}] never selects an element`, leaf);
+      let child = node.indexed.get(step.index);
+      if (!child) {
+        child = newNode(display, elementRole, node.name, node.keys);
+        node.indexed.set(step.index, child);
+      }
+      node = child;
+      return;
+    }
+    const k = choice[anyIndex++] ?? 0;
+    let child = node.anys[k];
+    if (!child) {
+      child = newNode(display, elementRole, node.name, node.keys);
+      node.anys.push(child);
+    }
+    node = child;
+  });
+  if (leaf.kind === 'exists') node.exists.push(leaf);
+  else node.tests.push(leaf);
+  return node;
+}
+
+function buildTree(objectType: string, placements: [ComparisonLeaf, Choice][]): TreeNode {
+  const root = newNode(`${objectType}:`, 'object', '', []);
+  root.objectType = objectType;
+  for (const [leaf, choice] of placements) place(root, leaf, choice);
+  return root;
+}
+
+/** Structural checks of one node: a value that must also be an object or a list, and so on. */
+function checkNode(node: TreeNode): void {
+  const isList = node.indexed.size > 0 || node.anys.length > 0;
+  const scalarTest = node.tests.find(needsScalar);
+  const firstChild = (): ComparisonLeaf | undefined => {
+    const leaves: ComparisonLeaf[] = [];
+    const collect = (n: TreeNode): void => {
+      leaves.push(...n.tests, ...n.exists);
+      for (const c of [...n.props.values(), ...n.indexed.values(), ...n.anys]) collect(c);
+    };
+    for (const c of [...node.props.values(), ...node.indexed.values(), ...node.anys]) collect(c);
+    return leaves.sort(byPosition)[0];
+  };
+  if (node.role === 'plain' && node.props.size > 0 && isList) {
+    const leaf = firstChild() as ComparisonLeaf;
+    throw new Unsat(node.display, 'it would have to be both an object (.key) and a list ([n])', leaf);
+  }
+  if (scalarTest && (node.role === 'ref' || node.role === 'object')) {
+    throw new Unsat(node.display, `a reference resolves to an object, which ${describeTest(scalarTest)} never matches`, scalarTest);
+  }
+  if (scalarTest && node.role === 'refs') {
+    throw new Unsat(node.display, `a _refs list resolves to a list of objects, which ${describeTest(scalarTest)} never matches`, scalarTest);
+  }
+  if (scalarTest && (node.props.size > 0 || isList)) {
+    const other = firstChild() as ComparisonLeaf;
+    const later = byPosition(scalarTest, other) > 0 ? scalarTest : other;
+    throw new Unsat(node.display, `no value satisfies ${describeTest(scalarTest)} and ${printPath(other.path)} ${describeTest(other)} (a value has no properties or elements)`, later);
+  }
+  for (const c of [...node.props.values(), ...node.indexed.values(), ...node.anys]) checkNode(c);
+}
+
+/** Does NOT EXISTS `p` contradict a comparison on `q` (q's truth makes something exist at p)? */
+function covers(p: PathStep[], q: PathStep[]): boolean {
+  if (p.length > q.length) return false;
+  for (let i = 0; i < p.length; i++) {
+    const a = p[i] as PathStep;
+    const b = q[i] as PathStep;
+    if (a.kind === 'key' ? b.kind !== 'key' || b.name !== a.name : a.kind === 'index' ? b.kind !== 'index' || b.index !== a.index : b.kind === 'key') return false;
+  }
+  return true;
+}
+
+const CHECK_BASE = Date.UTC(2024, 0, 1) * 1000;
+
+/** Solves every value slot of the tree once, to learn whether the conjunct can be generated. */
+function checkValues(node: TreeNode, objectType: string, prng: Prng): Failure | undefined {
+  const isLeafValue = node.props.size === 0 && node.indexed.size === 0 && node.anys.length === 0 && (node.role === 'plain' || node.role === 'binary');
+  if (isLeafValue && node.tests.length > 0) {
+    const result = solveSlot({ ctx: { objectType, keys: node.keys }, tests: node.tests, binary: node.role === 'binary', baseMicros: CHECK_BASE }, prng);
+    if (!result.ok) return { unsat: result.unsat, message: `${node.display}: ${result.message}`, ...(result.leaf ? { leaf: result.leaf } : {}) };
+  }
+  for (const [name, child] of node.props) {
+    if (name === 'type' && node.role === 'object') continue;
+    const childType = child.role === 'ref' ? targetType(child) : objectType;
+    const f = checkValues(child, childType, prng);
+    if (f) return f;
+  }
+  for (const child of [...node.indexed.values(), ...node.anys]) {
+    const f = checkValues(child, node.role === 'refs' ? targetType(child) : objectType, prng);
+    if (f) return f;
+  }
+  if (node.role === 'object') {
+    const typeNode = node.props.get('type');
+    if (typeNode && typeNode.tests.length > 0) {
+      const result = solveSlot({ ctx: { objectType, keys: ['type'] }, tests: typeNode.tests, binary: false, baseMicros: CHECK_BASE, fixed: objectType }, prng);
+      if (!result.ok) return { unsat: true, message: `${typeNode.display}: ${result.message}`, ...(result.leaf ? { leaf: result.leaf } : {}) };
+    }
+  }
+  return undefined;
+}
+
+/** A constant that tells what a reference points to (an IP address, an e-mail address, …). */
+function sampleConstant(node: TreeNode): string | undefined {
+  const valueNode = node.props.get('value');
+  for (const t of valueNode?.tests ?? []) {
+    if (t.kind === 'comparison' && t.value.type === 'string' && (!t.negated || t.operator === '!=')) return t.value.value;
+    if (t.kind === 'in' && !t.negated && t.values[0]?.type === 'string') return t.values[0].value as string;
+  }
+  return undefined;
+}
+
+/** The object type of a reference target: an explicit `type = '…'`, or inferred. */
+function targetType(node: TreeNode): string {
+  if (node.objectType) return node.objectType;
+  const typeNode = node.props.get('type');
+  for (const t of typeNode?.tests ?? []) {
+    if (t.kind === 'comparison' && t.operator === '=' && !t.negated && t.value.type === 'string') return (node.objectType = t.value.value);
+    if (t.kind === 'in' && !t.negated && t.values[0]?.type === 'string') return (node.objectType = t.values[0].value as string);
+  }
+  node.objectType = refTargetType(node.name, sampleConstant(node), [...node.props.keys()]);
+  if (typeNode && typeNode.tests.length > 0) {
+    const solved = solveSlot({ ctx: { objectType: node.objectType, keys: ['type'] }, tests: typeNode.tests, binary: false, baseMicros: CHECK_BASE }, new Prng(3));
+    const inferred = solveSlot({ ctx: { objectType: node.objectType, keys: ['type'] }, tests: typeNode.tests, binary: false, baseMicros: CHECK_BASE, fixed: node.objectType }, new Prng(3));
+    if (!inferred.ok && solved.ok && typeof solved.value === 'string') node.objectType = solved.value;
+  }
+  return node.objectType;
+}
+
+/**
+ * Plans a conjunct: places its comparisons on the object tree, with greedy reuse of `[*]`
+ * elements (a new element when the comparisons on one would conflict), and checks it.
+ */
+export function planConjunct(leaves: ComparisonLeaf[]): ConjunctPlan {
+  const notExists = leaves.filter((l) => l.kind === 'exists' && l.negated);
+  const positive = leaves.filter((l) => !(l.kind === 'exists' && l.negated));
+  const plan: ConjunctPlan = { leaves, notExists };
+  const types = [...new Set(leaves.map((l) => l.path.objectType))];
+  if (types.length > 1) {
+    const odd = leaves.slice().sort(byPosition).find((l) => l.path.objectType !== leaves.slice().sort(byPosition)[0]?.path.objectType) as ComparisonLeaf;
+    plan.failure = {
+      unsat: true,
+      message: `${printPath(odd.path)}: comparisons on different root types (${types.join(', ')}) are joined by AND; they can never hold on the same object`,
+      leaf: odd,
+    };
+    return plan;
+  }
+  const objectType = types[0] as string;
+  for (const n of notExists) {
+    const hit = positive.find((p) => covers(n.path.steps, p.path.steps));
+    if (hit) {
+      const same = hit.path.steps.length === n.path.steps.length;
+      const later = byPosition(hit, n) > 0 ? hit : n;
+      plan.failure = { unsat: true, message: `${printPath(n.path)}: no value satisfies NOT EXISTS and ${same ? describeTest(hit) : `${printPath(hit.path)} ${describeTest(hit)}`}`, leaf: later };
+      return plan;
+    }
+  }
+  const placements: [ComparisonLeaf, Choice][] = [];
+  const check = new Prng(7);
+  try {
+    for (const leaf of positive) {
+      const anySteps = leaf.path.steps.filter((s) => s.kind === 'anyIndex').length;
+      if (anySteps === 0) {
+        placements.push([leaf, []]);
+        continue;
+      }
+      // Try the existing [*] elements first, then a fresh one (always possible on its own).
+      let chosen: Choice | undefined;
+      for (let k = 0; k < 8 && !chosen; k++) {
+        const choice = Array<number>(anySteps).fill(k);
+        const tree = tryBuild(objectType, [...placements, [leaf, choice]]);
+        if (!tree) continue;
+        if (k > 0 && !usesExisting(tree, leaf, choice)) break;
+        try {
+          checkNode(tree);
+          if (!checkValues(tree, objectType, check)) chosen = choice;
+        } catch (error) {
+          if (!(error instanceof Unsat)) throw error;
+        }
+      }
+      placements.push([leaf, chosen ?? freshChoice(objectType, placements, leaf, anySteps)]);
+    }
+    const root = buildTree(objectType, placements);
+    checkNode(root);
+    const failure = checkValues(root, objectType, check);
+    if (failure) plan.failure = failure;
+    else plan.root = root;
+  } catch (error) {
+    if (!(error instanceof Unsat)) throw error;
+    plan.failure = { unsat: true, message: `${error.display}: ${error.reason}`, leaf: error.leaf };
+  }
+  return plan;
+}
+
+function tryBuild(objectType: string, placements: [ComparisonLeaf, Choice][]): TreeNode | undefined {
+  try {
+    return buildTree(objectType, placements);
+  } catch (error) {
+    if (error instanceof Unsat) return undefined;
+    throw error;
+  }
+}
+
+/** Did placing `leaf` with `choice` land on an element that already existed? */
+function usesExisting(tree: TreeNode, leaf: ComparisonLeaf, choice: Choice): boolean {
+  let node: TreeNode | undefined = tree;
+  let a = 0;
+  for (const step of leaf.path.steps) {
+    if (!node) return false;
+    if (step.kind === 'key') node = node.props.get(step.name);
+    else if (step.kind === 'index') node = node.indexed.get(step.index);
+    else {
+      const k = choice[a++] ?? 0;
+      if (!node.anys[k]) return false;
+      const before = node.anys.length;
+      if (k >= before) return false;
+      node = node.anys[k];
+    }
+  }
+  return true;
+}
+
+/** A choice that puts the leaf on a new element at its first `[*]`. */
+function freshChoice(objectType: string, placements: [ComparisonLeaf, Choice][], leaf: ComparisonLeaf, anySteps: number): Choice {
+  for (let k = 0; k < 64; k++) {
+    const choice = Array<number>(anySteps).fill(k);
+    const tree = tryBuild(objectType, placements);
+    if (!tree) break;
+    // Count existing elements at the first [*] step.
+    let node: TreeNode | undefined = tree;
+    for (const step of leaf.path.steps) {
+      if (!node) break;
+      if (step.kind === 'anyIndex') {
+        return Array<number>(anySteps).fill(node.anys.length);
+      }
+      node = step.kind === 'key' ? node.props.get(step.name) : node.indexed.get(step.index);
+    }
+    return choice;
+  }
+  return Array<number>(anySteps).fill(0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Building objects
+
+export interface Realised {
+  objects: StixObject[];
+  /** The value each comparison was given (by leaf), for near-miss mutations. */
+  values: Map<ComparisonLeaf, DataValue>;
+}
+
+interface RealiseContext {
+  prng: Prng;
+  baseMicros: number;
+  objects: StixObject[];
+  values: Map<ComparisonLeaf, DataValue>;
+  near?: Map<ComparisonLeaf, DataValue>;
+  /** Property names mentioned by NOT EXISTS: never added as decoration. */
+  avoid: Set<string>;
+}
+
+class RealiseFailure extends Error {
+  constructor(readonly failure: Failure) {
+    super(failure.message);
+  }
+}
+
+function encodeBytes(bytes: Uint8Array, encoding: 'hex' | 'base64'): string {
+  return Buffer.from(bytes).toString(encoding);
+}
+
+function solveValue(node: TreeNode, objectType: string, ctx: RealiseContext): unknown {
+  const near = node.tests.map((t) => ctx.near?.get(t)).find((v) => v !== undefined);
+  const problem = { ctx: { objectType, keys: node.keys }, tests: node.tests, binary: node.role === 'binary', baseMicros: ctx.baseMicros, ...(near !== undefined ? { near } : {}) };
+  let result = solveSlot(problem, ctx.prng);
+  if (!result.ok) result = solveSlot(problem, new Prng(7));
+  if (!result.ok) throw new RealiseFailure({ unsat: result.unsat, message: `${node.display}: ${result.message}`, ...(result.leaf ? { leaf: result.leaf } : {}) });
+  for (const t of [...node.tests, ...node.exists]) ctx.values.set(t, result.value);
+  const v = result.value;
+  if (v instanceof Uint8Array) return encodeBytes(v, node.encoding ?? 'hex');
+  return v;
+}
+
+function realiseNode(node: TreeNode, objectType: string, ctx: RealiseContext): unknown {
+  switch (node.role) {
+    case 'ref':
+      return realiseObject(node, targetType(node), ctx);
+    case 'refs': {
+      const length = Math.max(-1, ...node.indexed.keys()) + 1;
+      const ids: unknown[] = [];
+      for (let i = 0; i < length; i++) {
+        const element = node.indexed.get(i);
+        ids.push(element ? realiseNode(element, objectType, ctx) : realiseObject(newNode(node.display, 'ref', node.name, []), refTargetType(node.name, undefined, []), ctx));
+      }
+      for (const element of node.anys) ids.push(realiseNode(element, objectType, ctx));
+      if (ids.length === 0) ids.push(realiseObject(newNode(node.display, 'ref', node.name, []), refTargetType(node.name, undefined, []), ctx));
+      return ids;
+    }
+    case 'binary':
+      return solveValue(node, objectType, ctx);
+    case 'object':
+      return realiseObject(node, objectType, ctx);
+    case 'plain': {
+      if (node.props.size > 0) {
+        const out: Record<string, unknown> = {};
+        for (const [name, child] of node.props) out[name] = realiseNode(child, objectType, ctx);
+        return out;
+      }
+      if (node.indexed.size > 0 || node.anys.length > 0) {
+        const length = Math.max(-1, ...node.indexed.keys()) + 1;
+        const elements = [...node.indexed.values(), ...node.anys];
+        const sample = elements[0] as TreeNode;
+        const out: unknown[] = [];
+        for (let i = 0; i < length; i++) {
+          const element = node.indexed.get(i);
+          if (element) out.push(realiseNode(element, objectType, ctx));
+          else if (sample.props.size > 0) out.push({});
+          else if (sample.indexed.size > 0 || sample.anys.length > 0) out.push([]);
+          else out.push(realisticValue({ objectType, keys: node.keys }, ctx.prng, ctx.baseMicros));
+        }
+        for (const element of node.anys) out.push(realiseNode(element, objectType, ctx));
+        return out;
+      }
+      return solveValue(node, objectType, ctx);
+    }
+  }
+}
+
+function realiseObject(node: TreeNode, type: string, ctx: RealiseContext): string {
+  const object: StixObject = { type, id: `${type}--${ctx.prng.uuid()}` };
+  // Register first, so that the root comes before the objects it references.
+  ctx.objects.push(object);
+  for (const [name, child] of node.props) {
+    if (name === 'type') {
+      for (const t of [...child.tests, ...child.exists]) ctx.values.set(t, type);
+      continue;
+    }
+    const value = realiseNode(child, type, ctx);
+    if (name === 'id') {
+      if (typeof value !== 'string') throw new RealiseFailure({ unsat: false, message: `${child.display}: an id must be a string` });
+      object.id = value;
+      continue;
+    }
+    object[name] = value;
+  }
+  for (const [name] of decorations(type)) {
+    if (name === undefined || name in object || ctx.avoid.has(name)) continue;
+    const value = realisticValue({ objectType: type, keys: [name], ...(typeof object.name === 'string' ? { processName: object.name } : {}) }, ctx.prng, ctx.baseMicros);
+    object[name] = name === 'protocols' ? [value] : value;
+  }
+  return object.id as string;
+}
+
+/** Builds the objects of a planned conjunct: the root first, then every referenced object. */
+export function realise(plan: ConjunctPlan, prng: Prng, baseMicros: number, near?: Map<ComparisonLeaf, DataValue>): Realised | Failure {
+  if (!plan.root) return plan.failure ?? { unsat: false, message: 'not planned' };
+  const avoid = new Set<string>();
+  for (const n of plan.notExists) for (const s of n.path.steps) if (s.kind === 'key') avoid.add(s.name);
+  const ctx: RealiseContext = { prng, baseMicros, objects: [], values: new Map(), avoid, ...(near ? { near } : {}) };
+  try {
+    realiseObject(plan.root, plan.root.objectType as string, ctx);
+  } catch (error) {
+    if (error instanceof RealiseFailure) return error.failure;
+    throw error;
+  }
+  return { objects: ctx.objects, values: ctx.values };
+}
+
+// ---------------------------------------------------------------------------------------------
+
+export type ObservationLeaf = Extract<ObservationExpression, { kind: 'observation' }>;
+
+export type ObservationStatus = { kind: 'sat' } | { kind: 'unsat'; failures: Failure[] } | { kind: 'unsupported'; failures: Failure[] };
+
+const CONJUNCT_LIMIT = 64;
+
+/** Everything the generator knows about one bracketed observation expression. */
+export class ObservationSolver {
+  readonly plans: ConjunctPlan[];
+  readonly status: ObservationStatus;
+  private readonly satisfiable: ConjunctPlan[];
+
+  constructor(readonly expression: ObservationLeaf) {
+    const { list, complete } = takeConjuncts(expression.comparison, CONJUNCT_LIMIT);
+    this.plans = list.map(planConjunct);
+    this.satisfiable = this.plans.filter((p) => p.root);
+    const failures = this.plans.map((p) => p.failure).filter((f): f is Failure => f !== undefined);
+    if (this.satisfiable.length > 0) this.status = { kind: 'sat' };
+    else if (complete && failures.every((f) => f.unsat)) this.status = { kind: 'unsat', failures };
+    else this.status = { kind: 'unsupported', failures: failures.filter((f) => !f.unsat).concat(complete ? [] : [{ unsat: false, message: `more than ${CONJUNCT_LIMIT} alternatives (OR) to explore` }]) };
+  }
+
+  /** Objects for one event of this observation, from a randomly chosen satisfiable conjunct. */
+  generate(prng: Prng, baseMicros: number): { realised: Realised; plan: ConjunctPlan } | undefined {
+    const order = this.satisfiable.length > 1 ? prng.shuffle(this.satisfiable) : this.satisfiable;
+    for (const plan of order) {
+      const realised = realise(plan, prng, baseMicros);
+      if ('objects' in realised) return { realised, plan };
+    }
+    return undefined;
+  }
+}
+

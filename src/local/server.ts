@@ -1,0 +1,396 @@
+/**
+ * The one-command local stack: dynalite (DynamoDB) and fauxqs (SQS) in process on 127.0.0.1, the
+ * state table and queues created as the CDK stack defines them (ingest queue with DLQ, FIFO
+ * alert queue with DLQ), and the SAME Lambda handlers as deployed:
+ *
+ *   POST /events         functions/ingest-http.ts, invoked with an API Gateway v2 event
+ *   POST /queue          enqueues the body on the ingest queue; a poller invokes
+ *                        functions/ingest-sqs.ts with SQS events, deleting what succeeded
+ *   GET /rules, PATCH /rules/{id}   functions/rules-api.ts
+ *   GET /health          200
+ *
+ * Authentication: local mode stands in for the API's IAM/JWT authoriser. A request with
+ * `Authorization: Bearer local-dev` gets the authoriser context of tenant `local`
+ * (`Bearer local-dev:<tenant>` picks another tenant); any other request has no authoriser
+ * context, and the handlers answer 401 as they would for an unauthenticated route.
+ *
+ * Alerts arriving on the alert queue are printed (one-line summary, then the JSON document)
+ * unless `printAlerts` is false, in which case they stay on the queue for the caller to read.
+ */
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DeleteMessageBatchCommand, ReceiveMessageCommand, SendMessageCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { APIGatewayProxyStructuredResultV2, Context, SQSEvent, SQSRecord } from 'aws-lambda';
+import type { AlertDocument } from '../engine/alert.js';
+import { ensureQueue, ensureStateTable, LOCAL_REGION, startDynamo, startSqs } from './emulators.js';
+import type { HttpApiEvent } from '../../functions/auth.js';
+import type { MessageFailureReport } from '../../functions/ingest-sqs.js';
+
+export const LOCAL_TOKEN = 'local-dev';
+export const LOCAL_TENANT = 'local';
+const LOOPBACK = '127.0.0.1';
+/** HTTP APIs refuse payloads over 10 MB; the local server stops reading a little later. */
+const MAX_READ_BYTES = 11 * 1024 * 1024;
+
+export interface LocalStackOptions {
+  /** HTTP port; 0 (the default here) picks a free one. `npm start` uses STIXFLOW_PORT or 8080. */
+  port?: number;
+  /** Rules directory; `rules/` of the repository by default. */
+  rulesDir?: string;
+  /** No banner, no alert or failure printing, handler logs at ERROR only. */
+  quiet?: boolean;
+  /** Print alerts as they arrive on the alert queue (consuming them); default `!quiet`. */
+  printAlerts?: boolean;
+  /** Ingest queue redrive: receives before a failing message goes to the DLQ; default 2. */
+  maxReceiveCount?: number;
+  /** Ingest queue visibility timeout, so failed messages come back quickly; default 1 s. */
+  visibilityTimeoutSeconds?: number;
+  /** Where printed lines go; console.log by default. */
+  print?: (line: string) => void;
+}
+
+export interface LocalStack {
+  url: string;
+  alertQueueUrl: string;
+  alertDlqUrl: string;
+  ingestQueueUrl: string;
+  /** The ingest queue's dead-letter queue. */
+  dlqUrl: string;
+  tableName: string;
+  sqs: SQSClient;
+  dynamo: DynamoDBClient;
+  /** Ingest messages that failed, with the handler's reason, in order. */
+  failures: MessageFailureReport[];
+  /** Alerts printed so far (only when printing). */
+  alerts: AlertDocument[];
+  stop(): Promise<void>;
+}
+
+export const TABLE_NAME = 'stixflow-local-state';
+export const INGEST_QUEUE = 'stixflow-ingest';
+export const INGEST_DLQ = 'stixflow-ingest-dlq';
+export const ALERT_QUEUE = 'stixflow-alerts.fifo';
+export const ALERT_DLQ = 'stixflow-alerts-dlq.fifo';
+
+const repoRoot = resolve(fileURLToPath(new URL('../../', import.meta.url)));
+
+/** The authoriser context local mode grants: a fixed dev token stands in for IAM or JWT. */
+export function localAuthorizer(authorization: string | undefined): HttpApiEvent['requestContext']['authorizer'] {
+  const match = /^Bearer\s+(\S+)$/i.exec(authorization?.trim() ?? '');
+  if (!match) return undefined;
+  const token = match[1] as string;
+  if (token === LOCAL_TOKEN) return { jwt: { claims: { sub: LOCAL_TOKEN, tenant: LOCAL_TENANT }, scopes: [] } };
+  if (token.startsWith(`${LOCAL_TOKEN}:`) && token.length > LOCAL_TOKEN.length + 1) {
+    return { jwt: { claims: { sub: LOCAL_TOKEN, tenant: token.slice(LOCAL_TOKEN.length + 1) }, scopes: [] } };
+  }
+  return undefined;
+}
+
+function lambdaContext(functionName: string, requestId: string): Context {
+  return {
+    callbackWaitsForEmptyEventLoop: false,
+    functionName,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:${LOCAL_REGION}:000000000000:function:${functionName}`,
+    memoryLimitInMB: '512',
+    awsRequestId: requestId,
+    logGroupName: `/aws/lambda/${functionName}`,
+    logStreamName: 'local',
+    getRemainingTimeInMillis: () => 30_000,
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  };
+}
+
+async function readBody(request: IncomingMessage): Promise<Buffer | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of request) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_READ_BYTES) return undefined;
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+function isTextual(contentType: string | undefined): boolean {
+  return contentType === undefined || /^(text\/|application\/(json|x-ndjson|ndjson|x-www-form-urlencoded))/i.test(contentType);
+}
+
+function httpEvent(request: IncomingMessage, url: URL, body: Buffer, routeKey: string, pathParameters?: Record<string, string>): HttpApiEvent {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(request.headers)) if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(',') : value;
+  // Like API Gateway: text bodies as they are, anything else base64-encoded.
+  const base64 = !isTextual(headers['content-type']);
+  const now = Date.now();
+  const requestId = randomUUID();
+  return {
+    version: '2.0',
+    routeKey,
+    rawPath: url.pathname,
+    rawQueryString: url.search.slice(1),
+    headers,
+    requestContext: {
+      accountId: '000000000000',
+      apiId: 'local',
+      domainName: url.host,
+      domainPrefix: 'local',
+      http: { method: request.method ?? 'GET', path: url.pathname, protocol: `HTTP/${request.httpVersion}`, sourceIp: request.socket.remoteAddress ?? LOOPBACK, userAgent: headers['user-agent'] ?? '' },
+      requestId,
+      routeKey,
+      stage: '$default',
+      time: new Date(now).toISOString(),
+      timeEpoch: now,
+      authorizer: localAuthorizer(headers.authorization),
+    },
+    ...(pathParameters ? { pathParameters } : {}),
+    body: body.length > 0 ? body.toString(base64 ? 'base64' : 'utf8') : undefined,
+    isBase64Encoded: base64 && body.length > 0,
+  };
+}
+
+function send(response: ServerResponse, result: APIGatewayProxyStructuredResultV2): void {
+  response.writeHead(result.statusCode ?? 200, (result.headers ?? {}) as Record<string, string>);
+  response.end(result.body ?? '');
+}
+
+function sendJson(response: ServerResponse, status: number, body: unknown): void {
+  send(response, { statusCode: status, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+}
+
+/** One line per alert: severity, rule, tenant, group, source events, id. */
+export function alertSummary(alert: AlertDocument): string {
+  const events = alert.sourceEventIds.length > 0 ? alert.sourceEventIds.join(',') : `${alert.observedDataIds.length} observed-data`;
+  const group = alert.groupKey ? ` group=${alert.groupKey}` : '';
+  return `ALERT ${alert.severity.toUpperCase()} ${alert.ruleId} tenant=${alert.tenant}${group} events=${events} id=${alert.id}`;
+}
+
+export function toSqsRecord(message: Message, queueArn: string): SQSRecord {
+  const attributes = message.Attributes ?? {};
+  const messageAttributes: SQSRecord['messageAttributes'] = {};
+  for (const [name, value] of Object.entries(message.MessageAttributes ?? {})) {
+    messageAttributes[name] = { dataType: value.DataType ?? 'String', ...(value.StringValue !== undefined ? { stringValue: value.StringValue } : {}) };
+  }
+  return {
+    messageId: message.MessageId ?? '',
+    receiptHandle: message.ReceiptHandle ?? '',
+    body: message.Body ?? '',
+    attributes: {
+      ApproximateReceiveCount: attributes.ApproximateReceiveCount ?? '1',
+      SentTimestamp: attributes.SentTimestamp ?? String(Date.now()),
+      SenderId: attributes.SenderId ?? 'local',
+      ApproximateFirstReceiveTimestamp: attributes.ApproximateFirstReceiveTimestamp ?? String(Date.now()),
+    },
+    messageAttributes,
+    md5OfBody: message.MD5OfBody ?? '',
+    eventSource: 'aws:sqs',
+    eventSourceARN: queueArn,
+    awsRegion: LOCAL_REGION,
+  };
+}
+
+export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
+  const quiet = options.quiet ?? false;
+  const printAlerts = options.printAlerts ?? !quiet;
+  const print = options.print ?? ((line: string) => console.log(line));
+  const rulesDir = resolve(options.rulesDir ?? resolve(repoRoot, 'rules'));
+
+  // Handler logging and metrics: quiet JSON logs, no EMF blobs on the console (unless asked for).
+  process.env.POWERTOOLS_SERVICE_NAME ??= 'stixflow-local';
+  process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
+
+  const dynamo = await startDynamo();
+  const sqs = await startSqs().catch(async (error: unknown) => {
+    await dynamo.stop();
+    throw error;
+  });
+  const stops: (() => Promise<void>)[] = [() => sqs.stop(), () => dynamo.stop()];
+  const stopAll = async (): Promise<void> => {
+    for (const stop of stops.splice(0)) await stop().catch(() => undefined);
+  };
+
+  try {
+    await ensureStateTable(dynamo.client, TABLE_NAME);
+    const maxReceiveCount = options.maxReceiveCount ?? 2;
+    const ingestQueueUrl = await ensureQueue(sqs.client, INGEST_QUEUE, {
+      dlq: { name: INGEST_DLQ, maxReceiveCount },
+      visibilityTimeoutSeconds: options.visibilityTimeoutSeconds ?? 1,
+    });
+    const alertQueueUrl = await ensureQueue(sqs.client, ALERT_QUEUE, { fifo: true, dlq: { name: ALERT_DLQ, maxReceiveCount: 5 } });
+    const dlqUrl = await ensureQueue(sqs.client, INGEST_DLQ);
+    const alertDlqUrl = await ensureQueue(sqs.client, ALERT_DLQ, { fifo: true });
+
+    const runtimeModule = await import('../../functions/runtime.js');
+    runtimeModule.configureSharedRuntime({
+      env: {
+        TABLE_NAME,
+        ALERT_QUEUE_URL: alertQueueUrl,
+        RULES_DIR: rulesDir,
+        DEFAULT_TENANT: LOCAL_TENANT,
+        MAX_BODY_BYTES: process.env.MAX_BODY_BYTES,
+        LATENESS_SECONDS: process.env.LATENESS_SECONDS,
+        RULE_OVERRIDES_REFRESH_SECONDS: process.env.RULE_OVERRIDES_REFRESH_SECONDS ?? '5',
+      },
+      deps: { dynamo: dynamo.client, sqs: sqs.client },
+    });
+    if (!process.env.POWERTOOLS_LOG_LEVEL) runtimeModule.logger.setLogLevel(quiet ? 'ERROR' : 'WARN');
+    // Build the runtime now: a broken rules directory fails the start, not the first request.
+    runtimeModule.sharedRuntime('ingest');
+    runtimeModule.sharedRuntime('rules-api');
+    stops.unshift(async () => runtimeModule.configureSharedRuntime());
+
+    const ingestHttp = (await import('../../functions/ingest-http.js')).handler;
+    const ingestSqs = await import('../../functions/ingest-sqs.js');
+    const rulesApi = (await import('../../functions/rules-api.js')).handler;
+
+    const failures: MessageFailureReport[] = [];
+    const unsubscribe = ingestSqs.onMessageFailure((failure) => {
+      failures.push(failure);
+      if (!quiet) print(`FAILED message ${failure.messageId} (receive ${failure.receiveCount}): ${failure.code}: ${failure.reason}`);
+    });
+    stops.unshift(async () => void unsubscribe());
+
+    // ------------------------------------------------------------ HTTP front door
+    const server = createServer((request, response) => {
+      void (async () => {
+        const url = new URL(request.url ?? '/', `http://${request.headers.host ?? LOOPBACK}`);
+        const method = request.method ?? 'GET';
+        const body = await readBody(request);
+        if (body === undefined) return sendJson(response, 413, { error: 'payload-too-large', message: 'the body is over the HTTP API limit' });
+        const context = (name: string): Context => lambdaContext(name, randomUUID());
+        if (url.pathname === '/health' && method === 'GET') return sendJson(response, 200, { ok: true });
+        if (url.pathname === '/events' && method === 'POST') {
+          return send(response, await ingestHttp(httpEvent(request, url, body, 'POST /events'), context('stixflow-ingest-http')));
+        }
+        if (url.pathname === '/rules' && method === 'GET') {
+          return send(response, await rulesApi(httpEvent(request, url, body, 'GET /rules'), context('stixflow-rules-api')));
+        }
+        const ruleId = /^\/rules\/([^/]+)$/.exec(url.pathname)?.[1];
+        if (ruleId !== undefined && method === 'PATCH') {
+          return send(response, await rulesApi(httpEvent(request, url, body, 'PATCH /rules/{id}', { id: decodeURIComponent(ruleId) }), context('stixflow-rules-api')));
+        }
+        if (url.pathname === '/queue' && method === 'POST') {
+          const authorizer = localAuthorizer(request.headers.authorization);
+          const tenant = authorizer?.jwt?.claims?.tenant;
+          if (typeof tenant !== 'string') return sendJson(response, 401, { error: 'unauthorized', message: `send Authorization: Bearer ${LOCAL_TOKEN}` });
+          if (body.length === 0) return sendJson(response, 400, { error: 'empty-body', message: 'the body holds no events' });
+          const sent = await sqs.client.send(
+            new SendMessageCommand({ QueueUrl: ingestQueueUrl, MessageBody: body.toString('utf8'), MessageAttributes: { tenant: { DataType: 'String', StringValue: tenant } } }),
+          );
+          return sendJson(response, 202, { queued: true, messageId: sent.MessageId });
+        }
+        return sendJson(response, 404, { error: 'not-found', message: 'routes: POST /events, POST /queue, GET /rules, PATCH /rules/{id}, GET /health' });
+      })().catch((error: unknown) => {
+        if (!quiet) print(`local server error: ${error instanceof Error ? error.message : String(error)}`);
+        if (!response.headersSent) sendJson(response, 500, { error: 'internal', message: 'local server error' });
+        else response.end();
+      });
+    });
+    await new Promise<void>((resolveListen, reject) => {
+      server.once('error', reject);
+      server.listen(options.port ?? 0, LOOPBACK, () => {
+        server.off('error', reject);
+        resolveListen();
+      });
+    });
+    stops.unshift(
+      () =>
+        new Promise<void>((resolveClose) => {
+          server.close(() => resolveClose());
+          server.closeAllConnections();
+        }),
+    );
+    const url = `http://${LOOPBACK}:${(server.address() as AddressInfo).port}`;
+
+    // ------------------------------------------------------------ pollers
+    const abort = new AbortController();
+    let running = true;
+    const pause = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+    const loop = async (name: string, once: () => Promise<void>): Promise<void> => {
+      while (running) {
+        try {
+          await once();
+        } catch (error) {
+          if (!running) return;
+          if (!quiet) print(`${name} poller: ${error instanceof Error ? error.message : String(error)}`);
+          await pause(500);
+        }
+      }
+    };
+    const receive = (queueUrl: string) =>
+      sqs.client.send(
+        new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, MessageAttributeNames: ['All'], MessageSystemAttributeNames: ['All'] }),
+        { abortSignal: abort.signal },
+      );
+    const remove = async (queueUrl: string, messages: Message[]): Promise<void> => {
+      if (messages.length === 0) return;
+      await sqs.client.send(new DeleteMessageBatchCommand({ QueueUrl: queueUrl, Entries: messages.map((m, i) => ({ Id: `m${i}`, ReceiptHandle: m.ReceiptHandle ?? '' })) }));
+    };
+
+    const ingestArn = `arn:aws:sqs:${LOCAL_REGION}:000000000000:${INGEST_QUEUE}`;
+    const ingestLoop = loop('ingest', async () => {
+      const { Messages = [] } = await receive(ingestQueueUrl);
+      if (Messages.length === 0 || !running) return;
+      const event: SQSEvent = { Records: Messages.map((m) => toSqsRecord(m, ingestArn)) };
+      // Like the Lambda event source mapping: delete what succeeded, leave failures to become visible again.
+      const response = await ingestSqs.handler(event, lambdaContext('stixflow-ingest-sqs', randomUUID()));
+      const failed = new Set((response?.batchItemFailures ?? []).map((f) => f.itemIdentifier));
+      await remove(ingestQueueUrl, Messages.filter((m) => !failed.has(m.MessageId ?? '')));
+    });
+
+    const alerts: AlertDocument[] = [];
+    const alertLoop = printAlerts
+      ? loop('alert', async () => {
+          const { Messages = [] } = await receive(alertQueueUrl);
+          for (const message of Messages) {
+            try {
+              const alert = JSON.parse(message.Body ?? '') as AlertDocument;
+              alerts.push(alert);
+              print(alertSummary(alert));
+              print(JSON.stringify(alert));
+            } catch {
+              print(`alert queue: message ${message.MessageId ?? ''} is not an alert document`);
+            }
+          }
+          await remove(alertQueueUrl, Messages);
+        })
+      : Promise.resolve();
+
+    stops.unshift(async () => {
+      running = false;
+      abort.abort();
+      await Promise.all([ingestLoop, alertLoop]);
+    });
+
+    if (!quiet) {
+      print(`stixflow local stack on ${url}`);
+      print(`  POST ${url}/events   (Authorization: Bearer ${LOCAL_TOKEN}; tenant "${LOCAL_TENANT}")`);
+      print(`  POST ${url}/queue    enqueue on ${INGEST_QUEUE}, processed by the SQS handler`);
+      print(`  GET  ${url}/rules    PATCH ${url}/rules/{id} {"enabled": false}`);
+      print(`  rules from ${rulesDir}; alerts print below as they arrive on ${ALERT_QUEUE}`);
+    }
+
+    let stopped: Promise<void> | undefined;
+    return {
+      url,
+      alertQueueUrl,
+      alertDlqUrl,
+      ingestQueueUrl,
+      dlqUrl,
+      tableName: TABLE_NAME,
+      sqs: sqs.client,
+      dynamo: dynamo.client,
+      failures,
+      alerts,
+      stop: () => (stopped ??= stopAll()),
+    };
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}

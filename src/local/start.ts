@@ -1,0 +1,44 @@
+/**
+ * `npm start`: the local stack on http://127.0.0.1:${STIXFLOW_PORT:-8080}, with the example rules
+ * from rules/ (or STIXFLOW_RULES_DIR). Alerts print as they arrive; Ctrl-C stops everything.
+ *
+ *   curl -s -X POST localhost:8080/events -H 'Authorization: Bearer local-dev' --data-binary @examples/events.ndjson
+ */
+import { startLocalStack } from './server.js';
+
+function portFromEnv(): number {
+  const raw = process.env.STIXFLOW_PORT;
+  if (raw === undefined || raw === '') return 8080;
+  const port = Number(raw);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) {
+    console.error(`STIXFLOW_PORT must be a port number (0-65535), got ${JSON.stringify(raw)}`);
+    process.exit(2);
+  }
+  return port;
+}
+
+async function main(): Promise<void> {
+  const stack = await startLocalStack({ port: portFromEnv(), ...(process.env.STIXFLOW_RULES_DIR ? { rulesDir: process.env.STIXFLOW_RULES_DIR } : {}) });
+  let stopping = false;
+  const shutdown = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`\n${signal}: stopping the local stack`);
+    stack.stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        console.error(error);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+}
+
+main().catch((error: unknown) => {
+  const code = (error as { code?: unknown }).code;
+  if (code === 'EADDRINUSE') console.error(`port ${portFromEnv()} is in use; set STIXFLOW_PORT to another port (0 picks a free one)`);
+  else console.error(error instanceof Error ? error.message : error);
+  process.exit(1);
+});

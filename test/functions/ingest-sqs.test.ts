@@ -1,0 +1,98 @@
+import { describe, expect, it } from 'vitest';
+import { createIngestSqsHandler, onMessageFailure, type MessageFailureReport } from '../../functions/ingest-sqs.js';
+import { captureStdout, context, EXAMPLE_EVENTS, EXAMPLE_LINES, sqsEvent, sqsRecord, testRuntime } from './helpers.js';
+
+function setup(env: Record<string, string> = {}) {
+  const t = testRuntime({ DEFAULT_TENANT: 'queue-default', ...env });
+  const handler = createIngestSqsHandler(() => t.runtime);
+  const failures: MessageFailureReport[] = [];
+  const unsubscribe = onMessageFailure((f) => failures.push(f));
+  return { ...t, handler, failures, unsubscribe };
+}
+
+const failedIds = (response: { batchItemFailures: { itemIdentifier: string }[] }): string[] => response.batchItemFailures.map((f) => f.itemIdentifier).sort();
+
+describe('ingest-sqs handler', () => {
+  it('processes NDJSON, arrays and single events, one message each, with the tenant attribute', async () => {
+    const { handler, sink, unsubscribe } = setup();
+    const response = await handler(
+      sqsEvent(
+        sqsRecord('m-ndjson', EXAMPLE_LINES.slice(0, 4).join('\n'), 'tenant-q'),
+        sqsRecord('m-array', JSON.stringify([JSON.parse(EXAMPLE_LINES[4] as string)]), 'tenant-q'),
+        sqsRecord('m-default', EXAMPLE_LINES[4] as string),
+      ),
+      context('ingest-sqs'),
+    );
+    unsubscribe();
+    expect(response.batchItemFailures).toEqual([]);
+    const alerts = await sink.drain();
+    expect(alerts.filter((a) => a.tenant === 'tenant-q').map((a) => a.ruleId).sort()).toEqual(['credential-file-read', 'outbound-unusual-port', 'web-server-spawns-shell', 'web-shell-then-callback', 'word-launches-powershell']);
+    expect(alerts.filter((a) => a.tenant === 'queue-default').map((a) => a.ruleId)).toEqual(['word-launches-powershell']);
+  });
+
+  it('fails only the poison message, with its reason logged by message id and never its body', async () => {
+    const { handler, sink, failures, unsubscribe } = setup();
+    const { result, output, lines } = await captureStdout(() =>
+      handler(sqsEvent(sqsRecord('m-good', EXAMPLE_LINES[4] as string), sqsRecord('m-poison', 'poison-payload {not json', undefined, 2)), context('ingest-sqs')),
+    );
+    unsubscribe();
+    expect(failedIds(result)).toEqual(['m-poison']);
+    expect(failures).toEqual([{ messageId: 'm-poison', code: 'malformed', reason: 'no event in the message could be read (invalid-json x1)', receiveCount: 2 }]);
+    const logged = lines.find((l) => l.message === 'message failed; it will be retried, then dead-lettered');
+    expect(logged).toMatchObject({ messageId: 'm-poison', code: 'malformed', receiveCount: 2 });
+    expect(output).not.toContain('poison-payload');
+    expect((await sink.drain()).map((a) => a.ruleId)).toEqual(['word-launches-powershell']);
+  });
+
+  it('fails a message whose events are all unrecognised, but not one with some good events', async () => {
+    const { handler, unsubscribe, failures } = setup();
+    const response = await handler(
+      sqsEvent(sqsRecord('m-bad', '{"foo": 1}\n{"bar": 2}'), sqsRecord('m-mixed', `{"foo": 1}\n${EXAMPLE_LINES[4]}`), sqsRecord('m-empty', '  ')),
+      context(),
+    );
+    unsubscribe();
+    expect(failedIds(response)).toEqual(['m-bad', 'm-empty']);
+    expect(failures.find((f) => f.messageId === 'm-bad')?.reason).toBe('no event in the message could be read (unrecognised-format x2)');
+  });
+
+  it('fails a message with an invalid tenant attribute', async () => {
+    const { handler, unsubscribe, failures } = setup();
+    const response = await handler(sqsEvent(sqsRecord('m-tenant', EXAMPLE_LINES[4] as string, 'bad\u0000tenant')), context());
+    unsubscribe();
+    expect(failedIds(response)).toEqual(['m-tenant']);
+    expect(failures[0]?.code).toBe('invalid-tenant');
+  });
+
+  it('fails messages whose alerts were not delivered; the redelivered batch sends them once, good messages are not redone', async () => {
+    const { handler, sink, unsubscribe, failures } = setup();
+    const quiet = sqsRecord('m-quiet', JSON.stringify({ process_name: 'ls', parent_process_name: 'bash', host: 'h', timestamp: '2026-01-01T10:00:00Z', event_id: 'q-1' }));
+    const loud = sqsRecord('m-loud', EXAMPLE_EVENTS, 'tenant-q');
+    sink.failing = true;
+    const first = await handler(sqsEvent(quiet, loud), context());
+    expect(failedIds(first)).toEqual(['m-loud']);
+    expect(failures.map((f) => f.code)).toEqual(['alerts-undelivered']);
+    sink.failing = false;
+    // The event source mapping redelivers only the failed message.
+    const second = await handler(sqsEvent({ ...loud, attributes: { ...loud.attributes, ApproximateReceiveCount: '2' } }), context());
+    expect(second.batchItemFailures).toEqual([]);
+    // And a duplicate delivery of the whole batch (SQS is at-least-once) adds nothing.
+    const third = await handler(sqsEvent(quiet, loud), context());
+    expect(third.batchItemFailures).toEqual([]);
+    unsubscribe();
+    const alerts = await sink.drain();
+    const ids = alerts.map((a) => a.id);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(alerts.map((a) => a.ruleId).sort()).toEqual(['credential-file-read', 'outbound-unusual-port', 'web-server-spawns-shell', 'web-shell-then-callback', 'word-launches-powershell']);
+  });
+
+  it('fails a message when the state store throws, and reports it as a failure, not a crash', async () => {
+    const t = testRuntime({}, { store: { getMany: () => Promise.reject(new Error('unavailable')), put: () => Promise.reject(new Error('unavailable')), delete: () => Promise.reject(new Error('unavailable')) } as never });
+    const handler = createIngestSqsHandler(() => t.runtime);
+    const failures: MessageFailureReport[] = [];
+    const unsubscribe = onMessageFailure((f) => failures.push(f));
+    const response = await handler(sqsEvent(sqsRecord('m-1', EXAMPLE_LINES[0] as string)), context());
+    unsubscribe();
+    expect(failedIds(response)).toEqual(['m-1']);
+    expect(failures[0]).toMatchObject({ code: 'error', reason: 'processing failed: Error' });
+  });
+});

@@ -1,0 +1,121 @@
+import { createHash } from 'node:crypto';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  canonicalJson,
+  deterministicScoId,
+  sha1Hex,
+  STIX_SCO_NAMESPACE,
+  STIXFLOW_NAMESPACE,
+  uuidv5,
+} from '../../src/normalise/ids.js';
+
+const DNS_NAMESPACE = '6ba7b810-9dad-11d1-80b4-00c04fd430c8';
+
+function nodeSha1(namespace: string, name: string): string {
+  return createHash('sha1')
+    .update(Buffer.from(namespace.replace(/-/g, ''), 'hex'))
+    .update(name, 'utf8')
+    .digest('hex');
+}
+
+describe('uuidv5', () => {
+  it('matches the RFC 4122 / Python uuid5 vector', () => {
+    expect(uuidv5(DNS_NAMESPACE, 'python.org')).toBe('886313e1-3b8a-5372-9b90-0c9aee199e5d');
+  });
+
+  it('derives the stixflow namespace from the STIX one', () => {
+    expect(uuidv5(STIX_SCO_NAMESPACE, 'stixflow')).toBe(STIXFLOW_NAMESPACE);
+  });
+
+  it('hashes like node:crypto for any name, including multi-block and non-ASCII (property)', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'grapheme', maxLength: 300 }), (name) => {
+        expect(sha1Hex(STIX_SCO_NAMESPACE, name)).toBe(nodeSha1(STIX_SCO_NAMESPACE, name));
+      }),
+      { seed: 99, numRuns: 400 },
+    );
+    for (const length of [0, 38, 39, 40, 47, 48, 55, 56, 63, 64, 119, 120, 1000, 5000]) {
+      const name = 'x'.repeat(length);
+      expect(sha1Hex(DNS_NAMESPACE, name)).toBe(nodeSha1(DNS_NAMESPACE, name));
+    }
+  });
+
+  it('sets the version and variant bits', () => {
+    const id = uuidv5(STIX_SCO_NAMESPACE, 'anything');
+    expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  });
+});
+
+describe('canonicalJson (RFC 8785 subset)', () => {
+  it('sorts keys, drops undefined, writes no whitespace', () => {
+    expect(canonicalJson({ b: 1, a: [true, null, 'x"y'], c: undefined, A: { z: 1, y: 2 } })).toBe(
+      '{"A":{"y":2,"z":1},"a":[true,null,"x\\"y"],"b":1}',
+    );
+  });
+
+  it('reads back as the same value for any JSON (property)', () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), (value) => {
+        expect(JSON.parse(canonicalJson(value))).toEqual(JSON.parse(JSON.stringify(value)));
+      }),
+      { seed: 3, numRuns: 300 },
+    );
+  });
+});
+
+describe('deterministicScoId', () => {
+  // Expected values computed independently with Python: uuid5(STIX namespace, json.dumps(props, sort_keys=True,
+  // separators=(',', ':'))), which is what STIX 2.1 §2.9 prescribes for these ASCII inputs.
+  it('follows STIX 2.1 §2.9 for single-value types', () => {
+    expect(deterministicScoId({ type: 'ipv4-addr', value: '10.0.0.1' }, 'ipv4-addr')).toBe(
+      'ipv4-addr--7dd44d27-f473-5ba9-b12b-0d3a61bbed2e',
+    );
+    expect(deterministicScoId({ type: 'directory', path: 'C:\\Windows\\System32' }, 'directory')).toBe(
+      'directory--0a58d0c1-59e6-5afd-8252-dcd3f13e5622',
+    );
+  });
+
+  it('uses only one hash, preferring MD5, and ignores non-contributing properties', () => {
+    const withExtra = { type: 'file', name: 'a.exe', size: 10, hashes: { 'SHA-256': 'x', MD5: 'm' } };
+    expect(deterministicScoId(withExtra, 'file')).toBe('file--507e6979-0f42-5aaf-a5ff-adfe0538906e');
+    expect(deterministicScoId({ type: 'file', name: 'a.exe', hashes: { MD5: 'm' } }, 'file')).toBe(
+      'file--507e6979-0f42-5aaf-a5ff-adfe0538906e',
+    );
+  });
+
+  it('includes references among contributing properties', () => {
+    const id = deterministicScoId(
+      {
+        type: 'file',
+        name: 'cmd.exe',
+        hashes: { 'SHA-256': 'aa' },
+        parent_directory_ref: 'directory--0a58d0c1-59e6-5afd-8252-dcd3f13e5622',
+      },
+      'file',
+    );
+    expect(id).toBe('file--037027da-8863-52c3-adc4-8e265fb4e815');
+  });
+
+  it('gives the same id from the cache as from scratch, and distinguishes numbers from strings', () => {
+    const first = deterministicScoId({ type: 'network-traffic', dst_port: 80, protocols: ['tcp'] }, 'network-traffic');
+    const again = deterministicScoId({ type: 'network-traffic', dst_port: 80, protocols: ['tcp'] }, 'network-traffic');
+    const text = deterministicScoId({ type: 'network-traffic', dst_port: '80', protocols: ['tcp'] }, 'network-traffic');
+    expect(again).toBe(first);
+    expect(text).not.toBe(first);
+    const expected = `network-traffic--${uuidv5(STIX_SCO_NAMESPACE, '{"dst_port":80,"protocols":["tcp"]}')}`;
+    expect(first).toBe(expected);
+  });
+
+  it('returns undefined for types without id-contributing properties or objects lacking them', () => {
+    expect(deterministicScoId({ type: 'process', pid: 4 }, 'process')).toBeUndefined();
+    expect(deterministicScoId({ type: 'file', size: 4 }, 'file')).toBeUndefined();
+  });
+
+  it('escapes values that need it exactly as JSON.stringify does', () => {
+    const value = 'quote " backslash \\ tab \t lone \ud800 end';
+    expect(deterministicScoId({ type: 'url', value }, 'url')).toBe(
+      `url--${uuidv5(STIX_SCO_NAMESPACE, `{"value":${JSON.stringify(value)}}`)}`,
+    );
+  });
+});
