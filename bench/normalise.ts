@@ -15,7 +15,7 @@ export interface BenchRow {
 }
 
 const EVENT_COUNT = 20_000;
-const ROUNDS = 7;
+const ROUNDS = 10;
 
 /** mulberry32: small, fast, seeded, so every run normalises the same events. */
 function random(seed: number): () => number {

@@ -11,8 +11,12 @@ printTable('Pattern engine', benchPattern());
 
 // Benchmarks of other modules, loaded when present.
 const optional: [string, string, string][] = [
-  ['./normalise.ts', 'benchNormalise', 'Normalisation'],
+  ['./normalise.ts', 'benchNormalise', 'Normalisation (issue: normalisation)'],
+  ['./streaming.ts', 'benchStreaming', 'Streaming correlation'],
   ['./storage.ts', 'benchStorage', 'State store (DynamoDB emulator)'],
+  ['./rules.ts', 'benchRules', 'Rules and indicators at scale (one core)'],
+  ['./generate.ts', 'benchGenerate', 'Event generator'],
+  ['./coldstart.ts', 'benchColdStart', 'Lambda cold start'],
 ];
 for (const [file, fn, title] of optional) {
   if (!existsSync(new URL(file, import.meta.url))) continue;

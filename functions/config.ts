@@ -3,7 +3,7 @@
  * Every problem is reported at once, by variable name, so a misconfigured deployment fails at
  * init with a message that says what to fix.
  */
-import { isAbsolute, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { StixflowError } from '../src/errors.js';
 
 export class ConfigError extends StixflowError {
@@ -71,7 +71,7 @@ export function readConfig(env: Record<string, string | undefined>, role: Functi
   };
   // Relative paths are relative to the function's code root (/var/task on Lambda).
   const root = env.LAMBDA_TASK_ROOT ?? process.cwd();
-  const pathOf = (value: string): string => (isAbsolute(value) ? value : resolve(root, value));
+  const pathOf = (value: string): string => resolve(root, value);
 
   const tableName = required('TABLE_NAME');
   const alertQueueUrl = role === 'ingest' ? required('ALERT_QUEUE_URL') : env.ALERT_QUEUE_URL?.trim() || undefined;

@@ -15,6 +15,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { Diagnostic } from '../src/errors.js';
 import { BUILT_IN_MAPPING_FILES, createNormaliser, setBuiltInMappingTexts, type Normaliser } from '../src/normalise/index.js';
+import { setMappingSchemaText } from '../src/normalise/loader.js';
 import { Detector, type ProcessResult } from '../src/pipeline/detector.js';
 import { SqsMessageSink } from '../src/queue/sqs-sink.js';
 import type { MessageSink } from '../src/queue/types.js';
@@ -85,8 +86,19 @@ class TolerantCounterStore implements CounterStore {
   }
 }
 
-/** Reads the built-in mappings from a directory shipped with the bundle (bundled code has no `mappings/` beside it). */
+/** The mapping JSON Schema's file name inside MAPPINGS_DIR (schemas/mapping.schema.json in the repository). */
+export const MAPPING_SCHEMA_FILE = 'mapping.schema.json';
+
+/**
+ * Reads the built-in mappings and the mapping schema from a directory shipped with the bundle:
+ * bundled code has no `mappings/` or `schemas/` beside it for the normaliser to find.
+ */
 function useMappingsFrom(dir: string): void {
+  try {
+    setMappingSchemaText(readFileSync(join(dir, MAPPING_SCHEMA_FILE), 'utf8'));
+  } catch {
+    throw new ConfigError([`MAPPINGS_DIR ${dir} has no readable ${MAPPING_SCHEMA_FILE}`]);
+  }
   const texts = {} as Record<(typeof BUILT_IN_MAPPING_FILES)[number], string>;
   for (const file of BUILT_IN_MAPPING_FILES) {
     try {

@@ -12,6 +12,8 @@ const COMMANDS: Record<string, CommandEntry> = {
   match: { summary: 'match a pattern against observed data (batch semantics), print the binding', load: async () => (await import('./pattern-commands.js')).matchCommand },
   run: { summary: 'stream events through the rules (in-memory state), print alerts as NDJSON', load: async () => (await import('./run-commands.js')).runCommand },
   state: { summary: "explain a rule's correlation state: partial matches, pending, expiry", load: async () => (await import('./run-commands.js')).stateCommand },
+  test: { summary: "run rules' unit tests and generated checks; --junit for CI", load: async () => (await import('./test-command.js')).testCommand },
+  emit: { summary: 'generate observed data that satisfies a pattern (or near misses with --miss)', load: async () => (await import('./emit.js')).emitCommand },
   normalise: { summary: 'turn raw events (ECS, flat key-value, STIX) into STIX 2.1 observed data', load: async () => (await import('./normalise.js')).normaliseCommand },
 };
 

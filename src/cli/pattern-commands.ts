@@ -5,14 +5,19 @@ import { parseArgs } from 'node:util';
 import { checkPattern, compilePattern } from '../pattern/compile.js';
 import type { StixVersion } from '../pattern/parse.js';
 import { PatternError, StixflowError, type Diagnostic } from '../errors.js';
+import { findUnsatisfiable } from '../generate/index.js';
+import { loadRulesFromPaths } from '../rules/load.js';
 import { parseJsonOrNdjson, readInput, renderDiagnostic, writeLine, type CliIo } from './io.js';
 
 const VALIDATE_HELP = `Usage: stixflow validate [options] <pattern | file | dir>...
 
-Checks STIX patterns and prints every error and warning with its position.
-An argument that names a file is read as patterns, one per line (blank lines and lines
-starting with # are skipped); a directory is searched for *.pattern / *.txt files.
-Any other argument is taken as a pattern.
+Checks STIX patterns and rule files and prints every error and warning with its position.
+- a rule file (*.yaml, *.yml, *.json, including STIX bundles of indicators) or a directory of
+  them: every rule is loaded (schema, pattern, group_by, filters) and checked;
+- a file of patterns (*.pattern, *.txt): one pattern per line (blank lines and lines starting
+  with # are skipped);
+- any other argument is taken as a pattern.
+Patterns that can never match (an empty solution space, e.g. 1025 <= x <= 1023) are errors.
 
 Options:
   --stix-version <2.0|2.1>  STIX version of the patterns (default 2.1)
@@ -85,12 +90,18 @@ export async function validateCommand(argv: string[], io: CliIo): Promise<number
   }
   const { readFileSync } = await import('node:fs');
   const sources: PatternSource[] = [];
-  for (const arg of parsed.positionals) collectPatterns(arg, sources, (p) => readFileSync(p, 'utf8'));
+  const ruleArgs = parsed.positionals.filter(isRulePath);
+  for (const arg of parsed.positionals.filter((a) => !isRulePath(a))) collectPatterns(arg, sources, (p) => readFileSync(p, 'utf8'));
+  let invalidRules = 0;
+  if (ruleArgs.length > 0) invalidRules = validateRuleFiles(ruleArgs, parsed.values.json === true, io);
 
   let invalid = 0;
   const report: { file?: string; line: number; pattern: string; valid: boolean; diagnostics: Diagnostic[] }[] = [];
   for (const source of sources) {
-    const { pattern, diagnostics } = checkPattern(source.text, { stixVersion });
+    const { pattern: compiled, diagnostics } = checkPattern(source.text, { stixVersion });
+    const unsatisfiable = compiled ? findUnsatisfiable(compiled) : [];
+    diagnostics.push(...unsatisfiable);
+    const pattern = unsatisfiable.length > 0 ? undefined : compiled;
     // Diagnostics locate within the pattern; shift them to the file's line.
     const located = diagnostics.map((d) => ({ ...d, ...(source.file ? { file: source.file } : {}), line: (d.line ?? 1) + source.line - 1 }));
     if (!pattern) invalid++;
@@ -104,9 +115,44 @@ export async function validateCommand(argv: string[], io: CliIo): Promise<number
       }
     }
   }
-  if (parsed.values.json) writeLine(io.stdout, JSON.stringify(report, null, 2));
-  else writeLine(io.stdout, `${sources.length - invalid} valid, ${invalid} invalid`);
-  return invalid > 0 ? 1 : 0;
+  if (sources.length > 0) {
+    if (parsed.values.json) writeLine(io.stdout, JSON.stringify(report, null, 2));
+    else writeLine(io.stdout, `${sources.length - invalid} valid, ${invalid} invalid`);
+  }
+  return invalid + invalidRules > 0 ? 1 : 0;
+}
+
+function isRulePath(arg: string): boolean {
+  if (!existsSync(arg)) return false;
+  if (statSync(arg).isFile()) return /\.(ya?ml|json)$/i.test(arg);
+  // A directory holds rules when it has rule files (else it is read for *.pattern files).
+  const walk = (dir: string): boolean => readdirSync(dir).some((entry) => {
+    const child = join(dir, entry);
+    return statSync(child).isDirectory() ? walk(child) : /\.(ya?ml|json)$/i.test(entry);
+  });
+  return walk(arg);
+}
+
+/** Loads rule files and prints every diagnostic; returns the number of rules (or files) in error. */
+function validateRuleFiles(paths: string[], json: boolean, io: CliIo): number {
+  const { rules, indicators, diagnostics } = loadRulesFromPaths(paths);
+  const unsat: Diagnostic[] = [];
+  for (const rule of rules) {
+    for (const d of findUnsatisfiable(rule.pattern)) {
+      // The rule keeps where it starts, not where its pattern sits: point at the rule and say
+      // where in the pattern.
+      const { line: _line, column, offset: _offset, length: _length, ...rest } = d;
+      unsat.push({ ...rest, ...(rule.source?.file ? { file: rule.source.file } : {}), ...(rule.source?.line ? { line: rule.source.line } : {}), ruleId: rule.id, message: `rule ${rule.id}, pattern column ${column ?? 1}: ${d.message}` });
+    }
+  }
+  const all = [...diagnostics, ...unsat];
+  const failing = new Set(all.filter((d) => d.severity === 'error').map((d) => d.ruleId ?? `${d.file}:${d.line}`));
+  if (json) writeLine(io.stdout, JSON.stringify({ rules: rules.length, indicators: indicators.size, diagnostics: all }, null, 2));
+  else {
+    for (const d of all) writeLine(io.stdout, renderDiagnostic(d));
+    writeLine(io.stdout, `${rules.length + indicators.size - unsat.length} rules loaded (${indicators.size} indicators), ${failing.size} with errors`);
+  }
+  return failing.size;
 }
 
 export async function matchCommand(argv: string[], io: CliIo): Promise<number> {

@@ -25,9 +25,13 @@ export interface BufferedEvent {
 
 export interface GroupState {
   events: BufferedEvent[];
-  /** observed-data ids already used by an alert or seen, with the epoch second they may be forgotten */
-  seen: [string, number][];
-  /** highest last_observed seen in this group, microseconds */
+  /**
+   * observed-data ids used up by alerts, with their first_observed (µs): a redelivery of one
+   * must not count again. Kept only while such a redelivery would still be on time; after
+   * that it is rejected as late anyway, so the list stays as small as the window.
+   */
+  used: [string, number][];
+  /** highest first_observed seen in this group, microseconds */
   watermark: number;
   /** partial matches evicted by the per-group cap, counted */
   evicted: number;
@@ -36,7 +40,7 @@ export interface GroupState {
 }
 
 export function emptyGroupState(): GroupState {
-  return { events: [], seen: [], watermark: -Infinity, evicted: 0, arrivals: 0, outbox: [] };
+  return { events: [], used: [], watermark: -Infinity, evicted: 0, arrivals: 0, outbox: [] };
 }
 
 export function serialiseGroupState(state: GroupState): string {

@@ -157,6 +157,9 @@ function need(expr: ComparisonExpression, type: string): Need {
 interface PathSlot {
   path: ObjectPath;
   walk: ReturnType<typeof compilePath>;
+  /** string values, keyed as they are (no per-event key building) */
+  byString: Map<string, number[]>;
+  /** numbers and booleans, keyed by valueKey */
   byValue: Map<string, number[]>;
   byOctet: Map<number, number[]>;
   /** trigram → literals (with the entries that need them) filed under it */
@@ -201,7 +204,10 @@ export class RuleIndex {
       }
       for (const condition of conditions) {
         const slot = this.slotFor(type, condition.path);
-        if ('key' in condition) push(slot.byValue, condition.key, id);
+        if ('key' in condition) {
+          if (condition.key.startsWith('s')) push(slot.byString, condition.key.slice(1), id);
+          else push(slot.byValue, condition.key, id);
+        }
         else if ('octet' in condition) push(slot.byOctet, condition.octet, id);
         else {
           const trigram = condition.substring.slice(0, MIN_LITERAL);
@@ -220,7 +226,7 @@ export class RuleIndex {
     const id = JSON.stringify([type, path.steps]);
     let slot = this.slotByKey.get(id);
     if (!slot) {
-      slot = { path, walk: compilePath(path.steps), byValue: new Map(), byOctet: new Map(), byTrigram: new Map() };
+      slot = { path, walk: compilePath(path.steps), byString: new Map(), byValue: new Map(), byOctet: new Map(), byTrigram: new Map() };
       this.slotByKey.set(id, slot);
       push(this.slots, type, slot);
       this.stats.paths++;
@@ -228,52 +234,62 @@ export class RuleIndex {
     return slot;
   }
 
+  private visit: (id: number) => void = () => undefined;
+  private readonly scratch = { address: 0, prefix: 0 };
+  private currentSlot: PathSlot | undefined;
+
+  private once(ids: number[] | undefined): void {
+    if (!ids) return;
+    const stamps = this.stamps;
+    const stamp = this.stamp;
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i] as number;
+      if (stamps[id] !== stamp) {
+        stamps[id] = stamp;
+        this.visit(id);
+      }
+    }
+  }
+
+  /** Looks one value of the current path up in every kind of condition filed for it. */
+  private readonly lookUp = (value: unknown): boolean => {
+    const slot = this.currentSlot as PathSlot;
+    if (typeof value === 'string') {
+      if (slot.byString.size > 0) this.once(slot.byString.get(value));
+      if (slot.byOctet.size > 0 && parseIPv4Fast(value, this.scratch)) this.once(slot.byOctet.get(Math.floor(this.scratch.address / 16777216)));
+      if (slot.byTrigram.size > 0) {
+        const text = nfc(value);
+        for (let i = 0; i + MIN_LITERAL <= text.length; i++) {
+          const filed = slot.byTrigram.get(text.slice(i, i + MIN_LITERAL));
+          if (!filed) continue;
+          for (const { literal, ids } of filed) if (text.startsWith(literal, i)) this.once(ids);
+        }
+      }
+    } else if (slot.byValue.size > 0) {
+      const key = valueKey(value);
+      if (key !== undefined) this.once(slot.byValue.get(key));
+    }
+    return false; // keep walking: every value of the path may select candidates
+  };
+
   /** Calls `visit` once for each entry that may match the event. */
   candidates(observation: PreparedObservation, visit: (id: number) => void): void {
     if (++this.stamp === 0xffffffff) {
       this.stamps.fill(0);
       this.stamp = 1;
     }
-    const stamp = this.stamp;
-    const stamps = this.stamps;
-    const once = (ids: number[] | undefined): void => {
-      if (!ids) return;
-      for (let i = 0; i < ids.length; i++) {
-        const id = ids[i] as number;
-        if (stamps[id] !== stamp) {
-          stamps[id] = stamp;
-          visit(id);
-        }
-      }
-    };
-    const scratch = { address: 0, prefix: 0 };
+    this.visit = visit;
     for (const [type, roots] of observation.byType) {
-      once(this.typeOnly.get(type));
+      this.once(this.typeOnly.get(type));
       const slots = this.slots.get(type);
       if (!slots) continue;
-      for (const slot of slots) {
-        for (const root of roots) {
-          slot.walk(root.object, observation, (value) => {
-            if (slot.byValue.size > 0) {
-              const key = valueKey(value);
-              if (key !== undefined) once(slot.byValue.get(key));
-            }
-            if (slot.byOctet.size > 0 && typeof value === 'string' && parseIPv4Fast(value, scratch)) {
-              once(slot.byOctet.get(Math.floor(scratch.address / 16777216)));
-            }
-            if (slot.byTrigram.size > 0 && typeof value === 'string') {
-              const text = nfc(value);
-              for (let i = 0; i + MIN_LITERAL <= text.length; i++) {
-                const filed = slot.byTrigram.get(text.slice(i, i + MIN_LITERAL));
-                if (!filed) continue;
-                for (const { literal, ids } of filed) if (text.startsWith(literal, i)) once(ids);
-              }
-            }
-            return false; // keep walking: every value of the path may select candidates
-          });
-        }
+      for (let s = 0; s < slots.length; s++) {
+        const slot = slots[s] as PathSlot;
+        this.currentSlot = slot;
+        for (let r = 0; r < roots.length; r++) slot.walk((roots[r] as { object: unknown }).object, observation, this.lookUp);
       }
     }
+    this.currentSlot = undefined;
   }
 }
 

@@ -38,8 +38,6 @@ export interface StreamingEngineOptions {
   maxPartialsPerGroup?: number;
   /** State TTL for rules with no WITHIN bound (seconds of wall-clock time). */
   unboundedTtlSeconds?: number;
-  /** How long used observed-data ids are remembered, to make redelivery harmless (seconds). */
-  dedupeSeconds?: number;
   /** Wall clock, epoch milliseconds (injectable for tests). */
   now?: () => number;
   /** Conditional-write retries per key before the batch reports a failure. */
@@ -126,7 +124,6 @@ export class StreamingEngine {
   private readonly lateness: number;
   private readonly maxPartials: number;
   private readonly unboundedTtl: number;
-  private readonly dedupeSeconds: number;
   private readonly now: () => number;
   private readonly maxRetries: number;
   private readonly index = new RuleIndex();
@@ -140,7 +137,6 @@ export class StreamingEngine {
     this.lateness = (options.latenessSeconds ?? 300) * 1_000_000;
     this.maxPartials = options.maxPartialsPerGroup ?? 100;
     this.unboundedTtl = options.unboundedTtlSeconds ?? 24 * 3600;
-    this.dedupeSeconds = options.dedupeSeconds ?? 24 * 3600;
     this.now = options.now ?? Date.now;
     this.maxRetries = options.maxConflictRetries ?? 10;
     this.rules = options.rules
@@ -391,14 +387,13 @@ export class StreamingEngine {
     let evicted = 0;
     let duplicates = 0;
     const late: LateEvent[] = [];
-    const seen = new Map(state.seen.filter(([, until]) => until >= nowSeconds));
-    if (seen.size !== state.seen.length) changed = true;
+    const used = new Map(state.used);
     // Within a batch, apply in event-time order (ties: arrival order).
     const ordered = [...touches].sort((a, b) => a.input.observation.firstObserved - b.input.observation.firstObserved || a.eventIndex - b.eventIndex);
     for (const touch of ordered) {
       const o = touch.input.observation;
       const id = o.id ?? `index-${touch.eventIndex}`;
-      if (seen.has(id) || state.events.some((e) => e.id === id)) {
+      if (used.has(id) || state.events.some((e) => e.id === id)) {
         duplicates++;
         continue;
       }
@@ -410,7 +405,6 @@ export class StreamingEngine {
         continue;
       }
       changed = true;
-      seen.set(id, nowSeconds + this.dedupeSeconds);
       state.watermark = Math.max(state.watermark, o.firstObserved);
       state.events.push({ id, f: o.firstObserved, l: o.lastObserved, n: o.numberObserved, m: touch.mask, a: state.arrivals++, ...(touch.input.sourceEventId ? { s: touch.input.sourceEventId } : {}) });
       // Find every match the new event completes; each consumes the instances it used.
@@ -425,13 +419,14 @@ export class StreamingEngine {
           break;
         }
         if (!binding) break;
-        const used = binding.map((i) => state.events[i] as BufferedEvent);
-        const distinct = [...new Set(used)];
+        const usedEvents = binding.map((i) => state.events[i] as BufferedEvent);
+        const distinct = [...new Set(usedEvents)];
         // Instances still unused before this match tell repeated matches over the same
         // observed-data apart (number_observed > 1), so each gets its own alert id.
         const instanceKey = distinct.map((e) => (e.n === 1 ? e.id : `${e.id}@${e.n}`));
         state.outbox.push(this.buildAlert(compiled.rule, key.tenant, key.group, distinct, touch.input, instanceKey));
-        for (const e of used) e.n--;
+        for (const e of usedEvents) e.n--;
+        for (const e of distinct) if (e.n === 0) used.set(e.id, e.f);
         state.events = state.events.filter((e) => e.n > 0);
       }
       // Drop partial matches that can no longer be within the rule's window of a timely event.
@@ -447,7 +442,9 @@ export class StreamingEngine {
         evicted += drop;
       }
     }
-    state.seen = [...seen];
+    // A redelivery of a used event older than this would be late: no need to remember it.
+    const horizon = state.watermark - this.lateness;
+    state.used = [...used].filter(([, first]) => first >= horizon);
     return { changed, late, evicted, duplicates, errors };
   }
 
@@ -461,9 +458,9 @@ export class StreamingEngine {
 
   private expiryFor(compiled: CompiledRule, state: GroupState): number {
     const nowSeconds = Math.floor(this.now() / 1000);
-    const dedupeUntil = state.seen.reduce((max, [, until]) => Math.max(max, until), nowSeconds);
     const windowSeconds = Number.isFinite(compiled.horizon) ? Math.ceil((compiled.horizon + this.lateness) / 1e6) : this.unboundedTtl;
-    return Math.max(nowSeconds + windowSeconds, dedupeUntil);
+    // Pending alerts keep the item for at least a day, so a stuck delivery is not forgotten.
+    return nowSeconds + (state.outbox.length > 0 ? Math.max(windowSeconds, 86_400) : windowSeconds);
   }
 
   private buildAlert(rule: Rule, tenant: string, groupKey: string, events: BufferedEvent[], completing: EventInput, instanceKey?: string[]): Alert {

@@ -252,7 +252,7 @@ export function planConjunct(leaves: ComparisonLeaf[]): ConjunctPlan {
   for (const n of notExists) {
     const hit = positive.find((p) => covers(n.path.steps, p.path.steps));
     if (hit) {
-      const same = hit.path.steps.length === n.path.steps.length;
+      const same = printPath(hit.path) === printPath(n.path);
       const later = byPosition(hit, n) > 0 ? hit : n;
       plan.failure = { unsat: true, message: `${printPath(n.path)}: no value satisfies NOT EXISTS and ${same ? describeTest(hit) : `${printPath(hit.path)} ${describeTest(hit)}`}`, leaf: later };
       return plan;
@@ -269,11 +269,11 @@ export function planConjunct(leaves: ComparisonLeaf[]): ConjunctPlan {
       }
       // Try the existing [*] elements first, then a fresh one (always possible on its own).
       let chosen: Choice | undefined;
-      for (let k = 0; k < 8 && !chosen; k++) {
+      const fresh = freshChoice(objectType, placements, leaf, anySteps);
+      for (let k = 0; k < Math.min(8, fresh[0] ?? 0) && !chosen; k++) {
         const choice = Array<number>(anySteps).fill(k);
         const tree = tryBuild(objectType, [...placements, [leaf, choice]]);
         if (!tree) continue;
-        if (k > 0 && !usesExisting(tree, leaf, choice)) break;
         try {
           checkNode(tree);
           if (!checkValues(tree, objectType, check)) chosen = choice;
@@ -281,7 +281,7 @@ export function planConjunct(leaves: ComparisonLeaf[]): ConjunctPlan {
           if (!(error instanceof Unsat)) throw error;
         }
       }
-      placements.push([leaf, chosen ?? freshChoice(objectType, placements, leaf, anySteps)]);
+      placements.push([leaf, chosen ?? fresh]);
     }
     const root = buildTree(objectType, placements);
     checkNode(root);
@@ -304,41 +304,13 @@ function tryBuild(objectType: string, placements: [ComparisonLeaf, Choice][]): T
   }
 }
 
-/** Did placing `leaf` with `choice` land on an element that already existed? */
-function usesExisting(tree: TreeNode, leaf: ComparisonLeaf, choice: Choice): boolean {
-  let node: TreeNode | undefined = tree;
-  let a = 0;
-  for (const step of leaf.path.steps) {
-    if (!node) return false;
-    if (step.kind === 'key') node = node.props.get(step.name);
-    else if (step.kind === 'index') node = node.indexed.get(step.index);
-    else {
-      const k = choice[a++] ?? 0;
-      if (!node.anys[k]) return false;
-      const before = node.anys.length;
-      if (k >= before) return false;
-      node = node.anys[k];
-    }
-  }
-  return true;
-}
-
-/** A choice that puts the leaf on a new element at its first `[*]`. */
+/** A choice that puts the leaf on a new element at its first `[*]` (everything under it is new too). */
 function freshChoice(objectType: string, placements: [ComparisonLeaf, Choice][], leaf: ComparisonLeaf, anySteps: number): Choice {
-  for (let k = 0; k < 64; k++) {
-    const choice = Array<number>(anySteps).fill(k);
-    const tree = tryBuild(objectType, placements);
-    if (!tree) break;
-    // Count existing elements at the first [*] step.
-    let node: TreeNode | undefined = tree;
-    for (const step of leaf.path.steps) {
-      if (!node) break;
-      if (step.kind === 'anyIndex') {
-        return Array<number>(anySteps).fill(node.anys.length);
-      }
-      node = step.kind === 'key' ? node.props.get(step.name) : node.indexed.get(step.index);
-    }
-    return choice;
+  let node: TreeNode | undefined = tryBuild(objectType, placements);
+  for (const step of leaf.path.steps) {
+    if (!node) break;
+    if (step.kind === 'anyIndex') return Array<number>(anySteps).fill(node.anys.length);
+    node = step.kind === 'key' ? node.props.get(step.name) : node.indexed.get(step.index);
   }
   return Array<number>(anySteps).fill(0);
 }

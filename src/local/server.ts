@@ -18,6 +18,7 @@
  * unless `printAlerts` is false, in which case they stay on the queue for the caller to read.
  */
 import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
@@ -76,7 +77,8 @@ export const INGEST_DLQ = 'stixflow-ingest-dlq';
 export const ALERT_QUEUE = 'stixflow-alerts.fifo';
 export const ALERT_DLQ = 'stixflow-alerts-dlq.fifo';
 
-const repoRoot = resolve(fileURLToPath(new URL('../../', import.meta.url)));
+/** The repository root: `../../` from src/local, `../../../` from a compiled dist/src/local. */
+const repoRoot = ['../../', '../../../'].map((up) => resolve(fileURLToPath(new URL(up, import.meta.url)))).find((dir) => existsSync(resolve(dir, 'rules'))) ?? resolve(fileURLToPath(new URL('../../', import.meta.url)));
 
 /** The authoriser context local mode grants: a fixed dev token stands in for IAM or JWT. */
 export function localAuthorizer(authorization: string | undefined): HttpApiEvent['requestContext']['authorizer'] {

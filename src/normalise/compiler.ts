@@ -120,6 +120,9 @@ interface ObjectNode {
   defaults: [PathSegment[], unknown][];
   /** Where the node was first mentioned, for error positions. */
   at: (string | number)[];
+  /** `key#0` and `type--`, precomputed for per-event ids. */
+  idName: string;
+  idPrefix: string;
 }
 
 interface FieldNode {
@@ -272,6 +275,8 @@ export function compileMapping(definition: MappingDefinition, issues: CompileIss
         untypedRules: 0,
         defaults: [],
         at,
+        idName: `${key}#0`,
+        idPrefix: `${type ?? ''}--`,
       };
       nodes.push(node);
       nodesByKey.set(key, node);
@@ -417,6 +422,36 @@ export function compileMapping(definition: MappingDefinition, issues: CompileIss
 
     const set = compileSetter(property);
     const staticType = node.type;
+    if (!typesByIp && !isList && when === undefined && property.length === 1 && staticType !== undefined) {
+      // The common rule (`process.name: process:name`, maybe with a transform), in one closure: it runs for most
+      // fields of every event, and the general path below costs several calls per value.
+      const name = (property[0] as PathSegment).name;
+      return (raw, state) => {
+        let value = raw;
+        if (Array.isArray(value)) {
+          if (value.length !== 1) return FAILED;
+          value = value[0];
+        }
+        const t = typeof value;
+        if (t !== 'string' && t !== 'number' && t !== 'boolean') return FAILED;
+        if (transform !== undefined) {
+          value = transform(value);
+          if (value === SKIP) return SKIPPED;
+          if (value === FAIL) return FAILED;
+        }
+        let target = state.props[index];
+        if (target === undefined) {
+          target = newSco(staticType);
+          state.props[index] = target;
+        }
+        const current = target[name];
+        if (current === undefined) {
+          target[name] = value;
+          return ASSIGNED;
+        }
+        return current === value ? ASSIGNED : FAILED;
+      };
+    }
     const props = (state: EventState, type: string): JsonRecord | undefined => {
       const existing = state.props[index];
       if (existing === undefined) {
@@ -763,7 +798,9 @@ export function compileMapping(definition: MappingDefinition, issues: CompileIss
     if (deterministic !== undefined) return deterministic;
     // No STIX id-contributing content: identify the object by its event and its place in it, so that it stays
     // stable across re-normalisation yet two processes in two events never share an id.
-    if (eventNamespace !== undefined) return `${type}--${uuidv5Bytes(eventNamespace, `${node.key}#${position}`)}`;
+    if (eventNamespace !== undefined) {
+      return uuidv5Bytes(eventNamespace, position === 0 ? node.idName : `${node.key}#${position}`, type === node.type ? node.idPrefix : `${type}--`);
+    }
     // Without a source id, the event time and content are what separate equal objects of different events.
     const name = `${type}\u001f${mappingName}\u001f${firstObserved}\u001f${node.key}\u001f${canonicalJson(sco)}`;
     return `${type}--${uuidv5(STIXFLOW_NAMESPACE, name)}`;

@@ -82,9 +82,6 @@ function hexWord(word: number): string {
   return HEX_BYTE[(word >>> 24) & 0xff]! + HEX_BYTE[(word >>> 16) & 0xff]! + HEX_BYTE[(word >>> 8) & 0xff]! + HEX_BYTE[word & 0xff]!;
 }
 
-function hexHalf(half: number): string {
-  return HEX_BYTE[(half >>> 8) & 0xff]! + HEX_BYTE[half & 0xff]!;
-}
 
 /** SHA-1 of namespace bytes followed by the UTF-8 of `name`, as five 32-bit words. */
 function sha1Words(namespace: Uint8Array, name: string, out: Int32Array): void {
@@ -186,17 +183,54 @@ export function uuidv5WithBytes(namespace: string, name: string, bytesOut: Uint8
   return uuid;
 }
 
-/** UUIDv5 of `name` in a namespace given as its 16 bytes. */
-export function uuidv5Bytes(namespace: Uint8Array, name: string): string {
+/** UUIDv5 of `name` in a namespace given as its 16 bytes, optionally preceded by `prefix` (`file--`). */
+export function uuidv5Bytes(namespace: Uint8Array, name: string, prefix = ''): string {
   sha1Words(namespace, name, digest);
-  const w1 = digest[1]!;
-  const w2 = digest[2]!;
-  const w3 = digest[3]!;
   // Version 5 in the high nibble of byte 6; variant 10xx in the top bits of byte 8.
-  return (
-    `${hexWord(digest[0]!)}-${hexHalf(w1 >>> 16)}-${hexHalf((w1 & 0x0fff) | 0x5000)}-` +
-    `${hexHalf(((w2 >>> 16) & 0x3fff) | 0x8000)}-${hexHalf(w2)}${hexWord(w3)}`
-  );
+  return formatUuid(prefix, digest[0]!, (digest[1]! & ~0xf000) | 0x5000, (digest[2]! & 0x3fffffff) | 0x80000000, digest[3]!);
+}
+
+/** `<type>--<UUIDv5 of name in namespace>`, built as one flat string. */
+export function stixId(type: string, namespace: string, name: string): string {
+  return uuidv5Bytes(bytesOf(namespace), name, `${type}--`);
+}
+
+const HEX_CODES = new Uint8Array([48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 97, 98, 99, 100, 101, 102]);
+
+/** Char-code buffers per id prefix (`''`, `'file--'`…), with the prefix and the dashes already in place. */
+const idBuffers = new Map<string, number[]>();
+
+function idBuffer(prefix: string): number[] {
+  let chars = idBuffers.get(prefix);
+  if (chars === undefined) {
+    chars = new Array<number>(prefix.length + 36).fill(45);
+    for (let i = 0; i < prefix.length; i++) chars[i] = prefix.charCodeAt(i);
+    idBuffers.set(prefix, chars);
+  }
+  return chars;
+}
+
+function putHex(chars: number[], word: number, at: number, nibbles: number): void {
+  for (let i = nibbles - 1; i >= 0; i--) {
+    chars[at + i] = HEX_CODES[word & 0xf]!;
+    word >>>= 4;
+  }
+}
+
+/**
+ * Formats `prefix` and 128 bits as a UUID in one flat string. Concatenating hex pieces builds a tree of small
+ * strings per id, flattened later, which showed up as garbage-collection time with a dozen ids per event.
+ */
+function formatUuid(prefix: string, w0: number, w1: number, w2: number, w3: number): string {
+  const chars = idBuffer(prefix);
+  const at = prefix.length;
+  putHex(chars, w0, at, 8);
+  putHex(chars, w1 >>> 16, at + 9, 4);
+  putHex(chars, w1 & 0xffff, at + 14, 4);
+  putHex(chars, w2 >>> 16, at + 19, 4);
+  putHex(chars, w2 & 0xffff, at + 24, 4);
+  putHex(chars, w3, at + 28, 8);
+  return String.fromCharCode.apply(null, chars);
 }
 
 /**
@@ -299,6 +333,8 @@ interface TypeIdPlan {
    */
   cache: Map<unknown, unknown>;
   size: number;
+  /** network-traffic (ports, times) is almost never repeated: caching it would only churn memory. */
+  cacheable: boolean;
 }
 
 const ID_CACHE_LIMIT = 4096;
@@ -314,6 +350,7 @@ const ID_PLANS: ReadonlyMap<string, TypeIdPlan> = new Map(
       prefixes: [...properties].sort().map((p) => `${JSON.stringify(p)}:`),
       cache: new Map<unknown, unknown>(),
       size: 0,
+      cacheable: type !== 'network-traffic' && type !== 'email-message' && type !== 'artifact',
     },
   ]),
 );
@@ -338,6 +375,23 @@ function descend(level: Map<unknown, unknown>, key: unknown): Map<unknown, unkno
   return next;
 }
 
+/** The JCS text of the contributing properties present, or undefined when there are none. */
+function jcsName(sco: Record<string, unknown>, properties: readonly string[], prefixes: readonly string[]): string | undefined {
+  let name = '';
+  for (let i = 0; i < properties.length; i++) {
+    const property = properties[i]!;
+    const value = sco[property];
+    if (value === undefined) continue;
+    let json: string | undefined;
+    if (property === 'hashes' && value !== null && typeof value === 'object' && !Array.isArray(value)) {
+      json = chosenHashJson(value as Record<string, unknown>);
+      if (json === undefined) continue;
+    } else json = canonicalJson(value);
+    name = name.length === 0 ? `{${prefixes[i]!}${json}` : `${name},${prefixes[i]!}${json}`;
+  }
+  return name.length === 0 ? undefined : `${name}}`;
+}
+
 /**
  * The STIX 2.1 deterministic id for an SCO, or undefined when its type has no id-contributing properties or the
  * object carries none of them (the caller then derives an id from the event). Builds the JCS text directly:
@@ -353,18 +407,21 @@ export function deterministicScoId(sco: Record<string, unknown>, type: string): 
     // Single-property types (addresses, domain names, directories, urls…).
     const value = sco[properties[0]!];
     if (value === undefined) return undefined;
-    if (typeof value !== 'string') return `${type}--${uuidv5(STIX_SCO_NAMESPACE, `{${prefixes[0]!}${canonicalJson(value)}}`)}`;
+    if (typeof value !== 'string') return stixId(type, STIX_SCO_NAMESPACE, `{${prefixes[0]!}${canonicalJson(value)}}`);
     let id = plan.cache.get(value) as string | undefined;
     if (id === undefined) {
-      id = `${type}--${uuidv5(STIX_SCO_NAMESPACE, `{${prefixes[0]!}${quoteJson(value)}}`)}`;
+      id = stixId(type, STIX_SCO_NAMESPACE, `{${prefixes[0]!}${quoteJson(value)}}`);
       remember(plan, plan.cache, value, id);
     }
     return id;
   }
+  if (!plan.cacheable) {
+    const name = jcsName(sco, properties, prefixes);
+    return name === undefined ? undefined : stixId(type, STIX_SCO_NAMESPACE, name);
+  }
   // Walk the cache trie with the raw contributing values; build the JCS text only on a miss.
   let level = plan.cache;
   let present = 0;
-  let chosenHash: string | undefined;
   for (let i = 0; i < count; i++) {
     const property = properties[i]!;
     const value = sco[property];
@@ -373,7 +430,7 @@ export function deterministicScoId(sco: Record<string, unknown>, type: string): 
       continue;
     }
     if (property === 'hashes' && value !== null && typeof value === 'object' && !Array.isArray(value)) {
-      chosenHash = chosenHashJson(value as Record<string, unknown>);
+      const chosenHash = chosenHashJson(value as Record<string, unknown>);
       if (chosenHash === undefined) {
         level = descend(level, ABSENT);
         continue;
@@ -389,19 +446,7 @@ export function deterministicScoId(sco: Record<string, unknown>, type: string): 
   if (present === 0) return undefined;
   const cached = level.get(ABSENT) as string | undefined;
   if (cached !== undefined) return cached;
-  let name = '';
-  for (let i = 0; i < count; i++) {
-    const property = properties[i]!;
-    const value = sco[property];
-    if (value === undefined) continue;
-    let json: string | undefined;
-    if (property === 'hashes' && value !== null && typeof value === 'object' && !Array.isArray(value)) {
-      json = chosenHash;
-      if (json === undefined) continue;
-    } else json = canonicalJson(value);
-    name = name.length === 0 ? `{${prefixes[i]!}${json}` : `${name},${prefixes[i]!}${json}`;
-  }
-  const id = `${type}--${uuidv5(STIX_SCO_NAMESPACE, `${name}}`)}`;
+  const id = stixId(type, STIX_SCO_NAMESPACE, jcsName(sco, properties, prefixes) as string);
   remember(plan, level, ABSENT, id);
   return id;
 }

@@ -120,7 +120,7 @@ describe('windows expire', () => {
   });
 
   it('writes expiresAt = now + window + lateness for a bounded rule (when dedupe memory is shorter)', async () => {
-    const { engine, store } = setup([windowed], { latenessSeconds: 60, dedupeSeconds: 30 });
+    const { engine, store } = setup([windowed], { latenessSeconds: 60 });
     await engine.processBatch([x('a0', 0, 'a')]);
     const key: StateKey = { tenant: 'default', ruleId: 'ab10', group: '' };
     const item = (await store.getMany([key])).get(stateKeyId(key));
@@ -128,22 +128,25 @@ describe('windows expire', () => {
     expect((await engine.explain('default', 'ab10', '')).stateExpiresAt).toBe('2026-01-01T01:01:10.000Z');
   });
 
-  it('keeps a bounded rule state as long as the dedupe memory when that is longer (default 24 h)', async () => {
+  it('keeps the state for at least a day while an alert waits in the outbox', async () => {
     const { engine, store } = setup([windowed], { latenessSeconds: 60 });
-    await engine.processBatch([x('a0', 0, 'a')]);
+    const { alerts } = await engine.processBatch([x('a0', 0, 'a'), x('b0', 1, 'b')]);
+    expect(alerts).toHaveLength(1);
     const key: StateKey = { tenant: 'default', ruleId: 'ab10', group: '' };
     expect((await store.getMany([key])).get(stateKeyId(key))?.expiresAt).toBe(T0_SECONDS + 24 * 3600);
+    await engine.acknowledge(alerts);
+    expect((await store.getMany([key])).get(stateKeyId(key))?.expiresAt).toBe(T0_SECONDS + 70);
   });
 
   it('writes expiresAt = now + unboundedTtlSeconds for an unbounded rule', async () => {
-    const { engine, store } = setup([unbounded], { unboundedTtlSeconds: 3600, dedupeSeconds: 60 });
+    const { engine, store } = setup([unbounded], { unboundedTtlSeconds: 3600 });
     await engine.processBatch([x('a0', 0, 'a')]);
     const key: StateKey = { tenant: 'default', ruleId: 'ab', group: '' };
     expect((await store.getMany([key])).get(stateKeyId(key))?.expiresAt).toBe(T0_SECONDS + 3600);
   });
 
   it('treats the state as absent once the clock passes expiresAt: a later B does not alert', async () => {
-    const { engine, store, clk } = setup([unbounded], { unboundedTtlSeconds: 3600, dedupeSeconds: 60 });
+    const { engine, store, clk } = setup([unbounded], { unboundedTtlSeconds: 3600 });
     await engine.processBatch([x('a0', 0, 'a')]);
     const key: StateKey = { tenant: 'default', ruleId: 'ab', group: '' };
     clk.advance(3600); // exactly at expiresAt: still live
@@ -157,7 +160,7 @@ describe('windows expire', () => {
   });
 
   it('while not expired, the same B alerts (control for the test above)', async () => {
-    const { engine, clk } = setup([unbounded], { unboundedTtlSeconds: 3600, dedupeSeconds: 60 });
+    const { engine, clk } = setup([unbounded], { unboundedTtlSeconds: 3600 });
     await engine.processBatch([x('a0', 0, 'a')]);
     clk.advance(3600);
     expect((await engine.processBatch([x('b5', 5, 'b')])).alerts).toHaveLength(1);

@@ -10,6 +10,7 @@ import {
   createNormaliser,
   loadMapping,
   mappingSchema,
+  setBuiltInMappingTexts,
 } from '../../src/normalise/index.js';
 import { byId, expectWellFormed, ofType, single } from './helpers.js';
 
@@ -60,6 +61,18 @@ describe('built-in mappings', () => {
       ['ecs', 'fields'],
       ['flat', 'fields'],
     ]);
+  });
+
+  it('can be supplied inline (bundled deployments) instead of read from mappings/', () => {
+    const original = { ...builtInMappingTexts() } as Record<(typeof BUILT_IN_MAPPING_FILES)[number], string>;
+    try {
+      const replacement = original['flat.yaml'].replace('name: flat', 'name: flat-inline');
+      setBuiltInMappingTexts({ ...original, 'flat.yaml': replacement }, JSON.stringify(mappingSchema()));
+      expect(builtInMappings().map((m) => m.name)).toEqual(['stix', 'ecs', 'flat-inline']);
+    } finally {
+      setBuiltInMappingTexts(original);
+    }
+    expect(builtInMappings().map((m) => m.name)).toEqual(['stix', 'ecs', 'flat']);
   });
 
   it('the schema file itself is valid JSON Schema 2020-12', () => {

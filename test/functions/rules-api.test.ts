@@ -1,0 +1,95 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createIngestHttpHandler } from '../../functions/ingest-http.js';
+import { DynamoDbRuleOverrideStore } from '../../functions/rule-overrides.js';
+import { createRulesApiHandler, lastDays } from '../../functions/rules-api.js';
+import { Runtime } from '../../functions/runtime.js';
+import { readConfig } from '../../functions/config.js';
+import { ensureStateTable, startDynamo, type RunningDynamo } from '../../src/local/emulators.js';
+import { InMemoryCounterStore, InMemoryStateStore } from '../../src/state/index.js';
+import { context, EXAMPLE_EVENTS, httpEvent, JWT_TENANT_A, RecordingSink, RULES_DIR } from './helpers.js';
+
+type RuleView = { id: string; enabled: boolean; enabledInRuleFile?: boolean; status: string; override?: { enabled: boolean; updatedBy: string }; counters?: { days: { day: string; matches: number; alerts: number; filtered: number }[]; totals: { matches: number; alerts: number; filtered: number } } };
+
+describe('rules API handler', () => {
+  let dynamo: RunningDynamo;
+  beforeAll(async () => {
+    dynamo = await startDynamo();
+    await ensureStateTable(dynamo.client, 'rules-api-test');
+  });
+  afterAll(() => dynamo.stop());
+
+  /** An ingest runtime and a rules API runtime sharing counters, and overrides in DynamoDB (dynalite). */
+  function setup(now = Date.parse('2026-01-03T12:00:00Z')) {
+    const counters = new InMemoryCounterStore();
+    const overrides = new DynamoDbRuleOverrideStore({ client: dynamo.client, tableName: 'rules-api-test' });
+    const sink = new RecordingSink();
+    const env = { TABLE_NAME: 'rules-api-test', ALERT_QUEUE_URL: 'https://sqs.local/alerts.fifo', RULES_DIR, RULE_OVERRIDES_REFRESH_SECONDS: '0' };
+    const ingest = new Runtime(readConfig(env, 'ingest'), { store: new InMemoryStateStore(), counters, sink, overrides, now: () => now });
+    const api = new Runtime(readConfig({ ...env, ALERT_QUEUE_URL: '' }, 'rules-api'), { counters, overrides, dynamo: dynamo.client });
+    const rulesApi = createRulesApiHandler(() => api, () => now);
+    const ingestHttp = createIngestHttpHandler(() => ingest);
+    const call = async (event: Parameters<typeof rulesApi>[0]) => {
+      const response = await rulesApi(event, context('rules-api'));
+      return { status: response.statusCode, body: JSON.parse(response.body ?? '{}') as Record<string, unknown> };
+    };
+    return { call, ingestHttp, sink };
+  }
+
+  const list = (authorizer = JWT_TENANT_A) => httpEvent({ method: 'GET', path: '/rules', authorizer });
+  const patch = (id: string, body: string) => httpEvent({ method: 'PATCH', path: `/rules/${id}`, routeKey: 'PATCH /rules/{id}', pathParameters: { id }, body });
+
+  it('lists every rule with its state, source and the tenant\'s counters for the last 7 days', async () => {
+    const { call, ingestHttp } = setup();
+    expect((await ingestHttp(httpEvent({ body: EXAMPLE_EVENTS }), context())).statusCode).toBe(202);
+    const { status, body } = await call(list());
+    expect(status).toBe(200);
+    expect(body.tenant).toBe('tenant-a');
+    expect(body.days).toEqual(lastDays(Date.parse('2026-01-03T12:00:00Z')));
+    expect(body.days).toEqual(['2025-12-28', '2025-12-29', '2025-12-30', '2025-12-31', '2026-01-01', '2026-01-02', '2026-01-03']);
+    const rules = body.rules as RuleView[];
+    expect(rules.map((r) => r.id)).toEqual(['web-server-spawns-shell', 'credential-file-read', 'outbound-unusual-port', 'word-launches-powershell', 'web-shell-then-callback']);
+    expect(rules.every((r) => r.enabled && r.status === 'loaded')).toBe(true);
+    const credential = rules.find((r) => r.id === 'credential-file-read');
+    // Counted on the day the pipeline ran (the injected clock): one alert, one filtered (sshd).
+    expect(credential?.counters?.totals).toMatchObject({ matches: 1, alerts: 1, filtered: 1 });
+    expect(credential?.counters?.days.at(-1)).toMatchObject({ day: '2026-01-03', alerts: 1 });
+    expect(credential).toMatchObject({ source: { file: 'examples.yaml' } });
+    // Another tenant sees its own (empty) counters.
+    const other = await call(list({ jwt: { claims: { tenant: 'tenant-b' }, scopes: [] } }));
+    expect((other.body.rules as RuleView[]).every((r) => r.counters?.totals.alerts === 0)).toBe(true);
+  });
+
+  it('disables a rule with PATCH; ingest stops alerting on it after its refresh, and re-enabling restores it', async () => {
+    const { call, ingestHttp, sink } = setup();
+    const disabled = await call(patch('word-launches-powershell', '{"enabled": false}'));
+    expect(disabled.status).toBe(200);
+    expect(disabled.body).toMatchObject({ id: 'word-launches-powershell', enabled: false, override: { enabled: false, updatedBy: 'user-1' } });
+    const listed = (await call(list())).body.rules as RuleView[];
+    expect(listed.find((r) => r.id === 'word-launches-powershell')).toMatchObject({ enabled: false, enabledInRuleFile: true, override: { enabled: false } });
+
+    await ingestHttp(httpEvent({ body: EXAMPLE_EVENTS }), context());
+    expect((await sink.drain()).map((a) => a.ruleId)).not.toContain('word-launches-powershell');
+
+    expect((await call(patch('word-launches-powershell', '{"enabled": true}'))).status).toBe(200);
+    const tenantB = { jwt: { claims: { sub: 'u', tenant: 'tenant-b' }, scopes: [] } };
+    await ingestHttp(httpEvent({ body: EXAMPLE_EVENTS, authorizer: tenantB }), context());
+    expect((await sink.drain()).map((a) => a.ruleId)).toContain('word-launches-powershell');
+  });
+
+  it('refuses unknown rules, malformed bodies, unknown routes and unauthenticated calls', async () => {
+    const { call } = setup();
+    expect((await call(patch('no-such-rule', '{"enabled": false}'))).status).toBe(404);
+    expect((await call(patch('credential-file-read', 'nope'))).status).toBe(400);
+    expect((await call(patch('credential-file-read', '{"enabled": "no"}'))).status).toBe(400);
+    expect((await call(patch('credential-file-read', '{"enabled": false, "severity": "low"}'))).status).toBe(400);
+    expect((await call(httpEvent({ method: 'DELETE', path: '/rules' }))).status).toBe(404);
+    expect((await call(httpEvent({ method: 'GET', path: '/rules', authorizer: null }))).status).toBe(401);
+  });
+
+  it('stores overrides as small items in their own partition', async () => {
+    const store = new DynamoDbRuleOverrideStore({ client: dynamo.client, tableName: 'rules-api-test' });
+    await store.set({ ruleId: 'a#b/c', enabled: false, updatedAt: '2026-01-01T00:00:00.000Z', updatedBy: 'ops' });
+    const all = await store.list();
+    expect(all.get('a#b/c')).toEqual({ ruleId: 'a#b/c', enabled: false, updatedAt: '2026-01-01T00:00:00.000Z', updatedBy: 'ops' });
+  });
+});

@@ -1,0 +1,237 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { App } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { pathToFileURL } from 'node:url';
+import { interceptLocalhostDns } from 'fauxqs';
+import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import { ensureQueue, ensureStateTable, startDynamo, startSqs } from '../../src/local/emulators.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { StixflowStack } from '../../infra/stack.js';
+
+/** One synth (with esbuild bundling, three functions) shared by every test in this file. */
+let app: App;
+let stack: StixflowStack;
+let template: Template;
+let outdir: string;
+
+beforeAll(() => {
+  outdir = mkdtempSync(join(tmpdir(), 'stixflow-cdk-'));
+  app = new App({ outdir, context: { 'aws:cdk:enable-asset-metadata': true } });
+  stack = new StixflowStack(app, 'StixflowTest', { env: { account: '123456789012', region: 'eu-west-1' } });
+  template = Template.fromStack(stack);
+  app.synth();
+}, 120_000);
+
+afterAll(() => rmSync(outdir, { recursive: true, force: true }));
+
+type Resource = { Type: string; Properties: Record<string, unknown>; Metadata?: Record<string, unknown> };
+const resources = (type: string): [string, Resource][] => Object.entries(template.findResources(type) as Record<string, Resource>);
+const logicalId = (prefix: string, type: string): string => {
+  const found = resources(type).filter(([id]) => id.startsWith(prefix));
+  expect(found, `${prefix} (${type})`).toHaveLength(1);
+  return found[0]![0];
+};
+
+describe('StixflowStack template', () => {
+  it('defines the state table from the engine\'s key constants, with TTL, PITR and encryption', () => {
+    template.resourceCountIs('AWS::DynamoDB::Table', 1);
+    template.hasResource('AWS::DynamoDB::Table', {
+      DeletionPolicy: 'Retain',
+      Properties: {
+        KeySchema: [
+          { AttributeName: 'pk', KeyType: 'HASH' },
+          { AttributeName: 'sk', KeyType: 'RANGE' },
+        ],
+        AttributeDefinitions: [
+          { AttributeName: 'pk', AttributeType: 'S' },
+          { AttributeName: 'sk', AttributeType: 'S' },
+        ],
+        BillingMode: 'PAY_PER_REQUEST',
+        TimeToLiveSpecification: { AttributeName: 'ttl', Enabled: true },
+        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+        SSESpecification: { SSEEnabled: true },
+      },
+    });
+  });
+
+  it('encrypts every queue, wires the DLQs, and makes the alert queue FIFO with id deduplication', () => {
+    template.resourceCountIs('AWS::SQS::Queue', 4);
+    for (const [, queue] of resources('AWS::SQS::Queue')) expect(queue.Properties.SqsManagedSseEnabled).toBe(true);
+    const ingestDlq = logicalId('PipelineIngestDlq', 'AWS::SQS::Queue');
+    const alertDlq = logicalId('PipelineAlertDlq', 'AWS::SQS::Queue');
+    template.hasResourceProperties('AWS::SQS::Queue', {
+      VisibilityTimeout: 180,
+      RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': [ingestDlq, 'Arn'] }, maxReceiveCount: 5 },
+    });
+    template.hasResourceProperties('AWS::SQS::Queue', {
+      FifoQueue: true,
+      ContentBasedDeduplication: false,
+      RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': [alertDlq, 'Arn'] }, maxReceiveCount: 5 },
+    });
+    template.hasResourceProperties('AWS::SQS::Queue', { FifoQueue: true, RedrivePolicy: Match.absent() });
+  });
+
+  it('denies non-TLS access on every queue', () => {
+    const policies = resources('AWS::SQS::QueuePolicy');
+    expect(policies).toHaveLength(4);
+    const covered = new Set<string>();
+    for (const [, policy] of policies) {
+      const statements = (policy.Properties.PolicyDocument as { Statement: Record<string, unknown>[] }).Statement;
+      expect(statements).toContainEqual(
+        expect.objectContaining({ Effect: 'Deny', Action: 'sqs:*', Principal: { AWS: '*' }, Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+      );
+      for (const q of policy.Properties.Queues as { Ref: string }[]) covered.add(q.Ref);
+    }
+    expect(covered.size).toBe(4);
+  });
+
+  it('runs three functions on the newest Node runtime, arm64, ESM bundles with the rules directory', () => {
+    const functions = resources('AWS::Lambda::Function');
+    expect(functions).toHaveLength(3);
+    for (const [, fn] of functions) {
+      expect(fn.Properties).toMatchObject({ Runtime: 'nodejs24.x', Architectures: ['arm64'], Handler: 'index.handler', MemorySize: 512, Timeout: 30 });
+      expect((fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables).toMatchObject({ RULES_DIR: 'rules', MAPPINGS_DIR: 'mappings', TABLE_NAME: { Ref: expect.stringMatching(/^PipelineStateTable/) } });
+    }
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      EventSourceArn: { 'Fn::GetAtt': [logicalId('PipelineIngestQueue', 'AWS::SQS::Queue'), 'Arn'] },
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      BatchSize: 10,
+    });
+  });
+
+  it('grants each function only the table keys and queue actions it uses', () => {
+    const table = { 'Fn::GetAtt': [logicalId('PipelineStateTable', 'AWS::DynamoDB::Table'), 'Arn'] };
+    const alertQueue = { 'Fn::GetAtt': [logicalId('PipelineAlertQueue', 'AWS::SQS::Queue'), 'Arn'] };
+    const ingestQueue = { 'Fn::GetAtt': [logicalId('PipelineIngestQueue', 'AWS::SQS::Queue'), 'Arn'] };
+    const statementsOf = (prefix: string) => {
+      const [, policy] = resources('AWS::IAM::Policy').find(([id]) => id.startsWith(prefix))!;
+      // Action order depends on the @aws-cdk/aws-iam:minimizePolicies flag: compare them sorted.
+      return (policy.Properties.PolicyDocument as { Statement: Record<string, unknown>[] }).Statement.map((st) => ({ ...st, Action: Array.isArray(st.Action) ? [...(st.Action as string[])].sort() : st.Action }));
+    };
+    const logs = (fn: string) => ({ Effect: 'Allow', Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: { 'Fn::GetAtt': [logicalId(`Pipeline${fn}Logs`, 'AWS::Logs::LogGroup'), 'Arn'] } });
+    const state = { Sid: 'StateAndCounters', Effect: 'Allow', Action: ['dynamodb:BatchGetItem', 'dynamodb:DeleteItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], Resource: table, Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['S#*', 'C#*'] } } };
+    const overridesRead = { Sid: 'ReadRuleOverrides', Effect: 'Allow', Action: 'dynamodb:Query', Resource: table, Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['O#rules'] } } };
+    const send = { Sid: 'SendAlerts', Effect: 'Allow', Action: 'sqs:SendMessage', Resource: alertQueue };
+    expect(statementsOf('PipelineIngestHttpRole')).toEqual([logs('IngestHttp'), state, overridesRead, send]);
+    expect(statementsOf('PipelineIngestSqsRole')).toEqual([
+      logs('IngestSqs'),
+      state,
+      overridesRead,
+      send,
+      { Effect: 'Allow', Action: ['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:ReceiveMessage'], Resource: ingestQueue },
+    ]);
+    expect(statementsOf('PipelineRulesApiRole')).toEqual([
+      logs('RulesApi'),
+      { Sid: 'ReadCounters', Effect: 'Allow', Action: 'dynamodb:BatchGetItem', Resource: table, Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['C#*'] } } },
+      { Sid: 'RuleOverrides', Effect: 'Allow', Action: ['dynamodb:PutItem', 'dynamodb:Query'], Resource: table, Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['O#rules'] } } },
+    ]);
+    // No managed policies, no wildcard resources or actions anywhere in the identity policies.
+    for (const [, role] of resources('AWS::IAM::Role')) expect(role.Properties.ManagedPolicyArns).toBeUndefined();
+    const text = JSON.stringify(resources('AWS::IAM::Policy'));
+    expect(text).not.toMatch(/"Resource":"\*"|"Action":"[a-z]+:\*"/);
+  });
+
+  it('puts the IAM authoriser on every route, with access logs and throttling on the stage', () => {
+    const routes = resources('AWS::ApiGatewayV2::Route');
+    expect(routes.map(([, r]) => r.Properties.RouteKey).sort()).toEqual(['GET /rules', 'PATCH /rules/{id}', 'POST /events']);
+    for (const [, route] of routes) expect(route.Properties.AuthorizationType).toBe('AWS_IAM');
+    template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+      StageName: '$default',
+      AutoDeploy: true,
+      AccessLogSettings: { DestinationArn: { 'Fn::GetAtt': [logicalId('PipelineApiAccessLogs', 'AWS::Logs::LogGroup'), 'Arn'] }, Format: Match.stringLikeRegexp('requestId') },
+      DefaultRouteSettings: { ThrottlingRateLimit: 100, ThrottlingBurstLimit: 200 },
+    });
+  });
+
+  it('alarms on DLQ depth, queue age, and every function\'s errors and throttles', () => {
+    const alarms = resources('AWS::CloudWatch::Alarm');
+    expect(alarms).toHaveLength(9);
+    const dlqDepth = (queuePrefix: string) =>
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        MetricName: 'ApproximateNumberOfMessagesVisible',
+        Namespace: 'AWS/SQS',
+        Threshold: 1,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+        Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [logicalId(queuePrefix, 'AWS::SQS::Queue'), 'QueueName'] } }],
+      });
+    dlqDepth('PipelineIngestDlq');
+    dlqDepth('PipelineAlertDlq');
+    for (const metric of ['Errors', 'Throttles']) {
+      for (const fn of ['IngestHttp', 'IngestSqs', 'RulesApi']) {
+        const fnId = resources('AWS::Lambda::Function').find(([id]) => id.startsWith(`Pipeline${fn}`) && !id.includes('Role'))![0];
+        template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: metric, Namespace: 'AWS/Lambda', Dimensions: [{ Name: 'FunctionName', Value: { Ref: fnId } }], Threshold: 1 });
+      }
+    }
+  });
+
+  it('outputs the API URL, queue URLs and table name', () => {
+    const outputs = template.findOutputs('*');
+    expect(Object.keys(outputs).sort()).toEqual(['AlertDlqUrl', 'AlertQueueUrl', 'ApiUrl', 'EventsEndpoint', 'IngestDlqUrl', 'IngestQueueUrl', 'StateTableName']);
+    expect(outputs.StateTableName?.Value).toEqual({ Ref: logicalId('PipelineStateTable', 'AWS::DynamoDB::Table') });
+  });
+
+  it('passes cdk-nag AwsSolutions with nothing left unacknowledged', () => {
+    const report = new AwsSolutionsChecks(app).validateScope(app);
+    expect(report.violations.map((v) => `${v.ruleName} ${v.violatingResources.map((r) => r.constructPath).join(',')}`)).toEqual([]);
+    expect(report.success).toBe(true);
+  });
+
+  it('ships rules and mappings inside each bundle, each under 1 MB', () => {
+    for (const [, fn] of resources('AWS::Lambda::Function')) {
+      const dir = join(outdir, fn.Metadata?.['aws:asset:path'] as string);
+      expect(readdirSync(dir).sort()).toEqual(['index.mjs', 'mappings', 'rules']);
+      expect(readdirSync(join(dir, 'rules'))).toEqual(['examples.yaml']);
+      expect(readdirSync(join(dir, 'mappings')).sort()).toEqual(['ecs.yaml', 'flat.yaml', 'mapping.schema.json', 'stix.yaml']);
+      expect(statSync(join(dir, 'index.mjs')).size).toBeLessThan(1024 * 1024);
+      expect(readFileSync(join(dir, 'index.mjs'), 'utf8')).toMatch(/^import\{createRequire as __stixflowCreateRequire\}|^import \{ createRequire as __stixflowCreateRequire \}/);
+    }
+  });
+
+  it('runs the deployed ingest-http bundle itself: rules and mappings load from the bundle, alerts reach the queue', async () => {
+    const [, fn] = resources('AWS::Lambda::Function').find(([id]) => id.startsWith('PipelineIngestHttp'))!;
+    const dir = join(outdir, fn.Metadata?.['aws:asset:path'] as string);
+    const dynamo = await startDynamo();
+    const sqs = await startSqs();
+    const saved = { ...process.env };
+    // fauxqs queue URLs name the host sqs.<region>.localhost, which the SDK follows: resolve it to loopback.
+    const restoreDns = interceptLocalhostDns();
+    try {
+      await ensureStateTable(dynamo.client, 'bundle-state');
+      const queueUrl = await ensureQueue(sqs.client, 'bundle-alerts.fifo', { fifo: true });
+      Object.assign(process.env, {
+        AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+        AWS_ENDPOINT_URL_SQS: sqs.endpoint,
+        AWS_REGION: 'us-east-1',
+        AWS_ACCESS_KEY_ID: 'local',
+        AWS_SECRET_ACCESS_KEY: 'local',
+        TABLE_NAME: 'bundle-state',
+        ALERT_QUEUE_URL: queueUrl,
+        RULES_DIR: 'rules',
+        MAPPINGS_DIR: 'mappings',
+        LAMBDA_TASK_ROOT: dir,
+        AWS_LAMBDA_FUNCTION_NAME: 'bundle-smoke',
+        POWERTOOLS_METRICS_DISABLED: 'true',
+        POWERTOOLS_LOG_LEVEL: 'ERROR',
+      });
+      const bundle = (await import(pathToFileURL(join(dir, 'index.mjs')).href)) as { handler: (event: unknown, context: unknown) => Promise<{ statusCode: number; body: string }> };
+      const body = readFileSync(new URL('../../examples/events.ndjson', import.meta.url), 'utf8');
+      const event = { version: '2.0', routeKey: 'POST /events', rawPath: '/events', rawQueryString: '', headers: {}, isBase64Encoded: false, body, requestContext: { http: { method: 'POST', path: '/events' }, authorizer: { iam: { accountId: '111122223333' } } } };
+      const response = await bundle.handler(event, { functionName: 'bundle-smoke', awsRequestId: 'smoke-1' });
+      expect(response.statusCode).toBe(202);
+      expect(JSON.parse(response.body)).toMatchObject({ accepted: 5, alerts: 5 });
+      const received: string[] = [];
+      for (let i = 0; i < 10 && received.length < 5; i++) {
+        const { Messages = [] } = await sqs.client.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10 }));
+        received.push(...Messages.map((m) => (JSON.parse(m.Body ?? '{}') as { tenant: string }).tenant));
+      }
+      expect(received).toEqual(['111122223333', '111122223333', '111122223333', '111122223333', '111122223333']);
+    } finally {
+      process.env = saved;
+      restoreDns();
+      await Promise.all([dynamo.stop(), sqs.stop()]);
+    }
+  });
+});
