@@ -125,12 +125,17 @@ export async function validateCommand(argv: string[], io: CliIo): Promise<number
 function isRulePath(arg: string): boolean {
   if (!existsSync(arg)) return false;
   if (statSync(arg).isFile()) return /\.(ya?ml|json)$/i.test(arg);
-  // A directory holds rules when it has rule files (else it is read for *.pattern files).
-  const walk = (dir: string): boolean => readdirSync(dir).some((entry) => {
-    const child = join(dir, entry);
-    return statSync(child).isDirectory() ? walk(child) : /\.(ya?ml|json)$/i.test(entry);
-  });
-  return walk(arg);
+  // A directory holds rules when it has rule files and no pattern files (*.pattern, *.txt).
+  const names: string[] = [];
+  const walk = (dir: string): void => {
+    for (const entry of readdirSync(dir)) {
+      const child = join(dir, entry);
+      if (statSync(child).isDirectory()) walk(child);
+      else names.push(entry);
+    }
+  };
+  walk(arg);
+  return names.some((n) => /\.(ya?ml|json)$/i.test(n)) && !names.some((n) => /\.(pattern|patterns|txt)$/i.test(n));
 }
 
 /** Loads rule files and prints every diagnostic; returns the number of rules (or files) in error. */

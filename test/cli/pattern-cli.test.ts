@@ -62,10 +62,16 @@ describe('stixflow validate', () => {
     expect(r.out).toMatch(/1:8: error \[bad-timestamp\]/);
   });
 
-  it('a pattern with only warnings is valid (exit 0) and shows the warning', async () => {
+  it('a pattern that can never match shows the compiler warning and is an error for validate (unsatisfiable)', async () => {
     const r = await run(['validate', '[x:a = 1 AND y:b = 2]']);
-    expect(r.code).toBe(0);
+    expect(r.code).toBe(1);
     expect(r.out).toContain('[different-root-types]');
+    expect(r.out).toContain('[unsatisfiable]');
+  });
+
+  it('a satisfiable pattern passes with exit 0', async () => {
+    const r = await run(['validate', "[x:a = 1 AND x:b = 'two']"]);
+    expect(r.code).toBe(0);
   });
 
   it('several patterns: exit 1 when any is invalid', async () => {
