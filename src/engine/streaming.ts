@@ -381,7 +381,6 @@ export class StreamingEngine {
 
   /** Applies a key's events to its state; returns whether the state changed. */
   private apply(compiled: CompiledRule, key: StateKey, state: GroupState, touches: Touch[]): { changed: boolean; late: LateEvent[]; evicted: number; duplicates: number; errors: Diagnostic[] } {
-    const nowSeconds = Math.floor(this.now() / 1000);
     const errors: Diagnostic[] = [];
     let changed = false;
     let evicted = 0;

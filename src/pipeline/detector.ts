@@ -66,6 +66,7 @@ export class Detector {
   /** Normalises raw events (any supported format) and runs them through the pipeline. */
   async process(rawEvents: unknown[], tenant = 'default'): Promise<ProcessResult> {
     const normalised = this.normaliser.normaliseBatch(rawEvents);
+    for (const event of normalised.events) (event.observedData as unknown as Record<string, unknown>).x_tenant = tenant;
     const result = await this.processObserved(normalised.events, tenant);
     return { ...result, rejected: [...normalised.rejected, ...result.rejected] };
   }
@@ -84,7 +85,9 @@ export class Detector {
           observation,
           objects: event.objects.length > 0 ? (event.objects as unknown as Record<string, unknown>[]) : observation.roots.map((r) => r.object as unknown as Record<string, unknown>),
           ...(typeof od.x_source_event_id === 'string' ? { sourceEventId: od.x_source_event_id } : {}),
-          tenant: typeof od.x_tenant === 'string' ? od.x_tenant : tenant,
+          // The tenant is the caller's (the authenticated principal's), never the event's own
+          // x_tenant: an event must not be able to place itself in another tenant's state.
+          tenant,
         });
       } catch (error) {
         if (error instanceof InputError) rejected.push(...error.diagnostics.map((d) => ({ ...d, eventIndex: index })));

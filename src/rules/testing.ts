@@ -141,7 +141,7 @@ export async function runRuleTests(rules: Rule[], options: { seed?: number; gene
 }
 
 function xmlEscape(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, '');
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/[^\t\n\r\u0020-\uffff]/g, ''); // XML 1.0 allows no other control characters
 }
 
 /** JUnit XML: one testsuite per rule, one testcase per test. */
