@@ -10,7 +10,8 @@
  * (with file, line and reason) so it is never deployed silently. The same directory is copied
  * into each function bundle and compiled again once per container.
  */
-import { existsSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
@@ -26,6 +27,7 @@ import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { parseAllDocuments } from 'yaml';
 import { formatDiagnostics } from '../src/errors.js';
 import { loadRulesFromPaths } from '../src/rules/load.js';
 import { COUNTER_PK_PREFIX, PARTITION_KEY, SORT_KEY, STATE_PK_PREFIX, TTL_ATTRIBUTE } from '../src/state/table-schema.js';
@@ -93,6 +95,34 @@ export function validateRulesDir(rulesDir: string): { ruleIds: string[]; warning
   return { ruleIds: rules.map((r) => r.id), warnings: formatDiagnostics(diagnostics.filter((d) => d.severity !== 'error')) };
 }
 
+/**
+ * Writes the (validated) rules as JSON into a staging folder for the bundles: YAML costs a
+ * Lambda cold start about a fifth of a second per thousand rules, JSON.parse almost nothing,
+ * and the loader reads both alike. Each YAML document becomes one JSON file.
+ */
+export function stageRulesAsJson(rulesDir: string): string {
+  const staging = mkdtempSync(join(tmpdir(), 'stixflow-rules-'));
+  const visit = (dir: string, relative: string): void => {
+    for (const entry of readdirSync(dir).sort()) {
+      const source = join(dir, entry);
+      if (statSync(source).isDirectory()) {
+        mkdirSync(join(staging, relative, entry), { recursive: true });
+        visit(source, join(relative, entry));
+      } else if (/\.json$/i.test(entry)) {
+        copyFileSync(source, join(staging, relative, entry));
+      } else if (/\.ya?ml$/i.test(entry)) {
+        const stem = entry.replace(/\.ya?ml$/i, '');
+        parseAllDocuments(readFileSync(source, 'utf8')).forEach((doc, i) => {
+          const value: unknown = doc.toJS();
+          if (value !== null && value !== undefined) writeFileSync(join(staging, relative, `${stem}${i > 0 ? `.${i}` : ''}.json`), JSON.stringify(value));
+        });
+      }
+    }
+  };
+  visit(rulesDir, '');
+  return staging;
+}
+
 export class StixDetectionPipeline extends Construct {
   readonly table: Table;
   readonly ingestQueue: Queue;
@@ -111,6 +141,7 @@ export class StixDetectionPipeline extends Construct {
     const rulesDir = resolve(props.rulesDir);
     // First, before anything is bundled: a broken rule stops the synth here.
     const validated = validateRulesDir(rulesDir);
+    const stagedRules = stageRulesAsJson(rulesDir);
     this.ruleIds = validated.ruleIds;
     const timeout = props.timeout ?? Duration.seconds(30);
     const retention = props.logRetention ?? RetentionDays.ONE_MONTH;
@@ -195,7 +226,7 @@ export class StixDetectionPipeline extends Construct {
             beforeInstall: () => [],
             // Ship the validated rules, the built-in mappings and their schema next to index.mjs.
             afterBundling: (_inputDir: string, outputDir: string) => [
-              `cp -R "${rulesDir}" "${join(outputDir, BUNDLED_RULES_DIR)}"`,
+              `cp -R "${stagedRules}" "${join(outputDir, BUNDLED_RULES_DIR)}"`,
               `mkdir -p "${join(outputDir, BUNDLED_MAPPINGS_DIR)}"`,
               `cp "${mappingsDir}"/*.yaml "${join(outputDir, BUNDLED_MAPPINGS_DIR)}/"`,
               `cp "${join(REPO_ROOT, 'schemas', 'mapping.schema.json')}" "${join(outputDir, BUNDLED_MAPPINGS_DIR)}/"`,

@@ -13,6 +13,7 @@ const COMMANDS: Record<string, CommandEntry> = {
   run: { summary: 'stream events through the rules (in-memory state), print alerts as NDJSON', load: async () => (await import('./run-commands.js')).runCommand },
   state: { summary: "explain a rule's correlation state: partial matches, pending, expiry", load: async () => (await import('./run-commands.js')).stateCommand },
   test: { summary: "run rules' unit tests and generated checks; --junit for CI", load: async () => (await import('./test-command.js')).testCommand },
+  rules: { summary: 'rule health from a running stixflow: status (7 days of counts), enable, disable', load: async () => (await import('./rules-command.js')).rulesCommand },
   emit: { summary: 'generate observed data that satisfies a pattern (or near misses with --miss)', load: async () => (await import('./emit.js')).emitCommand },
   normalise: { summary: 'turn raw events (ECS, flat key-value, STIX) into STIX 2.1 observed data', load: async () => (await import('./normalise.js')).normaliseCommand },
 };

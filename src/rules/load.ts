@@ -217,9 +217,45 @@ function readJsonBundle(source: RuleSource): { raw: RawRule[]; diagnostics: Diag
   return { raw, diagnostics };
 }
 
+/**
+ * A rule file in plain JSON (how deployments ship rules, converted at synth) is read with
+ * JSON.parse; positions are worked out through the YAML reader only if a diagnostic needs one.
+ * That keeps a Lambda cold start with a thousand rules from paying for a document model.
+ */
+function readJsonRules(source: RuleSource): { raw: RawRule[]; diagnostics: Diagnostic[] } | undefined {
+  const head = source.text.trimStart();
+  if (!head.startsWith('{') && !head.startsWith('[')) return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(source.text);
+  } catch {
+    return undefined;
+  }
+  const entries = Array.isArray(value) ? value : typeof value === 'object' && value !== null && Array.isArray((value as { rules?: unknown }).rules) ? (value as { rules: unknown[] }).rules : undefined;
+  if (!entries || entries.some((e) => typeof e !== 'object' || e === null || Array.isArray(e))) return undefined;
+  let positioned: RawRule[] | undefined;
+  const precise = (i: number): RawRule | undefined => {
+    positioned ??= readWithPositions(source).raw;
+    return positioned[i];
+  };
+  const raw = entries.map((entry, i): RawRule => ({
+    value: entry as Record<string, unknown>,
+    file: source.file,
+    get position() {
+      return precise(i)?.position ?? { line: 1, column: 1 };
+    },
+    at: (path) => precise(i)?.at(path) ?? { line: 1, column: 1 },
+    locate: (path, offset) => precise(i)?.locate?.(path, offset),
+    atKey: (path, key) => precise(i)?.atKey?.(path, key),
+  }));
+  return { raw, diagnostics: [] };
+}
+
 export function readRuleSource(source: RuleSource): { raw: RawRule[]; diagnostics: Diagnostic[] } {
-  const bundle = readJsonBundle(source);
-  if (bundle) return bundle;
+  return readJsonBundle(source) ?? readJsonRules(source) ?? readWithPositions(source);
+}
+
+function readWithPositions(source: RuleSource): { raw: RawRule[]; diagnostics: Diagnostic[] } {
   const lines = new LineCounter();
   const diagnostics: Diagnostic[] = [];
   const raw: RawRule[] = [];
@@ -333,7 +369,17 @@ function compileRule(raw: RawRule, diagnostics: Diagnostic[]): Rule | undefined 
     ...(validFrom !== undefined ? { validFrom } : {}),
     ...(validUntil !== undefined ? { validUntil } : {}),
     tests: (v.tests as Record<string, unknown>[] | undefined) ?? [],
-    source: { file: raw.file, line: raw.position.line },
+    source: lazySource(raw),
+  };
+}
+
+/** Where a rule came from; the line is resolved only when something reads it. */
+function lazySource(raw: RawRule): NonNullable<Rule['source']> {
+  return {
+    file: raw.file,
+    get line() {
+      return raw.position.line;
+    },
   };
 }
 
@@ -342,7 +388,7 @@ export function loadRules(sources: RuleSource[]): LoadResult {
   const diagnostics: Diagnostic[] = [];
   const rules: Rule[] = [];
   const indicators = new IndicatorSet();
-  const seen = new Map<string, string>();
+  const seen = new Map<string, RawRule>();
   for (const source of sources) {
     const read = readRuleSource(source);
     diagnostics.push(...read.diagnostics);
@@ -352,10 +398,10 @@ export function loadRules(sources: RuleSource[]): LoadResult {
       if (!rule) continue;
       const previous = seen.get(rule.id);
       if (previous) {
-        diagnostics.push({ severity: 'error', code: 'duplicate-rule-id', message: `rule id '${rule.id}' is already defined at ${previous}`, file: raw.file, ...raw.position, ruleId: rule.id });
+        diagnostics.push({ severity: 'error', code: 'duplicate-rule-id', message: `rule id '${rule.id}' is already defined at ${previous.file}:${previous.position.line}`, file: raw.file, ...raw.position, ruleId: rule.id });
         continue;
       }
-      seen.set(rule.id, `${raw.file}:${raw.position.line}`);
+      seen.set(rule.id, raw);
       rules.push(rule);
     }
   }
