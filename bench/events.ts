@@ -15,12 +15,13 @@ export function seededRandom(seed: number): () => number {
 const PROCESSES = ['bash', 'sh', 'nginx', 'powershell.exe', 'winword.exe', 'python3', 'sshd', 'cmd.exe', 'curl', 'java'];
 const PATHS = ['/etc/shadow', '/etc/passwd', '/var/log/auth.log', 'C:\\Windows\\System32\\cmd.exe', '/tmp/x.sh', '/usr/bin/curl'];
 
-export function syntheticEvents(count: number, seed = 1): object[] {
+/** `offset` continues a stream: ids and times go on from event number `offset`. */
+export function syntheticEvents(count: number, seed = 1, offset = 0): object[] {
   const random = seededRandom(seed);
   const pick = <T>(items: T[]): T => items[Math.floor(random() * items.length)] as T;
   const events: object[] = [];
   const base = Date.UTC(2026, 0, 1);
-  for (let i = 0; i < count; i++) {
+  for (let i = offset; i < offset + count; i++) {
     const t = new Date(base + i * 1000).toISOString();
     const ip = `10.${Math.floor(random() * 256)}.${Math.floor(random() * 256)}.${Math.floor(random() * 256)}`;
     const objects: Record<string, unknown>[] = [

@@ -14,11 +14,12 @@ import { InMemoryStateStore } from '../src/state/memory-store.js';
 import { seededRandom, syntheticEvents } from './events.js';
 import type { BenchRow } from './table.js';
 
+// Rules that fire on about 1–2% of the synthetic traffic each, as real detections fire rarely.
 const HOT_RULES = [
-  "[process:name = 'bash' AND process:command_line LIKE '%-c run 1%']",
-  "[network-traffic:dst_port IN (4444, 31337) AND network-traffic:dst_ref.value ISSUBSET '10.0.0.0/8']",
-  "[process:command_line MATCHES 'powershell[.]exe -c run [0-9]+7$']",
-  "([process:name = 'winword.exe'] FOLLOWEDBY [process:name = 'powershell.exe']) WITHIN 300 SECONDS",
+  "[process:name = 'bash' AND process:command_line LIKE '%-c run 1_'] ",
+  "[network-traffic:dst_port = 4444 AND network-traffic:dst_ref.value ISSUBSET '10.1.0.0/16']",
+  "[process:command_line MATCHES 'powershell[.]exe -c run [0-9]*77$']",
+  "([process:name = 'winword.exe'] FOLLOWEDBY [process:name = 'powershell.exe']) WITHIN 60 SECONDS",
   "[user-account:user_id = 'u42']",
 ];
 
@@ -63,24 +64,41 @@ export function mixedRules(count: number, seed = 3): Rule[] {
   return rules;
 }
 
-function inputsFor(events: object[]): EventInput[] {
-  return prepareObservations(events).map((observation) => ({ observation }));
-}
-
 /**
  * Events per second through processBatch (batches of 100) over a stream of distinct events in
  * event-time order, after a warm-up on the first part of the stream.
  */
 let lastAlerts = 0;
 
-async function throughput(engine: StreamingEngine, inputs: EventInput[]): Promise<number> {
-  const warm = Math.floor(inputs.length / 4);
-  for (let i = 0; i < warm; i += 100) await engine.processBatch(inputs.slice(i, Math.min(i + 100, warm)));
+const STREAM_EVENTS = 120_000;
+const CHUNK = 2_000;
+
+/**
+ * Events per second through the engine over a stream of distinct events in event-time order:
+ * each chunk is generated untimed, then prepared (objects indexed by type, once per event) and
+ * matched in batches of 100, timed; nothing is kept, as in a worker. The first quarter warms up.
+ */
+async function throughput(engine: StreamingEngine): Promise<number> {
+  let timed = 0n;
+  let counted = 0;
   lastAlerts = 0;
-  const t0 = process.hrtime.bigint();
-  for (let i = warm; i < inputs.length; i += 100) lastAlerts += (await engine.processBatch(inputs.slice(i, i + 100))).alerts.length;
-  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-  return (inputs.length - warm) / seconds;
+  for (let offset = 0; offset < STREAM_EVENTS; offset += CHUNK) {
+    const events = syntheticEvents(CHUNK, 11 + offset, offset);
+    const t0 = process.hrtime.bigint();
+    const inputs: EventInput[] = prepareObservations(events).map((observation) => ({ observation }));
+    let alerts = 0;
+    for (let i = 0; i < inputs.length; i += 100) {
+      const result = await engine.processBatch(inputs.slice(i, i + 100));
+      alerts += result.alerts.length;
+      await engine.acknowledge(result.alerts);
+    }
+    if (offset >= STREAM_EVENTS / 4) {
+      timed += process.hrtime.bigint() - t0;
+      counted += inputs.length;
+      lastAlerts += alerts;
+    }
+  }
+  return counted / (Number(timed) / 1e9);
 }
 
 function indicatorBundle(count: number, seed: number): string {
@@ -100,21 +118,20 @@ function indicatorBundle(count: number, seed: number): string {
 
 export async function benchRules(options: { indicators?: number } = {}): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
-  const inputs = inputsFor(syntheticEvents(120_000, 11));
 
   const mixed = new StreamingEngine({ rules: mixedRules(3000), store: new InMemoryStateStore() });
-  const eps = await throughput(mixed, inputs);
-  rows.push({ name: '3,000 mixed rules (=, IN, LIKE, MATCHES, CIDR, sequences)', value: eps, unit: 'events/s', target: '≥ 100,000', note: `index: ${mixed.indexStats.indexedConditions} conditions, ${mixed.indexStats.typeOnlyEntries} type-only` });
+  const eps = await throughput(mixed);
+  rows.push({ name: '3,000 mixed rules (=, IN, LIKE, MATCHES, CIDR, sequences)', value: eps, unit: 'events/s', target: '≥ 100,000', note: `prepare + match; ${lastAlerts} alerts; index: ${mixed.indexStats.indexedConditions} conditions, ${mixed.indexStats.typeOnlyEntries} type-only` });
 
-  const small = await throughput(new StreamingEngine({ rules: mixedRules(100, 5), store: new InMemoryStateStore() }), inputs);
-  const large = await throughput(new StreamingEngine({ rules: mixedRules(10_000, 5), store: new InMemoryStateStore() }), inputs);
+  const small = await throughput(new StreamingEngine({ rules: mixedRules(100, 5), store: new InMemoryStateStore() }));
+  const large = await throughput(new StreamingEngine({ rules: mixedRules(10_000, 5), store: new InMemoryStateStore() }));
   rows.push({ name: 'cost per event, 10,000 rules / 100 rules', value: small / large, unit: '×', target: '≤ 2', note: `${Math.round(small).toLocaleString('en-US')} vs ${Math.round(large).toLocaleString('en-US')} events/s` });
 
   // Indicators: the big feed is loaded last so that its heap is measured on its own.
   const feed = options.indicators ?? 1_000_000;
   const smallFeed = loadRules([{ file: 'feed-1k.json', text: indicatorBundle(1000, 2) }]);
   const smallEngine = new StreamingEngine({ rules: [], indicators: smallFeed.indicators, store: new InMemoryStateStore() });
-  const smallRate = await throughput(smallEngine, inputs);
+  const smallRate = await throughput(smallEngine);
   const smallAlerts = lastAlerts;
   const text = indicatorBundle(feed, 2);
   globalThis.gc?.();
@@ -127,7 +144,7 @@ export async function benchRules(options: { indicators?: number } = {}): Promise
   rows.push({ name: `load ${feed.toLocaleString('en-US')} indicators (STIX bundle)`, value: loadSeconds, unit: 's', target: '< 60 s', note: `${bigFeed.indicators.size.toLocaleString('en-US')} indexed, ${bigFeed.diagnostics.length} diagnostics` });
   rows.push({ name: `heap held by ${feed.toLocaleString('en-US')} indicators`, value: heapMb, unit: 'MB', target: '< 1,536 MB', note: globalThis.gc ? 'after GC' : 'run with --expose-gc for an exact figure' });
   const bigEngine = new StreamingEngine({ rules: [], indicators: bigFeed.indicators, store: new InMemoryStateStore() });
-  const bigRate = await throughput(bigEngine, inputs);
+  const bigRate = await throughput(bigEngine);
   rows.push({ name: `match cost, ${feed.toLocaleString('en-US')} / 1,000 indicators`, value: smallRate / bigRate, unit: '×', target: '≤ 1.5', note: `${Math.round(smallRate).toLocaleString('en-US')} vs ${Math.round(bigRate).toLocaleString('en-US')} events/s; alerts ${smallAlerts} vs ${lastAlerts}` });
   return rows;
 }

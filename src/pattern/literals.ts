@@ -9,6 +9,10 @@ const STIX_TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d
  * Day-of-month is range-checked (01–31) but not against the month, as the STIX grammar does.
  */
 export function parseStixTimestamp(text: string): number | undefined {
+  // Hot path (two per event): the usual shape is read digit by digit, without a regex match
+  // object; anything unusual falls through to the full check below.
+  const fast = parseCommonTimestamp(text);
+  if (fast !== undefined) return fast;
   const m = STIX_TIMESTAMP.exec(text);
   if (!m) return undefined;
   const year = Number(m[1]);
@@ -26,6 +30,41 @@ export function parseStixTimestamp(text: string): number | undefined {
   // Gregorian cycle) and back, so that four-digit years below 100 keep their value.
   const millis = year < 100 ? Date.UTC(year + 400, month - 1, day, hour, minute, second) - 146_097 * 86_400_000 : Date.UTC(year, month - 1, day, hour, minute, second);
   return millis * 1000 + micros;
+}
+
+const DIGIT0 = 48;
+
+function digits(text: string, from: number, count: number): number {
+  let value = 0;
+  for (let i = from; i < from + count; i++) {
+    const d = text.charCodeAt(i) - DIGIT0;
+    if (d < 0 || d > 9) return -1;
+    value = value * 10 + d;
+  }
+  return value;
+}
+
+/** YYYY-MM-DDTHH:MM:SS[.f{1,9}]Z with year ≥ 1970 and valid fields; undefined for anything else. */
+function parseCommonTimestamp(text: string): number | undefined {
+  const n = text.length;
+  if (n < 20 || n > 30 || text.charCodeAt(n - 1) !== 90 /* Z */) return undefined;
+  if (text[4] !== '-' || text[7] !== '-' || text[10] !== 'T' || text[13] !== ':' || text[16] !== ':') return undefined;
+  const year = digits(text, 0, 4);
+  const month = digits(text, 5, 2);
+  const day = digits(text, 8, 2);
+  const hour = digits(text, 11, 2);
+  const minute = digits(text, 14, 2);
+  const second = digits(text, 17, 2);
+  if (year < 1970 || month < 1 || month > 12 || day < 1 || day > 31 || hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 60) return undefined;
+  let micros = 0;
+  if (n > 20) {
+    if (text[19] !== '.' || n === 21) return undefined;
+    const fractionDigits = n - 21;
+    const fraction = digits(text, 20, fractionDigits);
+    if (fraction < 0) return undefined;
+    micros = fractionDigits <= 6 ? fraction * 10 ** (6 - fractionDigits) : Math.floor(fraction / 10 ** (fractionDigits - 6));
+  } else if (n !== 20) return undefined;
+  return Date.UTC(year, month - 1, day, hour, minute, second) * 1000 + micros;
 }
 
 /** Formats microseconds since the epoch as a STIX timestamp (fraction only when non-zero). */

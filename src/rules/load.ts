@@ -315,11 +315,10 @@ function compileRule(raw: RawRule, diagnostics: Diagnostic[]): Rule | undefined 
   // The pattern: map its diagnostics into the file. For a scalar on one line the column maps
   // exactly (plus one for the opening quote); otherwise we point at the field.
   const patternText = v.pattern as string;
-  const patternAt = raw.at(['pattern']);
   const checked = checkPattern(patternText, { stixVersion });
   const inPattern = (path: (string | number)[], d: Diagnostic, fallback: Position): Position => (d.offset !== undefined ? raw.locate?.(path, d.offset) : undefined) ?? fallback;
   for (const d of checked.diagnostics) {
-    diagnostics.push({ ...d, file: raw.file, ...inPattern(['pattern'], d, patternAt), ...(id ? { ruleId: id } : {}), message: `pattern: ${d.message}` });
+    diagnostics.push({ ...d, file: raw.file, ...inPattern(['pattern'], d, raw.at(['pattern'])), ...(id ? { ruleId: id } : {}), message: `pattern: ${d.message}` });
   }
 
   const groupByText = v.group_by === undefined ? [] : Array.isArray(v.group_by) ? (v.group_by as string[]) : [v.group_by as string];

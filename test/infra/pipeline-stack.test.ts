@@ -10,6 +10,8 @@ import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { ensureQueue, ensureStateTable, startDynamo, startSqs } from '../../src/local/emulators.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StixflowStack } from '../../infra/stack.js';
+import { REPO_ROOT as REPO } from '../../infra/bundling.js';
+import { loadRulesFromPaths } from '../../src/rules/load.js';
 
 /** One synth (with esbuild bundling, three functions) shared by every test in this file. */
 let app: App;
@@ -183,7 +185,11 @@ describe('StixflowStack template', () => {
     for (const [, fn] of resources('AWS::Lambda::Function')) {
       const dir = join(outdir, fn.Metadata?.['aws:asset:path'] as string);
       expect(readdirSync(dir).sort()).toEqual(['index.mjs', 'mappings', 'rules']);
-      expect(readdirSync(join(dir, 'rules'))).toEqual(['examples.yaml']);
+      // Rules ship as JSON (converted at synth after validation): cheaper to load at cold start.
+      expect(readdirSync(join(dir, 'rules'))).toEqual(['examples.json']);
+      const shipped = loadRulesFromPaths([join(dir, 'rules')]);
+      expect(shipped.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
+      expect(shipped.rules.map((r) => r.id)).toEqual(loadRulesFromPaths([join(REPO, 'rules')]).rules.map((r) => r.id));
       expect(readdirSync(join(dir, 'mappings')).sort()).toEqual(['ecs.yaml', 'flat.yaml', 'mapping.schema.json', 'stix.yaml']);
       expect(statSync(join(dir, 'index.mjs')).size).toBeLessThan(1024 * 1024);
       expect(readFileSync(join(dir, 'index.mjs'), 'utf8')).toMatch(/^import\{createRequire as __stixflowCreateRequire\}|^import \{ createRequire as __stixflowCreateRequire \}/);

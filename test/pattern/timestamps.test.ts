@@ -1,0 +1,54 @@
+/**
+ * parseStixTimestamp has a hand-written fast path for the usual shape; it must agree with a
+ * plain reading of the STIX timestamp grammar on every input, valid or not.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { formatStixTimestamp, parseStixTimestamp } from '../../src/pattern/literals.js';
+
+const GRAMMAR = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?Z$/;
+
+function reference(text: string): number | undefined {
+  const m = GRAMMAR.exec(text);
+  if (!m) return undefined;
+  const [y, mo, d, h, mi, s] = [1, 2, 3, 4, 5, 6].map((i) => Number(m[i])) as [number, number, number, number, number, number];
+  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60) return undefined;
+  const fraction = m[7] ?? '';
+  const micros = fraction ? Number((fraction + '000000').slice(0, 6)) : 0;
+  const proleptic = new Date(0);
+  proleptic.setUTCFullYear(y, mo - 1, d);
+  proleptic.setUTCHours(h, mi, s, 0);
+  return proleptic.getTime() * 1000 + micros;
+}
+
+const two = (x: number): string => String(x).padStart(2, '0');
+
+describe('parseStixTimestamp', () => {
+  it('agrees with the grammar on random near-valid timestamps', () => {
+    fc.assert(
+      fc.property(
+        fc.tuple(fc.integer({ min: 0, max: 9999 }), fc.integer({ min: 0, max: 13 }), fc.integer({ min: 0, max: 32 }), fc.integer({ min: 0, max: 24 }), fc.integer({ min: 0, max: 60 }), fc.integer({ min: 0, max: 61 }), fc.option(fc.stringMatching(/^[0-9]{1,12}$/)), fc.constantFrom('Z', 'z', '', '+00:00')),
+        ([y, mo, d, h, mi, s, f, zone]) => {
+          const text = `${String(y).padStart(4, '0')}-${two(mo)}-${two(d)}T${two(h)}:${two(mi)}:${two(s)}${f ? `.${f}` : ''}${zone}`;
+          expect(parseStixTimestamp(text)).toBe(reference(text));
+        },
+      ),
+      { seed: 20261124, numRuns: 5000 },
+    );
+  });
+
+  it('round-trips through formatStixTimestamp', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 4102444800 * 1_000_000 }), (micros) => {
+        expect(parseStixTimestamp(formatStixTimestamp(micros))).toBe(micros);
+      }),
+      { seed: 7, numRuns: 2000 },
+    );
+  });
+
+  it('rejects strings that are not timestamps at all', () => {
+    for (const text of ['', 'Z', '2026-01-01', '2026-01-01T00:00:00', '2026-01-01T00:00:00.Z', '2026-01-01t00:00:00Z', '2026/01/01T00:00:00Z', '2026-01-01T00:00:0aZ']) {
+      expect(parseStixTimestamp(text)).toBeUndefined();
+    }
+  });
+});
