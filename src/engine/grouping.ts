@@ -4,8 +4,20 @@ import { compilePath } from '../pattern/evaluate.js';
 import type { PreparedObservation } from '../pattern/observation.js';
 import { parsePattern } from '../pattern/parse.js';
 
-/** Parses `type:path` text into an object path, or returns an error message. */
+const parsedPaths = new Map<string, ObjectPath | string>();
+
+/** Parses `type:path` text into an object path, or returns an error message. Memoised: rules
+ * share a handful of group_by paths, and each parse costs a trip through the pattern parser. */
 export function parseObjectPath(text: string): ObjectPath | string {
+  let parsed = parsedPaths.get(text);
+  if (parsed === undefined) {
+    parsed = parseObjectPathUncached(text);
+    if (parsedPaths.size < 10_000) parsedPaths.set(text, parsed);
+  }
+  return parsed;
+}
+
+function parseObjectPathUncached(text: string): ObjectPath | string {
   const parsed = parsePattern(`[EXISTS ${text}]`);
   const root = parsed.ast?.root;
   if (!root || root.kind !== 'observation' || root.comparison.kind !== 'exists') {

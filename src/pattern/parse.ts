@@ -4,9 +4,13 @@
  * diagnostic with line and column, instead of stopping at the first one.
  */
 import {
+  BailErrorStrategy,
   BaseErrorListener,
   CharStream,
   CommonTokenStream,
+  DefaultErrorStrategy,
+  ParseCancellationException,
+  PredictionMode,
   type ATNSimulator,
   type ParserRuleContext,
   type RecognitionException,
@@ -55,6 +59,7 @@ import {
   PropTestRegexContext,
   PropTestSetContext,
   STIXPatternParser,
+  type PatternContext,
 } from './generated/STIXPatternParser.js';
 import { decodeBase64, decodeHex, parseStixTimestamp } from './literals.js';
 
@@ -164,10 +169,26 @@ function parseChecked(text: string, options: { stixVersion?: StixVersion }): Par
   const lexer = new STIXPatternLexer(CharStream.fromString(text));
   lexer.removeErrorListeners();
   lexer.addErrorListener(listener);
-  const parser = new STIXPatternParser(new CommonTokenStream(lexer));
+  const tokens = new CommonTokenStream(lexer);
+  const parser = new STIXPatternParser(tokens);
   parser.removeErrorListeners();
-  parser.addErrorListener(listener);
-  const tree = parser.pattern();
+  // Two-stage parsing: the cheaper SLL prediction, bailing out at the first error; only a
+  // pattern that fails it is parsed again with full LL and error recovery, which is what
+  // gives the complete, precise diagnostics.
+  parser.interpreter.predictionMode = PredictionMode.SLL;
+  parser.errorHandler = new BailErrorStrategy();
+  let tree: PatternContext;
+  try {
+    tree = parser.pattern();
+  } catch (error) {
+    if (!(error instanceof ParseCancellationException)) throw error;
+    tokens.seek(0);
+    parser.reset();
+    parser.addErrorListener(listener);
+    parser.errorHandler = new DefaultErrorStrategy();
+    parser.interpreter.predictionMode = PredictionMode.LL;
+    tree = parser.pattern();
+  }
   if (listener.diagnostics.length > 0) return { diagnostics: listener.diagnostics };
 
   const builder = new AstBuilder(options.stixVersion ?? '2.1');
