@@ -105,6 +105,11 @@ function isAscii(text: string): boolean {
   return true;
 }
 
+/** Three ASCII characters packed into one number, so that a lookup allocates no string. */
+function trigramKey(text: string, i: number): number {
+  return (text.charCodeAt(i) << 14) | (text.charCodeAt(i + 1) << 7) | text.charCodeAt(i + 2);
+}
+
 function nfc(text: string): string {
   for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 0x7f) return text.normalize('NFC');
   return text;
@@ -162,8 +167,8 @@ interface PathSlot {
   /** numbers and booleans, keyed by valueKey */
   byValue: Map<string, number[]>;
   byOctet: Map<number, number[]>;
-  /** trigram → literals (with the entries that need them) filed under it */
-  byTrigram: Map<string, { literal: string; ids: number[] }[]>;
+  /** trigram (as a number, see trigramKey) → literals (with the entries that need them) filed under it */
+  byTrigram: Map<number, { literal: string; ids: number[] }[]>;
 }
 
 export interface IndexStats {
@@ -210,7 +215,8 @@ export class RuleIndex {
         }
         else if ('octet' in condition) push(slot.byOctet, condition.octet, id);
         else {
-          const trigram = condition.substring.slice(0, MIN_LITERAL);
+          // Literals are ASCII (likeLiteral / regexLiteral), so their first trigram packs exactly.
+          const trigram = trigramKey(condition.substring, 0);
           const list = slot.byTrigram.get(trigram) ?? [];
           const existing = list.find((e) => e.literal === condition.substring);
           if (existing) existing.ids.push(id);
@@ -260,7 +266,10 @@ export class RuleIndex {
       if (slot.byTrigram.size > 0) {
         const text = nfc(value);
         for (let i = 0; i + MIN_LITERAL <= text.length; i++) {
-          const filed = slot.byTrigram.get(text.slice(i, i + MIN_LITERAL));
+          // A non-ASCII character cannot start an (ASCII) literal's trigram; its key would also
+          // not pack into 7 bits, so skip it rather than risk a false collision.
+          if (text.charCodeAt(i) > 0x7f || text.charCodeAt(i + 1) > 0x7f || text.charCodeAt(i + 2) > 0x7f) continue;
+          const filed = slot.byTrigram.get(trigramKey(text, i));
           if (!filed) continue;
           for (const { literal, ids } of filed) if (text.startsWith(literal, i)) this.once(ids);
         }

@@ -45,21 +45,23 @@ function spend(ctx: SearchContext): void {
 
 /** Can the two bindings be joined without using any observed-data more often than its instances? */
 function fitsTogether(a: Binding, b: Binding, observations: PreparedObservation[]): boolean {
-  const combined = a.observations.concat(b.observations);
-  for (let i = 0; i < combined.length; i++) {
-    const o = combined[i] as number;
+  const left = a.observations;
+  const right = b.observations;
+  const total = left.length + right.length;
+  const at = (i: number): number => (i < left.length ? (left[i] as number) : (right[i - left.length] as number));
+  for (let i = 0; i < total; i++) {
+    const o = at(i);
     let uses = 0;
-    let seenBefore = false;
-    for (let j = 0; j < combined.length; j++) {
-      if (combined[j] === o) {
-        if (j < i) {
-          seenBefore = true;
-          break;
-        }
-        uses++;
+    let counted = false;
+    for (let j = 0; j < total; j++) {
+      if (at(j) !== o) continue;
+      if (j < i) {
+        counted = true; // this observed-data was checked at its first occurrence
+        break;
       }
+      uses++;
     }
-    if (!seenBefore && uses > (observations[o] as PreparedObservation).numberObserved) return false;
+    if (!counted && uses > (observations[o] as PreparedObservation).numberObserved) return false;
   }
   return true;
 }

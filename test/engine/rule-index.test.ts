@@ -1,0 +1,118 @@
+/**
+ * The rule index may only narrow the work, never lose a match: for any observation expression
+ * and any event, if the expression holds, the index must offer it as a candidate. And the
+ * literals it files LIKE and MATCHES under must occur in every string those match.
+ */
+import fc from 'fast-check';
+import { RE2JS } from 're2js';
+import { describe, expect, it } from 'vitest';
+import { likeLiteral, regexLiteral, RuleIndex } from '../../src/engine/rule-index.js';
+import { compilePattern } from '../../src/pattern/compile.js';
+import { prepareObservations } from '../../src/pattern/observation.js';
+
+const NAMES = ['bash', 'sh', 'nginx', 'curl', 'évier', 'KELVIN'];
+const IPS = ['10.0.0.1', '10.1.2.3', '192.168.1.1', '203.0.113.9', '::1', '2001:db8::1'];
+const LINES = ['bash -c run 12', 'curl http://x.example/a.sh | sh', 'sh -c "echo evil"', 'python3 -m http.server', 'cafe\u0301 au lait'];
+
+const str = (s: string): string => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+
+const comparisonArb: fc.Arbitrary<string> = fc.oneof(
+  fc.constantFrom(...NAMES).map((n) => `process:name = ${str(n)}`),
+  fc.subarray(NAMES, { minLength: 1 }).map((ns) => `process:name IN (${ns.map(str).join(', ')})`),
+  fc.constantFrom(...NAMES).map((n) => `process:name != ${str(n)}`),
+  fc.constantFrom('%bash%', 'bash -c%', '%sh', 'cu_l%', '%run 1_', '%evil%', '%caf%').map((l) => `process:command_line LIKE ${str(l)}`),
+  fc.constantFrom('run [0-9]+', 'curl http', '(ba)?sh -c', 'sh$', 'echo\\s+evil', '[.]example', 'http\\.server').map((r) => `process:command_line MATCHES ${str(r)}`),
+  fc.constantFrom('10.0.0.0/8', '10.1.0.0/16', '192.168.0.0/16', '0.0.0.0/0', '2001:db8::/32').map((c) => `network-traffic:dst_ref.value ISSUBSET ${str(c)}`),
+  fc.constantFrom(22, 80, 443, 4444).map((p) => `network-traffic:dst_port = ${p}`),
+  fc.constantFrom(22, 80, 443, 4444).map((p) => `network-traffic:dst_port > ${p}`),
+  fc.constantFrom(...IPS).map((ip) => `ipv4-addr:value = ${str(ip)}`),
+  fc.constant('process:x_flag = true'),
+  fc.constant('EXISTS process:x_flag'),
+);
+
+const expressionArb: fc.Arbitrary<string> = fc.letrec<{ e: string }>((tie) => ({
+  e: fc.oneof(
+    { depthSize: 'small' },
+    comparisonArb,
+    fc.tuple(tie('e'), fc.constantFrom('AND', 'OR'), tie('e')).map(([a, op, b]) => `(${a} ${op} ${b})`),
+  ),
+})).e;
+
+const eventArb = fc
+  .record({
+    name: fc.constantFrom(...NAMES),
+    line: fc.constantFrom(...LINES),
+    ip: fc.constantFrom(...IPS),
+    port: fc.constantFrom(22, 80, 443, 4444, 8080),
+    flag: fc.option(fc.boolean(), { nil: undefined }),
+  })
+  .map(({ name, line, ip, port, flag }) => ({
+    type: 'bundle',
+    id: 'bundle--1',
+    objects: [
+      { type: 'observed-data', id: 'observed-data--1', first_observed: '2026-01-01T00:00:00Z', last_observed: '2026-01-01T00:00:00Z', number_observed: 1, object_refs: ['process--1', 'network-traffic--1', 'ipv4-addr--1'] },
+      { type: 'process', id: 'process--1', name, command_line: line, ...(flag === undefined ? {} : { x_flag: flag }) },
+      { type: 'network-traffic', id: 'network-traffic--1', dst_ref: 'ipv4-addr--1', dst_port: port },
+      { type: ip.includes(':') ? 'ipv6-addr' : 'ipv4-addr', id: 'ipv4-addr--1', value: ip },
+    ],
+  }));
+
+describe('rule index', () => {
+  it('offers every observation expression that holds on the event (never loses a match)', () => {
+    fc.assert(
+      fc.property(fc.array(expressionArb, { minLength: 1, maxLength: 8 }), eventArb, (expressions, event) => {
+        const index = new RuleIndex();
+        const observations = expressions.map((e) => compilePattern(`[${e}]`).observations[0]!);
+        observations.forEach((o, id) => index.add(id, o.expression.comparison, o.rootTypes));
+        const [prepared] = prepareObservations([event]);
+        const offered = new Set<number>();
+        index.candidates(prepared!, (id) => offered.add(id));
+        observations.forEach((o, id) => {
+          if (o.test(prepared!)) expect(offered.has(id), `[${expressions[id]}] holds but was not offered`).toBe(true);
+        });
+      }),
+      { seed: 20261124, numRuns: 1500 },
+    );
+  });
+
+  it('files equality rules by value: an event is offered only the rules of its values', () => {
+    const index = new RuleIndex();
+    const names = Array.from({ length: 1000 }, (_, i) => `tool${i}.exe`);
+    names.forEach((n, id) => {
+      const o = compilePattern(`[process:name = '${n}']`).observations[0]!;
+      index.add(id, o.expression.comparison, o.rootTypes);
+    });
+    const [prepared] = prepareObservations([{ type: 'observed-data', first_observed: '2026-01-01T00:00:00Z', last_observed: '2026-01-01T00:00:00Z', number_observed: 1, objects: { 0: { type: 'process', name: 'tool7.exe' } } }]);
+    const offered: number[] = [];
+    index.candidates(prepared!, (id) => offered.push(id));
+    expect(offered).toEqual([7]);
+    expect(index.stats.typeOnlyEntries).toBe(0);
+  });
+
+  it('extracts only literals that every regex match contains', () => {
+    const atom = fc.constantFrom('a', 'b', 'c', 'ab', 'abc', '.', '\\.', '[ab]', '(ab)', '(a|b)', 'x', '\\d', '\\x61', '\\Qa.b\\E');
+    const quantifier = fc.constantFrom('', '', '?', '*', '+', '{2}', '{0,2}', '{1,3}');
+    const regexArb = fc.array(fc.tuple(atom, quantifier).map(([a, q]) => a + q), { minLength: 1, maxLength: 6 }).map((parts) => parts.join(''));
+    const textArb = fc.stringMatching(/^[abcx.1]{0,12}$/);
+    fc.assert(
+      fc.property(regexArb, textArb, (regex, text) => {
+        const literal = regexLiteral(regex);
+        let re: RE2JS;
+        try {
+          re = RE2JS.compile(regex);
+        } catch {
+          return;
+        }
+        if (literal !== undefined && re.matcher(text).find()) expect(text.includes(literal), `${regex} matched ${text} without ${literal}`).toBe(true);
+      }),
+      { seed: 5, numRuns: 3000 },
+    );
+  });
+
+  it('extracts LIKE literals that every match contains', () => {
+    expect(likeLiteral('%mimikatz%')).toBe('mimikatz');
+    expect(likeLiteral('bash -c%')).toBe('bash -c');
+    expect(likeLiteral('a%b')).toBeUndefined();
+    expect(likeLiteral('%é%é%')).toBeUndefined();
+  });
+});
