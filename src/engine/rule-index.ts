@@ -164,7 +164,9 @@ interface PathSlot {
   walk: ReturnType<typeof compilePath>;
   /** string values, keyed as they are (no per-event key building) */
   byString: Map<string, number[]>;
-  /** numbers and booleans, keyed by valueKey */
+  /** numbers, keyed as they are */
+  byNumber: Map<number, number[]>;
+  /** booleans (and anything else), keyed by valueKey */
   byValue: Map<string, number[]>;
   byOctet: Map<number, number[]>;
   /** trigram (as a number, see trigramKey) → literals (with the entries that need them) filed under it */
@@ -211,6 +213,7 @@ export class RuleIndex {
         const slot = this.slotFor(type, condition.path);
         if ('key' in condition) {
           if (condition.key.startsWith('s')) push(slot.byString, condition.key.slice(1), id);
+          else if (condition.key.startsWith('n')) push(slot.byNumber, Number(condition.key.slice(1)), id);
           else push(slot.byValue, condition.key, id);
         }
         else if ('octet' in condition) push(slot.byOctet, condition.octet, id);
@@ -232,7 +235,7 @@ export class RuleIndex {
     const id = JSON.stringify([type, path.steps]);
     let slot = this.slotByKey.get(id);
     if (!slot) {
-      slot = { path, walk: compilePath(path.steps), byString: new Map(), byValue: new Map(), byOctet: new Map(), byTrigram: new Map() };
+      slot = { path, walk: compilePath(path.steps), byString: new Map(), byNumber: new Map(), byValue: new Map(), byOctet: new Map(), byTrigram: new Map() };
       this.slotByKey.set(id, slot);
       push(this.slots, type, slot);
       this.stats.paths++;
@@ -274,6 +277,8 @@ export class RuleIndex {
           for (const { literal, ids } of filed) if (text.startsWith(literal, i)) this.once(ids);
         }
       }
+    } else if (typeof value === 'number') {
+      if (slot.byNumber.size > 0) this.once(slot.byNumber.get(value));
     } else if (slot.byValue.size > 0) {
       const key = valueKey(value);
       if (key !== undefined) this.once(slot.byValue.get(key));

@@ -96,6 +96,21 @@ function isSingleObservation(node: BindingNode): boolean {
   return false;
 }
 
+/** Could a binding exist with only the observation expressions in `present` (a bit mask)? */
+function canComplete(node: BindingNode, present: number): boolean {
+  switch (node.kind) {
+    case 'leaf':
+      return (present & (1 << node.leaf)) !== 0;
+    case 'or':
+      return canComplete(node.left, present) || canComplete(node.right, present);
+    case 'and':
+    case 'followedBy':
+      return canComplete(node.left, present) && canComplete(node.right, present);
+    default:
+      return canComplete(node.expression, present);
+  }
+}
+
 function horizonOf(node: BindingNode): number {
   switch (node.kind) {
     case 'leaf':
@@ -180,11 +195,14 @@ export class StreamingEngine {
     const filtered: RuleEvent[] = [];
     const matched: RuleEvent[] = [];
 
+    // Scratch reused for every event: which rules the event satisfies (bit mask per rule).
+    const masks = new Map<number, number>();
+    const failed = new Set<number>();
     inputs.forEach((input, eventIndex) => {
       const tenant = input.tenant ?? defaultTenant;
+      masks.clear();
+      failed.clear();
       // Only the observation expressions the index selects are evaluated.
-      const masks = new Map<number, number>();
-      const failed = new Set<number>();
       this.index.candidates(input.observation, (id) => {
         const entry = this.entries[id] as { rule: number; leaf: number };
         if (failed.has(entry.rule)) return;
@@ -210,9 +228,8 @@ export class StreamingEngine {
           errors.push(evaluationDiagnostic(error, eventIndex, 'indicators'));
         }
       }
-      for (const r of [...masks.keys()].sort((a, b) => a - b)) {
+      for (const [r, mask] of masks) {
         const compiled = this.rules[r] as CompiledRule;
-        const mask = masks.get(r) as number;
         const skip = this.excluded(compiled.rule, input, tenant);
         if (skip) {
           if (skip === 'filtered') filtered.push({ eventIndex, ruleId: compiled.rule.id });
@@ -449,8 +466,16 @@ export class StreamingEngine {
 
   /** The batch binding search over the buffered events; returns indices of the events used. */
   private search(compiled: CompiledRule, events: BufferedEvent[]): number[] | undefined {
+    // Most events wait for a partner: when the buffered events do not even cover the
+    // observation expressions a binding needs, there is nothing to search.
+    let present = 0;
+    for (const e of events) present |= e.m;
+    if (!canComplete(compiled.tree, present)) return undefined;
     const observations = events.map((e, index) => ({ index, firstObserved: e.f, lastObserved: e.l, numberObserved: e.n }) as PreparedObservation);
-    const leafMatches = compiled.rule.pattern.observations.map((_, leaf) => events.flatMap((e, i) => ((e.m & (1 << leaf)) !== 0 ? [i] : [])));
+    const leafMatches: number[][] = compiled.rule.pattern.observations.map(() => []);
+    events.forEach((e, i) => {
+      for (let leaf = 0; leaf < leafMatches.length; leaf++) if ((e.m & (1 << leaf)) !== 0) (leafMatches[leaf] as number[]).push(i);
+    });
     const first = enumerateBindings(compiled.tree, { observations, leafMatches, budget: { remaining: 100_000 } }).next();
     return first.done ? undefined : first.value.observations;
   }

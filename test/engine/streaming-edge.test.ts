@@ -374,13 +374,13 @@ describe('evaluation errors', () => {
     ]);
   });
 
-  // Engine bug (reported): the binding search in apply() is not guarded, so a MatchError
-  // (match budget exceeded) rejects the whole processBatch instead of becoming a diagnostic.
+  // A search that is possible but explosive: a C observed before every A, so no combination of
+  // three A's can be followed by it, and each new A makes the search try C(n, 3) of them.
   it('reports a rule whose correlation search exceeds the match budget as an error, and still alerts other rules', async () => {
-    const heavy = rule('heavy', `(${A} REPEATS 3 TIMES) AND [x:v = 'c']`);
+    const heavy = rule('heavy', `(${A} REPEATS 3 TIMES) FOLLOWEDBY [x:v = 'c']`);
     const good = rule('good', A);
-    const { engine } = setup([heavy, good], { maxPartialsPerGroup: 100 });
-    const events = Array.from({ length: 100 }, (_, i) => x(`a${i}`, i, 'a'));
+    const { engine } = setup([heavy, good], { maxPartialsPerGroup: 200 });
+    const events = [x('c0', 0, 'c'), ...Array.from({ length: 100 }, (_, i) => x(`a${i}`, i + 1, 'a'))];
     const result = await engine.processBatch(events).catch((error: unknown) => error);
     expect(result).not.toBeInstanceOf(Error);
     const ok = result as Awaited<ReturnType<StreamingEngine['processBatch']>>;
