@@ -159,13 +159,26 @@ function need(expr: ComparisonExpression, type: string): Need {
   return 'none';
 }
 
+/**
+ * The entries filed under one key: a bare id when there is one (most indicator values), else a
+ * list. A million indicators then cost a million map entries, not a million extra arrays.
+ */
+type Ids = number | number[];
+
+function addId<K>(map: Map<K, Ids>, key: K, id: number): void {
+  const current = map.get(key);
+  if (current === undefined) map.set(key, id);
+  else if (typeof current === 'number') map.set(key, [current, id]);
+  else current.push(id);
+}
+
 interface PathSlot {
   path: ObjectPath;
   walk: ReturnType<typeof compilePath>;
-  /** string values, keyed as they are (no per-event key building) */
-  byString: Map<string, number[]>;
+  /** string values, keyed as they are (no per-event key building); one id is stored bare */
+  byString: Map<string, Ids>;
   /** numbers, keyed as they are */
-  byNumber: Map<number, number[]>;
+  byNumber: Map<number, Ids>;
   /** booleans (and anything else), keyed by valueKey */
   byValue: Map<string, number[]>;
   byOctet: Map<number, number[]>;
@@ -212,8 +225,8 @@ export class RuleIndex {
       for (const condition of conditions) {
         const slot = this.slotFor(type, condition.path);
         if ('key' in condition) {
-          if (condition.key.startsWith('s')) push(slot.byString, condition.key.slice(1), id);
-          else if (condition.key.startsWith('n')) push(slot.byNumber, Number(condition.key.slice(1)), id);
+          if (condition.key.startsWith('s')) addId(slot.byString, condition.key.slice(1), id);
+          else if (condition.key.startsWith('n')) addId(slot.byNumber, Number(condition.key.slice(1)), id);
           else push(slot.byValue, condition.key, id);
         }
         else if ('octet' in condition) push(slot.byOctet, condition.octet, id);
@@ -247,10 +260,17 @@ export class RuleIndex {
   private readonly scratch = { address: 0, prefix: 0 };
   private currentSlot: PathSlot | undefined;
 
-  private once(ids: number[] | undefined): void {
-    if (!ids) return;
+  private once(ids: Ids | undefined): void {
+    if (ids === undefined) return;
     const stamps = this.stamps;
     const stamp = this.stamp;
+    if (typeof ids === 'number') {
+      if (stamps[ids] !== stamp) {
+        stamps[ids] = stamp;
+        this.visit(ids);
+      }
+      return;
+    }
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i] as number;
       if (stamps[id] !== stamp) {

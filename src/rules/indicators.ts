@@ -27,8 +27,75 @@ export interface IndicatorRecord {
   validUntil?: number;
 }
 
+const SEVERITY_CODES: Severity[] = ['low', 'medium', 'high', 'critical'];
+const NO_TAGS: string[] = [];
+
+/**
+ * Indicator records stored column-wise: a million indicators are then a handful of arrays and
+ * their strings, not a million objects for every garbage collection to walk.
+ */
+class RecordColumns {
+  readonly ids: string[] = [];
+  readonly names: string[] = [];
+  readonly patterns: string[] = [];
+  readonly descriptions = new Map<number, string>();
+  readonly tags = new Map<number, string[]>();
+  severities = new Uint8Array(1024);
+  flags = new Uint8Array(1024); // bit 0: STIX 2.0
+  validFrom = new Float64Array(1024);
+  validUntil = new Float64Array(1024);
+
+  get length(): number {
+    return this.ids.length;
+  }
+
+  push(r: IndicatorRecord): number {
+    const i = this.ids.length;
+    if (i >= this.severities.length) this.grow();
+    this.ids.push(r.id);
+    this.names.push(r.name);
+    this.patterns.push(r.patternText);
+    if (r.description) this.descriptions.set(i, r.description);
+    if (r.tags.length > 0) this.tags.set(i, r.tags);
+    this.severities[i] = Math.max(0, SEVERITY_CODES.indexOf(r.severity));
+    this.flags[i] = r.stixVersion === '2.0' ? 1 : 0;
+    this.validFrom[i] = r.validFrom ?? Number.NaN;
+    this.validUntil[i] = r.validUntil ?? Number.NaN;
+    return i;
+  }
+
+  get(i: number): IndicatorRecord {
+    const from = this.validFrom[i] as number;
+    const until = this.validUntil[i] as number;
+    return {
+      id: this.ids[i] as string,
+      name: this.names[i] as string,
+      description: this.descriptions.get(i) ?? '',
+      severity: SEVERITY_CODES[this.severities[i] as number] as Severity,
+      tags: this.tags.get(i) ?? NO_TAGS,
+      patternText: this.patterns[i] as string,
+      stixVersion: ((this.flags[i] as number) & 1) === 1 ? '2.0' : '2.1',
+      ...(Number.isNaN(from) ? {} : { validFrom: from }),
+      ...(Number.isNaN(until) ? {} : { validUntil: until }),
+    };
+  }
+
+  private grow(): void {
+    const size = this.severities.length * 2;
+    const grow = <T extends Uint8Array | Float64Array>(a: T, make: (n: number) => T): T => {
+      const b = make(size);
+      b.set(a);
+      return b;
+    };
+    this.severities = grow(this.severities, (n) => new Uint8Array(n));
+    this.flags = grow(this.flags, (n) => new Uint8Array(n));
+    this.validFrom = grow(this.validFrom, (n) => new Float64Array(n));
+    this.validUntil = grow(this.validUntil, (n) => new Float64Array(n));
+  }
+}
+
 export class IndicatorSet {
-  private readonly records: IndicatorRecord[] = [];
+  private readonly records = new RecordColumns();
   private readonly index = new RuleIndex();
   private readonly compiled = new Map<number, Rule | null>();
 
@@ -55,8 +122,7 @@ export class IndicatorSet {
     if (!leaf) return 'rule';
     const types = possibleRootTypes(leaf.comparison);
     if (types === 'any') return 'rule';
-    const id = this.records.length;
-    this.records.push(record);
+    const id = this.records.push(record);
     this.index.add(id, leaf.comparison, [...types]);
     return 'added';
   }
@@ -65,9 +131,9 @@ export class IndicatorSet {
   match(observation: PreparedObservation, visit: (rule: Rule) => void): void {
     const eventMs = observation.lastObserved / 1000;
     this.index.candidates(observation, (id) => {
-      const record = this.records[id] as IndicatorRecord;
-      if (record.validFrom !== undefined && eventMs < record.validFrom) return;
-      if (record.validUntil !== undefined && eventMs >= record.validUntil) return;
+      // NaN (no bound) compares false either way.
+      if (eventMs < (this.records.validFrom[id] as number)) return;
+      if (eventMs >= (this.records.validUntil[id] as number)) return;
       const rule = this.ruleFor(id);
       if (rule && rule.pattern.observations[0]?.test(observation)) visit(rule);
     });
@@ -76,7 +142,7 @@ export class IndicatorSet {
   private ruleFor(id: number): Rule | null {
     let rule = this.compiled.get(id);
     if (rule === undefined) {
-      const r = this.records[id] as IndicatorRecord;
+      const r = this.records.get(id);
       try {
         rule = {
           id: r.id,
