@@ -4,12 +4,9 @@
  * indicators, matching cost against 1,000,000 vs 1,000). One process, one core.
  */
 import { StreamingEngine, type EventInput } from '../src/engine/streaming.js';
-import { parseObjectPath } from '../src/engine/grouping.js';
-import type { ObjectPath } from '../src/pattern/ast.js';
-import { compilePattern } from '../src/pattern/compile.js';
 import { prepareObservations } from '../src/pattern/observation.js';
 import { loadRules } from '../src/rules/load.js';
-import type { Rule } from '../src/rules/model.js';
+import { createRule, type Rule } from '../src/rules/model.js';
 import { InMemoryStateStore } from '../src/state/memory-store.js';
 import { seededRandom, syntheticEvents } from './events.js';
 import type { BenchRow } from './table.js';
@@ -46,20 +43,7 @@ export function mixedRules(count: number, seed = 3): Rule[] {
       pattern = `([process:name = '${word()}'] FOLLOWEDBY [network-traffic:dst_port = ${1024 + Math.floor(random() * 60000)}]) WITHIN 300 SECONDS`;
       groupBy = ['process:x_host_id'];
     }
-    rules.push({
-      id: `rule-${i}`,
-      name: `rule ${i}`,
-      description: '',
-      severity: 'medium',
-      tags: [],
-      enabled: true,
-      patternText: pattern,
-      pattern: compilePattern(pattern),
-      groupBy: groupBy.map((p) => parseObjectPath(p) as ObjectPath),
-      groupByText: groupBy,
-      filters: [],
-      tests: [],
-    });
+    rules.push(createRule({ id: `rule-${i}`, name: `rule ${i}`, pattern, groupBy }));
   }
   return rules;
 }

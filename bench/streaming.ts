@@ -2,14 +2,11 @@
  * Streaming correlation: events per second with 100 multi-observation rules (in-memory state),
  * DynamoDB calls per event against the emulator, and bytes of state per partial match.
  */
-import { parseObjectPath } from '../src/engine/grouping.js';
 import { serialiseGroupState, emptyGroupState } from '../src/engine/group-state.js';
 import { StreamingEngine, type EventInput } from '../src/engine/streaming.js';
 import { ensureStateTable, startDynamo } from '../src/local/emulators.js';
-import type { ObjectPath } from '../src/pattern/ast.js';
-import { compilePattern } from '../src/pattern/compile.js';
 import { prepareObservations } from '../src/pattern/observation.js';
-import type { Rule } from '../src/rules/model.js';
+import { createRule, type Rule } from '../src/rules/model.js';
 import { DynamoDbStateStore } from '../src/state/dynamodb-store.js';
 import { InMemoryStateStore } from '../src/state/memory-store.js';
 import { syntheticEvents } from './events.js';
@@ -34,7 +31,7 @@ function sequenceRules(count: number): Rule[] {
         : shape === 1
           ? `([process:name = '${a}'] AND [process:name = '${b}']) WITHIN ${120 + i} SECONDS`
           : `[network-traffic:dst_port = ${port}] REPEATS ${3 + (i % 4)} TIMES WITHIN ${300 + i} SECONDS`;
-    rules.push({ id: `seq-${i}`, name: `sequence ${i}`, description: '', severity: 'medium', tags: [], enabled: true, patternText: pattern, pattern: compilePattern(pattern), groupBy: [parseObjectPath('process:x_host_id') as ObjectPath], groupByText: ['process:x_host_id'], filters: [], tests: [] });
+    rules.push(createRule({ id: `seq-${i}`, name: `sequence ${i}`, pattern, groupBy: ['process:x_host_id'] }));
   }
   return rules;
 }

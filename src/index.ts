@@ -21,5 +21,6 @@ export { Detector } from './pipeline/detector.js';
 export type { DetectorOptions, ProcessResult } from './pipeline/detector.js';
 export { loadRules, loadRulesFromPaths } from './rules/load.js';
 export type { LoadResult, RuleSource } from './rules/load.js';
-export type { Rule, RuleFilter } from './rules/model.js';
+export { createRule } from './rules/model.js';
+export type { Rule, RuleFilter, RuleSpec } from './rules/model.js';
 export { IndicatorSet } from './rules/indicators.js';

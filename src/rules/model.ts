@@ -1,5 +1,7 @@
 /** The typed rule model: what a rule file declares, with its pattern compiled once. */
-import type { CompiledPattern } from '../pattern/compile.js';
+import { compilePattern, type CompiledPattern } from '../pattern/compile.js';
+import { parseObjectPath } from '../engine/grouping.js';
+import { StixflowError } from '../errors.js';
 import type { ObjectPath } from '../pattern/ast.js';
 
 export type Severity = 'low' | 'medium' | 'high' | 'critical';
@@ -42,4 +44,41 @@ export interface Rule {
   tests: Record<string, unknown>[];
   /** Where the rule came from, for diagnostics. */
   source?: { file?: string; line?: number };
+}
+
+export interface RuleSpec {
+  id: string;
+  pattern: string;
+  name?: string;
+  description?: string;
+  severity?: Severity;
+  groupBy?: string[];
+  enabled?: boolean;
+  stixVersion?: '2.0' | '2.1';
+}
+
+/**
+ * A rule from code rather than a rule file (tests, benchmarks, embedding): compiles the pattern
+ * and the group_by paths, and throws PatternError or StixflowError when one is invalid.
+ */
+export function createRule(spec: RuleSpec): Rule {
+  const groupBy = (spec.groupBy ?? []).map((text) => {
+    const path = parseObjectPath(text);
+    if (typeof path === 'string') throw new StixflowError('bad-group-by', `group_by '${text}' is not an object path: ${path}`);
+    return path;
+  });
+  return {
+    id: spec.id,
+    name: spec.name ?? spec.id,
+    description: spec.description ?? '',
+    severity: spec.severity ?? 'medium',
+    tags: [],
+    enabled: spec.enabled ?? true,
+    patternText: spec.pattern,
+    pattern: compilePattern(spec.pattern, { stixVersion: spec.stixVersion ?? '2.1' }),
+    groupBy,
+    groupByText: spec.groupBy ?? [],
+    filters: [],
+    tests: [],
+  };
 }

@@ -1,25 +1,9 @@
-import { compilePattern } from '../../src/pattern/compile.js';
 import { prepareObservedData, type PreparedObservation } from '../../src/pattern/observation.js';
-import { parseObjectPath } from '../../src/engine/grouping.js';
-import type { Rule } from '../../src/rules/model.js';
+import { createRule, type Rule } from '../../src/rules/model.js';
 import type { EventInput } from '../../src/engine/streaming.js';
-import type { ObjectPath } from '../../src/pattern/ast.js';
 
 export function rule(id: string, pattern: string, groupBy: string[] = []): Rule {
-  return {
-    id,
-    name: id,
-    description: `test rule ${id}`,
-    severity: 'medium',
-    tags: [],
-    enabled: true,
-    patternText: pattern,
-    pattern: compilePattern(pattern),
-    groupBy: groupBy.map((p) => parseObjectPath(p) as ObjectPath),
-    groupByText: groupBy,
-    filters: [],
-    tests: [],
-  };
+  return createRule({ id, pattern, groupBy, description: `test rule ${id}` });
 }
 
 /** A 2.1 observed-data (as the batch matcher takes it) with one SCO. */
