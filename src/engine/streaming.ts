@@ -171,6 +171,17 @@ export class StreamingEngine {
     });
   }
 
+  /** Parsed group states as last written by this engine, by state key id and version. */
+  private readonly parsedStates = new Map<string, { version: number; state: GroupState }>();
+
+  private rememberState(id: string, version: number, state: GroupState): void {
+    if (this.parsedStates.size >= 20_000) {
+      const oldest = this.parsedStates.keys().next().value;
+      if (oldest !== undefined) this.parsedStates.delete(oldest);
+    }
+    this.parsedStates.set(id, { version, state });
+  }
+
   /** Index statistics, for benchmarks and health output. */
   get indexStats(): RuleIndex['stats'] {
     return this.index.stats;
@@ -264,8 +275,13 @@ export class StreamingEngine {
         const retry: typeof pending = [];
         await Promise.all(
           pending.map(async (entry) => {
-            const stored = current.get(stateKeyId(entry.key));
-            const state = stored ? parseGroupState(stored.value) : emptyGroupState();
+            const id = stateKeyId(entry.key);
+            const stored = current.get(id);
+            // The state this engine wrote last, if the store still holds exactly that version,
+            // saves parsing it again; it leaves the cache while it is being changed.
+            const cached = this.parsedStates.get(id);
+            this.parsedStates.delete(id);
+            const state = stored ? (cached !== undefined && cached.version === stored.version ? cached.state : parseGroupState(stored.value)) : emptyGroupState();
             const applied = this.apply(entry.rule, entry.key, state, entry.items);
             errors.push(...applied.errors);
             if (!applied.changed) {
@@ -277,6 +293,7 @@ export class StreamingEngine {
             const outcome = await this.store.put({ key: entry.key, value: serialiseGroupState(state), expiresAt: this.expiryFor(entry.rule, state) }, stored ? stored.version : null);
             stats.stateWrites++;
             if (outcome.ok) {
+              this.rememberState(id, outcome.version, state);
               alerts.push(...state.outbox);
               late.push(...applied.late);
               stats.evicted += applied.evicted;

@@ -38,6 +38,11 @@ function invalid(message: string, index: number, code = 'bad-observed-data'): In
   return new InputError(code, `observed-data ${index}: ${message}`, [diagnostic]);
 }
 
+function scopeOf(roots: RootObject[]): (ref: string) => StixObject | undefined {
+  const scope = new Map(roots.map((r) => [r.key, r.object]));
+  return (ref) => scope.get(ref);
+}
+
 /**
  * Prepares one observed-data. `lookup` finds SCOs by id for 2.1 `object_refs`.
  * Throws InputError for data that is not usable observed-data.
@@ -73,16 +78,14 @@ export function prepareObservedData(
       return isRecord(object) ? (object as StixObject) : undefined;
     };
   } else if (Array.isArray(refs)) {
-    const scope = new Map<string, StixObject>();
     for (const ref of refs) {
       if (typeof ref !== 'string') continue;
       const object = lookup(ref);
-      if (object && !scope.has(ref)) {
-        scope.set(ref, object);
-        roots.push({ key: ref, object });
-      }
+      if (object && !roots.some((r) => r.key === ref)) roots.push({ key: ref, object });
     }
-    resolve = (ref) => scope.get(ref);
+    // References resolve only to this observed-data's own objects. An event references a
+    // handful, so a scan of its list costs less than building a map per event.
+    resolve = refs.length <= 16 ? (ref) => (refs.includes(ref) ? lookup(ref) : undefined) : scopeOf(roots);
   } else {
     throw invalid('has neither objects (STIX 2.0) nor object_refs (STIX 2.1)', index, 'no-objects');
   }
