@@ -1,3 +1,4 @@
+import { digitsAt } from '../util/digits.js';
 /**
  * Timestamp reading and writing for normalisation.
  *
@@ -23,16 +24,6 @@ const EPOCH_MICROS_BELOW = 1e17;
 /** STIX timestamps are four-digit years; Date.UTC handles the whole range. */
 const MAX_EPOCH_SECONDS = 253402300799; // 9999-12-31T23:59:59Z
 const MIN_EPOCH_SECONDS = -62167219200; // 0000-01-01T00:00:00Z
-
-function digitsAt(text: string, start: number, count: number): number {
-  let value = 0;
-  for (let i = start; i < start + count; i++) {
-    const c = text.charCodeAt(i);
-    if (c < CHAR_0 || c > CHAR_9) return -1;
-    value = value * 10 + (c - CHAR_0);
-  }
-  return value;
-}
 
 function isLeapYear(year: number): boolean {
   return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;

@@ -1,4 +1,5 @@
 /** Decoding and checking of pattern literals and of the data values they are compared with. */
+import { digitsAt } from '../util/digits.js';
 
 /** STIX timestamp: `YYYY-MM-DDTHH:MM:SS[.s+]Z`, upper-case `T` and `Z`, fields range-checked. */
 const STIX_TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?Z$/;
@@ -32,35 +33,23 @@ export function parseStixTimestamp(text: string): number | undefined {
   return millis * 1000 + micros;
 }
 
-const DIGIT0 = 48;
-
-function digits(text: string, from: number, count: number): number {
-  let value = 0;
-  for (let i = from; i < from + count; i++) {
-    const d = text.charCodeAt(i) - DIGIT0;
-    if (d < 0 || d > 9) return -1;
-    value = value * 10 + d;
-  }
-  return value;
-}
-
 /** YYYY-MM-DDTHH:MM:SS[.f{1,9}]Z with year ≥ 1970 and valid fields; undefined for anything else. */
 function parseCommonTimestamp(text: string): number | undefined {
   const n = text.length;
   if (n < 20 || n > 30 || text.charCodeAt(n - 1) !== 90 /* Z */) return undefined;
   if (text[4] !== '-' || text[7] !== '-' || text[10] !== 'T' || text[13] !== ':' || text[16] !== ':') return undefined;
-  const year = digits(text, 0, 4);
-  const month = digits(text, 5, 2);
-  const day = digits(text, 8, 2);
-  const hour = digits(text, 11, 2);
-  const minute = digits(text, 14, 2);
-  const second = digits(text, 17, 2);
+  const year = digitsAt(text, 0, 4);
+  const month = digitsAt(text, 5, 2);
+  const day = digitsAt(text, 8, 2);
+  const hour = digitsAt(text, 11, 2);
+  const minute = digitsAt(text, 14, 2);
+  const second = digitsAt(text, 17, 2);
   if (year < 1970 || month < 1 || month > 12 || day < 1 || day > 31 || hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 60) return undefined;
   let micros = 0;
   if (n > 20) {
     if (text[19] !== '.' || n === 21) return undefined;
     const fractionDigits = n - 21;
-    const fraction = digits(text, 20, fractionDigits);
+    const fraction = digitsAt(text, 20, fractionDigits);
     if (fraction < 0) return undefined;
     micros = fractionDigits <= 6 ? fraction * 10 ** (6 - fractionDigits) : Math.floor(fraction / 10 ** (fractionDigits - 6));
   } else if (n !== 20) return undefined;

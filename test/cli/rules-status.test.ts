@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.js';
+import { runCli } from './run-cli.js';
 import { startLocalStack } from '../../src/local/server.js';
 
 let stack: Awaited<ReturnType<typeof startLocalStack>>;
@@ -14,16 +13,7 @@ afterAll(async () => {
   await stack.stop();
 });
 
-async function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (c) => (out += String(c)));
-  stderr.on('data', (c) => (err += String(c)));
-  const code = await main(argv, { stdout, stderr, stdin: new PassThrough() });
-  return { code, out, err };
-}
+const run = (argv: string[]): ReturnType<typeof runCli> => runCli(argv);
 
 describe('stixflow rules (against the local stack)', () => {
   it('lists every rule with its state and the counts of the events sent', async () => {
