@@ -6,6 +6,7 @@
  */
 import { pathToFileURL } from 'node:url';
 import { createNormaliser } from '../src/normalise/index.js';
+import { seededRandom } from './events.js';
 
 export interface BenchRow {
   name: string;
@@ -17,17 +18,8 @@ export interface BenchRow {
 const EVENT_COUNT = 20_000;
 const ROUNDS = 10;
 
-/** mulberry32: small, fast, seeded, so every run normalises the same events. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded, so every run normalises the same events. */
+const random = seededRandom;
 
 /** Realistic Elastic Agent / Elastic Defend shaped events: process starts, connections, file writes, DNS. */
 export function generateEcsEvents(count: number, seed = 20240501): Record<string, unknown>[] {

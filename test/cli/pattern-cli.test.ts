@@ -5,32 +5,11 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.js';
+import { runCli } from './run-cli.js';
 import { observed20, observed21, odId } from '../pattern/fixtures.js';
 
-interface Run {
-  code: number;
-  out: string;
-  err: string;
-}
-
-async function drain(stream: PassThrough): Promise<string> {
-  stream.end();
-  let text = '';
-  for await (const chunk of stream) text += String(chunk);
-  return text;
-}
-
-async function run(argv: string[], stdinText = ''): Promise<Run> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  const stdin = new PassThrough();
-  stdin.end(stdinText);
-  const code = await main(argv, { stdout, stderr, stdin });
-  return { code, out: await drain(stdout), err: await drain(stderr) };
-}
+const run = runCli;
 
 const dir = mkdtempSync(join(tmpdir(), 'stixflow-cli-test-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
