@@ -1,5 +1,6 @@
 /** Shared plumbing for CLI commands: streams, input reading, diagnostics rendering. */
 import { readFileSync } from 'node:fs';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { formatDiagnostic, type Diagnostic } from '../errors.js';
 
 export interface CliIo {
@@ -70,4 +71,26 @@ export function renderDiagnostic(d: Diagnostic, source?: string, sourceFirstLine
 
 export function writeLine(stream: NodeJS.WritableStream, text: string): void {
   stream.write(text.endsWith('\n') ? text : `${text}\n`);
+}
+
+type OptionsConfig = NonNullable<ParseArgsConfig['options']>;
+type Parsed<T extends OptionsConfig> = ReturnType<typeof parseArgs<{ args: string[]; allowPositionals: true; options: T & { help: { type: 'boolean'; short: 'h' } } }>>;
+
+/**
+ * Parses a command's arguments, with `-h/--help` added. Returns the parsed arguments, or the
+ * exit status when the command is done: 0 after printing its help, 2 after a usage error.
+ */
+export function parseCommandArgs<T extends OptionsConfig>(argv: string[], options: T, help: string, io: CliIo): Parsed<T> | number {
+  let parsed: Parsed<T>;
+  try {
+    parsed = parseArgs({ args: argv, allowPositionals: true, options: { ...options, help: { type: 'boolean', short: 'h' } } }) as Parsed<T>;
+  } catch (error) {
+    writeLine(io.stderr, `${(error as Error).message}\n\n${help}`);
+    return 2;
+  }
+  if ((parsed.values as Record<string, unknown>).help === true) {
+    writeLine(io.stdout, help);
+    return 0;
+  }
+  return parsed;
 }

@@ -1,13 +1,12 @@
 /** `stixflow validate` and `stixflow match`: pattern authoring commands. */
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { checkPattern, compilePattern } from '../pattern/compile.js';
 import type { StixVersion } from '../pattern/parse.js';
 import { PatternError, StixflowError, type Diagnostic } from '../errors.js';
 import { findUnsatisfiable } from '../generate/index.js';
 import { loadRulesFromPaths } from '../rules/load.js';
-import { parseJsonOrNdjson, readInput, renderDiagnostic, writeLine, type CliIo } from './io.js';
+import { parseJsonOrNdjson, readInput, renderDiagnostic, writeLine, parseCommandArgs, type CliIo } from './io.js';
 
 const VALIDATE_HELP = `Usage: stixflow validate [options] <pattern | file | dir>...
 
@@ -72,23 +71,13 @@ function collectPatterns(arg: string, out: PatternSource[], read: (path: string)
 }
 
 export async function validateCommand(argv: string[], io: CliIo): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({ args: argv, allowPositionals: true, options: { 'stix-version': { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
-  } catch (error) {
-    writeLine(io.stderr, `${(error as Error).message}\n\n${VALIDATE_HELP}`);
-    return 2;
-  }
-  if (parsed.values.help) {
-    writeLine(io.stdout, VALIDATE_HELP);
-    return 0;
-  }
+  const parsed = parseCommandArgs(argv, { 'stix-version': { type: 'string' }, json: { type: 'boolean' } }, VALIDATE_HELP, io);
+  if (typeof parsed === 'number') return parsed;
   const stixVersion = stixVersionOf(parsed.values['stix-version']);
   if (!stixVersion || parsed.positionals.length === 0) {
     writeLine(io.stderr, VALIDATE_HELP);
     return 2;
   }
-  const { readFileSync } = await import('node:fs');
   const sources: PatternSource[] = [];
   const ruleArgs = parsed.positionals.filter(isRulePath);
   for (const arg of parsed.positionals.filter((a) => !isRulePath(a))) collectPatterns(arg, sources, (p) => readFileSync(p, 'utf8'));
@@ -161,17 +150,8 @@ function validateRuleFiles(paths: string[], json: boolean, io: CliIo): number {
 }
 
 export async function matchCommand(argv: string[], io: CliIo): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({ args: argv, allowPositionals: true, options: { pattern: { type: 'string', short: 'p' }, 'stix-version': { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
-  } catch (error) {
-    writeLine(io.stderr, `${(error as Error).message}\n\n${MATCH_HELP}`);
-    return 2;
-  }
-  if (parsed.values.help) {
-    writeLine(io.stdout, MATCH_HELP);
-    return 0;
-  }
+  const parsed = parseCommandArgs(argv, { pattern: { type: 'string', short: 'p' }, 'stix-version': { type: 'string' } }, MATCH_HELP, io);
+  if (typeof parsed === 'number') return parsed;
   const stixVersion = stixVersionOf(parsed.values['stix-version']);
   const patternText = parsed.values.pattern;
   if (!stixVersion || patternText === undefined || parsed.positionals.length !== 1) {

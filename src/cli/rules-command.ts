@@ -3,8 +3,7 @@
  * by default, or a deployed API through --url): every rule with enabled/disabled, its compile
  * errors, and the last 7 days of matches, alerts, filtered and suppressed counts.
  */
-import { parseArgs } from 'node:util';
-import { writeLine, type CliIo } from './io.js';
+import { writeLine, parseCommandArgs, type CliIo } from './io.js';
 
 const HELP = `Usage: stixflow rules <status | enable <id> | disable <id>> [options]
 
@@ -35,18 +34,9 @@ interface RuleRow {
 }
 
 export async function rulesCommand(argv: string[], io: CliIo): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({ args: argv, allowPositionals: true, options: { url: { type: 'string' }, token: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
-  } catch (error) {
-    writeLine(io.stderr, `${(error as Error).message}\n\n${HELP}`);
-    return 2;
-  }
+  const parsed = parseCommandArgs(argv, { url: { type: 'string' }, token: { type: 'string' }, json: { type: 'boolean' } }, HELP, io);
+  if (typeof parsed === 'number') return parsed;
   const [action, id] = parsed.positionals;
-  if (parsed.values.help) {
-    writeLine(io.stdout, HELP);
-    return 0;
-  }
   if (action !== 'status' && !((action === 'enable' || action === 'disable') && id)) {
     writeLine(io.stderr, HELP);
     return 2;

@@ -1,5 +1,4 @@
 /** `stixflow run` and `stixflow state`: stream events through the engine with in-memory state. */
-import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
 import { toAlertDocument } from '../engine/alert.js';
 import { formatDiagnostic, type Diagnostic } from '../errors.js';
@@ -8,7 +7,7 @@ import { Detector } from '../pipeline/detector.js';
 import { InMemoryQueue } from '../queue/memory-queue.js';
 import { loadRulesFromPaths } from '../rules/load.js';
 import { InMemoryStateStore } from '../state/memory-store.js';
-import { parseJsonOrNdjson, readInput, writeLine, type CliIo } from './io.js';
+import { parseJsonOrNdjson, readInput, writeLine, parseCommandArgs, type CliIo } from './io.js';
 
 const RUN_HELP = `Usage: stixflow run --rules <file|dir> [options] <events-file… | ->
 
@@ -85,17 +84,8 @@ async function readEvents(paths: string[], io: CliIo): Promise<{ events: unknown
 }
 
 export async function runCommand(argv: string[], io: CliIo): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({ args: argv, allowPositionals: true, options: { rules: { type: 'string', short: 'r', multiple: true }, mapping: { type: 'string', short: 'm', multiple: true }, tenant: { type: 'string' }, lateness: { type: 'string' }, 'batch-size': { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
-  } catch (error) {
-    writeLine(io.stderr, `${(error as Error).message}\n\n${RUN_HELP}`);
-    return 2;
-  }
-  if (parsed.values.help) {
-    writeLine(io.stdout, RUN_HELP);
-    return 0;
-  }
+  const parsed = parseCommandArgs(argv, { rules: { type: 'string', short: 'r', multiple: true }, mapping: { type: 'string', short: 'm', multiple: true }, tenant: { type: 'string' }, lateness: { type: 'string' }, 'batch-size': { type: 'string' } }, RUN_HELP, io);
+  if (typeof parsed === 'number') return parsed;
   const batchSize = Number(parsed.values['batch-size'] ?? 1);
   if (parsed.positionals.length === 0 || !parsed.values.rules || !(batchSize >= 1)) {
     writeLine(io.stderr, RUN_HELP);
@@ -128,17 +118,8 @@ export async function runCommand(argv: string[], io: CliIo): Promise<number> {
 }
 
 export async function stateCommand(argv: string[], io: CliIo): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({ args: argv, allowPositionals: true, options: { rules: { type: 'string', short: 'r', multiple: true }, rule: { type: 'string' }, group: { type: 'string' }, tenant: { type: 'string' }, lateness: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
-  } catch (error) {
-    writeLine(io.stderr, `${(error as Error).message}\n\n${STATE_HELP}`);
-    return 2;
-  }
-  if (parsed.values.help) {
-    writeLine(io.stdout, STATE_HELP);
-    return 0;
-  }
+  const parsed = parseCommandArgs(argv, { rules: { type: 'string', short: 'r', multiple: true }, rule: { type: 'string' }, group: { type: 'string' }, tenant: { type: 'string' }, lateness: { type: 'string' } }, STATE_HELP, io);
+  if (typeof parsed === 'number') return parsed;
   const ruleId = parsed.values.rule;
   if (!ruleId || !parsed.values.rules || parsed.positionals.length === 0) {
     writeLine(io.stderr, STATE_HELP);

@@ -1,10 +1,9 @@
 /** `stixflow test`: run rule unit tests (and generated checks), print a summary, write JUnit. */
 import { writeFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { formatDiagnostic } from '../errors.js';
 import { loadRulesFromPaths } from '../rules/load.js';
 import { runRuleTests, toJUnit } from '../rules/testing.js';
-import { writeLine, type CliIo } from './io.js';
+import { writeLine, parseCommandArgs, type CliIo } from './io.js';
 
 const HELP = `Usage: stixflow test [options] <rule file | dir>...
 
@@ -22,17 +21,8 @@ Options:
 Exit status: 0 all passed, 1 a test failed or a rule did not load, 2 usage error.`;
 
 export async function testCommand(argv: string[], io: CliIo): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({ args: argv, allowPositionals: true, options: { junit: { type: 'string' }, 'no-generated': { type: 'boolean' }, seed: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
-  } catch (error) {
-    writeLine(io.stderr, `${(error as Error).message}\n\n${HELP}`);
-    return 2;
-  }
-  if (parsed.values.help) {
-    writeLine(io.stdout, HELP);
-    return 0;
-  }
+  const parsed = parseCommandArgs(argv, { junit: { type: 'string' }, 'no-generated': { type: 'boolean' }, seed: { type: 'string' } }, HELP, io);
+  if (typeof parsed === 'number') return parsed;
   if (parsed.positionals.length === 0) {
     writeLine(io.stderr, HELP);
     return 2;

@@ -14,7 +14,7 @@ import { parseIPv4Fast, parseNetwork } from '../pattern/cidr.js';
 import { compilePath } from '../pattern/evaluate.js';
 import type { PreparedObservation } from '../pattern/observation.js';
 
-type Condition = { path: ObjectPath; key: string } | { path: ObjectPath; octet: number } | { path: ObjectPath; substring: string };
+type Condition = { path: ObjectPath; value: string | number | boolean } | { path: ObjectPath; octet: number } | { path: ObjectPath; substring: string };
 
 /** Substring conditions are found through one trigram of the literal; shorter ones are not indexed. */
 const MIN_LITERAL = 3;
@@ -119,13 +119,6 @@ type Need = Condition[] | 'none';
 
 const INDEXABLE_PATH = (path: ObjectPath): boolean => !path.steps.some((s) => s.kind === 'key' && /_(hex|bin)$/.test(s.name));
 
-export function valueKey(value: unknown): string | undefined {
-  if (typeof value === 'string') return `s${value}`;
-  if (typeof value === 'number') return `n${value}`;
-  if (typeof value === 'boolean') return value ? 'bt' : 'bf';
-  return undefined;
-}
-
 function need(expr: ComparisonExpression, type: string): Need {
   if (isComparisonJunction(expr)) {
     const l = need(expr.left, type);
@@ -143,10 +136,10 @@ function need(expr: ComparisonExpression, type: string): Need {
   if (expr.path.objectType !== type) return [];
   if (expr.negated || !INDEXABLE_PATH(expr.path)) return 'none';
   if (expr.kind === 'comparison' && expr.operator === '=' && (expr.value.type === 'string' || expr.value.type === 'int' || expr.value.type === 'float' || expr.value.type === 'bool')) {
-    return [{ path: expr.path, key: valueKey(expr.value.value) as string }];
+    return [{ path: expr.path, value: expr.value.value as string | number | boolean }];
   }
   if (expr.kind === 'in' && expr.values.every((v) => v.type === 'string' || v.type === 'int' || v.type === 'float' || v.type === 'bool')) {
-    return expr.values.map((v) => ({ path: expr.path, key: valueKey(v.value) as string }));
+    return expr.values.map((v) => ({ path: expr.path, value: v.value as string | number | boolean }));
   }
   if (expr.kind === 'comparison' && (expr.operator === 'LIKE' || expr.operator === 'MATCHES') && expr.value.type === 'string') {
     const literal = expr.operator === 'LIKE' ? likeLiteral(expr.value.value.normalize('NFC')) : regexLiteral(expr.value.value.normalize('NFC'));
@@ -179,8 +172,7 @@ interface PathSlot {
   byString: Map<string, Ids>;
   /** numbers, keyed as they are */
   byNumber: Map<number, Ids>;
-  /** booleans (and anything else), keyed by valueKey */
-  byValue: Map<string, number[]>;
+  byBoolean: Map<boolean, Ids>;
   byOctet: Map<number, number[]>;
   /** trigram (as a number, see trigramKey) → literals (with the entries that need them) filed under it */
   byTrigram: Map<number, { literal: string; ids: number[] }[]>;
@@ -224,10 +216,11 @@ export class RuleIndex {
       }
       for (const condition of conditions) {
         const slot = this.slotFor(type, condition.path);
-        if ('key' in condition) {
-          if (condition.key.startsWith('s')) addId(slot.byString, condition.key.slice(1), id);
-          else if (condition.key.startsWith('n')) addId(slot.byNumber, Number(condition.key.slice(1)), id);
-          else push(slot.byValue, condition.key, id);
+        if ('value' in condition) {
+          const v = condition.value;
+          if (typeof v === 'string') addId(slot.byString, v, id);
+          else if (typeof v === 'number') addId(slot.byNumber, v, id);
+          else addId(slot.byBoolean, v, id);
         }
         else if ('octet' in condition) push(slot.byOctet, condition.octet, id);
         else {
@@ -248,7 +241,7 @@ export class RuleIndex {
     const id = JSON.stringify([type, path.steps]);
     let slot = this.slotByKey.get(id);
     if (!slot) {
-      slot = { path, walk: compilePath(path.steps), byString: new Map(), byNumber: new Map(), byValue: new Map(), byOctet: new Map(), byTrigram: new Map() };
+      slot = { path, walk: compilePath(path.steps), byString: new Map(), byNumber: new Map(), byBoolean: new Map(), byOctet: new Map(), byTrigram: new Map() };
       this.slotByKey.set(id, slot);
       push(this.slots, type, slot);
       this.stats.paths++;
@@ -299,9 +292,8 @@ export class RuleIndex {
       }
     } else if (typeof value === 'number') {
       if (slot.byNumber.size > 0) this.once(slot.byNumber.get(value));
-    } else if (slot.byValue.size > 0) {
-      const key = valueKey(value);
-      if (key !== undefined) this.once(slot.byValue.get(key));
+    } else if (typeof value === 'boolean') {
+      if (slot.byBoolean.size > 0) this.once(slot.byBoolean.get(value));
     }
     return false; // keep walking: every value of the path may select candidates
   };

@@ -96,6 +96,12 @@ function isSingleObservation(node: BindingNode): boolean {
   return false;
 }
 
+/** An event as the one observation of a single-observation match. */
+function singleEvent(input: EventInput, eventIndex: number): BufferedEvent {
+  const o = input.observation;
+  return { id: o.id ?? `index-${eventIndex}`, f: o.firstObserved, l: o.lastObserved, n: 1, m: 1, a: 0, ...(input.sourceEventId ? { s: input.sourceEventId } : {}) };
+}
+
 /** Could a binding exist with only the observation expressions in `present` (a bit mask)? */
 function canComplete(node: BindingNode, present: number): boolean {
   switch (node.kind) {
@@ -233,7 +239,7 @@ export class StreamingEngine {
           this.indicators.match(input.observation, (rule) => {
             if (rule.scope?.tenants && !rule.scope.tenants.includes(tenant)) return;
             matched.push({ eventIndex, ruleId: rule.id });
-            alerts.push(this.buildAlert(rule, tenant, '', [{ id: input.observation.id ?? `index-${eventIndex}`, f: input.observation.firstObserved, l: input.observation.lastObserved, n: 1, m: 1, a: 0, ...(input.sourceEventId ? { s: input.sourceEventId } : {}) }], input));
+            alerts.push(this.buildAlert(rule, tenant, '', [singleEvent(input, eventIndex)], input));
           });
         } catch (error) {
           errors.push(evaluationDiagnostic(error, eventIndex, 'indicators'));
@@ -249,7 +255,7 @@ export class StreamingEngine {
         matched.push({ eventIndex, ruleId: compiled.rule.id });
         const groupKey = compiled.groupKey(input.observation);
         if (compiled.stateless) {
-          const single = this.statelessMatch(compiled, input, tenant, groupKey);
+          const single = this.statelessMatch(compiled, input, tenant, groupKey, mask, eventIndex);
           if (single) alerts.push(single);
           continue;
         }
@@ -405,12 +411,16 @@ export class StreamingEngine {
     };
   }
 
-  private statelessMatch(compiled: CompiledRule, input: EventInput, tenant: string, groupKey: string): Alert | undefined {
-    const o = input.observation;
-    // Qualifiers still apply to the single observation (START/STOP bounds; WITHIN always holds).
-    const match = enumerateBindings(compiled.tree, { observations: [{ ...o, index: 0 }], leafMatches: compiled.rule.pattern.observations.map((leaf) => (leaf.test(o) ? [0] : [])), budget: { remaining: 10_000 } }).next();
+  /**
+   * A single-observation rule on one event. `mask` holds the observation expressions the event
+   * satisfies (already evaluated by the caller); qualifiers still apply to the single
+   * observation (START/STOP bounds; WITHIN always holds).
+   */
+  private statelessMatch(compiled: CompiledRule, input: EventInput, tenant: string, groupKey: string, mask: number, eventIndex: number): Alert | undefined {
+    const leafMatches = compiled.rule.pattern.observations.map((_, leaf) => ((mask & (1 << leaf)) !== 0 ? [0] : []));
+    const match = enumerateBindings(compiled.tree, { observations: [input.observation], leafMatches, budget: { remaining: 10_000 } }).next();
     if (match.done) return undefined;
-    return this.buildAlert(compiled.rule, tenant, groupKey, [{ id: o.id ?? `index-${o.index}`, f: o.firstObserved, l: o.lastObserved, n: 1, m: 1, a: 0, ...(input.sourceEventId ? { s: input.sourceEventId } : {}) }], input);
+    return this.buildAlert(compiled.rule, tenant, groupKey, [singleEvent(input, eventIndex)], input);
   }
 
   /** Applies a key's events to its state; returns whether the state changed. */
