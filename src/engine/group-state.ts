@@ -37,6 +37,12 @@ export interface GroupState {
   evicted: number;
   arrivals: number;
   outbox: Alert[];
+  /**
+   * Set when a binding search gave up (budget): bindings among the buffered events may then
+   * exist without the next event, so the next search is a full one, not only for bindings
+   * that use the newly arrived event.
+   */
+  unsettled?: boolean;
 }
 
 export function emptyGroupState(): GroupState {

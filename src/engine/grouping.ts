@@ -37,7 +37,7 @@ export function compileGroupKey(paths: ObjectPath[]): GroupKeyFunction {
     const walk = compilePath(path.steps);
     return (observation: PreparedObservation): string => {
       let found: unknown;
-      for (const root of observation.byType.get(path.objectType) ?? []) {
+      for (const root of observation.objectsOfType(path.objectType) ?? []) {
         walk(root.object, observation, (v) => {
           if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') {
             found = v;

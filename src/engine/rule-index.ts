@@ -305,7 +305,10 @@ export class RuleIndex {
       this.stamp = 1;
     }
     this.visit = visit;
-    for (const [type, roots] of observation.byType) {
+    const types = observation.types;
+    for (let t = 0; t < types.length; t++) {
+      const type = types[t] as string;
+      const roots = observation.rootsOfType[t] as { object: unknown }[];
       this.once(this.typeOnly.get(type));
       const slots = this.slots.get(type);
       if (!slots) continue;

@@ -85,9 +85,13 @@ interface CompiledRule {
   groupKey: GroupKeyFunction;
   /** Longest event-time span a binding can have (µs), Infinity when unbounded. */
   horizon: number;
-  /** START/STOP intervals every bound observation must overlap, when the whole pattern has them. */
   tree: BindingNode;
+  /** The pattern has a START/STOP qualifier somewhere. */
+  bounded: boolean;
 }
+
+/** A rule whose evaluation threw on the current event: reported once, not evaluated again. */
+const FAILED = -1;
 
 function isSingleObservation(node: BindingNode): boolean {
   if (node.kind === 'leaf') return true;
@@ -114,6 +118,21 @@ function canComplete(node: BindingNode, present: number): boolean {
       return canComplete(node.left, present) && canComplete(node.right, present);
     default:
       return canComplete(node.expression, present);
+  }
+}
+
+function hasStartStop(node: BindingNode): boolean {
+  switch (node.kind) {
+    case 'leaf':
+      return false;
+    case 'startStop':
+      return true;
+    case 'and':
+    case 'or':
+    case 'followedBy':
+      return hasStartStop(node.left) || hasStartStop(node.right);
+    default:
+      return hasStartStop(node.expression);
   }
 }
 
@@ -151,6 +170,10 @@ export class StreamingEngine {
   /** Index entry id → (rule position, observation expression position). */
   private readonly entries: { rule: number; leaf: number }[] = [];
   private readonly indicators: IndicatorSet | undefined;
+  /** Per rule: the observation expressions the current event satisfies (bit mask), or FAILED. */
+  private readonly ruleMasks: Int32Array;
+  private readonly hitRules: number[] = [];
+  private readonly ruleById = new Map<string, CompiledRule>();
 
   constructor(options: StreamingEngineOptions) {
     this.indicators = options.indicators;
@@ -168,7 +191,10 @@ export class StreamingEngine {
         groupKey: compileGroupKey(rule.groupBy),
         horizon: horizonOf(rule.pattern.tree),
         tree: rule.pattern.tree,
+        bounded: hasStartStop(rule.pattern.tree),
       }));
+    this.ruleMasks = new Int32Array(this.rules.length);
+    for (const compiled of this.rules) this.ruleById.set(compiled.rule.id, compiled);
     this.rules.forEach((compiled, r) => {
       compiled.rule.pattern.observations.forEach((observation, leaf) => {
         this.index.add(this.entries.length, observation.expression.comparison, observation.rootTypes);
@@ -212,28 +238,34 @@ export class StreamingEngine {
     const filtered: RuleEvent[] = [];
     const matched: RuleEvent[] = [];
 
-    // Scratch reused for every event: which rules the event satisfies (bit mask per rule).
-    const masks = new Map<number, number>();
-    const failed = new Set<number>();
-    inputs.forEach((input, eventIndex) => {
-      const tenant = input.tenant ?? defaultTenant;
-      masks.clear();
-      failed.clear();
-      // Only the observation expressions the index selects are evaluated.
-      this.index.candidates(input.observation, (id) => {
-        const entry = this.entries[id] as { rule: number; leaf: number };
-        if (failed.has(entry.rule)) return;
-        const compiled = this.rules[entry.rule] as CompiledRule;
-        try {
-          if ((compiled.rule.pattern.observations[entry.leaf] as { test(o: PreparedObservation): boolean }).test(input.observation)) {
-            masks.set(entry.rule, (masks.get(entry.rule) ?? 0) | (1 << entry.leaf));
-          }
-        } catch (error) {
-          failed.add(entry.rule);
-          masks.delete(entry.rule);
-          errors.push(evaluationDiagnostic(error, eventIndex, compiled.rule.id));
+    // Scratch reused for every event: which rules the event satisfies (bit mask per rule, and
+    // the rules with a mask, in the order the index found them); no allocation per event.
+    const masks = this.ruleMasks;
+    const hit = this.hitRules;
+    let input = inputs[0] as EventInput;
+    let eventIndex = 0;
+    // Only the observation expressions the index selects are evaluated.
+    const visit = (id: number): void => {
+      const entry = this.entries[id] as { rule: number; leaf: number };
+      const r = entry.rule;
+      if (masks[r] === FAILED) return;
+      const compiled = this.rules[r] as CompiledRule;
+      try {
+        if ((compiled.rule.pattern.observations[entry.leaf] as { test(o: PreparedObservation): boolean }).test(input.observation)) {
+          if (masks[r] === 0) hit.push(r);
+          masks[r] = (masks[r] as number) | (1 << entry.leaf);
         }
-      });
+      } catch (error) {
+        if (masks[r] === 0) hit.push(r);
+        masks[r] = FAILED;
+        errors.push(evaluationDiagnostic(error, eventIndex, compiled.rule.id));
+      }
+    };
+    for (eventIndex = 0; eventIndex < inputs.length; eventIndex++) {
+      input = inputs[eventIndex] as EventInput;
+      const tenant = input.tenant ?? defaultTenant;
+      hit.length = 0;
+      this.index.candidates(input.observation, visit);
       if (this.indicators) {
         try {
           this.indicators.match(input.observation, (rule) => {
@@ -245,27 +277,37 @@ export class StreamingEngine {
           errors.push(evaluationDiagnostic(error, eventIndex, 'indicators'));
         }
       }
-      for (const [r, mask] of masks) {
+      for (let h = 0; h < hit.length; h++) {
+        const r = hit[h] as number;
+        const mask = masks[r] as number;
+        masks[r] = 0;
+        if (mask === FAILED) continue;
         const compiled = this.rules[r] as CompiledRule;
-        const skip = this.excluded(compiled.rule, input, tenant);
-        if (skip) {
-          if (skip === 'filtered') filtered.push({ eventIndex, ruleId: compiled.rule.id });
-          continue;
+        try {
+          const skip = this.excluded(compiled.rule, input, tenant);
+          if (skip) {
+            if (skip === 'filtered') filtered.push({ eventIndex, ruleId: compiled.rule.id });
+            continue;
+          }
+          const groupKey = compiled.groupKey(input.observation);
+          matched.push({ eventIndex, ruleId: compiled.rule.id });
+          if (compiled.stateless) {
+            const single = this.statelessMatch(compiled, input, tenant, groupKey, mask, eventIndex);
+            if (single) alerts.push(single);
+            continue;
+          }
+          const key: StateKey = { tenant, ruleId: compiled.rule.id, group: groupKey };
+          const id = stateKeyId(key);
+          let entry = touches.get(id);
+          if (!entry) touches.set(id, (entry = { key, rule: compiled, items: [] }));
+          entry.items.push({ input, eventIndex, mask, groupKey });
+        } catch (error) {
+          // A filter or group key that cannot be evaluated on this event (bad data): reported
+          // with the event and rule; the other rules and events go on.
+          errors.push(evaluationDiagnostic(error, eventIndex, compiled.rule.id));
         }
-        matched.push({ eventIndex, ruleId: compiled.rule.id });
-        const groupKey = compiled.groupKey(input.observation);
-        if (compiled.stateless) {
-          const single = this.statelessMatch(compiled, input, tenant, groupKey, mask, eventIndex);
-          if (single) alerts.push(single);
-          continue;
-        }
-        const key: StateKey = { tenant, ruleId: compiled.rule.id, group: groupKey };
-        const id = stateKeyId(key);
-        let entry = touches.get(id);
-        if (!entry) touches.set(id, (entry = { key, rule: compiled, items: [] }));
-        entry.items.push({ input, eventIndex, mask, groupKey });
       }
-    });
+    }
 
     if (touches.size > 0) {
       const pending = [...touches.values()];
@@ -349,7 +391,7 @@ export class StreamingEngine {
     const byKey = new Map<string, { key: StateKey; ids: Set<string> }>();
     for (const alert of alerts) {
       const key: StateKey = { tenant: alert.tenant, ruleId: alert.ruleId, group: alert.groupKey };
-      if (this.rules.find((r) => r.rule.id === alert.ruleId)?.stateless !== false) continue;
+      if (this.ruleById.get(alert.ruleId)?.stateless !== false) continue;
       const id = stateKeyId(key);
       const entry = byKey.get(id) ?? { key, ids: new Set<string>() };
       entry.ids.add(alert.id);
@@ -364,15 +406,19 @@ export class StreamingEngine {
           byKey.delete(id);
           continue;
         }
-        const state = parseGroupState(stored.value);
+        const cached = this.parsedStates.get(id);
+        this.parsedStates.delete(id);
+        const state = cached !== undefined && cached.version === stored.version ? cached.state : parseGroupState(stored.value);
         const before = state.outbox.length;
         state.outbox = state.outbox.filter((a) => !entry.ids.has(a.id));
         if (state.outbox.length === before) {
+          this.rememberState(id, stored.version, state);
           byKey.delete(id);
           continue;
         }
-        const rule = this.rules.find((r) => r.rule.id === entry.key.ruleId) as CompiledRule;
+        const rule = this.ruleById.get(entry.key.ruleId) as CompiledRule;
         const outcome = await this.store.put({ key: entry.key, value: serialiseGroupState(state), expiresAt: this.expiryFor(rule, state) }, stored.version);
+        if (outcome.ok) this.rememberState(id, outcome.version, state);
         if (outcome.ok || outcome.reason === 'too-large') byKey.delete(id);
       }
     }
@@ -380,7 +426,7 @@ export class StreamingEngine {
 
   /** The state held for one rule and group: what is satisfied, what is pending, when it expires. */
   async explain(tenant: string, ruleId: string, groupKey: string): Promise<Explanation> {
-    const compiled = this.rules.find((r) => r.rule.id === ruleId);
+    const compiled = this.ruleById.get(ruleId);
     if (!compiled) throw new StixflowError('unknown-rule', `no enabled rule with id ${ruleId}`);
     const observations = compiled.rule.pattern.observations.map((o, i) => ({ index: i, text: patternSlice(compiled.rule.patternText, o.expression.span) }));
     if (compiled.stateless) {
@@ -417,9 +463,13 @@ export class StreamingEngine {
    * observation (START/STOP bounds; WITHIN always holds).
    */
   private statelessMatch(compiled: CompiledRule, input: EventInput, tenant: string, groupKey: string, mask: number, eventIndex: number): Alert | undefined {
-    const leafMatches = compiled.rule.pattern.observations.map((_, leaf) => ((mask & (1 << leaf)) !== 0 ? [0] : []));
-    const match = enumerateBindings(compiled.tree, { observations: [input.observation], leafMatches, budget: { remaining: 10_000 } }).next();
-    if (match.done) return undefined;
+    // Without START/STOP, one satisfied observation expression is a match (WITHIN always
+    // holds for a single observation): no search to run.
+    if (compiled.bounded) {
+      const leafMatches = compiled.rule.pattern.observations.map((_, leaf) => ((mask & (1 << leaf)) !== 0 ? [0] : []));
+      const match = enumerateBindings(compiled.tree, { observations: [input.observation], leafMatches, budget: { remaining: 10_000 } }).next();
+      if (match.done) return undefined;
+    }
     return this.buildAlert(compiled.rule, tenant, groupKey, [singleEvent(input, eventIndex)], input);
   }
 
@@ -449,19 +499,28 @@ export class StreamingEngine {
       }
       changed = true;
       state.watermark = Math.max(state.watermark, o.firstObserved);
-      state.events.push({ id, f: o.firstObserved, l: o.lastObserved, n: o.numberObserved, m: touch.mask, a: state.arrivals++, ...(touch.input.sourceEventId ? { s: touch.input.sourceEventId } : {}) });
-      // Find every match the new event completes; each consumes the instances it used.
+      const arrived: BufferedEvent = { id, f: o.firstObserved, l: o.lastObserved, n: o.numberObserved, m: touch.mask, a: state.arrivals++, ...(touch.input.sourceEventId ? { s: touch.input.sourceEventId } : {}) };
+      state.events.push(arrived);
+      // Find every match the new event completes; each consumes the instances it used. The
+      // buffered events had no binding among themselves (each search ran to the end), and
+      // using instances up never creates one, so every binding now uses the new event.
       for (;;) {
+        const required = state.unsettled ? undefined : state.events.indexOf(arrived);
+        if (required === -1) break;
         let binding: number[] | undefined;
         try {
-          binding = this.search(compiled, state.events);
+          binding = this.search(compiled, state.events, required);
         } catch (error) {
           // A search too expensive to finish is this rule's problem, reported with the event;
           // the rest of the batch and the other rules go on.
           errors.push(evaluationDiagnostic(error, touch.eventIndex, key.ruleId));
+          state.unsettled = true;
           break;
         }
-        if (!binding) break;
+        if (!binding) {
+          delete state.unsettled;
+          break;
+        }
         const usedEvents = binding.map((i) => state.events[i] as BufferedEvent);
         const distinct = [...new Set(usedEvents)];
         // Instances still unused before this match tell repeated matches over the same
@@ -491,8 +550,11 @@ export class StreamingEngine {
     return { changed, late, evicted, duplicates, errors };
   }
 
-  /** The batch binding search over the buffered events; returns indices of the events used. */
-  private search(compiled: CompiledRule, events: BufferedEvent[]): number[] | undefined {
+  /**
+   * The batch binding search over the buffered events; returns indices of the events used.
+   * `required`: only bindings that use that event (the one just arrived) are looked for.
+   */
+  private search(compiled: CompiledRule, events: BufferedEvent[], required: number | undefined): number[] | undefined {
     // Most events wait for a partner: when the buffered events do not even cover the
     // observation expressions a binding needs, there is nothing to search.
     let present = 0;
@@ -503,7 +565,7 @@ export class StreamingEngine {
     events.forEach((e, i) => {
       for (let leaf = 0; leaf < leafMatches.length; leaf++) if ((e.m & (1 << leaf)) !== 0) (leafMatches[leaf] as number[]).push(i);
     });
-    const first = enumerateBindings(compiled.tree, { observations, leafMatches, budget: { remaining: 100_000 } }).next();
+    const first = enumerateBindings(compiled.tree, { observations, leafMatches, budget: { remaining: 100_000 }, ...(required === undefined ? {} : { required }) }).next();
     return first.done ? undefined : first.value.observations;
   }
 

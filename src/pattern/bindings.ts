@@ -33,6 +33,12 @@ export interface SearchContext {
   /** For each leaf, the indices (ascending) of the observed-data it matches. */
   leafMatches: number[][];
   budget: { remaining: number };
+  /**
+   * When set, only bindings that use this observed-data are wanted: the streaming engine's
+   * newly arrived event, as the events before it had no binding among themselves. The
+   * bindings found are those of the full search that use it, in the same order.
+   */
+  required?: number;
 }
 
 function spend(ctx: SearchContext): void {
@@ -83,9 +89,9 @@ function earliestLast(b: Binding, observations: PreparedObservation[]): number {
 }
 
 /** Lazily materialised list of a sub-expression's bindings, reused by every left binding. */
-function memo(node: BindingNode, ctx: SearchContext, limits: Limits): { get(i: number): Binding | undefined } {
+function memo(node: BindingNode, ctx: SearchContext, limits: Limits, mustUse = false): { get(i: number): Binding | undefined } {
   const cache: Binding[] = [];
-  const it = enumerateBindings(node, ctx, limits);
+  const it = bindings(node, ctx, limits, mustUse);
   let done = false;
   return {
     get(i: number): Binding | undefined {
@@ -109,6 +115,11 @@ export interface Limits {
   window: number;
   /** Enclosing START/STOP intervals. */
   intervals: readonly (readonly [number, number])[];
+  /**
+   * The tightest enclosing WITHIN whose binding must use `ctx.required`: every observation
+   * bound under it lies within this many microseconds of the required one.
+   */
+  near?: number;
 }
 
 export const NO_LIMITS: Limits = { window: Infinity, intervals: [] };
@@ -117,25 +128,38 @@ function withinWindow(b: Binding, limits: Limits, observations: PreparedObservat
   return limits.window === Infinity || latestFirst(b, observations) - earliestLast(b, observations) <= limits.window;
 }
 
-export function* enumerateBindings(node: BindingNode, ctx: SearchContext, limits: Limits = NO_LIMITS): Generator<Binding> {
+export function enumerateBindings(node: BindingNode, ctx: SearchContext, limits: Limits = NO_LIMITS): Generator<Binding> {
+  return bindings(node, ctx, limits, ctx.required !== undefined);
+}
+
+/** `mustUse`: yield only the bindings that use `ctx.required`, pruning the others early. */
+function* bindings(node: BindingNode, ctx: SearchContext, limits: Limits, mustUse: boolean): Generator<Binding> {
   const obs = ctx.observations;
   switch (node.kind) {
-    case 'leaf':
+    case 'leaf': {
+      const anchor = limits.near !== undefined && ctx.required !== undefined ? (obs[ctx.required] as PreparedObservation) : undefined;
       for (const o of ctx.leafMatches[node.leaf] as number[]) {
-        spend(ctx);
+        if (mustUse && o !== ctx.required) continue;
         const p = obs[o] as PreparedObservation;
+        if (anchor && Math.max(p.firstObserved, anchor.firstObserved) - Math.min(p.lastObserved, anchor.lastObserved) > (limits.near as number)) continue;
+        spend(ctx);
         if (limits.intervals.some(([start, stop]) => !(p.firstObserved < stop && p.lastObserved >= start))) continue;
         yield { leaves: [node.leaf], observations: [o] };
       }
       return;
+    }
     case 'or':
-      yield* enumerateBindings(node.left, ctx, limits);
-      yield* enumerateBindings(node.right, ctx, limits);
+      yield* bindings(node.left, ctx, limits, mustUse);
+      yield* bindings(node.right, ctx, limits, mustUse);
       return;
     case 'and':
     case 'followedBy': {
-      const rights = memo(node.right, ctx, limits);
-      for (const l of enumerateBindings(node.left, ctx, limits)) {
+      const allRights = memo(node.right, ctx, limits);
+      // A left binding without the required observed-data pairs only with right bindings that
+      // use it: a subsequence of all right bindings, so the order of the results is kept.
+      const usingRights = mustUse ? memo(node.right, ctx, limits, true) : allRights;
+      for (const l of bindings(node.left, ctx, limits, false)) {
+        const rights = mustUse && !l.observations.includes(ctx.required as number) ? usingRights : allRights;
         const leftLatestFirst = node.kind === 'followedBy' ? latestFirst(l, obs) : 0;
         for (let i = 0; ; i++) {
           const r = rights.get(i);
@@ -149,22 +173,25 @@ export function* enumerateBindings(node: BindingNode, ctx: SearchContext, limits
       }
       return;
     }
-    case 'within':
-      for (const b of enumerateBindings(node.expression, ctx, { ...limits, window: Math.min(limits.window, node.micros) })) {
+    case 'within': {
+      const inner: Limits = { ...limits, window: Math.min(limits.window, node.micros) };
+      if (mustUse) inner.near = Math.min(limits.near ?? Infinity, node.micros);
+      for (const b of bindings(node.expression, ctx, inner, mustUse)) {
         spend(ctx);
         if (latestFirst(b, obs) - earliestLast(b, obs) <= node.micros) yield b;
       }
       return;
+    }
     case 'startStop':
       if (node.start >= node.stop) return;
-      for (const b of enumerateBindings(node.expression, ctx, { ...limits, intervals: [...limits.intervals, [node.start, node.stop]] })) {
+      for (const b of bindings(node.expression, ctx, { ...limits, intervals: [...limits.intervals, [node.start, node.stop]] }, mustUse)) {
         spend(ctx);
         if (b.observations.every((o) => (obs[o] as PreparedObservation).firstObserved < node.stop && (obs[o] as PreparedObservation).lastObserved >= node.start)) yield b;
       }
       return;
     case 'repeats': {
       if (node.times === 1) {
-        yield* enumerateBindings(node.expression, ctx, limits);
+        yield* bindings(node.expression, ctx, limits, mustUse);
         return;
       }
       const inner = memo(node.expression, ctx, limits);
@@ -183,7 +210,8 @@ export function* enumerateBindings(node: BindingNode, ctx: SearchContext, limits
           const combined = base ? join(base, candidate) : candidate;
           if (!withinWindow(combined, limits, obs)) continue;
           if (chosen.length + 1 === times) {
-            yield combined;
+            // Repetitions are not pruned by `required`, only filtered.
+            if (!mustUse || combined.observations.includes(ctx.required as number)) yield combined;
             continue;
           }
           chosen.push(i);

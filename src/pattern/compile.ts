@@ -36,7 +36,7 @@ export class CompiledObservation {
   test(observation: PreparedObservation): boolean {
     const types = this.rootTypes;
     for (let t = 0; t < types.length; t++) {
-      const roots = observation.byType.get(types[t] as string);
+      const roots = observation.objectsOfType(types[t] as string);
       if (roots === undefined) continue;
       const predicate = this.predicates[t] as ObjectPredicate;
       for (let i = 0; i < roots.length; i++) {
@@ -50,7 +50,7 @@ export class CompiledObservation {
   matchingObjects(observation: PreparedObservation): string[] {
     const keys: string[] = [];
     this.rootTypes.forEach((type, t) => {
-      for (const root of observation.byType.get(type) ?? []) {
+      for (const root of observation.objectsOfType(type) ?? []) {
         if ((this.predicates[t] as ObjectPredicate)(root.object, observation)) keys.push(root.key);
       }
     });

@@ -24,7 +24,11 @@ export interface PreparedObservation {
   lastObserved: number;
   numberObserved: number;
   roots: RootObject[];
-  byType: Map<string, RootObject[]>;
+  /** The distinct root object types, in first-seen order; `rootsOfType[i]` holds those of `types[i]`. */
+  types: string[];
+  rootsOfType: RootObject[][];
+  /** The root objects of one type, if any. */
+  objectsOfType(type: string): RootObject[] | undefined;
   /** Resolves `_ref` values: ids (2.1) or `objects` keys (2.0), only within this observed-data. */
   resolve(ref: string): StixObject | undefined;
 }
@@ -38,9 +42,61 @@ function invalid(message: string, index: number, code = 'bad-observed-data'): In
   return new InputError(code, `observed-data ${index}: ${message}`, [diagnostic]);
 }
 
-function scopeOf(roots: RootObject[]): (ref: string) => StixObject | undefined {
-  const scope = new Map(roots.map((r) => [r.key, r.object]));
-  return (ref) => scope.get(ref);
+/** Above this many roots, references resolve through a map (built on first use), not a scan. */
+const SCAN_LIMIT = 16;
+
+/**
+ * One prepared observed-data. A class, so that the per-event work is filling a few fields:
+ * its methods are shared, and an event of a handful of objects needs no map of its own.
+ */
+class Observation implements PreparedObservation {
+  readonly types: string[] = [];
+  readonly rootsOfType: RootObject[][] = [];
+  private scope: Map<string, StixObject> | undefined;
+
+  constructor(
+    readonly index: number,
+    readonly id: string | undefined,
+    readonly observedData: ObservedData,
+    readonly firstObserved: number,
+    readonly lastObserved: number,
+    readonly numberObserved: number,
+    readonly roots: RootObject[],
+    /** STIX 2.0: the embedded `objects`, which `_ref` values key into. */
+    private readonly embedded: Record<string, unknown> | undefined,
+  ) {
+    for (const root of roots) {
+      const type = root.object.type;
+      if (typeof type !== 'string') continue;
+      const at = this.types.indexOf(type);
+      if (at >= 0) (this.rootsOfType[at] as RootObject[]).push(root);
+      else {
+        this.types.push(type);
+        this.rootsOfType.push([root]);
+      }
+    }
+  }
+
+  objectsOfType(type: string): RootObject[] | undefined {
+    const at = this.types.indexOf(type);
+    return at >= 0 ? this.rootsOfType[at] : undefined;
+  }
+
+  resolve(ref: string): StixObject | undefined {
+    if (this.embedded !== undefined) {
+      const object = this.embedded[ref];
+      return isRecord(object) ? (object as StixObject) : undefined;
+    }
+    // References resolve only to this observed-data's own objects (its object_refs, which
+    // are its roots). An event references a handful, so a scan costs less than a map.
+    const roots = this.roots;
+    if (roots.length <= SCAN_LIMIT) {
+      for (let i = 0; i < roots.length; i++) if ((roots[i] as RootObject).key === ref) return (roots[i] as RootObject).object;
+      return undefined;
+    }
+    this.scope ??= new Map(roots.map((r) => [r.key, r.object]));
+    return this.scope.get(ref);
+  }
 }
 
 /**
@@ -68,46 +124,23 @@ export function prepareObservedData(
     throw invalid('has both objects (STIX 2.0) and object_refs (STIX 2.1); use one', index, 'objects-and-object-refs');
   }
   const roots: RootObject[] = [];
-  let resolve: (ref: string) => StixObject | undefined;
   if (isRecord(embedded)) {
     for (const [key, object] of Object.entries(embedded)) {
       if (isRecord(object)) roots.push({ key, object: object as StixObject });
     }
-    resolve = (ref) => {
-      const object = embedded[ref];
-      return isRecord(object) ? (object as StixObject) : undefined;
-    };
   } else if (Array.isArray(refs)) {
     for (const ref of refs) {
       if (typeof ref !== 'string') continue;
       const object = lookup(ref);
-      if (object && !roots.some((r) => r.key === ref)) roots.push({ key: ref, object });
+      if (object === undefined) continue;
+      let repeated = false;
+      for (let i = 0; i < roots.length && !repeated; i++) repeated = (roots[i] as RootObject).key === ref;
+      if (!repeated) roots.push({ key: ref, object });
     }
-    // References resolve only to this observed-data's own objects. An event references a
-    // handful, so a scan of its list costs less than building a map per event.
-    resolve = refs.length <= 16 ? (ref) => (refs.includes(ref) ? lookup(ref) : undefined) : scopeOf(roots);
   } else {
     throw invalid('has neither objects (STIX 2.0) nor object_refs (STIX 2.1)', index, 'no-objects');
   }
-  const byType = new Map<string, RootObject[]>();
-  for (const root of roots) {
-    const type = root.object.type;
-    if (typeof type !== 'string') continue;
-    const list = byType.get(type);
-    if (list) list.push(root);
-    else byType.set(type, [root]);
-  }
-  return {
-    index,
-    id: typeof sdo.id === 'string' ? sdo.id : undefined,
-    observedData: sdo as ObservedData,
-    firstObserved: first,
-    lastObserved: last,
-    numberObserved: count,
-    roots,
-    byType,
-    resolve,
-  };
+  return new Observation(index, typeof sdo.id === 'string' ? sdo.id : undefined, sdo as ObservedData, first, last, count, roots, isRecord(embedded) ? embedded : undefined);
 }
 
 /**
@@ -117,22 +150,77 @@ export function prepareObservedData(
  */
 export function prepareObservations(input: unknown): PreparedObservation[] {
   const items = Array.isArray(input) ? input : [input];
-  const observedData: Record<string, unknown>[] = [];
-  const byId = new Map<string, StixObject>();
-  const collect = (item: unknown): void => {
+  // Objects are grouped as they arrive: each bundle is a group, and the top-level items
+  // outside bundles are one. A reference resolves in its own group first (a bundle holds an
+  // event's observed-data with its SCOs), then anywhere in the input, through a map built
+  // only if some reference needs it.
+  type Group = { observedData: Record<string, unknown>[]; positions: number[]; objects: StixObject[] };
+  const newGroup = (): Group => ({ observedData: [], positions: [], objects: [] });
+  const top = newGroup();
+  const groups: Group[] = [top];
+  let seen = 0;
+  const collect = (item: unknown, group: Group): void => {
     if (!isRecord(item)) return;
-    if (item.type === 'bundle') {
-      if (Array.isArray(item.objects)) for (const inner of item.objects) collect(inner);
+    const type = item.type;
+    if (type === 'bundle') {
+      if (!Array.isArray(item.objects)) return;
+      const inner = newGroup();
+      groups.push(inner);
+      for (const object of item.objects) collect(object, inner);
       return;
     }
     // STIX 2.0 producers (and the 2.0 reference suite) also send observation containers under
     // other type names: what makes an observation is its interval and objects.
-    if (item.type === 'observed-data' || ('first_observed' in item && isRecord(item.objects))) observedData.push(item);
-    else if (typeof item.id === 'string' && typeof item.type === 'string') byId.set(item.id, item as StixObject);
+    if (type === 'observed-data' || (item.first_observed !== undefined && isRecord(item.objects))) {
+      group.observedData.push(item);
+      group.positions.push(seen++);
+    } else if (typeof item.id === 'string' && typeof type === 'string') group.objects.push(item as StixObject);
   };
   items.forEach((item, i) => {
     if (!isRecord(item)) throw invalid(`input item is ${item === null ? 'null' : typeof item}, not a STIX object`, i, 'not-an-object');
-    collect(item);
+    collect(item, top);
   });
-  return observedData.map((sdo, i) => prepareObservedData(sdo, i, (id) => byId.get(id)));
+  let everywhere: Map<string, StixObject> | undefined;
+  const anywhere = (id: string): StixObject | undefined => {
+    if (everywhere === undefined) {
+      everywhere = new Map();
+      for (const group of groups) for (const object of group.objects) everywhere.set(object.id as string, object);
+    }
+    return everywhere.get(id);
+  };
+  // Observed-data keep their input order (bundles expanded in place): each is placed at the
+  // position it was seen at.
+  const prepared = new Array<PreparedObservation>(seen);
+  for (const group of groups) {
+    const local = group.objects;
+    let localMap: Map<string, StixObject> | undefined;
+    // Producers list object_refs in the order of the objects: the object after the last one
+    // found is tried first.
+    let cursor = 0;
+    const lookup = (id: string): StixObject | undefined => {
+      if (local.length <= SCAN_LIMIT) {
+        const next = local[cursor];
+        if (next !== undefined && next.id === id) {
+          cursor++;
+          return next;
+        }
+        for (let i = 0; i < local.length; i++) {
+          if ((local[i] as StixObject).id === id) {
+            cursor = i + 1;
+            return local[i];
+          }
+        }
+      } else {
+        localMap ??= new Map(local.map((o) => [o.id as string, o]));
+        const found = localMap.get(id);
+        if (found !== undefined) return found;
+      }
+      return anywhere(id);
+    };
+    group.observedData.forEach((sdo, k) => {
+      const index = group.positions[k] as number;
+      prepared[index] = prepareObservedData(sdo, index, lookup);
+    });
+  }
+  return prepared;
 }
