@@ -105,6 +105,9 @@ function isAscii(text: string): boolean {
   return true;
 }
 
+/** Number of distinct trigram keys: three 7-bit characters. */
+const TRIGRAM_KEYS = 1 << 21;
+
 /** Three ASCII characters packed into one number, so that a lookup allocates no string. */
 function trigramKey(text: string, i: number): number {
   return (text.charCodeAt(i) << 14) | (text.charCodeAt(i + 1) << 7) | text.charCodeAt(i + 2);
@@ -176,6 +179,11 @@ interface PathSlot {
   byOctet: Map<number, number[]>;
   /** trigram (as a number, see trigramKey) → literals (with the entries that need them) filed under it */
   byTrigram: Map<number, { literal: string; ids: number[] }[]>;
+  /**
+   * One bit per trigram key filed in byTrigram (created with the first): most trigrams of a
+   * value select nothing, and a bit test is much cheaper than a map lookup.
+   */
+  trigramBits: Uint32Array | undefined;
 }
 
 export interface IndexStats {
@@ -231,6 +239,8 @@ export class RuleIndex {
           if (existing) existing.ids.push(id);
           else list.push({ literal: condition.substring, ids: [id] });
           slot.byTrigram.set(trigram, list);
+          slot.trigramBits ??= new Uint32Array(TRIGRAM_KEYS / 32);
+          slot.trigramBits[trigram >>> 5] = (slot.trigramBits[trigram >>> 5] as number) | (1 << (trigram & 31));
         }
         this.stats.indexedConditions++;
       }
@@ -241,7 +251,7 @@ export class RuleIndex {
     const id = JSON.stringify([type, path.steps]);
     let slot = this.slotByKey.get(id);
     if (!slot) {
-      slot = { path, walk: compilePath(path.steps), byString: new Map(), byNumber: new Map(), byBoolean: new Map(), byOctet: new Map(), byTrigram: new Map() };
+      slot = { path, walk: compilePath(path.steps), byString: new Map(), byNumber: new Map(), byBoolean: new Map(), byOctet: new Map(), byTrigram: new Map(), trigramBits: undefined };
       this.slotByKey.set(id, slot);
       push(this.slots, type, slot);
       this.stats.paths++;
@@ -279,15 +289,26 @@ export class RuleIndex {
     if (typeof value === 'string') {
       if (slot.byString.size > 0) this.once(slot.byString.get(value));
       if (slot.byOctet.size > 0 && parseIPv4Fast(value, this.scratch)) this.once(slot.byOctet.get(Math.floor(this.scratch.address / 16777216)));
-      if (slot.byTrigram.size > 0) {
+      const bits = slot.trigramBits;
+      if (bits !== undefined) {
         const text = nfc(value);
-        for (let i = 0; i + MIN_LITERAL <= text.length; i++) {
-          // A non-ASCII character cannot start an (ASCII) literal's trigram; its key would also
-          // not pack into 7 bits, so skip it rather than risk a false collision.
-          if (text.charCodeAt(i) > 0x7f || text.charCodeAt(i + 1) > 0x7f || text.charCodeAt(i + 2) > 0x7f) continue;
-          const filed = slot.byTrigram.get(trigramKey(text, i));
-          if (!filed) continue;
-          for (const { literal, ids } of filed) if (text.startsWith(literal, i)) this.once(ids);
+        // The key of the trigram ending at i, rolled along the text; `ascii` counts how many of
+        // its three characters are ASCII. A non-ASCII character cannot be in an (ASCII)
+        // literal's trigram, and would not pack into 7 bits, so such trigrams are skipped.
+        let key = 0;
+        let ascii = 0;
+        for (let i = 0; i < text.length; i++) {
+          const code = text.charCodeAt(i);
+          if (code > 0x7f) {
+            ascii = 0;
+            continue;
+          }
+          key = ((key << 7) | code) & (TRIGRAM_KEYS - 1);
+          if (++ascii < MIN_LITERAL) continue;
+          if (((bits[key >>> 5] as number) & (1 << (key & 31))) === 0) continue;
+          const start = i - 2;
+          const filed = slot.byTrigram.get(key);
+          if (filed) for (const { literal, ids } of filed) if (text.startsWith(literal, start)) this.once(ids);
         }
       }
     } else if (typeof value === 'number') {

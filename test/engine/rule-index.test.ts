@@ -75,6 +75,25 @@ describe('rule index', () => {
     );
   });
 
+  it('finds substring literals anywhere in a value, around non-ASCII characters too', () => {
+    const text = fc.array(fc.constantFrom('a', 'b', 'c', '-', ' ', 'é', 'e\u0301', '\u00ff', '\u{1F600}'), { maxLength: 24 }).map((parts) => parts.join(''));
+    const literal = fc.array(fc.constantFrom('a', 'b', 'c', '-', ' '), { minLength: 3, maxLength: 5 }).map((parts) => parts.join(''));
+    fc.assert(
+      fc.property(fc.array(literal, { minLength: 1, maxLength: 6 }), text, (literals, line) => {
+        const index = new RuleIndex();
+        const observations = literals.map((l) => compilePattern(`[process:command_line LIKE ${str(`%${l}%`)}]`).observations[0]!);
+        observations.forEach((o, id) => index.add(id, o.expression.comparison, o.rootTypes));
+        const [prepared] = prepareObservations([{ type: 'observed-data', first_observed: '2026-01-01T00:00:00Z', last_observed: '2026-01-01T00:00:00Z', number_observed: 1, objects: { 0: { type: 'process', command_line: line } } }]);
+        const offered = new Set<number>();
+        index.candidates(prepared!, (id) => offered.add(id));
+        observations.forEach((o, id) => {
+          expect(offered.has(id), `LIKE '%${literals[id]}%' on ${JSON.stringify(line)}`).toBe(o.test(prepared!));
+        });
+      }),
+      { seed: 20261124, numRuns: 1000 },
+    );
+  });
+
   it('files equality rules by value: an event is offered only the rules of its values', () => {
     const index = new RuleIndex();
     const names = Array.from({ length: 1000 }, (_, i) => `tool${i}.exe`);

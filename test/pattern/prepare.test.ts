@@ -21,7 +21,7 @@ describe('prepareObservations', () => {
       [2, 'observed-data--c'],
       [3, 'observed-data--d'],
     ]);
-    expect(prepared.map((p) => (p.roots[0]?.object as { v: number }).v)).toEqual([1, 2, 3, 4]);
+    expect(prepared.map((p) => (p.roots[0]?.object as unknown as { v: number }).v)).toEqual([1, 2, 3, 4]);
   });
 
   it('resolves a reference in its own bundle first when another bundle reuses the id', () => {
