@@ -50,8 +50,8 @@ const SCAN_LIMIT = 16;
  * its methods are shared, and an event of a handful of objects needs no map of its own.
  */
 class Observation implements PreparedObservation {
-  readonly types: string[] = [];
-  readonly rootsOfType: RootObject[][] = [];
+  readonly types: string[];
+  readonly rootsOfType: RootObject[][];
   private scope: Map<string, StixObject> | undefined;
 
   constructor(
@@ -65,16 +65,25 @@ class Observation implements PreparedObservation {
     /** STIX 2.0: the embedded `objects`, which `_ref` values key into. */
     private readonly embedded: Record<string, unknown> | undefined,
   ) {
+    // Sized up front: arrays grown by push reserve room for 17, and this runs for every event.
+    const types = new Array<string>(roots.length);
+    const rootsOfType = new Array<RootObject[]>(roots.length);
+    let distinct = 0;
     for (const root of roots) {
       const type = root.object.type;
       if (typeof type !== 'string') continue;
-      const at = this.types.indexOf(type);
-      if (at >= 0) (this.rootsOfType[at] as RootObject[]).push(root);
+      let at = 0;
+      while (at < distinct && types[at] !== type) at++;
+      if (at < distinct) (rootsOfType[at] as RootObject[]).push(root);
       else {
-        this.types.push(type);
-        this.rootsOfType.push([root]);
+        types[distinct] = type;
+        rootsOfType[distinct++] = [root];
       }
     }
+    types.length = distinct;
+    rootsOfType.length = distinct;
+    this.types = types;
+    this.rootsOfType = rootsOfType;
   }
 
   objectsOfType(type: string): RootObject[] | undefined {
@@ -123,20 +132,23 @@ export function prepareObservedData(
   if (embedded !== undefined && refs !== undefined) {
     throw invalid('has both objects (STIX 2.0) and object_refs (STIX 2.1); use one', index, 'objects-and-object-refs');
   }
-  const roots: RootObject[] = [];
+  let roots: RootObject[] = [];
   if (isRecord(embedded)) {
     for (const [key, object] of Object.entries(embedded)) {
       if (isRecord(object)) roots.push({ key, object: object as StixObject });
     }
   } else if (Array.isArray(refs)) {
+    roots = new Array<RootObject>(refs.length); // sized up front, trimmed below
+    let found = 0;
     for (const ref of refs) {
       if (typeof ref !== 'string') continue;
       const object = lookup(ref);
       if (object === undefined) continue;
       let repeated = false;
-      for (let i = 0; i < roots.length && !repeated; i++) repeated = (roots[i] as RootObject).key === ref;
-      if (!repeated) roots.push({ key: ref, object });
+      for (let i = 0; i < found && !repeated; i++) repeated = (roots[i] as RootObject).key === ref;
+      if (!repeated) roots[found++] = { key: ref, object };
     }
+    roots.length = found;
   } else {
     throw invalid('has neither objects (STIX 2.0) nor object_refs (STIX 2.1)', index, 'no-objects');
   }
@@ -150,77 +162,102 @@ export function prepareObservedData(
  */
 export function prepareObservations(input: unknown): PreparedObservation[] {
   const items = Array.isArray(input) ? input : [input];
-  // Objects are grouped as they arrive: each bundle is a group, and the top-level items
-  // outside bundles are one. A reference resolves in its own group first (a bundle holds an
-  // event's observed-data with its SCOs), then anywhere in the input, through a map built
-  // only if some reference needs it.
-  type Group = { observedData: Record<string, unknown>[]; positions: number[]; objects: StixObject[] };
-  const newGroup = (): Group => ({ observedData: [], positions: [], objects: [] });
-  const top = newGroup();
-  const groups: Group[] = [top];
-  let seen = 0;
-  const collect = (item: unknown, group: Group): void => {
-    if (!isRecord(item)) return;
-    const type = item.type;
-    if (type === 'bundle') {
-      if (!Array.isArray(item.objects)) return;
-      const inner = newGroup();
-      groups.push(inner);
-      for (const object of item.objects) collect(object, inner);
-      return;
-    }
-    // STIX 2.0 producers (and the 2.0 reference suite) also send observation containers under
-    // other type names: what makes an observation is its interval and objects.
-    if (type === 'observed-data' || (item.first_observed !== undefined && isRecord(item.objects))) {
-      group.observedData.push(item);
-      group.positions.push(seen++);
-    } else if (typeof item.id === 'string' && typeof type === 'string') group.objects.push(item as StixObject);
-  };
   items.forEach((item, i) => {
     if (!isRecord(item)) throw invalid(`input item is ${item === null ? 'null' : typeof item}, not a STIX object`, i, 'not-an-object');
-    collect(item, top);
   });
+  // A reference resolves among the objects listed beside its observed-data (its bundle, or
+  // the top-level items), then anywhere in the input, through a map built only if needed.
   let everywhere: Map<string, StixObject> | undefined;
   const anywhere = (id: string): StixObject | undefined => {
     if (everywhere === undefined) {
-      everywhere = new Map();
-      for (const group of groups) for (const object of group.objects) everywhere.set(object.id as string, object);
+      const all = new Map<string, StixObject>();
+      const gather = (list: readonly unknown[]): void => {
+        for (const item of list) {
+          if (!isRecord(item)) continue;
+          if (item.type === 'bundle') {
+            if (Array.isArray(item.objects)) gather(item.objects);
+          } else if (isReferable(item)) all.set(item.id as string, item as StixObject);
+        }
+      };
+      gather(items);
+      everywhere = all;
     }
     return everywhere.get(id);
   };
-  // Observed-data keep their input order (bundles expanded in place): each is placed at the
-  // position it was seen at.
-  const prepared = new Array<PreparedObservation>(seen);
-  for (const group of groups) {
-    const local = group.objects;
-    let localMap: Map<string, StixObject> | undefined;
-    // Producers list object_refs in the order of the objects: the object after the last one
-    // found is tried first.
-    let cursor = 0;
-    const lookup = (id: string): StixObject | undefined => {
-      if (local.length <= SCAN_LIMIT) {
-        const next = local[cursor];
-        if (next !== undefined && next.id === id) {
-          cursor++;
-          return next;
-        }
-        for (let i = 0; i < local.length; i++) {
-          if ((local[i] as StixObject).id === id) {
-            cursor = i + 1;
-            return local[i];
-          }
-        }
-      } else {
-        localMap ??= new Map(local.map((o) => [o.id as string, o]));
-        const found = localMap.get(id);
-        if (found !== undefined) return found;
+  const prepared: PreparedObservation[] = [];
+  // Bundles are prepared as they are met, so observed-data keep their input order; one scope
+  // serves every top-level bundle in turn, as each is done before the next begins.
+  const topScope = new ReferenceScope(anywhere).reset(items);
+  const bundleScope = new ReferenceScope(anywhere);
+  const walk = (list: readonly unknown[], scope: ReferenceScope): void => {
+    for (const item of list) {
+      if (!isRecord(item)) continue;
+      if (item.type === 'bundle') {
+        if (!Array.isArray(item.objects)) continue;
+        const inner = scope === topScope ? bundleScope : new ReferenceScope(anywhere);
+        inner.reset(item.objects);
+        walk(item.objects, inner);
+      } else if (isObservationContainer(item)) {
+        prepared.push(prepareObservedData(item, prepared.length, scope.find));
       }
-      return anywhere(id);
-    };
-    group.observedData.forEach((sdo, k) => {
-      const index = group.positions[k] as number;
-      prepared[index] = prepareObservedData(sdo, index, lookup);
-    });
-  }
+    }
+  };
+  walk(items, topScope);
   return prepared;
+}
+
+/**
+ * What makes an observation: an observed-data, or (as STIX 2.0 producers and the 2.0
+ * reference suite also send) any object with an interval and embedded objects.
+ */
+function isObservationContainer(item: Record<string, unknown>): boolean {
+  return item.type === 'observed-data' || (item.first_observed !== undefined && isRecord(item.objects));
+}
+
+/** An object a reference may point at: it has an id and a type and is not an observation. */
+function isReferable(item: Record<string, unknown>): boolean {
+  return typeof item.id === 'string' && typeof item.type === 'string' && item.type !== 'bundle' && !isObservationContainer(item);
+}
+
+/** The objects listed beside an observed-data (a bundle's, or the top-level items), by id. */
+class ReferenceScope {
+  private objects: readonly unknown[] = [];
+  /** Producers list object_refs in the order of the objects: the one after the last found is tried first. */
+  private cursor = 0;
+  private byId: Map<string, StixObject> | undefined;
+
+  constructor(private readonly anywhere: (id: string) => StixObject | undefined) {}
+
+  reset(objects: readonly unknown[]): this {
+    this.objects = objects;
+    this.cursor = 0;
+    this.byId = undefined;
+    return this;
+  }
+
+  readonly find = (id: string): StixObject | undefined => {
+    const objects = this.objects;
+    if (objects.length <= SCAN_LIMIT) {
+      const next = objects[this.cursor];
+      if (isRecord(next) && next.id === id && isReferable(next)) {
+        this.cursor++;
+        return next as StixObject;
+      }
+      for (let i = 0; i < objects.length; i++) {
+        const object = objects[i];
+        if (isRecord(object) && object.id === id && isReferable(object)) {
+          this.cursor = i + 1;
+          return object as StixObject;
+        }
+      }
+    } else {
+      if (this.byId === undefined) {
+        this.byId = new Map();
+        for (const object of objects) if (isRecord(object) && isReferable(object)) this.byId.set(object.id as string, object as StixObject);
+      }
+      const found = this.byId.get(id);
+      if (found !== undefined) return found;
+    }
+    return this.anywhere(id);
+  };
 }

@@ -24,6 +24,22 @@ describe('prepareObservations', () => {
     expect(prepared.map((p) => (p.roots[0]?.object as unknown as { v: number }).v)).toEqual([1, 2, 3, 4]);
   });
 
+  it('resolves each observed-data among its own bundle’s objects at every depth of nesting', () => {
+    const shared = 'x-a--00000000-0000-4000-8000-0000000000bb';
+    const level = (v: number, inner: unknown[] = []): Record<string, unknown> => {
+      const o = observed21([sco('x-a', { v }, shared)], { id: `observed-data--${v}` });
+      // The nested bundles first, then this level's observed-data and its object.
+      return { type: 'bundle', id: `bundle--${v}`, objects: [...inner, o.observedData, ...o.objects.slice(1)] };
+    };
+    const prepared = prepareObservations([level(1, [level(2, [level(3)])]), level(4)]);
+    expect(prepared.map((p) => [p.id, (p.roots[0]?.object as unknown as { v: number }).v])).toEqual([
+      ['observed-data--3', 3],
+      ['observed-data--2', 2],
+      ['observed-data--1', 1],
+      ['observed-data--4', 4],
+    ]);
+  });
+
   it('resolves a reference in its own bundle first when another bundle reuses the id', () => {
     const shared = 'ipv4-addr--00000000-0000-4000-8000-0000000000aa';
     const one = observed21([sco('ipv4-addr', { value: '10.0.0.1' }, shared), sco('network-traffic', { dst_ref: shared })]);
