@@ -4,7 +4,7 @@ export { parsePattern } from './pattern/parse.js';
 export type { StixVersion, ParseResult } from './pattern/parse.js';
 export { printPattern } from './pattern/print.js';
 export type * from './pattern/ast.js';
-export { prepareObservations, prepareObservedData } from './pattern/observation.js';
+export { prepareEvent, prepareObservations, prepareObservedData } from './pattern/observation.js';
 export type { PreparedObservation, RootObject } from './pattern/observation.js';
 export { StixflowError, PatternError, MatchError, InputError, formatDiagnostic, formatDiagnostics } from './errors.js';
 export type { Diagnostic, Severity, SourceLocation } from './errors.js';

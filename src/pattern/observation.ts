@@ -207,6 +207,14 @@ export function prepareObservations(input: unknown): PreparedObservation[] {
 }
 
 /**
+ * Prepares one normalised event: its observed-data, whose references resolve among `objects`
+ * (its SCOs) only. Throws InputError for data that is not usable observed-data.
+ */
+export function prepareEvent(observedData: Record<string, unknown>, objects: readonly unknown[], index: number): PreparedObservation {
+  return prepareObservedData(observedData, index, new ReferenceScope(() => undefined).reset(objects).find);
+}
+
+/**
  * What makes an observation: an observed-data, or (as STIX 2.0 producers and the 2.0
  * reference suite also send) any object with an interval and embedded objects.
  */

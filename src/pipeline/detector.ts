@@ -11,13 +11,13 @@ import { StreamingEngine, type EventInput, type LateEvent, type StreamingEngineO
 import { createNormaliser } from '../normalise/index.js';
 import type { Normaliser } from '../normalise/index.js';
 import { InputError } from '../errors.js';
-import { prepareObservedData } from '../pattern/observation.js';
+import { prepareEvent } from '../pattern/observation.js';
 import type { MessageSink } from '../queue/types.js';
 import type { Rule } from '../rules/model.js';
 import type { IndicatorSet } from '../rules/indicators.js';
 import { CounterBuffer, utcDay, type CounterDeltas, type CounterStore } from '../state/counters.js';
 import type { StateKey, StateStore } from '../state/types.js';
-import type { ObservedEvent, StixObject } from '../stix/types.js';
+import type { ObservedEvent } from '../stix/types.js';
 
 export interface DetectorOptions {
   rules: Rule[];
@@ -76,10 +76,8 @@ export class Detector {
     const rejected: Diagnostic[] = [];
     const inputs: EventInput[] = [];
     events.forEach((event, index) => {
-      const byId = new Map<string, StixObject>();
-      for (const object of event.objects) if (typeof object.id === 'string') byId.set(object.id, object);
       try {
-        const observation = prepareObservedData(event.observedData as unknown as Record<string, unknown>, index, (id) => byId.get(id));
+        const observation = prepareEvent(event.observedData as unknown as Record<string, unknown>, event.objects, index);
         const od = event.observedData as unknown as Record<string, unknown>;
         inputs.push({
           observation,

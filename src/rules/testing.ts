@@ -9,10 +9,9 @@ import { generateEvents, GenerationError } from '../generate/index.js';
 import type { Diagnostic } from '../errors.js';
 import { StixflowError } from '../errors.js';
 import { createNormaliser, type Normaliser } from '../normalise/index.js';
-import { prepareObservedData } from '../pattern/observation.js';
+import { prepareEvent } from '../pattern/observation.js';
 import { Detector } from '../pipeline/detector.js';
 import { InMemoryStateStore } from '../state/memory-store.js';
-import type { StixObject } from '../stix/types.js';
 import type { Rule } from './model.js';
 
 export type TestOutcome = 'passed' | 'failed' | 'skipped';
@@ -59,9 +58,8 @@ function explainMiss(rule: Rule, normaliser: Normaliser, events: unknown[]): str
   for (const d of normalised.rejected) lines.push(`event ${d.eventIndex ?? '?'} was rejected: ${d.message}`);
   const satisfied = rule.pattern.observations.map(() => [] as number[]);
   normalised.events.forEach((event, index) => {
-    const byId = new Map<string, StixObject>(event.objects.filter((o) => typeof o.id === 'string').map((o) => [o.id as string, o]));
     try {
-      const observation = prepareObservedData(event.observedData as unknown as Record<string, unknown>, index, (id) => byId.get(id));
+      const observation = prepareEvent(event.observedData as unknown as Record<string, unknown>, event.objects, index);
       rule.pattern.observations.forEach((leaf, i) => {
         if (leaf.test(observation)) (satisfied[i] as number[]).push(index);
       });
