@@ -13,6 +13,7 @@ import { isComparisonJunction, type ComparisonExpression, type ObjectPath } from
 import { parseIPv4Fast, parseNetwork } from '../pattern/cidr.js';
 import { compilePath } from '../pattern/evaluate.js';
 import type { PreparedObservation } from '../pattern/observation.js';
+import { KeyTable } from './key-table.js';
 
 type Condition = { path: ObjectPath; value: string | number | boolean } | { path: ObjectPath; octet: number } | { path: ObjectPath; substring: string };
 
@@ -105,6 +106,17 @@ function isAscii(text: string): boolean {
   return true;
 }
 
+/**
+ * A string value's key in the index: FNV-1a over its UTF-16 code units, cut to 30 bits so that
+ * it stays a small integer. A million indicator values then cost no string object each in the
+ * index (a full garbage collection would have to mark every one).
+ */
+export function stringKey(text: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193);
+  return hash & 0x3fffffff;
+}
+
 /** Number of distinct trigram keys: three 7-bit characters. */
 const TRIGRAM_KEYS = 1 << 21;
 
@@ -171,8 +183,11 @@ function addId<K>(map: Map<K, Ids>, key: K, id: number): void {
 interface PathSlot {
   path: ObjectPath;
   walk: ReturnType<typeof compilePath>;
-  /** string values, keyed as they are (no per-event key building); one id is stored bare */
-  byString: Map<string, Ids>;
+  /**
+   * string values, keyed by a 30-bit hash (see stringKey); one id is stored bare. A hash
+   * collision only offers an extra candidate, which its full predicate then rejects.
+   */
+  byString: KeyTable;
   /** numbers, keyed as they are */
   byNumber: Map<number, Ids>;
   byBoolean: Map<boolean, Ids>;
@@ -226,7 +241,7 @@ export class RuleIndex {
         const slot = this.slotFor(type, condition.path);
         if ('value' in condition) {
           const v = condition.value;
-          if (typeof v === 'string') addId(slot.byString, v, id);
+          if (typeof v === 'string') slot.byString.add(stringKey(v), id);
           else if (typeof v === 'number') addId(slot.byNumber, v, id);
           else addId(slot.byBoolean, v, id);
         }
@@ -251,7 +266,7 @@ export class RuleIndex {
     const id = JSON.stringify([type, path.steps]);
     let slot = this.slotByKey.get(id);
     if (!slot) {
-      slot = { path, walk: compilePath(path.steps), byString: new Map(), byNumber: new Map(), byBoolean: new Map(), byOctet: new Map(), byTrigram: new Map(), trigramBits: undefined };
+      slot = { path, walk: compilePath(path.steps), byString: new KeyTable(), byNumber: new Map(), byBoolean: new Map(), byOctet: new Map(), byTrigram: new Map(), trigramBits: undefined };
       this.slotByKey.set(id, slot);
       push(this.slots, type, slot);
       this.stats.paths++;
@@ -287,7 +302,7 @@ export class RuleIndex {
   private readonly lookUp = (value: unknown): boolean => {
     const slot = this.currentSlot as PathSlot;
     if (typeof value === 'string') {
-      if (slot.byString.size > 0) this.once(slot.byString.get(value));
+      if (slot.byString.size > 0) this.once(slot.byString.get(stringKey(value)));
       if (slot.byOctet.size > 0 && parseIPv4Fast(value, this.scratch)) this.once(slot.byOctet.get(Math.floor(this.scratch.address / 16777216)));
       const bits = slot.trigramBits;
       if (bits !== undefined) {

@@ -13,6 +13,7 @@ import type { PreparedObservation } from '../pattern/observation.js';
 import { parsePattern, type StixVersion } from '../pattern/parse.js';
 import { possibleRootTypes, validatePattern } from '../pattern/validate.js';
 import { RuleIndex } from '../engine/rule-index.js';
+import { StringPool } from '../util/string-pool.js';
 import type { Rule, Severity } from './model.js';
 
 export interface IndicatorRecord {
@@ -30,33 +31,39 @@ export interface IndicatorRecord {
 const SEVERITY_CODES: Severity[] = ['low', 'medium', 'high', 'critical'];
 const NO_TAGS: string[] = [];
 
+/** The strings of one record, in this order, at `FIELDS * i + k` in the pool. */
+const FIELDS = 5;
+const ID = 0;
+const NAME = 1;
+const DESCRIPTION = 2;
+const PATTERN = 3;
+const TAGS = 4;
+
 /**
- * Indicator records stored column-wise: a million indicators are then a handful of arrays and
- * their strings, not a million objects for every garbage collection to walk.
+ * Indicator records stored column-wise: a million indicators are then a few typed arrays and a
+ * string pool of a few large strings, not millions of objects for every garbage collection to
+ * mark.
  */
 class RecordColumns {
-  readonly ids: string[] = [];
-  readonly names: string[] = [];
-  readonly patterns: string[] = [];
-  readonly descriptions = new Map<number, string>();
-  readonly tags = new Map<number, string[]>();
+  private readonly strings = new StringPool();
+  private count = 0;
   severities = new Uint8Array(1024);
   flags = new Uint8Array(1024); // bit 0: STIX 2.0
   validFrom = new Float64Array(1024);
   validUntil = new Float64Array(1024);
 
   get length(): number {
-    return this.ids.length;
+    return this.count;
   }
 
   push(r: IndicatorRecord): number {
-    const i = this.ids.length;
+    const i = this.count++;
     if (i >= this.severities.length) this.grow();
-    this.ids.push(r.id);
-    this.names.push(r.name);
-    this.patterns.push(r.patternText);
-    if (r.description) this.descriptions.set(i, r.description);
-    if (r.tags.length > 0) this.tags.set(i, r.tags);
+    this.strings.add(r.id);
+    this.strings.add(r.name);
+    this.strings.add(r.description);
+    this.strings.add(r.patternText);
+    this.strings.add(r.tags.length > 0 ? JSON.stringify(r.tags) : '');
     this.severities[i] = Math.max(0, SEVERITY_CODES.indexOf(r.severity));
     this.flags[i] = r.stixVersion === '2.0' ? 1 : 0;
     this.validFrom[i] = r.validFrom ?? Number.NaN;
@@ -67,13 +74,15 @@ class RecordColumns {
   get(i: number): IndicatorRecord {
     const from = this.validFrom[i] as number;
     const until = this.validUntil[i] as number;
+    const field = (k: number): string => this.strings.get(FIELDS * i + k);
+    const tags = field(TAGS);
     return {
-      id: this.ids[i] as string,
-      name: this.names[i] as string,
-      description: this.descriptions.get(i) ?? '',
+      id: field(ID),
+      name: field(NAME),
+      description: field(DESCRIPTION),
       severity: SEVERITY_CODES[this.severities[i] as number] as Severity,
-      tags: this.tags.get(i) ?? NO_TAGS,
-      patternText: this.patterns[i] as string,
+      tags: tags === '' ? NO_TAGS : (JSON.parse(tags) as string[]),
+      patternText: field(PATTERN),
       stixVersion: ((this.flags[i] as number) & 1) === 1 ? '2.0' : '2.1',
       ...(Number.isNaN(from) ? {} : { validFrom: from }),
       ...(Number.isNaN(until) ? {} : { validUntil: until }),

@@ -6,7 +6,10 @@
 import fc from 'fast-check';
 import { RE2JS } from 're2js';
 import { describe, expect, it } from 'vitest';
-import { likeLiteral, regexLiteral, RuleIndex } from '../../src/engine/rule-index.js';
+import { likeLiteral, regexLiteral, RuleIndex, stringKey } from '../../src/engine/rule-index.js';
+import { StreamingEngine } from '../../src/engine/streaming.js';
+import { createRule } from '../../src/rules/model.js';
+import { InMemoryStateStore } from '../../src/state/memory-store.js';
 import { compilePattern } from '../../src/pattern/compile.js';
 import { prepareObservations } from '../../src/pattern/observation.js';
 
@@ -92,6 +95,32 @@ describe('rule index', () => {
       }),
       { seed: 20261124, numRuns: 1000 },
     );
+  });
+
+  it('keys string values by hash: a collision offers an extra candidate, never a wrong match', () => {
+    // Find two values whose keys collide (the birthday bound of 30 bits: some 40,000 tries).
+    const seen = new Map<number, string>();
+    let pair: [string, string] | undefined;
+    for (let i = 0; !pair; i++) {
+      const value = `host-${i}`;
+      const other = seen.get(stringKey(value));
+      if (other !== undefined) pair = [other, value];
+      else seen.set(stringKey(value), value);
+    }
+    const [first, second] = pair;
+    const engine = new StreamingEngine({ rules: [first, second].map((v, i) => createRule({ id: `r${i}`, name: v, pattern: `[process:x_host_id = '${v}']` })), store: new InMemoryStateStore() });
+    const [prepared] = prepareObservations([{ type: 'observed-data', first_observed: '2026-01-01T00:00:00Z', last_observed: '2026-01-01T00:00:00Z', number_observed: 1, objects: { 0: { type: 'process', x_host_id: second } } }]);
+    const index = new RuleIndex();
+    [first, second].forEach((v, id) => {
+      const o = compilePattern(`[process:x_host_id = '${v}']`).observations[0]!;
+      index.add(id, o.expression.comparison, o.rootTypes);
+    });
+    const offered: number[] = [];
+    index.candidates(prepared!, (id) => offered.push(id));
+    expect(offered.sort()).toEqual([0, 1]);
+    return engine.processBatch([{ observation: prepared! }]).then((result) => {
+      expect(result.alerts.map((a) => a.ruleId)).toEqual(['r1']);
+    });
   });
 
   it('files equality rules by value: an event is offered only the rules of its values', () => {
