@@ -8,14 +8,17 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { printTable, type BenchRow } from './table.js';
 
-const SECTIONS: [file: string, fn: string, title: string][] = [
+/** Node flags of a section's process, beyond those of this one. */
+const ONE_CORE = ['--single-threaded-gc']; // the rules figures are for one core: no GC helper threads either
+
+const SECTIONS: [file: string, fn: string, title: string, flags?: string[]][] = [
   ['./pattern.ts', 'benchPattern', 'Pattern engine'],
   ['./normalise.ts', 'benchNormalise', 'Normalisation'],
   ['./streaming.ts', 'benchStreaming', 'Streaming correlation'],
   ['./storage.ts', 'benchStorage', 'State store (DynamoDB emulator)'],
   ['./generate.ts', 'benchGenerate', 'Event generator'],
   ['./coldstart.ts', 'benchColdStart', 'Lambda cold start'],
-  ['./rules.ts', 'benchRules', 'Rules and indicators at scale (one core)'],
+  ['./rules.ts', 'benchRules', 'Rules and indicators at scale (one core, single-threaded GC)', ONE_CORE],
 ];
 
 const section = process.argv.indexOf('--section');
@@ -25,8 +28,8 @@ if (section >= 0) {
   printTable(title, await (mod[fn] as () => BenchRow[] | Promise<BenchRow[]>)());
 } else {
   console.log(`stixflow benchmarks — node ${process.version}, ${process.arch}; each section in its own process`);
-  for (const [file] of SECTIONS) {
+  for (const [file, , , flags = []] of SECTIONS) {
     if (!existsSync(new URL(file, import.meta.url))) continue;
-    execFileSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--section', file], { stdio: 'inherit' });
+    execFileSync(process.execPath, [...process.execArgv, ...flags, fileURLToPath(import.meta.url), '--section', file], { stdio: 'inherit' });
   }
 }

@@ -57,11 +57,13 @@ export interface StateStore {
 }
 
 /**
- * A stable, collision-free identifier for a key, used to index getMany results. JSON of the
- * three parts cannot be ambiguous whatever characters the parts contain.
+ * A stable, collision-free identifier for a key, used to index getMany results (in memory
+ * only: it is never stored).
  */
 export function stateKeyId(key: StateKey): string {
-  return JSON.stringify([key.tenant, key.ruleId, key.group]);
+  // Tenant and rule id prefixed with their lengths, the group last: no two keys give the same
+  // id, without escaping anything (groups are JSON already, and this runs per touched group).
+  return `${key.tenant.length}:${key.tenant}${key.ruleId.length}:${key.ruleId}${key.group}`;
 }
 
 export function emptyStoreStats(): StoreStats {
