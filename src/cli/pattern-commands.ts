@@ -6,7 +6,7 @@ import type { StixVersion } from '../pattern/parse.js';
 import { PatternError, StixflowError, type Diagnostic } from '../errors.js';
 import { findUnsatisfiable } from '../generate/index.js';
 import { loadRulesFromPaths } from '../rules/load.js';
-import { parseJsonOrNdjson, readInput, renderDiagnostic, writeLine, parseCommandArgs, type CliIo } from './io.js';
+import { count, parseJsonOrNdjson, readInput, renderDiagnostic, writeLine, parseCommandArgs, type CliIo } from './io.js';
 
 const VALIDATE_HELP = `Usage: stixflow validate [options] <pattern | file | dir>...
 
@@ -144,7 +144,7 @@ function validateRuleFiles(paths: string[], json: boolean, io: CliIo): number {
   if (json) writeLine(io.stdout, JSON.stringify({ rules: rules.length, indicators: indicators.size, diagnostics: all }, null, 2));
   else {
     for (const d of all) writeLine(io.stdout, renderDiagnostic(d));
-    writeLine(io.stdout, `${rules.length + indicators.size - unsat.length} rules loaded (${indicators.size} indicators), ${failing.size} with errors`);
+    writeLine(io.stdout, `${count(rules.length + indicators.size - unsat.length, 'rule')} loaded (${count(indicators.size, 'indicator')}), ${failing.size} with errors`);
   }
   return failing.size;
 }

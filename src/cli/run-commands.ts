@@ -7,7 +7,7 @@ import { Detector } from '../pipeline/detector.js';
 import { InMemoryQueue } from '../queue/memory-queue.js';
 import { loadRulesFromPaths } from '../rules/load.js';
 import { InMemoryStateStore } from '../state/memory-store.js';
-import { parseJsonOrNdjson, readInput, writeLine, parseCommandArgs, type CliIo } from './io.js';
+import { count, parseJsonOrNdjson, readInput, writeLine, parseCommandArgs, type CliIo } from './io.js';
 
 const RUN_HELP = `Usage: stixflow run --rules <file|dir> [options] <events-file… | ->
 
@@ -113,7 +113,7 @@ export async function runCommand(argv: string[], io: CliIo): Promise<number> {
     }
     for (const l of result.late) writeLine(io.stderr, `event ${l.eventIndex + start}: late by ${l.lagSeconds.toFixed(1)} s for rule ${l.ruleId} group ${l.groupKey}: not correlated (counted)`);
   }
-  writeLine(io.stderr, `${events.length} events, ${alerts} alerts`);
+  writeLine(io.stderr, `${count(events.length, 'event')}, ${count(alerts, 'alert')}`);
   return exit;
 }
 

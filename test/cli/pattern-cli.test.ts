@@ -100,15 +100,40 @@ describe('stixflow validate', () => {
     expect(r.out).toContain('2 valid, 2 invalid');
   });
 
-  // Fails today: src/cli/pattern-commands.ts line 103 shifts each diagnostic's line back into
-  // the pattern (`line: d.line - source.line + 1`) so that the caret finds its source line, but
-  // the same object is printed by formatDiagnostic, so the location reads `<file>:1:8` for an
-  // error on line 4 of the file. (Not a STIX rule; the JSON output is right.)
   it('text output: the diagnostic location file:line:column points into the file', async () => {
     const file = patternsFile();
     const r = await run(['validate', file]);
     expect(r.out).toContain(`${file}:4:8: error [syntax]`);
     expect(r.out).toContain(`${file}:6:10: error [bad-timestamp]`);
+  });
+
+  it('a rule file with several broken rules: each error at its place, the count of the good ones', async () => {
+    const sub = mkdtempSync(join(dir, 'rules-'));
+    const file = join(sub, 'team.yaml');
+    writeFileSync(
+      file,
+      [
+        'rules:',
+        '  - id: good-one',
+        '    name: good',
+        '    severity: high',
+        "    pattern: \"[process:name = 'nc']\"",
+        '  - id: bad-severity',
+        '    name: bad severity',
+        '    severity: urgent',
+        "    pattern: \"[process:name = 'x']\"",
+        '  - id: bad-pattern',
+        '    name: bad pattern',
+        '    severity: low',
+        "    pattern: \"[process:name = 'x' AND]\"",
+        '',
+      ].join('\n'),
+    );
+    const r = await run(['validate', sub]);
+    expect(r.code).toBe(1);
+    expect(r.out).toContain(`${file}:8:15: error [rule-schema]`);
+    expect(r.out.split('\n').some((line) => line.startsWith(`${file}:13:`) && line.includes('error [syntax]'))).toBe(true);
+    expect(r.out).toContain('1 rule loaded (0 indicators), 2 with errors');
   });
 
   it('a directory is searched for pattern files', async () => {
