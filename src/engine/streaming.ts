@@ -170,9 +170,6 @@ export class StreamingEngine {
   /** Index entry id → (rule position, observation expression position). */
   private readonly entries: { rule: number; leaf: number }[] = [];
   private readonly indicators: IndicatorSet | undefined;
-  /** Per rule: the observation expressions the current event satisfies (bit mask), or FAILED. */
-  private readonly ruleMasks: Int32Array;
-  private readonly hitRules: number[] = [];
   private readonly ruleById = new Map<string, CompiledRule>();
 
   constructor(options: StreamingEngineOptions) {
@@ -193,7 +190,6 @@ export class StreamingEngine {
         tree: rule.pattern.tree,
         bounded: hasStartStop(rule.pattern.tree),
       }));
-    this.ruleMasks = new Int32Array(this.rules.length);
     for (const compiled of this.rules) this.ruleById.set(compiled.rule.id, compiled);
     this.rules.forEach((compiled, r) => {
       compiled.rule.pattern.observations.forEach((observation, leaf) => {
@@ -238,10 +234,11 @@ export class StreamingEngine {
     const filtered: RuleEvent[] = [];
     const matched: RuleEvent[] = [];
 
-    // Scratch reused for every event: which rules the event satisfies (bit mask per rule, and
-    // the rules with a mask, in the order the index found them); no allocation per event.
-    const masks = this.ruleMasks;
-    const hit = this.hitRules;
+    // Scratch reused for every event of the batch: which rules the event satisfies (bit mask
+    // per rule, and the rules with a mask, in the order the index found them). Made per batch,
+    // so that nothing an interrupted batch left behind can leak into the next.
+    const masks = new Int32Array(this.rules.length);
+    const hit: number[] = [];
     let input = inputs[0] as EventInput;
     let eventIndex = 0;
     // Only the observation expressions the index selects are evaluated.
