@@ -93,6 +93,27 @@ interface CompiledRule {
 /** A rule whose evaluation threw on the current event: reported once, not evaluated again. */
 const FAILED = -1;
 
+/**
+ * Which observation expressions an event satisfies is kept as bits of one 31-bit number (also
+ * in the stored state), so a correlation rule may have at most this many. A single-observation
+ * rule may have more (`[a] OR [b] OR …`): its expressions past the last bit share that bit,
+ * which only says "some expression holds".
+ */
+export const MAX_CORRELATED_OBSERVATIONS = 31;
+
+function leafBit(leaf: number): number {
+  return 1 << Math.min(leaf, MAX_CORRELATED_OBSERVATIONS - 1);
+}
+
+/**
+ * Why the streaming engine cannot run a pattern, if it cannot: a correlation pattern (AND,
+ * FOLLOWEDBY, REPEATS) with more observation expressions than its state can tell apart.
+ */
+export function streamingLimitError(tree: BindingNode, observations: number): string | undefined {
+  if (isSingleObservation(tree) || observations <= MAX_CORRELATED_OBSERVATIONS) return undefined;
+  return `a correlation pattern (AND, FOLLOWEDBY, REPEATS) may have at most ${MAX_CORRELATED_OBSERVATIONS} observation expressions; this one has ${observations}`;
+}
+
 function isSingleObservation(node: BindingNode): boolean {
   if (node.kind === 'leaf') return true;
   if (node.kind === 'or') return isSingleObservation(node.left) && isSingleObservation(node.right);
@@ -180,6 +201,12 @@ export class StreamingEngine {
     this.unboundedTtl = options.unboundedTtlSeconds ?? 24 * 3600;
     this.now = options.now ?? Date.now;
     this.maxRetries = options.maxConflictRetries ?? 10;
+    for (const rule of options.rules) {
+      const limit = streamingLimitError(rule.pattern.tree, rule.pattern.observations.length);
+      // The rule loader reports this with the rule's position; a rule built in code must not
+      // reach the engine with it either, as its state would mix up its expressions.
+      if (limit) throw new StixflowError('too-many-observations', `rule ${rule.id}: ${limit}`);
+    }
     this.rules = options.rules
       .filter((rule) => rule.enabled)
       .map((rule) => ({
@@ -250,7 +277,7 @@ export class StreamingEngine {
       try {
         if ((compiled.rule.pattern.observations[entry.leaf] as { test(o: PreparedObservation): boolean }).test(input.observation)) {
           if (masks[r] === 0) hit.push(r);
-          masks[r] = (masks[r] as number) | (1 << entry.leaf);
+          masks[r] = (masks[r] as number) | leafBit(entry.leaf);
         }
       } catch (error) {
         if (masks[r] === 0) hit.push(r);
@@ -463,7 +490,10 @@ export class StreamingEngine {
     // Without START/STOP, one satisfied observation expression is a match (WITHIN always
     // holds for a single observation): no search to run.
     if (compiled.bounded) {
-      const leafMatches = compiled.rule.pattern.observations.map((_, leaf) => ((mask & (1 << leaf)) !== 0 ? [0] : []));
+      const observations = compiled.rule.pattern.observations;
+      // Past the last bit, expressions share it: test those again to know which hold.
+      const holds = (leaf: number): boolean => (leaf < MAX_CORRELATED_OBSERVATIONS - 1 ? (mask & (1 << leaf)) !== 0 : (observations[leaf] as { test(o: PreparedObservation): boolean }).test(input.observation));
+      const leafMatches = observations.map((_, leaf) => (holds(leaf) ? [0] : []));
       const match = enumerateBindings(compiled.tree, { observations: [input.observation], leafMatches, budget: { remaining: 10_000 } }).next();
       if (match.done) return undefined;
     }

@@ -12,6 +12,7 @@ import type { Diagnostic } from '../errors.js';
 import type { ObjectPath } from '../pattern/ast.js';
 import { checkPattern, type CompiledPattern } from '../pattern/compile.js';
 import { parseObjectPath } from '../engine/grouping.js';
+import { streamingLimitError } from '../engine/streaming.js';
 import type { Rule, Severity } from './model.js';
 import { RULE_SCHEMA } from './schema.js';
 import { IndicatorSet } from './indicators.js';
@@ -320,6 +321,8 @@ function compileRule(raw: RawRule, diagnostics: Diagnostic[]): Rule | undefined 
   for (const d of checked.diagnostics) {
     diagnostics.push({ ...d, file: raw.file, ...inPattern(['pattern'], d, raw.at(['pattern'])), ...(id ? { ruleId: id } : {}), message: `pattern: ${d.message}` });
   }
+  const limit = checked.pattern ? streamingLimitError(checked.pattern.tree, checked.pattern.observations.length) : undefined;
+  if (limit) diagnostics.push({ severity: 'error', code: 'too-many-observations', message: `pattern: ${limit}`, ...where(['pattern']), ...(id ? { ruleId: id } : {}) });
 
   const groupByText = v.group_by === undefined ? [] : Array.isArray(v.group_by) ? (v.group_by as string[]) : [v.group_by as string];
   const groupBy: ObjectPath[] = [];

@@ -413,3 +413,35 @@ describe('observed-data spanning an interval', () => {
     expect(result.late).toEqual([{ eventIndex: 0, ruleId: 'ab', groupKey: '', observedDataId: od('b-long'), lagSeconds: 95 }]);
   });
 });
+
+describe('many observation expressions', () => {
+  const alternatives = (n: number, join: string): string => Array.from({ length: n }, (_, i) => `[x:v = 'v${i}']`).join(` ${join} `);
+
+  it('a single-observation rule of 40 alternatives alerts on any of them, the last ones too', async () => {
+    const { engine } = setup([rule('many-or', alternatives(40, 'OR'))]);
+    expect(await steps(engine, [x('e1', 1, 'v0'), x('e2', 2, 'v35'), x('e3', 3, 'v39'), x('e4', 4, 'v40')])).toEqual([[[od('e1')]], [[od('e2')]], [[od('e3')]], []]);
+  });
+
+  it('with START/STOP, an alternative past the 31st is judged by its own test, not by a shared bit', async () => {
+    const start = "t'2026-01-01T00:00:10Z'";
+    const stop = "t'2026-01-01T00:00:20Z'";
+    // Alternatives 0–34 are bounded by START/STOP, 35–39 are not: a shared bit would let an
+    // event matching v36 outside the interval borrow the bound of another alternative.
+    const bounded = `(${alternatives(35, 'OR')}) START ${start} STOP ${stop}`;
+    const free = Array.from({ length: 5 }, (_, i) => `[x:v = 'w${i + 35}']`).join(' OR ');
+    const { engine } = setup([rule('bounded', `(${bounded}) OR ${free}`)]);
+    expect(await steps(engine, [x('in', 15, 'v33'), x('out', 30, 'v33'), x('free', 30, 'w36')])).toEqual([[[od('in')]], [], [[od('free')]]]);
+  });
+
+  it('a correlation rule of 31 expressions correlates by its last one', async () => {
+    const { engine } = setup([rule('and-31', alternatives(31, 'AND'))]);
+    const events = Array.from({ length: 31 }, (_, i) => x(`e${i}`, i + 1, `v${30 - i}`));
+    const result = await steps(engine, events);
+    expect(result.slice(0, 30).every((alerts) => alerts.length === 0)).toBe(true);
+    expect(result[30]?.[0]).toHaveLength(31);
+  });
+
+  it('refuses a correlation rule of 32 expressions, naming the limit', () => {
+    expect(() => setup([rule('and-32', alternatives(32, 'AND'))])).toThrow(/at most 31 observation expressions; this one has 32/);
+  });
+});

@@ -168,6 +168,13 @@ describe('mapping validation errors carry positions', () => {
     );
   });
 
+  it('refuses more than 30 candidate fields for the time (each is a bit of a mask)', () => {
+    const fields = (n: number): string => `[${Array.from({ length: n }, (_, i) => `t${i}`).join(', ')}]`;
+    const text = (n: number): string => `mapping: 1\nname: many\ndetect: { any: [ { present: t0 } ] }\ntime: { start: ${fields(n)} }\nfields:\n  a: process:name\n`;
+    expect(() => loadMapping(text(30), 'custom.yaml')).not.toThrow();
+    expect(loadErrors(text(31))).toEqual([expect.objectContaining({ code: 'mapping-invalid', line: 4, column: 16, message: 'time.start: at most 30 fields' })]);
+  });
+
   it('requires time and fields for field mappings', () => {
     const diagnostics = loadErrors('mapping: 1\nname: bad\ndetect: { any: [ { present: a } ] }\n');
     expect(diagnostics.map((d) => d.message).join('\n')).toMatch(/time/);

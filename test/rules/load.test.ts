@@ -476,3 +476,27 @@ describe('loadRulesFromPaths', () => {
     expect(diagnostics).toMatchObject([{ code: 'duplicate-rule-id', ruleId: 'c-yml', line: 1, column: 1 }]);
   });
 });
+
+describe('the streaming limit on correlation patterns', () => {
+  const many = (n: number, join: string): string => Array.from({ length: n }, (_, i) => `[x:v = 'v${i}']`).join(` ${join} `);
+  const text = [
+    'rules:',
+    '  - id: too-many',
+    '    name: Too many',
+    '    severity: low',
+    `    pattern: "${many(32, 'FOLLOWEDBY')}"`,
+    '  - id: many-alternatives',
+    '    name: Many alternatives',
+    '    severity: low',
+    `    pattern: "${many(40, 'OR')}"`,
+    '',
+  ].join('\n');
+  const result = loadRules([{ file: 'rules/many.yaml', text }]);
+
+  it('reports a correlation of 32 expressions at its pattern, and loads a 40-way OR', () => {
+    expect(result.rules.map((r) => r.id)).toEqual(['many-alternatives']);
+    expect(result.diagnostics).toEqual([
+      expect.objectContaining({ severity: 'error', code: 'too-many-observations', file: 'rules/many.yaml', line: 5, ruleId: 'too-many', message: expect.stringContaining('at most 31 observation expressions; this one has 32') }),
+    ]);
+  });
+});
