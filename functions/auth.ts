@@ -15,7 +15,7 @@ export interface AuthorizerContext {
 
 export type HttpApiEvent = APIGatewayProxyEventV2WithRequestContext<APIGatewayEventRequestContextV2 & { authorizer?: AuthorizerContext | null }>;
 
-export type Caller = { ok: true; tenant: string; principal: string } | { ok: false; status: 401 | 403; reason: string };
+export type Caller = { ok: true; tenant: string; principal: string; scopes?: string[] } | { ok: false; status: 401 | 403; reason: string };
 
 /** Role or user name of an IAM principal ARN (assumed-role sessions map to their role). */
 export function principalName(arn: string): string | undefined {
@@ -32,10 +32,13 @@ export function callerOf(event: HttpApiEvent, iamTenantSource: IamTenantSource):
   }
   let tenant: unknown;
   let principal = 'unknown';
+  let scopes: string[] | undefined;
   if (authorizer.jwt) {
     const claims = authorizer.jwt.claims ?? {};
     tenant = claims.tenant ?? claims['custom:tenant'];
     principal = typeof claims.sub === 'string' ? claims.sub : principal;
+    // API Gateway passes the token's scopes parsed, or only the raw `scope` claim.
+    scopes = authorizer.jwt.scopes ?? (typeof claims.scope === 'string' ? claims.scope.split(' ').filter((s) => s.length > 0) : []);
   } else if (authorizer.iam) {
     const iam = authorizer.iam;
     principal = iam.userArn ?? iam.callerId ?? principal;
@@ -47,5 +50,5 @@ export function callerOf(event: HttpApiEvent, iamTenantSource: IamTenantSource):
   if (typeof tenant !== 'string' || !isValidTenant(tenant)) {
     return { ok: false, status: 403, reason: 'the authorised principal has no tenant' };
   }
-  return { ok: true, tenant, principal };
+  return { ok: true, tenant, principal, ...(scopes ? { scopes } : {}) };
 }

@@ -35,6 +35,11 @@ export interface RuntimeConfig {
   /** Rule overrides are re-read at most this often. */
   overridesRefreshSeconds: number;
   iamTenantSource: IamTenantSource;
+  /**
+   * OAuth scope a JWT caller needs to change rules (PATCH /rules/{id}); API Gateway checks it
+   * on the route, the rules API again. Unset: no scope is checked (IAM or the local stack).
+   */
+  rulesAdminScope: string | undefined;
   /** Directory holding the built-in mappings (stix.yaml, ecs.yaml, flat.yaml) when they are not beside the code. */
   mappingsDir: string | undefined;
 }
@@ -91,6 +96,7 @@ export function readConfig(env: Record<string, string | undefined>, role: Functi
     maxPartialsPerGroup: integer('MAX_PARTIALS_PER_GROUP', 1, 10_000),
     overridesRefreshSeconds: integer('RULE_OVERRIDES_REFRESH_SECONDS', 0, 3600) ?? DEFAULT_OVERRIDES_REFRESH_SECONDS,
     iamTenantSource,
+    rulesAdminScope: env.RULES_ADMIN_SCOPE?.trim() || undefined,
     mappingsDir: env.MAPPINGS_DIR?.trim() ? pathOf(env.MAPPINGS_DIR.trim()) : undefined,
   };
   if (problems.length > 0) throw new ConfigError(problems);

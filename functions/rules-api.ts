@@ -6,8 +6,9 @@
  *   PATCH /rules/{id}   { "enabled": false } stores an override in the state table; running
  *                       ingest functions pick it up within RULE_OVERRIDES_REFRESH_SECONDS (60 s)
  *
- * Overrides apply to every tenant of the deployment: restrict PATCH to operators with IAM
- * (execute-api:Invoke on `PATCH/rules/*`) or with a JWT authoriser scope.
+ * Overrides apply to every tenant of the deployment: with JWT authorisation PATCH needs the
+ * admin scope (RULES_ADMIN_SCOPE, checked on the route and here); with IAM, grant
+ * execute-api:Invoke on `PATCH/rules/*` to operators only.
  */
 import { relative } from 'node:path';
 import middy from '@middy/core';
@@ -145,7 +146,17 @@ export function createRulesApiHandler(getRuntime: () => Runtime, now: () => numb
       const route = event.routeKey && event.routeKey !== '$default' ? event.routeKey.split(' ')[1] : event.rawPath;
       try {
         if (route === '/rules' && method === 'GET') return await listRules(runtime, caller.tenant, now());
-        if ((route === '/rules/{id}' || /^\/rules\/[^/]+$/.test(route ?? '')) && method === 'PATCH') return await patchRule(runtime, event, caller.principal, now());
+        if ((route === '/rules/{id}' || /^\/rules\/[^/]+$/.test(route ?? '')) && method === 'PATCH') {
+          // Overrides apply to every tenant: a JWT caller needs the admin scope (checked by API
+          // Gateway on the route too; this holds if the route is ever deployed without it).
+          const scope = runtime.config.rulesAdminScope;
+          if (scope !== undefined && caller.scopes !== undefined && !caller.scopes.includes(scope)) {
+            logger.warn('request refused', { status: 403, reason: 'missing rules admin scope' });
+            metrics.addMetric('RequestsRefused', MetricUnit.Count, 1);
+            return json(403, { error: 'forbidden', message: `changing a rule needs the ${scope} scope` });
+          }
+          return await patchRule(runtime, event, caller.principal, now());
+        }
       } catch (error) {
         logger.error('rules API request failed', { error: error instanceof Error ? { name: error.name, message: error.message } : 'unknown' });
         return json(503, { error: 'unavailable', message: 'the state table could not be reached; retry' });

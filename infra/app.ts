@@ -3,6 +3,7 @@
  *   -c rulesDir=path        rules to deploy (default: rules/)
  *   -c stackName=Name       stack name (default: Stixflow)
  *   -c auth=jwt -c jwtIssuer=https://… -c jwtAudience=aud1,aud2   JWT instead of IAM
+ *   -c jwtRulesAdminScope=…   scope PATCH /rules/{id} needs under JWT (default stixflow/rules.admin)
  * cdk-nag's AwsSolutions checks run on every synth; an unacknowledged finding fails it.
  */
 import { App, Validations } from 'aws-cdk-lib';
@@ -21,7 +22,8 @@ if (context('auth') === 'jwt') {
   const issuer = context('jwtIssuer');
   const audience = context('jwtAudience')?.split(',').filter(Boolean) ?? [];
   if (!issuer || audience.length === 0) throw new Error('auth=jwt needs -c jwtIssuer=… and -c jwtAudience=…');
-  auth = { type: 'jwt', issuer, audience };
+  const rulesAdminScope = context('jwtRulesAdminScope');
+  auth = { type: 'jwt', issuer, audience, ...(rulesAdminScope ? { rulesAdminScope } : {}) };
 }
 const rulesDir = context('rulesDir');
 

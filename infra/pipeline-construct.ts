@@ -46,7 +46,21 @@ import {
 
 export type PipelineAuth =
   | { type: 'iam'; /** How a caller maps to a tenant: its account id (default) or its role/user name. */ tenantSource?: 'account' | 'role' }
-  | { type: 'jwt'; issuer: string; audience: string[] };
+  | {
+      type: 'jwt';
+      issuer: string;
+      audience: string[];
+      /**
+       * OAuth scope a token needs for PATCH /rules/{id}, whose overrides apply to every tenant
+       * (default `stixflow/rules.admin`). Any valid token may send events and read its tenant's
+       * rule health; only this scope changes rules. With IAM, grant `execute-api:Invoke` on
+       * `PATCH/rules/*` to operators only.
+       */
+      rulesAdminScope?: string;
+    };
+
+/** The scope PATCH /rules/{id} requires under JWT authorisation, unless the props name another. */
+export const DEFAULT_RULES_ADMIN_SCOPE = 'stixflow/rules.admin';
 
 export interface StixDetectionPipelineProps {
   /** Directory of rule files (YAML/JSON, STIX indicator bundles); validated at synth, shipped in the bundles. */
@@ -180,6 +194,7 @@ export class StixDetectionPipeline extends Construct {
 
     // ------------------------------------------------------------ functions
     const auth = props.auth ?? { type: 'iam' };
+    const adminScope = auth.type === 'jwt' ? (auth.rulesAdminScope ?? DEFAULT_RULES_ADMIN_SCOPE) : undefined;
     const environment: Record<string, string> = {
       TABLE_NAME: this.table.tableName,
       RULES_DIR: BUNDLED_RULES_DIR,
@@ -239,7 +254,7 @@ export class StixDetectionPipeline extends Construct {
     this.functions = {
       IngestHttp: makeFunction('IngestHttp', 'stixflow: POST /events → detection pipeline → alert queue', alertEnv),
       IngestSqs: makeFunction('IngestSqs', 'stixflow: ingest queue → detection pipeline → alert queue', alertEnv),
-      RulesApi: makeFunction('RulesApi', 'stixflow: GET /rules, PATCH /rules/{id}', {}),
+      RulesApi: makeFunction('RulesApi', 'stixflow: GET /rules, PATCH /rules/{id}', auth.type === 'jwt' ? { RULES_ADMIN_SCOPE: adminScope as string } : {}),
     };
 
     // ------------------------------------------------------------ least privilege
@@ -300,12 +315,13 @@ export class StixDetectionPipeline extends Construct {
         ),
       },
     });
-    const route = (path: string, method: HttpMethod, fn: NodejsFunction, integrationId: string): void => {
-      this.api.addRoutes({ path, methods: [method], integration: new HttpLambdaIntegration(integrationId, fn), authorizer });
+    const route = (path: string, method: HttpMethod, fn: NodejsFunction, integrationId: string, scopes?: string[]): void => {
+      this.api.addRoutes({ path, methods: [method], integration: new HttpLambdaIntegration(integrationId, fn), authorizer, ...(scopes ? { authorizationScopes: scopes } : {}) });
     };
     route('/events', HttpMethod.POST, this.functions.IngestHttp, 'IngestHttpIntegration');
     route('/rules', HttpMethod.GET, this.functions.RulesApi, 'RulesListIntegration');
-    route('/rules/{id}', HttpMethod.PATCH, this.functions.RulesApi, 'RulesPatchIntegration');
+    // Overrides apply to every tenant: under JWT, only tokens with the admin scope may set them.
+    route('/rules/{id}', HttpMethod.PATCH, this.functions.RulesApi, 'RulesPatchIntegration', adminScope !== undefined ? [adminScope] : undefined);
 
     // ------------------------------------------------------------ alarms
     const alarm = (alarmId: string, description: string, metric: IMetric, threshold = 1): void => {

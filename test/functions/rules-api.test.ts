@@ -19,11 +19,11 @@ describe('rules API handler', () => {
   afterAll(() => dynamo.stop());
 
   /** An ingest runtime and a rules API runtime sharing counters, and overrides in DynamoDB (dynalite). */
-  function setup(now = Date.parse('2026-01-03T12:00:00Z')) {
+  function setup(now = Date.parse('2026-01-03T12:00:00Z'), extraEnv: Record<string, string> = {}) {
     const counters = new InMemoryCounterStore();
     const overrides = new DynamoDbRuleOverrideStore({ client: dynamo.client, tableName: 'rules-api-test' });
     const sink = new RecordingSink();
-    const env = { TABLE_NAME: 'rules-api-test', ALERT_QUEUE_URL: 'https://sqs.local/alerts.fifo', RULES_DIR, RULE_OVERRIDES_REFRESH_SECONDS: '0' };
+    const env = { TABLE_NAME: 'rules-api-test', ALERT_QUEUE_URL: 'https://sqs.local/alerts.fifo', RULES_DIR, RULE_OVERRIDES_REFRESH_SECONDS: '0', ...extraEnv };
     const ingest = new Runtime(readConfig(env, 'ingest'), { store: new InMemoryStateStore(), counters, sink, overrides, now: () => now });
     const api = new Runtime(readConfig({ ...env, ALERT_QUEUE_URL: '' }, 'rules-api'), { counters, overrides, dynamo: dynamo.client });
     const rulesApi = createRulesApiHandler(() => api, () => now);
@@ -36,7 +36,7 @@ describe('rules API handler', () => {
   }
 
   const list = (authorizer = JWT_TENANT_A) => httpEvent({ method: 'GET', path: '/rules', authorizer });
-  const patch = (id: string, body: string) => httpEvent({ method: 'PATCH', path: `/rules/${id}`, routeKey: 'PATCH /rules/{id}', pathParameters: { id }, body });
+  const patch = (id: string, body: string, authorizer = JWT_TENANT_A) => httpEvent({ method: 'PATCH', path: `/rules/${id}`, routeKey: 'PATCH /rules/{id}', pathParameters: { id }, body, authorizer });
 
   it('lists every rule with its state, source and the tenant\'s counters for the last 7 days', async () => {
     const { call, ingestHttp } = setup();
@@ -84,6 +84,19 @@ describe('rules API handler', () => {
     expect((await call(patch('credential-file-read', '{"enabled": false, "severity": "low"}'))).status).toBe(400);
     expect((await call(httpEvent({ method: 'DELETE', path: '/rules' }))).status).toBe(404);
     expect((await call(httpEvent({ method: 'GET', path: '/rules', authorizer: null }))).status).toBe(401);
+  });
+
+  it('under JWT, changes a rule only for a token with the admin scope (overrides apply to every tenant)', async () => {
+    const { call } = setup(undefined, { RULES_ADMIN_SCOPE: 'stixflow/rules.admin' });
+    const token = (scopes: string[] | null, scope?: string) => ({ jwt: { claims: { sub: 'u', tenant: 'tenant-a', ...(scope !== undefined ? { scope } : {}) }, scopes } });
+    const refused = await call(patch('credential-file-read', '{"enabled": false}', token([])));
+    expect(refused).toEqual({ status: 403, body: { error: 'forbidden', message: 'changing a rule needs the stixflow/rules.admin scope' } });
+    expect((await call(patch('credential-file-read', '{"enabled": false}', token(['stixflow/events.write'])))).status).toBe(403);
+    expect((await call(patch('credential-file-read', '{"enabled": false}', token(['stixflow/rules.admin'])))).status).toBe(200);
+    // Scopes only in the raw claim (space-separated), as some issuers send them.
+    expect((await call(patch('credential-file-read', '{"enabled": true}', token(null, 'openid stixflow/rules.admin')))).status).toBe(200);
+    // Reading rule health needs no admin scope.
+    expect((await call(list({ jwt: { claims: { sub: 'u', tenant: 'tenant-a' }, scopes: [] } }))).status).toBe(200);
   });
 
   it('stores overrides as small items in their own partition', async () => {

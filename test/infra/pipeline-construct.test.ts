@@ -61,9 +61,16 @@ describe('StixDetectionPipeline construct', () => {
     });
     const template = Template.fromStack(stack);
     template.hasResourceProperties('AWS::ApiGatewayV2::Authorizer', { AuthorizerType: 'JWT', JwtConfiguration: { Issuer: 'https://issuer.example.com/', Audience: ['stixflow'] } });
-    const routes = Object.values(template.findResources('AWS::ApiGatewayV2::Route')) as { Properties: { AuthorizationType: string } }[];
+    const routes = Object.values(template.findResources('AWS::ApiGatewayV2::Route')) as { Properties: { AuthorizationType: string; RouteKey: string; AuthorizationScopes?: string[] } }[];
     expect(routes).toHaveLength(3);
     for (const route of routes) expect(route.Properties.AuthorizationType).toBe('JWT');
+    // Rule overrides apply to every tenant: only the admin scope may PATCH; the handler checks it too.
+    expect(Object.fromEntries(routes.map((r) => [r.Properties.RouteKey, r.Properties.AuthorizationScopes]))).toEqual({
+      'POST /events': undefined,
+      'GET /rules': undefined,
+      'PATCH /rules/{id}': ['stixflow/rules.admin'],
+    });
+    template.hasResourceProperties('AWS::Lambda::Function', { Description: 'stixflow: GET /rules, PATCH /rules/{id}', Environment: { Variables: { RULES_ADMIN_SCOPE: 'stixflow/rules.admin' } } });
     for (const queue of Object.values(template.findResources('AWS::SQS::Queue')) as { Properties: Record<string, unknown> }[]) expect(queue.Properties.FifoQueue).toBeUndefined();
     template.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: { LATENESS_SECONDS: '60', MAX_PARTIALS_PER_GROUP: '20', MAX_BODY_BYTES: '65536' } } });
     expect(pipeline.ruleIds).toEqual(['good']);
