@@ -30,13 +30,21 @@ interface RateState {
 
 interface Decisions {
   pass: Alert[];
+  /** re-sends among `pass` */
+  resent: Alert[];
   suppressed: Alert[];
   throttled: Alert[];
   notices: Alert[];
 }
 
 export interface GateResult {
+  /** Alerts to send: new ones that passed, and re-sends (listed in `resent` too). */
   admitted: Alert[];
+  /**
+   * Admitted alerts that were admitted before (same id): re-sends after a failed delivery or a
+   * redelivered input. They are sent again but are not new alerts, so they are not counted.
+   */
+  resent: Alert[];
   suppressed: Alert[];
   throttled: Alert[];
   /** Alerts of kind `rate-limited`, one per throttle episode. */
@@ -54,12 +62,21 @@ export class AlertGate {
     this.rules = new Map(rules.map((r) => [r.id, r]));
   }
 
-  async admit(alerts: Alert[]): Promise<GateResult> {
-    const result: GateResult = { admitted: [], suppressed: [], throttled: [], notices: [] };
+  /**
+   * `redelivered`: ids of alerts the engine committed in an earlier batch and sends again
+   * (their delivery failed or was not confirmed). They passed the gate when first raised, or
+   * never reached it (a crash in between); either way they go out again ungated, as an extra
+   * alert beats a lost one.
+   */
+  async admit(alerts: Alert[], redelivered: ReadonlySet<string> = new Set()): Promise<GateResult> {
+    const result: GateResult = { admitted: [], resent: [], suppressed: [], throttled: [], notices: [] };
     const gated: Alert[] = [];
     for (const alert of alerts) {
       const rule = this.rules.get(alert.ruleId);
-      if (rule && (rule.suppressSeconds !== undefined || rule.rateLimit)) gated.push(alert);
+      if (redelivered.has(alert.id)) {
+        result.admitted.push(alert);
+        result.resent.push(alert);
+      } else if (rule && (rule.suppressSeconds !== undefined || rule.rateLimit)) gated.push(alert);
       else result.admitted.push(alert);
     }
     if (gated.length === 0) return result;
@@ -70,14 +87,16 @@ export class AlertGate {
     afterSuppression.push(...gated.filter((a) => this.rules.get(a.ruleId)?.suppressSeconds === undefined));
     await this.update<SuppressState>(bySuppressKey, (alerts, state) => {
       const rule = this.rules.get(alerts[0]!.ruleId) as Rule;
-      const decided: Decisions = { pass: [], suppressed: [], throttled: [], notices: [] };
+      const decided: Decisions = { pass: [], resent: [], suppressed: [], throttled: [], notices: [] };
       let current = state;
       const ordered = [...alerts].sort((a, b) => Date.parse(a.lastObserved) - Date.parse(b.lastObserved) || a.id.localeCompare(b.id));
       for (const alert of ordered) {
         const at = Date.parse(alert.lastObserved);
         if (current && (alert.id === current.alertId || at < current.until)) {
-          if (alert.id === current.alertId) decided.pass.push(alert);
-          else decided.suppressed.push(alert);
+          if (alert.id === current.alertId) {
+            decided.pass.push(alert);
+            decided.resent.push(alert);
+          } else decided.suppressed.push(alert);
           continue;
         }
         current = { until: at + (rule.suppressSeconds as number) * 1000, alertId: alert.id };
@@ -86,6 +105,7 @@ export class AlertGate {
       return { state: current, expiresAt: Math.ceil((this.now() + (rule.suppressSeconds as number) * 1000) / 1000) + 86_400, decided };
     }, (decided) => {
       afterSuppression.push(...decided.pass);
+      result.resent.push(...decided.resent);
       result.suppressed.push(...decided.suppressed);
     });
 
@@ -95,12 +115,15 @@ export class AlertGate {
     await this.update<RateState>(byRateKey, (alerts, state) => {
       const rule = this.rules.get(alerts[0]!.ruleId) as Rule;
       const limit = rule.rateLimit as NonNullable<Rule['rateLimit']>;
-      const decided: Decisions = { pass: [], suppressed: [], throttled: [], notices: [] };
+      const decided: Decisions = { pass: [], resent: [], suppressed: [], throttled: [], notices: [] };
       const now = this.now();
       const current: RateState = state ? { ...state, recent: state.recent.filter(([, t]) => t > now - limit.periodSeconds * 1000) } : { recent: [], throttledUntil: 0 };
       for (const alert of alerts) {
-        if (current.recent.some(([id]) => id === alert.id)) {
-          decided.pass.push(alert); // a re-send of an admitted alert
+        const resentThroughSuppression = result.resent.includes(alert);
+        if (resentThroughSuppression || current.recent.some(([id]) => id === alert.id)) {
+          // A re-send of an admitted alert: it was counted against the limit when it passed.
+          decided.pass.push(alert);
+          if (!resentThroughSuppression) decided.resent.push(alert);
           continue;
         }
         if (now < current.throttledUntil) {
@@ -120,6 +143,7 @@ export class AlertGate {
       return { state: current, expiresAt: Math.ceil(Math.max(current.throttledUntil, now + limit.periodSeconds * 1000) / 1000) + 60, decided };
     }, (decided) => {
       result.admitted.push(...decided.pass);
+      result.resent.push(...decided.resent);
       result.throttled.push(...decided.throttled);
       result.notices.push(...decided.notices);
     });
@@ -156,7 +180,7 @@ export class AlertGate {
       pending = retry;
     }
     // Still conflicting after 20 rounds: fail open, an extra alert beats a lost one.
-    for (const entry of pending) commit({ pass: entry.alerts, suppressed: [], throttled: [], notices: [] });
+    for (const entry of pending) commit({ pass: entry.alerts, resent: [], suppressed: [], throttled: [], notices: [] });
   }
 }
 

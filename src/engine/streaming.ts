@@ -73,6 +73,11 @@ export interface BatchResult {
   matched: RuleEvent[];
   /** Correlation state items the batch touched. */
   touched: StateKey[];
+  /**
+   * Ids of alerts among `alerts` that an earlier batch committed and this one sends again
+   * (their delivery was not acknowledged): the gate lets them through as they are.
+   */
+  redelivered: string[];
   late: LateEvent[];
   errors: Diagnostic[];
   /** Counts for metrics. */
@@ -260,6 +265,7 @@ export class StreamingEngine {
     const touches = new Map<string, { key: StateKey; rule: CompiledRule; items: Touch[] }>();
     const filtered: RuleEvent[] = [];
     const matched: RuleEvent[] = [];
+    const redelivered: string[] = [];
 
     // Scratch reused for every event of the batch: which rules the event satisfies (bit mask
     // per rule, and the rules with a mask, in the order the index found them). Made per batch,
@@ -354,10 +360,13 @@ export class StreamingEngine {
             const cached = this.parsedStates.get(id);
             this.parsedStates.delete(id);
             const state = stored ? (cached !== undefined && cached.version === stored.version ? cached.state : parseGroupState(stored.value)) : emptyGroupState();
+            // Alerts still in the outbox were committed by an earlier batch: sent again now.
+            const earlier = state.outbox.map((a) => a.id);
             const applied = this.apply(entry.rule, entry.key, state, entry.items);
             errors.push(...applied.errors);
             if (!applied.changed) {
               alerts.push(...state.outbox);
+              redelivered.push(...earlier);
               late.push(...applied.late);
               stats.duplicates += applied.duplicates;
               return;
@@ -367,6 +376,7 @@ export class StreamingEngine {
             if (outcome.ok) {
               this.rememberState(id, outcome.version, state);
               alerts.push(...state.outbox);
+              redelivered.push(...earlier);
               late.push(...applied.late);
               stats.evicted += applied.evicted;
               stats.duplicates += applied.duplicates;
@@ -381,7 +391,7 @@ export class StreamingEngine {
         pending.splice(0, pending.length, ...retry);
       }
     }
-    return { alerts, late, errors, stats, filtered, matched, touched: [...touches.values()].map((t) => t.key) };
+    return { alerts, late, errors, stats, filtered, matched, touched: [...touches.values()].map((t) => t.key), redelivered };
   }
 
   /**

@@ -94,7 +94,7 @@ export class Detector {
     });
 
     const batch = await this.engine.processBatch(inputs, tenant);
-    const gated = await this.gate.admit(batch.alerts);
+    const gated = await this.gate.admit(batch.alerts, new Set(batch.redelivered));
     const outgoing = [...gated.admitted, ...gated.notices];
     let undelivered: { id: string; reason: string }[] = [];
     if (this.options.sink && outgoing.length > 0) {
@@ -127,7 +127,9 @@ export class Detector {
     for (const m of batch.matched) add(tenantOf(m.eventIndex), m.ruleId, { matches: 1 });
     for (const f of batch.filtered) add(tenantOf(f.eventIndex), f.ruleId, { filtered: 1 });
     for (const l of batch.late) add(tenantOf(l.eventIndex), l.ruleId, { late: 1 });
-    for (const a of gated.admitted) add(a.tenant, a.ruleId, { alerts: 1 });
+    // A re-send is the same alert again: counted once, when it was first admitted.
+    const resent = new Set(gated.resent);
+    for (const a of gated.admitted) if (!resent.has(a)) add(a.tenant, a.ruleId, { alerts: 1 });
     for (const a of [...gated.suppressed, ...gated.throttled]) add(a.tenant, a.ruleId, { suppressed: 1 });
     await buffer.flush();
   }

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { Detector } from '../../src/pipeline/detector.js';
 import { harness, observedDataId, rulesFrom, stixEvent } from './helpers.js';
 
 const T = (clock: string): string => `2026-01-01T${clock}Z`;
@@ -177,8 +178,50 @@ rules:
     const notices = documents.filter((d) => d.category === 'rate-limited');
     expect(notices).toHaveLength(1);
     expect(notices[0]).toMatchObject({ ruleId: 'noisy', tags: ['stixflow:rate-limited'] });
-    expect(await h.countersOf('noisy')).toMatchObject({ matches: 7, alerts: 4, suppressed: 3 });
+    // The re-send of alert 1 went out again but is not a new alert: 3 alerts, not 4.
+    expect(await h.countersOf('noisy')).toMatchObject({ matches: 7, alerts: 3, suppressed: 3 });
     expect(await h.countersOf('quiet')).toMatchObject({ matches: 7, alerts: 7, suppressed: 0 });
+  });
+
+  it('sends a correlation alert again after its delivery failed, even once the rule is throttled, and counts it once', async () => {
+    const pairRules = rulesFrom(`
+rules:
+  - id: pair
+    name: Pair
+    severity: low
+    pattern: "[process:name = 'a'] FOLLOWEDBY [process:name = 'b']"
+    group_by: process:x_host_id
+    rate_limit: { max_alerts: 2, period: 1m, throttle_for: 10m }
+`);
+    const proc = (n: number, time: string, name: string, host: string): Record<string, unknown> => stixEvent({ n, time: T(time), process: { name, x_host_id: host } });
+    const h = harness(pairRules);
+    // A sink whose sends fail while `down` is set, as SQS may.
+    let down = true;
+    const flaky = new Detector({
+      rules: pairRules,
+      store: h.store,
+      counters: h.counters,
+      now: h.clock.now,
+      sink: { send: async (messages) => (down ? { sent: [], failed: messages.map((m) => ({ id: m.id, reason: 'unavailable' })) } : h.queue.send(messages)) },
+    });
+    const first = await flaky.process([proc(1, '10:00:00', 'a', 'h1'), proc(2, '10:00:01', 'b', 'h1')]);
+    expect(first.undelivered).toHaveLength(1);
+    down = false;
+
+    // Two minutes on (the period has passed), two other hosts reach the limit and a third is throttled.
+    h.clock.advance(120);
+    const busy = await flaky.process(['h2', 'h3', 'h4'].flatMap((host, i) => [proc(10 + 2 * i, '10:02:00', 'a', host), proc(11 + 2 * i, '10:02:01', 'b', host)]));
+    expect(busy.throttled).toBe(1);
+
+    // h1's group is touched again: its unsent alert goes out although the rule is throttled.
+    h.clock.advance(30);
+    const again = await flaky.process([proc(20, '10:02:30', 'a', 'h1')]);
+    expect(again.throttled).toBe(0);
+    expect(again.alerts.map((a) => a.observedDataIds)).toEqual([[observedDataId(1), observedDataId(2)]]);
+    const sent = await h.drain();
+    expect(sent.filter((d) => d.ruleId === 'pair' && d.category !== 'rate-limited').map((d) => d.groupKey)).toEqual(['["h2"]', '["h3"]', '["h1"]']);
+    // Raised: h1, h2, h3 (h4 throttled); h1's second send is not a fourth alert.
+    expect(await h.countersOf('pair')).toMatchObject({ alerts: 3, suppressed: 1 });
   });
 
   it('lets alerts flow again once the throttle has ended (by the wall clock)', async () => {

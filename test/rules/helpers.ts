@@ -66,6 +66,7 @@ export class Clock {
 
 export interface Harness {
   detector: Detector;
+  store: InMemoryStateStore;
   queue: InMemoryQueue;
   counters: InMemoryCounterStore;
   clock: Clock;
@@ -83,6 +84,7 @@ export function harness(rules: Rule[], start = '2026-01-01T12:00:00Z', extra: Pa
   const detector = new Detector({ ...extra, rules, store, sink: queue, counters, now: clock.now });
   return {
     detector,
+    store,
     queue,
     counters,
     clock,
