@@ -71,7 +71,7 @@ export function renderDiagnostic(d: Diagnostic, source?: string, sourceFirstLine
 
 /** `1 alert`, `2 alerts`: a count with its noun. */
 export function count(n: number, noun: string, plural = `${noun}s`): string {
-  return `${n.toLocaleString('en-US')} ${n === 1 ? noun : plural}`;
+  return `${n} ${n === 1 ? noun : plural}`;
 }
 
 export function writeLine(stream: NodeJS.WritableStream, text: string): void {

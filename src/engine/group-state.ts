@@ -43,6 +43,13 @@ export interface GroupState {
    * that use the newly arrived event.
    */
   unsettled?: boolean;
+  /**
+   * Fingerprints of the rule's pattern and of its observation expressions when this state was
+   * written (absent in states written before they existed). The masks of the buffered events
+   * are only meaningful for the same observation expressions.
+   */
+  patternKey?: number;
+  observationsKey?: number;
 }
 
 export function emptyGroupState(): GroupState {

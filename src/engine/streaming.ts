@@ -20,7 +20,8 @@ import { formatStixTimestamp } from '../pattern/literals.js';
 import type { PreparedObservation } from '../pattern/observation.js';
 import type { Rule } from '../rules/model.js';
 import type { IndicatorSet } from '../rules/indicators.js';
-import { RuleIndex } from './rule-index.js';
+import { printObservationExpression, printPattern } from '../pattern/print.js';
+import { RuleIndex, stringKey } from './rule-index.js';
 import type { StateKey, StateStore } from '../state/types.js';
 import { stateKeyId } from '../state/types.js';
 import { alertId, type Alert } from './alert.js';
@@ -93,6 +94,9 @@ interface CompiledRule {
   tree: BindingNode;
   /** The pattern has a START/STOP qualifier somewhere. */
   bounded: boolean;
+  /** Fingerprints of the pattern and of its observation expressions, kept in its states. */
+  patternKey: number;
+  observationsKey: number;
 }
 
 /** A rule whose evaluation threw on the current event: reported once, not evaluated again. */
@@ -145,6 +149,25 @@ function canComplete(node: BindingNode, present: number): boolean {
     default:
       return canComplete(node.expression, present);
   }
+}
+
+/**
+ * Brings a stored state in line with the rule as it is now. After an edit of the rule's
+ * observation expressions, the masks of its buffered events mean other expressions: they are
+ * dropped (counted as evicted). After any other edit (a qualifier, say), or for a state from
+ * before fingerprints, the buffered events may now bind among themselves: the next search is a
+ * full one.
+ */
+function reconcile(compiled: CompiledRule, state: GroupState): void {
+  if (state.patternKey === compiled.patternKey) return;
+  if (state.events.length > 0) {
+    if (state.observationsKey !== undefined && state.observationsKey !== compiled.observationsKey) {
+      state.evicted += state.events.length;
+      state.events = [];
+    } else state.unsettled = true;
+  }
+  state.patternKey = compiled.patternKey;
+  state.observationsKey = compiled.observationsKey;
 }
 
 function hasStartStop(node: BindingNode): boolean {
@@ -221,6 +244,8 @@ export class StreamingEngine {
         horizon: horizonOf(rule.pattern.tree),
         tree: rule.pattern.tree,
         bounded: hasStartStop(rule.pattern.tree),
+        patternKey: stringKey(printPattern(rule.pattern.ast)),
+        observationsKey: stringKey(rule.pattern.observations.map((o) => printObservationExpression(o.expression)).join('\u0000')),
       }));
     for (const compiled of this.rules) this.ruleById.set(compiled.rule.id, compiled);
     this.rules.forEach((compiled, r) => {
@@ -362,6 +387,7 @@ export class StreamingEngine {
             const state = stored ? (cached !== undefined && cached.version === stored.version ? cached.state : parseGroupState(stored.value)) : emptyGroupState();
             // Alerts still in the outbox were committed by an earlier batch: sent again now.
             const earlier = state.outbox.map((a) => a.id);
+            reconcile(entry.rule, state);
             const applied = this.apply(entry.rule, entry.key, state, entry.items);
             errors.push(...applied.errors);
             if (!applied.changed) {
@@ -468,6 +494,7 @@ export class StreamingEngine {
     }
     const stored = (await this.store.getMany([{ tenant, ruleId, group: groupKey }])).get(stateKeyId({ tenant, ruleId, group: groupKey }));
     const state = stored ? parseGroupState(stored.value) : emptyGroupState();
+    reconcile(compiled, state); // as the next event would see it, after an edit of the rule
     const partialMatches = state.events.map((e) => ({
       observedDataId: e.id,
       sourceEventId: e.s,

@@ -89,9 +89,13 @@ function earliestLast(b: Binding, observations: PreparedObservation[]): number {
 }
 
 /** Lazily materialised list of a sub-expression's bindings, reused by every left binding. */
-function memo(node: BindingNode, ctx: SearchContext, limits: Limits, mustUse = false): { get(i: number): Binding | undefined } {
+interface Memo {
+  get(i: number): Binding | undefined;
+}
+
+function memo(node: BindingNode, ctx: SearchContext, limits: Limits): Memo {
   const cache: Binding[] = [];
-  const it = bindings(node, ctx, limits, mustUse);
+  const it = bindings(node, ctx, limits, false);
   let done = false;
   return {
     get(i: number): Binding | undefined {
@@ -99,6 +103,26 @@ function memo(node: BindingNode, ctx: SearchContext, limits: Limits, mustUse = f
         const next = it.next();
         if (next.done) done = true;
         else cache.push(next.value);
+      }
+      return cache[i];
+    },
+  };
+}
+
+/**
+ * The bindings of `all` that use observed-data `required`, in order: a view that reads `all`
+ * as far as it is asked to, so that a side is never enumerated twice.
+ */
+function using(all: Memo, required: number): Memo {
+  const cache: Binding[] = [];
+  let read = 0;
+  let done = false;
+  return {
+    get(i: number): Binding | undefined {
+      while (!done && cache.length <= i) {
+        const next = all.get(read++);
+        if (next === undefined) done = true;
+        else if (next.observations.includes(required)) cache.push(next);
       }
       return cache[i];
     },
@@ -157,7 +181,7 @@ function* bindings(node: BindingNode, ctx: SearchContext, limits: Limits, mustUs
       const allRights = memo(node.right, ctx, limits);
       // A left binding without the required observed-data pairs only with right bindings that
       // use it: a subsequence of all right bindings, so the order of the results is kept.
-      const usingRights = mustUse ? memo(node.right, ctx, limits, true) : allRights;
+      const usingRights = mustUse ? using(allRights, ctx.required as number) : allRights;
       for (const l of bindings(node.left, ctx, limits, false)) {
         const rights = mustUse && !l.observations.includes(ctx.required as number) ? usingRights : allRights;
         const leftLatestFirst = node.kind === 'followedBy' ? latestFirst(l, obs) : 0;

@@ -230,15 +230,12 @@ function isReferable(item: Record<string, unknown>): boolean {
 /** The objects listed beside an observed-data (a bundle's, or the top-level items), by id. */
 class ReferenceScope {
   private objects: readonly unknown[] = [];
-  /** Producers list object_refs in the order of the objects: the one after the last found is tried first. */
-  private cursor = 0;
   private byId: Map<string, StixObject> | undefined;
 
   constructor(private readonly anywhere: (id: string) => StixObject | undefined) {}
 
   reset(objects: readonly unknown[]): this {
     this.objects = objects;
-    this.cursor = 0;
     this.byId = undefined;
     return this;
   }
@@ -246,17 +243,10 @@ class ReferenceScope {
   readonly find = (id: string): StixObject | undefined => {
     const objects = this.objects;
     if (objects.length <= SCAN_LIMIT) {
-      const next = objects[this.cursor];
-      if (isRecord(next) && next.id === id && isReferable(next)) {
-        this.cursor++;
-        return next as StixObject;
-      }
-      for (let i = 0; i < objects.length; i++) {
+      // From the end, as the map below: an id given twice resolves to its last object.
+      for (let i = objects.length - 1; i >= 0; i--) {
         const object = objects[i];
-        if (isRecord(object) && object.id === id && isReferable(object)) {
-          this.cursor = i + 1;
-          return object as StixObject;
-        }
+        if (isRecord(object) && object.id === id && isReferable(object)) return object as StixObject;
       }
     } else {
       if (this.byId === undefined) {

@@ -113,6 +113,11 @@ function printObservation(expr: ObservationExpression, parentPrecedence: number)
   }
 }
 
+/** One observation expression (or any sub-expression), as printPattern would print it. */
+export function printObservationExpression(expr: ObservationExpression): string {
+  return printObservation(expr, 0);
+}
+
 export function printPattern(ast: PatternAst): string {
   return printObservation(ast.root, 0);
 }

@@ -445,3 +445,28 @@ describe('many observation expressions', () => {
     expect(() => setup([rule('and-32', alternatives(32, 'AND'))])).toThrow(/at most 31 observation expressions; this one has 32/);
   });
 });
+
+describe('a rule edited while it holds state', () => {
+  const a = (id: string, second: number): EventInput => x(id, second, 'a');
+  const b = (id: string, second: number): EventInput => x(id, second, 'b');
+
+  it('a wider window: events already buffered correlate on the next event (a full search)', async () => {
+    const store = new InMemoryStateStore({ now: () => T0 });
+    const before = new StreamingEngine({ rules: [rule('pair', "([x:v = 'a'] FOLLOWEDBY [x:v = 'b']) WITHIN 5 SECONDS")], store, now: () => T0 });
+    expect(await steps(before, [a('a1', 0), b('b1', 10)])).toEqual([[], []]);
+    const after = new StreamingEngine({ rules: [rule('pair', "([x:v = 'a'] FOLLOWEDBY [x:v = 'b']) WITHIN 60 SECONDS")], store, now: () => T0 });
+    expect(await steps(after, [a('a2', 11)])).toEqual([[[od('a1'), od('b1')]]]);
+  });
+
+  it('other observation expressions: the buffered events are dropped, not read with the new meaning', async () => {
+    const store = new InMemoryStateStore({ now: () => T0 });
+    const before = new StreamingEngine({ rules: [rule('pair', "[x:v = 'a'] FOLLOWEDBY [x:v = 'b']")], store, now: () => T0 });
+    expect(await steps(before, [a('a1', 0)])).toEqual([[]]);
+    // The first expression now asks for 'c': the buffered 'a' must not stand for it.
+    const after = new StreamingEngine({ rules: [rule('pair', "[x:v = 'c'] FOLLOWEDBY [x:v = 'b']")], store, now: () => T0 });
+    expect(await steps(after, [b('b1', 5)])).toEqual([[]]);
+    const explained = await after.explain('default', 'pair', '');
+    expect(explained.partialMatches.map((p) => p.observedDataId)).toEqual([od('b1')]);
+    expect(explained.evicted).toBe(1);
+  });
+});

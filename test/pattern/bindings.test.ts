@@ -26,11 +26,11 @@ const events = fc.array(
   { minLength: 1, maxLength: 6 },
 );
 
-function all(node: BindingNode, list: { first: number; length: number; count: number; mask: number }[], required?: number): Binding[] {
+function all(node: BindingNode, list: { first: number; length: number; count: number; mask: number }[], required?: number, budget = { remaining: 1_000_000 }): Binding[] {
   const observations = list.map((e, index) => ({ index, firstObserved: e.first * 1e6, lastObserved: (e.first + e.length) * 1e6, numberObserved: e.count }) as PreparedObservation);
   const leafMatches = Array.from({ length: LEAVES }, (_, leaf) => list.flatMap((e, i) => ((e.mask & (1 << leaf)) !== 0 ? [i] : [])));
   const found: Binding[] = [];
-  for (const b of enumerateBindings(node, { observations, leafMatches, budget: { remaining: 1_000_000 }, ...(required === undefined ? {} : { required }) })) {
+  for (const b of enumerateBindings(node, { observations, leafMatches, budget, ...(required === undefined ? {} : { required }) })) {
     found.push(b);
     if (found.length >= 200) break;
   }
@@ -51,7 +51,22 @@ describe('enumerateBindings with a required observed-data', () => {
     );
   });
 
-  it('prunes: a FOLLOWEDBY over many buffered events visits few pairs', () => {
+  it('never takes more steps than the full search (so it never runs out of budget where that would not)', () => {
+    fc.assert(
+      fc.property(tree, events, fc.nat(), (node, list, pick) => {
+        const required = pick % list.length;
+        const fullBudget = { remaining: 1_000_000 };
+        const full = all(node, list, undefined, fullBudget);
+        fc.pre(full.length < 200);
+        const restrictedBudget = { remaining: 1_000_000 };
+        all(node, list, required, restrictedBudget);
+        expect(1_000_000 - restrictedBudget.remaining).toBeLessThanOrEqual(1_000_000 - fullBudget.remaining);
+      }),
+      { numRuns: 800, seed: 20261124 },
+    );
+  });
+
+  it('prunes: a FOLLOWEDBY over many buffered events visits each about once, not every pair', () => {
     const list = Array.from({ length: 40 }, (_, i) => ({ first: i % 10, length: 0, count: 1, mask: i < 20 ? 1 : 2 }));
     const node: BindingNode = { kind: 'followedBy', left: { kind: 'leaf', leaf: 0 }, right: { kind: 'leaf', leaf: 1 } };
     const observations = list.map((e, index) => ({ index, firstObserved: e.first, lastObserved: e.first, numberObserved: 1 }) as PreparedObservation);
@@ -62,7 +77,7 @@ describe('enumerateBindings with a required observed-data', () => {
     const fullBudget = { remaining: 1_000_000 };
     const unrestricted = Array.from(enumerateBindings(node, { observations, leafMatches, budget: fullBudget }));
     expect(found).toEqual(unrestricted.filter((b) => b.observations.includes(39)));
-    expect(pruned).toBeLessThan(60);
+    expect(pruned).toBeLessThanOrEqual(2 * list.length);
     expect(1_000_000 - fullBudget.remaining).toBeGreaterThan(400);
   });
 });

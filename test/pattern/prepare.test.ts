@@ -63,6 +63,19 @@ describe('prepareObservations', () => {
     expect(prepared?.resolve(file.id as string)).toBe(file);
   });
 
+  it('resolves an id given twice to its last object, whatever the order of object_refs or the number of objects', () => {
+    const resolved = (refs: string[], extra: number): unknown => {
+      const padding = Array.from({ length: extra }, (_, i) => sco('x-pad', { n: i }));
+      const od = { type: 'observed-data', id: 'observed-data--1', first_observed: '2026-01-01T00:00:00Z', last_observed: '2026-01-01T00:00:00Z', number_observed: 1, object_refs: refs };
+      const objects = [od, { type: 'x-a', id: 'x-a--1', v: 'first' }, { type: 'x-b', id: 'x-b--1' }, ...padding, { type: 'x-a', id: 'x-a--1', v: 'last' }];
+      const [prepared] = prepareObservations({ type: 'bundle', id: 'bundle--1', objects });
+      return (prepared?.resolve('x-a--1') as { v: string } | undefined)?.v;
+    };
+    expect(resolved(['x-a--1', 'x-b--1'], 0)).toBe('last');
+    expect(resolved(['x-b--1', 'x-a--1'], 0)).toBe('last');
+    expect(resolved(['x-a--1', 'x-b--1'], 20)).toBe('last');
+  });
+
   it('resolves among many objects (above the scan limit) through a map', () => {
     const objects = Array.from({ length: 40 }, (_, i) => sco('x-item', { n: i }));
     const observed = observed21(objects);
