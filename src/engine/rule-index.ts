@@ -263,7 +263,10 @@ export class RuleIndex {
   }
 
   private slotFor(type: string, path: ObjectPath): PathSlot {
-    const id = JSON.stringify([type, path.steps]);
+    // Length-prefixed parts: no two (type, path) pairs share a key, and it costs less than JSON
+    // (a million indicators each look their slot up).
+    let id = `${type.length}:${type}`;
+    for (const step of path.steps) id += step.kind === 'key' ? `k${step.name.length}:${step.name}` : step.kind === 'index' ? `i${step.index};` : '*';
     let slot = this.slotByKey.get(id);
     if (!slot) {
       slot = { path, walk: compilePath(path.steps), byString: new KeyTable(), byNumber: new Map(), byBoolean: new Map(), byOctet: new Map(), byTrigram: new Map(), trigramBits: undefined };
