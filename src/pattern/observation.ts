@@ -206,12 +206,14 @@ export function prepareObservations(input: unknown): PreparedObservation[] {
   return prepared;
 }
 
+const NOWHERE = (): undefined => undefined;
+
 /**
  * Prepares one normalised event: its observed-data, whose references resolve among `objects`
  * (its SCOs) only. Throws InputError for data that is not usable observed-data.
  */
 export function prepareEvent(observedData: Record<string, unknown>, objects: readonly unknown[], index: number): PreparedObservation {
-  return prepareObservedData(observedData, index, new ReferenceScope(() => undefined).reset(objects).find);
+  return prepareObservedData(observedData, index, new ReferenceScope(NOWHERE).reset(objects).find);
 }
 
 /**
