@@ -457,7 +457,15 @@ export class StreamingEngine {
       entry.ids.add(alert.id);
       byKey.set(id, entry);
     }
-    if (byKey.size === 0) return;
+    // A state this engine wrote last (usually in the batch that raised the alerts) is cleared
+    // without reading it again: the write is conditional on that version, and only if another
+    // writer got there first does the key go through the read below.
+    for (const [id, entry] of [...byKey]) {
+      const cached = this.parsedStates.get(id);
+      if (cached === undefined) continue;
+      this.parsedStates.delete(id);
+      if (await this.clearOutbox(id, entry, cached.state, cached.version)) byKey.delete(id);
+    }
     for (let attempt = 0; attempt < this.maxRetries && byKey.size > 0; attempt++) {
       const current = await this.store.getMany([...byKey.values()].map((e) => e.key));
       for (const [id, entry] of [...byKey]) {
@@ -466,23 +474,25 @@ export class StreamingEngine {
           byKey.delete(id);
           continue;
         }
-        const cached = this.parsedStates.get(id);
-        this.parsedStates.delete(id);
-        const state = cached !== undefined && cached.version === stored.version ? cached.state : parseGroupState(stored.value);
-        const before = state.outbox.length;
-        state.outbox = state.outbox.filter((a) => !entry.ids.has(a.id));
-        if (state.outbox.length === before) {
-          this.rememberState(id, stored.version, state);
-          byKey.delete(id);
-          continue;
-        }
-        const rule = this.ruleById.get(entry.key.ruleId) as CompiledRule;
-        const outcome = await this.store.put({ key: entry.key, value: serialiseGroupState(state), expiresAt: this.expiryFor(rule, state) }, stored.version);
-        if (outcome.ok) this.rememberState(id, outcome.version, state);
-        if (outcome.ok || outcome.reason === 'too-large') byKey.delete(id);
+        if (await this.clearOutbox(id, entry, parseGroupState(stored.value), stored.version)) byKey.delete(id);
       }
     }
   }
+
+  /** Removes acknowledged alerts from a state at a known version; false when another writer changed it first. */
+  private async clearOutbox(id: string, entry: { key: StateKey; ids: Set<string> }, state: GroupState, version: number): Promise<boolean> {
+    const before = state.outbox.length;
+    state.outbox = state.outbox.filter((a) => !entry.ids.has(a.id));
+    if (state.outbox.length === before) {
+      this.rememberState(id, version, state);
+      return true;
+    }
+    const rule = this.ruleById.get(entry.key.ruleId) as CompiledRule;
+    const outcome = await this.store.put({ key: entry.key, value: serialiseGroupState(state), expiresAt: this.expiryFor(rule, state) }, version);
+    if (outcome.ok) this.rememberState(id, outcome.version, state);
+    return outcome.ok || outcome.reason === 'too-large';
+  }
+
 
   /** The state held for one rule and group: what is satisfied, what is pending, when it expires. */
   async explain(tenant: string, ruleId: string, groupKey: string): Promise<Explanation> {

@@ -470,3 +470,33 @@ describe('a rule edited while it holds state', () => {
     expect(explained.evicted).toBe(1);
   });
 });
+
+describe('acknowledging alerts', () => {
+  const pair = "[x:v = 'a'] FOLLOWEDBY [x:v = 'b']";
+
+  it('clears the outbox of a state this engine just wrote without reading it again', async () => {
+    const { engine, store } = setup([rule('pair', pair)]);
+    const { alerts } = await engine.processBatch([x('a1', 1, 'a'), x('b1', 2, 'b')]);
+    expect(alerts).toHaveLength(1);
+    const reads = store.stats.reads;
+    await engine.acknowledge(alerts);
+    expect(store.stats.reads).toBe(reads);
+    const stored = (await store.getMany([{ tenant: 'default', ruleId: 'pair', group: '' }])).get(stateKeyId({ tenant: 'default', ruleId: 'pair', group: '' }));
+    expect(JSON.parse(stored?.value ?? '{}').outbox).toEqual([]);
+  });
+
+  it('reads the state again when another worker wrote it in between, and still clears it', async () => {
+    const { engine, store, clk } = setup([rule('pair', pair)]);
+    const other = new StreamingEngine({ rules: [rule('pair', pair)], store, now: clk.now });
+    const { alerts } = await engine.processBatch([x('a1', 1, 'a'), x('b1', 2, 'b')]);
+    // The other worker touches the group first: its write carries the unacknowledged alert on.
+    expect((await other.processBatch([x('a2', 3, 'a')])).alerts.map((a) => a.id)).toEqual(alerts.map((a) => a.id));
+    const reads = store.stats.reads;
+    await engine.acknowledge(alerts);
+    expect(store.stats.reads).toBeGreaterThan(reads);
+    const stored = (await store.getMany([{ tenant: 'default', ruleId: 'pair', group: '' }])).get(stateKeyId({ tenant: 'default', ruleId: 'pair', group: '' }));
+    const state = JSON.parse(stored?.value ?? '{}') as { outbox: unknown[]; events: { id: string }[] };
+    expect(state.outbox).toEqual([]);
+    expect(state.events.map((e) => e.id)).toEqual([od('a2')]);
+  });
+});
