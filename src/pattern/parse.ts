@@ -152,7 +152,8 @@ function complexityDiagnostic(text: string): Diagnostic | undefined {
 
 /**
  * Parses pattern text. Returns the AST when there is no error; diagnostics either way. The
- * commonest indicator shape, `[type:path = 'value']`, takes a fast path that gives the same AST.
+ * commonest indicator shapes, `[type:path = 'value']` and `[type:path ISSUBSET 'cidr']`, take a
+ * fast path that gives the same AST.
  */
 export function parsePattern(text: string, options: { stixVersion?: StixVersion } = {}): ParseResult {
   const simple = parseSimpleEquality(text);
