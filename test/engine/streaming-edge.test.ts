@@ -473,6 +473,9 @@ describe('a rule edited while it holds state', () => {
 
 describe('acknowledging alerts', () => {
   const pair = "[x:v = 'a'] FOLLOWEDBY [x:v = 'b']";
+  const pairKey: StateKey = { tenant: 'default', ruleId: 'pair', group: '' };
+  const storedState = async (store: InMemoryStateStore): Promise<{ outbox: unknown[]; events: { id: string }[] }> =>
+    JSON.parse((await store.getMany([pairKey])).get(stateKeyId(pairKey))?.value ?? '{}') as { outbox: unknown[]; events: { id: string }[] };
 
   it('clears the outbox of a state this engine just wrote without reading it again', async () => {
     const { engine, store } = setup([rule('pair', pair)]);
@@ -481,8 +484,7 @@ describe('acknowledging alerts', () => {
     const reads = store.stats.reads;
     await engine.acknowledge(alerts);
     expect(store.stats.reads).toBe(reads);
-    const stored = (await store.getMany([{ tenant: 'default', ruleId: 'pair', group: '' }])).get(stateKeyId({ tenant: 'default', ruleId: 'pair', group: '' }));
-    expect(JSON.parse(stored?.value ?? '{}').outbox).toEqual([]);
+    expect((await storedState(store)).outbox).toEqual([]);
   });
 
   it('reads the state again when another worker wrote it in between, and still clears it', async () => {
@@ -494,8 +496,7 @@ describe('acknowledging alerts', () => {
     const reads = store.stats.reads;
     await engine.acknowledge(alerts);
     expect(store.stats.reads).toBeGreaterThan(reads);
-    const stored = (await store.getMany([{ tenant: 'default', ruleId: 'pair', group: '' }])).get(stateKeyId({ tenant: 'default', ruleId: 'pair', group: '' }));
-    const state = JSON.parse(stored?.value ?? '{}') as { outbox: unknown[]; events: { id: string }[] };
+    const state = await storedState(store);
     expect(state.outbox).toEqual([]);
     expect(state.events.map((e) => e.id)).toEqual([od('a2')]);
   });
