@@ -64,13 +64,20 @@ export interface LateEvent {
 export interface RuleEvent {
   eventIndex: number;
   ruleId: string;
+  /** The event's observed-data id (the id its alerts list), for deduplicating counts of redeliveries. */
+  observedDataId: string;
+  /** A stateless rule (single observation, or an indicator): no state remembers the event. */
+  stateless: boolean;
 }
 
 export interface BatchResult {
   alerts: Alert[];
   /** (event, rule) pairs muted by a rule filter, for the filtered counters. */
   filtered: RuleEvent[];
-  /** (event, rule) pairs where the event satisfied an observation expression of the rule. */
+  /**
+   * (event, rule) pairs where the event satisfied an observation expression of the rule. For
+   * stateful rules, only events new to the group's state (not duplicates of buffered or used ones).
+   */
   matched: RuleEvent[];
   /** Correlation state items the batch touched. */
   touched: StateKey[];
@@ -130,10 +137,15 @@ function isSingleObservation(node: BindingNode): boolean {
   return false;
 }
 
+/** The id an event is known by in alerts and state. */
+function eventIdOf(input: EventInput, eventIndex: number): string {
+  return input.observation.id ?? `index-${eventIndex}`;
+}
+
 /** An event as the one observation of a single-observation match. */
 function singleEvent(input: EventInput, eventIndex: number): BufferedEvent {
   const o = input.observation;
-  return { id: o.id ?? `index-${eventIndex}`, f: o.firstObserved, l: o.lastObserved, n: 1, m: 1, a: 0, ...(input.sourceEventId ? { s: input.sourceEventId } : {}) };
+  return { id: eventIdOf(input, eventIndex), f: o.firstObserved, l: o.lastObserved, n: 1, m: 1, a: 0, ...(input.sourceEventId ? { s: input.sourceEventId } : {}) };
 }
 
 /** Could a binding exist with only the observation expressions in `present` (a bit mask)? */
@@ -325,7 +337,7 @@ export class StreamingEngine {
         try {
           this.indicators.match(input.observation, (rule) => {
             if (rule.scope?.tenants && !rule.scope.tenants.includes(tenant)) return;
-            matched.push({ eventIndex, ruleId: rule.id });
+            matched.push({ eventIndex, ruleId: rule.id, observedDataId: eventIdOf(input, eventIndex), stateless: true });
             alerts.push(this.buildAlert(rule, tenant, '', [singleEvent(input, eventIndex)], input));
           });
         } catch (error) {
@@ -341,12 +353,12 @@ export class StreamingEngine {
         try {
           const skip = this.excluded(compiled.rule, input, tenant);
           if (skip) {
-            if (skip === 'filtered') filtered.push({ eventIndex, ruleId: compiled.rule.id });
+            if (skip === 'filtered') filtered.push({ eventIndex, ruleId: compiled.rule.id, observedDataId: eventIdOf(input, eventIndex), stateless: compiled.stateless });
             continue;
           }
           const groupKey = compiled.groupKey(input.observation);
-          matched.push({ eventIndex, ruleId: compiled.rule.id });
           if (compiled.stateless) {
+            matched.push({ eventIndex, ruleId: compiled.rule.id, observedDataId: eventIdOf(input, eventIndex), stateless: true });
             const single = this.statelessMatch(compiled, input, tenant, groupKey, mask, eventIndex);
             if (single) alerts.push(single);
             continue;
@@ -403,6 +415,8 @@ export class StreamingEngine {
               this.rememberState(id, outcome.version, state);
               alerts.push(...state.outbox);
               redelivered.push(...earlier);
+              // Counted once the state that took them is committed: a retry does not count them again.
+              for (const t of applied.fresh) matched.push({ eventIndex: t.eventIndex, ruleId: entry.key.ruleId, observedDataId: eventIdOf(t.input, t.eventIndex), stateless: false });
               late.push(...applied.late);
               stats.evicted += applied.evicted;
               stats.duplicates += applied.duplicates;
@@ -548,8 +562,10 @@ export class StreamingEngine {
   }
 
   /** Applies a key's events to its state; returns whether the state changed. */
-  private apply(compiled: CompiledRule, key: StateKey, state: GroupState, touches: Touch[]): { changed: boolean; late: LateEvent[]; evicted: number; duplicates: number; errors: Diagnostic[] } {
+  private apply(compiled: CompiledRule, key: StateKey, state: GroupState, touches: Touch[]): { changed: boolean; late: LateEvent[]; evicted: number; duplicates: number; errors: Diagnostic[]; fresh: Touch[] } {
     const errors: Diagnostic[] = [];
+    /** Touches by events new to this state and on time: the matches to count (late ones count as late). */
+    const fresh: Touch[] = [];
     let changed = false;
     let evicted = 0;
     let duplicates = 0;
@@ -571,6 +587,7 @@ export class StreamingEngine {
         late.push({ eventIndex: touch.eventIndex, ruleId: key.ruleId, groupKey: key.group, observedDataId: o.id, lagSeconds: (state.watermark - o.firstObserved) / 1e6 });
         continue;
       }
+      fresh.push(touch);
       changed = true;
       state.watermark = Math.max(state.watermark, o.firstObserved);
       const arrived: BufferedEvent = { id, f: o.firstObserved, l: o.lastObserved, n: o.numberObserved, m: touch.mask, a: state.arrivals++, ...(touch.input.sourceEventId ? { s: touch.input.sourceEventId } : {}) };
@@ -621,7 +638,7 @@ export class StreamingEngine {
     // A redelivery of a used event older than this would be late: no need to remember it.
     const horizon = state.watermark - this.lateness;
     state.used = [...used].filter(([, first]) => first >= horizon);
-    return { changed, late, evicted, duplicates, errors };
+    return { changed, late, evicted, duplicates, errors, fresh };
   }
 
   /**

@@ -1,18 +1,20 @@
 /**
  * The one pipeline every shell (CLI, local server, Lambda handlers) runs:
  * raw events → normalise → prepare → match and correlate (StreamingEngine, state store) →
- * alert gate (suppression, rate limit) → alert queue → acknowledge → rule-health counters.
+ * alert ledger (stateless alerts) → alert gate (suppression, rate limit) → alert queue →
+ * acknowledge (outboxes, ledger) → rule-health counters.
  * Shells only adapt their input and output around `Detector.process`.
  */
 import type { Diagnostic } from '../errors.js';
-import { AlertGate } from '../engine/gate.js';
+import { AlertLedger, type Settlement } from '../engine/alert-ledger.js';
+import { AlertGate, type GateResult } from '../engine/gate.js';
 import { toAlertDocument, type Alert } from '../engine/alert.js';
-import { StreamingEngine, type EventInput, type LateEvent, type StreamingEngineOptions } from '../engine/streaming.js';
+import { StreamingEngine, type BatchResult, type EventInput, type LateEvent, type StreamingEngineOptions } from '../engine/streaming.js';
 import { createNormaliser } from '../normalise/index.js';
 import type { Normaliser } from '../normalise/index.js';
 import { InputError } from '../errors.js';
 import { prepareEvent } from '../pattern/observation.js';
-import type { MessageSink } from '../queue/types.js';
+import type { MessageSink, SendResult } from '../queue/types.js';
 import type { Rule } from '../rules/model.js';
 import type { IndicatorSet } from '../rules/indicators.js';
 import { CounterBuffer, utcDay, type CounterDeltas, type CounterStore } from '../state/counters.js';
@@ -29,6 +31,11 @@ export interface DetectorOptions {
   counters?: CounterStore;
   normaliser?: Normaliser;
   engine?: Omit<StreamingEngineOptions, 'rules' | 'store'>;
+  /**
+   * How long (seconds, wall clock) the alert ledger remembers a stateless alert or a counted
+   * hit, so that a redelivery within it raises and counts nothing again; default 7 days.
+   */
+  dedupeWindowSeconds?: number;
   now?: () => number;
 }
 
@@ -38,7 +45,10 @@ export interface ProcessResult {
   rejected: Diagnostic[];
   /** Alerts delivered to the sink (or produced, without a sink), rate-limit notices included. */
   alerts: Alert[];
-  /** Alerts the sink did not take: the caller must fail (retry) the input. */
+  /**
+   * Alerts the sink did not take but may on a retry: the caller must fail (retry) the input.
+   * Alerts it can never take (too large for the queue) are in `errors` (`alert-undeliverable`).
+   */
   undelivered: { id: string; reason: string }[];
   suppressed: number;
   throttled: number;
@@ -53,6 +63,9 @@ export interface ProcessResult {
 export class Detector {
   readonly engine: StreamingEngine;
   private readonly gate: AlertGate;
+  private readonly ledger: AlertLedger;
+  /** Rules whose alerts the engine's outboxes carry; all others go through the ledger. */
+  private readonly statefulRules: ReadonlySet<string>;
   private readonly normaliser: Normaliser;
   private readonly now: () => number;
 
@@ -60,6 +73,8 @@ export class Detector {
     this.now = options.now ?? Date.now;
     this.engine = new StreamingEngine({ ...options.engine, rules: options.rules, ...(options.indicators ? { indicators: options.indicators } : {}), store: options.store, now: this.now });
     this.gate = new AlertGate(options.rules, options.store, this.now);
+    this.ledger = new AlertLedger(options.store, { now: this.now, ...(options.dedupeWindowSeconds !== undefined ? { dedupeWindowSeconds: options.dedupeWindowSeconds } : {}) });
+    this.statefulRules = new Set(this.engine.statefulRuleIds);
     this.normaliser = options.normaliser ?? createNormaliser();
   }
 
@@ -94,43 +109,74 @@ export class Detector {
     });
 
     const batch = await this.engine.processBatch(inputs, tenant);
-    const gated = await this.gate.admit(batch.alerts, new Set(batch.redelivered));
+
+    // Stateless and indicator alerts go through the ledger (stateful ones have their outbox):
+    // new ones are gated and counted, unsettled ones are sent again, settled ones dropped.
+    const statelessAlerts = batch.alerts.filter((a) => !this.statefulRules.has(a.ruleId));
+    const ledger = statelessAlerts.length > 0 ? await this.ledger.record(statelessAlerts) : undefined;
+    const dropped = new Set(ledger?.duplicates);
+    const resentCopies = new Map(ledger?.resent.map((a) => [a.id, a]));
+    const raised = batch.alerts.filter((a) => !dropped.has(a)).map((a) => (this.statefulRules.has(a.ruleId) ? a : (resentCopies.get(a.id) ?? a)));
+    const gated = await this.gate.admit(raised, new Set([...batch.redelivered, ...resentCopies.keys()]));
     const outgoing = [...gated.admitted, ...gated.notices];
-    let undelivered: { id: string; reason: string }[] = [];
+    let failed: SendResult['failed'] = [];
     if (this.options.sink && outgoing.length > 0) {
-      const sent = await this.options.sink.send(outgoing.map((a) => ({ id: a.id, body: JSON.stringify(toAlertDocument(a)), groupId: a.ruleId })));
-      undelivered = sent.failed;
+      failed = (await this.options.sink.send(outgoing.map((a) => ({ id: a.id, body: JSON.stringify(toAlertDocument(a)), groupId: a.ruleId })))).failed;
     }
-    const delivered = outgoing.filter((a) => !undelivered.some((f) => f.id === a.id));
-    // Only what was delivered leaves the outbox; the rest is re-sent when its input is retried.
-    await this.engine.acknowledge([...delivered, ...gated.suppressed, ...gated.throttled]);
-    if (this.options.counters) await this.count(batch, gated, inputs, tenant);
+    const failures = new Map(failed.map((f) => [f.id, f]));
+    const delivered = outgoing.filter((a) => !failures.has(a.id));
+    const undelivered = failed.map((f) => ({ id: f.id, reason: f.reason }));
+    const errors = batch.errors;
+
+    // Only what was delivered (or decided) leaves the outbox or is settled in the ledger; the
+    // rest is sent again when its input is retried.
+    const notices = new Set(gated.notices);
+    const settled: { alert: Alert; outcome: Settlement }[] = [
+      ...delivered.filter((a) => !notices.has(a)).map((alert) => ({ alert, outcome: 'delivered' as const })),
+      ...gated.suppressed.map((alert) => ({ alert, outcome: 'suppressed' as const })),
+      ...gated.throttled.map((alert) => ({ alert, outcome: 'throttled' as const })),
+    ];
+    await this.engine.acknowledge(settled.filter((s) => this.statefulRules.has(s.alert.ruleId)).map((s) => s.alert));
+    if (ledger) await this.ledger.settle(settled.filter((s) => !this.statefulRules.has(s.alert.ruleId)), ledger.versions);
+    const resent = new Set(gated.resent);
+    if (this.options.counters) await this.count(batch, gated, ledger?.fresh ?? [], inputs, tenant);
     return {
       accepted: inputs.length,
       rejected,
       alerts: delivered,
       undelivered,
-      suppressed: gated.suppressed.length,
-      throttled: gated.throttled.length,
+      // Decisions about re-sent alerts were counted when first made.
+      suppressed: gated.suppressed.filter((a) => !resent.has(a)).length,
+      throttled: gated.throttled.filter((a) => !resent.has(a)).length,
       filtered: batch.filtered.length,
       late: batch.late,
-      errors: batch.errors,
+      errors,
       touched: batch.touched,
     };
   }
 
-  private async count(batch: Awaited<ReturnType<StreamingEngine['processBatch']>>, gated: Awaited<ReturnType<AlertGate['admit']>>, inputs: EventInput[], tenant: string): Promise<void> {
+  /**
+   * Rule-health counters, exactly once per event however often it is delivered: stateful
+   * matches as the engine committed them (duplicates excluded), stateless matches by their
+   * alert's first recording in the ledger, filtered and late hits by their first ledger entry,
+   * alerts when first admitted, suppressed and throttled when first decided.
+   */
+  private async count(batch: BatchResult, gated: GateResult, freshStateless: Alert[], inputs: EventInput[], tenant: string): Promise<void> {
     const buffer = new CounterBuffer(this.options.counters as CounterStore);
     const day = utcDay(this.now());
     const tenantOf = (eventIndex: number): string => inputs[eventIndex]?.tenant ?? tenant;
     const add = (t: string, ruleId: string, deltas: CounterDeltas): void => buffer.add(t, ruleId, day, deltas);
-    for (const m of batch.matched) add(tenantOf(m.eventIndex), m.ruleId, { matches: 1 });
-    for (const f of batch.filtered) add(tenantOf(f.eventIndex), f.ruleId, { filtered: 1 });
-    for (const l of batch.late) add(tenantOf(l.eventIndex), l.ruleId, { late: 1 });
+    for (const m of batch.matched) if (!m.stateless) add(tenantOf(m.eventIndex), m.ruleId, { matches: 1 });
+    for (const a of freshStateless) add(a.tenant, a.ruleId, { matches: 1 });
+    const hits = [
+      ...batch.filtered.map((f) => ({ tenant: tenantOf(f.eventIndex), ruleId: f.ruleId, kind: 'filtered', eventId: f.observedDataId })),
+      ...batch.late.map((l) => ({ tenant: tenantOf(l.eventIndex), ruleId: l.ruleId, kind: 'late', eventId: l.observedDataId ?? `index-${l.eventIndex}` })),
+    ];
+    for (const hit of hits.length > 0 ? await this.ledger.firstHits(hits) : []) add(hit.tenant, hit.ruleId, { [hit.kind as 'filtered' | 'late']: 1 });
     // A re-send is the same alert again: counted once, when it was first admitted.
     const resent = new Set(gated.resent);
     for (const a of gated.admitted) if (!resent.has(a)) add(a.tenant, a.ruleId, { alerts: 1 });
-    for (const a of [...gated.suppressed, ...gated.throttled]) add(a.tenant, a.ruleId, { suppressed: 1 });
+    for (const a of [...gated.suppressed, ...gated.throttled]) if (!resent.has(a)) add(a.tenant, a.ruleId, { suppressed: 1 });
     await buffer.flush();
   }
 }

@@ -1,5 +1,10 @@
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createIngestSqsHandler, onMessageFailure, type MessageFailureReport } from '../../functions/ingest-sqs.js';
+import { ensureQueue, startSqs, type RunningSqs } from '../../src/local/emulators.js';
+import { SqsMessageSink } from '../../src/queue/sqs-sink.js';
+import { SqsMessageSource } from '../../src/queue/sqs-source.js';
+import type { ReceivedMessage } from '../../src/queue/types.js';
+import { utcDay } from '../../src/state/counters.js';
 import { captureStdout, context, EXAMPLE_EVENTS, EXAMPLE_LINES, sqsEvent, sqsRecord, testRuntime } from './helpers.js';
 
 function setup(env: Record<string, string> = {}) {
@@ -94,5 +99,52 @@ describe('ingest-sqs handler', () => {
     unsubscribe();
     expect(failedIds(response)).toEqual(['m-1']);
     expect(failures[0]).toMatchObject({ code: 'error', reason: 'processing failed: Error' });
+  });
+});
+
+describe('ingest-sqs handler with the alert queue on fauxqs (#11.2)', () => {
+  let sqs: RunningSqs;
+  let queues = 0;
+  beforeAll(async () => {
+    sqs = await startSqs();
+  });
+  afterAll(async () => {
+    await sqs?.stop();
+  });
+
+  /** A runtime sending alerts to a fresh standard queue (no FIFO deduplication to hide a duplicate). */
+  async function fauxqsSetup() {
+    const queueUrl = await ensureQueue(sqs.client, `alerts-exactly-once-${++queues}`);
+    const sink = new SqsMessageSink({ client: sqs.client, queueUrl, retry: { sleep: async () => {} } });
+    const start = Date.now();
+    const t = testRuntime({ DEFAULT_TENANT: 'queue-default' }, { sink, now: () => start });
+    const handler = createIngestSqsHandler(() => t.runtime);
+    const source = new SqsMessageSource({ client: sqs.client, queueUrl });
+    const drain = async (): Promise<ReceivedMessage[]> => {
+      const all: ReceivedMessage[] = [];
+      for (let batch = await source.receive(10, 0); batch.length > 0; batch = await source.receive(10, 0)) {
+        all.push(...batch);
+        await source.ack(batch);
+      }
+      return all;
+    };
+    const counters = async (): Promise<unknown> => t.counters.read('tenant-q', t.runtime.rules.map((r) => r.id), [utcDay(start)]);
+    return { ...t, handler, drain, counters };
+  }
+
+  it('a message delivered again raises no new alert and leaves the counters as they were', async () => {
+    const { handler, drain, counters } = await fauxqsSetup();
+    const message = sqsRecord('m-all', EXAMPLE_EVENTS, 'tenant-q');
+    expect((await handler(sqsEvent(message), context())).batchItemFailures).toEqual([]);
+    const first = await drain();
+    const afterFirst = await counters();
+    expect(first.map((m) => (JSON.parse(m.body) as { ruleId: string }).ruleId).sort()).toEqual(['credential-file-read', 'outbound-unusual-port', 'web-server-spawns-shell', 'web-shell-then-callback', 'word-launches-powershell']);
+
+    // SQS is at least once: the same message again, later, and again in one batch with itself.
+    const again = { ...message, attributes: { ...message.attributes, ApproximateReceiveCount: '2' } };
+    expect((await handler(sqsEvent(again), context())).batchItemFailures).toEqual([]);
+    expect((await handler(sqsEvent(again, { ...again, messageId: 'm-all-copy' }), context())).batchItemFailures).toEqual([]);
+    expect(await drain()).toEqual([]);
+    expect(await counters()).toEqual(afterFirst);
   });
 });

@@ -121,16 +121,31 @@ suppress: 10m
     expect(later.alerts.map((a) => a.observedDataIds[0])).toEqual([observedDataId(3)]);
   });
 
-  it('does not suppress a re-send of the alert that opened the window', async () => {
+  it('does not suppress a re-send of the alert that opened the window; a redelivery after delivery is a duplicate (#11.2)', async () => {
     const h = harness(rules);
-    const first = await h.detector.process([bash(1, '10:00:00', 'web-1')]);
-    const again = await h.detector.process([bash(1, '10:00:00', 'web-1')]);
+    // A sink whose sends fail while `down` is set, as SQS may: the alert stays pending.
+    let down = true;
+    const flaky = new Detector({
+      rules,
+      store: h.store,
+      counters: h.counters,
+      now: h.clock.now,
+      sink: { send: async (messages) => (down ? { sent: [], failed: messages.map((m) => ({ id: m.id, reason: 'unavailable' })) } : h.queue.send(messages)) },
+    });
+    const first = await flaky.process([bash(1, '10:00:00', 'web-1')]);
+    expect(first.undelivered).toHaveLength(1);
+    down = false;
+    const again = await flaky.process([bash(1, '10:00:00', 'web-1')]);
     expect(again.suppressed).toBe(0);
-    expect(again.alerts.map((a) => a.id)).toEqual(first.alerts.map((a) => a.id));
-    // ...while a new alert in the window still is.
-    const next = await h.detector.process([bash(2, '10:00:10', 'web-1')]);
+    expect(again.alerts.map((a) => a.id)).toEqual(first.undelivered.map((u) => u.id));
+    // Delivered now: one more redelivery raises nothing (it used to send the alert again).
+    const duplicate = await flaky.process([bash(1, '10:00:00', 'web-1')]);
+    expect(duplicate.alerts).toEqual([]);
+    expect(duplicate.suppressed).toBe(0);
+    // ...while a new alert in the window still is suppressed.
+    const next = await flaky.process([bash(2, '10:00:10', 'web-1')]);
     expect(next.suppressed).toBe(1);
-    expect(await h.countersOf('shell')).toMatchObject({ suppressed: 1 });
+    expect(await h.countersOf('shell')).toMatchObject({ matches: 2, alerts: 1, suppressed: 1 });
   });
 });
 
@@ -163,10 +178,11 @@ rules:
     // Other rules are not affected.
     expect(over.alerts.filter((a) => a.ruleId === 'quiet')).toHaveLength(2);
 
-    // A re-send of an alert admitted within the period, during the throttle is not throttled.
+    // A redelivery of an alert delivered before is a duplicate: dropped, neither sent nor
+    // throttled nor counted (#11.2; it used to be sent again).
     const resend = await h.detector.process([bash(1, '10:00:00')]);
     expect(resend.throttled).toBe(0);
-    expect(resend.alerts.filter((a) => a.ruleId === 'noisy').map((a) => a.observedDataIds)).toEqual([[observedDataId(1)]]);
+    expect(resend.alerts).toEqual([]);
 
     // Still throttled: counted, no second notice.
     h.clock.advance(60);
@@ -178,9 +194,9 @@ rules:
     const notices = documents.filter((d) => d.category === 'rate-limited');
     expect(notices).toHaveLength(1);
     expect(notices[0]).toMatchObject({ ruleId: 'noisy', tags: ['stixflow:rate-limited'] });
-    // The re-send of alert 1 went out again but is not a new alert: 3 alerts, not 4.
-    expect(await h.countersOf('noisy')).toMatchObject({ matches: 7, alerts: 3, suppressed: 3 });
-    expect(await h.countersOf('quiet')).toMatchObject({ matches: 7, alerts: 7, suppressed: 0 });
+    // The redelivery of event 1 is neither a new match nor a new alert.
+    expect(await h.countersOf('noisy')).toMatchObject({ matches: 6, alerts: 3, suppressed: 3 });
+    expect(await h.countersOf('quiet')).toMatchObject({ matches: 6, alerts: 6, suppressed: 0 });
   });
 
   it('sends a correlation alert again after its delivery failed, even once the rule is throttled, and counts it once', async () => {
