@@ -2,7 +2,9 @@
  * The alert gate, between matching and the alert queue: suppression (no second alert for the
  * same rule and group key within a period, by event time) and rate limiting (a rule raising more
  * than N distinct alerts within a period of wall-clock time is throttled for a while, and that
- * fact is itself reported once as an alert of its own kind). Its small state lives in the same
+ * fact is itself reported once as an alert of its own kind: the notice is committed with the
+ * throttle, in the rate item's outbox, and sent again until it is acknowledged as delivered, so it
+ * is raised at least once and exactly once per throttle). Its small state lives in the same
  * store as the correlation state, under keys that cannot collide with correlation groups
  * (those are '' or JSON arrays), with conditional writes so that concurrent workers agree.
  * Only alerts reach the gate, so events that raise none cost no store call here.
@@ -19,6 +21,13 @@ interface SuppressState {
   alertId: string;
 }
 
+/** A throttle notice committed with its throttle and not yet confirmed delivered. */
+interface PendingNotice {
+  notice: Alert;
+  /** the alert whose arrival started the throttle */
+  triggerId: string;
+}
+
 interface RateState {
   /** wall-clock ms of the distinct alerts admitted within the period */
   recent: [string, number][];
@@ -26,29 +35,49 @@ interface RateState {
   throttledUntil: number;
   /** id of the throttle notice for the current throttle, so it is raised once */
   noticeId?: string;
+  /** the alert that started the current throttle: a re-send of it stays throttled */
+  triggerId?: string;
+  /** notices not yet acknowledged: sent again whenever the item is touched (an outbox) */
+  outbox?: PendingNotice[];
 }
 
 interface Decisions {
   pass: Alert[];
-  /** re-sends among `pass` */
+  /** re-sends among `pass`, `throttled` and `notices` */
   resent: Alert[];
   suppressed: Alert[];
   throttled: Alert[];
   notices: Alert[];
+  /** (throttled alert id, its throttle notice id) for the triggers among `throttled` */
+  noticeOf: [string, string][];
+}
+
+function noDecisions(): Decisions {
+  return { pass: [], resent: [], suppressed: [], throttled: [], notices: [], noticeOf: [] };
 }
 
 export interface GateResult {
   /** Alerts to send: new ones that passed, and re-sends (listed in `resent` too). */
   admitted: Alert[];
   /**
-   * Admitted alerts that were admitted before (same id): re-sends after a failed delivery or a
-   * redelivered input. They are sent again but are not new alerts, so they are not counted.
+   * Alerts decided before (same id): re-sends after a failed delivery or a redelivered input.
+   * Admitted ones are sent again, a throttle's trigger is throttled again, pending notices go out
+   * again; none of them is a new decision, so none is counted.
    */
   resent: Alert[];
   suppressed: Alert[];
   throttled: Alert[];
-  /** Alerts of kind `rate-limited`, one per throttle episode. */
+  /**
+   * Alerts of kind `rate-limited`, one per throttle episode: new ones, and earlier ones not yet
+   * acknowledged (`acknowledgeNotices`), which are sent again until they are.
+   */
   notices: Alert[];
+  /**
+   * Throttled alerts that started a throttle, with the id of its notice (among `notices`): such an
+   * alert must stay unsettled (in its outbox or ledger) until the notice is delivered, so that
+   * the retry of its input comes back here and sends the notice again.
+   */
+  noticeOf: Map<string, string>;
 }
 
 export class AlertGate {
@@ -69,17 +98,23 @@ export class AlertGate {
    * alert beats a lost one.
    */
   async admit(alerts: Alert[], redelivered: ReadonlySet<string> = new Set()): Promise<GateResult> {
-    const result: GateResult = { admitted: [], resent: [], suppressed: [], throttled: [], notices: [] };
+    const result: GateResult = { admitted: [], resent: [], suppressed: [], throttled: [], notices: [], noticeOf: new Map() };
     const gated: Alert[] = [];
+    // Re-sends of rate-limited rules still meet the rate item: the alert that started a throttle
+    // stays throttled, and the throttle's notice, if not yet delivered, goes out again.
+    const resends: Alert[] = [];
     for (const alert of alerts) {
       const rule = this.rules.get(alert.ruleId);
       if (redelivered.has(alert.id)) {
-        result.admitted.push(alert);
-        result.resent.push(alert);
+        if (rule?.rateLimit) resends.push(alert);
+        else {
+          result.admitted.push(alert);
+          result.resent.push(alert);
+        }
       } else if (rule && (rule.suppressSeconds !== undefined || rule.rateLimit)) gated.push(alert);
       else result.admitted.push(alert);
     }
-    if (gated.length === 0) return result;
+    if (gated.length === 0 && resends.length === 0) return result;
 
     // Suppression first (per group), then rate limiting (per rule) on what survives.
     const afterSuppression: Alert[] = [];
@@ -87,7 +122,7 @@ export class AlertGate {
     afterSuppression.push(...gated.filter((a) => this.rules.get(a.ruleId)?.suppressSeconds === undefined));
     await this.update<SuppressState>(bySuppressKey, (alerts, state) => {
       const rule = this.rules.get(alerts[0]!.ruleId) as Rule;
-      const decided: Decisions = { pass: [], resent: [], suppressed: [], throttled: [], notices: [] };
+      const decided = noDecisions();
       let current = state;
       const ordered = [...alerts].sort((a, b) => Date.parse(a.lastObserved) - Date.parse(b.lastObserved) || a.id.localeCompare(b.id));
       for (const alert of ordered) {
@@ -109,21 +144,37 @@ export class AlertGate {
       result.suppressed.push(...decided.suppressed);
     });
 
-    const limited = afterSuppression.filter((a) => this.rules.get(a.ruleId)?.rateLimit);
+    const limited = [...afterSuppression.filter((a) => this.rules.get(a.ruleId)?.rateLimit), ...resends];
+    const isResend = new Set([...result.resent, ...resends]);
     result.admitted.push(...afterSuppression.filter((a) => !this.rules.get(a.ruleId)?.rateLimit));
-    const byRateKey = groupBy(limited, (a) => ({ tenant: a.tenant, ruleId: a.ruleId, group: '#rate' }));
+    const byRateKey = groupBy(limited, (a) => rateKey(a.tenant, a.ruleId));
     await this.update<RateState>(byRateKey, (alerts, state) => {
       const rule = this.rules.get(alerts[0]!.ruleId) as Rule;
       const limit = rule.rateLimit as NonNullable<Rule['rateLimit']>;
-      const decided: Decisions = { pass: [], resent: [], suppressed: [], throttled: [], notices: [] };
+      const decided = noDecisions();
       const now = this.now();
-      const current: RateState = state ? { ...state, recent: state.recent.filter(([, t]) => t > now - limit.periodSeconds * 1000) } : { recent: [], throttledUntil: 0 };
+      const current: RateState = state ? { ...state, recent: state.recent.filter(([, t]) => t > now - limit.periodSeconds * 1000), outbox: [...(state.outbox ?? [])] } : { recent: [], throttledUntil: 0, outbox: [] };
+      const outbox = current.outbox as PendingNotice[];
+      // Notices committed earlier and not acknowledged: sent again (the same ids).
+      for (const pending of outbox) {
+        decided.notices.push(pending.notice);
+        decided.resent.push(pending.notice);
+        decided.noticeOf.push([pending.triggerId, pending.notice.id]);
+      }
       for (const alert of alerts) {
-        const resentThroughSuppression = result.resent.includes(alert);
-        if (resentThroughSuppression || current.recent.some(([id]) => id === alert.id)) {
+        const listed = result.resent.includes(alert);
+        if (alert.id === current.triggerId || outbox.some((p) => p.triggerId === alert.id)) {
+          // The alert that started a throttle, again: throttled when first decided, so it still is.
+          decided.throttled.push(alert);
+          if (!listed) decided.resent.push(alert);
+          continue;
+        }
+        if (isResend.has(alert) || current.recent.some(([id]) => id === alert.id)) {
           // A re-send of an admitted alert: it was counted against the limit when it passed.
+          // One this item does not know (it was never gated, or the period is over) goes out
+          // ungated too: an extra alert beats a lost one.
           decided.pass.push(alert);
-          if (!resentThroughSuppression) decided.resent.push(alert);
+          if (!listed) decided.resent.push(alert);
           continue;
         }
         if (now < current.throttledUntil) {
@@ -133,21 +184,62 @@ export class AlertGate {
         if (current.recent.length >= limit.maxAlerts) {
           current.throttledUntil = now + limit.throttleSeconds * 1000;
           current.noticeId = `alert--${deterministicUuid(['stixflow-rate-limited', alert.tenant, rule.id, String(current.throttledUntil)])}`;
-          decided.notices.push(rateLimitedNotice(rule, alert, current.noticeId, now, current.throttledUntil));
+          current.triggerId = alert.id;
+          const notice = rateLimitedNotice(rule, alert, current.noticeId, now, current.throttledUntil);
+          // Committed with the throttle: if its send fails, the retry finds it here.
+          outbox.push({ notice, triggerId: alert.id });
+          decided.notices.push(notice);
+          decided.noticeOf.push([alert.id, notice.id]);
           decided.throttled.push(alert);
           continue;
         }
         current.recent.push([alert.id, now]);
         decided.pass.push(alert);
       }
-      return { state: current, expiresAt: Math.ceil(Math.max(current.throttledUntil, now + limit.periodSeconds * 1000) / 1000) + 60, decided };
+      if (outbox.length === 0) delete current.outbox;
+      // A pending notice keeps the item for at least a day, so a stuck delivery is not forgotten.
+      const keepUntil = Math.max(current.throttledUntil, now + limit.periodSeconds * 1000, outbox.length > 0 ? now + 86_400_000 : 0);
+      return { state: current, expiresAt: Math.ceil(keepUntil / 1000) + 60, decided };
     }, (decided) => {
       result.admitted.push(...decided.pass);
       result.resent.push(...decided.resent);
       result.throttled.push(...decided.throttled);
       result.notices.push(...decided.notices);
+      for (const [alertId, noticeId] of decided.noticeOf) result.noticeOf.set(alertId, noticeId);
     });
     return result;
+  }
+
+  /**
+   * Removes delivered throttle notices from their rate items' outboxes. A failure here only
+   * means a notice is sent again (same id) the next time its rule is gated.
+   */
+  async acknowledgeNotices(notices: Alert[]): Promise<void> {
+    const byKey = new Map<string, { key: StateKey; ids: Set<string> }>();
+    for (const notice of notices) {
+      const key = rateKey(notice.tenant, notice.ruleId);
+      const id = stateKeyId(key);
+      const entry = byKey.get(id) ?? { key, ids: new Set<string>() };
+      entry.ids.add(notice.id);
+      byKey.set(id, entry);
+    }
+    for (let attempt = 0; byKey.size > 0 && attempt < 20; attempt++) {
+      const current = await this.store.getMany([...byKey.values()].map((e) => e.key));
+      for (const [id, entry] of [...byKey]) {
+        const stored = current.get(id);
+        const state = stored ? (JSON.parse(stored.value) as RateState) : undefined;
+        const outbox = state?.outbox ?? [];
+        const kept = outbox.filter((p) => !entry.ids.has(p.notice.id));
+        if (!stored || !state || kept.length === outbox.length) {
+          byKey.delete(id);
+          continue;
+        }
+        const next: RateState = { ...state, outbox: kept };
+        if (kept.length === 0) delete next.outbox;
+        const outcome = await this.store.put({ key: entry.key, value: JSON.stringify(next), expiresAt: stored.expiresAt }, stored.version);
+        if (outcome.ok || outcome.reason === 'too-large') byKey.delete(id);
+      }
+    }
   }
 
   /**
@@ -175,13 +267,17 @@ export class AlertGate {
         if (outcome.ok) commit(next.decided);
         else if (outcome.reason === 'conflict') retry.push(entry);
         // too-large cannot happen for these small items; if it did, fail open (send the alerts)
-        else commit({ ...next.decided, pass: [...next.decided.pass, ...next.decided.suppressed, ...next.decided.throttled], suppressed: [], throttled: [] });
+        else commit({ ...next.decided, pass: [...next.decided.pass, ...next.decided.suppressed, ...next.decided.throttled], suppressed: [], throttled: [], noticeOf: [] });
       }
       pending = retry;
     }
     // Still conflicting after 20 rounds: fail open, an extra alert beats a lost one.
-    for (const entry of pending) commit({ pass: entry.alerts, resent: [], suppressed: [], throttled: [], notices: [] });
+    for (const entry of pending) commit({ ...noDecisions(), pass: entry.alerts });
   }
+}
+
+function rateKey(tenant: string, ruleId: string): StateKey {
+  return { tenant, ruleId, group: '#rate' };
 }
 
 function groupBy(alerts: Alert[], keyOf: (a: Alert) => StateKey): Map<string, { key: StateKey; alerts: Alert[] }> {

@@ -130,14 +130,23 @@ export class Detector {
 
     // Only what was delivered (or decided) leaves the outbox or is settled in the ledger; the
     // rest is sent again when its input is retried.
+    // A throttle notice leaves its rate item's outbox once delivered. Until then the alert that
+    // started the throttle stays unsettled too, so the retry of its input brings it back to the
+    // gate, which sends the notice again.
     const notices = new Set(gated.notices);
+    const noticesOut = new Set(gated.notices.filter((n) => !failures.has(n.id)).map((n) => n.id));
+    const held = (a: Alert): boolean => {
+      const notice = gated.noticeOf.get(a.id);
+      return notice !== undefined && !noticesOut.has(notice);
+    };
     const settled: { alert: Alert; outcome: Settlement }[] = [
       ...delivered.filter((a) => !notices.has(a)).map((alert) => ({ alert, outcome: 'delivered' as const })),
       ...gated.suppressed.map((alert) => ({ alert, outcome: 'suppressed' as const })),
-      ...gated.throttled.map((alert) => ({ alert, outcome: 'throttled' as const })),
+      ...gated.throttled.filter((a) => !held(a)).map((alert) => ({ alert, outcome: 'throttled' as const })),
     ];
     await this.engine.acknowledge(settled.filter((s) => this.statefulRules.has(s.alert.ruleId)).map((s) => s.alert));
     if (ledger) await this.ledger.settle(settled.filter((s) => !this.statefulRules.has(s.alert.ruleId)), ledger.versions);
+    await this.gate.acknowledgeNotices(gated.notices.filter((n) => noticesOut.has(n.id)));
     const resent = new Set(gated.resent);
     if (this.options.counters) await this.count(batch, gated, ledger?.fresh ?? [], inputs, tenant);
     return {

@@ -181,6 +181,15 @@ describe('exactly-once delivery through the Detector', () => {
         }
       });
 
+      it('every first send failing: the retried batches send each alert once, counted once', async () => {
+        const once = await run(inBatches(events, size));
+        const flaky = await run(inBatches(events, size), { flaky: true });
+        expect(ids(flaky)).toEqual(ids(once));
+        expect(flaky.counters).toEqual(once.counters);
+        // The re-sent documents are the ones first raised, to the byte.
+        const byId = (r: Run): AlertDocument[] => [...r.alerts].sort((a, b) => a.id.localeCompare(b.id));
+        expect(byId(flaky)).toEqual(byId(once));
+      });
     });
   }
 
