@@ -101,6 +101,7 @@ export async function runCommand(argv: string[], io: CliIo): Promise<number> {
   }
   const tenant = parsed.values.tenant ?? 'default';
   let alerts = 0;
+  let notDelivered = 0;
   for (let start = 0; start < events.length; start += batchSize) {
     const result = await setup.detector.process(events.slice(start, start + batchSize), tenant);
     for (const alert of result.alerts) {
@@ -109,11 +110,18 @@ export async function runCommand(argv: string[], io: CliIo): Promise<number> {
     }
     for (const d of [...result.rejected, ...result.errors]) {
       writeLine(io.stderr, formatDiagnostic({ ...d, eventIndex: (d.eventIndex ?? 0) + start }));
+      if (d.code === 'alert-undeliverable') notDelivered++;
+      exit = 1;
+    }
+    // Nothing is dropped silently: an alert the sink did not take is an error too.
+    for (const u of result.undelivered) {
+      writeLine(io.stderr, formatDiagnostic({ severity: 'error', code: 'alert-undelivered', message: `alert ${u.id} was not delivered: ${u.reason}` }));
+      notDelivered++;
       exit = 1;
     }
     for (const l of result.late) writeLine(io.stderr, `event ${l.eventIndex + start}: late by ${l.lagSeconds.toFixed(1)} s for rule ${l.ruleId} group ${l.groupKey}: not correlated (counted)`);
   }
-  writeLine(io.stderr, `${count(events.length, 'event')}, ${count(alerts, 'alert')}`);
+  writeLine(io.stderr, `${count(events.length, 'event')}, ${count(alerts, 'alert')}${notDelivered > 0 ? `, ${notDelivered} not delivered (see the errors above)` : ''}`);
   return exit;
 }
 

@@ -125,8 +125,12 @@ export class Detector {
     }
     const failures = new Map(failed.map((f) => [f.id, f]));
     const delivered = outgoing.filter((a) => !failures.has(a.id));
-    const undelivered = failed.map((f) => ({ id: f.id, reason: f.reason }));
-    const errors = batch.errors;
+    // A permanent failure (too large for the queue, refused as the sender's fault) cannot be
+    // cured by a retry: it is reported as an error naming the alert, and settled, so that the
+    // input is not retried forever (HTTP 503 after 503, SQS to the dead-letter queue).
+    const undeliverable = outgoing.filter((a) => failures.get(a.id)?.permanent === true);
+    const undelivered = failed.filter((f) => f.permanent !== true).map((f) => ({ id: f.id, reason: f.reason }));
+    const errors = [...batch.errors, ...undeliverable.map((a) => undeliverableDiagnostic(a, failures.get(a.id)?.reason ?? '', inputs))];
 
     // Only what was delivered (or decided) leaves the outbox or is settled in the ledger; the
     // rest is sent again when its input is retried.
@@ -134,13 +138,15 @@ export class Detector {
     // started the throttle stays unsettled too, so the retry of its input brings it back to the
     // gate, which sends the notice again.
     const notices = new Set(gated.notices);
-    const noticesOut = new Set(gated.notices.filter((n) => !failures.has(n.id)).map((n) => n.id));
+    const settledNotice = (n: Alert): boolean => !failures.has(n.id) || failures.get(n.id)?.permanent === true;
+    const noticesOut = new Set(gated.notices.filter(settledNotice).map((n) => n.id));
     const held = (a: Alert): boolean => {
       const notice = gated.noticeOf.get(a.id);
       return notice !== undefined && !noticesOut.has(notice);
     };
     const settled: { alert: Alert; outcome: Settlement }[] = [
       ...delivered.filter((a) => !notices.has(a)).map((alert) => ({ alert, outcome: 'delivered' as const })),
+      ...undeliverable.filter((a) => !notices.has(a)).map((alert) => ({ alert, outcome: 'undeliverable' as const })),
       ...gated.suppressed.map((alert) => ({ alert, outcome: 'suppressed' as const })),
       ...gated.throttled.filter((a) => !held(a)).map((alert) => ({ alert, outcome: 'throttled' as const })),
     ];
@@ -188,4 +194,20 @@ export class Detector {
     for (const a of [...gated.suppressed, ...gated.throttled]) if (!resent.has(a)) add(a.tenant, a.ruleId, { suppressed: 1 });
     await buffer.flush();
   }
+}
+
+/** An alert the sink refused for good, as an error with its rule and, when in this batch, the event that completed it. */
+function undeliverableDiagnostic(alert: Alert, reason: string, inputs: EventInput[]): Diagnostic {
+  const ids = new Set(alert.observedDataIds);
+  let eventIndex: number | undefined;
+  inputs.forEach((input, index) => {
+    if (input.observation.id !== undefined && ids.has(input.observation.id)) eventIndex = index;
+  });
+  return {
+    severity: 'error',
+    code: 'alert-undeliverable',
+    message: `alert ${alert.id} of rule ${alert.ruleId} cannot be delivered and is not retried: ${reason}`,
+    ruleId: alert.ruleId,
+    ...(eventIndex !== undefined ? { eventIndex } : {}),
+  };
 }

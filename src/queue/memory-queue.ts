@@ -7,7 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { QueueConfigError } from './errors.js';
-import { SQS_DEFAULT_MAX_BATCH_BYTES } from './sqs-sink.js';
+import { SQS_DEFAULT_MAX_MESSAGE_BYTES, messageTooLarge } from './sqs-sink.js';
 import type { MessageSink, MessageSource, OutgoingMessage, ReceivedMessage, SendResult } from './types.js';
 
 export interface InMemoryQueueOptions {
@@ -17,7 +17,7 @@ export interface InMemoryQueueOptions {
   visibilityTimeoutMs?: number;
   /** Deliver each group's messages in order, one in-flight batch per group; default false. */
   fifo?: boolean;
-  /** Largest body accepted; default 256 KiB. */
+  /** Largest body accepted; default 256 KiB. A larger one is a permanent failure, as on SQS. */
   maxMessageBytes?: number;
   /** Clock in epoch milliseconds for dedupe and visibility; injectable for tests. */
   now?: () => number;
@@ -48,7 +48,7 @@ export class InMemoryQueue implements MessageSink, MessageSource {
     this.dedupeWindowMs = options.dedupeWindowMs ?? 5 * 60_000;
     this.visibilityTimeoutMs = options.visibilityTimeoutMs ?? 30_000;
     this.fifo = options.fifo ?? false;
-    this.maxMessageBytes = options.maxMessageBytes ?? SQS_DEFAULT_MAX_BATCH_BYTES;
+    this.maxMessageBytes = options.maxMessageBytes ?? SQS_DEFAULT_MAX_MESSAGE_BYTES;
     this.now = options.now ?? Date.now;
     if (this.dedupeWindowMs < 0 || this.visibilityTimeoutMs < 0) throw new QueueConfigError('windows and timeouts must not be negative');
   }
@@ -60,7 +60,7 @@ export class InMemoryQueue implements MessageSink, MessageSource {
     for (const message of messages) {
       const bytes = Buffer.byteLength(message.body, 'utf8');
       if (bytes > this.maxMessageBytes) {
-        result.failed.push({ id: message.id, reason: `message-too-large: ${bytes} bytes exceeds ${this.maxMessageBytes}` });
+        result.failed.push(messageTooLarge(message.id, bytes, this.maxMessageBytes));
         continue;
       }
       result.sent.push(message.id);

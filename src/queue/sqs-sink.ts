@@ -3,25 +3,43 @@
  * maxBatchBytes of bodies, retries entries SQS reports as not the sender's fault (throttling,
  * internal errors) and whole calls that failed transiently, with exponential backoff and full
  * jitter, and reports what still failed instead of throwing, so the caller can decide (the
- * alerting Lambda reports those records as batch item failures).
+ * alerting Lambda reports those records as batch item failures). A message the queue can never
+ * take (over its size limit, or refused as the sender's fault) is reported as a permanent
+ * failure: retrying the input that raised it would fail the same way, forever.
  */
 import { createHash } from 'node:crypto';
 import { SendMessageBatchCommand, type SendMessageBatchRequestEntry, type SQSClient } from '@aws-sdk/client-sqs';
 import { QueueConfigError } from './errors.js';
 import { DEFAULT_RETRY_POLICY, backoffDelayMs, errorLabel, isTransientError, type RetryPolicy } from './retry.js';
-import type { MessageSink, OutgoingMessage, SendResult } from './types.js';
+import type { MessageSink, OutgoingMessage, SendFailure, SendResult } from './types.js';
 
 /** SendMessageBatch accepts at most 10 entries. */
 export const SQS_MAX_BATCH_ENTRIES = 10;
 /** Classic SQS limit on one message and on a whole batch. */
 export const SQS_DEFAULT_MAX_BATCH_BYTES = 256 * 1024;
+/**
+ * Largest message assumed when none is configured: the classic SQS limit, which every queue
+ * takes. A queue's own limit (MaximumMessageSize) may be lower, or up to 1 MiB.
+ */
+export const SQS_DEFAULT_MAX_MESSAGE_BYTES = 256 * 1024;
+
+/** The permanent failure of a message over the queue's limit, naming the alert, its size and the limit. */
+export function messageTooLarge(id: string, bytes: number, limit: number): SendFailure {
+  return { id, reason: `message-too-large: alert ${id} is ${bytes} bytes; the alert queue takes at most ${limit} bytes per message, so it can never be sent`, permanent: true };
+}
 
 export interface SqsMessageSinkOptions {
   client: SQSClient;
   queueUrl: string;
   retry?: Partial<RetryPolicy>;
-  /** Cap on the summed body bytes of one batch, and so on one message; default 256 KiB. */
+  /** Cap on the summed body bytes of one batch of several messages; default 256 KiB. */
   maxBatchBytes?: number;
+  /**
+   * The queue's limit on one message (its MaximumMessageSize); default 256 KiB. A larger
+   * message is not sent and is reported as a permanent failure. One larger than maxBatchBytes
+   * but within this limit is sent in a batch of its own.
+   */
+  maxMessageBytes?: number;
   /** Batches in flight at once for a standard queue; default 4. FIFO queues send batches one by one to keep order. */
   concurrency?: number;
 }
@@ -37,6 +55,7 @@ export class SqsMessageSink implements MessageSink {
   private readonly queueUrl: string;
   private readonly retry: RetryPolicy;
   private readonly maxBatchBytes: number;
+  private readonly maxMessageBytes: number;
   private readonly concurrency: number;
 
   constructor(options: SqsMessageSinkOptions) {
@@ -48,6 +67,10 @@ export class SqsMessageSink implements MessageSink {
       throw new QueueConfigError('retry.maxAttempts must be a positive integer');
     }
     this.maxBatchBytes = options.maxBatchBytes ?? SQS_DEFAULT_MAX_BATCH_BYTES;
+    this.maxMessageBytes = options.maxMessageBytes ?? SQS_DEFAULT_MAX_MESSAGE_BYTES;
+    if (!(Number.isInteger(this.maxBatchBytes) && this.maxBatchBytes >= 1 && Number.isInteger(this.maxMessageBytes) && this.maxMessageBytes >= 1)) {
+      throw new QueueConfigError('maxBatchBytes and maxMessageBytes must be positive integers');
+    }
     this.concurrency = this.fifo ? 1 : Math.max(1, options.concurrency ?? 4);
   }
 
@@ -58,11 +81,11 @@ export class SqsMessageSink implements MessageSink {
     let currentBytes = 0;
     for (const message of messages) {
       const bytes = Buffer.byteLength(message.body, 'utf8');
-      if (bytes > this.maxBatchBytes) {
-        result.failed.push({ id: message.id, reason: `message-too-large: ${bytes} bytes exceeds ${this.maxBatchBytes}` });
+      if (bytes > this.maxMessageBytes) {
+        result.failed.push(messageTooLarge(message.id, bytes, this.maxMessageBytes));
         continue;
       }
-      if (current.length === SQS_MAX_BATCH_ENTRIES || currentBytes + bytes > this.maxBatchBytes) {
+      if (current.length > 0 && (current.length === SQS_MAX_BATCH_ENTRIES || currentBytes + bytes > this.maxBatchBytes)) {
         batches.push(current);
         current = [];
         currentBytes = 0;
@@ -86,7 +109,7 @@ export class SqsMessageSink implements MessageSink {
 
   private async sendBatch(batch: Entry[]): Promise<SendResult> {
     const sent: string[] = [];
-    const failed: SendResult['failed'] = [];
+    const failed: SendFailure[] = [];
     // Batch entry ids only allow [A-Za-z0-9_-]{1,80}, which alert ids need not satisfy, so use positions.
     let pending = batch.map((entry, index) => ({ entryId: `m${index}`, message: entry.message }));
     let lastReason = '';
@@ -119,7 +142,9 @@ export class SqsMessageSink implements MessageSink {
         if (!p) continue;
         const reason = `${bad.Code ?? 'Unknown'}: ${bad.Message ?? ''}`.trim();
         if (bad.SenderFault) {
-          failed.push({ id: p.message.id, reason });
+          // The sender's fault (too large for the queue, invalid characters): the same message
+          // will be refused the same way on every retry.
+          failed.push({ id: p.message.id, reason: `refused by the alert queue: ${reason}`, permanent: true });
           byEntryId.delete(p.entryId);
         } else {
           lastReason = reason;

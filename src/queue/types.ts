@@ -11,7 +11,18 @@ export interface OutgoingMessage {
 export interface SendResult {
   /** Ids accepted by the queue (including FIFO duplicates the queue dropped, which SQS reports as success). */
   sent: string[];
-  failed: { id: string; reason: string }[];
+  /**
+   * Messages the queue did not take. `permanent`: it never will (too large for the queue,
+   * refused as the sender's fault), so retrying the same message is pointless; otherwise the
+   * failure is transient (throttling, an outage) and a retry may succeed.
+   */
+  failed: SendFailure[];
+}
+
+export interface SendFailure {
+  id: string;
+  reason: string;
+  permanent?: boolean;
 }
 
 export interface MessageSink {

@@ -62,3 +62,25 @@ describe('stixflow run with every event given twice', () => {
     });
   }
 });
+
+describe('stixflow run with an alert too large for the alert queue', () => {
+  it('never drops it silently: the alert is printed, or reported as an error naming it (#11.17)', async () => {
+    const rules = join(dir, 'big.yaml');
+    writeFileSync(rules, `id: big-shell\nname: Big shell\nseverity: high\npattern: "[process:name = 'bash']"\n`);
+    // A 300 KB command line fits a 1 MiB request, but an alert copying it does not fit 256 KiB.
+    const big = join(dir, 'big.ndjson');
+    const event = { process_name: 'bash', command_line: `bash -c '${'A'.repeat(300_000)}'`, host: 'web-1', timestamp: '2026-01-01T10:00:00Z', event_id: 'evt-big' };
+    writeFileSync(big, `${JSON.stringify(event)}\n${JSON.stringify({ ...event, command_line: 'bash -i', event_id: 'evt-small' })}\n`);
+    const { code, out, err } = await runCli(['run', '--rules', rules, big]);
+    const printed = out.trim().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { sourceEventIds: string[] });
+    // The small event's alert goes out whatever happens to the big one.
+    expect(printed.map((a) => a.sourceEventIds)).toContainEqual(['evt-small']);
+    const bigPrinted = printed.some((a) => a.sourceEventIds.includes('evt-big'));
+    if (!bigPrinted) {
+      // It used to vanish: no line, no error, exit 0, "2 events, 1 alert".
+      expect(err).toMatch(/event 0: error \[alert-undeliverable\] alert alert--\S+ of rule big-shell cannot be delivered and is not retried: message-too-large/);
+      expect(err).toContain('2 events, 1 alert, 1 not delivered');
+      expect(code).toBe(1);
+    }
+  });
+});

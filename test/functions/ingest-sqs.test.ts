@@ -1,3 +1,4 @@
+import { CreateQueueCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createIngestSqsHandler, onMessageFailure, type MessageFailureReport } from '../../functions/ingest-sqs.js';
 import { ensureQueue, startSqs, type RunningSqs } from '../../src/local/emulators.js';
@@ -5,7 +6,7 @@ import { SqsMessageSink } from '../../src/queue/sqs-sink.js';
 import { SqsMessageSource } from '../../src/queue/sqs-source.js';
 import type { ReceivedMessage } from '../../src/queue/types.js';
 import { utcDay } from '../../src/state/counters.js';
-import { captureStdout, context, EXAMPLE_EVENTS, EXAMPLE_LINES, sqsEvent, sqsRecord, testRuntime } from './helpers.js';
+import { captureStdout, context, emfMetrics, EXAMPLE_EVENTS, EXAMPLE_LINES, sqsEvent, sqsRecord, testRuntime } from './helpers.js';
 
 function setup(env: Record<string, string> = {}) {
   const t = testRuntime({ DEFAULT_TENANT: 'queue-default', ...env });
@@ -146,5 +147,24 @@ describe('ingest-sqs handler with the alert queue on fauxqs (#11.2)', () => {
     expect((await handler(sqsEvent(again, { ...again, messageId: 'm-all-copy' }), context())).batchItemFailures).toEqual([]);
     expect(await drain()).toEqual([]);
     expect(await counters()).toEqual(afterFirst);
+  });
+  it('an alert the alert queue refuses as too large fails nothing: the message is not retried, the error names the alert (#11.17)', async () => {
+    // A queue taking at most 1 KiB per message: no alert document fits.
+    const { QueueUrl } = await sqs.client.send(new CreateQueueCommand({ QueueName: `alerts-tiny-${++queues}`, Attributes: { MaximumMessageSize: '1024' } }));
+    const sink = new SqsMessageSink({ client: sqs.client, queueUrl: QueueUrl!, retry: { sleep: async () => {} } });
+    const t = testRuntime({}, { sink });
+    const handler = createIngestSqsHandler(() => t.runtime);
+    const failures: MessageFailureReport[] = [];
+    const unsubscribe = onMessageFailure((f) => failures.push(f));
+    const { result, lines } = await captureStdout(() => handler(sqsEvent(sqsRecord('m-big', EXAMPLE_LINES[4] as string, 'tenant-q')), context()));
+    unsubscribe();
+    // It used to fail as alerts-undelivered on every receive, then go to the dead-letter queue.
+    expect(result.batchItemFailures).toEqual([]);
+    expect(failures).toEqual([]);
+    expect(emfMetrics(lines)).toMatchObject({ AlertsUndelivered: 0, PipelineErrors: 1 });
+    // The pipeline's own report, as the runtime sees it.
+    const again = await t.runtime.ingestText(EXAMPLE_LINES[0] as string, 'tenant-q');
+    expect(again.undelivered).toEqual([]);
+    expect(again.result?.errors).toEqual([expect.objectContaining({ code: 'alert-undeliverable', ruleId: 'web-server-spawns-shell', message: expect.stringMatching(/^alert alert--\S+ of rule web-server-spawns-shell cannot be delivered and is not retried: refused by the alert queue: .*shorter than 1024 bytes/) })]);
   });
 });

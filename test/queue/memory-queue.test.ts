@@ -76,10 +76,10 @@ describe('InMemoryQueue', () => {
     expect(await queue.receive(1, 0.05)).toEqual([]);
   });
 
-  it('refuses oversize messages and bad arguments', async () => {
+  it('refuses oversize messages (a permanent failure, #11.17) and bad arguments', async () => {
     const queue = new InMemoryQueue({ maxMessageBytes: 10 });
     const result = await queue.send([{ id: 'big', body: 'x'.repeat(11) }, { id: 'ok', body: 'fine' }]);
-    expect(result).toEqual({ sent: ['ok'], failed: [{ id: 'big', reason: expect.stringContaining('message-too-large') }] });
+    expect(result).toEqual({ sent: ['ok'], failed: [{ id: 'big', reason: expect.stringContaining('message-too-large: alert big is 11 bytes'), permanent: true }] });
     await expect(queue.receive(0, 0)).rejects.toThrow(QueueConfigError);
     expect(() => new InMemoryQueue({ dedupeWindowMs: -1 })).toThrow(QueueConfigError);
   });

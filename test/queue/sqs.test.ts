@@ -1,4 +1,5 @@
 import {
+  CreateQueueCommand,
   GetQueueAttributesCommand,
   type BatchResultErrorEntry,
   type DeleteMessageBatchCommandInput,
@@ -129,12 +130,52 @@ describe('SqsMessageSink on fauxqs', () => {
     expect(batchBytes).toEqual([200 * 1024, 200 * 1024, 100 * 1024]);
   });
 
-  it('reports a message larger than the batch limit as failed without sending it', async () => {
+  it('reports a message over the queue limit as a permanent failure, naming the alert, without sending it (#11.17)', async () => {
     const queueUrl = await newQueue();
+    let calls = 0;
+    interceptSendBatch(sqs.client, (input, send) => {
+      calls += 1;
+      return send(input);
+    });
     const sink = new SqsMessageSink({ client: sqs.client, queueUrl });
-    const result = await sink.send([{ id: 'huge', body: 'x'.repeat(256 * 1024 + 1) }, ...alerts(1)]);
-    expect(result.failed).toEqual([{ id: 'huge', reason: expect.stringContaining('message-too-large') }]);
+    const result = await sink.send([{ id: 'alert--huge', body: 'x'.repeat(256 * 1024 + 1) }, ...alerts(1)]);
+    // Permanent (it used to be a plain failure, retried with its input forever).
+    expect(result.failed).toEqual([{ id: 'alert--huge', reason: expect.stringContaining('message-too-large'), permanent: true }]);
+    expect(result.failed[0]!.reason).toContain(`alert alert--huge is ${256 * 1024 + 1} bytes`);
+    expect(result.failed[0]!.reason).toContain(`at most ${256 * 1024} bytes`);
     expect(result.sent).toEqual(['alert--0']);
+    expect(calls).toBe(1);
+  });
+
+  it('sends a message over the batch cap but within the configured queue limit in a batch of its own', async () => {
+    // fauxqs queues take 1 MiB messages by default, as SQS queues may since 2025.
+    const queueUrl = await newQueue();
+    const batchSizes: number[] = [];
+    interceptSendBatch(sqs.client, (input, send) => {
+      batchSizes.push(input.Entries?.length ?? 0);
+      return send(input);
+    });
+    const sink = new SqsMessageSink({ client: sqs.client, queueUrl, concurrency: 1, maxMessageBytes: 512 * 1024 });
+    const big = { id: 'alert--big', body: 'y'.repeat(300 * 1024) };
+    const result = await sink.send([...alerts(2), big, ...alerts(2, 'after')]);
+    expect(result.failed).toEqual([]);
+    expect(batchSizes).toEqual([2, 1, 2]);
+    const received = await drain(new SqsMessageSource({ client: sqs.client, queueUrl }), 5);
+    expect(received.map((m) => m.body.length).sort((a, b) => b - a)[0]).toBe(300 * 1024);
+  });
+
+  it('classifies a message the queue itself refuses as too large (its MaximumMessageSize) as permanent, without retrying it', async () => {
+    const { QueueUrl } = await sqs.client.send(new CreateQueueCommand({ QueueName: `alerts-small-${++queueCount}`, Attributes: { MaximumMessageSize: '2048' } }));
+    let calls = 0;
+    interceptSendBatch(sqs.client, (input, send) => {
+      calls += 1;
+      return send(input);
+    });
+    const sink = new SqsMessageSink({ client: sqs.client, queueUrl: QueueUrl!, retry: noSleep });
+    const result = await sink.send([{ id: 'alert--wide', body: 'z'.repeat(3000) }, ...alerts(2)]);
+    expect(result.failed).toEqual([{ id: 'alert--wide', reason: expect.stringMatching(/refused by the alert queue: InvalidParameterValue.*shorter than 2048 bytes/), permanent: true }]);
+    expect(result.sent.sort()).toEqual(['alert--0', 'alert--1']);
+    expect(calls).toBe(1);
   });
 
   it('delivers an alert id once on a FIFO queue, however often it is sent', async () => {
@@ -225,6 +266,8 @@ describe('SqsMessageSink on fauxqs', () => {
     const result = await sink.send(alerts(3));
     expect(result.sent.sort()).toEqual(['alert--0', 'alert--2']);
     expect(result.failed).toEqual([{ id: 'alert--1', reason: expect.stringMatching(/ThrottlingException.*after 3 attempts/) }]);
+    // Transient: a retry of the input may succeed.
+    expect(result.failed[0]!.permanent).toBeUndefined();
     expect(calls).toBe(3);
   });
 
@@ -238,7 +281,7 @@ describe('SqsMessageSink on fauxqs', () => {
     const sink = new SqsMessageSink({ client: sqs.client, queueUrl, retry: noSleep });
     // U+0000 is not allowed in an SQS message body; fauxqs refuses that entry as the sender's fault.
     const result = await sink.send([{ id: 'bad', body: 'nul \u0000 inside' }, ...alerts(2)]);
-    expect(result.failed).toEqual([{ id: 'bad', reason: expect.stringContaining('InvalidMessageContents') }]);
+    expect(result.failed).toEqual([{ id: 'bad', reason: expect.stringContaining('InvalidMessageContents'), permanent: true }]);
     expect(result.sent.sort()).toEqual(['alert--0', 'alert--1']);
     expect(calls).toBe(1);
   });
@@ -250,6 +293,8 @@ describe('SqsMessageSink on fauxqs', () => {
     expect(result.sent).toEqual([]);
     expect(result.failed.map((f) => f.id)).toEqual(['alert--0', 'alert--1']);
     expect(result.failed[0]!.reason).toMatch(/QueueDoesNotExist|NonExistentQueue/);
+    // A configuration problem, fixable: not permanent, so the input is retried (then dead-lettered).
+    expect(result.failed.map((f) => f.permanent)).toEqual([undefined, undefined]);
   });
 
   it('sends nothing for an empty list', async () => {
