@@ -132,11 +132,10 @@ export class Detector {
     const undelivered = failed.filter((f) => f.permanent !== true).map((f) => ({ id: f.id, reason: f.reason }));
     const errors = [...batch.errors, ...undeliverable.map((a) => undeliverableDiagnostic(a, failures.get(a.id)?.reason ?? '', inputs))];
 
-    // Only what was delivered (or decided) leaves the outbox or is settled in the ledger; the
-    // rest is sent again when its input is retried.
-    // A throttle notice leaves its rate item's outbox once delivered. Until then the alert that
-    // started the throttle stays unsettled too, so the retry of its input brings it back to the
-    // gate, which sends the notice again.
+    // Only what was delivered (or decided) leaves its outbox or is settled in the ledger; the
+    // rest is sent again when its input is retried. A throttle notice leaves its rate item's
+    // outbox once delivered; until then the alert that started the throttle stays unsettled
+    // too, so the retry of its input brings it back to the gate, which sends the notice again.
     const notices = new Set(gated.notices);
     const settledNotice = (n: Alert): boolean => !failures.has(n.id) || failures.get(n.id)?.permanent === true;
     const noticesOut = new Set(gated.notices.filter(settledNotice).map((n) => n.id));
