@@ -844,7 +844,7 @@ export class StreamingEngine {
       // watermark − lateness, which is what makes pruning by the rule's horizon sound even for
       // observed-data that span a long interval.
       if (Number.isFinite(state.watermark) && o.firstObserved < state.watermark - this.lateness) {
-        late.push({ eventIndex: touch.eventIndex, ruleId: key.ruleId, groupKey: key.group, observedDataId: o.id, lagSeconds: (state.watermark - o.firstObserved) / 1e6 });
+        late.push({ eventIndex: touch.eventIndex, ruleId: key.ruleId, groupKey: key.group, observedDataId: id, lagSeconds: (state.watermark - o.firstObserved) / 1e6 });
         continue;
       }
       taken.push(touch);

@@ -236,6 +236,34 @@ describe('#11.5 a state that outgrows its item keeps the alerts it completed', (
   });
 });
 
+describe('#11.5 when evicting partial matches is not enough', () => {
+  const key: StateKey = { tenant: 'default', ruleId: 'ab', group: '' };
+  const padded = (id: string, second: number, v: string): EventInput => x(id, second, v, { padding: 'p'.repeat(1800) });
+
+  it('stores the pending alert without its objects, and still sends it whole now', async () => {
+    const { engine, store } = setup([pair()], {}, 2000);
+    const result = await engine.processBatch([padded('a1', 0, 'a'), padded('b1', 1, 'b')]);
+    expect(result.errors.map((e) => [e.code, e.severity])).toEqual([['state-evicted', 'warning']]);
+    expect(result.errors[0]!.message).toContain('keep no objects');
+    expect(result.alerts).toHaveLength(1);
+    expect((result.alerts[0]!.objects[0] as Record<string, unknown>).padding).toBe('p'.repeat(1800));
+    const outbox = (await storedState(store, key))!.value.outbox as Alert[];
+    expect(outbox.map((a) => [a.id, a.objects, a.objectsOmitted])).toEqual([[result.alerts[0]!.id, [], 1]]);
+    // A redelivery re-sends the committed copy, with the same id.
+    expect((await engine.processBatch([padded('b1', 1, 'b')])).alerts.map((a) => a.id)).toEqual([result.alerts[0]!.id]);
+  });
+
+  it('sends the alerts uncommitted, reported, when not even they fit; a redelivery computes the same ids', async () => {
+    const { engine, store } = setup([pair()], {}, 500);
+    const batch = [padded('a1', 0, 'a'), padded('b1', 1, 'b')];
+    const result = await engine.processBatch(batch);
+    expect(result.errors.map((e) => [e.code, e.ruleId, e.eventIndex])).toEqual([['state-too-large', 'ab', 0]]);
+    expect(result.alerts).toHaveLength(1);
+    expect(await storedState(store, key)).toBeUndefined();
+    expect((await engine.processBatch(batch)).alerts.map((a) => a.id)).toEqual(result.alerts.map((a) => a.id));
+  });
+});
+
 describe('#11.16 number_observed is counted, never expanded', () => {
   it('999,999,999 instances on both halves of FOLLOWEDBY: bounded alerts, the rest counted, state small', async () => {
     const { engine, store } = setup([pair()]);
