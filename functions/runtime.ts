@@ -35,8 +35,11 @@ export const metrics = new Metrics({
   serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'stixflow',
 });
 
-/** Pipeline errors after which the same input, retried, can succeed. */
-const RETRYABLE_CODES = new Set(['state-conflict']);
+/**
+ * Pipeline errors after which the same input, retried, can succeed: contention, and a state
+ * item the store failed to read or write (reported per key by the engine, no longer thrown).
+ */
+const RETRYABLE_CODES = new Set(['state-conflict', 'state-store']);
 
 export interface RuntimeDeps {
   dynamo?: DynamoDBClient;

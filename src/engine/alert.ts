@@ -1,4 +1,4 @@
-/** The alert document and its deterministic id. */
+/** The alert document, its deterministic id, and the bounded copies of event data it carries. */
 import { createHash } from 'node:crypto';
 import type { Severity } from '../rules/model.js';
 import type { StixObject } from '../stix/types.js';
@@ -18,8 +18,18 @@ export interface Alert {
   lastObserved: string;
   observedDataIds: string[];
   sourceEventIds: string[];
-  /** The objects of the completing event that satisfied the pattern. */
+  /**
+   * The objects of the completing event that satisfied the pattern, as bounded copies (see
+   * ALERT_LIMITS): long strings cut with a marker that gives their length, long lists cut.
+   */
   objects: StixObject[];
+  /** Objects of the completing event left out of `objects` (count or size limit). */
+  objectsOmitted?: number;
+  /**
+   * Further matches the completing event made for this rule past the per-event alert cap
+   * (`maxAlertsPerEvent`): counted here, on the last alert raised for that event, not raised.
+   */
+  additionalMatches?: number;
   created: string;
 }
 
@@ -82,4 +92,158 @@ export function deterministicUuid(parts: string[]): string {
 
 export function alertId(tenant: string, ruleId: string, groupKey: string, observedDataIds: string[]): string {
   return `alert--${deterministicUuid(['stixflow-alert', tenant, ruleId, groupKey, ...[...observedDataIds].sort()])}`;
+}
+
+/**
+ * Limits of the copies of event data an alert carries (and the state's outbox stores), so that
+ * an alert document always fits an SQS message (256 KiB) and a few alerts fit a state item
+ * (64 KiB) whatever the event holds. Documented in docs/streaming.md ("Alerts and errors").
+ */
+export const ALERT_LIMITS = {
+  /** Strings longer than this (UTF-16 code units) are cut, with TRUNCATION_MARKER and their length. */
+  maxStringChars: 2048,
+  /** Arrays keep this many items, then one marker string saying how many were left out. */
+  maxArrayItems: 100,
+  /** Objects nested deeper than this are replaced by a marker string. */
+  maxDepth: 12,
+  /** At most this many objects of the completing event; the rest are counted in objectsOmitted. */
+  maxObjects: 50,
+  /** UTF-8 bytes of all copied objects together; past it, objects and properties are left out (counted). */
+  objectsBytes: 32 * 1024,
+  /** UTF-8 bytes of the rule's free text (name, description, category, tags) in an alert. */
+  ruleTextBytes: 16 * 1024,
+} as const;
+
+/** Starts the text that replaces the end of a cut string: `…[truncated by stixflow: 70000 characters]`. */
+export const TRUNCATION_MARKER = '…[truncated by stixflow: ';
+
+/** Identifiers (observed-data and source event ids) longer than this are replaced by a stand-in. */
+export const MAX_IDENTIFIER_CHARS = 256;
+
+interface Budget {
+  remaining: number;
+  /** Properties or items left out because the budget ran out. */
+  omitted: number;
+}
+
+function utf8Bytes(text: string): number {
+  return Buffer.byteLength(text, 'utf8');
+}
+
+/** `text` cut to at most `max` code units, never in the middle of a surrogate pair. */
+function cut(text: string, max: number): string {
+  let end = max;
+  const last = text.charCodeAt(end - 1);
+  if (last >= 0xd800 && last <= 0xdbff) end--;
+  return text.slice(0, end);
+}
+
+function boundedString(text: string): string {
+  if (text.length <= ALERT_LIMITS.maxStringChars) return text;
+  return `${cut(text, ALERT_LIMITS.maxStringChars)}${TRUNCATION_MARKER}${text.length} characters]`;
+}
+
+/**
+ * A copy of a JSON-like value within the limits and the budget: the one bounding function for
+ * everything event data puts into an alert. Values that are not JSON (functions, undefined)
+ * are left out, as JSON.stringify would.
+ */
+function boundedValue(value: unknown, budget: Budget, depth: number): unknown {
+  if (typeof value === 'string') {
+    const copy = boundedString(value);
+    budget.remaining -= utf8Bytes(copy) + 2;
+    return copy;
+  }
+  if (value === null || typeof value === 'number' || typeof value === 'boolean') {
+    budget.remaining -= 8;
+    return value;
+  }
+  if (typeof value !== 'object') return undefined;
+  if (depth >= ALERT_LIMITS.maxDepth) {
+    budget.remaining -= 48;
+    return `${TRUNCATION_MARKER}nested deeper than ${ALERT_LIMITS.maxDepth} levels]`;
+  }
+  if (Array.isArray(value)) {
+    const copy: unknown[] = [];
+    const kept = Math.min(value.length, ALERT_LIMITS.maxArrayItems);
+    let i = 0;
+    for (; i < kept && budget.remaining > 0; i++) {
+      const item = boundedValue(value[i], budget, depth + 1);
+      copy.push(item === undefined ? null : item);
+    }
+    if (i < value.length) {
+      budget.omitted += value.length - i;
+      copy.push(`${TRUNCATION_MARKER}${value.length - i} more items]`);
+    }
+    budget.remaining -= 2;
+    return copy;
+  }
+  const copy: Record<string, unknown> = {};
+  let left = 0;
+  for (const [key, item] of Object.entries(value as Record<string, unknown>)) {
+    if (budget.remaining <= 0) {
+      left++;
+      continue;
+    }
+    const boundedKey = boundedString(key);
+    budget.remaining -= utf8Bytes(boundedKey) + 3;
+    const bounded = boundedValue(item, budget, depth + 1);
+    if (bounded !== undefined) copy[boundedKey] = bounded;
+  }
+  if (left > 0) {
+    budget.omitted += left;
+    copy.x_stixflow_omitted_properties = left;
+  }
+  budget.remaining -= 2;
+  return copy;
+}
+
+/** Bounded copies of an event's objects for an alert, and how many objects were left out. */
+export function boundedObjects(objects: readonly Record<string, unknown>[]): { objects: StixObject[]; omitted: number } {
+  const budget: Budget = { remaining: ALERT_LIMITS.objectsBytes, omitted: 0 };
+  const copies: StixObject[] = [];
+  for (const object of objects) {
+    if (copies.length >= ALERT_LIMITS.maxObjects || budget.remaining <= 0) break;
+    copies.push(boundedValue(object, budget, 0) as StixObject);
+  }
+  return { objects: copies, omitted: objects.length - copies.length };
+}
+
+/** The rule's free text as an alert carries it, within ALERT_LIMITS.ruleTextBytes. */
+export function boundedRuleText(rule: { name: string; description: string; category?: string; tags: string[] }): { name: string; description: string; category?: string; tags: string[] } {
+  const budget: Budget = { remaining: ALERT_LIMITS.ruleTextBytes, omitted: 0 };
+  const bounded = boundedValue({ name: rule.name, description: rule.description, ...(rule.category !== undefined ? { category: rule.category } : {}) }, budget, 0) as { name: string; description: string; category?: string };
+  const tags = (boundedValue(rule.tags, budget, 0) as unknown[]).filter((t): t is string => typeof t === 'string');
+  return { name: bounded.name ?? '', description: bounded.description ?? '', ...(bounded.category !== undefined ? { category: bounded.category } : {}), tags };
+}
+
+/**
+ * An identifier as state and alerts keep it: itself, or past MAX_IDENTIFIER_CHARS a readable
+ * prefix and the SHA-256 of the whole (collision-safe, and the same for the same id).
+ */
+export function boundedIdentifier(id: string): string {
+  if (id.length <= MAX_IDENTIFIER_CHARS) return id;
+  return `${cut(id, 64)}…sha256:${createHash('sha256').update(JSON.stringify(id)).digest('base64url')}`;
+}
+
+/** JSON with object keys sorted at every level: the same content always gives the same text. */
+export function canonicalJson(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
+  if (Array.isArray(value)) return `[${value.map((v) => (v === undefined || typeof v === 'function' ? 'null' : canonicalJson(v))).join(',')}]`;
+  const entries = Object.keys(value as Record<string, unknown>)
+    .sort()
+    .flatMap((k) => {
+      const v = (value as Record<string, unknown>)[k];
+      return v === undefined || typeof v === 'function' ? [] : [`${JSON.stringify(k)}:${canonicalJson(v)}`];
+    });
+  return `{${entries.join(',')}}`;
+}
+
+/**
+ * The id of an observed-data that has none: a name-based UUID over its canonical JSON and that
+ * of its objects, so the same event gets the same id (and so the same alert ids) wherever it
+ * sits in its batch and whenever it comes.
+ */
+export function contentObservedDataId(observedData: unknown, objects: readonly unknown[]): string {
+  return `observed-data--${deterministicUuid(['stixflow-observed-data', canonicalJson({ observedData, objects })])}`;
 }

@@ -45,11 +45,12 @@ export interface GroupState {
   unsettled?: boolean;
   /**
    * Fingerprints of the rule's pattern and of its observation expressions when this state was
-   * written (absent in states written before they existed). The masks of the buffered events
-   * are only meaningful for the same observation expressions.
+   * written (absent in states written before they existed; 30-bit numbers in states written
+   * before they were collision-safe strings, which never equal a current one). The masks of
+   * the buffered events are only meaningful for the same observation expressions.
    */
-  patternKey?: number;
-  observationsKey?: number;
+  patternKey?: string | number;
+  observationsKey?: string | number;
 }
 
 export function emptyGroupState(): GroupState {

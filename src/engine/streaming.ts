@@ -13,6 +13,7 @@
  * cleared, so that a crash between commit and send loses nothing and a redelivery sends the
  * same alert ids again (deduplicated downstream).
  */
+import { createHash } from 'node:crypto';
 import type { Diagnostic } from '../errors.js';
 import { StixflowError } from '../errors.js';
 import { enumerateBindings, type BindingNode } from '../pattern/bindings.js';
@@ -21,10 +22,10 @@ import type { PreparedObservation } from '../pattern/observation.js';
 import type { Rule } from '../rules/model.js';
 import type { IndicatorSet } from '../rules/indicators.js';
 import { printObservationExpression, printPattern } from '../pattern/print.js';
-import { RuleIndex, stringKey } from './rule-index.js';
-import type { StateKey, StateStore } from '../state/types.js';
+import { RuleIndex } from './rule-index.js';
+import type { PutOutcome, StateItem, StateKey, StateStore } from '../state/types.js';
 import { stateKeyId } from '../state/types.js';
-import { alertId, type Alert } from './alert.js';
+import { alertId, boundedIdentifier, boundedObjects, boundedRuleText, contentObservedDataId, type Alert } from './alert.js';
 import { emptyGroupState, parseGroupState, serialiseGroupState, type BufferedEvent, type GroupState } from './group-state.js';
 import { compileGroupKey, type GroupKeyFunction } from './grouping.js';
 
@@ -43,6 +44,63 @@ export interface StreamingEngineOptions {
   now?: () => number;
   /** Conditional-write retries per key before the batch reports a failure. */
   maxConflictRetries?: number;
+  /**
+   * Alerts one event may raise for one correlation rule (number_observed can make it complete
+   * many matches at once); further matches are counted on the last of them (additionalMatches).
+   */
+  maxAlertsPerEvent?: number;
+  /**
+   * How far (seconds) an event's time may be ahead of the wall clock (`now`) and still
+   * correlate; an event further in the future is reported (`future-event`) and not applied,
+   * so that it cannot move its group's watermark. Infinity turns the check off.
+   */
+  maxClockSkewSeconds?: number;
+}
+
+export const ENGINE_DEFAULTS = {
+  latenessSeconds: 300,
+  maxPartialsPerGroup: 100,
+  unboundedTtlSeconds: 24 * 3600,
+  maxConflictRetries: 10,
+  maxAlertsPerEvent: 10,
+  maxClockSkewSeconds: 300,
+} as const;
+
+type NumericOption = keyof typeof ENGINE_DEFAULTS;
+
+/** What each numeric option must be: an integer or any finite number, its least value, and whether Infinity is allowed. */
+const OPTION_RULES: Record<NumericOption, { integer: boolean; min: number; infinite?: boolean }> = {
+  latenessSeconds: { integer: false, min: 0 },
+  maxPartialsPerGroup: { integer: true, min: 1 },
+  unboundedTtlSeconds: { integer: true, min: 1 },
+  maxConflictRetries: { integer: true, min: 0 },
+  maxAlertsPerEvent: { integer: true, min: 1 },
+  maxClockSkewSeconds: { integer: false, min: 0, infinite: true },
+};
+
+/**
+ * The numeric options with their defaults; throws one StixflowError (`invalid-engine-option`)
+ * naming every bad option and why, so a misconfiguration fails at start, not on some event.
+ */
+export function resolveEngineOptions(options: Partial<Record<NumericOption, unknown>>): Record<NumericOption, number> {
+  const problems: string[] = [];
+  const resolved = { ...ENGINE_DEFAULTS } as Record<NumericOption, number>;
+  for (const name of Object.keys(OPTION_RULES) as NumericOption[]) {
+    const value = options[name];
+    if (value === undefined) continue;
+    const rule = OPTION_RULES[name];
+    let why: string | undefined;
+    if (typeof value !== 'number') why = `must be a number, got ${typeof value}`;
+    else if (Number.isNaN(value)) why = 'must be a number, got NaN';
+    else if (value === Infinity && rule.infinite) why = undefined;
+    else if (!Number.isFinite(value)) why = `must be finite, got ${value}`;
+    else if (rule.integer && !Number.isInteger(value)) why = `must be a whole number, got ${value}`;
+    else if (value < rule.min) why = `must be at least ${rule.min}, got ${value}`;
+    if (why) problems.push(`${name} ${why}`);
+    else resolved[name] = value as number;
+  }
+  if (problems.length > 0) throw new StixflowError('invalid-engine-option', `invalid engine option${problems.length > 1 ? 's' : ''}: ${problems.join('; ')}`);
+  return resolved;
 }
 
 export interface EventInput {
@@ -64,9 +122,13 @@ export interface LateEvent {
 export interface RuleEvent {
   eventIndex: number;
   ruleId: string;
-  /** The event's observed-data id (the id its alerts list), for deduplicating counts of redeliveries. */
+  /** The event's observed-data id (or its content-derived id, when it has none). */
   observedDataId: string;
-  /** A stateless rule (single observation, or an indicator): no state remembers the event. */
+  /**
+   * A single-observation rule (or indicator): the engine keeps no state for it, so it cannot
+   * tell a redelivered event from a new one; a stateful rule's entries are listed only for
+   * events it took for the first time (a duplicate is not listed again).
+   */
   stateless: boolean;
 }
 
@@ -76,7 +138,8 @@ export interface BatchResult {
   filtered: RuleEvent[];
   /**
    * (event, rule) pairs where the event satisfied an observation expression of the rule. For
-   * stateful rules, only events new to the group's state (not duplicates of buffered or used ones).
+   * a stateful rule, only events it took (not duplicates, late or future events, and only
+   * once their state change was committed), so redelivery never counts a match twice.
    */
   matched: RuleEvent[];
   /** Correlation state items the batch touched. */
@@ -102,8 +165,17 @@ interface CompiledRule {
   /** The pattern has a START/STOP qualifier somewhere. */
   bounded: boolean;
   /** Fingerprints of the pattern and of its observation expressions, kept in its states. */
-  patternKey: number;
-  observationsKey: number;
+  patternKey: string;
+  observationsKey: string;
+}
+
+/**
+ * A collision-safe fingerprint of a text: 132 bits of SHA-256, in base64url (22 characters).
+ * States written before fingerprints were strings hold 30-bit numbers: never equal to one.
+ */
+export function fingerprint(text: string): string {
+  // Hashed as JSON text, which escapes lone surrogates, so that no two texts hash the same bytes.
+  return createHash('sha256').update(JSON.stringify(text)).digest('base64url').slice(0, 22);
 }
 
 /** A rule whose evaluation threw on the current event: reported once, not evaluated again. */
@@ -137,15 +209,28 @@ function isSingleObservation(node: BindingNode): boolean {
   return false;
 }
 
-/** The id an event is known by in alerts and state. */
-function eventIdOf(input: EventInput, eventIndex: number): string {
-  return input.observation.id ?? `index-${eventIndex}`;
+const contentIds = new WeakMap<PreparedObservation, string>();
+
+/**
+ * The id under which an event is kept and alerted: its observed-data id, or for an
+ * observed-data without one an id derived from its content (never from its position in the
+ * batch), bounded in length either way.
+ */
+export function eventIdOf(input: EventInput): string {
+  const o = input.observation;
+  if (o.id !== undefined) return boundedIdentifier(o.id);
+  let id = contentIds.get(o);
+  if (id === undefined) {
+    id = contentObservedDataId(o.observedData, input.objects ?? o.roots.map((r) => r.object));
+    contentIds.set(o, id);
+  }
+  return id;
 }
 
 /** An event as the one observation of a single-observation match. */
-function singleEvent(input: EventInput, eventIndex: number): BufferedEvent {
+function singleEvent(input: EventInput): BufferedEvent {
   const o = input.observation;
-  return { id: eventIdOf(input, eventIndex), f: o.firstObserved, l: o.lastObserved, n: 1, m: 1, a: 0, ...(input.sourceEventId ? { s: input.sourceEventId } : {}) };
+  return { id: eventIdOf(input), f: o.firstObserved, l: o.lastObserved, n: 1, m: 1, a: 0, ...(input.sourceEventId ? { s: boundedIdentifier(input.sourceEventId) } : {}) };
 }
 
 /** Could a binding exist with only the observation expressions in `present` (a bit mask)? */
@@ -168,18 +253,22 @@ function canComplete(node: BindingNode, present: number): boolean {
  * observation expressions, the masks of its buffered events mean other expressions: they are
  * dropped (counted as evicted). After any other edit (a qualifier, say), or for a state from
  * before fingerprints, the buffered events may now bind among themselves: the next search is a
- * full one.
+ * full one. Returns the number of partial matches evicted: the caller writes the state back
+ * (and counts them) even when no event of the batch changes it.
  */
-function reconcile(compiled: CompiledRule, state: GroupState): void {
-  if (state.patternKey === compiled.patternKey) return;
+function reconcile(compiled: CompiledRule, state: GroupState): number {
+  if (state.patternKey === compiled.patternKey) return 0;
+  let evicted = 0;
   if (state.events.length > 0) {
     if (state.observationsKey !== undefined && state.observationsKey !== compiled.observationsKey) {
-      state.evicted += state.events.length;
+      evicted = state.events.length;
+      state.evicted += evicted;
       state.events = [];
     } else state.unsettled = true;
   }
   state.patternKey = compiled.patternKey;
   state.observationsKey = compiled.observationsKey;
+  return evicted;
 }
 
 function hasStartStop(node: BindingNode): boolean {
@@ -219,6 +308,33 @@ interface Touch {
   groupKey: string;
 }
 
+/** The events of one batch for one state item. */
+interface Entry {
+  key: StateKey;
+  rule: CompiledRule;
+  items: Touch[];
+}
+
+/** What applying a key's events yields; published only once the state change is committed. */
+interface Applied {
+  changed: boolean;
+  late: LateEvent[];
+  evicted: number;
+  duplicates: number;
+  /** Search failures and future events, each with its event and rule. */
+  diagnostics: Diagnostic[];
+  /** Events the state took (not duplicates, late or future events). */
+  taken: Touch[];
+}
+
+/** The parts of a BatchResult the state updates add to. */
+type BatchOutput = Pick<BatchResult, 'alerts' | 'redelivered' | 'late' | 'errors' | 'matched' | 'stats'>;
+
+/** A group key as diagnostics quote it: long keys are cut, the message need not carry them whole. */
+function quoteGroup(group: string): string {
+  return group.length > 120 ? `${group.slice(0, 120)}…` : group;
+}
+
 export class StreamingEngine {
   private readonly rules: CompiledRule[];
   private readonly store: StateStore;
@@ -227,20 +343,29 @@ export class StreamingEngine {
   private readonly unboundedTtl: number;
   private readonly now: () => number;
   private readonly maxRetries: number;
+  private readonly maxAlertsPerEvent: number;
+  /** Allowed clock skew into the future, microseconds (Infinity: no check). */
+  private readonly clockSkew: number;
   private readonly index = new RuleIndex();
   /** Index entry id → (rule position, observation expression position). */
   private readonly entries: { rule: number; leaf: number }[] = [];
   private readonly indicators: IndicatorSet | undefined;
   private readonly ruleById = new Map<string, CompiledRule>();
+  /** Bounded copies, made once per rule and per completing event, however many alerts share them. */
+  private readonly ruleTexts = new WeakMap<Rule, ReturnType<typeof boundedRuleText>>();
+  private readonly eventObjects = new WeakMap<EventInput, ReturnType<typeof boundedObjects>>();
 
   constructor(options: StreamingEngineOptions) {
+    const resolved = resolveEngineOptions(options);
     this.indicators = options.indicators;
     this.store = options.store;
-    this.lateness = (options.latenessSeconds ?? 300) * 1_000_000;
-    this.maxPartials = options.maxPartialsPerGroup ?? 100;
-    this.unboundedTtl = options.unboundedTtlSeconds ?? 24 * 3600;
+    this.lateness = resolved.latenessSeconds * 1_000_000;
+    this.maxPartials = resolved.maxPartialsPerGroup;
+    this.unboundedTtl = resolved.unboundedTtlSeconds;
     this.now = options.now ?? Date.now;
-    this.maxRetries = options.maxConflictRetries ?? 10;
+    this.maxRetries = resolved.maxConflictRetries;
+    this.maxAlertsPerEvent = resolved.maxAlertsPerEvent;
+    this.clockSkew = resolved.maxClockSkewSeconds * 1_000_000;
     for (const rule of options.rules) {
       const limit = streamingLimitError(rule.pattern.tree, rule.pattern.observations.length);
       // The rule loader reports this with the rule's position; a rule built in code must not
@@ -256,8 +381,8 @@ export class StreamingEngine {
         horizon: horizonOf(rule.pattern.tree),
         tree: rule.pattern.tree,
         bounded: hasStartStop(rule.pattern.tree),
-        patternKey: stringKey(printPattern(rule.pattern.ast)),
-        observationsKey: stringKey(rule.pattern.observations.map((o) => printObservationExpression(o.expression)).join('\u0000')),
+        patternKey: fingerprint(printPattern(rule.pattern.ast)),
+        observationsKey: fingerprint(rule.pattern.observations.map((o) => printObservationExpression(o.expression)).join('\u0000')),
       }));
     for (const compiled of this.rules) this.ruleById.set(compiled.rule.id, compiled);
     this.rules.forEach((compiled, r) => {
@@ -292,14 +417,15 @@ export class StreamingEngine {
   /**
    * Processes a batch of events: stateless rules alert at once; stateful rules read each
    * touched state item once, apply the batch's events in event-time order, and write each item
-   * once (conditionally). Events that touch no stateful rule cause no store call.
+   * once (conditionally). Events that touch no stateful rule cause no store call. A state item
+   * that cannot be read or written fails only its own events, reported with their index.
    */
   async processBatch(inputs: EventInput[], defaultTenant = 'default'): Promise<BatchResult> {
     const alerts: Alert[] = [];
     const errors: Diagnostic[] = [];
     const late: LateEvent[] = [];
     const stats = { events: inputs.length, stateReads: 0, stateWrites: 0, conflicts: 0, evicted: 0, duplicates: 0 };
-    const touches = new Map<string, { key: StateKey; rule: CompiledRule; items: Touch[] }>();
+    const touches = new Map<string, Entry>();
     const filtered: RuleEvent[] = [];
     const matched: RuleEvent[] = [];
     const redelivered: string[] = [];
@@ -337,8 +463,8 @@ export class StreamingEngine {
         try {
           this.indicators.match(input.observation, (rule) => {
             if (rule.scope?.tenants && !rule.scope.tenants.includes(tenant)) return;
-            matched.push({ eventIndex, ruleId: rule.id, observedDataId: eventIdOf(input, eventIndex), stateless: true });
-            alerts.push(this.buildAlert(rule, tenant, '', [singleEvent(input, eventIndex)], input));
+            matched.push({ eventIndex, ruleId: rule.id, observedDataId: eventIdOf(input), stateless: true });
+            alerts.push(this.buildAlert(rule, tenant, '', [singleEvent(input)], input));
           });
         } catch (error) {
           errors.push(evaluationDiagnostic(error, eventIndex, 'indicators'));
@@ -353,16 +479,17 @@ export class StreamingEngine {
         try {
           const skip = this.excluded(compiled.rule, input, tenant);
           if (skip) {
-            if (skip === 'filtered') filtered.push({ eventIndex, ruleId: compiled.rule.id, observedDataId: eventIdOf(input, eventIndex), stateless: compiled.stateless });
+            if (skip === 'filtered') filtered.push({ eventIndex, ruleId: compiled.rule.id, observedDataId: eventIdOf(input), stateless: compiled.stateless });
             continue;
           }
           const groupKey = compiled.groupKey(input.observation);
           if (compiled.stateless) {
-            matched.push({ eventIndex, ruleId: compiled.rule.id, observedDataId: eventIdOf(input, eventIndex), stateless: true });
-            const single = this.statelessMatch(compiled, input, tenant, groupKey, mask, eventIndex);
+            matched.push({ eventIndex, ruleId: compiled.rule.id, observedDataId: eventIdOf(input), stateless: true });
+            const single = this.statelessMatch(compiled, input, tenant, groupKey, mask);
             if (single) alerts.push(single);
             continue;
           }
+          // A stateful rule's match is listed once its state took the event (see update).
           const key: StateKey = { tenant, ruleId: compiled.rule.id, group: groupKey };
           const id = stateKeyId(key);
           let entry = touches.get(id);
@@ -377,61 +504,173 @@ export class StreamingEngine {
     }
 
     if (touches.size > 0) {
-      const pending = [...touches.values()];
+      const out: BatchOutput = { alerts, redelivered, late, errors, matched, stats };
+      let pending = [...touches.values()];
       for (let attempt = 0; pending.length > 0; attempt++) {
         if (attempt > this.maxRetries) {
           for (const entry of pending) {
-            errors.push({ severity: 'error', code: 'state-conflict', message: `state of rule ${entry.key.ruleId} group ${entry.key.group} kept changing under concurrent writers; the events will be retried`, ruleId: entry.key.ruleId, eventIndex: entry.items[0]?.eventIndex });
+            errors.push({ severity: 'error', code: 'state-conflict', message: `state of rule ${entry.key.ruleId} group ${quoteGroup(entry.key.group)} kept changing under concurrent writers; the events will be retried`, ruleId: entry.key.ruleId, eventIndex: entry.items[0]?.eventIndex });
           }
           break;
         }
-        const current = await this.store.getMany(pending.map((p) => p.key));
+        const { items: current, failures } = await this.readStates(pending.map((p) => p.key));
         stats.stateReads++;
-        const retry: typeof pending = [];
+        const retry: Entry[] = [];
         await Promise.all(
           pending.map(async (entry) => {
             const id = stateKeyId(entry.key);
-            const stored = current.get(id);
-            // The state this engine wrote last, if the store still holds exactly that version,
-            // saves parsing it again; it leaves the cache while it is being changed.
-            const cached = this.parsedStates.get(id);
-            this.parsedStates.delete(id);
-            const state = stored ? (cached !== undefined && cached.version === stored.version ? cached.state : parseGroupState(stored.value)) : emptyGroupState();
-            // Alerts still in the outbox were committed by an earlier batch: sent again now.
-            const earlier = state.outbox.map((a) => a.id);
-            reconcile(entry.rule, state);
-            const applied = this.apply(entry.rule, entry.key, state, entry.items);
-            errors.push(...applied.errors);
-            if (!applied.changed) {
-              alerts.push(...state.outbox);
-              redelivered.push(...earlier);
-              late.push(...applied.late);
-              stats.duplicates += applied.duplicates;
+            const failure = failures.get(id);
+            if (failure !== undefined) {
+              errors.push(...keyFailure(entry, 'read', failure));
               return;
             }
-            const outcome = await this.store.put({ key: entry.key, value: serialiseGroupState(state), expiresAt: this.expiryFor(entry.rule, state) }, stored ? stored.version : null);
-            stats.stateWrites++;
-            if (outcome.ok) {
-              this.rememberState(id, outcome.version, state);
-              alerts.push(...state.outbox);
-              redelivered.push(...earlier);
-              // Counted once the state that took them is committed: a retry does not count them again.
-              for (const t of applied.fresh) matched.push({ eventIndex: t.eventIndex, ruleId: entry.key.ruleId, observedDataId: eventIdOf(t.input, t.eventIndex), stateless: false });
-              late.push(...applied.late);
-              stats.evicted += applied.evicted;
-              stats.duplicates += applied.duplicates;
-            } else if (outcome.reason === 'conflict') {
-              stats.conflicts++;
-              retry.push(entry);
-            } else {
-              errors.push({ severity: 'error', code: 'state-too-large', message: `state of rule ${entry.key.ruleId} group ${entry.key.group} exceeds the item size limit; lower maxPartialsPerGroup`, ruleId: entry.key.ruleId });
+            try {
+              if (!(await this.update(entry, current.get(id), out))) retry.push(entry);
+            } catch (error) {
+              errors.push(...keyFailure(entry, 'updated', error));
             }
           }),
         );
-        pending.splice(0, pending.length, ...retry);
+        pending = retry;
       }
     }
     return { alerts, late, errors, stats, filtered, matched, touched: [...touches.values()].map((t) => t.key), redelivered };
+  }
+
+  /**
+   * Reads state items; when the store fails the read, reads each key on its own, so that one
+   * key it cannot read (or a store failing for one partition) fails only that key's events.
+   */
+  private async readStates(keys: StateKey[]): Promise<{ items: Map<string, StateItem>; failures: Map<string, unknown> }> {
+    try {
+      return { items: await this.store.getMany(keys), failures: new Map() };
+    } catch (error) {
+      const failures = new Map<string, unknown>();
+      if (keys.length === 1) {
+        failures.set(stateKeyId(keys[0] as StateKey), error);
+        return { items: new Map(), failures };
+      }
+      const items = new Map<string, StateItem>();
+      await Promise.all(
+        keys.map(async (key) => {
+          try {
+            for (const [id, item] of await this.store.getMany([key])) items.set(id, item);
+          } catch (keyError) {
+            failures.set(stateKeyId(key), keyError);
+          }
+        }),
+      );
+      return { items, failures };
+    }
+  }
+
+  /**
+   * Applies one key's events to its state and writes it conditionally. Returns false on a
+   * version conflict (nothing published: the caller reads again and retries); otherwise
+   * publishes the alerts, late events, diagnostics and matches, which are then final.
+   */
+  private async update(entry: Entry, stored: StateItem | undefined, out: BatchOutput): Promise<boolean> {
+    const id = stateKeyId(entry.key);
+    // The state this engine wrote last, if the store still holds exactly that version, saves
+    // parsing it again; it leaves the cache while it is being changed.
+    const cached = this.parsedStates.get(id);
+    this.parsedStates.delete(id);
+    const state = stored ? (cached !== undefined && cached.version === stored.version ? cached.state : parseGroupState(stored.value)) : emptyGroupState();
+    // Alerts still in the outbox were committed by an earlier batch: sent again now.
+    const earlier = state.outbox.map((a) => a.id);
+    const reconciled = reconcile(entry.rule, state);
+    const applied = this.apply(entry.rule, entry.key, state, entry.items);
+    if (!applied.changed && reconciled === 0) {
+      this.publish(out, entry, state.outbox, earlier, applied, 0);
+      return true;
+    }
+    const expected = stored ? stored.version : null;
+    // The alerts as raised: if the state must shed their objects to fit, they still go out whole now.
+    const outbox = state.outbox;
+    let outcome = await this.put(entry, state, expected);
+    let evicted = reconciled + applied.evicted;
+    if (!outcome.ok && outcome.reason === 'too-large') {
+      const fitted = await this.fitState(entry, state, expected);
+      outcome = fitted.outcome;
+      if (fitted.diagnostic) applied.diagnostics.push(fitted.diagnostic);
+      if (outcome.ok) evicted += fitted.evicted;
+    }
+    if (outcome.ok) {
+      out.stats.stateWrites++;
+      this.rememberState(id, outcome.version, state);
+      this.publish(out, entry, outbox, earlier, applied, evicted);
+      return true;
+    }
+    if (outcome.reason === 'conflict') {
+      out.stats.stateWrites++;
+      out.stats.conflicts++;
+      return false;
+    }
+    // Not even the alerts alone fit the item: they go out now, uncommitted (the state is not
+    // written, so a redelivery of the events computes them again, with the same ids).
+    out.errors.push({ severity: 'error', code: 'state-too-large', message: `state of rule ${entry.key.ruleId} group ${quoteGroup(entry.key.group)} does not fit the item size limit even with no partial match left: its ${outbox.length} alert(s) are sent without being committed, and the events are not correlated`, ruleId: entry.key.ruleId, eventIndex: entry.items[0]?.eventIndex });
+    out.alerts.push(...outbox);
+    out.redelivered.push(...earlier);
+    return true;
+  }
+
+  private put(entry: Entry, state: GroupState, expected: number | null): Promise<PutOutcome> {
+    return this.store.put({ key: entry.key, value: serialiseGroupState(state), expiresAt: this.expiryFor(entry.rule, state) }, expected);
+  }
+
+  /**
+   * A state too large for its item is made to fit without losing an alert: partial matches
+   * are evicted, oldest first, until it fits; then the memory of used ids is shortened; then
+   * the stored copies of the pending alerts drop their objects (the alerts sent now keep them).
+   * Refused (too-large) writes are checked locally by the stores, so the trials cost no call.
+   */
+  private async fitState(entry: Entry, state: GroupState, expected: number | null): Promise<{ outcome: PutOutcome; evicted: number; diagnostic?: Diagnostic }> {
+    let outcome: PutOutcome = { ok: false, reason: 'too-large' };
+    let evicted = 0;
+    let forgotten = 0;
+    let stripped = false;
+    const fits = (): boolean => outcome.ok || outcome.reason !== 'too-large';
+    state.events.sort((a, b) => a.l - b.l || a.a - b.a);
+    while (!fits() && state.events.length > 0) {
+      state.events.shift();
+      evicted++;
+      state.evicted++;
+      outcome = await this.put(entry, state, expected);
+    }
+    // Without the used ids, a late redelivery of a used event may be buffered again.
+    while (!fits() && state.used.length > 0) {
+      const drop = Math.ceil(state.used.length / 2);
+      state.used.sort((a, b) => a[1] - b[1]);
+      state.used.splice(0, drop);
+      forgotten += drop;
+      outcome = await this.put(entry, state, expected);
+    }
+    if (!fits() && state.outbox.some((a) => a.objects.length > 0)) {
+      state.outbox = state.outbox.map((a) => (a.objects.length > 0 ? { ...a, objects: [], objectsOmitted: (a.objectsOmitted ?? 0) + a.objects.length } : a));
+      stripped = true;
+      outcome = await this.put(entry, state, expected);
+    }
+    if (!outcome.ok) return { outcome, evicted };
+    const what = [
+      evicted > 0 ? `${evicted} partial match(es) evicted, oldest first` : '',
+      forgotten > 0 ? `${forgotten} used id(s) forgotten` : '',
+      stripped ? 'the stored copies of its pending alerts keep no objects' : '',
+    ].filter(Boolean);
+    return {
+      outcome,
+      evicted,
+      diagnostic: { severity: 'warning', code: 'state-evicted', message: `state of rule ${entry.key.ruleId} group ${quoteGroup(entry.key.group)} exceeded the item size limit; to commit the alerts of this batch, ${what.join('; ')}`, ruleId: entry.key.ruleId, eventIndex: entry.items[0]?.eventIndex },
+    };
+  }
+
+  private publish(out: BatchOutput, entry: Entry, alerts: Alert[], earlier: string[], applied: Applied, evicted: number): void {
+    out.alerts.push(...alerts);
+    out.redelivered.push(...earlier);
+    out.late.push(...applied.late);
+    out.errors.push(...applied.diagnostics);
+    out.stats.evicted += evicted;
+    out.stats.duplicates += applied.duplicates;
+    for (const touch of applied.taken) out.matched.push({ eventIndex: touch.eventIndex, ruleId: entry.key.ruleId, observedDataId: eventIdOf(touch.input), stateless: false });
   }
 
   /**
@@ -471,6 +710,15 @@ export class StreamingEngine {
       entry.ids.add(alert.id);
       byKey.set(id, entry);
     }
+    // A key whose outbox cannot be cleared now (the store fails for it) is left: its alerts
+    // are sent again, with the same ids, the next time its group is touched.
+    const clear = async (id: string, entry: { key: StateKey; ids: Set<string> }, state: GroupState, version: number): Promise<void> => {
+      try {
+        if (await this.clearOutbox(id, entry, state, version)) byKey.delete(id);
+      } catch {
+        byKey.delete(id);
+      }
+    };
     // A state this engine wrote last (usually in the batch that raised the alerts) is cleared
     // without reading it again: the write is conditional on that version, and only if another
     // writer got there first does the key go through the read below.
@@ -478,17 +726,24 @@ export class StreamingEngine {
       const cached = this.parsedStates.get(id);
       if (cached === undefined) continue;
       this.parsedStates.delete(id);
-      if (await this.clearOutbox(id, entry, cached.state, cached.version)) byKey.delete(id);
+      await clear(id, entry, cached.state, cached.version);
     }
     for (let attempt = 0; attempt < this.maxRetries && byKey.size > 0; attempt++) {
-      const current = await this.store.getMany([...byKey.values()].map((e) => e.key));
+      const { items: current, failures } = await this.readStates([...byKey.values()].map((e) => e.key));
       for (const [id, entry] of [...byKey]) {
         const stored = current.get(id);
-        if (!stored) {
+        if (!stored || failures.has(id)) {
           byKey.delete(id);
           continue;
         }
-        if (await this.clearOutbox(id, entry, parseGroupState(stored.value), stored.version)) byKey.delete(id);
+        let state: GroupState;
+        try {
+          state = parseGroupState(stored.value);
+        } catch {
+          byKey.delete(id);
+          continue;
+        }
+        await clear(id, entry, state, stored.version);
       }
     }
   }
@@ -547,7 +802,7 @@ export class StreamingEngine {
    * satisfies (already evaluated by the caller); qualifiers still apply to the single
    * observation (START/STOP bounds; WITHIN always holds).
    */
-  private statelessMatch(compiled: CompiledRule, input: EventInput, tenant: string, groupKey: string, mask: number, eventIndex: number): Alert | undefined {
+  private statelessMatch(compiled: CompiledRule, input: EventInput, tenant: string, groupKey: string, mask: number): Alert | undefined {
     // Without START/STOP, one satisfied observation expression is a match (WITHIN always
     // holds for a single observation): no search to run.
     if (compiled.bounded) {
@@ -558,43 +813,50 @@ export class StreamingEngine {
       const match = enumerateBindings(compiled.tree, { observations: [input.observation], leafMatches, budget: { remaining: 10_000 } }).next();
       if (match.done) return undefined;
     }
-    return this.buildAlert(compiled.rule, tenant, groupKey, [singleEvent(input, eventIndex)], input);
+    return this.buildAlert(compiled.rule, tenant, groupKey, [singleEvent(input)], input);
   }
 
-  /** Applies a key's events to its state; returns whether the state changed. */
-  private apply(compiled: CompiledRule, key: StateKey, state: GroupState, touches: Touch[]): { changed: boolean; late: LateEvent[]; evicted: number; duplicates: number; errors: Diagnostic[]; fresh: Touch[] } {
-    const errors: Diagnostic[] = [];
-    /** Touches by events new to this state and on time: the matches to count (late ones count as late). */
-    const fresh: Touch[] = [];
-    let changed = false;
+  /** Applies a key's events to its state; returns whether the state changed, and what to report. */
+  private apply(compiled: CompiledRule, key: StateKey, state: GroupState, touches: Touch[]): Applied {
+    const diagnostics: Diagnostic[] = [];
+    const taken: Touch[] = [];
     let evicted = 0;
     let duplicates = 0;
     const late: LateEvent[] = [];
     const used = new Map(state.used);
+    // Events dated beyond the allowed skew into the future are not applied: one such event
+    // would move the watermark so far that every real event after it is late.
+    const latestAllowed = this.now() * 1000 + this.clockSkew;
     // Within a batch, apply in event-time order (ties: arrival order).
     const ordered = [...touches].sort((a, b) => a.input.observation.firstObserved - b.input.observation.firstObserved || a.eventIndex - b.eventIndex);
     for (const touch of ordered) {
       const o = touch.input.observation;
-      const id = o.id ?? `index-${touch.eventIndex}`;
+      const id = eventIdOf(touch.input);
       if (used.has(id) || state.events.some((e) => e.id === id)) {
         duplicates++;
+        continue;
+      }
+      if (o.lastObserved > latestAllowed) {
+        diagnostics.push({ severity: 'warning', code: 'future-event', message: `event time ${formatStixTimestamp(o.lastObserved)} is more than ${this.clockSkew / 1e6} s ahead of the clock (${new Date(this.now()).toISOString()}): not correlated, and the group's watermark is not moved`, eventIndex: touch.eventIndex, ruleId: key.ruleId });
         continue;
       }
       // Lateness is judged on first_observed: an on-time event then starts no earlier than
       // watermark − lateness, which is what makes pruning by the rule's horizon sound even for
       // observed-data that span a long interval.
       if (Number.isFinite(state.watermark) && o.firstObserved < state.watermark - this.lateness) {
-        late.push({ eventIndex: touch.eventIndex, ruleId: key.ruleId, groupKey: key.group, observedDataId: o.id, lagSeconds: (state.watermark - o.firstObserved) / 1e6 });
+        late.push({ eventIndex: touch.eventIndex, ruleId: key.ruleId, groupKey: key.group, observedDataId: id, lagSeconds: (state.watermark - o.firstObserved) / 1e6 });
         continue;
       }
-      fresh.push(touch);
-      changed = true;
+      taken.push(touch);
       state.watermark = Math.max(state.watermark, o.firstObserved);
-      const arrived: BufferedEvent = { id, f: o.firstObserved, l: o.lastObserved, n: o.numberObserved, m: touch.mask, a: state.arrivals++, ...(touch.input.sourceEventId ? { s: touch.input.sourceEventId } : {}) };
+      const arrived: BufferedEvent = { id, f: o.firstObserved, l: o.lastObserved, n: o.numberObserved, m: touch.mask, a: state.arrivals++, ...(touch.input.sourceEventId ? { s: boundedIdentifier(touch.input.sourceEventId) } : {}) };
       state.events.push(arrived);
       // Find every match the new event completes; each consumes the instances it used. The
       // buffered events had no binding among themselves (each search ran to the end), and
       // using instances up never creates one, so every binding now uses the new event.
+      let raised = 0;
+      let further = 0;
+      let last: Alert | undefined;
       for (;;) {
         const required = state.unsettled ? undefined : state.events.indexOf(arrived);
         if (required === -1) break;
@@ -604,7 +866,7 @@ export class StreamingEngine {
         } catch (error) {
           // A search too expensive to finish is this rule's problem, reported with the event;
           // the rest of the batch and the other rules go on.
-          errors.push(evaluationDiagnostic(error, touch.eventIndex, key.ruleId));
+          diagnostics.push(evaluationDiagnostic(error, touch.eventIndex, key.ruleId));
           state.unsettled = true;
           break;
         }
@@ -612,16 +874,37 @@ export class StreamingEngine {
           delete state.unsettled;
           break;
         }
-        const usedEvents = binding.map((i) => state.events[i] as BufferedEvent);
-        const distinct = [...new Set(usedEvents)];
-        // Instances still unused before this match tell repeated matches over the same
-        // observed-data apart (number_observed > 1), so each gets its own alert id.
-        const instanceKey = distinct.map((e) => (e.n === 1 ? e.id : `${e.id}@${e.n}`));
-        state.outbox.push(this.buildAlert(compiled.rule, key.tenant, key.group, distinct, touch.input, instanceKey));
-        for (const e of usedEvents) e.n--;
+        const uses = new Map<BufferedEvent, number>();
+        for (const i of binding) {
+          const e = state.events[i] as BufferedEvent;
+          uses.set(e, (uses.get(e) ?? 0) + 1);
+        }
+        // The same binding is found again for as long as its events have the instances: fewer
+        // instances never make an earlier binding of the search possible. So its repeats are
+        // counted at once (number_observed can be 999,999,999), never searched one by one.
+        let repeats = Infinity;
+        for (const [e, count] of uses) repeats = Math.min(repeats, Math.floor(e.n / count));
+        const distinct = [...uses.keys()];
+        const alerting = Math.min(repeats, this.maxAlertsPerEvent - raised);
+        for (let r = 0; r < alerting; r++) {
+          // Instances still unused before this match tell repeated matches over the same
+          // observed-data apart (number_observed > 1), so each gets its own alert id.
+          const instanceKey = distinct.map((e) => {
+            const left = e.n - r * (uses.get(e) as number);
+            return left === 1 ? e.id : `${e.id}@${left}`;
+          });
+          last = this.buildAlert(compiled.rule, key.tenant, key.group, distinct, touch.input, instanceKey);
+          state.outbox.push(last);
+        }
+        raised += alerting;
+        further += repeats - alerting;
+        for (const [e, count] of uses) e.n -= repeats * count;
         for (const e of distinct) if (e.n === 0) used.set(e.id, e.f);
         state.events = state.events.filter((e) => e.n > 0);
       }
+      // Matches past the cap are counted on the last alert this event raised, which is
+      // committed with the state: a redelivery sends it again as it is, never recounts.
+      if (last && further > 0) last.additionalMatches = further;
       // Drop partial matches that can no longer be within the rule's window of a timely event.
       if (Number.isFinite(compiled.horizon)) {
         const oldest = state.watermark - this.lateness - compiled.horizon;
@@ -638,7 +921,7 @@ export class StreamingEngine {
     // A redelivery of a used event older than this would be late: no need to remember it.
     const horizon = state.watermark - this.lateness;
     state.used = [...used].filter(([, first]) => first >= horizon);
-    return { changed, late, evicted, duplicates, errors, fresh };
+    return { changed: taken.length > 0, late, evicted, duplicates, diagnostics, taken };
   }
 
   /**
@@ -669,27 +952,49 @@ export class StreamingEngine {
 
   private buildAlert(rule: Rule, tenant: string, groupKey: string, events: BufferedEvent[], completing: EventInput, instanceKey?: string[]): Alert {
     const ids = events.map((e) => e.id);
-    const first = Math.min(...events.map((e) => e.f));
-    const last = Math.max(...events.map((e) => e.l));
-    const objects = completing.objects ?? completing.observation.roots.map((r) => r.object);
+    let first = Infinity;
+    let last = -Infinity;
+    for (const e of events) {
+      first = Math.min(first, e.f);
+      last = Math.max(last, e.l);
+    }
+    let text = this.ruleTexts.get(rule);
+    if (text === undefined) this.ruleTexts.set(rule, (text = boundedRuleText(rule)));
+    // Alerts (and the outbox that holds them) carry bounded copies of the event's objects.
+    let objects = this.eventObjects.get(completing);
+    if (objects === undefined) this.eventObjects.set(completing, (objects = boundedObjects((completing.objects ?? completing.observation.roots.map((r) => r.object)) as Record<string, unknown>[])));
     return {
       id: alertId(tenant, rule.id, groupKey, instanceKey ?? ids),
       ruleId: rule.id,
-      ruleName: rule.name,
+      ruleName: text.name,
       severity: rule.severity,
-      description: rule.description,
-      ...(rule.category ? { category: rule.category } : {}),
-      tags: rule.tags,
+      description: text.description,
+      ...(text.category ? { category: text.category } : {}),
+      tags: text.tags,
       tenant,
       groupKey,
       firstObserved: formatStixTimestamp(first),
       lastObserved: formatStixTimestamp(last),
       observedDataIds: [...ids].sort(),
       sourceEventIds: events.flatMap((e) => (e.s ? [e.s] : [])),
-      objects: objects as Alert['objects'],
+      objects: objects.objects,
+      ...(objects.omitted > 0 ? { objectsOmitted: objects.omitted } : {}),
       created: new Date(this.now()).toISOString(),
     };
   }
+}
+
+/** One diagnostic per event of a state item that could not be read or written. */
+function keyFailure(entry: Entry, what: 'read' | 'updated', error: unknown): Diagnostic[] {
+  const code = error instanceof StixflowError ? error.code : 'state-failed';
+  const reason = error instanceof Error ? error.message : String(error);
+  return entry.items.map((touch) => ({
+    severity: 'error' as const,
+    code,
+    message: `state of rule ${entry.key.ruleId} group ${quoteGroup(entry.key.group)} could not be ${what}: ${reason}`,
+    eventIndex: touch.eventIndex,
+    ruleId: entry.key.ruleId,
+  }));
 }
 
 export interface Explanation {

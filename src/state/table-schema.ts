@@ -6,8 +6,12 @@
  *   state item:   pk = "S#" + enc(tenant) + "#" + enc(ruleId)   sk = "G#" + enc(group)
  *   counter item: pk = "C#" + enc(tenant) + "#" + enc(ruleId)   sk = "D#" + day (YYYY-MM-DD)
  * enc() is encodeURIComponent, which always escapes "#", so a tenant or rule id containing the
- * separator cannot produce the same key as another tenant/rule pair.
+ * separator cannot produce the same key as another tenant/rule pair. A part whose encoding is
+ * too long for DynamoDB's key limits becomes enc(readable prefix) + "$" + SHA-256 of the whole
+ * part (base64url): encodeURIComponent always escapes "$" too, so a hashed part can never equal
+ * an encoded one, and two hashed parts are equal only if their texts are.
  */
+import { createHash } from 'node:crypto';
 import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
 import { InvalidStateKeyError } from './errors.js';
 import type { StateKey } from './types.js';
@@ -43,13 +47,30 @@ export interface TableKey {
   sk: string;
 }
 
+/** Longest encoded key part kept as it is: two of them and the prefixes fit the 2048-byte partition key. */
+export const MAX_ENCODED_PART_BYTES = 1022;
+/** Encoded bytes of the readable prefix kept before the hash of a part too long for a key. */
+export const HASHED_PART_PREFIX_BYTES = 128;
+/** Marks a hashed key part; encodeURIComponent never leaves it in an encoded part. */
+export const HASHED_PART_MARKER = '$';
+
 function encodePart(part: string, what: string): string {
+  let encoded: string;
   try {
-    return encodeURIComponent(part);
+    encoded = encodeURIComponent(part);
   } catch {
     // encodeURIComponent throws only on lone surrogates, which DynamoDB (UTF-8) cannot store either.
     throw new InvalidStateKeyError(`${what} is not valid Unicode text`);
   }
+  // encodeURIComponent's output is ASCII: its length is its size in bytes.
+  if (encoded.length <= MAX_ENCODED_PART_BYTES) return encoded;
+  let prefix = '';
+  for (const character of part) {
+    const next = encodeURIComponent(character);
+    if (prefix.length + next.length > HASHED_PART_PREFIX_BYTES) break;
+    prefix += next;
+  }
+  return prefix + HASHED_PART_MARKER + createHash('sha256').update(part, 'utf8').digest('base64url');
 }
 
 function checkKeySize(key: TableKey): TableKey {
@@ -68,7 +89,10 @@ function tenantRulePartition(prefix: string, tenant: string, ruleId: string): st
   return prefix + encodePart(tenant, 'tenant') + KEY_SEPARATOR + encodePart(ruleId, 'rule id');
 }
 
-/** The table key of a state item; throws InvalidStateKeyError for keys DynamoDB could not hold. */
+/**
+ * The table key of a state item, within DynamoDB's key limits for parts of any length; throws
+ * InvalidStateKeyError only for an empty tenant or rule id, or text that is not valid Unicode.
+ */
 export function stateTableKey(key: StateKey): TableKey {
   return checkKeySize({
     pk: tenantRulePartition(STATE_PK_PREFIX, key.tenant, key.ruleId),

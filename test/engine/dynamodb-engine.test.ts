@@ -2,6 +2,7 @@
  * The streaming engine on the DynamoDB state store, against dynalite on loopback: calls per
  * batch, concurrency of 8 workers on one table, idempotency and explain.
  */
+import type { BatchGetItemCommandInput, PutItemCommandInput } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StreamingEngine, type EventInput } from '../../src/engine/streaming.js';
 import { ensureStateTable, startDynamo } from '../../src/local/emulators.js';
@@ -123,5 +124,82 @@ describe('streaming engine on DynamoDB (dynalite)', () => {
     const eight = await runWith(8, store);
     expect(one).toHaveLength(60);
     expect(eight).toEqual(one);
+  });
+
+  // Issue #11.3: one over-long group value used to make getMany throw for the whole batch.
+  describe('over-long group values and per-key failures', () => {
+    const cjkHost = '\u6f22\u5b57'.repeat(150); // 300 CJK characters: 2700 bytes once URI-encoded
+
+    it('a 300-CJK-character hostname as group_by value raises its FOLLOWEDBY alert', async () => {
+      const store = await newStore();
+      const engine = new StreamingEngine({ rules: [sequence], store });
+      const first = await engine.processBatch([proc('cjk-w', 0, 'winword.exe', cjkHost)]);
+      expect(first.errors).toEqual([]);
+      const second = await engine.processBatch([proc('cjk-p', 5, 'powershell.exe', cjkHost)]);
+      expect(second.errors).toEqual([]);
+      expect(second.alerts.map((a) => [a.groupKey, a.observedDataIds])).toEqual([[JSON.stringify([cjkHost]), ['observed-data--cjk-p', 'observed-data--cjk-w']]]);
+      await engine.acknowledge(second.alerts);
+      expect((await engine.explain('default', 'word-then-shell', JSON.stringify([cjkHost]))).stateExpiresAt).toBeDefined();
+    });
+
+    it('a batch of it and normal events alerts for all', async () => {
+      const store = await newStore();
+      const engine = new StreamingEngine({ rules: [sequence], store });
+      const result = await engine.processBatch([
+        proc('n-w', 0, 'winword.exe', 'web-1'),
+        proc('c-w', 0, 'winword.exe', cjkHost),
+        proc('m-w', 0, 'winword.exe', 'db-1'),
+        proc('n-p', 5, 'powershell.exe', 'web-1'),
+        proc('c-p', 5, 'powershell.exe', cjkHost),
+        proc('m-p', 5, 'powershell.exe', 'db-1'),
+      ]);
+      expect(result.errors).toEqual([]);
+      expect(result.alerts.map((a) => a.groupKey).sort()).toEqual([JSON.stringify([cjkHost]), '["db-1"]', '["web-1"]'].sort());
+    });
+
+    it('a key whose read or write fails fails only its own events, each reported with its index and rule', async () => {
+      const store = await newStore();
+      const engine = new StreamingEngine({ rules: [sequence], store });
+      const poisoned = encodeURIComponent('["poison"]');
+      // DynamoDB failing for one item (a hot partition throttled past the SDK's retries, say):
+      // reads that include it fail, and so do writes of it.
+      dynamo.client.middlewareStack.add(
+        (next, context) => async (args) => {
+          if (context.commandName === 'BatchGetItemCommand') {
+            const request = Object.values((args.input as BatchGetItemCommandInput).RequestItems ?? {})[0];
+            if (request?.Keys?.some((k) => k.sk?.S?.includes(poisoned))) throw Object.assign(new Error('throughput exceeded'), { name: 'ProvisionedThroughputExceededException' });
+          }
+          if (context.commandName === 'PutItemCommand' && (args.input as PutItemCommandInput).Item?.sk?.S?.includes(encodeURIComponent('["poison-write"]'))) {
+            throw Object.assign(new Error('internal server error'), { name: 'InternalServerError' });
+          }
+          return next(args);
+        },
+        { step: 'initialize', name: 'fail-one-key' },
+      );
+      try {
+        const result = await engine.processBatch([
+          proc('ok-w', 0, 'winword.exe', 'web-1'),
+          proc('bad-w', 0, 'winword.exe', 'poison'),
+          proc('ok-p', 5, 'powershell.exe', 'web-1'),
+          proc('bad-p', 5, 'powershell.exe', 'poison'),
+          proc('badw-w', 0, 'winword.exe', 'poison-write'),
+          proc('badw-p', 5, 'powershell.exe', 'poison-write'),
+        ]);
+        expect(result.alerts.map((a) => a.observedDataIds)).toEqual([['observed-data--ok-p', 'observed-data--ok-w']]);
+        expect(result.errors.map((e) => [e.code, e.eventIndex, e.ruleId]).sort()).toEqual([
+          ['state-store', 1, 'word-then-shell'],
+          ['state-store', 3, 'word-then-shell'],
+          ['state-store', 4, 'word-then-shell'],
+          ['state-store', 5, 'word-then-shell'],
+        ]);
+        expect(result.errors.every((e) => e.message.includes('poison'))).toBe(true);
+        expect(result.matched.map((m) => m.eventIndex).sort()).toEqual([0, 2]);
+      } finally {
+        dynamo.client.middlewareStack.remove('fail-one-key');
+      }
+      // The good key was committed: its events are used up by the alert.
+      const explained = await engine.explain('default', 'word-then-shell', '["web-1"]');
+      expect(explained.partialMatches).toEqual([]);
+    });
   });
 });

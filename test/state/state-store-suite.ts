@@ -166,11 +166,33 @@ export function describeStateStore(name: string, factory: StateStoreFactory): vo
     it('rejects keys and writes it cannot store', async () => {
       await expect(store.put({ key: { ...key, tenant: '' }, value: 'x', expiresAt: T0 }, null)).rejects.toThrow(InvalidStateKeyError);
       await expect(store.getMany([{ ...key, ruleId: '' }])).rejects.toThrow(InvalidStateKeyError);
-      await expect(store.getMany([{ ...key, group: 'g'.repeat(2000) }])).rejects.toThrow(InvalidStateKeyError);
       await expect(store.getMany([{ ...key, tenant: 'bad\uD800' }])).rejects.toThrow(InvalidStateKeyError);
       await expect(store.put({ key, value: 'x', expiresAt: T0 + 0.5 }, null)).rejects.toThrow(InvalidStateWriteError);
       await expect(store.put({ key, value: 'x', expiresAt: T0 }, 0)).rejects.toThrow(InvalidStateWriteError);
       await expect(store.delete(key, 1.5)).rejects.toThrow(InvalidStateWriteError);
+    });
+
+    // Issue #11.3: a group_by value too long for DynamoDB's key limits (2048-byte partition key,
+    // 1024-byte sort key) used to be refused, failing the whole batch. Keys of any length now
+    // fit: a long part keeps a readable prefix and is told apart by its SHA-256.
+    it('stores keys of any length, and keeps long keys that share a prefix apart', async () => {
+      const cjk = '\u6f22'.repeat(300); // 300 CJK characters: 2700 bytes once URI-encoded
+      const longKeys: StateKey[] = [
+        { ...key, group: JSON.stringify([cjk]) },
+        { ...key, group: JSON.stringify([`${cjk}x`]) },
+        { ...key, group: 'g'.repeat(5000) },
+        { ...key, group: `${'g'.repeat(4999)}h` },
+        { tenant: 't'.repeat(3000), ruleId: 'r'.repeat(3000), group: 'g' },
+        { tenant: 't'.repeat(3000), ruleId: `${'r'.repeat(2999)}s`, group: 'g' },
+      ];
+      for (const [i, k] of longKeys.entries()) {
+        expect(await store.put({ key: k, value: `long-${i}`, expiresAt: T0 + 60 }, null)).toEqual({ ok: true, version: 1 });
+      }
+      const read = await store.getMany([...longKeys, key]);
+      expect(longKeys.map((k) => read.get(stateKeyId(k))?.value)).toEqual(longKeys.map((_, i) => `long-${i}`));
+      expect(read.has(id)).toBe(false);
+      expect(await store.put({ key: longKeys[0]!, value: 'updated', expiresAt: T0 + 60 }, 1)).toEqual({ ok: true, version: 2 });
+      expect(await store.delete(longKeys[2]!, 1)).toEqual({ ok: true, version: 1 });
     });
 
     it('allows an empty group', async () => {

@@ -3,6 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { stateItemBytes, dynamoNumberBytes } from '../../src/state/item-size.js';
 import {
   COUNTER_PK_PREFIX,
+  MAX_PARTITION_KEY_BYTES,
+  MAX_SORT_KEY_BYTES,
   PARTITION_KEY,
   SORT_KEY,
   STATE_PK_PREFIX,
@@ -51,5 +53,41 @@ describe('table schema', () => {
     expect(dynamoNumberBytes(1_750_000_123)).toBe(6);
     // names: pk sk v val ttl = 2+2+1+3+3 = 11; pk "S#t#r" 5, sk "G#g" 3, value 4, numbers 2+2
     expect(stateItemBytes(stateTableKey({ tenant: 't', ruleId: 'r', group: 'g' }), 1, 'abcd', 1)).toBe(11 + 5 + 3 + 4 + 2 + 2);
+  });
+});
+
+describe('table keys of long parts (issue #11.3)', () => {
+  const limits = (k: { pk: string; sk: string }): [number, number] => [Buffer.byteLength(k.pk, 'utf8'), Buffer.byteLength(k.sk, 'utf8')];
+
+  it('always fit DynamoDB key limits, keep a readable prefix, and stay injective', () => {
+    const unit = fc.constantFrom('a', 'é', '\u6f22', '#', '$', '%', '😀');
+    // Short parts, and parts past the limits once encoded (a CJK character encodes to 9 bytes).
+    const long = fc.oneof(fc.string({ unit, maxLength: 8 }), fc.string({ unit, minLength: 120, maxLength: 1500 }));
+    fc.assert(
+      fc.property(fc.tuple(long, long, long), fc.tuple(long, long, long), ([t1, r1, g1], [t2, r2, g2]) => {
+        fc.pre(t1.length > 0 && r1.length > 0 && t2.length > 0 && r2.length > 0);
+        const a = stateTableKey({ tenant: t1, ruleId: r1, group: g1 });
+        const b = stateTableKey({ tenant: t2, ruleId: r2, group: g2 });
+        for (const k of [a, b]) {
+          const [pk, sk] = limits(k);
+          expect(pk).toBeLessThanOrEqual(MAX_PARTITION_KEY_BYTES);
+          expect(sk).toBeLessThanOrEqual(MAX_SORT_KEY_BYTES);
+        }
+        expect(a.pk === b.pk && a.sk === b.sk).toBe(t1 === t2 && r1 === r2 && g1 === g2);
+      }),
+      { seed: 1103, numRuns: 300 },
+    );
+  });
+
+  it('hashes only parts too long to keep, after a readable prefix', () => {
+    const short = stateTableKey({ tenant: 't', ruleId: 'r', group: '["host-1"]' });
+    expect(short.sk).toBe(`G#${encodeURIComponent('["host-1"]')}`);
+    const group = JSON.stringify(['\u6f22'.repeat(300)]);
+    const hashed = stateTableKey({ tenant: 't', ruleId: 'r', group });
+    expect(hashed.sk.startsWith(`G#${encodeURIComponent('["\u6f22')}`)).toBe(true);
+    expect(hashed.sk).toMatch(/\$[A-Za-z0-9_-]{43}$/);
+    expect(limits(hashed)[1]).toBeLessThanOrEqual(MAX_SORT_KEY_BYTES);
+    // A counter key of a long tenant and rule fits too.
+    expect(limits(counterTableKey('t'.repeat(4000), 'r'.repeat(4000), '2026-01-01'))[0]).toBeLessThanOrEqual(MAX_PARTITION_KEY_BYTES);
   });
 });
