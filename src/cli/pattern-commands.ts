@@ -1,5 +1,5 @@
 /** `stixflow validate` and `stixflow match`: pattern authoring commands. */
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { checkPattern, compilePattern } from '../pattern/compile.js';
 import type { StixVersion } from '../pattern/parse.js';
@@ -52,11 +52,16 @@ interface PatternSource {
   text: string;
 }
 
-function collectPatterns(arg: string, out: PatternSource[], read: (path: string) => string): void {
+function collectPatterns(arg: string, out: PatternSource[], read: (path: string) => string, unreadable: Diagnostic[], listed = false): void {
   if (existsSync(arg) && statSync(arg).isDirectory()) {
     for (const entry of readdirSync(arg).sort()) {
-      if (/\.(pattern|patterns|txt)$/.test(entry)) collectPatterns(join(arg, entry), out, read);
+      if (/\.(pattern|patterns|txt)$/.test(entry)) collectPatterns(join(arg, entry), out, read, unreadable, true);
     }
+    return;
+  }
+  if (listed && !existsSync(arg)) {
+    // Listed in a directory yet not there: a dangling symbolic link. Its name is no pattern.
+    unreadable.push({ severity: 'error', code: 'pattern-file-unreadable', message: `cannot read ${arg} (a symbolic link to a missing file?); skipped`, file: arg });
     return;
   }
   if (existsSync(arg) && statSync(arg).isFile()) {
@@ -79,8 +84,10 @@ export async function validateCommand(argv: string[], io: CliIo): Promise<number
     return 2;
   }
   const sources: PatternSource[] = [];
+  const unreadable: Diagnostic[] = [];
   const ruleArgs = parsed.positionals.filter(isRulePath);
-  for (const arg of parsed.positionals.filter((a) => !isRulePath(a))) collectPatterns(arg, sources, (p) => readFileSync(p, 'utf8'));
+  for (const arg of parsed.positionals.filter((a) => !isRulePath(a))) collectPatterns(arg, sources, (p) => readFileSync(p, 'utf8'), unreadable);
+  for (const d of unreadable) writeLine(io.stderr, renderDiagnostic(d));
   let invalidRules = 0;
   if (ruleArgs.length > 0) invalidRules = validateRuleFiles(ruleArgs, parsed.values.json === true, io);
 
@@ -108,7 +115,7 @@ export async function validateCommand(argv: string[], io: CliIo): Promise<number
     if (parsed.values.json) writeLine(io.stdout, JSON.stringify(report, null, 2));
     else writeLine(io.stdout, `${sources.length - invalid} valid, ${invalid} invalid`);
   }
-  return invalid + invalidRules > 0 ? 1 : 0;
+  return invalid + invalidRules + unreadable.length > 0 ? 1 : 0;
 }
 
 function isRulePath(arg: string): boolean {
@@ -116,10 +123,16 @@ function isRulePath(arg: string): boolean {
   if (statSync(arg).isFile()) return /\.(ya?ml|json)$/i.test(arg);
   // A directory holds rules when it has rule files and no pattern files (*.pattern, *.txt).
   const names: string[] = [];
+  const seen = new Set<string>();
   const walk = (dir: string): void => {
+    // Read each directory once, so that a symbolic link to an ancestor ends.
+    const real = realpathSync(dir);
+    if (seen.has(real)) return;
+    seen.add(real);
     for (const entry of readdirSync(dir)) {
       const child = join(dir, entry);
-      if (statSync(child).isDirectory()) walk(child);
+      // A dangling link is listed by name; the rule loader reports it.
+      if (existsSync(child) && statSync(child).isDirectory()) walk(child);
       else names.push(entry);
     }
   };

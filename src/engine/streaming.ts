@@ -662,6 +662,7 @@ export class StreamingEngine {
       severity: rule.severity,
       description: rule.description,
       ...(rule.category ? { category: rule.category } : {}),
+      ...(rule.type ? { ruleType: rule.type } : {}),
       tags: rule.tags,
       tenant,
       groupKey,
