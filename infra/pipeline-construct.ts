@@ -10,7 +10,7 @@
  * (with file, line and reason) so it is never deployed silently. The same directory is copied
  * into each function bundle and compiled again once per container.
  */
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
@@ -155,7 +155,6 @@ export class StixDetectionPipeline extends Construct {
     const rulesDir = resolve(props.rulesDir);
     // First, before anything is bundled: a broken rule stops the synth here.
     const validated = validateRulesDir(rulesDir);
-    const stagedRules = stageRulesAsJson(rulesDir);
     this.ruleIds = validated.ruleIds;
     const timeout = props.timeout ?? Duration.seconds(30);
     const retention = props.logRetention ?? RetentionDays.ONE_MONTH;
@@ -251,11 +250,18 @@ export class StixDetectionPipeline extends Construct {
       });
     };
     const alertEnv = { ALERT_QUEUE_URL: this.alertQueue.queueUrl };
-    this.functions = {
-      IngestHttp: makeFunction('IngestHttp', 'stixflow: POST /events → detection pipeline → alert queue', alertEnv),
-      IngestSqs: makeFunction('IngestSqs', 'stixflow: ingest queue → detection pipeline → alert queue', alertEnv),
-      RulesApi: makeFunction('RulesApi', 'stixflow: GET /rules, PATCH /rules/{id}', auth.type === 'jwt' ? { RULES_ADMIN_SCOPE: adminScope as string } : {}),
-    };
+    const stagedRules = stageRulesAsJson(rulesDir);
+    try {
+      this.functions = {
+        IngestHttp: makeFunction('IngestHttp', 'stixflow: POST /events → detection pipeline → alert queue', alertEnv),
+        IngestSqs: makeFunction('IngestSqs', 'stixflow: ingest queue → detection pipeline → alert queue', alertEnv),
+        RulesApi: makeFunction('RulesApi', 'stixflow: GET /rules, PATCH /rules/{id}', auth.type === 'jwt' ? { RULES_ADMIN_SCOPE: adminScope as string } : {}),
+      };
+    } finally {
+      // Bundling runs while each function is constructed (the afterBundling hook copies the
+      // staged rules into its asset); after the last one the staging directory has served.
+      rmSync(stagedRules, { recursive: true, force: true });
+    }
 
     // ------------------------------------------------------------ least privilege
     const tableArn = this.table.tableArn;
