@@ -5,12 +5,12 @@
  * processes using the shared temporary directory cannot disturb the comparison. (`cdk synth`
  * runs infra/app.ts, which builds the same construct.)
  */
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App, Stack } from 'aws-cdk-lib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { StixDetectionPipeline } from '../../infra/pipeline-construct.js';
+import { StixDetectionPipeline, stageRulesAsJson, validateRulesDir } from '../../infra/pipeline-construct.js';
 
 /** Temporary entries stixflow itself creates are named stixflow-… (the rules staging: stixflow-rules-…). */
 const stixflowEntries = (dir: string): string[] => readdirSync(dir).filter((name) => name.startsWith('stixflow-')).sort();
@@ -46,4 +46,23 @@ describe('temporary directories of a synth', () => {
       else process.env.TMPDIR = saved;
     }
   }, 180_000);
+
+  it('stages exactly the rules the loader validated: a dangling link and a link to an ancestor neither crash nor recurse', () => {
+    const rulesDir = join(work, 'linked-rules');
+    mkdirSync(join(rulesDir, 'team'), { recursive: true });
+    writeFileSync(join(rulesDir, 'a.yaml'), `- id: a\n  name: A\n  severity: low\n  pattern: "[process:name = 'x']"\n---\n- id: b\n  name: B\n  severity: low\n  pattern: "[process:name = 'y']"\n`);
+    writeFileSync(join(rulesDir, 'team', 'c.json'), JSON.stringify([{ id: 'c', name: 'C', severity: 'low', pattern: "[process:name = 'z']" }]));
+    symlinkSync(join(work, 'gone'), join(rulesDir, 'old-notes')); // dangling, no rule file by name: a warning
+    symlinkSync(rulesDir, join(rulesDir, 'team', 'up')); // back to the top
+    expect(validateRulesDir(rulesDir).ruleIds).toEqual(['a', 'b', 'c']);
+    const staged = stageRulesAsJson(rulesDir);
+    try {
+      expect(readdirSync(staged).sort()).toEqual(['a.0.json', 'a.1.json', 'team']);
+      expect(readdirSync(join(staged, 'team'))).toEqual(['c.json']);
+      expect(JSON.parse(readFileSync(join(staged, 'a.1.json'), 'utf8'))).toMatchObject([{ id: 'b' }]);
+      expect(validateRulesDir(staged).ruleIds).toEqual(['a', 'b', 'c']);
+    } finally {
+      rmSync(staged, { recursive: true, force: true });
+    }
+  });
 });
