@@ -10,9 +10,9 @@
  * (with file, line and reason) so it is never deployed silently. The same directory is copied
  * into each function bundle and compiled again once per container.
  */
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import { HttpApi, HttpMethod, HttpStage, LogGroupLogDestination, type IHttpRouteAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2';
@@ -29,7 +29,7 @@ import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { parseAllDocuments } from 'yaml';
 import { formatDiagnostics } from '../src/errors.js';
-import { loadRulesFromPaths } from '../src/rules/load.js';
+import { loadRulesFromPaths, readRuleSources } from '../src/rules/load.js';
 import { COUNTER_PK_PREFIX, PARTITION_KEY, SORT_KEY, STATE_PK_PREFIX, TTL_ATTRIBUTE } from '../src/state/table-schema.js';
 import { OVERRIDE_PARTITION } from '../functions/rule-overrides.js';
 import {
@@ -112,28 +112,29 @@ export function validateRulesDir(rulesDir: string): { ruleIds: string[]; warning
 /**
  * Writes the (validated) rules as JSON into a staging folder for the bundles: YAML costs a
  * Lambda cold start about a fifth of a second per thousand rules, JSON.parse almost nothing,
- * and the loader reads both alike. Each YAML document becomes one JSON file.
+ * and the loader reads both alike. Each YAML document becomes one JSON file, in
+ * document order.
  */
 export function stageRulesAsJson(rulesDir: string): string {
   const staging = mkdtempSync(join(tmpdir(), 'stixflow-rules-'));
-  const visit = (dir: string, relative: string): void => {
-    for (const entry of readdirSync(dir).sort()) {
-      const source = join(dir, entry);
-      if (statSync(source).isDirectory()) {
-        mkdirSync(join(staging, relative, entry), { recursive: true });
-        visit(source, join(relative, entry));
-      } else if (/\.json$/i.test(entry)) {
-        copyFileSync(source, join(staging, relative, entry));
-      } else if (/\.ya?ml$/i.test(entry)) {
-        const stem = entry.replace(/\.ya?ml$/i, '');
-        parseAllDocuments(readFileSync(source, 'utf8')).forEach((doc, i) => {
-          const value: unknown = doc.toJS();
-          if (value !== null && value !== undefined) writeFileSync(join(staging, relative, `${stem}${i > 0 ? `.${i}` : ''}.json`), JSON.stringify(value));
-        });
-      }
+  // The loader's own walk, so that what ships is what was validated: the same files, a
+  // directory reached twice through links once, unreadable entries (already reported) left out.
+  for (const source of readRuleSources([rulesDir]).sources) {
+    const target = join(staging, relative(rulesDir, source.file));
+    mkdirSync(dirname(target), { recursive: true });
+    if (/\.json$/i.test(source.file)) {
+      writeFileSync(target, source.text);
+      continue;
     }
-  };
-  visit(rulesDir, '');
+    const stem = target.replace(/\.ya?ml$/i, '');
+    const documents = parseAllDocuments(source.text);
+    // Several documents: numbered so that name order (the loader's) is document order.
+    const width = String(documents.length - 1).length;
+    documents.forEach((doc, i) => {
+      const value: unknown = doc.toJS();
+      if (value !== null && value !== undefined) writeFileSync(`${stem}${documents.length > 1 ? `.${String(i).padStart(width, '0')}` : ''}.json`, JSON.stringify(value));
+    });
+  }
   return staging;
 }
 
@@ -155,7 +156,6 @@ export class StixDetectionPipeline extends Construct {
     const rulesDir = resolve(props.rulesDir);
     // First, before anything is bundled: a broken rule stops the synth here.
     const validated = validateRulesDir(rulesDir);
-    const stagedRules = stageRulesAsJson(rulesDir);
     this.ruleIds = validated.ruleIds;
     const timeout = props.timeout ?? Duration.seconds(30);
     const retention = props.logRetention ?? RetentionDays.ONE_MONTH;
@@ -251,11 +251,18 @@ export class StixDetectionPipeline extends Construct {
       });
     };
     const alertEnv = { ALERT_QUEUE_URL: this.alertQueue.queueUrl };
-    this.functions = {
-      IngestHttp: makeFunction('IngestHttp', 'stixflow: POST /events → detection pipeline → alert queue', alertEnv),
-      IngestSqs: makeFunction('IngestSqs', 'stixflow: ingest queue → detection pipeline → alert queue', alertEnv),
-      RulesApi: makeFunction('RulesApi', 'stixflow: GET /rules, PATCH /rules/{id}', auth.type === 'jwt' ? { RULES_ADMIN_SCOPE: adminScope as string } : {}),
-    };
+    const stagedRules = stageRulesAsJson(rulesDir);
+    try {
+      this.functions = {
+        IngestHttp: makeFunction('IngestHttp', 'stixflow: POST /events → detection pipeline → alert queue', alertEnv),
+        IngestSqs: makeFunction('IngestSqs', 'stixflow: ingest queue → detection pipeline → alert queue', alertEnv),
+        RulesApi: makeFunction('RulesApi', 'stixflow: GET /rules, PATCH /rules/{id}', auth.type === 'jwt' ? { RULES_ADMIN_SCOPE: adminScope as string } : {}),
+      };
+    } finally {
+      // Bundling runs while each function is constructed (the afterBundling hook copies the
+      // staged rules into its asset); after the last one the staging directory has served.
+      rmSync(stagedRules, { recursive: true, force: true });
+    }
 
     // ------------------------------------------------------------ least privilege
     const tableArn = this.table.tableArn;

@@ -74,7 +74,24 @@ export function count(n: number, noun: string, plural = `${noun}s`): string {
   return `${n} ${n === 1 ? noun : plural}`;
 }
 
+/**
+ * The output's reader has gone (a pipe closed by `head`): the command stops here, as a C tool
+ * stops at SIGPIPE. Not a failure; bin/stixflow.js exits quietly with status 0.
+ */
+export class OutputClosedError extends Error {
+  constructor() {
+    super('the output was closed by its reader');
+  }
+}
+
+/**
+ * Writes one line. A write that failed (a closed pipe) marks the stream unwritable at once,
+ * while its 'error' event waits until the running command yields to the event loop (a command
+ * that awaits only settled promises never does): stop at the next line instead of computing the
+ * rest of the output for nobody.
+ */
 export function writeLine(stream: NodeJS.WritableStream, text: string): void {
+  if (!stream.writable) throw new OutputClosedError();
   stream.write(text.endsWith('\n') ? text : `${text}\n`);
 }
 

@@ -1,9 +1,10 @@
 /** `stixflow validate` and `stixflow match`: pattern authoring commands. */
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { checkPattern, compilePattern } from '../pattern/compile.js';
 import type { StixVersion } from '../pattern/parse.js';
-import { PatternError, StixflowError, type Diagnostic } from '../errors.js';
+import { formatDiagnostic, formatDiagnostics, PatternError, StixflowError, type Diagnostic } from '../errors.js';
+import { createNormaliser, loadMapping, toBundle, type Normaliser } from '../normalise/index.js';
 import { findUnsatisfiable } from '../generate/index.js';
 import { loadRulesFromPaths } from '../rules/load.js';
 import { count, parseJsonOrNdjson, readInput, renderDiagnostic, writeLine, parseCommandArgs, type CliIo } from './io.js';
@@ -33,9 +34,15 @@ binding (which observed-data and which objects satisfied each observation expres
 The file holds a STIX 2.1 bundle, observed-data with object_refs plus SCOs, STIX 2.0
 observed-data with embedded objects, a JSON array of these, or NDJSON.
 
+Raw events (ECS, flat key-value, or any format a --mapping recognises) are normalised into
+STIX observed data first, as 'stixflow run' does, and the output lists them under
+"normalised" (input, line, mapping, the observed-data ids they became). An event that is not
+STIX and that no mapping recognises is an error (exit 2), never a silent "no match".
+
 Options:
   -p, --pattern <text>      the STIX pattern (required)
   --stix-version <2.0|2.1>  STIX version of the pattern (default 2.1)
+  -m, --mapping <file>      extra normalisation mapping for raw events (repeatable)
   -h, --help                show this help
 
 Exit status: 0 matched, 1 not matched, 2 error (bad pattern, bad data, usage).`;
@@ -52,11 +59,16 @@ interface PatternSource {
   text: string;
 }
 
-function collectPatterns(arg: string, out: PatternSource[], read: (path: string) => string): void {
+function collectPatterns(arg: string, out: PatternSource[], read: (path: string) => string, unreadable: Diagnostic[], listed = false): void {
   if (existsSync(arg) && statSync(arg).isDirectory()) {
     for (const entry of readdirSync(arg).sort()) {
-      if (/\.(pattern|patterns|txt)$/.test(entry)) collectPatterns(join(arg, entry), out, read);
+      if (/\.(pattern|patterns|txt)$/.test(entry)) collectPatterns(join(arg, entry), out, read, unreadable, true);
     }
+    return;
+  }
+  if (listed && !existsSync(arg)) {
+    // Listed in a directory yet not there: a dangling symbolic link. Its name is no pattern.
+    unreadable.push({ severity: 'error', code: 'pattern-file-unreadable', message: `cannot read ${arg} (a symbolic link to a missing file?); skipped`, file: arg });
     return;
   }
   if (existsSync(arg) && statSync(arg).isFile()) {
@@ -79,8 +91,10 @@ export async function validateCommand(argv: string[], io: CliIo): Promise<number
     return 2;
   }
   const sources: PatternSource[] = [];
+  const unreadable: Diagnostic[] = [];
   const ruleArgs = parsed.positionals.filter(isRulePath);
-  for (const arg of parsed.positionals.filter((a) => !isRulePath(a))) collectPatterns(arg, sources, (p) => readFileSync(p, 'utf8'));
+  for (const arg of parsed.positionals.filter((a) => !isRulePath(a))) collectPatterns(arg, sources, (p) => readFileSync(p, 'utf8'), unreadable);
+  for (const d of unreadable) writeLine(io.stderr, renderDiagnostic(d));
   let invalidRules = 0;
   if (ruleArgs.length > 0) invalidRules = validateRuleFiles(ruleArgs, parsed.values.json === true, io);
 
@@ -108,7 +122,7 @@ export async function validateCommand(argv: string[], io: CliIo): Promise<number
     if (parsed.values.json) writeLine(io.stdout, JSON.stringify(report, null, 2));
     else writeLine(io.stdout, `${sources.length - invalid} valid, ${invalid} invalid`);
   }
-  return invalid + invalidRules > 0 ? 1 : 0;
+  return invalid + invalidRules + unreadable.length > 0 ? 1 : 0;
 }
 
 function isRulePath(arg: string): boolean {
@@ -116,10 +130,16 @@ function isRulePath(arg: string): boolean {
   if (statSync(arg).isFile()) return /\.(ya?ml|json)$/i.test(arg);
   // A directory holds rules when it has rule files and no pattern files (*.pattern, *.txt).
   const names: string[] = [];
+  const seen = new Set<string>();
   const walk = (dir: string): void => {
+    // Read each directory once, so that a symbolic link to an ancestor ends.
+    const real = realpathSync(dir);
+    if (seen.has(real)) return;
+    seen.add(real);
     for (const entry of readdirSync(dir)) {
       const child = join(dir, entry);
-      if (statSync(child).isDirectory()) walk(child);
+      // A dangling link is listed by name; the rule loader reports it.
+      if (existsSync(child) && statSync(child).isDirectory()) walk(child);
       else names.push(entry);
     }
   };
@@ -149,8 +169,53 @@ function validateRuleFiles(paths: string[], json: boolean, io: CliIo): number {
   return failing.size;
 }
 
+/**
+ * What `match` takes as STIX, as it is: a bundle, an observed-data, or any object with a STIX id
+ * of its own type (an SCO listed beside its observed-data). Anything else is a raw event.
+ */
+function isStixInput(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const { type, id } = value as { type?: unknown; id?: unknown };
+  if (typeof type !== 'string') return false;
+  return type === 'bundle' || type === 'observed-data' || (typeof id === 'string' && id.startsWith(`${type}--`));
+}
+
+interface NormalisedInput {
+  /** Position of the raw event among the input values (a JSON array counts each element). */
+  input: number;
+  line: number;
+  mapping: string;
+  observedDataIds: (string | undefined)[];
+}
+
+/**
+ * Puts raw events through the normaliser, each in its place (so observedDataIndex still follows
+ * the input order); STIX values stay as they are, so the batch semantics apply to them unchanged.
+ */
+function normaliseRawInputs(values: { value: unknown; line: number }[], normaliser: Normaliser, file: string): { data: unknown[]; normalised: NormalisedInput[]; problems: Diagnostic[] } {
+  const data: unknown[] = [];
+  const normalised: NormalisedInput[] = [];
+  const problems: Diagnostic[] = [];
+  values.forEach(({ value, line }, input) => {
+    if (isStixInput(value)) {
+      data.push(value);
+      return;
+    }
+    const result = normaliser.normalise(value, input);
+    if (!result.ok) {
+      const d = result.diagnostic;
+      const message = d.code === 'unrecognised-format' ? `input ${input} is not STIX, and ${d.message}` : `input ${input} is not STIX and could not be normalised: ${d.message}`;
+      problems.push({ ...d, file, line, message });
+      return;
+    }
+    data.push(...result.events.map(toBundle));
+    normalised.push({ input, line, mapping: result.mapping, observedDataIds: result.events.map((e) => e.observedData.id) });
+  });
+  return { data, normalised, problems };
+}
+
 export async function matchCommand(argv: string[], io: CliIo): Promise<number> {
-  const parsed = parseCommandArgs(argv, { pattern: { type: 'string', short: 'p' }, 'stix-version': { type: 'string' } }, MATCH_HELP, io);
+  const parsed = parseCommandArgs(argv, { pattern: { type: 'string', short: 'p' }, 'stix-version': { type: 'string' }, mapping: { type: 'string', short: 'm', multiple: true } }, MATCH_HELP, io);
   if (typeof parsed === 'number') return parsed;
   const stixVersion = stixVersionOf(parsed.values['stix-version']);
   const patternText = parsed.values.pattern;
@@ -182,10 +247,27 @@ export async function matchCommand(argv: string[], io: CliIo): Promise<number> {
     writeLine(io.stdout, JSON.stringify({ error: 'invalid-input', diagnostics }, null, 2));
     return 2;
   }
-  const values = documents.flatMap((d) => (d.ok ? (Array.isArray(d.value) ? d.value : [d.value]) : []));
+  const values = documents.flatMap((d) => (d.ok ? (Array.isArray(d.value) ? d.value : [d.value]).map((value: unknown) => ({ value, line: d.line })) : []));
+  let normaliser: Normaliser;
   try {
-    const result = pattern.match(values);
-    writeLine(io.stdout, JSON.stringify({ pattern: patternText, ...result, warnings: pattern.warnings }, null, 2));
+    normaliser = createNormaliser({ mappings: (parsed.values.mapping ?? []).map((m) => loadMapping(readFileSync(m, 'utf8'), m)) });
+  } catch (error) {
+    writeLine(io.stderr, error instanceof StixflowError ? formatDiagnostics(error.diagnostics) : `cannot read a mapping: ${(error as Error).message}`);
+    return 2;
+  }
+  const { data, normalised, problems } = normaliseRawInputs(values, normaliser, file);
+  if (problems.length > 0) {
+    writeLine(io.stdout, JSON.stringify({ error: 'invalid-input', diagnostics: problems }, null, 2));
+    for (const d of problems) writeLine(io.stderr, formatDiagnostic(d));
+    return 2;
+  }
+  if (normalised.length > 0) {
+    const mappings = [...new Set(normalised.map((n) => n.mapping))].join(', ');
+    writeLine(io.stderr, `${count(normalised.length, 'raw event')} normalised into STIX observed data (mapping: ${mappings}); see "normalised" in the output`);
+  }
+  try {
+    const result = pattern.match(data);
+    writeLine(io.stdout, JSON.stringify({ pattern: patternText, ...result, normalised, warnings: pattern.warnings }, null, 2));
     return result.matched ? 0 : 1;
   } catch (error) {
     if (!(error instanceof StixflowError)) throw error;

@@ -36,11 +36,14 @@ Prints JSON.
 
 Options:
   -r, --rules <path>   rule file or directory (repeatable)
+  -m, --mapping <file> extra normalisation mapping (repeatable), as for 'stixflow run'
   --rule <id>          the rule to explain (required)
   --group <key>        one group key, as printed in alerts (default: every group seen)
   --tenant <name>      tenant (default: default)
   --lateness <seconds> allowed lateness (default 300)
-  -h, --help           show this help`;
+  -h, --help           show this help
+
+Exit status: 0 explained, 1 some events or rules rejected (on stderr), 2 usage error.`;
 
 interface Loaded {
   detector: Detector;
@@ -126,7 +129,7 @@ export async function runCommand(argv: string[], io: CliIo): Promise<number> {
 }
 
 export async function stateCommand(argv: string[], io: CliIo): Promise<number> {
-  const parsed = parseCommandArgs(argv, { rules: { type: 'string', short: 'r', multiple: true }, rule: { type: 'string' }, group: { type: 'string' }, tenant: { type: 'string' }, lateness: { type: 'string' } }, STATE_HELP, io);
+  const parsed = parseCommandArgs(argv, { rules: { type: 'string', short: 'r', multiple: true }, mapping: { type: 'string', short: 'm', multiple: true }, rule: { type: 'string' }, group: { type: 'string' }, tenant: { type: 'string' }, lateness: { type: 'string' } }, STATE_HELP, io);
   if (typeof parsed === 'number') return parsed;
   const ruleId = parsed.values.rule;
   if (!ruleId || !parsed.values.rules || parsed.positionals.length === 0) {
@@ -136,11 +139,21 @@ export async function stateCommand(argv: string[], io: CliIo): Promise<number> {
   const setup = await setUp(parsed.values, io);
   if (!setup) return 2;
   const tenant = parsed.values.tenant ?? 'default';
-  const { events } = await readEvents(parsed.positionals, io);
+  const { events, problems } = await readEvents(parsed.positionals, io);
+  let exit = setup.exit;
+  // An event that never reached the engine explains a missing partial match: say so.
+  for (const p of problems) {
+    writeLine(io.stderr, formatDiagnostic(p));
+    exit = 1;
+  }
   const groups = new Set<string>();
-  for (const event of events) {
+  for (const [index, event] of events.entries()) {
     const result = await setup.detector.process([event], tenant);
     for (const key of result.touched) if (key.ruleId === ruleId) groups.add(key.group);
+    for (const d of result.rejected) {
+      writeLine(io.stderr, formatDiagnostic({ ...d, eventIndex: index }));
+      exit = 1;
+    }
   }
   const wanted = parsed.values.group !== undefined ? [parsed.values.group] : [...groups];
   const explanations = [];
@@ -151,5 +164,5 @@ export async function stateCommand(argv: string[], io: CliIo): Promise<number> {
     return 2;
   }
   writeLine(io.stdout, JSON.stringify(explanations, null, 2));
-  return setup.exit;
+  return exit;
 }

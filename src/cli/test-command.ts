@@ -10,7 +10,8 @@ const HELP = `Usage: stixflow test [options] <rule file | dir>...
 Runs the tests kept beside each rule (\`tests:\` — events and the expected outcome, 'alert' or
 'no-alert' or \`alerts: N\`) through the real pipeline, and for every rule without tests a
 generated positive check and generated near misses. Prints a summary with each failure
-explained (which observation expression no event satisfied).
+explained: which observation expressions the events satisfy, and what then stood in the way
+(a part of the pattern no event satisfies, timing or repetitions, filters, group_by…).
 
 Options:
   --junit <file>     also write JUnit XML (for CI systems)

@@ -11,6 +11,8 @@ export interface Alert {
   severity: Severity;
   description: string;
   category?: string;
+  /** The rule's `type` (what it is about, e.g. process, network), when the rule declares one. */
+  ruleType?: string;
   tags: string[];
   tenant: string;
   groupKey: string;

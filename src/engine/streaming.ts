@@ -970,6 +970,7 @@ export class StreamingEngine {
       severity: rule.severity,
       description: text.description,
       ...(text.category ? { category: text.category } : {}),
+      ...(rule.type ? { ruleType: rule.type } : {}),
       tags: text.tags,
       tenant,
       groupKey,

@@ -4,7 +4,7 @@
  * compile (patterns, group_by paths, filters). Every problem is a typed diagnostic with file,
  * line and column; an invalid rule is reported and skipped, the valid ones still load.
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { lstatSync, readdirSync, readFileSync, readlinkSync, realpathSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { isMap, isScalar, isSeq, LineCounter, parseAllDocuments, type Document, type Node as YamlNode, type Scalar } from 'yaml';
@@ -151,6 +151,7 @@ function collectFromDocument(doc: Document, file: string, text: string, lines: L
   } else if (typeof value === 'object' && Array.isArray((value as { rules?: unknown }).rules)) {
     entries = (value as { rules: unknown[] }).rules;
     basePath = ['rules'];
+    warnUnknownTopLevelKeys(doc, file, lines, diagnostics);
   } else if (typeof value === 'object' && value !== null && 'id' in value) {
     out.push(makeRaw(value as Record<string, unknown>, []));
     return;
@@ -168,6 +169,26 @@ function collectFromDocument(doc: Document, file: string, text: string, lines: L
     out.push(makeRaw(entry as Record<string, unknown>, path));
   });
 }
+
+/** The keys a rule file's top-level mapping may hold besides a single rule's fields. */
+const TOP_LEVEL_KEYS = new Set(['rules']);
+
+/**
+ * A mapping with a `rules:` list holds nothing else: any other key (a misplaced rule field, a
+ * typo such as `rule:` beside `rules:`) would be ignored, so it is a warning at the key.
+ */
+function warnUnknownTopLevelKeys(doc: Document, file: string, lines: LineCounter, diagnostics: Diagnostic[]): void {
+  if (!isMap(doc.contents)) return;
+  for (const item of doc.contents.items) {
+    const key = isScalar(item.key) ? item.key.value : item.key;
+    if (typeof key === 'string' && TOP_LEVEL_KEYS.has(key)) continue;
+    const at = positionOf(item.key as YamlNode | null, lines, { line: 1, column: 1 });
+    diagnostics.push({ severity: 'warning', code: 'unknown-top-level-key', message: `unknown top-level key '${String(key)}' is ignored: a file with \`rules:\` holds only that list (rule fields go inside each rule)`, file, ...at });
+  }
+}
+
+/** The keys of a rule's `tests:` entry (what `stixflow test` reads). */
+const TEST_KEYS = new Set(['name', 'description', 'events', 'expect', 'alerts', 'tenant']);
 
 /** STIX indicators with `pattern_type: stix` become rules; validity comes from valid_from/valid_until. */
 function collectIndicators(bundle: { objects?: unknown }, file: string, position: Position, out: RawRule[], diagnostics: Diagnostic[]): void {
@@ -234,6 +255,8 @@ function readJsonRules(source: RuleSource): { raw: RawRule[]; diagnostics: Diagn
   }
   const entries = Array.isArray(value) ? value : typeof value === 'object' && value !== null && Array.isArray((value as { rules?: unknown }).rules) ? (value as { rules: unknown[] }).rules : undefined;
   if (!entries || entries.some((e) => typeof e !== 'object' || e === null || Array.isArray(e))) return undefined;
+  // Keys beside `rules:` are reported with their position: the positioned reader does that.
+  if (!Array.isArray(value) && Object.keys(value as object).some((key) => !TOP_LEVEL_KEYS.has(key))) return undefined;
   let positioned: RawRule[] | undefined;
   const precise = (i: number): RawRule | undefined => {
     positioned ??= readWithPositions(source).raw;
@@ -312,6 +335,14 @@ function compileRule(raw: RawRule, diagnostics: Diagnostic[]): Rule | undefined 
     return undefined;
   }
   const stixVersion = v.stix_version === '2.0' ? '2.0' : '2.1';
+  // The schema leaves a test entry open (events may be in any format); a key `stixflow test`
+  // does not read (`expected:` for `expect:`) would silently change the test: warn at it.
+  ((v.tests as Record<string, unknown>[] | undefined) ?? []).forEach((test, i) => {
+    for (const key of Object.keys(test)) {
+      if (TEST_KEYS.has(key)) continue;
+      diagnostics.push({ severity: 'warning', code: 'unknown-test-key', message: `tests[${i}]: unknown key '${key}' is ignored (a test has ${[...TEST_KEYS].join(', ')})`, ...where(['tests', i]), ...(raw.atKey?.(['tests', i], key) ?? {}) });
+    }
+  });
 
   // The pattern: map its diagnostics into the file. For a scalar on one line the column maps
   // exactly (plus one for the opening quote); otherwise we point at the field.
@@ -439,29 +470,81 @@ function indicatorFitsSet(raw: RawRule, indicators: IndicatorSet, diagnostics: D
 
 const RULE_FILE = /\.(ya?ml|json)$/i;
 
-/** Reads rule files and directories (recursively: *.yaml, *.yml, *.json), in name order. */
+/**
+ * Reads rule files and directories (recursively: *.yaml, *.yml, *.json), in name order. A path
+ * that cannot be read (a dangling symbolic link, no permission, a symbolic link loop) is a
+ * diagnostic for that path; the rest still loads. Directories reached twice through symbolic
+ * links are read once.
+ */
 export function readRuleSources(paths: string[]): { sources: RuleSource[]; diagnostics: Diagnostic[] } {
   const sources: RuleSource[] = [];
   const diagnostics: Diagnostic[] = [];
-  const visit = (path: string): void => {
+  const visitedDirectories = new Set<string>();
+  const visit = (path: string, listed: boolean): void => {
     let stat;
     try {
       stat = statSync(path);
-    } catch {
-      diagnostics.push({ severity: 'error', code: 'rule-file-missing', message: `no such file or directory: ${path}`, file: path });
+    } catch (error) {
+      diagnostics.push(unreadablePath(path, error, listed));
       return;
     }
     if (stat.isDirectory()) {
-      for (const entry of readdirSync(path).sort()) {
-        const child = join(path, entry);
-        if (statSync(child).isDirectory() || RULE_FILE.test(entry)) visit(child);
+      let real: string;
+      let entries: string[];
+      try {
+        real = realpathSync(path);
+        entries = readdirSync(path).sort();
+      } catch (error) {
+        diagnostics.push(unreadablePath(path, error, listed));
+        return;
       }
-    } else {
+      if (visitedDirectories.has(real)) return;
+      visitedDirectories.add(real);
+      for (const entry of entries) {
+        const child = join(path, entry);
+        if (RULE_FILE.test(entry) || isDirectoryOrBroken(child)) visit(child, true);
+      }
+      return;
+    }
+    try {
       sources.push({ file: path, text: readFileSync(path, 'utf8') });
+    } catch (error) {
+      diagnostics.push(unreadablePath(path, error, listed));
     }
   };
-  paths.forEach(visit);
+  for (const path of paths) visit(path, false);
   return { sources, diagnostics };
+}
+
+/**
+ * True for a directory (to descend into) and for an entry that cannot be examined (a dangling
+ * link may have pointed at a directory of rules: it is reported rather than skipped unseen).
+ */
+function isDirectoryOrBroken(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return true;
+  }
+}
+
+/** The diagnostic for a path that cannot be read. */
+function unreadablePath(path: string, error: unknown, listed: boolean): Diagnostic {
+  const code = (error as NodeJS.ErrnoException).code;
+  let target: string | undefined;
+  try {
+    if (lstatSync(path).isSymbolicLink()) target = readlinkSync(path);
+  } catch {
+    // not there at all: no link to describe
+  }
+  if (target !== undefined && code === 'ENOENT') {
+    // A dangling link whose name is no rule file (README, notes): worth a warning, not an error.
+    const severity = RULE_FILE.test(path) || !listed ? 'error' : 'warning';
+    return { severity, code: 'rule-file-dangling-link', message: `${path} is a symbolic link to ${target}, which does not exist; skipped`, file: path };
+  }
+  if (code === 'ENOENT' && !listed) return { severity: 'error', code: 'rule-file-missing', message: `no such file or directory: ${path}`, file: path };
+  const reason = code === 'ELOOP' ? 'a loop of symbolic links' : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : error instanceof Error ? error.message : String(error);
+  return { severity: 'error', code: 'rule-file-unreadable', message: `cannot read ${path}: ${reason}; skipped`, file: path };
 }
 
 export function loadRulesFromPaths(paths: string[]): LoadResult {

@@ -21,6 +21,8 @@ export interface Rule {
   description: string;
   severity: Severity;
   category?: string;
+  /** The rule file's `type` (what the rule is about, e.g. process); carried into alerts as `ruleType`. */
+  type?: string;
   tags: string[];
   enabled: boolean;
   /** The pattern text as written, and compiled. */
@@ -29,7 +31,6 @@ export interface Rule {
   /** Object paths whose values partition the rule's correlation state (empty: one group per tenant). */
   groupBy: ObjectPath[];
   groupByText: string[];
-  type?: string;
   /** Exclusions: an event matching the rule and a filter raises no alert and is counted as filtered. */
   filters: RuleFilter[];
   /** No second alert for the same rule and group within this many seconds. */

@@ -3,16 +3,20 @@
  * their own timestamps) and the expected outcome. Each test runs the real pipeline (normalise →
  * engine → gate) with only that rule, on fresh in-memory state, one event at a time. Rules
  * without tests get a generated positive check and near-miss checks from the event generator.
- * Failures are explained: which observation expression no event satisfied.
+ * Failures are explained: which observation expressions the events satisfy, and why that was
+ * not enough.
  */
 import { generateEvents, GenerationError } from '../generate/index.js';
 import type { Diagnostic } from '../errors.js';
 import { StixflowError } from '../errors.js';
 import { createNormaliser, type Normaliser } from '../normalise/index.js';
-import { prepareEvent } from '../pattern/observation.js';
+import { observationLeaves, type ObservationExpression } from '../pattern/ast.js';
+import { prepareEvent, type PreparedObservation } from '../pattern/observation.js';
 import { Detector } from '../pipeline/detector.js';
 import { InMemoryStateStore } from '../state/memory-store.js';
 import type { Rule } from './model.js';
+
+type ObservationLeaf = Extract<ObservationExpression, { kind: 'observation' }>;
 
 export type TestOutcome = 'passed' | 'failed' | 'skipped';
 
@@ -51,44 +55,141 @@ function writtenTests(rule: Rule): (WrittenTest | { name: string; error: string 
   });
 }
 
-/** Which observation expressions each event satisfies, to explain a failed test. */
-function explainMiss(rule: Rule, normaliser: Normaliser, events: unknown[]): string {
-  const normalised = normaliser.normaliseBatch(events);
+/** What the pipeline did with a test's events besides alerting, for the explanation. */
+interface PipelineCounts {
+  filtered: number;
+  suppressed: number;
+  throttled: number;
+  late: number;
+}
+
+/**
+ * What of the pattern no event satisfies, as text (`[A] and ([B] or [C])`), or undefined when
+ * the satisfied observation expressions are enough for the pattern's logic: AND and FOLLOWEDBY
+ * need both sides, OR either, a qualifier its operand.
+ */
+function unmetPart(node: ObservationExpression, satisfied: (leaf: ObservationLeaf) => boolean, text: (leaf: ObservationLeaf) => string): string | undefined {
+  if (node.kind === 'observation') return satisfied(node) ? undefined : text(node);
+  if (node.kind === 'qualified') return unmetPart(node.expression, satisfied, text);
+  const left = unmetPart(node.left, satisfied, text);
+  const right = unmetPart(node.right, satisfied, text);
+  if (node.kind === 'or') return left !== undefined && right !== undefined ? `${wrap(left, ' and ')} or ${wrap(right, ' and ')}` : undefined;
+  if (left === undefined) return right;
+  if (right === undefined) return left;
+  return `${wrap(left, ' or ')} and ${wrap(right, ' or ')}`;
+}
+
+function wrap(part: string, otherJoin: string): string {
+  return part.includes(otherJoin) ? `(${part})` : part;
+}
+
+/** The conditions beyond each observation expression that the pattern sets, in words. */
+function patternConditions(root: ObservationExpression): string[] {
+  const found = new Set<string>();
+  const visit = (node: ObservationExpression): void => {
+    if (node.kind === 'observation') return;
+    if (node.kind === 'qualified') {
+      const q = node.qualifier;
+      if (q.kind === 'within') found.add(`all the events it uses within ${q.seconds} seconds of each other (WITHIN)`);
+      else if (q.kind === 'repeats') found.add(`${q.times} different events for REPEATS ${q.times} TIMES`);
+      else found.add('events that overlap the START … STOP interval');
+      visit(node.expression);
+      return;
+    }
+    if (node.kind === 'and') found.add('a different event for each side of AND');
+    if (node.kind === 'followedBy') found.add('a different event for each side of FOLLOWEDBY, the left one first (its first_observed no later than the right one\'s last_observed)');
+    visit(node.left);
+    visit(node.right);
+  };
+  visit(root);
+  return [...found];
+}
+
+/**
+ * Why a test that expected an alert got none. Lists which observation expressions each event
+ * satisfies, then the one verdict that holds: what of the pattern no event satisfies; or that
+ * each needed expression is satisfied but not together as the pattern requires (timing,
+ * different events, repetitions); or that the events match the pattern as a whole and the
+ * streaming pipeline held the alert back (filters, group_by, suppression, lateness, scope).
+ */
+function explainMiss(rule: Rule, normaliser: Normaliser, events: unknown[], counts: PipelineCounts): string {
   const lines: string[] = [];
-  for (const d of normalised.rejected) lines.push(`event ${d.eventIndex ?? '?'} was rejected: ${d.message}`);
+  const prepared: PreparedObservation[] = [];
   const satisfied = rule.pattern.observations.map(() => [] as number[]);
-  normalised.events.forEach((event, index) => {
-    try {
-      const observation = prepareEvent(event.observedData as unknown as Record<string, unknown>, event.objects, index);
-      rule.pattern.observations.forEach((leaf, i) => {
-        if (leaf.test(observation)) (satisfied[i] as number[]).push(index);
-      });
-    } catch (error) {
-      lines.push(`event ${index}: ${(error as Error).message}`);
+  events.forEach((raw, index) => {
+    // Each raw event on its own, so that "event N" is the Nth event of the test as written.
+    const normalised = normaliser.normalise(raw, index);
+    if (!normalised.ok) return; // listed with the test's problems
+    for (const event of normalised.events) {
+      try {
+        const observation = prepareEvent(event.observedData as unknown as Record<string, unknown>, event.objects, index);
+        prepared.push(observation);
+        rule.pattern.observations.forEach((leaf, i) => {
+          if (leaf.test(observation) && !(satisfied[i] as number[]).includes(index)) (satisfied[i] as number[]).push(index);
+        });
+      } catch (error) {
+        lines.push(`event ${index}: ${(error as Error).message}`);
+      }
     }
   });
-  rule.pattern.observations.forEach((leaf, i) => {
-    const span = leaf.expression.span;
-    const text = span ? rule.patternText.slice(span.offset, span.offset + span.length) : `observation ${i}`;
+  const leaves = observationLeaves(rule.pattern.ast.root);
+  const textOf = (i: number): string => {
+    const span = rule.pattern.observations[i]?.expression.span;
+    return span ? rule.patternText.slice(span.offset, span.offset + span.length) : `observation ${i}`;
+  };
+  rule.pattern.observations.forEach((_leaf, i) => {
     const by = satisfied[i] as number[];
-    lines.push(by.length ? `${text} is satisfied by event${by.length > 1 ? 's' : ''} ${by.join(', ')}` : `${text} is satisfied by no event`);
+    lines.push(by.length ? `${textOf(i)} is satisfied by event${by.length > 1 ? 's' : ''} ${by.join(', ')}` : `${textOf(i)} is satisfied by no event`);
   });
-  if (rule.pattern.observations.length > 1 || !rule.pattern.isSingleObservation) {
-    lines.push('each observation expression is satisfied somewhere: check the timing (FOLLOWEDBY order, WITHIN, START/STOP), REPEATS counts, group_by values and filters');
+
+  const indexOf = (leaf: ObservationLeaf): number => leaves.indexOf(leaf);
+  const unmet = unmetPart(rule.pattern.ast.root, (leaf) => (satisfied[indexOf(leaf)] ?? []).length > 0, (leaf) => textOf(indexOf(leaf)));
+  if (unmet !== undefined) {
+    lines.push(leaves.length === 1 ? 'no event satisfies the observation expression: compare the events\' values with its comparisons' : `no event satisfies ${unmet}, so the pattern cannot match`);
+    return lines.join('\n');
   }
+  let matchedTogether: boolean;
+  try {
+    matchedTogether = rule.pattern.matchPrepared(prepared).matched;
+  } catch (error) {
+    lines.push(`the events cannot be matched together: ${(error as Error).message}`);
+    return lines.join('\n');
+  }
+  if (!matchedTogether) {
+    lines.push(`every observation expression the pattern needs is satisfied by some event, but not together as the pattern requires: it needs ${patternConditions(rule.pattern.ast.root).join('; ')}`);
+    return lines.join('\n');
+  }
+  const reasons: string[] = [];
+  if (!rule.enabled) reasons.push('the rule is disabled (enabled: false)');
+  if (counts.filtered > 0) reasons.push(`the rule's filters muted ${counts.filtered === 1 ? 'an event' : `${counts.filtered} events`}`);
+  if (counts.late > 0) reasons.push(`${counts.late === 1 ? 'an event was' : `${counts.late} events were`} late for correlation`);
+  if (counts.suppressed + counts.throttled > 0) reasons.push(`${counts.suppressed + counts.throttled} alert(s) held back by suppress or rate_limit`);
+  if (rule.groupBy.length > 0 && leaves.length > 1) reasons.push(`events correlate only within one group: they must share the values of group_by (${rule.groupByText.join(', ')})`);
+  if (rule.scope) reasons.push('the rule applies only within its scope (tenants, hosts)');
+  if (rule.validFrom !== undefined || rule.validUntil !== undefined) reasons.push('the rule matches only between valid_from and valid_until');
+  lines.push(
+    reasons.length > 0
+      ? `the events match the pattern taken all together (as 'stixflow match' sees them), but the pipeline raised no alert: ${reasons.join('; ')}`
+      : "the events match the pattern taken all together (as 'stixflow match' sees them), but the pipeline, which takes them one at a time in the order given, raised no alert: check the order of the events",
+  );
   return lines.join('\n');
 }
 
-async function countAlerts(rule: Rule, events: unknown[], tenant: string, normaliser: Normaliser): Promise<{ alerts: number; problems: Diagnostic[] }> {
+async function countAlerts(rule: Rule, events: unknown[], tenant: string, normaliser: Normaliser): Promise<{ alerts: number; problems: Diagnostic[]; counts: PipelineCounts }> {
   const detector = new Detector({ rules: [rule], store: new InMemoryStateStore(), normaliser, engine: { latenessSeconds: 365 * 86_400 } });
   let alerts = 0;
   const problems: Diagnostic[] = [];
+  const counts: PipelineCounts = { filtered: 0, suppressed: 0, throttled: 0, late: 0 };
   for (let i = 0; i < events.length; i++) {
     const result = await detector.process([events[i]], tenant);
     alerts += result.alerts.filter((a) => a.ruleId === rule.id).length;
     problems.push(...[...result.rejected, ...result.errors].map((d) => ({ ...d, eventIndex: i })));
+    counts.filtered += result.filtered;
+    counts.suppressed += result.suppressed;
+    counts.throttled += result.throttled;
+    counts.late += result.late.length;
   }
-  return { alerts, problems };
+  return { alerts, problems, counts };
 }
 
 export async function runRuleTests(rules: Rule[], options: { seed?: number; generated?: boolean } = {}): Promise<RuleTestResult[]> {
@@ -104,7 +205,7 @@ export async function runRuleTests(rules: Rule[], options: { seed?: number; gene
         results.push({ ...base, name: test.name, kind: 'written', outcome: 'failed', message: test.error, durationMs: 0 });
         continue;
       }
-      const { alerts, problems } = await countAlerts(rule, test.events, test.tenant, normaliser);
+      const { alerts, problems, counts } = await countAlerts(rule, test.events, test.tenant, normaliser);
       const ok = 'alerts' in test.expect ? alerts === test.expect.alerts : alerts >= test.expect.atLeast;
       const expected = 'alerts' in test.expect ? (test.expect.alerts === 0 ? 'no alert' : `${test.expect.alerts} alert(s)`) : 'an alert';
       results.push({
@@ -112,7 +213,7 @@ export async function runRuleTests(rules: Rule[], options: { seed?: number; gene
         name: test.name,
         kind: 'written',
         outcome: ok ? 'passed' : 'failed',
-        ...(ok ? {} : { message: [`expected ${expected}, got ${alerts}`, ...problems.map((p) => `event ${p.eventIndex}: ${p.message}`), alerts === 0 ? explainMiss(rule, normaliser, test.events) : ''].filter(Boolean).join('\n') }),
+        ...(ok ? {} : { message: [`expected ${expected}, got ${alerts}`, ...problems.map((p) => `event ${p.eventIndex}: ${p.message}`), alerts === 0 ? explainMiss(rule, normaliser, test.events, counts) : ''].filter(Boolean).join('\n') }),
         durationMs: performance.now() - started,
       });
     }
@@ -123,8 +224,9 @@ export async function runRuleTests(rules: Rule[], options: { seed?: number; gene
     const started = performance.now();
     try {
       const [positive] = generateEvents(rule.pattern, { count: 1, seed: options.seed ?? 1 });
-      const { alerts } = await countAlerts(bare, positive ?? [], 'default', normaliser);
-      results.push({ ...base, name: 'generated events that satisfy the pattern raise an alert', kind: 'generated-positive', outcome: alerts > 0 ? 'passed' : 'failed', ...(alerts > 0 ? {} : { message: explainMiss(bare, normaliser, positive ?? []) }), durationMs: performance.now() - started });
+      const { alerts, problems, counts } = await countAlerts(bare, positive ?? [], 'default', normaliser);
+      const explained = (): string => [...problems.map((p) => `event ${p.eventIndex}: ${p.message}`), explainMiss(bare, normaliser, positive ?? [], counts)].join('\n');
+      results.push({ ...base, name: 'generated events that satisfy the pattern raise an alert', kind: 'generated-positive', outcome: alerts > 0 ? 'passed' : 'failed', ...(alerts > 0 ? {} : { message: explained() }), durationMs: performance.now() - started });
       for (const miss of generateEvents(rule.pattern, { count: 1, seed: options.seed ?? 1, miss: true })) {
         const t = performance.now();
         const { alerts: missAlerts } = await countAlerts(bare, miss.events, 'default', normaliser);
