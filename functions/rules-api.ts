@@ -2,7 +2,8 @@
  * The rules API on the HTTP API (authenticated like every route):
  *
  *   GET   /rules        every deployed rule: enabled or not (and why), load errors and warnings,
- *                       and the caller's tenant's counters for the last 7 UTC days
+ *                       and the caller's tenant's counters for the last 7 UTC days; the STIX
+ *                       indicator bundles loaded beside the rules, with their indicator counts
  *   PATCH /rules/{id}   { "enabled": false } stores an override in the state table; running
  *                       ingest functions pick it up within RULE_OVERRIDES_REFRESH_SECONDS (60 s)
  *
@@ -98,7 +99,12 @@ async function listRules(runtime: Runtime, tenant: string, now: number): Promise
     });
   }
   const fileDiagnostics = runtime.ruleDiagnostics.filter((d) => d.ruleId === undefined).map((d) => publicDiagnostic(d, dir));
-  return json(200, { tenant, days, rules, diagnostics: fileDiagnostics });
+  // Indicators are listed by source file, not one by one: a feed may hold millions.
+  const indicators = {
+    total: runtime.indicators.size,
+    sources: runtime.indicatorSources.map((s) => ({ file: relative(dir, s.file) || s.file, indicators: s.indicators })),
+  };
+  return json(200, { tenant, days, rules, indicators, diagnostics: fileDiagnostics });
 }
 
 async function patchRule(runtime: Runtime, event: HttpApiEvent, principal: string, now: number): Promise<APIGatewayProxyStructuredResultV2> {

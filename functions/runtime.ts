@@ -20,6 +20,7 @@ import { Detector, type ProcessResult } from '../src/pipeline/detector.js';
 import { SqsMessageSink } from '../src/queue/sqs-sink.js';
 import type { MessageSink } from '../src/queue/types.js';
 import { loadRulesFromPaths } from '../src/rules/load.js';
+import type { IndicatorSet } from '../src/rules/indicators.js';
 import type { Rule } from '../src/rules/model.js';
 import { DynamoDbCounterStore, type CounterDeltas, type CounterStore, type CounterValues } from '../src/state/counters.js';
 import { DynamoDbStateStore } from '../src/state/dynamodb-store.js';
@@ -114,6 +115,10 @@ export class Runtime {
   readonly config: RuntimeConfig;
   /** Rules as shipped (their own `enabled` flags), compiled once. */
   readonly rules: Rule[];
+  /** Single-observation STIX indicators from the bundles in RULES_DIR, matched beside the rules. */
+  readonly indicators: IndicatorSet;
+  /** The bundle files those indicators came from, with how many each. */
+  readonly indicatorSources: { file: string; indicators: number }[];
   readonly ruleDiagnostics: Diagnostic[];
   readonly counters: CounterStore;
   readonly overrides: RuleOverrideStore;
@@ -137,13 +142,15 @@ export class Runtime {
     const missing = loaded.diagnostics.filter((d) => d.code === 'rule-file-missing');
     if (missing.length > 0) throw new ConfigError([`RULES_DIR ${config.rulesDir} does not exist`]);
     this.rules = loaded.rules;
+    this.indicators = loaded.indicators;
+    this.indicatorSources = loaded.indicatorSources;
     this.ruleDiagnostics = loaded.diagnostics;
     const errors = loaded.diagnostics.filter((d) => d.severity === 'error');
     if (errors.length > 0) {
       // The CDK construct refuses to synthesise invalid rules, so this means a hand-made deployment.
       this.log.error('invalid rules skipped', { count: errors.length, rules: errors.map((d) => ({ ruleId: d.ruleId, code: d.code, file: d.file, line: d.line })) });
     }
-    if (this.rules.length === 0) this.log.warn('no rules loaded', { rulesDir: config.rulesDir });
+    if (this.rules.length === 0 && this.indicators.size === 0) this.log.warn('no rules loaded', { rulesDir: config.rulesDir });
 
     const dynamo = deps.dynamo ?? (deps.store && deps.counters && deps.overrides ? undefined : new DynamoDBClient({}));
     const table = { client: dynamo as DynamoDBClient, tableName: config.tableName };
@@ -202,6 +209,7 @@ export class Runtime {
         signature,
         detector: new Detector({
           rules,
+          indicators: this.indicators,
           store: this.store,
           sink: this.sink,
           counters: this.counters,
