@@ -14,7 +14,7 @@ import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { Diagnostic } from '../src/errors.js';
-import { BUILT_IN_MAPPING_FILES, createNormaliser, setBuiltInMappingTexts, type Normaliser } from '../src/normalise/index.js';
+import { BUILT_IN_MAPPING_FILES, setBuiltInMappingTexts } from '../src/normalise/index.js';
 import { setMappingSchemaText } from '../src/normalise/loader.js';
 import { Detector, type ProcessResult } from '../src/pipeline/detector.js';
 import { SqsMessageSink } from '../src/queue/sqs-sink.js';
@@ -130,7 +130,6 @@ export class Runtime {
   private overrideState = new Map<string, RuleOverride>();
   private lastRefresh = Number.NEGATIVE_INFINITY;
   private refreshing: Promise<void> | undefined;
-  private readonly normalisers = new Map<string, Normaliser>();
 
   constructor(config: RuntimeConfig, deps: RuntimeDeps = {}) {
     this.config = config;
@@ -225,25 +224,14 @@ export class Runtime {
   }
 
   /**
-   * A normaliser that records the caller's tenant on every observed-data. That also overwrites
-   * any `x_tenant` a STIX event carries, so a sender cannot write into another tenant's state.
+   * Runs parsed events for one tenant through the pipeline: `Detector.process`, the tenant path
+   * every shell shares. The normaliser records the caller's tenant on every observed-data, which
+   * also overwrites any `x_tenant` a STIX event carries, so a sender cannot write into another
+   * tenant's state.
    */
-  private normaliserFor(tenant: string): Normaliser {
-    let normaliser = this.normalisers.get(tenant);
-    if (!normaliser) {
-      if (this.normalisers.size >= 1000) this.normalisers.clear();
-      normaliser = createNormaliser({ tenant });
-      this.normalisers.set(tenant, normaliser);
-    }
-    return normaliser;
-  }
-
-  /** Runs parsed events for one tenant through the pipeline (the same stages as `Detector.process`). */
-  async ingest(rawEvents: unknown[], tenant: string): Promise<ProcessResult> {
+  async ingest(rawEvents: readonly unknown[], tenant: string): Promise<ProcessResult> {
     const detector = await this.detector();
-    const normalised = this.normaliserFor(tenant).normaliseBatch(rawEvents);
-    const result = await detector.processObserved(normalised.events, tenant);
-    return { ...result, rejected: [...normalised.rejected, ...result.rejected] };
+    return detector.process(rawEvents, tenant);
   }
 
   /** Parses a payload (JSON event, JSON array or NDJSON) and ingests its events for the tenant. */
