@@ -25,7 +25,7 @@ import type { Rule } from '../src/rules/model.js';
 import { DynamoDbCounterStore, type CounterDeltas, type CounterStore, type CounterValues } from '../src/state/counters.js';
 import { DynamoDbStateStore } from '../src/state/dynamodb-store.js';
 import type { StateStore } from '../src/state/types.js';
-import { parseEvents, type Rejection } from './body.js';
+import { countByCode, parseEvents, type ErrorReport, type LateReport, type Rejection } from './body.js';
 import { ConfigError, readConfig, type FunctionRole, type RuntimeConfig } from './config.js';
 import { DynamoDbRuleOverrideStore, type RuleOverride, type RuleOverrideStore } from './rule-overrides.js';
 
@@ -56,6 +56,10 @@ export interface IngestOutcome {
   accepted: number;
   /** Every event not accepted: not JSON, or refused by the normaliser; by input index. */
   rejections: Rejection[];
+  /** Events too late for a rule's correlation window (counted, not correlated); by input index. */
+  late: LateReport[];
+  /** Events a rule could not be evaluated on or whose state update failed; by input index. */
+  errors: ErrorReport[];
   /** Ids of the alerts the alert queue took. */
   alertIds: string[];
   /** Alerts the alert queue did not take: the input must be retried (the outbox re-sends them). */
@@ -239,21 +243,26 @@ export class Runtime {
     const parsed = parseEvents(text);
     const rejections = [...parsed.rejections];
     let result: ProcessResult | undefined;
+    const late: LateReport[] = [];
+    const errors: ErrorReport[] = [];
     if (parsed.events.length > 0) {
       result = await this.ingest(
         parsed.events.map((e) => e.value),
         tenant,
       );
-      for (const d of result.rejected) {
-        const index = d.eventIndex !== undefined ? parsed.events[d.eventIndex]?.index : undefined;
-        rejections.push({ index: index ?? -1, code: d.code, reason: d.message });
-      }
+      // The pipeline indexes the parsed events; the sender counts the events of its body.
+      const inBody = (eventIndex: number | undefined): number => (eventIndex !== undefined ? parsed.events[eventIndex]?.index : undefined) ?? -1;
+      for (const d of result.rejected) rejections.push({ index: inBody(d.eventIndex), code: d.code, reason: d.message });
       rejections.sort((a, b) => a.index - b.index);
+      for (const l of result.late) late.push({ index: inBody(l.eventIndex), ruleId: l.ruleId, groupKey: l.groupKey, lagSeconds: l.lagSeconds });
+      for (const e of result.errors) errors.push({ index: inBody(e.eventIndex), ruleId: e.ruleId, code: e.code });
     }
     return {
       total: parsed.total,
       accepted: result?.accepted ?? 0,
       rejections,
+      late,
+      errors,
       alertIds: result?.alerts.map((a) => a.id) ?? [],
       undelivered: result?.undelivered ?? [],
       retryable: result?.errors.filter((e) => RETRYABLE_CODES.has(e.code)) ?? [],
@@ -278,9 +287,7 @@ export function addIngestMetrics(outcome: IngestOutcome): void {
 
 /** Codes and counts of a rejection list, for logs (never the reasons: they may quote the payload). */
 export function rejectionSummary(rejections: Rejection[]): Record<string, number> {
-  const codes: Record<string, number> = {};
-  for (const r of rejections) codes[r.code] = (codes[r.code] ?? 0) + 1;
-  return codes;
+  return countByCode(rejections);
 }
 
 // ---------------------------------------------------------------- the per-container runtime
