@@ -9,10 +9,15 @@
  *   GET /rules, PATCH /rules/{id}   functions/rules-api.ts
  *   GET /health          200
  *
- * Authentication: local mode stands in for the API's IAM/JWT authoriser. A request with
- * `Authorization: Bearer local-dev` gets the authoriser context of tenant `local`
- * (`Bearer local-dev:<tenant>` picks another tenant); any other request has no authoriser
- * context, and the handlers answer 401 as they would for an unauthenticated route.
+ * Authentication: local mode stands in for the API's JWT authoriser. Each bearer token maps to a
+ * principal and a tenant, and maybe the rules admin scope; the handlers then decide as they do
+ * when deployed (401 without a known token, 403 for a tenant they refuse, PATCH /rules only with
+ * the admin scope, the override recording the principal). By default:
+ *
+ *   Bearer local-dev            principal local-dev, tenant `local`, rules admin (the operator)
+ *   Bearer local-dev:<tenant>   principal local-dev:<tenant>, that tenant, not admin
+ *
+ * `tokens` (STIXFLOW_LOCAL_TOKENS for `npm start`) replaces that table.
  *
  * Alerts arriving on the alert queue are printed (one-line summary, then the JSON document)
  * unless `printAlerts` is false, in which case they stay on the queue for the caller to read.
@@ -27,12 +32,23 @@ import { DeleteMessageBatchCommand, ReceiveMessageCommand, SendMessageCommand, t
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { APIGatewayProxyStructuredResultV2, Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import type { AlertDocument } from '../engine/alert.js';
-import { ensureQueue, ensureStateTable, LOCAL_REGION, startDynamo, startSqs } from './emulators.js';
-import type { HttpApiEvent } from '../../functions/auth.js';
+import { EmulatorError, ensureQueue, ensureStateTable, LOCAL_REGION, startDynamo, startSqs } from './emulators.js';
+import { callerOf, type HttpApiEvent } from '../../functions/auth.js';
+import { DEFAULT_RULES_ADMIN_SCOPE } from '../../functions/config.js';
 import type { MessageFailureReport } from '../../functions/ingest-sqs.js';
 
 export const LOCAL_TOKEN = 'local-dev';
 export const LOCAL_TENANT = 'local';
+/** The scope local admin tokens carry, and the rules API of the local stack asks for. */
+export const LOCAL_ADMIN_SCOPE = DEFAULT_RULES_ADMIN_SCOPE;
+
+/** Who a local bearer token stands for. */
+export interface LocalToken {
+  principal: string;
+  tenant: string;
+  /** May change rules for every tenant (PATCH /rules/{id}). */
+  admin?: boolean;
+}
 const LOOPBACK = '127.0.0.1';
 /** HTTP APIs refuse payloads over 10 MB; the local server stops reading a little later. */
 const MAX_READ_BYTES = 11 * 1024 * 1024;
@@ -52,6 +68,8 @@ export interface LocalStackOptions {
   visibilityTimeoutSeconds?: number;
   /** Where printed lines go; console.log by default. */
   print?: (line: string) => void;
+  /** Bearer tokens and who they stand for, replacing the default `local-dev` tokens. */
+  tokens?: Record<string, LocalToken>;
 }
 
 export interface LocalStack {
@@ -80,16 +98,45 @@ export const ALERT_DLQ = 'stixflow-alerts-dlq.fifo';
 /** The repository root: `../../` from src/local, `../../../` from a compiled dist/src/local. */
 const repoRoot = ['../../', '../../../'].map((up) => resolve(fileURLToPath(new URL(up, import.meta.url)))).find((dir) => existsSync(resolve(dir, 'rules'))) ?? resolve(fileURLToPath(new URL('../../', import.meta.url)));
 
-/** The authoriser context local mode grants: a fixed dev token stands in for IAM or JWT. */
-export function localAuthorizer(authorization: string | undefined): HttpApiEvent['requestContext']['authorizer'] {
-  const match = /^Bearer\s+(\S+)$/i.exec(authorization?.trim() ?? '');
-  if (!match) return undefined;
-  const token = match[1] as string;
-  if (token === LOCAL_TOKEN) return { jwt: { claims: { sub: LOCAL_TOKEN, tenant: LOCAL_TENANT }, scopes: [] } };
+/** Who a token stands for: from `tokens` when given, else the default `local-dev` tokens. */
+export function localPrincipal(token: string, tokens?: Record<string, LocalToken>): LocalToken | undefined {
+  if (tokens) return Object.prototype.hasOwnProperty.call(tokens, token) ? tokens[token] : undefined;
+  if (token === LOCAL_TOKEN) return { principal: LOCAL_TOKEN, tenant: LOCAL_TENANT, admin: true };
   if (token.startsWith(`${LOCAL_TOKEN}:`) && token.length > LOCAL_TOKEN.length + 1) {
-    return { jwt: { claims: { sub: LOCAL_TOKEN, tenant: token.slice(LOCAL_TOKEN.length + 1) }, scopes: [] } };
+    return { principal: token, tenant: token.slice(LOCAL_TOKEN.length + 1), admin: false };
   }
   return undefined;
+}
+
+/** The authoriser context local mode grants for an Authorization header: a JWT authoriser's, as deployed. */
+export function localAuthorizer(authorization: string | undefined, tokens?: Record<string, LocalToken>): HttpApiEvent['requestContext']['authorizer'] {
+  const match = /^Bearer\s+(\S+)$/i.exec(authorization?.trim() ?? '');
+  const who = match ? localPrincipal(match[1] as string, tokens) : undefined;
+  if (!who) return undefined;
+  return { jwt: { claims: { sub: who.principal, tenant: who.tenant }, scopes: who.admin === true ? [LOCAL_ADMIN_SCOPE] : [] } };
+}
+
+/**
+ * Reads STIXFLOW_LOCAL_TOKENS: a JSON object of token → { principal, tenant, admin? }.
+ * Throws a message naming what is wrong.
+ */
+export function parseLocalTokens(text: string): Record<string, LocalToken> {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new EmulatorError('STIXFLOW_LOCAL_TOKENS must be JSON: {"<token>": {"principal": "…", "tenant": "…", "admin": true}}');
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new EmulatorError('STIXFLOW_LOCAL_TOKENS must be a JSON object of token → { principal, tenant, admin? }');
+  const tokens: Record<string, LocalToken> = {};
+  for (const [token, entry] of Object.entries(value as Record<string, unknown>)) {
+    const e = entry as Partial<LocalToken> | null;
+    if (!/^\S+$/.test(token) || typeof e !== 'object' || e === null || typeof e.principal !== 'string' || e.principal === '' || typeof e.tenant !== 'string' || (e.admin !== undefined && typeof e.admin !== 'boolean')) {
+      throw new EmulatorError(`STIXFLOW_LOCAL_TOKENS: token ${JSON.stringify(token)} needs a principal and a tenant (strings) and an optional boolean admin`);
+    }
+    tokens[token] = { principal: e.principal, tenant: e.tenant, admin: e.admin === true };
+  }
+  return tokens;
 }
 
 function lambdaContext(functionName: string, requestId: string): Context {
@@ -124,7 +171,7 @@ function isTextual(contentType: string | undefined): boolean {
   return contentType === undefined || /^(text\/|application\/(json|x-ndjson|ndjson|x-www-form-urlencoded))/i.test(contentType);
 }
 
-function httpEvent(request: IncomingMessage, url: URL, body: Buffer, routeKey: string, pathParameters?: Record<string, string>): HttpApiEvent {
+function httpEvent(request: IncomingMessage, url: URL, body: Buffer, routeKey: string, tokens: Record<string, LocalToken> | undefined, pathParameters?: Record<string, string>): HttpApiEvent {
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(request.headers)) if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(',') : value;
   // Like API Gateway: text bodies as they are, anything else base64-encoded.
@@ -148,7 +195,7 @@ function httpEvent(request: IncomingMessage, url: URL, body: Buffer, routeKey: s
       stage: '$default',
       time: new Date(now).toISOString(),
       timeEpoch: now,
-      authorizer: localAuthorizer(headers.authorization),
+      authorizer: localAuthorizer(headers.authorization, tokens),
     },
     ...(pathParameters ? { pathParameters } : {}),
     body: body.length > 0 ? body.toString(base64 ? 'base64' : 'utf8') : undefined,
@@ -237,6 +284,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         MAX_BODY_BYTES: process.env.MAX_BODY_BYTES,
         LATENESS_SECONDS: process.env.LATENESS_SECONDS,
         RULE_OVERRIDES_REFRESH_SECONDS: process.env.RULE_OVERRIDES_REFRESH_SECONDS ?? '5',
+        RULES_ADMIN_SCOPE: LOCAL_ADMIN_SCOPE,
       },
       deps: { dynamo: dynamo.client, sqs: sqs.client },
     });
@@ -267,22 +315,23 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         const context = (name: string): Context => lambdaContext(name, randomUUID());
         if (url.pathname === '/health' && method === 'GET') return sendJson(response, 200, { ok: true });
         if (url.pathname === '/events' && method === 'POST') {
-          return send(response, await ingestHttp(httpEvent(request, url, body, 'POST /events'), context('stixflow-ingest-http')));
+          return send(response, await ingestHttp(httpEvent(request, url, body, 'POST /events', options.tokens), context('stixflow-ingest-http')));
         }
         if (url.pathname === '/rules' && method === 'GET') {
-          return send(response, await rulesApi(httpEvent(request, url, body, 'GET /rules'), context('stixflow-rules-api')));
+          return send(response, await rulesApi(httpEvent(request, url, body, 'GET /rules', options.tokens), context('stixflow-rules-api')));
         }
         const ruleId = /^\/rules\/([^/]+)$/.exec(url.pathname)?.[1];
         if (ruleId !== undefined && method === 'PATCH') {
-          return send(response, await rulesApi(httpEvent(request, url, body, 'PATCH /rules/{id}', { id: decodeURIComponent(ruleId) }), context('stixflow-rules-api')));
+          return send(response, await rulesApi(httpEvent(request, url, body, 'PATCH /rules/{id}', options.tokens, { id: decodeURIComponent(ruleId) }), context('stixflow-rules-api')));
         }
         if (url.pathname === '/queue' && method === 'POST') {
-          const authorizer = localAuthorizer(request.headers.authorization);
-          const tenant = authorizer?.jwt?.claims?.tenant;
-          if (typeof tenant !== 'string') return sendJson(response, 401, { error: 'unauthorized', message: `send Authorization: Bearer ${LOCAL_TOKEN}` });
+          // The caller and its tenant are decided exactly as for POST /events (functions/auth.ts), so
+          // the queue never takes a message the handler would refuse and dead-letter.
+          const caller = callerOf(httpEvent(request, url, Buffer.alloc(0), 'POST /queue', options.tokens), runtimeModule.sharedRuntime('ingest').config.iamTenantSource);
+          if (!caller.ok) return sendJson(response, caller.status, { error: caller.status === 401 ? 'unauthorized' : 'forbidden', message: caller.reason });
           if (body.length === 0) return sendJson(response, 400, { error: 'empty-body', message: 'the body holds no events' });
           const sent = await sqs.client.send(
-            new SendMessageCommand({ QueueUrl: ingestQueueUrl, MessageBody: body.toString('utf8'), MessageAttributes: { tenant: { DataType: 'String', StringValue: tenant } } }),
+            new SendMessageCommand({ QueueUrl: ingestQueueUrl, MessageBody: body.toString('utf8'), MessageAttributes: { tenant: { DataType: 'String', StringValue: caller.tenant } } }),
           );
           return sendJson(response, 202, { queued: true, messageId: sent.MessageId });
         }
@@ -371,7 +420,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
 
     if (!quiet) {
       print(`stixflow local stack on ${url}`);
-      print(`  POST ${url}/events   (Authorization: Bearer ${LOCAL_TOKEN}; tenant "${LOCAL_TENANT}")`);
+      print(
+        options.tokens
+          ? `  POST ${url}/events   (Authorization: Bearer <token>; ${Object.keys(options.tokens).length} token(s) configured)`
+          : `  POST ${url}/events   (Authorization: Bearer ${LOCAL_TOKEN}; tenant "${LOCAL_TENANT}", rules admin)`,
+      );
       print(`  POST ${url}/queue    enqueue on ${INGEST_QUEUE}, processed by the SQS handler`);
       print(`  GET  ${url}/rules    PATCH ${url}/rules/{id} {"enabled": false}`);
       print(`  rules from ${rulesDir}; alerts print below as they arrive on ${ALERT_QUEUE}`);

@@ -4,7 +4,7 @@
  *
  *   curl -s -X POST localhost:8080/events -H 'Authorization: Bearer local-dev' --data-binary @examples/events.ndjson
  */
-import { startLocalStack } from './server.js';
+import { parseLocalTokens, startLocalStack } from './server.js';
 
 function portFromEnv(): number {
   const raw = process.env.STIXFLOW_PORT;
@@ -18,7 +18,12 @@ function portFromEnv(): number {
 }
 
 async function main(): Promise<void> {
-  const stack = await startLocalStack({ port: portFromEnv(), ...(process.env.STIXFLOW_RULES_DIR ? { rulesDir: process.env.STIXFLOW_RULES_DIR } : {}) });
+  const tokens = process.env.STIXFLOW_LOCAL_TOKENS ? parseLocalTokens(process.env.STIXFLOW_LOCAL_TOKENS) : undefined;
+  const stack = await startLocalStack({
+    port: portFromEnv(),
+    ...(process.env.STIXFLOW_RULES_DIR ? { rulesDir: process.env.STIXFLOW_RULES_DIR } : {}),
+    ...(tokens ? { tokens } : {}),
+  });
   let stopping = false;
   const shutdown = (signal: string): void => {
     if (stopping) return;
