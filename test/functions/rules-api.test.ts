@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AuthorizerContext } from '../../functions/auth.js';
 import { createIngestHttpHandler } from '../../functions/ingest-http.js';
 import { DynamoDbRuleOverrideStore } from '../../functions/rule-overrides.js';
 import { createRulesApiHandler, lastDays } from '../../functions/rules-api.js';
@@ -38,7 +39,7 @@ describe('rules API handler', () => {
   /** A tenant-a token that also carries the rules admin scope (by default `stixflow/rules.admin`). */
   const JWT_ADMIN = { jwt: { claims: { sub: 'user-1', tenant: 'tenant-a' }, scopes: ['stixflow/rules.admin'] } };
   const list = (authorizer = JWT_TENANT_A) => httpEvent({ method: 'GET', path: '/rules', authorizer });
-  const patch = (id: string, body: string, authorizer: Parameters<typeof httpEvent>[0]['authorizer'] = JWT_ADMIN) => httpEvent({ method: 'PATCH', path: `/rules/${id}`, routeKey: 'PATCH /rules/{id}', pathParameters: { id }, body, authorizer });
+  const patch = (id: string, body: string, authorizer: AuthorizerContext = JWT_ADMIN) => httpEvent({ method: 'PATCH', path: `/rules/${id}`, routeKey: 'PATCH /rules/{id}', pathParameters: { id }, body, authorizer });
 
   it('lists every rule with its state, source and the tenant\'s counters for the last 7 days', async () => {
     const { call, ingestHttp } = setup();
