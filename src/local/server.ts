@@ -21,17 +21,26 @@
  *
  * Alerts arriving on the alert queue are printed (one-line summary, then the JSON document)
  * unless `printAlerts` is false, in which case they stay on the queue for the caller to read.
+ * The last `keepAlerts` printed alerts (and message failures) are also kept in `alerts`
+ * (`failures`): a ring, so a long-running stack does not grow without bound.
+ *
+ * Durability: in memory unless `dataDir` (STIXFLOW_DATA_DIR) is given; then DynamoDB state,
+ * rule overrides and counters persist there, and POST /queue journals each message before it
+ * answers, so a kill loses no acknowledged message (src/local/data-dir.ts). The SQS emulator
+ * itself stays in memory: alerts on the alert queue not yet read, and messages sent to the
+ * emulator's queues directly (not through /queue), do not survive a restart.
  */
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, SendMessageCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { APIGatewayProxyStructuredResultV2, Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import type { AlertDocument } from '../engine/alert.js';
+import { claimDataDir, DYNAMO_SUBDIR, IngestJournal } from './data-dir.js';
 import { EmulatorError, ensureQueue, ensureStateTable, LOCAL_REGION, startDynamo, startSqs } from './emulators.js';
 import { callerOf, type HttpApiEvent } from '../../functions/auth.js';
 import { DEFAULT_RULES_ADMIN_SCOPE } from '../../functions/config.js';
@@ -70,6 +79,25 @@ export interface LocalStackOptions {
   print?: (line: string) => void;
   /** Bearer tokens and who they stand for, replacing the default `local-dev` tokens. */
   tokens?: Record<string, LocalToken>;
+  /** Directory that keeps the stack's data across restarts (see src/local/data-dir.ts); in memory without it. */
+  dataDir?: string;
+  /** How many of the last printed alerts (and message failures) `alerts` (`failures`) keep; default 1000. */
+  keepAlerts?: number;
+  /**
+   * Run the ingest queue poller (the SQS event source mapping); default true. False leaves
+   * messages on the queue, as a disabled event source mapping would.
+   */
+  pollIngestQueue?: boolean;
+}
+
+export const DEFAULT_KEEP_ALERTS = 1000;
+/** Message attribute carrying a /queue message's journal id, so its outcome can be recorded. */
+export const JOURNAL_ID_ATTRIBUTE = 'stixflowJournalId';
+
+/** Appends to a list that keeps only its last `limit` items. */
+function pushBounded<T>(list: T[], item: T, limit: number): void {
+  list.push(item);
+  if (list.length > limit) list.splice(0, list.length - limit);
 }
 
 export interface LocalStack {
@@ -82,10 +110,12 @@ export interface LocalStack {
   tableName: string;
   sqs: SQSClient;
   dynamo: DynamoDBClient;
-  /** Ingest messages that failed, with the handler's reason, in order. */
+  /** The last `keepAlerts` ingest messages that failed, with the handler's reason, in order. */
   failures: MessageFailureReport[];
-  /** Alerts printed so far (only when printing). */
+  /** The last `keepAlerts` alerts printed (only when printing), oldest first. */
   alerts: AlertDocument[];
+  /** The data directory in use, if any. */
+  dataDir: string | undefined;
   stop(): Promise<void>;
 }
 
@@ -248,17 +278,25 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const printAlerts = options.printAlerts ?? !quiet;
   const print = options.print ?? ((line: string) => console.log(line));
   const rulesDir = resolve(options.rulesDir ?? resolve(repoRoot, 'rules'));
+  const keep = options.keepAlerts ?? DEFAULT_KEEP_ALERTS;
+  if (!Number.isInteger(keep) || keep < 0) throw new EmulatorError(`keepAlerts must be a whole number, got ${keep}`);
+  const dataDir = options.dataDir !== undefined ? resolve(options.dataDir) : undefined;
 
   // Handler logging and metrics: quiet JSON logs, no EMF blobs on the console (unless asked for).
   process.env.POWERTOOLS_SERVICE_NAME ??= 'stixflow-local';
   process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
 
-  const dynamo = await startDynamo();
-  const sqs = await startSqs().catch(async (error: unknown) => {
-    await dynamo.stop();
+  const releaseDataDir = dataDir !== undefined ? claimDataDir(dataDir) : () => undefined;
+  const dynamo = await startDynamo(dataDir !== undefined ? { path: join(dataDir, DYNAMO_SUBDIR) } : {}).catch((error: unknown) => {
+    releaseDataDir();
     throw error;
   });
-  const stops: (() => Promise<void>)[] = [() => sqs.stop(), () => dynamo.stop()];
+  const sqs = await startSqs().catch(async (error: unknown) => {
+    await dynamo.stop();
+    releaseDataDir();
+    throw error;
+  });
+  const stops: (() => Promise<void>)[] = [() => sqs.stop(), () => dynamo.stop(), async () => releaseDataDir()];
   const stopAll = async (): Promise<void> => {
     for (const stop of stops.splice(0)) await stop().catch(() => undefined);
   };
@@ -273,6 +311,22 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const alertQueueUrl = await ensureQueue(sqs.client, ALERT_QUEUE, { fifo: true, dlq: { name: ALERT_DLQ, maxReceiveCount: 5 } });
     const dlqUrl = await ensureQueue(sqs.client, INGEST_DLQ);
     const alertDlqUrl = await ensureQueue(sqs.client, ALERT_DLQ, { fifo: true });
+
+    // What /queue acknowledged before the last stop or kill and was not processed: queued again.
+    const journal = dataDir !== undefined ? IngestJournal.open(dataDir) : undefined;
+    if (journal) stops.unshift(async () => journal.journal.close());
+    const enqueue = (entry: { tenant: string; body: string; journalId?: string }) =>
+      sqs.client.send(
+        new SendMessageCommand({
+          QueueUrl: ingestQueueUrl,
+          MessageBody: entry.body,
+          MessageAttributes: {
+            tenant: { DataType: 'String', StringValue: entry.tenant },
+            ...(entry.journalId !== undefined ? { [JOURNAL_ID_ATTRIBUTE]: { DataType: 'String', StringValue: entry.journalId } } : {}),
+          },
+        }),
+      );
+    for (const entry of journal?.pending ?? []) await enqueue({ tenant: entry.tenant, body: entry.body, journalId: entry.id });
 
     const runtimeModule = await import('../../functions/runtime.js');
     runtimeModule.configureSharedRuntime({
@@ -300,7 +354,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
 
     const failures: MessageFailureReport[] = [];
     const unsubscribe = ingestSqs.onMessageFailure((failure) => {
-      failures.push(failure);
+      pushBounded(failures, failure, keep);
       if (!quiet) print(`FAILED message ${failure.messageId} (receive ${failure.receiveCount}): ${failure.code}: ${failure.reason}`);
     });
     stops.unshift(async () => void unsubscribe());
@@ -330,10 +384,17 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
           const caller = callerOf(httpEvent(request, url, Buffer.alloc(0), 'POST /queue', options.tokens), runtimeModule.sharedRuntime('ingest').config.iamTenantSource);
           if (!caller.ok) return sendJson(response, caller.status, { error: caller.status === 401 ? 'unauthorized' : 'forbidden', message: caller.reason });
           if (body.length === 0) return sendJson(response, 400, { error: 'empty-body', message: 'the body holds no events' });
-          const sent = await sqs.client.send(
-            new SendMessageCommand({ QueueUrl: ingestQueueUrl, MessageBody: body.toString('utf8'), MessageAttributes: { tenant: { DataType: 'String', StringValue: caller.tenant } } }),
-          );
-          return sendJson(response, 202, { queued: true, messageId: sent.MessageId });
+          const message = { tenant: caller.tenant, body: body.toString('utf8') };
+          if (!journal) return sendJson(response, 202, { queued: true, messageId: (await enqueue(message)).MessageId });
+          // On disk first: the 202 promises the message survives a kill.
+          const journalId = randomUUID();
+          journal.journal.put({ id: journalId, ...message });
+          try {
+            return sendJson(response, 202, { queued: true, messageId: (await enqueue({ ...message, journalId })).MessageId });
+          } catch (error) {
+            journal.journal.settle(journalId, 'not-queued');
+            throw error;
+          }
         }
         return sendJson(response, 404, { error: 'not-found', message: 'routes: POST /events, POST /queue, GET /rules, PATCH /rules/{id}, GET /health' });
       })().catch((error: unknown) => {
@@ -384,15 +445,30 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     };
 
     const ingestArn = `arn:aws:sqs:${LOCAL_REGION}:000000000000:${INGEST_QUEUE}`;
-    const ingestLoop = loop('ingest', async () => {
-      const { Messages = [] } = await receive(ingestQueueUrl);
-      if (Messages.length === 0 || !running) return;
-      const event: SQSEvent = { Records: Messages.map((m) => toSqsRecord(m, ingestArn)) };
-      // Like the Lambda event source mapping: delete what succeeded, leave failures to become visible again.
-      const response = await ingestSqs.handler(event, lambdaContext('stixflow-ingest-sqs', randomUUID()));
-      const failed = new Set((response?.batchItemFailures ?? []).map((f) => f.itemIdentifier));
-      await remove(ingestQueueUrl, Messages.filter((m) => !failed.has(m.MessageId ?? '')));
-    });
+    const journalIdOf = (m: Message): string | undefined => m.MessageAttributes?.[JOURNAL_ID_ATTRIBUTE]?.StringValue;
+    const ingestLoop =
+      options.pollIngestQueue === false
+        ? Promise.resolve()
+        : loop('ingest', async () => {
+            const { Messages = [] } = await receive(ingestQueueUrl);
+            if (Messages.length === 0 || !running) return;
+            const event: SQSEvent = { Records: Messages.map((m) => toSqsRecord(m, ingestArn)) };
+            // Like the Lambda event source mapping: delete what succeeded, leave failures to become visible again.
+            const response = await ingestSqs.handler(event, lambdaContext('stixflow-ingest-sqs', randomUUID()));
+            const failed = new Set((response?.batchItemFailures ?? []).map((f) => f.itemIdentifier));
+            const succeeded = Messages.filter((m) => !failed.has(m.MessageId ?? ''));
+            await remove(ingestQueueUrl, succeeded);
+            if (!journal) return;
+            for (const m of succeeded) {
+              const id = journalIdOf(m);
+              if (id !== undefined) journal.journal.settle(id, 'processed');
+            }
+            // A message failed its last allowed receive: the queue moves it to the dead-letter queue.
+            for (const m of Messages) {
+              const id = journalIdOf(m);
+              if (id !== undefined && failed.has(m.MessageId ?? '') && Number(m.Attributes?.ApproximateReceiveCount ?? 1) >= maxReceiveCount) journal.journal.settle(id, 'dead-lettered');
+            }
+          });
 
     const alerts: AlertDocument[] = [];
     const alertLoop = printAlerts
@@ -401,7 +477,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
           for (const message of Messages) {
             try {
               const alert = JSON.parse(message.Body ?? '') as AlertDocument;
-              alerts.push(alert);
+              pushBounded(alerts, alert, keep);
               print(alertSummary(alert));
               print(JSON.stringify(alert));
             } catch {
@@ -428,6 +504,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       print(`  POST ${url}/queue    enqueue on ${INGEST_QUEUE}, processed by the SQS handler`);
       print(`  GET  ${url}/rules    PATCH ${url}/rules/{id} {"enabled": false}`);
       print(`  rules from ${rulesDir}; alerts print below as they arrive on ${ALERT_QUEUE}`);
+      print(
+        dataDir !== undefined
+          ? `  data in ${dataDir}: state, overrides, counters and /queue messages survive a restart${journal && journal.pending.length > 0 ? ` (${journal.pending.length} queued message(s) resumed)` : ''}`
+          : '  in memory only: state, overrides, counters and queued messages are lost when it stops (STIXFLOW_DATA_DIR keeps them)',
+      );
     }
 
     let stopped: Promise<void> | undefined;
@@ -442,6 +523,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       dynamo: dynamo.client,
       failures,
       alerts,
+      dataDir,
       stop: () => (stopped ??= stopAll()),
     };
   } catch (error) {
