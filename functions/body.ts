@@ -48,6 +48,58 @@ export function parseEvents(text: string): ParsedEvents {
   return { events, rejections, total: index };
 }
 
+/**
+ * How many entries of each kind (rejections, late events, errors) a response lists: a 1 MiB
+ * body of 350,000 unusable lines must not get a 40 MB answer. Counts are always totals; the
+ * rejections are also counted by code, so what was not listed is still accounted for.
+ */
+export const LISTED_PER_KIND = 100;
+
+/** Occurrences of each code, for responses and logs (never the reasons: they may quote the payload). */
+export function countByCode(items: readonly { code: string }[]): Record<string, number> {
+  const codes: Record<string, number> = {};
+  for (const item of items) codes[item.code] = (codes[item.code] ?? 0) + 1;
+  return codes;
+}
+
+/** An event that arrived after its group's correlation window had moved on. */
+export interface LateReport {
+  index: number;
+  ruleId: string;
+  groupKey: string;
+  lagSeconds: number;
+}
+
+/** An event a rule could not be evaluated on, or whose state could not be updated. */
+export interface ErrorReport {
+  index: number;
+  ruleId: string | undefined;
+  code: string;
+}
+
+/** The part of an ingest response that reports on events: totals, and the first entries of each kind. */
+export interface EventReport {
+  rejected: number;
+  rejections: Rejection[];
+  rejectionCodes: Record<string, number>;
+  late: number;
+  lateEvents: LateReport[];
+  errors: number;
+  errorEvents: ErrorReport[];
+}
+
+export function eventReport(found: { rejections: readonly Rejection[]; late: readonly LateReport[]; errors: readonly ErrorReport[] }, limit = LISTED_PER_KIND): EventReport {
+  return {
+    rejected: found.rejections.length,
+    rejections: found.rejections.slice(0, limit),
+    rejectionCodes: countByCode(found.rejections),
+    late: found.late.length,
+    lateEvents: found.late.slice(0, limit),
+    errors: found.errors.length,
+    errorEvents: found.errors.slice(0, limit),
+  };
+}
+
 /** Size of a request body in bytes as the function will see it (base64 decoded). */
 export function bodyBytes(body: string, base64: boolean): number {
   return base64 ? Buffer.byteLength(body, 'base64') : Buffer.byteLength(body, 'utf8');

@@ -36,10 +36,12 @@ export interface RuntimeConfig {
   overridesRefreshSeconds: number;
   iamTenantSource: IamTenantSource;
   /**
-   * OAuth scope a JWT caller needs to change rules (PATCH /rules/{id}); API Gateway checks it
-   * on the route, the rules API again. Unset: no scope is checked (IAM or the local stack).
+   * Scope a token caller (JWT or Lambda authoriser) needs to change rules (PATCH /rules/{id}):
+   * an override applies to every tenant. Under JWT API Gateway checks it on the route, the rules
+   * API again; IAM callers are authorised by the IAM policy on the route instead.
+   * RULES_ADMIN_SCOPE, default `stixflow/rules.admin`.
    */
-  rulesAdminScope: string | undefined;
+  rulesAdminScope: string;
   /** Directory holding the built-in mappings (stix.yaml, ecs.yaml, flat.yaml) when they are not beside the code. */
   mappingsDir: string | undefined;
 }
@@ -47,6 +49,8 @@ export interface RuntimeConfig {
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 export const DEFAULT_OVERRIDES_REFRESH_SECONDS = 60;
 export const DEFAULT_TENANT = 'default';
+/** The CDK construct's default too (infra/pipeline-construct.ts). */
+export const DEFAULT_RULES_ADMIN_SCOPE = 'stixflow/rules.admin';
 
 /** Tenants are key material in the state table: printable, bounded, never empty. */
 export function isValidTenant(tenant: string): boolean {
@@ -96,7 +100,7 @@ export function readConfig(env: Record<string, string | undefined>, role: Functi
     maxPartialsPerGroup: integer('MAX_PARTIALS_PER_GROUP', 1, 10_000),
     overridesRefreshSeconds: integer('RULE_OVERRIDES_REFRESH_SECONDS', 0, 3600) ?? DEFAULT_OVERRIDES_REFRESH_SECONDS,
     iamTenantSource,
-    rulesAdminScope: env.RULES_ADMIN_SCOPE?.trim() || undefined,
+    rulesAdminScope: env.RULES_ADMIN_SCOPE?.trim() || DEFAULT_RULES_ADMIN_SCOPE,
     mappingsDir: env.MAPPINGS_DIR?.trim() ? pathOf(env.MAPPINGS_DIR.trim()) : undefined,
   };
   if (problems.length > 0) throw new ConfigError(problems);

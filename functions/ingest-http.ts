@@ -2,7 +2,11 @@
  * POST /events on the HTTP API (payload v2): one JSON event, a JSON array or NDJSON, whatever
  * the content type. The tenant comes from the authoriser context, never from the body.
  *
- *   202 { accepted, rejected, alerts, alertIds, rejections: [{ index, code, reason }] }
+ *   202 { accepted, alerts, alertIds,
+ *         rejected, rejections: [{ index, code, reason }], rejectionCodes: { code: count },
+ *         late, lateEvents: [{ index, ruleId, groupKey, lagSeconds }],
+ *         errors, errorEvents: [{ index, ruleId, code }] }
+ *       counts are totals; each list holds the first LISTED_PER_KIND (100) entries, by body index
  *   400 the body holds no usable event (not JSON/NDJSON, empty, or every event refused)
  *   401 no authoriser context; 403 an authorised principal without a tenant
  *   413 the body (base64-decoded) is over MAX_BODY_BYTES, checked before parsing
@@ -13,7 +17,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import type { APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import { bodyBytes, decodeBody } from './body.js';
+import { bodyBytes, countByCode, decodeBody, eventReport } from './body.js';
 import { callerOf, type HttpApiEvent } from './auth.js';
 import { addIngestMetrics, inLambda, logger, metrics, rejectionSummary, sharedRuntime, type Runtime } from './runtime.js';
 
@@ -55,12 +59,19 @@ export function createIngestHttpHandler(getRuntime: () => Runtime) {
       addIngestMetrics(outcome);
       const summary = {
         accepted: outcome.accepted,
-        rejected: outcome.rejections.length,
         alerts: outcome.alertIds.length,
         alertIds: outcome.alertIds,
-        rejections: outcome.rejections,
+        ...eventReport(outcome),
       };
-      logger.info('events ingested', { events: outcome.total, accepted: outcome.accepted, rejected: rejectionSummary(outcome.rejections), alerts: outcome.alertIds.length });
+      // Counts and codes only: bounded whatever the body, and never the payload.
+      logger.info('events ingested', {
+        events: outcome.total,
+        accepted: outcome.accepted,
+        rejected: rejectionSummary(outcome.rejections),
+        alerts: outcome.alertIds.length,
+        late: outcome.late.length,
+        errors: countByCode(outcome.errors),
+      });
 
       if (outcome.undelivered.length > 0 || outcome.retryable.length > 0) {
         // The alerts stay in the engine's outbox; the retried request re-sends them under the same ids.

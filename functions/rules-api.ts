@@ -2,13 +2,15 @@
  * The rules API on the HTTP API (authenticated like every route):
  *
  *   GET   /rules        every deployed rule: enabled or not (and why), load errors and warnings,
- *                       and the caller's tenant's counters for the last 7 UTC days
+ *                       and the caller's tenant's counters for the last 7 UTC days; the STIX
+ *                       indicator bundles loaded beside the rules, with their indicator counts
  *   PATCH /rules/{id}   { "enabled": false } stores an override in the state table; running
  *                       ingest functions pick it up within RULE_OVERRIDES_REFRESH_SECONDS (60 s)
  *
- * Overrides apply to every tenant of the deployment: with JWT authorisation PATCH needs the
- * admin scope (RULES_ADMIN_SCOPE, checked on the route and here); with IAM, grant
- * execute-api:Invoke on `PATCH/rules/*` to operators only.
+ * Overrides apply to every tenant of the deployment: a token caller (JWT or Lambda authoriser)
+ * needs the admin scope (RULES_ADMIN_SCOPE, default stixflow/rules.admin; under JWT checked on
+ * the route too); with IAM, grant execute-api:Invoke on `PATCH/rules/*` to operators only. Each
+ * override records who set it (the caller's principal) and is logged with it.
  */
 import { relative } from 'node:path';
 import middy from '@middy/core';
@@ -18,7 +20,7 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import type { APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import type { Diagnostic } from '../src/errors.js';
 import { COUNTER_NAMES, utcDay, zeroCounts, type CounterValues } from '../src/state/counters.js';
-import { callerOf, type HttpApiEvent } from './auth.js';
+import { callerOf, hasAdminScope, type HttpApiEvent } from './auth.js';
 import { decodeBody } from './body.js';
 import { inLambda, logger, metrics, sharedRuntime, type Runtime } from './runtime.js';
 
@@ -98,7 +100,12 @@ async function listRules(runtime: Runtime, tenant: string, now: number): Promise
     });
   }
   const fileDiagnostics = runtime.ruleDiagnostics.filter((d) => d.ruleId === undefined).map((d) => publicDiagnostic(d, dir));
-  return json(200, { tenant, days, rules, diagnostics: fileDiagnostics });
+  // Indicators are listed by source file, not one by one: a feed may hold millions.
+  const indicators = {
+    total: runtime.indicators.size,
+    sources: runtime.indicatorSources.map((s) => ({ file: relative(dir, s.file) || s.file, indicators: s.indicators })),
+  };
+  return json(200, { tenant, days, rules, indicators, diagnostics: fileDiagnostics });
 }
 
 async function patchRule(runtime: Runtime, event: HttpApiEvent, principal: string, now: number): Promise<APIGatewayProxyStructuredResultV2> {
@@ -119,7 +126,7 @@ async function patchRule(runtime: Runtime, event: HttpApiEvent, principal: strin
   }
   const override = { ruleId: rule.id, enabled, updatedAt: new Date(now).toISOString(), updatedBy: principal };
   await runtime.overrides.set(override);
-  logger.info('rule override stored', { ruleId: rule.id, enabled });
+  logger.info('rule override stored', { ruleId: rule.id, enabled, updatedBy: principal });
   metrics.addMetric('RuleOverrides', MetricUnit.Count, 1);
   return json(200, {
     id: rule.id,
@@ -147,10 +154,10 @@ export function createRulesApiHandler(getRuntime: () => Runtime, now: () => numb
       try {
         if (route === '/rules' && method === 'GET') return await listRules(runtime, caller.tenant, now());
         if ((route === '/rules/{id}' || /^\/rules\/[^/]+$/.test(route ?? '')) && method === 'PATCH') {
-          // Overrides apply to every tenant: a JWT caller needs the admin scope (checked by API
-          // Gateway on the route too; this holds if the route is ever deployed without it).
+          // Overrides apply to every tenant: a token caller needs the admin scope (under JWT API
+          // Gateway checks it on the route too; this holds if the route is ever deployed without it).
           const scope = runtime.config.rulesAdminScope;
-          if (scope !== undefined && caller.scopes !== undefined && !caller.scopes.includes(scope)) {
+          if (!hasAdminScope(caller, scope)) {
             logger.warn('request refused', { status: 403, reason: 'missing rules admin scope' });
             metrics.addMetric('RequestsRefused', MetricUnit.Count, 1);
             return json(403, { error: 'forbidden', message: `changing a rule needs the ${scope} scope` });

@@ -14,17 +14,18 @@ import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { Diagnostic } from '../src/errors.js';
-import { BUILT_IN_MAPPING_FILES, createNormaliser, setBuiltInMappingTexts, type Normaliser } from '../src/normalise/index.js';
+import { BUILT_IN_MAPPING_FILES, setBuiltInMappingTexts } from '../src/normalise/index.js';
 import { setMappingSchemaText } from '../src/normalise/loader.js';
 import { Detector, type ProcessResult } from '../src/pipeline/detector.js';
 import { SqsMessageSink } from '../src/queue/sqs-sink.js';
 import type { MessageSink } from '../src/queue/types.js';
 import { loadRulesFromPaths } from '../src/rules/load.js';
+import type { IndicatorSet } from '../src/rules/indicators.js';
 import type { Rule } from '../src/rules/model.js';
 import { DynamoDbCounterStore, type CounterDeltas, type CounterStore, type CounterValues } from '../src/state/counters.js';
 import { DynamoDbStateStore } from '../src/state/dynamodb-store.js';
 import type { StateStore } from '../src/state/types.js';
-import { parseEvents, type Rejection } from './body.js';
+import { countByCode, parseEvents, type ErrorReport, type LateReport, type Rejection } from './body.js';
 import { ConfigError, readConfig, type FunctionRole, type RuntimeConfig } from './config.js';
 import { DynamoDbRuleOverrideStore, type RuleOverride, type RuleOverrideStore } from './rule-overrides.js';
 
@@ -58,6 +59,10 @@ export interface IngestOutcome {
   accepted: number;
   /** Every event not accepted: not JSON, or refused by the normaliser; by input index. */
   rejections: Rejection[];
+  /** Events too late for a rule's correlation window (counted, not correlated); by input index. */
+  late: LateReport[];
+  /** Events a rule could not be evaluated on or whose state update failed; by input index. */
+  errors: ErrorReport[];
   /** Ids of the alerts the alert queue took. */
   alertIds: string[];
   /** Alerts the alert queue did not take: the input must be retried (the outbox re-sends them). */
@@ -117,6 +122,10 @@ export class Runtime {
   readonly config: RuntimeConfig;
   /** Rules as shipped (their own `enabled` flags), compiled once. */
   readonly rules: Rule[];
+  /** Single-observation STIX indicators from the bundles in RULES_DIR, matched beside the rules. */
+  readonly indicators: IndicatorSet;
+  /** The bundle files those indicators came from, with how many each. */
+  readonly indicatorSources: { file: string; indicators: number }[];
   readonly ruleDiagnostics: Diagnostic[];
   readonly counters: CounterStore;
   readonly overrides: RuleOverrideStore;
@@ -128,7 +137,6 @@ export class Runtime {
   private overrideState = new Map<string, RuleOverride>();
   private lastRefresh = Number.NEGATIVE_INFINITY;
   private refreshing: Promise<void> | undefined;
-  private readonly normalisers = new Map<string, Normaliser>();
 
   constructor(config: RuntimeConfig, deps: RuntimeDeps = {}) {
     this.config = config;
@@ -140,13 +148,15 @@ export class Runtime {
     const missing = loaded.diagnostics.filter((d) => d.code === 'rule-file-missing');
     if (missing.length > 0) throw new ConfigError([`RULES_DIR ${config.rulesDir} does not exist`]);
     this.rules = loaded.rules;
+    this.indicators = loaded.indicators;
+    this.indicatorSources = loaded.indicatorSources;
     this.ruleDiagnostics = loaded.diagnostics;
     const errors = loaded.diagnostics.filter((d) => d.severity === 'error');
     if (errors.length > 0) {
       // The CDK construct refuses to synthesise invalid rules, so this means a hand-made deployment.
       this.log.error('invalid rules skipped', { count: errors.length, rules: errors.map((d) => ({ ruleId: d.ruleId, code: d.code, file: d.file, line: d.line })) });
     }
-    if (this.rules.length === 0) this.log.warn('no rules loaded', { rulesDir: config.rulesDir });
+    if (this.rules.length === 0 && this.indicators.size === 0) this.log.warn('no rules loaded', { rulesDir: config.rulesDir });
 
     const dynamo = deps.dynamo ?? (deps.store && deps.counters && deps.overrides ? undefined : new DynamoDBClient({}));
     const table = { client: dynamo as DynamoDBClient, tableName: config.tableName };
@@ -205,6 +215,7 @@ export class Runtime {
         signature,
         detector: new Detector({
           rules,
+          indicators: this.indicators,
           store: this.store,
           sink: this.sink,
           counters: this.counters,
@@ -220,25 +231,14 @@ export class Runtime {
   }
 
   /**
-   * A normaliser that records the caller's tenant on every observed-data. That also overwrites
-   * any `x_tenant` a STIX event carries, so a sender cannot write into another tenant's state.
+   * Runs parsed events for one tenant through the pipeline: `Detector.process`, the tenant path
+   * every shell shares. The normaliser records the caller's tenant on every observed-data, which
+   * also overwrites any `x_tenant` a STIX event carries, so a sender cannot write into another
+   * tenant's state.
    */
-  private normaliserFor(tenant: string): Normaliser {
-    let normaliser = this.normalisers.get(tenant);
-    if (!normaliser) {
-      if (this.normalisers.size >= 1000) this.normalisers.clear();
-      normaliser = createNormaliser({ tenant });
-      this.normalisers.set(tenant, normaliser);
-    }
-    return normaliser;
-  }
-
-  /** Runs parsed events for one tenant through the pipeline (the same stages as `Detector.process`). */
-  async ingest(rawEvents: unknown[], tenant: string): Promise<ProcessResult> {
+  async ingest(rawEvents: readonly unknown[], tenant: string): Promise<ProcessResult> {
     const detector = await this.detector();
-    const normalised = this.normaliserFor(tenant).normaliseBatch(rawEvents);
-    const result = await detector.processObserved(normalised.events, tenant);
-    return { ...result, rejected: [...normalised.rejected, ...result.rejected] };
+    return detector.process(rawEvents, tenant);
   }
 
   /** Parses a payload (JSON event, JSON array or NDJSON) and ingests its events for the tenant. */
@@ -246,21 +246,26 @@ export class Runtime {
     const parsed = parseEvents(text);
     const rejections = [...parsed.rejections];
     let result: ProcessResult | undefined;
+    const late: LateReport[] = [];
+    const errors: ErrorReport[] = [];
     if (parsed.events.length > 0) {
       result = await this.ingest(
         parsed.events.map((e) => e.value),
         tenant,
       );
-      for (const d of result.rejected) {
-        const index = d.eventIndex !== undefined ? parsed.events[d.eventIndex]?.index : undefined;
-        rejections.push({ index: index ?? -1, code: d.code, reason: d.message });
-      }
+      // The pipeline indexes the parsed events; the sender counts the events of its body.
+      const inBody = (eventIndex: number | undefined): number => (eventIndex !== undefined ? parsed.events[eventIndex]?.index : undefined) ?? -1;
+      for (const d of result.rejected) rejections.push({ index: inBody(d.eventIndex), code: d.code, reason: d.message });
       rejections.sort((a, b) => a.index - b.index);
+      for (const l of result.late) late.push({ index: inBody(l.eventIndex), ruleId: l.ruleId, groupKey: l.groupKey, lagSeconds: l.lagSeconds });
+      for (const e of result.errors) errors.push({ index: inBody(e.eventIndex), ruleId: e.ruleId, code: e.code });
     }
     return {
       total: parsed.total,
       accepted: result?.accepted ?? 0,
       rejections,
+      late,
+      errors,
       alertIds: result?.alerts.map((a) => a.id) ?? [],
       undelivered: result?.undelivered ?? [],
       retryable: result?.errors.filter((e) => RETRYABLE_CODES.has(e.code)) ?? [],
@@ -285,9 +290,7 @@ export function addIngestMetrics(outcome: IngestOutcome): void {
 
 /** Codes and counts of a rejection list, for logs (never the reasons: they may quote the payload). */
 export function rejectionSummary(rejections: Rejection[]): Record<string, number> {
-  const codes: Record<string, number> = {};
-  for (const r of rejections) codes[r.code] = (codes[r.code] ?? 0) + 1;
-  return codes;
+  return countByCode(rejections);
 }
 
 // ---------------------------------------------------------------- the per-container runtime

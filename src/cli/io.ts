@@ -51,6 +51,29 @@ export function parseJsonOrNdjson(text: string): ParsedDocument[] {
   return out;
 }
 
+/** Where the CLI read an input event: its file (`<stdin>` for `-`), the line its JSON value starts on, its position in a JSON array. */
+export interface EventOrigin {
+  file: string;
+  line: number;
+  /** Position in the array, when the file is one JSON array of events. */
+  item?: number;
+}
+
+/** `file:line[ item k]: ` for an event read from a file, '' when its origin is unknown. */
+export function eventOriginPrefix(origin: EventOrigin | undefined): string {
+  if (!origin) return '';
+  return `${origin.file}:${origin.line}${origin.item !== undefined ? ` (item ${origin.item})` : ''}: `;
+}
+
+/**
+ * A diagnostic about an input event: where the event was read, its index among all the events
+ * of the run, then the diagnostic (`events.ndjson:4: event 3: error [code] message`).
+ */
+export function formatEventDiagnostic(d: Diagnostic, origin: EventOrigin | undefined): string {
+  const { file: _file, line: _line, column: _column, ...rest } = d;
+  return `${eventOriginPrefix(origin)}${formatDiagnostic(rest)}`;
+}
+
 /** A diagnostic with the source line and a caret under the offending text, when we have it. */
 export function renderDiagnostic(d: Diagnostic, source?: string, sourceFirstLine = 1): string {
   const head = formatDiagnostic(d);

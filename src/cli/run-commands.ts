@@ -7,7 +7,7 @@ import { Detector } from '../pipeline/detector.js';
 import { InMemoryQueue } from '../queue/memory-queue.js';
 import { loadRulesFromPaths } from '../rules/load.js';
 import { InMemoryStateStore } from '../state/memory-store.js';
-import { count, parseJsonOrNdjson, readInput, writeLine, parseCommandArgs, type CliIo } from './io.js';
+import { count, eventOriginPrefix, formatEventDiagnostic, parseJsonOrNdjson, readInput, writeLine, parseCommandArgs, type CliIo, type EventOrigin } from './io.js';
 
 const RUN_HELP = `Usage: stixflow run --rules <file|dir> [options] <events-file… | ->
 
@@ -73,17 +73,27 @@ async function setUp(values: Record<string, unknown>, io: CliIo): Promise<Loaded
   return { detector, exit };
 }
 
-async function readEvents(paths: string[], io: CliIo): Promise<{ events: unknown[]; problems: Diagnostic[] }> {
+/** Events of every input, in order, each with where it was read (`origins[i]` is where `events[i]` came from). */
+async function readEvents(paths: string[], io: CliIo): Promise<{ events: unknown[]; origins: EventOrigin[]; problems: Diagnostic[] }> {
   const events: unknown[] = [];
+  const origins: EventOrigin[] = [];
   const problems: Diagnostic[] = [];
   for (const path of paths) {
+    const file = path === '-' ? '<stdin>' : path;
     for (const doc of parseJsonOrNdjson(await readInput(path, io))) {
-      if (!doc.ok) problems.push({ severity: 'error', code: 'bad-json', message: doc.message, file: path, line: doc.line });
-      else if (Array.isArray(doc.value)) events.push(...doc.value);
-      else events.push(doc.value);
+      if (!doc.ok) problems.push({ severity: 'error', code: 'bad-json', message: doc.message, file, line: doc.line });
+      else if (Array.isArray(doc.value)) {
+        doc.value.forEach((value: unknown, item) => {
+          events.push(value);
+          origins.push({ file, line: doc.line, item });
+        });
+      } else {
+        events.push(doc.value);
+        origins.push({ file, line: doc.line });
+      }
     }
   }
-  return { events, problems };
+  return { events, origins, problems };
 }
 
 export async function runCommand(argv: string[], io: CliIo): Promise<number> {
@@ -97,7 +107,7 @@ export async function runCommand(argv: string[], io: CliIo): Promise<number> {
   const setup = await setUp(parsed.values, io);
   if (!setup) return 2;
   let exit = setup.exit;
-  const { events, problems } = await readEvents(parsed.positionals, io);
+  const { events, origins, problems } = await readEvents(parsed.positionals, io);
   for (const p of problems) {
     writeLine(io.stderr, formatDiagnostic(p));
     exit = 1;
@@ -111,8 +121,10 @@ export async function runCommand(argv: string[], io: CliIo): Promise<number> {
       writeLine(io.stdout, JSON.stringify(toAlertDocument(alert)));
       alerts++;
     }
+    // Indexes in the result are positions in this batch of raw events; origins are by position in the run.
     for (const d of [...result.rejected, ...result.errors]) {
-      writeLine(io.stderr, formatDiagnostic({ ...d, eventIndex: (d.eventIndex ?? 0) + start }));
+      const index = d.eventIndex === undefined ? undefined : d.eventIndex + start;
+      writeLine(io.stderr, index === undefined ? formatDiagnostic(d) : formatEventDiagnostic({ ...d, eventIndex: index }, origins[index]));
       if (d.code === 'alert-undeliverable') notDelivered++;
       exit = 1;
     }
@@ -122,7 +134,10 @@ export async function runCommand(argv: string[], io: CliIo): Promise<number> {
       notDelivered++;
       exit = 1;
     }
-    for (const l of result.late) writeLine(io.stderr, `event ${l.eventIndex + start}: late by ${l.lagSeconds.toFixed(1)} s for rule ${l.ruleId} group ${l.groupKey}: not correlated (counted)`);
+    for (const l of result.late) {
+      const index = l.eventIndex + start;
+      writeLine(io.stderr, `${eventOriginPrefix(origins[index])}event ${index}: late by ${l.lagSeconds.toFixed(1)} s for rule ${l.ruleId} group ${l.groupKey}: not correlated (counted)`);
+    }
   }
   writeLine(io.stderr, `${count(events.length, 'event')}, ${count(alerts, 'alert')}${notDelivered > 0 ? `, ${notDelivered} not delivered (see the errors above)` : ''}`);
   return exit;

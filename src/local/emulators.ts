@@ -1,8 +1,11 @@
 /**
  * In-process AWS emulators for tests and the one-command local stack: dynalite for DynamoDB and
- * fauxqs for SQS, both bound to 127.0.0.1 on a free port and kept in memory. Nothing here talks
- * to AWS; clients use dummy credentials.
+ * fauxqs for SQS, both bound to 127.0.0.1 on a free port. Nothing here talks to AWS; clients use
+ * dummy credentials. dynalite keeps its tables in memory, or in a LevelDB directory (`path`)
+ * that survives restarts; fauxqs is in memory only (it has no persistence), so the local stack
+ * journals what it queues itself (src/local/journal.ts).
  */
+import { mkdirSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
@@ -32,7 +35,7 @@ export class EmulatorError extends StixflowError {
 export interface RunningDynamo {
   endpoint: string;
   client: DynamoDBClient;
-  /** Destroys the client, drops open connections and closes the server and its in-memory database. */
+  /** Destroys the client, drops open connections and closes the server and its database (releasing a `path`). */
   stop(): Promise<void>;
 }
 
@@ -43,6 +46,8 @@ export interface RunningSqs {
 }
 
 interface DynaliteOptions {
+  /** LevelDB directory: tables persist there (in memory without it). */
+  path?: string;
   createTableMs?: number;
   deleteTableMs?: number;
   updateTableMs?: number;
@@ -53,10 +58,19 @@ type DynaliteFactory = (options?: DynaliteOptions) => Server;
 // dynalite is CommonJS and ships no type declarations; this is the one function we use from it.
 const requireCjs = createRequire(import.meta.url);
 
-export async function startDynamo(): Promise<RunningDynamo> {
+export interface StartDynamoOptions {
+  /**
+   * Directory for dynalite's LevelDB files: tables and items persist there across restarts
+   * (created if missing; one running emulator per directory). In memory when absent.
+   */
+  path?: string;
+}
+
+export async function startDynamo(options: StartDynamoOptions = {}): Promise<RunningDynamo> {
   const dynalite = requireCjs('dynalite') as DynaliteFactory;
+  if (options.path !== undefined) mkdirSync(options.path, { recursive: true });
   // Tables become ACTIVE immediately: tests should not wait out a simulated provisioning delay.
-  const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0, ...(options.path !== undefined ? { path: options.path } : {}) });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(0, LOOPBACK, () => {

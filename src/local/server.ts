@@ -9,30 +9,55 @@
  *   GET /rules, PATCH /rules/{id}   functions/rules-api.ts
  *   GET /health          200
  *
- * Authentication: local mode stands in for the API's IAM/JWT authoriser. A request with
- * `Authorization: Bearer local-dev` gets the authoriser context of tenant `local`
- * (`Bearer local-dev:<tenant>` picks another tenant); any other request has no authoriser
- * context, and the handlers answer 401 as they would for an unauthenticated route.
+ * Authentication: local mode stands in for the API's JWT authoriser. Each bearer token maps to a
+ * principal and a tenant, and maybe the rules admin scope; the handlers then decide as they do
+ * when deployed (401 without a known token, 403 for a tenant they refuse, PATCH /rules only with
+ * the admin scope, the override recording the principal). By default:
+ *
+ *   Bearer local-dev            principal local-dev, tenant `local`, rules admin (the operator)
+ *   Bearer local-dev:<tenant>   principal local-dev:<tenant>, that tenant, not admin
+ *
+ * `tokens` (STIXFLOW_LOCAL_TOKENS for `npm start`) replaces that table.
  *
  * Alerts arriving on the alert queue are printed (one-line summary, then the JSON document)
  * unless `printAlerts` is false, in which case they stay on the queue for the caller to read.
+ * The last `keepAlerts` printed alerts (and message failures) are also kept in `alerts`
+ * (`failures`): a ring, so a long-running stack does not grow without bound.
+ *
+ * Durability: in memory unless `dataDir` (STIXFLOW_DATA_DIR) is given; then DynamoDB state,
+ * rule overrides and counters persist there, and POST /queue journals each message before it
+ * answers, so a kill loses no acknowledged message (src/local/data-dir.ts). The SQS emulator
+ * itself stays in memory: alerts on the alert queue not yet read, and messages sent to the
+ * emulator's queues directly (not through /queue), do not survive a restart.
  */
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, SendMessageCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { APIGatewayProxyStructuredResultV2, Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import type { AlertDocument } from '../engine/alert.js';
-import { ensureQueue, ensureStateTable, LOCAL_REGION, startDynamo, startSqs } from './emulators.js';
-import type { HttpApiEvent } from '../../functions/auth.js';
+import { claimDataDir, DYNAMO_SUBDIR, IngestJournal } from './data-dir.js';
+import { EmulatorError, ensureQueue, ensureStateTable, LOCAL_REGION, startDynamo, startSqs } from './emulators.js';
+import { callerOf, type HttpApiEvent } from '../../functions/auth.js';
+import { DEFAULT_RULES_ADMIN_SCOPE } from '../../functions/config.js';
 import type { MessageFailureReport } from '../../functions/ingest-sqs.js';
 
 export const LOCAL_TOKEN = 'local-dev';
 export const LOCAL_TENANT = 'local';
+/** The scope local admin tokens carry, and the rules API of the local stack asks for. */
+export const LOCAL_ADMIN_SCOPE = DEFAULT_RULES_ADMIN_SCOPE;
+
+/** Who a local bearer token stands for. */
+export interface LocalToken {
+  principal: string;
+  tenant: string;
+  /** May change rules for every tenant (PATCH /rules/{id}). */
+  admin?: boolean;
+}
 const LOOPBACK = '127.0.0.1';
 /** HTTP APIs refuse payloads over 10 MB; the local server stops reading a little later. */
 const MAX_READ_BYTES = 11 * 1024 * 1024;
@@ -52,6 +77,27 @@ export interface LocalStackOptions {
   visibilityTimeoutSeconds?: number;
   /** Where printed lines go; console.log by default. */
   print?: (line: string) => void;
+  /** Bearer tokens and who they stand for, replacing the default `local-dev` tokens. */
+  tokens?: Record<string, LocalToken>;
+  /** Directory that keeps the stack's data across restarts (see src/local/data-dir.ts); in memory without it. */
+  dataDir?: string;
+  /** How many of the last printed alerts (and message failures) `alerts` (`failures`) keep; default 1000. */
+  keepAlerts?: number;
+  /**
+   * Run the ingest queue poller (the SQS event source mapping); default true. False leaves
+   * messages on the queue, as a disabled event source mapping would.
+   */
+  pollIngestQueue?: boolean;
+}
+
+export const DEFAULT_KEEP_ALERTS = 1000;
+/** Message attribute carrying a /queue message's journal id, so its outcome can be recorded. */
+export const JOURNAL_ID_ATTRIBUTE = 'stixflowJournalId';
+
+/** Appends to a list that keeps only its last `limit` items. */
+function pushBounded<T>(list: T[], item: T, limit: number): void {
+  list.push(item);
+  if (list.length > limit) list.splice(0, list.length - limit);
 }
 
 export interface LocalStack {
@@ -64,10 +110,12 @@ export interface LocalStack {
   tableName: string;
   sqs: SQSClient;
   dynamo: DynamoDBClient;
-  /** Ingest messages that failed, with the handler's reason, in order. */
+  /** The last `keepAlerts` ingest messages that failed, with the handler's reason, in order. */
   failures: MessageFailureReport[];
-  /** Alerts printed so far (only when printing). */
+  /** The last `keepAlerts` alerts printed (only when printing), oldest first. */
   alerts: AlertDocument[];
+  /** The data directory in use, if any. */
+  dataDir: string | undefined;
   stop(): Promise<void>;
 }
 
@@ -80,16 +128,45 @@ export const ALERT_DLQ = 'stixflow-alerts-dlq.fifo';
 /** The repository root: `../../` from src/local, `../../../` from a compiled dist/src/local. */
 const repoRoot = ['../../', '../../../'].map((up) => resolve(fileURLToPath(new URL(up, import.meta.url)))).find((dir) => existsSync(resolve(dir, 'rules'))) ?? resolve(fileURLToPath(new URL('../../', import.meta.url)));
 
-/** The authoriser context local mode grants: a fixed dev token stands in for IAM or JWT. */
-export function localAuthorizer(authorization: string | undefined): HttpApiEvent['requestContext']['authorizer'] {
-  const match = /^Bearer\s+(\S+)$/i.exec(authorization?.trim() ?? '');
-  if (!match) return undefined;
-  const token = match[1] as string;
-  if (token === LOCAL_TOKEN) return { jwt: { claims: { sub: LOCAL_TOKEN, tenant: LOCAL_TENANT }, scopes: [] } };
+/** Who a token stands for: from `tokens` when given, else the default `local-dev` tokens. */
+export function localPrincipal(token: string, tokens?: Record<string, LocalToken>): LocalToken | undefined {
+  if (tokens) return Object.prototype.hasOwnProperty.call(tokens, token) ? tokens[token] : undefined;
+  if (token === LOCAL_TOKEN) return { principal: LOCAL_TOKEN, tenant: LOCAL_TENANT, admin: true };
   if (token.startsWith(`${LOCAL_TOKEN}:`) && token.length > LOCAL_TOKEN.length + 1) {
-    return { jwt: { claims: { sub: LOCAL_TOKEN, tenant: token.slice(LOCAL_TOKEN.length + 1) }, scopes: [] } };
+    return { principal: token, tenant: token.slice(LOCAL_TOKEN.length + 1), admin: false };
   }
   return undefined;
+}
+
+/** The authoriser context local mode grants for an Authorization header: a JWT authoriser's, as deployed. */
+export function localAuthorizer(authorization: string | undefined, tokens?: Record<string, LocalToken>): HttpApiEvent['requestContext']['authorizer'] {
+  const match = /^Bearer\s+(\S+)$/i.exec(authorization?.trim() ?? '');
+  const who = match ? localPrincipal(match[1] as string, tokens) : undefined;
+  if (!who) return undefined;
+  return { jwt: { claims: { sub: who.principal, tenant: who.tenant }, scopes: who.admin === true ? [LOCAL_ADMIN_SCOPE] : [] } };
+}
+
+/**
+ * Reads STIXFLOW_LOCAL_TOKENS: a JSON object of token → { principal, tenant, admin? }.
+ * Throws a message naming what is wrong.
+ */
+export function parseLocalTokens(text: string): Record<string, LocalToken> {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new EmulatorError('STIXFLOW_LOCAL_TOKENS must be JSON: {"<token>": {"principal": "…", "tenant": "…", "admin": true}}');
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new EmulatorError('STIXFLOW_LOCAL_TOKENS must be a JSON object of token → { principal, tenant, admin? }');
+  const tokens: Record<string, LocalToken> = {};
+  for (const [token, entry] of Object.entries(value as Record<string, unknown>)) {
+    const e = entry as Partial<LocalToken> | null;
+    if (!/^\S+$/.test(token) || typeof e !== 'object' || e === null || typeof e.principal !== 'string' || e.principal === '' || typeof e.tenant !== 'string' || (e.admin !== undefined && typeof e.admin !== 'boolean')) {
+      throw new EmulatorError(`STIXFLOW_LOCAL_TOKENS: token ${JSON.stringify(token)} needs a principal and a tenant (strings) and an optional boolean admin`);
+    }
+    tokens[token] = { principal: e.principal, tenant: e.tenant, admin: e.admin === true };
+  }
+  return tokens;
 }
 
 function lambdaContext(functionName: string, requestId: string): Context {
@@ -124,7 +201,7 @@ function isTextual(contentType: string | undefined): boolean {
   return contentType === undefined || /^(text\/|application\/(json|x-ndjson|ndjson|x-www-form-urlencoded))/i.test(contentType);
 }
 
-function httpEvent(request: IncomingMessage, url: URL, body: Buffer, routeKey: string, pathParameters?: Record<string, string>): HttpApiEvent {
+function httpEvent(request: IncomingMessage, url: URL, body: Buffer, routeKey: string, tokens: Record<string, LocalToken> | undefined, pathParameters?: Record<string, string>): HttpApiEvent {
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(request.headers)) if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(',') : value;
   // Like API Gateway: text bodies as they are, anything else base64-encoded.
@@ -148,7 +225,7 @@ function httpEvent(request: IncomingMessage, url: URL, body: Buffer, routeKey: s
       stage: '$default',
       time: new Date(now).toISOString(),
       timeEpoch: now,
-      authorizer: localAuthorizer(headers.authorization),
+      authorizer: localAuthorizer(headers.authorization, tokens),
     },
     ...(pathParameters ? { pathParameters } : {}),
     body: body.length > 0 ? body.toString(base64 ? 'base64' : 'utf8') : undefined,
@@ -201,17 +278,25 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const printAlerts = options.printAlerts ?? !quiet;
   const print = options.print ?? ((line: string) => console.log(line));
   const rulesDir = resolve(options.rulesDir ?? resolve(repoRoot, 'rules'));
+  const keep = options.keepAlerts ?? DEFAULT_KEEP_ALERTS;
+  if (!Number.isInteger(keep) || keep < 0) throw new EmulatorError(`keepAlerts must be a whole number, got ${keep}`);
+  const dataDir = options.dataDir !== undefined ? resolve(options.dataDir) : undefined;
 
   // Handler logging and metrics: quiet JSON logs, no EMF blobs on the console (unless asked for).
   process.env.POWERTOOLS_SERVICE_NAME ??= 'stixflow-local';
   process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
 
-  const dynamo = await startDynamo();
-  const sqs = await startSqs().catch(async (error: unknown) => {
-    await dynamo.stop();
+  const releaseDataDir = dataDir !== undefined ? claimDataDir(dataDir) : () => undefined;
+  const dynamo = await startDynamo(dataDir !== undefined ? { path: join(dataDir, DYNAMO_SUBDIR) } : {}).catch((error: unknown) => {
+    releaseDataDir();
     throw error;
   });
-  const stops: (() => Promise<void>)[] = [() => sqs.stop(), () => dynamo.stop()];
+  const sqs = await startSqs().catch(async (error: unknown) => {
+    await dynamo.stop();
+    releaseDataDir();
+    throw error;
+  });
+  const stops: (() => Promise<void>)[] = [() => sqs.stop(), () => dynamo.stop(), async () => releaseDataDir()];
   const stopAll = async (): Promise<void> => {
     for (const stop of stops.splice(0)) await stop().catch(() => undefined);
   };
@@ -227,6 +312,22 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const dlqUrl = await ensureQueue(sqs.client, INGEST_DLQ);
     const alertDlqUrl = await ensureQueue(sqs.client, ALERT_DLQ, { fifo: true });
 
+    // What /queue acknowledged before the last stop or kill and was not processed: queued again.
+    const journal = dataDir !== undefined ? IngestJournal.open(dataDir) : undefined;
+    if (journal) stops.unshift(async () => journal.journal.close());
+    const enqueue = (entry: { tenant: string; body: string; journalId?: string }) =>
+      sqs.client.send(
+        new SendMessageCommand({
+          QueueUrl: ingestQueueUrl,
+          MessageBody: entry.body,
+          MessageAttributes: {
+            tenant: { DataType: 'String', StringValue: entry.tenant },
+            ...(entry.journalId !== undefined ? { [JOURNAL_ID_ATTRIBUTE]: { DataType: 'String', StringValue: entry.journalId } } : {}),
+          },
+        }),
+      );
+    for (const entry of journal?.pending ?? []) await enqueue({ tenant: entry.tenant, body: entry.body, journalId: entry.id });
+
     const runtimeModule = await import('../../functions/runtime.js');
     runtimeModule.configureSharedRuntime({
       env: {
@@ -237,6 +338,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         MAX_BODY_BYTES: process.env.MAX_BODY_BYTES,
         LATENESS_SECONDS: process.env.LATENESS_SECONDS,
         RULE_OVERRIDES_REFRESH_SECONDS: process.env.RULE_OVERRIDES_REFRESH_SECONDS ?? '5',
+        RULES_ADMIN_SCOPE: LOCAL_ADMIN_SCOPE,
       },
       deps: { dynamo: dynamo.client, sqs: sqs.client },
     });
@@ -252,7 +354,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
 
     const failures: MessageFailureReport[] = [];
     const unsubscribe = ingestSqs.onMessageFailure((failure) => {
-      failures.push(failure);
+      pushBounded(failures, failure, keep);
       if (!quiet) print(`FAILED message ${failure.messageId} (receive ${failure.receiveCount}): ${failure.code}: ${failure.reason}`);
     });
     stops.unshift(async () => void unsubscribe());
@@ -267,24 +369,32 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         const context = (name: string): Context => lambdaContext(name, randomUUID());
         if (url.pathname === '/health' && method === 'GET') return sendJson(response, 200, { ok: true });
         if (url.pathname === '/events' && method === 'POST') {
-          return send(response, await ingestHttp(httpEvent(request, url, body, 'POST /events'), context('stixflow-ingest-http')));
+          return send(response, await ingestHttp(httpEvent(request, url, body, 'POST /events', options.tokens), context('stixflow-ingest-http')));
         }
         if (url.pathname === '/rules' && method === 'GET') {
-          return send(response, await rulesApi(httpEvent(request, url, body, 'GET /rules'), context('stixflow-rules-api')));
+          return send(response, await rulesApi(httpEvent(request, url, body, 'GET /rules', options.tokens), context('stixflow-rules-api')));
         }
         const ruleId = /^\/rules\/([^/]+)$/.exec(url.pathname)?.[1];
         if (ruleId !== undefined && method === 'PATCH') {
-          return send(response, await rulesApi(httpEvent(request, url, body, 'PATCH /rules/{id}', { id: decodeURIComponent(ruleId) }), context('stixflow-rules-api')));
+          return send(response, await rulesApi(httpEvent(request, url, body, 'PATCH /rules/{id}', options.tokens, { id: decodeURIComponent(ruleId) }), context('stixflow-rules-api')));
         }
         if (url.pathname === '/queue' && method === 'POST') {
-          const authorizer = localAuthorizer(request.headers.authorization);
-          const tenant = authorizer?.jwt?.claims?.tenant;
-          if (typeof tenant !== 'string') return sendJson(response, 401, { error: 'unauthorized', message: `send Authorization: Bearer ${LOCAL_TOKEN}` });
+          // The caller and its tenant are decided exactly as for POST /events (functions/auth.ts), so
+          // the queue never takes a message the handler would refuse and dead-letter.
+          const caller = callerOf(httpEvent(request, url, Buffer.alloc(0), 'POST /queue', options.tokens), runtimeModule.sharedRuntime('ingest').config.iamTenantSource);
+          if (!caller.ok) return sendJson(response, caller.status, { error: caller.status === 401 ? 'unauthorized' : 'forbidden', message: caller.reason });
           if (body.length === 0) return sendJson(response, 400, { error: 'empty-body', message: 'the body holds no events' });
-          const sent = await sqs.client.send(
-            new SendMessageCommand({ QueueUrl: ingestQueueUrl, MessageBody: body.toString('utf8'), MessageAttributes: { tenant: { DataType: 'String', StringValue: tenant } } }),
-          );
-          return sendJson(response, 202, { queued: true, messageId: sent.MessageId });
+          const message = { tenant: caller.tenant, body: body.toString('utf8') };
+          if (!journal) return sendJson(response, 202, { queued: true, messageId: (await enqueue(message)).MessageId });
+          // On disk first: the 202 promises the message survives a kill.
+          const journalId = randomUUID();
+          journal.journal.put({ id: journalId, ...message });
+          try {
+            return sendJson(response, 202, { queued: true, messageId: (await enqueue({ ...message, journalId })).MessageId });
+          } catch (error) {
+            journal.journal.settle(journalId, 'not-queued');
+            throw error;
+          }
         }
         return sendJson(response, 404, { error: 'not-found', message: 'routes: POST /events, POST /queue, GET /rules, PATCH /rules/{id}, GET /health' });
       })().catch((error: unknown) => {
@@ -335,15 +445,30 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     };
 
     const ingestArn = `arn:aws:sqs:${LOCAL_REGION}:000000000000:${INGEST_QUEUE}`;
-    const ingestLoop = loop('ingest', async () => {
-      const { Messages = [] } = await receive(ingestQueueUrl);
-      if (Messages.length === 0 || !running) return;
-      const event: SQSEvent = { Records: Messages.map((m) => toSqsRecord(m, ingestArn)) };
-      // Like the Lambda event source mapping: delete what succeeded, leave failures to become visible again.
-      const response = await ingestSqs.handler(event, lambdaContext('stixflow-ingest-sqs', randomUUID()));
-      const failed = new Set((response?.batchItemFailures ?? []).map((f) => f.itemIdentifier));
-      await remove(ingestQueueUrl, Messages.filter((m) => !failed.has(m.MessageId ?? '')));
-    });
+    const journalIdOf = (m: Message): string | undefined => m.MessageAttributes?.[JOURNAL_ID_ATTRIBUTE]?.StringValue;
+    const ingestLoop =
+      options.pollIngestQueue === false
+        ? Promise.resolve()
+        : loop('ingest', async () => {
+            const { Messages = [] } = await receive(ingestQueueUrl);
+            if (Messages.length === 0 || !running) return;
+            const event: SQSEvent = { Records: Messages.map((m) => toSqsRecord(m, ingestArn)) };
+            // Like the Lambda event source mapping: delete what succeeded, leave failures to become visible again.
+            const response = await ingestSqs.handler(event, lambdaContext('stixflow-ingest-sqs', randomUUID()));
+            const failed = new Set((response?.batchItemFailures ?? []).map((f) => f.itemIdentifier));
+            const succeeded = Messages.filter((m) => !failed.has(m.MessageId ?? ''));
+            await remove(ingestQueueUrl, succeeded);
+            if (!journal) return;
+            for (const m of succeeded) {
+              const id = journalIdOf(m);
+              if (id !== undefined) journal.journal.settle(id, 'processed');
+            }
+            // A message failed its last allowed receive: the queue moves it to the dead-letter queue.
+            for (const m of Messages) {
+              const id = journalIdOf(m);
+              if (id !== undefined && failed.has(m.MessageId ?? '') && Number(m.Attributes?.ApproximateReceiveCount ?? 1) >= maxReceiveCount) journal.journal.settle(id, 'dead-lettered');
+            }
+          });
 
     const alerts: AlertDocument[] = [];
     const alertLoop = printAlerts
@@ -352,7 +477,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
           for (const message of Messages) {
             try {
               const alert = JSON.parse(message.Body ?? '') as AlertDocument;
-              alerts.push(alert);
+              pushBounded(alerts, alert, keep);
               print(alertSummary(alert));
               print(JSON.stringify(alert));
             } catch {
@@ -371,10 +496,19 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
 
     if (!quiet) {
       print(`stixflow local stack on ${url}`);
-      print(`  POST ${url}/events   (Authorization: Bearer ${LOCAL_TOKEN}; tenant "${LOCAL_TENANT}")`);
+      print(
+        options.tokens
+          ? `  POST ${url}/events   (Authorization: Bearer <token>; ${Object.keys(options.tokens).length} token(s) configured)`
+          : `  POST ${url}/events   (Authorization: Bearer ${LOCAL_TOKEN}; tenant "${LOCAL_TENANT}", rules admin)`,
+      );
       print(`  POST ${url}/queue    enqueue on ${INGEST_QUEUE}, processed by the SQS handler`);
       print(`  GET  ${url}/rules    PATCH ${url}/rules/{id} {"enabled": false}`);
       print(`  rules from ${rulesDir}; alerts print below as they arrive on ${ALERT_QUEUE}`);
+      print(
+        dataDir !== undefined
+          ? `  data in ${dataDir}: state, overrides, counters and /queue messages survive a restart${journal && journal.pending.length > 0 ? ` (${journal.pending.length} queued message(s) resumed)` : ''}`
+          : '  in memory only: state, overrides, counters and queued messages are lost when it stops (STIXFLOW_DATA_DIR keeps them)',
+      );
     }
 
     let stopped: Promise<void> | undefined;
@@ -389,6 +523,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       dynamo: dynamo.client,
       failures,
       alerts,
+      dataDir,
       stop: () => (stopped ??= stopAll()),
     };
   } catch (error) {

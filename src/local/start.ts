@@ -1,10 +1,11 @@
 /**
  * `npm start`: the local stack on http://127.0.0.1:${STIXFLOW_PORT:-8080}, with the example rules
  * from rules/ (or STIXFLOW_RULES_DIR). Alerts print as they arrive; Ctrl-C stops everything.
+ * In memory unless STIXFLOW_DATA_DIR names a directory to keep state and queued messages in.
  *
  *   curl -s -X POST localhost:8080/events -H 'Authorization: Bearer local-dev' --data-binary @examples/events.ndjson
  */
-import { startLocalStack } from './server.js';
+import { parseLocalTokens, startLocalStack } from './server.js';
 
 function portFromEnv(): number {
   const raw = process.env.STIXFLOW_PORT;
@@ -18,7 +19,13 @@ function portFromEnv(): number {
 }
 
 async function main(): Promise<void> {
-  const stack = await startLocalStack({ port: portFromEnv(), ...(process.env.STIXFLOW_RULES_DIR ? { rulesDir: process.env.STIXFLOW_RULES_DIR } : {}) });
+  const tokens = process.env.STIXFLOW_LOCAL_TOKENS ? parseLocalTokens(process.env.STIXFLOW_LOCAL_TOKENS) : undefined;
+  const stack = await startLocalStack({
+    port: portFromEnv(),
+    ...(process.env.STIXFLOW_RULES_DIR ? { rulesDir: process.env.STIXFLOW_RULES_DIR } : {}),
+    ...(tokens ? { tokens } : {}),
+    ...(process.env.STIXFLOW_DATA_DIR ? { dataDir: process.env.STIXFLOW_DATA_DIR } : {}),
+  });
   let stopping = false;
   const shutdown = (signal: string): void => {
     if (stopping) return;

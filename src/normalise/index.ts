@@ -12,6 +12,7 @@ export type {
   Mapping,
   MappingDefinition,
   NormaliseBatchResult,
+  NormaliseCallOptions,
   NormaliseResult,
   Normaliser,
   NormaliserOptions,

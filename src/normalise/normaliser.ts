@@ -5,7 +5,7 @@ import type { ObservedEvent } from '../stix/types.js';
 import { builtInMappings } from './builtin.js';
 import { isRecord } from './fields.js';
 import { STIXFLOW_NAMESPACE, uuidv5 } from './ids.js';
-import type { Mapping, NormaliseBatchResult, NormaliseResult, Normaliser, NormaliserOptions } from './types.js';
+import type { Mapping, NormaliseBatchResult, NormaliseCallOptions, NormaliseResult, Normaliser, NormaliserOptions, RunContext } from './types.js';
 
 function reject(code: string, message: string, index: number | undefined): NormaliseResult {
   const diagnostic: Diagnostic = { severity: 'error', code, message };
@@ -18,10 +18,12 @@ export function createNormaliser(options: NormaliserOptions = {}): Normaliser {
   const ownNames = new Set(own.map((m) => m.name));
   const builtIns = options.includeBuiltIns === false ? [] : builtInMappings().filter((m) => !ownNames.has(m.name));
   const mappings: readonly Mapping[] = Object.freeze([...own, ...builtIns]);
-  const context = { tenant: options.tenant };
+  const ownContext: RunContext = { tenant: options.tenant };
+  const contextFor = (call: NormaliseCallOptions | undefined): RunContext =>
+    call?.tenant === undefined || call.tenant === ownContext.tenant ? ownContext : { tenant: call.tenant };
   const tried = mappings.map((m) => m.name).join(', ') || 'none';
 
-  const normalise = (event: unknown, index?: number): NormaliseResult => {
+  const run = (event: unknown, index: number | undefined, context: RunContext): NormaliseResult => {
     if (!isRecord(event)) {
       const kind = event === null ? 'null' : Array.isArray(event) ? 'an array' : `a ${typeof event}`;
       return reject('not-an-object', `an event must be a JSON object, not ${kind}`, index);
@@ -40,11 +42,14 @@ export function createNormaliser(options: NormaliserOptions = {}): Normaliser {
     return reject('unrecognised-format', `no mapping recognises the event (tried: ${tried})`, index);
   };
 
-  const normaliseBatch = (events: unknown[]): NormaliseBatchResult => {
+  const normalise = (event: unknown, index?: number, call?: NormaliseCallOptions): NormaliseResult => run(event, index, contextFor(call));
+
+  const normaliseBatch = (events: readonly unknown[], call?: NormaliseCallOptions): NormaliseBatchResult => {
     const out: ObservedEvent[] = [];
     const rejected: Diagnostic[] = [];
+    const context = contextFor(call);
     for (let i = 0; i < events.length; i++) {
-      const result = normalise(events[i], i);
+      const result = run(events[i], i, context);
       if (result.ok) for (const e of result.events) out.push(e);
       else rejected.push(result.diagnostic);
     }

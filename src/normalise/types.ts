@@ -61,8 +61,14 @@ export interface Normaliser {
   /** The mappings tried, in order (user mappings first, then built-ins). */
   readonly mappings: readonly Mapping[];
   /** Never throws: any input gives a result or a diagnostic. */
-  normalise(event: unknown, index?: number): NormaliseResult;
-  normaliseBatch(events: unknown[]): NormaliseBatchResult;
+  normalise(event: unknown, index?: number, options?: NormaliseCallOptions): NormaliseResult;
+  normaliseBatch(events: readonly unknown[], options?: NormaliseCallOptions): NormaliseBatchResult;
+}
+
+/** Per-call settings, for a normaliser shared by callers of several tenants. */
+export interface NormaliseCallOptions {
+  /** The tenant of these events (recorded as `x_tenant`, part of derived ids); the normaliser's own when absent. */
+  tenant?: string;
 }
 
 export interface NormaliserOptions {

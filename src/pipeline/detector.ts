@@ -39,9 +39,15 @@ export interface DetectorOptions {
   now?: () => number;
 }
 
+/**
+ * What one call did. Every diagnostic (`rejected`, `errors`, `late`) names, as `eventIndex`, the
+ * position of the raw event in the caller's input, whatever happened in between: a rejected
+ * event takes no engine slot, and one raw event (a bundle) may normalise to several observed-data.
+ */
 export interface ProcessResult {
-  /** Raw events accepted (normalised) and rejected, with their index and reason. */
+  /** Raw events of which at least one observed-data reached the engine. */
   accepted: number;
+  /** Events (or observed-data of an event) refused before matching, each with its raw index and reason. */
   rejected: Diagnostic[];
   /** Alerts delivered to the sink (or produced, without a sink), rate-limit notices included. */
   alerts: Alert[];
@@ -78,21 +84,49 @@ export class Detector {
     this.normaliser = options.normaliser ?? createNormaliser();
   }
 
-  /** Normalises raw events (any supported format) and runs them through the pipeline. */
-  async process(rawEvents: unknown[], tenant = 'default'): Promise<ProcessResult> {
-    const normalised = this.normaliser.normaliseBatch(rawEvents);
-    for (const event of normalised.events) (event.observedData as unknown as Record<string, unknown>).x_tenant = tenant;
-    const result = await this.processObserved(normalised.events, tenant);
-    return { ...result, rejected: [...normalised.rejected, ...result.rejected] };
+  /**
+   * Normalises raw events (any supported format) for the tenant and runs them through the
+   * pipeline. This is the one tenant path of every shell (CLI, `stixflow test`, Lambda
+   * handlers, local stack): the normaliser records the tenant on copies (`x_tenant`, part of
+   * derived ids), so the same event and tenant give the same ids everywhere, and the caller's
+   * objects are never written to.
+   */
+  async process(rawEvents: readonly unknown[], tenant = 'default'): Promise<ProcessResult> {
+    const events: ObservedEvent[] = [];
+    const rawIndexOf: number[] = [];
+    const rejected: Diagnostic[] = [];
+    for (let index = 0; index < rawEvents.length; index++) {
+      const result = this.normaliser.normalise(rawEvents[index], index, { tenant });
+      if (!result.ok) {
+        rejected.push({ ...result.diagnostic, eventIndex: index });
+        continue;
+      }
+      for (const event of result.events) {
+        events.push(event);
+        rawIndexOf.push(index);
+      }
+    }
+    return this.run(events, rawIndexOf, tenant, rejected);
   }
 
-  /** Runs already-normalised observed data through the pipeline. */
-  async processObserved(events: ObservedEvent[], tenant = 'default'): Promise<ProcessResult> {
-    const rejected: Diagnostic[] = [];
+  /**
+   * Runs already-normalised observed data through the pipeline, as they are (their `x_tenant`
+   * is not consulted: the tenant is the argument). Indexes in the result are positions in `events`.
+   */
+  async processObserved(events: readonly ObservedEvent[], tenant = 'default'): Promise<ProcessResult> {
+    return this.run(events, events.map((_, index) => index), tenant, []);
+  }
+
+  /** Prepares the observed-data for the engine, runs it, and reports in raw-event indexes. */
+  private async run(events: readonly ObservedEvent[], rawIndexOf: readonly number[], tenant: string, rejectedBefore: Diagnostic[]): Promise<ProcessResult> {
+    const rejected = rejectedBefore;
     const inputs: EventInput[] = [];
-    events.forEach((event, index) => {
+    /** The raw event of each engine input: the one translation from engine positions to the caller's. */
+    const rawIndexOfInput: number[] = [];
+    events.forEach((event, position) => {
+      const rawIndex = rawIndexOf[position] as number;
       try {
-        const observation = prepareEvent(event.observedData as unknown as Record<string, unknown>, event.objects, index);
+        const observation = prepareEvent(event.observedData as unknown as Record<string, unknown>, event.objects, rawIndex);
         const od = event.observedData as unknown as Record<string, unknown>;
         inputs.push({
           observation,
@@ -102,12 +136,28 @@ export class Detector {
           // x_tenant: an event must not be able to place itself in another tenant's state.
           tenant,
         });
+        rawIndexOfInput.push(rawIndex);
       } catch (error) {
-        if (error instanceof InputError) rejected.push(...error.diagnostics.map((d) => ({ ...d, eventIndex: index })));
+        if (error instanceof InputError) rejected.push(...error.diagnostics.map((d) => ({ ...d, eventIndex: rawIndex })));
         else throw error;
       }
     });
+    const result = await this.detect(inputs, tenant);
+    const raw = (inputIndex: number | undefined): number | undefined => (inputIndex === undefined ? undefined : rawIndexOfInput[inputIndex]);
+    return {
+      ...result,
+      accepted: new Set(rawIndexOfInput).size,
+      rejected: rejected.sort((a, b) => (a.eventIndex ?? 0) - (b.eventIndex ?? 0)),
+      errors: result.errors.map((d) => (d.eventIndex === undefined ? d : { ...d, eventIndex: raw(d.eventIndex) as number })),
+      late: result.late.map((l) => ({ ...l, eventIndex: raw(l.eventIndex) as number })),
+    };
+  }
 
+  /**
+   * Match and correlate → alert gate → sink → acknowledge → counters, for engine inputs.
+   * Event indexes in what it returns are positions in `inputs` (`run` translates them).
+   */
+  private async detect(inputs: EventInput[], tenant: string): Promise<ProcessResult> {
     const batch = await this.engine.processBatch(inputs, tenant);
 
     // Stateless and indicator alerts go through the ledger (stateful ones have their outbox):
@@ -156,7 +206,7 @@ export class Detector {
     if (this.options.counters) await this.count(batch, gated, ledger?.fresh ?? [], inputs, tenant);
     return {
       accepted: inputs.length,
-      rejected,
+      rejected: [],
       alerts: delivered,
       undelivered,
       // Decisions about re-sent alerts were counted when first made.

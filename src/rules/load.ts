@@ -26,6 +26,8 @@ export interface LoadResult {
   rules: Rule[];
   /** Single-observation STIX indicators, indexed by value (compiled on a hit). */
   indicators: IndicatorSet;
+  /** Files that put indicators in `indicators`, with how many each (for listings such as GET /rules). */
+  indicatorSources: { file: string; indicators: number }[];
   /** Errors (the rule was skipped) and warnings (it loaded). */
   diagnostics: Diagnostic[];
 }
@@ -422,9 +424,11 @@ export function loadRules(sources: RuleSource[]): LoadResult {
   const rules: Rule[] = [];
   const indicators = new IndicatorSet();
   const seen = new Map<string, RawRule>();
+  const indicatorSources: LoadResult['indicatorSources'] = [];
   for (const source of sources) {
     const read = readRuleSource(source);
     diagnostics.push(...read.diagnostics);
+    const indicatorsBefore = indicators.size;
     for (const raw of read.raw) {
       if (raw.fromIndicator && indicatorFitsSet(raw, indicators, diagnostics)) continue;
       const rule = compileRule(raw, diagnostics);
@@ -437,8 +441,9 @@ export function loadRules(sources: RuleSource[]): LoadResult {
       seen.set(rule.id, raw);
       rules.push(rule);
     }
+    if (indicators.size > indicatorsBefore) indicatorSources.push({ file: source.file, indicators: indicators.size - indicatorsBefore });
   }
-  return { rules, indicators, diagnostics };
+  return { rules, indicators, indicatorSources, diagnostics };
 }
 
 /**

@@ -2,7 +2,19 @@ import { describe, expect, it } from 'vitest';
 import { createIngestHttpHandler } from '../../functions/ingest-http.js';
 import { captureStdout, context, emfMetrics, EXAMPLE_EVENTS, EXAMPLE_LINES, httpEvent, testRuntime } from './helpers.js';
 
-type Body = { accepted: number; rejected: number; alerts: number; alertIds: string[]; rejections: { index: number; code: string; reason: string }[]; error?: string };
+type Body = {
+  accepted: number;
+  rejected: number;
+  alerts: number;
+  alertIds: string[];
+  rejections: { index: number; code: string; reason: string }[];
+  rejectionCodes: Record<string, number>;
+  late: number;
+  lateEvents: { index: number; ruleId: string; groupKey: string; lagSeconds: number }[];
+  errors: number;
+  errorEvents: { index: number; ruleId?: string; code: string }[];
+  error?: string;
+};
 
 function setup(env: Record<string, string> = {}) {
   const t = testRuntime(env);
@@ -150,5 +162,47 @@ describe('ingest-http handler', () => {
     const ingested = lines.find((l) => l.message === 'events ingested');
     expect(ingested).toMatchObject({ accepted: 5, rejected: { 'invalid-json': 1 }, alerts: 5, tenant: 'tenant-a' });
     expect(emfMetrics(lines)).toMatchObject({ EventsAccepted: 5, EventsRejected: 1, Alerts: 5, Filtered: 1, Suppressed: 0, LateEvents: 0 });
+  });
+});
+
+describe('ingest-http response: bounded reports of rejected, late and failing events', () => {
+  it('answers a 1 MiB body of `{}` lines with the first 100 rejections, the counts by code and the total, and logs a bounded line', async () => {
+    const { runtime } = setup();
+    const handler = createIngestHttpHandler(() => runtime);
+    const lines = 349_525;
+    const body = '{}\n'.repeat(lines);
+    expect(Buffer.byteLength(body)).toBeLessThanOrEqual(1024 * 1024);
+    const { result, output } = await captureStdout(() => handler(httpEvent({ body }), context('ingest-http')));
+    expect(result.statusCode).toBe(400);
+    const bytes = Buffer.byteLength(result.body ?? '');
+    expect(bytes).toBeLessThan(16 * 1024);
+    const report = JSON.parse(result.body ?? '{}') as Body;
+    expect(report).toMatchObject({ error: 'no-valid-events', accepted: 0, rejected: lines, rejectionCodes: { 'unrecognised-format': lines }, late: 0, errors: 0 });
+    expect(report.rejections).toHaveLength(100);
+    expect(report.rejections.map((r) => r.index)).toEqual([...Array(100).keys()]);
+    // Handler logs: counts by code, whatever the number of events.
+    expect(Buffer.byteLength(output)).toBeLessThan(8 * 1024);
+    expect(output).toContain(`"rejected":{"unrecognised-format":${lines}}`);
+  });
+
+  it('reports late events by their index in the body (bad lines counted), with rule and group', async () => {
+    const { call } = setup();
+    // The shell from nginx on web-1 at 10:00 moves the host's correlation clock.
+    expect((await call(httpEvent({ body: EXAMPLE_LINES[0] }))).status).toBe(202);
+    const early = JSON.stringify({ ...(JSON.parse(EXAMPLE_LINES[0] as string) as Record<string, unknown>), timestamp: '2026-01-01T09:00:00Z', event_id: 'evt-early' });
+    const { status, body } = await call(httpEvent({ body: ['not json', EXAMPLE_LINES[4], early].join('\n') }));
+    expect(status).toBe(202);
+    expect(body).toMatchObject({ accepted: 2, rejected: 1, late: 1, errors: 0 });
+    expect(body.lateEvents).toEqual([{ index: 2, ruleId: 'web-shell-then-callback', groupKey: '["web-1"]', lagSeconds: 3600 }]);
+  });
+
+  it('lists at most 100 late events and still counts them all', async () => {
+    const { call } = setup();
+    expect((await call(httpEvent({ body: EXAMPLE_LINES[0] }))).status).toBe(202);
+    const base = JSON.parse(EXAMPLE_LINES[0] as string) as Record<string, unknown>;
+    const early = Array.from({ length: 150 }, (_, i) => JSON.stringify({ ...base, timestamp: `2026-01-01T08:${String(Math.floor(i / 60)).padStart(2, '0')}:${String(i % 60).padStart(2, '0')}Z`, event_id: `early-${i}` }));
+    const { body } = await call(httpEvent({ body: early.join('\n') }));
+    expect(body.late).toBe(150);
+    expect(body.lateEvents).toHaveLength(100);
   });
 });

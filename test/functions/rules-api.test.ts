@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AuthorizerContext } from '../../functions/auth.js';
 import { createIngestHttpHandler } from '../../functions/ingest-http.js';
 import { DynamoDbRuleOverrideStore } from '../../functions/rule-overrides.js';
 import { createRulesApiHandler, lastDays } from '../../functions/rules-api.js';
@@ -35,8 +36,10 @@ describe('rules API handler', () => {
     return { call, ingestHttp, sink };
   }
 
+  /** A tenant-a token that also carries the rules admin scope (by default `stixflow/rules.admin`). */
+  const JWT_ADMIN = { jwt: { claims: { sub: 'user-1', tenant: 'tenant-a' }, scopes: ['stixflow/rules.admin'] } };
   const list = (authorizer = JWT_TENANT_A) => httpEvent({ method: 'GET', path: '/rules', authorizer });
-  const patch = (id: string, body: string, authorizer = JWT_TENANT_A) => httpEvent({ method: 'PATCH', path: `/rules/${id}`, routeKey: 'PATCH /rules/{id}', pathParameters: { id }, body, authorizer });
+  const patch = (id: string, body: string, authorizer: AuthorizerContext = JWT_ADMIN) => httpEvent({ method: 'PATCH', path: `/rules/${id}`, routeKey: 'PATCH /rules/{id}', pathParameters: { id }, body, authorizer });
 
   it('lists every rule with its state, source and the tenant\'s counters for the last 7 days', async () => {
     const { call, ingestHttp } = setup();
@@ -97,6 +100,35 @@ describe('rules API handler', () => {
     expect((await call(patch('credential-file-read', '{"enabled": true}', token(null, 'openid stixflow/rules.admin')))).status).toBe(200);
     // Reading rule health needs no admin scope.
     expect((await call(list({ jwt: { claims: { sub: 'u', tenant: 'tenant-a' }, scopes: [] } }))).status).toBe(200);
+  });
+
+  it('refuses a rule change to a token without the admin scope even when none is configured (default stixflow/rules.admin)', async () => {
+    const { call } = setup();
+    const refused = await call(patch('credential-file-read', '{"enabled": false}', JWT_TENANT_A));
+    expect(refused).toEqual({ status: 403, body: { error: 'forbidden', message: 'changing a rule needs the stixflow/rules.admin scope' } });
+    expect(((await call(list())).body.rules as RuleView[]).find((r) => r.id === 'credential-file-read')?.enabled).toBe(true);
+  });
+
+  it('checks the admin scope for callers through a Lambda authoriser too, and records who changed the rule', async () => {
+    const { call } = setup(undefined, { RULES_ADMIN_SCOPE: 'ops/rules' });
+    const lambda = (context: Record<string, unknown>) => ({ lambda: { tenant: 'tenant-a', principal: 'carol', ...context } });
+    expect((await call(patch('credential-file-read', '{"enabled": false}', lambda({})))).status).toBe(403);
+    expect((await call(patch('credential-file-read', '{"enabled": false}', lambda({ scopes: ['events.write'] })))).status).toBe(403);
+    expect((await call(patch('credential-file-read', '{"enabled": false}', lambda({ scope: 'events.write ops/rulesx' })))).status).toBe(403);
+    const granted = await call(patch('credential-file-read', '{"enabled": false}', lambda({ scopes: ['ops/rules'] })));
+    expect(granted).toMatchObject({ status: 200, body: { override: { enabled: false, updatedBy: 'carol' } } });
+    // A space-separated `scope` string, as an authoriser may pass an OAuth token's.
+    const asString = await call(patch('credential-file-read', '{"enabled": true}', { lambda: { tenant: 'tenant-a', principal: 'dave', scope: 'openid ops/rules' } }));
+    expect(asString).toMatchObject({ status: 200, body: { override: { updatedBy: 'dave' } } });
+    const listed = ((await call(list())).body.rules as RuleView[]).find((r) => r.id === 'credential-file-read');
+    expect(listed?.override).toMatchObject({ enabled: true, updatedBy: 'dave' });
+  });
+
+  it('lets IAM callers through (the IAM policy on PATCH/rules/* decides), recording their ARN', async () => {
+    const { call } = setup();
+    const iam = { iam: { accountId: '123456789012', userArn: 'arn:aws:iam::123456789012:user/ops/erin' } };
+    expect(await call(patch('credential-file-read', '{"enabled": false}', iam))).toMatchObject({ status: 200, body: { override: { updatedBy: 'arn:aws:iam::123456789012:user/ops/erin' } } });
+    expect((await call(patch('credential-file-read', '{"enabled": true}', iam))).status).toBe(200);
   });
 
   it('stores overrides as small items in their own partition', async () => {
