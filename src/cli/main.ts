@@ -1,6 +1,7 @@
 /** The `stixflow` command line: one entry point dispatching to thin command modules. */
 import type { CliIo, Command } from './io.js';
 import { writeLine } from './io.js';
+import { StixflowError } from '../errors.js';
 
 interface CommandEntry {
   summary: string;
@@ -35,5 +36,13 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     writeLine(io.stderr, `unknown command '${name}'\n\n${usage()}`);
     return 2;
   }
-  return (await entry.load())(rest, io);
+  try {
+    return await (await entry.load())(rest, io);
+  } catch (error) {
+    // A bad option value (an engine option out of range, say) is the user's to fix: one line
+    // naming it, not a stack trace. Anything else is a bug and keeps its trace.
+    if (!(error instanceof StixflowError)) throw error;
+    writeLine(io.stderr, `stixflow ${name}: error [${error.code}] ${error.message}`);
+    return 2;
+  }
 }
