@@ -264,6 +264,9 @@ export function parseRegex(source: string): RegexParse {
   }
 }
 
+/** What `.` matches without the `s` flag. */
+const NOT_NEWLINE = { ranges: [[10, 10] as Range], negated: true };
+
 /** Characters preferred for `.` and wide classes: readable ASCII. */
 const POOL = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-. /:\\';
 
@@ -295,8 +298,8 @@ export function sampleRegex(node: RegexNode, prng: Prng, filler?: () => string):
     case 'lit':
       return String.fromCodePoint(node.cp);
     case 'any':
-      if (filler && prng.chance(0.3)) return filler().replace(/\n/g, ' ').slice(0, 12) || 'x';
-      return pickClass({ ranges: [[10, 10]], negated: true }, prng) ?? 'x';
+      // `.` is exactly one character (a filler word here would shift everything after it).
+      return pickClass(NOT_NEWLINE, prng) ?? 'x';
     case 'class':
       return pickClass(node, prng) ?? '';
     case 'seq':
@@ -307,8 +310,13 @@ export function sampleRegex(node: RegexNode, prng: Prng, filler?: () => string):
       const max = Math.min(node.max, node.min + 3);
       const n = prng.int(node.min, max);
       let s = '';
-      // `.*` and `.+` gaps read better as a word than as random characters.
-      if (node.node.k === 'any' && filler && n > 0 && node.max === Infinity) return filler().replace(/\n/g, ' ') || 'x';
+      // `.*` and `.+` gaps read better as a word than as random characters; a word shorter
+      // than the minimum (`.{5,}`) is made up to it one character at a time.
+      if (node.node.k === 'any' && filler && n > 0 && node.max === Infinity) {
+        let word = filler().replace(/\n/g, ' ') || 'x';
+        for (let length = [...word].length; length < node.min; length++) word += pickClass(NOT_NEWLINE, prng) ?? 'x';
+        return word;
+      }
       for (let j = 0; j < n; j++) s += sampleRegex(node.node, prng, filler);
       return s;
     }
