@@ -38,15 +38,16 @@ function evidentLeaf(leaf: ComparisonLeaf): boolean {
     case '<=':
     case '>':
     case '>=':
-      return !negated && (value.type === 'int' || value.type === 'float') && Math.abs(value.value) < SAFE;
+      // With or without NOT, some number is on the right side of a finite bound.
+      return (value.type === 'int' || value.type === 'float') && Math.abs(value.value) < SAFE;
     case 'LIKE':
-      return !negated && value.type === 'string';
-    case 'MATCHES':
-      return !negated && value.type === 'string' && neverMatches(value.value.normalize('NFC')) === undefined;
     case 'ISSUBSET':
     case 'ISSUPERSET':
-      // The constant is checked at compile time: a bad block never reaches here.
-      return !negated && value.type === 'string';
+      // NOT holds on any value of another type. The constant of ISSUBSET / ISSUPERSET is
+      // checked at compile time, so a bad block never reaches here.
+      return negated || value.type === 'string';
+    case 'MATCHES':
+      return negated || (value.type === 'string' && neverMatches(value.value.normalize('NFC')) === undefined);
   }
 }
 

@@ -215,8 +215,8 @@ describe('the evident-satisfiability shortcut agrees with the solver', () => {
   it('property (fast-check, seeded): an expression called evidently satisfiable is never unsatisfiable for the full analysis, and generates', () => {
     const path = fc.constantFrom('name', 'pid', 'x_a', 'x_b.c', 'x_b.d', 'parent_ref.name', 'parent_ref.pid', 'hashes.MD5', 'x_list[*]', 'type');
     const value = fc.oneof(fc.constantFrom("'a'", "'b'", '1', '2', 'true', '2.5'), fc.constantFrom("'%a%'", "'^x'", "'Windows^'", "'10.0.0.0/8'"));
-    const op = fc.constantFrom('=', '!=', 'NOT =', '>', '<', 'IN', 'LIKE', 'MATCHES', 'ISSUBSET', 'EXISTS', 'NOT EXISTS');
-    const leaf = fc.tuple(fc.constantFrom('process', 'process', 'file'), path, op, value).map(([t, p, o, v]) => (o.endsWith('EXISTS') ? `${o} ${t}:${p}` : o === 'IN' ? `${t}:${p} IN (${v})` : `${t}:${p} ${o} ${v}`));
+    const op = fc.constantFrom('=', '!=', 'NOT =', '>', '<', 'NOT >', 'IN', 'NOT IN', 'LIKE', 'NOT LIKE', 'MATCHES', 'NOT MATCHES', 'ISSUBSET', 'NOT ISSUPERSET', 'EXISTS', 'NOT EXISTS');
+    const leaf = fc.tuple(fc.constantFrom('process', 'process', 'file'), path, op, value).map(([t, p, o, v]) => (o.endsWith('EXISTS') ? `${o} ${t}:${p}` : o.endsWith('IN') ? `${t}:${p} ${o} (${v})` : `${t}:${p} ${o} ${v}`));
     const expr = fc.letrec((tie) => ({
       e: fc.oneof({ depthSize: 'small' }, leaf, fc.tuple(tie('e'), fc.constantFrom('AND', 'AND', 'OR'), tie('e')).map(([l, o, r]) => `(${l as string} ${o} ${r as string})`)),
     })).e;
