@@ -5,8 +5,8 @@ import { checkPattern, compilePattern } from '../pattern/compile.js';
 import type { StixVersion } from '../pattern/parse.js';
 import { formatDiagnostic, formatDiagnostics, PatternError, StixflowError, type Diagnostic } from '../errors.js';
 import { createNormaliser, loadMapping, toBundle, type Normaliser } from '../normalise/index.js';
-import { findUnsatisfiable } from '../generate/index.js';
-import { loadRulesFromPaths } from '../rules/load.js';
+import { satisfiabilityDiagnostics } from '../generate/index.js';
+import { loadRulesFromPaths, type LoadOptions } from '../rules/load.js';
 import { count, parseJsonOrNdjson, readInput, renderDiagnostic, writeLine, parseCommandArgs, type CliIo } from './io.js';
 
 const VALIDATE_HELP = `Usage: stixflow validate [options] <pattern | file | dir>...
@@ -21,6 +21,7 @@ Patterns that can never match (an empty solution space, e.g. 1025 <= x <= 1023) 
 
 Options:
   --stix-version <2.0|2.1>  STIX version of the patterns (default 2.1)
+  --allow-unsatisfiable     report patterns and rules that can never match as warnings
   --json                    print the diagnostics as JSON
   -h, --help                show this help
 
@@ -83,7 +84,7 @@ function collectPatterns(arg: string, out: PatternSource[], read: (path: string)
 }
 
 export async function validateCommand(argv: string[], io: CliIo): Promise<number> {
-  const parsed = parseCommandArgs(argv, { 'stix-version': { type: 'string' }, json: { type: 'boolean' } }, VALIDATE_HELP, io);
+  const parsed = parseCommandArgs(argv, { 'stix-version': { type: 'string' }, json: { type: 'boolean' }, 'allow-unsatisfiable': { type: 'boolean' } }, VALIDATE_HELP, io);
   if (typeof parsed === 'number') return parsed;
   const stixVersion = stixVersionOf(parsed.values['stix-version']);
   if (!stixVersion || parsed.positionals.length === 0) {
@@ -96,15 +97,17 @@ export async function validateCommand(argv: string[], io: CliIo): Promise<number
   for (const arg of parsed.positionals.filter((a) => !isRulePath(a))) collectPatterns(arg, sources, (p) => readFileSync(p, 'utf8'), unreadable);
   for (const d of unreadable) writeLine(io.stderr, renderDiagnostic(d));
   let invalidRules = 0;
-  if (ruleArgs.length > 0) invalidRules = validateRuleFiles(ruleArgs, parsed.values.json === true, io);
+  const loadOptions = { allowUnsatisfiable: parsed.values['allow-unsatisfiable'] === true };
+  if (ruleArgs.length > 0) invalidRules = validateRuleFiles(ruleArgs, parsed.values.json === true, io, loadOptions);
 
   let invalid = 0;
   const report: { file?: string; line: number; pattern: string; valid: boolean; diagnostics: Diagnostic[] }[] = [];
   for (const source of sources) {
     const { pattern: compiled, diagnostics } = checkPattern(source.text, { stixVersion });
-    const unsatisfiable = compiled ? findUnsatisfiable(compiled) : [];
-    diagnostics.push(...unsatisfiable);
-    const pattern = unsatisfiable.length > 0 ? undefined : compiled;
+    // The rule loader's verdict, so that a pattern and a rule holding it are judged alike.
+    const verdict = (compiled ? satisfiabilityDiagnostics(compiled) : []).map((d) => (d.severity === 'error' && loadOptions.allowUnsatisfiable ? { ...d, severity: 'warning' as const } : d));
+    diagnostics.push(...verdict);
+    const pattern = verdict.some((d) => d.severity === 'error') ? undefined : compiled;
     // Diagnostics locate within the pattern; shift them to the file's line.
     const located = diagnostics.map((d) => ({ ...d, ...(source.file ? { file: source.file } : {}), line: (d.line ?? 1) + source.line - 1 }));
     if (!pattern) invalid++;
@@ -148,23 +151,15 @@ function isRulePath(arg: string): boolean {
 }
 
 /** Loads rule files and prints every diagnostic; returns the number of rules (or files) in error. */
-function validateRuleFiles(paths: string[], json: boolean, io: CliIo): number {
-  const { rules, indicators, diagnostics } = loadRulesFromPaths(paths);
-  const unsat: Diagnostic[] = [];
-  for (const rule of rules) {
-    for (const d of findUnsatisfiable(rule.pattern)) {
-      // The rule keeps where it starts, not where its pattern sits: point at the rule and say
-      // where in the pattern.
-      const { line: _line, column, offset: _offset, length: _length, ...rest } = d;
-      unsat.push({ ...rest, ...(rule.source?.file ? { file: rule.source.file } : {}), ...(rule.source?.line ? { line: rule.source.line } : {}), ruleId: rule.id, message: `rule ${rule.id}, pattern column ${column ?? 1}: ${d.message}` });
-    }
-  }
-  const all = [...diagnostics, ...unsat];
+function validateRuleFiles(paths: string[], json: boolean, io: CliIo, options: LoadOptions): number {
+  // The loader judges satisfiability itself (every shell loads through it), with positions.
+  const { rules, indicators, diagnostics } = loadRulesFromPaths(paths, options);
+  const all = diagnostics;
   const failing = new Set(all.filter((d) => d.severity === 'error').map((d) => d.ruleId ?? `${d.file}:${d.line}`));
   if (json) writeLine(io.stdout, JSON.stringify({ rules: rules.length, indicators: indicators.size, diagnostics: all }, null, 2));
   else {
     for (const d of all) writeLine(io.stdout, renderDiagnostic(d));
-    writeLine(io.stdout, `${count(rules.length + indicators.size - unsat.length, 'rule')} loaded (${count(indicators.size, 'indicator')}), ${failing.size} with errors`);
+    writeLine(io.stdout, `${count(rules.length + indicators.size, 'rule')} loaded (${count(indicators.size, 'indicator')}), ${failing.size} with errors`);
   }
   return failing.size;
 }

@@ -23,6 +23,7 @@ Options:
   --tenant <name>         tenant of the events (default: default)
   --lateness <seconds>    allowed lateness for correlation (default 300)
   --batch-size <n>        events per engine batch (default 1: strict streaming order)
+  --allow-unsatisfiable   keep rules whose pattern can never match (a warning, not an error)
   -h, --help              show this help
 
 Exit status: 0 all processed, 1 some events or rules rejected, 2 usage error.`;
@@ -41,6 +42,7 @@ Options:
   --group <key>        one group key, as printed in alerts (default: every group seen)
   --tenant <name>      tenant (default: default)
   --lateness <seconds> allowed lateness (default 300)
+  --allow-unsatisfiable  keep rules whose pattern can never match (a warning, not an error)
   -h, --help           show this help
 
 Exit status: 0 explained, 1 some events or rules rejected (on stderr), 2 usage error.`;
@@ -53,7 +55,7 @@ interface Loaded {
 async function setUp(values: Record<string, unknown>, io: CliIo): Promise<Loaded | undefined> {
   const rulePaths = (values.rules as string[] | undefined) ?? [];
   if (rulePaths.length === 0) return undefined;
-  const { rules, indicators, diagnostics } = loadRulesFromPaths(rulePaths);
+  const { rules, indicators, diagnostics } = loadRulesFromPaths(rulePaths, { allowUnsatisfiable: values['allow-unsatisfiable'] === true });
   let exit = 0;
   for (const d of diagnostics) {
     writeLine(io.stderr, formatDiagnostic(d));
@@ -97,7 +99,7 @@ async function readEvents(paths: string[], io: CliIo): Promise<{ events: unknown
 }
 
 export async function runCommand(argv: string[], io: CliIo): Promise<number> {
-  const parsed = parseCommandArgs(argv, { rules: { type: 'string', short: 'r', multiple: true }, mapping: { type: 'string', short: 'm', multiple: true }, tenant: { type: 'string' }, lateness: { type: 'string' }, 'batch-size': { type: 'string' } }, RUN_HELP, io);
+  const parsed = parseCommandArgs(argv, { rules: { type: 'string', short: 'r', multiple: true }, mapping: { type: 'string', short: 'm', multiple: true }, tenant: { type: 'string' }, lateness: { type: 'string' }, 'batch-size': { type: 'string' }, 'allow-unsatisfiable': { type: 'boolean' } }, RUN_HELP, io);
   if (typeof parsed === 'number') return parsed;
   const batchSize = Number(parsed.values['batch-size'] ?? 1);
   if (parsed.positionals.length === 0 || !parsed.values.rules || !(batchSize >= 1)) {
@@ -144,7 +146,7 @@ export async function runCommand(argv: string[], io: CliIo): Promise<number> {
 }
 
 export async function stateCommand(argv: string[], io: CliIo): Promise<number> {
-  const parsed = parseCommandArgs(argv, { rules: { type: 'string', short: 'r', multiple: true }, mapping: { type: 'string', short: 'm', multiple: true }, rule: { type: 'string' }, group: { type: 'string' }, tenant: { type: 'string' }, lateness: { type: 'string' } }, STATE_HELP, io);
+  const parsed = parseCommandArgs(argv, { rules: { type: 'string', short: 'r', multiple: true }, mapping: { type: 'string', short: 'm', multiple: true }, rule: { type: 'string' }, group: { type: 'string' }, tenant: { type: 'string' }, lateness: { type: 'string' }, 'allow-unsatisfiable': { type: 'boolean' } }, STATE_HELP, io);
   if (typeof parsed === 'number') return parsed;
   const ruleId = parsed.values.rule;
   if (!ruleId || !parsed.values.rules || parsed.positionals.length === 0) {

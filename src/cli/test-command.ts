@@ -17,18 +17,19 @@ Options:
   --junit <file>     also write JUnit XML (for CI systems)
   --no-generated     skip the generated checks
   --seed <n>         seed for generated events (default 1)
+  --allow-unsatisfiable  keep rules whose pattern can never match (a warning, not a load error)
   -h, --help         show this help
 
 Exit status: 0 all passed, 1 a test failed or a rule did not load, 2 usage error.`;
 
 export async function testCommand(argv: string[], io: CliIo): Promise<number> {
-  const parsed = parseCommandArgs(argv, { junit: { type: 'string' }, 'no-generated': { type: 'boolean' }, seed: { type: 'string' } }, HELP, io);
+  const parsed = parseCommandArgs(argv, { junit: { type: 'string' }, 'no-generated': { type: 'boolean' }, seed: { type: 'string' }, 'allow-unsatisfiable': { type: 'boolean' } }, HELP, io);
   if (typeof parsed === 'number') return parsed;
   if (parsed.positionals.length === 0) {
     writeLine(io.stderr, HELP);
     return 2;
   }
-  const { rules, diagnostics } = loadRulesFromPaths(parsed.positionals);
+  const { rules, diagnostics } = loadRulesFromPaths(parsed.positionals, { allowUnsatisfiable: parsed.values['allow-unsatisfiable'] === true });
   const loadErrors = diagnostics.filter((d) => d.severity === 'error');
   for (const d of diagnostics) writeLine(io.stderr, formatDiagnostic(d));
   const results = await runRuleTests(rules, { seed: Number(parsed.values.seed ?? 1), generated: !parsed.values['no-generated'] });

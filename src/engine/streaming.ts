@@ -152,7 +152,8 @@ export interface BatchResult {
   late: LateEvent[];
   errors: Diagnostic[];
   /** Counts for metrics. */
-  stats: { events: number; stateReads: number; stateWrites: number; conflicts: number; evicted: number; duplicates: number };
+  /** `valuesCut`: LIKE / MATCHES comparisons that saw a value cut to its first MAX_SEARCHED_LENGTH characters. */
+  stats: { events: number; stateReads: number; stateWrites: number; conflicts: number; evicted: number; duplicates: number; valuesCut: number };
 }
 
 interface CompiledRule {
@@ -424,7 +425,7 @@ export class StreamingEngine {
     const alerts: Alert[] = [];
     const errors: Diagnostic[] = [];
     const late: LateEvent[] = [];
-    const stats = { events: inputs.length, stateReads: 0, stateWrites: 0, conflicts: 0, evicted: 0, duplicates: 0 };
+    const stats = { events: inputs.length, stateReads: 0, stateWrites: 0, conflicts: 0, evicted: 0, duplicates: 0, valuesCut: 0 };
     const touches = new Map<string, Entry>();
     const filtered: RuleEvent[] = [];
     const matched: RuleEvent[] = [];
@@ -534,6 +535,7 @@ export class StreamingEngine {
         pending = retry;
       }
     }
+    for (const i of inputs) stats.valuesCut += i.observation.valuesCut ?? 0;
     return { alerts, late, errors, stats, filtered, matched, touched: [...touches.values()].map((t) => t.key), redelivered };
   }
 

@@ -5,7 +5,7 @@
 import { formatDiagnostics, StixflowError, type Diagnostic } from '../errors.js';
 import type { ObservationExpression } from '../pattern/ast.js';
 import { compilePattern, type CompiledPattern } from '../pattern/compile.js';
-import { ObservationSolver, type Failure } from './solver.js';
+import { ObservationSolver, type Failure, type ObservationLeaf, type ObservationStatus } from './solver.js';
 
 export class GenerationError extends StixflowError {}
 
@@ -17,6 +17,17 @@ export interface PatternAnalysis {
 }
 
 const cache = new WeakMap<CompiledPattern, PatternAnalysis>();
+const solvers = new WeakMap<ObservationLeaf, ObservationSolver>();
+
+/** The solver of one observation expression, built once per expression node. */
+export function solverFor(expression: ObservationLeaf): ObservationSolver {
+  let solver = solvers.get(expression);
+  if (!solver) {
+    solver = new ObservationSolver(expression);
+    solvers.set(expression, solver);
+  }
+  return solver;
+}
 
 export function toCompiled(pattern: CompiledPattern | string): CompiledPattern {
   return typeof pattern === 'string' ? compilePattern(pattern) : pattern;
@@ -25,9 +36,8 @@ export function toCompiled(pattern: CompiledPattern | string): CompiledPattern {
 export function analyse(pattern: CompiledPattern): PatternAnalysis {
   let analysis = cache.get(pattern);
   if (!analysis) {
-    const solvers = pattern.observations.map((o) => new ObservationSolver(o.expression));
     const leafIndex = new Map<ObservationExpression, number>(pattern.observations.map((o, i) => [o.expression as ObservationExpression, i]));
-    analysis = { pattern, solvers, leafIndex };
+    analysis = { pattern, solvers: pattern.observations.map((o) => solverFor(o.expression)), leafIndex };
     cache.set(pattern, analysis);
   }
   return analysis;
@@ -77,7 +87,10 @@ function dedupe(ds: Diagnostic[]): Diagnostic[] {
 }
 
 export function observationDiagnostics(a: PatternAnalysis, index: number, unsatOnly: boolean): Diagnostic[] {
-  const solver = a.solvers[index] as ObservationSolver;
+  return solverDiagnostics(a.solvers[index] as ObservationSolver, unsatOnly);
+}
+
+function solverDiagnostics(solver: ObservationSolver, unsatOnly: boolean): Diagnostic[] {
   const status = solver.status;
   if (status.kind === 'sat' || (unsatOnly && status.kind !== 'unsat')) return [];
   const code = status.kind === 'unsat' ? 'unsatisfiable' : 'unsupported-generation';
@@ -96,4 +109,63 @@ export function assertGenerable(a: PatternAnalysis): void {
   const code = unsat ? 'unsatisfiable' : 'unsupported-generation';
   const head = unsat ? 'the pattern can never match' : 'the generator cannot produce events for this pattern';
   throw new GenerationError(code, `${head}:\n${formatDiagnostics(diagnostics)}`, diagnostics);
+}
+
+const SAT: ObservationStatus = { kind: 'sat' };
+
+/**
+ * The satisfiability verdict of a whole pattern. When the pattern can never match: one error
+ * (code `unsatisfiable`) per observation expression that makes it fail. When it can, but an
+ * observation expression inside an observation-level OR never matches: one warning (code
+ * `observation-never-matches`) for each, since that branch is dead weight. An observation the
+ * generator cannot fill may still match: only a proven `unsat` counts against. Qualifiers never
+ * empty a satisfiable expression here (START ≥ STOP is already a compile error). Observations
+ * `evident` says are satisfiable are not solved at all.
+ */
+export function satisfiability(pattern: CompiledPattern, evident: (index: number) => boolean = () => false): Diagnostic[] {
+  const leafIndex = new Map<ObservationExpression, number>(pattern.observations.map((o, i) => [o.expression as ObservationExpression, i]));
+  const statuses = pattern.observations.map((o, i) => (evident(i) ? SAT : solverFor(o.expression).status));
+  const unsat = (node: ObservationExpression): boolean => (statuses[leafIndex.get(node) as number] as ObservationStatus).kind === 'unsat';
+  const possible = (node: ObservationExpression): boolean => {
+    switch (node.kind) {
+      case 'observation':
+        return !unsat(node);
+      case 'or':
+        return possible(node.left) || possible(node.right);
+      case 'and':
+      case 'followedBy':
+        return possible(node.left) && possible(node.right);
+      case 'qualified':
+        return possible(node.expression);
+    }
+  };
+  const culprits = new Set<number>();
+  const blameImpossible = (node: ObservationExpression): void => {
+    if (possible(node)) return;
+    if (node.kind === 'observation') culprits.add(leafIndex.get(node) as number);
+    else if (node.kind === 'qualified') blameImpossible(node.expression);
+    else {
+      blameImpossible(node.left);
+      blameImpossible(node.right);
+    }
+  };
+  const diagnosticsOf = (i: number): Diagnostic[] => solverDiagnostics(solverFor((pattern.observations[i] as { expression: ObservationLeaf }).expression), true);
+  const root = pattern.ast.root;
+  if (!possible(root)) {
+    blameImpossible(root);
+    return dedupe([...culprits].sort((x, y) => x - y).flatMap(diagnosticsOf));
+  }
+  const single = statuses.length === 1;
+  return dedupe(
+    statuses.flatMap((status, i) =>
+      status.kind !== 'unsat'
+        ? []
+        : diagnosticsOf(i).map((d) => ({
+            ...d,
+            severity: 'warning' as const,
+            code: 'observation-never-matches',
+            message: `${single ? 'the observation expression' : `observation expression ${i + 1}`} can never match (the pattern still can, through OR): ${d.message}`,
+          })),
+    ),
+  );
 }

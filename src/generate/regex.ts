@@ -16,10 +16,12 @@ export type RegexNode =
   | { k: 'seq'; items: RegexNode[] }
   | { k: 'alt'; options: RegexNode[] }
   | { k: 'repeat'; node: RegexNode; min: number; max: number }
-  | { k: 'bol' }
-  | { k: 'eol' };
+  /** `^` (`text: false`) or `\A` (`text: true`, the start of the text even with `(?m)`); `at` is its offset in the source. */
+  | { k: 'bol'; text: boolean; at: number }
+  /** `$` or `\z` (the end of the text even with `(?m)`). */
+  | { k: 'eol'; text: boolean; at: number };
 
-export type RegexParse = { ok: true; node: RegexNode } | { ok: false; reason: string };
+export type RegexParse = { ok: true; node: RegexNode; flags: ReadonlySet<string> } | { ok: false; reason: string };
 
 const DIGIT: Range[] = [[48, 57]];
 const WORD: Range[] = [[48, 57], [65, 90], [95, 95], [97, 122]];
@@ -41,6 +43,8 @@ class Unsupported extends Error {}
 
 class Parser {
   private i = 0;
+  /** Every flag letter an inline flag group mentions, set or cleared, anywhere in the regex. */
+  readonly flags = new Set<string>();
   constructor(private readonly src: string) {}
 
   parse(): RegexNode {
@@ -102,9 +106,9 @@ class Parser {
       case '.':
         return { k: 'any' };
       case '^':
-        return { k: 'bol' };
+        return { k: 'bol', text: false, at: this.i - 1 };
       case '$':
-        return { k: 'eol' };
+        return { k: 'eol', text: false, at: this.i - 1 };
       case '[':
         return this.charClass();
       case '(':
@@ -129,6 +133,7 @@ class Parser {
         const flags = /^\?([imsU]*)(?:-([imsU]*))?([:)])/.exec(rest);
         if (!flags) throw new Unsupported(`group construct (${rest.slice(0, 3)}`);
         this.i += flags[0].length;
+        for (const f of `${flags[1] ?? ''}${flags[2] ?? ''}`) this.flags.add(f);
         // Flags change case, multi-line and dot-all behaviour; samples stay within the
         // common language and the real matcher has the last word.
         if (flags[3] === ')') return undefined;
@@ -178,10 +183,10 @@ class Parser {
       }
       case 'A':
         if (inClass) throw new Unsupported('\\A in a class');
-        return { k: 'bol' };
+        return { k: 'bol', text: true, at: this.i - 2 };
       case 'z':
         if (inClass) throw new Unsupported('\\z in a class');
-        return { k: 'eol' };
+        return { k: 'eol', text: true, at: this.i - 2 };
       default:
         if (/[A-Za-z0-9]/.test(e)) throw new Unsupported(`escape \\${e}`);
         return lit(e.codePointAt(0) as number);
@@ -257,12 +262,17 @@ function complement(ranges: Range[]): Range[] {
 
 export function parseRegex(source: string): RegexParse {
   try {
-    return { ok: true, node: new Parser(source).parse() };
+    const parser = new Parser(source);
+    const node = parser.parse();
+    return { ok: true, node, flags: parser.flags };
   } catch (error) {
     if (error instanceof Unsupported) return { ok: false, reason: error.message };
     throw error;
   }
 }
+
+/** What `.` matches without the `s` flag. */
+const NOT_NEWLINE = { ranges: [[10, 10] as Range], negated: true };
 
 /** Characters preferred for `.` and wide classes: readable ASCII. */
 const POOL = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-. /:\\';
@@ -295,8 +305,8 @@ export function sampleRegex(node: RegexNode, prng: Prng, filler?: () => string):
     case 'lit':
       return String.fromCodePoint(node.cp);
     case 'any':
-      if (filler && prng.chance(0.3)) return filler().replace(/\n/g, ' ').slice(0, 12) || 'x';
-      return pickClass({ ranges: [[10, 10]], negated: true }, prng) ?? 'x';
+      // `.` is exactly one character (a filler word here would shift everything after it).
+      return pickClass(NOT_NEWLINE, prng) ?? 'x';
     case 'class':
       return pickClass(node, prng) ?? '';
     case 'seq':
@@ -307,8 +317,13 @@ export function sampleRegex(node: RegexNode, prng: Prng, filler?: () => string):
       const max = Math.min(node.max, node.min + 3);
       const n = prng.int(node.min, max);
       let s = '';
-      // `.*` and `.+` gaps read better as a word than as random characters.
-      if (node.node.k === 'any' && filler && n > 0 && node.max === Infinity) return filler().replace(/\n/g, ' ') || 'x';
+      // `.*` and `.+` gaps read better as a word than as random characters; a word shorter
+      // than the minimum (`.{5,}`) is made up to it one character at a time.
+      if (node.node.k === 'any' && filler && n > 0 && node.max === Infinity) {
+        let word = filler().replace(/\n/g, ' ') || 'x';
+        for (let length = [...word].length; length < node.min; length++) word += pickClass(NOT_NEWLINE, prng) ?? 'x';
+        return word;
+      }
       for (let j = 0; j < n; j++) s += sampleRegex(node.node, prng, filler);
       return s;
     }
@@ -323,4 +338,139 @@ export function anchors(node: RegexNode): { start: boolean; end: boolean } {
   const first = (n: RegexNode): boolean => (n.k === 'bol' ? true : n.k === 'seq' ? n.items.length > 0 && first(n.items[0] as RegexNode) : n.k === 'alt' ? n.options.every(first) : false);
   const last = (n: RegexNode): boolean => (n.k === 'eol' ? true : n.k === 'seq' ? n.items.length > 0 && last(n.items[n.items.length - 1] as RegexNode) : n.k === 'alt' ? n.options.every(last) : false);
   return { start: first(node), end: last(node) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Regexes that can never match
+
+/*
+ * A sound check that a regex matches no string at all: where an anchor can never hold (`a^`,
+ * `$b`, `x\Ay`) or a class matches no character. The search is unanchored, so what comes
+ * before and after a match is free. Matching is abstracted to the few facts anchors read: what
+ * precedes the current position (the start of the text, a line break, another character) and
+ * what an anchor passed since the last character demands of what follows (nothing, the end of
+ * the text, the end or a line break). Every real match maps onto a run of these abstract
+ * states, so when no state survives the whole regex, no match exists. The converse is not
+ * claimed: a regex found matchable here may still be empty for reasons the abstraction does not
+ * see (the generator then reports it as unsupported, never as unsatisfiable).
+ */
+
+const BEFORE_TEXT = 0;
+const AFTER_NEWLINE = 1;
+const AFTER_OTHER = 2;
+const FREE = 0;
+const AT_END = 1;
+const AT_END_OR_NEWLINE = 2;
+
+const bit = (before: number, next: number): number => 1 << (before * 3 + next);
+const has = (mask: number, before: number, next: number): boolean => (mask & bit(before, next)) !== 0;
+
+interface EmptinessContext {
+  /** `(?m)` anywhere: `^` and `$` may also hold at line breaks. */
+  multiLine: boolean;
+  /** `(?s)` anywhere: `.` may also match a line break. */
+  dotNewline: boolean;
+  /** The last `$` / `\z` passed, to name it when the character after it can never come. */
+  lastEnd?: Extract<RegexNode, { k: 'eol' }>;
+  /** What first stopped every state reaching it: an anchor, or a class that matches nothing. */
+  blocked?: Extract<RegexNode, { k: 'bol' | 'eol' }> | 'empty-class';
+}
+
+/** Which characters of the two kinds the anchors care about a character node can consume. */
+function consumes(node: Extract<RegexNode, { k: 'lit' | 'class' | 'any' }>, ctx: EmptinessContext): { newline: boolean; other: boolean } {
+  if (node.k === 'lit') return { newline: node.cp === 10, other: node.cp !== 10 };
+  if (node.k === 'any') return { newline: ctx.dotNewline, other: true };
+  const fits = (cp: number): boolean => inRanges(cp, node.ranges) !== node.negated;
+  // Case folding (`(?i)`) only adds characters to a class, so this stays a lower bound of
+  // what a plain class holds and an upper bound of what a negated one misses: sound both ways.
+  const other = node.negated ? complement(node.ranges).some(([lo, hi]) => lo !== 10 || hi !== 10) : node.ranges.some(([lo, hi]) => lo !== 10 || hi !== 10);
+  return { newline: fits(10), other };
+}
+
+function step(node: RegexNode, mask: number, ctx: EmptinessContext): number {
+  if (mask === 0) return 0;
+  switch (node.k) {
+    case 'lit':
+    case 'class':
+    case 'any': {
+      const { newline, other } = consumes(node, ctx);
+      let out = 0;
+      for (let before = 0; before < 3; before++) {
+        // After `$` (no `(?m)`) or `\z` nothing more can be consumed; after `$` with `(?m)` only a line break.
+        if (has(mask, before, FREE)) {
+          if (newline) out |= bit(AFTER_NEWLINE, FREE);
+          if (other) out |= bit(AFTER_OTHER, FREE);
+        }
+        if (has(mask, before, AT_END_OR_NEWLINE) && newline) out |= bit(AFTER_NEWLINE, FREE);
+      }
+      if (out === 0) ctx.blocked ??= !newline && !other ? 'empty-class' : ctx.lastEnd;
+      return out;
+    }
+    case 'bol': {
+      const lineStart = ctx.multiLine && !node.text;
+      let out = 0;
+      for (let next = 0; next < 3; next++) {
+        out |= mask & bit(BEFORE_TEXT, next);
+        if (lineStart) out |= mask & bit(AFTER_NEWLINE, next);
+      }
+      if (out === 0) ctx.blocked ??= node;
+      return out;
+    }
+    case 'eol': {
+      ctx.lastEnd = node;
+      const lineEnd = ctx.multiLine && !node.text;
+      let out = 0;
+      for (let before = 0; before < 3; before++) {
+        if (has(mask, before, AT_END) || (!lineEnd && (has(mask, before, FREE) || has(mask, before, AT_END_OR_NEWLINE)))) out |= bit(before, AT_END);
+        if (lineEnd && has(mask, before, FREE)) out |= bit(before, AT_END_OR_NEWLINE);
+        if (lineEnd && has(mask, before, AT_END_OR_NEWLINE)) out |= bit(before, AT_END_OR_NEWLINE);
+      }
+      return out;
+    }
+    case 'seq':
+      return node.items.reduce((m, item) => step(item, m, ctx), mask);
+    case 'alt':
+      return node.options.reduce((out, option) => out | step(option, mask, ctx), 0);
+    case 'repeat': {
+      // The state set after k repetitions, for k from min to max: a union over a finite lattice
+      // (nine states), so it is stable after a few rounds whatever the bound.
+      let current = mask;
+      for (let k = 0; k < node.min && current !== 0; k++) {
+        const next = step(node.node, current, ctx);
+        if (next === current) break;
+        current = next;
+      }
+      let union = current;
+      for (let k = node.min; k < node.max; k++) {
+        const next = union | step(node.node, union, ctx);
+        if (next === union) break;
+        union = next;
+      }
+      return union;
+    }
+  }
+}
+
+/**
+ * Why the regex can never match any string, or undefined when it may (or when it uses
+ * constructs the parser does not read, which are then given the benefit of the doubt).
+ */
+export function neverMatches(source: string): string | undefined {
+  const parsed = parseRegex(source);
+  if (!parsed.ok) return undefined;
+  const ctx: EmptinessContext = { multiLine: parsed.flags.has('m'), dotNewline: parsed.flags.has('s') };
+  const start = bit(BEFORE_TEXT, FREE) | bit(AFTER_NEWLINE, FREE) | bit(AFTER_OTHER, FREE);
+  if (step(parsed.node, start, ctx) !== 0) return undefined;
+  const anchor = ctx.blocked;
+  if (anchor === undefined || anchor === 'empty-class') return 'a character class in it matches no character';
+  const name = source.slice(anchor.at, anchor.at + (anchor.text ? 2 : 1));
+  const where =
+    anchor.k === 'bol'
+      ? anchor.text || !ctx.multiLine
+        ? 'holds only at the start of the text'
+        : 'holds only at the start of the text or of a line'
+      : anchor.text || !ctx.multiLine
+        ? 'holds only at the end of the text'
+        : 'holds only at the end of the text or of a line';
+  return `${name} at offset ${anchor.at} ${where}, which the rest of the regex rules out`;
 }

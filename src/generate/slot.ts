@@ -12,7 +12,7 @@ import { networkContains, parseNetwork, type Network } from '../pattern/cidr.js'
 import { latin1Bytes, parseStixTimestamp } from '../pattern/literals.js';
 import { printLiteral } from '../pattern/print.js';
 import { accepts, byPosition, describeTest, type ValueLeaf } from './leaves.js';
-import { anchors as regexAnchors, parseRegex, sampleRegex } from './regex.js';
+import { anchors as regexAnchors, neverMatches, parseRegex, sampleRegex } from './regex.js';
 import type { Prng } from './prng.js';
 import { fillerText, formatMicros, hashLength, kindOf, realisticValue, type PropertyContext } from './realistic.js';
 
@@ -502,6 +502,11 @@ export function solveSlot(p: SlotProblem, prng: Prng): SlotResult {
   for (const t of tests) {
     const r = requirement(t);
     if (r !== 'any' && r.size === 0) return conflict([t]);
+  }
+  for (const t of tests) {
+    if (t.kind !== 'comparison' || t.operator !== 'MATCHES' || t.negated || t.value.type !== 'string') continue;
+    const why = neverMatches(t.value.value.normalize('NFC'));
+    if (why) return { ok: false, unsat: true, message: `no value satisfies ${describeTest(t)} (the regex can never match: ${why})`, leaf: t };
   }
   let firstFailure: SlotResult | undefined;
   let allExact = true;

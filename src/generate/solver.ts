@@ -6,10 +6,10 @@
  * types), each value solved (./slot.ts), and the objects built: the root object plus every
  * referenced object, linked by deterministic ids.
  */
-import type { ComparisonLeaf, ObservationExpression, PathStep } from '../pattern/ast.js';
+import { comparisonLeaves, isComparisonJunction, type ComparisonExpression, type ComparisonLeaf, type ObservationExpression, type PathStep } from '../pattern/ast.js';
 import type { StixObject } from '../stix/types.js';
 import { printPath } from '../pattern/print.js';
-import { byPosition, describeTest, takeConjuncts, type ValueLeaf } from './leaves.js';
+import { byPosition, conjuncts, describeTest, takeConjuncts, type ValueLeaf } from './leaves.js';
 import { Prng } from './prng.js';
 import { decorations, realisticValue, refTargetType } from './realistic.js';
 import { needsScalar, solveSlot, type DataValue } from './slot.js';
@@ -176,22 +176,36 @@ function covers(p: PathStep[], q: PathStep[]): boolean {
 
 const CHECK_BASE = Date.UTC(2024, 0, 1) * 1000;
 
-/** Solves every value slot of the tree once, to learn whether the conjunct can be generated. */
+/**
+ * Solves every value slot of the tree once, to learn whether the conjunct can be generated. A
+ * slot proven empty wins over one the generator merely cannot fill, so that a contradiction is
+ * reported as such whatever else the conjunct holds.
+ */
 function checkValues(node: TreeNode, objectType: string, prng: Prng): Failure | undefined {
+  let unsupported: Failure | undefined;
+  const consider = (f: Failure | undefined): boolean => {
+    if (!f) return false;
+    if (f.unsat) return true;
+    unsupported ??= f;
+    return false;
+  };
   const isLeafValue = node.props.size === 0 && node.indexed.size === 0 && node.anys.length === 0 && (node.role === 'plain' || node.role === 'binary');
   if (isLeafValue && node.tests.length > 0) {
     const result = solveSlot({ ctx: { objectType, keys: node.keys }, tests: node.tests, binary: node.role === 'binary', baseMicros: CHECK_BASE }, prng);
-    if (!result.ok) return { unsat: result.unsat, message: `${node.display}: ${result.message}`, ...(result.leaf ? { leaf: result.leaf } : {}) };
+    if (!result.ok) {
+      const f: Failure = { unsat: result.unsat, message: `${node.display}: ${result.message}`, ...(result.leaf ? { leaf: result.leaf } : {}) };
+      if (consider(f)) return f;
+    }
   }
   for (const [name, child] of node.props) {
     if (name === 'type' && node.role === 'object') continue;
     const childType = child.role === 'ref' ? targetType(child) : objectType;
     const f = checkValues(child, childType, prng);
-    if (f) return f;
+    if (consider(f)) return f;
   }
   for (const child of [...node.indexed.values(), ...node.anys]) {
     const f = checkValues(child, node.role === 'refs' ? targetType(child) : objectType, prng);
-    if (f) return f;
+    if (consider(f)) return f;
   }
   if (node.role === 'object') {
     const typeNode = node.props.get('type');
@@ -200,7 +214,7 @@ function checkValues(node: TreeNode, objectType: string, prng: Prng): Failure | 
       if (!result.ok) return { unsat: true, message: `${typeNode.display}: ${result.message}`, ...(result.leaf ? { leaf: result.leaf } : {}) };
     }
   }
-  return undefined;
+  return unsupported;
 }
 
 /** A constant that tells what a reference points to (an IP address, an e-mail address, …). */
@@ -447,7 +461,10 @@ export type ObservationLeaf = Extract<ObservationExpression, { kind: 'observatio
 
 export type ObservationStatus = { kind: 'sat' } | { kind: 'unsat'; failures: Failure[] } | { kind: 'unsupported'; failures: Failure[] };
 
+/** DNF alternatives planned for generation (a random satisfiable one is used per event). */
 const CONJUNCT_LIMIT = 64;
+/** When none of those is satisfiable, how many more are tried before giving up on generation. */
+const EXTRA_CONJUNCTS = 1024;
 
 /** Everything the generator knows about one bracketed observation expression. */
 export class ObservationSolver {
@@ -458,11 +475,39 @@ export class ObservationSolver {
   constructor(readonly expression: ObservationLeaf) {
     const { list, complete } = takeConjuncts(expression.comparison, CONJUNCT_LIMIT);
     this.plans = list.map(planConjunct);
+    let explored = complete;
+    let extraUnsupported = false;
+    const extraFailures: Failure[] = [];
+    if (!complete && !this.plans.some((p) => p.root)) {
+      // Past the cap with nothing generable yet: look further for one alternative that is.
+      let seen = 0;
+      explored = true;
+      for (const leaves of conjuncts(expression.comparison)) {
+        if (seen++ < CONJUNCT_LIMIT) continue;
+        if (seen > CONJUNCT_LIMIT + EXTRA_CONJUNCTS) {
+          explored = false;
+          break;
+        }
+        const plan = planConjunct(leaves);
+        if (plan.root) {
+          this.plans.push(plan);
+          break;
+        }
+        if (!plan.failure?.unsat) extraUnsupported = true;
+        if (plan.failure && extraFailures.length < CONJUNCT_LIMIT) extraFailures.push(plan.failure);
+      }
+    }
     this.satisfiable = this.plans.filter((p) => p.root);
-    const failures = this.plans.map((p) => p.failure).filter((f): f is Failure => f !== undefined);
+    const failures = [...this.plans.map((p) => p.failure).filter((f): f is Failure => f !== undefined), ...extraFailures];
     if (this.satisfiable.length > 0) this.status = { kind: 'sat' };
-    else if (complete && failures.every((f) => f.unsat)) this.status = { kind: 'unsat', failures };
-    else this.status = { kind: 'unsupported', failures: failures.filter((f) => !f.unsat).concat(complete ? [] : [{ unsat: false, message: `more than ${CONJUNCT_LIMIT} alternatives (OR) to explore` }]) };
+    else if (explored && !extraUnsupported && failures.every((f) => f.unsat)) this.status = { kind: 'unsat', failures };
+    else {
+      // Too many alternatives to list, or some the generator cannot fill: the expression may
+      // still be provably empty, decided on its structure rather than alternative by alternative.
+      const decision = decideComparison(expression.comparison, { plans: DECISION_BUDGET });
+      if (decision.types.size === 0) this.status = { kind: 'unsat', failures: decision.failures };
+      else this.status = { kind: 'unsupported', failures: failures.filter((f) => !f.unsat).concat(explored ? [] : [{ unsat: false, message: `more than ${CONJUNCT_LIMIT + EXTRA_CONJUNCTS} alternatives (OR) to explore` }]) };
+    }
   }
 
   /** Objects for one event of this observation, from a randomly chosen satisfiable conjunct. */
@@ -476,3 +521,129 @@ export class ObservationSolver {
   }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Deciding emptiness without listing every alternative
+
+/** Conjuncts planned, at most, by one decision (each costs some tens of microseconds). */
+const DECISION_BUDGET = 4096;
+/** Alternatives of one group of dependent AND operands planned together, at most. */
+const COMPONENT_LIMIT = 1024;
+
+export interface Decision {
+  /**
+   * The root object types on which the expression may hold: a superset of the true set, so an
+   * empty set proves the expression never holds.
+   */
+  types: Set<string>;
+  /** When `types` is empty: why (one proof per empty part, as far as they were kept). */
+  failures: Failure[];
+}
+
+const MAX_FAILURES = 8;
+
+function countConjuncts(expr: ComparisonExpression, cap: number): number {
+  if (!isComparisonJunction(expr)) return 1;
+  const l = countConjuncts(expr.left, cap);
+  const r = countConjuncts(expr.right, cap);
+  return Math.min(cap + 1, expr.kind === 'or' ? l + r : l * r);
+}
+
+function andFactors(expr: ComparisonExpression, out: ComparisonExpression[]): ComparisonExpression[] {
+  if (expr.kind === 'and') {
+    andFactors(expr.left, out);
+    andFactors(expr.right, out);
+  } else out.push(expr);
+  return out;
+}
+
+/** Where a comparison can interact with another one: its root type and first property. */
+function anchorKey(leaf: ComparisonLeaf): string {
+  const first = leaf.path.steps[0];
+  return `${leaf.path.objectType}\u0000${first?.kind === 'key' ? first.name : ''}`;
+}
+
+function emptyInterTypes(sides: { types: Set<string>; leaf: ComparisonLeaf }[]): Failure {
+  const sorted = sides.slice().sort((x, y) => byPosition(x.leaf, y.leaf));
+  const odd = (sorted[sorted.length - 1] as { leaf: ComparisonLeaf }).leaf;
+  const types = [...new Set(sorted.flatMap((s) => [...s.types]))];
+  return { unsat: true, message: `${printPath(odd.path)}: comparisons on different root types (${types.join(', ')}) are joined by AND; they can never hold on the same object`, leaf: odd };
+}
+
+/**
+ * Decides on which root types a comparison expression may hold, without its full DNF: OR is a
+ * union; the operands of an AND are grouped by the properties they touch (root type and first
+ * property), each group decided on its own (jointly, alternative by alternative, when it has
+ * several operands), and the groups' types intersected. Every step only over-approximates, so
+ * the answer "no type" is a proof; a budget of planned alternatives bounds the work, and what
+ * is left undecided keeps every type its comparisons name.
+ */
+export function decideComparison(expr: ComparisonExpression, budget: { plans: number }): Decision {
+  if (!isComparisonJunction(expr)) {
+    if (budget.plans <= 0) return { types: new Set([expr.path.objectType]), failures: [] };
+    budget.plans--;
+    const plan = planConjunct([expr]);
+    if (!plan.root && plan.failure?.unsat) return { types: new Set(), failures: [plan.failure] };
+    return { types: new Set([expr.path.objectType]), failures: [] };
+  }
+  if (expr.kind === 'or') {
+    const l = decideComparison(expr.left, budget);
+    const r = decideComparison(expr.right, budget);
+    return { types: new Set([...l.types, ...r.types]), failures: l.types.size === 0 && r.types.size === 0 ? [...l.failures, ...r.failures].slice(0, MAX_FAILURES) : [] };
+  }
+  const factors = andFactors(expr, []);
+  // Union-find over the factors: those touching a common property are decided together.
+  const parent = factors.map((_, i) => i);
+  const find = (i: number): number => (parent[i] === i ? i : (parent[i] = find(parent[i] as number)));
+  const owner = new Map<string, number>();
+  factors.forEach((factor, i) => {
+    for (const leaf of comparisonLeaves(factor)) {
+      const key = anchorKey(leaf);
+      const j = owner.get(key);
+      if (j === undefined) owner.set(key, i);
+      else parent[find(i)] = find(j);
+    }
+  });
+  const groups = new Map<number, ComparisonExpression[]>();
+  factors.forEach((factor, i) => {
+    const root = find(i);
+    groups.set(root, [...(groups.get(root) ?? []), factor]);
+  });
+  const sides: { types: Set<string>; leaf: ComparisonLeaf }[] = [];
+  for (const group of groups.values()) {
+    const decision = decideGroup(group, budget);
+    if (decision.types.size === 0) return decision;
+    sides.push({ types: decision.types, leaf: comparisonLeaves(group[0] as ComparisonExpression).sort(byPosition)[0] as ComparisonLeaf });
+  }
+  let types = new Set((sides[0] as { types: Set<string> }).types);
+  for (const side of sides.slice(1)) types = new Set([...types].filter((t) => side.types.has(t)));
+  return { types, failures: types.size === 0 ? [emptyInterTypes(sides)] : [] };
+}
+
+function decideGroup(group: ComparisonExpression[], budget: { plans: number }): Decision {
+  if (group.length === 1) return decideComparison(group[0] as ComparisonExpression, budget);
+  const joined = group.reduce((l, r): ComparisonExpression => ({ kind: 'and', left: l, right: r }));
+  const count = countConjuncts(joined, COMPONENT_LIMIT);
+  if (count <= COMPONENT_LIMIT && count <= budget.plans) {
+    const types = new Set<string>();
+    const failures: Failure[] = [];
+    for (const leaves of conjuncts(joined)) {
+      budget.plans--;
+      const plan = planConjunct(leaves);
+      if (plan.root || !plan.failure?.unsat) {
+        const only = new Set(leaves.map((l) => l.path.objectType));
+        if (only.size === 1) types.add([...only][0] as string);
+      } else if (failures.length < MAX_FAILURES && !failures.some((f) => f.message === plan.failure?.message)) failures.push(plan.failure);
+    }
+    return { types, failures: types.size === 0 ? failures : [] };
+  }
+  // Too many to list together: each operand on its own (weaker, still sound).
+  const sides: { types: Set<string>; leaf: ComparisonLeaf }[] = [];
+  for (const factor of group) {
+    const decision = decideComparison(factor, budget);
+    if (decision.types.size === 0) return decision;
+    sides.push({ types: decision.types, leaf: comparisonLeaves(factor).sort(byPosition)[0] as ComparisonLeaf });
+  }
+  let types = new Set((sides[0] as { types: Set<string> }).types);
+  for (const side of sides.slice(1)) types = new Set([...types].filter((t) => side.types.has(t)));
+  return { types, failures: types.size === 0 ? [emptyInterTypes(sides)] : [] };
+}

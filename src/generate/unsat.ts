@@ -7,14 +7,31 @@
  */
 import type { Diagnostic } from '../errors.js';
 import type { CompiledPattern } from '../pattern/compile.js';
-import { analyse, observationDiagnostics, toCompiled } from './analysis.js';
+import { satisfiability, toCompiled } from './analysis.js';
+import { evidentlySatisfiable } from './evident.js';
 
 /**
  * Diagnostics (code `unsatisfiable`, severity error, positioned on the offending comparison)
- * for each observation expression of the pattern that can never match. An empty list means
- * none was proven unsatisfiable. Throws PatternError when the text does not compile.
+ * when the pattern as a whole can never match: one for each observation expression that makes
+ * it fail. An observation expression that never matches inside an observation-level OR does
+ * not make the pattern unsatisfiable and is not reported here (see satisfiabilityDiagnostics).
+ * An empty list means the pattern was not proven unsatisfiable. Throws PatternError when the
+ * text does not compile.
  */
 export function findUnsatisfiable(pattern: CompiledPattern | string): Diagnostic[] {
-  const a = analyse(toCompiled(pattern));
-  return a.solvers.flatMap((_, i) => observationDiagnostics(a, i, true));
+  return satisfiabilityDiagnostics(pattern).filter((d) => d.severity === 'error');
+}
+
+/**
+ * Everything the analysis proves: the errors of findUnsatisfiable, or, for a pattern that can
+ * match, a warning (code `observation-never-matches`) for each observation expression that
+ * never matches and is only kept alive by an observation-level OR. Patterns whose every
+ * observation expression is evidently satisfiable (the shapes rules and indicator feeds are
+ * mostly made of) are answered without running the solver.
+ */
+export function satisfiabilityDiagnostics(pattern: CompiledPattern | string): Diagnostic[] {
+  const compiled = toCompiled(pattern);
+  const evident = compiled.observations.map((o) => evidentlySatisfiable(o.expression.comparison));
+  if (evident.every(Boolean)) return [];
+  return satisfiability(compiled, (i) => evident[i] === true);
 }

@@ -74,6 +74,11 @@ export interface MatchResult {
   binding?: BoundObservation[];
   /** Ids of the distinct observed-data of that binding, in input order. */
   observedDataIds?: (string | undefined)[];
+  /**
+   * LIKE / MATCHES comparisons that saw a value cut to its first MAX_SEARCHED_LENGTH
+   * characters (present only when some did): a match beyond that was not looked for.
+   */
+  valuesCut?: number;
 }
 
 export class CompiledPattern {
@@ -114,8 +119,11 @@ export class CompiledPattern {
       return hits;
     });
     const first = enumerateBindings(this.tree, { observations, leafMatches, budget: { remaining: this.matchBudget } }).next();
-    if (first.done) return { matched: false };
-    return { matched: true, ...this.describe(first.value, observations) };
+    let valuesCut = 0;
+    for (const o of observations) valuesCut += o.valuesCut ?? 0;
+    const cut = valuesCut > 0 ? { valuesCut } : {};
+    if (first.done) return { matched: false, ...cut };
+    return { matched: true, ...this.describe(first.value, observations), ...cut };
   }
 
   private describe(binding: Binding, observations: PreparedObservation[]): Pick<MatchResult, 'binding' | 'observedDataIds'> {

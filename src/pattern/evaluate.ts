@@ -13,7 +13,8 @@ import { bytesCompare, bytesEqual, bytesToLatin1, decodeBase64, decodeHex, latin
 import type { PreparedObservation } from './observation.js';
 import { compileLike, compileRegex } from './regex.js';
 
-export type ValueTest = (value: unknown) => boolean;
+/** A test of one value; `observation` (the event being evaluated) is told when a value was cut. */
+export type ValueTest = (value: unknown, observation?: PreparedObservation) => boolean;
 export type ObjectPredicate = (object: unknown, observation: PreparedObservation) => boolean;
 type Walker = (value: unknown, observation: PreparedObservation, test: ValueTest) => boolean;
 
@@ -89,12 +90,12 @@ export function compilePath(steps: PathStep[]): Walker {
   const only = steps[0];
   if (steps.length === 1 && only?.kind === 'key' && !/_(refs?|hex|bin)$/.test(only.name) && !(only.name in Object.prototype)) {
     const name = only.name;
-    return (v, _obs, test) => {
+    return (v, obs, test) => {
       const child = (v as Record<string, unknown>)[name];
-      return child !== undefined && test(child);
+      return child !== undefined && test(child, obs);
     };
   }
-  let walker: Walker = (v, _obs, test) => test(v);
+  let walker: Walker = (v, obs, test) => test(v, obs);
   for (let i = steps.length - 1; i >= 0; i--) walker = compileStep(steps[i] as PathStep, walker);
   return walker;
 }
@@ -205,6 +206,33 @@ function nfc(text: string): string {
   return text;
 }
 
+/**
+ * LIKE and MATCHES see at most this many characters of a value (UTF-16 code units; bytes of
+ * binary data): their cost grows with the length of what they search, and one event must not
+ * hold a batch past its function's time. 32,768 covers the longest Windows command line
+ * (32,767). A longer value is cut there and compared as if it ended there (docs/regex.md);
+ * each such comparison is counted on the event (`valuesCut`).
+ */
+export const MAX_SEARCHED_LENGTH = 32_768;
+
+function noteCut(observation: PreparedObservation | undefined): void {
+  if (observation) observation.valuesCut = (observation.valuesCut ?? 0) + 1;
+}
+
+/** The first MAX_SEARCHED_LENGTH code units of a string, never ending inside a surrogate pair. */
+function searchedText(text: string, observation: PreparedObservation | undefined): string {
+  if (text.length <= MAX_SEARCHED_LENGTH) return text;
+  noteCut(observation);
+  const last = text.charCodeAt(MAX_SEARCHED_LENGTH - 1);
+  return text.slice(0, last >= 0xd800 && last <= 0xdbff ? MAX_SEARCHED_LENGTH - 1 : MAX_SEARCHED_LENGTH);
+}
+
+function searchedBytes(bytes: Uint8Array, observation: PreparedObservation | undefined): Uint8Array {
+  if (bytes.length <= MAX_SEARCHED_LENGTH) return bytes;
+  noteCut(observation);
+  return bytes.subarray(0, MAX_SEARCHED_LENGTH);
+}
+
 function compileValueTest(leaf: Exclude<ComparisonLeaf, { kind: 'exists' }>, diagnostics: Diagnostic[]): ValueTest {
   let test: ValueTest;
   if (leaf.kind === 'in') {
@@ -250,9 +278,9 @@ function compileValueTest(leaf: Exclude<ComparisonLeaf, { kind: 'exists' }>, dia
         const like = compileLike(likeSource);
         // Binary data matches as bytes, when the LIKE text is itself all bytes.
         const binaryOk = latin1Bytes(likeSource) !== undefined;
-        test = (v) => {
-          if (typeof v === 'string') return like(nfc(v));
-          return v instanceof Uint8Array && binaryOk && like(bytesToLatin1(v));
+        test = (v, obs) => {
+          if (typeof v === 'string') return like(nfc(searchedText(v, obs)));
+          return v instanceof Uint8Array && binaryOk && like(bytesToLatin1(searchedBytes(v, obs)));
         };
         break;
       }
@@ -266,9 +294,9 @@ function compileValueTest(leaf: Exclude<ComparisonLeaf, { kind: 'exists' }>, dia
         const regex = compiled.regex;
         // Binary data is searched as bytes: only a regex whose characters are all bytes can.
         const binaryOk = latin1Bytes(source) !== undefined;
-        test = (v) => {
-          if (typeof v === 'string') return regex.test(nfc(v));
-          if (v instanceof Uint8Array) return binaryOk && regex.test(bytesToLatin1(v));
+        test = (v, obs) => {
+          if (typeof v === 'string') return regex.test(nfc(searchedText(v, obs)));
+          if (v instanceof Uint8Array) return binaryOk && regex.test(bytesToLatin1(searchedBytes(v, obs)));
           return false;
         };
         break;
@@ -301,7 +329,7 @@ function compileValueTest(leaf: Exclude<ComparisonLeaf, { kind: 'exists' }>, dia
   }
   if (leaf.negated) {
     const positive = test;
-    return (v) => !positive(v);
+    return (v, obs) => !positive(v, obs);
   }
   return test;
 }

@@ -31,6 +31,11 @@ export interface PreparedObservation {
   objectsOfType(type: string): RootObject[] | undefined;
   /** Resolves `_ref` values: ids (2.1) or `objects` keys (2.0), only within this observed-data. */
   resolve(ref: string): StixObject | undefined;
+  /**
+   * LIKE / MATCHES comparisons that saw this event's value cut to its first
+   * MAX_SEARCHED_LENGTH characters (./evaluate.ts), counted as they run.
+   */
+  valuesCut?: number;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -52,6 +57,7 @@ const SCAN_LIMIT = 16;
 class Observation implements PreparedObservation {
   readonly types: string[];
   readonly rootsOfType: RootObject[][];
+  valuesCut = 0;
   private scope: Map<string, StixObject> | undefined;
 
   constructor(

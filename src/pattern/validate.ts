@@ -7,6 +7,7 @@ import type { Diagnostic } from '../errors.js';
 import { comparisonLeaves, isComparisonJunction, observationLeaves, type ComparisonExpression, type ComparisonLeaf, type Literal, type PatternAst } from './ast.js';
 import { parseNetwork } from './cidr.js';
 import { diagnosticAt, PatternDiagnosticCode as Code } from './diagnostics.js';
+import { differentRootTypesHint } from './root-type-hint.js';
 
 /** Hash algorithms of the STIX hash-algorithm vocabulary with a fixed-length hex form. */
 const HASH_FORMATS: Record<string, RegExp> = {
@@ -114,7 +115,7 @@ function checkSingleRootType(expr: ComparisonExpression, span: Diagnostic | unde
       diagnosticAt(
         'warning',
         Code.differentRootTypes,
-        `comparisons on different object types (${all.join(', ')}) are joined by AND in one observation expression; they must hold on the same object, so this can never match (use separate [ ] observations joined by AND)`,
+        `comparisons on different object types (${all.join(', ')}) are joined by AND in one observation expression; they must hold on the same object, so this can never match; ${differentRootTypesHint(expr)}`,
         span as never,
       ),
     );

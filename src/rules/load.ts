@@ -11,6 +11,10 @@ import { isMap, isScalar, isSeq, LineCounter, parseAllDocuments, type Document, 
 import type { Diagnostic } from '../errors.js';
 import type { ObjectPath } from '../pattern/ast.js';
 import { checkPattern, type CompiledPattern } from '../pattern/compile.js';
+import { parseSimpleEquality } from '../pattern/fast-parse.js';
+import type { StixVersion } from '../pattern/parse.js';
+import { evidentlySatisfiable } from '../generate/evident.js';
+import { satisfiabilityDiagnostics } from '../generate/unsat.js';
 import { parseObjectPath } from '../engine/grouping.js';
 import { streamingLimitError } from '../engine/streaming.js';
 import type { Rule, Severity } from './model.js';
@@ -20,6 +24,14 @@ import { IndicatorSet } from './indicators.js';
 export interface RuleSource {
   file: string;
   text: string;
+}
+
+export interface LoadOptions {
+  /**
+   * Keep rules whose pattern can never match (reported as a warning instead of an error).
+   * By default such a rule is invalid and skipped, in every shell alike.
+   */
+  allowUnsatisfiable?: boolean;
 }
 
 export interface LoadResult {
@@ -319,7 +331,7 @@ function pointerToPath(pointer: string): (string | number)[] {
     .map((part) => (/^\d+$/.test(part) ? Number(part) : part));
 }
 
-function compileRule(raw: RawRule, diagnostics: Diagnostic[]): Rule | undefined {
+function compileRule(raw: RawRule, diagnostics: Diagnostic[], options: LoadOptions): Rule | undefined {
   const v = raw.value;
   const id = typeof v.id === 'string' ? v.id : undefined;
   const where = (path: (string | number)[]): { file: string; line: number; column: number; ruleId?: string } => ({ file: raw.file, ...raw.at(path), ...(id ? { ruleId: id } : {}) });
@@ -353,6 +365,9 @@ function compileRule(raw: RawRule, diagnostics: Diagnostic[]): Rule | undefined 
   const inPattern = (path: (string | number)[], d: Diagnostic, fallback: Position): Position => (d.offset !== undefined ? raw.locate?.(path, d.offset) : undefined) ?? fallback;
   for (const d of checked.diagnostics) {
     diagnostics.push({ ...d, file: raw.file, ...inPattern(['pattern'], d, raw.at(['pattern'])), ...(id ? { ruleId: id } : {}), message: `pattern: ${d.message}` });
+  }
+  if (checked.pattern && !checked.diagnostics.some((d) => d.severity === 'error')) {
+    for (const d of unsatisfiability(checked.pattern, options)) diagnostics.push({ ...d, file: raw.file, ...inPattern(['pattern'], d, raw.at(['pattern'])), ...(id ? { ruleId: id } : {}), message: `pattern: ${d.message}` });
   }
   const limit = checked.pattern ? streamingLimitError(checked.pattern.tree, checked.pattern.observations.length) : undefined;
   if (limit) diagnostics.push({ severity: 'error', code: 'too-many-observations', message: `pattern: ${limit}`, ...where(['pattern']), ...(id ? { ruleId: id } : {}) });
@@ -419,7 +434,7 @@ function lazySource(raw: RawRule): NonNullable<Rule['source']> {
 }
 
 /** Loads rules from in-memory sources. Duplicate ids: the first wins, later ones are errors. */
-export function loadRules(sources: RuleSource[]): LoadResult {
+export function loadRules(sources: RuleSource[], options: LoadOptions = {}): LoadResult {
   const diagnostics: Diagnostic[] = [];
   const rules: Rule[] = [];
   const indicators = new IndicatorSet();
@@ -430,8 +445,8 @@ export function loadRules(sources: RuleSource[]): LoadResult {
     diagnostics.push(...read.diagnostics);
     const indicatorsBefore = indicators.size;
     for (const raw of read.raw) {
-      if (raw.fromIndicator && indicatorFitsSet(raw, indicators, diagnostics)) continue;
-      const rule = compileRule(raw, diagnostics);
+      if (raw.fromIndicator && indicatorFitsSet(raw, indicators, diagnostics, options)) continue;
+      const rule = compileRule(raw, diagnostics, options);
       if (!rule) continue;
       const previous = seen.get(rule.id);
       if (previous) {
@@ -450,12 +465,16 @@ export function loadRules(sources: RuleSource[]): LoadResult {
  * Files a STIX indicator in the compact indicator set when it is a single observation
  * expression. Returns false when it must load as an ordinary rule (or was rejected there).
  */
-function indicatorFitsSet(raw: RawRule, indicators: IndicatorSet, diagnostics: Diagnostic[]): boolean {
+function indicatorFitsSet(raw: RawRule, indicators: IndicatorSet, diagnostics: Diagnostic[], options: LoadOptions): boolean {
   const v = raw.value;
   if (typeof v.pattern !== 'string' || typeof v.id !== 'string') return false;
   const validFrom = parseTime(v.valid_from);
   const validUntil = parseTime(v.valid_until);
   if ((v.valid_from !== undefined && validFrom === undefined) || (v.valid_until !== undefined && validUntil === undefined)) return false;
+  const verdict = indicatorUnsatisfiability(v.pattern, v.stix_version === '2.0' ? '2.0' : '2.1', options);
+  const where = { file: raw.file, line: raw.position.line, column: raw.position.column, ruleId: v.id };
+  for (const d of verdict) diagnostics.push({ ...d, ...where, message: `indicator pattern: ${d.message}` });
+  if (verdict.some((d) => d.severity === 'error')) return true;
   const outcome = indicators.add({
     id: v.id,
     name: v.name as string,
@@ -471,6 +490,33 @@ function indicatorFitsSet(raw: RawRule, indicators: IndicatorSet, diagnostics: D
   if (outcome === 'rule') return false;
   for (const d of outcome) diagnostics.push({ ...d, file: raw.file, line: raw.position.line, column: raw.position.column, ruleId: v.id, message: `indicator pattern: ${d.message}` });
   return true;
+}
+
+// ---------------------------------------------------------------- satisfiability verdict
+
+/**
+ * The one verdict on patterns that can never match, for every shell that loads rules: an error
+ * (the rule is skipped), or a warning when the caller keeps such rules. An observation
+ * expression kept alive only by an observation-level OR is a warning either way.
+ */
+function unsatisfiability(pattern: CompiledPattern, options: LoadOptions): Diagnostic[] {
+  return satisfiabilityDiagnostics(pattern).map((d) =>
+    d.severity === 'error' && options.allowUnsatisfiable ? { ...d, severity: 'warning', message: `${d.message} (kept: unsatisfiable rules allowed)` } : d,
+  );
+}
+
+/**
+ * The same verdict for an indicator, before it is filed in the indicator set. Feed shapes
+ * (`[ipv4-addr:value = '…']`) are read by the parser's fast path and are evidently
+ * satisfiable; anything else is compiled and analysed. Patterns with several observation
+ * expressions, or that do not compile, are left to the rule path (or to the set's own report).
+ */
+function indicatorUnsatisfiability(text: string, stixVersion: StixVersion, options: LoadOptions): Diagnostic[] {
+  const simple = parseSimpleEquality(text);
+  if (simple && simple.root.kind === 'observation' && evidentlySatisfiable(simple.root.comparison)) return [];
+  const checked = checkPattern(text, { stixVersion });
+  if (!checked.pattern || !checked.pattern.isSingleObservation) return [];
+  return unsatisfiability(checked.pattern, options);
 }
 
 const RULE_FILE = /\.(ya?ml|json)$/i;
@@ -552,8 +598,8 @@ function unreadablePath(path: string, error: unknown, listed: boolean): Diagnost
   return { severity: 'error', code: 'rule-file-unreadable', message: `cannot read ${path}: ${reason}; skipped`, file: path };
 }
 
-export function loadRulesFromPaths(paths: string[]): LoadResult {
+export function loadRulesFromPaths(paths: string[], options: LoadOptions = {}): LoadResult {
   const { sources, diagnostics } = readRuleSources(paths);
-  const loaded = loadRules(sources);
+  const loaded = loadRules(sources, options);
   return { ...loaded, diagnostics: [...diagnostics, ...loaded.diagnostics] };
 }
