@@ -5,7 +5,7 @@
  *   202 { accepted, alerts, alertIds,
  *         rejected, rejections: [{ index, code, reason }], rejectionCodes: { code: count },
  *         late, lateEvents: [{ index, ruleId, groupKey, lagSeconds }],
- *         errors, errorEvents: [{ index, ruleId, code }] }
+ *         errors, errorEvents: [{ index, ruleId, code }], valuesCut }
  *       counts are totals; each list holds the first LISTED_PER_KIND (100) entries, by body index
  *   400 the body holds no usable event (not JSON/NDJSON, empty, or every event refused)
  *   401 no authoriser context; 403 an authorised principal without a tenant
@@ -62,6 +62,8 @@ export function createIngestHttpHandler(getRuntime: () => Runtime) {
         alerts: outcome.alertIds.length,
         alertIds: outcome.alertIds,
         ...eventReport(outcome),
+        // LIKE / MATCHES saw only the first MAX_SEARCHED_LENGTH characters of this many values.
+        valuesCut: outcome.result?.valuesCut ?? 0,
       };
       // Counts and codes only: bounded whatever the body, and never the payload.
       logger.info('events ingested', {

@@ -286,6 +286,7 @@ export function addIngestMetrics(outcome: IngestOutcome): void {
   metrics.addMetric('Filtered', MetricUnit.Count, r?.filtered ?? 0);
   metrics.addMetric('LateEvents', MetricUnit.Count, r?.late.length ?? 0);
   metrics.addMetric('PipelineErrors', MetricUnit.Count, r?.errors.length ?? 0);
+  metrics.addMetric('ValuesCut', MetricUnit.Count, r?.valuesCut ?? 0);
 }
 
 /** Codes and counts of a rejection list, for logs (never the reasons: they may quote the payload). */

@@ -64,6 +64,8 @@ export interface ProcessResult {
   errors: Diagnostic[];
   /** Correlation state items this batch touched. */
   touched: StateKey[];
+  /** LIKE / MATCHES comparisons that saw only the first MAX_SEARCHED_LENGTH characters of a long value (docs/regex.md). */
+  valuesCut: number;
 }
 
 export class Detector {
@@ -216,6 +218,7 @@ export class Detector {
       late: batch.late,
       errors,
       touched: batch.touched,
+      valuesCut: batch.stats.valuesCut,
     };
   }
 
