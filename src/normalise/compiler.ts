@@ -98,6 +98,8 @@ interface EventState {
   startAssigned: number;
   endAssigned: number;
   idAssigned: number;
+  /** Source paths consumed by a rule, collected only when the caller asks (coverage measurement). */
+  trace: string[] | undefined;
 }
 
 type Assign = (value: unknown, state: EventState) => AssignResult;
@@ -611,6 +613,7 @@ export function compileMapping(definition: MappingDefinition, issues: CompileIss
     startAssigned: 0,
     endAssigned: 0,
     idAssigned: 0,
+    trace: undefined,
   };
 
   /** Bytes of the current event's observed-data UUID; reused, as `state` is. */
@@ -675,12 +678,14 @@ export function compileMapping(definition: MappingDefinition, issues: CompileIss
     state.startAssigned = 0;
     state.endAssigned = 0;
     state.idAssigned = 0;
+    state.trace = context.consumed;
     try {
       walk(event, root);
       return finish(context);
     } finally {
       // Do not keep the last event alive through the scratch state.
       state.event = {};
+      state.trace = undefined;
       state.unmapped = undefined;
       state.props.fill(undefined);
       state.fans.fill(undefined);
@@ -855,6 +860,7 @@ function compileLeaf(path: string, assigns: Assign[], startSlot: number, endSlot
     const assign = assigns[0] as Assign;
     return (value, state) => {
       if (assign(value, state) !== ASSIGNED) addUnmapped(state, path, value);
+      else if (state.trace !== undefined) state.trace.push(path);
     };
   }
   return (value, state) => {
@@ -866,6 +872,7 @@ function compileLeaf(path: string, assigns: Assign[], startSlot: number, endSlot
       else if (result === FAILED) failed = true;
     }
     const consumed = assigned && !failed;
+    if (consumed && state.trace !== undefined) state.trace.push(path);
     if (hasRole) {
       // The role decides later whether the value is used; record whether a rule already kept it.
       if (startSlot >= 0) {

@@ -5,7 +5,7 @@ import type { ObservedEvent } from '../stix/types.js';
 import { builtInMappings } from './builtin.js';
 import { isRecord } from './fields.js';
 import { STIXFLOW_NAMESPACE, uuidv5 } from './ids.js';
-import type { Mapping, NormaliseBatchResult, NormaliseResult, Normaliser, NormaliserOptions } from './types.js';
+import type { Mapping, NormaliseBatchResult, NormaliseOptions, NormaliseResult, Normaliser, NormaliserOptions } from './types.js';
 
 function reject(code: string, message: string, index: number | undefined): NormaliseResult {
   const diagnostic: Diagnostic = { severity: 'error', code, message };
@@ -21,7 +21,7 @@ export function createNormaliser(options: NormaliserOptions = {}): Normaliser {
   const context = { tenant: options.tenant };
   const tried = mappings.map((m) => m.name).join(', ') || 'none';
 
-  const normalise = (event: unknown, index?: number): NormaliseResult => {
+  const normalise = (event: unknown, index?: number, options?: NormaliseOptions): NormaliseResult => {
     if (!isRecord(event)) {
       const kind = event === null ? 'null' : Array.isArray(event) ? 'an array' : `a ${typeof event}`;
       return reject('not-an-object', `an event must be a JSON object, not ${kind}`, index);
@@ -29,7 +29,7 @@ export function createNormaliser(options: NormaliserOptions = {}): Normaliser {
     try {
       for (const mapping of mappings) {
         if (!mapping.compiled.detect(event)) continue;
-        const outcome = mapping.compiled.run(event, context);
+        const outcome = mapping.compiled.run(event, options?.consumed === undefined ? context : { ...context, consumed: options.consumed });
         if (outcome.ok) return { ok: true, events: outcome.events, mapping: mapping.name };
         return reject(outcome.code, `${mapping.name}: ${outcome.message}`, index);
       }

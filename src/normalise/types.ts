@@ -28,6 +28,8 @@ export type MappingOutcome = { ok: true; events: ObservedEvent[] } | { ok: false
 /** The per-event context a compiled mapping needs beyond the event itself. */
 export interface RunContext {
   tenant: string | undefined;
+  /** When given, the source paths that a rule consumed are appended (coverage measurement; off in production). */
+  consumed?: string[];
 }
 
 /** A mapping compiled to closures once, at load time. */
@@ -61,7 +63,7 @@ export interface Normaliser {
   /** The mappings tried, in order (user mappings first, then built-ins). */
   readonly mappings: readonly Mapping[];
   /** Never throws: any input gives a result or a diagnostic. */
-  normalise(event: unknown, index?: number): NormaliseResult;
+  normalise(event: unknown, index?: number, options?: NormaliseOptions): NormaliseResult;
   normaliseBatch(events: unknown[]): NormaliseBatchResult;
 }
 
@@ -72,4 +74,10 @@ export interface NormaliserOptions {
   tenant?: string;
   /** Include the built-in stix, ecs and flat mappings (default true). */
   includeBuiltIns?: boolean;
+}
+
+/** Per-event choices of the caller. */
+export interface NormaliseOptions {
+  /** Source paths consumed by a mapping rule are appended here (coverage measurement). */
+  consumed?: string[];
 }
