@@ -92,17 +92,71 @@ export interface DetectSpec {
   all?: Condition[];
   any?: Condition[];
   none?: Condition[];
+  /** At least this many `any` conditions must hold (default 1): one generic field is not enough for loose formats. */
+  min?: number;
+  /** Added to the score, so that a mapping for one source outranks generic schema mappings (ecs, flat). */
+  weight?: number;
 }
 
-export function compileDetect(spec: DetectSpec): Predicate {
-  const all = (spec.all ?? []).map(compileCondition);
-  const any = (spec.any ?? []).map(compileCondition);
-  const none = (spec.none ?? []).map(compileCondition);
-  return (event) => {
-    for (const p of all) if (!p(event)) return false;
-    for (const p of none) if (p(event)) return false;
-    if (any.length === 0) return true;
-    for (const p of any) if (p(event)) return true;
-    return false;
+/** The field a condition reads. */
+export function conditionField(condition: Condition): string {
+  if ('present' in condition) return condition.present;
+  if ('absent' in condition) return condition.absent;
+  if ('equals' in condition) return condition.equals.field;
+  if ('in' in condition) return condition.in.field;
+  return condition.is.field;
+}
+
+/** Whether an event fits a mapping's `detect`, and how specifically. */
+export interface CompiledDetect {
+  /** -1: the mapping does not fit; otherwise the number of conditions that hold (`all` and `any`). */
+  score(event: JsonRecord): number;
+  /** How close an event that does not fit came: the share of conditions that hold and what is missing. */
+  explain(event: JsonRecord): { share: number; missing: string[] };
+}
+
+export function compileDetect(spec: DetectSpec): Predicate & CompiledDetect {
+  const allConditions = spec.all ?? [];
+  const anyConditions = spec.any ?? [];
+  const noneConditions = spec.none ?? [];
+  const all = allConditions.map(compileCondition);
+  const any = anyConditions.map(compileCondition);
+  const none = noneConditions.map(compileCondition);
+  const min = any.length === 0 ? 0 : Math.min(spec.min ?? 1, any.length);
+  const weight = spec.weight ?? 0;
+  const score = (event: JsonRecord): number => {
+    for (let i = 0; i < all.length; i++) if (!(all[i] as Predicate)(event)) return -1;
+    for (let i = 0; i < none.length; i++) if ((none[i] as Predicate)(event)) return -1;
+    let held = 0;
+    for (let i = 0; i < any.length; i++) if ((any[i] as Predicate)(event)) held++;
+    return held < min ? -1 : all.length + held + weight;
   };
+  const explain = (event: JsonRecord): { share: number; missing: string[] } => {
+    // Closeness counts what the event has, not what it lacks: `absent` and `none` conditions that hold say nothing.
+    const missing: string[] = [];
+    let held = 0;
+    let positive = 0;
+    allConditions.forEach((condition, i) => {
+      const holds = (all[i] as Predicate)(event);
+      if (!('absent' in condition)) positive++;
+      if (!holds) missing.push('absent' in condition ? `no ${condition.absent}` : conditionField(condition));
+      else if (!('absent' in condition)) held++;
+    });
+    none.forEach((p, i) => {
+      if (p(event)) missing.push(`no ${conditionField(noneConditions[i] as Condition)}`);
+    });
+    let anyHeld = 0;
+    any.forEach((p) => (p(event) ? anyHeld++ : undefined));
+    held += Math.min(anyHeld, min);
+    if (anyHeld < min) {
+      const absent = anyConditions.filter((_, i) => !(any[i] as Predicate)(event)).map(conditionField);
+      missing.push(min - anyHeld === 1 ? `one of ${absent.slice(0, 4).join(', ')}${absent.length > 4 ? ', …' : ''}` : `${min - anyHeld} more of ${absent.slice(0, 4).join(', ')}${absent.length > 4 ? ', …' : ''}`);
+    }
+    const total = positive + min;
+    return { share: total === 0 ? 1 : held / total, missing };
+  };
+  const predicate = ((event: JsonRecord) => score(event) >= 0) as Predicate & CompiledDetect;
+  predicate.score = score;
+  predicate.explain = explain;
+  return predicate;
 }

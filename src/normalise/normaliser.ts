@@ -3,7 +3,7 @@ import type { Diagnostic } from '../errors.js';
 import type { Bundle } from '../stix/types.js';
 import type { ObservedEvent } from '../stix/types.js';
 import { builtInMappings } from './builtin.js';
-import { isRecord } from './fields.js';
+import { isRecord, type JsonRecord } from './fields.js';
 import { STIXFLOW_NAMESPACE, uuidv5 } from './ids.js';
 import type { Mapping, NormaliseBatchResult, NormaliseOptions, NormaliseResult, Normaliser, NormaliserOptions } from './types.js';
 
@@ -13,31 +13,73 @@ function reject(code: string, message: string, index: number | undefined): Norma
   return { ok: false, diagnostic };
 }
 
+/** How many of the closest mappings an `unrecognised-format` rejection names. */
+const CLOSEST_NAMED = 3;
+
 export function createNormaliser(options: NormaliserOptions = {}): Normaliser {
   const own = options.mappings ?? [];
   const ownNames = new Set(own.map((m) => m.name));
   const builtIns = options.includeBuiltIns === false ? [] : builtInMappings().filter((m) => !ownNames.has(m.name));
   const mappings: readonly Mapping[] = Object.freeze([...own, ...builtIns]);
+  const byName = new Map(mappings.map((m) => [m.name, m]));
   const context = { tenant: options.tenant };
-  const tried = mappings.map((m) => m.name).join(', ') || 'none';
+  const scores = new Array<number>(mappings.length).fill(-1);
+  const order: number[] = [];
 
-  const normalise = (event: unknown, index?: number, options?: NormaliseOptions): NormaliseResult => {
+  const run = (mapping: Mapping, event: JsonRecord, index: number | undefined, consumed: string[] | undefined): NormaliseResult => {
+    const outcome = mapping.compiled.run(event, consumed === undefined ? context : { ...context, consumed });
+    if (outcome.ok) return { ok: true, events: outcome.events, mapping: mapping.name };
+    return reject(outcome.code, `${mapping.name}: ${outcome.message}`, index);
+  };
+
+  /** Names the mappings that came closest to recognising the event, and what each missed. */
+  const closest = (event: JsonRecord): string => {
+    const ranked = mappings
+      .map((m, i) => ({ m, i, ...m.compiled.detect.explain(event) }))
+      .filter((c) => c.share > 0)
+      .sort((a, b) => b.share - a.share || a.i - b.i)
+      .slice(0, CLOSEST_NAMED);
+    if (ranked.length === 0) return `none of ${mappings.length} mappings comes close (${mappings.map((m) => m.name).join(', ') || 'none'})`;
+    return `closest: ${ranked.map((c) => `${c.m.name} (missing ${c.missing.join(', ')})`).join('; ')}`;
+  };
+
+  const normalise = (event: unknown, index?: number, call?: NormaliseOptions): NormaliseResult => {
     if (!isRecord(event)) {
       const kind = event === null ? 'null' : Array.isArray(event) ? 'an array' : `a ${typeof event}`;
       return reject('not-an-object', `an event must be a JSON object, not ${kind}`, index);
     }
+    const consumed = call?.consumed;
     try {
-      for (const mapping of mappings) {
-        if (!mapping.compiled.detect(event)) continue;
-        const outcome = mapping.compiled.run(event, options?.consumed === undefined ? context : { ...context, consumed: options.consumed });
-        if (outcome.ok) return { ok: true, events: outcome.events, mapping: mapping.name };
-        return reject(outcome.code, `${mapping.name}: ${outcome.message}`, index);
+      // An explicit choice beats detection.
+      const source = call?.source ?? options.source;
+      if (source !== undefined) {
+        const chosen = byName.get(source);
+        if (chosen === undefined) {
+          return reject('unknown-source', `source "${source}" names no mapping (known: ${mappings.map((m) => m.name).join(', ')})`, index);
+        }
+        return run(chosen, event, index, consumed);
       }
+      // Scored detection: the most specific mapping that fits wins; ties go to the earlier one (callers' first).
+      order.length = 0;
+      for (let i = 0; i < mappings.length; i++) {
+        const score = (mappings[i] as Mapping).compiled.detect.score(event);
+        scores[i] = score;
+        if (score >= 0) order.push(i);
+      }
+      if (order.length === 0) return reject('unrecognised-format', `no mapping recognises the event; ${closest(event)}`, index);
+      if (order.length > 1) order.sort((a, b) => (scores[b] as number) - (scores[a] as number) || a - b);
+      // A mapping that fits but then rejects the event (no time, nothing observable) hands it to the next one.
+      let first: NormaliseResult | undefined;
+      for (const i of [...order]) {
+        const result = run(mappings[i] as Mapping, event, index, consumed);
+        if (result.ok) return result;
+        first ??= result;
+      }
+      return first as NormaliseResult;
     } catch (error) {
       // A defect, not bad input; still only this event is lost. The message names no event content.
       return reject('internal-error', `normalisation failed: ${error instanceof Error ? error.message : String(error)}`, index);
     }
-    return reject('unrecognised-format', `no mapping recognises the event (tried: ${tried})`, index);
   };
 
   const normaliseBatch = (events: unknown[]): NormaliseBatchResult => {

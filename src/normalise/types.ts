@@ -1,7 +1,7 @@
 /** Public and shared types of the normalisation layer. */
 import type { Diagnostic } from '../errors.js';
 import type { ObservedEvent } from '../stix/types.js';
-import type { Condition, DetectSpec, JsonRecord } from './fields.js';
+import type { CompiledDetect, Condition, DetectSpec, JsonRecord } from './fields.js';
 import type { TransformName } from './transforms.js';
 
 /** One rule of a mapping's `fields` section, as written (a bare string is a target without transform). */
@@ -34,7 +34,8 @@ export interface RunContext {
 
 /** A mapping compiled to closures once, at load time. */
 export interface CompiledMapping {
-  detect(event: JsonRecord): boolean;
+  /** True when the event fits; `detect.score` says how specifically (see fields.ts). */
+  detect: ((event: JsonRecord) => boolean) & CompiledDetect;
   run(event: JsonRecord, context: RunContext): MappingOutcome;
 }
 
@@ -72,12 +73,19 @@ export interface NormaliserOptions {
   mappings?: Mapping[];
   /** Tenant recorded as `x_tenant` on every observed-data and part of derived ids. */
   tenant?: string;
-  /** Include the built-in stix, ecs and flat mappings (default true). */
+  /** Include the built-in mappings (default true). */
   includeBuiltIns?: boolean;
+  /** The mapping every event of this normaliser uses, by name, instead of detection (see NormaliseOptions.source). */
+  source?: string;
 }
 
 /** Per-event choices of the caller. */
 export interface NormaliseOptions {
+  /**
+   * The mapping to use, by name, instead of detection (the sender said what it sends: an HTTP `source`
+   * parameter, an SQS message attribute, a CLI `--source`). An unknown name is rejected (`unknown-source`).
+   */
+  source?: string;
   /** Source paths consumed by a mapping rule are appended here (coverage measurement). */
   consumed?: string[];
 }
