@@ -28,6 +28,7 @@ const uuidv5Bytes = ids.uuidv5Bytes;
 const uuidv5WithBytes = ids.uuidv5WithBytes;
 const canonicalJson = ids.canonicalJson;
 const STIXFLOW_NAMESPACE = ids.STIXFLOW_NAMESPACE;
+const ID_CONTRIBUTING_PROPERTIES = ids.ID_CONTRIBUTING_PROPERTIES;
 import type { CompiledMapping, FieldRule, MappingDefinition, MappingOutcome, RunContext } from './types.js';
 
 /** A problem in a mapping definition, located by its path inside the mapping document. */
@@ -125,6 +126,16 @@ interface ObjectNode {
   /** `key#0` and `type--`, precomputed for per-event ids. */
   idName: string;
   idPrefix: string;
+}
+
+/** A reference set after the objects exist: the anchor's `process_ref`, a process's `creator_user_ref`. */
+interface Link {
+  holder: ObjectNode;
+  property: string;
+  list: boolean;
+  target: ObjectNode;
+  /** Bring the holder into being when the target exists (the x-oca-event anchor). */
+  create: boolean;
 }
 
 interface FieldNode {
@@ -578,6 +589,67 @@ export function compileMapping(definition: MappingDefinition, issues: CompileIss
     }
     resolved.node.defaults.push([resolved.property, value]);
   }
+  // ---- Constants, anchor and links ----
+  const constants: { node: ObjectNode; set: (target: JsonRecord, value: unknown) => boolean; value: unknown }[] = [];
+  for (const [target, value] of Object.entries(definition.constants ?? {})) {
+    const resolved = resolveTarget(target, ['constants', target]);
+    if (resolved === undefined) continue;
+    if (resolved.node.type === undefined || resolved.node.fanOut) {
+      issues.push({ message: `"${target}": constants need an object of fixed type outside [*] lists`, at: ['constants', target] });
+      continue;
+    }
+    constants.push({ node: resolved.node, set: compileSetter(resolved.property), value });
+  }
+  const links: Link[] = [];
+  /** `holder-path.<ref property>` → the object named by `targetKey` (an object key of the plan: `process:parent_ref`). */
+  const compileLink = (holderText: string, targetKey: string, create: boolean, at: (string | number)[]): void => {
+    let parsed;
+    try {
+      parsed = parseTargetPath(holderText);
+    } catch (error) {
+      if (error instanceof TargetPathError) return void issues.push({ message: error.message, at });
+      throw error;
+    }
+    let holder = nodeFor(parsed.rootKey, parsed.rootType, undefined, undefined, false, at);
+    const segments = parsed.segments;
+    for (let i = 0; i < segments.length - 1; i++) {
+      const segment = segments[i] as PathSegment;
+      if (!segment.name.endsWith('_ref') || segment.index !== undefined || holder.type === undefined) {
+        return void issues.push({ message: `"${holderText}": a link is a reference property of an object reached by _ref properties`, at });
+      }
+      const key = `${holder.key}${holder.parent === undefined ? ':' : '.'}${segment.name}`;
+      holder = nodeFor(key, declaredTypes[key] ?? REF_TYPES[segment.name], holder, segment.name, false, at);
+    }
+    const last = segments[segments.length - 1] as PathSegment;
+    const list = last.name.endsWith('_refs');
+    if ((!list && !last.name.endsWith('_ref')) || (last.index !== undefined && !(list && last.index === '*'))) {
+      return void issues.push({ message: `"${holderText}": a link sets a reference property (ending in _ref or _refs)`, at });
+    }
+    const target = nodesByKey.get(targetKey);
+    if (target === undefined) {
+      return void issues.push({ message: `"${holderText}": "${targetKey}" is not an object any target path of this mapping creates`, at });
+    }
+    if (target.fanOut || holder.fanOut) {
+      return void issues.push({ message: `"${holderText}": links cannot involve objects of [*] lists`, at });
+    }
+    if (holder.type === undefined) {
+      return void issues.push({ message: `"${holderText}": the holder's type must be fixed by the path`, at });
+    }
+    if (ID_CONTRIBUTING_PROPERTIES[holder.type]?.includes(last.name)) {
+      return void issues.push({ message: `"${holderText}": ${last.name} contributes to the id of ${holder.type}, so it cannot be a link`, at });
+    }
+    if (create && holder.parent !== undefined) {
+      return void issues.push({ message: `"${holderText}": only a root object can be brought into being by a link`, at });
+    }
+    links.push({ holder, property: last.name, list, target, create });
+  };
+  for (const [property, targetKey] of Object.entries(definition.anchor ?? {})) {
+    compileLink(`x-oca-event:${property}`, targetKey, true, ['anchor', property]);
+  }
+  for (const [holderText, targetKey] of Object.entries(definition.links ?? {})) {
+    compileLink(holderText, targetKey, false, ['links', holderText]);
+  }
+
   for (const node of nodes) {
     if (node.type === undefined && node.untypedRules > 0) {
       issues.push({
@@ -693,6 +765,14 @@ export function compileMapping(definition: MappingDefinition, issues: CompileIss
   }
 
   function finish(context: RunContext): MappingOutcome {
+    if (constants.length > 0 && hasObjects()) {
+      for (let i = 0; i < constants.length; i++) {
+        const constant = constants[i]!;
+        const index = constant.node.index;
+        const sco = (state.props[index] ??= newSco(constant.node.type as string));
+        constant.set(sco, constant.value);
+      }
+    }
     const firstObserved = pick(state.startValues, startFields, state.startAssigned, parseTimestamp);
     if (firstObserved === undefined) {
       const present = startFields.filter((_, i) => state.startValues[i] !== undefined);
@@ -754,6 +834,7 @@ export function compileMapping(definition: MappingDefinition, issues: CompileIss
       addObject(objects, sco);
       if (node.parent !== undefined) attachToParent(node, sco.id as string);
     }
+    if (links.length > 0 && objects.length > 0) applyLinks(objects, eventNamespace, firstObserved);
     if (objects.length === 0) {
       return { ok: false, code: 'no-observables', message: `no field of the event maps to a STIX cyber-observable (mapping ${mappingName})` };
     }
@@ -777,6 +858,44 @@ export function compileMapping(definition: MappingDefinition, issues: CompileIss
     observedData.id = `observed-data--${observedUuid ?? uuidv5(STIXFLOW_NAMESPACE, canonicalJson(observedData))}`;
     const result: ObservedEvent = { observedData, objects };
     return { ok: true, events: [result] };
+  }
+
+  function hasObjects(): boolean {
+    for (let i = 0; i < state.props.length; i++) if (state.props[i] !== undefined || state.fans[i] !== undefined) return true;
+    return false;
+  }
+
+  function applyLinks(objects: StixObject[], eventNamespace: Uint8Array | undefined, firstObserved: string): void {
+    let created: ObjectNode[] | undefined;
+    for (let i = 0; i < links.length; i++) {
+      const link = links[i]!;
+      const target = state.props[link.target.index];
+      if (target === undefined) continue;
+      let holder = state.props[link.holder.index];
+      if (holder === undefined) {
+        if (!link.create) continue;
+        holder = newSco(link.holder.type as string);
+        state.props[link.holder.index] = holder;
+        (created ??= []).push(link.holder);
+      }
+      const id = target.id as string;
+      const current = holder[link.property];
+      if (!link.list) {
+        if (current === undefined) holder[link.property] = id;
+      } else if (current === undefined) {
+        holder[link.property] = [id];
+      } else if (Array.isArray(current) && !current.includes(id)) {
+        current.push(id);
+      }
+    }
+    // A holder brought into being here gets its id from its finished content (its references included).
+    if (created !== undefined) {
+      for (const node of created) {
+        const sco = state.props[node.index] as JsonRecord;
+        sco.id = scoId(sco, node, eventNamespace, firstObserved, 0);
+        addObject(objects, sco);
+      }
+    }
   }
 
   function attachToParent(node: ObjectNode, ids: string | string[]): void {

@@ -20,6 +20,12 @@ export interface MappingDefinition {
   defaults?: Record<string, string | number | boolean>;
   ignore?: string[];
   fields?: Record<string, FieldRule | FieldRule[]>;
+  /** Property values set on every event that maps to at least one object (creating the object if needed). */
+  constants?: Record<string, string | number | boolean>;
+  /** The x-oca-event anchor's references: `process_ref: process`, `parent_process_ref: process:parent_ref`, … */
+  anchor?: Record<string, string>;
+  /** References set between objects when both exist: `process:creator_user_ref: user-account`. */
+  links?: Record<string, string>;
 }
 
 /** What running a mapping on one recognised event gives. */
