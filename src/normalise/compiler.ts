@@ -10,11 +10,12 @@
  */
 import type { ObservedData, ObservedEvent, StixObject } from '../stix/types.js';
 import * as ids from './ids.js';
-import { compileCondition, compileDetect, isRecord, type JsonRecord, type Predicate } from './fields.js';
+import { compileCondition, compileDetect, compileGetter, isRecord, type FieldGetter, type JsonRecord, type Predicate } from './fields.js';
 import { parseTargetPath, TargetPathError, type PathSegment } from './target-path.js';
 import { compareStixTimestamps, parseTimestamp } from './timestamps.js';
 import * as transforms from './transforms.js';
-import type { TransformFn, TransformName } from './transforms.js';
+import type { TransformFn, TransformName, TransformSpec } from './transforms.js';
+import { compileParser, type Parser } from './parsers.js';
 
 // Module-local copies: some loaders (tsx, bundlers emitting CommonJS) turn imported bindings into getter calls,
 // which showed up in profiles of this hot path.
@@ -101,6 +102,15 @@ interface EventState {
   idAssigned: number;
   /** Source paths consumed by a rule, collected only when the caller asks (coverage measurement). */
   trace: string[] | undefined;
+  /** Serial of the array element being walked (0 outside arrays): per-element objects (`type[*]:`) key on it. */
+  element: number;
+  elementCounter: number;
+  /** Elements of a list value that a rule refused, kept in x_unmapped alone while the others are mapped. */
+  refused: unknown[] | undefined;
+  /** x_unmapped keys met again in another array element, whose values are gathered into a list. */
+  unmappedLists: Set<string> | undefined;
+  /** Per-element objects: the element serial each object of `fans[i]` belongs to. */
+  fanElements: (number[] | undefined)[];
 }
 
 type Assign = (value: unknown, state: EventState) => AssignResult;
@@ -115,6 +125,8 @@ interface ObjectNode {
   parent: ObjectNode | undefined;
   refProperty: string | undefined;
   fanOut: boolean;
+  /** `type[*]:` root objects: one per element of the source array being walked, each with several properties. */
+  perElement: boolean;
   fanLeaf: string | undefined;
   children: ObjectNode[];
   /** Rules into this node that do / do not set its type with ip-to-sco-type (to validate dynamic types). */
@@ -150,12 +162,24 @@ interface FieldNode {
   children: Map<string, FieldNode> | undefined;
   leaf: Leaf | undefined;
   ignore: boolean;
+  /** Text or list fields holding structure: parsed, then walked like a nested object. */
+  parse: Parser | undefined;
 }
 
 function addUnmapped(state: EventState, key: string, value: unknown): void {
   const unmapped = (state.unmapped ??= {});
-  if (key === '__proto__') Object.defineProperty(unmapped, key, { value, enumerable: true, writable: true, configurable: true });
-  else unmapped[key] = value;
+  if (key === '__proto__') return void Object.defineProperty(unmapped, key, { value, enumerable: true, writable: true, configurable: true });
+  if (state.element !== 0 && unmapped[key] !== undefined) {
+    // The same field of another element of a list of objects: keep both, in element order.
+    const lists = (state.unmappedLists ??= new Set());
+    if (lists.has(key)) (unmapped[key] as unknown[]).push(value);
+    else {
+      lists.add(key);
+      unmapped[key] = [unmapped[key], value];
+    }
+    return;
+  }
+  unmapped[key] = value;
 }
 
 function asList(value: string | string[] | undefined): string[] {
@@ -235,9 +259,7 @@ function compileSetter(segments: PathSegment[]): (target: JsonRecord, value: unk
   };
 }
 
-function chainTransforms(names: TransformName[]): TransformFn | undefined {
-  // ip-to-sco-type is applied by the rule itself (ipScoType), once, after the other transforms.
-  const fns = names.filter((n) => n !== 'ip-to-sco-type').map((n) => TRANSFORMS[n]);
+function chainTransforms(fns: TransformFn[]): TransformFn | undefined {
   if (fns.length === 0) return undefined;
   if (fns.length === 1) return fns[0];
   return (value) => {
@@ -250,14 +272,52 @@ function chainTransforms(names: TransformName[]): TransformFn | undefined {
   };
 }
 
+/**
+ * Applies `one` to each element of a list value. Elements a rule refuses are kept in x_unmapped on their own
+ * (state.refused) while the others are mapped; only when none is mapped does the whole list stay unmapped.
+ */
+function eachElement(raw: unknown[], state: EventState, one: Assign): AssignResult {
+  let result: AssignResult = SKIPPED;
+  let refused: unknown[] | undefined;
+  for (const item of raw) {
+    const r = one(item, state);
+    if (r === ASSIGNED) result = ASSIGNED;
+    else if (r === FAILED) (refused ??= []).push(item);
+  }
+  if (refused === undefined) return result;
+  if (result !== ASSIGNED) return FAILED;
+  state.refused = refused;
+  return ASSIGNED;
+}
+
 function isScalar(value: unknown): boolean {
   const t = typeof value;
   return t === 'string' || t === 'number' || t === 'boolean';
 }
 
 export function compileMapping(definition: MappingDefinition, issues: CompileIssue[]): CompiledMapping {
-  const detect = compileDetect(definition.detect);
+  const caseInsensitive = definition.case_insensitive === true;
+  const detect = compileDetect(definition.detect, caseInsensitive);
   const mappingName = definition.name;
+  const nullValues = definition.null_values === undefined || definition.null_values.length === 0 ? undefined : new Set(definition.null_values);
+
+  /** Transform functions of a rule; ip-to-sco-type is applied by the rule itself (ipScoType), after the others. */
+  const resolveTransforms = (specs: TransformSpec[], at: (string | number)[]): TransformFn[] => {
+    const fns: TransformFn[] = [];
+    for (const spec of specs) {
+      if (typeof spec === 'string') {
+        if (spec !== 'ip-to-sco-type') fns.push(TRANSFORMS[spec]);
+        continue;
+      }
+      const table = definition.tables?.[spec.lookup] ?? transforms.BUILT_IN_TABLES[spec.lookup];
+      if (table === undefined) {
+        issues.push({ message: `lookup: no table "${spec.lookup}" (the mapping's tables, or ${Object.keys(transforms.BUILT_IN_TABLES).join(', ')})`, at });
+        continue;
+      }
+      fns.push(transforms.lookupTransform(table, spec.keep === true));
+    }
+    return fns;
+  };
 
   // ---- Object plan ----
   const nodes: ObjectNode[] = [];
@@ -282,6 +342,7 @@ export function compileMapping(definition: MappingDefinition, issues: CompileIss
         parent,
         refProperty,
         fanOut,
+        perElement: false,
         fanLeaf: undefined,
         children: [],
         typedRules: 0,
@@ -314,6 +375,7 @@ export function compileMapping(definition: MappingDefinition, issues: CompileIss
       throw error;
     }
     let node = nodeFor(parsed.rootKey, parsed.rootType, undefined, undefined, false, at);
+    if (parsed.perElement) node.perElement = true;
     const segments = parsed.segments;
     let i = 0;
     // Leading `_ref` / `_refs[*]` segments walk to referenced objects; the rest is a property inside the object.
@@ -322,7 +384,7 @@ export function compileMapping(definition: MappingDefinition, issues: CompileIss
       const isRef = segment.name.endsWith('_ref') && segment.index === undefined;
       const isRefs = segment.name.endsWith('_refs') && segment.index === '*';
       if (!isRef && !isRefs) break;
-      if (node.fanOut) {
+      if (node.fanOut || node.perElement) {
         issues.push({ message: `"${text}": references below a [*] list of objects are not supported`, at });
         return undefined;
       }
@@ -378,13 +440,11 @@ export function compileMapping(definition: MappingDefinition, issues: CompileIss
 
   const compileRule = (rule: FieldRule, at: (string | number)[]): Assign | undefined => {
     const target = typeof rule === 'string' ? rule : rule.target;
-    const transformNames: TransformName[] =
-      typeof rule === 'string' || rule.transform === undefined
-        ? []
-        : typeof rule.transform === 'string'
-          ? [rule.transform]
-          : rule.transform;
-    const when: Predicate | undefined = typeof rule === 'string' || rule.when === undefined ? undefined : compileCondition(rule.when);
+    const transformSpecs: TransformSpec[] =
+      typeof rule === 'string' || rule.transform === undefined ? [] : Array.isArray(rule.transform) ? rule.transform : [rule.transform];
+    const transformNames = transformSpecs.filter((t): t is TransformName => typeof t === 'string');
+    const when: Predicate | undefined =
+      typeof rule === 'string' || rule.when === undefined ? undefined : compileCondition(rule.when, caseInsensitive);
     const resolved = resolveTarget(target, typeof rule === 'string' ? at : [...at, 'target']);
     if (resolved === undefined) return undefined;
     const { node, property } = resolved;
@@ -401,7 +461,7 @@ export function compileMapping(definition: MappingDefinition, issues: CompileIss
     } else {
       node.untypedRules++;
     }
-    const transform = chainTransforms(transformNames);
+    const transform = chainTransforms(resolveTransforms(transformSpecs, at));
     const isList = property[property.length - 1]?.index === '*';
     const index = node.index;
 
@@ -423,13 +483,32 @@ export function compileMapping(definition: MappingDefinition, issues: CompileIss
       return (raw, state) => {
         if (when !== undefined && !when(state.event)) return SKIPPED;
         if (!Array.isArray(raw)) return addOne(raw, state);
-        let result: AssignResult = SKIPPED;
-        for (const item of raw) {
-          const r = addOne(item, state);
-          if (r === FAILED) return FAILED;
-          if (r === ASSIGNED) result = ASSIGNED;
+        return eachElement(raw, state, addOne);
+      };
+    }
+    if (node.perElement) {
+      // One object per element of the array being walked (state.element); outside arrays, one object.
+      const set = compileSetter(property);
+      const staticType = node.type as string;
+      const setOne = (raw: unknown, state: EventState): AssignResult => {
+        if (!isScalar(raw)) return FAILED;
+        const value = transform === undefined ? raw : transform(raw);
+        if (value === SKIP) return SKIPPED;
+        if (value === FAIL) return FAILED;
+        const list = (state.fans[index] ??= []);
+        const elements = (state.fanElements[index] ??= []);
+        let sco = elements[elements.length - 1] === state.element ? list[list.length - 1] : undefined;
+        if (sco === undefined) {
+          sco = newSco(staticType);
+          list.push(sco);
+          elements.push(state.element);
         }
-        return result;
+        return set(sco, value) ? ASSIGNED : FAILED;
+      };
+      return (raw, state) => {
+        if (when !== undefined && !when(state.event)) return SKIPPED;
+        if (Array.isArray(raw)) return isList ? eachElement(raw, state, setOne) : raw.length === 1 ? setOne(raw[0], state) : FAILED;
+        return setOne(raw, state);
       };
     }
 
@@ -489,19 +568,7 @@ export function compileMapping(definition: MappingDefinition, issues: CompileIss
       return (raw, state) => {
         if (when !== undefined && !when(state.event)) return SKIPPED;
         if (!Array.isArray(raw)) return setOne(raw, state);
-        // All or nothing, so a partly garbage list is kept whole in x_unmapped rather than split.
-        for (const item of raw) {
-          if (!isScalar(item)) return FAILED;
-          const v = transform === undefined ? item : transform(item);
-          if (v === FAIL) return FAILED;
-        }
-        let result: AssignResult = SKIPPED;
-        for (const item of raw) {
-          const r = setOne(item, state);
-          if (r === FAILED) return FAILED;
-          if (r === ASSIGNED) result = ASSIGNED;
-        }
-        return result;
+        return eachElement(raw, state, setOne);
       };
     }
     return (raw, state) => {
@@ -515,7 +582,7 @@ export function compileMapping(definition: MappingDefinition, issues: CompileIss
   };
 
   // ---- Field trie ----
-  const root: FieldNode = { path: '', prefix: '', unmappedKeys: new Map(), children: new Map(), leaf: undefined, ignore: false };
+  const root: FieldNode = { path: '', prefix: '', unmappedKeys: new Map(), children: new Map(), leaf: undefined, ignore: false, parse: undefined };
   const fieldNodes = new Map<string, FieldNode>();
   const fieldNode = (path: string): FieldNode => {
     let node = fieldNodes.get(path);
@@ -526,7 +593,7 @@ export function compileMapping(definition: MappingDefinition, issues: CompileIss
       const sub = segments.slice(0, i + 1).join('.');
       let next = fieldNodes.get(sub);
       if (next === undefined) {
-        next = { path: sub, prefix: `${sub}.`, unmappedKeys: new Map(), children: undefined, leaf: undefined, ignore: false };
+        next = { path: sub, prefix: `${sub}.`, unmappedKeys: new Map(), children: undefined, leaf: undefined, ignore: false, parse: undefined };
         fieldNodes.set(sub, next);
       }
       current = next;
@@ -550,7 +617,9 @@ export function compileMapping(definition: MappingDefinition, issues: CompileIss
 
   const startFields = asList(definition.time?.start);
   const endFields = asList(definition.time?.end);
-  const idFields = asList(definition.source_id);
+  const idSpec = definition.source_id;
+  const idJoin = typeof idSpec === 'object' && !Array.isArray(idSpec);
+  const idFields = idJoin ? (idSpec as { join: string[] }).join : asList(idSpec as string | string[] | undefined);
   for (const [role, list] of [
     ['time.start', startFields],
     ['time.end', endFields],
@@ -560,6 +629,7 @@ export function compileMapping(definition: MappingDefinition, issues: CompileIss
     for (const field of list) fieldNode(field);
   }
   for (const field of definition.ignore ?? []) fieldNode(field).ignore = true;
+  for (const field of Object.keys(definition.parse ?? {})) fieldNode(field);
 
   for (const [path, node] of fieldNodes) {
     const assigns = assignsByField.get(path) ?? [];
@@ -575,15 +645,21 @@ export function compileMapping(definition: MappingDefinition, issues: CompileIss
     const segments = path.split('.');
     for (let i = 0; i < segments.length; i++) {
       const ancestor = i === 0 ? root : (fieldNodes.get(segments.slice(0, i).join('.')) as FieldNode);
-      (ancestor.children ??= new Map()).set(segments.slice(i).join('.'), node);
+      const key = segments.slice(i).join('.');
+      (ancestor.children ??= new Map()).set(caseInsensitive ? key.toLowerCase() : key, node);
     }
+  }
+  for (const [field, spec] of Object.entries(definition.parse ?? {})) {
+    const node = fieldNodes.get(field) as FieldNode;
+    node.parse = compileParser(spec);
+    node.children ??= new Map();
   }
 
   // ---- Defaults and object-plan checks ----
   for (const [target, value] of Object.entries(definition.defaults ?? {})) {
     const resolved = resolveTarget(target, ['defaults', target]);
     if (resolved === undefined) continue;
-    if (resolved.node.type === undefined || resolved.node.fanOut) {
+    if (resolved.node.type === undefined || resolved.node.fanOut || resolved.node.perElement) {
       issues.push({ message: `"${target}": defaults need an object of fixed type outside [*] lists`, at: ['defaults', target] });
       continue;
     }
@@ -594,7 +670,7 @@ export function compileMapping(definition: MappingDefinition, issues: CompileIss
   for (const [target, value] of Object.entries(definition.constants ?? {})) {
     const resolved = resolveTarget(target, ['constants', target]);
     if (resolved === undefined) continue;
-    if (resolved.node.type === undefined || resolved.node.fanOut) {
+    if (resolved.node.type === undefined || resolved.node.fanOut || resolved.node.perElement) {
       issues.push({ message: `"${target}": constants need an object of fixed type outside [*] lists`, at: ['constants', target] });
       continue;
     }
@@ -629,7 +705,7 @@ export function compileMapping(definition: MappingDefinition, issues: CompileIss
     if (target === undefined) {
       return void issues.push({ message: `"${holderText}": "${targetKey}" is not an object any target path of this mapping creates`, at });
     }
-    if (target.fanOut || holder.fanOut) {
+    if (target.fanOut || holder.fanOut || target.perElement || holder.perElement) {
       return void issues.push({ message: `"${holderText}": links cannot involve objects of [*] lists`, at });
     }
     if (holder.type === undefined) {
@@ -643,6 +719,24 @@ export function compileMapping(definition: MappingDefinition, issues: CompileIss
     }
     links.push({ holder, property: last.name, list, target, create });
   };
+  const composes = (definition.compose ?? []).flatMap((rule, i) => {
+    const parts: (string | FieldGetter)[] = [];
+    const template = rule.template;
+    let last = 0;
+    for (const m of template.matchAll(/\{([^{}]+)\}/g)) {
+      if ((m.index ?? 0) > last) parts.push(template.slice(last, m.index));
+      parts.push(compileGetter(m[1] as string, caseInsensitive));
+      last = (m.index ?? 0) + m[0].length;
+    }
+    if (last < template.length) parts.push(template.slice(last));
+    if (!parts.some((p) => typeof p !== 'string')) {
+      issues.push({ message: `compose: "${template}" names no field (write fields in braces: {host}{uri})`, at: ['compose', i, 'template'] });
+      return [];
+    }
+    const assign = compileRule({ target: rule.target, ...(rule.transform === undefined ? {} : { transform: rule.transform }), ...(rule.when === undefined ? {} : { when: rule.when }) }, ['compose', i]);
+    return assign === undefined ? [] : [{ parts, assign }];
+  });
+
   for (const [property, targetKey] of Object.entries(definition.anchor ?? {})) {
     compileLink(`x-oca-event:${property}`, targetKey, true, ['anchor', property]);
   }
@@ -686,17 +780,33 @@ export function compileMapping(definition: MappingDefinition, issues: CompileIss
     endAssigned: 0,
     idAssigned: 0,
     trace: undefined,
+    element: 0,
+    elementCounter: 0,
+    refused: undefined,
+    unmappedLists: undefined,
+    fanElements: new Array<number[] | undefined>(nodes.length).fill(undefined),
   };
 
   /** Bytes of the current event's observed-data UUID; reused, as `state` is. */
   const eventNamespaceBytes = new Uint8Array(16);
+
+  const lowerKeys = new Map<string, string>();
+  const lower = (key: string): string => {
+    let l = lowerKeys.get(key);
+    if (l === undefined) {
+      l = key.toLowerCase();
+      if (lowerKeys.size < UNMAPPED_KEY_CACHE_LIMIT) lowerKeys.set(key, l);
+    }
+    return l;
+  };
 
   const walk = (object: JsonRecord, node: FieldNode): void => {
     const children = node.children as Map<string, FieldNode>;
     for (const key in object) {
       const value = object[key];
       if (value === null || value === undefined) continue;
-      const child = children.get(key);
+      if (nullValues !== undefined && typeof value === 'string' && nullValues.has(value)) continue;
+      const child = children.get(caseInsensitive ? lower(key) : key);
       if (child === undefined) {
         let path = node.unmappedKeys.get(key);
         if (path === undefined) {
@@ -704,16 +814,38 @@ export function compileMapping(definition: MappingDefinition, issues: CompileIss
           if (node.unmappedKeys.size < UNMAPPED_KEY_CACHE_LIMIT) node.unmappedKeys.set(key, path);
         }
         addUnmapped(state, path, value);
-      } else if (child.ignore) {
         continue;
-      } else if (child.children !== undefined && typeof value === 'object' && !Array.isArray(value)) {
-        walk(value as JsonRecord, child);
+      }
+      if (child.ignore) continue;
+      if (child.parse !== undefined) {
+        const parsed = child.parse(value);
+        if (parsed !== undefined) {
+          walk(parsed, child);
+          continue;
+        }
+      }
+      if (child.children !== undefined && typeof value === 'object') {
+        if (!Array.isArray(value)) walk(value as JsonRecord, child);
+        else if (child.leaf !== undefined && !hasRecord(value)) child.leaf(value, state);
+        else walkElements(value, child);
       } else if (child.leaf !== undefined) {
         child.leaf(value, state);
       } else {
         addUnmapped(state, child.path, value);
       }
     }
+  };
+
+  /** A list of objects is mapped element by element (Okta target[], Suricata dns.answers[]). */
+  const walkElements = (list: unknown[], node: FieldNode): void => {
+    const outer = state.element;
+    for (const item of list) {
+      if (item === null || item === undefined) continue;
+      state.element = ++state.elementCounter;
+      if (isRecord(item)) walk(item, node);
+      else addUnmapped(state, node.path, item);
+    }
+    state.element = outer;
   };
 
   /** Picks the first candidate that passes `accept`; the others go to x_unmapped unless a rule used them. */
@@ -736,6 +868,17 @@ export function compileMapping(definition: MappingDefinition, issues: CompileIss
     return chosen;
   }
 
+  /** A composite source id (host, channel and record id): the parts present, in order, joined with `|`. */
+  const joinedId = (): string | undefined => {
+    let id: string | undefined;
+    for (let i = 0; i < state.idValues.length; i++) {
+      const part = acceptId(state.idValues[i]);
+      if (part === undefined) continue;
+      id = id === undefined ? part : `${id}|${part}`;
+    }
+    return id;
+  };
+
   const acceptId = (value: unknown): string | undefined =>
     typeof value === 'string' ? (value.length > 0 ? value : undefined) : typeof value === 'number' && Number.isFinite(value) ? String(value) : undefined;
 
@@ -751,8 +894,14 @@ export function compileMapping(definition: MappingDefinition, issues: CompileIss
     state.endAssigned = 0;
     state.idAssigned = 0;
     state.trace = context.consumed;
+    state.element = 0;
+    state.elementCounter = 0;
+    state.refused = undefined;
+    state.unmappedLists = undefined;
+    state.fanElements.fill(undefined);
     try {
       walk(event, root);
+      for (let i = 0; i < composes.length; i++) compose(composes[i]!);
       return finish(context);
     } finally {
       // Do not keep the last event alive through the scratch state.
@@ -762,6 +911,21 @@ export function compileMapping(definition: MappingDefinition, issues: CompileIss
       state.props.fill(undefined);
       state.fans.fill(undefined);
     }
+  }
+
+  function compose(rule: { parts: (string | FieldGetter)[]; assign: Assign }): void {
+    let text = '';
+    for (const part of rule.parts) {
+      if (typeof part === 'string') {
+        text += part;
+        continue;
+      }
+      const value = part(state.event);
+      if (typeof value !== 'string' && typeof value !== 'number') return;
+      if (typeof value === 'string' && (value.length === 0 || nullValues?.has(value) === true)) return;
+      text += String(value);
+    }
+    rule.assign(text, state);
   }
 
   function finish(context: RunContext): MappingOutcome {
@@ -792,7 +956,7 @@ export function compileMapping(definition: MappingDefinition, issues: CompileIss
       });
       if (end !== undefined) lastObserved = end;
     }
-    const sourceEventId = idFields.length > 0 ? pick(state.idValues, idFields, state.idAssigned, acceptId) : undefined;
+    const sourceEventId = idJoin ? joinedId() : idFields.length > 0 ? pick(state.idValues, idFields, state.idAssigned, acceptId) : undefined;
     const tenant = context.tenant;
     // With a source event id, the observed-data id comes from it alone and is known before the SCOs; it is then
     // the UUIDv5 namespace for the event's SCOs that have no STIX id-contributing content.
@@ -810,7 +974,7 @@ export function compileMapping(definition: MappingDefinition, issues: CompileIss
     const objects: StixObject[] = [];
     for (const node of postOrder) {
       const index = node.index;
-      if (node.fanOut) {
+      if (node.fanOut || node.perElement) {
         const list = state.fans[index];
         if (list === undefined) continue;
         const ids: string[] = [];
@@ -822,7 +986,7 @@ export function compileMapping(definition: MappingDefinition, issues: CompileIss
           ids.push(id);
           addObject(objects, sco);
         }
-        attachToParent(node, ids);
+        if (node.fanOut) attachToParent(node, ids);
         continue;
       }
       const sco = state.props[index];
@@ -973,13 +1137,28 @@ function deriveProtocols(sco: JsonRecord): void {
   else if (ref.startsWith('ipv6-addr--')) sco.protocols = ['ipv6'];
 }
 
+/** The elements of a list that a rule refused, kept alone in x_unmapped under the list's path. */
+function keepRefused(state: EventState, path: string): void {
+  const refused = state.refused as unknown[];
+  state.refused = undefined;
+  addUnmapped(state, path, refused.length === 1 ? refused[0] : refused);
+}
+
+function hasRecord(list: unknown[]): boolean {
+  for (const item of list) if (isRecord(item)) return true;
+  return false;
+}
+
 function compileLeaf(path: string, assigns: Assign[], startSlot: number, endSlot: number, idSlot: number): Leaf {
   const hasRole = startSlot >= 0 || endSlot >= 0 || idSlot >= 0;
   if (!hasRole && assigns.length === 1) {
     const assign = assigns[0] as Assign;
     return (value, state) => {
       if (assign(value, state) !== ASSIGNED) addUnmapped(state, path, value);
-      else if (state.trace !== undefined) state.trace.push(path);
+      else {
+        if (state.refused !== undefined) keepRefused(state, path);
+        if (state.trace !== undefined) state.trace.push(path);
+      }
     };
   }
   return (value, state) => {
@@ -991,6 +1170,7 @@ function compileLeaf(path: string, assigns: Assign[], startSlot: number, endSlot
       else if (result === FAILED) failed = true;
     }
     const consumed = assigned && !failed;
+    if (state.refused !== undefined) keepRefused(state, path);
     if (consumed && state.trace !== undefined) state.trace.push(path);
     if (hasRole) {
       // The role decides later whether the value is used; record whether a rule already kept it.

@@ -13,10 +13,20 @@ export function isRecord(value: unknown): value is JsonRecord {
 export type FieldGetter = (event: JsonRecord) => unknown;
 
 /** Compiles a dotted path into a getter that tries every split of the path into nested and dotted keys. */
-export function compileGetter(path: string): FieldGetter {
+/** The value under `key`, else under a key equal to it ignoring case. */
+function caseless(node: JsonRecord, key: string): unknown {
+  const exact = node[key];
+  if (exact !== undefined) return exact;
+  const wanted = key.toLowerCase();
+  for (const k in node) if (k.toLowerCase() === wanted) return node[k];
+  return undefined;
+}
+
+export function compileGetter(path: string, caseInsensitive = false): FieldGetter {
   const segments = path.split('.');
   const count = segments.length;
-  if (count === 1) return (event) => event[path];
+  const read = caseInsensitive ? caseless : (node: JsonRecord, key: string): unknown => node[key];
+  if (count === 1) return caseInsensitive ? (event) => caseless(event, path) : (event) => event[path];
   // joined[i][j]: segments i..j joined with dots, precomputed so the getter does not build strings.
   const joined: string[][] = [];
   for (let i = 0; i < count; i++) {
@@ -28,7 +38,7 @@ export function compileGetter(path: string): FieldGetter {
     const row = joined[i] as string[];
     // Shortest key first: nested objects are the common shape.
     for (let j = i; j < count; j++) {
-      const value = node[row[j] as string];
+      const value = read(node, row[j] as string);
       if (value === undefined) continue;
       if (j === count - 1) return value;
       if (isRecord(value)) {
@@ -50,7 +60,8 @@ export type Condition =
 
 export type Predicate = (event: JsonRecord) => boolean;
 
-export function compileCondition(condition: Condition): Predicate {
+export function compileCondition(condition: Condition, caseInsensitive = false): Predicate {
+  const compileGetter = (path: string): FieldGetter => compileGetterWithCase(path, caseInsensitive);
   if ('present' in condition) {
     const get = compileGetter(condition.present);
     return (event) => {
@@ -115,7 +126,8 @@ export interface CompiledDetect {
   explain(event: JsonRecord): { share: number; missing: string[] };
 }
 
-export function compileDetect(spec: DetectSpec): Predicate & CompiledDetect {
+export function compileDetect(spec: DetectSpec, caseInsensitive = false): Predicate & CompiledDetect {
+  const compileCondition = (condition: Condition): Predicate => compileConditionWithCase(condition, caseInsensitive);
   const allConditions = spec.all ?? [];
   const anyConditions = spec.any ?? [];
   const noneConditions = spec.none ?? [];
@@ -160,3 +172,6 @@ export function compileDetect(spec: DetectSpec): Predicate & CompiledDetect {
   predicate.explain = explain;
   return predicate;
 }
+
+const compileGetterWithCase = compileGetter;
+const compileConditionWithCase = compileCondition;

@@ -2,10 +2,19 @@
 import type { Diagnostic } from '../errors.js';
 import type { ObservedEvent } from '../stix/types.js';
 import type { CompiledDetect, Condition, DetectSpec, JsonRecord } from './fields.js';
-import type { TransformName } from './transforms.js';
+import type { ParseSpec } from './parsers.js';
+import type { TransformSpec } from './transforms.js';
 
 /** One rule of a mapping's `fields` section, as written (a bare string is a target without transform). */
-export type FieldRule = string | { target: string; transform?: TransformName | TransformName[]; when?: Condition };
+export type FieldRule = string | { target: string; transform?: TransformSpec | TransformSpec[]; when?: Condition };
+
+/** A value built from several fields: `template` names them in braces (`http://{host}{uri}`). */
+export interface ComposeRule {
+  target: string;
+  template: string;
+  transform?: TransformSpec | TransformSpec[];
+  when?: Condition;
+}
 
 /** A mapping file as written, after JSON Schema validation (schemas/mapping.schema.json). */
 export interface MappingDefinition {
@@ -15,7 +24,17 @@ export interface MappingDefinition {
   mode?: 'fields' | 'stix-passthrough';
   detect: DetectSpec;
   time?: { start: string | string[]; end?: string | string[] };
-  source_id?: string | string[];
+  /** One field, a list (the first present wins), or `{ join: [...] }`: the fields present, joined with `|`. */
+  source_id?: string | string[] | { join: string[] };
+  /** Fields holding structure as text or name/value lists, parsed before their parts are mapped. */
+  parse?: Record<string, ParseSpec>;
+  /** Lookup tables for `{ lookup: <name> }` transforms, beside the built-in ones. */
+  tables?: Record<string, Record<string, string | number | boolean>>;
+  /** String values that mean "no value" in this source (`-`, `N/A`, ``): dropped, neither mapped nor kept. */
+  null_values?: string[];
+  /** Match source field names regardless of case (`eventid` for `EventID`). */
+  case_insensitive?: boolean;
+  compose?: ComposeRule[];
   types?: Record<string, string>;
   defaults?: Record<string, string | number | boolean>;
   ignore?: string[];
