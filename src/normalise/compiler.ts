@@ -10,7 +10,7 @@
  */
 import type { ObservedData, ObservedEvent, StixObject } from '../stix/types.js';
 import * as ids from './ids.js';
-import { compileCondition, compileDetect, compileGetter, isRecord, type FieldGetter, type JsonRecord, type Predicate } from './fields.js';
+import { compileCondition, compileDetect, compileFieldGetter, isRecord, type FieldGetter, type JsonRecord, type Predicate } from './fields.js';
 import { parseTargetPath, TargetPathError, type PathSegment } from './target-path.js';
 import { compareStixTimestamps, parseTimestamp } from './timestamps.js';
 import * as transforms from './transforms.js';
@@ -102,6 +102,8 @@ interface EventState {
   idAssigned: number;
   /** Source paths consumed by a rule, collected only when the caller asks (coverage measurement). */
   trace: string[] | undefined;
+  /** When tracing: the path of the value being mapped as found in the event (aliases and roots included). */
+  tracePath: string | undefined;
   /** Serial of the array element being walked (0 outside arrays): per-element objects (`type[*]:`) key on it. */
   element: number;
   elementCounter: number;
@@ -164,6 +166,8 @@ interface FieldNode {
   ignore: boolean;
   /** Text or list fields holding structure: parsed, then walked like a nested object. */
   parse: Parser | undefined;
+  /** A `roots` entry ending in `*`: the node for any key below this one. */
+  anyChild?: FieldNode;
 }
 
 function addUnmapped(state: EventState, key: string, value: unknown): void {
@@ -297,7 +301,9 @@ function isScalar(value: unknown): boolean {
 
 export function compileMapping(definition: MappingDefinition, issues: CompileIssue[]): CompiledMapping {
   const caseInsensitive = definition.case_insensitive === true;
-  const detect = compileDetect(definition.detect, caseInsensitive);
+  const aliases = definition.aliases ?? {};
+  const readOptions = { caseInsensitive, aliases, roots: definition.roots ?? [] };
+  const detect = compileDetect(definition.detect, readOptions);
   const mappingName = definition.name;
   const nullValues = definition.null_values === undefined || definition.null_values.length === 0 ? undefined : new Set(definition.null_values);
 
@@ -314,7 +320,7 @@ export function compileMapping(definition: MappingDefinition, issues: CompileIss
         issues.push({ message: `lookup: no table "${spec.lookup}" (the mapping's tables, or ${Object.keys(transforms.BUILT_IN_TABLES).join(', ')})`, at });
         continue;
       }
-      fns.push(transforms.lookupTransform(table, spec.keep === true));
+      fns.push(transforms.lookupTransform(table, spec.keep === true, spec.skip === true));
     }
     return fns;
   };
@@ -444,7 +450,7 @@ export function compileMapping(definition: MappingDefinition, issues: CompileIss
       typeof rule === 'string' || rule.transform === undefined ? [] : Array.isArray(rule.transform) ? rule.transform : [rule.transform];
     const transformNames = transformSpecs.filter((t): t is TransformName => typeof t === 'string');
     const when: Predicate | undefined =
-      typeof rule === 'string' || rule.when === undefined ? undefined : compileCondition(rule.when, caseInsensitive);
+      typeof rule === 'string' || rule.when === undefined ? undefined : compileCondition(rule.when, readOptions);
     const resolved = resolveTarget(target, typeof rule === 'string' ? at : [...at, 'target']);
     if (resolved === undefined) return undefined;
     const { node, property } = resolved;
@@ -630,6 +636,8 @@ export function compileMapping(definition: MappingDefinition, issues: CompileIss
   }
   for (const field of definition.ignore ?? []) fieldNode(field).ignore = true;
   for (const field of Object.keys(definition.parse ?? {})) fieldNode(field);
+  const rootAliases = (definition.roots ?? []).map((path) => fieldNode(path));
+  for (const list of Object.values(aliases)) for (const path of list) fieldNode(path);
 
   for (const [path, node] of fieldNodes) {
     const assigns = assignsByField.get(path) ?? [];
@@ -647,6 +655,31 @@ export function compileMapping(definition: MappingDefinition, issues: CompileIss
       const ancestor = i === 0 ? root : (fieldNodes.get(segments.slice(0, i).join('.')) as FieldNode);
       const key = segments.slice(i).join('.');
       (ancestor.children ??= new Map()).set(caseInsensitive ? key.toLowerCase() : key, node);
+    }
+  }
+  // Aliases read their canonical field's rules (reported under the canonical name); roots read the top-level rules.
+  for (const [canonical, list] of Object.entries(aliases)) {
+    const leaf = fieldNodes.get(canonical)?.leaf;
+    if (leaf === undefined) {
+      issues.push({ message: `aliases: "${canonical}" is not a field the mapping maps`, at: ['aliases', canonical] });
+      continue;
+    }
+    for (const path of list) (fieldNodes.get(path) as FieldNode).leaf ??= leaf;
+  }
+  for (const node of rootAliases) {
+    const merged = new Map(root.children);
+    for (const [key, child] of node.children ?? []) {
+      // A node of the root's own fields met here too (Event.System.EventID beside EventID): it does both jobs.
+      const top = root.children?.get(key);
+      if (top !== undefined && child.leaf === undefined) child.leaf = top.leaf;
+      merged.set(key, child);
+    }
+    node.children = merged;
+    const segments = node.path.split('.');
+    if (segments[segments.length - 1] === '*') {
+      // `Event.UserData.*`: any element name below its parent.
+      const parent = fieldNodes.get(segments.slice(0, -1).join('.'));
+      if (parent !== undefined) parent.anyChild = node;
     }
   }
   for (const [field, spec] of Object.entries(definition.parse ?? {})) {
@@ -725,7 +758,7 @@ export function compileMapping(definition: MappingDefinition, issues: CompileIss
     let last = 0;
     for (const m of template.matchAll(/\{([^{}]+)\}/g)) {
       if ((m.index ?? 0) > last) parts.push(template.slice(last, m.index));
-      parts.push(compileGetter(m[1] as string, caseInsensitive));
+      parts.push(compileFieldGetter(m[1] as string, readOptions));
       last = (m.index ?? 0) + m[0].length;
     }
     if (last < template.length) parts.push(template.slice(last));
@@ -780,6 +813,7 @@ export function compileMapping(definition: MappingDefinition, issues: CompileIss
     endAssigned: 0,
     idAssigned: 0,
     trace: undefined,
+    tracePath: undefined,
     element: 0,
     elementCounter: 0,
     refused: undefined,
@@ -800,13 +834,14 @@ export function compileMapping(definition: MappingDefinition, issues: CompileIss
     return l;
   };
 
-  const walk = (object: JsonRecord, node: FieldNode): void => {
+  /** `at`: the dotted path of `object` in the event, kept only while tracing (coverage measurement). */
+  const walk = (object: JsonRecord, node: FieldNode, at: string): void => {
     const children = node.children as Map<string, FieldNode>;
     for (const key in object) {
       const value = object[key];
       if (value === null || value === undefined) continue;
       if (nullValues !== undefined && typeof value === 'string' && nullValues.has(value)) continue;
-      const child = children.get(caseInsensitive ? lower(key) : key);
+      const child = children.get(caseInsensitive ? lower(key) : key) ?? node.anyChild;
       if (child === undefined) {
         let path = node.unmappedKeys.get(key);
         if (path === undefined) {
@@ -820,15 +855,18 @@ export function compileMapping(definition: MappingDefinition, issues: CompileIss
       if (child.parse !== undefined) {
         const parsed = child.parse(value);
         if (parsed !== undefined) {
-          walk(parsed, child);
+          walk(parsed, child, state.trace === undefined ? '' : `${at}${key}.`);
           continue;
         }
       }
       if (child.children !== undefined && typeof value === 'object') {
-        if (!Array.isArray(value)) walk(value as JsonRecord, child);
-        else if (child.leaf !== undefined && !hasRecord(value)) child.leaf(value, state);
-        else walkElements(value, child);
+        if (!Array.isArray(value)) walk(value as JsonRecord, child, state.trace === undefined ? '' : `${at}${key}.`);
+        else if (child.leaf !== undefined && !hasRecord(value)) {
+          if (state.trace !== undefined) state.tracePath = at + key;
+          child.leaf(value, state);
+        } else walkElements(value, child, state.trace === undefined ? '' : `${at}${key}.`);
       } else if (child.leaf !== undefined) {
+        if (state.trace !== undefined) state.tracePath = at + key;
         child.leaf(value, state);
       } else {
         addUnmapped(state, child.path, value);
@@ -837,12 +875,12 @@ export function compileMapping(definition: MappingDefinition, issues: CompileIss
   };
 
   /** A list of objects is mapped element by element (Okta target[], Suricata dns.answers[]). */
-  const walkElements = (list: unknown[], node: FieldNode): void => {
+  const walkElements = (list: unknown[], node: FieldNode, at: string): void => {
     const outer = state.element;
     for (const item of list) {
       if (item === null || item === undefined) continue;
       state.element = ++state.elementCounter;
-      if (isRecord(item)) walk(item, node);
+      if (isRecord(item)) walk(item, node, at);
       else addUnmapped(state, node.path, item);
     }
     state.element = outer;
@@ -900,7 +938,7 @@ export function compileMapping(definition: MappingDefinition, issues: CompileIss
     state.unmappedLists = undefined;
     state.fanElements.fill(undefined);
     try {
-      walk(event, root);
+      walk(event, root, '');
       for (let i = 0; i < composes.length; i++) compose(composes[i]!);
       return finish(context);
     } finally {
@@ -1157,7 +1195,7 @@ function compileLeaf(path: string, assigns: Assign[], startSlot: number, endSlot
       if (assign(value, state) !== ASSIGNED) addUnmapped(state, path, value);
       else {
         if (state.refused !== undefined) keepRefused(state, path);
-        if (state.trace !== undefined) state.trace.push(path);
+        if (state.trace !== undefined) state.trace.push(state.tracePath ?? path);
       }
     };
   }
@@ -1171,7 +1209,7 @@ function compileLeaf(path: string, assigns: Assign[], startSlot: number, endSlot
     }
     const consumed = assigned && !failed;
     if (state.refused !== undefined) keepRefused(state, path);
-    if (consumed && state.trace !== undefined) state.trace.push(path);
+    if (consumed && state.trace !== undefined) state.trace.push(state.tracePath ?? path);
     if (hasRole) {
       // The role decides later whether the value is used; record whether a rule already kept it.
       if (startSlot >= 0) {

@@ -22,6 +22,32 @@ function caseless(node: JsonRecord, key: string): unknown {
   return undefined;
 }
 
+/** How a mapping reads fields: case-insensitively or not, and other places a field may be found (`aliases`). */
+export interface ReadOptions {
+  caseInsensitive?: boolean;
+  aliases?: Readonly<Record<string, readonly string[]>>;
+  /** Paths read like the top level (`Event.EventData`): a field is also looked for below each. */
+  roots?: readonly string[];
+}
+
+/** A getter for a field and its aliases: the first scalar found wins, else the first value found. */
+export function compileFieldGetter(path: string, options: ReadOptions = {}): FieldGetter {
+  const places = [path, ...(options.aliases?.[path] ?? [])];
+  for (const root of options.roots ?? []) if (!root.endsWith('*')) places.push(`${root}.${path}`);
+  const getters = places.map((p) => compileGetter(p, options.caseInsensitive === true));
+  if (getters.length === 1) return getters[0] as FieldGetter;
+  return (event) => {
+    let first: unknown;
+    for (const get of getters) {
+      const value = get(event);
+      if (value === undefined || value === null) continue;
+      if (typeof value !== 'object') return value;
+      first ??= value;
+    }
+    return first;
+  };
+}
+
 export function compileGetter(path: string, caseInsensitive = false): FieldGetter {
   const segments = path.split('.');
   const count = segments.length;
@@ -60,8 +86,8 @@ export type Condition =
 
 export type Predicate = (event: JsonRecord) => boolean;
 
-export function compileCondition(condition: Condition, caseInsensitive = false): Predicate {
-  const compileGetter = (path: string): FieldGetter => compileGetterWithCase(path, caseInsensitive);
+export function compileCondition(condition: Condition, options: ReadOptions = {}): Predicate {
+  const compileGetter = (path: string): FieldGetter => compileFieldGetter(path, options);
   if ('present' in condition) {
     const get = compileGetter(condition.present);
     return (event) => {
@@ -79,12 +105,21 @@ export function compileCondition(condition: Condition, caseInsensitive = false):
   if ('equals' in condition) {
     const get = compileGetter(condition.equals.field);
     const expected = condition.equals.value;
-    return (event) => get(event) === expected;
+    // Numbers and their decimal text are the same value here: sources write event ids either way ("4688", 4688).
+    const text = typeof expected === 'number' ? String(expected) : undefined;
+    return (event) => {
+      const v = get(event);
+      return v === expected || (text !== undefined && v === text) || (typeof v === 'number' && typeof expected === 'string' && String(v) === expected);
+    };
   }
   if ('in' in condition) {
     const get = compileGetter(condition.in.field);
     const allowed = new Set<unknown>(condition.in.values);
-    return (event) => allowed.has(get(event));
+    for (const v of condition.in.values) allowed.add(typeof v === 'number' ? String(v) : v);
+    return (event) => {
+      const v = get(event);
+      return allowed.has(v) || (typeof v === 'number' && allowed.has(String(v)));
+    };
   }
   const get = compileGetter(condition.is.field);
   switch (condition.is.type) {
@@ -126,8 +161,8 @@ export interface CompiledDetect {
   explain(event: JsonRecord): { share: number; missing: string[] };
 }
 
-export function compileDetect(spec: DetectSpec, caseInsensitive = false): Predicate & CompiledDetect {
-  const compileCondition = (condition: Condition): Predicate => compileConditionWithCase(condition, caseInsensitive);
+export function compileDetect(spec: DetectSpec, options: ReadOptions = {}): Predicate & CompiledDetect {
+  const compileCondition = (condition: Condition): Predicate => compileConditionWithCase(condition, options);
   const allConditions = spec.all ?? [];
   const anyConditions = spec.any ?? [];
   const noneConditions = spec.none ?? [];
@@ -173,5 +208,4 @@ export function compileDetect(spec: DetectSpec, caseInsensitive = false): Predic
   return predicate;
 }
 
-const compileGetterWithCase = compileGetter;
 const compileConditionWithCase = compileCondition;

@@ -22,6 +22,7 @@ export function createNormaliser(options: NormaliserOptions = {}): Normaliser {
   const builtIns = options.includeBuiltIns === false ? [] : builtInMappings().filter((m) => !ownNames.has(m.name));
   const mappings: readonly Mapping[] = Object.freeze([...own, ...builtIns]);
   const byName = new Map(mappings.map((m) => [m.name, m]));
+  const ownCount = own.length;
   const context = { tenant: options.tenant };
   const scores = new Array<number>(mappings.length).fill(-1);
   const order: number[] = [];
@@ -59,7 +60,7 @@ export function createNormaliser(options: NormaliserOptions = {}): Normaliser {
         }
         return run(chosen, event, index, consumed);
       }
-      // Scored detection: the most specific mapping that fits wins; ties go to the earlier one (callers' first).
+      // Scored detection: the most specific mapping that fits wins; ties go to the earlier one.
       order.length = 0;
       for (let i = 0; i < mappings.length; i++) {
         const score = (mappings[i] as Mapping).compiled.detect.score(event);
@@ -67,7 +68,8 @@ export function createNormaliser(options: NormaliserOptions = {}): Normaliser {
         if (score >= 0) order.push(i);
       }
       if (order.length === 0) return reject('unrecognised-format', `no mapping recognises the event; ${closest(event)}`, index);
-      if (order.length > 1) order.sort((a, b) => (scores[b] as number) - (scores[a] as number) || a - b);
+      // The caller's own mappings come before the built-ins whatever the scores: they describe the caller's sources.
+      if (order.length > 1) order.sort((a, b) => Number(b < ownCount) - Number(a < ownCount) || (scores[b] as number) - (scores[a] as number) || a - b);
       // A mapping that fits but then rejects the event (no time, nothing observable) hands it to the next one.
       let first: NormaliseResult | undefined;
       for (const i of [...order]) {

@@ -31,7 +31,7 @@ export const TRANSFORM_NAMES = [
 export type TransformName = (typeof TRANSFORM_NAMES)[number];
 
 /** A transform as written in a mapping: a name, or a lookup in a table (the mapping's own or a built-in one). */
-export type TransformSpec = TransformName | { lookup: string; keep?: boolean };
+export type TransformSpec = TransformName | { lookup: string; keep?: boolean; skip?: boolean };
 
 /**
  * Built-in lookup tables. Keys are the source values as text (numbers are looked up by their decimal form).
@@ -63,13 +63,13 @@ export const BUILT_IN_TABLES: Readonly<Record<string, Readonly<Record<string, st
 };
 
 /** A lookup transform: the table's value, or (with `keep`) the value unchanged when the table has no entry. */
-export function lookupTransform(table: Readonly<Record<string, string | number | boolean>>, keep: boolean): TransformFn {
+export function lookupTransform(table: Readonly<Record<string, string | number | boolean>>, keep: boolean, skip = false): TransformFn {
   return (value) => {
     const key = typeof value === 'string' ? value : typeof value === 'number' ? String(value) : undefined;
     if (key === undefined) return FAIL;
     const found = Object.prototype.hasOwnProperty.call(table, key) ? table[key] : undefined;
     if (found !== undefined) return found;
-    return keep ? value : FAIL;
+    return keep ? value : skip ? SKIP : FAIL;
   };
 }
 
@@ -154,8 +154,20 @@ const REGISTRY_HIVES: Readonly<Record<string, string>> = {
 };
 
 /** STIX requires the hive fully spelled out: `HKLM\…` becomes `HKEY_LOCAL_MACHINE\…`. */
+/** Kernel spellings of the hives, as Windows Security events write object names. */
+const KERNEL_HIVES: readonly [string, string][] = [
+  ['\\REGISTRY\\MACHINE', 'HKEY_LOCAL_MACHINE'],
+  ['\\REGISTRY\\USER', 'HKEY_USERS'],
+];
+
 function expandRegistryHive(value: unknown): TransformResult {
   if (typeof value !== 'string' || value.length === 0) return FAIL;
+  if (value.charCodeAt(0) === 92) {
+    const upper = value.toUpperCase();
+    for (const [kernel, hive] of KERNEL_HIVES) {
+      if (upper === kernel || upper.startsWith(`${kernel}\\`)) return hive + value.slice(kernel.length);
+    }
+  }
   const cut = value.indexOf('\\');
   const hive = cut < 0 ? value : value.slice(0, cut);
   const expanded = REGISTRY_HIVES[hive.toUpperCase()];

@@ -35,6 +35,13 @@ export interface MappingDefinition {
   /** Match source field names regardless of case (`eventid` for `EventID`). */
   case_insensitive?: boolean;
   compose?: ComposeRule[];
+  /**
+   * Paths whose content is read like the top level (the Windows shapes: `Event.EventData`, `winlog.event_data`):
+   * the mapping's fields are found there as well. A final `*` stands for any key (`Event.UserData.*`).
+   */
+  roots?: string[];
+  /** Other places a field is found, read by its rules and conditions alike: `EventID: [winlog.event_id]`. */
+  aliases?: Record<string, string[]>;
   types?: Record<string, string>;
   defaults?: Record<string, string | number | boolean>;
   ignore?: string[];
