@@ -7,7 +7,15 @@ import { loadMapping, setMappingSchemaText } from './loader.js';
 import { readResource } from './resources.js';
 import type { Mapping } from './types.js';
 
-export const BUILT_IN_MAPPING_FILES = ['stix.yaml', 'windows.yaml', 'ecs.yaml', 'flat.yaml'] as const;
+export const BUILT_IN_MAPPING_FILES = [
+  'stix.yaml',
+  'windows.yaml',
+  'aws-cloudtrail.yaml',
+  'aws-vpcflow.yaml',
+  'aws-guardduty.yaml',
+  'ecs.yaml',
+  'flat.yaml',
+] as const;
 
 let texts: Record<string, string> | undefined;
 let mappings: Mapping[] | undefined;

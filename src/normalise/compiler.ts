@@ -762,8 +762,9 @@ export function compileMapping(definition: MappingDefinition, issues: CompileIss
       last = (m.index ?? 0) + m[0].length;
     }
     if (last < template.length) parts.push(template.slice(last));
-    if (!parts.some((p) => typeof p !== 'string')) {
-      issues.push({ message: `compose: "${template}" names no field (write fields in braces: {host}{uri})`, at: ['compose', i, 'template'] });
+    if (!parts.some((p) => typeof p !== 'string') && rule.when === undefined) {
+      // A fixed text is allowed with a condition: `outcome: failure` when errorCode is present.
+      issues.push({ message: `compose: "${template}" names no field (write fields in braces: {host}{uri}) and has no when`, at: ['compose', i, 'template'] });
       return [];
     }
     const assign = compileRule({ target: rule.target, ...(rule.transform === undefined ? {} : { transform: rule.transform }), ...(rule.when === undefined ? {} : { when: rule.when }) }, ['compose', i]);
@@ -1207,7 +1208,8 @@ function compileLeaf(path: string, assigns: Assign[], startSlot: number, endSlot
       if (result === ASSIGNED) assigned = true;
       else if (result === FAILED) failed = true;
     }
-    const consumed = assigned && !failed;
+    // One rule that took the value is enough: it is represented (a rule refusing it as an address, say, loses nothing).
+    const consumed = assigned;
     if (state.refused !== undefined) keepRefused(state, path);
     if (consumed && state.trace !== undefined) state.trace.push(state.tracePath ?? path);
     if (hasRole) {

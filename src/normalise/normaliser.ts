@@ -3,6 +3,7 @@ import type { Diagnostic } from '../errors.js';
 import type { Bundle } from '../stix/types.js';
 import type { ObservedEvent } from '../stix/types.js';
 import { builtInMappings } from './builtin.js';
+import { eventRecords } from './envelopes.js';
 import { isRecord, type JsonRecord } from './fields.js';
 import { STIXFLOW_NAMESPACE, uuidv5 } from './ids.js';
 import type { Mapping, NormaliseBatchResult, NormaliseOptions, NormaliseResult, Normaliser, NormaliserOptions } from './types.js';
@@ -84,18 +85,43 @@ export function createNormaliser(options: NormaliserOptions = {}): Normaliser {
     }
   };
 
+  /** Envelopes ({"Records": [...]}, forwarded JSON text, EventBridge) are opened and their records normalised alone. */
+  const normaliseInput = (event: unknown, index?: number, call?: NormaliseOptions): NormaliseResult => {
+    const records = eventRecords(event);
+    if (records.length === 1 && records[0] === event) return normalise(event, index, call);
+    const events: ObservedEvent[] = [];
+    const rejected: Diagnostic[] = [];
+    let mapping: string | undefined;
+    let firstFailure: NormaliseResult | undefined;
+    records.forEach((record, i) => {
+      const result = normalise(record, index, call);
+      if (result.ok) {
+        mapping ??= result.mapping;
+        for (const e of result.events) events.push(e);
+        if (result.rejected !== undefined) rejected.push(...result.rejected);
+      } else {
+        firstFailure ??= result;
+        rejected.push({ ...result.diagnostic, message: `record ${i}: ${result.diagnostic.message}` });
+      }
+    });
+    if (mapping === undefined) return firstFailure ?? reject('no-records', 'the envelope holds no records', index);
+    return rejected.length === 0 ? { ok: true, events, mapping } : { ok: true, events, mapping, rejected };
+  };
+
   const normaliseBatch = (events: unknown[]): NormaliseBatchResult => {
     const out: ObservedEvent[] = [];
     const rejected: Diagnostic[] = [];
     for (let i = 0; i < events.length; i++) {
-      const result = normalise(events[i], i);
-      if (result.ok) for (const e of result.events) out.push(e);
-      else rejected.push(result.diagnostic);
+      const result = normaliseInput(events[i], i);
+      if (result.ok) {
+        for (const e of result.events) out.push(e);
+        if (result.rejected !== undefined) rejected.push(...result.rejected);
+      } else rejected.push(result.diagnostic);
     }
     return { events: out, rejected };
   };
 
-  return { mappings, normalise, normaliseBatch };
+  return { mappings, normalise: normaliseInput, normaliseBatch };
 }
 
 /**

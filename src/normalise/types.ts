@@ -83,7 +83,13 @@ export interface Mapping {
 }
 
 export type NormaliseResult =
-  | { ok: true; events: ObservedEvent[]; mapping: string }
+  | {
+      ok: true;
+      events: ObservedEvent[];
+      mapping: string;
+      /** Records of an envelope ({"Records": [...]}) that were rejected while the others were normalised. */
+      rejected?: Diagnostic[];
+    }
   | { ok: false; diagnostic: Diagnostic };
 
 export interface NormaliseBatchResult {
