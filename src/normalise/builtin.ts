@@ -13,6 +13,8 @@ export const BUILT_IN_MAPPING_FILES = [
   'aws-cloudtrail.yaml',
   'aws-vpcflow.yaml',
   'aws-guardduty.yaml',
+  'zeek.yaml',
+  'suricata.yaml',
   'ecs.yaml',
   'flat.yaml',
 ] as const;
