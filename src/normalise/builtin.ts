@@ -15,6 +15,11 @@ export const BUILT_IN_MAPPING_FILES = [
   'aws-guardduty.yaml',
   'zeek.yaml',
   'suricata.yaml',
+  'okta.yaml',
+  'entra-id.yaml',
+  'linux-auditd.yaml',
+  'osquery.yaml',
+  'ocsf.yaml',
   'ecs.yaml',
   'flat.yaml',
 ] as const;

@@ -676,7 +676,8 @@ export function compileMapping(definition: MappingDefinition, issues: CompileIss
     }
     node.children = merged;
     const segments = node.path.split('.');
-    if (segments[segments.length - 1] === '*') {
+    if (node.path === '*') root.anyChild = node;
+    else if (segments[segments.length - 1] === '*') {
       // `Event.UserData.*`: any element name below its parent.
       const parent = fieldNodes.get(segments.slice(0, -1).join('.'));
       if (parent !== undefined) parent.anyChild = node;
@@ -842,7 +843,7 @@ export function compileMapping(definition: MappingDefinition, issues: CompileIss
       const value = object[key];
       if (value === null || value === undefined) continue;
       if (nullValues !== undefined && typeof value === 'string' && nullValues.has(value)) continue;
-      const child = children.get(caseInsensitive ? lower(key) : key) ?? node.anyChild;
+      const child = children.get(caseInsensitive ? lower(key) : key) ?? (typeof value === 'object' ? node.anyChild : undefined);
       if (child === undefined) {
         let path = node.unmappedKeys.get(key);
         if (path === undefined) {
