@@ -73,16 +73,31 @@ export function readDocuments(text: string): ReadDocument[] {
     if (c === 123 || c === 91) {
       records.flush();
       const end = endOfJsonValue(body, pos);
-      const slice = body.slice(pos, end < 0 ? length : end);
       const startLine = line;
-      for (let i = 0; i < slice.length; i++) if (slice.charCodeAt(i) === 10) line++;
-      pos = end < 0 ? length : end;
-      try {
-        out.push({ ok: true, value: JSON.parse(slice) as unknown, line: startLine });
-      } catch (error) {
-        out.push({ ok: false, line: startLine, message: `not valid JSON: ${error instanceof Error ? error.message : String(error)}` });
-        if (end < 0) break;
+      if (end >= 0) {
+        const slice = body.slice(pos, end);
+        try {
+          const value: unknown = JSON.parse(slice);
+          for (let i = 0; i < slice.length; i++) if (slice.charCodeAt(i) === 10) line++;
+          pos = end;
+          out.push({ ok: true, value, line: startLine });
+          continue;
+        } catch {
+          // Reported below; the next value is looked for after this one's first line.
+        }
       }
+      // A broken value loses only itself: resume at the next line that starts in column 1 (not the indented inside
+      // of a pretty-printed value, nor its closing bracket), so one bad NDJSON line or one truncated object does not
+      // swallow the rest.
+      out.push({ ok: false, line: startLine, message: 'not valid JSON' });
+      let next = body.indexOf('\n', pos);
+      while (next >= 0) {
+        line++;
+        const c2 = body.charCodeAt(next + 1);
+        if (next + 1 < length && !isSpace(c2) && c2 !== 125 && c2 !== 93) break;
+        next = body.indexOf('\n', next + 1);
+      }
+      pos = next < 0 ? length : next + 1;
       continue;
     }
     // A line of text: a text record, or something we cannot read (reported, then the next line is tried).
