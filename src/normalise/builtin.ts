@@ -20,6 +20,7 @@ export const BUILT_IN_MAPPING_FILES = [
   'linux-auditd.yaml',
   'osquery.yaml',
   'ocsf.yaml',
+  'crowdstrike-fdr.yaml',
   'ecs.yaml',
   'flat.yaml',
 ] as const;
