@@ -171,7 +171,20 @@ export function compileDetect(spec: DetectSpec, options: ReadOptions = {}): Pred
   const none = noneConditions.map(compileCondition);
   const min = any.length === 0 ? 0 : Math.min(spec.min ?? 1, any.length);
   const weight = spec.weight ?? 0;
+  // A cheap gate before the getters: the first `all` condition that needs a field can only hold when one of the
+  // top-level keys it may be found under is there (every mapping is scored for every event).
+  const gated = caseSensitiveGate(allConditions, options);
   const score = (event: JsonRecord): number => {
+    if (gated !== undefined) {
+      let open = false;
+      for (let i = 0; i < gated.length; i++) {
+        if (event[gated[i] as string] !== undefined) {
+          open = true;
+          break;
+        }
+      }
+      if (!open) return -1;
+    }
     for (let i = 0; i < all.length; i++) if (!(all[i] as Predicate)(event)) return -1;
     for (let i = 0; i < none.length; i++) if ((none[i] as Predicate)(event)) return -1;
     let held = 0;
@@ -209,3 +222,24 @@ export function compileDetect(spec: DetectSpec, options: ReadOptions = {}): Pred
 }
 
 const compileConditionWithCase = compileCondition;
+
+/** Top-level keys under which the first field-requiring `all` condition may find its field, or undefined (no gate). */
+function caseSensitiveGate(conditions: Condition[], options: ReadOptions): string[] | undefined {
+  if (options.caseInsensitive === true) return undefined;
+  const first = conditions.find((c) => !('absent' in c));
+  if (first === undefined) return undefined;
+  const field = conditionField(first);
+  const places = [field, ...(options.aliases?.[field] ?? [])];
+  for (const root of options.roots ?? []) {
+    if (root.startsWith('*')) return undefined;
+    places.push(`${root}.${field}`);
+  }
+  // Dotted keys ("id.orig_h" as one key) start with the same first segment's text, so the first segment or the
+  // whole dotted path may be the top-level key.
+  const keys = new Set<string>();
+  for (const place of places) {
+    const segments = place.split('.');
+    for (let i = 1; i <= segments.length; i++) keys.add(segments.slice(0, i).join('.'));
+  }
+  return [...keys];
+}
