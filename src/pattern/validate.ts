@@ -114,7 +114,7 @@ function checkSingleRootType(expr: ComparisonExpression, span: Diagnostic | unde
       diagnosticAt(
         'warning',
         Code.differentRootTypes,
-        `comparisons on different object types (${all.join(', ')}) are joined by AND in one observation expression; they must hold on the same object, so this can never match (use separate [ ] observations joined by AND)`,
+        `comparisons on different object types (${all.join(', ')}) are joined by AND in one observation expression; they must hold on the same object, so this can never match (use separate [ ] observations joined by AND, or reach the other objects through the event's x-oca-event anchor in one observation: [x-oca-event:code = '4688' AND x-oca-event:process_ref.command_line LIKE '%x%'])`,
         span as never,
       ),
     );

@@ -97,3 +97,11 @@ describe('anchor, links and constants in the mapping language', () => {
     );
   });
 });
+
+describe('the different-root-types diagnostic', () => {
+  it('suggests the x-oca-event reference form for event metadata combined with another object', () => {
+    const [warning] = compilePattern("[x-oca-event:code = '4688' AND process:command_line LIKE '%mimikatz%']").warnings;
+    expect(warning?.code).toBe('different-root-types');
+    expect(warning?.message).toContain("x-oca-event:process_ref.command_line");
+  });
+});
