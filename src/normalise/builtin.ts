@@ -21,6 +21,7 @@ export const BUILT_IN_MAPPING_FILES = [
   'osquery.yaml',
   'ocsf.yaml',
   'crowdstrike-fdr.yaml',
+  'sentinel-syslog.yaml',
   'ecs.yaml',
   'flat.yaml',
 ] as const;

@@ -5,6 +5,7 @@
  * as XML-to-JSON converters write EventData). A value a parser cannot read is kept in x_unmapped as it is.
  */
 import { isRecord, type JsonRecord } from './fields.js';
+import { parseAuditFields } from './reader.js';
 
 export type Parser = (value: unknown) => JsonRecord | undefined;
 
@@ -13,6 +14,8 @@ export type ParseSpec =
   | 'key-value'
   | 'windows-xml'
   | 'name-value'
+  | 'audit'
+  | 'auto'
   | { format: 'key-value'; pairs?: string; assign?: string; trim?: boolean };
 
 /** Object keys that must never be created from input. */
@@ -120,7 +123,25 @@ const parseNameValue: Parser = (value) => {
   return Object.keys(out).length === 0 ? undefined : out;
 };
 
+/** `type=… audit(…): key=value key="quoted value"` text (audit.log, AUOMS), hex-encoded values decoded. */
+const parseAudit: Parser = (value) => {
+  if (typeof value !== 'string' || value.indexOf('=') < 0) return undefined;
+  const fields = parseAuditFields(value);
+  return Object.keys(fields).length === 0 ? undefined : fields;
+};
+
+/** Whichever of JSON text, Windows event XML or audit key=value text the value is (syslog forwarders mix them). */
+const parseAuto: Parser = (value) => {
+  if (typeof value !== 'string') return isRecord(value) ? value : undefined;
+  const first = value.trimStart().charCodeAt(0);
+  if (first === 123) return parseJson(value.trimStart());
+  if (first === 60) return parseWindowsXml(value);
+  return parseAudit(value);
+};
+
 export function compileParser(spec: ParseSpec): Parser {
+  if (spec === 'audit') return parseAudit;
+  if (spec === 'auto') return parseAuto;
   if (spec === 'json') return parseJson;
   if (spec === 'windows-xml') return parseWindowsXml;
   if (spec === 'name-value') return parseNameValue;

@@ -185,7 +185,8 @@ interface AuditRecord {
 /** Audit fields whose unquoted values are hex-encoded text (the kernel encodes values holding spaces or quotes). */
 const AUDIT_HEX_FIELDS = new Set(['exe', 'comm', 'proctitle', 'cmd', 'name', 'cwd', 'path', 'data', 'acct', 'old', 'new']);
 
-const AUDIT_HEADER = /^type=([A-Z0-9_]+) (?:msg=)?audit\((\d+(?:\.\d+)?):(\d+)\):\s*(.*)$/;
+// The colon after the header is missing in some records (DAEMON_CONFIG).
+const AUDIT_HEADER = /^type=([A-Z0-9_]+) (?:msg=)?audit\((\d+(?:\.\d+)?):(\d+)\):?\s*(.*)$/;
 
 function decodeHex(value: string): string | undefined {
   if (value.length < 2 || value.length % 2 !== 0 || !/^[0-9A-F]+$/.test(value)) return undefined;

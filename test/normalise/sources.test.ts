@@ -126,3 +126,25 @@ describe('aws-guardduty', () => {
     expect(event.observedData).toMatchObject({ first_observed: '2024-06-03T09:50:00.000Z', last_observed: '2024-06-03T09:59:00.000Z' });
   });
 });
+
+describe('sentinel-syslog', () => {
+  const [sysmon, auoms] = fixtureEvents('sentinel-syslog', 'rows.ndjson').map((e) => recognised(e, 'sentinel-syslog'));
+
+  it('parses Sysmon for Linux XML in SyslogMessage', () => {
+    if (sysmon === undefined) throw new Error('no event');
+    const anchor = anchorOf(sysmon);
+    expect(anchor).toMatchObject({ code: '1', action: 'process_create', provider: 'Linux-Sysmon' });
+    expect(byId(sysmon, anchor.process_ref)).toMatchObject({ name: 'bash', pid: 4242, command_line: 'bash -c id && whoami' });
+    expect(byId(sysmon, anchor.parent_process_ref)).toMatchObject({ name: 'apache2', pid: 4200 });
+    expect(sysmon.observedData.first_observed).toBe('2024-06-03T11:00:00.245000000Z');
+    expect(fires("[x-oca-event:action = 'process_create' AND x-oca-event:parent_process_ref.name = 'apache2']", sysmon)).toBe(true);
+  });
+
+  it('parses AUOMS audit text in SyslogMessage', () => {
+    if (auoms === undefined) throw new Error('no event');
+    const anchor = anchorOf(auoms);
+    expect(anchor).toMatchObject({ action: 'AUOMS_EXECVE', outcome: 'yes', x_key: 'exec' });
+    expect(byId(auoms, anchor.process_ref)).toMatchObject({ name: 'curl', pid: 4250, cwd: '/var/www' });
+    expect(byId(auoms, anchor.user_ref)).toMatchObject({ account_login: 'www-data', user_id: '33' });
+  });
+});
