@@ -10,7 +10,7 @@
  */
 import type { ObservedData, ObservedEvent, StixObject } from '../stix/types.js';
 import * as ids from './ids.js';
-import { compileCondition, compileDetect, compileFieldGetter, isRecord, type FieldGetter, type JsonRecord, type Predicate } from './fields.js';
+import { compileCondition, compileDetect, compileFieldGetter, isRecord, type Condition, type FieldGetter, type JsonRecord, type Predicate } from './fields.js';
 import { parseTargetPath, TargetPathError, type PathSegment } from './target-path.js';
 import { compareStixTimestamps, parseTimestamp } from './timestamps.js';
 import * as transforms from './transforms.js';
@@ -102,6 +102,8 @@ interface EventState {
   idAssigned: number;
   /** Source paths consumed by a rule, collected only when the caller asks (coverage measurement). */
   trace: string[] | undefined;
+  /** Counts runs, so that conditions shared by several rules are evaluated once per event. */
+  serial: number;
   /** When tracing: the path of the value being mapped as found in the event (aliases and roots included). */
   tracePath: string | undefined;
   /** Serial of the array element being walked (0 outside arrays): per-element objects (`type[*]:`) key on it. */
@@ -307,6 +309,27 @@ export function compileMapping(definition: MappingDefinition, issues: CompileIss
   const mappingName = definition.name;
   const nullValues = definition.null_values === undefined || definition.null_values.length === 0 ? undefined : new Set(definition.null_values);
 
+  // Rules of one field often share a condition (`EventID in [1]` on every hash); each is evaluated once per event.
+  const conditions = new Map<string, Predicate>();
+  const sharedCondition = (condition: Condition): Predicate => {
+    const key = JSON.stringify(condition);
+    let predicate = conditions.get(key);
+    if (predicate === undefined) {
+      const evaluate = compileCondition(condition, readOptions);
+      let serial = -1;
+      let result = false;
+      predicate = (event) => {
+        if (serial !== state.serial) {
+          serial = state.serial;
+          result = evaluate(event);
+        }
+        return result;
+      };
+      conditions.set(key, predicate);
+    }
+    return predicate;
+  };
+
   /** Transform functions of a rule; ip-to-sco-type is applied by the rule itself (ipScoType), after the others. */
   const resolveTransforms = (specs: TransformSpec[], at: (string | number)[]): TransformFn[] => {
     const fns: TransformFn[] = [];
@@ -449,8 +472,7 @@ export function compileMapping(definition: MappingDefinition, issues: CompileIss
     const transformSpecs: TransformSpec[] =
       typeof rule === 'string' || rule.transform === undefined ? [] : Array.isArray(rule.transform) ? rule.transform : [rule.transform];
     const transformNames = transformSpecs.filter((t): t is TransformName => typeof t === 'string');
-    const when: Predicate | undefined =
-      typeof rule === 'string' || rule.when === undefined ? undefined : compileCondition(rule.when, readOptions);
+    const when: Predicate | undefined = typeof rule === 'string' || rule.when === undefined ? undefined : sharedCondition(rule.when);
     const resolved = resolveTarget(target, typeof rule === 'string' ? at : [...at, 'target']);
     if (resolved === undefined) return undefined;
     const { node, property } = resolved;
@@ -815,6 +837,7 @@ export function compileMapping(definition: MappingDefinition, issues: CompileIss
     endAssigned: 0,
     idAssigned: 0,
     trace: undefined,
+    serial: 0,
     tracePath: undefined,
     element: 0,
     elementCounter: 0,
@@ -934,6 +957,7 @@ export function compileMapping(definition: MappingDefinition, issues: CompileIss
     state.endAssigned = 0;
     state.idAssigned = 0;
     state.trace = context.consumed;
+    state.serial++;
     state.element = 0;
     state.elementCounter = 0;
     state.refused = undefined;
