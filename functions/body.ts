@@ -4,6 +4,7 @@
  * events in input order (for NDJSON: non-blank lines), so a rejection points at the event the
  * sender wrote. Reasons never quote the payload.
  */
+import { readDocuments } from '../src/normalise/reader.js';
 
 export interface Rejection {
   index: number;
@@ -21,30 +22,21 @@ export interface ParsedEvents {
 }
 
 export function parseEvents(text: string): ParsedEvents {
-  const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
-  if (body.trim() === '') return { events: [], rejections: [{ index: 0, code: 'empty-body', reason: 'the body holds no events' }], total: 0 };
-  try {
-    const value: unknown = JSON.parse(body);
-    const values = Array.isArray(value) ? value : [value];
-    if (values.length === 0) return { events: [], rejections: [{ index: 0, code: 'empty-body', reason: 'the JSON array holds no events' }], total: 0 };
-    return { events: values.map((v, index) => ({ index, value: v })), rejections: [], total: values.length };
-  } catch {
-    // Not one JSON document: read it as NDJSON.
-  }
+  // One shared reader for every entry point: JSON, arrays, NDJSON, concatenated pretty-printed JSON, text records.
+  const documents = readDocuments(text);
+  if (documents.length === 0) return { events: [], rejections: [{ index: 0, code: 'empty-body', reason: 'the body holds no events' }], total: 0 };
   const events: ParsedEvents['events'] = [];
   const rejections: Rejection[] = [];
   let index = 0;
-  const lines = body.split('\n');
-  for (let line = 0; line < lines.length; line++) {
-    const raw = lines[line] as string;
-    if (raw.trim() === '') continue;
-    try {
-      events.push({ index, value: JSON.parse(raw) as unknown });
-    } catch {
-      rejections.push({ index, code: 'invalid-json', reason: `line ${line + 1} is not valid JSON` });
+  for (const doc of documents) {
+    if (!doc.ok) {
+      rejections.push({ index, code: 'invalid-json', reason: `line ${doc.line} is not valid JSON` });
+      index += 1;
+      continue;
     }
-    index += 1;
+    for (const value of Array.isArray(doc.value) ? doc.value : [doc.value]) events.push({ index: index++, value });
   }
+  if (index === 0) return { events: [], rejections: [{ index: 0, code: 'empty-body', reason: 'the JSON array holds no events' }], total: 0 };
   return { events, rejections, total: index };
 }
 

@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { formatDiagnostic, type Diagnostic } from '../errors.js';
+import { readDocuments } from '../normalise/reader.js';
 
 export interface CliIo {
   stdout: NodeJS.WritableStream;
@@ -25,30 +26,13 @@ export async function readInput(path: string, io: CliIo): Promise<string> {
 export type ParsedDocument = { ok: true; value: unknown; line: number } | { ok: false; line: number; message: string };
 
 /**
- * Parses a JSON document (object or array) or NDJSON. Returns one entry per JSON value, each
+ * Parses a JSON document (object or array), NDJSON, several JSON values one after another, or text records (VPC
+ * flow logs, audit.log), with the shared reader of src/normalise/reader.ts. Returns one entry per value, each
  * with the line it started on, so that a bad line is reported with its position and the rest
  * is still used.
  */
 export function parseJsonOrNdjson(text: string): ParsedDocument[] {
-  const trimmed = text.trim();
-  if (trimmed === '') return [];
-  try {
-    const value: unknown = JSON.parse(trimmed);
-    return [{ ok: true, value, line: 1 }];
-  } catch {
-    // Not one JSON document: read it as NDJSON, a value per line.
-  }
-  const out: ParsedDocument[] = [];
-  text.split(/\r?\n/).forEach((raw, i) => {
-    const line = raw.trim();
-    if (!line) return;
-    try {
-      out.push({ ok: true, value: JSON.parse(line) as unknown, line: i + 1 });
-    } catch (error) {
-      out.push({ ok: false, line: i + 1, message: error instanceof Error ? error.message : String(error) });
-    }
-  });
-  return out;
+  return readDocuments(text);
 }
 
 /** Where the CLI read an input event: its file (`<stdin>` for `-`), the line its JSON value starts on, its position in a JSON array. */

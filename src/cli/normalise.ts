@@ -7,6 +7,7 @@ import { formatDiagnostics, InputError, type Diagnostic } from '../errors.js';
 import { createNormaliser, loadMapping, toBundle, type Mapping } from '../normalise/index.js';
 import type { Bundle, ObservedEvent, StixObject } from '../stix/types.js';
 import { STIXFLOW_NAMESPACE, uuidv5 } from '../normalise/ids.js';
+import { readDocuments } from '../normalise/reader.js';
 
 export interface CommandIo {
   stdout: NodeJS.WritableStream;
@@ -95,30 +96,12 @@ async function readStream(stream: NodeJS.ReadableStream): Promise<string> {
 /** One parsed input item: an event, or the reason its text is not JSON. */
 type InputItem = { event: unknown; line?: number } | { error: string; line?: number };
 
-/** A whole-document JSON object or array, else NDJSON (blank lines skipped, line numbers kept). */
+/** Events of the input, with the shared reader (JSON, arrays, NDJSON, concatenated JSON, text records). */
 export function splitEvents(text: string): InputItem[] {
-  const trimmed = text.trim();
-  if (trimmed.length === 0) return [];
-  if (trimmed.startsWith('[') || trimmed.startsWith('{')) {
-    try {
-      const whole: unknown = JSON.parse(trimmed);
-      return Array.isArray(whole) ? whole.map((event: unknown) => ({ event })) : [{ event: whole }];
-    } catch {
-      // Not one JSON document: read it as NDJSON below. A broken JSON array is reported line by line too.
-    }
-  }
-  const items: InputItem[] = [];
-  const lines = text.split('\n');
-  for (let i = 0; i < lines.length; i++) {
-    const line = (lines[i] as string).trim();
-    if (line.length === 0) continue;
-    try {
-      items.push({ event: JSON.parse(line) as unknown, line: i + 1 });
-    } catch (error) {
-      items.push({ error: `not valid JSON: ${error instanceof Error ? error.message : String(error)}`, line: i + 1 });
-    }
-  }
-  return items;
+  return readDocuments(text).flatMap((doc): InputItem[] => {
+    if (!doc.ok) return [{ error: doc.message, line: doc.line }];
+    return Array.isArray(doc.value) ? doc.value.map((event: unknown) => ({ event, line: doc.line })) : [{ event: doc.value, line: doc.line }];
+  });
 }
 
 /** Buffers output and respects back-pressure, so that large runs neither block per line nor balloon memory. */

@@ -7,7 +7,24 @@ import { loadMapping, setMappingSchemaText } from './loader.js';
 import { readResource } from './resources.js';
 import type { Mapping } from './types.js';
 
-export const BUILT_IN_MAPPING_FILES = ['stix.yaml', 'ecs.yaml', 'flat.yaml'] as const;
+export const BUILT_IN_MAPPING_FILES = [
+  'stix.yaml',
+  'windows.yaml',
+  'aws-cloudtrail.yaml',
+  'aws-vpcflow.yaml',
+  'aws-guardduty.yaml',
+  'zeek.yaml',
+  'suricata.yaml',
+  'okta.yaml',
+  'entra-id.yaml',
+  'linux-auditd.yaml',
+  'osquery.yaml',
+  'ocsf.yaml',
+  'crowdstrike-fdr.yaml',
+  'sentinel-syslog.yaml',
+  'ecs.yaml',
+  'flat.yaml',
+] as const;
 
 let texts: Record<string, string> | undefined;
 let mappings: Mapping[] | undefined;

@@ -10,11 +10,12 @@
  */
 import type { ObservedData, ObservedEvent, StixObject } from '../stix/types.js';
 import * as ids from './ids.js';
-import { compileCondition, compileDetect, isRecord, type JsonRecord, type Predicate } from './fields.js';
+import { compileCondition, compileDetect, compileFieldGetter, isRecord, type Condition, type FieldGetter, type JsonRecord, type Predicate } from './fields.js';
 import { parseTargetPath, TargetPathError, type PathSegment } from './target-path.js';
 import { compareStixTimestamps, parseTimestamp } from './timestamps.js';
 import * as transforms from './transforms.js';
-import type { TransformFn, TransformName } from './transforms.js';
+import type { TransformFn, TransformName, TransformSpec } from './transforms.js';
+import { compileParser, type Parser } from './parsers.js';
 
 // Module-local copies: some loaders (tsx, bundlers emitting CommonJS) turn imported bindings into getter calls,
 // which showed up in profiles of this hot path.
@@ -28,6 +29,7 @@ const uuidv5Bytes = ids.uuidv5Bytes;
 const uuidv5WithBytes = ids.uuidv5WithBytes;
 const canonicalJson = ids.canonicalJson;
 const STIXFLOW_NAMESPACE = ids.STIXFLOW_NAMESPACE;
+const ID_CONTRIBUTING_PROPERTIES = ids.ID_CONTRIBUTING_PROPERTIES;
 import type { CompiledMapping, FieldRule, MappingDefinition, MappingOutcome, RunContext } from './types.js';
 
 /** A problem in a mapping definition, located by its path inside the mapping document. */
@@ -98,6 +100,21 @@ interface EventState {
   startAssigned: number;
   endAssigned: number;
   idAssigned: number;
+  /** Source paths consumed by a rule, collected only when the caller asks (coverage measurement). */
+  trace: string[] | undefined;
+  /** Counts runs, so that conditions shared by several rules are evaluated once per event. */
+  serial: number;
+  /** When tracing: the path of the value being mapped as found in the event (aliases and roots included). */
+  tracePath: string | undefined;
+  /** Serial of the array element being walked (0 outside arrays): per-element objects (`type[*]:`) key on it. */
+  element: number;
+  elementCounter: number;
+  /** Elements of a list value that a rule refused, kept in x_unmapped alone while the others are mapped. */
+  refused: unknown[] | undefined;
+  /** x_unmapped keys met again in another array element, whose values are gathered into a list. */
+  unmappedLists: Set<string> | undefined;
+  /** Per-element objects: the element serial each object of `fans[i]` belongs to. */
+  fanElements: (number[] | undefined)[];
 }
 
 type Assign = (value: unknown, state: EventState) => AssignResult;
@@ -112,6 +129,8 @@ interface ObjectNode {
   parent: ObjectNode | undefined;
   refProperty: string | undefined;
   fanOut: boolean;
+  /** `type[*]:` root objects: one per element of the source array being walked, each with several properties. */
+  perElement: boolean;
   fanLeaf: string | undefined;
   children: ObjectNode[];
   /** Rules into this node that do / do not set its type with ip-to-sco-type (to validate dynamic types). */
@@ -123,6 +142,16 @@ interface ObjectNode {
   /** `key#0` and `type--`, precomputed for per-event ids. */
   idName: string;
   idPrefix: string;
+}
+
+/** A reference set after the objects exist: the anchor's `process_ref`, a process's `creator_user_ref`. */
+interface Link {
+  holder: ObjectNode;
+  property: string;
+  list: boolean;
+  target: ObjectNode;
+  /** Bring the holder into being when the target exists (the x-oca-event anchor). */
+  create: boolean;
 }
 
 interface FieldNode {
@@ -137,12 +166,26 @@ interface FieldNode {
   children: Map<string, FieldNode> | undefined;
   leaf: Leaf | undefined;
   ignore: boolean;
+  /** Text or list fields holding structure: parsed, then walked like a nested object. */
+  parse: Parser | undefined;
+  /** A `roots` entry ending in `*`: the node for any key below this one. */
+  anyChild?: FieldNode;
 }
 
 function addUnmapped(state: EventState, key: string, value: unknown): void {
   const unmapped = (state.unmapped ??= {});
-  if (key === '__proto__') Object.defineProperty(unmapped, key, { value, enumerable: true, writable: true, configurable: true });
-  else unmapped[key] = value;
+  if (key === '__proto__') return void Object.defineProperty(unmapped, key, { value, enumerable: true, writable: true, configurable: true });
+  if (state.element !== 0 && unmapped[key] !== undefined) {
+    // The same field of another element of a list of objects: keep both, in element order.
+    const lists = (state.unmappedLists ??= new Set());
+    if (lists.has(key)) (unmapped[key] as unknown[]).push(value);
+    else {
+      lists.add(key);
+      unmapped[key] = [unmapped[key], value];
+    }
+    return;
+  }
+  unmapped[key] = value;
 }
 
 function asList(value: string | string[] | undefined): string[] {
@@ -222,9 +265,7 @@ function compileSetter(segments: PathSegment[]): (target: JsonRecord, value: unk
   };
 }
 
-function chainTransforms(names: TransformName[]): TransformFn | undefined {
-  // ip-to-sco-type is applied by the rule itself (ipScoType), once, after the other transforms.
-  const fns = names.filter((n) => n !== 'ip-to-sco-type').map((n) => TRANSFORMS[n]);
+function chainTransforms(fns: TransformFn[]): TransformFn | undefined {
   if (fns.length === 0) return undefined;
   if (fns.length === 1) return fns[0];
   return (value) => {
@@ -237,14 +278,75 @@ function chainTransforms(names: TransformName[]): TransformFn | undefined {
   };
 }
 
+/**
+ * Applies `one` to each element of a list value. Elements a rule refuses are kept in x_unmapped on their own
+ * (state.refused) while the others are mapped; only when none is mapped does the whole list stay unmapped.
+ */
+function eachElement(raw: unknown[], state: EventState, one: Assign): AssignResult {
+  let result: AssignResult = SKIPPED;
+  let refused: unknown[] | undefined;
+  for (const item of raw) {
+    const r = one(item, state);
+    if (r === ASSIGNED) result = ASSIGNED;
+    else if (r === FAILED) (refused ??= []).push(item);
+  }
+  if (refused === undefined) return result;
+  if (result !== ASSIGNED) return FAILED;
+  state.refused = refused;
+  return ASSIGNED;
+}
+
 function isScalar(value: unknown): boolean {
   const t = typeof value;
   return t === 'string' || t === 'number' || t === 'boolean';
 }
 
 export function compileMapping(definition: MappingDefinition, issues: CompileIssue[]): CompiledMapping {
-  const detect = compileDetect(definition.detect);
+  const caseInsensitive = definition.case_insensitive === true;
+  const aliases = definition.aliases ?? {};
+  const readOptions = { caseInsensitive, aliases, roots: definition.roots ?? [] };
+  const detect = compileDetect(definition.detect, readOptions);
   const mappingName = definition.name;
+  const nullValues = definition.null_values === undefined || definition.null_values.length === 0 ? undefined : new Set(definition.null_values);
+
+  // Rules of one field often share a condition (`EventID in [1]` on every hash); each is evaluated once per event.
+  const conditions = new Map<string, Predicate>();
+  const sharedCondition = (condition: Condition): Predicate => {
+    const key = JSON.stringify(condition);
+    let predicate = conditions.get(key);
+    if (predicate === undefined) {
+      const evaluate = compileCondition(condition, readOptions);
+      let serial = -1;
+      let result = false;
+      predicate = (event) => {
+        if (serial !== state.serial) {
+          serial = state.serial;
+          result = evaluate(event);
+        }
+        return result;
+      };
+      conditions.set(key, predicate);
+    }
+    return predicate;
+  };
+
+  /** Transform functions of a rule; ip-to-sco-type is applied by the rule itself (ipScoType), after the others. */
+  const resolveTransforms = (specs: TransformSpec[], at: (string | number)[]): TransformFn[] => {
+    const fns: TransformFn[] = [];
+    for (const spec of specs) {
+      if (typeof spec === 'string') {
+        if (spec !== 'ip-to-sco-type') fns.push(TRANSFORMS[spec]);
+        continue;
+      }
+      const table = definition.tables?.[spec.lookup] ?? transforms.BUILT_IN_TABLES[spec.lookup];
+      if (table === undefined) {
+        issues.push({ message: `lookup: no table "${spec.lookup}" (the mapping's tables, or ${Object.keys(transforms.BUILT_IN_TABLES).join(', ')})`, at });
+        continue;
+      }
+      fns.push(transforms.lookupTransform(table, spec.keep === true, spec.skip === true));
+    }
+    return fns;
+  };
 
   // ---- Object plan ----
   const nodes: ObjectNode[] = [];
@@ -269,6 +371,7 @@ export function compileMapping(definition: MappingDefinition, issues: CompileIss
         parent,
         refProperty,
         fanOut,
+        perElement: false,
         fanLeaf: undefined,
         children: [],
         typedRules: 0,
@@ -301,6 +404,7 @@ export function compileMapping(definition: MappingDefinition, issues: CompileIss
       throw error;
     }
     let node = nodeFor(parsed.rootKey, parsed.rootType, undefined, undefined, false, at);
+    if (parsed.perElement) node.perElement = true;
     const segments = parsed.segments;
     let i = 0;
     // Leading `_ref` / `_refs[*]` segments walk to referenced objects; the rest is a property inside the object.
@@ -309,7 +413,7 @@ export function compileMapping(definition: MappingDefinition, issues: CompileIss
       const isRef = segment.name.endsWith('_ref') && segment.index === undefined;
       const isRefs = segment.name.endsWith('_refs') && segment.index === '*';
       if (!isRef && !isRefs) break;
-      if (node.fanOut) {
+      if (node.fanOut || node.perElement) {
         issues.push({ message: `"${text}": references below a [*] list of objects are not supported`, at });
         return undefined;
       }
@@ -365,13 +469,10 @@ export function compileMapping(definition: MappingDefinition, issues: CompileIss
 
   const compileRule = (rule: FieldRule, at: (string | number)[]): Assign | undefined => {
     const target = typeof rule === 'string' ? rule : rule.target;
-    const transformNames: TransformName[] =
-      typeof rule === 'string' || rule.transform === undefined
-        ? []
-        : typeof rule.transform === 'string'
-          ? [rule.transform]
-          : rule.transform;
-    const when: Predicate | undefined = typeof rule === 'string' || rule.when === undefined ? undefined : compileCondition(rule.when);
+    const transformSpecs: TransformSpec[] =
+      typeof rule === 'string' || rule.transform === undefined ? [] : Array.isArray(rule.transform) ? rule.transform : [rule.transform];
+    const transformNames = transformSpecs.filter((t): t is TransformName => typeof t === 'string');
+    const when: Predicate | undefined = typeof rule === 'string' || rule.when === undefined ? undefined : sharedCondition(rule.when);
     const resolved = resolveTarget(target, typeof rule === 'string' ? at : [...at, 'target']);
     if (resolved === undefined) return undefined;
     const { node, property } = resolved;
@@ -388,7 +489,7 @@ export function compileMapping(definition: MappingDefinition, issues: CompileIss
     } else {
       node.untypedRules++;
     }
-    const transform = chainTransforms(transformNames);
+    const transform = chainTransforms(resolveTransforms(transformSpecs, at));
     const isList = property[property.length - 1]?.index === '*';
     const index = node.index;
 
@@ -410,13 +511,32 @@ export function compileMapping(definition: MappingDefinition, issues: CompileIss
       return (raw, state) => {
         if (when !== undefined && !when(state.event)) return SKIPPED;
         if (!Array.isArray(raw)) return addOne(raw, state);
-        let result: AssignResult = SKIPPED;
-        for (const item of raw) {
-          const r = addOne(item, state);
-          if (r === FAILED) return FAILED;
-          if (r === ASSIGNED) result = ASSIGNED;
+        return eachElement(raw, state, addOne);
+      };
+    }
+    if (node.perElement) {
+      // One object per element of the array being walked (state.element); outside arrays, one object.
+      const set = compileSetter(property);
+      const staticType = node.type as string;
+      const setOne = (raw: unknown, state: EventState): AssignResult => {
+        if (!isScalar(raw)) return FAILED;
+        const value = transform === undefined ? raw : transform(raw);
+        if (value === SKIP) return SKIPPED;
+        if (value === FAIL) return FAILED;
+        const list = (state.fans[index] ??= []);
+        const elements = (state.fanElements[index] ??= []);
+        let sco = elements[elements.length - 1] === state.element ? list[list.length - 1] : undefined;
+        if (sco === undefined) {
+          sco = newSco(staticType);
+          list.push(sco);
+          elements.push(state.element);
         }
-        return result;
+        return set(sco, value) ? ASSIGNED : FAILED;
+      };
+      return (raw, state) => {
+        if (when !== undefined && !when(state.event)) return SKIPPED;
+        if (Array.isArray(raw)) return isList ? eachElement(raw, state, setOne) : raw.length === 1 ? setOne(raw[0], state) : FAILED;
+        return setOne(raw, state);
       };
     }
 
@@ -476,19 +596,7 @@ export function compileMapping(definition: MappingDefinition, issues: CompileIss
       return (raw, state) => {
         if (when !== undefined && !when(state.event)) return SKIPPED;
         if (!Array.isArray(raw)) return setOne(raw, state);
-        // All or nothing, so a partly garbage list is kept whole in x_unmapped rather than split.
-        for (const item of raw) {
-          if (!isScalar(item)) return FAILED;
-          const v = transform === undefined ? item : transform(item);
-          if (v === FAIL) return FAILED;
-        }
-        let result: AssignResult = SKIPPED;
-        for (const item of raw) {
-          const r = setOne(item, state);
-          if (r === FAILED) return FAILED;
-          if (r === ASSIGNED) result = ASSIGNED;
-        }
-        return result;
+        return eachElement(raw, state, setOne);
       };
     }
     return (raw, state) => {
@@ -502,7 +610,7 @@ export function compileMapping(definition: MappingDefinition, issues: CompileIss
   };
 
   // ---- Field trie ----
-  const root: FieldNode = { path: '', prefix: '', unmappedKeys: new Map(), children: new Map(), leaf: undefined, ignore: false };
+  const root: FieldNode = { path: '', prefix: '', unmappedKeys: new Map(), children: new Map(), leaf: undefined, ignore: false, parse: undefined };
   const fieldNodes = new Map<string, FieldNode>();
   const fieldNode = (path: string): FieldNode => {
     let node = fieldNodes.get(path);
@@ -513,7 +621,7 @@ export function compileMapping(definition: MappingDefinition, issues: CompileIss
       const sub = segments.slice(0, i + 1).join('.');
       let next = fieldNodes.get(sub);
       if (next === undefined) {
-        next = { path: sub, prefix: `${sub}.`, unmappedKeys: new Map(), children: undefined, leaf: undefined, ignore: false };
+        next = { path: sub, prefix: `${sub}.`, unmappedKeys: new Map(), children: undefined, leaf: undefined, ignore: false, parse: undefined };
         fieldNodes.set(sub, next);
       }
       current = next;
@@ -537,7 +645,9 @@ export function compileMapping(definition: MappingDefinition, issues: CompileIss
 
   const startFields = asList(definition.time?.start);
   const endFields = asList(definition.time?.end);
-  const idFields = asList(definition.source_id);
+  const idSpec = definition.source_id;
+  const idJoin = typeof idSpec === 'object' && !Array.isArray(idSpec);
+  const idFields = idJoin ? (idSpec as { join: string[] }).join : asList(idSpec as string | string[] | undefined);
   for (const [role, list] of [
     ['time.start', startFields],
     ['time.end', endFields],
@@ -547,6 +657,9 @@ export function compileMapping(definition: MappingDefinition, issues: CompileIss
     for (const field of list) fieldNode(field);
   }
   for (const field of definition.ignore ?? []) fieldNode(field).ignore = true;
+  for (const field of Object.keys(definition.parse ?? {})) fieldNode(field);
+  const rootAliases = (definition.roots ?? []).map((path) => fieldNode(path));
+  for (const list of Object.values(aliases)) for (const path of list) fieldNode(path);
 
   for (const [path, node] of fieldNodes) {
     const assigns = assignsByField.get(path) ?? [];
@@ -562,20 +675,132 @@ export function compileMapping(definition: MappingDefinition, issues: CompileIss
     const segments = path.split('.');
     for (let i = 0; i < segments.length; i++) {
       const ancestor = i === 0 ? root : (fieldNodes.get(segments.slice(0, i).join('.')) as FieldNode);
-      (ancestor.children ??= new Map()).set(segments.slice(i).join('.'), node);
+      const key = segments.slice(i).join('.');
+      (ancestor.children ??= new Map()).set(caseInsensitive ? key.toLowerCase() : key, node);
     }
+  }
+  // Aliases read their canonical field's rules (reported under the canonical name); roots read the top-level rules.
+  for (const [canonical, list] of Object.entries(aliases)) {
+    const leaf = fieldNodes.get(canonical)?.leaf;
+    if (leaf === undefined) {
+      issues.push({ message: `aliases: "${canonical}" is not a field the mapping maps`, at: ['aliases', canonical] });
+      continue;
+    }
+    for (const path of list) (fieldNodes.get(path) as FieldNode).leaf ??= leaf;
+  }
+  for (const node of rootAliases) {
+    const merged = new Map(root.children);
+    for (const [key, child] of node.children ?? []) {
+      // A node of the root's own fields met here too (Event.System.EventID beside EventID): it does both jobs.
+      const top = root.children?.get(key);
+      if (top !== undefined && child.leaf === undefined) child.leaf = top.leaf;
+      merged.set(key, child);
+    }
+    node.children = merged;
+    const segments = node.path.split('.');
+    if (node.path === '*') root.anyChild = node;
+    else if (segments[segments.length - 1] === '*') {
+      // `Event.UserData.*`: any element name below its parent.
+      const parent = fieldNodes.get(segments.slice(0, -1).join('.'));
+      if (parent !== undefined) parent.anyChild = node;
+    }
+  }
+  for (const [field, spec] of Object.entries(definition.parse ?? {})) {
+    const node = fieldNodes.get(field) as FieldNode;
+    node.parse = compileParser(spec);
+    node.children ??= new Map();
   }
 
   // ---- Defaults and object-plan checks ----
   for (const [target, value] of Object.entries(definition.defaults ?? {})) {
     const resolved = resolveTarget(target, ['defaults', target]);
     if (resolved === undefined) continue;
-    if (resolved.node.type === undefined || resolved.node.fanOut) {
+    if (resolved.node.type === undefined || resolved.node.fanOut || resolved.node.perElement) {
       issues.push({ message: `"${target}": defaults need an object of fixed type outside [*] lists`, at: ['defaults', target] });
       continue;
     }
     resolved.node.defaults.push([resolved.property, value]);
   }
+  // ---- Constants, anchor and links ----
+  const constants: { node: ObjectNode; set: (target: JsonRecord, value: unknown) => boolean; value: unknown }[] = [];
+  for (const [target, value] of Object.entries(definition.constants ?? {})) {
+    const resolved = resolveTarget(target, ['constants', target]);
+    if (resolved === undefined) continue;
+    if (resolved.node.type === undefined || resolved.node.fanOut || resolved.node.perElement) {
+      issues.push({ message: `"${target}": constants need an object of fixed type outside [*] lists`, at: ['constants', target] });
+      continue;
+    }
+    constants.push({ node: resolved.node, set: compileSetter(resolved.property), value });
+  }
+  const links: Link[] = [];
+  /** `holder-path.<ref property>` → the object named by `targetKey` (an object key of the plan: `process:parent_ref`). */
+  const compileLink = (holderText: string, targetKey: string, create: boolean, at: (string | number)[]): void => {
+    let parsed;
+    try {
+      parsed = parseTargetPath(holderText);
+    } catch (error) {
+      if (error instanceof TargetPathError) return void issues.push({ message: error.message, at });
+      throw error;
+    }
+    let holder = nodeFor(parsed.rootKey, parsed.rootType, undefined, undefined, false, at);
+    const segments = parsed.segments;
+    for (let i = 0; i < segments.length - 1; i++) {
+      const segment = segments[i] as PathSegment;
+      if (!segment.name.endsWith('_ref') || segment.index !== undefined || holder.type === undefined) {
+        return void issues.push({ message: `"${holderText}": a link is a reference property of an object reached by _ref properties`, at });
+      }
+      const key = `${holder.key}${holder.parent === undefined ? ':' : '.'}${segment.name}`;
+      holder = nodeFor(key, declaredTypes[key] ?? REF_TYPES[segment.name], holder, segment.name, false, at);
+    }
+    const last = segments[segments.length - 1] as PathSegment;
+    const list = last.name.endsWith('_refs');
+    if ((!list && !last.name.endsWith('_ref')) || (last.index !== undefined && !(list && last.index === '*'))) {
+      return void issues.push({ message: `"${holderText}": a link sets a reference property (ending in _ref or _refs)`, at });
+    }
+    const target = nodesByKey.get(targetKey);
+    if (target === undefined) {
+      return void issues.push({ message: `"${holderText}": "${targetKey}" is not an object any target path of this mapping creates`, at });
+    }
+    if (target.fanOut || holder.fanOut || target.perElement || holder.perElement) {
+      return void issues.push({ message: `"${holderText}": links cannot involve objects of [*] lists`, at });
+    }
+    if (holder.type === undefined) {
+      return void issues.push({ message: `"${holderText}": the holder's type must be fixed by the path`, at });
+    }
+    if (ID_CONTRIBUTING_PROPERTIES[holder.type]?.includes(last.name)) {
+      return void issues.push({ message: `"${holderText}": ${last.name} contributes to the id of ${holder.type}, so it cannot be a link`, at });
+    }
+    if (create && holder.parent !== undefined) {
+      return void issues.push({ message: `"${holderText}": only a root object can be brought into being by a link`, at });
+    }
+    links.push({ holder, property: last.name, list, target, create });
+  };
+  const composes = (definition.compose ?? []).flatMap((rule, i) => {
+    const parts: (string | FieldGetter)[] = [];
+    const template = rule.template;
+    let last = 0;
+    for (const m of template.matchAll(/\{([^{}]+)\}/g)) {
+      if ((m.index ?? 0) > last) parts.push(template.slice(last, m.index));
+      parts.push(compileFieldGetter(m[1] as string, readOptions));
+      last = (m.index ?? 0) + m[0].length;
+    }
+    if (last < template.length) parts.push(template.slice(last));
+    if (!parts.some((p) => typeof p !== 'string') && rule.when === undefined) {
+      // A fixed text is allowed with a condition: `outcome: failure` when errorCode is present.
+      issues.push({ message: `compose: "${template}" names no field (write fields in braces: {host}{uri}) and has no when`, at: ['compose', i, 'template'] });
+      return [];
+    }
+    const assign = compileRule({ target: rule.target, ...(rule.transform === undefined ? {} : { transform: rule.transform }), ...(rule.when === undefined ? {} : { when: rule.when }) }, ['compose', i]);
+    return assign === undefined ? [] : [{ parts, assign }];
+  });
+
+  for (const [property, targetKey] of Object.entries(definition.anchor ?? {})) {
+    compileLink(`x-oca-event:${property}`, targetKey, true, ['anchor', property]);
+  }
+  for (const [holderText, targetKey] of Object.entries(definition.links ?? {})) {
+    compileLink(holderText, targetKey, false, ['links', holderText]);
+  }
+
   for (const node of nodes) {
     if (node.type === undefined && node.untypedRules > 0) {
       issues.push({
@@ -611,17 +836,37 @@ export function compileMapping(definition: MappingDefinition, issues: CompileIss
     startAssigned: 0,
     endAssigned: 0,
     idAssigned: 0,
+    trace: undefined,
+    serial: 0,
+    tracePath: undefined,
+    element: 0,
+    elementCounter: 0,
+    refused: undefined,
+    unmappedLists: undefined,
+    fanElements: new Array<number[] | undefined>(nodes.length).fill(undefined),
   };
 
   /** Bytes of the current event's observed-data UUID; reused, as `state` is. */
   const eventNamespaceBytes = new Uint8Array(16);
 
-  const walk = (object: JsonRecord, node: FieldNode): void => {
+  const lowerKeys = new Map<string, string>();
+  const lower = (key: string): string => {
+    let l = lowerKeys.get(key);
+    if (l === undefined) {
+      l = key.toLowerCase();
+      if (lowerKeys.size < UNMAPPED_KEY_CACHE_LIMIT) lowerKeys.set(key, l);
+    }
+    return l;
+  };
+
+  /** `at`: the dotted path of `object` in the event, kept only while tracing (coverage measurement). */
+  const walk = (object: JsonRecord, node: FieldNode, at: string): void => {
     const children = node.children as Map<string, FieldNode>;
     for (const key in object) {
       const value = object[key];
       if (value === null || value === undefined) continue;
-      const child = children.get(key);
+      if (nullValues !== undefined && typeof value === 'string' && nullValues.has(value)) continue;
+      const child = children.get(caseInsensitive ? lower(key) : key) ?? (typeof value === 'object' ? node.anyChild : undefined);
       if (child === undefined) {
         let path = node.unmappedKeys.get(key);
         if (path === undefined) {
@@ -629,16 +874,41 @@ export function compileMapping(definition: MappingDefinition, issues: CompileIss
           if (node.unmappedKeys.size < UNMAPPED_KEY_CACHE_LIMIT) node.unmappedKeys.set(key, path);
         }
         addUnmapped(state, path, value);
-      } else if (child.ignore) {
         continue;
-      } else if (child.children !== undefined && typeof value === 'object' && !Array.isArray(value)) {
-        walk(value as JsonRecord, child);
+      }
+      if (child.ignore) continue;
+      if (child.parse !== undefined) {
+        const parsed = child.parse(value);
+        if (parsed !== undefined) {
+          walk(parsed, child, state.trace === undefined ? '' : `${at}${key}.`);
+          continue;
+        }
+      }
+      if (child.children !== undefined && typeof value === 'object') {
+        if (!Array.isArray(value)) walk(value as JsonRecord, child, state.trace === undefined ? '' : `${at}${key}.`);
+        else if (child.leaf !== undefined && !hasRecord(value)) {
+          if (state.trace !== undefined) state.tracePath = at + key;
+          child.leaf(value, state);
+        } else walkElements(value, child, state.trace === undefined ? '' : `${at}${key}.`);
       } else if (child.leaf !== undefined) {
+        if (state.trace !== undefined) state.tracePath = at + key;
         child.leaf(value, state);
       } else {
         addUnmapped(state, child.path, value);
       }
     }
+  };
+
+  /** A list of objects is mapped element by element (Okta target[], Suricata dns.answers[]). */
+  const walkElements = (list: unknown[], node: FieldNode, at: string): void => {
+    const outer = state.element;
+    for (const item of list) {
+      if (item === null || item === undefined) continue;
+      state.element = ++state.elementCounter;
+      if (isRecord(item)) walk(item, node, at);
+      else addUnmapped(state, node.path, item);
+    }
+    state.element = outer;
   };
 
   /** Picks the first candidate that passes `accept`; the others go to x_unmapped unless a rule used them. */
@@ -661,6 +931,17 @@ export function compileMapping(definition: MappingDefinition, issues: CompileIss
     return chosen;
   }
 
+  /** A composite source id (host, channel and record id): the parts present, in order, joined with `|`. */
+  const joinedId = (): string | undefined => {
+    let id: string | undefined;
+    for (let i = 0; i < state.idValues.length; i++) {
+      const part = acceptId(state.idValues[i]);
+      if (part === undefined) continue;
+      id = id === undefined ? part : `${id}|${part}`;
+    }
+    return id;
+  };
+
   const acceptId = (value: unknown): string | undefined =>
     typeof value === 'string' ? (value.length > 0 ? value : undefined) : typeof value === 'number' && Number.isFinite(value) ? String(value) : undefined;
 
@@ -675,19 +956,51 @@ export function compileMapping(definition: MappingDefinition, issues: CompileIss
     state.startAssigned = 0;
     state.endAssigned = 0;
     state.idAssigned = 0;
+    state.trace = context.consumed;
+    state.serial++;
+    state.element = 0;
+    state.elementCounter = 0;
+    state.refused = undefined;
+    state.unmappedLists = undefined;
+    state.fanElements.fill(undefined);
     try {
-      walk(event, root);
+      walk(event, root, '');
+      for (let i = 0; i < composes.length; i++) compose(composes[i]!);
       return finish(context);
     } finally {
       // Do not keep the last event alive through the scratch state.
       state.event = {};
+      state.trace = undefined;
       state.unmapped = undefined;
       state.props.fill(undefined);
       state.fans.fill(undefined);
     }
   }
 
+  function compose(rule: { parts: (string | FieldGetter)[]; assign: Assign }): void {
+    let text = '';
+    for (const part of rule.parts) {
+      if (typeof part === 'string') {
+        text += part;
+        continue;
+      }
+      const value = part(state.event);
+      if (typeof value !== 'string' && typeof value !== 'number') return;
+      if (typeof value === 'string' && (value.length === 0 || nullValues?.has(value) === true)) return;
+      text += String(value);
+    }
+    rule.assign(text, state);
+  }
+
   function finish(context: RunContext): MappingOutcome {
+    if (constants.length > 0 && hasObjects()) {
+      for (let i = 0; i < constants.length; i++) {
+        const constant = constants[i]!;
+        const index = constant.node.index;
+        const sco = (state.props[index] ??= newSco(constant.node.type as string));
+        constant.set(sco, constant.value);
+      }
+    }
     const firstObserved = pick(state.startValues, startFields, state.startAssigned, parseTimestamp);
     if (firstObserved === undefined) {
       const present = startFields.filter((_, i) => state.startValues[i] !== undefined);
@@ -707,7 +1020,7 @@ export function compileMapping(definition: MappingDefinition, issues: CompileIss
       });
       if (end !== undefined) lastObserved = end;
     }
-    const sourceEventId = idFields.length > 0 ? pick(state.idValues, idFields, state.idAssigned, acceptId) : undefined;
+    const sourceEventId = idJoin ? joinedId() : idFields.length > 0 ? pick(state.idValues, idFields, state.idAssigned, acceptId) : undefined;
     const tenant = context.tenant;
     // With a source event id, the observed-data id comes from it alone and is known before the SCOs; it is then
     // the UUIDv5 namespace for the event's SCOs that have no STIX id-contributing content.
@@ -725,7 +1038,7 @@ export function compileMapping(definition: MappingDefinition, issues: CompileIss
     const objects: StixObject[] = [];
     for (const node of postOrder) {
       const index = node.index;
-      if (node.fanOut) {
+      if (node.fanOut || node.perElement) {
         const list = state.fans[index];
         if (list === undefined) continue;
         const ids: string[] = [];
@@ -737,7 +1050,7 @@ export function compileMapping(definition: MappingDefinition, issues: CompileIss
           ids.push(id);
           addObject(objects, sco);
         }
-        attachToParent(node, ids);
+        if (node.fanOut) attachToParent(node, ids);
         continue;
       }
       const sco = state.props[index];
@@ -749,6 +1062,7 @@ export function compileMapping(definition: MappingDefinition, issues: CompileIss
       addObject(objects, sco);
       if (node.parent !== undefined) attachToParent(node, sco.id as string);
     }
+    if (links.length > 0 && objects.length > 0) applyLinks(objects, eventNamespace, firstObserved);
     if (objects.length === 0) {
       return { ok: false, code: 'no-observables', message: `no field of the event maps to a STIX cyber-observable (mapping ${mappingName})` };
     }
@@ -772,6 +1086,44 @@ export function compileMapping(definition: MappingDefinition, issues: CompileIss
     observedData.id = `observed-data--${observedUuid ?? uuidv5(STIXFLOW_NAMESPACE, canonicalJson(observedData))}`;
     const result: ObservedEvent = { observedData, objects };
     return { ok: true, events: [result] };
+  }
+
+  function hasObjects(): boolean {
+    for (let i = 0; i < state.props.length; i++) if (state.props[i] !== undefined || state.fans[i] !== undefined) return true;
+    return false;
+  }
+
+  function applyLinks(objects: StixObject[], eventNamespace: Uint8Array | undefined, firstObserved: string): void {
+    let created: ObjectNode[] | undefined;
+    for (let i = 0; i < links.length; i++) {
+      const link = links[i]!;
+      const target = state.props[link.target.index];
+      if (target === undefined) continue;
+      let holder = state.props[link.holder.index];
+      if (holder === undefined) {
+        if (!link.create) continue;
+        holder = newSco(link.holder.type as string);
+        state.props[link.holder.index] = holder;
+        (created ??= []).push(link.holder);
+      }
+      const id = target.id as string;
+      const current = holder[link.property];
+      if (!link.list) {
+        if (current === undefined) holder[link.property] = id;
+      } else if (current === undefined) {
+        holder[link.property] = [id];
+      } else if (Array.isArray(current) && !current.includes(id)) {
+        current.push(id);
+      }
+    }
+    // A holder brought into being here gets its id from its finished content (its references included).
+    if (created !== undefined) {
+      for (const node of created) {
+        const sco = state.props[node.index] as JsonRecord;
+        sco.id = scoId(sco, node, eventNamespace, firstObserved, 0);
+        addObject(objects, sco);
+      }
+    }
   }
 
   function attachToParent(node: ObjectNode, ids: string | string[]): void {
@@ -849,12 +1201,28 @@ function deriveProtocols(sco: JsonRecord): void {
   else if (ref.startsWith('ipv6-addr--')) sco.protocols = ['ipv6'];
 }
 
+/** The elements of a list that a rule refused, kept alone in x_unmapped under the list's path. */
+function keepRefused(state: EventState, path: string): void {
+  const refused = state.refused as unknown[];
+  state.refused = undefined;
+  addUnmapped(state, path, refused.length === 1 ? refused[0] : refused);
+}
+
+function hasRecord(list: unknown[]): boolean {
+  for (const item of list) if (isRecord(item)) return true;
+  return false;
+}
+
 function compileLeaf(path: string, assigns: Assign[], startSlot: number, endSlot: number, idSlot: number): Leaf {
   const hasRole = startSlot >= 0 || endSlot >= 0 || idSlot >= 0;
   if (!hasRole && assigns.length === 1) {
     const assign = assigns[0] as Assign;
     return (value, state) => {
       if (assign(value, state) !== ASSIGNED) addUnmapped(state, path, value);
+      else {
+        if (state.refused !== undefined) keepRefused(state, path);
+        if (state.trace !== undefined) state.trace.push(state.tracePath ?? path);
+      }
     };
   }
   return (value, state) => {
@@ -865,7 +1233,10 @@ function compileLeaf(path: string, assigns: Assign[], startSlot: number, endSlot
       if (result === ASSIGNED) assigned = true;
       else if (result === FAILED) failed = true;
     }
-    const consumed = assigned && !failed;
+    // One rule that took the value is enough: it is represented (a rule refusing it as an address, say, loses nothing).
+    const consumed = assigned;
+    if (state.refused !== undefined) keepRefused(state, path);
+    if (consumed && state.trace !== undefined) state.trace.push(state.tracePath ?? path);
     if (hasRole) {
       // The role decides later whether the value is used; record whether a rule already kept it.
       if (startSlot >= 0) {

@@ -13,10 +13,46 @@ export function isRecord(value: unknown): value is JsonRecord {
 export type FieldGetter = (event: JsonRecord) => unknown;
 
 /** Compiles a dotted path into a getter that tries every split of the path into nested and dotted keys. */
-export function compileGetter(path: string): FieldGetter {
+/** The value under `key`, else under a key equal to it ignoring case. */
+function caseless(node: JsonRecord, key: string): unknown {
+  const exact = node[key];
+  if (exact !== undefined) return exact;
+  const wanted = key.toLowerCase();
+  for (const k in node) if (k.toLowerCase() === wanted) return node[k];
+  return undefined;
+}
+
+/** How a mapping reads fields: case-insensitively or not, and other places a field may be found (`aliases`). */
+export interface ReadOptions {
+  caseInsensitive?: boolean;
+  aliases?: Readonly<Record<string, readonly string[]>>;
+  /** Paths read like the top level (`Event.EventData`): a field is also looked for below each. */
+  roots?: readonly string[];
+}
+
+/** A getter for a field and its aliases: the first scalar found wins, else the first value found. */
+export function compileFieldGetter(path: string, options: ReadOptions = {}): FieldGetter {
+  const places = [path, ...(options.aliases?.[path] ?? [])];
+  for (const root of options.roots ?? []) if (!root.endsWith('*')) places.push(`${root}.${path}`);
+  const getters = places.map((p) => compileGetter(p, options.caseInsensitive === true));
+  if (getters.length === 1) return getters[0] as FieldGetter;
+  return (event) => {
+    let first: unknown;
+    for (const get of getters) {
+      const value = get(event);
+      if (value === undefined || value === null) continue;
+      if (typeof value !== 'object') return value;
+      first ??= value;
+    }
+    return first;
+  };
+}
+
+export function compileGetter(path: string, caseInsensitive = false): FieldGetter {
   const segments = path.split('.');
   const count = segments.length;
-  if (count === 1) return (event) => event[path];
+  const read = caseInsensitive ? caseless : (node: JsonRecord, key: string): unknown => node[key];
+  if (count === 1) return caseInsensitive ? (event) => caseless(event, path) : (event) => event[path];
   // joined[i][j]: segments i..j joined with dots, precomputed so the getter does not build strings.
   const joined: string[][] = [];
   for (let i = 0; i < count; i++) {
@@ -28,7 +64,7 @@ export function compileGetter(path: string): FieldGetter {
     const row = joined[i] as string[];
     // Shortest key first: nested objects are the common shape.
     for (let j = i; j < count; j++) {
-      const value = node[row[j] as string];
+      const value = read(node, row[j] as string);
       if (value === undefined) continue;
       if (j === count - 1) return value;
       if (isRecord(value)) {
@@ -50,7 +86,8 @@ export type Condition =
 
 export type Predicate = (event: JsonRecord) => boolean;
 
-export function compileCondition(condition: Condition): Predicate {
+export function compileCondition(condition: Condition, options: ReadOptions = {}): Predicate {
+  const compileGetter = (path: string): FieldGetter => compileFieldGetter(path, options);
   if ('present' in condition) {
     const get = compileGetter(condition.present);
     return (event) => {
@@ -68,12 +105,21 @@ export function compileCondition(condition: Condition): Predicate {
   if ('equals' in condition) {
     const get = compileGetter(condition.equals.field);
     const expected = condition.equals.value;
-    return (event) => get(event) === expected;
+    // Numbers and their decimal text are the same value here: sources write event ids either way ("4688", 4688).
+    const text = typeof expected === 'number' ? String(expected) : undefined;
+    return (event) => {
+      const v = get(event);
+      return v === expected || (text !== undefined && v === text) || (typeof v === 'number' && typeof expected === 'string' && String(v) === expected);
+    };
   }
   if ('in' in condition) {
     const get = compileGetter(condition.in.field);
     const allowed = new Set<unknown>(condition.in.values);
-    return (event) => allowed.has(get(event));
+    for (const v of condition.in.values) allowed.add(typeof v === 'number' ? String(v) : v);
+    return (event) => {
+      const v = get(event);
+      return allowed.has(v) || (typeof v === 'number' && allowed.has(String(v)));
+    };
   }
   const get = compileGetter(condition.is.field);
   switch (condition.is.type) {
@@ -92,17 +138,108 @@ export interface DetectSpec {
   all?: Condition[];
   any?: Condition[];
   none?: Condition[];
+  /** At least this many `any` conditions must hold (default 1): one generic field is not enough for loose formats. */
+  min?: number;
+  /** Added to the score, so that a mapping for one source outranks generic schema mappings (ecs, flat). */
+  weight?: number;
 }
 
-export function compileDetect(spec: DetectSpec): Predicate {
-  const all = (spec.all ?? []).map(compileCondition);
-  const any = (spec.any ?? []).map(compileCondition);
-  const none = (spec.none ?? []).map(compileCondition);
-  return (event) => {
-    for (const p of all) if (!p(event)) return false;
-    for (const p of none) if (p(event)) return false;
-    if (any.length === 0) return true;
-    for (const p of any) if (p(event)) return true;
-    return false;
+/** The field a condition reads. */
+export function conditionField(condition: Condition): string {
+  if ('present' in condition) return condition.present;
+  if ('absent' in condition) return condition.absent;
+  if ('equals' in condition) return condition.equals.field;
+  if ('in' in condition) return condition.in.field;
+  return condition.is.field;
+}
+
+/** Whether an event fits a mapping's `detect`, and how specifically. */
+export interface CompiledDetect {
+  /** -1: the mapping does not fit; otherwise the number of conditions that hold (`all` and `any`). */
+  score(event: JsonRecord): number;
+  /** How close an event that does not fit came: the share of conditions that hold and what is missing. */
+  explain(event: JsonRecord): { share: number; missing: string[] };
+}
+
+export function compileDetect(spec: DetectSpec, options: ReadOptions = {}): Predicate & CompiledDetect {
+  const compileCondition = (condition: Condition): Predicate => compileConditionWithCase(condition, options);
+  const allConditions = spec.all ?? [];
+  const anyConditions = spec.any ?? [];
+  const noneConditions = spec.none ?? [];
+  const all = allConditions.map(compileCondition);
+  const any = anyConditions.map(compileCondition);
+  const none = noneConditions.map(compileCondition);
+  const min = any.length === 0 ? 0 : Math.min(spec.min ?? 1, any.length);
+  const weight = spec.weight ?? 0;
+  // A cheap gate before the getters: the first `all` condition that needs a field can only hold when one of the
+  // top-level keys it may be found under is there (every mapping is scored for every event).
+  const gated = caseSensitiveGate(allConditions, options);
+  const score = (event: JsonRecord): number => {
+    if (gated !== undefined) {
+      let open = false;
+      for (let i = 0; i < gated.length; i++) {
+        if (event[gated[i] as string] !== undefined) {
+          open = true;
+          break;
+        }
+      }
+      if (!open) return -1;
+    }
+    for (let i = 0; i < all.length; i++) if (!(all[i] as Predicate)(event)) return -1;
+    for (let i = 0; i < none.length; i++) if ((none[i] as Predicate)(event)) return -1;
+    let held = 0;
+    for (let i = 0; i < any.length; i++) if ((any[i] as Predicate)(event)) held++;
+    return held < min ? -1 : all.length + held + weight;
   };
+  const explain = (event: JsonRecord): { share: number; missing: string[] } => {
+    // Closeness counts what the event has, not what it lacks: `absent` and `none` conditions that hold say nothing.
+    const missing: string[] = [];
+    let held = 0;
+    let positive = 0;
+    allConditions.forEach((condition, i) => {
+      const holds = (all[i] as Predicate)(event);
+      if (!('absent' in condition)) positive++;
+      if (!holds) missing.push('absent' in condition ? `no ${condition.absent}` : conditionField(condition));
+      else if (!('absent' in condition)) held++;
+    });
+    none.forEach((p, i) => {
+      if (p(event)) missing.push(`no ${conditionField(noneConditions[i] as Condition)}`);
+    });
+    let anyHeld = 0;
+    any.forEach((p) => (p(event) ? anyHeld++ : undefined));
+    held += Math.min(anyHeld, min);
+    if (anyHeld < min) {
+      const absent = anyConditions.filter((_, i) => !(any[i] as Predicate)(event)).map(conditionField);
+      missing.push(min - anyHeld === 1 ? `one of ${absent.slice(0, 4).join(', ')}${absent.length > 4 ? ', …' : ''}` : `${min - anyHeld} more of ${absent.slice(0, 4).join(', ')}${absent.length > 4 ? ', …' : ''}`);
+    }
+    const total = positive + min;
+    return { share: total === 0 ? 1 : held / total, missing };
+  };
+  const predicate = ((event: JsonRecord) => score(event) >= 0) as Predicate & CompiledDetect;
+  predicate.score = score;
+  predicate.explain = explain;
+  return predicate;
+}
+
+const compileConditionWithCase = compileCondition;
+
+/** Top-level keys under which the first field-requiring `all` condition may find its field, or undefined (no gate). */
+function caseSensitiveGate(conditions: Condition[], options: ReadOptions): string[] | undefined {
+  if (options.caseInsensitive === true) return undefined;
+  const first = conditions.find((c) => !('absent' in c));
+  if (first === undefined) return undefined;
+  const field = conditionField(first);
+  const places = [field, ...(options.aliases?.[field] ?? [])];
+  for (const root of options.roots ?? []) {
+    if (root.startsWith('*')) return undefined;
+    places.push(`${root}.${field}`);
+  }
+  // Dotted keys ("id.orig_h" as one key) start with the same first segment's text, so the first segment or the
+  // whole dotted path may be the top-level key.
+  const keys = new Set<string>();
+  for (const place of places) {
+    const segments = place.split('.');
+    for (let i = 1; i <= segments.length; i++) keys.add(segments.slice(0, i).join('.'));
+  }
+  return [...keys];
 }

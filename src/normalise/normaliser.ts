@@ -3,9 +3,10 @@ import type { Diagnostic } from '../errors.js';
 import type { Bundle } from '../stix/types.js';
 import type { ObservedEvent } from '../stix/types.js';
 import { builtInMappings } from './builtin.js';
-import { isRecord } from './fields.js';
+import { eventRecords } from './envelopes.js';
+import { isRecord, type JsonRecord } from './fields.js';
 import { STIXFLOW_NAMESPACE, uuidv5 } from './ids.js';
-import type { Mapping, NormaliseBatchResult, NormaliseCallOptions, NormaliseResult, Normaliser, NormaliserOptions, RunContext } from './types.js';
+import type { Mapping, NormaliseBatchResult, NormaliseOptions, NormaliseResult, Normaliser, NormaliserOptions, RunContext } from './types.js';
 
 function reject(code: string, message: string, index: number | undefined): NormaliseResult {
   const diagnostic: Diagnostic = { severity: 'error', code, message };
@@ -13,50 +14,120 @@ function reject(code: string, message: string, index: number | undefined): Norma
   return { ok: false, diagnostic };
 }
 
+/** How many of the closest mappings an `unrecognised-format` rejection names. */
+const CLOSEST_NAMED = 3;
+
 export function createNormaliser(options: NormaliserOptions = {}): Normaliser {
   const own = options.mappings ?? [];
   const ownNames = new Set(own.map((m) => m.name));
   const builtIns = options.includeBuiltIns === false ? [] : builtInMappings().filter((m) => !ownNames.has(m.name));
   const mappings: readonly Mapping[] = Object.freeze([...own, ...builtIns]);
+  const byName = new Map(mappings.map((m) => [m.name, m]));
+  const ownCount = own.length;
   const ownContext: RunContext = { tenant: options.tenant };
-  const contextFor = (call: NormaliseCallOptions | undefined): RunContext =>
-    call?.tenant === undefined || call.tenant === ownContext.tenant ? ownContext : { tenant: call.tenant };
-  const tried = mappings.map((m) => m.name).join(', ') || 'none';
+  /** The context of one call: the normaliser's tenant unless the call names another; coverage measurement adds `consumed`. */
+  const contextFor = (call: NormaliseOptions | undefined): RunContext => {
+    const tenant = call?.tenant ?? ownContext.tenant;
+    if (call?.consumed !== undefined) return { tenant, consumed: call.consumed };
+    return tenant === ownContext.tenant ? ownContext : { tenant };
+  };
+  const scores = new Array<number>(mappings.length).fill(-1);
+  const order: number[] = [];
 
-  const run = (event: unknown, index: number | undefined, context: RunContext): NormaliseResult => {
+  const run = (mapping: Mapping, event: JsonRecord, index: number | undefined, context: RunContext): NormaliseResult => {
+    const outcome = mapping.compiled.run(event, context);
+    if (outcome.ok) return { ok: true, events: outcome.events, mapping: mapping.name };
+    return reject(outcome.code, `${mapping.name}: ${outcome.message}`, index);
+  };
+
+  /** Names the mappings that came closest to recognising the event, and what each missed. */
+  const closest = (event: JsonRecord): string => {
+    const ranked = mappings
+      .map((m, i) => ({ m, i, ...m.compiled.detect.explain(event) }))
+      .filter((c) => c.share > 0)
+      .sort((a, b) => b.share - a.share || a.i - b.i)
+      .slice(0, CLOSEST_NAMED);
+    if (ranked.length === 0) return `none of ${mappings.length} mappings comes close (${mappings.map((m) => m.name).join(', ') || 'none'})`;
+    return `closest: ${ranked.map((c) => `${c.m.name} (missing ${c.missing.join(', ')})`).join('; ')}`;
+  };
+
+  const normalise = (event: unknown, index?: number, call?: NormaliseOptions): NormaliseResult => {
     if (!isRecord(event)) {
       const kind = event === null ? 'null' : Array.isArray(event) ? 'an array' : `a ${typeof event}`;
       return reject('not-an-object', `an event must be a JSON object, not ${kind}`, index);
     }
+    const context = contextFor(call);
     try {
-      for (const mapping of mappings) {
-        if (!mapping.compiled.detect(event)) continue;
-        const outcome = mapping.compiled.run(event, context);
-        if (outcome.ok) return { ok: true, events: outcome.events, mapping: mapping.name };
-        return reject(outcome.code, `${mapping.name}: ${outcome.message}`, index);
+      // An explicit choice beats detection.
+      const source = call?.source ?? options.source;
+      if (source !== undefined) {
+        const chosen = byName.get(source);
+        if (chosen === undefined) {
+          return reject('unknown-source', `source "${source}" names no mapping (known: ${mappings.map((m) => m.name).join(', ')})`, index);
+        }
+        return run(chosen, event, index, context);
       }
+      // Scored detection: the most specific mapping that fits wins; ties go to the earlier one.
+      order.length = 0;
+      for (let i = 0; i < mappings.length; i++) {
+        const score = (mappings[i] as Mapping).compiled.detect.score(event);
+        scores[i] = score;
+        if (score >= 0) order.push(i);
+      }
+      if (order.length === 0) return reject('unrecognised-format', `no mapping recognises the event; ${closest(event)}`, index);
+      // The caller's own mappings come before the built-ins whatever the scores: they describe the caller's sources.
+      if (order.length > 1) order.sort((a, b) => Number(b < ownCount) - Number(a < ownCount) || (scores[b] as number) - (scores[a] as number) || a - b);
+      // A mapping that fits but then rejects the event (no time, nothing observable) hands it to the next one.
+      let first: NormaliseResult | undefined;
+      for (const i of [...order]) {
+        const result = run(mappings[i] as Mapping, event, index, context);
+        if (result.ok) return result;
+        first ??= result;
+      }
+      return first as NormaliseResult;
     } catch (error) {
       // A defect, not bad input; still only this event is lost. The message names no event content.
       return reject('internal-error', `normalisation failed: ${error instanceof Error ? error.message : String(error)}`, index);
     }
-    return reject('unrecognised-format', `no mapping recognises the event (tried: ${tried})`, index);
   };
 
-  const normalise = (event: unknown, index?: number, call?: NormaliseCallOptions): NormaliseResult => run(event, index, contextFor(call));
+  /** Envelopes ({"Records": [...]}, forwarded JSON text, EventBridge) are opened and their records normalised alone. */
+  const normaliseInput = (event: unknown, index?: number, call?: NormaliseOptions): NormaliseResult => {
+    const records = eventRecords(event);
+    if (records.length === 1 && records[0] === event) return normalise(event, index, call);
+    const events: ObservedEvent[] = [];
+    const rejected: Diagnostic[] = [];
+    let mapping: string | undefined;
+    let firstFailure: NormaliseResult | undefined;
+    records.forEach((record, i) => {
+      const result = normalise(record, index, call);
+      if (result.ok) {
+        mapping ??= result.mapping;
+        for (const e of result.events) events.push(e);
+        if (result.rejected !== undefined) rejected.push(...result.rejected);
+      } else {
+        firstFailure ??= result;
+        rejected.push({ ...result.diagnostic, message: `record ${i}: ${result.diagnostic.message}` });
+      }
+    });
+    if (mapping === undefined) return firstFailure ?? reject('no-records', 'the envelope holds no records', index);
+    return rejected.length === 0 ? { ok: true, events, mapping } : { ok: true, events, mapping, rejected };
+  };
 
-  const normaliseBatch = (events: readonly unknown[], call?: NormaliseCallOptions): NormaliseBatchResult => {
+  const normaliseBatch = (events: readonly unknown[], call?: NormaliseOptions): NormaliseBatchResult => {
     const out: ObservedEvent[] = [];
     const rejected: Diagnostic[] = [];
-    const context = contextFor(call);
     for (let i = 0; i < events.length; i++) {
-      const result = run(events[i], i, context);
-      if (result.ok) for (const e of result.events) out.push(e);
-      else rejected.push(result.diagnostic);
+      const result = normaliseInput(events[i], i, call);
+      if (result.ok) {
+        for (const e of result.events) out.push(e);
+        if (result.rejected !== undefined) rejected.push(...result.rejected);
+      } else rejected.push(result.diagnostic);
     }
     return { events: out, rejected };
   };
 
-  return { mappings, normalise, normaliseBatch };
+  return { mappings, normalise: normaliseInput, normaliseBatch };
 }
 
 /**

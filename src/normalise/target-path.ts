@@ -16,6 +16,8 @@ export interface TargetPath {
   rootType: string;
   /** `type` or `type#label`: names the root object instance. */
   rootKey: string;
+  /** `type[*]:` — one root object per element of the source list being mapped. */
+  perElement: boolean;
   segments: PathSegment[];
 }
 
@@ -28,7 +30,8 @@ const NAME_CHAR = /[A-Za-z0-9_-]/;
 export function parseTargetPath(text: string): TargetPath {
   const colon = text.indexOf(':');
   if (colon <= 0) throw new TargetPathError(`target "${text}" must look like "<sco-type>:<property>"`);
-  const root = text.slice(0, colon);
+  const perElement = text.slice(0, colon).endsWith('[*]');
+  const root = perElement ? text.slice(0, colon - 3) : text.slice(0, colon);
   const hashAt = root.indexOf('#');
   const rootType = hashAt < 0 ? root : root.slice(0, hashAt);
   if (!TYPE_PATTERN.test(rootType)) throw new TargetPathError(`"${rootType}" is not a valid SCO type name`);
@@ -67,5 +70,5 @@ export function parseTargetPath(text: string): TargetPath {
     if (text[pos] !== '.') throw new TargetPathError(`unexpected "${text[pos]}" at column ${pos + 1} of "${text}"`);
     pos++;
   }
-  return { rootType, rootKey: root, segments };
+  return { rootType, rootKey: perElement ? `${root}[*]` : root, perElement, segments };
 }

@@ -24,12 +24,91 @@ export const TRANSFORM_NAMES = [
   'dirname',
   'ip-to-sco-type',
   'expand-registry-hive',
+  'user-name',
+  'user-domain',
+  'windows-message-text',
 ] as const;
 export type TransformName = (typeof TRANSFORM_NAMES)[number];
 
+/** A transform as written in a mapping: a name, or a lookup in a table (the mapping's own or a built-in one). */
+export type TransformSpec = TransformName | { lookup: string; keep?: boolean; skip?: boolean };
+
+/**
+ * Built-in lookup tables. Keys are the source values as text (numbers are looked up by their decimal form).
+ */
+export const BUILT_IN_TABLES: Readonly<Record<string, Readonly<Record<string, string | number | boolean>>>> = {
+  // IANA protocol numbers, as STIX network-traffic:protocols names them.
+  'iana-protocol': {
+    '0': 'hopopt', '1': 'icmp', '2': 'igmp', '4': 'ipv4', '6': 'tcp', '17': 'udp', '41': 'ipv6', '47': 'gre',
+    '50': 'esp', '51': 'ah', '58': 'ipv6-icmp', '89': 'ospf', '103': 'pim', '112': 'vrrp', '132': 'sctp',
+  },
+  // Windows logon types (event 4624 LogonType).
+  'windows-logon-type': {
+    '0': 'System', '2': 'Interactive', '3': 'Network', '4': 'Batch', '5': 'Service', '7': 'Unlock',
+    '8': 'NetworkCleartext', '9': 'NewCredentials', '10': 'RemoteInteractive', '11': 'CachedInteractive',
+    '12': 'CachedRemoteInteractive', '13': 'CachedUnlock',
+  },
+  // Windows `%%` message codes seen in Security events (the text Event Viewer shows).
+  'windows-message-code': {
+    '%%1537': 'DELETE', '%%1538': 'READ_CONTROL', '%%1539': 'WRITE_DAC', '%%1540': 'WRITE_OWNER',
+    '%%1541': 'SYNCHRONIZE', '%%1542': 'ACCESS_SYS_SEC', '%%1832': 'Identification', '%%1833': 'Impersonation',
+    '%%1840': 'Delegation', '%%1842': 'Yes', '%%1843': 'No', '%%1936': 'TokenElevationTypeDefault (1)',
+    '%%1937': 'TokenElevationTypeFull (2)', '%%1938': 'TokenElevationTypeLimited (3)',
+    '%%4416': 'ReadData (or ListDirectory)', '%%4417': 'WriteData (or AddFile)',
+    '%%4418': 'AppendData (or AddSubdirectory or CreatePipeInstance)', '%%4419': 'ReadEA', '%%4420': 'WriteEA',
+    '%%4421': 'Execute/Traverse', '%%4422': 'DeleteChild', '%%4423': 'ReadAttributes', '%%4424': 'WriteAttributes',
+    '%%14592': 'Inbound', '%%14593': 'Outbound', '%%14608': 'Resource Assignment', '%%14609': 'Listen',
+    '%%14610': 'Receive/Accept', '%%14611': 'Connect',
+  },
+};
+
+/** A lookup transform: the table's value, or (with `keep`) the value unchanged when the table has no entry. */
+export function lookupTransform(table: Readonly<Record<string, string | number | boolean>>, keep: boolean, skip = false): TransformFn {
+  return (value) => {
+    const key = typeof value === 'string' ? value : typeof value === 'number' ? String(value) : undefined;
+    if (key === undefined) return FAIL;
+    const found = Object.prototype.hasOwnProperty.call(table, key) ? table[key] : undefined;
+    if (found !== undefined) return found;
+    return keep ? value : skip ? SKIP : FAIL;
+  };
+}
+
+/** `DOMAIN\user` → `user`, `user@domain` → `user`; a bare name stays as it is. */
+function userName(value: unknown): TransformResult {
+  if (typeof value !== 'string' || value.length === 0) return FAIL;
+  const slash = value.lastIndexOf('\\');
+  if (slash >= 0) return slash === value.length - 1 ? FAIL : value.slice(slash + 1);
+  const at = value.indexOf('@');
+  return at > 0 ? value.slice(0, at) : value;
+}
+
+/** `DOMAIN\user` → `DOMAIN`, `user@domain` → `domain`; nothing for a bare name. */
+function userDomain(value: unknown): TransformResult {
+  if (typeof value !== 'string') return FAIL;
+  const slash = value.lastIndexOf('\\');
+  if (slash > 0) return value.slice(0, slash);
+  const at = value.indexOf('@');
+  return at > 0 && at < value.length - 1 ? value.slice(at + 1) : SKIP;
+}
+
+const MESSAGE_CODES = BUILT_IN_TABLES['windows-message-code'] as Readonly<Record<string, string>>;
+
+/** Replaces every Windows `%%NNNN` code in a text by its meaning (unknown codes stay); `%%14592` → `Inbound`. */
+function windowsMessageText(value: unknown): TransformResult {
+  if (typeof value !== 'string') return FAIL;
+  if (value.indexOf('%%') < 0) return value;
+  return value.replace(/%%[0-9]+/g, (code) => MESSAGE_CODES[code] ?? code).replace(/\s+/g, ' ').trim();
+}
+
 function toInt(value: unknown): TransformResult {
   if (typeof value === 'number') return Number.isSafeInteger(value) ? value : FAIL;
-  if (typeof value !== 'string' || value.length === 0 || value.length > 16) return FAIL;
+  if (typeof value !== 'string' || value.length === 0 || value.length > 18) return FAIL;
+  // Windows writes process ids and logon ids in hex: 0x1a2c.
+  if (value.length > 2 && value.charCodeAt(0) === 48 && (value.charCodeAt(1) === 120 || value.charCodeAt(1) === 88)) {
+    if (!/^0[xX][0-9a-fA-F]{1,13}$/.test(value)) return FAIL;
+    return Number.parseInt(value.slice(2), 16);
+  }
+  if (value.length > 16) return FAIL;
   const n = Number(value);
   // Number('') and Number(' 12 ') are lenient; insist on a plain optionally signed decimal integer.
   if (!Number.isSafeInteger(n)) return FAIL;
@@ -75,8 +154,20 @@ const REGISTRY_HIVES: Readonly<Record<string, string>> = {
 };
 
 /** STIX requires the hive fully spelled out: `HKLM\…` becomes `HKEY_LOCAL_MACHINE\…`. */
+/** Kernel spellings of the hives, as Windows Security events write object names. */
+const KERNEL_HIVES: readonly [string, string][] = [
+  ['\\REGISTRY\\MACHINE', 'HKEY_LOCAL_MACHINE'],
+  ['\\REGISTRY\\USER', 'HKEY_USERS'],
+];
+
 function expandRegistryHive(value: unknown): TransformResult {
   if (typeof value !== 'string' || value.length === 0) return FAIL;
+  if (value.charCodeAt(0) === 92) {
+    const upper = value.toUpperCase();
+    for (const [kernel, hive] of KERNEL_HIVES) {
+      if (upper === kernel || upper.startsWith(`${kernel}\\`)) return hive + value.slice(kernel.length);
+    }
+  }
   const cut = value.indexOf('\\');
   const hive = cut < 0 ? value : value.slice(0, cut);
   const expanded = REGISTRY_HIVES[hive.toUpperCase()];
@@ -153,4 +244,7 @@ export const TRANSFORMS: Readonly<Record<TransformName, TransformFn>> = {
   // The value itself is unchanged; the compiler reads the type with ipScoType.
   'ip-to-sco-type': (v) => (ipScoType(v) === undefined ? FAIL : v),
   'expand-registry-hive': expandRegistryHive,
+  'user-name': userName,
+  'user-domain': userDomain,
+  'windows-message-text': windowsMessageText,
 };

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StixflowStack } from '../../infra/stack.js';
 import { REPO_ROOT as REPO } from '../../infra/bundling.js';
 import { loadRulesFromPaths } from '../../src/rules/load.js';
+import { BUILT_IN_MAPPING_FILES } from '../../src/normalise/index.js';
 
 /** One synth (with esbuild bundling, three functions) shared by every test in this file. */
 let app: App;
@@ -190,7 +191,8 @@ describe('StixflowStack template', () => {
       const shipped = loadRulesFromPaths([join(dir, 'rules')]);
       expect(shipped.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
       expect(shipped.rules.map((r) => r.id)).toEqual(loadRulesFromPaths([join(REPO, 'rules')]).rules.map((r) => r.id));
-      expect(readdirSync(join(dir, 'mappings')).sort()).toEqual(['ecs.yaml', 'flat.yaml', 'mapping.schema.json', 'stix.yaml']);
+      // Every built-in mapping (issue #13 added the source mappings) and the schema.
+      expect(readdirSync(join(dir, 'mappings')).sort()).toEqual([...BUILT_IN_MAPPING_FILES, 'mapping.schema.json'].sort());
       expect(statSync(join(dir, 'index.mjs')).size).toBeLessThan(1024 * 1024);
       expect(readFileSync(join(dir, 'index.mjs'), 'utf8')).toMatch(/^import\{createRequire as __stixflowCreateRequire\}|^import \{ createRequire as __stixflowCreateRequire \}/);
     }

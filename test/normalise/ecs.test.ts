@@ -67,12 +67,12 @@ describe('ECS mapping: process events', () => {
     });
     expect(od.x_unmapped).toEqual({
       ecs: { version: '8.11.0' },
-      agent: { type: 'endpoint', version: '8.11.1' },
+      'agent.version': '8.11.1',
       'event.kind': 'event',
       'event.created': '2024-05-01T10:00:01Z', // a time candidate not used is kept, not dropped
-      'host.os.family': 'windows',
-      'process.args': ['powershell.exe', '-enc', 'AAAA'],
     });
+    // Mapped since issue #13: process.args, host.os.family, agent.type.
+    expect(ofType(event, 'process').find((p) => p.name === 'powershell.exe')?.x_args).toEqual(['powershell.exe', '-enc', 'AAAA']);
   });
 });
 

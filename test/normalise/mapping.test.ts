@@ -48,6 +48,8 @@ fields:
 ignore: [local_orig]
 `;
 
+const builtInNames = BUILT_IN_MAPPING_FILES.map((file) => file.replace('.yaml', ''));
+
 describe('built-in mappings', () => {
   it('parse, validate against the published schema and compile', () => {
     const validate = new Ajv2020({ allErrors: true, strictRequired: false, allowUnionTypes: true }).compile(mappingSchema());
@@ -56,11 +58,10 @@ describe('built-in mappings', () => {
       expect(builtInMappingTexts()[file]).toBe(text);
       expect(validate(parse(text)), JSON.stringify(validate.errors)).toBe(true);
     }
-    expect(builtInMappings().map((m) => [m.name, m.mode])).toEqual([
-      ['stix', 'stix-passthrough'],
-      ['ecs', 'fields'],
-      ['flat', 'fields'],
-    ]);
+    // Each file holds the mapping of its name; only stix passes STIX through.
+    expect(builtInMappings().map((m) => [m.name, m.mode])).toEqual(
+      BUILT_IN_MAPPING_FILES.map((file) => [file.replace('.yaml', ''), file === 'stix.yaml' ? 'stix-passthrough' : 'fields']),
+    );
   });
 
   it('can be supplied inline (bundled deployments) instead of read from mappings/', () => {
@@ -68,11 +69,11 @@ describe('built-in mappings', () => {
     try {
       const replacement = original['flat.yaml'].replace('name: flat', 'name: flat-inline');
       setBuiltInMappingTexts({ ...original, 'flat.yaml': replacement }, JSON.stringify(mappingSchema()));
-      expect(builtInMappings().map((m) => m.name)).toEqual(['stix', 'ecs', 'flat-inline']);
+      expect(builtInMappings().map((m) => m.name)).toEqual(builtInNames.map((n) => (n === 'flat' ? 'flat-inline' : n)));
     } finally {
       setBuiltInMappingTexts(original);
     }
-    expect(builtInMappings().map((m) => m.name)).toEqual(['stix', 'ecs', 'flat']);
+    expect(builtInMappings().map((m) => m.name)).toEqual(builtInNames);
   });
 
   it('the schema file itself is valid JSON Schema 2020-12', () => {
@@ -114,12 +115,12 @@ describe('a mapping for a new source, no code', () => {
   });
 
   it('is tried before the built-ins; one named like a built-in replaces it', () => {
-    expect(normaliser.mappings.map((m) => m.name)).toEqual(['zeek-conn', 'stix', 'ecs', 'flat']);
+    expect(normaliser.mappings.map((m) => m.name)).toEqual(['zeek-conn', ...builtInNames]);
     const flatOnlyPid = loadMapping(
       `mapping: 1\nname: flat\ndetect: { any: [ { present: pid } ] }\ntime: { start: t }\nfields: { pid: { target: process:pid, transform: to-int } }\n`,
     );
     const replaced = createNormaliser({ mappings: [flatOnlyPid] });
-    expect(replaced.mappings.map((m) => m.name)).toEqual(['flat', 'stix', 'ecs']);
+    expect(replaced.mappings.map((m) => m.name)).toEqual(['flat', ...builtInNames.filter((n) => n !== 'flat')]);
     expect(createNormaliser({ mappings: [zeek], includeBuiltIns: false }).mappings).toHaveLength(1);
   });
 
