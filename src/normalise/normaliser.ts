@@ -47,7 +47,8 @@ export function createNormaliser(options: NormaliserOptions = {}): Normaliser {
       .filter((c) => c.share > 0)
       .sort((a, b) => b.share - a.share || a.i - b.i)
       .slice(0, CLOSEST_NAMED);
-    if (ranked.length === 0) return `none of ${mappings.length} mappings comes close (${mappings.map((m) => m.name).join(', ') || 'none'})`;
+    // Not the names of all of them: this reason is repeated for every such event of a batch (docs/normalisation.md lists them).
+    if (ranked.length === 0) return `none of the ${mappings.length} mappings comes close`;
     return `closest: ${ranked.map((c) => `${c.m.name} (missing ${c.missing.join(', ')})`).join('; ')}`;
   };
 
