@@ -62,6 +62,8 @@ export function readDocuments(text: string): ReadDocument[] {
   const length = body.length;
   let pos = 0;
   let line = 1;
+  /** Set once a value ran to the end of the body unclosed: the rest is read as one value per line. */
+  let lineByLine = false;
   const records = new TextRecords(out);
   while (pos < length) {
     const c = body.charCodeAt(pos);
@@ -72,7 +74,21 @@ export function readDocuments(text: string): ReadDocument[] {
     }
     if (c === 123 || c === 91) {
       records.flush();
+      if (lineByLine) {
+        // After a value that never closed, each line is one value at most: scanning from every later bracket to
+        // the end of the body again would cost the square of its size (a body of `{` lines).
+        let eol = body.indexOf('\n', pos);
+        if (eol < 0) eol = length;
+        try {
+          out.push({ ok: true, value: JSON.parse(body.slice(pos, eol)) as unknown, line });
+        } catch {
+          out.push({ ok: false, line, message: 'not valid JSON' });
+        }
+        pos = eol;
+        continue;
+      }
       const end = endOfJsonValue(body, pos);
+      if (end < 0) lineByLine = true;
       const startLine = line;
       if (end >= 0) {
         const slice = body.slice(pos, end);

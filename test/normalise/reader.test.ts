@@ -32,6 +32,16 @@ describe('the shared input reader', () => {
     ]);
   });
 
+  it('reads a body of 200,000 unclosed values line by line, each reported once, then the good line after them', () => {
+    // Scanning from every bracket to the end of the body again would take the square of its size
+    // (minutes for a 1 MiB body of `{` lines); after one value that never closes, lines are read alone.
+    const text = `${'{\n'.repeat(200_000)}{"after":true}\n`;
+    const documents = readDocuments(text);
+    expect(documents).toHaveLength(200_001);
+    expect(documents.filter((d) => !d.ok).map((d) => d.line).slice(0, 3)).toEqual([1, 2, 3]);
+    expect(documents.at(-1)).toEqual({ ok: true, value: { after: true }, line: 200_001 });
+  });
+
   it('reads VPC Flow Log lines: the default version 2 format, and custom formats after their header line', () => {
     const text = [
       '2 123456789010 eni-1235b8ca123456789 172.31.16.139 172.31.16.21 20641 22 6 20 4249 1418530010 1418530070 ACCEPT OK',
