@@ -83,6 +83,20 @@ export function toAlertDocument(alert: Alert): AlertDocument {
   };
 }
 
+/** Characters SQS refuses in a message body although JSON.stringify leaves them as they are. */
+const OUTSIDE_SQS_CHARACTERS = /[\uFFFE\uFFFF]/g;
+
+/**
+ * The alert document as a message body. SQS accepts only #x9, #xA, #xD, #x20–#xD7FF,
+ * #xE000–#xFFFD and #x10000–#x10FFFF; JSON.stringify already escapes control characters and lone
+ * surrogates, and the two noncharacters U+FFFE and U+FFFF are escaped here, so an event that
+ * carries them (an attacker's command line, say) cannot make its alert undeliverable. The JSON
+ * value is unchanged.
+ */
+export function serialiseAlertDocument(alert: Alert): string {
+  return JSON.stringify(toAlertDocument(alert)).replace(OUTSIDE_SQS_CHARACTERS, (c) => `\\u${c.charCodeAt(0).toString(16)}`);
+}
+
 /** A name-based UUID (version 5 layout) over SHA-1 of the parts, as STIX ids use. */
 export function deterministicUuid(parts: string[]): string {
   const hash = createHash('sha1').update(JSON.stringify(parts)).digest();

@@ -115,7 +115,7 @@ export interface LateEvent {
   eventIndex: number;
   ruleId: string;
   groupKey: string;
-  observedDataId: string | undefined;
+  observedDataId: string;
   lagSeconds: number;
 }
 

@@ -8,7 +8,7 @@
 import type { Diagnostic } from '../errors.js';
 import { AlertLedger, type Settlement } from '../engine/alert-ledger.js';
 import { AlertGate, type GateResult } from '../engine/gate.js';
-import { toAlertDocument, type Alert } from '../engine/alert.js';
+import { serialiseAlertDocument, type Alert } from '../engine/alert.js';
 import { StreamingEngine, type BatchResult, type EventInput, type LateEvent, type StreamingEngineOptions } from '../engine/streaming.js';
 import { createNormaliser } from '../normalise/index.js';
 import type { Normaliser } from '../normalise/index.js';
@@ -173,7 +173,7 @@ export class Detector {
     const outgoing = [...gated.admitted, ...gated.notices];
     let failed: SendResult['failed'] = [];
     if (this.options.sink && outgoing.length > 0) {
-      failed = (await this.options.sink.send(outgoing.map((a) => ({ id: a.id, body: JSON.stringify(toAlertDocument(a)), groupId: a.ruleId })))).failed;
+      failed = (await this.options.sink.send(outgoing.map((a) => ({ id: a.id, body: serialiseAlertDocument(a), groupId: a.ruleId })))).failed;
     }
     const failures = new Map(failed.map((f) => [f.id, f]));
     const delivered = outgoing.filter((a) => !failures.has(a.id));
@@ -201,11 +201,20 @@ export class Detector {
       ...gated.suppressed.map((alert) => ({ alert, outcome: 'suppressed' as const })),
       ...gated.throttled.filter((a) => !held(a)).map((alert) => ({ alert, outcome: 'throttled' as const })),
     ];
-    await this.engine.acknowledge(settled.filter((s) => this.statefulRules.has(s.alert.ruleId)).map((s) => s.alert));
-    if (ledger) await this.ledger.settle(settled.filter((s) => !this.statefulRules.has(s.alert.ruleId)), ledger.versions);
-    await this.gate.acknowledgeNotices(gated.notices.filter((n) => noticesOut.has(n.id)));
+    // The alerts are out: bookkeeping that fails now only means a re-send (same id) or a count
+    // missed on a later delivery, so it is reported, never a failure of the whole input.
+    const afterDelivery = async (what: string, step: () => Promise<void>): Promise<void> => {
+      try {
+        await step();
+      } catch (error) {
+        errors.push({ severity: 'warning', code: 'bookkeeping-failed', message: `${what} failed after delivery (${error instanceof Error ? error.name : 'unknown error'}); the alerts may be sent again with the same ids` });
+      }
+    };
+    await afterDelivery('clearing outboxes', () => this.engine.acknowledge(settled.filter((s) => this.statefulRules.has(s.alert.ruleId)).map((s) => s.alert)));
+    if (ledger) await afterDelivery('settling the alert ledger', () => this.ledger.settle(settled.filter((s) => !this.statefulRules.has(s.alert.ruleId)), ledger.versions));
+    await afterDelivery('acknowledging rate-limit notices', () => this.gate.acknowledgeNotices(gated.notices.filter((n) => noticesOut.has(n.id))));
     const resent = new Set(gated.resent);
-    if (this.options.counters) await this.count(batch, gated, ledger?.fresh ?? [], inputs, tenant);
+    if (this.options.counters) await afterDelivery('updating rule-health counters', () => this.count(batch, gated, ledger?.fresh ?? [], inputs, tenant));
     return {
       accepted: inputs.length,
       rejected: [],
@@ -237,7 +246,7 @@ export class Detector {
     for (const a of freshStateless) add(a.tenant, a.ruleId, { matches: 1 });
     const hits = [
       ...batch.filtered.map((f) => ({ tenant: tenantOf(f.eventIndex), ruleId: f.ruleId, kind: 'filtered', eventId: f.observedDataId })),
-      ...batch.late.map((l) => ({ tenant: tenantOf(l.eventIndex), ruleId: l.ruleId, kind: 'late', eventId: l.observedDataId ?? `index-${l.eventIndex}` })),
+      ...batch.late.map((l) => ({ tenant: tenantOf(l.eventIndex), ruleId: l.ruleId, kind: 'late', eventId: l.observedDataId })),
     ];
     for (const hit of hits.length > 0 ? await this.ledger.firstHits(hits) : []) add(hit.tenant, hit.ruleId, { [hit.kind as 'filtered' | 'late']: 1 });
     // A re-send is the same alert again: counted once, when it was first admitted.
