@@ -149,6 +149,12 @@ export interface BatchResult {
    * (their delivery was not acknowledged): the gate lets them through as they are.
    */
   redelivered: string[];
+  /**
+   * Ids of correlation alerts among `alerts` sent without being committed (their state could
+   * not be stored even with no partial match left): no outbox remembers them, so the caller
+   * deduplicates them as it does stateless alerts (the alert ledger).
+   */
+  uncommitted: string[];
   late: LateEvent[];
   errors: Diagnostic[];
   /** Counts for metrics. */
@@ -329,7 +335,7 @@ interface Applied {
 }
 
 /** The parts of a BatchResult the state updates add to. */
-type BatchOutput = Pick<BatchResult, 'alerts' | 'redelivered' | 'late' | 'errors' | 'matched' | 'stats'>;
+type BatchOutput = Pick<BatchResult, 'alerts' | 'redelivered' | 'uncommitted' | 'late' | 'errors' | 'matched' | 'stats'>;
 
 /** A group key as diagnostics quote it: long keys are cut, the message need not carry them whole. */
 function quoteGroup(group: string): string {
@@ -430,6 +436,7 @@ export class StreamingEngine {
     const filtered: RuleEvent[] = [];
     const matched: RuleEvent[] = [];
     const redelivered: string[] = [];
+    const uncommitted: string[] = [];
 
     // Scratch reused for every event of the batch: which rules the event satisfies (bit mask
     // per rule, and the rules with a mask, in the order the index found them). Made per batch,
@@ -505,7 +512,7 @@ export class StreamingEngine {
     }
 
     if (touches.size > 0) {
-      const out: BatchOutput = { alerts, redelivered, late, errors, matched, stats };
+      const out: BatchOutput = { alerts, redelivered, uncommitted, late, errors, matched, stats };
       let pending = [...touches.values()];
       for (let attempt = 0; pending.length > 0; attempt++) {
         if (attempt > this.maxRetries) {
@@ -536,7 +543,7 @@ export class StreamingEngine {
       }
     }
     for (const i of inputs) stats.valuesCut += i.observation.valuesCut ?? 0;
-    return { alerts, late, errors, stats, filtered, matched, touched: [...touches.values()].map((t) => t.key), redelivered };
+    return { alerts, late, errors, stats, filtered, matched, touched: [...touches.values()].map((t) => t.key), redelivered, uncommitted };
   }
 
   /**
@@ -611,8 +618,11 @@ export class StreamingEngine {
     // Not even the alerts alone fit the item: they go out now, uncommitted (the state is not
     // written, so a redelivery of the events computes them again, with the same ids).
     out.errors.push({ severity: 'error', code: 'state-too-large', message: `state of rule ${entry.key.ruleId} group ${quoteGroup(entry.key.group)} does not fit the item size limit even with no partial match left: its ${outbox.length} alert(s) are sent without being committed, and the events are not correlated`, ruleId: entry.key.ruleId, eventIndex: entry.items[0]?.eventIndex });
-    out.alerts.push(...outbox);
-    out.redelivered.push(...earlier);
+    // Late events, diagnostics and matches are reported as for a committed state; the new
+    // alerts are marked so that the alert ledger keeps a redelivery from raising them again.
+    this.publish(out, entry, outbox, earlier, applied, 0);
+    const before = new Set(earlier);
+    for (const alert of outbox) if (!before.has(alert.id)) out.uncommitted.push(alert.id);
     return true;
   }
 

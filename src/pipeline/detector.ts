@@ -164,11 +164,14 @@ export class Detector {
 
     // Stateless and indicator alerts go through the ledger (stateful ones have their outbox):
     // new ones are gated and counted, unsettled ones are sent again, settled ones dropped.
-    const statelessAlerts = batch.alerts.filter((a) => !this.statefulRules.has(a.ruleId));
+    // Correlation alerts sent uncommitted (their state did not fit its item) have no outbox either.
+    const uncommitted = new Set(batch.uncommitted);
+    const viaLedger = (a: Alert): boolean => !this.statefulRules.has(a.ruleId) || uncommitted.has(a.id);
+    const statelessAlerts = batch.alerts.filter(viaLedger);
     const ledger = statelessAlerts.length > 0 ? await this.ledger.record(statelessAlerts) : undefined;
     const dropped = new Set(ledger?.duplicates);
     const resentCopies = new Map(ledger?.resent.map((a) => [a.id, a]));
-    const raised = batch.alerts.filter((a) => !dropped.has(a)).map((a) => (this.statefulRules.has(a.ruleId) ? a : (resentCopies.get(a.id) ?? a)));
+    const raised = batch.alerts.filter((a) => !dropped.has(a)).map((a) => (viaLedger(a) ? (resentCopies.get(a.id) ?? a) : a));
     const gated = await this.gate.admit(raised, new Set([...batch.redelivered, ...resentCopies.keys()]));
     const outgoing = [...gated.admitted, ...gated.notices];
     let failed: SendResult['failed'] = [];
@@ -210,8 +213,8 @@ export class Detector {
         errors.push({ severity: 'warning', code: 'bookkeeping-failed', message: `${what} failed after delivery (${error instanceof Error ? error.name : 'unknown error'}); the alerts may be sent again with the same ids` });
       }
     };
-    await afterDelivery('clearing outboxes', () => this.engine.acknowledge(settled.filter((s) => this.statefulRules.has(s.alert.ruleId)).map((s) => s.alert)));
-    if (ledger) await afterDelivery('settling the alert ledger', () => this.ledger.settle(settled.filter((s) => !this.statefulRules.has(s.alert.ruleId)), ledger.versions));
+    await afterDelivery('clearing outboxes', () => this.engine.acknowledge(settled.filter((s) => !viaLedger(s.alert)).map((s) => s.alert)));
+    if (ledger) await afterDelivery('settling the alert ledger', () => this.ledger.settle(settled.filter((s) => viaLedger(s.alert)), ledger.versions));
     await afterDelivery('acknowledging rate-limit notices', () => this.gate.acknowledgeNotices(gated.notices.filter((n) => noticesOut.has(n.id))));
     const resent = new Set(gated.resent);
     if (this.options.counters) await afterDelivery('updating rule-health counters', () => this.count(batch, gated, ledger?.fresh ?? [], inputs, tenant));
@@ -243,7 +246,8 @@ export class Detector {
     const tenantOf = (eventIndex: number): string => inputs[eventIndex]?.tenant ?? tenant;
     const add = (t: string, ruleId: string, deltas: CounterDeltas): void => buffer.add(t, ruleId, day, deltas);
     for (const m of batch.matched) if (!m.stateless) add(tenantOf(m.eventIndex), m.ruleId, { matches: 1 });
-    for (const a of freshStateless) add(a.tenant, a.ruleId, { matches: 1 });
+    // (An uncommitted correlation alert is in the ledger too, but its match is counted as the engine reported it.)
+    for (const a of freshStateless) if (!this.statefulRules.has(a.ruleId)) add(a.tenant, a.ruleId, { matches: 1 });
     const hits = [
       ...batch.filtered.map((f) => ({ tenant: tenantOf(f.eventIndex), ruleId: f.ruleId, kind: 'filtered', eventId: f.observedDataId })),
       ...batch.late.map((l) => ({ tenant: tenantOf(l.eventIndex), ruleId: l.ruleId, kind: 'late', eventId: l.observedDataId })),

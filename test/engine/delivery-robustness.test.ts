@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { Detector } from '../../src/pipeline/detector.js';
 import type { MessageSink, OutgoingMessage, SendResult } from '../../src/queue/types.js';
+import { InMemoryCounterStore, utcDay } from '../../src/state/counters.js';
 import { InMemoryStateStore } from '../../src/state/memory-store.js';
 import { rulesFrom, stixEvent } from '../rules/helpers.js';
 
@@ -65,5 +66,32 @@ rules:
     expect(result.alerts).toHaveLength(1);
     expect(sink.bodies).toHaveLength(1);
     expect(result.errors).toEqual([expect.objectContaining({ severity: 'warning', code: 'bookkeeping-failed' })]);
+  });
+});
+
+describe('correlation alerts whose state cannot be stored', () => {
+  it('are delivered and counted once however often the batch is delivered (the ledger stands in for the outbox)', async () => {
+    const rules = rulesFrom(`
+rules:
+  - id: pair
+    name: Pair
+    severity: high
+    description: "${'a long description '.repeat(160)}"
+    pattern: "[process:name = 'a'] FOLLOWEDBY [process:name = 'b']"
+`);
+    // No state item of this store holds even the alert alone: it goes out uncommitted.
+    const store = new InMemoryStateStore({ maxItemBytes: 2500 });
+    const counters = new InMemoryCounterStore();
+    const sink = new CharacterCheckingSink();
+    const detector = new Detector({ rules, store, sink, counters });
+    const batch = [stixEvent({ n: 1, time: '2026-01-01T10:00:00Z', process: { name: 'a' } }), stixEvent({ n: 2, time: '2026-01-01T10:00:05Z', process: { name: 'b' } })];
+    const first = await detector.process(batch, 't');
+    expect(first.errors.map((e) => e.code)).toContain('state-too-large');
+    expect(first.alerts).toHaveLength(1);
+    const again = await detector.process(batch, 't');
+    expect(again.alerts).toHaveLength(0);
+    expect(sink.bodies).toHaveLength(1);
+    const totals = [...(await counters.read('t', ['pair'], [utcDay(Date.now())])).values()].flatMap((days) => [...days.values()]);
+    expect(totals.reduce((sum, c) => sum + c.alerts, 0)).toBe(1);
   });
 });
