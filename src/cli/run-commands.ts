@@ -26,7 +26,7 @@ Options:
   --allow-unsatisfiable   keep rules whose pattern can never match (a warning, not an error)
   -h, --help              show this help
 
-Exit status: 0 all processed, 1 some events or rules rejected, 2 usage error.`;
+Exit status: 0 all processed, 1 some events or rules rejected or an error or warning reported (on stderr), 2 usage error.`;
 
 const STATE_HELP = `Usage: stixflow state --rules <file|dir> --rule <id> [--group <key>] [options] <events-file… | ->
 
