@@ -6,7 +6,7 @@
  * not call the expression unsatisfiable (a property test holds the two together); anything else
  * answers false and goes to the solver.
  */
-import { comparisonLeaves, isComparisonJunction, type ComparisonExpression, type ComparisonLeaf, type PathStep } from '../pattern/ast.js';
+import { andFactors, comparisonLeaves, isComparisonJunction, type ComparisonExpression, type ComparisonLeaf, type PathStep } from '../pattern/ast.js';
 import { neverMatches } from './regex.js';
 
 const SAFE = 1e15;
@@ -51,14 +51,6 @@ function evidentLeaf(leaf: ComparisonLeaf): boolean {
   }
 }
 
-function andFactors(expr: ComparisonExpression, out: ComparisonExpression[]): ComparisonExpression[] {
-  if (expr.kind === 'and') {
-    andFactors(expr.left, out);
-    andFactors(expr.right, out);
-  } else out.push(expr);
-  return out;
-}
-
 /** One path a prefix of the other (or equal): the two comparisons constrain the same value. */
 function related(a: string[], b: string[]): boolean {
   const n = Math.min(a.length, b.length);
@@ -75,7 +67,7 @@ function related(a: string[], b: string[]): boolean {
 export function evidentlySatisfiable(expr: ComparisonExpression): boolean {
   if (!isComparisonJunction(expr)) return evidentLeaf(expr);
   if (expr.kind === 'or') return evidentlySatisfiable(expr.left) || evidentlySatisfiable(expr.right);
-  const factors = andFactors(expr, []);
+  const factors = andFactors(expr);
   const leaves = comparisonLeaves(expr);
   const type = leaves[0]?.path.objectType;
   if (leaves.some((l) => l.path.objectType !== type)) return false;

@@ -6,7 +6,7 @@
  * types), each value solved (./slot.ts), and the objects built: the root object plus every
  * referenced object, linked by deterministic ids.
  */
-import { comparisonLeaves, isComparisonJunction, type ComparisonExpression, type ComparisonLeaf, type ObservationExpression, type PathStep } from '../pattern/ast.js';
+import { andFactors, comparisonLeaves, isComparisonJunction, type ComparisonExpression, type ComparisonLeaf, type ObservationExpression, type PathStep } from '../pattern/ast.js';
 import type { StixObject } from '../stix/types.js';
 import { printPath } from '../pattern/print.js';
 import { byPosition, conjuncts, describeTest, takeConjuncts, type ValueLeaf } from './leaves.js';
@@ -548,14 +548,6 @@ function countConjuncts(expr: ComparisonExpression, cap: number): number {
   return Math.min(cap + 1, expr.kind === 'or' ? l + r : l * r);
 }
 
-function andFactors(expr: ComparisonExpression, out: ComparisonExpression[]): ComparisonExpression[] {
-  if (expr.kind === 'and') {
-    andFactors(expr.left, out);
-    andFactors(expr.right, out);
-  } else out.push(expr);
-  return out;
-}
-
 /** Where a comparison can interact with another one: its root type and first property. */
 function anchorKey(leaf: ComparisonLeaf): string {
   const first = leaf.path.steps[0];
@@ -590,7 +582,7 @@ export function decideComparison(expr: ComparisonExpression, budget: { plans: nu
     const r = decideComparison(expr.right, budget);
     return { types: new Set([...l.types, ...r.types]), failures: l.types.size === 0 && r.types.size === 0 ? [...l.failures, ...r.failures].slice(0, MAX_FAILURES) : [] };
   }
-  const factors = andFactors(expr, []);
+  const factors = andFactors(expr);
   // Union-find over the factors: those touching a common property are decided together.
   const parent = factors.map((_, i) => i);
   const find = (i: number): number => (parent[i] === i ? i : (parent[i] = find(parent[i] as number)));

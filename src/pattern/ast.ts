@@ -95,6 +95,15 @@ export function isComparisonJunction(expr: ComparisonExpression): expr is Compar
   return expr.kind === 'and' || expr.kind === 'or';
 }
 
+/** The operands of a chain of ANDs (`a AND (b AND c)` → a, b, c); an OR or a leaf is one operand. */
+export function andFactors(expr: ComparisonExpression, out: ComparisonExpression[] = []): ComparisonExpression[] {
+  if (expr.kind === 'and') {
+    andFactors(expr.left, out);
+    andFactors(expr.right, out);
+  } else out.push(expr);
+  return out;
+}
+
 export function comparisonLeaves(expr: ComparisonExpression): ComparisonLeaf[] {
   const out: ComparisonLeaf[] = [];
   const visit = (node: ComparisonExpression): void => {
