@@ -33,13 +33,30 @@ export function generateEcsEvents(count: number, seed = 20240501): Record<string
     for (let i = 0; i < length; i++) s += '0123456789abcdef'[Math.floor(next() * 16)];
     return s;
   };
-  const ip4 = (): string => `10.${Math.floor(next() * 256)}.${Math.floor(next() * 256)}.${1 + Math.floor(next() * 254)}`;
-  const exes = ['C:\\Windows\\System32\\cmd.exe', 'C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe', '/usr/bin/bash', '/usr/sbin/nginx', '/usr/bin/curl', 'C:\\Program Files\\Microsoft Office\\root\\Office16\\WINWORD.EXE'];
+  const ip4 = (): string =>
+    `10.${Math.floor(next() * 256)}.${Math.floor(next() * 256)}.${1 + Math.floor(next() * 254)}`;
+  const exes = [
+    'C:\\Windows\\System32\\cmd.exe',
+    'C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe',
+    '/usr/bin/bash',
+    '/usr/sbin/nginx',
+    '/usr/bin/curl',
+    'C:\\Program Files\\Microsoft Office\\root\\Office16\\WINWORD.EXE',
+  ];
   const hosts = ['ws-0142', 'ws-0177', 'srv-db-01', 'srv-web-03', 'build-agent-7'];
   const users = ['alice', 'bob', 'svc_backup', 'root', 'SYSTEM'];
   const domains = ['example.com', 'updates.vendor.net', 'cdn.example.org', 'evil.example.xyz'];
   // Fleet facts stay put across events, as in real telemetry: a host keeps its addresses, a binary its hashes.
-  const hostFacts = new Map(hosts.map((h) => [h, { id: hex(32), ip: [ip4(), `fe80::${hex(4)}:${hex(4)}`], mac: [`00-50-56-${hex(2)}-${hex(2)}-${hex(2)}`.toUpperCase()] }]));
+  const hostFacts = new Map(
+    hosts.map((h) => [
+      h,
+      {
+        id: hex(32),
+        ip: [ip4(), `fe80::${hex(4)}:${hex(4)}`],
+        mac: [`00-50-56-${hex(2)}-${hex(2)}-${hex(2)}`.toUpperCase()],
+      },
+    ]),
+  );
   const exeHashes = new Map(exes.map((e) => [e, { md5: hex(32), sha1: hex(40), sha256: hex(64) }]));
   const userIds = new Map(users.map((u) => [u, `S-1-5-21-${Math.floor(next() * 1e9)}-${Math.floor(next() * 1e4)}`]));
   const base = Date.UTC(2024, 4, 1);
@@ -53,7 +70,13 @@ export function generateEcsEvents(count: number, seed = 20240501): Record<string
     const parentExe = pick(exes);
     const event: Record<string, unknown> = {
       '@timestamp': timestamp,
-      agent: { id: `${hex(8)}-${hex(4)}-${hex(4)}-${hex(4)}-${hex(12)}`, type: 'endpoint', version: '8.11.1', name: host, ephemeral_id: hex(32) },
+      agent: {
+        id: `${hex(8)}-${hex(4)}-${hex(4)}-${hex(4)}-${hex(12)}`,
+        type: 'endpoint',
+        version: '8.11.1',
+        name: host,
+        ephemeral_id: hex(32),
+      },
       ecs: { version: '8.11.0' },
       data_stream: { namespace: 'default', type: 'logs', dataset: 'endpoint.events.process' },
       host: {
@@ -63,16 +86,37 @@ export function generateEcsEvents(count: number, seed = 20240501): Record<string
         architecture: 'x86_64',
         ip: hostFacts.get(host)?.ip,
         mac: hostFacts.get(host)?.mac,
-        os: { family: 'windows', name: 'Windows 10 Pro', platform: 'windows', version: '22H2', kernel: '10.0.19045', type: 'windows' },
+        os: {
+          family: 'windows',
+          name: 'Windows 10 Pro',
+          platform: 'windows',
+          version: '22H2',
+          kernel: '10.0.19045',
+          type: 'windows',
+        },
       },
       user: { name: user, domain: 'CORP', id: userIds.get(user) },
       message: 'Endpoint event',
       tags: ['endpoint', 'beta'],
       elastic: { agent: { id: hex(32) } },
-      Endpoint: { policy: { applied: { id: hex(32), status: 'success', name: 'Protect', endpoint_policy_version: '3', version: '12' } } },
+      Endpoint: {
+        policy: {
+          applied: { id: hex(32), status: 'success', name: 'Protect', endpoint_policy_version: '3', version: '12' },
+        },
+      },
     };
     if (kind < 0.45) {
-      event.event = { id: hex(20), kind: 'event', category: ['process'], type: ['start'], action: 'start', module: 'endpoint', dataset: 'endpoint.events.process', created: timestamp, ingested: timestamp };
+      event.event = {
+        id: hex(20),
+        kind: 'event',
+        category: ['process'],
+        type: ['start'],
+        action: 'start',
+        module: 'endpoint',
+        dataset: 'endpoint.events.process',
+        created: timestamp,
+        ingested: timestamp,
+      };
       event.process = {
         name: exe.split(/[\\/]/).pop(),
         pid: Math.floor(next() * 65535),
@@ -84,35 +128,128 @@ export function generateEcsEvents(count: number, seed = 20240501): Record<string
         working_directory: 'C:\\Users\\alice',
         start: timestamp,
         hash: exeHashes.get(exe),
-        parent: { name: parentExe.split(/[\\/]/).pop(), pid: Math.floor(next() * 65535), entity_id: hex(40), executable: parentExe, command_line: parentExe },
+        parent: {
+          name: parentExe.split(/[\\/]/).pop(),
+          pid: Math.floor(next() * 65535),
+          entity_id: hex(40),
+          executable: parentExe,
+          command_line: parentExe,
+        },
         Ext: {
           ancestry: Array.from({ length: 5 }, () => hex(40)),
-          token: { integrity_level_name: 'high', elevation: true, elevation_type: 'full', security_attributes: ['TOKEN_SECURITY_ATTRIBUTES'] },
+          token: {
+            integrity_level_name: 'high',
+            elevation: true,
+            elevation_type: 'full',
+            security_attributes: ['TOKEN_SECURITY_ATTRIBUTES'],
+          },
           code_signature: [{ trusted: true, subject_name: 'Microsoft Windows', exists: true, status: 'trusted' }],
-          session_info: { logon_type: 'Interactive', id: Math.floor(next() * 1e6), authentication_package: 'Negotiate' },
+          session_info: {
+            logon_type: 'Interactive',
+            id: Math.floor(next() * 1e6),
+            authentication_package: 'Negotiate',
+          },
         },
-        pe: { original_file_name: exe.split(/[\\/]/).pop(), company: 'Microsoft Corporation', description: 'Windows Command Processor', product: 'Microsoft Windows Operating System', file_version: '10.0.19041.746', imphash: hex(32) },
+        pe: {
+          original_file_name: exe.split(/[\\/]/).pop(),
+          company: 'Microsoft Corporation',
+          description: 'Windows Command Processor',
+          product: 'Microsoft Windows Operating System',
+          file_version: '10.0.19041.746',
+          imphash: hex(32),
+        },
         code_signature: { trusted: true, subject_name: 'Microsoft Windows', exists: true, status: 'trusted' },
-        group_leader: { entity_id: hex(40), pid: Math.floor(next() * 65535), name: 'explorer.exe', executable: 'C:\\Windows\\explorer.exe' },
-        session_leader: { entity_id: hex(40), pid: Math.floor(next() * 65535), name: 'winlogon.exe', executable: 'C:\\Windows\\System32\\winlogon.exe' },
+        group_leader: {
+          entity_id: hex(40),
+          pid: Math.floor(next() * 65535),
+          name: 'explorer.exe',
+          executable: 'C:\\Windows\\explorer.exe',
+        },
+        session_leader: {
+          entity_id: hex(40),
+          pid: Math.floor(next() * 65535),
+          name: 'winlogon.exe',
+          executable: 'C:\\Windows\\System32\\winlogon.exe',
+        },
         uptime: Math.floor(next() * 1e5),
       };
     } else if (kind < 0.75) {
-      event.event = { id: hex(20), kind: 'event', category: ['network'], type: ['connection', 'start'], action: 'connection_attempted', module: 'endpoint', created: timestamp };
-      event.source = { ip: ip4(), port: 1024 + Math.floor(next() * 60000), bytes: Math.floor(next() * 1e6), packets: Math.floor(next() * 1e3) };
-      event.destination = { ip: next() < 0.2 ? `2001:db8::${hex(4)}` : ip4(), port: pick([80, 443, 445, 3389, 4444, 53]), bytes: Math.floor(next() * 1e6) };
-      event.network = { transport: pick(['tcp', 'udp']), type: 'ipv4', direction: 'outgoing', community_id: `1:${hex(27)}=` };
-      event.destination = { ...(event.destination as object), geo: { country_iso_code: 'US', country_name: 'United States', continent_name: 'North America', location: { lat: 37.751, lon: -97.822 } }, as: { number: 15169, organization: { name: 'GOOGLE' } } };
-      event.process = { name: exe.split(/[\\/]/).pop(), pid: Math.floor(next() * 65535), executable: exe, entity_id: hex(40) };
+      event.event = {
+        id: hex(20),
+        kind: 'event',
+        category: ['network'],
+        type: ['connection', 'start'],
+        action: 'connection_attempted',
+        module: 'endpoint',
+        created: timestamp,
+      };
+      event.source = {
+        ip: ip4(),
+        port: 1024 + Math.floor(next() * 60000),
+        bytes: Math.floor(next() * 1e6),
+        packets: Math.floor(next() * 1e3),
+      };
+      event.destination = {
+        ip: next() < 0.2 ? `2001:db8::${hex(4)}` : ip4(),
+        port: pick([80, 443, 445, 3389, 4444, 53]),
+        bytes: Math.floor(next() * 1e6),
+      };
+      event.network = {
+        transport: pick(['tcp', 'udp']),
+        type: 'ipv4',
+        direction: 'outgoing',
+        community_id: `1:${hex(27)}=`,
+      };
+      event.destination = {
+        ...(event.destination as object),
+        geo: {
+          country_iso_code: 'US',
+          country_name: 'United States',
+          continent_name: 'North America',
+          location: { lat: 37.751, lon: -97.822 },
+        },
+        as: { number: 15169, organization: { name: 'GOOGLE' } },
+      };
+      event.process = {
+        name: exe.split(/[\\/]/).pop(),
+        pid: Math.floor(next() * 65535),
+        executable: exe,
+        entity_id: hex(40),
+      };
     } else if (kind < 0.9) {
       const dir = pick(['C:\\Users\\alice\\AppData\\Local\\Temp', '/etc', '/var/www/html', 'C:\\Windows\\Temp']);
       const name = `${hex(6)}.${pick(['exe', 'dll', 'ps1', 'sh', 'php'])}`;
-      event.event = { id: hex(20), kind: 'event', category: ['file'], type: ['creation'], action: 'creation', module: 'endpoint' };
-      event.file = { name, path: `${dir}${dir.startsWith('/') ? '/' : '\\'}${name}`, directory: dir, extension: name.split('.').pop(), size: Math.floor(next() * 1e7), hash: { sha256: hex(64) } };
+      event.event = {
+        id: hex(20),
+        kind: 'event',
+        category: ['file'],
+        type: ['creation'],
+        action: 'creation',
+        module: 'endpoint',
+      };
+      event.file = {
+        name,
+        path: `${dir}${dir.startsWith('/') ? '/' : '\\'}${name}`,
+        directory: dir,
+        extension: name.split('.').pop(),
+        size: Math.floor(next() * 1e7),
+        hash: { sha256: hex(64) },
+      };
       event.process = { name: exe.split(/[\\/]/).pop(), pid: Math.floor(next() * 65535), executable: exe };
     } else {
-      event.event = { id: hex(20), kind: 'event', category: ['network'], type: ['protocol'], action: 'lookup_result', module: 'endpoint' };
-      event.dns = { question: { name: pick(domains), type: 'A', class: 'IN' }, resolved_ip: [ip4(), ip4()], response_code: 'NOERROR' };
+      event.event = {
+        id: hex(20),
+        kind: 'event',
+        category: ['network'],
+        type: ['protocol'],
+        action: 'lookup_result',
+        module: 'endpoint',
+      };
+      event.dns = {
+        question: { name: pick(domains), type: 'A', class: 'IN' },
+        resolved_ip: [ip4(), ip4()],
+        response_code: 'NOERROR',
+      };
       event.process = { name: exe.split(/[\\/]/).pop(), pid: Math.floor(next() * 65535) };
     }
     events.push(event);
@@ -155,9 +292,24 @@ export function benchNormalise(): BenchRow[] {
   const ratio = bestNormalise / bestParse;
   return [
     ...benchSources(),
-    { name: 'normalise.ecs.events_per_second', value: Math.round(EVENT_COUNT / bestNormalise), unit: 'events/s', note: `${EVENT_COUNT} seeded ECS events, best of ${ROUNDS}` },
-    { name: 'normalise.json_parse.events_per_second', value: Math.round(EVENT_COUNT / bestParse), unit: 'events/s', note: `JSON.parse of the same events, ~${Math.round(averageBytes)} bytes each` },
-    { name: 'normalise.cost_vs_json_parse', value: Number(ratio.toFixed(3)), unit: 'x', note: `target <= 2x: ${ratio <= 2 ? 'met' : 'NOT met'}` },
+    {
+      name: 'normalise.ecs.events_per_second',
+      value: Math.round(EVENT_COUNT / bestNormalise),
+      unit: 'events/s',
+      note: `${EVENT_COUNT} seeded ECS events, best of ${ROUNDS}`,
+    },
+    {
+      name: 'normalise.json_parse.events_per_second',
+      value: Math.round(EVENT_COUNT / bestParse),
+      unit: 'events/s',
+      note: `JSON.parse of the same events, ~${Math.round(averageBytes)} bytes each`,
+    },
+    {
+      name: 'normalise.cost_vs_json_parse',
+      value: Number(ratio.toFixed(3)),
+      unit: 'x',
+      note: `target <= 2x: ${ratio <= 2 ? 'met' : 'NOT met'}`,
+    },
   ];
 }
 
@@ -186,7 +338,9 @@ function benchSources(): BenchRow[] {
     const texts: string[] = [];
     for (let i = 0; i < SOURCE_EVENTS; i++) {
       const octet = String((i % 250) + 1);
-      texts.push((templates[i % templates.length] as string).replace(/\b(\d{1,3}\.\d{1,3}\.\d{1,3}\.)\d{1,3}\b/g, `$1${octet}`));
+      texts.push(
+        (templates[i % templates.length] as string).replace(/\b(\d{1,3}\.\d{1,3}\.\d{1,3}\.)\d{1,3}\b/g, `$1${octet}`),
+      );
     }
     const parsed = texts.map((t) => JSON.parse(t) as unknown);
     let bestParse = Infinity;

@@ -40,7 +40,12 @@ export function benchPattern(): BenchRow[] {
   let t0 = nowNs();
   for (let i = 0; i < compileRounds; i++) for (const p of TYPICAL_PATTERNS) compilePattern(p);
   const compileMs = Number(nowNs() - t0) / 1e6 / (compileRounds * TYPICAL_PATTERNS.length);
-  rows.push({ name: 'compile, typical pattern (mean of 6 shapes)', value: compileMs, unit: 'ms/pattern', target: '≤ 0.1 ms' });
+  rows.push({
+    name: 'compile, typical pattern (mean of 6 shapes)',
+    value: compileMs,
+    unit: 'ms/pattern',
+    target: '≤ 0.1 ms',
+  });
 
   const events = syntheticEvents(2000, 7);
   const texts = events.map((e) => JSON.stringify(e));
@@ -51,14 +56,24 @@ export function benchPattern(): BenchRow[] {
   t0 = nowNs();
   for (let r = 0; r < 10; r++) for (const t of texts) sink += (JSON.parse(t) as { objects: unknown[] }).objects.length;
   const parseUs = Number(nowNs() - t0) / 1e3 / (10 * texts.length);
-  rows.push({ name: `JSON.parse of one event (${Math.round(bytes)} bytes)`, value: parseUs, unit: 'µs/event', note: 'floor' });
+  rows.push({
+    name: `JSON.parse of one event (${Math.round(bytes)} bytes)`,
+    value: parseUs,
+    unit: 'µs/event',
+    note: 'floor',
+  });
 
   // Preparation (done once per event, shared by every rule).
   let prepared: PreparedObservation[] = [];
   t0 = nowNs();
   for (let r = 0; r < 10; r++) prepared = prepareObservations(events);
   const prepareUs = Number(nowNs() - t0) / 1e3 / (10 * events.length);
-  rows.push({ name: 'prepare one event (index objects by type, refs)', value: prepareUs, unit: 'µs/event', note: 'once per event, shared by all rules' });
+  rows.push({
+    name: 'prepare one event (index objects by type, refs)',
+    value: prepareUs,
+    unit: 'µs/event',
+    note: 'once per event, shared by all rules',
+  });
 
   for (const [label, text] of EVALUATED) {
     const observation = compilePattern(text).observations[0];
@@ -68,7 +83,13 @@ export function benchPattern(): BenchRow[] {
     t0 = nowNs();
     for (let r = 0; r < rounds; r++) for (const o of prepared) sink += observation.test(o) ? 1 : 0;
     const ns = Number(nowNs() - t0) / (rounds * prepared.length);
-    rows.push({ name: `evaluate ${label}`, value: ns / 1000, unit: 'µs/eval', target: label === 'equality' ? '≤ 0.1 µs' : 'within a few × equality', note: `${(1e9 / ns / 1e6).toFixed(1)} M evals/s` });
+    rows.push({
+      name: `evaluate ${label}`,
+      value: ns / 1000,
+      unit: 'µs/eval',
+      target: label === 'equality' ? '≤ 0.1 µs' : 'within a few × equality',
+      note: `${(1e9 / ns / 1e6).toFixed(1)} M evals/s`,
+    });
   }
   if (sink === -1) console.log(sink);
   return rows;

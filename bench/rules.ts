@@ -23,7 +23,10 @@ const HOT_RULES = [
 /** A rule set of mixed shapes, as a detection team's would be; seeded. */
 export function mixedRules(count: number, seed = 3): Rule[] {
   const random = seededRandom(seed);
-  const word = (): string => Math.floor(random() * 36 ** 6).toString(36).padStart(6, 'x');
+  const word = (): string =>
+    Math.floor(random() * 36 ** 6)
+      .toString(36)
+      .padStart(6, 'x');
   const rules: Rule[] = [];
   for (let i = 0; i < count; i++) {
     const r = random();
@@ -34,11 +37,15 @@ export function mixedRules(count: number, seed = 3): Rule[] {
     // firing set fixed is what makes the cost ratio between rule-set sizes meaningful.
     if (i < HOT_RULES.length) pattern = HOT_RULES[i] as string;
     else if (r < 0.35) pattern = `[process:name = '${word()}.exe']`;
-    else if (r < 0.45) pattern = `[file:hashes.'SHA-256' = '${(i * 2654435761).toString(16).padStart(64, '0').slice(-64)}']`;
-    else if (r < 0.6) pattern = `[network-traffic:dst_port IN (${[1, 2, 3].map(() => 1024 + Math.floor(random() * 60000)).join(', ')}) AND network-traffic:dst_ref.value ISSUBSET '${Math.floor(random() * 223) + 1}.0.0.0/8']`;
+    else if (r < 0.45)
+      pattern = `[file:hashes.'SHA-256' = '${(i * 2654435761).toString(16).padStart(64, '0').slice(-64)}']`;
+    else if (r < 0.6)
+      pattern = `[network-traffic:dst_port IN (${[1, 2, 3].map(() => 1024 + Math.floor(random() * 60000)).join(', ')}) AND network-traffic:dst_ref.value ISSUBSET '${Math.floor(random() * 223) + 1}.0.0.0/8']`;
     else if (r < 0.75) pattern = `[process:command_line LIKE '%${word()}%']`;
-    else if (r < 0.85) pattern = `[process:command_line MATCHES '${word()}[0-9]+ --(silent|quiet)']`.replace('(silent|quiet)', 'silent');
-    else if (r < 0.95) pattern = `[ipv4-addr:value ISSUBSET '${Math.floor(random() * 223) + 1}.${Math.floor(random() * 256)}.0.0/16']`;
+    else if (r < 0.85)
+      pattern = `[process:command_line MATCHES '${word()}[0-9]+ --(silent|quiet)']`.replace('(silent|quiet)', 'silent');
+    else if (r < 0.95)
+      pattern = `[ipv4-addr:value ISSUBSET '${Math.floor(random() * 223) + 1}.${Math.floor(random() * 256)}.0.0/16']`;
     else {
       pattern = `([process:name = '${word()}'] FOLLOWEDBY [network-traffic:dst_port = ${1024 + Math.floor(random() * 60000)}]) WITHIN 300 SECONDS`;
       groupBy = ['process:x_host_id'];
@@ -100,9 +107,23 @@ function indicatorBundle(count: number, seed: number): string {
       i % 3 === 0
         ? `[ipv4-addr:value = '${Math.floor(random() * 223) + 1}.${Math.floor(random() * 256)}.${Math.floor(random() * 256)}.${Math.floor(random() * 256)}']`
         : i % 3 === 1
-          ? `[file:hashes.'SHA-256' = '${Math.floor(random() * 2 ** 48).toString(16).padStart(64, '0')}']`
+          ? `[file:hashes.'SHA-256' = '${Math.floor(random() * 2 ** 48)
+              .toString(16)
+              .padStart(64, '0')}']`
           : `[domain-name:value = 'd${i}.example.net']`;
-    objects.push(JSON.stringify({ type: 'indicator', spec_version: '2.1', id: `indicator--00000000-0000-4000-8000-${i.toString(16).padStart(12, '0')}`, created: '2026-01-01T00:00:00Z', modified: '2026-01-01T00:00:00Z', name: `ioc ${i}`, pattern, pattern_type: 'stix', valid_from: '2025-01-01T00:00:00Z' }));
+    objects.push(
+      JSON.stringify({
+        type: 'indicator',
+        spec_version: '2.1',
+        id: `indicator--00000000-0000-4000-8000-${i.toString(16).padStart(12, '0')}`,
+        created: '2026-01-01T00:00:00Z',
+        modified: '2026-01-01T00:00:00Z',
+        name: `ioc ${i}`,
+        pattern,
+        pattern_type: 'stix',
+        valid_from: '2025-01-01T00:00:00Z',
+      }),
+    );
   }
   return `{"type":"bundle","id":"bundle--00000000-0000-4000-8000-000000000001","objects":[${objects.join(',')}]}`;
 }
@@ -112,17 +133,41 @@ export async function benchRules(options: { indicators?: number } = {}): Promise
 
   const mixed = new StreamingEngine({ rules: mixedRules(3000), store: new InMemoryStateStore() });
   const eps = await throughput(mixed);
-  rows.push({ name: '3,000 mixed rules (=, IN, LIKE, MATCHES, CIDR, sequences)', value: eps, unit: 'events/s', target: '≥ 100,000', note: `prepare + match; ${lastAlerts} alerts; index: ${mixed.indexStats.indexedConditions} conditions, ${mixed.indexStats.typeOnlyEntries} type-only` });
-  rows.push({ name: '3,000 mixed rules, matching alone (events prepared)', value: lastMatchOnly, unit: 'events/s', target: '≥ 100,000', note: 'the same run, without preparing the observed data' });
+  rows.push({
+    name: '3,000 mixed rules (=, IN, LIKE, MATCHES, CIDR, sequences)',
+    value: eps,
+    unit: 'events/s',
+    target: '≥ 100,000',
+    note: `prepare + match; ${lastAlerts} alerts; index: ${mixed.indexStats.indexedConditions} conditions, ${mixed.indexStats.typeOnlyEntries} type-only`,
+  });
+  rows.push({
+    name: '3,000 mixed rules, matching alone (events prepared)',
+    value: lastMatchOnly,
+    unit: 'events/s',
+    target: '≥ 100,000',
+    note: 'the same run, without preparing the observed data',
+  });
 
   const small = await throughput(new StreamingEngine({ rules: mixedRules(100, 5), store: new InMemoryStateStore() }));
-  const large = await throughput(new StreamingEngine({ rules: mixedRules(10_000, 5), store: new InMemoryStateStore() }));
-  rows.push({ name: 'cost per event, 10,000 rules / 100 rules', value: small / large, unit: '×', target: '≤ 2', note: `${Math.round(small).toLocaleString('en-US')} vs ${Math.round(large).toLocaleString('en-US')} events/s` });
+  const large = await throughput(
+    new StreamingEngine({ rules: mixedRules(10_000, 5), store: new InMemoryStateStore() }),
+  );
+  rows.push({
+    name: 'cost per event, 10,000 rules / 100 rules',
+    value: small / large,
+    unit: '×',
+    target: '≤ 2',
+    note: `${Math.round(small).toLocaleString('en-US')} vs ${Math.round(large).toLocaleString('en-US')} events/s`,
+  });
 
   // Indicators: the big feed is loaded last so that its heap is measured on its own.
   const feed = options.indicators ?? 1_000_000;
   const smallFeed = loadRules([{ file: 'feed-1k.json', text: indicatorBundle(1000, 2) }]);
-  const smallEngine = new StreamingEngine({ rules: [], indicators: smallFeed.indicators, store: new InMemoryStateStore() });
+  const smallEngine = new StreamingEngine({
+    rules: [],
+    indicators: smallFeed.indicators,
+    store: new InMemoryStateStore(),
+  });
   const smallRate = await throughput(smallEngine);
   const smallAlerts = lastAlerts;
   const text = indicatorBundle(feed, 2);
@@ -133,11 +178,29 @@ export async function benchRules(options: { indicators?: number } = {}): Promise
   const loadSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
   globalThis.gc?.();
   const heapMb = (process.memoryUsage().heapUsed - heapBefore) / 2 ** 20;
-  rows.push({ name: `load ${feed.toLocaleString('en-US')} indicators (STIX bundle)`, value: loadSeconds, unit: 's', target: '< 60 s', note: `${bigFeed.indicators.size.toLocaleString('en-US')} indexed, ${bigFeed.diagnostics.length} diagnostics` });
-  rows.push({ name: `heap held by ${feed.toLocaleString('en-US')} indicators`, value: heapMb, unit: 'MB', target: '< 1,536 MB', note: globalThis.gc ? 'after GC' : 'run with --expose-gc for an exact figure' });
+  rows.push({
+    name: `load ${feed.toLocaleString('en-US')} indicators (STIX bundle)`,
+    value: loadSeconds,
+    unit: 's',
+    target: '< 60 s',
+    note: `${bigFeed.indicators.size.toLocaleString('en-US')} indexed, ${bigFeed.diagnostics.length} diagnostics`,
+  });
+  rows.push({
+    name: `heap held by ${feed.toLocaleString('en-US')} indicators`,
+    value: heapMb,
+    unit: 'MB',
+    target: '< 1,536 MB',
+    note: globalThis.gc ? 'after GC' : 'run with --expose-gc for an exact figure',
+  });
   const bigEngine = new StreamingEngine({ rules: [], indicators: bigFeed.indicators, store: new InMemoryStateStore() });
   const bigRate = await throughput(bigEngine);
-  rows.push({ name: `match cost, ${feed.toLocaleString('en-US')} / 1,000 indicators`, value: smallRate / bigRate, unit: '×', target: '≤ 1.5', note: `${Math.round(smallRate).toLocaleString('en-US')} vs ${Math.round(bigRate).toLocaleString('en-US')} events/s; alerts ${smallAlerts} vs ${lastAlerts}` });
+  rows.push({
+    name: `match cost, ${feed.toLocaleString('en-US')} / 1,000 indicators`,
+    value: smallRate / bigRate,
+    unit: '×',
+    target: '≤ 1.5',
+    note: `${Math.round(smallRate).toLocaleString('en-US')} vs ${Math.round(bigRate).toLocaleString('en-US')} events/s; alerts ${smallAlerts} vs ${lastAlerts}`,
+  });
   return rows;
 }
 

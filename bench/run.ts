@@ -30,6 +30,8 @@ if (section >= 0) {
   console.log(`stixflow benchmarks — node ${process.version}, ${process.arch}; each section in its own process`);
   for (const [file, , , flags = []] of SECTIONS) {
     if (!existsSync(new URL(file, import.meta.url))) continue;
-    execFileSync(process.execPath, [...process.execArgv, ...flags, fileURLToPath(import.meta.url), '--section', file], { stdio: 'inherit' });
+    execFileSync(process.execPath, [...process.execArgv, ...flags, fileURLToPath(import.meta.url), '--section', file], {
+      stdio: 'inherit',
+    });
   }
 }

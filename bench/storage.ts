@@ -45,10 +45,15 @@ export async function benchStorage(): Promise<BenchFigure[]> {
     const store = new DynamoDbStateStore({ client: dynamo.client, tableName });
     const value = sampleState();
     const expiresAt = Math.floor(Date.now() / 1000) + 3600;
-    const keys: StateKey[] = Array.from({ length: 25 }, (_, i) => ({ tenant: 'tenant-0001', ruleId: 'rule--lateral-movement', group: `host-${i}` }));
+    const keys: StateKey[] = Array.from({ length: 25 }, (_, i) => ({
+      tenant: 'tenant-0001',
+      ruleId: 'rule--lateral-movement',
+      group: `host-${i}`,
+    }));
 
     // Warm up the connection and the emulator before timing anything.
-    for (let i = 0; i < 20; i += 1) await store.put({ key: { ...keys[0]!, group: `warmup-${i}` }, value, expiresAt }, null);
+    for (let i = 0; i < 20; i += 1)
+      await store.put({ key: { ...keys[0]!, group: `warmup-${i}` }, value, expiresAt }, null);
 
     const putMs: number[] = [];
     const putRounds = 200;
@@ -76,10 +81,31 @@ export async function benchStorage(): Promise<BenchFigure[]> {
 
     const itemBytes = stateItemBytes(stateTableKey(keys[0]!), 1, value, expiresAt);
     return [
-      { name: 'state.getMany(25 keys) DynamoDB calls', value: callsPerGetMany, unit: 'calls', target: '1', note: 'BatchGetItem round trips per call' },
-      { name: 'state.getMany(25 keys) latency p50', value: round(percentile(getMs, 50)), unit: 'ms', note: 'dynalite on loopback' },
-      { name: 'state.put latency p50', value: round(percentile(putMs, 50)), unit: 'ms', note: 'conditional PutItem, dynalite on loopback' },
-      { name: 'state.put latency p95', value: round(percentile(putMs, 95)), unit: 'ms', note: 'conditional PutItem, dynalite on loopback' },
+      {
+        name: 'state.getMany(25 keys) DynamoDB calls',
+        value: callsPerGetMany,
+        unit: 'calls',
+        target: '1',
+        note: 'BatchGetItem round trips per call',
+      },
+      {
+        name: 'state.getMany(25 keys) latency p50',
+        value: round(percentile(getMs, 50)),
+        unit: 'ms',
+        note: 'dynalite on loopback',
+      },
+      {
+        name: 'state.put latency p50',
+        value: round(percentile(putMs, 50)),
+        unit: 'ms',
+        note: 'conditional PutItem, dynalite on loopback',
+      },
+      {
+        name: 'state.put latency p95',
+        value: round(percentile(putMs, 95)),
+        unit: 'ms',
+        note: 'conditional PutItem, dynalite on loopback',
+      },
       {
         name: 'state item size (sample of 3 partial matches)',
         value: itemBytes,

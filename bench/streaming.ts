@@ -47,7 +47,8 @@ export async function benchStreaming(): Promise<BenchRow[]> {
   const stream = inputs(40_000, 21);
   const engine = new StreamingEngine({ rules, store: new InMemoryStateStore(), latenessSeconds: 60 });
   const warm = 10_000;
-  for (let i = 0; i < warm; i += 100) await engine.acknowledge((await engine.processBatch(stream.slice(i, i + 100))).alerts);
+  for (let i = 0; i < warm; i += 100)
+    await engine.acknowledge((await engine.processBatch(stream.slice(i, i + 100))).alerts);
   let alerts = 0;
   const t0 = process.hrtime.bigint();
   for (let i = warm; i < stream.length; i += 100) {
@@ -56,7 +57,12 @@ export async function benchStreaming(): Promise<BenchRow[]> {
     await engine.acknowledge(result.alerts);
   }
   const eps = (stream.length - warm) / (Number(process.hrtime.bigint() - t0) / 1e9);
-  rows.push({ name: 'streaming engine, 100 multi-observation rules (in-memory state)', value: eps, unit: 'events/s', note: `batches of 100, ${alerts} alerts` });
+  rows.push({
+    name: 'streaming engine, 100 multi-observation rules (in-memory state)',
+    value: eps,
+    unit: 'events/s',
+    note: `batches of 100, ${alerts} alerts`,
+  });
 
   // Against DynamoDB (dynalite on loopback): calls per event, by batch size.
   const dynamo = await startDynamo();
@@ -67,9 +73,15 @@ export async function benchStreaming(): Promise<BenchRow[]> {
       const store = new DynamoDbStateStore({ client: dynamo.client, tableName });
       const ddbEngine = new StreamingEngine({ rules, store, latenessSeconds: 60 });
       const events = inputs(2000, 31);
-      for (let i = 0; i < events.length; i += batch) await ddbEngine.acknowledge((await ddbEngine.processBatch(events.slice(i, i + batch))).alerts);
+      for (let i = 0; i < events.length; i += batch)
+        await ddbEngine.acknowledge((await ddbEngine.processBatch(events.slice(i, i + batch))).alerts);
       const calls = store.stats.reads + store.stats.writes;
-      rows.push({ name: `DynamoDB calls per event, batches of ${batch}`, value: calls / events.length, unit: 'calls/event', note: `${store.stats.reads} reads (BatchGet), ${store.stats.writes} conditional writes, ${store.stats.conflicts} conflicts` });
+      rows.push({
+        name: `DynamoDB calls per event, batches of ${batch}`,
+        value: calls / events.length,
+        unit: 'calls/event',
+        note: `${store.stats.reads} reads (BatchGet), ${store.stats.writes} conditional writes, ${store.stats.conflicts} conflicts`,
+      });
     }
   } finally {
     await dynamo.stop();
@@ -78,11 +90,24 @@ export async function benchStreaming(): Promise<BenchRow[]> {
   // Bytes per partial match: a group state holding 50 partial matches, serialised as stored.
   const state = emptyGroupState();
   for (let i = 0; i < 50; i++) {
-    state.events.push({ id: `observed-data--${'0123abcd'.repeat(4).slice(0, 8)}-${String(i).padStart(4, '0')}-5000-8000-00000000${String(i).padStart(4, '0')}`, f: 1767225600000000 + i * 1_000_000, l: 1767225600000000 + i * 1_000_000, n: 1, m: 1, a: i, s: `src-event-${i}` });
+    state.events.push({
+      id: `observed-data--${'0123abcd'.repeat(4).slice(0, 8)}-${String(i).padStart(4, '0')}-5000-8000-00000000${String(i).padStart(4, '0')}`,
+      f: 1767225600000000 + i * 1_000_000,
+      l: 1767225600000000 + i * 1_000_000,
+      n: 1,
+      m: 1,
+      a: i,
+      s: `src-event-${i}`,
+    });
   }
   state.watermark = 1767225600000000 + 50_000_000;
   const bytes = Buffer.byteLength(serialiseGroupState(state)) / 50;
-  rows.push({ name: 'state bytes per partial match (serialised, 50 held)', value: bytes, unit: 'bytes', target: '≤ 512' });
+  rows.push({
+    name: 'state bytes per partial match (serialised, 50 held)',
+    value: bytes,
+    unit: 'bytes',
+    target: '≤ 512',
+  });
   return rows;
 }
 

@@ -13,12 +13,16 @@ export interface AuthorizerContext {
   lambda?: Record<string, unknown> | null;
 }
 
-export type HttpApiEvent = APIGatewayProxyEventV2WithRequestContext<APIGatewayEventRequestContextV2 & { authorizer?: AuthorizerContext | null }>;
+export type HttpApiEvent = APIGatewayProxyEventV2WithRequestContext<
+  APIGatewayEventRequestContextV2 & { authorizer?: AuthorizerContext | null }
+>;
 
 /** How the caller was authorised: by an IAM policy on the route, or by a token (JWT or Lambda authoriser) and its scopes. */
 export type AuthorisedBy = 'iam' | 'jwt' | 'lambda';
 
-export type Caller = { ok: true; tenant: string; principal: string; authorisedBy: AuthorisedBy; scopes: string[] } | { ok: false; status: 401 | 403; reason: string };
+export type Caller =
+  | { ok: true; tenant: string; principal: string; authorisedBy: AuthorisedBy; scopes: string[] }
+  | { ok: false; status: 401 | 403; reason: string };
 
 /** Scopes as a list (`["a", "b"]`) or as an OAuth `scope` string (`"a b"`); anything else is none. */
 function scopeList(value: unknown): string[] | undefined {

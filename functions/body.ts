@@ -24,7 +24,8 @@ export interface ParsedEvents {
 export function parseEvents(text: string): ParsedEvents {
   // One shared reader for every entry point: JSON, arrays, NDJSON, concatenated pretty-printed JSON, text records.
   const documents = readDocuments(text);
-  if (documents.length === 0) return { events: [], rejections: [{ index: 0, code: 'empty-body', reason: 'the body holds no events' }], total: 0 };
+  if (documents.length === 0)
+    return { events: [], rejections: [{ index: 0, code: 'empty-body', reason: 'the body holds no events' }], total: 0 };
   const events: ParsedEvents['events'] = [];
   const rejections: Rejection[] = [];
   let index = 0;
@@ -36,7 +37,12 @@ export function parseEvents(text: string): ParsedEvents {
     }
     for (const value of Array.isArray(doc.value) ? doc.value : [doc.value]) events.push({ index: index++, value });
   }
-  if (index === 0) return { events: [], rejections: [{ index: 0, code: 'empty-body', reason: 'the JSON array holds no events' }], total: 0 };
+  if (index === 0)
+    return {
+      events: [],
+      rejections: [{ index: 0, code: 'empty-body', reason: 'the JSON array holds no events' }],
+      total: 0,
+    };
   return { events, rejections, total: index };
 }
 
@@ -80,7 +86,10 @@ export interface EventReport {
   errorEvents: ErrorReport[];
 }
 
-export function eventReport(found: { rejections: readonly Rejection[]; late: readonly LateReport[]; errors: readonly ErrorReport[] }, limit = LISTED_PER_KIND): EventReport {
+export function eventReport(
+  found: { rejections: readonly Rejection[]; late: readonly LateReport[]; errors: readonly ErrorReport[] },
+  limit = LISTED_PER_KIND,
+): EventReport {
   return {
     rejected: found.rejections.length,
     rejections: found.rejections.slice(0, limit),

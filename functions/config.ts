@@ -88,7 +88,8 @@ export function readConfig(env: Record<string, string | undefined>, role: Functi
   const defaultTenant = env.DEFAULT_TENANT?.trim() || DEFAULT_TENANT;
   if (!isValidTenant(defaultTenant)) problems.push('DEFAULT_TENANT must be 1-256 printable characters');
   const iamTenantSource = (env.IAM_TENANT_SOURCE?.trim() || 'account') as IamTenantSource;
-  if (iamTenantSource !== 'account' && iamTenantSource !== 'role') problems.push(`IAM_TENANT_SOURCE must be "account" or "role", got ${JSON.stringify(iamTenantSource)}`);
+  if (iamTenantSource !== 'account' && iamTenantSource !== 'role')
+    problems.push(`IAM_TENANT_SOURCE must be "account" or "role", got ${JSON.stringify(iamTenantSource)}`);
   const config: RuntimeConfig = {
     role,
     tableName,

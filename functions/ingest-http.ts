@@ -19,11 +19,23 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import type { APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { bodyBytes, countByCode, decodeBody, eventReport } from './body.js';
 import { callerOf, type HttpApiEvent } from './auth.js';
-import { addIngestMetrics, inLambda, logger, metrics, rejectionSummary, sharedRuntime, type Runtime } from './runtime.js';
+import {
+  addIngestMetrics,
+  inLambda,
+  logger,
+  metrics,
+  rejectionSummary,
+  sharedRuntime,
+  type Runtime,
+} from './runtime.js';
 
 const RETRY_AFTER_SECONDS = '1';
 
-function json(statusCode: number, body: unknown, headers: Record<string, string> = {}): APIGatewayProxyStructuredResultV2 {
+function json(
+  statusCode: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): APIGatewayProxyStructuredResultV2 {
   return { statusCode, headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) };
 }
 
@@ -37,7 +49,10 @@ export function createIngestHttpHandler(getRuntime: () => Runtime) {
       if (!caller.ok) {
         logger.warn('request refused', { status: caller.status, reason: caller.reason });
         metrics.addMetric('RequestsRefused', MetricUnit.Count, 1);
-        return json(caller.status, { error: caller.status === 401 ? 'unauthorized' : 'forbidden', message: caller.reason });
+        return json(caller.status, {
+          error: caller.status === 401 ? 'unauthorized' : 'forbidden',
+          message: caller.reason,
+        });
       }
       logger.appendKeys({ tenant: caller.tenant });
       const body = event.body ?? '';
@@ -45,16 +60,25 @@ export function createIngestHttpHandler(getRuntime: () => Runtime) {
       if (size > runtime.config.maxBodyBytes) {
         logger.warn('request body too large', { bytes: size, limit: runtime.config.maxBodyBytes });
         metrics.addMetric('RequestsTooLarge', MetricUnit.Count, 1);
-        return json(413, { error: 'payload-too-large', message: `the body is ${size} bytes; the limit is ${runtime.config.maxBodyBytes}` });
+        return json(413, {
+          error: 'payload-too-large',
+          message: `the body is ${size} bytes; the limit is ${runtime.config.maxBodyBytes}`,
+        });
       }
 
       let outcome;
       try {
         outcome = await runtime.ingestText(decodeBody(body, event.isBase64Encoded), caller.tenant);
       } catch (error) {
-        logger.error('ingest failed', { error: error instanceof Error ? { name: error.name, message: error.message } : 'unknown' });
+        logger.error('ingest failed', {
+          error: error instanceof Error ? { name: error.name, message: error.message } : 'unknown',
+        });
         metrics.addMetric('IngestFailures', MetricUnit.Count, 1);
-        return json(503, { error: 'unavailable', message: 'the detection pipeline is unavailable; retry the request' }, { 'retry-after': RETRY_AFTER_SECONDS });
+        return json(
+          503,
+          { error: 'unavailable', message: 'the detection pipeline is unavailable; retry the request' },
+          { 'retry-after': RETRY_AFTER_SECONDS },
+        );
       }
       addIngestMetrics(outcome);
       const summary = {
@@ -82,9 +106,22 @@ export function createIngestHttpHandler(getRuntime: () => Runtime) {
           reasons: [...new Set(outcome.undelivered.map((u) => u.reason.split(':')[0]))],
           retryable: outcome.retryable.map((d) => d.code),
         });
-        return json(503, { error: 'retry', message: 'some alerts could not be delivered yet; retry the same request (alerts are deduplicated)', ...summary }, { 'retry-after': RETRY_AFTER_SECONDS });
+        return json(
+          503,
+          {
+            error: 'retry',
+            message: 'some alerts could not be delivered yet; retry the same request (alerts are deduplicated)',
+            ...summary,
+          },
+          { 'retry-after': RETRY_AFTER_SECONDS },
+        );
       }
-      if (outcome.accepted === 0) return json(400, { error: 'no-valid-events', message: 'the body holds no event that could be read', ...summary });
+      if (outcome.accepted === 0)
+        return json(400, {
+          error: 'no-valid-events',
+          message: 'the body holds no event that could be read',
+          ...summary,
+        });
       return json(202, summary);
     });
 }

@@ -16,7 +16,15 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { StixflowError } from '../src/errors.js';
 import { isValidTenant } from './config.js';
-import { addIngestMetrics, inLambda, logger, metrics, rejectionSummary, sharedRuntime, type Runtime } from './runtime.js';
+import {
+  addIngestMetrics,
+  inLambda,
+  logger,
+  metrics,
+  rejectionSummary,
+  sharedRuntime,
+  type Runtime,
+} from './runtime.js';
 
 /** Why a message failed; `code` is stable, `reason` names no payload content. */
 export class MessageFailure extends StixflowError {
@@ -52,7 +60,8 @@ export interface MessageOutcome {
 async function processMessage(runtime: Runtime, record: SQSRecord): Promise<MessageOutcome> {
   const attribute = record.messageAttributes?.tenant?.stringValue;
   const tenant = attribute ?? runtime.config.defaultTenant;
-  if (!isValidTenant(tenant)) throw new MessageFailure('invalid-tenant', 'the tenant message attribute must be 1-256 printable characters');
+  if (!isValidTenant(tenant))
+    throw new MessageFailure('invalid-tenant', 'the tenant message attribute must be 1-256 printable characters');
   const outcome = await runtime.ingestText(record.body, tenant);
   addIngestMetrics(outcome);
   if (outcome.accepted === 0) {
@@ -60,13 +69,22 @@ async function processMessage(runtime: Runtime, record: SQSRecord): Promise<Mess
     throw new MessageFailure('malformed', `no event in the message could be read (${codes.join(', ') || 'empty'})`);
   }
   if (outcome.undelivered.length > 0) {
-    throw new MessageFailure('alerts-undelivered', `${outcome.undelivered.length} alert(s) not delivered to the alert queue; the retry re-sends them`);
+    throw new MessageFailure(
+      'alerts-undelivered',
+      `${outcome.undelivered.length} alert(s) not delivered to the alert queue; the retry re-sends them`,
+    );
   }
   if (outcome.retryable.length > 0) {
-    throw new MessageFailure('state-contended', `correlation state kept changing under concurrent writers (${outcome.retryable.length} update(s)); retrying`);
+    throw new MessageFailure(
+      'state-contended',
+      `correlation state kept changing under concurrent writers (${outcome.retryable.length} update(s)); retrying`,
+    );
   }
   if (outcome.rejections.length > 0) {
-    logger.info('some events in the message were rejected', { messageId: record.messageId, rejected: rejectionSummary(outcome.rejections) });
+    logger.info('some events in the message were rejected', {
+      messageId: record.messageId,
+      rejected: rejectionSummary(outcome.rejections),
+    });
   }
   return { accepted: outcome.accepted, rejected: outcome.rejections.length, alertIds: outcome.alertIds };
 }
@@ -86,7 +104,10 @@ export function createIngestSqsHandler(getRuntime: () => Runtime) {
           const failure: MessageFailureReport = {
             messageId: record.messageId,
             code: error instanceof StixflowError ? error.code : 'error',
-            reason: error instanceof MessageFailure ? error.message : `processing failed: ${error instanceof Error ? error.name : 'unknown error'}`,
+            reason:
+              error instanceof MessageFailure
+                ? error.message
+                : `processing failed: ${error instanceof Error ? error.name : 'unknown error'}`,
             receiveCount: Number(record.attributes?.ApproximateReceiveCount ?? 1),
           };
           logger.warn('message failed; it will be retried, then dead-lettered', { ...failure });
@@ -96,7 +117,11 @@ export function createIngestSqsHandler(getRuntime: () => Runtime) {
         }
       };
       // In order, one message at a time: correlation sees a queue's events in the order they were sent.
-      return processPartialResponse(event, recordHandler, processor, { context, throwOnFullBatchFailure: false, processInParallel: false });
+      return processPartialResponse(event, recordHandler, processor, {
+        context,
+        throwOnFullBatchFailure: false,
+        processInParallel: false,
+      });
     });
 }
 

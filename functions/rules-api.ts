@@ -59,7 +59,8 @@ async function listRules(runtime: Runtime, tenant: string, now: number): Promise
   await runtime.refreshOverrides(true);
   const days = lastDays(now);
   const ids = runtime.rules.map((r) => r.id);
-  const counters = ids.length > 0 ? await runtime.counters.read(tenant, ids, days) : new Map<string, Map<string, CounterValues>>();
+  const counters =
+    ids.length > 0 ? await runtime.counters.read(tenant, ids, days) : new Map<string, Map<string, CounterValues>>();
   const dir = runtime.config.rulesDir;
   const byRule = new Map<string, Diagnostic[]>();
   for (const d of runtime.ruleDiagnostics) {
@@ -80,7 +81,9 @@ async function listRules(runtime: Runtime, tenant: string, now: number): Promise
       status: 'loaded',
       enabled: runtime.isEnabled(rule),
       enabledInRuleFile: rule.enabled,
-      ...(override ? { override: { enabled: override.enabled, updatedAt: override.updatedAt, updatedBy: override.updatedBy } } : {}),
+      ...(override
+        ? { override: { enabled: override.enabled, updatedAt: override.updatedAt, updatedBy: override.updatedBy } }
+        : {}),
       source: { file: rule.source?.file ? relative(dir, rule.source.file) : undefined, line: rule.source?.line },
       errors: [],
       warnings: (byRule.get(rule.id) ?? []).map((d) => publicDiagnostic(d, dir)),
@@ -99,7 +102,9 @@ async function listRules(runtime: Runtime, tenant: string, now: number): Promise
       warnings: diagnostics.filter((d) => d.severity !== 'error').map((d) => publicDiagnostic(d, dir)),
     });
   }
-  const fileDiagnostics = runtime.ruleDiagnostics.filter((d) => d.ruleId === undefined).map((d) => publicDiagnostic(d, dir));
+  const fileDiagnostics = runtime.ruleDiagnostics
+    .filter((d) => d.ruleId === undefined)
+    .map((d) => publicDiagnostic(d, dir));
   // Indicators are listed by source file, not one by one: a feed may hold millions.
   const indicators = {
     total: runtime.indicators.size,
@@ -108,7 +113,12 @@ async function listRules(runtime: Runtime, tenant: string, now: number): Promise
   return json(200, { tenant, days, rules, indicators, diagnostics: fileDiagnostics });
 }
 
-async function patchRule(runtime: Runtime, event: HttpApiEvent, principal: string, now: number): Promise<APIGatewayProxyStructuredResultV2> {
+async function patchRule(
+  runtime: Runtime,
+  event: HttpApiEvent,
+  principal: string,
+  now: number,
+): Promise<APIGatewayProxyStructuredResultV2> {
   const raw = event.pathParameters?.id ?? /^\/rules\/([^/]+)$/.exec(event.rawPath)?.[1];
   const id = raw !== undefined ? safeDecode(raw) : undefined;
   const rule = id !== undefined ? runtime.rules.find((r) => r.id === id) : undefined;
@@ -147,7 +157,10 @@ export function createRulesApiHandler(getRuntime: () => Runtime, now: () => numb
       if (!caller.ok) {
         logger.warn('request refused', { status: caller.status, reason: caller.reason });
         metrics.addMetric('RequestsRefused', MetricUnit.Count, 1);
-        return json(caller.status, { error: caller.status === 401 ? 'unauthorized' : 'forbidden', message: caller.reason });
+        return json(caller.status, {
+          error: caller.status === 401 ? 'unauthorized' : 'forbidden',
+          message: caller.reason,
+        });
       }
       const method = event.requestContext.http.method.toUpperCase();
       const route = event.routeKey && event.routeKey !== '$default' ? event.routeKey.split(' ')[1] : event.rawPath;
@@ -165,7 +178,9 @@ export function createRulesApiHandler(getRuntime: () => Runtime, now: () => numb
           return await patchRule(runtime, event, caller.principal, now());
         }
       } catch (error) {
-        logger.error('rules API request failed', { error: error instanceof Error ? { name: error.name, message: error.message } : 'unknown' });
+        logger.error('rules API request failed', {
+          error: error instanceof Error ? { name: error.name, message: error.message } : 'unknown',
+        });
         return json(503, { error: 'unavailable', message: 'the state table could not be reached; retry' });
       }
       return json(404, { error: 'not-found', message: 'routes: GET /rules, PATCH /rules/{id}' });

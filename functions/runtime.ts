@@ -22,7 +22,12 @@ import type { MessageSink } from '../src/queue/types.js';
 import { loadRulesFromPaths } from '../src/rules/load.js';
 import type { IndicatorSet } from '../src/rules/indicators.js';
 import type { Rule } from '../src/rules/model.js';
-import { DynamoDbCounterStore, type CounterDeltas, type CounterStore, type CounterValues } from '../src/state/counters.js';
+import {
+  DynamoDbCounterStore,
+  type CounterDeltas,
+  type CounterStore,
+  type CounterValues,
+} from '../src/state/counters.js';
 import { DynamoDbStateStore } from '../src/state/dynamodb-store.js';
 import type { StateStore } from '../src/state/types.js';
 import { countByCode, parseEvents, type ErrorReport, type LateReport, type Rejection } from './body.js';
@@ -84,7 +89,11 @@ class TolerantCounterStore implements CounterStore {
     try {
       await this.inner.increment(tenant, ruleId, day, deltas);
     } catch (error) {
-      this.log.warn('rule counter update failed', { ruleId, day, error: error instanceof Error ? error.name : 'unknown' });
+      this.log.warn('rule counter update failed', {
+        ruleId,
+        day,
+        error: error instanceof Error ? error.name : 'unknown',
+      });
       metrics.addMetric('CounterWriteFailures', MetricUnit.Count, 1);
     }
   }
@@ -154,9 +163,13 @@ export class Runtime {
     const errors = loaded.diagnostics.filter((d) => d.severity === 'error');
     if (errors.length > 0) {
       // The CDK construct refuses to synthesise invalid rules, so this means a hand-made deployment.
-      this.log.error('invalid rules skipped', { count: errors.length, rules: errors.map((d) => ({ ruleId: d.ruleId, code: d.code, file: d.file, line: d.line })) });
+      this.log.error('invalid rules skipped', {
+        count: errors.length,
+        rules: errors.map((d) => ({ ruleId: d.ruleId, code: d.code, file: d.file, line: d.line })),
+      });
     }
-    if (this.rules.length === 0 && this.indicators.size === 0) this.log.warn('no rules loaded', { rulesDir: config.rulesDir });
+    if (this.rules.length === 0 && this.indicators.size === 0)
+      this.log.warn('no rules loaded', { rulesDir: config.rulesDir });
 
     const dynamo = deps.dynamo ?? (deps.store && deps.counters && deps.overrides ? undefined : new DynamoDBClient({}));
     const table = { client: dynamo as DynamoDBClient, tableName: config.tableName };
@@ -164,7 +177,9 @@ export class Runtime {
     this.counters = new TolerantCounterStore(deps.counters ?? new DynamoDbCounterStore(table), this.log);
     this.overrides = deps.overrides ?? new DynamoDbRuleOverrideStore(table);
     if (config.role === 'ingest') {
-      this.sink = deps.sink ?? new SqsMessageSink({ client: deps.sqs ?? new SQSClient({}), queueUrl: config.alertQueueUrl as string });
+      this.sink =
+        deps.sink ??
+        new SqsMessageSink({ client: deps.sqs ?? new SQSClient({}), queueUrl: config.alertQueueUrl as string });
     }
   }
 
@@ -193,7 +208,9 @@ export class Runtime {
       } catch (error) {
         // Retry on the next call rather than hammering: count this attempt as a refresh.
         this.lastRefresh = this.now();
-        this.log.warn('rule overrides could not be read; keeping the previous ones', { error: error instanceof Error ? error.name : 'unknown' });
+        this.log.warn('rule overrides could not be read; keeping the previous ones', {
+          error: error instanceof Error ? error.name : 'unknown',
+        });
       } finally {
         this.refreshing = undefined;
       }
@@ -222,7 +239,9 @@ export class Runtime {
           now: this.now,
           engine: {
             ...(this.config.latenessSeconds !== undefined ? { latenessSeconds: this.config.latenessSeconds } : {}),
-            ...(this.config.maxPartialsPerGroup !== undefined ? { maxPartialsPerGroup: this.config.maxPartialsPerGroup } : {}),
+            ...(this.config.maxPartialsPerGroup !== undefined
+              ? { maxPartialsPerGroup: this.config.maxPartialsPerGroup }
+              : {}),
           },
         }),
       };
@@ -254,10 +273,13 @@ export class Runtime {
         tenant,
       );
       // The pipeline indexes the parsed events; the sender counts the events of its body.
-      const inBody = (eventIndex: number | undefined): number => (eventIndex !== undefined ? parsed.events[eventIndex]?.index : undefined) ?? -1;
-      for (const d of result.rejected) rejections.push({ index: inBody(d.eventIndex), code: d.code, reason: d.message });
+      const inBody = (eventIndex: number | undefined): number =>
+        (eventIndex !== undefined ? parsed.events[eventIndex]?.index : undefined) ?? -1;
+      for (const d of result.rejected)
+        rejections.push({ index: inBody(d.eventIndex), code: d.code, reason: d.message });
       rejections.sort((a, b) => a.index - b.index);
-      for (const l of result.late) late.push({ index: inBody(l.eventIndex), ruleId: l.ruleId, groupKey: l.groupKey, lagSeconds: l.lagSeconds });
+      for (const l of result.late)
+        late.push({ index: inBody(l.eventIndex), ruleId: l.ruleId, groupKey: l.groupKey, lagSeconds: l.lagSeconds });
       for (const e of result.errors) errors.push({ index: inBody(e.eventIndex), ruleId: e.ruleId, code: e.code });
     }
     return {
@@ -317,7 +339,9 @@ export function sharedRuntime(role: FunctionRole): Runtime {
  * Replaces the configuration source and injected clients of the shared runtimes and drops the
  * ones built so far. The local stack uses it to point the very same handlers at the emulators.
  */
-export function configureSharedRuntime(options: { env?: Record<string, string | undefined>; deps?: RuntimeDeps } = {}): void {
+export function configureSharedRuntime(
+  options: { env?: Record<string, string | undefined>; deps?: RuntimeDeps } = {},
+): void {
   sharedOptions = options;
   shared.clear();
 }

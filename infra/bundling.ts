@@ -23,7 +23,8 @@ export const ESBUILD_TARGET = 'node24';
  * ESM output needs `require` for the CommonJS dependencies that load Node built-ins (ajv,
  * yaml...): esbuild's ESM shim throws "Dynamic require of X is not supported" without it.
  */
-export const REQUIRE_SHIM_BANNER = "import { createRequire as __stixflowCreateRequire } from 'node:module'; const require = __stixflowCreateRequire(import.meta.url);";
+export const REQUIRE_SHIM_BANNER =
+  "import { createRequire as __stixflowCreateRequire } from 'node:module'; const require = __stixflowCreateRequire(import.meta.url);";
 
 /** Prefer ES module builds of dependencies (smaller, tree-shakable). */
 export const MAIN_FIELDS = ['module', 'main'];

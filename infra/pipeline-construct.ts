@@ -15,10 +15,22 @@ import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
-import { HttpApi, HttpMethod, HttpStage, LogGroupLogDestination, type IHttpRouteAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2';
+import {
+  HttpApi,
+  HttpMethod,
+  HttpStage,
+  LogGroupLogDestination,
+  type IHttpRouteAuthorizer,
+} from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpIamAuthorizer, HttpJwtAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
-import { Alarm, ComparisonOperator, TreatMissingData, type IAlarmAction, type IMetric } from 'aws-cdk-lib/aws-cloudwatch';
+import {
+  Alarm,
+  ComparisonOperator,
+  TreatMissingData,
+  type IAlarmAction,
+  type IMetric,
+} from 'aws-cdk-lib/aws-cloudwatch';
 import { AttributeType, BillingMode, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
 import { Effect, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda';
@@ -30,7 +42,13 @@ import { Construct } from 'constructs';
 import { parseAllDocuments } from 'yaml';
 import { formatDiagnostics } from '../src/errors.js';
 import { loadRulesFromPaths, readRuleSources } from '../src/rules/load.js';
-import { COUNTER_PK_PREFIX, PARTITION_KEY, SORT_KEY, STATE_PK_PREFIX, TTL_ATTRIBUTE } from '../src/state/table-schema.js';
+import {
+  COUNTER_PK_PREFIX,
+  PARTITION_KEY,
+  SORT_KEY,
+  STATE_PK_PREFIX,
+  TTL_ATTRIBUTE,
+} from '../src/state/table-schema.js';
 import { OVERRIDE_PARTITION } from '../functions/rule-overrides.js';
 import {
   BUNDLED_MAPPINGS_DIR,
@@ -45,7 +63,11 @@ import {
 } from './bundling.js';
 
 export type PipelineAuth =
-  | { type: 'iam'; /** How a caller maps to a tenant: its account id (default) or its role/user name. */ tenantSource?: 'account' | 'role' }
+  | {
+      type: 'iam';
+      /** How a caller maps to a tenant: its account id (default) or its role/user name. */ tenantSource?:
+        'account' | 'role';
+    }
   | {
       type: 'jwt';
       issuer: string;
@@ -103,10 +125,15 @@ export function validateRulesDir(rulesDir: string): { ruleIds: string[]; warning
   const { rules, diagnostics } = loadRulesFromPaths([rulesDir]);
   const errors = diagnostics.filter((d) => d.severity === 'error');
   if (errors.length > 0) {
-    throw new Error(`StixDetectionPipeline: ${errors.length} problem(s) in the rules under ${rulesDir}; refusing to synthesise a deployment with broken rules:\n${formatDiagnostics(errors)}`);
+    throw new Error(
+      `StixDetectionPipeline: ${errors.length} problem(s) in the rules under ${rulesDir}; refusing to synthesise a deployment with broken rules:\n${formatDiagnostics(errors)}`,
+    );
   }
   if (rules.length === 0) throw new Error(`StixDetectionPipeline: no rules in ${rulesDir}`);
-  return { ruleIds: rules.map((r) => r.id), warnings: formatDiagnostics(diagnostics.filter((d) => d.severity !== 'error')) };
+  return {
+    ruleIds: rules.map((r) => r.id),
+    warnings: formatDiagnostics(diagnostics.filter((d) => d.severity !== 'error')),
+  };
 }
 
 /**
@@ -132,7 +159,11 @@ export function stageRulesAsJson(rulesDir: string): string {
     const width = String(documents.length - 1).length;
     documents.forEach((doc, i) => {
       const value: unknown = doc.toJS();
-      if (value !== null && value !== undefined) writeFileSync(`${stem}${documents.length > 1 ? `.${String(i).padStart(width, '0')}` : ''}.json`, JSON.stringify(value));
+      if (value !== null && value !== undefined)
+        writeFileSync(
+          `${stem}${documents.length > 1 ? `.${String(i).padStart(width, '0')}` : ''}.json`,
+          JSON.stringify(value),
+        );
     });
   }
   return staging;
@@ -209,11 +240,23 @@ export class StixDetectionPipeline extends Construct {
       ...(props.maxPartialsPerGroup !== undefined ? { MAX_PARTIALS_PER_GROUP: String(props.maxPartialsPerGroup) } : {}),
     };
     const mappingsDir = join(REPO_ROOT, 'mappings');
-    const makeFunction = (name: FunctionName, description: string, extraEnv: Record<string, string>): NodejsFunction => {
+    const makeFunction = (
+      name: FunctionName,
+      description: string,
+      extraEnv: Record<string, string>,
+    ): NodejsFunction => {
       const logGroup = new LogGroup(this, `${name}Logs`, { retention, removalPolicy: RemovalPolicy.DESTROY });
       // An own role per function: only its log group, and the grants below; no managed policies.
-      const role = new Role(this, `${name}Role`, { assumedBy: new ServicePrincipal('lambda.amazonaws.com'), description: `stixflow ${name} function` });
-      role.addToPolicy(new PolicyStatement({ actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [logGroup.logGroupArn] }));
+      const role = new Role(this, `${name}Role`, {
+        assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
+        description: `stixflow ${name} function`,
+      });
+      role.addToPolicy(
+        new PolicyStatement({
+          actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+          resources: [logGroup.logGroupArn],
+        }),
+      );
       return new NodejsFunction(this, name, {
         entry: join(REPO_ROOT, FUNCTION_ENTRIES[name]),
         handler: 'handler',
@@ -256,7 +299,11 @@ export class StixDetectionPipeline extends Construct {
       this.functions = {
         IngestHttp: makeFunction('IngestHttp', 'stixflow: POST /events → detection pipeline → alert queue', alertEnv),
         IngestSqs: makeFunction('IngestSqs', 'stixflow: ingest queue → detection pipeline → alert queue', alertEnv),
-        RulesApi: makeFunction('RulesApi', 'stixflow: GET /rules, PATCH /rules/{id}', auth.type === 'jwt' ? { RULES_ADMIN_SCOPE: adminScope as string } : {}),
+        RulesApi: makeFunction(
+          'RulesApi',
+          'stixflow: GET /rules, PATCH /rules/{id}',
+          auth.type === 'jwt' ? { RULES_ADMIN_SCOPE: adminScope as string } : {},
+        ),
       };
     } finally {
       // Bundling runs while each function is constructed (the afterBundling hook copies the
@@ -266,7 +313,9 @@ export class StixDetectionPipeline extends Construct {
 
     // ------------------------------------------------------------ least privilege
     const tableArn = this.table.tableArn;
-    const leadingKeys = (...patterns: string[]) => ({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': patterns } });
+    const leadingKeys = (...patterns: string[]) => ({
+      'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': patterns },
+    });
     const ingestStatements = [
       // Correlation state (S#…) and rule-health counters (C#…): batch reads, conditional writes, atomic counters.
       new PolicyStatement({
@@ -277,27 +326,55 @@ export class StixDetectionPipeline extends Construct {
         conditions: leadingKeys(`${STATE_PK_PREFIX}*`, `${COUNTER_PK_PREFIX}*`),
       }),
       // Rule overrides: read only.
-      new PolicyStatement({ sid: 'ReadRuleOverrides', effect: Effect.ALLOW, actions: ['dynamodb:Query'], resources: [tableArn], conditions: leadingKeys(OVERRIDE_PARTITION) }),
+      new PolicyStatement({
+        sid: 'ReadRuleOverrides',
+        effect: Effect.ALLOW,
+        actions: ['dynamodb:Query'],
+        resources: [tableArn],
+        conditions: leadingKeys(OVERRIDE_PARTITION),
+      }),
     ];
     for (const fn of [this.functions.IngestHttp, this.functions.IngestSqs]) {
       for (const statement of ingestStatements) fn.addToRolePolicy(statement);
       // SendMessageBatch is authorised by sqs:SendMessage.
-      fn.addToRolePolicy(new PolicyStatement({ sid: 'SendAlerts', actions: ['sqs:SendMessage'], resources: [this.alertQueue.queueArn] }));
+      fn.addToRolePolicy(
+        new PolicyStatement({ sid: 'SendAlerts', actions: ['sqs:SendMessage'], resources: [this.alertQueue.queueArn] }),
+      );
     }
     this.functions.IngestSqs.addEventSource(
-      new SqsEventSource(this.ingestQueue, { batchSize: props.ingestBatchSize ?? 10, maxBatchingWindow: Duration.seconds(1), reportBatchItemFailures: true }),
+      new SqsEventSource(this.ingestQueue, {
+        batchSize: props.ingestBatchSize ?? 10,
+        maxBatchingWindow: Duration.seconds(1),
+        reportBatchItemFailures: true,
+      }),
     );
     this.functions.RulesApi.addToRolePolicy(
-      new PolicyStatement({ sid: 'ReadCounters', actions: ['dynamodb:BatchGetItem'], resources: [tableArn], conditions: leadingKeys(`${COUNTER_PK_PREFIX}*`) }),
+      new PolicyStatement({
+        sid: 'ReadCounters',
+        actions: ['dynamodb:BatchGetItem'],
+        resources: [tableArn],
+        conditions: leadingKeys(`${COUNTER_PK_PREFIX}*`),
+      }),
     );
     this.functions.RulesApi.addToRolePolicy(
-      new PolicyStatement({ sid: 'RuleOverrides', actions: ['dynamodb:Query', 'dynamodb:PutItem'], resources: [tableArn], conditions: leadingKeys(OVERRIDE_PARTITION) }),
+      new PolicyStatement({
+        sid: 'RuleOverrides',
+        actions: ['dynamodb:Query', 'dynamodb:PutItem'],
+        resources: [tableArn],
+        conditions: leadingKeys(OVERRIDE_PARTITION),
+      }),
     );
 
     // ------------------------------------------------------------ HTTP API
     const authorizer: IHttpRouteAuthorizer =
-      auth.type === 'jwt' ? new HttpJwtAuthorizer('JwtAuthorizer', auth.issuer, { jwtAudience: auth.audience }) : new HttpIamAuthorizer();
-    this.api = new HttpApi(this, 'Api', { description: 'stixflow detection pipeline', createDefaultStage: false, defaultAuthorizer: authorizer });
+      auth.type === 'jwt'
+        ? new HttpJwtAuthorizer('JwtAuthorizer', auth.issuer, { jwtAudience: auth.audience })
+        : new HttpIamAuthorizer();
+    this.api = new HttpApi(this, 'Api', {
+      description: 'stixflow detection pipeline',
+      createDefaultStage: false,
+      defaultAuthorizer: authorizer,
+    });
     const accessLogs = new LogGroup(this, 'ApiAccessLogs', { retention, removalPolicy: RemovalPolicy.DESTROY });
     this.stage = new HttpStage(this, 'DefaultStage', {
       httpApi: this.api,
@@ -322,13 +399,31 @@ export class StixDetectionPipeline extends Construct {
         ),
       },
     });
-    const route = (path: string, method: HttpMethod, fn: NodejsFunction, integrationId: string, scopes?: string[]): void => {
-      this.api.addRoutes({ path, methods: [method], integration: new HttpLambdaIntegration(integrationId, fn), authorizer, ...(scopes ? { authorizationScopes: scopes } : {}) });
+    const route = (
+      path: string,
+      method: HttpMethod,
+      fn: NodejsFunction,
+      integrationId: string,
+      scopes?: string[],
+    ): void => {
+      this.api.addRoutes({
+        path,
+        methods: [method],
+        integration: new HttpLambdaIntegration(integrationId, fn),
+        authorizer,
+        ...(scopes ? { authorizationScopes: scopes } : {}),
+      });
     };
     route('/events', HttpMethod.POST, this.functions.IngestHttp, 'IngestHttpIntegration');
     route('/rules', HttpMethod.GET, this.functions.RulesApi, 'RulesListIntegration');
     // Overrides apply to every tenant: under JWT, only tokens with the admin scope may set them.
-    route('/rules/{id}', HttpMethod.PATCH, this.functions.RulesApi, 'RulesPatchIntegration', adminScope !== undefined ? [adminScope] : undefined);
+    route(
+      '/rules/{id}',
+      HttpMethod.PATCH,
+      this.functions.RulesApi,
+      'RulesPatchIntegration',
+      adminScope !== undefined ? [adminScope] : undefined,
+    );
 
     // ------------------------------------------------------------ alarms
     const alarm = (alarmId: string, description: string, metric: IMetric, threshold = 1): void => {
@@ -343,12 +438,33 @@ export class StixDetectionPipeline extends Construct {
       for (const action of props.alarmActions ?? []) created.addAlarmAction(action);
       this.alarms.push(created);
     };
-    alarm('IngestDlqDepth', 'stixflow: ingest messages were dead-lettered (malformed or failing repeatedly); see the IngestSqs logs by message id', this.ingestDlq.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: 'Maximum' }));
-    alarm('AlertDlqDepth', 'stixflow: alert consumers dead-lettered alerts', this.alertDlq.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: 'Maximum' }));
-    alarm('IngestQueueAge', 'stixflow: the oldest ingest message is over 5 minutes old (ingest is falling behind)', this.ingestQueue.metricApproximateAgeOfOldestMessage({ period: Duration.minutes(1), statistic: 'Maximum' }), 300);
+    alarm(
+      'IngestDlqDepth',
+      'stixflow: ingest messages were dead-lettered (malformed or failing repeatedly); see the IngestSqs logs by message id',
+      this.ingestDlq.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: 'Maximum' }),
+    );
+    alarm(
+      'AlertDlqDepth',
+      'stixflow: alert consumers dead-lettered alerts',
+      this.alertDlq.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: 'Maximum' }),
+    );
+    alarm(
+      'IngestQueueAge',
+      'stixflow: the oldest ingest message is over 5 minutes old (ingest is falling behind)',
+      this.ingestQueue.metricApproximateAgeOfOldestMessage({ period: Duration.minutes(1), statistic: 'Maximum' }),
+      300,
+    );
     for (const [name, fn] of Object.entries(this.functions)) {
-      alarm(`${name}Errors`, `stixflow: ${name} function errors`, fn.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' }));
-      alarm(`${name}Throttles`, `stixflow: ${name} function throttled`, fn.metricThrottles({ period: Duration.minutes(5), statistic: 'Sum' }));
+      alarm(
+        `${name}Errors`,
+        `stixflow: ${name} function errors`,
+        fn.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' }),
+      );
+      alarm(
+        `${name}Throttles`,
+        `stixflow: ${name} function throttled`,
+        fn.metricThrottles({ period: Duration.minutes(5), statistic: 'Sum' }),
+      );
     }
 
     // cdk-nag AwsSolutions: this construct has no findings to acknowledge. What the checks ask

@@ -15,13 +15,25 @@ export class StixflowStack extends Stack {
 
   constructor(scope: Construct, id: string, props: StixflowStackProps = {}) {
     super(scope, id, { description: 'stixflow: serverless STIX 2.1 detection pipeline', ...props });
-    this.pipeline = new StixDetectionPipeline(this, 'Pipeline', { rulesDir: join(REPO_ROOT, 'rules'), ...props.pipeline });
+    this.pipeline = new StixDetectionPipeline(this, 'Pipeline', {
+      rulesDir: join(REPO_ROOT, 'rules'),
+      ...props.pipeline,
+    });
     const p = this.pipeline;
     new CfnOutput(this, 'ApiUrl', { value: p.apiUrl, description: 'HTTP API base URL (SigV4 or JWT on every route)' });
-    new CfnOutput(this, 'EventsEndpoint', { value: `${p.apiUrl}events`, description: 'POST events here (JSON, JSON array or NDJSON)' });
-    new CfnOutput(this, 'IngestQueueUrl', { value: p.ingestQueue.queueUrl, description: 'Send events here; message attribute `tenant` names the tenant' });
+    new CfnOutput(this, 'EventsEndpoint', {
+      value: `${p.apiUrl}events`,
+      description: 'POST events here (JSON, JSON array or NDJSON)',
+    });
+    new CfnOutput(this, 'IngestQueueUrl', {
+      value: p.ingestQueue.queueUrl,
+      description: 'Send events here; message attribute `tenant` names the tenant',
+    });
     new CfnOutput(this, 'IngestDlqUrl', { value: p.ingestDlq.queueUrl });
-    new CfnOutput(this, 'AlertQueueUrl', { value: p.alertQueue.queueUrl, description: 'Alert documents (schemas/alert.schema.json)' });
+    new CfnOutput(this, 'AlertQueueUrl', {
+      value: p.alertQueue.queueUrl,
+      description: 'Alert documents (schemas/alert.schema.json)',
+    });
     new CfnOutput(this, 'AlertDlqUrl', { value: p.alertDlq.queueUrl });
     new CfnOutput(this, 'StateTableName', { value: p.table.tableName });
   }

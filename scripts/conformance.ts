@@ -9,7 +9,15 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { compilePattern, checkPattern, findUnsatisfiable, generateEvents, loadRules, PatternError, StixflowError } from '../src/index.js';
+import {
+  compilePattern,
+  checkPattern,
+  findUnsatisfiable,
+  generateEvents,
+  loadRules,
+  PatternError,
+  StixflowError,
+} from '../src/index.js';
 import { DIVERGENCES } from './conformance-divergences.js';
 
 interface MatcherCase {
@@ -55,11 +63,19 @@ let passed = 0;
 let failed = 0;
 let diverged = 0;
 const failures: string[] = [];
-const suiteTotals = { matcher: { cases: 0, agreed: 0 }, validator: { cases: 0, agreed: 0 }, realworld: { cases: 0, agreed: 0 } };
+const suiteTotals = {
+  matcher: { cases: 0, agreed: 0 },
+  validator: { cases: 0, agreed: 0 },
+  realworld: { cases: 0, agreed: 0 },
+};
 
 function record(id: string, ok: boolean, detail: string): void {
   const divergence = DIVERGENCES.get(id);
-  const suite = id.startsWith('validator/') ? suiteTotals.validator : id.startsWith('realworld/') ? suiteTotals.realworld : suiteTotals.matcher;
+  const suite = id.startsWith('validator/')
+    ? suiteTotals.validator
+    : id.startsWith('realworld/')
+      ? suiteTotals.realworld
+      : suiteTotals.matcher;
   suite.cases++;
   if (ok) {
     suite.agreed++;
@@ -75,7 +91,10 @@ function record(id: string, ok: boolean, detail: string): void {
   failures.push(`FAIL ${id}\n     ${detail}`);
 }
 
-type Outcome = { kind: 'compile-error'; message: string } | { kind: 'match-error'; message: string } | { kind: 'result'; matched: boolean; ids: (string | undefined)[] };
+type Outcome =
+  | { kind: 'compile-error'; message: string }
+  | { kind: 'match-error'; message: string }
+  | { kind: 'result'; matched: boolean; ids: (string | undefined)[] };
 
 function run(c: MatcherCase): Outcome {
   let pattern;
@@ -107,7 +126,8 @@ for (const c of readJsonl<MatcherCase>('reference-matcher-cases.jsonl')) {
     record(c.id, false, `crashed: ${error instanceof Error ? error.stack : String(error)}`);
     continue;
   }
-  const describe = (): string => `pattern ${c.pattern} → ${JSON.stringify(outcome)}; expected ${c.expected_error ?? `matched=${c.expected_matched}`}`;
+  const describe = (): string =>
+    `pattern ${c.pattern} → ${JSON.stringify(outcome)}; expected ${c.expected_error ?? `matched=${c.expected_matched}`}`;
   if (c.expected_error === 'ParseException') {
     record(c.id, outcome.kind === 'compile-error', describe());
   } else if (c.expected_error === 'MatcherException') {
@@ -132,7 +152,11 @@ for (const c of readJsonl<ValidatorCase>('reference-validator-cases.jsonl')) {
   const { pattern, diagnostics } = checkPattern(c.pattern, { stixVersion: c.stix_version });
   const valid = pattern !== undefined;
   const errors = diagnostics.filter((d) => d.severity === 'error').map((d) => `${d.line}:${d.column} ${d.message}`);
-  record(c.id, valid === c.valid, `pattern ${c.pattern} → ${valid ? 'valid' : `invalid: ${errors.join('; ')}`}; expected ${c.valid ? 'valid' : 'invalid'}`);
+  record(
+    c.id,
+    valid === c.valid,
+    `pattern ${c.pattern} → ${valid ? 'valid' : `invalid: ${errors.join('; ')}`}; expected ${c.valid ? 'valid' : 'invalid'}`,
+  );
 }
 
 // Satisfiable real-world patterns (when the file is there): each must load as a rule without
@@ -144,11 +168,22 @@ if (existsSync(join(folder, REALWORLD))) {
     const id = `realworld/${c.id}`;
     try {
       const stixVersion = c.spec_version === '2.0' ? '2.0' : '2.1';
-      const rule = { id: c.id, name: c.id, description: 'conformance', severity: 'low', pattern: c.pattern, ...(stixVersion === '2.0' ? { stix_version: '2.0' } : {}) };
+      const rule = {
+        id: c.id,
+        name: c.id,
+        description: 'conformance',
+        severity: 'low',
+        pattern: c.pattern,
+        ...(stixVersion === '2.0' ? { stix_version: '2.0' } : {}),
+      };
       const loaded = loadRules([{ file: `${c.id}.json`, text: JSON.stringify([rule]) }]);
       const errors = loaded.diagnostics.filter((d) => d.severity === 'error');
       if (loaded.rules.length !== 1 || errors.length > 0) {
-        record(id, false, `pattern ${c.pattern} → not loaded: ${errors.map((d) => `[${d.code}] ${d.message}`).join('; ')}`);
+        record(
+          id,
+          false,
+          `pattern ${c.pattern} → not loaded: ${errors.map((d) => `[${d.code}] ${d.message}`).join('; ')}`,
+        );
         continue;
       }
       const compiled = compilePattern(c.pattern, { stixVersion });
@@ -158,7 +193,11 @@ if (existsSync(join(folder, REALWORLD))) {
         continue;
       }
       const sets = generateEvents(compiled, { seed: 1, count: 2 });
-      record(id, sets.every((set) => compiled.match(set).matched), `pattern ${c.pattern} → generated events do not match`);
+      record(
+        id,
+        sets.every((set) => compiled.match(set).matched),
+        `pattern ${c.pattern} → generated events do not match`,
+      );
     } catch (error) {
       record(id, false, `pattern ${c.pattern} → ${error instanceof Error ? error.message : String(error)}`);
     }
@@ -168,12 +207,20 @@ if (existsSync(join(folder, REALWORLD))) {
 for (const line of failures) console.log(line);
 const { matcher, validator, realworld } = suiteTotals;
 const matcherShare = matcher.cases ? matcher.agreed / matcher.cases : 1;
-console.log(`matcher cases:   ${matcher.agreed}/${matcher.cases} agree with the reference (${(matcherShare * 100).toFixed(2)}%; ${earlier} errors reported already at compile time)`);
+console.log(
+  `matcher cases:   ${matcher.agreed}/${matcher.cases} agree with the reference (${(matcherShare * 100).toFixed(2)}%; ${earlier} errors reported already at compile time)`,
+);
 console.log(`validator cases: ${validator.agreed}/${validator.cases} agree with the reference`);
-if (realworld.cases > 0) console.log(`satisfiable real-world patterns: ${realworld.agreed}/${realworld.cases} load, are satisfiable and generate matching events`);
+if (realworld.cases > 0)
+  console.log(
+    `satisfiable real-world patterns: ${realworld.agreed}/${realworld.cases} load, are satisfiable and generate matching events`,
+  );
 console.log(`documented divergences (docs/conformance.md, counted apart): ${diverged}`);
 // The acceptance bar: every validator case, and at least 99% of the matcher cases.
 const belowBar = validator.agreed < validator.cases || realworld.agreed < realworld.cases || matcherShare < 0.99;
-if (belowBar) console.log('BELOW THE ACCEPTANCE BAR: all validator cases, all satisfiable real-world patterns and at least 99% of matcher cases must agree');
+if (belowBar)
+  console.log(
+    'BELOW THE ACCEPTANCE BAR: all validator cases, all satisfiable real-world patterns and at least 99% of matcher cases must agree',
+  );
 console.log(`${passed} passed, ${failed + (belowBar ? 1 : 0)} failed`);
 process.exit(failed > 0 || belowBar ? 1 : 0);

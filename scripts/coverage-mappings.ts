@@ -84,7 +84,8 @@ function leaves(value: unknown, path: string, out: Set<string>): void {
     return;
   }
   if (typeof value === 'object') {
-    for (const [key, item] of Object.entries(value as Record<string, unknown>)) leaves(item, path === '' ? key : `${path}.${key}`, out);
+    for (const [key, item] of Object.entries(value as Record<string, unknown>))
+      leaves(item, path === '' ? key : `${path}.${key}`, out);
     return;
   }
   if (typeof value === 'string' && EMPTY_VALUES.has(value.trim())) return;
@@ -103,7 +104,16 @@ interface Row {
 }
 
 function newRow(file: string): Row {
-  return { file, events: 0, accepted: 0, relevant: 0, landed: 0, mappings: new Map(), rejections: new Map(), unmapped: new Map() };
+  return {
+    file,
+    events: 0,
+    accepted: 0,
+    relevant: 0,
+    landed: 0,
+    mappings: new Map(),
+    rejections: new Map(),
+    unmapped: new Map(),
+  };
 }
 
 const bump = (map: Map<string, number>, key: string): void => {
@@ -206,16 +216,31 @@ function main(argv: string[]): number {
       pct(row.accepted, row.events),
       String(row.relevant),
       pct(row.landed, row.relevant),
-      [...row.mappings].sort((a, b) => b[1] - a[1]).map(([m, n]) => `${m}:${n}`).join(' '),
+      [...row.mappings]
+        .sort((a, b) => b[1] - a[1])
+        .map(([m, n]) => `${m}:${n}`)
+        .join(' '),
     ]);
     total.events += row.events;
     total.accepted += row.accepted;
     total.relevant += row.relevant;
     total.landed += row.landed;
   }
-  lines.push(['TOTAL', String(total.events), String(total.accepted), pct(total.accepted, total.events), String(total.relevant), pct(total.landed, total.relevant), '']);
+  lines.push([
+    'TOTAL',
+    String(total.events),
+    String(total.accepted),
+    pct(total.accepted, total.events),
+    String(total.relevant),
+    pct(total.landed, total.relevant),
+    '',
+  ]);
   const widths = header.map((_, c) => Math.max(...lines.map((l) => (l[c] ?? '').length)));
-  const render = (l: string[]): string => l.map((cell, c) => (c === 0 || c === l.length - 1 ? cell.padEnd(widths[c] ?? 0) : cell.padStart(widths[c] ?? 0))).join('  ').trimEnd();
+  const render = (l: string[]): string =>
+    l
+      .map((cell, c) => (c === 0 || c === l.length - 1 ? cell.padEnd(widths[c] ?? 0) : cell.padStart(widths[c] ?? 0)))
+      .join('  ')
+      .trimEnd();
   console.log(`mapping coverage of ${dir}${sigmaDir !== undefined && existsSync(sigmaDir) ? ` and ${sigmaDir}` : ''}`);
   lines.forEach((l, i) => {
     if (i === lines.length - 1) console.log(widths.map((w) => '-'.repeat(w)).join('  '));
@@ -224,7 +249,8 @@ function main(argv: string[]): number {
   for (const row of rows) {
     if (row.rejections.size === 0 && (showUnmapped === 0 || row.unmapped.size === 0)) continue;
     console.log(`\n${row.file}`);
-    for (const [reason, n] of [...row.rejections].sort((a, b) => b[1] - a[1]).slice(0, 5)) console.log(`  rejected ${n}x ${reason}`);
+    for (const [reason, n] of [...row.rejections].sort((a, b) => b[1] - a[1]).slice(0, 5))
+      console.log(`  rejected ${n}x ${reason}`);
     if (showUnmapped > 0) {
       const top = [...row.unmapped].sort((a, b) => b[1] - a[1]).slice(0, showUnmapped);
       if (top.length > 0) console.log(`  unmapped: ${top.map(([p, n]) => `${p} (${n})`).join(', ')}`);

@@ -24,7 +24,13 @@ export type { GenerateOptions, GeneratedSet, NearMiss, NearMissKind } from './ge
 
 // ---- normalisation: raw events (ECS, flat, STIX, mapping files) into STIX observed data
 export { createNormaliser, loadMapping, builtInMappings, toBundle } from './normalise/index.js';
-export type { Mapping, Normaliser, NormaliserOptions, NormaliseResult, NormaliseBatchResult } from './normalise/index.js';
+export type {
+  Mapping,
+  Normaliser,
+  NormaliserOptions,
+  NormaliseResult,
+  NormaliseBatchResult,
+} from './normalise/index.js';
 
 // ---- rules
 export { loadRules, loadRulesFromPaths, readRuleSources } from './rules/load.js';
@@ -42,13 +48,58 @@ export { toAlertDocument, alertId } from './engine/alert.js';
 export type { Alert, AlertDocument, AlertSighting } from './engine/alert.js';
 
 // ---- correlation state: the port, in memory, and DynamoDB (with the table it expects)
-export { InMemoryStateStore, DynamoDbStateStore, StateStoreError, InvalidStateKeyError, InvalidStateWriteError, createStateTableInput, stateKeyId } from './state/index.js';
-export type { StateStore, StateKey, StateItem, PutOutcome, StoreStats, InMemoryStateStoreOptions, DynamoDbStateStoreOptions } from './state/index.js';
+export {
+  InMemoryStateStore,
+  DynamoDbStateStore,
+  StateStoreError,
+  InvalidStateKeyError,
+  InvalidStateWriteError,
+  createStateTableInput,
+  stateKeyId,
+} from './state/index.js';
+export type {
+  StateStore,
+  StateKey,
+  StateItem,
+  PutOutcome,
+  StoreStats,
+  InMemoryStateStoreOptions,
+  DynamoDbStateStoreOptions,
+} from './state/index.js';
 
 // ---- rule-health counters: the port, in memory, and DynamoDB (same table)
-export { InMemoryCounterStore, DynamoDbCounterStore, CounterFlushError, InvalidCounterError, COUNTER_NAMES } from './state/index.js';
-export type { CounterStore, CounterName, CounterValues, CounterDeltas, DynamoDbCounterStoreOptions } from './state/index.js';
+export {
+  InMemoryCounterStore,
+  DynamoDbCounterStore,
+  CounterFlushError,
+  InvalidCounterError,
+  COUNTER_NAMES,
+} from './state/index.js';
+export type {
+  CounterStore,
+  CounterName,
+  CounterValues,
+  CounterDeltas,
+  DynamoDbCounterStoreOptions,
+} from './state/index.js';
 
 // ---- queues: alert sink and event source ports, in memory and SQS
-export { InMemoryQueue, SqsMessageSink, SqsMessageSource, QueueAckError, QueueConfigError, QueueServiceError } from './queue/index.js';
-export type { MessageSink, MessageSource, OutgoingMessage, ReceivedMessage, SendResult, InMemoryQueueOptions, SqsMessageSinkOptions, SqsMessageSourceOptions, RetryPolicy } from './queue/index.js';
+export {
+  InMemoryQueue,
+  SqsMessageSink,
+  SqsMessageSource,
+  QueueAckError,
+  QueueConfigError,
+  QueueServiceError,
+} from './queue/index.js';
+export type {
+  MessageSink,
+  MessageSource,
+  OutgoingMessage,
+  ReceivedMessage,
+  SendResult,
+  InMemoryQueueOptions,
+  SqsMessageSinkOptions,
+  SqsMessageSourceOptions,
+  RetryPolicy,
+} from './queue/index.js';

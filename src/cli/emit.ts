@@ -61,15 +61,23 @@ export async function emitCommand(argv: string[], io: CliIo): Promise<number> {
     writeLine(io.stdout, EMIT_HELP);
     return 0;
   }
-  if (parsed.positionals.length !== 1) return usage(io, parsed.positionals.length === 0 ? 'missing the pattern' : 'give exactly one pattern (quote it)');
+  if (parsed.positionals.length !== 1)
+    return usage(io, parsed.positionals.length === 0 ? 'missing the pattern' : 'give exactly one pattern (quote it)');
   const text = parsed.positionals[0] as string;
   const count = v.count === undefined ? 1 : Number(v.count);
-  if (!/^\d+$/.test(v.count ?? '1') || !Number.isSafeInteger(count) || count < 1 || count > 1_000_000) return usage(io, `-n must be a whole number from 1 to 1000000, got ${JSON.stringify(v.count)}`);
+  if (!/^\d+$/.test(v.count ?? '1') || !Number.isSafeInteger(count) || count < 1 || count > 1_000_000)
+    return usage(io, `-n must be a whole number from 1 to 1000000, got ${JSON.stringify(v.count)}`);
   const seed = v.seed === undefined ? 1 : Number(v.seed);
-  if (!/^\d+$/.test(v.seed ?? '1') || !Number.isSafeInteger(seed) || seed > 0xffffffff) return usage(io, `--seed must be a whole number from 0 to 4294967295, got ${JSON.stringify(v.seed)}`);
-  if (v.start !== undefined && parseStixTimestamp(v.start) === undefined) return usage(io, `--start must be a STIX timestamp (YYYY-MM-DDTHH:MM:SS[.fraction]Z), got ${JSON.stringify(v.start)}`);
+  if (!/^\d+$/.test(v.seed ?? '1') || !Number.isSafeInteger(seed) || seed > 0xffffffff)
+    return usage(io, `--seed must be a whole number from 0 to 4294967295, got ${JSON.stringify(v.seed)}`);
+  if (v.start !== undefined && parseStixTimestamp(v.start) === undefined)
+    return usage(
+      io,
+      `--start must be a STIX timestamp (YYYY-MM-DDTHH:MM:SS[.fraction]Z), got ${JSON.stringify(v.start)}`,
+    );
   const format = v.format ?? 'ndjson';
-  if (format !== 'ndjson' && format !== 'bundle') return usage(io, `--format must be ndjson or bundle, got ${JSON.stringify(v.format)}`);
+  if (format !== 'ndjson' && format !== 'bundle')
+    return usage(io, `--format must be ndjson or bundle, got ${JSON.stringify(v.format)}`);
 
   const checked = checkPattern(text);
   if (!checked.pattern) {
@@ -86,7 +94,12 @@ export async function emitCommand(argv: string[], io: CliIo): Promise<number> {
   try {
     if (v.miss) {
       const misses = generateEvents(checked.pattern, { ...options, miss: true });
-      misses.forEach((m, i) => writeLine(io.stderr, `near miss ${i + 1} (${m.kind}, ${m.events.length} event${m.events.length === 1 ? '' : 's'}): ${m.description}`));
+      misses.forEach((m, i) =>
+        writeLine(
+          io.stderr,
+          `near miss ${i + 1} (${m.kind}, ${m.events.length} event${m.events.length === 1 ? '' : 's'}): ${m.description}`,
+        ),
+      );
       print(misses.map((m) => m.events));
     } else {
       print(generateEvents(checked.pattern, options));
@@ -97,7 +110,12 @@ export async function emitCommand(argv: string[], io: CliIo): Promise<number> {
       return 2;
     }
     if (error instanceof StixflowError) {
-      writeLine(io.stderr, error.code === 'unsatisfiable' ? 'the pattern can never match:' : 'the generator cannot produce events for this pattern:');
+      writeLine(
+        io.stderr,
+        error.code === 'unsatisfiable'
+          ? 'the pattern can never match:'
+          : 'the generator cannot produce events for this pattern:',
+      );
       for (const d of error.diagnostics) writeLine(io.stderr, renderDiagnostic(d, text));
       return 1;
     }

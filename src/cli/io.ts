@@ -65,12 +65,15 @@ export function renderDiagnostic(d: Diagnostic, source?: string, sourceFirstLine
   const lineInSource = d.line === undefined ? undefined : d.line - sourceFirstLine + 1;
   const extra: string[] = [];
   if (d.offendingToken !== undefined) extra.push(`  found: ${JSON.stringify(d.offendingToken)}`);
-  if (d.expected?.length) extra.push(`  expected: ${d.expected.slice(0, 12).join(', ')}${d.expected.length > 12 ? ', …' : ''}`);
+  if (d.expected?.length)
+    extra.push(`  expected: ${d.expected.slice(0, 12).join(', ')}${d.expected.length > 12 ? ', …' : ''}`);
   if (source !== undefined && lineInSource !== undefined && d.column !== undefined) {
     const lineText = source.split(/\r?\n/)[lineInSource - 1];
     if (lineText !== undefined) {
       extra.push(`  | ${lineText}`);
-      extra.push(`  | ${' '.repeat(Math.max(0, d.column - 1))}${'^'.repeat(Math.max(1, Math.min(d.length ?? 1, lineText.length - d.column + 1)))}`);
+      extra.push(
+        `  | ${' '.repeat(Math.max(0, d.column - 1))}${'^'.repeat(Math.max(1, Math.min(d.length ?? 1, lineText.length - d.column + 1)))}`,
+      );
     }
   }
   return [head, ...extra].join('\n');
@@ -103,16 +106,27 @@ export function writeLine(stream: NodeJS.WritableStream, text: string): void {
 }
 
 type OptionsConfig = NonNullable<ParseArgsConfig['options']>;
-type Parsed<T extends OptionsConfig> = ReturnType<typeof parseArgs<{ args: string[]; allowPositionals: true; options: T & { help: { type: 'boolean'; short: 'h' } } }>>;
+type Parsed<T extends OptionsConfig> = ReturnType<
+  typeof parseArgs<{ args: string[]; allowPositionals: true; options: T & { help: { type: 'boolean'; short: 'h' } } }>
+>;
 
 /**
  * Parses a command's arguments, with `-h/--help` added. Returns the parsed arguments, or the
  * exit status when the command is done: 0 after printing its help, 2 after a usage error.
  */
-export function parseCommandArgs<T extends OptionsConfig>(argv: string[], options: T, help: string, io: CliIo): Parsed<T> | number {
+export function parseCommandArgs<T extends OptionsConfig>(
+  argv: string[],
+  options: T,
+  help: string,
+  io: CliIo,
+): Parsed<T> | number {
   let parsed: Parsed<T>;
   try {
-    parsed = parseArgs({ args: argv, allowPositionals: true, options: { ...options, help: { type: 'boolean', short: 'h' } } }) as Parsed<T>;
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: { ...options, help: { type: 'boolean', short: 'h' } },
+    }) as Parsed<T>;
   } catch (error) {
     writeLine(io.stderr, `${(error as Error).message}\n\n${help}`);
     return 2;

@@ -9,14 +9,38 @@ interface CommandEntry {
 }
 
 const COMMANDS: Record<string, CommandEntry> = {
-  validate: { summary: 'check STIX patterns and print every error with its position', load: async () => (await import('./pattern-commands.js')).validateCommand },
-  match: { summary: 'match a pattern against observed data (batch semantics), print the binding', load: async () => (await import('./pattern-commands.js')).matchCommand },
-  run: { summary: 'stream events through the rules (in-memory state), print alerts as NDJSON', load: async () => (await import('./run-commands.js')).runCommand },
-  state: { summary: "explain a rule's correlation state: partial matches, pending, expiry", load: async () => (await import('./run-commands.js')).stateCommand },
-  test: { summary: "run rules' unit tests and generated checks; --junit for CI", load: async () => (await import('./test-command.js')).testCommand },
-  rules: { summary: 'rule health from a running stixflow: status (7 days of counts), enable, disable', load: async () => (await import('./rules-command.js')).rulesCommand },
-  emit: { summary: 'generate observed data that satisfies a pattern (or near misses with --miss)', load: async () => (await import('./emit.js')).emitCommand },
-  normalise: { summary: 'turn raw events (ECS, flat key-value, STIX) into STIX 2.1 observed data', load: async () => (await import('./normalise.js')).normaliseCommand },
+  validate: {
+    summary: 'check STIX patterns and print every error with its position',
+    load: async () => (await import('./pattern-commands.js')).validateCommand,
+  },
+  match: {
+    summary: 'match a pattern against observed data (batch semantics), print the binding',
+    load: async () => (await import('./pattern-commands.js')).matchCommand,
+  },
+  run: {
+    summary: 'stream events through the rules (in-memory state), print alerts as NDJSON',
+    load: async () => (await import('./run-commands.js')).runCommand,
+  },
+  state: {
+    summary: "explain a rule's correlation state: partial matches, pending, expiry",
+    load: async () => (await import('./run-commands.js')).stateCommand,
+  },
+  test: {
+    summary: "run rules' unit tests and generated checks; --junit for CI",
+    load: async () => (await import('./test-command.js')).testCommand,
+  },
+  rules: {
+    summary: 'rule health from a running stixflow: status (7 days of counts), enable, disable',
+    load: async () => (await import('./rules-command.js')).rulesCommand,
+  },
+  emit: {
+    summary: 'generate observed data that satisfies a pattern (or near misses with --miss)',
+    load: async () => (await import('./emit.js')).emitCommand,
+  },
+  normalise: {
+    summary: 'turn raw events (ECS, flat key-value, STIX) into STIX 2.1 observed data',
+    load: async () => (await import('./normalise.js')).normaliseCommand,
+  },
 };
 
 function usage(): string {
@@ -37,7 +61,9 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     return 2;
   }
   try {
-    return await (await entry.load())(rest, io);
+    return await (
+      await entry.load()
+    )(rest, io);
   } catch (error) {
     // A bad option value (an engine option out of range, say) is the user's to fix: one line
     // naming it, not a stack trace. Anything else is a bug and keeps its trace.

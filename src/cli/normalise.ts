@@ -70,7 +70,8 @@ function parseArgs(argv: string[]): Options {
       }
       case '--format': {
         const format = takeValue();
-        if (format !== 'ndjson' && format !== 'bundle') throw new UsageError(`--format must be ndjson or bundle, not "${format}"`);
+        if (format !== 'ndjson' && format !== 'bundle')
+          throw new UsageError(`--format must be ndjson or bundle, not "${format}"`);
         options.format = format;
         break;
       }
@@ -83,7 +84,8 @@ function parseArgs(argv: string[]): Options {
         options.inputs.push(arg);
     }
   }
-  if (!options.help && options.inputs.length === 0) throw new UsageError('no events file given (use - for standard input)');
+  if (!options.help && options.inputs.length === 0)
+    throw new UsageError('no events file given (use - for standard input)');
   return options;
 }
 
@@ -100,7 +102,9 @@ type InputItem = { event: unknown; line?: number } | { error: string; line?: num
 export function splitEvents(text: string): InputItem[] {
   return readDocuments(text).flatMap((doc): InputItem[] => {
     if (!doc.ok) return [{ error: doc.message, line: doc.line }];
-    return Array.isArray(doc.value) ? doc.value.map((event: unknown) => ({ event, line: doc.line })) : [{ event: doc.value, line: doc.line }];
+    return Array.isArray(doc.value)
+      ? doc.value.map((event: unknown) => ({ event, line: doc.line }))
+      : [{ event: doc.value, line: doc.line }];
   });
 }
 
@@ -145,7 +149,10 @@ export async function normaliseCommand(argv: string[], io: CommandIo): Promise<n
       mappings.push(loadMapping(await readFile(file, 'utf8'), file));
     } catch (error) {
       if (error instanceof InputError) io.stderr.write(`${formatDiagnostics(error.diagnostics)}\n`);
-      else io.stderr.write(`stixflow normalise: cannot read mapping ${file}: ${error instanceof Error ? error.message : String(error)}\n`);
+      else
+        io.stderr.write(
+          `stixflow normalise: cannot read mapping ${file}: ${error instanceof Error ? error.message : String(error)}\n`,
+        );
       return 2;
     }
   }
@@ -167,7 +174,9 @@ export async function normaliseCommand(argv: string[], io: CommandIo): Promise<n
       }
     } catch (error) {
       await out.flush();
-      io.stderr.write(`stixflow normalise: cannot read ${input}: ${error instanceof Error ? error.message : String(error)}\n`);
+      io.stderr.write(
+        `stixflow normalise: cannot read ${input}: ${error instanceof Error ? error.message : String(error)}\n`,
+      );
       return 2;
     }
     const source = input === '-' ? '<stdin>' : input;
@@ -176,7 +185,9 @@ export async function normaliseCommand(argv: string[], io: CommandIo): Promise<n
       const item = items[index] as InputItem;
       if ('error' in item) {
         rejectedCount++;
-        io.stderr.write(formatRejection(source, index, { severity: 'error', code: 'invalid-json', message: item.error }, item.line));
+        io.stderr.write(
+          formatRejection(source, index, { severity: 'error', code: 'invalid-json', message: item.error }, item.line),
+        );
         continue;
       }
       const result = normaliser.normalise(item.event, index);

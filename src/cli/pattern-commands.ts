@@ -7,7 +7,15 @@ import { formatDiagnostic, formatDiagnostics, PatternError, StixflowError, type 
 import { createNormaliser, loadMapping, toBundle, type Normaliser } from '../normalise/index.js';
 import { satisfiabilityDiagnostics } from '../generate/index.js';
 import { loadRulesFromPaths, type LoadOptions } from '../rules/load.js';
-import { count, parseJsonOrNdjson, readInput, renderDiagnostic, writeLine, parseCommandArgs, type CliIo } from './io.js';
+import {
+  count,
+  parseJsonOrNdjson,
+  readInput,
+  renderDiagnostic,
+  writeLine,
+  parseCommandArgs,
+  type CliIo,
+} from './io.js';
 
 const VALIDATE_HELP = `Usage: stixflow validate [options] <pattern | file | dir>...
 
@@ -60,7 +68,13 @@ interface PatternSource {
   text: string;
 }
 
-function collectPatterns(arg: string, out: PatternSource[], read: (path: string) => string, unreadable: Diagnostic[], listed = false): void {
+function collectPatterns(
+  arg: string,
+  out: PatternSource[],
+  read: (path: string) => string,
+  unreadable: Diagnostic[],
+  listed = false,
+): void {
   if (existsSync(arg) && statSync(arg).isDirectory()) {
     for (const entry of readdirSync(arg).sort()) {
       if (/\.(pattern|patterns|txt)$/.test(entry)) collectPatterns(join(arg, entry), out, read, unreadable, true);
@@ -69,7 +83,12 @@ function collectPatterns(arg: string, out: PatternSource[], read: (path: string)
   }
   if (listed && !existsSync(arg)) {
     // Listed in a directory yet not there: a dangling symbolic link. Its name is no pattern.
-    unreadable.push({ severity: 'error', code: 'pattern-file-unreadable', message: `cannot read ${arg} (a symbolic link to a missing file?); skipped`, file: arg });
+    unreadable.push({
+      severity: 'error',
+      code: 'pattern-file-unreadable',
+      message: `cannot read ${arg} (a symbolic link to a missing file?); skipped`,
+      file: arg,
+    });
     return;
   }
   if (existsSync(arg) && statSync(arg).isFile()) {
@@ -84,7 +103,12 @@ function collectPatterns(arg: string, out: PatternSource[], read: (path: string)
 }
 
 export async function validateCommand(argv: string[], io: CliIo): Promise<number> {
-  const parsed = parseCommandArgs(argv, { 'stix-version': { type: 'string' }, json: { type: 'boolean' }, 'allow-unsatisfiable': { type: 'boolean' } }, VALIDATE_HELP, io);
+  const parsed = parseCommandArgs(
+    argv,
+    { 'stix-version': { type: 'string' }, json: { type: 'boolean' }, 'allow-unsatisfiable': { type: 'boolean' } },
+    VALIDATE_HELP,
+    io,
+  );
   if (typeof parsed === 'number') return parsed;
   const stixVersion = stixVersionOf(parsed.values['stix-version']);
   if (!stixVersion || parsed.positionals.length === 0) {
@@ -94,7 +118,8 @@ export async function validateCommand(argv: string[], io: CliIo): Promise<number
   const sources: PatternSource[] = [];
   const unreadable: Diagnostic[] = [];
   const ruleArgs = parsed.positionals.filter(isRulePath);
-  for (const arg of parsed.positionals.filter((a) => !isRulePath(a))) collectPatterns(arg, sources, (p) => readFileSync(p, 'utf8'), unreadable);
+  for (const arg of parsed.positionals.filter((a) => !isRulePath(a)))
+    collectPatterns(arg, sources, (p) => readFileSync(p, 'utf8'), unreadable);
   for (const d of unreadable) writeLine(io.stderr, renderDiagnostic(d));
   let invalidRules = 0;
   const loadOptions = { allowUnsatisfiable: parsed.values['allow-unsatisfiable'] === true };
@@ -105,19 +130,34 @@ export async function validateCommand(argv: string[], io: CliIo): Promise<number
   for (const source of sources) {
     const { pattern: compiled, diagnostics } = checkPattern(source.text, { stixVersion });
     // The rule loader's verdict, so that a pattern and a rule holding it are judged alike.
-    const verdict = (compiled ? satisfiabilityDiagnostics(compiled) : []).map((d) => (d.severity === 'error' && loadOptions.allowUnsatisfiable ? { ...d, severity: 'warning' as const } : d));
+    const verdict = (compiled ? satisfiabilityDiagnostics(compiled) : []).map((d) =>
+      d.severity === 'error' && loadOptions.allowUnsatisfiable ? { ...d, severity: 'warning' as const } : d,
+    );
     diagnostics.push(...verdict);
     const pattern = verdict.some((d) => d.severity === 'error') ? undefined : compiled;
     // Diagnostics locate within the pattern; shift them to the file's line.
-    const located = diagnostics.map((d) => ({ ...d, ...(source.file ? { file: source.file } : {}), line: (d.line ?? 1) + source.line - 1 }));
+    const located = diagnostics.map((d) => ({
+      ...d,
+      ...(source.file ? { file: source.file } : {}),
+      line: (d.line ?? 1) + source.line - 1,
+    }));
     if (!pattern) invalid++;
-    report.push({ ...(source.file ? { file: source.file } : {}), line: source.line, pattern: source.text, valid: pattern !== undefined, diagnostics: located });
+    report.push({
+      ...(source.file ? { file: source.file } : {}),
+      line: source.line,
+      pattern: source.text,
+      valid: pattern !== undefined,
+      diagnostics: located,
+    });
     if (!parsed.values.json) {
-      const label = source.file ? `${source.file}:${source.line}` : JSON.stringify(source.text.length > 60 ? `${source.text.slice(0, 57)}...` : source.text);
+      const label = source.file
+        ? `${source.file}:${source.line}`
+        : JSON.stringify(source.text.length > 60 ? `${source.text.slice(0, 57)}...` : source.text);
       if (located.length === 0) writeLine(io.stdout, `ok      ${label}`);
       else {
         writeLine(io.stdout, `${pattern ? 'warning' : 'invalid'} ${label}`);
-        for (const d of located) writeLine(io.stdout, renderDiagnostic(d, source.text, source.line).replace(/^/gm, '  '));
+        for (const d of located)
+          writeLine(io.stdout, renderDiagnostic(d, source.text, source.line).replace(/^/gm, '  '));
       }
     }
   }
@@ -156,10 +196,17 @@ function validateRuleFiles(paths: string[], json: boolean, io: CliIo, options: L
   const { rules, indicators, diagnostics } = loadRulesFromPaths(paths, options);
   const all = diagnostics;
   const failing = new Set(all.filter((d) => d.severity === 'error').map((d) => d.ruleId ?? `${d.file}:${d.line}`));
-  if (json) writeLine(io.stdout, JSON.stringify({ rules: rules.length, indicators: indicators.size, diagnostics: all }, null, 2));
+  if (json)
+    writeLine(
+      io.stdout,
+      JSON.stringify({ rules: rules.length, indicators: indicators.size, diagnostics: all }, null, 2),
+    );
   else {
     for (const d of all) writeLine(io.stdout, renderDiagnostic(d));
-    writeLine(io.stdout, `${count(rules.length + indicators.size, 'rule')} loaded (${count(indicators.size, 'indicator')}), ${failing.size} with errors`);
+    writeLine(
+      io.stdout,
+      `${count(rules.length + indicators.size, 'rule')} loaded (${count(indicators.size, 'indicator')}), ${failing.size} with errors`,
+    );
   }
   return failing.size;
 }
@@ -187,7 +234,11 @@ interface NormalisedInput {
  * Puts raw events through the normaliser, each in its place (so observedDataIndex still follows
  * the input order); STIX values stay as they are, so the batch semantics apply to them unchanged.
  */
-function normaliseRawInputs(values: { value: unknown; line: number }[], normaliser: Normaliser, file: string): { data: unknown[]; normalised: NormalisedInput[]; problems: Diagnostic[] } {
+function normaliseRawInputs(
+  values: { value: unknown; line: number }[],
+  normaliser: Normaliser,
+  file: string,
+): { data: unknown[]; normalised: NormalisedInput[]; problems: Diagnostic[] } {
   const data: unknown[] = [];
   const normalised: NormalisedInput[] = [];
   const problems: Diagnostic[] = [];
@@ -199,18 +250,35 @@ function normaliseRawInputs(values: { value: unknown; line: number }[], normalis
     const result = normaliser.normalise(value, input);
     if (!result.ok) {
       const d = result.diagnostic;
-      const message = d.code === 'unrecognised-format' ? `input ${input} is not STIX, and ${d.message}` : `input ${input} is not STIX and could not be normalised: ${d.message}`;
+      const message =
+        d.code === 'unrecognised-format'
+          ? `input ${input} is not STIX, and ${d.message}`
+          : `input ${input} is not STIX and could not be normalised: ${d.message}`;
       problems.push({ ...d, file, line, message });
       return;
     }
     data.push(...result.events.map(toBundle));
-    normalised.push({ input, line, mapping: result.mapping, observedDataIds: result.events.map((e) => e.observedData.id) });
+    normalised.push({
+      input,
+      line,
+      mapping: result.mapping,
+      observedDataIds: result.events.map((e) => e.observedData.id),
+    });
   });
   return { data, normalised, problems };
 }
 
 export async function matchCommand(argv: string[], io: CliIo): Promise<number> {
-  const parsed = parseCommandArgs(argv, { pattern: { type: 'string', short: 'p' }, 'stix-version': { type: 'string' }, mapping: { type: 'string', short: 'm', multiple: true } }, MATCH_HELP, io);
+  const parsed = parseCommandArgs(
+    argv,
+    {
+      pattern: { type: 'string', short: 'p' },
+      'stix-version': { type: 'string' },
+      mapping: { type: 'string', short: 'm', multiple: true },
+    },
+    MATCH_HELP,
+    io,
+  );
   if (typeof parsed === 'number') return parsed;
   const stixVersion = stixVersionOf(parsed.values['stix-version']);
   const patternText = parsed.values.pattern;
@@ -238,16 +306,31 @@ export async function matchCommand(argv: string[], io: CliIo): Promise<number> {
   const documents = parseJsonOrNdjson(text);
   const bad = documents.filter((d) => !d.ok);
   if (bad.length > 0) {
-    const diagnostics = bad.map((d) => ({ severity: 'error', code: 'bad-json', file, line: d.line, message: d.ok ? '' : d.message }));
+    const diagnostics = bad.map((d) => ({
+      severity: 'error',
+      code: 'bad-json',
+      file,
+      line: d.line,
+      message: d.ok ? '' : d.message,
+    }));
     writeLine(io.stdout, JSON.stringify({ error: 'invalid-input', diagnostics }, null, 2));
     return 2;
   }
-  const values = documents.flatMap((d) => (d.ok ? (Array.isArray(d.value) ? d.value : [d.value]).map((value: unknown) => ({ value, line: d.line })) : []));
+  const values = documents.flatMap((d) =>
+    d.ok ? (Array.isArray(d.value) ? d.value : [d.value]).map((value: unknown) => ({ value, line: d.line })) : [],
+  );
   let normaliser: Normaliser;
   try {
-    normaliser = createNormaliser({ mappings: (parsed.values.mapping ?? []).map((m) => loadMapping(readFileSync(m, 'utf8'), m)) });
+    normaliser = createNormaliser({
+      mappings: (parsed.values.mapping ?? []).map((m) => loadMapping(readFileSync(m, 'utf8'), m)),
+    });
   } catch (error) {
-    writeLine(io.stderr, error instanceof StixflowError ? formatDiagnostics(error.diagnostics) : `cannot read a mapping: ${(error as Error).message}`);
+    writeLine(
+      io.stderr,
+      error instanceof StixflowError
+        ? formatDiagnostics(error.diagnostics)
+        : `cannot read a mapping: ${(error as Error).message}`,
+    );
     return 2;
   }
   const { data, normalised, problems } = normaliseRawInputs(values, normaliser, file);
@@ -258,15 +341,24 @@ export async function matchCommand(argv: string[], io: CliIo): Promise<number> {
   }
   if (normalised.length > 0) {
     const mappings = [...new Set(normalised.map((n) => n.mapping))].join(', ');
-    writeLine(io.stderr, `${count(normalised.length, 'raw event')} normalised into STIX observed data (mapping: ${mappings}); see "normalised" in the output`);
+    writeLine(
+      io.stderr,
+      `${count(normalised.length, 'raw event')} normalised into STIX observed data (mapping: ${mappings}); see "normalised" in the output`,
+    );
   }
   try {
     const result = pattern.match(data);
-    writeLine(io.stdout, JSON.stringify({ pattern: patternText, ...result, normalised, warnings: pattern.warnings }, null, 2));
+    writeLine(
+      io.stdout,
+      JSON.stringify({ pattern: patternText, ...result, normalised, warnings: pattern.warnings }, null, 2),
+    );
     return result.matched ? 0 : 1;
   } catch (error) {
     if (!(error instanceof StixflowError)) throw error;
-    writeLine(io.stdout, JSON.stringify({ error: error.code, message: error.message, diagnostics: error.diagnostics }, null, 2));
+    writeLine(
+      io.stdout,
+      JSON.stringify({ error: error.code, message: error.message, diagnostics: error.diagnostics }, null, 2),
+    );
     return 2;
   }
 }

@@ -34,7 +34,12 @@ interface RuleRow {
 }
 
 export async function rulesCommand(argv: string[], io: CliIo): Promise<number> {
-  const parsed = parseCommandArgs(argv, { url: { type: 'string' }, token: { type: 'string' }, json: { type: 'boolean' } }, HELP, io);
+  const parsed = parseCommandArgs(
+    argv,
+    { url: { type: 'string' }, token: { type: 'string' }, json: { type: 'boolean' } },
+    HELP,
+    io,
+  );
   if (typeof parsed === 'number') return parsed;
   const [action, id] = parsed.positionals;
   if (action !== 'status' && !((action === 'enable' || action === 'disable') && id)) {
@@ -42,13 +47,20 @@ export async function rulesCommand(argv: string[], io: CliIo): Promise<number> {
     return 2;
   }
   const base = (parsed.values.url ?? process.env.STIXFLOW_URL ?? 'http://127.0.0.1:8080').replace(/\/$/, '');
-  const headers = { authorization: `Bearer ${parsed.values.token ?? process.env.STIXFLOW_TOKEN ?? 'local-dev'}`, 'content-type': 'application/json' };
+  const headers = {
+    authorization: `Bearer ${parsed.values.token ?? process.env.STIXFLOW_TOKEN ?? 'local-dev'}`,
+    'content-type': 'application/json',
+  };
   let response: Response;
   try {
     response =
       action === 'status'
         ? await fetch(`${base}/rules`, { headers })
-        : await fetch(`${base}/rules/${encodeURIComponent(id as string)}`, { method: 'PATCH', headers, body: JSON.stringify({ enabled: action === 'enable' }) });
+        : await fetch(`${base}/rules/${encodeURIComponent(id as string)}`, {
+            method: 'PATCH',
+            headers,
+            body: JSON.stringify({ enabled: action === 'enable' }),
+          });
   } catch (error) {
     writeLine(io.stderr, `cannot reach ${base}: ${(error as Error).message} (is 'npm start' running?)`);
     return 2;
@@ -63,16 +75,36 @@ export async function rulesCommand(argv: string[], io: CliIo): Promise<number> {
     return 0;
   }
   const answer = JSON.parse(text) as { tenant: string; days: string[]; rules: RuleRow[] };
-  const header = ['rule', 'state', 'severity', 'matches', 'alerts', 'filtered', 'suppressed', `last ${answer.days.length} days: alerts per day`];
+  const header = [
+    'rule',
+    'state',
+    'severity',
+    'matches',
+    'alerts',
+    'filtered',
+    'suppressed',
+    `last ${answer.days.length} days: alerts per day`,
+  ];
   const rows = answer.rules.map((r) => {
     const t = r.counters?.totals ?? {};
     const state = r.status === 'invalid' ? 'INVALID' : r.enabled ? 'enabled' : 'disabled';
-    return [r.id, state, r.severity ?? '', String(t.matches ?? 0), String(t.alerts ?? 0), String(t.filtered ?? 0), String(t.suppressed ?? 0), (r.counters?.days ?? []).map((d) => String(d.alerts ?? 0)).join(' ')];
+    return [
+      r.id,
+      state,
+      r.severity ?? '',
+      String(t.matches ?? 0),
+      String(t.alerts ?? 0),
+      String(t.filtered ?? 0),
+      String(t.suppressed ?? 0),
+      (r.counters?.days ?? []).map((d) => String(d.alerts ?? 0)).join(' '),
+    ];
   });
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] as string).length)));
   writeLine(io.stdout, `tenant ${answer.tenant}`);
   writeLine(io.stdout, header.map((h, i) => h.padEnd(widths[i] as number)).join('  '));
   for (const row of rows) writeLine(io.stdout, row.map((c, i) => c.padEnd(widths[i] as number)).join('  '));
-  for (const r of answer.rules) for (const e of r.errors ?? []) writeLine(io.stdout, `${r.id}: ${e.line !== undefined ? `${e.line}:${e.column ?? 1}: ` : ''}${e.message}`);
+  for (const r of answer.rules)
+    for (const e of r.errors ?? [])
+      writeLine(io.stdout, `${r.id}: ${e.line !== undefined ? `${e.line}:${e.column ?? 1}: ` : ''}${e.message}`);
   return 0;
 }

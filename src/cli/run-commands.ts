@@ -7,7 +7,17 @@ import { Detector } from '../pipeline/detector.js';
 import { InMemoryQueue } from '../queue/memory-queue.js';
 import { loadRulesFromPaths } from '../rules/load.js';
 import { InMemoryStateStore } from '../state/memory-store.js';
-import { count, eventOriginPrefix, formatEventDiagnostic, parseJsonOrNdjson, readInput, writeLine, parseCommandArgs, type CliIo, type EventOrigin } from './io.js';
+import {
+  count,
+  eventOriginPrefix,
+  formatEventDiagnostic,
+  parseJsonOrNdjson,
+  readInput,
+  writeLine,
+  parseCommandArgs,
+  type CliIo,
+  type EventOrigin,
+} from './io.js';
 
 const RUN_HELP = `Usage: stixflow run --rules <file|dir> [options] <events-file… | ->
 
@@ -55,13 +65,17 @@ interface Loaded {
 async function setUp(values: Record<string, unknown>, io: CliIo): Promise<Loaded | undefined> {
   const rulePaths = (values.rules as string[] | undefined) ?? [];
   if (rulePaths.length === 0) return undefined;
-  const { rules, indicators, diagnostics } = loadRulesFromPaths(rulePaths, { allowUnsatisfiable: values['allow-unsatisfiable'] === true });
+  const { rules, indicators, diagnostics } = loadRulesFromPaths(rulePaths, {
+    allowUnsatisfiable: values['allow-unsatisfiable'] === true,
+  });
   let exit = 0;
   for (const d of diagnostics) {
     writeLine(io.stderr, formatDiagnostic(d));
     if (d.severity === 'error') exit = 1;
   }
-  const mappings = ((values.mapping as string[] | undefined) ?? []).map((file) => loadMapping(readFileSync(file, 'utf8'), file));
+  const mappings = ((values.mapping as string[] | undefined) ?? []).map((file) =>
+    loadMapping(readFileSync(file, 'utf8'), file),
+  );
   const latenessSeconds = values.lateness === undefined ? 300 : Number(values.lateness);
   const store = new InMemoryStateStore();
   const detector = new Detector({
@@ -76,7 +90,10 @@ async function setUp(values: Record<string, unknown>, io: CliIo): Promise<Loaded
 }
 
 /** Events of every input, in order, each with where it was read (`origins[i]` is where `events[i]` came from). */
-async function readEvents(paths: string[], io: CliIo): Promise<{ events: unknown[]; origins: EventOrigin[]; problems: Diagnostic[] }> {
+async function readEvents(
+  paths: string[],
+  io: CliIo,
+): Promise<{ events: unknown[]; origins: EventOrigin[]; problems: Diagnostic[] }> {
   const events: unknown[] = [];
   const origins: EventOrigin[] = [];
   const problems: Diagnostic[] = [];
@@ -99,7 +116,19 @@ async function readEvents(paths: string[], io: CliIo): Promise<{ events: unknown
 }
 
 export async function runCommand(argv: string[], io: CliIo): Promise<number> {
-  const parsed = parseCommandArgs(argv, { rules: { type: 'string', short: 'r', multiple: true }, mapping: { type: 'string', short: 'm', multiple: true }, tenant: { type: 'string' }, lateness: { type: 'string' }, 'batch-size': { type: 'string' }, 'allow-unsatisfiable': { type: 'boolean' } }, RUN_HELP, io);
+  const parsed = parseCommandArgs(
+    argv,
+    {
+      rules: { type: 'string', short: 'r', multiple: true },
+      mapping: { type: 'string', short: 'm', multiple: true },
+      tenant: { type: 'string' },
+      lateness: { type: 'string' },
+      'batch-size': { type: 'string' },
+      'allow-unsatisfiable': { type: 'boolean' },
+    },
+    RUN_HELP,
+    io,
+  );
   if (typeof parsed === 'number') return parsed;
   const batchSize = Number(parsed.values['batch-size'] ?? 1);
   if (parsed.positionals.length === 0 || !parsed.values.rules || !(batchSize >= 1)) {
@@ -126,27 +155,56 @@ export async function runCommand(argv: string[], io: CliIo): Promise<number> {
     // Indexes in the result are positions in this batch of raw events; origins are by position in the run.
     for (const d of [...result.rejected, ...result.errors]) {
       const index = d.eventIndex === undefined ? undefined : d.eventIndex + start;
-      writeLine(io.stderr, index === undefined ? formatDiagnostic(d) : formatEventDiagnostic({ ...d, eventIndex: index }, origins[index]));
+      writeLine(
+        io.stderr,
+        index === undefined ? formatDiagnostic(d) : formatEventDiagnostic({ ...d, eventIndex: index }, origins[index]),
+      );
       if (d.code === 'alert-undeliverable') notDelivered++;
       exit = 1;
     }
     // Nothing is dropped silently: an alert the sink did not take is an error too.
     for (const u of result.undelivered) {
-      writeLine(io.stderr, formatDiagnostic({ severity: 'error', code: 'alert-undelivered', message: `alert ${u.id} was not delivered: ${u.reason}` }));
+      writeLine(
+        io.stderr,
+        formatDiagnostic({
+          severity: 'error',
+          code: 'alert-undelivered',
+          message: `alert ${u.id} was not delivered: ${u.reason}`,
+        }),
+      );
       notDelivered++;
       exit = 1;
     }
     for (const l of result.late) {
       const index = l.eventIndex + start;
-      writeLine(io.stderr, `${eventOriginPrefix(origins[index])}event ${index}: late by ${l.lagSeconds.toFixed(1)} s for rule ${l.ruleId} group ${l.groupKey}: not correlated (counted)`);
+      writeLine(
+        io.stderr,
+        `${eventOriginPrefix(origins[index])}event ${index}: late by ${l.lagSeconds.toFixed(1)} s for rule ${l.ruleId} group ${l.groupKey}: not correlated (counted)`,
+      );
     }
   }
-  writeLine(io.stderr, `${count(events.length, 'event')}, ${count(alerts, 'alert')}${notDelivered > 0 ? `, ${notDelivered} not delivered (see the errors above)` : ''}`);
+  writeLine(
+    io.stderr,
+    `${count(events.length, 'event')}, ${count(alerts, 'alert')}${notDelivered > 0 ? `, ${notDelivered} not delivered (see the errors above)` : ''}`,
+  );
   return exit;
 }
 
 export async function stateCommand(argv: string[], io: CliIo): Promise<number> {
-  const parsed = parseCommandArgs(argv, { rules: { type: 'string', short: 'r', multiple: true }, mapping: { type: 'string', short: 'm', multiple: true }, rule: { type: 'string' }, group: { type: 'string' }, tenant: { type: 'string' }, lateness: { type: 'string' }, 'allow-unsatisfiable': { type: 'boolean' } }, STATE_HELP, io);
+  const parsed = parseCommandArgs(
+    argv,
+    {
+      rules: { type: 'string', short: 'r', multiple: true },
+      mapping: { type: 'string', short: 'm', multiple: true },
+      rule: { type: 'string' },
+      group: { type: 'string' },
+      tenant: { type: 'string' },
+      lateness: { type: 'string' },
+      'allow-unsatisfiable': { type: 'boolean' },
+    },
+    STATE_HELP,
+    io,
+  );
   if (typeof parsed === 'number') return parsed;
   const ruleId = parsed.values.rule;
   if (!ruleId || !parsed.values.rules || parsed.positionals.length === 0) {

@@ -23,16 +23,31 @@ Options:
 Exit status: 0 all passed, 1 a test failed or a rule did not load, 2 usage error.`;
 
 export async function testCommand(argv: string[], io: CliIo): Promise<number> {
-  const parsed = parseCommandArgs(argv, { junit: { type: 'string' }, 'no-generated': { type: 'boolean' }, seed: { type: 'string' }, 'allow-unsatisfiable': { type: 'boolean' } }, HELP, io);
+  const parsed = parseCommandArgs(
+    argv,
+    {
+      junit: { type: 'string' },
+      'no-generated': { type: 'boolean' },
+      seed: { type: 'string' },
+      'allow-unsatisfiable': { type: 'boolean' },
+    },
+    HELP,
+    io,
+  );
   if (typeof parsed === 'number') return parsed;
   if (parsed.positionals.length === 0) {
     writeLine(io.stderr, HELP);
     return 2;
   }
-  const { rules, diagnostics } = loadRulesFromPaths(parsed.positionals, { allowUnsatisfiable: parsed.values['allow-unsatisfiable'] === true });
+  const { rules, diagnostics } = loadRulesFromPaths(parsed.positionals, {
+    allowUnsatisfiable: parsed.values['allow-unsatisfiable'] === true,
+  });
   const loadErrors = diagnostics.filter((d) => d.severity === 'error');
   for (const d of diagnostics) writeLine(io.stderr, formatDiagnostic(d));
-  const results = await runRuleTests(rules, { seed: Number(parsed.values.seed ?? 1), generated: !parsed.values['no-generated'] });
+  const results = await runRuleTests(rules, {
+    seed: Number(parsed.values.seed ?? 1),
+    generated: !parsed.values['no-generated'],
+  });
   for (const r of results) {
     const mark = r.outcome === 'passed' ? 'PASS' : r.outcome === 'failed' ? 'FAIL' : 'SKIP';
     writeLine(io.stdout, `${mark} ${r.ruleId} › ${r.name}`);
@@ -42,6 +57,9 @@ export async function testCommand(argv: string[], io: CliIo): Promise<number> {
   const passed = results.filter((r) => r.outcome === 'passed').length;
   const failed = results.filter((r) => r.outcome === 'failed').length;
   const skipped = results.filter((r) => r.outcome === 'skipped').length;
-  writeLine(io.stdout, `\n${rules.length} rules: ${passed} passed, ${failed} failed, ${skipped} skipped${loadErrors.length ? `; ${loadErrors.length} load errors` : ''}`);
+  writeLine(
+    io.stdout,
+    `\n${rules.length} rules: ${passed} passed, ${failed} failed, ${skipped} skipped${loadErrors.length ? `; ${loadErrors.length} load errors` : ''}`,
+  );
   return failed > 0 || loadErrors.length > 0 ? 1 : 0;
 }

@@ -78,7 +78,9 @@ export interface LedgerHit {
 
 /** A key part as is when short and plain, else its digest, so every ledger key fits the store's limits. */
 function keyPart(text: string): string {
-  return text.length <= 128 && /^[\x21-\x7e]+$/.test(text) ? text : `sha256-${createHash('sha256').update(text, 'utf8').digest('hex')}`;
+  return text.length <= 128 && /^[\x21-\x7e]+$/.test(text)
+    ? text
+    : `sha256-${createHash('sha256').update(text, 'utf8').digest('hex')}`;
 }
 
 export function ledgerAlertKey(alert: Pick<Alert, 'tenant' | 'ruleId' | 'id'>): StateKey {
@@ -86,7 +88,11 @@ export function ledgerAlertKey(alert: Pick<Alert, 'tenant' | 'ruleId' | 'id'>): 
 }
 
 export function ledgerHitKey(hit: LedgerHit): StateKey {
-  return { tenant: hit.tenant, ruleId: hit.ruleId, group: `${LEDGER_HIT_PREFIX}${keyPart(hit.kind)} ${keyPart(hit.eventId)}` };
+  return {
+    tenant: hit.tenant,
+    ruleId: hit.ruleId,
+    group: `${LEDGER_HIT_PREFIX}${keyPart(hit.kind)} ${keyPart(hit.eventId)}`,
+  };
 }
 
 export class AlertLedger {
@@ -161,10 +167,17 @@ export class AlertLedger {
   /** Creates a pending item: its version; 'exists' when there is one; 'unrecorded' when the store refused it. */
   private async create(key: StateKey, alert: Alert): Promise<number | 'exists' | 'unrecorded'> {
     const expiresAt = this.expiresAt();
-    let outcome = await this.store.put({ key, value: JSON.stringify({ status: 'pending', alert } satisfies AlertEntry), expiresAt }, null);
+    let outcome = await this.store.put(
+      { key, value: JSON.stringify({ status: 'pending', alert } satisfies AlertEntry), expiresAt },
+      null,
+    );
     // An alert too large for a state item is remembered without its copy; a re-send then
     // sends the alert as raised again from the redelivered event (same id, same content).
-    if (!outcome.ok && outcome.reason === 'too-large') outcome = await this.store.put({ key, value: JSON.stringify({ status: 'pending' } satisfies AlertEntry), expiresAt }, null);
+    if (!outcome.ok && outcome.reason === 'too-large')
+      outcome = await this.store.put(
+        { key, value: JSON.stringify({ status: 'pending' } satisfies AlertEntry), expiresAt },
+        null,
+      );
     if (outcome.ok) return outcome.version;
     // Only a store with an absurdly small item cap refuses the bare entry: the alert then goes
     // out unrecorded (at least once) rather than not at all.
@@ -176,7 +189,10 @@ export class AlertLedger {
    * `record`) saves reading the items again. A failed or lost settlement only means the alert
    * is sent once more, with the same id, if its event comes again.
    */
-  async settle(settled: { alert: Alert; outcome: Settlement }[], versions: ReadonlyMap<string, number> = new Map()): Promise<void> {
+  async settle(
+    settled: { alert: Alert; outcome: Settlement }[],
+    versions: ReadonlyMap<string, number> = new Map(),
+  ): Promise<void> {
     // version: the item's, null when there is none (expired while pending: created settled), undefined when unknown.
     type Pending = { key: StateKey; outcome: Settlement; version: number | null | undefined };
     const byKey = new Map<string, Pending>();
@@ -200,7 +216,14 @@ export class AlertLedger {
       }
       const retry: Pending[] = [];
       await forEachLimited(pending, async (p) => {
-        const outcome = await this.store.put({ key: p.key, value: JSON.stringify({ status: p.outcome } satisfies AlertEntry), expiresAt: this.expiresAt() }, p.version ?? null);
+        const outcome = await this.store.put(
+          {
+            key: p.key,
+            value: JSON.stringify({ status: p.outcome } satisfies AlertEntry),
+            expiresAt: this.expiresAt(),
+          },
+          p.version ?? null,
+        );
         if (!outcome.ok && outcome.reason === 'conflict') retry.push({ ...p, version: undefined });
       });
       pending = retry;

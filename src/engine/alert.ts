@@ -94,7 +94,10 @@ const OUTSIDE_SQS_CHARACTERS = /[\uFFFE\uFFFF]/g;
  * value is unchanged.
  */
 export function serialiseAlertDocument(alert: Alert): string {
-  return JSON.stringify(toAlertDocument(alert)).replace(OUTSIDE_SQS_CHARACTERS, (c) => `\\u${c.charCodeAt(0).toString(16)}`);
+  return JSON.stringify(toAlertDocument(alert)).replace(
+    OUTSIDE_SQS_CHARACTERS,
+    (c) => `\\u${c.charCodeAt(0).toString(16)}`,
+  );
 }
 
 /** A name-based UUID (version 5 layout) over SHA-1 of the parts, as STIX ids use. */
@@ -215,7 +218,10 @@ function boundedValue(value: unknown, budget: Budget, depth: number): unknown {
 }
 
 /** Bounded copies of an event's objects for an alert, and how many objects were left out. */
-export function boundedObjects(objects: readonly Record<string, unknown>[]): { objects: StixObject[]; omitted: number } {
+export function boundedObjects(objects: readonly Record<string, unknown>[]): {
+  objects: StixObject[];
+  omitted: number;
+} {
   const budget: Budget = { remaining: ALERT_LIMITS.objectsBytes, omitted: 0 };
   const copies: StixObject[] = [];
   for (const object of objects) {
@@ -226,11 +232,29 @@ export function boundedObjects(objects: readonly Record<string, unknown>[]): { o
 }
 
 /** The rule's free text as an alert carries it, within ALERT_LIMITS.ruleTextBytes. */
-export function boundedRuleText(rule: { name: string; description: string; category?: string; tags: string[] }): { name: string; description: string; category?: string; tags: string[] } {
+export function boundedRuleText(rule: { name: string; description: string; category?: string; tags: string[] }): {
+  name: string;
+  description: string;
+  category?: string;
+  tags: string[];
+} {
   const budget: Budget = { remaining: ALERT_LIMITS.ruleTextBytes, omitted: 0 };
-  const bounded = boundedValue({ name: rule.name, description: rule.description, ...(rule.category !== undefined ? { category: rule.category } : {}) }, budget, 0) as { name: string; description: string; category?: string };
+  const bounded = boundedValue(
+    {
+      name: rule.name,
+      description: rule.description,
+      ...(rule.category !== undefined ? { category: rule.category } : {}),
+    },
+    budget,
+    0,
+  ) as { name: string; description: string; category?: string };
   const tags = (boundedValue(rule.tags, budget, 0) as unknown[]).filter((t): t is string => typeof t === 'string');
-  return { name: bounded.name ?? '', description: bounded.description ?? '', ...(bounded.category !== undefined ? { category: bounded.category } : {}), tags };
+  return {
+    name: bounded.name ?? '',
+    description: bounded.description ?? '',
+    ...(bounded.category !== undefined ? { category: bounded.category } : {}),
+    tags,
+  };
 }
 
 /**
@@ -245,7 +269,8 @@ export function boundedIdentifier(id: string): string {
 /** JSON with object keys sorted at every level: the same content always gives the same text. */
 export function canonicalJson(value: unknown): string {
   if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
-  if (Array.isArray(value)) return `[${value.map((v) => (v === undefined || typeof v === 'function' ? 'null' : canonicalJson(v))).join(',')}]`;
+  if (Array.isArray(value))
+    return `[${value.map((v) => (v === undefined || typeof v === 'function' ? 'null' : canonicalJson(v))).join(',')}]`;
   const entries = Object.keys(value as Record<string, unknown>)
     .sort()
     .flatMap((k) => {

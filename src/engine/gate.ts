@@ -98,7 +98,14 @@ export class AlertGate {
    * alert beats a lost one.
    */
   async admit(alerts: Alert[], redelivered: ReadonlySet<string> = new Set()): Promise<GateResult> {
-    const result: GateResult = { admitted: [], resent: [], suppressed: [], throttled: [], notices: [], noticeOf: new Map() };
+    const result: GateResult = {
+      admitted: [],
+      resent: [],
+      suppressed: [],
+      throttled: [],
+      notices: [],
+      noticeOf: new Map(),
+    };
     const gated: Alert[] = [];
     // Re-sends of rate-limited rules still meet the rate item: the alert that started a throttle
     // stays throttled, and the throttle's notice, if not yet delivered, goes out again.
@@ -118,95 +125,122 @@ export class AlertGate {
 
     // Suppression first (per group), then rate limiting (per rule) on what survives.
     const afterSuppression: Alert[] = [];
-    const bySuppressKey = groupBy(gated.filter((a) => this.rules.get(a.ruleId)?.suppressSeconds !== undefined), (a) => ({ tenant: a.tenant, ruleId: a.ruleId, group: `#suppress ${a.groupKey}` }));
+    const bySuppressKey = groupBy(
+      gated.filter((a) => this.rules.get(a.ruleId)?.suppressSeconds !== undefined),
+      (a) => ({ tenant: a.tenant, ruleId: a.ruleId, group: `#suppress ${a.groupKey}` }),
+    );
     afterSuppression.push(...gated.filter((a) => this.rules.get(a.ruleId)?.suppressSeconds === undefined));
-    await this.update<SuppressState>(bySuppressKey, (alerts, state) => {
-      const rule = this.rules.get(alerts[0]!.ruleId) as Rule;
-      const decided = noDecisions();
-      let current = state;
-      const ordered = [...alerts].sort((a, b) => Date.parse(a.lastObserved) - Date.parse(b.lastObserved) || a.id.localeCompare(b.id));
-      for (const alert of ordered) {
-        const at = Date.parse(alert.lastObserved);
-        if (current && (alert.id === current.alertId || at < current.until)) {
-          if (alert.id === current.alertId) {
-            decided.pass.push(alert);
-            decided.resent.push(alert);
-          } else decided.suppressed.push(alert);
-          continue;
+    await this.update<SuppressState>(
+      bySuppressKey,
+      (alerts, state) => {
+        const rule = this.rules.get(alerts[0]!.ruleId) as Rule;
+        const decided = noDecisions();
+        let current = state;
+        const ordered = [...alerts].sort(
+          (a, b) => Date.parse(a.lastObserved) - Date.parse(b.lastObserved) || a.id.localeCompare(b.id),
+        );
+        for (const alert of ordered) {
+          const at = Date.parse(alert.lastObserved);
+          if (current && (alert.id === current.alertId || at < current.until)) {
+            if (alert.id === current.alertId) {
+              decided.pass.push(alert);
+              decided.resent.push(alert);
+            } else decided.suppressed.push(alert);
+            continue;
+          }
+          current = { until: at + (rule.suppressSeconds as number) * 1000, alertId: alert.id };
+          decided.pass.push(alert);
         }
-        current = { until: at + (rule.suppressSeconds as number) * 1000, alertId: alert.id };
-        decided.pass.push(alert);
-      }
-      return { state: current, expiresAt: Math.ceil((this.now() + (rule.suppressSeconds as number) * 1000) / 1000) + 86_400, decided };
-    }, (decided) => {
-      afterSuppression.push(...decided.pass);
-      result.resent.push(...decided.resent);
-      result.suppressed.push(...decided.suppressed);
-    });
+        return {
+          state: current,
+          expiresAt: Math.ceil((this.now() + (rule.suppressSeconds as number) * 1000) / 1000) + 86_400,
+          decided,
+        };
+      },
+      (decided) => {
+        afterSuppression.push(...decided.pass);
+        result.resent.push(...decided.resent);
+        result.suppressed.push(...decided.suppressed);
+      },
+    );
 
     const limited = [...afterSuppression.filter((a) => this.rules.get(a.ruleId)?.rateLimit), ...resends];
     const isResend = new Set([...result.resent, ...resends]);
     result.admitted.push(...afterSuppression.filter((a) => !this.rules.get(a.ruleId)?.rateLimit));
     const byRateKey = groupBy(limited, (a) => rateKey(a.tenant, a.ruleId));
-    await this.update<RateState>(byRateKey, (alerts, state) => {
-      const rule = this.rules.get(alerts[0]!.ruleId) as Rule;
-      const limit = rule.rateLimit as NonNullable<Rule['rateLimit']>;
-      const decided = noDecisions();
-      const now = this.now();
-      const current: RateState = state ? { ...state, recent: state.recent.filter(([, t]) => t > now - limit.periodSeconds * 1000), outbox: [...(state.outbox ?? [])] } : { recent: [], throttledUntil: 0, outbox: [] };
-      const outbox = current.outbox as PendingNotice[];
-      // Notices committed earlier and not acknowledged: sent again (the same ids).
-      for (const pending of outbox) {
-        decided.notices.push(pending.notice);
-        decided.resent.push(pending.notice);
-        decided.noticeOf.push([pending.triggerId, pending.notice.id]);
-      }
-      for (const alert of alerts) {
-        const listed = result.resent.includes(alert);
-        if (alert.id === current.triggerId || outbox.some((p) => p.triggerId === alert.id)) {
-          // The alert that started a throttle, again: throttled when first decided, so it still is.
-          decided.throttled.push(alert);
-          if (!listed) decided.resent.push(alert);
-          continue;
+    await this.update<RateState>(
+      byRateKey,
+      (alerts, state) => {
+        const rule = this.rules.get(alerts[0]!.ruleId) as Rule;
+        const limit = rule.rateLimit as NonNullable<Rule['rateLimit']>;
+        const decided = noDecisions();
+        const now = this.now();
+        const current: RateState = state
+          ? {
+              ...state,
+              recent: state.recent.filter(([, t]) => t > now - limit.periodSeconds * 1000),
+              outbox: [...(state.outbox ?? [])],
+            }
+          : { recent: [], throttledUntil: 0, outbox: [] };
+        const outbox = current.outbox as PendingNotice[];
+        // Notices committed earlier and not acknowledged: sent again (the same ids).
+        for (const pending of outbox) {
+          decided.notices.push(pending.notice);
+          decided.resent.push(pending.notice);
+          decided.noticeOf.push([pending.triggerId, pending.notice.id]);
         }
-        if (isResend.has(alert) || current.recent.some(([id]) => id === alert.id)) {
-          // A re-send of an admitted alert: it was counted against the limit when it passed.
-          // One this item does not know (it was never gated, or the period is over) goes out
-          // ungated too: an extra alert beats a lost one.
+        for (const alert of alerts) {
+          const listed = result.resent.includes(alert);
+          if (alert.id === current.triggerId || outbox.some((p) => p.triggerId === alert.id)) {
+            // The alert that started a throttle, again: throttled when first decided, so it still is.
+            decided.throttled.push(alert);
+            if (!listed) decided.resent.push(alert);
+            continue;
+          }
+          if (isResend.has(alert) || current.recent.some(([id]) => id === alert.id)) {
+            // A re-send of an admitted alert: it was counted against the limit when it passed.
+            // One this item does not know (it was never gated, or the period is over) goes out
+            // ungated too: an extra alert beats a lost one.
+            decided.pass.push(alert);
+            if (!listed) decided.resent.push(alert);
+            continue;
+          }
+          if (now < current.throttledUntil) {
+            decided.throttled.push(alert);
+            continue;
+          }
+          if (current.recent.length >= limit.maxAlerts) {
+            current.throttledUntil = now + limit.throttleSeconds * 1000;
+            current.noticeId = `alert--${deterministicUuid(['stixflow-rate-limited', alert.tenant, rule.id, String(current.throttledUntil)])}`;
+            current.triggerId = alert.id;
+            const notice = rateLimitedNotice(rule, alert, current.noticeId, now, current.throttledUntil);
+            // Committed with the throttle: if its send fails, the retry finds it here.
+            outbox.push({ notice, triggerId: alert.id });
+            decided.notices.push(notice);
+            decided.noticeOf.push([alert.id, notice.id]);
+            decided.throttled.push(alert);
+            continue;
+          }
+          current.recent.push([alert.id, now]);
           decided.pass.push(alert);
-          if (!listed) decided.resent.push(alert);
-          continue;
         }
-        if (now < current.throttledUntil) {
-          decided.throttled.push(alert);
-          continue;
-        }
-        if (current.recent.length >= limit.maxAlerts) {
-          current.throttledUntil = now + limit.throttleSeconds * 1000;
-          current.noticeId = `alert--${deterministicUuid(['stixflow-rate-limited', alert.tenant, rule.id, String(current.throttledUntil)])}`;
-          current.triggerId = alert.id;
-          const notice = rateLimitedNotice(rule, alert, current.noticeId, now, current.throttledUntil);
-          // Committed with the throttle: if its send fails, the retry finds it here.
-          outbox.push({ notice, triggerId: alert.id });
-          decided.notices.push(notice);
-          decided.noticeOf.push([alert.id, notice.id]);
-          decided.throttled.push(alert);
-          continue;
-        }
-        current.recent.push([alert.id, now]);
-        decided.pass.push(alert);
-      }
-      if (outbox.length === 0) delete current.outbox;
-      // A pending notice keeps the item for at least a day, so a stuck delivery is not forgotten.
-      const keepUntil = Math.max(current.throttledUntil, now + limit.periodSeconds * 1000, outbox.length > 0 ? now + 86_400_000 : 0);
-      return { state: current, expiresAt: Math.ceil(keepUntil / 1000) + 60, decided };
-    }, (decided) => {
-      result.admitted.push(...decided.pass);
-      result.resent.push(...decided.resent);
-      result.throttled.push(...decided.throttled);
-      result.notices.push(...decided.notices);
-      for (const [alertId, noticeId] of decided.noticeOf) result.noticeOf.set(alertId, noticeId);
-    });
+        if (outbox.length === 0) delete current.outbox;
+        // A pending notice keeps the item for at least a day, so a stuck delivery is not forgotten.
+        const keepUntil = Math.max(
+          current.throttledUntil,
+          now + limit.periodSeconds * 1000,
+          outbox.length > 0 ? now + 86_400_000 : 0,
+        );
+        return { state: current, expiresAt: Math.ceil(keepUntil / 1000) + 60, decided };
+      },
+      (decided) => {
+        result.admitted.push(...decided.pass);
+        result.resent.push(...decided.resent);
+        result.throttled.push(...decided.throttled);
+        result.notices.push(...decided.notices);
+        for (const [alertId, noticeId] of decided.noticeOf) result.noticeOf.set(alertId, noticeId);
+      },
+    );
     return result;
   }
 
@@ -236,7 +270,10 @@ export class AlertGate {
         }
         const next: RateState = { ...state, outbox: kept };
         if (kept.length === 0) delete next.outbox;
-        const outcome = await this.store.put({ key: entry.key, value: JSON.stringify(next), expiresAt: stored.expiresAt }, stored.version);
+        const outcome = await this.store.put(
+          { key: entry.key, value: JSON.stringify(next), expiresAt: stored.expiresAt },
+          stored.version,
+        );
         if (outcome.ok || outcome.reason === 'too-large') byKey.delete(id);
       }
     }
@@ -263,11 +300,21 @@ export class AlertGate {
           commit(next.decided);
           continue;
         }
-        const outcome = await this.store.put({ key: entry.key, value: JSON.stringify(next.state), expiresAt: next.expiresAt }, stored ? stored.version : null);
+        const outcome = await this.store.put(
+          { key: entry.key, value: JSON.stringify(next.state), expiresAt: next.expiresAt },
+          stored ? stored.version : null,
+        );
         if (outcome.ok) commit(next.decided);
         else if (outcome.reason === 'conflict') retry.push(entry);
         // too-large cannot happen for these small items; if it did, fail open (send the alerts)
-        else commit({ ...next.decided, pass: [...next.decided.pass, ...next.decided.suppressed, ...next.decided.throttled], suppressed: [], throttled: [], noticeOf: [] });
+        else
+          commit({
+            ...next.decided,
+            pass: [...next.decided.pass, ...next.decided.suppressed, ...next.decided.throttled],
+            suppressed: [],
+            throttled: [],
+            noticeOf: [],
+          });
       }
       pending = retry;
     }

@@ -54,7 +54,11 @@ function encodeGroupValue(value: string | number | boolean | undefined): unknown
   if (typeof value === 'string' && value.length > MAX_GROUP_VALUE_CHARS) {
     const end = value.charCodeAt(63) >= 0xd800 && value.charCodeAt(63) <= 0xdbff ? 63 : 64;
     // Hashed as JSON text, which escapes lone surrogates, so that no two strings hash the same input.
-    return { prefix: value.slice(0, end), length: value.length, sha256: createHash('sha256').update(JSON.stringify(value)).digest('base64url') };
+    return {
+      prefix: value.slice(0, end),
+      length: value.length,
+      sha256: createHash('sha256').update(JSON.stringify(value)).digest('base64url'),
+    };
   }
   return value;
 }

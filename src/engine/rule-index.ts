@@ -15,7 +15,10 @@ import { compilePath } from '../pattern/evaluate.js';
 import type { PreparedObservation } from '../pattern/observation.js';
 import { KeyTable } from './key-table.js';
 
-type Condition = { path: ObjectPath; value: string | number | boolean } | { path: ObjectPath; octet: number } | { path: ObjectPath; substring: string };
+type Condition =
+  | { path: ObjectPath; value: string | number | boolean }
+  | { path: ObjectPath; octet: number }
+  | { path: ObjectPath; substring: string };
 
 /** Substring conditions are found through one trigram of the literal; shorter ones are not indexed. */
 const MIN_LITERAL = 3;
@@ -132,7 +135,8 @@ function nfc(text: string): string {
 /** 'none': no index condition can be derived (file under the type); []: can never hold. */
 type Need = Condition[] | 'none';
 
-const INDEXABLE_PATH = (path: ObjectPath): boolean => !path.steps.some((s) => s.kind === 'key' && /_(hex|bin)$/.test(s.name));
+const INDEXABLE_PATH = (path: ObjectPath): boolean =>
+  !path.steps.some((s) => s.kind === 'key' && /_(hex|bin)$/.test(s.name));
 
 function need(expr: ComparisonExpression, type: string): Need {
   if (isComparisonJunction(expr)) {
@@ -150,19 +154,37 @@ function need(expr: ComparisonExpression, type: string): Need {
   }
   if (expr.path.objectType !== type) return [];
   if (expr.negated || !INDEXABLE_PATH(expr.path)) return 'none';
-  if (expr.kind === 'comparison' && expr.operator === '=' && (expr.value.type === 'string' || expr.value.type === 'int' || expr.value.type === 'float' || expr.value.type === 'bool')) {
+  if (
+    expr.kind === 'comparison' &&
+    expr.operator === '=' &&
+    (expr.value.type === 'string' ||
+      expr.value.type === 'int' ||
+      expr.value.type === 'float' ||
+      expr.value.type === 'bool')
+  ) {
     return [{ path: expr.path, value: expr.value.value as string | number | boolean }];
   }
-  if (expr.kind === 'in' && expr.values.every((v) => v.type === 'string' || v.type === 'int' || v.type === 'float' || v.type === 'bool')) {
+  if (
+    expr.kind === 'in' &&
+    expr.values.every((v) => v.type === 'string' || v.type === 'int' || v.type === 'float' || v.type === 'bool')
+  ) {
     return expr.values.map((v) => ({ path: expr.path, value: v.value as string | number | boolean }));
   }
-  if (expr.kind === 'comparison' && (expr.operator === 'LIKE' || expr.operator === 'MATCHES') && expr.value.type === 'string') {
-    const literal = expr.operator === 'LIKE' ? likeLiteral(expr.value.value.normalize('NFC')) : regexLiteral(expr.value.value.normalize('NFC'));
+  if (
+    expr.kind === 'comparison' &&
+    (expr.operator === 'LIKE' || expr.operator === 'MATCHES') &&
+    expr.value.type === 'string'
+  ) {
+    const literal =
+      expr.operator === 'LIKE'
+        ? likeLiteral(expr.value.value.normalize('NFC'))
+        : regexLiteral(expr.value.value.normalize('NFC'));
     if (literal !== undefined) return [{ path: expr.path, substring: literal }];
   }
   if (expr.kind === 'comparison' && expr.operator === 'ISSUBSET' && expr.value.type === 'string') {
     const network = parseNetwork(expr.value.value);
-    if (network && network.family === 4 && network.prefix >= 8) return [{ path: expr.path, octet: Number(network.address >> 24n) }];
+    if (network && network.family === 4 && network.prefix >= 8)
+      return [{ path: expr.path, octet: Number(network.address >> 24n) }];
   }
   return 'none';
 }
@@ -244,8 +266,7 @@ export class RuleIndex {
           if (typeof v === 'string') slot.byString.add(stringKey(v), id);
           else if (typeof v === 'number') addId(slot.byNumber, v, id);
           else addId(slot.byBoolean, v, id);
-        }
-        else if ('octet' in condition) push(slot.byOctet, condition.octet, id);
+        } else if ('octet' in condition) push(slot.byOctet, condition.octet, id);
         else {
           // Literals are ASCII (likeLiteral / regexLiteral), so their first trigram packs exactly.
           const trigram = trigramKey(condition.substring, 0);
@@ -266,10 +287,20 @@ export class RuleIndex {
     // Length-prefixed parts: no two (type, path) pairs share a key, and it costs less than JSON
     // (a million indicators each look their slot up).
     let id = `${type.length}:${type}`;
-    for (const step of path.steps) id += step.kind === 'key' ? `k${step.name.length}:${step.name}` : step.kind === 'index' ? `i${step.index};` : '*';
+    for (const step of path.steps)
+      id += step.kind === 'key' ? `k${step.name.length}:${step.name}` : step.kind === 'index' ? `i${step.index};` : '*';
     let slot = this.slotByKey.get(id);
     if (!slot) {
-      slot = { path, walk: compilePath(path.steps), byString: new KeyTable(), byNumber: new Map(), byBoolean: new Map(), byOctet: new Map(), byTrigram: new Map(), trigramBits: undefined };
+      slot = {
+        path,
+        walk: compilePath(path.steps),
+        byString: new KeyTable(),
+        byNumber: new Map(),
+        byBoolean: new Map(),
+        byOctet: new Map(),
+        byTrigram: new Map(),
+        trigramBits: undefined,
+      };
       this.slotByKey.set(id, slot);
       push(this.slots, type, slot);
       this.stats.paths++;
@@ -306,7 +337,8 @@ export class RuleIndex {
     const slot = this.currentSlot as PathSlot;
     if (typeof value === 'string') {
       if (slot.byString.size > 0) this.once(slot.byString.get(stringKey(value)));
-      if (slot.byOctet.size > 0 && parseIPv4Fast(value, this.scratch)) this.once(slot.byOctet.get(Math.floor(this.scratch.address / 16777216)));
+      if (slot.byOctet.size > 0 && parseIPv4Fast(value, this.scratch))
+        this.once(slot.byOctet.get(Math.floor(this.scratch.address / 16777216)));
       const bits = slot.trigramBits;
       if (bits !== undefined) {
         const text = nfc(value);
@@ -354,7 +386,8 @@ export class RuleIndex {
       for (let s = 0; s < slots.length; s++) {
         const slot = slots[s] as PathSlot;
         this.currentSlot = slot;
-        for (let r = 0; r < roots.length; r++) slot.walk((roots[r] as { object: unknown }).object, observation, this.lookUp);
+        for (let r = 0; r < roots.length; r++)
+          slot.walk((roots[r] as { object: unknown }).object, observation, this.lookUp);
       }
     }
     this.currentSlot = undefined;

@@ -25,8 +25,21 @@ import { printObservationExpression, printPattern } from '../pattern/print.js';
 import { RuleIndex } from './rule-index.js';
 import type { PutOutcome, StateItem, StateKey, StateStore } from '../state/types.js';
 import { stateKeyId } from '../state/types.js';
-import { alertId, boundedIdentifier, boundedObjects, boundedRuleText, contentObservedDataId, type Alert } from './alert.js';
-import { emptyGroupState, parseGroupState, serialiseGroupState, type BufferedEvent, type GroupState } from './group-state.js';
+import {
+  alertId,
+  boundedIdentifier,
+  boundedObjects,
+  boundedRuleText,
+  contentObservedDataId,
+  type Alert,
+} from './alert.js';
+import {
+  emptyGroupState,
+  parseGroupState,
+  serialiseGroupState,
+  type BufferedEvent,
+  type GroupState,
+} from './group-state.js';
 import { compileGroupKey, type GroupKeyFunction } from './grouping.js';
 
 export interface StreamingEngineOptions {
@@ -99,7 +112,11 @@ export function resolveEngineOptions(options: Partial<Record<NumericOption, unkn
     if (why) problems.push(`${name} ${why}`);
     else resolved[name] = value as number;
   }
-  if (problems.length > 0) throw new StixflowError('invalid-engine-option', `invalid engine option${problems.length > 1 ? 's' : ''}: ${problems.join('; ')}`);
+  if (problems.length > 0)
+    throw new StixflowError(
+      'invalid-engine-option',
+      `invalid engine option${problems.length > 1 ? 's' : ''}: ${problems.join('; ')}`,
+    );
   return resolved;
 }
 
@@ -159,7 +176,15 @@ export interface BatchResult {
   errors: Diagnostic[];
   /** Counts for metrics. */
   /** `valuesCut`: LIKE / MATCHES comparisons that saw a value cut to its first MAX_SEARCHED_LENGTH characters. */
-  stats: { events: number; stateReads: number; stateWrites: number; conflicts: number; evicted: number; duplicates: number; valuesCut: number };
+  stats: {
+    events: number;
+    stateReads: number;
+    stateWrites: number;
+    conflicts: number;
+    evicted: number;
+    duplicates: number;
+    valuesCut: number;
+  };
 }
 
 interface CompiledRule {
@@ -237,7 +262,15 @@ export function eventIdOf(input: EventInput): string {
 /** An event as the one observation of a single-observation match. */
 function singleEvent(input: EventInput): BufferedEvent {
   const o = input.observation;
-  return { id: eventIdOf(input), f: o.firstObserved, l: o.lastObserved, n: 1, m: 1, a: 0, ...(input.sourceEventId ? { s: boundedIdentifier(input.sourceEventId) } : {}) };
+  return {
+    id: eventIdOf(input),
+    f: o.firstObserved,
+    l: o.lastObserved,
+    n: 1,
+    m: 1,
+    a: 0,
+    ...(input.sourceEventId ? { s: boundedIdentifier(input.sourceEventId) } : {}),
+  };
 }
 
 /** Could a binding exist with only the observation expressions in `present` (a bit mask)? */
@@ -335,7 +368,10 @@ interface Applied {
 }
 
 /** The parts of a BatchResult the state updates add to. */
-type BatchOutput = Pick<BatchResult, 'alerts' | 'redelivered' | 'uncommitted' | 'late' | 'errors' | 'matched' | 'stats'>;
+type BatchOutput = Pick<
+  BatchResult,
+  'alerts' | 'redelivered' | 'uncommitted' | 'late' | 'errors' | 'matched' | 'stats'
+>;
 
 /** A group key as diagnostics quote it: long keys are cut, the message need not carry them whole. */
 function quoteGroup(group: string): string {
@@ -389,7 +425,9 @@ export class StreamingEngine {
         tree: rule.pattern.tree,
         bounded: hasStartStop(rule.pattern.tree),
         patternKey: fingerprint(printPattern(rule.pattern.ast)),
-        observationsKey: fingerprint(rule.pattern.observations.map((o) => printObservationExpression(o.expression)).join('\u0000')),
+        observationsKey: fingerprint(
+          rule.pattern.observations.map((o) => printObservationExpression(o.expression)).join('\u0000'),
+        ),
       }));
     for (const compiled of this.rules) this.ruleById.set(compiled.rule.id, compiled);
     this.rules.forEach((compiled, r) => {
@@ -431,7 +469,15 @@ export class StreamingEngine {
     const alerts: Alert[] = [];
     const errors: Diagnostic[] = [];
     const late: LateEvent[] = [];
-    const stats = { events: inputs.length, stateReads: 0, stateWrites: 0, conflicts: 0, evicted: 0, duplicates: 0, valuesCut: 0 };
+    const stats = {
+      events: inputs.length,
+      stateReads: 0,
+      stateWrites: 0,
+      conflicts: 0,
+      evicted: 0,
+      duplicates: 0,
+      valuesCut: 0,
+    };
     const touches = new Map<string, Entry>();
     const filtered: RuleEvent[] = [];
     const matched: RuleEvent[] = [];
@@ -452,7 +498,11 @@ export class StreamingEngine {
       if (masks[r] === FAILED) return;
       const compiled = this.rules[r] as CompiledRule;
       try {
-        if ((compiled.rule.pattern.observations[entry.leaf] as { test(o: PreparedObservation): boolean }).test(input.observation)) {
+        if (
+          (compiled.rule.pattern.observations[entry.leaf] as { test(o: PreparedObservation): boolean }).test(
+            input.observation,
+          )
+        ) {
           if (masks[r] === 0) hit.push(r);
           masks[r] = (masks[r] as number) | leafBit(entry.leaf);
         }
@@ -487,7 +537,13 @@ export class StreamingEngine {
         try {
           const skip = this.excluded(compiled.rule, input, tenant);
           if (skip) {
-            if (skip === 'filtered') filtered.push({ eventIndex, ruleId: compiled.rule.id, observedDataId: eventIdOf(input), stateless: compiled.stateless });
+            if (skip === 'filtered')
+              filtered.push({
+                eventIndex,
+                ruleId: compiled.rule.id,
+                observedDataId: eventIdOf(input),
+                stateless: compiled.stateless,
+              });
             continue;
           }
           const groupKey = compiled.groupKey(input.observation);
@@ -517,7 +573,13 @@ export class StreamingEngine {
       for (let attempt = 0; pending.length > 0; attempt++) {
         if (attempt > this.maxRetries) {
           for (const entry of pending) {
-            errors.push({ severity: 'error', code: 'state-conflict', message: `state of rule ${entry.key.ruleId} group ${quoteGroup(entry.key.group)} kept changing under concurrent writers; the events will be retried`, ruleId: entry.key.ruleId, eventIndex: entry.items[0]?.eventIndex });
+            errors.push({
+              severity: 'error',
+              code: 'state-conflict',
+              message: `state of rule ${entry.key.ruleId} group ${quoteGroup(entry.key.group)} kept changing under concurrent writers; the events will be retried`,
+              ruleId: entry.key.ruleId,
+              eventIndex: entry.items[0]?.eventIndex,
+            });
           }
           break;
         }
@@ -543,14 +605,26 @@ export class StreamingEngine {
       }
     }
     for (const i of inputs) stats.valuesCut += i.observation.valuesCut ?? 0;
-    return { alerts, late, errors, stats, filtered, matched, touched: [...touches.values()].map((t) => t.key), redelivered, uncommitted };
+    return {
+      alerts,
+      late,
+      errors,
+      stats,
+      filtered,
+      matched,
+      touched: [...touches.values()].map((t) => t.key),
+      redelivered,
+      uncommitted,
+    };
   }
 
   /**
    * Reads state items; when the store fails the read, reads each key on its own, so that one
    * key it cannot read (or a store failing for one partition) fails only that key's events.
    */
-  private async readStates(keys: StateKey[]): Promise<{ items: Map<string, StateItem>; failures: Map<string, unknown> }> {
+  private async readStates(
+    keys: StateKey[],
+  ): Promise<{ items: Map<string, StateItem>; failures: Map<string, unknown> }> {
     try {
       return { items: await this.store.getMany(keys), failures: new Map() };
     } catch (error) {
@@ -584,7 +658,11 @@ export class StreamingEngine {
     // parsing it again; it leaves the cache while it is being changed.
     const cached = this.parsedStates.get(id);
     this.parsedStates.delete(id);
-    const state = stored ? (cached !== undefined && cached.version === stored.version ? cached.state : parseGroupState(stored.value)) : emptyGroupState();
+    const state = stored
+      ? cached !== undefined && cached.version === stored.version
+        ? cached.state
+        : parseGroupState(stored.value)
+      : emptyGroupState();
     // Alerts still in the outbox were committed by an earlier batch: sent again now.
     const earlier = state.outbox.map((a) => a.id);
     const reconciled = reconcile(entry.rule, state);
@@ -617,7 +695,13 @@ export class StreamingEngine {
     }
     // Not even the alerts alone fit the item: they go out now, uncommitted (the state is not
     // written, so a redelivery of the events computes them again, with the same ids).
-    out.errors.push({ severity: 'error', code: 'state-too-large', message: `state of rule ${entry.key.ruleId} group ${quoteGroup(entry.key.group)} does not fit the item size limit even with no partial match left: its ${outbox.length} alert(s) are sent without being committed, and the events are not correlated`, ruleId: entry.key.ruleId, eventIndex: entry.items[0]?.eventIndex });
+    out.errors.push({
+      severity: 'error',
+      code: 'state-too-large',
+      message: `state of rule ${entry.key.ruleId} group ${quoteGroup(entry.key.group)} does not fit the item size limit even with no partial match left: its ${outbox.length} alert(s) are sent without being committed, and the events are not correlated`,
+      ruleId: entry.key.ruleId,
+      eventIndex: entry.items[0]?.eventIndex,
+    });
     // Late events, diagnostics and matches are reported as for a committed state; the new
     // alerts are marked so that the alert ledger keeps a redelivery from raising them again.
     this.publish(out, entry, outbox, earlier, applied, 0);
@@ -627,7 +711,10 @@ export class StreamingEngine {
   }
 
   private put(entry: Entry, state: GroupState, expected: number | null): Promise<PutOutcome> {
-    return this.store.put({ key: entry.key, value: serialiseGroupState(state), expiresAt: this.expiryFor(entry.rule, state) }, expected);
+    return this.store.put(
+      { key: entry.key, value: serialiseGroupState(state), expiresAt: this.expiryFor(entry.rule, state) },
+      expected,
+    );
   }
 
   /**
@@ -636,7 +723,11 @@ export class StreamingEngine {
    * the stored copies of the pending alerts drop their objects (the alerts sent now keep them).
    * Refused (too-large) writes are checked locally by the stores, so the trials cost no call.
    */
-  private async fitState(entry: Entry, state: GroupState, expected: number | null): Promise<{ outcome: PutOutcome; evicted: number; diagnostic?: Diagnostic }> {
+  private async fitState(
+    entry: Entry,
+    state: GroupState,
+    expected: number | null,
+  ): Promise<{ outcome: PutOutcome; evicted: number; diagnostic?: Diagnostic }> {
     let outcome: PutOutcome = { ok: false, reason: 'too-large' };
     let evicted = 0;
     let forgotten = 0;
@@ -658,7 +749,9 @@ export class StreamingEngine {
       outcome = await this.put(entry, state, expected);
     }
     if (!fits() && state.outbox.some((a) => a.objects.length > 0)) {
-      state.outbox = state.outbox.map((a) => (a.objects.length > 0 ? { ...a, objects: [], objectsOmitted: (a.objectsOmitted ?? 0) + a.objects.length } : a));
+      state.outbox = state.outbox.map((a) =>
+        a.objects.length > 0 ? { ...a, objects: [], objectsOmitted: (a.objectsOmitted ?? 0) + a.objects.length } : a,
+      );
       stripped = true;
       outcome = await this.put(entry, state, expected);
     }
@@ -671,18 +764,37 @@ export class StreamingEngine {
     return {
       outcome,
       evicted,
-      diagnostic: { severity: 'warning', code: 'state-evicted', message: `state of rule ${entry.key.ruleId} group ${quoteGroup(entry.key.group)} exceeded the item size limit; to commit the alerts of this batch, ${what.join('; ')}`, ruleId: entry.key.ruleId, eventIndex: entry.items[0]?.eventIndex },
+      diagnostic: {
+        severity: 'warning',
+        code: 'state-evicted',
+        message: `state of rule ${entry.key.ruleId} group ${quoteGroup(entry.key.group)} exceeded the item size limit; to commit the alerts of this batch, ${what.join('; ')}`,
+        ruleId: entry.key.ruleId,
+        eventIndex: entry.items[0]?.eventIndex,
+      },
     };
   }
 
-  private publish(out: BatchOutput, entry: Entry, alerts: Alert[], earlier: string[], applied: Applied, evicted: number): void {
+  private publish(
+    out: BatchOutput,
+    entry: Entry,
+    alerts: Alert[],
+    earlier: string[],
+    applied: Applied,
+    evicted: number,
+  ): void {
     out.alerts.push(...alerts);
     out.redelivered.push(...earlier);
     out.late.push(...applied.late);
     out.errors.push(...applied.diagnostics);
     out.stats.evicted += evicted;
     out.stats.duplicates += applied.duplicates;
-    for (const touch of applied.taken) out.matched.push({ eventIndex: touch.eventIndex, ruleId: entry.key.ruleId, observedDataId: eventIdOf(touch.input), stateless: false });
+    for (const touch of applied.taken)
+      out.matched.push({
+        eventIndex: touch.eventIndex,
+        ruleId: entry.key.ruleId,
+        observedDataId: eventIdOf(touch.input),
+        stateless: false,
+      });
   }
 
   /**
@@ -724,7 +836,12 @@ export class StreamingEngine {
     }
     // A key whose outbox cannot be cleared now (the store fails for it) is left: its alerts
     // are sent again, with the same ids, the next time its group is touched.
-    const clear = async (id: string, entry: { key: StateKey; ids: Set<string> }, state: GroupState, version: number): Promise<void> => {
+    const clear = async (
+      id: string,
+      entry: { key: StateKey; ids: Set<string> },
+      state: GroupState,
+      version: number,
+    ): Promise<void> => {
       try {
         if (await this.clearOutbox(id, entry, state, version)) byKey.delete(id);
       } catch {
@@ -761,7 +878,12 @@ export class StreamingEngine {
   }
 
   /** Removes acknowledged alerts from a state at a known version; false when another writer changed it first. */
-  private async clearOutbox(id: string, entry: { key: StateKey; ids: Set<string> }, state: GroupState, version: number): Promise<boolean> {
+  private async clearOutbox(
+    id: string,
+    entry: { key: StateKey; ids: Set<string> },
+    state: GroupState,
+    version: number,
+  ): Promise<boolean> {
     const before = state.outbox.length;
     state.outbox = state.outbox.filter((a) => !entry.ids.has(a.id));
     if (state.outbox.length === before) {
@@ -769,21 +891,37 @@ export class StreamingEngine {
       return true;
     }
     const rule = this.ruleById.get(entry.key.ruleId) as CompiledRule;
-    const outcome = await this.store.put({ key: entry.key, value: serialiseGroupState(state), expiresAt: this.expiryFor(rule, state) }, version);
+    const outcome = await this.store.put(
+      { key: entry.key, value: serialiseGroupState(state), expiresAt: this.expiryFor(rule, state) },
+      version,
+    );
     if (outcome.ok) this.rememberState(id, outcome.version, state);
     return outcome.ok || outcome.reason === 'too-large';
   }
-
 
   /** The state held for one rule and group: what is satisfied, what is pending, when it expires. */
   async explain(tenant: string, ruleId: string, groupKey: string): Promise<Explanation> {
     const compiled = this.ruleById.get(ruleId);
     if (!compiled) throw new StixflowError('unknown-rule', `no enabled rule with id ${ruleId}`);
-    const observations = compiled.rule.pattern.observations.map((o, i) => ({ index: i, text: patternSlice(compiled.rule.patternText, o.expression.span) }));
+    const observations = compiled.rule.pattern.observations.map((o, i) => ({
+      index: i,
+      text: patternSlice(compiled.rule.patternText, o.expression.span),
+    }));
     if (compiled.stateless) {
-      return { ruleId, tenant, groupKey, stateful: false, observations: observations.map((o) => ({ ...o, satisfiedBy: [] })), partialMatches: [], pendingObservations: [], evicted: 0 };
+      return {
+        ruleId,
+        tenant,
+        groupKey,
+        stateful: false,
+        observations: observations.map((o) => ({ ...o, satisfiedBy: [] })),
+        partialMatches: [],
+        pendingObservations: [],
+        evicted: 0,
+      };
     }
-    const stored = (await this.store.getMany([{ tenant, ruleId, group: groupKey }])).get(stateKeyId({ tenant, ruleId, group: groupKey }));
+    const stored = (await this.store.getMany([{ tenant, ruleId, group: groupKey }])).get(
+      stateKeyId({ tenant, ruleId, group: groupKey }),
+    );
     const state = stored ? parseGroupState(stored.value) : emptyGroupState();
     reconcile(compiled, state); // as the next event would see it, after an edit of the rule
     const partialMatches = state.events.map((e) => ({
@@ -793,9 +931,14 @@ export class StreamingEngine {
       lastObserved: formatStixTimestamp(e.l),
       instancesLeft: e.n,
       satisfies: observations.filter((o) => (e.m & (1 << o.index)) !== 0).map((o) => o.index),
-      expires: Number.isFinite(compiled.horizon) ? `${formatStixTimestamp(e.l + compiled.horizon + this.lateness)} (event time: no later event can be within the rule's window)` : `on wall-clock TTL, ${this.unboundedTtl} s after the group's last change`,
+      expires: Number.isFinite(compiled.horizon)
+        ? `${formatStixTimestamp(e.l + compiled.horizon + this.lateness)} (event time: no later event can be within the rule's window)`
+        : `on wall-clock TTL, ${this.unboundedTtl} s after the group's last change`,
     }));
-    const withEvents = observations.map((o) => ({ ...o, satisfiedBy: partialMatches.filter((p) => p.satisfies.includes(o.index)).map((p) => p.observedDataId) }));
+    const withEvents = observations.map((o) => ({
+      ...o,
+      satisfiedBy: partialMatches.filter((p) => p.satisfies.includes(o.index)).map((p) => p.observedDataId),
+    }));
     return {
       ruleId,
       tenant,
@@ -814,15 +957,28 @@ export class StreamingEngine {
    * satisfies (already evaluated by the caller); qualifiers still apply to the single
    * observation (START/STOP bounds; WITHIN always holds).
    */
-  private statelessMatch(compiled: CompiledRule, input: EventInput, tenant: string, groupKey: string, mask: number): Alert | undefined {
+  private statelessMatch(
+    compiled: CompiledRule,
+    input: EventInput,
+    tenant: string,
+    groupKey: string,
+    mask: number,
+  ): Alert | undefined {
     // Without START/STOP, one satisfied observation expression is a match (WITHIN always
     // holds for a single observation): no search to run.
     if (compiled.bounded) {
       const observations = compiled.rule.pattern.observations;
       // Past the last bit, expressions share it: test those again to know which hold.
-      const holds = (leaf: number): boolean => (leaf < MAX_CORRELATED_OBSERVATIONS - 1 ? (mask & (1 << leaf)) !== 0 : (observations[leaf] as { test(o: PreparedObservation): boolean }).test(input.observation));
+      const holds = (leaf: number): boolean =>
+        leaf < MAX_CORRELATED_OBSERVATIONS - 1
+          ? (mask & (1 << leaf)) !== 0
+          : (observations[leaf] as { test(o: PreparedObservation): boolean }).test(input.observation);
       const leafMatches = observations.map((_, leaf) => (holds(leaf) ? [0] : []));
-      const match = enumerateBindings(compiled.tree, { observations: [input.observation], leafMatches, budget: { remaining: 10_000 } }).next();
+      const match = enumerateBindings(compiled.tree, {
+        observations: [input.observation],
+        leafMatches,
+        budget: { remaining: 10_000 },
+      }).next();
       if (match.done) return undefined;
     }
     return this.buildAlert(compiled.rule, tenant, groupKey, [singleEvent(input)], input);
@@ -840,7 +996,9 @@ export class StreamingEngine {
     // would move the watermark so far that every real event after it is late.
     const latestAllowed = this.now() * 1000 + this.clockSkew;
     // Within a batch, apply in event-time order (ties: arrival order).
-    const ordered = [...touches].sort((a, b) => a.input.observation.firstObserved - b.input.observation.firstObserved || a.eventIndex - b.eventIndex);
+    const ordered = [...touches].sort(
+      (a, b) => a.input.observation.firstObserved - b.input.observation.firstObserved || a.eventIndex - b.eventIndex,
+    );
     for (const touch of ordered) {
       const o = touch.input.observation;
       const id = eventIdOf(touch.input);
@@ -849,19 +1007,39 @@ export class StreamingEngine {
         continue;
       }
       if (o.lastObserved > latestAllowed) {
-        diagnostics.push({ severity: 'warning', code: 'future-event', message: `event time ${formatStixTimestamp(o.lastObserved)} is more than ${this.clockSkew / 1e6} s ahead of the clock (${new Date(this.now()).toISOString()}): not correlated, and the group's watermark is not moved`, eventIndex: touch.eventIndex, ruleId: key.ruleId });
+        diagnostics.push({
+          severity: 'warning',
+          code: 'future-event',
+          message: `event time ${formatStixTimestamp(o.lastObserved)} is more than ${this.clockSkew / 1e6} s ahead of the clock (${new Date(this.now()).toISOString()}): not correlated, and the group's watermark is not moved`,
+          eventIndex: touch.eventIndex,
+          ruleId: key.ruleId,
+        });
         continue;
       }
       // Lateness is judged on first_observed: an on-time event then starts no earlier than
       // watermark − lateness, which is what makes pruning by the rule's horizon sound even for
       // observed-data that span a long interval.
       if (Number.isFinite(state.watermark) && o.firstObserved < state.watermark - this.lateness) {
-        late.push({ eventIndex: touch.eventIndex, ruleId: key.ruleId, groupKey: key.group, observedDataId: id, lagSeconds: (state.watermark - o.firstObserved) / 1e6 });
+        late.push({
+          eventIndex: touch.eventIndex,
+          ruleId: key.ruleId,
+          groupKey: key.group,
+          observedDataId: id,
+          lagSeconds: (state.watermark - o.firstObserved) / 1e6,
+        });
         continue;
       }
       taken.push(touch);
       state.watermark = Math.max(state.watermark, o.firstObserved);
-      const arrived: BufferedEvent = { id, f: o.firstObserved, l: o.lastObserved, n: o.numberObserved, m: touch.mask, a: state.arrivals++, ...(touch.input.sourceEventId ? { s: boundedIdentifier(touch.input.sourceEventId) } : {}) };
+      const arrived: BufferedEvent = {
+        id,
+        f: o.firstObserved,
+        l: o.lastObserved,
+        n: o.numberObserved,
+        m: touch.mask,
+        a: state.arrivals++,
+        ...(touch.input.sourceEventId ? { s: boundedIdentifier(touch.input.sourceEventId) } : {}),
+      };
       state.events.push(arrived);
       // Find every match the new event completes; each consumes the instances it used. The
       // buffered events had no binding among themselves (each search ran to the end), and
@@ -946,23 +1124,40 @@ export class StreamingEngine {
     let present = 0;
     for (const e of events) present |= e.m;
     if (!canComplete(compiled.tree, present)) return undefined;
-    const observations = events.map((e, index) => ({ index, firstObserved: e.f, lastObserved: e.l, numberObserved: e.n }) as PreparedObservation);
+    const observations = events.map(
+      (e, index) => ({ index, firstObserved: e.f, lastObserved: e.l, numberObserved: e.n }) as PreparedObservation,
+    );
     const leafMatches: number[][] = compiled.rule.pattern.observations.map(() => []);
     events.forEach((e, i) => {
-      for (let leaf = 0; leaf < leafMatches.length; leaf++) if ((e.m & (1 << leaf)) !== 0) (leafMatches[leaf] as number[]).push(i);
+      for (let leaf = 0; leaf < leafMatches.length; leaf++)
+        if ((e.m & (1 << leaf)) !== 0) (leafMatches[leaf] as number[]).push(i);
     });
-    const first = enumerateBindings(compiled.tree, { observations, leafMatches, budget: { remaining: 100_000 }, ...(required === undefined ? {} : { required }) }).next();
+    const first = enumerateBindings(compiled.tree, {
+      observations,
+      leafMatches,
+      budget: { remaining: 100_000 },
+      ...(required === undefined ? {} : { required }),
+    }).next();
     return first.done ? undefined : first.value.observations;
   }
 
   private expiryFor(compiled: CompiledRule, state: GroupState): number {
     const nowSeconds = Math.floor(this.now() / 1000);
-    const windowSeconds = Number.isFinite(compiled.horizon) ? Math.ceil((compiled.horizon + this.lateness) / 1e6) : this.unboundedTtl;
+    const windowSeconds = Number.isFinite(compiled.horizon)
+      ? Math.ceil((compiled.horizon + this.lateness) / 1e6)
+      : this.unboundedTtl;
     // Pending alerts keep the item for at least a day, so a stuck delivery is not forgotten.
     return nowSeconds + (state.outbox.length > 0 ? Math.max(windowSeconds, 86_400) : windowSeconds);
   }
 
-  private buildAlert(rule: Rule, tenant: string, groupKey: string, events: BufferedEvent[], completing: EventInput, instanceKey?: string[]): Alert {
+  private buildAlert(
+    rule: Rule,
+    tenant: string,
+    groupKey: string,
+    events: BufferedEvent[],
+    completing: EventInput,
+    instanceKey?: string[],
+  ): Alert {
     const ids = events.map((e) => e.id);
     let first = Infinity;
     let last = -Infinity;
@@ -974,7 +1169,13 @@ export class StreamingEngine {
     if (text === undefined) this.ruleTexts.set(rule, (text = boundedRuleText(rule)));
     // Alerts (and the outbox that holds them) carry bounded copies of the event's objects.
     let objects = this.eventObjects.get(completing);
-    if (objects === undefined) this.eventObjects.set(completing, (objects = boundedObjects((completing.objects ?? completing.observation.roots.map((r) => r.object)) as Record<string, unknown>[])));
+    if (objects === undefined)
+      this.eventObjects.set(
+        completing,
+        (objects = boundedObjects(
+          (completing.objects ?? completing.observation.roots.map((r) => r.object)) as Record<string, unknown>[],
+        )),
+      );
     return {
       id: alertId(tenant, rule.id, groupKey, instanceKey ?? ids),
       ruleId: rule.id,
@@ -1016,7 +1217,15 @@ export interface Explanation {
   groupKey: string;
   stateful: boolean;
   observations: { index: number; text: string; satisfiedBy: string[] }[];
-  partialMatches: { observedDataId: string; sourceEventId?: string; firstObserved: string; lastObserved: string; instancesLeft: number; satisfies: number[]; expires: string }[];
+  partialMatches: {
+    observedDataId: string;
+    sourceEventId?: string;
+    firstObserved: string;
+    lastObserved: string;
+    instancesLeft: number;
+    satisfies: number[];
+    expires: string;
+  }[];
   pendingObservations: number[];
   evicted: number;
   stateExpiresAt?: string;
@@ -1040,6 +1249,13 @@ function patternSlice(text: string, span: { offset: number; length: number } | u
 }
 
 function evaluationDiagnostic(error: unknown, eventIndex: number, ruleId: string): Diagnostic {
-  if (error instanceof StixflowError) return { severity: 'error', code: error.code, message: error.message, eventIndex, ruleId };
-  return { severity: 'error', code: 'evaluation-failed', message: error instanceof Error ? error.message : String(error), eventIndex, ruleId };
+  if (error instanceof StixflowError)
+    return { severity: 'error', code: error.code, message: error.message, eventIndex, ruleId };
+  return {
+    severity: 'error',
+    code: 'evaluation-failed',
+    message: error instanceof Error ? error.message : String(error),
+    eventIndex,
+    ruleId,
+  };
 }

@@ -36,7 +36,9 @@ export function toCompiled(pattern: CompiledPattern | string): CompiledPattern {
 export function analyse(pattern: CompiledPattern): PatternAnalysis {
   let analysis = cache.get(pattern);
   if (!analysis) {
-    const leafIndex = new Map<ObservationExpression, number>(pattern.observations.map((o, i) => [o.expression as ObservationExpression, i]));
+    const leafIndex = new Map<ObservationExpression, number>(
+      pattern.observations.map((o, i) => [o.expression as ObservationExpression, i]),
+    );
     analysis = { pattern, solvers: pattern.observations.map((o) => solverFor(o.expression)), leafIndex };
     cache.set(pattern, analysis);
   }
@@ -122,10 +124,16 @@ const SAT: ObservationStatus = { kind: 'sat' };
  * empty a satisfiable expression here (START ≥ STOP is already a compile error). Observations
  * `evident` says are satisfiable are not solved at all.
  */
-export function satisfiability(pattern: CompiledPattern, evident: (index: number) => boolean = () => false): Diagnostic[] {
-  const leafIndex = new Map<ObservationExpression, number>(pattern.observations.map((o, i) => [o.expression as ObservationExpression, i]));
+export function satisfiability(
+  pattern: CompiledPattern,
+  evident: (index: number) => boolean = () => false,
+): Diagnostic[] {
+  const leafIndex = new Map<ObservationExpression, number>(
+    pattern.observations.map((o, i) => [o.expression as ObservationExpression, i]),
+  );
   const statuses = pattern.observations.map((o, i) => (evident(i) ? SAT : solverFor(o.expression).status));
-  const unsat = (node: ObservationExpression): boolean => (statuses[leafIndex.get(node) as number] as ObservationStatus).kind === 'unsat';
+  const unsat = (node: ObservationExpression): boolean =>
+    (statuses[leafIndex.get(node) as number] as ObservationStatus).kind === 'unsat';
   const possible = (node: ObservationExpression): boolean => {
     switch (node.kind) {
       case 'observation':
@@ -149,7 +157,8 @@ export function satisfiability(pattern: CompiledPattern, evident: (index: number
       blameImpossible(node.right);
     }
   };
-  const diagnosticsOf = (i: number): Diagnostic[] => solverDiagnostics(solverFor((pattern.observations[i] as { expression: ObservationLeaf }).expression), true);
+  const diagnosticsOf = (i: number): Diagnostic[] =>
+    solverDiagnostics(solverFor((pattern.observations[i] as { expression: ObservationLeaf }).expression), true);
   const root = pattern.ast.root;
   if (!possible(root)) {
     blameImpossible(root);

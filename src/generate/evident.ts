@@ -6,7 +6,14 @@
  * not call the expression unsatisfiable (a property test holds the two together); anything else
  * answers false and goes to the solver.
  */
-import { andFactors, comparisonLeaves, isComparisonJunction, type ComparisonExpression, type ComparisonLeaf, type PathStep } from '../pattern/ast.js';
+import {
+  andFactors,
+  comparisonLeaves,
+  isComparisonJunction,
+  type ComparisonExpression,
+  type ComparisonLeaf,
+  type PathStep,
+} from '../pattern/ast.js';
 import { neverMatches } from './regex.js';
 
 const SAFE = 1e15;
@@ -71,7 +78,11 @@ export function evidentlySatisfiable(expr: ComparisonExpression): boolean {
   const leaves = comparisonLeaves(expr);
   const type = leaves[0]?.path.objectType;
   if (leaves.some((l) => l.path.objectType !== type)) return false;
-  const shapes = factors.map((f) => ({ leaf: !isComparisonJunction(f), paths: comparisonLeaves(f).map((l) => plainPath(l.path.steps) ?? []), tops: new Set(comparisonLeaves(f).map((l) => (l.path.steps[0] as { name?: string }).name)) }));
+  const shapes = factors.map((f) => ({
+    leaf: !isComparisonJunction(f),
+    paths: comparisonLeaves(f).map((l) => plainPath(l.path.steps) ?? []),
+    tops: new Set(comparisonLeaves(f).map((l) => (l.path.steps[0] as { name?: string }).name)),
+  }));
   for (let i = 0; i < factors.length; i++) {
     if (!evidentlySatisfiable(factors[i] as ComparisonExpression)) return false;
     const a = shapes[i] as (typeof shapes)[number];

@@ -32,7 +32,13 @@ export interface GenerateOptions {
 /** The bundles (one observed-data and its SCOs each) that together satisfy the pattern. */
 export type GeneratedSet = Bundle[];
 
-export type NearMissKind = 'comparison' | 'followedby-reversed' | 'within-exceeded' | 'repeats-short' | 'outside-start-stop' | 'observation-missing';
+export type NearMissKind =
+  | 'comparison'
+  | 'followedby-reversed'
+  | 'within-exceeded'
+  | 'repeats-short'
+  | 'outside-start-stop'
+  | 'observation-missing';
 
 export interface NearMiss {
   events: Bundle[];
@@ -55,7 +61,12 @@ interface Instance {
 
 type PlanNode =
   | { kind: 'leaf'; inst: Instance }
-  | { kind: 'and' | 'followedBy'; left: PlanNode; right: PlanNode; expr: Extract<ObservationExpression, { kind: 'and' | 'or' | 'followedBy' }> }
+  | {
+      kind: 'and' | 'followedBy';
+      left: PlanNode;
+      right: PlanNode;
+      expr: Extract<ObservationExpression, { kind: 'and' | 'or' | 'followedBy' }>;
+    }
   | { kind: 'or'; chosen: PlanNode }
   | { kind: 'within'; seconds: number; inner: PlanNode }
   | { kind: 'startStop'; start: number; stop: number; startText: string; stopText: string; inner: PlanNode }
@@ -71,11 +82,25 @@ function buildPlan(node: ObservationExpression, a: PatternAnalysis, prng: Prng, 
     }
     case 'and':
     case 'followedBy':
-      return { kind: node.kind, left: buildPlan(node.left, a, prng, serial), right: buildPlan(node.right, a, prng, serial), expr: node };
+      return {
+        kind: node.kind,
+        left: buildPlan(node.left, a, prng, serial),
+        right: buildPlan(node.right, a, prng, serial),
+        expr: node,
+      };
     case 'qualified': {
       const q = node.qualifier;
-      if (q.kind === 'within') return { kind: 'within', seconds: q.seconds, inner: buildPlan(node.expression, a, prng, serial) };
-      if (q.kind === 'startStop') return { kind: 'startStop', start: q.start.value, stop: q.stop.value, startText: q.start.text, stopText: q.stop.text, inner: buildPlan(node.expression, a, prng, serial) };
+      if (q.kind === 'within')
+        return { kind: 'within', seconds: q.seconds, inner: buildPlan(node.expression, a, prng, serial) };
+      if (q.kind === 'startStop')
+        return {
+          kind: 'startStop',
+          start: q.start.value,
+          stop: q.stop.value,
+          startText: q.start.text,
+          stopText: q.stop.text,
+          inner: buildPlan(node.expression, a, prng, serial),
+        };
       const copies: PlanNode[] = [];
       for (let i = 0; i < q.times; i++) copies.push(buildPlan(node.expression, a, prng, serial));
       return { kind: 'repeats', times: q.times, copies };
@@ -142,7 +167,13 @@ function schedule(node: PlanNode, earliest: number, lo: number, hi: number, spac
       return Math.max(...times) - Math.min(...times) <= node.seconds * SECOND ? end : undefined;
     }
     case 'startStop':
-      return schedule(node.inner, Math.max(earliest, node.start), Math.max(lo, node.start), Math.min(hi, node.stop), spacing);
+      return schedule(
+        node.inner,
+        Math.max(earliest, node.start),
+        Math.max(lo, node.start),
+        Math.min(hi, node.stop),
+        spacing,
+      );
     case 'repeats': {
       let t = earliest;
       let end = earliest;
@@ -235,7 +266,14 @@ function tryGenerateSet(a: PatternAnalysis, prng: Prng, start: number): BaseSet 
     const solver = a.solvers[inst.leaf] as ObservationSolver;
     const generated = solver.generate(prng, inst.time);
     if (!generated) return undefined;
-    events.push({ inst, objects: generated.realised.objects, plan: generated.plan, realised: generated.realised, observedDataId: `observed-data--${prng.uuid()}`, bundleId: `bundle--${prng.uuid()}` });
+    events.push({
+      inst,
+      objects: generated.realised.objects,
+      plan: generated.plan,
+      realised: generated.realised,
+      observedDataId: `observed-data--${prng.uuid()}`,
+      bundleId: `bundle--${prng.uuid()}`,
+    });
   }
   const bundles = toBundles(events);
   if (!matches(a.pattern, bundles)) return undefined;
@@ -258,7 +296,14 @@ function generateBaseSets(a: PatternAnalysis, options: GenerateOptions): BaseSet
       set = tryGenerateSet(a, prng.fork(i * 131 + attempt), attempt < 6 ? cursor : start);
     }
     if (!set) {
-      const diagnostics = [{ severity: 'error' as const, code: 'unsupported-generation', message: 'no generated event set satisfied the pattern under the batch matcher (timing or value constraints beyond the generator)' }];
+      const diagnostics = [
+        {
+          severity: 'error' as const,
+          code: 'unsupported-generation',
+          message:
+            'no generated event set satisfied the pattern under the batch matcher (timing or value constraints beyond the generator)',
+        },
+      ];
       throw new GenerationError('unsupported-generation', diagnostics[0].message, diagnostics);
     }
     sets.push(set);
@@ -275,10 +320,22 @@ function generateBaseSets(a: PatternAnalysis, options: GenerateOptions): BaseSet
  * StixflowError, code `unsatisfiable` or `unsupported-generation`, with diagnostics) when the
  * pattern can never match or is beyond the generator, and PatternError when it does not compile.
  */
-export function generateEvents(pattern: CompiledPattern | string, options: GenerateOptions & { miss: true }): NearMiss[];
-export function generateEvents(pattern: CompiledPattern | string, options?: GenerateOptions & { miss?: false }): GeneratedSet[];
-export function generateEvents(pattern: CompiledPattern | string, options?: GenerateOptions): GeneratedSet[] | NearMiss[];
-export function generateEvents(pattern: CompiledPattern | string, options: GenerateOptions = {}): GeneratedSet[] | NearMiss[] {
+export function generateEvents(
+  pattern: CompiledPattern | string,
+  options: GenerateOptions & { miss: true },
+): NearMiss[];
+export function generateEvents(
+  pattern: CompiledPattern | string,
+  options?: GenerateOptions & { miss?: false },
+): GeneratedSet[];
+export function generateEvents(
+  pattern: CompiledPattern | string,
+  options?: GenerateOptions,
+): GeneratedSet[] | NearMiss[];
+export function generateEvents(
+  pattern: CompiledPattern | string,
+  options: GenerateOptions = {},
+): GeneratedSet[] | NearMiss[] {
   const a = analyse(toCompiled(pattern));
   if (options.miss) return generateNearMisses(a.pattern, options);
   return generateBaseSets(a, options).map((s) => s.bundles);
@@ -335,8 +392,17 @@ function comparisonMisses(a: PatternAnalysis, base: BaseSet, prng: Prng): NearMi
         const bundles = toBundles(base.events.map((e) => (e === event ? mutated : e)));
         if (matches(a.pattern, bundles)) continue;
         const now = realised.values.get(flipped);
-        const what = target.kind === 'exists' ? (target.negated ? `${describeLeaf(target).replace(/^NOT EXISTS /, '')} is present (${show(now)})` : `${describeLeaf(target).replace(/^EXISTS /, '')} is absent`) : `${describeLeaf(target).split(' ')[0]} is ${show(now)}`;
-        out.push({ events: bundles, description: `comparison off in observation ${leafIndex + 1}: ${describeLeaf(target)} is false (${what})`, kind: 'comparison' });
+        const what =
+          target.kind === 'exists'
+            ? target.negated
+              ? `${describeLeaf(target).replace(/^NOT EXISTS /, '')} is present (${show(now)})`
+              : `${describeLeaf(target).replace(/^EXISTS /, '')} is absent`
+            : `${describeLeaf(target).split(' ')[0]} is ${show(now)}`;
+        out.push({
+          events: bundles,
+          description: `comparison off in observation ${leafIndex + 1}: ${describeLeaf(target)} is false (${what})`,
+          kind: 'comparison',
+        });
         break;
       }
     }
@@ -346,7 +412,12 @@ function comparisonMisses(a: PatternAnalysis, base: BaseSet, prng: Prng): NearMi
 
 function timingMisses(a: PatternAnalysis, base: BaseSet): NearMiss[] {
   const out: NearMiss[] = [];
-  const consider = (kind: NearMissKind, description: string, events: InstanceEvent[], times?: Map<Instance, number>): void => {
+  const consider = (
+    kind: NearMissKind,
+    description: string,
+    events: InstanceEvent[],
+    times?: Map<Instance, number>,
+  ): void => {
     const bundles = toBundles(events, times);
     if (!matches(a.pattern, bundles)) out.push({ events: bundles, description, kind });
   };
@@ -361,7 +432,12 @@ function timingMisses(a: PatternAnalysis, base: BaseSet): NearMiss[] {
       for (const i of right) times.set(i, i.time - rMin + lMin);
       const newRMax = rMax - rMin + lMin;
       for (const i of left) times.set(i, i.time - lMin + newRMax + SECOND);
-      consider('followedby-reversed', `FOLLOWEDBY reversed: ${print(node.expr.right)} observed before ${print(node.expr.left)}`, base.events, times);
+      consider(
+        'followedby-reversed',
+        `FOLLOWEDBY reversed: ${print(node.expr.right)} observed before ${print(node.expr.left)}`,
+        base.events,
+        times,
+      );
     } else if (node.kind === 'within') {
       const inner = instances(node.inner);
       if (inner.length < 2) continue;
@@ -369,7 +445,9 @@ function timingMisses(a: PatternAnalysis, base: BaseSet): NearMiss[] {
       const max = Math.max(...inner.map((i) => i.time));
       const delta = min + node.seconds * SECOND + SECOND - max;
       const times = new Map<Instance, number>();
-      for (const i of inner) if (i.time > min || (i === inner[inner.length - 1] && max === min)) times.set(i, i.time + delta + (max === min ? 0 : 0));
+      for (const i of inner)
+        if (i.time > min || (i === inner[inner.length - 1] && max === min))
+          times.set(i, i.time + delta + (max === min ? 0 : 0));
       if (max === min) {
         // All at one time: move the last instance out of the window.
         times.clear();
@@ -377,19 +455,37 @@ function timingMisses(a: PatternAnalysis, base: BaseSet): NearMiss[] {
       }
       const shifted = [...inner].map((i) => times.get(i) ?? i.time);
       const span = (Math.max(...shifted) - Math.min(...shifted)) / SECOND;
-      consider('within-exceeded', `WITHIN ${node.seconds} SECONDS exceeded by 1 s: first and last observations ${span} s apart`, base.events, times);
+      consider(
+        'within-exceeded',
+        `WITHIN ${node.seconds} SECONDS exceeded by 1 s: first and last observations ${span} s apart`,
+        base.events,
+        times,
+      );
     } else if (node.kind === 'repeats' && node.times > 1) {
       const dropped = new Set(instances(node.copies[node.copies.length - 1] as PlanNode));
-      consider('repeats-short', `REPEATS ${node.times} TIMES short by one: ${node.times - 1} repetition${node.times - 1 === 1 ? '' : 's'}`, base.events.filter((e) => !dropped.has(e.inst)));
+      consider(
+        'repeats-short',
+        `REPEATS ${node.times} TIMES short by one: ${node.times - 1} repetition${node.times - 1 === 1 ? '' : 's'}`,
+        base.events.filter((e) => !dropped.has(e.inst)),
+      );
     } else if (node.kind === 'startStop') {
       const inner = instances(node.inner);
       const min = Math.min(...inner.map((i) => i.time));
       const times = new Map<Instance, number>();
       for (const i of inner) times.set(i, i.time - min + node.stop);
-      consider('outside-start-stop', `outside START t'${node.startText}' STOP t'${node.stopText}': observations moved to ${formatMicros(node.stop)} (STOP is exclusive)`, base.events, times);
+      consider(
+        'outside-start-stop',
+        `outside START t'${node.startText}' STOP t'${node.stopText}': observations moved to ${formatMicros(node.stop)} (STOP is exclusive)`,
+        base.events,
+        times,
+      );
     } else if (node.kind === 'and') {
       const dropped = new Set(instances(node.right));
-      consider('observation-missing', `observation missing: no event for ${print(node.expr.right)}`, base.events.filter((e) => !dropped.has(e.inst)));
+      consider(
+        'observation-missing',
+        `observation missing: no event for ${print(node.expr.right)}`,
+        base.events.filter((e) => !dropped.has(e.inst)),
+      );
     }
   }
   return out;

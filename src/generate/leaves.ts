@@ -24,7 +24,10 @@ export function* conjuncts(expr: ComparisonExpression): Generator<ComparisonLeaf
 }
 
 /** Up to `limit` conjuncts; `complete` tells whether that was all of them. */
-export function takeConjuncts(expr: ComparisonExpression, limit: number): { list: ComparisonLeaf[][]; complete: boolean } {
+export function takeConjuncts(
+  expr: ComparisonExpression,
+  limit: number,
+): { list: ComparisonLeaf[][]; complete: boolean } {
   const list: ComparisonLeaf[][] = [];
   for (const c of conjuncts(expr)) {
     if (list.length >= limit) return { list, complete: false };
@@ -43,7 +46,10 @@ export function accepts(leaf: ValueLeaf, value: unknown): boolean {
   let oracle = oracles.get(leaf);
   if (!oracle) {
     const diagnostics: Diagnostic[] = [];
-    const probe = { ...leaf, path: { objectType: leaf.path.objectType, steps: [{ kind: 'key' as const, name: 'v' }] } } as ValueLeaf;
+    const probe = {
+      ...leaf,
+      path: { objectType: leaf.path.objectType, steps: [{ kind: 'key' as const, name: 'v' }] },
+    } as ValueLeaf;
     const predicate = compileComparison(probe, diagnostics);
     oracle = (v: unknown): boolean => {
       try {

@@ -6,16 +6,70 @@
  */
 import type { Prng } from './prng.js';
 
-const PROCESS_NAMES = ['winword.exe', 'powershell.exe', 'cmd.exe', 'svchost.exe', 'explorer.exe', 'rundll32.exe', 'chrome.exe', 'bash', 'sshd', 'python3', 'curl', 'excel.exe'];
-const FILE_NAMES = ['report.docx', 'invoice_2024.pdf', 'setup.exe', 'notes.txt', 'payload.dll', 'backup.zip', 'q3-results.xlsx', 'update.ps1', 'install.sh', 'readme.md'];
-const WIN_DIRS = ['C:\\Windows\\System32', 'C:\\Users\\alice\\AppData\\Local\\Temp', 'C:\\Program Files\\Microsoft Office\\root\\Office16', 'C:\\Users\\bob\\Downloads'];
+const PROCESS_NAMES = [
+  'winword.exe',
+  'powershell.exe',
+  'cmd.exe',
+  'svchost.exe',
+  'explorer.exe',
+  'rundll32.exe',
+  'chrome.exe',
+  'bash',
+  'sshd',
+  'python3',
+  'curl',
+  'excel.exe',
+];
+const FILE_NAMES = [
+  'report.docx',
+  'invoice_2024.pdf',
+  'setup.exe',
+  'notes.txt',
+  'payload.dll',
+  'backup.zip',
+  'q3-results.xlsx',
+  'update.ps1',
+  'install.sh',
+  'readme.md',
+];
+const WIN_DIRS = [
+  'C:\\Windows\\System32',
+  'C:\\Users\\alice\\AppData\\Local\\Temp',
+  'C:\\Program Files\\Microsoft Office\\root\\Office16',
+  'C:\\Users\\bob\\Downloads',
+];
 const NIX_DIRS = ['/usr/bin', '/tmp', '/home/alice', '/var/log', '/opt/app/bin'];
-const DOMAINS = ['example.com', 'update.contoso.net', 'cdn.fabrikam.org', 'mail.example.org', 'login.microsoftonline.com', 'files.evil-corp.biz', 'api.github.com'];
+const DOMAINS = [
+  'example.com',
+  'update.contoso.net',
+  'cdn.fabrikam.org',
+  'mail.example.org',
+  'login.microsoftonline.com',
+  'files.evil-corp.biz',
+  'api.github.com',
+];
 const USERS = ['alice', 'bob', 'carol', 'dave', 'svc_backup', 'administrator', 'root'];
 const PROTOCOLS = ['tcp', 'udp', 'http', 'dns', 'tls', 'ipv4'];
 const COMMON_PORTS = [443, 80, 22, 3389, 445, 8080, 53, 25, 8443, 4444];
-const WORDS = ['alpha', 'bravo', 'delta', 'update', 'service', 'client', 'report', 'backup', 'agent', 'sync', 'data', 'host'];
-const REGISTRY_KEYS = ['HKEY_LOCAL_MACHINE\\Software\\Microsoft\\Windows\\CurrentVersion\\Run', 'HKEY_CURRENT_USER\\Software\\Classes\\ms-settings\\shell\\open\\command', 'HKEY_LOCAL_MACHINE\\System\\CurrentControlSet\\Services\\updater'];
+const WORDS = [
+  'alpha',
+  'bravo',
+  'delta',
+  'update',
+  'service',
+  'client',
+  'report',
+  'backup',
+  'agent',
+  'sync',
+  'data',
+  'host',
+];
+const REGISTRY_KEYS = [
+  'HKEY_LOCAL_MACHINE\\Software\\Microsoft\\Windows\\CurrentVersion\\Run',
+  'HKEY_CURRENT_USER\\Software\\Classes\\ms-settings\\shell\\open\\command',
+  'HKEY_LOCAL_MACHINE\\System\\CurrentControlSet\\Services\\updater',
+];
 const MIME_TYPES = ['application/octet-stream', 'text/plain', 'application/pdf', 'application/x-dosexec'];
 
 /** Hex lengths of the hash algorithms of the STIX vocabulary. */
@@ -41,7 +95,8 @@ const HASH_LENGTHS: Record<string, number> = {
 /** Hex length of a hash algorithm named in a `hashes.<name>` path, when known. */
 export function hashLength(name: string): number | undefined {
   const squashed = name.toUpperCase().replace(/[-_]/g, '');
-  for (const [known, length] of Object.entries(HASH_LENGTHS)) if (known.replace(/-/g, '') === squashed) return length || undefined;
+  for (const [known, length] of Object.entries(HASH_LENGTHS))
+    if (known.replace(/-/g, '') === squashed) return length || undefined;
   return undefined;
 }
 
@@ -79,7 +134,9 @@ export function randomTimestampNear(prng: Prng, baseMicros: number): number {
 }
 
 function path(prng: Prng, windows: boolean): string {
-  return windows ? `${prng.pick(WIN_DIRS)}\\${prng.pick(FILE_NAMES)}` : `${prng.pick(NIX_DIRS)}/${prng.pick(FILE_NAMES)}`;
+  return windows
+    ? `${prng.pick(WIN_DIRS)}\\${prng.pick(FILE_NAMES)}`
+    : `${prng.pick(NIX_DIRS)}/${prng.pick(FILE_NAMES)}`;
 }
 
 function commandLine(prng: Prng, given?: string): string {
@@ -99,9 +156,41 @@ export type ValueKind = 'string' | 'int' | 'bool' | 'timestamp' | 'bytes';
 export function kindOf(ctx: PropertyContext): ValueKind {
   const key = lastKey(ctx);
   if (/_(hex|bin)$/.test(key)) return 'bytes';
-  if (/^(is_|has_)/.test(key) || ['is_active', 'is_hidden', 'is_multipart', 'is_self_signed', 'is_service_account', 'is_privileged', 'can_escalate_privs', 'is_disabled'].includes(key)) return 'bool';
-  if (/(_time|_date)$/.test(key) || ['created', 'modified', 'ctime', 'mtime', 'atime', 'start', 'end', 'date', 'validity_not_before', 'validity_not_after'].includes(key)) return 'timestamp';
-  if (/(port|pid|size|count|number|_bytes|_packets|entropy|_len|length|rir|asn)$/.test(key) || ['number_of_subkeys', 'src_byte_count', 'dst_byte_count'].includes(key)) return 'int';
+  if (
+    /^(is_|has_)/.test(key) ||
+    [
+      'is_active',
+      'is_hidden',
+      'is_multipart',
+      'is_self_signed',
+      'is_service_account',
+      'is_privileged',
+      'can_escalate_privs',
+      'is_disabled',
+    ].includes(key)
+  )
+    return 'bool';
+  if (
+    /(_time|_date)$/.test(key) ||
+    [
+      'created',
+      'modified',
+      'ctime',
+      'mtime',
+      'atime',
+      'start',
+      'end',
+      'date',
+      'validity_not_before',
+      'validity_not_after',
+    ].includes(key)
+  )
+    return 'timestamp';
+  if (
+    /(port|pid|size|count|number|_bytes|_packets|entropy|_len|length|rir|asn)$/.test(key) ||
+    ['number_of_subkeys', 'src_byte_count', 'dst_byte_count'].includes(key)
+  )
+    return 'int';
   return 'string';
 }
 
@@ -144,7 +233,8 @@ export function realisticValue(ctx: PropertyContext, prng: Prng, baseMicros: num
   if (key === 'protocols') return prng.pick(PROTOCOLS);
   if (key === 'user_id') return String(prng.int(1000, 1999));
   if (key === 'account_login' || key === 'user' || key === 'username') return prng.pick(USERS);
-  if (key === 'display_name') return `${prng.pick(['Alice', 'Bob', 'Carol', 'Dave'])} ${prng.pick(['Smith', 'Jones', 'Lee'])}`;
+  if (key === 'display_name')
+    return `${prng.pick(['Alice', 'Bob', 'Carol', 'Dave'])} ${prng.pick(['Smith', 'Jones', 'Lee'])}`;
   if (key === 'mime_type') return prng.pick(MIME_TYPES);
   if (key === 'subject') return `${prng.pick(['Invoice', 'Meeting', 'Urgent', 'Re:'])} ${prng.pick(WORDS)}`;
   if (key === 'account_type') return prng.pick(['windows-local', 'unix', 'windows-domain']);
@@ -160,7 +250,8 @@ export function fillerText(ctx: PropertyContext, prng: Prng): string {
   const key = lastKey(ctx);
   if (ctx.keys[ctx.keys.length - 2] === 'hashes') return prng.hex(prng.int(4, 12));
   if (key === 'command_line') return prng.pick([' -NoProfile ', ' /c ', ' --verbose ', ' -s ', ' ']);
-  if (key.endsWith('path') || key === 'cwd') return prng.pick(['Users\\alice', 'tmp', 'Windows\\Temp', 'home/bob', 'opt']);
+  if (key.endsWith('path') || key === 'cwd')
+    return prng.pick(['Users\\alice', 'tmp', 'Windows\\Temp', 'home/bob', 'opt']);
   if (key === 'value' && ctx.objectType === 'domain-name') return prng.pick(['mail', 'cdn', 'update', 'login']);
   if (key === 'value' && ctx.objectType === 'email-addr') return prng.pick(USERS);
   return prng.pick(WORDS);
@@ -208,7 +299,10 @@ export function refTargetType(property: string, sampleValue: unknown, subKeys: s
   const known = REF_TARGETS[property];
   if (typeof sampleValue === 'string') {
     if (/^\d{1,3}(\.\d{1,3}){3}(\/\d+)?$/.test(sampleValue)) return 'ipv4-addr';
-    if (/^[0-9a-fA-F:]*:[0-9a-fA-F:.]*(\/\d+)?$/.test(sampleValue) && sampleValue.includes('::') || /^([0-9a-fA-F]{1,4}:){7}[0-9a-fA-F]{1,4}$/.test(sampleValue)) {
+    if (
+      (/^[0-9a-fA-F:]*:[0-9a-fA-F:.]*(\/\d+)?$/.test(sampleValue) && sampleValue.includes('::')) ||
+      /^([0-9a-fA-F]{1,4}:){7}[0-9a-fA-F]{1,4}$/.test(sampleValue)
+    ) {
       return /^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i.test(sampleValue) ? 'mac-addr' : 'ipv6-addr';
     }
     if (/^([0-9a-f]{2}[:-]){5}[0-9a-f]{2}$/i.test(sampleValue)) return 'mac-addr';

@@ -24,19 +24,50 @@ export type RegexNode =
 export type RegexParse = { ok: true; node: RegexNode; flags: ReadonlySet<string> } | { ok: false; reason: string };
 
 const DIGIT: Range[] = [[48, 57]];
-const WORD: Range[] = [[48, 57], [65, 90], [95, 95], [97, 122]];
-const SPACE: Range[] = [[9, 10], [12, 13], [32, 32]];
+const WORD: Range[] = [
+  [48, 57],
+  [65, 90],
+  [95, 95],
+  [97, 122],
+];
+const SPACE: Range[] = [
+  [9, 10],
+  [12, 13],
+  [32, 32],
+];
 const POSIX: Record<string, Range[]> = {
-  alpha: [[65, 90], [97, 122]],
+  alpha: [
+    [65, 90],
+    [97, 122],
+  ],
   digit: DIGIT,
-  alnum: [[48, 57], [65, 90], [97, 122]],
+  alnum: [
+    [48, 57],
+    [65, 90],
+    [97, 122],
+  ],
   upper: [[65, 90]],
   lower: [[97, 122]],
-  space: [[9, 13], [32, 32]],
-  xdigit: [[48, 57], [65, 70], [97, 102]],
+  space: [
+    [9, 13],
+    [32, 32],
+  ],
+  xdigit: [
+    [48, 57],
+    [65, 70],
+    [97, 102],
+  ],
   word: WORD,
-  punct: [[33, 47], [58, 64], [91, 96], [123, 126]],
-  blank: [[9, 9], [32, 32]],
+  punct: [
+    [33, 47],
+    [58, 64],
+    [91, 96],
+    [123, 126],
+  ],
+  blank: [
+    [9, 9],
+    [32, 32],
+  ],
 };
 
 class Unsupported extends Error {}
@@ -148,7 +179,8 @@ class Parser {
   private escape(inClass: boolean): RegexNode | Range[] {
     const e = this.src[this.i++];
     if (e === undefined) throw new Unsupported('trailing backslash');
-    const cls = (ranges: Range[], negated: boolean): RegexNode | Range[] => (inClass ? (negated ? complement(ranges) : ranges) : { k: 'class', ranges, negated });
+    const cls = (ranges: Range[], negated: boolean): RegexNode | Range[] =>
+      inClass ? (negated ? complement(ranges) : ranges) : { k: 'class', ranges, negated };
     const lit = (cp: number): RegexNode | Range[] => (inClass ? [[cp, cp]] : { k: 'lit', cp });
     switch (e) {
       case 'd':
@@ -335,8 +367,22 @@ export function sampleRegex(node: RegexNode, prng: Prng, filler?: () => string):
 
 /** Is the regex anchored at the start / end (so that no padding may be added there)? */
 export function anchors(node: RegexNode): { start: boolean; end: boolean } {
-  const first = (n: RegexNode): boolean => (n.k === 'bol' ? true : n.k === 'seq' ? n.items.length > 0 && first(n.items[0] as RegexNode) : n.k === 'alt' ? n.options.every(first) : false);
-  const last = (n: RegexNode): boolean => (n.k === 'eol' ? true : n.k === 'seq' ? n.items.length > 0 && last(n.items[n.items.length - 1] as RegexNode) : n.k === 'alt' ? n.options.every(last) : false);
+  const first = (n: RegexNode): boolean =>
+    n.k === 'bol'
+      ? true
+      : n.k === 'seq'
+        ? n.items.length > 0 && first(n.items[0] as RegexNode)
+        : n.k === 'alt'
+          ? n.options.every(first)
+          : false;
+  const last = (n: RegexNode): boolean =>
+    n.k === 'eol'
+      ? true
+      : n.k === 'seq'
+        ? n.items.length > 0 && last(n.items[n.items.length - 1] as RegexNode)
+        : n.k === 'alt'
+          ? n.options.every(last)
+          : false;
   return { start: first(node), end: last(node) };
 }
 
@@ -377,13 +423,18 @@ interface EmptinessContext {
 }
 
 /** Which characters of the two kinds the anchors care about a character node can consume. */
-function consumes(node: Extract<RegexNode, { k: 'lit' | 'class' | 'any' }>, ctx: EmptinessContext): { newline: boolean; other: boolean } {
+function consumes(
+  node: Extract<RegexNode, { k: 'lit' | 'class' | 'any' }>,
+  ctx: EmptinessContext,
+): { newline: boolean; other: boolean } {
   if (node.k === 'lit') return { newline: node.cp === 10, other: node.cp !== 10 };
   if (node.k === 'any') return { newline: ctx.dotNewline, other: true };
   const fits = (cp: number): boolean => inRanges(cp, node.ranges) !== node.negated;
   // Case folding (`(?i)`) only adds characters to a class, so this stays a lower bound of
   // what a plain class holds and an upper bound of what a negated one misses: sound both ways.
-  const other = node.negated ? complement(node.ranges).some(([lo, hi]) => lo !== 10 || hi !== 10) : node.ranges.some(([lo, hi]) => lo !== 10 || hi !== 10);
+  const other = node.negated
+    ? complement(node.ranges).some(([lo, hi]) => lo !== 10 || hi !== 10)
+    : node.ranges.some(([lo, hi]) => lo !== 10 || hi !== 10);
   return { newline: fits(10), other };
 }
 
@@ -421,7 +472,11 @@ function step(node: RegexNode, mask: number, ctx: EmptinessContext): number {
       const lineEnd = ctx.multiLine && !node.text;
       let out = 0;
       for (let before = 0; before < 3; before++) {
-        if (has(mask, before, AT_END) || (!lineEnd && (has(mask, before, FREE) || has(mask, before, AT_END_OR_NEWLINE)))) out |= bit(before, AT_END);
+        if (
+          has(mask, before, AT_END) ||
+          (!lineEnd && (has(mask, before, FREE) || has(mask, before, AT_END_OR_NEWLINE)))
+        )
+          out |= bit(before, AT_END);
         if (lineEnd && has(mask, before, FREE)) out |= bit(before, AT_END_OR_NEWLINE);
         if (lineEnd && has(mask, before, AT_END_OR_NEWLINE)) out |= bit(before, AT_END_OR_NEWLINE);
       }

@@ -83,11 +83,24 @@ export function needsScalar(leaf: ValueLeaf): boolean {
   return requirement(leaf) !== 'any';
 }
 
-const TYPE_NAMES: Record<DataType, string> = { string: 'a string', number: 'a number', bool: 'a boolean', bytes: 'binary data' };
+const TYPE_NAMES: Record<DataType, string> = {
+  string: 'a string',
+  number: 'a number',
+  bool: 'a boolean',
+  bytes: 'binary data',
+};
 
-function conflict(leaves: ComparisonLeaf[], suffix = ''): { ok: false; unsat: true; message: string; leaf: ComparisonLeaf } {
+function conflict(
+  leaves: ComparisonLeaf[],
+  suffix = '',
+): { ok: false; unsat: true; message: string; leaf: ComparisonLeaf } {
   const sorted = [...new Set(leaves)].sort(byPosition);
-  return { ok: false, unsat: true, message: `no value satisfies ${sorted.map(describeTest).join(' and ')}${suffix}`, leaf: sorted[sorted.length - 1] as ComparisonLeaf };
+  return {
+    ok: false,
+    unsat: true,
+    message: `no value satisfies ${sorted.map(describeTest).join(' and ')}${suffix}`,
+    leaf: sorted[sorted.length - 1] as ComparisonLeaf,
+  };
 }
 
 function passesAll(tests: ValueLeaf[], value: DataValue): boolean {
@@ -120,8 +133,17 @@ function anchorSets(tests: ValueLeaf[], type: DataType): { leaf: ValueLeaf; valu
   for (const t of tests) {
     let lits: Literal[] | undefined;
     if (t.kind === 'in' && !t.negated) lits = t.values;
-    else if (t.kind === 'comparison' && ((t.operator === '=' && !t.negated) || (t.operator === '!=' && t.negated))) lits = [t.value];
-    else if (t.kind === 'comparison' && t.operator === 'LIKE' && !t.negated && t.value.type === 'string' && !/[%_]/.test(t.value.value) && /^[\x20-\x7e]*$/.test(t.value.value)) lits = [t.value];
+    else if (t.kind === 'comparison' && ((t.operator === '=' && !t.negated) || (t.operator === '!=' && t.negated)))
+      lits = [t.value];
+    else if (
+      t.kind === 'comparison' &&
+      t.operator === 'LIKE' &&
+      !t.negated &&
+      t.value.type === 'string' &&
+      !/[%_]/.test(t.value.value) &&
+      /^[\x20-\x7e]*$/.test(t.value.value)
+    )
+      lits = [t.value];
     if (!lits) continue;
     const values: DataValue[] = [];
     let exact = true;
@@ -142,7 +164,11 @@ interface Bound<T> {
 }
 
 /** Lower and upper bounds from ordering tests (NOT flips them), for the constants of a kind. */
-function bounds<T>(tests: ValueLeaf[], pick: (lit: Literal) => T | undefined, cmp: (a: T, b: T) => number): { lo?: Bound<T>; hi?: Bound<T> } {
+function bounds<T>(
+  tests: ValueLeaf[],
+  pick: (lit: Literal) => T | undefined,
+  cmp: (a: T, b: T) => number,
+): { lo?: Bound<T>; hi?: Bound<T> } {
   let lo: Bound<T> | undefined;
   let hi: Bound<T> | undefined;
   for (const t of tests) {
@@ -168,11 +194,21 @@ function emptyInterval<T>(lo: Bound<T> | undefined, hi: Bound<T> | undefined, cm
   return d > 0 || (d === 0 && !(lo.inclusive && hi.inclusive));
 }
 
-function intervalMessage<T>(lo: Bound<T>, hi: Bound<T>, show: (v: T) => string, extra: ValueLeaf[] = []): { ok: false; unsat: true; message: string; leaf: ComparisonLeaf } {
+function intervalMessage<T>(
+  lo: Bound<T>,
+  hi: Bound<T>,
+  show: (v: T) => string,
+  extra: ValueLeaf[] = [],
+): { ok: false; unsat: true; message: string; leaf: ComparisonLeaf } {
   const text = `${show(lo.value)} ${lo.inclusive ? '<=' : '<'} x ${hi.inclusive ? '<=' : '<'} ${show(hi.value)}`;
   const leaves = [lo.leaf, hi.leaf, ...extra].sort(byPosition);
   const more = extra.length ? ` and ${extra.sort(byPosition).map(describeTest).join(' and ')}` : '';
-  return { ok: false, unsat: true, message: `no value satisfies ${text}${more}`, leaf: leaves[leaves.length - 1] as ComparisonLeaf };
+  return {
+    ok: false,
+    unsat: true,
+    message: `no value satisfies ${text}${more}`,
+    leaf: leaves[leaves.length - 1] as ComparisonLeaf,
+  };
 }
 
 function compareCodePoints(a: string, b: string): number {
@@ -185,8 +221,16 @@ function compareCodePoints(a: string, b: string): number {
 // ---------------------------------------------------------------------------------------------
 // Numbers
 
-function numberCandidates(tests: ValueLeaf[], p: SlotProblem, prng: Prng): DataValue[] | { ok: false; unsat: true; message: string; leaf: ComparisonLeaf } {
-  const { lo, hi } = bounds(tests, (l) => (l.type === 'int' || l.type === 'float' ? l.value : undefined), (a, b) => a - b);
+function numberCandidates(
+  tests: ValueLeaf[],
+  p: SlotProblem,
+  prng: Prng,
+): DataValue[] | { ok: false; unsat: true; message: string; leaf: ComparisonLeaf } {
+  const { lo, hi } = bounds(
+    tests,
+    (l) => (l.type === 'int' || l.type === 'float' ? l.value : undefined),
+    (a, b) => a - b,
+  );
   if (emptyInterval(lo, hi, (a, b) => a - b)) return intervalMessage(lo as Bound<number>, hi as Bound<number>, String);
   if (lo && hi && lo.value === hi.value) {
     if (!passesAll(tests, lo.value)) {
@@ -208,7 +252,10 @@ function numberCandidates(tests: ValueLeaf[], p: SlotProblem, prng: Prng): DataV
   const ihi = hi ? (Number.isInteger(hi.value) ? hi.value - (hi.inclusive ? 0 : 1) : Math.floor(hi.value)) : undefined;
   if (ilo !== undefined && ihi !== undefined) {
     if (ilo <= ihi) for (let i = 0; i < 3; i++) out.push(prng.int(ilo, Math.min(ihi, ilo + 100_000)));
-    out.push(lo?.inclusive ? (lo.value as number) : (ilo as number), Math.floor(((ilo as number) + (ihi as number)) / 2));
+    out.push(
+      lo?.inclusive ? (lo.value as number) : (ilo as number),
+      Math.floor(((ilo as number) + (ihi as number)) / 2),
+    );
   } else if (ilo !== undefined) {
     for (let i = 0; i < 3; i++) out.push(ilo + prng.int(0, Math.max(10, Math.min(1000, Math.abs(ilo)))));
   } else if (ihi !== undefined) {
@@ -235,7 +282,7 @@ function formatNetwork(n: Network): string {
   // Compress the longest run of zero groups.
   let best = -1;
   let bestLen = 0;
-  for (let i = 0; i < 8; ) {
+  for (let i = 0; i < 8;) {
     if (groups[i] !== '0') {
       i++;
       continue;
@@ -260,11 +307,20 @@ function withPrefix(n: Network): string {
   return n.prefix === bits ? formatNetwork(n) : `${formatNetwork(n)}/${n.prefix}`;
 }
 
-function cidrTests(tests: ValueLeaf[]): { subset: { leaf: ValueLeaf; net: Network }[]; superset: { leaf: ValueLeaf; net: Network }[] } {
+function cidrTests(tests: ValueLeaf[]): {
+  subset: { leaf: ValueLeaf; net: Network }[];
+  superset: { leaf: ValueLeaf; net: Network }[];
+} {
   const subset: { leaf: ValueLeaf; net: Network }[] = [];
   const superset: { leaf: ValueLeaf; net: Network }[] = [];
   for (const t of tests) {
-    if (t.kind !== 'comparison' || t.negated || (t.operator !== 'ISSUBSET' && t.operator !== 'ISSUPERSET') || t.value.type !== 'string') continue;
+    if (
+      t.kind !== 'comparison' ||
+      t.negated ||
+      (t.operator !== 'ISSUBSET' && t.operator !== 'ISSUPERSET') ||
+      t.value.type !== 'string'
+    )
+      continue;
     const net = parseNetwork(t.value.value);
     if (!net) continue;
     (t.operator === 'ISSUBSET' ? subset : superset).push({ leaf: t, net });
@@ -277,16 +333,19 @@ function cidrConflict(tests: ValueLeaf[]): ReturnType<typeof conflict> | undefin
   const { subset, superset } = cidrTests(tests);
   const all = [...subset, ...superset];
   for (let i = 1; i < all.length; i++) {
-    if ((all[i] as { net: Network }).net.family !== (all[0] as { net: Network }).net.family) return conflict([(all[0] as { leaf: ValueLeaf }).leaf, (all[i] as { leaf: ValueLeaf }).leaf], ' (IPv4 and IPv6)');
+    if ((all[i] as { net: Network }).net.family !== (all[0] as { net: Network }).net.family)
+      return conflict([(all[0] as { leaf: ValueLeaf }).leaf, (all[i] as { leaf: ValueLeaf }).leaf], ' (IPv4 and IPv6)');
   }
   for (let i = 0; i < subset.length; i++) {
     for (let j = i + 1; j < subset.length; j++) {
       const a = subset[i] as { leaf: ValueLeaf; net: Network };
       const b = subset[j] as { leaf: ValueLeaf; net: Network };
-      if (!networkContains(a.net, b.net) && !networkContains(b.net, a.net)) return conflict([a.leaf, b.leaf], ' (disjoint blocks)');
+      if (!networkContains(a.net, b.net) && !networkContains(b.net, a.net))
+        return conflict([a.leaf, b.leaf], ' (disjoint blocks)');
     }
   }
-  for (const s of subset) for (const q of superset) if (!networkContains(s.net, q.net)) return conflict([s.leaf, q.leaf]);
+  for (const s of subset)
+    for (const q of superset) if (!networkContains(s.net, q.net)) return conflict([s.leaf, q.leaf]);
   return undefined;
 }
 
@@ -296,7 +355,8 @@ function cidrCandidates(tests: ValueLeaf[], prng: Prng): string[] {
   const narrowest = subset.slice().sort((a, b) => b.net.prefix - a.net.prefix)[0]?.net;
   for (const q of superset) {
     const floor = narrowest ? narrowest.prefix : 0;
-    for (let k = 0; k < 3; k++) out.push(withPrefix(maskNetwork(q.net, Math.max(floor, q.net.prefix - prng.int(0, 8)))));
+    for (let k = 0; k < 3; k++)
+      out.push(withPrefix(maskNetwork(q.net, Math.max(floor, q.net.prefix - prng.int(0, 8)))));
     out.push(withPrefix(q.net));
   }
   if (narrowest) {
@@ -330,7 +390,18 @@ function nearStrings(base: string, prng: Prng, ctx: PropertyContext): string[] {
   }
   if (base.length > 0) {
     const last = base.charCodeAt(base.length - 1);
-    const bump = (c: number): string => String.fromCharCode(/[0-9]/.test(String.fromCharCode(c)) ? (c === 57 ? 48 : c + 1) : /[a-y]/i.test(String.fromCharCode(c)) ? c + 1 : c === 122 ? 97 : 120);
+    const bump = (c: number): string =>
+      String.fromCharCode(
+        /[0-9]/.test(String.fromCharCode(c))
+          ? c === 57
+            ? 48
+            : c + 1
+          : /[a-y]/i.test(String.fromCharCode(c))
+            ? c + 1
+            : c === 122
+              ? 97
+              : 120,
+      );
     out.push(base.slice(0, -1) + bump(last));
     const first = base[0] as string;
     const flipped = first === first.toUpperCase() ? first.toLowerCase() : first.toUpperCase();
@@ -356,14 +427,22 @@ function likeFill(like: string, fill: () => string, one: () => string): string {
   return out;
 }
 
-function stringSources(tests: ValueLeaf[], p: SlotProblem, prng: Prng): StringSources | { unsupported: string; leaf: ValueLeaf } {
+function stringSources(
+  tests: ValueLeaf[],
+  p: SlotProblem,
+  prng: Prng,
+): StringSources | { unsupported: string; leaf: ValueLeaf } {
   const regexSamples: string[] = [];
   const hex = p.ctx.keys[p.ctx.keys.length - 2] === 'hashes';
   const words = (): string => fillerText(p.ctx, prng);
   for (const t of tests) {
     if (t.kind !== 'comparison' || t.operator !== 'MATCHES' || t.negated || t.value.type !== 'string') continue;
     const parsed = parseRegex(t.value.value.normalize('NFC'));
-    if (!parsed.ok) return { unsupported: `MATCHES ${printLiteral(t.value)} is unsupported for generation (${parsed.reason})`, leaf: t };
+    if (!parsed.ok)
+      return {
+        unsupported: `MATCHES ${printLiteral(t.value)} is unsupported for generation (${parsed.reason})`,
+        leaf: t,
+      };
     const anchored = regexAnchors(parsed.node);
     for (let k = 0; k < 6; k++) {
       let s = sampleRegex(parsed.node, prng, words);
@@ -372,7 +451,12 @@ function stringSources(tests: ValueLeaf[], p: SlotProblem, prng: Prng): StringSo
       regexSamples.push(s);
     }
   }
-  const likes = tests.filter((t): t is ValueLeaf & { kind: 'comparison' } => t.kind === 'comparison' && t.operator === 'LIKE' && !t.negated && t.value.type === 'string').map((t) => (t.value as { value: string }).value.normalize('NFC'));
+  const likes = tests
+    .filter(
+      (t): t is ValueLeaf & { kind: 'comparison' } =>
+        t.kind === 'comparison' && t.operator === 'LIKE' && !t.negated && t.value.type === 'string',
+    )
+    .map((t) => (t.value as { value: string }).value.normalize('NFC'));
   const likeFills: string[] = [];
   const oneChar = (): string => (hex ? prng.hex(1) : prng.pick([...'abcdefghijklmnopqrstuvwxyz0123456789']));
   for (const like of likes) {
@@ -391,27 +475,53 @@ function stringSources(tests: ValueLeaf[], p: SlotProblem, prng: Prng): StringSo
     // on one value can hold together ('a%' and '%b' → 'a…b').
     for (const other of [...likes.filter((l) => l !== like), ...regexSamples.slice(0, 3)]) {
       const inner = likes.includes(other) ? likeFill(other, () => '', oneChar) : other;
-      likeFills.push(likeFill(like, (() => {
-        let used = false;
-        return () => (used ? '' : ((used = true), inner));
-      })(), oneChar));
+      likeFills.push(
+        likeFill(
+          like,
+          (() => {
+            let used = false;
+            return () => (used ? '' : ((used = true), inner));
+          })(),
+          oneChar,
+        ),
+      );
     }
   }
   // A regex sample can also carry the other LIKEs' literal parts.
-  if (likes.length > 0) for (const s of regexSamples.slice(0, 3)) for (const like of likes) likeFills.push(likeFill(like, () => s, oneChar));
+  if (likes.length > 0)
+    for (const s of regexSamples.slice(0, 3))
+      for (const like of likes) likeFills.push(likeFill(like, () => s, oneChar));
   return { regexSamples, likeFills };
 }
 
-function stringCandidates(tests: ValueLeaf[], p: SlotProblem, prng: Prng, type: DataType): DataValue[] | ReturnType<typeof conflict> | { ok: false; unsat: false; message: string; leaf?: ComparisonLeaf } {
+function stringCandidates(
+  tests: ValueLeaf[],
+  p: SlotProblem,
+  prng: Prng,
+  type: DataType,
+): DataValue[] | ReturnType<typeof conflict> | { ok: false; unsat: false; message: string; leaf?: ComparisonLeaf } {
   const out: string[] = [];
   if (typeof p.near === 'string') out.push(...nearStrings(p.near, prng, p.ctx));
   else if (p.near instanceof Uint8Array) out.push(...nearStrings(String.fromCharCode(...p.near), prng, p.ctx));
   // Timestamps: a value compared with a timestamp constant must itself be a timestamp.
-  const timestampTests = tests.filter((t) => (t.kind === 'comparison' ? t.value.type === 'timestamp' : t.kind === 'in' && t.values.some((v) => v.type === 'timestamp')));
+  const timestampTests = tests.filter((t) =>
+    t.kind === 'comparison'
+      ? t.value.type === 'timestamp'
+      : t.kind === 'in' && t.values.some((v) => v.type === 'timestamp'),
+  );
   if (timestampTests.length > 0 && type === 'string') {
-    const { lo, hi } = bounds(tests, (l) => (l.type === 'timestamp' ? l.value : undefined), (a, b) => a - b);
-    if (emptyInterval(lo, hi, (a, b) => a - b)) return intervalMessage(lo as Bound<number>, hi as Bound<number>, (v) => `t'${formatMicros(v)}'`);
-    const low = lo ? lo.value + (lo.inclusive ? 0 : 1_000_000) : hi ? hi.value - 86_400_000_000 : p.baseMicros - 3_600_000_000;
+    const { lo, hi } = bounds(
+      tests,
+      (l) => (l.type === 'timestamp' ? l.value : undefined),
+      (a, b) => a - b,
+    );
+    if (emptyInterval(lo, hi, (a, b) => a - b))
+      return intervalMessage(lo as Bound<number>, hi as Bound<number>, (v) => `t'${formatMicros(v)}'`);
+    const low = lo
+      ? lo.value + (lo.inclusive ? 0 : 1_000_000)
+      : hi
+        ? hi.value - 86_400_000_000
+        : p.baseMicros - 3_600_000_000;
     const high = hi ? hi.value - (hi.inclusive ? 0 : 1_000_000) : low + 86_400_000_000;
     if (typeof p.near === 'string') {
       const n = parseStixTimestamp(p.near);
@@ -430,7 +540,12 @@ function stringCandidates(tests: ValueLeaf[], p: SlotProblem, prng: Prng, type: 
   out.push(...cidrCandidates(tests, prng));
   // Just outside a block that must not contain (or be contained in) the value.
   for (const t of tests) {
-    if (t.kind === 'comparison' && t.negated && (t.operator === 'ISSUBSET' || t.operator === 'ISSUPERSET') && t.value.type === 'string') {
+    if (
+      t.kind === 'comparison' &&
+      t.negated &&
+      (t.operator === 'ISSUBSET' || t.operator === 'ISSUPERSET') &&
+      t.value.type === 'string'
+    ) {
       const net = parseNetwork(t.value.value);
       if (net) out.push(...nearStrings(withPrefix(maskNetwork(net, net.prefix)), prng, p.ctx).slice(0, 3));
     }
@@ -439,10 +554,20 @@ function stringCandidates(tests: ValueLeaf[], p: SlotProblem, prng: Prng, type: 
   if ('unsupported' in sources) return { ok: false, unsat: false, message: sources.unsupported, leaf: sources.leaf };
   out.push(...sources.likeFills, ...sources.regexSamples);
   // Orderings on strings.
-  const { lo, hi } = bounds(tests, (l) => (l.type === 'string' ? l.value : l.type === 'binary' ? String.fromCharCode(...l.value) : undefined), compareCodePoints);
-  if (emptyInterval(lo, hi, compareCodePoints)) return intervalMessage(lo as Bound<string>, hi as Bound<string>, (v) => printLiteral({ type: 'string', value: v }));
+  const { lo, hi } = bounds(
+    tests,
+    (l) => (l.type === 'string' ? l.value : l.type === 'binary' ? String.fromCharCode(...l.value) : undefined),
+    compareCodePoints,
+  );
+  if (emptyInterval(lo, hi, compareCodePoints))
+    return intervalMessage(lo as Bound<string>, hi as Bound<string>, (v) => printLiteral({ type: 'string', value: v }));
   if (lo) out.push(lo.value + 'a', lo.value + '0', lo.value);
-  if (hi) out.push(hi.value, hi.value.slice(0, -1), hi.value.slice(0, -1) + String.fromCharCode(Math.max(0, hi.value.charCodeAt(hi.value.length - 1) - 1)));
+  if (hi)
+    out.push(
+      hi.value,
+      hi.value.slice(0, -1),
+      hi.value.slice(0, -1) + String.fromCharCode(Math.max(0, hi.value.charCodeAt(hi.value.length - 1) - 1)),
+    );
   if (lo && hi) {
     const common = [...lo.value].findIndex((c, i) => hi.value[i] !== c);
     if (common >= 0) {
@@ -454,7 +579,15 @@ function stringCandidates(tests: ValueLeaf[], p: SlotProblem, prng: Prng, type: 
     const v = realisticValue(p.ctx, prng, p.baseMicros);
     out.push(String(v));
   }
-  for (const like of tests) if (like.kind === 'comparison' && like.operator === 'LIKE' && !like.negated && like.value.type === 'string') out.push(likeFill(like.value.value, () => '', () => 'x'));
+  for (const like of tests)
+    if (like.kind === 'comparison' && like.operator === 'LIKE' && !like.negated && like.value.type === 'string')
+      out.push(
+        likeFill(
+          like.value.value,
+          () => '',
+          () => 'x',
+        ),
+      );
   out.push('x', 'a', '0', 'Z', '-', '');
   return out;
 }
@@ -497,7 +630,12 @@ export function solveSlot(p: SlotProblem, prng: Prng): SlotResult {
   if (p.fixed !== undefined) {
     const bad = firstRejecting(tests, p.fixed);
     if (!bad) return { ok: true, value: p.fixed };
-    return { ok: false, unsat: true, message: `no value satisfies ${describeTest(bad)} (the value is ${JSON.stringify(p.fixed)})`, leaf: bad };
+    return {
+      ok: false,
+      unsat: true,
+      message: `no value satisfies ${describeTest(bad)} (the value is ${JSON.stringify(p.fixed)})`,
+      leaf: bad,
+    };
   }
   for (const t of tests) {
     const r = requirement(t);
@@ -506,7 +644,13 @@ export function solveSlot(p: SlotProblem, prng: Prng): SlotResult {
   for (const t of tests) {
     if (t.kind !== 'comparison' || t.operator !== 'MATCHES' || t.negated || t.value.type !== 'string') continue;
     const why = neverMatches(t.value.value.normalize('NFC'));
-    if (why) return { ok: false, unsat: true, message: `no value satisfies ${describeTest(t)} (the regex can never match: ${why})`, leaf: t };
+    if (why)
+      return {
+        ok: false,
+        unsat: true,
+        message: `no value satisfies ${describeTest(t)} (the regex can never match: ${why})`,
+        leaf: t,
+      };
   }
   let firstFailure: SlotResult | undefined;
   let allExact = true;
@@ -519,7 +663,13 @@ export function solveSlot(p: SlotProblem, prng: Prng): SlotResult {
   if (firstFailure && !firstFailure.ok && firstFailure.unsat && allExact) return firstFailure;
   if (allExact) return conflict(tests);
   const unsupported = firstFailure && !firstFailure.ok && !firstFailure.unsat ? firstFailure : undefined;
-  return unsupported ?? { ok: false, unsat: false, message: `no generated value satisfies ${tests.map(describeTest).join(' and ')}` };
+  return (
+    unsupported ?? {
+      ok: false,
+      unsat: false,
+      message: `no generated value satisfies ${tests.map(describeTest).join(' and ')}`,
+    }
+  );
 }
 
 function solveAs(type: DataType, p: SlotProblem, prng: Prng): SlotResult {
@@ -532,12 +682,19 @@ function solveAs(type: DataType, p: SlotProblem, prng: Prng): SlotResult {
     return r !== 'any' && !r.has(type);
   });
   if (incompatible) {
-    const partner = firstNeeding && firstNeeding !== incompatible ? firstNeeding : typed.find((t) => t !== incompatible && requirement(t) !== 'any');
+    const partner =
+      firstNeeding && firstNeeding !== incompatible
+        ? firstNeeding
+        : typed.find((t) => t !== incompatible && requirement(t) !== 'any');
     if (partner) {
       const a = requirement(partner) as Set<DataType>;
       const b = requirement(incompatible) as Set<DataType>;
       const overlap = [...a].some((d) => b.has(d) && (!p.binary || d !== 'string'));
-      if (!overlap) return conflict([partner, incompatible], ` (${TYPE_NAMES[[...a][0] as DataType]} and ${TYPE_NAMES[[...b][0] as DataType]})`);
+      if (!overlap)
+        return conflict(
+          [partner, incompatible],
+          ` (${TYPE_NAMES[[...a][0] as DataType]} and ${TYPE_NAMES[[...b][0] as DataType]})`,
+        );
     }
     return { ok: false, unsat: true, message: `no value satisfies ${describeTest(incompatible)}`, leaf: incompatible };
   }
@@ -547,14 +704,22 @@ function solveAs(type: DataType, p: SlotProblem, prng: Prng): SlotResult {
     const smallest = sets.slice().sort((a, b) => a.values.length - b.values.length)[0] as (typeof sets)[number];
     const ordered = p.near === undefined ? prng.shuffle(smallest.values) : smallest.values;
     for (const v of ordered) if (passesAll(tests, v)) return { ok: true, value: v };
-    if (smallest.values.length === 0 && smallest.leaf.kind === 'in' && smallest.leaf.values.length === 0) return conflict([smallest.leaf]);
+    if (smallest.values.length === 0 && smallest.leaf.kind === 'in' && smallest.leaf.values.length === 0)
+      return conflict([smallest.leaf]);
     const culprits: ComparisonLeaf[] = [smallest.leaf];
     for (const v of smallest.values) {
-      const bad = firstRejecting(tests.filter((t) => t !== smallest.leaf), v);
+      const bad = firstRejecting(
+        tests.filter((t) => t !== smallest.leaf),
+        v,
+      );
       if (bad) culprits.push(bad);
     }
     if (smallest.exact) return conflict(culprits);
-    return { ok: false, unsat: false, message: `no generated value satisfies ${tests.map(describeTest).join(' and ')}` };
+    return {
+      ok: false,
+      unsat: false,
+      message: `no generated value satisfies ${tests.map(describeTest).join(' and ')}`,
+    };
   }
   let candidates: DataValue[] | SlotResult;
   if (type === 'bool') candidates = p.near === undefined ? prng.shuffle([true, false]) : [!p.near, true, false];

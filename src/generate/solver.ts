@@ -6,7 +6,15 @@
  * types), each value solved (./slot.ts), and the objects built: the root object plus every
  * referenced object, linked by deterministic ids.
  */
-import { andFactors, comparisonLeaves, isComparisonJunction, type ComparisonExpression, type ComparisonLeaf, type ObservationExpression, type PathStep } from '../pattern/ast.js';
+import {
+  andFactors,
+  comparisonLeaves,
+  isComparisonJunction,
+  type ComparisonExpression,
+  type ComparisonLeaf,
+  type ObservationExpression,
+  type PathStep,
+} from '../pattern/ast.js';
 import type { StixObject } from '../stix/types.js';
 import { printPath } from '../pattern/print.js';
 import { byPosition, conjuncts, describeTest, takeConjuncts, type ValueLeaf } from './leaves.js';
@@ -56,13 +64,27 @@ function roleOf(name: string): { role: Role; encoding?: 'hex' | 'base64' } {
 }
 
 function newNode(display: string, role: Role, name: string, keys: string[], encoding?: 'hex' | 'base64'): TreeNode {
-  const node: TreeNode = { display, role, name, keys, tests: [], exists: [], props: new Map(), indexed: new Map(), anys: [] };
+  const node: TreeNode = {
+    display,
+    role,
+    name,
+    keys,
+    tests: [],
+    exists: [],
+    props: new Map(),
+    indexed: new Map(),
+    anys: [],
+  };
   if (encoding) node.encoding = encoding;
   return node;
 }
 
 function stepText(step: PathStep): string {
-  return step.kind === 'key' ? `.${/^[A-Za-z_][A-Za-z0-9_]*$/.test(step.name) ? step.name : `'${step.name}'`}` : step.kind === 'index' ? `[${step.index}]` : '[*]';
+  return step.kind === 'key'
+    ? `.${/^[A-Za-z_][A-Za-z0-9_]*$/.test(step.name) ? step.name : `'${step.name}'`}`
+    : step.kind === 'index'
+      ? `[${step.index}]`
+      : '[*]';
 }
 
 class Unsat extends Error {
@@ -87,7 +109,8 @@ function place(root: TreeNode, leaf: ComparisonLeaf, choice: Choice): TreeNode {
     const parentDisplay = display;
     display += text;
     if (step.kind === 'key') {
-      if (node.role === 'refs') throw new Unsat(parentDisplay, `a _refs list holds references: use [n] or [*] before ${text}`, leaf);
+      if (node.role === 'refs')
+        throw new Unsat(parentDisplay, `a _refs list holds references: use [n] or [*] before ${text}`, leaf);
       if (node.role === 'binary') throw new Unsat(parentDisplay, `binary data has no property ${text.slice(1)}`, leaf);
       let child = node.props.get(step.name);
       if (!child) {
@@ -99,8 +122,14 @@ function place(root: TreeNode, leaf: ComparisonLeaf, choice: Choice): TreeNode {
       node = child;
       return;
     }
-    if (node.role === 'object' || node.role === 'ref') throw new Unsat(parentDisplay, `a reference resolves to one object, not a list: ${text} never selects anything`, leaf);
-    if (node.role === 'binary') throw new Unsat(parentDisplay, `binary data is not a list: ${text} never selects anything`, leaf);
+    if (node.role === 'object' || node.role === 'ref')
+      throw new Unsat(
+        parentDisplay,
+        `a reference resolves to one object, not a list: ${text} never selects anything`,
+        leaf,
+      );
+    if (node.role === 'binary')
+      throw new Unsat(parentDisplay, `binary data is not a list: ${text} never selects anything`, leaf);
     const elementRole: Role = node.role === 'refs' ? 'ref' : 'plain';
     if (step.kind === 'index') {
       if (step.index < 0) throw new Unsat(display, `the negative index [${step.index}] never selects an element`, leaf);
@@ -150,15 +179,27 @@ function checkNode(node: TreeNode): void {
     throw new Unsat(node.display, 'it would have to be both an object (.key) and a list ([n])', leaf);
   }
   if (scalarTest && (node.role === 'ref' || node.role === 'object')) {
-    throw new Unsat(node.display, `a reference resolves to an object, which ${describeTest(scalarTest)} never matches`, scalarTest);
+    throw new Unsat(
+      node.display,
+      `a reference resolves to an object, which ${describeTest(scalarTest)} never matches`,
+      scalarTest,
+    );
   }
   if (scalarTest && node.role === 'refs') {
-    throw new Unsat(node.display, `a _refs list resolves to a list of objects, which ${describeTest(scalarTest)} never matches`, scalarTest);
+    throw new Unsat(
+      node.display,
+      `a _refs list resolves to a list of objects, which ${describeTest(scalarTest)} never matches`,
+      scalarTest,
+    );
   }
   if (scalarTest && (node.props.size > 0 || isList)) {
     const other = firstChild() as ComparisonLeaf;
     const later = byPosition(scalarTest, other) > 0 ? scalarTest : other;
-    throw new Unsat(node.display, `no value satisfies ${describeTest(scalarTest)} and ${printPath(other.path)} ${describeTest(other)} (a value has no properties or elements)`, later);
+    throw new Unsat(
+      node.display,
+      `no value satisfies ${describeTest(scalarTest)} and ${printPath(other.path)} ${describeTest(other)} (a value has no properties or elements)`,
+      later,
+    );
   }
   for (const c of [...node.props.values(), ...node.indexed.values(), ...node.anys]) checkNode(c);
 }
@@ -169,7 +210,14 @@ function covers(p: PathStep[], q: PathStep[]): boolean {
   for (let i = 0; i < p.length; i++) {
     const a = p[i] as PathStep;
     const b = q[i] as PathStep;
-    if (a.kind === 'key' ? b.kind !== 'key' || b.name !== a.name : a.kind === 'index' ? b.kind !== 'index' || b.index !== a.index : b.kind === 'key') return false;
+    if (
+      a.kind === 'key'
+        ? b.kind !== 'key' || b.name !== a.name
+        : a.kind === 'index'
+          ? b.kind !== 'index' || b.index !== a.index
+          : b.kind === 'key'
+    )
+      return false;
   }
   return true;
 }
@@ -189,11 +237,27 @@ function checkValues(node: TreeNode, objectType: string, prng: Prng): Failure | 
     unsupported ??= f;
     return false;
   };
-  const isLeafValue = node.props.size === 0 && node.indexed.size === 0 && node.anys.length === 0 && (node.role === 'plain' || node.role === 'binary');
+  const isLeafValue =
+    node.props.size === 0 &&
+    node.indexed.size === 0 &&
+    node.anys.length === 0 &&
+    (node.role === 'plain' || node.role === 'binary');
   if (isLeafValue && node.tests.length > 0) {
-    const result = solveSlot({ ctx: { objectType, keys: node.keys }, tests: node.tests, binary: node.role === 'binary', baseMicros: CHECK_BASE }, prng);
+    const result = solveSlot(
+      {
+        ctx: { objectType, keys: node.keys },
+        tests: node.tests,
+        binary: node.role === 'binary',
+        baseMicros: CHECK_BASE,
+      },
+      prng,
+    );
     if (!result.ok) {
-      const f: Failure = { unsat: result.unsat, message: `${node.display}: ${result.message}`, ...(result.leaf ? { leaf: result.leaf } : {}) };
+      const f: Failure = {
+        unsat: result.unsat,
+        message: `${node.display}: ${result.message}`,
+        ...(result.leaf ? { leaf: result.leaf } : {}),
+      };
       if (consider(f)) return f;
     }
   }
@@ -210,8 +274,22 @@ function checkValues(node: TreeNode, objectType: string, prng: Prng): Failure | 
   if (node.role === 'object') {
     const typeNode = node.props.get('type');
     if (typeNode && typeNode.tests.length > 0) {
-      const result = solveSlot({ ctx: { objectType, keys: ['type'] }, tests: typeNode.tests, binary: false, baseMicros: CHECK_BASE, fixed: objectType }, prng);
-      if (!result.ok) return { unsat: true, message: `${typeNode.display}: ${result.message}`, ...(result.leaf ? { leaf: result.leaf } : {}) };
+      const result = solveSlot(
+        {
+          ctx: { objectType, keys: ['type'] },
+          tests: typeNode.tests,
+          binary: false,
+          baseMicros: CHECK_BASE,
+          fixed: objectType,
+        },
+        prng,
+      );
+      if (!result.ok)
+        return {
+          unsat: true,
+          message: `${typeNode.display}: ${result.message}`,
+          ...(result.leaf ? { leaf: result.leaf } : {}),
+        };
     }
   }
   return unsupported;
@@ -221,7 +299,8 @@ function checkValues(node: TreeNode, objectType: string, prng: Prng): Failure | 
 function sampleConstant(node: TreeNode): string | undefined {
   const valueNode = node.props.get('value');
   for (const t of valueNode?.tests ?? []) {
-    if (t.kind === 'comparison' && t.value.type === 'string' && (!t.negated || t.operator === '!=')) return t.value.value;
+    if (t.kind === 'comparison' && t.value.type === 'string' && (!t.negated || t.operator === '!='))
+      return t.value.value;
     if (t.kind === 'in' && !t.negated && t.values[0]?.type === 'string') return t.values[0].value as string;
   }
   return undefined;
@@ -232,13 +311,32 @@ function targetType(node: TreeNode): string {
   if (node.objectType) return node.objectType;
   const typeNode = node.props.get('type');
   for (const t of typeNode?.tests ?? []) {
-    if (t.kind === 'comparison' && t.operator === '=' && !t.negated && t.value.type === 'string') return (node.objectType = t.value.value);
-    if (t.kind === 'in' && !t.negated && t.values[0]?.type === 'string') return (node.objectType = t.values[0].value as string);
+    if (t.kind === 'comparison' && t.operator === '=' && !t.negated && t.value.type === 'string')
+      return (node.objectType = t.value.value);
+    if (t.kind === 'in' && !t.negated && t.values[0]?.type === 'string')
+      return (node.objectType = t.values[0].value as string);
   }
   node.objectType = refTargetType(node.name, sampleConstant(node), [...node.props.keys()]);
   if (typeNode && typeNode.tests.length > 0) {
-    const solved = solveSlot({ ctx: { objectType: node.objectType, keys: ['type'] }, tests: typeNode.tests, binary: false, baseMicros: CHECK_BASE }, new Prng(3));
-    const inferred = solveSlot({ ctx: { objectType: node.objectType, keys: ['type'] }, tests: typeNode.tests, binary: false, baseMicros: CHECK_BASE, fixed: node.objectType }, new Prng(3));
+    const solved = solveSlot(
+      {
+        ctx: { objectType: node.objectType, keys: ['type'] },
+        tests: typeNode.tests,
+        binary: false,
+        baseMicros: CHECK_BASE,
+      },
+      new Prng(3),
+    );
+    const inferred = solveSlot(
+      {
+        ctx: { objectType: node.objectType, keys: ['type'] },
+        tests: typeNode.tests,
+        binary: false,
+        baseMicros: CHECK_BASE,
+        fixed: node.objectType,
+      },
+      new Prng(3),
+    );
     if (!inferred.ok && solved.ok && typeof solved.value === 'string') node.objectType = solved.value;
   }
   return node.objectType;
@@ -254,7 +352,10 @@ export function planConjunct(leaves: ComparisonLeaf[]): ConjunctPlan {
   const plan: ConjunctPlan = { leaves, notExists };
   const types = [...new Set(leaves.map((l) => l.path.objectType))];
   if (types.length > 1) {
-    const odd = leaves.slice().sort(byPosition).find((l) => l.path.objectType !== leaves.slice().sort(byPosition)[0]?.path.objectType) as ComparisonLeaf;
+    const odd = leaves
+      .slice()
+      .sort(byPosition)
+      .find((l) => l.path.objectType !== leaves.slice().sort(byPosition)[0]?.path.objectType) as ComparisonLeaf;
     plan.failure = {
       unsat: true,
       message: `${printPath(odd.path)}: comparisons on different root types (${types.join(', ')}) are joined by AND; they can never hold on the same object`,
@@ -268,7 +369,11 @@ export function planConjunct(leaves: ComparisonLeaf[]): ConjunctPlan {
     if (hit) {
       const same = printPath(hit.path) === printPath(n.path);
       const later = byPosition(hit, n) > 0 ? hit : n;
-      plan.failure = { unsat: true, message: `${printPath(n.path)}: no value satisfies NOT EXISTS and ${same ? describeTest(hit) : `${printPath(hit.path)} ${describeTest(hit)}`}`, leaf: later };
+      plan.failure = {
+        unsat: true,
+        message: `${printPath(n.path)}: no value satisfies NOT EXISTS and ${same ? describeTest(hit) : `${printPath(hit.path)} ${describeTest(hit)}`}`,
+        leaf: later,
+      };
       return plan;
     }
   }
@@ -319,7 +424,12 @@ function tryBuild(objectType: string, placements: [ComparisonLeaf, Choice][]): T
 }
 
 /** A choice that puts the leaf on a new element at its first `[*]` (everything under it is new too). */
-function freshChoice(objectType: string, placements: [ComparisonLeaf, Choice][], leaf: ComparisonLeaf, anySteps: number): Choice {
+function freshChoice(
+  objectType: string,
+  placements: [ComparisonLeaf, Choice][],
+  leaf: ComparisonLeaf,
+  anySteps: number,
+): Choice {
   let node: TreeNode | undefined = tryBuild(objectType, placements);
   for (const step of leaf.path.steps) {
     if (!node) break;
@@ -360,10 +470,21 @@ function encodeBytes(bytes: Uint8Array, encoding: 'hex' | 'base64'): string {
 
 function solveValue(node: TreeNode, objectType: string, ctx: RealiseContext): unknown {
   const near = node.tests.map((t) => ctx.near?.get(t)).find((v) => v !== undefined);
-  const problem = { ctx: { objectType, keys: node.keys }, tests: node.tests, binary: node.role === 'binary', baseMicros: ctx.baseMicros, ...(near !== undefined ? { near } : {}) };
+  const problem = {
+    ctx: { objectType, keys: node.keys },
+    tests: node.tests,
+    binary: node.role === 'binary',
+    baseMicros: ctx.baseMicros,
+    ...(near !== undefined ? { near } : {}),
+  };
   let result = solveSlot(problem, ctx.prng);
   if (!result.ok) result = solveSlot(problem, new Prng(7));
-  if (!result.ok) throw new RealiseFailure({ unsat: result.unsat, message: `${node.display}: ${result.message}`, ...(result.leaf ? { leaf: result.leaf } : {}) });
+  if (!result.ok)
+    throw new RealiseFailure({
+      unsat: result.unsat,
+      message: `${node.display}: ${result.message}`,
+      ...(result.leaf ? { leaf: result.leaf } : {}),
+    });
   for (const t of [...node.tests, ...node.exists]) ctx.values.set(t, result.value);
   const v = result.value;
   if (v instanceof Uint8Array) return encodeBytes(v, node.encoding ?? 'hex');
@@ -379,10 +500,17 @@ function realiseNode(node: TreeNode, objectType: string, ctx: RealiseContext): u
       const ids: unknown[] = [];
       for (let i = 0; i < length; i++) {
         const element = node.indexed.get(i);
-        ids.push(element ? realiseNode(element, objectType, ctx) : realiseObject(newNode(node.display, 'ref', node.name, []), refTargetType(node.name, undefined, []), ctx));
+        ids.push(
+          element
+            ? realiseNode(element, objectType, ctx)
+            : realiseObject(newNode(node.display, 'ref', node.name, []), refTargetType(node.name, undefined, []), ctx),
+        );
       }
       for (const element of node.anys) ids.push(realiseNode(element, objectType, ctx));
-      if (ids.length === 0) ids.push(realiseObject(newNode(node.display, 'ref', node.name, []), refTargetType(node.name, undefined, []), ctx));
+      if (ids.length === 0)
+        ids.push(
+          realiseObject(newNode(node.display, 'ref', node.name, []), refTargetType(node.name, undefined, []), ctx),
+        );
       return ids;
     }
     case 'binary':
@@ -426,7 +554,8 @@ function realiseObject(node: TreeNode, type: string, ctx: RealiseContext): strin
     }
     const value = realiseNode(child, type, ctx);
     if (name === 'id') {
-      if (typeof value !== 'string') throw new RealiseFailure({ unsat: false, message: `${child.display}: an id must be a string` });
+      if (typeof value !== 'string')
+        throw new RealiseFailure({ unsat: false, message: `${child.display}: an id must be a string` });
       object.id = value;
       continue;
     }
@@ -434,14 +563,23 @@ function realiseObject(node: TreeNode, type: string, ctx: RealiseContext): strin
   }
   for (const [name] of decorations(type)) {
     if (name === undefined || name in object || ctx.avoid.has(name)) continue;
-    const value = realisticValue({ objectType: type, keys: [name], ...(typeof object.name === 'string' ? { processName: object.name } : {}) }, ctx.prng, ctx.baseMicros);
+    const value = realisticValue(
+      { objectType: type, keys: [name], ...(typeof object.name === 'string' ? { processName: object.name } : {}) },
+      ctx.prng,
+      ctx.baseMicros,
+    );
     object[name] = name === 'protocols' ? [value] : value;
   }
   return object.id as string;
 }
 
 /** Builds the objects of a planned conjunct: the root first, then every referenced object. */
-export function realise(plan: ConjunctPlan, prng: Prng, baseMicros: number, near?: Map<ComparisonLeaf, DataValue>): Realised | Failure {
+export function realise(
+  plan: ConjunctPlan,
+  prng: Prng,
+  baseMicros: number,
+  near?: Map<ComparisonLeaf, DataValue>,
+): Realised | Failure {
   if (!plan.root) return plan.failure ?? { unsat: false, message: 'not planned' };
   const avoid = new Set<string>();
   for (const n of plan.notExists) for (const s of n.path.steps) if (s.kind === 'key') avoid.add(s.name);
@@ -459,7 +597,8 @@ export function realise(plan: ConjunctPlan, prng: Prng, baseMicros: number, near
 
 export type ObservationLeaf = Extract<ObservationExpression, { kind: 'observation' }>;
 
-export type ObservationStatus = { kind: 'sat' } | { kind: 'unsat'; failures: Failure[] } | { kind: 'unsupported'; failures: Failure[] };
+export type ObservationStatus =
+  { kind: 'sat' } | { kind: 'unsat'; failures: Failure[] } | { kind: 'unsupported'; failures: Failure[] };
 
 /** DNF alternatives planned for generation (a random satisfiable one is used per event). */
 const CONJUNCT_LIMIT = 64;
@@ -498,7 +637,10 @@ export class ObservationSolver {
       }
     }
     this.satisfiable = this.plans.filter((p) => p.root);
-    const failures = [...this.plans.map((p) => p.failure).filter((f): f is Failure => f !== undefined), ...extraFailures];
+    const failures = [
+      ...this.plans.map((p) => p.failure).filter((f): f is Failure => f !== undefined),
+      ...extraFailures,
+    ];
     if (this.satisfiable.length > 0) this.status = { kind: 'sat' };
     else if (explored && !extraUnsupported && failures.every((f) => f.unsat)) this.status = { kind: 'unsat', failures };
     else {
@@ -506,7 +648,22 @@ export class ObservationSolver {
       // still be provably empty, decided on its structure rather than alternative by alternative.
       const decision = decideComparison(expression.comparison, { plans: DECISION_BUDGET });
       if (decision.types.size === 0) this.status = { kind: 'unsat', failures: decision.failures };
-      else this.status = { kind: 'unsupported', failures: failures.filter((f) => !f.unsat).concat(explored ? [] : [{ unsat: false, message: `more than ${CONJUNCT_LIMIT + EXTRA_CONJUNCTS} alternatives (OR) to explore` }]) };
+      else
+        this.status = {
+          kind: 'unsupported',
+          failures: failures
+            .filter((f) => !f.unsat)
+            .concat(
+              explored
+                ? []
+                : [
+                    {
+                      unsat: false,
+                      message: `more than ${CONJUNCT_LIMIT + EXTRA_CONJUNCTS} alternatives (OR) to explore`,
+                    },
+                  ],
+            ),
+        };
     }
   }
 
@@ -558,7 +715,11 @@ function emptyInterTypes(sides: { types: Set<string>; leaf: ComparisonLeaf }[]):
   const sorted = sides.slice().sort((x, y) => byPosition(x.leaf, y.leaf));
   const odd = (sorted[sorted.length - 1] as { leaf: ComparisonLeaf }).leaf;
   const types = [...new Set(sorted.flatMap((s) => [...s.types]))];
-  return { unsat: true, message: `${printPath(odd.path)}: comparisons on different root types (${types.join(', ')}) are joined by AND; they can never hold on the same object`, leaf: odd };
+  return {
+    unsat: true,
+    message: `${printPath(odd.path)}: comparisons on different root types (${types.join(', ')}) are joined by AND; they can never hold on the same object`,
+    leaf: odd,
+  };
 }
 
 /**
@@ -580,7 +741,10 @@ export function decideComparison(expr: ComparisonExpression, budget: { plans: nu
   if (expr.kind === 'or') {
     const l = decideComparison(expr.left, budget);
     const r = decideComparison(expr.right, budget);
-    return { types: new Set([...l.types, ...r.types]), failures: l.types.size === 0 && r.types.size === 0 ? [...l.failures, ...r.failures].slice(0, MAX_FAILURES) : [] };
+    return {
+      types: new Set([...l.types, ...r.types]),
+      failures: l.types.size === 0 && r.types.size === 0 ? [...l.failures, ...r.failures].slice(0, MAX_FAILURES) : [],
+    };
   }
   const factors = andFactors(expr);
   // Union-find over the factors: those touching a common property are decided together.
@@ -604,7 +768,10 @@ export function decideComparison(expr: ComparisonExpression, budget: { plans: nu
   for (const group of groups.values()) {
     const decision = decideGroup(group, budget);
     if (decision.types.size === 0) return decision;
-    sides.push({ types: decision.types, leaf: comparisonLeaves(group[0] as ComparisonExpression).sort(byPosition)[0] as ComparisonLeaf });
+    sides.push({
+      types: decision.types,
+      leaf: comparisonLeaves(group[0] as ComparisonExpression).sort(byPosition)[0] as ComparisonLeaf,
+    });
   }
   let types = new Set((sides[0] as { types: Set<string> }).types);
   for (const side of sides.slice(1)) types = new Set([...types].filter((t) => side.types.has(t)));
@@ -624,7 +791,8 @@ function decideGroup(group: ComparisonExpression[], budget: { plans: number }): 
       if (plan.root || !plan.failure?.unsat) {
         const only = new Set(leaves.map((l) => l.path.objectType));
         if (only.size === 1) types.add([...only][0] as string);
-      } else if (failures.length < MAX_FAILURES && !failures.some((f) => f.message === plan.failure?.message)) failures.push(plan.failure);
+      } else if (failures.length < MAX_FAILURES && !failures.some((f) => f.message === plan.failure?.message))
+        failures.push(plan.failure);
     }
     return { types, failures: types.size === 0 ? failures : [] };
   }

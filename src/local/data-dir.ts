@@ -12,7 +12,18 @@
  * a message /queue acknowledged is never lost, and one that was in flight at a kill is
  * processed again (the pipeline's outbox and alert ids make that redelivery safe).
  */
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { EmulatorError } from './emulators.js';
 

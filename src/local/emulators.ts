@@ -70,7 +70,12 @@ export async function startDynamo(options: StartDynamoOptions = {}): Promise<Run
   const dynalite = requireCjs('dynalite') as DynaliteFactory;
   if (options.path !== undefined) mkdirSync(options.path, { recursive: true });
   // Tables become ACTIVE immediately: tests should not wait out a simulated provisioning delay.
-  const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0, ...(options.path !== undefined ? { path: options.path } : {}) });
+  const server = dynalite({
+    createTableMs: 0,
+    deleteTableMs: 0,
+    updateTableMs: 0,
+    ...(options.path !== undefined ? { path: options.path } : {}),
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(0, LOOPBACK, () => {
@@ -124,7 +129,10 @@ export async function startSqs(): Promise<RunningSqs> {
  * backend supports it (dynalite does not: it neither accepts UpdateTimeToLive nor deletes
  * expired items, which the stores tolerate by treating expired items as absent).
  */
-export async function ensureStateTable(client: DynamoDBClient, tableName: string): Promise<{ created: boolean; ttlEnabled: boolean }> {
+export async function ensureStateTable(
+  client: DynamoDBClient,
+  tableName: string,
+): Promise<{ created: boolean; ttlEnabled: boolean }> {
   let created = true;
   try {
     await client.send(new CreateTableCommand(createStateTableInput(tableName)));
@@ -140,7 +148,10 @@ export async function ensureStateTable(client: DynamoDBClient, tableName: string
   }
   try {
     await client.send(
-      new UpdateTimeToLiveCommand({ TableName: tableName, TimeToLiveSpecification: { AttributeName: TTL_ATTRIBUTE, Enabled: true } }),
+      new UpdateTimeToLiveCommand({
+        TableName: tableName,
+        TimeToLiveSpecification: { AttributeName: TTL_ATTRIBUTE, Enabled: true },
+      }),
     );
     return { created, ttlEnabled: true };
   } catch (error) {
@@ -169,17 +180,27 @@ export async function ensureQueue(client: SQSClient, name: string, options: Ensu
   checkFifoName(name, fifo);
   const attributes: Record<string, string> = {};
   if (fifo) attributes.FifoQueue = 'true';
-  if (options.visibilityTimeoutSeconds !== undefined) attributes.VisibilityTimeout = String(options.visibilityTimeoutSeconds);
+  if (options.visibilityTimeoutSeconds !== undefined)
+    attributes.VisibilityTimeout = String(options.visibilityTimeoutSeconds);
   if (options.dlq) {
     checkFifoName(options.dlq.name, fifo);
-    if (!(Number.isInteger(options.dlq.maxReceiveCount) && options.dlq.maxReceiveCount >= 1 && options.dlq.maxReceiveCount <= 1000)) {
+    if (!(
+      Number.isInteger(options.dlq.maxReceiveCount) &&
+      options.dlq.maxReceiveCount >= 1 &&
+      options.dlq.maxReceiveCount <= 1000
+    )) {
       throw new QueueConfigError('dlq.maxReceiveCount must be an integer from 1 to 1000');
     }
     const dlqUrl = await createQueue(client, options.dlq.name, fifo ? { FifoQueue: 'true' } : {});
-    const { Attributes } = await client.send(new GetQueueAttributesCommand({ QueueUrl: dlqUrl, AttributeNames: ['QueueArn'] }));
+    const { Attributes } = await client.send(
+      new GetQueueAttributesCommand({ QueueUrl: dlqUrl, AttributeNames: ['QueueArn'] }),
+    );
     const dlqArn = Attributes?.QueueArn;
     if (!dlqArn) throw new EmulatorError(`queue ${options.dlq.name} has no QueueArn`);
-    attributes.RedrivePolicy = JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: options.dlq.maxReceiveCount });
+    attributes.RedrivePolicy = JSON.stringify({
+      deadLetterTargetArn: dlqArn,
+      maxReceiveCount: options.dlq.maxReceiveCount,
+    });
   }
   return createQueue(client, name, attributes);
 }
@@ -197,5 +218,7 @@ async function createQueue(client: SQSClient, name: string, attributes: Record<s
 }
 
 function errorName(error: unknown): string | undefined {
-  return typeof error === 'object' && error !== null && 'name' in error ? String((error as { name: unknown }).name) : undefined;
+  return typeof error === 'object' && error !== null && 'name' in error
+    ? String((error as { name: unknown }).name)
+    : undefined;
 }

@@ -36,7 +36,13 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DeleteMessageBatchCommand, ReceiveMessageCommand, SendMessageCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs';
+import {
+  DeleteMessageBatchCommand,
+  ReceiveMessageCommand,
+  SendMessageCommand,
+  type Message,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { APIGatewayProxyStructuredResultV2, Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import type { AlertDocument } from '../engine/alert.js';
@@ -126,7 +132,10 @@ export const ALERT_QUEUE = 'stixflow-alerts.fifo';
 export const ALERT_DLQ = 'stixflow-alerts-dlq.fifo';
 
 /** The repository root: `../../` from src/local, `../../../` from a compiled dist/src/local. */
-const repoRoot = ['../../', '../../../'].map((up) => resolve(fileURLToPath(new URL(up, import.meta.url)))).find((dir) => existsSync(resolve(dir, 'rules'))) ?? resolve(fileURLToPath(new URL('../../', import.meta.url)));
+const repoRoot =
+  ['../../', '../../../']
+    .map((up) => resolve(fileURLToPath(new URL(up, import.meta.url))))
+    .find((dir) => existsSync(resolve(dir, 'rules'))) ?? resolve(fileURLToPath(new URL('../../', import.meta.url)));
 
 /** Who a token stands for: from `tokens` when given, else the default `local-dev` tokens. */
 export function localPrincipal(token: string, tokens?: Record<string, LocalToken>): LocalToken | undefined {
@@ -139,11 +148,16 @@ export function localPrincipal(token: string, tokens?: Record<string, LocalToken
 }
 
 /** The authoriser context local mode grants for an Authorization header: a JWT authoriser's, as deployed. */
-export function localAuthorizer(authorization: string | undefined, tokens?: Record<string, LocalToken>): HttpApiEvent['requestContext']['authorizer'] {
+export function localAuthorizer(
+  authorization: string | undefined,
+  tokens?: Record<string, LocalToken>,
+): HttpApiEvent['requestContext']['authorizer'] {
   const match = /^Bearer\s+(\S+)$/i.exec(authorization?.trim() ?? '');
   const who = match ? localPrincipal(match[1] as string, tokens) : undefined;
   if (!who) return undefined;
-  return { jwt: { claims: { sub: who.principal, tenant: who.tenant }, scopes: who.admin === true ? [LOCAL_ADMIN_SCOPE] : [] } };
+  return {
+    jwt: { claims: { sub: who.principal, tenant: who.tenant }, scopes: who.admin === true ? [LOCAL_ADMIN_SCOPE] : [] },
+  };
 }
 
 /**
@@ -155,14 +169,27 @@ export function parseLocalTokens(text: string): Record<string, LocalToken> {
   try {
     value = JSON.parse(text);
   } catch {
-    throw new EmulatorError('STIXFLOW_LOCAL_TOKENS must be JSON: {"<token>": {"principal": "…", "tenant": "…", "admin": true}}');
+    throw new EmulatorError(
+      'STIXFLOW_LOCAL_TOKENS must be JSON: {"<token>": {"principal": "…", "tenant": "…", "admin": true}}',
+    );
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new EmulatorError('STIXFLOW_LOCAL_TOKENS must be a JSON object of token → { principal, tenant, admin? }');
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new EmulatorError('STIXFLOW_LOCAL_TOKENS must be a JSON object of token → { principal, tenant, admin? }');
   const tokens: Record<string, LocalToken> = {};
   for (const [token, entry] of Object.entries(value as Record<string, unknown>)) {
     const e = entry as Partial<LocalToken> | null;
-    if (!/^\S+$/.test(token) || typeof e !== 'object' || e === null || typeof e.principal !== 'string' || e.principal === '' || typeof e.tenant !== 'string' || (e.admin !== undefined && typeof e.admin !== 'boolean')) {
-      throw new EmulatorError(`STIXFLOW_LOCAL_TOKENS: token ${JSON.stringify(token)} needs a principal and a tenant (strings) and an optional boolean admin`);
+    if (
+      !/^\S+$/.test(token) ||
+      typeof e !== 'object' ||
+      e === null ||
+      typeof e.principal !== 'string' ||
+      e.principal === '' ||
+      typeof e.tenant !== 'string' ||
+      (e.admin !== undefined && typeof e.admin !== 'boolean')
+    ) {
+      throw new EmulatorError(
+        `STIXFLOW_LOCAL_TOKENS: token ${JSON.stringify(token)} needs a principal and a tenant (strings) and an optional boolean admin`,
+      );
     }
     tokens[token] = { principal: e.principal, tenant: e.tenant, admin: e.admin === true };
   }
@@ -198,12 +225,23 @@ async function readBody(request: IncomingMessage): Promise<Buffer | undefined> {
 }
 
 function isTextual(contentType: string | undefined): boolean {
-  return contentType === undefined || /^(text\/|application\/(json|x-ndjson|ndjson|x-www-form-urlencoded))/i.test(contentType);
+  return (
+    contentType === undefined ||
+    /^(text\/|application\/(json|x-ndjson|ndjson|x-www-form-urlencoded))/i.test(contentType)
+  );
 }
 
-function httpEvent(request: IncomingMessage, url: URL, body: Buffer, routeKey: string, tokens: Record<string, LocalToken> | undefined, pathParameters?: Record<string, string>): HttpApiEvent {
+function httpEvent(
+  request: IncomingMessage,
+  url: URL,
+  body: Buffer,
+  routeKey: string,
+  tokens: Record<string, LocalToken> | undefined,
+  pathParameters?: Record<string, string>,
+): HttpApiEvent {
   const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(request.headers)) if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(',') : value;
+  for (const [name, value] of Object.entries(request.headers))
+    if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(',') : value;
   // Like API Gateway: text bodies as they are, anything else base64-encoded.
   const base64 = !isTextual(headers['content-type']);
   const now = Date.now();
@@ -219,7 +257,13 @@ function httpEvent(request: IncomingMessage, url: URL, body: Buffer, routeKey: s
       apiId: 'local',
       domainName: url.host,
       domainPrefix: 'local',
-      http: { method: request.method ?? 'GET', path: url.pathname, protocol: `HTTP/${request.httpVersion}`, sourceIp: request.socket.remoteAddress ?? LOOPBACK, userAgent: headers['user-agent'] ?? '' },
+      http: {
+        method: request.method ?? 'GET',
+        path: url.pathname,
+        protocol: `HTTP/${request.httpVersion}`,
+        sourceIp: request.socket.remoteAddress ?? LOOPBACK,
+        userAgent: headers['user-agent'] ?? '',
+      },
       requestId,
       routeKey,
       stage: '$default',
@@ -244,7 +288,8 @@ function sendJson(response: ServerResponse, status: number, body: unknown): void
 
 /** One line per alert: severity, rule, tenant, group, source events, id. */
 export function alertSummary(alert: AlertDocument): string {
-  const events = alert.sourceEventIds.length > 0 ? alert.sourceEventIds.join(',') : `${alert.observedDataIds.length} observed-data`;
+  const events =
+    alert.sourceEventIds.length > 0 ? alert.sourceEventIds.join(',') : `${alert.observedDataIds.length} observed-data`;
   const group = alert.groupKey ? ` group=${alert.groupKey}` : '';
   return `ALERT ${alert.severity.toUpperCase()} ${alert.ruleId} tenant=${alert.tenant}${group} events=${events} id=${alert.id}`;
 }
@@ -253,7 +298,10 @@ export function toSqsRecord(message: Message, queueArn: string): SQSRecord {
   const attributes = message.Attributes ?? {};
   const messageAttributes: SQSRecord['messageAttributes'] = {};
   for (const [name, value] of Object.entries(message.MessageAttributes ?? {})) {
-    messageAttributes[name] = { dataType: value.DataType ?? 'String', ...(value.StringValue !== undefined ? { stringValue: value.StringValue } : {}) };
+    messageAttributes[name] = {
+      dataType: value.DataType ?? 'String',
+      ...(value.StringValue !== undefined ? { stringValue: value.StringValue } : {}),
+    };
   }
   return {
     messageId: message.MessageId ?? '',
@@ -287,10 +335,12 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
 
   const releaseDataDir = dataDir !== undefined ? claimDataDir(dataDir) : () => undefined;
-  const dynamo = await startDynamo(dataDir !== undefined ? { path: join(dataDir, DYNAMO_SUBDIR) } : {}).catch((error: unknown) => {
-    releaseDataDir();
-    throw error;
-  });
+  const dynamo = await startDynamo(dataDir !== undefined ? { path: join(dataDir, DYNAMO_SUBDIR) } : {}).catch(
+    (error: unknown) => {
+      releaseDataDir();
+      throw error;
+    },
+  );
   const sqs = await startSqs().catch(async (error: unknown) => {
     await dynamo.stop();
     releaseDataDir();
@@ -308,7 +358,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       dlq: { name: INGEST_DLQ, maxReceiveCount },
       visibilityTimeoutSeconds: options.visibilityTimeoutSeconds ?? 1,
     });
-    const alertQueueUrl = await ensureQueue(sqs.client, ALERT_QUEUE, { fifo: true, dlq: { name: ALERT_DLQ, maxReceiveCount: 5 } });
+    const alertQueueUrl = await ensureQueue(sqs.client, ALERT_QUEUE, {
+      fifo: true,
+      dlq: { name: ALERT_DLQ, maxReceiveCount: 5 },
+    });
     const dlqUrl = await ensureQueue(sqs.client, INGEST_DLQ);
     const alertDlqUrl = await ensureQueue(sqs.client, ALERT_DLQ, { fifo: true });
 
@@ -322,11 +375,14 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
           MessageBody: entry.body,
           MessageAttributes: {
             tenant: { DataType: 'String', StringValue: entry.tenant },
-            ...(entry.journalId !== undefined ? { [JOURNAL_ID_ATTRIBUTE]: { DataType: 'String', StringValue: entry.journalId } } : {}),
+            ...(entry.journalId !== undefined
+              ? { [JOURNAL_ID_ATTRIBUTE]: { DataType: 'String', StringValue: entry.journalId } }
+              : {}),
           },
         }),
       );
-    for (const entry of journal?.pending ?? []) await enqueue({ tenant: entry.tenant, body: entry.body, journalId: entry.id });
+    for (const entry of journal?.pending ?? [])
+      await enqueue({ tenant: entry.tenant, body: entry.body, journalId: entry.id });
 
     const runtimeModule = await import('../../functions/runtime.js');
     runtimeModule.configureSharedRuntime({
@@ -355,7 +411,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const failures: MessageFailureReport[] = [];
     const unsubscribe = ingestSqs.onMessageFailure((failure) => {
       pushBounded(failures, failure, keep);
-      if (!quiet) print(`FAILED message ${failure.messageId} (receive ${failure.receiveCount}): ${failure.code}: ${failure.reason}`);
+      if (!quiet)
+        print(
+          `FAILED message ${failure.messageId} (receive ${failure.receiveCount}): ${failure.code}: ${failure.reason}`,
+        );
     });
     stops.unshift(async () => void unsubscribe());
 
@@ -365,38 +424,71 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         const url = new URL(request.url ?? '/', `http://${request.headers.host ?? LOOPBACK}`);
         const method = request.method ?? 'GET';
         const body = await readBody(request);
-        if (body === undefined) return sendJson(response, 413, { error: 'payload-too-large', message: 'the body is over the HTTP API limit' });
+        if (body === undefined)
+          return sendJson(response, 413, {
+            error: 'payload-too-large',
+            message: 'the body is over the HTTP API limit',
+          });
         const context = (name: string): Context => lambdaContext(name, randomUUID());
         if (url.pathname === '/health' && method === 'GET') return sendJson(response, 200, { ok: true });
         if (url.pathname === '/events' && method === 'POST') {
-          return send(response, await ingestHttp(httpEvent(request, url, body, 'POST /events', options.tokens), context('stixflow-ingest-http')));
+          return send(
+            response,
+            await ingestHttp(
+              httpEvent(request, url, body, 'POST /events', options.tokens),
+              context('stixflow-ingest-http'),
+            ),
+          );
         }
         if (url.pathname === '/rules' && method === 'GET') {
-          return send(response, await rulesApi(httpEvent(request, url, body, 'GET /rules', options.tokens), context('stixflow-rules-api')));
+          return send(
+            response,
+            await rulesApi(httpEvent(request, url, body, 'GET /rules', options.tokens), context('stixflow-rules-api')),
+          );
         }
         const ruleId = /^\/rules\/([^/]+)$/.exec(url.pathname)?.[1];
         if (ruleId !== undefined && method === 'PATCH') {
-          return send(response, await rulesApi(httpEvent(request, url, body, 'PATCH /rules/{id}', options.tokens, { id: decodeURIComponent(ruleId) }), context('stixflow-rules-api')));
+          return send(
+            response,
+            await rulesApi(
+              httpEvent(request, url, body, 'PATCH /rules/{id}', options.tokens, { id: decodeURIComponent(ruleId) }),
+              context('stixflow-rules-api'),
+            ),
+          );
         }
         if (url.pathname === '/queue' && method === 'POST') {
           // The caller and its tenant are decided exactly as for POST /events (functions/auth.ts), so
           // the queue never takes a message the handler would refuse and dead-letter.
-          const caller = callerOf(httpEvent(request, url, Buffer.alloc(0), 'POST /queue', options.tokens), runtimeModule.sharedRuntime('ingest').config.iamTenantSource);
-          if (!caller.ok) return sendJson(response, caller.status, { error: caller.status === 401 ? 'unauthorized' : 'forbidden', message: caller.reason });
-          if (body.length === 0) return sendJson(response, 400, { error: 'empty-body', message: 'the body holds no events' });
+          const caller = callerOf(
+            httpEvent(request, url, Buffer.alloc(0), 'POST /queue', options.tokens),
+            runtimeModule.sharedRuntime('ingest').config.iamTenantSource,
+          );
+          if (!caller.ok)
+            return sendJson(response, caller.status, {
+              error: caller.status === 401 ? 'unauthorized' : 'forbidden',
+              message: caller.reason,
+            });
+          if (body.length === 0)
+            return sendJson(response, 400, { error: 'empty-body', message: 'the body holds no events' });
           const message = { tenant: caller.tenant, body: body.toString('utf8') };
           if (!journal) return sendJson(response, 202, { queued: true, messageId: (await enqueue(message)).MessageId });
           // On disk first: the 202 promises the message survives a kill.
           const journalId = randomUUID();
           journal.journal.put({ id: journalId, ...message });
           try {
-            return sendJson(response, 202, { queued: true, messageId: (await enqueue({ ...message, journalId })).MessageId });
+            return sendJson(response, 202, {
+              queued: true,
+              messageId: (await enqueue({ ...message, journalId })).MessageId,
+            });
           } catch (error) {
             journal.journal.settle(journalId, 'not-queued');
             throw error;
           }
         }
-        return sendJson(response, 404, { error: 'not-found', message: 'routes: POST /events, POST /queue, GET /rules, PATCH /rules/{id}, GET /health' });
+        return sendJson(response, 404, {
+          error: 'not-found',
+          message: 'routes: POST /events, POST /queue, GET /rules, PATCH /rules/{id}, GET /health',
+        });
       })().catch((error: unknown) => {
         if (!quiet) print(`local server error: ${error instanceof Error ? error.message : String(error)}`);
         if (!response.headersSent) sendJson(response, 500, { error: 'internal', message: 'local server error' });
@@ -436,12 +528,23 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     };
     const receive = (queueUrl: string) =>
       sqs.client.send(
-        new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, MessageAttributeNames: ['All'], MessageSystemAttributeNames: ['All'] }),
+        new ReceiveMessageCommand({
+          QueueUrl: queueUrl,
+          MaxNumberOfMessages: 10,
+          WaitTimeSeconds: 1,
+          MessageAttributeNames: ['All'],
+          MessageSystemAttributeNames: ['All'],
+        }),
         { abortSignal: abort.signal },
       );
     const remove = async (queueUrl: string, messages: Message[]): Promise<void> => {
       if (messages.length === 0) return;
-      await sqs.client.send(new DeleteMessageBatchCommand({ QueueUrl: queueUrl, Entries: messages.map((m, i) => ({ Id: `m${i}`, ReceiptHandle: m.ReceiptHandle ?? '' })) }));
+      await sqs.client.send(
+        new DeleteMessageBatchCommand({
+          QueueUrl: queueUrl,
+          Entries: messages.map((m, i) => ({ Id: `m${i}`, ReceiptHandle: m.ReceiptHandle ?? '' })),
+        }),
+      );
     };
 
     const ingestArn = `arn:aws:sqs:${LOCAL_REGION}:000000000000:${INGEST_QUEUE}`;
@@ -466,7 +569,12 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
             // A message failed its last allowed receive: the queue moves it to the dead-letter queue.
             for (const m of Messages) {
               const id = journalIdOf(m);
-              if (id !== undefined && failed.has(m.MessageId ?? '') && Number(m.Attributes?.ApproximateReceiveCount ?? 1) >= maxReceiveCount) journal.journal.settle(id, 'dead-lettered');
+              if (
+                id !== undefined &&
+                failed.has(m.MessageId ?? '') &&
+                Number(m.Attributes?.ApproximateReceiveCount ?? 1) >= maxReceiveCount
+              )
+                journal.journal.settle(id, 'dead-lettered');
             }
           });
 

@@ -45,7 +45,8 @@ async function main(): Promise<void> {
 
 main().catch((error: unknown) => {
   const code = (error as { code?: unknown }).code;
-  if (code === 'EADDRINUSE') console.error(`port ${portFromEnv()} is in use; set STIXFLOW_PORT to another port (0 picks a free one)`);
+  if (code === 'EADDRINUSE')
+    console.error(`port ${portFromEnv()} is in use; set STIXFLOW_PORT to another port (0 picks a free one)`);
   else console.error(error instanceof Error ? error.message : error);
   process.exit(1);
 });

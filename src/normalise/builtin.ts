@@ -59,7 +59,9 @@ export function setBuiltInMappingTexts(
 export function builtInMappings(): Mapping[] {
   if (mappings === undefined) {
     const source = builtInMappingTexts();
-    mappings = BUILT_IN_MAPPING_FILES.map((file) => loadMapping(source[file] as string, `mappings/${file}`, { trusted: true }));
+    mappings = BUILT_IN_MAPPING_FILES.map((file) =>
+      loadMapping(source[file] as string, `mappings/${file}`, { trusted: true }),
+    );
   }
   return [...mappings];
 }

@@ -10,7 +10,16 @@
  */
 import type { ObservedData, ObservedEvent, StixObject } from '../stix/types.js';
 import * as ids from './ids.js';
-import { compileCondition, compileDetect, compileFieldGetter, isRecord, type Condition, type FieldGetter, type JsonRecord, type Predicate } from './fields.js';
+import {
+  compileCondition,
+  compileDetect,
+  compileFieldGetter,
+  isRecord,
+  type Condition,
+  type FieldGetter,
+  type JsonRecord,
+  type Predicate,
+} from './fields.js';
 import { parseTargetPath, TargetPathError, type PathSegment } from './target-path.js';
 import { compareStixTimestamps, parseTimestamp } from './timestamps.js';
 import * as transforms from './transforms.js';
@@ -174,7 +183,8 @@ interface FieldNode {
 
 function addUnmapped(state: EventState, key: string, value: unknown): void {
   const unmapped = (state.unmapped ??= {});
-  if (key === '__proto__') return void Object.defineProperty(unmapped, key, { value, enumerable: true, writable: true, configurable: true });
+  if (key === '__proto__')
+    return void Object.defineProperty(unmapped, key, { value, enumerable: true, writable: true, configurable: true });
   if (state.element !== 0 && unmapped[key] !== undefined) {
     // The same field of another element of a list of objects: keep both, in element order.
     const lists = (state.unmappedLists ??= new Set());
@@ -307,7 +317,10 @@ export function compileMapping(definition: MappingDefinition, issues: CompileIss
   const readOptions = { caseInsensitive, aliases, roots: definition.roots ?? [] };
   const detect = compileDetect(definition.detect, readOptions);
   const mappingName = definition.name;
-  const nullValues = definition.null_values === undefined || definition.null_values.length === 0 ? undefined : new Set(definition.null_values);
+  const nullValues =
+    definition.null_values === undefined || definition.null_values.length === 0
+      ? undefined
+      : new Set(definition.null_values);
 
   // Rules of one field often share a condition (`EventID in [1]` on every hash); each is evaluated once per event.
   const conditions = new Map<string, Predicate>();
@@ -340,7 +353,10 @@ export function compileMapping(definition: MappingDefinition, issues: CompileIss
       }
       const table = definition.tables?.[spec.lookup] ?? transforms.BUILT_IN_TABLES[spec.lookup];
       if (table === undefined) {
-        issues.push({ message: `lookup: no table "${spec.lookup}" (the mapping's tables, or ${Object.keys(transforms.BUILT_IN_TABLES).join(', ')})`, at });
+        issues.push({
+          message: `lookup: no table "${spec.lookup}" (the mapping's tables, or ${Object.keys(transforms.BUILT_IN_TABLES).join(', ')})`,
+          at,
+        });
         continue;
       }
       fns.push(transforms.lookupTransform(table, spec.keep === true, spec.skip === true));
@@ -470,9 +486,14 @@ export function compileMapping(definition: MappingDefinition, issues: CompileIss
   const compileRule = (rule: FieldRule, at: (string | number)[]): Assign | undefined => {
     const target = typeof rule === 'string' ? rule : rule.target;
     const transformSpecs: TransformSpec[] =
-      typeof rule === 'string' || rule.transform === undefined ? [] : Array.isArray(rule.transform) ? rule.transform : [rule.transform];
+      typeof rule === 'string' || rule.transform === undefined
+        ? []
+        : Array.isArray(rule.transform)
+          ? rule.transform
+          : [rule.transform];
     const transformNames = transformSpecs.filter((t): t is TransformName => typeof t === 'string');
-    const when: Predicate | undefined = typeof rule === 'string' || rule.when === undefined ? undefined : sharedCondition(rule.when);
+    const when: Predicate | undefined =
+      typeof rule === 'string' || rule.when === undefined ? undefined : sharedCondition(rule.when);
     const resolved = resolveTarget(target, typeof rule === 'string' ? at : [...at, 'target']);
     if (resolved === undefined) return undefined;
     const { node, property } = resolved;
@@ -535,7 +556,8 @@ export function compileMapping(definition: MappingDefinition, issues: CompileIss
       };
       return (raw, state) => {
         if (when !== undefined && !when(state.event)) return SKIPPED;
-        if (Array.isArray(raw)) return isList ? eachElement(raw, state, setOne) : raw.length === 1 ? setOne(raw[0], state) : FAILED;
+        if (Array.isArray(raw))
+          return isList ? eachElement(raw, state, setOne) : raw.length === 1 ? setOne(raw[0], state) : FAILED;
         return setOne(raw, state);
       };
     }
@@ -610,7 +632,15 @@ export function compileMapping(definition: MappingDefinition, issues: CompileIss
   };
 
   // ---- Field trie ----
-  const root: FieldNode = { path: '', prefix: '', unmappedKeys: new Map(), children: new Map(), leaf: undefined, ignore: false, parse: undefined };
+  const root: FieldNode = {
+    path: '',
+    prefix: '',
+    unmappedKeys: new Map(),
+    children: new Map(),
+    leaf: undefined,
+    ignore: false,
+    parse: undefined,
+  };
   const fieldNodes = new Map<string, FieldNode>();
   const fieldNode = (path: string): FieldNode => {
     let node = fieldNodes.get(path);
@@ -621,7 +651,15 @@ export function compileMapping(definition: MappingDefinition, issues: CompileIss
       const sub = segments.slice(0, i + 1).join('.');
       let next = fieldNodes.get(sub);
       if (next === undefined) {
-        next = { path: sub, prefix: `${sub}.`, unmappedKeys: new Map(), children: undefined, leaf: undefined, ignore: false, parse: undefined };
+        next = {
+          path: sub,
+          prefix: `${sub}.`,
+          unmappedKeys: new Map(),
+          children: undefined,
+          leaf: undefined,
+          ignore: false,
+          parse: undefined,
+        };
         fieldNodes.set(sub, next);
       }
       current = next;
@@ -716,7 +754,10 @@ export function compileMapping(definition: MappingDefinition, issues: CompileIss
     const resolved = resolveTarget(target, ['defaults', target]);
     if (resolved === undefined) continue;
     if (resolved.node.type === undefined || resolved.node.fanOut || resolved.node.perElement) {
-      issues.push({ message: `"${target}": defaults need an object of fixed type outside [*] lists`, at: ['defaults', target] });
+      issues.push({
+        message: `"${target}": defaults need an object of fixed type outside [*] lists`,
+        at: ['defaults', target],
+      });
       continue;
     }
     resolved.node.defaults.push([resolved.property, value]);
@@ -727,7 +768,10 @@ export function compileMapping(definition: MappingDefinition, issues: CompileIss
     const resolved = resolveTarget(target, ['constants', target]);
     if (resolved === undefined) continue;
     if (resolved.node.type === undefined || resolved.node.fanOut || resolved.node.perElement) {
-      issues.push({ message: `"${target}": constants need an object of fixed type outside [*] lists`, at: ['constants', target] });
+      issues.push({
+        message: `"${target}": constants need an object of fixed type outside [*] lists`,
+        at: ['constants', target],
+      });
       continue;
     }
     constants.push({ node: resolved.node, set: compileSetter(resolved.property), value });
@@ -747,7 +791,10 @@ export function compileMapping(definition: MappingDefinition, issues: CompileIss
     for (let i = 0; i < segments.length - 1; i++) {
       const segment = segments[i] as PathSegment;
       if (!segment.name.endsWith('_ref') || segment.index !== undefined || holder.type === undefined) {
-        return void issues.push({ message: `"${holderText}": a link is a reference property of an object reached by _ref properties`, at });
+        return void issues.push({
+          message: `"${holderText}": a link is a reference property of an object reached by _ref properties`,
+          at,
+        });
       }
       const key = `${holder.key}${holder.parent === undefined ? ':' : '.'}${segment.name}`;
       holder = nodeFor(key, declaredTypes[key] ?? REF_TYPES[segment.name], holder, segment.name, false, at);
@@ -755,11 +802,17 @@ export function compileMapping(definition: MappingDefinition, issues: CompileIss
     const last = segments[segments.length - 1] as PathSegment;
     const list = last.name.endsWith('_refs');
     if ((!list && !last.name.endsWith('_ref')) || (last.index !== undefined && !(list && last.index === '*'))) {
-      return void issues.push({ message: `"${holderText}": a link sets a reference property (ending in _ref or _refs)`, at });
+      return void issues.push({
+        message: `"${holderText}": a link sets a reference property (ending in _ref or _refs)`,
+        at,
+      });
     }
     const target = nodesByKey.get(targetKey);
     if (target === undefined) {
-      return void issues.push({ message: `"${holderText}": "${targetKey}" is not an object any target path of this mapping creates`, at });
+      return void issues.push({
+        message: `"${holderText}": "${targetKey}" is not an object any target path of this mapping creates`,
+        at,
+      });
     }
     if (target.fanOut || holder.fanOut || target.perElement || holder.perElement) {
       return void issues.push({ message: `"${holderText}": links cannot involve objects of [*] lists`, at });
@@ -768,10 +821,16 @@ export function compileMapping(definition: MappingDefinition, issues: CompileIss
       return void issues.push({ message: `"${holderText}": the holder's type must be fixed by the path`, at });
     }
     if (ID_CONTRIBUTING_PROPERTIES[holder.type]?.includes(last.name)) {
-      return void issues.push({ message: `"${holderText}": ${last.name} contributes to the id of ${holder.type}, so it cannot be a link`, at });
+      return void issues.push({
+        message: `"${holderText}": ${last.name} contributes to the id of ${holder.type}, so it cannot be a link`,
+        at,
+      });
     }
     if (create && holder.parent !== undefined) {
-      return void issues.push({ message: `"${holderText}": only a root object can be brought into being by a link`, at });
+      return void issues.push({
+        message: `"${holderText}": only a root object can be brought into being by a link`,
+        at,
+      });
     }
     links.push({ holder, property: last.name, list, target, create });
   };
@@ -787,10 +846,20 @@ export function compileMapping(definition: MappingDefinition, issues: CompileIss
     if (last < template.length) parts.push(template.slice(last));
     if (!parts.some((p) => typeof p !== 'string') && rule.when === undefined) {
       // A fixed text is allowed with a condition: `outcome: failure` when errorCode is present.
-      issues.push({ message: `compose: "${template}" names no field (write fields in braces: {host}{uri}) and has no when`, at: ['compose', i, 'template'] });
+      issues.push({
+        message: `compose: "${template}" names no field (write fields in braces: {host}{uri}) and has no when`,
+        at: ['compose', i, 'template'],
+      });
       return [];
     }
-    const assign = compileRule({ target: rule.target, ...(rule.transform === undefined ? {} : { transform: rule.transform }), ...(rule.when === undefined ? {} : { when: rule.when }) }, ['compose', i]);
+    const assign = compileRule(
+      {
+        target: rule.target,
+        ...(rule.transform === undefined ? {} : { transform: rule.transform }),
+        ...(rule.when === undefined ? {} : { when: rule.when }),
+      },
+      ['compose', i],
+    );
     return assign === undefined ? [] : [{ parts, assign }];
   });
 
@@ -866,7 +935,8 @@ export function compileMapping(definition: MappingDefinition, issues: CompileIss
       const value = object[key];
       if (value === null || value === undefined) continue;
       if (nullValues !== undefined && typeof value === 'string' && nullValues.has(value)) continue;
-      const child = children.get(caseInsensitive ? lower(key) : key) ?? (typeof value === 'object' ? node.anyChild : undefined);
+      const child =
+        children.get(caseInsensitive ? lower(key) : key) ?? (typeof value === 'object' ? node.anyChild : undefined);
       if (child === undefined) {
         let path = node.unmappedKeys.get(key);
         if (path === undefined) {
@@ -943,7 +1013,13 @@ export function compileMapping(definition: MappingDefinition, issues: CompileIss
   };
 
   const acceptId = (value: unknown): string | undefined =>
-    typeof value === 'string' ? (value.length > 0 ? value : undefined) : typeof value === 'number' && Number.isFinite(value) ? String(value) : undefined;
+    typeof value === 'string'
+      ? value.length > 0
+        ? value
+        : undefined
+      : typeof value === 'number' && Number.isFinite(value)
+        ? String(value)
+        : undefined;
 
   function run(event: JsonRecord, context: RunContext): MappingOutcome {
     state.event = event;
@@ -1020,7 +1096,11 @@ export function compileMapping(definition: MappingDefinition, issues: CompileIss
       });
       if (end !== undefined) lastObserved = end;
     }
-    const sourceEventId = idJoin ? joinedId() : idFields.length > 0 ? pick(state.idValues, idFields, state.idAssigned, acceptId) : undefined;
+    const sourceEventId = idJoin
+      ? joinedId()
+      : idFields.length > 0
+        ? pick(state.idValues, idFields, state.idAssigned, acceptId)
+        : undefined;
     const tenant = context.tenant;
     // With a source event id, the observed-data id comes from it alone and is known before the SCOs; it is then
     // the UUIDv5 namespace for the event's SCOs that have no STIX id-contributing content.
@@ -1064,7 +1144,11 @@ export function compileMapping(definition: MappingDefinition, issues: CompileIss
     }
     if (links.length > 0 && objects.length > 0) applyLinks(objects, eventNamespace, firstObserved);
     if (objects.length === 0) {
-      return { ok: false, code: 'no-observables', message: `no field of the event maps to a STIX cyber-observable (mapping ${mappingName})` };
+      return {
+        ok: false,
+        code: 'no-observables',
+        message: `no field of the event maps to a STIX cyber-observable (mapping ${mappingName})`,
+      };
     }
     objects.reverse(); // roots first, for readability; order carries no meaning
     const objectRefs = objects.map((o) => o.id as string);
@@ -1089,7 +1173,8 @@ export function compileMapping(definition: MappingDefinition, issues: CompileIss
   }
 
   function hasObjects(): boolean {
-    for (let i = 0; i < state.props.length; i++) if (state.props[i] !== undefined || state.fans[i] !== undefined) return true;
+    for (let i = 0; i < state.props.length; i++)
+      if (state.props[i] !== undefined || state.fans[i] !== undefined) return true;
     return false;
   }
 
@@ -1151,7 +1236,11 @@ export function compileMapping(definition: MappingDefinition, issues: CompileIss
     // No STIX id-contributing content: identify the object by its event and its place in it, so that it stays
     // stable across re-normalisation yet two processes in two events never share an id.
     if (eventNamespace !== undefined) {
-      return uuidv5Bytes(eventNamespace, position === 0 ? node.idName : `${node.key}#${position}`, type === node.type ? node.idPrefix : `${type}--`);
+      return uuidv5Bytes(
+        eventNamespace,
+        position === 0 ? node.idName : `${node.key}#${position}`,
+        type === node.type ? node.idPrefix : `${type}--`,
+      );
     }
     // Without a source id, the event time and content are what separate equal objects of different events.
     const name = `${type}\u001f${mappingName}\u001f${firstObserved}\u001f${node.key}\u001f${canonicalJson(sco)}`;
@@ -1255,5 +1344,5 @@ function compileLeaf(path: string, assigns: Assign[], startSlot: number, endSlot
       return;
     }
     if (!consumed) addUnmapped(state, path, value);
-  }
+  };
 }

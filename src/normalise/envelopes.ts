@@ -10,8 +10,28 @@ import { isRecord, type JsonRecord } from './fields.js';
 
 /** Keys a log forwarder adds around the line it forwards; anything else means the object is an event itself. */
 const WRAPPER_KEYS = new Set([
-  'message', '@timestamp', '@version', 'host', 'agent', 'ecs', 'log', 'input', 'fields', 'tags', 'type', 'event',
-  'cloud', 'data_stream', 'path', 'source', 'offset', 'beat', 'prospector', 'stream', 'time', 'kubernetes',
+  'message',
+  '@timestamp',
+  '@version',
+  'host',
+  'agent',
+  'ecs',
+  'log',
+  'input',
+  'fields',
+  'tags',
+  'type',
+  'event',
+  'cloud',
+  'data_stream',
+  'path',
+  'source',
+  'offset',
+  'beat',
+  'prospector',
+  'stream',
+  'time',
+  'kubernetes',
 ]);
 
 function wrappedMessage(value: JsonRecord): JsonRecord | undefined {
@@ -33,7 +53,12 @@ export function eventRecords(value: unknown, depth = 0): unknown[] {
   if (Array.isArray(records) && records.length > 0 && records.every(isRecord) && Object.keys(value).length <= 2) {
     return records.flatMap((r) => eventRecords(r, depth + 1));
   }
-  if (typeof value.source === 'string' && value.source.startsWith('aws.') && typeof value['detail-type'] === 'string' && isRecord(value.detail)) {
+  if (
+    typeof value.source === 'string' &&
+    value.source.startsWith('aws.') &&
+    typeof value['detail-type'] === 'string' &&
+    isRecord(value.detail)
+  ) {
     return [value.detail];
   }
   const inner = wrappedMessage(value);

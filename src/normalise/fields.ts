@@ -109,7 +109,11 @@ export function compileCondition(condition: Condition, options: ReadOptions = {}
     const text = typeof expected === 'number' ? String(expected) : undefined;
     return (event) => {
       const v = get(event);
-      return v === expected || (text !== undefined && v === text) || (typeof v === 'number' && typeof expected === 'string' && String(v) === expected);
+      return (
+        v === expected ||
+        (text !== undefined && v === text) ||
+        (typeof v === 'number' && typeof expected === 'string' && String(v) === expected)
+      );
     };
   }
   if ('in' in condition) {
@@ -210,7 +214,11 @@ export function compileDetect(spec: DetectSpec, options: ReadOptions = {}): Pred
     held += Math.min(anyHeld, min);
     if (anyHeld < min) {
       const absent = anyConditions.filter((_, i) => !(any[i] as Predicate)(event)).map(conditionField);
-      missing.push(min - anyHeld === 1 ? `one of ${absent.slice(0, 4).join(', ')}${absent.length > 4 ? ', …' : ''}` : `${min - anyHeld} more of ${absent.slice(0, 4).join(', ')}${absent.length > 4 ? ', …' : ''}`);
+      missing.push(
+        min - anyHeld === 1
+          ? `one of ${absent.slice(0, 4).join(', ')}${absent.length > 4 ? ', …' : ''}`
+          : `${min - anyHeld} more of ${absent.slice(0, 4).join(', ')}${absent.length > 4 ? ', …' : ''}`,
+      );
     }
     const total = positive + min;
     return { share: total === 0 ? 1 : held / total, missing };

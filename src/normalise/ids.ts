@@ -79,9 +79,13 @@ function fillInput(namespace: Uint8Array, name: string): number {
 }
 
 function hexWord(word: number): string {
-  return HEX_BYTE[(word >>> 24) & 0xff]! + HEX_BYTE[(word >>> 16) & 0xff]! + HEX_BYTE[(word >>> 8) & 0xff]! + HEX_BYTE[word & 0xff]!;
+  return (
+    HEX_BYTE[(word >>> 24) & 0xff]! +
+    HEX_BYTE[(word >>> 16) & 0xff]! +
+    HEX_BYTE[(word >>> 8) & 0xff]! +
+    HEX_BYTE[word & 0xff]!
+  );
 }
-
 
 /** SHA-1 of namespace bytes followed by the UTF-8 of `name`, as five 32-bit words. */
 function sha1Words(namespace: Uint8Array, name: string, out: Int32Array): void {
@@ -174,7 +178,8 @@ export function uuidv5(namespace: string, name: string): string {
 export function uuidv5WithBytes(namespace: string, name: string, bytesOut: Uint8Array): string {
   const uuid = uuidv5Bytes(bytesOf(namespace), name);
   for (let i = 0; i < 4; i++) {
-    const word = i === 1 ? (digest[1]! & ~0xf000) | 0x5000 : i === 2 ? (digest[2]! & ~0xc0000000) | 0x80000000 : digest[i]!;
+    const word =
+      i === 1 ? (digest[1]! & ~0xf000) | 0x5000 : i === 2 ? (digest[2]! & ~0xc0000000) | 0x80000000 : digest[i]!;
     bytesOut[i * 4] = (word >>> 24) & 0xff;
     bytesOut[i * 4 + 1] = (word >>> 16) & 0xff;
     bytesOut[i * 4 + 2] = (word >>> 8) & 0xff;
@@ -187,7 +192,13 @@ export function uuidv5WithBytes(namespace: string, name: string, bytesOut: Uint8
 export function uuidv5Bytes(namespace: Uint8Array, name: string, prefix = ''): string {
   sha1Words(namespace, name, digest);
   // Version 5 in the high nibble of byte 6; variant 10xx in the top bits of byte 8.
-  return formatUuid(prefix, digest[0]!, (digest[1]! & ~0xf000) | 0x5000, (digest[2]! & 0x3fffffff) | 0x80000000, digest[3]!);
+  return formatUuid(
+    prefix,
+    digest[0]!,
+    (digest[1]! & ~0xf000) | 0x5000,
+    (digest[2]! & 0x3fffffff) | 0x80000000,
+    digest[3]!,
+  );
 }
 
 /** `<type>--<UUIDv5 of name in namespace>`, built as one flat string. */
@@ -376,7 +387,11 @@ function descend(level: Map<unknown, unknown>, key: unknown): Map<unknown, unkno
 }
 
 /** The JCS text of the contributing properties present, or undefined when there are none. */
-function jcsName(sco: Record<string, unknown>, properties: readonly string[], prefixes: readonly string[]): string | undefined {
+function jcsName(
+  sco: Record<string, unknown>,
+  properties: readonly string[],
+  prefixes: readonly string[],
+): string | undefined {
   let name = '';
   for (let i = 0; i < properties.length; i++) {
     const property = properties[i]!;

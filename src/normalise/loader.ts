@@ -144,7 +144,10 @@ export function loadMapping(text: string, file?: string, options: { trusted?: bo
     // After the first error the parser often reports follow-on noise; the first few are what helps.
     const diagnostics = doc.errors.slice(0, 5).map((error) => {
       const pos = lineCounter.linePos(error.pos[0]);
-      return diagnostic('mapping-syntax', error.message.split('\n')[0] ?? error.message, { line: pos.line, column: pos.col });
+      return diagnostic('mapping-syntax', error.message.split('\n')[0] ?? error.message, {
+        line: pos.line,
+        column: pos.col,
+      });
     });
     throw new InputError('mapping-syntax', formatDiagnostics(diagnostics), diagnostics);
   }

@@ -6,7 +6,15 @@ import { builtInMappings } from './builtin.js';
 import { eventRecords } from './envelopes.js';
 import { isRecord, type JsonRecord } from './fields.js';
 import { STIXFLOW_NAMESPACE, uuidv5 } from './ids.js';
-import type { Mapping, NormaliseBatchResult, NormaliseOptions, NormaliseResult, Normaliser, NormaliserOptions, RunContext } from './types.js';
+import type {
+  Mapping,
+  NormaliseBatchResult,
+  NormaliseOptions,
+  NormaliseResult,
+  Normaliser,
+  NormaliserOptions,
+  RunContext,
+} from './types.js';
 
 function reject(code: string, message: string, index: number | undefined): NormaliseResult {
   const diagnostic: Diagnostic = { severity: 'error', code, message };
@@ -34,7 +42,12 @@ export function createNormaliser(options: NormaliserOptions = {}): Normaliser {
   const scores = new Array<number>(mappings.length).fill(-1);
   const order: number[] = [];
 
-  const run = (mapping: Mapping, event: JsonRecord, index: number | undefined, context: RunContext): NormaliseResult => {
+  const run = (
+    mapping: Mapping,
+    event: JsonRecord,
+    index: number | undefined,
+    context: RunContext,
+  ): NormaliseResult => {
     const outcome = mapping.compiled.run(event, context);
     if (outcome.ok) return { ok: true, events: outcome.events, mapping: mapping.name };
     return reject(outcome.code, `${mapping.name}: ${outcome.message}`, index);
@@ -64,7 +77,11 @@ export function createNormaliser(options: NormaliserOptions = {}): Normaliser {
       if (source !== undefined) {
         const chosen = byName.get(source);
         if (chosen === undefined) {
-          return reject('unknown-source', `source "${source}" names no mapping (known: ${mappings.map((m) => m.name).join(', ')})`, index);
+          return reject(
+            'unknown-source',
+            `source "${source}" names no mapping (known: ${mappings.map((m) => m.name).join(', ')})`,
+            index,
+          );
         }
         return run(chosen, event, index, context);
       }
@@ -75,9 +92,14 @@ export function createNormaliser(options: NormaliserOptions = {}): Normaliser {
         scores[i] = score;
         if (score >= 0) order.push(i);
       }
-      if (order.length === 0) return reject('unrecognised-format', `no mapping recognises the event; ${closest(event)}`, index);
+      if (order.length === 0)
+        return reject('unrecognised-format', `no mapping recognises the event; ${closest(event)}`, index);
       // The caller's own mappings come before the built-ins whatever the scores: they describe the caller's sources.
-      if (order.length > 1) order.sort((a, b) => Number(b < ownCount) - Number(a < ownCount) || (scores[b] as number) - (scores[a] as number) || a - b);
+      if (order.length > 1)
+        order.sort(
+          (a, b) =>
+            Number(b < ownCount) - Number(a < ownCount) || (scores[b] as number) - (scores[a] as number) || a - b,
+        );
       // A mapping that fits but then rejects the event (no time, nothing observable) hands it to the next one.
       let first: NormaliseResult | undefined;
       for (const i of [...order]) {
@@ -88,7 +110,11 @@ export function createNormaliser(options: NormaliserOptions = {}): Normaliser {
       return first as NormaliseResult;
     } catch (error) {
       // A defect, not bad input; still only this event is lost. The message names no event content.
-      return reject('internal-error', `normalisation failed: ${error instanceof Error ? error.message : String(error)}`, index);
+      return reject(
+        'internal-error',
+        `normalisation failed: ${error instanceof Error ? error.message : String(error)}`,
+        index,
+      );
     }
   };
 

@@ -14,7 +14,8 @@ import { isRecord, type JsonRecord } from './fields.js';
 import { compareStixTimestamps, isStixTimestamp } from './timestamps.js';
 import type { MappingOutcome, RunContext } from './types.js';
 
-const STIX_ID = /^[a-z0-9][a-z0-9-]*[a-z0-9]--[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+const STIX_ID =
+  /^[a-z0-9][a-z0-9-]*[a-z0-9]--[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 const MAX_NUMBER_OBSERVED = 999_999_999;
 
 function fail(code: string, message: string): MappingOutcome {
@@ -42,7 +43,8 @@ export function observedDataProblem(object: JsonRecord): string | undefined {
     const refs = object.object_refs;
     if (!Array.isArray(refs) || refs.length === 0) return `${id}: object_refs must be a non-empty list`;
     for (const ref of refs) {
-      if (typeof ref !== 'string' || !STIX_ID.test(ref)) return `${id}: object_refs holds "${String(ref).slice(0, 80)}", not a STIX id`;
+      if (typeof ref !== 'string' || !STIX_ID.test(ref))
+        return `${id}: object_refs holds "${String(ref).slice(0, 80)}", not a STIX id`;
     }
     if (object.spec_version !== '2.1') return `${id}: observed-data with object_refs must have spec_version "2.1"`;
   } else {
@@ -96,7 +98,10 @@ export function normaliseStix(event: JsonRecord, context: RunContext): MappingOu
       for (const ref of object.object_refs as string[]) {
         const sco = byId.get(ref);
         if (sco === undefined) {
-          return fail('dangling-ref', `${event.id} objects[${i}]: object_refs names ${ref}, which is not in the bundle`);
+          return fail(
+            'dangling-ref',
+            `${event.id} objects[${i}]: object_refs names ${ref}, which is not in the bundle`,
+          );
         }
         scos.push(sco);
       }

@@ -34,7 +34,8 @@ function endOfJsonValue(text: string, start: number): number {
   for (let i = start; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (inString) {
-      if (c === 92) i++; // backslash: skip the escaped character
+      if (c === 92)
+        i++; // backslash: skip the escaped character
       else if (c === 34) inString = false;
       continue;
     }
@@ -149,7 +150,8 @@ class TextRecords {
         this.vpcHeader = words;
         return;
       }
-      const fields = this.vpcHeader ?? (words.length === VPC_FLOW_DEFAULT_FIELDS.length ? VPC_FLOW_DEFAULT_FIELDS : undefined);
+      const fields =
+        this.vpcHeader ?? (words.length === VPC_FLOW_DEFAULT_FIELDS.length ? VPC_FLOW_DEFAULT_FIELDS : undefined);
       if (fields !== undefined && words.length === fields.length && /^[2-9]$/.test(words[0] as string)) {
         const record: Record<string, unknown> = {};
         for (let i = 0; i < fields.length; i++) record[fields[i] as string] = words[i];
@@ -199,7 +201,19 @@ interface AuditRecord {
 }
 
 /** Audit fields whose unquoted values are hex-encoded text (the kernel encodes values holding spaces or quotes). */
-const AUDIT_HEX_FIELDS = new Set(['exe', 'comm', 'proctitle', 'cmd', 'name', 'cwd', 'path', 'data', 'acct', 'old', 'new']);
+const AUDIT_HEX_FIELDS = new Set([
+  'exe',
+  'comm',
+  'proctitle',
+  'cmd',
+  'name',
+  'cwd',
+  'path',
+  'data',
+  'acct',
+  'old',
+  'new',
+]);
 
 // The colon after the header is missing in some records (DAEMON_CONFIG).
 const AUDIT_HEADER = /^type=([A-Z0-9_]+) (?:msg=)?audit\((\d+(?:\.\d+)?):(\d+)\):?\s*(.*)$/;
@@ -233,5 +247,11 @@ function parseAuditLine(line: string): AuditRecord | undefined {
   const m = AUDIT_HEADER.exec(line);
   if (m === null) return undefined;
   const [, type, timestamp, sequence, rest] = m as unknown as [string, string, string, string, string];
-  return { type, key: `${timestamp}:${sequence}`, timestamp, sequence: Number(sequence), fields: parseAuditFields(rest) };
+  return {
+    type,
+    key: `${timestamp}:${sequence}`,
+    timestamp,
+    sequence: Number(sequence),
+    fields: parseAuditFields(rest),
+  };
 }

@@ -39,31 +39,77 @@ export type TransformSpec = TransformName | { lookup: string; keep?: boolean; sk
 export const BUILT_IN_TABLES: Readonly<Record<string, Readonly<Record<string, string | number | boolean>>>> = {
   // IANA protocol numbers, as STIX network-traffic:protocols names them.
   'iana-protocol': {
-    '0': 'hopopt', '1': 'icmp', '2': 'igmp', '4': 'ipv4', '6': 'tcp', '17': 'udp', '41': 'ipv6', '47': 'gre',
-    '50': 'esp', '51': 'ah', '58': 'ipv6-icmp', '89': 'ospf', '103': 'pim', '112': 'vrrp', '132': 'sctp',
+    '0': 'hopopt',
+    '1': 'icmp',
+    '2': 'igmp',
+    '4': 'ipv4',
+    '6': 'tcp',
+    '17': 'udp',
+    '41': 'ipv6',
+    '47': 'gre',
+    '50': 'esp',
+    '51': 'ah',
+    '58': 'ipv6-icmp',
+    '89': 'ospf',
+    '103': 'pim',
+    '112': 'vrrp',
+    '132': 'sctp',
   },
   // Windows logon types (event 4624 LogonType).
   'windows-logon-type': {
-    '0': 'System', '2': 'Interactive', '3': 'Network', '4': 'Batch', '5': 'Service', '7': 'Unlock',
-    '8': 'NetworkCleartext', '9': 'NewCredentials', '10': 'RemoteInteractive', '11': 'CachedInteractive',
-    '12': 'CachedRemoteInteractive', '13': 'CachedUnlock',
+    '0': 'System',
+    '2': 'Interactive',
+    '3': 'Network',
+    '4': 'Batch',
+    '5': 'Service',
+    '7': 'Unlock',
+    '8': 'NetworkCleartext',
+    '9': 'NewCredentials',
+    '10': 'RemoteInteractive',
+    '11': 'CachedInteractive',
+    '12': 'CachedRemoteInteractive',
+    '13': 'CachedUnlock',
   },
   // Windows `%%` message codes seen in Security events (the text Event Viewer shows).
   'windows-message-code': {
-    '%%1537': 'DELETE', '%%1538': 'READ_CONTROL', '%%1539': 'WRITE_DAC', '%%1540': 'WRITE_OWNER',
-    '%%1541': 'SYNCHRONIZE', '%%1542': 'ACCESS_SYS_SEC', '%%1832': 'Identification', '%%1833': 'Impersonation',
-    '%%1840': 'Delegation', '%%1842': 'Yes', '%%1843': 'No', '%%1936': 'TokenElevationTypeDefault (1)',
-    '%%1937': 'TokenElevationTypeFull (2)', '%%1938': 'TokenElevationTypeLimited (3)',
-    '%%4416': 'ReadData (or ListDirectory)', '%%4417': 'WriteData (or AddFile)',
-    '%%4418': 'AppendData (or AddSubdirectory or CreatePipeInstance)', '%%4419': 'ReadEA', '%%4420': 'WriteEA',
-    '%%4421': 'Execute/Traverse', '%%4422': 'DeleteChild', '%%4423': 'ReadAttributes', '%%4424': 'WriteAttributes',
-    '%%14592': 'Inbound', '%%14593': 'Outbound', '%%14608': 'Resource Assignment', '%%14609': 'Listen',
-    '%%14610': 'Receive/Accept', '%%14611': 'Connect',
+    '%%1537': 'DELETE',
+    '%%1538': 'READ_CONTROL',
+    '%%1539': 'WRITE_DAC',
+    '%%1540': 'WRITE_OWNER',
+    '%%1541': 'SYNCHRONIZE',
+    '%%1542': 'ACCESS_SYS_SEC',
+    '%%1832': 'Identification',
+    '%%1833': 'Impersonation',
+    '%%1840': 'Delegation',
+    '%%1842': 'Yes',
+    '%%1843': 'No',
+    '%%1936': 'TokenElevationTypeDefault (1)',
+    '%%1937': 'TokenElevationTypeFull (2)',
+    '%%1938': 'TokenElevationTypeLimited (3)',
+    '%%4416': 'ReadData (or ListDirectory)',
+    '%%4417': 'WriteData (or AddFile)',
+    '%%4418': 'AppendData (or AddSubdirectory or CreatePipeInstance)',
+    '%%4419': 'ReadEA',
+    '%%4420': 'WriteEA',
+    '%%4421': 'Execute/Traverse',
+    '%%4422': 'DeleteChild',
+    '%%4423': 'ReadAttributes',
+    '%%4424': 'WriteAttributes',
+    '%%14592': 'Inbound',
+    '%%14593': 'Outbound',
+    '%%14608': 'Resource Assignment',
+    '%%14609': 'Listen',
+    '%%14610': 'Receive/Accept',
+    '%%14611': 'Connect',
   },
 };
 
 /** A lookup transform: the table's value, or (with `keep`) the value unchanged when the table has no entry. */
-export function lookupTransform(table: Readonly<Record<string, string | number | boolean>>, keep: boolean, skip = false): TransformFn {
+export function lookupTransform(
+  table: Readonly<Record<string, string | number | boolean>>,
+  keep: boolean,
+  skip = false,
+): TransformFn {
   return (value) => {
     const key = typeof value === 'string' ? value : typeof value === 'number' ? String(value) : undefined;
     if (key === undefined) return FAIL;
@@ -97,7 +143,10 @@ const MESSAGE_CODES = BUILT_IN_TABLES['windows-message-code'] as Readonly<Record
 function windowsMessageText(value: unknown): TransformResult {
   if (typeof value !== 'string') return FAIL;
   if (value.indexOf('%%') < 0) return value;
-  return value.replace(/%%[0-9]+/g, (code) => MESSAGE_CODES[code] ?? code).replace(/\s+/g, ' ').trim();
+  return value
+    .replace(/%%[0-9]+/g, (code) => MESSAGE_CODES[code] ?? code)
+    .replace(/\s+/g, ' ')
+    .trim();
 }
 
 function toInt(value: unknown): TransformResult {
@@ -225,8 +274,7 @@ export const TRANSFORMS: Readonly<Record<TransformName, TransformFn>> = {
     const t = v.trim();
     return t.length === 0 ? SKIP : t;
   },
-  'to-string': (v) =>
-    typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' ? String(v) : FAIL,
+  'to-string': (v) => (typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' ? String(v) : FAIL),
   'to-int': toInt,
   'to-port': (v) => {
     const n = toInt(v);

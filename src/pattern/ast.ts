@@ -11,10 +11,7 @@ export interface Span {
   column: number;
 }
 
-export type PathStep =
-  | { kind: 'key'; name: string }
-  | { kind: 'index'; index: number }
-  | { kind: 'anyIndex' };
+export type PathStep = { kind: 'key'; name: string } | { kind: 'index'; index: number } | { kind: 'anyIndex' };
 
 export interface ObjectPath {
   objectType: string;
@@ -33,17 +30,7 @@ export type Literal =
   | { type: 'timestamp'; value: number; text: string };
 
 export type ComparisonOperator =
-  | '='
-  | '!='
-  | '<'
-  | '<='
-  | '>'
-  | '>='
-  | 'IN'
-  | 'LIKE'
-  | 'MATCHES'
-  | 'ISSUBSET'
-  | 'ISSUPERSET';
+  '=' | '!=' | '<' | '<=' | '>' | '>=' | 'IN' | 'LIKE' | 'MATCHES' | 'ISSUBSET' | 'ISSUPERSET';
 
 export type ComparisonExpression =
   | {
@@ -73,7 +60,9 @@ export interface PatternAst {
 }
 
 /** The bracketed observation expressions of a pattern, left to right. */
-export function observationLeaves(expr: ObservationExpression): Extract<ObservationExpression, { kind: 'observation' }>[] {
+export function observationLeaves(
+  expr: ObservationExpression,
+): Extract<ObservationExpression, { kind: 'observation' }>[] {
   const leaves: Extract<ObservationExpression, { kind: 'observation' }>[] = [];
   const visit = (node: ObservationExpression): void => {
     if (node.kind === 'observation') leaves.push(node);

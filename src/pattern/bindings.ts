@@ -43,9 +43,17 @@ export interface SearchContext {
 
 function spend(ctx: SearchContext): void {
   if (--ctx.budget.remaining < 0) {
-    throw new MatchError('match-budget-exceeded', 'the pattern needs too many combinations of this data to decide (match budget exceeded)', [
-      { severity: 'error', code: 'match-budget-exceeded', message: 'too many combinations to evaluate: narrow the pattern or the data' },
-    ]);
+    throw new MatchError(
+      'match-budget-exceeded',
+      'the pattern needs too many combinations of this data to decide (match budget exceeded)',
+      [
+        {
+          severity: 'error',
+          code: 'match-budget-exceeded',
+          message: 'too many combinations to evaluate: narrow the pattern or the data',
+        },
+      ],
+    );
   }
 }
 
@@ -152,7 +160,11 @@ function withinWindow(b: Binding, limits: Limits, observations: PreparedObservat
   return limits.window === Infinity || latestFirst(b, observations) - earliestLast(b, observations) <= limits.window;
 }
 
-export function enumerateBindings(node: BindingNode, ctx: SearchContext, limits: Limits = NO_LIMITS): Generator<Binding> {
+export function enumerateBindings(
+  node: BindingNode,
+  ctx: SearchContext,
+  limits: Limits = NO_LIMITS,
+): Generator<Binding> {
   return bindings(node, ctx, limits, ctx.required !== undefined);
 }
 
@@ -161,11 +173,19 @@ function* bindings(node: BindingNode, ctx: SearchContext, limits: Limits, mustUs
   const obs = ctx.observations;
   switch (node.kind) {
     case 'leaf': {
-      const anchor = limits.near !== undefined && ctx.required !== undefined ? (obs[ctx.required] as PreparedObservation) : undefined;
+      const anchor =
+        limits.near !== undefined && ctx.required !== undefined
+          ? (obs[ctx.required] as PreparedObservation)
+          : undefined;
       for (const o of ctx.leafMatches[node.leaf] as number[]) {
         if (mustUse && o !== ctx.required) continue;
         const p = obs[o] as PreparedObservation;
-        if (anchor && Math.max(p.firstObserved, anchor.firstObserved) - Math.min(p.lastObserved, anchor.lastObserved) > (limits.near as number)) continue;
+        if (
+          anchor &&
+          Math.max(p.firstObserved, anchor.firstObserved) - Math.min(p.lastObserved, anchor.lastObserved) >
+            (limits.near as number)
+        )
+          continue;
         spend(ctx);
         if (limits.intervals.some(([start, stop]) => !(p.firstObserved < stop && p.lastObserved >= start))) continue;
         yield { leaves: [node.leaf], observations: [o] };
@@ -208,9 +228,21 @@ function* bindings(node: BindingNode, ctx: SearchContext, limits: Limits, mustUs
     }
     case 'startStop':
       if (node.start >= node.stop) return;
-      for (const b of bindings(node.expression, ctx, { ...limits, intervals: [...limits.intervals, [node.start, node.stop]] }, mustUse)) {
+      for (const b of bindings(
+        node.expression,
+        ctx,
+        { ...limits, intervals: [...limits.intervals, [node.start, node.stop]] },
+        mustUse,
+      )) {
         spend(ctx);
-        if (b.observations.every((o) => (obs[o] as PreparedObservation).firstObserved < node.stop && (obs[o] as PreparedObservation).lastObserved >= node.start)) yield b;
+        if (
+          b.observations.every(
+            (o) =>
+              (obs[o] as PreparedObservation).firstObserved < node.stop &&
+              (obs[o] as PreparedObservation).lastObserved >= node.start,
+          )
+        )
+          yield b;
       }
       return;
     case 'repeats': {

@@ -4,7 +4,13 @@
  * Compile once, evaluate many: nothing here runs per event.
  */
 import { PatternError, type Diagnostic } from '../errors.js';
-import { comparisonLeaves, observationLeaves, type ComparisonLeaf, type ObservationExpression, type PatternAst } from './ast.js';
+import {
+  comparisonLeaves,
+  observationLeaves,
+  type ComparisonLeaf,
+  type ObservationExpression,
+  type PatternAst,
+} from './ast.js';
 import { enumerateBindings, type Binding, type BindingNode } from './bindings.js';
 import { compileComparison, compileForRootType, type ObjectPredicate } from './evaluate.js';
 import { prepareObservations, type PreparedObservation } from './observation.js';
@@ -118,7 +124,11 @@ export class CompiledPattern {
       for (const o of observations) if (leaf.test(o)) hits.push(o.index);
       return hits;
     });
-    const first = enumerateBindings(this.tree, { observations, leafMatches, budget: { remaining: this.matchBudget } }).next();
+    const first = enumerateBindings(this.tree, {
+      observations,
+      leafMatches,
+      budget: { remaining: this.matchBudget },
+    }).next();
     let valuesCut = 0;
     for (const o of observations) valuesCut += o.valuesCut ?? 0;
     const cut = valuesCut > 0 ? { valuesCut } : {};
@@ -126,7 +136,10 @@ export class CompiledPattern {
     return { matched: true, ...this.describe(first.value, observations), ...cut };
   }
 
-  private describe(binding: Binding, observations: PreparedObservation[]): Pick<MatchResult, 'binding' | 'observedDataIds'> {
+  private describe(
+    binding: Binding,
+    observations: PreparedObservation[],
+  ): Pick<MatchResult, 'binding' | 'observedDataIds'> {
     const bound = binding.leaves.map((leaf, i) => {
       const o = observations[binding.observations[i] as number] as PreparedObservation;
       return {
@@ -148,7 +161,11 @@ function toBindingNode(expr: ObservationExpression, leafIndex: Map<ObservationEx
     case 'and':
     case 'or':
     case 'followedBy':
-      return { kind: expr.kind, left: toBindingNode(expr.left, leafIndex), right: toBindingNode(expr.right, leafIndex) };
+      return {
+        kind: expr.kind,
+        left: toBindingNode(expr.left, leafIndex),
+        right: toBindingNode(expr.right, leafIndex),
+      };
     case 'qualified': {
       const inner = toBindingNode(expr.expression, leafIndex);
       const q = expr.qualifier;
@@ -187,7 +204,14 @@ export function checkPattern(text: string, options: CompileOptions = {}): CheckR
     return new CompiledObservation(index, leaf, byType);
   });
   if (diagnostics.some((d) => d.severity === 'error')) return { diagnostics };
-  const pattern = new CompiledPattern(text, ast, stixVersion, diagnostics, observations, options.matchBudget ?? 1_000_000);
+  const pattern = new CompiledPattern(
+    text,
+    ast,
+    stixVersion,
+    diagnostics,
+    observations,
+    options.matchBudget ?? 1_000_000,
+  );
   return { pattern, diagnostics };
 }
 

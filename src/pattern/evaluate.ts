@@ -6,10 +6,24 @@
  */
 import type { Diagnostic } from '../errors.js';
 import { MatchError } from '../errors.js';
-import { isComparisonJunction, type ComparisonExpression, type ComparisonLeaf, type Literal, type PathStep } from './ast.js';
+import {
+  isComparisonJunction,
+  type ComparisonExpression,
+  type ComparisonLeaf,
+  type Literal,
+  type PathStep,
+} from './ast.js';
 import { ipv4Contains, networkContains, parseIPv4Fast, parseNetwork } from './cidr.js';
 import { diagnosticAt, PatternDiagnosticCode as Code } from './diagnostics.js';
-import { bytesCompare, bytesEqual, bytesToLatin1, decodeBase64, decodeHex, latin1Bytes, parseStixTimestamp } from './literals.js';
+import {
+  bytesCompare,
+  bytesEqual,
+  bytesToLatin1,
+  decodeBase64,
+  decodeHex,
+  latin1Bytes,
+  parseStixTimestamp,
+} from './literals.js';
 import type { PreparedObservation } from './observation.js';
 import { compileLike, compileRegex } from './regex.js';
 
@@ -18,7 +32,8 @@ export type ValueTest = (value: unknown, observation?: PreparedObservation) => b
 export type ObjectPredicate = (object: unknown, observation: PreparedObservation) => boolean;
 type Walker = (value: unknown, observation: PreparedObservation, test: ValueTest) => boolean;
 
-const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array);
+const isPlainObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array);
 const hasOwn = Object.prototype.hasOwnProperty;
 
 /** Reads a property; own properties only, so `constructor` or `__proto__` never reach the prototype. */
@@ -88,7 +103,12 @@ function compileStep(step: PathStep, next: Walker): Walker {
 export function compilePath(steps: PathStep[]): Walker {
   // The most common shape, one plain property, gets a walker of its own.
   const only = steps[0];
-  if (steps.length === 1 && only?.kind === 'key' && !/_(refs?|hex|bin)$/.test(only.name) && !(only.name in Object.prototype)) {
+  if (
+    steps.length === 1 &&
+    only?.kind === 'key' &&
+    !/_(refs?|hex|bin)$/.test(only.name) &&
+    !(only.name in Object.prototype)
+  ) {
     const name = only.name;
     return (v, obs, test) => {
       const child = (v as Record<string, unknown>)[name];
@@ -104,7 +124,11 @@ function dataTimestamp(value: string): number {
   const parsed = parseStixTimestamp(value);
   if (parsed === undefined) {
     throw new MatchError('bad-timestamp-in-data', `invalid timestamp in the data: ${JSON.stringify(value)}`, [
-      { severity: 'error', code: 'bad-timestamp-in-data', message: `invalid timestamp in the data: ${JSON.stringify(value)}` },
+      {
+        severity: 'error',
+        code: 'bad-timestamp-in-data',
+        message: `invalid timestamp in the data: ${JSON.stringify(value)}`,
+      },
     ]);
   }
   return parsed;
@@ -237,9 +261,14 @@ function compileValueTest(leaf: Exclude<ComparisonLeaf, { kind: 'exists' }>, dia
   let test: ValueTest;
   if (leaf.kind === 'in') {
     const tests = leaf.values.map(equalityTest);
-    const strings = leaf.values.every((l) => l.type === 'string') ? new Set(leaf.values.map((l) => l.value as string)) : undefined;
-    const numbers = leaf.values.every((l) => l.type === 'int' || l.type === 'float') ? new Set(leaf.values.map((l) => l.value as number)) : undefined;
-    if (strings) test = (v) => (typeof v === 'string' ? strings.has(v) : v instanceof Uint8Array && tests.some((t) => t(v)));
+    const strings = leaf.values.every((l) => l.type === 'string')
+      ? new Set(leaf.values.map((l) => l.value as string))
+      : undefined;
+    const numbers = leaf.values.every((l) => l.type === 'int' || l.type === 'float')
+      ? new Set(leaf.values.map((l) => l.value as number))
+      : undefined;
+    if (strings)
+      test = (v) => (typeof v === 'string' ? strings.has(v) : v instanceof Uint8Array && tests.some((t) => t(v)));
     else if (numbers) test = (v) => typeof v === 'number' && numbers.has(v);
     else test = (v) => tests.some((t) => t(v));
   } else {
@@ -259,7 +288,14 @@ function compileValueTest(leaf: Exclude<ComparisonLeaf, { kind: 'exists' }>, dia
       case '>=': {
         const cmp = orderComparator(c);
         const op = leaf.operator;
-        const accept = op === '<' ? (d: number) => d < 0 : op === '<=' ? (d: number) => d <= 0 : op === '>' ? (d: number) => d > 0 : (d: number) => d >= 0;
+        const accept =
+          op === '<'
+            ? (d: number) => d < 0
+            : op === '<='
+              ? (d: number) => d <= 0
+              : op === '>'
+                ? (d: number) => d > 0
+                : (d: number) => d >= 0;
         // A value that does not compare with the constant fails the comparison, NOT or not.
         const base: ValueTest = (v) => {
           const d = cmp(v);
@@ -288,7 +324,14 @@ function compileValueTest(leaf: Exclude<ComparisonLeaf, { kind: 'exists' }>, dia
         const source = nfc(c.value as string);
         const compiled = compileRegex(source);
         if (!compiled.ok) {
-          diagnostics.push(diagnosticAt('error', compiled.unsupported ? Code.unsupportedRegex : Code.badRegex, compiled.message, leaf.span));
+          diagnostics.push(
+            diagnosticAt(
+              'error',
+              compiled.unsupported ? Code.unsupportedRegex : Code.badRegex,
+              compiled.message,
+              leaf.span,
+            ),
+          );
           return () => false;
         }
         const regex = compiled.regex;

@@ -14,12 +14,17 @@ import { STIXPatternLexer } from './generated/STIXPatternLexer.js';
 const RESERVED = new Set<string>([
   'true',
   'false',
-  ...STIXPatternLexer.literalNames.flatMap((name) => (name !== null && /^'[A-Z]+'$/.test(name) ? [name.slice(1, -1)] : [])),
+  ...STIXPatternLexer.literalNames.flatMap((name) =>
+    name !== null && /^'[A-Z]+'$/.test(name) ? [name.slice(1, -1)] : [],
+  ),
 ]);
 
 const NAME = "[A-Za-z_][A-Za-z0-9_]*|'[^'\\\\\\r\\n]*'";
 // ISSUBSET needs a space before it: glued to a bare name, the lexer would read one longer name.
-const SHAPE = new RegExp(`^ *\\[ *([A-Za-z_][A-Za-z0-9_-]*):(${NAME})((?:\\.(?:${NAME}))*)(?: *(=)| +(ISSUBSET)) *('[^'\\\\\\r\\n]*') *\\] *$`, 'd');
+const SHAPE = new RegExp(
+  `^ *\\[ *([A-Za-z_][A-Za-z0-9_-]*):(${NAME})((?:\\.(?:${NAME}))*)(?: *(=)| +(ISSUBSET)) *('[^'\\\\\\r\\n]*') *\\] *$`,
+  'd',
+);
 const STEP = new RegExp(`\\.(${NAME})`, 'g');
 const OUTSIDE_BMP = /[\uD800-\uDFFF]/;
 
@@ -37,7 +42,15 @@ export function parseSimpleEquality(text: string): PatternAst | undefined {
   if (text.length > 4096 || OUTSIDE_BMP.test(text)) return undefined;
   const match = SHAPE.exec(text);
   if (!match?.indices) return undefined;
-  const [, type, first, rest, equals, , literal] = match as unknown as [string, string, string, string, string | undefined, string | undefined, string];
+  const [, type, first, rest, equals, , literal] = match as unknown as [
+    string,
+    string,
+    string,
+    string,
+    string | undefined,
+    string | undefined,
+    string,
+  ];
   if (RESERVED.has(type)) return undefined;
   const steps: PathStep[] = [];
   const firstName = key(first);
@@ -49,7 +62,8 @@ export function parseSimpleEquality(text: string): PatternAst | undefined {
     steps.push({ kind: 'key', name });
   }
   const [typeStart] = match.indices[1] as [number, number];
-  const pathEnd = rest.length > 0 ? (match.indices[3] as [number, number])[1] : (match.indices[2] as [number, number])[1];
+  const pathEnd =
+    rest.length > 0 ? (match.indices[3] as [number, number])[1] : (match.indices[2] as [number, number])[1];
   const literalEnd = (match.indices[6] as [number, number])[1];
   const open = text.indexOf('[');
   const close = text.lastIndexOf(']');

@@ -29,7 +29,10 @@ export function parseStixTimestamp(text: string): number | undefined {
   // lenient reader does; leap second 60 rolls into the next minute.
   // Date.UTC reads years 0–99 as 1900–1999; shift by 400 years (exactly 146097 days, a whole
   // Gregorian cycle) and back, so that four-digit years below 100 keep their value.
-  const millis = year < 100 ? Date.UTC(year + 400, month - 1, day, hour, minute, second) - 146_097 * 86_400_000 : Date.UTC(year, month - 1, day, hour, minute, second);
+  const millis =
+    year < 100
+      ? Date.UTC(year + 400, month - 1, day, hour, minute, second) - 146_097 * 86_400_000
+      : Date.UTC(year, month - 1, day, hour, minute, second);
   return millis * 1000 + micros;
 }
 
@@ -44,14 +47,28 @@ function parseCommonTimestamp(text: string): number | undefined {
   const hour = digitsAt(text, 11, 2);
   const minute = digitsAt(text, 14, 2);
   const second = digitsAt(text, 17, 2);
-  if (year < 1970 || month < 1 || month > 12 || day < 1 || day > 31 || hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 60) return undefined;
+  if (
+    year < 1970 ||
+    month < 1 ||
+    month > 12 ||
+    day < 1 ||
+    day > 31 ||
+    hour < 0 ||
+    hour > 23 ||
+    minute < 0 ||
+    minute > 59 ||
+    second < 0 ||
+    second > 60
+  )
+    return undefined;
   let micros = 0;
   if (n > 20) {
     if (text[19] !== '.' || n === 21) return undefined;
     const fractionDigits = n - 21;
     const fraction = digitsAt(text, 20, fractionDigits);
     if (fraction < 0) return undefined;
-    micros = fractionDigits <= 6 ? fraction * 10 ** (6 - fractionDigits) : Math.floor(fraction / 10 ** (fractionDigits - 6));
+    micros =
+      fractionDigits <= 6 ? fraction * 10 ** (6 - fractionDigits) : Math.floor(fraction / 10 ** (fractionDigits - 6));
   } else if (n !== 20) return undefined;
   return Date.UTC(year, month - 1, day, hour, minute, second) * 1000 + micros;
 }

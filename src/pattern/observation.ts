@@ -106,7 +106,8 @@ class Observation implements PreparedObservation {
     // are its roots). An event references a handful, so a scan costs less than a map.
     const roots = this.roots;
     if (roots.length <= SCAN_LIMIT) {
-      for (let i = 0; i < roots.length; i++) if ((roots[i] as RootObject).key === ref) return (roots[i] as RootObject).object;
+      for (let i = 0; i < roots.length; i++)
+        if ((roots[i] as RootObject).key === ref) return (roots[i] as RootObject).object;
       return undefined;
     }
     this.scope ??= new Map(roots.map((r) => [r.key, r.object]));
@@ -125,15 +126,28 @@ export function prepareObservedData(
 ): PreparedObservation {
   const first = typeof sdo.first_observed === 'string' ? parseStixTimestamp(sdo.first_observed) : undefined;
   const last = typeof sdo.last_observed === 'string' ? parseStixTimestamp(sdo.last_observed) : undefined;
-  if (first === undefined) throw invalid(`first_observed ${JSON.stringify(sdo.first_observed)} is not a STIX timestamp`, index, 'bad-timestamp');
-  if (last === undefined) throw invalid(`last_observed ${JSON.stringify(sdo.last_observed)} is not a STIX timestamp`, index, 'bad-timestamp');
+  if (first === undefined)
+    throw invalid(
+      `first_observed ${JSON.stringify(sdo.first_observed)} is not a STIX timestamp`,
+      index,
+      'bad-timestamp',
+    );
+  if (last === undefined)
+    throw invalid(`last_observed ${JSON.stringify(sdo.last_observed)} is not a STIX timestamp`, index, 'bad-timestamp');
   if (last < first) throw invalid('last_observed is before first_observed', index, 'bad-interval');
   const count = sdo.number_observed;
   if (typeof count !== 'number' || !Number.isSafeInteger(count) || count < 1) {
-    throw invalid(`number_observed must be a whole number of at least 1, got ${JSON.stringify(count)}`, index, 'bad-number-observed');
+    throw invalid(
+      `number_observed must be a whole number of at least 1, got ${JSON.stringify(count)}`,
+      index,
+      'bad-number-observed',
+    );
   }
   // Some 2.1 producers leave an empty `objects` beside `object_refs`; only a non-empty one clashes.
-  const embedded = isRecord(sdo.objects) && Object.keys(sdo.objects).length === 0 && sdo.object_refs !== undefined ? undefined : sdo.objects;
+  const embedded =
+    isRecord(sdo.objects) && Object.keys(sdo.objects).length === 0 && sdo.object_refs !== undefined
+      ? undefined
+      : sdo.objects;
   const refs = sdo.object_refs;
   if (embedded !== undefined && refs !== undefined) {
     throw invalid('has both objects (STIX 2.0) and object_refs (STIX 2.1); use one', index, 'objects-and-object-refs');
@@ -158,7 +172,16 @@ export function prepareObservedData(
   } else {
     throw invalid('has neither objects (STIX 2.0) nor object_refs (STIX 2.1)', index, 'no-objects');
   }
-  return new Observation(index, typeof sdo.id === 'string' ? sdo.id : undefined, sdo as ObservedData, first, last, count, roots, isRecord(embedded) ? embedded : undefined);
+  return new Observation(
+    index,
+    typeof sdo.id === 'string' ? sdo.id : undefined,
+    sdo as ObservedData,
+    first,
+    last,
+    count,
+    roots,
+    isRecord(embedded) ? embedded : undefined,
+  );
 }
 
 /**
@@ -169,7 +192,8 @@ export function prepareObservedData(
 export function prepareObservations(input: unknown): PreparedObservation[] {
   const items = Array.isArray(input) ? input : [input];
   items.forEach((item, i) => {
-    if (!isRecord(item)) throw invalid(`input item is ${item === null ? 'null' : typeof item}, not a STIX object`, i, 'not-an-object');
+    if (!isRecord(item))
+      throw invalid(`input item is ${item === null ? 'null' : typeof item}, not a STIX object`, i, 'not-an-object');
   });
   // A reference resolves among the objects listed beside its observed-data (its bundle, or
   // the top-level items), then anywhere in the input, through a map built only if needed.
@@ -218,7 +242,11 @@ const NOWHERE = (): undefined => undefined;
  * Prepares one normalised event: its observed-data, whose references resolve among `objects`
  * (its SCOs) only. Throws InputError for data that is not usable observed-data.
  */
-export function prepareEvent(observedData: Record<string, unknown>, objects: readonly unknown[], index: number): PreparedObservation {
+export function prepareEvent(
+  observedData: Record<string, unknown>,
+  objects: readonly unknown[],
+  index: number,
+): PreparedObservation {
   return prepareObservedData(observedData, index, new ReferenceScope(NOWHERE).reset(objects).find);
 }
 
@@ -232,7 +260,12 @@ function isObservationContainer(item: Record<string, unknown>): boolean {
 
 /** An object a reference may point at: it has an id and a type and is not an observation. */
 function isReferable(item: Record<string, unknown>): boolean {
-  return typeof item.id === 'string' && typeof item.type === 'string' && item.type !== 'bundle' && !isObservationContainer(item);
+  return (
+    typeof item.id === 'string' &&
+    typeof item.type === 'string' &&
+    item.type !== 'bundle' &&
+    !isObservationContainer(item)
+  );
 }
 
 /** The objects listed beside an observed-data (a bundle's, or the top-level items), by id. */
@@ -259,7 +292,8 @@ class ReferenceScope {
     } else {
       if (this.byId === undefined) {
         this.byId = new Map();
-        for (const object of objects) if (isRecord(object) && isReferable(object)) this.byId.set(object.id as string, object as StixObject);
+        for (const object of objects)
+          if (isRecord(object) && isReferable(object)) this.byId.set(object.id as string, object as StixObject);
       }
       const found = this.byId.get(id);
       if (found !== undefined) return found;

@@ -109,7 +109,12 @@ class CollectingErrorListener extends BaseErrorListener {
 
 function spanOfTokens(start: Token, stop: Token | null): Span {
   const end = stop ?? start;
-  return { offset: start.start, length: Math.max(0, end.stop - start.start + 1), line: start.line, column: start.column + 1 };
+  return {
+    offset: start.start,
+    length: Math.max(0, end.stop - start.start + 1),
+    line: start.line,
+    column: start.column + 1,
+  };
 }
 
 function spanOf(ctx: ParserRuleContext | TerminalNode): Span {
@@ -141,11 +146,23 @@ function complexityDiagnostic(text: string): Diagnostic | undefined {
     else if (c === ')' || c === ']') depth--;
   }
   if (maxDepth > MAX_PATTERN_NESTING) {
-    return { severity: 'error', code: Code.tooComplex, message: `the pattern nests ${maxDepth} levels deep; at most ${MAX_PATTERN_NESTING} are accepted`, line: 1, column: 1 };
+    return {
+      severity: 'error',
+      code: Code.tooComplex,
+      message: `the pattern nests ${maxDepth} levels deep; at most ${MAX_PATTERN_NESTING} are accepted`,
+      line: 1,
+      column: 1,
+    };
   }
   const operators = text.match(/\b(?:AND|OR|FOLLOWEDBY)\b/g)?.length ?? 0;
   if (operators > MAX_PATTERN_OPERATORS) {
-    return { severity: 'error', code: Code.tooComplex, message: `the pattern has ${operators} AND/OR/FOLLOWEDBY operators; at most ${MAX_PATTERN_OPERATORS} are accepted (split it into several rules)`, line: 1, column: 1 };
+    return {
+      severity: 'error',
+      code: Code.tooComplex,
+      message: `the pattern has ${operators} AND/OR/FOLLOWEDBY operators; at most ${MAX_PATTERN_OPERATORS} are accepted (split it into several rules)`,
+      line: 1,
+      column: 1,
+    };
   }
   return undefined;
 }
@@ -169,7 +186,17 @@ export function parseWithAntlr(text: string, options: { stixVersion?: StixVersio
   } catch (error) {
     // The limits above keep the parser within the stack; this is the last line of defence.
     if (error instanceof RangeError) {
-      return { diagnostics: [{ severity: 'error', code: Code.tooComplex, message: `the pattern is too complex to parse: ${error.message}`, line: 1, column: 1 }] };
+      return {
+        diagnostics: [
+          {
+            severity: 'error',
+            code: Code.tooComplex,
+            message: `the pattern is too complex to parse: ${error.message}`,
+            line: 1,
+            column: 1,
+          },
+        ],
+      };
     }
     throw error;
   }
@@ -254,7 +281,11 @@ class AstBuilder {
 
   private observationExpression(ctx: ObservationExpressionContext): ObservationExpression {
     if (ctx instanceof ObservationExpressionSimpleContext) {
-      return { kind: 'observation', comparison: this.comparisonExpression(ctx.comparisonExpression()), span: spanOf(ctx) };
+      return {
+        kind: 'observation',
+        comparison: this.comparisonExpression(ctx.comparisonExpression()),
+        span: spanOf(ctx),
+      };
     }
     if (ctx instanceof ObservationExpressionCompoundContext) {
       return this.observationExpressions(ctx.observationExpressions());
@@ -318,9 +349,16 @@ class AstBuilder {
   private startStop(ctx: ObservationExpressionStartStopContext): Qualifier {
     const q = ctx.startStopQualifier();
     const bounds = [...q.TimestampLiteral(), ...q.StringLiteral()].sort((a, b) => a.symbol.start - b.symbol.start);
-    const [start, stop] = bounds.map((node) => this.startStopBound(node)) as [Literal & { type: 'timestamp' }, Literal & { type: 'timestamp' }];
+    const [start, stop] = bounds.map((node) => this.startStopBound(node)) as [
+      Literal & { type: 'timestamp' },
+      Literal & { type: 'timestamp' },
+    ];
     if (start.value >= stop.value && this.diagnostics.length === 0) {
-      this.error(Code.startNotBeforeStop, `START ${start.text} is not before STOP ${stop.text}: the qualifier can never match`, spanOf(q));
+      this.error(
+        Code.startNotBeforeStop,
+        `START ${start.text} is not before STOP ${stop.text}: the qualifier can never match`,
+        spanOf(q),
+      );
     }
     return { kind: 'startStop', start, stop, span: spanOf(q) };
   }
@@ -328,7 +366,11 @@ class AstBuilder {
   private startStopBound(node: TerminalNode): Literal & { type: 'timestamp' } {
     if (node.symbol.type === STIXPatternParser.StringLiteral) {
       if (this.stixVersion === '2.1') {
-        this.error(Code.startStopString, `STIX 2.1 requires a timestamp literal t'…' after START and STOP, got ${node.getText()}`, spanOf(node));
+        this.error(
+          Code.startStopString,
+          `STIX 2.1 requires a timestamp literal t'…' after START and STOP, got ${node.getText()}`,
+          spanOf(node),
+        );
         return { type: 'timestamp', value: 0, text: '' };
       }
       const text = this.stringBody(node);
@@ -340,7 +382,11 @@ class AstBuilder {
   private timestamp(text: string, node: TerminalNode): Literal & { type: 'timestamp' } {
     const value = parseStixTimestamp(text);
     if (value === undefined) {
-      this.error(Code.badTimestamp, `'${text}' is not a STIX timestamp (YYYY-MM-DDTHH:MM:SS[.fraction]Z, upper-case T and Z)`, spanOf(node));
+      this.error(
+        Code.badTimestamp,
+        `'${text}' is not a STIX timestamp (YYYY-MM-DDTHH:MM:SS[.fraction]Z, upper-case T and Z)`,
+        spanOf(node),
+      );
       return { type: 'timestamp', value: 0, text };
     }
     return { type: 'timestamp', value, text };
@@ -385,24 +431,59 @@ class AstBuilder {
     const negated = (ctx as PropTestEqualContext).NOT() !== null;
     if (ctx instanceof PropTestEqualContext) {
       const operator = ctx.EQ() ? '=' : '!=';
-      return { kind: 'comparison', path, operator, negated, value: this.primitiveLiteral(ctx.primitiveLiteral()), span };
+      return {
+        kind: 'comparison',
+        path,
+        operator,
+        negated,
+        value: this.primitiveLiteral(ctx.primitiveLiteral()),
+        span,
+      };
     }
     if (ctx instanceof PropTestOrderContext) {
       const operator = ctx.GT() ? '>' : ctx.LT() ? '<' : ctx.GE() ? '>=' : '<=';
-      return { kind: 'comparison', path, operator, negated, value: this.orderableLiteral(ctx.orderableLiteral()), span };
+      return {
+        kind: 'comparison',
+        path,
+        operator,
+        negated,
+        value: this.orderableLiteral(ctx.orderableLiteral()),
+        span,
+      };
     }
     const stringOperand = (node: TerminalNode): Literal => ({ type: 'string', value: this.stringBody(node) });
     if (ctx instanceof PropTestLikeContext) {
       return { kind: 'comparison', path, operator: 'LIKE', negated, value: stringOperand(ctx.StringLiteral()), span };
     }
     if (ctx instanceof PropTestRegexContext) {
-      return { kind: 'comparison', path, operator: 'MATCHES', negated, value: stringOperand(ctx.StringLiteral()), span };
+      return {
+        kind: 'comparison',
+        path,
+        operator: 'MATCHES',
+        negated,
+        value: stringOperand(ctx.StringLiteral()),
+        span,
+      };
     }
     if (ctx instanceof PropTestIsSubsetContext) {
-      return { kind: 'comparison', path, operator: 'ISSUBSET', negated, value: stringOperand(ctx.StringLiteral()), span };
+      return {
+        kind: 'comparison',
+        path,
+        operator: 'ISSUBSET',
+        negated,
+        value: stringOperand(ctx.StringLiteral()),
+        span,
+      };
     }
     if (ctx instanceof PropTestIsSupersetContext) {
-      return { kind: 'comparison', path, operator: 'ISSUPERSET', negated, value: stringOperand(ctx.StringLiteral()), span };
+      return {
+        kind: 'comparison',
+        path,
+        operator: 'ISSUPERSET',
+        negated,
+        value: stringOperand(ctx.StringLiteral()),
+        span,
+      };
     }
     throw new Error(`unhandled comparison form: ${ctx.getText()}`);
   }
@@ -443,7 +524,11 @@ class AstBuilder {
       case STIXPatternParser.IntNegLiteral: {
         const value = Number(text);
         if (!Number.isSafeInteger(value)) {
-          this.error(Code.badNumber, `integer ${text} is outside the range that compares exactly (±2^53)`, spanOf(node));
+          this.error(
+            Code.badNumber,
+            `integer ${text} is outside the range that compares exactly (±2^53)`,
+            spanOf(node),
+          );
         }
         return { type: 'int', value };
       }
@@ -456,7 +541,12 @@ class AstBuilder {
         return this.timestamp(text.slice(2, -1), node);
       case STIXPatternParser.BinaryLiteral: {
         const value = decodeBase64(text.slice(2, -1));
-        if (!value) this.error(Code.badBase64, `${text} is not valid base64 (groups of four characters from A–Z a–z 0–9 + /, '=' padding)`, spanOf(node));
+        if (!value)
+          this.error(
+            Code.badBase64,
+            `${text} is not valid base64 (groups of four characters from A–Z a–z 0–9 + /, '=' padding)`,
+            spanOf(node),
+          );
         return { type: 'binary', value: value ?? new Uint8Array(), encoding: 'base64' };
       }
       case STIXPatternParser.HexLiteral: {

@@ -2,10 +2,37 @@
  * AST → canonical pattern text. Parsing the printed text gives back the same AST (a property
  * test checks this), so tools can rewrite patterns safely.
  */
-import { isComparisonJunction, type ComparisonExpression, type Literal, type ObjectPath, type ObservationExpression, type PatternAst, type Qualifier } from './ast.js';
+import {
+  isComparisonJunction,
+  type ComparisonExpression,
+  type Literal,
+  type ObjectPath,
+  type ObservationExpression,
+  type PatternAst,
+  type Qualifier,
+} from './ast.js';
 import { encodeBase64, encodeHex } from './literals.js';
 
-const KEYWORDS = new Set(['AND', 'OR', 'NOT', 'FOLLOWEDBY', 'LIKE', 'MATCHES', 'ISSUPERSET', 'ISSUBSET', 'EXISTS', 'IN', 'START', 'STOP', 'SECONDS', 'WITHIN', 'REPEATS', 'TIMES', 'true', 'false']);
+const KEYWORDS = new Set([
+  'AND',
+  'OR',
+  'NOT',
+  'FOLLOWEDBY',
+  'LIKE',
+  'MATCHES',
+  'ISSUPERSET',
+  'ISSUBSET',
+  'EXISTS',
+  'IN',
+  'START',
+  'STOP',
+  'SECONDS',
+  'WITHIN',
+  'REPEATS',
+  'TIMES',
+  'true',
+  'false',
+]);
 
 export function quoteString(value: string): string {
   return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
@@ -107,7 +134,8 @@ function printObservation(expr: ObservationExpression, parentPrecedence: number)
       }
       const kinds = chain.map((q) => q.kind);
       const repeatedKind = new Set(kinds).size !== kinds.length;
-      const baseText = base.kind === 'observation' && !repeatedKind ? printObservation(base, 0) : `(${printObservation(base, 0)})`;
+      const baseText =
+        base.kind === 'observation' && !repeatedKind ? printObservation(base, 0) : `(${printObservation(base, 0)})`;
       return `${baseText} ${chain.map(printQualifier).join(' ')}`;
     }
   }

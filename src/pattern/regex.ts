@@ -11,7 +11,8 @@ export interface CompiledRegex {
   test(text: string): boolean;
 }
 
-export type RegexCompileResult = { ok: true; regex: CompiledRegex } | { ok: false; message: string; unsupported: boolean };
+export type RegexCompileResult =
+  { ok: true; regex: CompiledRegex } | { ok: false; message: string; unsupported: boolean };
 
 const UNSUPPORTED_HINTS: [RegExp, string][] = [
   [/\(\?[=!]/, 'lookahead (?= …) / (?! …)'],
@@ -32,7 +33,11 @@ export function compileRegex(source: string): RegexCompileResult {
     const detail = error instanceof Error ? error.message : String(error);
     const construct = UNSUPPORTED_HINTS.find(([probe]) => probe.test(source))?.[1];
     if (construct) {
-      return { ok: false, unsupported: true, message: `regex uses ${construct}, which the linear-time engine (RE2 syntax) does not support: ${detail}` };
+      return {
+        ok: false,
+        unsupported: true,
+        message: `regex uses ${construct}, which the linear-time engine (RE2 syntax) does not support: ${detail}`,
+      };
     }
     return { ok: false, unsupported: false, message: `invalid regex: ${detail}` };
   }

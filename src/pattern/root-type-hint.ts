@@ -73,7 +73,9 @@ interface Route {
 }
 
 function stepsOf(edge: Edge): PathStep[] {
-  return edge.list ? [{ kind: 'key', name: edge.property }, { kind: 'anyIndex' }] : [{ kind: 'key', name: edge.property }];
+  return edge.list
+    ? [{ kind: 'key', name: edge.property }, { kind: 'anyIndex' }]
+    : [{ kind: 'key', name: edge.property }];
 }
 
 /** The shortest reference routes from one type to another (breadth first, a few steps deep). */
@@ -90,7 +92,11 @@ function route(from: string, to: string): Route | undefined {
     const found = next.filter((n) => n.type === to);
     if (found.length > 0) {
       const first = found[0] as (typeof found)[number];
-      return { steps: first.steps, text: first.text, alternatives: [...new Set(found.slice(1).map((f) => f.text))].filter((t) => t !== first.text) };
+      return {
+        steps: first.steps,
+        text: first.text,
+        alternatives: [...new Set(found.slice(1).map((f) => f.text))].filter((t) => t !== first.text),
+      };
     }
     frontier = next;
   }
@@ -142,7 +148,8 @@ function choose(types: string[]): Plan {
 const PLACEHOLDER = '__stixflow_ref_to__';
 
 function reroot(expr: ComparisonExpression, plan: Plan): ComparisonExpression {
-  if (isComparisonJunction(expr)) return { kind: expr.kind, left: reroot(expr.left, plan), right: reroot(expr.right, plan) };
+  if (isComparisonJunction(expr))
+    return { kind: expr.kind, left: reroot(expr.left, plan), right: reroot(expr.right, plan) };
   const type = expr.path.objectType;
   if (type === plan.root) return expr;
   const r = plan.routes.get(type);
@@ -178,9 +185,20 @@ function rewriteAll(comparison: ComparisonExpression): Rewrite {
 export function differentRootTypesHint(comparison: ComparisonExpression): string {
   const { expression, plans } = rewriteAll(comparison);
   let text = printObservationExpression({ kind: 'observation', comparison: expression });
-  text = text.replace(new RegExp(`'?${PLACEHOLDER}([a-z0-9-]+)'?`, 'g'), (_, type: string) => `<a _ref to the ${type}>`);
+  text = text.replace(
+    new RegExp(`'?${PLACEHOLDER}([a-z0-9-]+)'?`, 'g'),
+    (_, type: string) => `<a _ref to the ${type}>`,
+  );
   const missing = [...new Set(plans.flatMap((p) => p.missing.map((m) => `${p.root} and ${m}`)))];
-  const alternatives = [...new Set(plans.flatMap((p) => [...p.routes.values()].filter((r) => r.alternatives.length > 0).map((r) => `${r.text} may instead be ${r.alternatives.join(' or ')}`)))];
+  const alternatives = [
+    ...new Set(
+      plans.flatMap((p) =>
+        [...p.routes.values()]
+          .filter((r) => r.alternatives.length > 0)
+          .map((r) => `${r.text} may instead be ${r.alternatives.join(' or ')}`),
+      ),
+    ),
+  ];
   const separate = '(separate [ ] observations joined by AND would match two different events, not one)';
   if (missing.length > 0) {
     return `both objects must be reached from one root object through a _ref property (no reference between ${missing.join(', ')} is known to stixflow), in this shape: ${text} ${separate}`;

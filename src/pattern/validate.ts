@@ -4,7 +4,15 @@
  * regex compiler (./regex.ts), which is the only judge of what the engine can run.
  */
 import type { Diagnostic } from '../errors.js';
-import { comparisonLeaves, isComparisonJunction, observationLeaves, type ComparisonExpression, type ComparisonLeaf, type Literal, type PatternAst } from './ast.js';
+import {
+  comparisonLeaves,
+  isComparisonJunction,
+  observationLeaves,
+  type ComparisonExpression,
+  type ComparisonLeaf,
+  type Literal,
+  type PatternAst,
+} from './ast.js';
 import { parseNetwork } from './cidr.js';
 import { diagnosticAt, PatternDiagnosticCode as Code } from './diagnostics.js';
 import { differentRootTypesHint } from './root-type-hint.js';
@@ -40,7 +48,8 @@ function hashAlgorithmOf(leaf: ComparisonLeaf): string | undefined {
   const steps = leaf.path.steps;
   const last = steps[steps.length - 1];
   const parent = steps[steps.length - 2];
-  if (last?.kind === 'key' && (parent?.kind === 'key' ? parent.name === 'hashes' : false)) return canonicalHashName(last.name);
+  if (last?.kind === 'key' && (parent?.kind === 'key' ? parent.name === 'hashes' : false))
+    return canonicalHashName(last.name);
   return undefined;
 }
 
@@ -61,27 +70,67 @@ function checkComparison(leaf: ComparisonLeaf, out: Diagnostic[]): void {
   if (leaf.kind === 'in') {
     const types = new Set(leaf.values.map(literalTypeName));
     if (types.size > 1) {
-      out.push(diagnosticAt('error', Code.inMixedTypes, `the IN list mixes value types (${[...types].join(', ')}); all elements must have one type`, leaf.span));
+      out.push(
+        diagnosticAt(
+          'error',
+          Code.inMixedTypes,
+          `the IN list mixes value types (${[...types].join(', ')}); all elements must have one type`,
+          leaf.span,
+        ),
+      );
     }
   }
   const algorithm = hashAlgorithmOf(leaf);
   if (algorithm) {
-    const values = leaf.kind === 'in' ? leaf.values : leaf.kind === 'comparison' && (leaf.operator === '=' || leaf.operator === '!=') ? [leaf.value] : [];
+    const values =
+      leaf.kind === 'in'
+        ? leaf.values
+        : leaf.kind === 'comparison' && (leaf.operator === '=' || leaf.operator === '!=')
+          ? [leaf.value]
+          : [];
     for (const value of values) {
       if (value.type === 'string' && !(HASH_FORMATS[algorithm] as RegExp).test(value.value)) {
-        out.push(diagnosticAt('error', Code.hashLength, `'${value.value}' is not a valid ${algorithm} hash (expected ${describeHash(algorithm)})`, leaf.span));
+        out.push(
+          diagnosticAt(
+            'error',
+            Code.hashLength,
+            `'${value.value}' is not a valid ${algorithm} hash (expected ${describeHash(algorithm)})`,
+            leaf.span,
+          ),
+        );
       }
     }
   }
   if (leaf.kind === 'comparison' && (leaf.operator === 'ISSUBSET' || leaf.operator === 'ISSUPERSET')) {
     if (leaf.value.type === 'string' && !parseNetwork(leaf.value.value)) {
-      out.push(diagnosticAt('error', Code.badCidr, `'${leaf.value.value}' is not an IPv4 or IPv6 address or CIDR block`, leaf.span));
+      out.push(
+        diagnosticAt(
+          'error',
+          Code.badCidr,
+          `'${leaf.value.value}' is not an IPv4 or IPv6 address or CIDR block`,
+          leaf.span,
+        ),
+      );
     }
   }
 }
 
 function describeHash(algorithm: string): string {
-  const lengths: Record<string, string> = { MD5: '32', 'SHA-1': '40', 'RIPEMD-160': '40', 'SHA-224': '56', 'SHA3-224': '56', 'SHA-256': '64', 'SHA3-256': '64', 'SHA-384': '96', 'SHA3-384': '96', 'SHA-512': '128', 'SHA3-512': '128', WHIRLPOOL: '128', TLSH: '70 (optionally prefixed by T1)' };
+  const lengths: Record<string, string> = {
+    MD5: '32',
+    'SHA-1': '40',
+    'RIPEMD-160': '40',
+    'SHA-224': '56',
+    'SHA3-224': '56',
+    'SHA-256': '64',
+    'SHA3-256': '64',
+    'SHA-384': '96',
+    'SHA3-384': '96',
+    'SHA-512': '128',
+    'SHA3-512': '128',
+    WHIRLPOOL: '128',
+    TLSH: '70 (optionally prefixed by T1)',
+  };
   return `${lengths[algorithm] ?? 'a fixed number of'} hex digits`;
 }
 
@@ -107,7 +156,11 @@ export function possibleRootTypes(expr: ComparisonExpression): Set<string> | 'an
   }
 }
 
-function checkSingleRootType(expr: ComparisonExpression, span: Diagnostic | undefined | { line: number; column: number; offset: number; length: number }, out: Diagnostic[]): void {
+function checkSingleRootType(
+  expr: ComparisonExpression,
+  span: Diagnostic | undefined | { line: number; column: number; offset: number; length: number },
+  out: Diagnostic[],
+): void {
   const types = possibleRootTypes(expr);
   if (types !== 'any' && types.size === 0) {
     const all = [...new Set(comparisonLeaves(expr).map((l) => l.path.objectType))];

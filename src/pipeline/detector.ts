@@ -9,7 +9,13 @@ import type { Diagnostic } from '../errors.js';
 import { AlertLedger, type Settlement } from '../engine/alert-ledger.js';
 import { AlertGate, type GateResult } from '../engine/gate.js';
 import { serialiseAlertDocument, type Alert } from '../engine/alert.js';
-import { StreamingEngine, type BatchResult, type EventInput, type LateEvent, type StreamingEngineOptions } from '../engine/streaming.js';
+import {
+  StreamingEngine,
+  type BatchResult,
+  type EventInput,
+  type LateEvent,
+  type StreamingEngineOptions,
+} from '../engine/streaming.js';
 import { createNormaliser } from '../normalise/index.js';
 import type { Normaliser } from '../normalise/index.js';
 import { InputError } from '../errors.js';
@@ -79,9 +85,18 @@ export class Detector {
 
   constructor(private readonly options: DetectorOptions) {
     this.now = options.now ?? Date.now;
-    this.engine = new StreamingEngine({ ...options.engine, rules: options.rules, ...(options.indicators ? { indicators: options.indicators } : {}), store: options.store, now: this.now });
+    this.engine = new StreamingEngine({
+      ...options.engine,
+      rules: options.rules,
+      ...(options.indicators ? { indicators: options.indicators } : {}),
+      store: options.store,
+      now: this.now,
+    });
     this.gate = new AlertGate(options.rules, options.store, this.now);
-    this.ledger = new AlertLedger(options.store, { now: this.now, ...(options.dedupeWindowSeconds !== undefined ? { dedupeWindowSeconds: options.dedupeWindowSeconds } : {}) });
+    this.ledger = new AlertLedger(options.store, {
+      now: this.now,
+      ...(options.dedupeWindowSeconds !== undefined ? { dedupeWindowSeconds: options.dedupeWindowSeconds } : {}),
+    });
     this.statefulRules = new Set(this.engine.statefulRuleIds);
     this.normaliser = options.normaliser ?? createNormaliser();
   }
@@ -116,11 +131,21 @@ export class Detector {
    * is not consulted: the tenant is the argument). Indexes in the result are positions in `events`.
    */
   async processObserved(events: readonly ObservedEvent[], tenant = 'default'): Promise<ProcessResult> {
-    return this.run(events, events.map((_, index) => index), tenant, []);
+    return this.run(
+      events,
+      events.map((_, index) => index),
+      tenant,
+      [],
+    );
   }
 
   /** Prepares the observed-data for the engine, runs it, and reports in raw-event indexes. */
-  private async run(events: readonly ObservedEvent[], rawIndexOf: readonly number[], tenant: string, rejectedBefore: Diagnostic[]): Promise<ProcessResult> {
+  private async run(
+    events: readonly ObservedEvent[],
+    rawIndexOf: readonly number[],
+    tenant: string,
+    rejectedBefore: Diagnostic[],
+  ): Promise<ProcessResult> {
     const rejected = rejectedBefore;
     const inputs: EventInput[] = [];
     /** The raw event of each engine input: the one translation from engine positions to the caller's. */
@@ -128,11 +153,18 @@ export class Detector {
     events.forEach((event, position) => {
       const rawIndex = rawIndexOf[position] as number;
       try {
-        const observation = prepareEvent(event.observedData as unknown as Record<string, unknown>, event.objects, rawIndex);
+        const observation = prepareEvent(
+          event.observedData as unknown as Record<string, unknown>,
+          event.objects,
+          rawIndex,
+        );
         const od = event.observedData as unknown as Record<string, unknown>;
         inputs.push({
           observation,
-          objects: event.objects.length > 0 ? (event.objects as unknown as Record<string, unknown>[]) : observation.roots.map((r) => r.object as unknown as Record<string, unknown>),
+          objects:
+            event.objects.length > 0
+              ? (event.objects as unknown as Record<string, unknown>[])
+              : observation.roots.map((r) => r.object as unknown as Record<string, unknown>),
           ...(typeof od.x_source_event_id === 'string' ? { sourceEventId: od.x_source_event_id } : {}),
           // The tenant is the caller's (the authenticated principal's), never the event's own
           // x_tenant: an event must not be able to place itself in another tenant's state.
@@ -140,17 +172,21 @@ export class Detector {
         });
         rawIndexOfInput.push(rawIndex);
       } catch (error) {
-        if (error instanceof InputError) rejected.push(...error.diagnostics.map((d) => ({ ...d, eventIndex: rawIndex })));
+        if (error instanceof InputError)
+          rejected.push(...error.diagnostics.map((d) => ({ ...d, eventIndex: rawIndex })));
         else throw error;
       }
     });
     const result = await this.detect(inputs, tenant);
-    const raw = (inputIndex: number | undefined): number | undefined => (inputIndex === undefined ? undefined : rawIndexOfInput[inputIndex]);
+    const raw = (inputIndex: number | undefined): number | undefined =>
+      inputIndex === undefined ? undefined : rawIndexOfInput[inputIndex];
     return {
       ...result,
       accepted: new Set(rawIndexOfInput).size,
       rejected: rejected.sort((a, b) => (a.eventIndex ?? 0) - (b.eventIndex ?? 0)),
-      errors: result.errors.map((d) => (d.eventIndex === undefined ? d : { ...d, eventIndex: raw(d.eventIndex) as number })),
+      errors: result.errors.map((d) =>
+        d.eventIndex === undefined ? d : { ...d, eventIndex: raw(d.eventIndex) as number },
+      ),
       late: result.late.map((l) => ({ ...l, eventIndex: raw(l.eventIndex) as number })),
     };
   }
@@ -171,12 +207,18 @@ export class Detector {
     const ledger = statelessAlerts.length > 0 ? await this.ledger.record(statelessAlerts) : undefined;
     const dropped = new Set(ledger?.duplicates);
     const resentCopies = new Map(ledger?.resent.map((a) => [a.id, a]));
-    const raised = batch.alerts.filter((a) => !dropped.has(a)).map((a) => (viaLedger(a) ? (resentCopies.get(a.id) ?? a) : a));
+    const raised = batch.alerts
+      .filter((a) => !dropped.has(a))
+      .map((a) => (viaLedger(a) ? (resentCopies.get(a.id) ?? a) : a));
     const gated = await this.gate.admit(raised, new Set([...batch.redelivered, ...resentCopies.keys()]));
     const outgoing = [...gated.admitted, ...gated.notices];
     let failed: SendResult['failed'] = [];
     if (this.options.sink && outgoing.length > 0) {
-      failed = (await this.options.sink.send(outgoing.map((a) => ({ id: a.id, body: serialiseAlertDocument(a), groupId: a.ruleId })))).failed;
+      failed = (
+        await this.options.sink.send(
+          outgoing.map((a) => ({ id: a.id, body: serialiseAlertDocument(a), groupId: a.ruleId })),
+        )
+      ).failed;
     }
     const failures = new Map(failed.map((f) => [f.id, f]));
     const delivered = outgoing.filter((a) => !failures.has(a.id));
@@ -185,7 +227,10 @@ export class Detector {
     // input is not retried forever (HTTP 503 after 503, SQS to the dead-letter queue).
     const undeliverable = outgoing.filter((a) => failures.get(a.id)?.permanent === true);
     const undelivered = failed.filter((f) => f.permanent !== true).map((f) => ({ id: f.id, reason: f.reason }));
-    const errors = [...batch.errors, ...undeliverable.map((a) => undeliverableDiagnostic(a, failures.get(a.id)?.reason ?? '', inputs))];
+    const errors = [
+      ...batch.errors,
+      ...undeliverable.map((a) => undeliverableDiagnostic(a, failures.get(a.id)?.reason ?? '', inputs)),
+    ];
 
     // Only what was delivered (or decided) leaves its outbox or is settled in the ledger; the
     // rest is sent again when its input is retried. A throttle notice leaves its rate item's
@@ -210,14 +255,31 @@ export class Detector {
       try {
         await step();
       } catch (error) {
-        errors.push({ severity: 'warning', code: 'bookkeeping-failed', message: `${what} failed after delivery (${error instanceof Error ? error.name : 'unknown error'}); the alerts may be sent again with the same ids` });
+        errors.push({
+          severity: 'warning',
+          code: 'bookkeeping-failed',
+          message: `${what} failed after delivery (${error instanceof Error ? error.name : 'unknown error'}); the alerts may be sent again with the same ids`,
+        });
       }
     };
-    await afterDelivery('clearing outboxes', () => this.engine.acknowledge(settled.filter((s) => !viaLedger(s.alert)).map((s) => s.alert)));
-    if (ledger) await afterDelivery('settling the alert ledger', () => this.ledger.settle(settled.filter((s) => viaLedger(s.alert)), ledger.versions));
-    await afterDelivery('acknowledging rate-limit notices', () => this.gate.acknowledgeNotices(gated.notices.filter((n) => noticesOut.has(n.id))));
+    await afterDelivery('clearing outboxes', () =>
+      this.engine.acknowledge(settled.filter((s) => !viaLedger(s.alert)).map((s) => s.alert)),
+    );
+    if (ledger)
+      await afterDelivery('settling the alert ledger', () =>
+        this.ledger.settle(
+          settled.filter((s) => viaLedger(s.alert)),
+          ledger.versions,
+        ),
+      );
+    await afterDelivery('acknowledging rate-limit notices', () =>
+      this.gate.acknowledgeNotices(gated.notices.filter((n) => noticesOut.has(n.id))),
+    );
     const resent = new Set(gated.resent);
-    if (this.options.counters) await afterDelivery('updating rule-health counters', () => this.count(batch, gated, ledger?.fresh ?? [], inputs, tenant));
+    if (this.options.counters)
+      await afterDelivery('updating rule-health counters', () =>
+        this.count(batch, gated, ledger?.fresh ?? [], inputs, tenant),
+      );
     return {
       accepted: inputs.length,
       rejected: [],
@@ -240,7 +302,13 @@ export class Detector {
    * alert's first recording in the ledger, filtered and late hits by their first ledger entry,
    * alerts when first admitted, suppressed and throttled when first decided.
    */
-  private async count(batch: BatchResult, gated: GateResult, freshStateless: Alert[], inputs: EventInput[], tenant: string): Promise<void> {
+  private async count(
+    batch: BatchResult,
+    gated: GateResult,
+    freshStateless: Alert[],
+    inputs: EventInput[],
+    tenant: string,
+  ): Promise<void> {
     const buffer = new CounterBuffer(this.options.counters as CounterStore);
     const day = utcDay(this.now());
     const tenantOf = (eventIndex: number): string => inputs[eventIndex]?.tenant ?? tenant;
@@ -249,14 +317,26 @@ export class Detector {
     // (An uncommitted correlation alert is in the ledger too, but its match is counted as the engine reported it.)
     for (const a of freshStateless) if (!this.statefulRules.has(a.ruleId)) add(a.tenant, a.ruleId, { matches: 1 });
     const hits = [
-      ...batch.filtered.map((f) => ({ tenant: tenantOf(f.eventIndex), ruleId: f.ruleId, kind: 'filtered', eventId: f.observedDataId })),
-      ...batch.late.map((l) => ({ tenant: tenantOf(l.eventIndex), ruleId: l.ruleId, kind: 'late', eventId: l.observedDataId })),
+      ...batch.filtered.map((f) => ({
+        tenant: tenantOf(f.eventIndex),
+        ruleId: f.ruleId,
+        kind: 'filtered',
+        eventId: f.observedDataId,
+      })),
+      ...batch.late.map((l) => ({
+        tenant: tenantOf(l.eventIndex),
+        ruleId: l.ruleId,
+        kind: 'late',
+        eventId: l.observedDataId,
+      })),
     ];
-    for (const hit of hits.length > 0 ? await this.ledger.firstHits(hits) : []) add(hit.tenant, hit.ruleId, { [hit.kind as 'filtered' | 'late']: 1 });
+    for (const hit of hits.length > 0 ? await this.ledger.firstHits(hits) : [])
+      add(hit.tenant, hit.ruleId, { [hit.kind as 'filtered' | 'late']: 1 });
     // A re-send is the same alert again: counted once, when it was first admitted.
     const resent = new Set(gated.resent);
     for (const a of gated.admitted) if (!resent.has(a)) add(a.tenant, a.ruleId, { alerts: 1 });
-    for (const a of [...gated.suppressed, ...gated.throttled]) if (!resent.has(a)) add(a.tenant, a.ruleId, { suppressed: 1 });
+    for (const a of [...gated.suppressed, ...gated.throttled])
+      if (!resent.has(a)) add(a.tenant, a.ruleId, { suppressed: 1 });
     await buffer.flush();
   }
 }

@@ -50,7 +50,8 @@ export class InMemoryQueue implements MessageSink, MessageSource {
     this.fifo = options.fifo ?? false;
     this.maxMessageBytes = options.maxMessageBytes ?? SQS_DEFAULT_MAX_MESSAGE_BYTES;
     this.now = options.now ?? Date.now;
-    if (this.dedupeWindowMs < 0 || this.visibilityTimeoutMs < 0) throw new QueueConfigError('windows and timeouts must not be negative');
+    if (this.dedupeWindowMs < 0 || this.visibilityTimeoutMs < 0)
+      throw new QueueConfigError('windows and timeouts must not be negative');
   }
 
   async send(messages: OutgoingMessage[]): Promise<SendResult> {

@@ -47,7 +47,13 @@ const NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT
 /** Whether a whole-call error is worth retrying: throttling, a server fault, a 5xx, or a dropped connection. */
 export function isTransientError(error: unknown): boolean {
   if (typeof error !== 'object' || error === null) return false;
-  const e = error as { name?: unknown; code?: unknown; $fault?: unknown; $metadata?: { httpStatusCode?: unknown }; $retryable?: unknown };
+  const e = error as {
+    name?: unknown;
+    code?: unknown;
+    $fault?: unknown;
+    $metadata?: { httpStatusCode?: unknown };
+    $retryable?: unknown;
+  };
   if (typeof e.name === 'string' && THROTTLING_NAMES.has(e.name)) return true;
   if (typeof e.code === 'string' && NETWORK_CODES.has(e.code)) return true;
   if (e.$fault === 'server' || e.$retryable) return true;

@@ -25,7 +25,11 @@ export const SQS_DEFAULT_MAX_MESSAGE_BYTES = 256 * 1024;
 
 /** The permanent failure of a message over the queue's limit, naming the alert, its size and the limit. */
 export function messageTooLarge(id: string, bytes: number, limit: number): SendFailure {
-  return { id, reason: `message-too-large: alert ${id} is ${bytes} bytes; the alert queue takes at most ${limit} bytes per message, so it can never be sent`, permanent: true };
+  return {
+    id,
+    reason: `message-too-large: alert ${id} is ${bytes} bytes; the alert queue takes at most ${limit} bytes per message, so it can never be sent`,
+    permanent: true,
+  };
 }
 
 export interface SqsMessageSinkOptions {
@@ -68,7 +72,12 @@ export class SqsMessageSink implements MessageSink {
     }
     this.maxBatchBytes = options.maxBatchBytes ?? SQS_DEFAULT_MAX_BATCH_BYTES;
     this.maxMessageBytes = options.maxMessageBytes ?? SQS_DEFAULT_MAX_MESSAGE_BYTES;
-    if (!(Number.isInteger(this.maxBatchBytes) && this.maxBatchBytes >= 1 && Number.isInteger(this.maxMessageBytes) && this.maxMessageBytes >= 1)) {
+    if (!(
+      Number.isInteger(this.maxBatchBytes) &&
+      this.maxBatchBytes >= 1 &&
+      Number.isInteger(this.maxMessageBytes) &&
+      this.maxMessageBytes >= 1
+    )) {
       throw new QueueConfigError('maxBatchBytes and maxMessageBytes must be positive integers');
     }
     this.concurrency = this.fifo ? 1 : Math.max(1, options.concurrency ?? 4);
@@ -85,7 +94,10 @@ export class SqsMessageSink implements MessageSink {
         result.failed.push(messageTooLarge(message.id, bytes, this.maxMessageBytes));
         continue;
       }
-      if (current.length > 0 && (current.length === SQS_MAX_BATCH_ENTRIES || currentBytes + bytes > this.maxBatchBytes)) {
+      if (
+        current.length > 0 &&
+        (current.length === SQS_MAX_BATCH_ENTRIES || currentBytes + bytes > this.maxBatchBytes)
+      ) {
         batches.push(current);
         current = [];
         currentBytes = 0;
@@ -115,14 +127,18 @@ export class SqsMessageSink implements MessageSink {
     let lastReason = '';
     for (let attempt = 1; pending.length > 0; attempt += 1) {
       if (attempt > this.retry.maxAttempts) {
-        for (const p of pending) failed.push({ id: p.message.id, reason: `${lastReason} (gave up after ${this.retry.maxAttempts} attempts)` });
+        for (const p of pending)
+          failed.push({ id: p.message.id, reason: `${lastReason} (gave up after ${this.retry.maxAttempts} attempts)` });
         break;
       }
       if (attempt > 1) await this.retry.sleep(backoffDelayMs(attempt - 1, this.retry));
       let output;
       try {
         output = await this.client.send(
-          new SendMessageBatchCommand({ QueueUrl: this.queueUrl, Entries: pending.map((p) => this.toEntry(p.entryId, p.message)) }),
+          new SendMessageBatchCommand({
+            QueueUrl: this.queueUrl,
+            Entries: pending.map((p) => this.toEntry(p.entryId, p.message)),
+          }),
         );
       } catch (error) {
         lastReason = errorLabel(error);

@@ -1,10 +1,5 @@
 /** MessageSource on SQS: long-polling ReceiveMessage and DeleteMessageBatch acknowledgements. */
-import {
-  DeleteMessageBatchCommand,
-  ReceiveMessageCommand,
-  type Message,
-  type SQSClient,
-} from '@aws-sdk/client-sqs';
+import { DeleteMessageBatchCommand, ReceiveMessageCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs';
 import { QueueAckError, QueueConfigError, QueueServiceError } from './errors.js';
 import { DEFAULT_RETRY_POLICY, backoffDelayMs, errorLabel, isTransientError, type RetryPolicy } from './retry.js';
 import { SQS_MAX_BATCH_ENTRIES } from './sqs-sink.js';
@@ -90,7 +85,11 @@ export class SqsMessageSource implements MessageSource {
     let lastReason = '';
     for (let attempt = 1; pending.size > 0; attempt += 1) {
       if (attempt > this.retry.maxAttempts) {
-        for (const m of pending.values()) failed.push({ messageId: m.messageId, reason: `${lastReason} (gave up after ${this.retry.maxAttempts} attempts)` });
+        for (const m of pending.values())
+          failed.push({
+            messageId: m.messageId,
+            reason: `${lastReason} (gave up after ${this.retry.maxAttempts} attempts)`,
+          });
         break;
       }
       if (attempt > 1) await this.retry.sleep(backoffDelayMs(attempt - 1, this.retry));

@@ -7,7 +7,16 @@
 import { lstatSync, readdirSync, readFileSync, readlinkSync, realpathSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
-import { isMap, isScalar, isSeq, LineCounter, parseAllDocuments, type Document, type Node as YamlNode, type Scalar } from 'yaml';
+import {
+  isMap,
+  isScalar,
+  isSeq,
+  LineCounter,
+  parseAllDocuments,
+  type Document,
+  type Node as YamlNode,
+  type Scalar,
+} from 'yaml';
 import type { Diagnostic } from '../errors.js';
 import type { ObjectPath } from '../pattern/ast.js';
 import { checkPattern, type CompiledPattern } from '../pattern/compile.js';
@@ -125,7 +134,14 @@ function positionOf(node: YamlNode | null | undefined, lines: LineCounter, fallb
   return { line: p.line, column: p.col };
 }
 
-function collectFromDocument(doc: Document, file: string, text: string, lines: LineCounter, out: RawRule[], diagnostics: Diagnostic[]): void {
+function collectFromDocument(
+  doc: Document,
+  file: string,
+  text: string,
+  lines: LineCounter,
+  out: RawRule[],
+  diagnostics: Diagnostic[],
+): void {
   const value: unknown = doc.toJS();
   const docStart = positionOf(doc.contents, lines, { line: 1, column: 1 });
   const makeRaw = (entry: Record<string, unknown>, basePath: (string | number)[]): RawRule => {
@@ -134,7 +150,12 @@ function collectFromDocument(doc: Document, file: string, text: string, lines: L
       value: entry,
       file,
       position: positionOf(node, lines, docStart),
-      at: (path) => positionOf(doc.getIn([...basePath, ...path], true) as YamlNode | undefined, lines, positionOf(node, lines, docStart)),
+      at: (path) =>
+        positionOf(
+          doc.getIn([...basePath, ...path], true) as YamlNode | undefined,
+          lines,
+          positionOf(node, lines, docStart),
+        ),
       locate: (path, valueOffset) => {
         const scalar = doc.getIn([...basePath, ...path], true);
         if (!isScalar(scalar) || !scalar.range) return undefined;
@@ -170,14 +191,27 @@ function collectFromDocument(doc: Document, file: string, text: string, lines: L
     out.push(makeRaw(value as Record<string, unknown>, []));
     return;
   } else {
-    diagnostics.push({ severity: 'error', code: 'rule-file-shape', message: 'a rule file holds a rule, a list of rules, a mapping with a `rules:` list, or a STIX bundle of indicators', file, ...docStart });
+    diagnostics.push({
+      severity: 'error',
+      code: 'rule-file-shape',
+      message:
+        'a rule file holds a rule, a list of rules, a mapping with a `rules:` list, or a STIX bundle of indicators',
+      file,
+      ...docStart,
+    });
     return;
   }
   entries.forEach((entry, i) => {
     const path = [...basePath, i];
     if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) {
       const p = positionOf(doc.getIn(path, true) as YamlNode | undefined, lines, docStart);
-      diagnostics.push({ severity: 'error', code: 'rule-not-a-mapping', message: `entry ${i} is not a rule (a mapping of fields)`, file, ...p });
+      diagnostics.push({
+        severity: 'error',
+        code: 'rule-not-a-mapping',
+        message: `entry ${i} is not a rule (a mapping of fields)`,
+        file,
+        ...p,
+      });
       return;
     }
     out.push(makeRaw(entry as Record<string, unknown>, path));
@@ -197,7 +231,13 @@ function warnUnknownTopLevelKeys(doc: Document, file: string, lines: LineCounter
     const key = isScalar(item.key) ? item.key.value : item.key;
     if (typeof key === 'string' && TOP_LEVEL_KEYS.has(key)) continue;
     const at = positionOf(item.key as YamlNode | null, lines, { line: 1, column: 1 });
-    diagnostics.push({ severity: 'warning', code: 'unknown-top-level-key', message: `unknown top-level key '${String(key)}' is ignored: a file with \`rules:\` holds only that list (rule fields go inside each rule)`, file, ...at });
+    diagnostics.push({
+      severity: 'warning',
+      code: 'unknown-top-level-key',
+      message: `unknown top-level key '${String(key)}' is ignored: a file with \`rules:\` holds only that list (rule fields go inside each rule)`,
+      file,
+      ...at,
+    });
   }
 }
 
@@ -205,26 +245,46 @@ function warnUnknownTopLevelKeys(doc: Document, file: string, lines: LineCounter
 const TEST_KEYS = new Set(['name', 'description', 'events', 'expect', 'alerts', 'tenant']);
 
 /** STIX indicators with `pattern_type: stix` become rules; validity comes from valid_from/valid_until. */
-function collectIndicators(bundle: { objects?: unknown }, file: string, position: Position, out: RawRule[], diagnostics: Diagnostic[]): void {
+function collectIndicators(
+  bundle: { objects?: unknown },
+  file: string,
+  position: Position,
+  out: RawRule[],
+  diagnostics: Diagnostic[],
+): void {
   const objects = Array.isArray(bundle.objects) ? bundle.objects : [];
   objects.forEach((object, i) => {
     if (typeof object !== 'object' || object === null) return;
     const indicator = object as Record<string, unknown>;
     if (indicator.type !== 'indicator') return;
     if (indicator.pattern_type !== undefined && indicator.pattern_type !== 'stix') {
-      diagnostics.push({ severity: 'warning', code: 'indicator-pattern-type', message: `indicator ${String(indicator.id)} has pattern_type ${String(indicator.pattern_type)}; only stix patterns are matched`, file, ...position, ruleId: String(indicator.id) });
+      diagnostics.push({
+        severity: 'warning',
+        code: 'indicator-pattern-type',
+        message: `indicator ${String(indicator.id)} has pattern_type ${String(indicator.pattern_type)}; only stix patterns are matched`,
+        file,
+        ...position,
+        ruleId: String(indicator.id),
+      });
       return;
     }
-    const severity = typeof indicator.x_severity === 'string' && ['low', 'medium', 'high', 'critical'].includes(indicator.x_severity) ? indicator.x_severity : 'medium';
+    const severity =
+      typeof indicator.x_severity === 'string' && ['low', 'medium', 'high', 'critical'].includes(indicator.x_severity)
+        ? indicator.x_severity
+        : 'medium';
     const value: Record<string, unknown> = {
       id: typeof indicator.id === 'string' ? indicator.id : `indicator-${i}`,
       name: typeof indicator.name === 'string' && indicator.name ? indicator.name : `Indicator ${String(indicator.id)}`,
       description: typeof indicator.description === 'string' ? indicator.description : '',
       severity,
       category: 'indicator',
-      tags: Array.isArray(indicator.indicator_types) ? indicator.indicator_types.filter((t) => typeof t === 'string') : [],
+      tags: Array.isArray(indicator.indicator_types)
+        ? indicator.indicator_types.filter((t) => typeof t === 'string')
+        : [],
       pattern: indicator.pattern,
-      ...(typeof indicator.spec_version === 'string' && indicator.spec_version === '2.0' ? { stix_version: '2.0' } : {}),
+      ...(typeof indicator.spec_version === 'string' && indicator.spec_version === '2.0'
+        ? { stix_version: '2.0' }
+        : {}),
       ...(typeof indicator.valid_from === 'string' ? { valid_from: indicator.valid_from } : {}),
       ...(typeof indicator.valid_until === 'string' ? { valid_until: indicator.valid_until } : {}),
     };
@@ -239,7 +299,8 @@ function collectIndicators(bundle: { objects?: unknown }, file: string, position
  */
 function readJsonBundle(source: RuleSource): { raw: RawRule[]; diagnostics: Diagnostic[] } | undefined {
   const head = source.text.trimStart();
-  if (!head.startsWith('{') || !/^\{\s*"type"\s*:\s*"bundle"|"type"\s*:\s*"bundle"/.test(head.slice(0, 4096))) return undefined;
+  if (!head.startsWith('{') || !/^\{\s*"type"\s*:\s*"bundle"|"type"\s*:\s*"bundle"/.test(head.slice(0, 4096)))
+    return undefined;
   let value: unknown;
   try {
     value = JSON.parse(source.text);
@@ -267,7 +328,11 @@ function readJsonRules(source: RuleSource): { raw: RawRule[]; diagnostics: Diagn
   } catch {
     return undefined;
   }
-  const entries = Array.isArray(value) ? value : typeof value === 'object' && value !== null && Array.isArray((value as { rules?: unknown }).rules) ? (value as { rules: unknown[] }).rules : undefined;
+  const entries = Array.isArray(value)
+    ? value
+    : typeof value === 'object' && value !== null && Array.isArray((value as { rules?: unknown }).rules)
+      ? (value as { rules: unknown[] }).rules
+      : undefined;
   if (!entries || entries.some((e) => typeof e !== 'object' || e === null || Array.isArray(e))) return undefined;
   // Keys beside `rules:` are reported with their position: the positioned reader does that.
   if (!Array.isArray(value) && Object.keys(value as object).some((key) => !TOP_LEVEL_KEYS.has(key))) return undefined;
@@ -303,17 +368,38 @@ function readWithPositions(source: RuleSource): { raw: RawRule[]; diagnostics: D
     if (doc.errors.length > 0) {
       for (const error of doc.errors) {
         const p = lines.linePos(error.pos[0]);
-        diagnostics.push({ severity: 'error', code: 'yaml-syntax', message: error.message.split('\n')[0] ?? error.message, file: source.file, line: p.line, column: p.col });
+        diagnostics.push({
+          severity: 'error',
+          code: 'yaml-syntax',
+          message: error.message.split('\n')[0] ?? error.message,
+          file: source.file,
+          line: p.line,
+          column: p.col,
+        });
       }
       continue;
     }
     for (const warning of doc.warnings) {
       const p = lines.linePos(warning.pos[0]);
-      diagnostics.push({ severity: 'warning', code: 'yaml-warning', message: warning.message.split('\n')[0] ?? warning.message, file: source.file, line: p.line, column: p.col });
+      diagnostics.push({
+        severity: 'warning',
+        code: 'yaml-warning',
+        message: warning.message.split('\n')[0] ?? warning.message,
+        file: source.file,
+        line: p.line,
+        column: p.col,
+      });
     }
     if (doc.contents && !isMap(doc.contents) && !isSeq(doc.contents) && doc.contents.toJSON() !== null) {
       const p = positionOf(doc.contents, lines, { line: 1, column: 1 });
-      diagnostics.push({ severity: 'error', code: 'rule-file-shape', message: 'a rule file holds a rule, a list of rules, a mapping with a `rules:` list, or a STIX bundle of indicators', file: source.file, ...p });
+      diagnostics.push({
+        severity: 'error',
+        code: 'rule-file-shape',
+        message:
+          'a rule file holds a rule, a list of rules, a mapping with a `rules:` list, or a STIX bundle of indicators',
+        file: source.file,
+        ...p,
+      });
       continue;
     }
     collectFromDocument(doc, source.file, source.text, lines, raw, diagnostics);
@@ -334,17 +420,35 @@ function pointerToPath(pointer: string): (string | number)[] {
 function compileRule(raw: RawRule, diagnostics: Diagnostic[], options: LoadOptions): Rule | undefined {
   const v = raw.value;
   const id = typeof v.id === 'string' ? v.id : undefined;
-  const where = (path: (string | number)[]): { file: string; line: number; column: number; ruleId?: string } => ({ file: raw.file, ...raw.at(path), ...(id ? { ruleId: id } : {}) });
+  const where = (path: (string | number)[]): { file: string; line: number; column: number; ruleId?: string } => ({
+    file: raw.file,
+    ...raw.at(path),
+    ...(id ? { ruleId: id } : {}),
+  });
   const before = diagnostics.length;
 
   if (!validateRuleSchema(v)) {
     for (const error of validateRuleSchema.errors ?? []) {
       const path = pointerToPath(error.instancePath);
       const field = error.instancePath || '(rule)';
-      const unknown = error.keyword === 'additionalProperties' ? (error.params as { additionalProperty?: string }).additionalProperty : undefined;
+      const unknown =
+        error.keyword === 'additionalProperties'
+          ? (error.params as { additionalProperty?: string }).additionalProperty
+          : undefined;
       const keyAt = unknown !== undefined ? raw.atKey?.(path, unknown) : undefined;
-      const detail = error.keyword === 'additionalProperties' ? `unknown field '${String((error.params as { additionalProperty?: string }).additionalProperty)}'` : error.keyword === 'enum' ? `${error.message}: ${(error.params as { allowedValues?: unknown[] }).allowedValues?.join(', ')}` : error.message;
-      diagnostics.push({ severity: 'error', code: 'rule-schema', message: `${field}: ${detail ?? 'invalid'}`, ...where(path), ...(keyAt ?? {}) });
+      const detail =
+        error.keyword === 'additionalProperties'
+          ? `unknown field '${String((error.params as { additionalProperty?: string }).additionalProperty)}'`
+          : error.keyword === 'enum'
+            ? `${error.message}: ${(error.params as { allowedValues?: unknown[] }).allowedValues?.join(', ')}`
+            : error.message;
+      diagnostics.push({
+        severity: 'error',
+        code: 'rule-schema',
+        message: `${field}: ${detail ?? 'invalid'}`,
+        ...where(path),
+        ...(keyAt ?? {}),
+      });
     }
     return undefined;
   }
@@ -354,7 +458,13 @@ function compileRule(raw: RawRule, diagnostics: Diagnostic[], options: LoadOptio
   ((v.tests as Record<string, unknown>[] | undefined) ?? []).forEach((test, i) => {
     for (const key of Object.keys(test)) {
       if (TEST_KEYS.has(key)) continue;
-      diagnostics.push({ severity: 'warning', code: 'unknown-test-key', message: `tests[${i}]: unknown key '${key}' is ignored (a test has ${[...TEST_KEYS].join(', ')})`, ...where(['tests', i]), ...(raw.atKey?.(['tests', i], key) ?? {}) });
+      diagnostics.push({
+        severity: 'warning',
+        code: 'unknown-test-key',
+        message: `tests[${i}]: unknown key '${key}' is ignored (a test has ${[...TEST_KEYS].join(', ')})`,
+        ...where(['tests', i]),
+        ...(raw.atKey?.(['tests', i], key) ?? {}),
+      });
     }
   });
 
@@ -362,42 +472,106 @@ function compileRule(raw: RawRule, diagnostics: Diagnostic[], options: LoadOptio
   // exactly (plus one for the opening quote); otherwise we point at the field.
   const patternText = v.pattern as string;
   const checked = checkPattern(patternText, { stixVersion });
-  const inPattern = (path: (string | number)[], d: Diagnostic, fallback: Position): Position => (d.offset !== undefined ? raw.locate?.(path, d.offset) : undefined) ?? fallback;
+  const inPattern = (path: (string | number)[], d: Diagnostic, fallback: Position): Position =>
+    (d.offset !== undefined ? raw.locate?.(path, d.offset) : undefined) ?? fallback;
   for (const d of checked.diagnostics) {
-    diagnostics.push({ ...d, file: raw.file, ...inPattern(['pattern'], d, raw.at(['pattern'])), ...(id ? { ruleId: id } : {}), message: `pattern: ${d.message}` });
+    diagnostics.push({
+      ...d,
+      file: raw.file,
+      ...inPattern(['pattern'], d, raw.at(['pattern'])),
+      ...(id ? { ruleId: id } : {}),
+      message: `pattern: ${d.message}`,
+    });
   }
   if (checked.pattern && !checked.diagnostics.some((d) => d.severity === 'error')) {
-    for (const d of unsatisfiability(checked.pattern, options)) diagnostics.push({ ...d, file: raw.file, ...inPattern(['pattern'], d, raw.at(['pattern'])), ...(id ? { ruleId: id } : {}), message: `pattern: ${d.message}` });
+    for (const d of unsatisfiability(checked.pattern, options))
+      diagnostics.push({
+        ...d,
+        file: raw.file,
+        ...inPattern(['pattern'], d, raw.at(['pattern'])),
+        ...(id ? { ruleId: id } : {}),
+        message: `pattern: ${d.message}`,
+      });
   }
-  const limit = checked.pattern ? streamingLimitError(checked.pattern.tree, checked.pattern.observations.length) : undefined;
-  if (limit) diagnostics.push({ severity: 'error', code: 'too-many-observations', message: `pattern: ${limit}`, ...where(['pattern']), ...(id ? { ruleId: id } : {}) });
+  const limit = checked.pattern
+    ? streamingLimitError(checked.pattern.tree, checked.pattern.observations.length)
+    : undefined;
+  if (limit)
+    diagnostics.push({
+      severity: 'error',
+      code: 'too-many-observations',
+      message: `pattern: ${limit}`,
+      ...where(['pattern']),
+      ...(id ? { ruleId: id } : {}),
+    });
 
-  const groupByText = v.group_by === undefined ? [] : Array.isArray(v.group_by) ? (v.group_by as string[]) : [v.group_by as string];
+  const groupByText =
+    v.group_by === undefined ? [] : Array.isArray(v.group_by) ? (v.group_by as string[]) : [v.group_by as string];
   const groupBy: ObjectPath[] = [];
   groupByText.forEach((text, i) => {
     const path = parseObjectPath(text);
-    if (typeof path === 'string') diagnostics.push({ severity: 'error', code: 'bad-group-by', message: `group_by '${text}' is not an object path (type:property…): ${path}`, ...where(['group_by', ...(Array.isArray(v.group_by) ? [i] : [])]) });
+    if (typeof path === 'string')
+      diagnostics.push({
+        severity: 'error',
+        code: 'bad-group-by',
+        message: `group_by '${text}' is not an object path (type:property…): ${path}`,
+        ...where(['group_by', ...(Array.isArray(v.group_by) ? [i] : [])]),
+      });
     else groupBy.push(path);
   });
 
   const filters: Rule['filters'] = [];
   ((v.filters as unknown[] | undefined) ?? []).forEach((entry, i) => {
-    const spec = typeof entry === 'string' ? { pattern: entry } : (entry as { pattern: string; reason?: string; expires?: string });
+    const spec =
+      typeof entry === 'string'
+        ? { pattern: entry }
+        : (entry as { pattern: string; reason?: string; expires?: string });
     const filterCheck = checkPattern(spec.pattern, { stixVersion });
     const expires = spec.expires === undefined ? undefined : parseTime(spec.expires);
-    if (spec.expires !== undefined && expires === undefined) diagnostics.push({ severity: 'error', code: 'bad-filter-expiry', message: `filter expires '${spec.expires}' is not an ISO 8601 date or date-time`, ...where(['filters', i, 'expires']) });
+    if (spec.expires !== undefined && expires === undefined)
+      diagnostics.push({
+        severity: 'error',
+        code: 'bad-filter-expiry',
+        message: `filter expires '${spec.expires}' is not an ISO 8601 date or date-time`,
+        ...where(['filters', i, 'expires']),
+      });
     const filterPath = typeof entry === 'string' ? ['filters', i] : ['filters', i, 'pattern'];
-    for (const d of filterCheck.diagnostics) diagnostics.push({ ...d, ...where(filterPath), ...inPattern(filterPath, d, raw.at(filterPath)), message: `filter ${i}: ${d.message}` });
-    if (filterCheck.pattern) filters.push({ text: spec.pattern, pattern: filterCheck.pattern, ...(spec.reason ? { reason: spec.reason } : {}), ...(expires !== undefined ? { expires } : {}) });
+    for (const d of filterCheck.diagnostics)
+      diagnostics.push({
+        ...d,
+        ...where(filterPath),
+        ...inPattern(filterPath, d, raw.at(filterPath)),
+        message: `filter ${i}: ${d.message}`,
+      });
+    if (filterCheck.pattern)
+      filters.push({
+        text: spec.pattern,
+        pattern: filterCheck.pattern,
+        ...(spec.reason ? { reason: spec.reason } : {}),
+        ...(expires !== undefined ? { expires } : {}),
+      });
   });
 
   const validFrom = parseTime(v.valid_from);
   const validUntil = parseTime(v.valid_until);
-  if (v.valid_from !== undefined && validFrom === undefined) diagnostics.push({ severity: 'error', code: 'bad-validity', message: `valid_from '${String(v.valid_from)}' is not a timestamp`, ...where(['valid_from']) });
-  if (v.valid_until !== undefined && validUntil === undefined) diagnostics.push({ severity: 'error', code: 'bad-validity', message: `valid_until '${String(v.valid_until)}' is not a timestamp`, ...where(['valid_until']) });
+  if (v.valid_from !== undefined && validFrom === undefined)
+    diagnostics.push({
+      severity: 'error',
+      code: 'bad-validity',
+      message: `valid_from '${String(v.valid_from)}' is not a timestamp`,
+      ...where(['valid_from']),
+    });
+  if (v.valid_until !== undefined && validUntil === undefined)
+    diagnostics.push({
+      severity: 'error',
+      code: 'bad-validity',
+      message: `valid_until '${String(v.valid_until)}' is not a timestamp`,
+      ...where(['valid_until']),
+    });
 
   if (diagnostics.slice(before).some((d) => d.severity === 'error') || !checked.pattern) return undefined;
-  const rateLimit = v.rate_limit as { max_alerts: number; period?: number | string; throttle_for?: number | string } | undefined;
+  const rateLimit = v.rate_limit as
+    { max_alerts: number; period?: number | string; throttle_for?: number | string } | undefined;
   const scope = v.scope as { tenants?: string[]; hosts?: string[] } | undefined;
   return {
     id: v.id as string,
@@ -414,8 +588,23 @@ function compileRule(raw: RawRule, diagnostics: Diagnostic[], options: LoadOptio
     groupByText,
     filters,
     ...(v.suppress !== undefined ? { suppressSeconds: durationSeconds(v.suppress) as number } : {}),
-    ...(rateLimit ? { rateLimit: { maxAlerts: rateLimit.max_alerts, periodSeconds: durationSeconds(rateLimit.period ?? 60) as number, throttleSeconds: durationSeconds(rateLimit.throttle_for ?? 600) as number } } : {}),
-    ...(scope ? { scope: { ...(scope.tenants ? { tenants: scope.tenants } : {}), ...(scope.hosts ? { hosts: scope.hosts } : {}) } } : {}),
+    ...(rateLimit
+      ? {
+          rateLimit: {
+            maxAlerts: rateLimit.max_alerts,
+            periodSeconds: durationSeconds(rateLimit.period ?? 60) as number,
+            throttleSeconds: durationSeconds(rateLimit.throttle_for ?? 600) as number,
+          },
+        }
+      : {}),
+    ...(scope
+      ? {
+          scope: {
+            ...(scope.tenants ? { tenants: scope.tenants } : {}),
+            ...(scope.hosts ? { hosts: scope.hosts } : {}),
+          },
+        }
+      : {}),
     ...(validFrom !== undefined ? { validFrom } : {}),
     ...(validUntil !== undefined ? { validUntil } : {}),
     tests: (v.tests as Record<string, unknown>[] | undefined) ?? [],
@@ -450,13 +639,21 @@ export function loadRules(sources: RuleSource[], options: LoadOptions = {}): Loa
       if (!rule) continue;
       const previous = seen.get(rule.id);
       if (previous) {
-        diagnostics.push({ severity: 'error', code: 'duplicate-rule-id', message: `rule id '${rule.id}' is already defined at ${previous.file}:${previous.position.line}`, file: raw.file, ...raw.position, ruleId: rule.id });
+        diagnostics.push({
+          severity: 'error',
+          code: 'duplicate-rule-id',
+          message: `rule id '${rule.id}' is already defined at ${previous.file}:${previous.position.line}`,
+          file: raw.file,
+          ...raw.position,
+          ruleId: rule.id,
+        });
         continue;
       }
       seen.set(rule.id, raw);
       rules.push(rule);
     }
-    if (indicators.size > indicatorsBefore) indicatorSources.push({ file: source.file, indicators: indicators.size - indicatorsBefore });
+    if (indicators.size > indicatorsBefore)
+      indicatorSources.push({ file: source.file, indicators: indicators.size - indicatorsBefore });
   }
   return { rules, indicators, indicatorSources, diagnostics };
 }
@@ -465,12 +662,21 @@ export function loadRules(sources: RuleSource[], options: LoadOptions = {}): Loa
  * Files a STIX indicator in the compact indicator set when it is a single observation
  * expression. Returns false when it must load as an ordinary rule (or was rejected there).
  */
-function indicatorFitsSet(raw: RawRule, indicators: IndicatorSet, diagnostics: Diagnostic[], options: LoadOptions): boolean {
+function indicatorFitsSet(
+  raw: RawRule,
+  indicators: IndicatorSet,
+  diagnostics: Diagnostic[],
+  options: LoadOptions,
+): boolean {
   const v = raw.value;
   if (typeof v.pattern !== 'string' || typeof v.id !== 'string') return false;
   const validFrom = parseTime(v.valid_from);
   const validUntil = parseTime(v.valid_until);
-  if ((v.valid_from !== undefined && validFrom === undefined) || (v.valid_until !== undefined && validUntil === undefined)) return false;
+  if (
+    (v.valid_from !== undefined && validFrom === undefined) ||
+    (v.valid_until !== undefined && validUntil === undefined)
+  )
+    return false;
   const verdict = indicatorUnsatisfiability(v.pattern, v.stix_version === '2.0' ? '2.0' : '2.1', options);
   const where = { file: raw.file, line: raw.position.line, column: raw.position.column, ruleId: v.id };
   for (const d of verdict) diagnostics.push({ ...d, ...where, message: `indicator pattern: ${d.message}` });
@@ -488,7 +694,15 @@ function indicatorFitsSet(raw: RawRule, indicators: IndicatorSet, diagnostics: D
   });
   if (outcome === 'added') return true;
   if (outcome === 'rule') return false;
-  for (const d of outcome) diagnostics.push({ ...d, file: raw.file, line: raw.position.line, column: raw.position.column, ruleId: v.id, message: `indicator pattern: ${d.message}` });
+  for (const d of outcome)
+    diagnostics.push({
+      ...d,
+      file: raw.file,
+      line: raw.position.line,
+      column: raw.position.column,
+      ruleId: v.id,
+      message: `indicator pattern: ${d.message}`,
+    });
   return true;
 }
 
@@ -501,7 +715,9 @@ function indicatorFitsSet(raw: RawRule, indicators: IndicatorSet, diagnostics: D
  */
 function unsatisfiability(pattern: CompiledPattern, options: LoadOptions): Diagnostic[] {
   return satisfiabilityDiagnostics(pattern).map((d) =>
-    d.severity === 'error' && options.allowUnsatisfiable ? { ...d, severity: 'warning', message: `${d.message} (kept: unsatisfiable rules allowed)` } : d,
+    d.severity === 'error' && options.allowUnsatisfiable
+      ? { ...d, severity: 'warning', message: `${d.message} (kept: unsatisfiable rules allowed)` }
+      : d,
   );
 }
 
@@ -591,11 +807,29 @@ function unreadablePath(path: string, error: unknown, listed: boolean): Diagnost
   if (target !== undefined && code === 'ENOENT') {
     // A dangling link whose name is no rule file (README, notes): worth a warning, not an error.
     const severity = RULE_FILE.test(path) || !listed ? 'error' : 'warning';
-    return { severity, code: 'rule-file-dangling-link', message: `${path} is a symbolic link to ${target}, which does not exist; skipped`, file: path };
+    return {
+      severity,
+      code: 'rule-file-dangling-link',
+      message: `${path} is a symbolic link to ${target}, which does not exist; skipped`,
+      file: path,
+    };
   }
-  if (code === 'ENOENT' && !listed) return { severity: 'error', code: 'rule-file-missing', message: `no such file or directory: ${path}`, file: path };
-  const reason = code === 'ELOOP' ? 'a loop of symbolic links' : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : error instanceof Error ? error.message : String(error);
-  return { severity: 'error', code: 'rule-file-unreadable', message: `cannot read ${path}: ${reason}; skipped`, file: path };
+  if (code === 'ENOENT' && !listed)
+    return { severity: 'error', code: 'rule-file-missing', message: `no such file or directory: ${path}`, file: path };
+  const reason =
+    code === 'ELOOP'
+      ? 'a loop of symbolic links'
+      : code === 'EACCES' || code === 'EPERM'
+        ? 'permission denied'
+        : error instanceof Error
+          ? error.message
+          : String(error);
+  return {
+    severity: 'error',
+    code: 'rule-file-unreadable',
+    message: `cannot read ${path}: ${reason}; skipped`,
+    file: path,
+  };
 }
 
 export function loadRulesFromPaths(paths: string[], options: LoadOptions = {}): LoadResult {

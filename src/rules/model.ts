@@ -65,7 +65,8 @@ export interface RuleSpec {
 export function createRule(spec: RuleSpec): Rule {
   const groupBy = (spec.groupBy ?? []).map((text) => {
     const path = parseObjectPath(text);
-    if (typeof path === 'string') throw new StixflowError('bad-group-by', `group_by '${text}' is not an object path: ${path}`);
+    if (typeof path === 'string')
+      throw new StixflowError('bad-group-by', `group_by '${text}' is not an object path: ${path}`);
     return path;
   });
   return {

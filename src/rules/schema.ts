@@ -10,7 +10,11 @@ export const RULE_SCHEMA = {
   required: ['id', 'name', 'severity', 'pattern'],
   additionalProperties: false,
   properties: {
-    id: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$', description: 'Stable unique id (letters, digits, . _ : -).' },
+    id: {
+      type: 'string',
+      pattern: '^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$',
+      description: 'Stable unique id (letters, digits, . _ : -).',
+    },
     name: { type: 'string', minLength: 1, maxLength: 200 },
     description: { type: 'string', maxLength: 5000 },
     severity: { enum: ['low', 'medium', 'high', 'critical'] },
@@ -40,19 +44,24 @@ export const RULE_SCHEMA = {
             properties: {
               pattern: { type: 'string', minLength: 1 },
               reason: { type: 'string' },
-              expires: { type: 'string', description: 'ISO 8601 date or date-time after which the filter no longer applies.' },
+              expires: {
+                type: 'string',
+                description: 'ISO 8601 date or date-time after which the filter no longer applies.',
+              },
             },
           },
         ],
       },
-      description: 'Exclusions: an event that matches the rule and a filter raises no alert and is counted as filtered.',
+      description:
+        'Exclusions: an event that matches the rule and a filter raises no alert and is counted as filtered.',
     },
     suppress: {
       oneOf: [
         { type: 'integer', minimum: 1 },
         { type: 'string', pattern: '^[0-9]+(s|m|h|d)$' },
       ],
-      description: 'No second alert for the same rule and group key within this period (seconds, or 30s / 10m / 2h / 1d).',
+      description:
+        'No second alert for the same rule and group key within this period (seconds, or 30s / 10m / 2h / 1d).',
     },
     rate_limit: {
       type: 'object',
@@ -60,8 +69,18 @@ export const RULE_SCHEMA = {
       required: ['max_alerts'],
       properties: {
         max_alerts: { type: 'integer', minimum: 1 },
-        period: { oneOf: [{ type: 'integer', minimum: 1 }, { type: 'string', pattern: '^[0-9]+(s|m|h|d)$' }] },
-        throttle_for: { oneOf: [{ type: 'integer', minimum: 1 }, { type: 'string', pattern: '^[0-9]+(s|m|h|d)$' }] },
+        period: {
+          oneOf: [
+            { type: 'integer', minimum: 1 },
+            { type: 'string', pattern: '^[0-9]+(s|m|h|d)$' },
+          ],
+        },
+        throttle_for: {
+          oneOf: [
+            { type: 'integer', minimum: 1 },
+            { type: 'string', pattern: '^[0-9]+(s|m|h|d)$' },
+          ],
+        },
       },
     },
     scope: {

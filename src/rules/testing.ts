@@ -43,7 +43,8 @@ function writtenTests(rule: Rule): (WrittenTest | { name: string; error: string 
   return rule.tests.map((raw, i) => {
     const name = typeof raw.name === 'string' ? raw.name : `test ${i + 1}`;
     const events = raw.events;
-    if (!Array.isArray(events) || events.length === 0) return { name, error: '`events` must be a non-empty list of events' };
+    if (!Array.isArray(events) || events.length === 0)
+      return { name, error: '`events` must be a non-empty list of events' };
     const expect = raw.expect;
     const alerts = raw.alerts;
     let expected: WrittenTest['expect'];
@@ -68,12 +69,17 @@ interface PipelineCounts {
  * the satisfied observation expressions are enough for the pattern's logic: AND and FOLLOWEDBY
  * need both sides, OR either, a qualifier its operand.
  */
-function unmetPart(node: ObservationExpression, satisfied: (leaf: ObservationLeaf) => boolean, text: (leaf: ObservationLeaf) => string): string | undefined {
+function unmetPart(
+  node: ObservationExpression,
+  satisfied: (leaf: ObservationLeaf) => boolean,
+  text: (leaf: ObservationLeaf) => string,
+): string | undefined {
   if (node.kind === 'observation') return satisfied(node) ? undefined : text(node);
   if (node.kind === 'qualified') return unmetPart(node.expression, satisfied, text);
   const left = unmetPart(node.left, satisfied, text);
   const right = unmetPart(node.right, satisfied, text);
-  if (node.kind === 'or') return left !== undefined && right !== undefined ? `${wrap(left, ' and ')} or ${wrap(right, ' and ')}` : undefined;
+  if (node.kind === 'or')
+    return left !== undefined && right !== undefined ? `${wrap(left, ' and ')} or ${wrap(right, ' and ')}` : undefined;
   if (left === undefined) return right;
   if (right === undefined) return left;
   return `${wrap(left, ' or ')} and ${wrap(right, ' or ')}`;
@@ -97,7 +103,10 @@ function patternConditions(root: ObservationExpression): string[] {
       return;
     }
     if (node.kind === 'and') found.add('a different event for each side of AND');
-    if (node.kind === 'followedBy') found.add('a different event for each side of FOLLOWEDBY, the left one first (its first_observed no later than the right one\'s last_observed)');
+    if (node.kind === 'followedBy')
+      found.add(
+        "a different event for each side of FOLLOWEDBY, the left one first (its first_observed no later than the right one's last_observed)",
+      );
     visit(node.left);
     visit(node.right);
   };
@@ -122,10 +131,15 @@ function explainMiss(rule: Rule, normaliser: Normaliser, events: unknown[], coun
     if (!normalised.ok) return; // listed with the test's problems
     for (const event of normalised.events) {
       try {
-        const observation = prepareEvent(event.observedData as unknown as Record<string, unknown>, event.objects, index);
+        const observation = prepareEvent(
+          event.observedData as unknown as Record<string, unknown>,
+          event.objects,
+          index,
+        );
         prepared.push(observation);
         rule.pattern.observations.forEach((leaf, i) => {
-          if (leaf.test(observation) && !(satisfied[i] as number[]).includes(index)) (satisfied[i] as number[]).push(index);
+          if (leaf.test(observation) && !(satisfied[i] as number[]).includes(index))
+            (satisfied[i] as number[]).push(index);
         });
       } catch (error) {
         lines.push(`event ${index}: ${(error as Error).message}`);
@@ -139,13 +153,25 @@ function explainMiss(rule: Rule, normaliser: Normaliser, events: unknown[], coun
   };
   rule.pattern.observations.forEach((_leaf, i) => {
     const by = satisfied[i] as number[];
-    lines.push(by.length ? `${textOf(i)} is satisfied by event${by.length > 1 ? 's' : ''} ${by.join(', ')}` : `${textOf(i)} is satisfied by no event`);
+    lines.push(
+      by.length
+        ? `${textOf(i)} is satisfied by event${by.length > 1 ? 's' : ''} ${by.join(', ')}`
+        : `${textOf(i)} is satisfied by no event`,
+    );
   });
 
   const indexOf = (leaf: ObservationLeaf): number => leaves.indexOf(leaf);
-  const unmet = unmetPart(rule.pattern.ast.root, (leaf) => (satisfied[indexOf(leaf)] ?? []).length > 0, (leaf) => textOf(indexOf(leaf)));
+  const unmet = unmetPart(
+    rule.pattern.ast.root,
+    (leaf) => (satisfied[indexOf(leaf)] ?? []).length > 0,
+    (leaf) => textOf(indexOf(leaf)),
+  );
   if (unmet !== undefined) {
-    lines.push(leaves.length === 1 ? 'no event satisfies the observation expression: compare the events\' values with its comparisons' : `no event satisfies ${unmet}, so the pattern cannot match`);
+    lines.push(
+      leaves.length === 1
+        ? "no event satisfies the observation expression: compare the events' values with its comparisons"
+        : `no event satisfies ${unmet}, so the pattern cannot match`,
+    );
     return lines.join('\n');
   }
   let matchedTogether: boolean;
@@ -156,17 +182,26 @@ function explainMiss(rule: Rule, normaliser: Normaliser, events: unknown[], coun
     return lines.join('\n');
   }
   if (!matchedTogether) {
-    lines.push(`every observation expression the pattern needs is satisfied by some event, but not together as the pattern requires: it needs ${patternConditions(rule.pattern.ast.root).join('; ')}`);
+    lines.push(
+      `every observation expression the pattern needs is satisfied by some event, but not together as the pattern requires: it needs ${patternConditions(rule.pattern.ast.root).join('; ')}`,
+    );
     return lines.join('\n');
   }
   const reasons: string[] = [];
   if (!rule.enabled) reasons.push('the rule is disabled (enabled: false)');
-  if (counts.filtered > 0) reasons.push(`the rule's filters muted ${counts.filtered === 1 ? 'an event' : `${counts.filtered} events`}`);
-  if (counts.late > 0) reasons.push(`${counts.late === 1 ? 'an event was' : `${counts.late} events were`} late for correlation`);
-  if (counts.suppressed + counts.throttled > 0) reasons.push(`${counts.suppressed + counts.throttled} alert(s) held back by suppress or rate_limit`);
-  if (rule.groupBy.length > 0 && leaves.length > 1) reasons.push(`events correlate only within one group: they must share the values of group_by (${rule.groupByText.join(', ')})`);
+  if (counts.filtered > 0)
+    reasons.push(`the rule's filters muted ${counts.filtered === 1 ? 'an event' : `${counts.filtered} events`}`);
+  if (counts.late > 0)
+    reasons.push(`${counts.late === 1 ? 'an event was' : `${counts.late} events were`} late for correlation`);
+  if (counts.suppressed + counts.throttled > 0)
+    reasons.push(`${counts.suppressed + counts.throttled} alert(s) held back by suppress or rate_limit`);
+  if (rule.groupBy.length > 0 && leaves.length > 1)
+    reasons.push(
+      `events correlate only within one group: they must share the values of group_by (${rule.groupByText.join(', ')})`,
+    );
   if (rule.scope) reasons.push('the rule applies only within its scope (tenants, hosts)');
-  if (rule.validFrom !== undefined || rule.validUntil !== undefined) reasons.push('the rule matches only between valid_from and valid_until');
+  if (rule.validFrom !== undefined || rule.validUntil !== undefined)
+    reasons.push('the rule matches only between valid_from and valid_until');
   lines.push(
     reasons.length > 0
       ? `the events match the pattern taken all together (as 'stixflow match' sees them), but the pipeline raised no alert: ${reasons.join('; ')}`
@@ -175,8 +210,18 @@ function explainMiss(rule: Rule, normaliser: Normaliser, events: unknown[], coun
   return lines.join('\n');
 }
 
-async function countAlerts(rule: Rule, events: unknown[], tenant: string, normaliser: Normaliser): Promise<{ alerts: number; problems: Diagnostic[]; counts: PipelineCounts }> {
-  const detector = new Detector({ rules: [rule], store: new InMemoryStateStore(), normaliser, engine: { latenessSeconds: 365 * 86_400 } });
+async function countAlerts(
+  rule: Rule,
+  events: unknown[],
+  tenant: string,
+  normaliser: Normaliser,
+): Promise<{ alerts: number; problems: Diagnostic[]; counts: PipelineCounts }> {
+  const detector = new Detector({
+    rules: [rule],
+    store: new InMemoryStateStore(),
+    normaliser,
+    engine: { latenessSeconds: 365 * 86_400 },
+  });
   let alerts = 0;
   const problems: Diagnostic[] = [];
   const counts: PipelineCounts = { filtered: 0, suppressed: 0, throttled: 0, late: 0 };
@@ -192,7 +237,10 @@ async function countAlerts(rule: Rule, events: unknown[], tenant: string, normal
   return { alerts, problems, counts };
 }
 
-export async function runRuleTests(rules: Rule[], options: { seed?: number; generated?: boolean } = {}): Promise<RuleTestResult[]> {
+export async function runRuleTests(
+  rules: Rule[],
+  options: { seed?: number; generated?: boolean } = {},
+): Promise<RuleTestResult[]> {
   const results: RuleTestResult[] = [];
   const normaliser = createNormaliser();
   for (const rule of rules) {
@@ -202,18 +250,40 @@ export async function runRuleTests(rules: Rule[], options: { seed?: number; gene
     for (const test of tests) {
       const started = performance.now();
       if ('error' in test) {
-        results.push({ ...base, name: test.name, kind: 'written', outcome: 'failed', message: test.error, durationMs: 0 });
+        results.push({
+          ...base,
+          name: test.name,
+          kind: 'written',
+          outcome: 'failed',
+          message: test.error,
+          durationMs: 0,
+        });
         continue;
       }
       const { alerts, problems, counts } = await countAlerts(rule, test.events, test.tenant, normaliser);
       const ok = 'alerts' in test.expect ? alerts === test.expect.alerts : alerts >= test.expect.atLeast;
-      const expected = 'alerts' in test.expect ? (test.expect.alerts === 0 ? 'no alert' : `${test.expect.alerts} alert(s)`) : 'an alert';
+      const expected =
+        'alerts' in test.expect
+          ? test.expect.alerts === 0
+            ? 'no alert'
+            : `${test.expect.alerts} alert(s)`
+          : 'an alert';
       results.push({
         ...base,
         name: test.name,
         kind: 'written',
         outcome: ok ? 'passed' : 'failed',
-        ...(ok ? {} : { message: [`expected ${expected}, got ${alerts}`, ...problems.map((p) => `event ${p.eventIndex}: ${p.message}`), alerts === 0 ? explainMiss(rule, normaliser, test.events, counts) : ''].filter(Boolean).join('\n') }),
+        ...(ok
+          ? {}
+          : {
+              message: [
+                `expected ${expected}, got ${alerts}`,
+                ...problems.map((p) => `event ${p.eventIndex}: ${p.message}`),
+                alerts === 0 ? explainMiss(rule, normaliser, test.events, counts) : '',
+              ]
+                .filter(Boolean)
+                .join('\n'),
+            }),
         durationMs: performance.now() - started,
       });
     }
@@ -225,23 +295,53 @@ export async function runRuleTests(rules: Rule[], options: { seed?: number; gene
     try {
       const [positive] = generateEvents(rule.pattern, { count: 1, seed: options.seed ?? 1 });
       const { alerts, problems, counts } = await countAlerts(bare, positive ?? [], 'default', normaliser);
-      const explained = (): string => [...problems.map((p) => `event ${p.eventIndex}: ${p.message}`), explainMiss(bare, normaliser, positive ?? [], counts)].join('\n');
-      results.push({ ...base, name: 'generated events that satisfy the pattern raise an alert', kind: 'generated-positive', outcome: alerts > 0 ? 'passed' : 'failed', ...(alerts > 0 ? {} : { message: explained() }), durationMs: performance.now() - started });
+      const explained = (): string =>
+        [
+          ...problems.map((p) => `event ${p.eventIndex}: ${p.message}`),
+          explainMiss(bare, normaliser, positive ?? [], counts),
+        ].join('\n');
+      results.push({
+        ...base,
+        name: 'generated events that satisfy the pattern raise an alert',
+        kind: 'generated-positive',
+        outcome: alerts > 0 ? 'passed' : 'failed',
+        ...(alerts > 0 ? {} : { message: explained() }),
+        durationMs: performance.now() - started,
+      });
       for (const miss of generateEvents(rule.pattern, { count: 1, seed: options.seed ?? 1, miss: true })) {
         const t = performance.now();
         const { alerts: missAlerts } = await countAlerts(bare, miss.events, 'default', normaliser);
-        results.push({ ...base, name: `near miss stays quiet: ${miss.description}`, kind: 'generated-near-miss', outcome: missAlerts === 0 ? 'passed' : 'failed', ...(missAlerts === 0 ? {} : { message: `the near miss raised ${missAlerts} alert(s)` }), durationMs: performance.now() - t });
+        results.push({
+          ...base,
+          name: `near miss stays quiet: ${miss.description}`,
+          kind: 'generated-near-miss',
+          outcome: missAlerts === 0 ? 'passed' : 'failed',
+          ...(missAlerts === 0 ? {} : { message: `the near miss raised ${missAlerts} alert(s)` }),
+          durationMs: performance.now() - t,
+        });
       }
     } catch (error) {
       const skipped = error instanceof GenerationError || error instanceof StixflowError;
-      results.push({ ...base, name: 'generated checks', kind: 'generated-positive', outcome: skipped ? 'skipped' : 'failed', message: (error as Error).message, durationMs: performance.now() - started });
+      results.push({
+        ...base,
+        name: 'generated checks',
+        kind: 'generated-positive',
+        outcome: skipped ? 'skipped' : 'failed',
+        message: (error as Error).message,
+        durationMs: performance.now() - started,
+      });
     }
   }
   return results;
 }
 
 function xmlEscape(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/[^\t\n\r\u0020-\uffff]/g, ''); // XML 1.0 allows no other control characters
+  return text
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/"/g, '&quot;')
+    .replace(/[^\t\n\r\u0020-\uffff]/g, ''); // XML 1.0 allows no other control characters
 }
 
 /** JUnit XML: one testsuite per rule, one testcase per test. */
@@ -254,7 +354,12 @@ export function toJUnit(results: RuleTestResult[]): string {
     const time = cases.reduce((t, c) => t + c.durationMs, 0) / 1000;
     const body = cases
       .map((c) => {
-        const inner = c.outcome === 'failed' ? `<failure message="${xmlEscape((c.message ?? '').split('\n')[0] ?? '')}">${xmlEscape(c.message ?? '')}</failure>` : c.outcome === 'skipped' ? `<skipped message="${xmlEscape(c.message ?? '')}"/>` : '';
+        const inner =
+          c.outcome === 'failed'
+            ? `<failure message="${xmlEscape((c.message ?? '').split('\n')[0] ?? '')}">${xmlEscape(c.message ?? '')}</failure>`
+            : c.outcome === 'skipped'
+              ? `<skipped message="${xmlEscape(c.message ?? '')}"/>`
+              : '';
         return `    <testcase classname="${xmlEscape(ruleId)}" name="${xmlEscape(c.name)}" time="${(c.durationMs / 1000).toFixed(3)}"${c.file ? ` file="${xmlEscape(c.file)}"` : ''}>${inner}</testcase>`;
       })
       .join('\n');

@@ -2,7 +2,12 @@
  * BatchGetItem in rounds of at most 100 keys, asking again for UnprocessedKeys (DynamoDB returns
  * them under throttling or when a response would exceed 16 MB) with capped exponential backoff.
  */
-import { BatchGetItemCommand, type AttributeValue, type DynamoDBClient, type KeysAndAttributes } from '@aws-sdk/client-dynamodb';
+import {
+  BatchGetItemCommand,
+  type AttributeValue,
+  type DynamoDBClient,
+  type KeysAndAttributes,
+} from '@aws-sdk/client-dynamodb';
 import { StateStoreError } from './errors.js';
 import { PARTITION_KEY, SORT_KEY, type TableKey } from './table-schema.js';
 
@@ -21,21 +26,28 @@ export interface BatchGetOptions {
   onCall?: (keys: number, isRetry: boolean) => void;
 }
 
-export async function batchGetRows(keys: TableKey[], options: BatchGetOptions): Promise<Record<string, AttributeValue>[]> {
+export async function batchGetRows(
+  keys: TableKey[],
+  options: BatchGetOptions,
+): Promise<Record<string, AttributeValue>[]> {
   const names: Record<string, string> = {};
   options.attributes.forEach((attribute, i) => (names[`#a${i}`] = attribute));
   const projection = [PARTITION_KEY, SORT_KEY, ...Object.keys(names)].join(', ');
   const rows: Record<string, AttributeValue>[] = [];
   for (let start = 0; start < keys.length; start += BATCH_GET_MAX_KEYS) {
     let pending: KeysAndAttributes | undefined = {
-      Keys: keys.slice(start, start + BATCH_GET_MAX_KEYS).map((k) => ({ [PARTITION_KEY]: { S: k.pk }, [SORT_KEY]: { S: k.sk } })),
+      Keys: keys
+        .slice(start, start + BATCH_GET_MAX_KEYS)
+        .map((k) => ({ [PARTITION_KEY]: { S: k.pk }, [SORT_KEY]: { S: k.sk } })),
       ConsistentRead: options.consistentRead,
       ProjectionExpression: projection,
       ExpressionAttributeNames: names,
     };
     for (let round = 0; pending?.Keys && pending.Keys.length > 0; round += 1) {
       if (round > options.maxUnprocessedRetries) {
-        throw new StateStoreError(`${pending.Keys.length} key(s) still unprocessed after ${options.maxUnprocessedRetries} retries`);
+        throw new StateStoreError(
+          `${pending.Keys.length} key(s) still unprocessed after ${options.maxUnprocessedRetries} retries`,
+        );
       }
       if (round > 0) await options.sleep(Math.min(1000, 25 * 2 ** (round - 1)) * (0.5 + Math.random() / 2));
       options.onCall?.(pending.Keys.length, round > 0);

@@ -6,7 +6,14 @@
 import { UpdateItemCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { batchGetRows, defaultSleep, describeError, joinTableKey } from './batch-get.js';
 import { CounterFlushError, InvalidCounterError, StateStoreError } from './errors.js';
-import { COUNTER_RETENTION_DAYS, PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE, counterTableKey, type TableKey } from './table-schema.js';
+import {
+  COUNTER_RETENTION_DAYS,
+  PARTITION_KEY,
+  SORT_KEY,
+  TTL_ATTRIBUTE,
+  counterTableKey,
+  type TableKey,
+} from './table-schema.js';
 
 export const COUNTER_NAMES = ['matches', 'alerts', 'filtered', 'suppressed', 'evicted', 'late'] as const;
 export type CounterName = (typeof COUNTER_NAMES)[number];
@@ -47,7 +54,8 @@ export function utcDay(epochMs: number): string {
 function nonZeroDeltas(deltas: CounterDeltas): [CounterName, number][] {
   const result: [CounterName, number][] = [];
   for (const [name, delta] of Object.entries(deltas) as [string, number | undefined][]) {
-    if (!(COUNTER_NAMES as readonly string[]).includes(name)) throw new InvalidCounterError(`unknown counter ${JSON.stringify(name)}`);
+    if (!(COUNTER_NAMES as readonly string[]).includes(name))
+      throw new InvalidCounterError(`unknown counter ${JSON.stringify(name)}`);
     if (delta === undefined || delta === 0) continue;
     if (!Number.isSafeInteger(delta) || delta < 0) {
       throw new InvalidCounterError(`counter ${name} delta must be a non-negative integer, got ${delta}`);
@@ -138,7 +146,10 @@ export class DynamoDbCounterStore implements CounterStore {
         }),
       );
     } catch (error) {
-      throw new StateStoreError(`counter update in table ${this.options.tableName} failed: ${describeError(error)}`, error);
+      throw new StateStoreError(
+        `counter update in table ${this.options.tableName} failed: ${describeError(error)}`,
+        error,
+      );
     }
   }
 

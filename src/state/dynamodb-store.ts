@@ -116,7 +116,10 @@ export class DynamoDbStateStore implements StateStore {
     return result;
   }
 
-  async put(item: { key: StateKey; value: string; expiresAt: number }, expectedVersion: number | null): Promise<PutOutcome> {
+  async put(
+    item: { key: StateKey; value: string; expiresAt: number },
+    expectedVersion: number | null,
+  ): Promise<PutOutcome> {
     const tableKey = stateTableKey(item.key);
     assertValidWrite(item.value, item.expiresAt, expectedVersion);
     const version = expectedVersion === null ? 1 : expectedVersion + 1;
@@ -158,7 +161,10 @@ export class DynamoDbStateStore implements StateStore {
     return this.conditionalWrite(command, expectedVersion);
   }
 
-  private async conditionalWrite(command: PutItemCommand | DeleteItemCommand, versionOnSuccess: number): Promise<PutOutcome> {
+  private async conditionalWrite(
+    command: PutItemCommand | DeleteItemCommand,
+    versionOnSuccess: number,
+  ): Promise<PutOutcome> {
     this.stats.writes += 1;
     try {
       // The SDK's overloads do not accept the union directly; each branch is the same call.
@@ -166,7 +172,10 @@ export class DynamoDbStateStore implements StateStore {
       else await this.client.send(command);
       return { ok: true, version: versionOnSuccess };
     } catch (error) {
-      if (error instanceof ConditionalCheckFailedException || (error as { name?: unknown }).name === 'ConditionalCheckFailedException') {
+      if (
+        error instanceof ConditionalCheckFailedException ||
+        (error as { name?: unknown }).name === 'ConditionalCheckFailedException'
+      ) {
         this.stats.conflicts += 1;
         return { ok: false, reason: 'conflict' };
       }

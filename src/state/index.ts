@@ -9,7 +9,13 @@ export {
   type StateStore,
   type StoreStats,
 } from './types.js';
-export { CounterFlushError, InvalidCounterError, InvalidStateKeyError, InvalidStateWriteError, StateStoreError } from './errors.js';
+export {
+  CounterFlushError,
+  InvalidCounterError,
+  InvalidStateKeyError,
+  InvalidStateWriteError,
+  StateStoreError,
+} from './errors.js';
 export * from './table-schema.js';
 export { stateItemBytes } from './item-size.js';
 export { InMemoryStateStore, type InMemoryStateStoreOptions } from './memory-store.js';

@@ -3,14 +3,17 @@
  * the UTF-8 length of the name plus the size of the value. Strings count their UTF-8 bytes;
  * numbers count about one byte per two significant digits plus one (at most 21).
  */
-import { PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE, VALUE_ATTRIBUTE, VERSION_ATTRIBUTE, type TableKey } from './table-schema.js';
+import {
+  PARTITION_KEY,
+  SORT_KEY,
+  TTL_ATTRIBUTE,
+  VALUE_ATTRIBUTE,
+  VERSION_ATTRIBUTE,
+  type TableKey,
+} from './table-schema.js';
 
 export function dynamoNumberBytes(n: number): number {
-  const digits = String(Math.abs(n))
-    .replace(/e.*$/i, '')
-    .replace('.', '')
-    .replace(/^0+/, '')
-    .replace(/0+$/, '');
+  const digits = String(Math.abs(n)).replace(/e.*$/i, '').replace('.', '').replace(/^0+/, '').replace(/0+$/, '');
   return Math.min(21, Math.ceil(Math.max(digits.length, 1) / 2) + 1);
 }
 

@@ -53,7 +53,10 @@ export class InMemoryStateStore implements StateStore {
     return result;
   }
 
-  async put(item: { key: StateKey; value: string; expiresAt: number }, expectedVersion: number | null): Promise<PutOutcome> {
+  async put(
+    item: { key: StateKey; value: string; expiresAt: number },
+    expectedVersion: number | null,
+  ): Promise<PutOutcome> {
     const tableKey = stateTableKey(item.key);
     assertValidWrite(item.value, item.expiresAt, expectedVersion);
     const version = expectedVersion === null ? 1 : expectedVersion + 1;

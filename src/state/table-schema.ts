@@ -75,7 +75,9 @@ function encodePart(part: string, what: string): string {
 
 function checkKeySize(key: TableKey): TableKey {
   if (Buffer.byteLength(key.pk, 'utf8') > MAX_PARTITION_KEY_BYTES) {
-    throw new InvalidStateKeyError(`tenant and rule id together exceed the ${MAX_PARTITION_KEY_BYTES}-byte partition key limit once encoded`);
+    throw new InvalidStateKeyError(
+      `tenant and rule id together exceed the ${MAX_PARTITION_KEY_BYTES}-byte partition key limit once encoded`,
+    );
   }
   if (Buffer.byteLength(key.sk, 'utf8') > MAX_SORT_KEY_BYTES) {
     throw new InvalidStateKeyError(`group exceeds the ${MAX_SORT_KEY_BYTES}-byte sort key limit once encoded`);

@@ -84,7 +84,11 @@ export function isExpired(expiresAt: number, nowSeconds: number): boolean {
 }
 
 /** Rejects malformed write arguments before any storage call; both stores share it so they behave alike. */
-export function assertValidWrite(value: string | undefined, expiresAt: number | undefined, expectedVersion: number | null): void {
+export function assertValidWrite(
+  value: string | undefined,
+  expiresAt: number | undefined,
+  expectedVersion: number | null,
+): void {
   if (value !== undefined && typeof value !== 'string') {
     throw new InvalidStateWriteError('value must be a string (serialised state)');
   }

@@ -19,9 +19,17 @@ async function pipedToHead(command: string): Promise<{ firstLine: string; status
   try {
     const errFile = join(dir, 'stderr.txt');
     // \${PIPESTATUS[0]} is the CLI's own exit status (the pipeline's is head's).
-    const { stdout } = await exec('bash', ['-c', `${command} 2>"$ERR_FILE" | head -1; echo "status=\${PIPESTATUS[0]}"`], { cwd: REPO_ROOT, env: { ...process.env, ERR_FILE: errFile } });
+    const { stdout } = await exec(
+      'bash',
+      ['-c', `${command} 2>"$ERR_FILE" | head -1; echo "status=\${PIPESTATUS[0]}"`],
+      { cwd: REPO_ROOT, env: { ...process.env, ERR_FILE: errFile } },
+    );
     const [firstLine = '', statusLine = ''] = stdout.split('\n');
-    return { firstLine, status: Number(/^status=(\d+)$/.exec(statusLine)?.[1] ?? NaN), stderr: readFileSync(errFile, 'utf8') };
+    return {
+      firstLine,
+      status: Number(/^status=(\d+)$/.exec(statusLine)?.[1] ?? NaN),
+      stderr: readFileSync(errFile, 'utf8'),
+    };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -44,7 +52,9 @@ describe('output piped to head', () => {
       writeFileSync(join(dir, 'rule.yaml'), `id: a-started\nname: a started\nseverity: low\npattern: "${pattern}"\n`);
       const events = generateEvents(pattern, { count: 3000, seed: 7 }).flat();
       writeFileSync(join(dir, 'events.ndjson'), events.map((e) => JSON.stringify(e)).join('\n'));
-      const { firstLine, status, stderr } = await pipedToHead(`node bin/stixflow.js run --rules "${dir}/rule.yaml" "${dir}/events.ndjson"`);
+      const { firstLine, status, stderr } = await pipedToHead(
+        `node bin/stixflow.js run --rules "${dir}/rule.yaml" "${dir}/events.ndjson"`,
+      );
       expect(JSON.parse(firstLine)).toMatchObject({ schema: 'stixflow.alert/1', ruleId: 'a-started' });
       expect(stderr).not.toMatch(/EPIPE|Unhandled|\n\s+at /);
       expect(stderr).toBe('');

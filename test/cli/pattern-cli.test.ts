@@ -66,13 +66,20 @@ describe('stixflow validate', () => {
     expect((await run(['validate', '--stix-version', '3.0', p])).code).toBe(2);
   });
 
-  const patternsFile = (): string => tempFile('rules.pattern', "# my rules\n[x:a = 1]\n\n[x:b = ]\n[x:c = 1]\n  [x:d = t'2020-13-01T00:00:00Z']\n");
+  const patternsFile = (): string =>
+    tempFile('rules.pattern', "# my rules\n[x:a = 1]\n\n[x:b = ]\n[x:c = 1]\n  [x:d = t'2020-13-01T00:00:00Z']\n");
 
   it('--json: line numbers of a file of patterns point into the file', async () => {
     const file = patternsFile();
     const r = await run(['validate', '--json', file]);
     expect(r.code).toBe(1);
-    const report = JSON.parse(r.out) as { file?: string; line: number; valid: boolean; pattern: string; diagnostics: { code: string; line: number; column: number; file?: string }[] }[];
+    const report = JSON.parse(r.out) as {
+      file?: string;
+      line: number;
+      valid: boolean;
+      pattern: string;
+      diagnostics: { code: string; line: number; column: number; file?: string }[];
+    }[];
     expect(report.map((e) => [e.line, e.valid])).toEqual([
       [2, true],
       [4, false],
@@ -86,9 +93,14 @@ describe('stixflow validate', () => {
 
   it('--json for a pattern argument', async () => {
     const r = await run(['validate', '--json', '[x:a = 1]', '[x:a = ]']);
-    const report = JSON.parse(r.out) as { valid: boolean; diagnostics: { code: string; line: number; column: number }[] }[];
+    const report = JSON.parse(r.out) as {
+      valid: boolean;
+      diagnostics: { code: string; line: number; column: number }[];
+    }[];
     expect(report.map((e) => e.valid)).toEqual([true, false]);
-    expect(report[1]?.diagnostics).toEqual([expect.objectContaining({ code: 'syntax', line: 1, column: 8, offendingToken: ']' })]);
+    expect(report[1]?.diagnostics).toEqual([
+      expect.objectContaining({ code: 'syntax', line: 1, column: 8, offendingToken: ']' }),
+    ]);
   });
 
   it('text output: the label names the file line of each invalid pattern', async () => {
@@ -117,22 +129,24 @@ describe('stixflow validate', () => {
         '  - id: good-one',
         '    name: good',
         '    severity: high',
-        "    pattern: \"[process:name = 'nc']\"",
+        '    pattern: "[process:name = \'nc\']"',
         '  - id: bad-severity',
         '    name: bad severity',
         '    severity: urgent',
-        "    pattern: \"[process:name = 'x']\"",
+        '    pattern: "[process:name = \'x\']"',
         '  - id: bad-pattern',
         '    name: bad pattern',
         '    severity: low',
-        "    pattern: \"[process:name = 'x' AND]\"",
+        '    pattern: "[process:name = \'x\' AND]"',
         '',
       ].join('\n'),
     );
     const r = await run(['validate', sub]);
     expect(r.code).toBe(1);
     expect(r.out).toContain(`${file}:8:15: error [rule-schema]`);
-    expect(r.out.split('\n').some((line) => line.startsWith(`${file}:13:`) && line.includes('error [syntax]'))).toBe(true);
+    expect(r.out.split('\n').some((line) => line.startsWith(`${file}:13:`) && line.includes('error [syntax]'))).toBe(
+      true,
+    );
     expect(r.out).toContain('1 rule loaded (0 indicators), 2 with errors');
   });
 
@@ -174,10 +188,18 @@ describe('stixflow match', () => {
     const file = tempFile('bundle.json', JSON.stringify(hit));
     const r = await run(['match', '--pattern', P, file]);
     expect(r.code).toBe(0);
-    const result = JSON.parse(r.out) as { pattern: string; matched: boolean; binding: unknown[]; observedDataIds: string[]; warnings: unknown[] };
+    const result = JSON.parse(r.out) as {
+      pattern: string;
+      matched: boolean;
+      binding: unknown[];
+      observedDataIds: string[];
+      warnings: unknown[];
+    };
     expect(result.matched).toBe(true);
     expect(result.pattern).toBe(P);
-    expect(result.binding).toEqual([{ observation: 0, observedDataIndex: 0, observedDataId: odId(hit), objects: [hit.objects[1]?.id] }]);
+    expect(result.binding).toEqual([
+      { observation: 0, observedDataIndex: 0, observedDataId: odId(hit), objects: [hit.objects[1]?.id] },
+    ]);
     expect(result.observedDataIds).toEqual([odId(hit)]);
     expect(result.warnings).toEqual([]);
   });
@@ -194,7 +216,9 @@ describe('stixflow match', () => {
     const file = tempFile('array.json', JSON.stringify([miss, hit, od20]));
     const r = await run(['match', '--pattern', `${P} FOLLOWEDBY [process:name = 'evil']`, file]);
     expect(r.code).toBe(0);
-    const result = JSON.parse(r.out) as { binding: { observation: number; observedDataId: string; observedDataIndex: number }[] };
+    const result = JSON.parse(r.out) as {
+      binding: { observation: number; observedDataId: string; observedDataIndex: number }[];
+    };
     expect(result.binding.map((b) => [b.observation, b.observedDataId, b.observedDataIndex])).toEqual([
       [0, odId(hit), 1],
       [1, 'observed-data--2000', 2],

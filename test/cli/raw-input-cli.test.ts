@@ -46,7 +46,14 @@ interface MatchOutput {
 
 describe('stixflow match on raw events', () => {
   const P = "[process:name = 'bash' AND process:parent_ref.name = 'nginx']";
-  const flat = { event_type: 'process_create', process_name: 'bash', parent_process_name: 'nginx', host: 'web-1', timestamp: '2026-01-01T10:00:00Z', event_id: 'evt-1' };
+  const flat = {
+    event_type: 'process_create',
+    process_name: 'bash',
+    parent_process_name: 'nginx',
+    host: 'web-1',
+    timestamp: '2026-01-01T10:00:00Z',
+    event_id: 'evt-1',
+  };
 
   it('normalises a flat event with the built-in mappings and matches it, naming the mapping and the observed data it became', async () => {
     const file = tempFile('flat.ndjson', ndjson([flat]));
@@ -54,7 +61,9 @@ describe('stixflow match on raw events', () => {
     expect(r.code).toBe(0);
     const out = JSON.parse(r.out) as MatchOutput;
     expect(out.matched).toBe(true);
-    expect(out.normalised).toEqual([{ input: 0, line: 1, mapping: 'flat', observedDataIds: [expect.stringMatching(/^observed-data--/)] }]);
+    expect(out.normalised).toEqual([
+      { input: 0, line: 1, mapping: 'flat', observedDataIds: [expect.stringMatching(/^observed-data--/)] },
+    ]);
     expect(out.binding?.[0]?.observedDataId).toBe(out.normalised[0]?.observedDataIds[0]);
     expect(r.err).toContain('1 raw event normalised into STIX observed data (mapping: flat)');
   });
@@ -86,14 +95,30 @@ describe('stixflow match on raw events', () => {
     expect(r.code).toBe(2);
     const out = JSON.parse(r.out) as MatchOutput;
     expect(out.error).toBe('invalid-input');
-    expect(out.diagnostics).toEqual([expect.objectContaining({ code: 'unrecognised-format', file, line: 2, message: expect.stringMatching(/^input 1 is not STIX, and no mapping recognises the event; none of the \d+ mappings comes close/) })]);
+    expect(out.diagnostics).toEqual([
+      expect.objectContaining({
+        code: 'unrecognised-format',
+        file,
+        line: 2,
+        message: expect.stringMatching(
+          /^input 1 is not STIX, and no mapping recognises the event; none of the \d+ mappings comes close/,
+        ),
+      }),
+    ]);
     expect(r.err).toContain(`${file}:2: error [unrecognised-format] input 1 is not STIX`);
   });
 
   it('--mapping: the same event then normalises with that mapping and matches', async () => {
     const mapping = tempFile('edr-x.yaml', EDR_MAPPING);
     const file = tempFile('edr.ndjson', ndjson([edr('u-1', '/usr/bin/bash', '2026-01-01T10:00:00Z')]));
-    const r = await runCli(['match', '-p', "[process:name = 'bash' AND process:x_host_id = 'web-1']", '--mapping', mapping, file]);
+    const r = await runCli([
+      'match',
+      '-p',
+      "[process:name = 'bash' AND process:x_host_id = 'web-1']",
+      '--mapping',
+      mapping,
+      file,
+    ]);
     expect(r.code).toBe(0);
     expect(JSON.parse(r.out)).toMatchObject({ matched: true, normalised: [{ input: 0, mapping: 'edr-x' }] });
   });
@@ -124,7 +149,11 @@ pattern: "([process:name = 'bash'] FOLLOWEDBY [process:name = 'nc']) WITHIN 300 
     const r = await runCli(['state', '--rules', rules, '--rule', 'bash-then-nc', '--mapping', mapping, events]);
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
-    const [explanation] = JSON.parse(r.out) as { groupKey: string; partialMatches: { sourceEventId?: string; satisfies: number[] }[]; pendingObservations: number[] }[];
+    const [explanation] = JSON.parse(r.out) as {
+      groupKey: string;
+      partialMatches: { sourceEventId?: string; satisfies: number[] }[];
+      pendingObservations: number[];
+    }[];
     expect(explanation?.groupKey).toBe('["web-1"]');
     expect(explanation?.partialMatches).toMatchObject([{ sourceEventId: 'u-1', satisfies: [0] }]);
     expect(explanation?.pendingObservations).toEqual([1]);

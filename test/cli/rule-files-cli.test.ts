@@ -17,7 +17,12 @@ const RULES = `rules:
     pattern: "[process:name = 'bash']"
 owner: team-a
 `;
-const EVENT = JSON.stringify({ event_type: 'process_create', process_name: 'bash', host: 'web-1', timestamp: '2026-01-01T10:00:00Z' });
+const EVENT = JSON.stringify({
+  event_type: 'process_create',
+  process_name: 'bash',
+  host: 'web-1',
+  timestamp: '2026-01-01T10:00:00Z',
+});
 
 let dir: string;
 let rulesDir: string;
@@ -45,7 +50,10 @@ describe('a rules directory with a dangling link and an unknown top-level key', 
     expect(r.code).toBe(1);
     expect(r.err).toContain(`${link}: error [rule-file-dangling-link]`);
     expect(r.err).toContain(`${file}:7:1: warning [unknown-top-level-key] unknown top-level key 'owner'`);
-    const alerts = r.out.trim().split('\n').map((line) => JSON.parse(line) as { ruleId: string; ruleType?: string });
+    const alerts = r.out
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { ruleId: string; ruleType?: string });
     expect(alerts.map((a) => [a.ruleId, a.ruleType])).toEqual([['bash-started', 'process']]);
   });
 

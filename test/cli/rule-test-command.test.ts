@@ -29,7 +29,13 @@ describe('stixflow test', () => {
     expect(code).toBe(0);
     expect(out).toMatch(/5 rules: \d+ passed, 0 failed, 0 skipped/);
     const xml = readFileSync(junit, 'utf8');
-    for (const id of ['web-server-spawns-shell', 'credential-file-read', 'outbound-unusual-port', 'word-launches-powershell', 'web-shell-then-callback']) {
+    for (const id of [
+      'web-server-spawns-shell',
+      'credential-file-read',
+      'outbound-unusual-port',
+      'word-launches-powershell',
+      'web-shell-then-callback',
+    ]) {
       expect(xml).toContain(`<testsuite name="${id}"`);
     }
     expect(xml).not.toContain('<failure');

@@ -18,10 +18,28 @@ writeFileSync(
   JSON.stringify({
     type: 'bundle',
     id: `bundle--${uuid(1)}`,
-    objects: [{ type: 'indicator', spec_version: '2.1', id: `indicator--${uuid(2)}`, created: '2025-01-01T00:00:00.000Z', modified: '2025-01-01T00:00:00.000Z', name: 'Evil tool', pattern_type: 'stix', pattern: "[process:name = 'evil.exe']", valid_from: '2025-01-01T00:00:00Z' }],
+    objects: [
+      {
+        type: 'indicator',
+        spec_version: '2.1',
+        id: `indicator--${uuid(2)}`,
+        created: '2025-01-01T00:00:00.000Z',
+        modified: '2025-01-01T00:00:00.000Z',
+        name: 'Evil tool',
+        pattern_type: 'stix',
+        pattern: "[process:name = 'evil.exe']",
+        valid_from: '2025-01-01T00:00:00Z',
+      },
+    ],
   }),
 );
-const evil = { process_name: 'evil.exe', parent_process_name: 'explorer.exe', host: 'desk-9', timestamp: '2026-01-01T10:03:00Z', event_id: 'evt-evil' };
+const evil = {
+  process_name: 'evil.exe',
+  parent_process_name: 'explorer.exe',
+  host: 'desk-9',
+  timestamp: '2026-01-01T10:03:00Z',
+  event_id: 'evt-evil',
+};
 const lines = [...readFileSync('examples/events.ndjson', 'utf8').trim().split('\n'), JSON.stringify(evil)];
 const events = join(dir, 'events.ndjson');
 writeFileSync(events, `${lines.join('\n')}\n`);
@@ -35,7 +53,11 @@ function alertLines(out: string): string[] {
     .split('\n')
     .filter((l) => l.startsWith('{'))
     .map((l) => {
-      const { created: _created, sighting, ...rest } = JSON.parse(l) as { created: string; sighting: Record<string, unknown> };
+      const {
+        created: _created,
+        sighting,
+        ...rest
+      } = JSON.parse(l) as { created: string; sighting: Record<string, unknown> };
       const { created: _c, modified: _m, ...stableSighting } = sighting;
       return JSON.stringify({ ...rest, sighting: stableSighting });
     })
@@ -50,9 +72,21 @@ describe('stixflow run with every event given twice', () => {
       const expected = alertLines(once.out);
       const ruleIds = expected.map((l) => (JSON.parse(l) as { ruleId: string }).ruleId);
       // Stateless, stateful (web-shell-then-callback) and indicator rules are all in it.
-      expect(ruleIds).toEqual(expect.arrayContaining(['web-server-spawns-shell', 'web-shell-then-callback', `indicator--${uuid(2)}`]));
+      expect(ruleIds).toEqual(
+        expect.arrayContaining(['web-server-spawns-shell', 'web-shell-then-callback', `indicator--${uuid(2)}`]),
+      );
 
-      const fileTwice = await runCli(['run', '--rules', 'rules', '--rules', intel, '--batch-size', batch, events, events]);
+      const fileTwice = await runCli([
+        'run',
+        '--rules',
+        'rules',
+        '--rules',
+        intel,
+        '--batch-size',
+        batch,
+        events,
+        events,
+      ]);
       expect(fileTwice.code).toBe(0);
       expect(alertLines(fileTwice.out)).toEqual(expected);
       expect(fileTwice.err).toContain(`${lines.length * 2} events, ${expected.length} alerts`);
@@ -69,16 +103,31 @@ describe('stixflow run with an alert too large for the alert queue', () => {
     writeFileSync(rules, `id: big-shell\nname: Big shell\nseverity: high\npattern: "[process:name = 'bash']"\n`);
     // A 300 KB command line fits a 1 MiB request, but an alert copying it does not fit 256 KiB.
     const big = join(dir, 'big.ndjson');
-    const event = { process_name: 'bash', command_line: `bash -c '${'A'.repeat(300_000)}'`, host: 'web-1', timestamp: '2026-01-01T10:00:00Z', event_id: 'evt-big' };
-    writeFileSync(big, `${JSON.stringify(event)}\n${JSON.stringify({ ...event, command_line: 'bash -i', event_id: 'evt-small' })}\n`);
+    const event = {
+      process_name: 'bash',
+      command_line: `bash -c '${'A'.repeat(300_000)}'`,
+      host: 'web-1',
+      timestamp: '2026-01-01T10:00:00Z',
+      event_id: 'evt-big',
+    };
+    writeFileSync(
+      big,
+      `${JSON.stringify(event)}\n${JSON.stringify({ ...event, command_line: 'bash -i', event_id: 'evt-small' })}\n`,
+    );
     const { code, out, err } = await runCli(['run', '--rules', rules, big]);
-    const printed = out.trim().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { sourceEventIds: string[] });
+    const printed = out
+      .trim()
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as { sourceEventIds: string[] });
     // The small event's alert goes out whatever happens to the big one.
     expect(printed.map((a) => a.sourceEventIds)).toContainEqual(['evt-small']);
     const bigPrinted = printed.some((a) => a.sourceEventIds.includes('evt-big'));
     if (!bigPrinted) {
       // It used to vanish: no line, no error, exit 0, "2 events, 1 alert".
-      expect(err).toMatch(/event 0: error \[alert-undeliverable\] alert alert--\S+ of rule big-shell cannot be delivered and is not retried: message-too-large/);
+      expect(err).toMatch(
+        /event 0: error \[alert-undeliverable\] alert alert--\S+ of rule big-shell cannot be delivered and is not retried: message-too-large/,
+      );
       expect(err).toContain('2 events, 1 alert, 1 not delivered');
       expect(code).toBe(1);
     }

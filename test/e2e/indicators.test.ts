@@ -27,7 +27,11 @@ afterAll(async () => {
 describe('indicator bundles through the local stack', () => {
   it('raises the indicator alert for POST /events, as `stixflow run` does for the same event and feed', async () => {
     const cli = await runCli(['run', '--rules', FEED_DIR, '--tenant', 'cti-http', '-'], `${CALLBACK}\n`);
-    const cliAlerts = cli.out.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { id: string; ruleId: string });
+    const cliAlerts = cli.out
+      .trim()
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { id: string; ruleId: string });
     expect(cliAlerts.map((a) => a.ruleId)).toEqual([C2]);
 
     const { status, body } = await client.post('/events', CALLBACK, auth('cti-http'));
@@ -35,7 +39,12 @@ describe('indicator bundles through the local stack', () => {
     expect(body).toMatchObject({ accepted: 1, alerts: 1 });
     const [alert] = await client.alertsFor('cti-http', 1);
     // The expired indicator (valid until 2025) matches the source address but is not in force.
-    expect(alert).toMatchObject({ ruleId: C2, severity: 'high', category: 'indicator', sighting: { sighting_of_ref: C2 } });
+    expect(alert).toMatchObject({
+      ruleId: C2,
+      severity: 'high',
+      category: 'indicator',
+      sighting: { sighting_of_ref: C2 },
+    });
     expect(alert?.id).toBe(cliAlerts[0]?.id);
   });
 

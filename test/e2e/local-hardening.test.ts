@@ -34,10 +34,17 @@ describe('local stack: bounded reports', () => {
 
   it('reports late events in the response', async () => {
     expect((await client.post('/events', EXAMPLE_LINES[0] as string, auth('late'))).status).toBe(202);
-    const early = JSON.stringify({ ...(JSON.parse(EXAMPLE_LINES[0] as string) as Record<string, unknown>), timestamp: '2026-01-01T09:50:00Z', event_id: 'evt-early' });
+    const early = JSON.stringify({
+      ...(JSON.parse(EXAMPLE_LINES[0] as string) as Record<string, unknown>),
+      timestamp: '2026-01-01T09:50:00Z',
+      event_id: 'evt-early',
+    });
     const { status, body } = await client.post('/events', early, auth('late'));
     expect(status).toBe(202);
-    expect(body).toMatchObject({ late: 1, lateEvents: [{ index: 0, ruleId: 'web-shell-then-callback', groupKey: '["web-1"]', lagSeconds: 600 }] });
+    expect(body).toMatchObject({
+      late: 1,
+      lateEvents: [{ index: 0, ruleId: 'web-shell-then-callback', groupKey: '["web-1"]', lagSeconds: 600 }],
+    });
     await client.alertsFor('late', 1); // the first event's web-shell alert; the early one is suppressed
   });
 });
@@ -46,13 +53,18 @@ describe('local stack: authorisation as deployed', () => {
   it('lets only an admin token change a rule, and records its principal', async () => {
     const refused = await client.request('PATCH', '/rules/credential-file-read', '{"enabled": false}', auth('acme'));
     expect(refused).toMatchObject({ status: 403, body: { error: 'forbidden' } });
-    const listed = async (): Promise<Rule | undefined> => ((await client.request('GET', '/rules', undefined, auth('acme'))).body.rules as Rule[]).find((r) => r.id === 'credential-file-read');
+    const listed = async (): Promise<Rule | undefined> =>
+      ((await client.request('GET', '/rules', undefined, auth('acme'))).body.rules as Rule[]).find(
+        (r) => r.id === 'credential-file-read',
+      );
     expect((await listed())?.enabled).toBe(true);
 
     const changed = await client.request('PATCH', '/rules/credential-file-read', '{"enabled": false}', auth());
     expect(changed).toMatchObject({ status: 200, body: { override: { enabled: false, updatedBy: 'local-dev' } } });
     expect(await listed()).toMatchObject({ enabled: false, override: { enabled: false, updatedBy: 'local-dev' } });
-    expect((await client.request('PATCH', '/rules/credential-file-read', '{"enabled": true}', auth())).status).toBe(200);
+    expect((await client.request('PATCH', '/rules/credential-file-read', '{"enabled": true}', auth())).status).toBe(
+      200,
+    );
   });
 
   it('refuses on /queue the tenant /events refuses, instead of queueing it for the dead-letter queue', async () => {
@@ -75,7 +87,10 @@ describe('local stack with its own token table', () => {
     custom = await startLocalStack({
       port: 0,
       quiet: true,
-      tokens: { 'alice-secret': { principal: 'alice', tenant: 'ops', admin: true }, 'bob-secret': { principal: 'bob', tenant: 'team-b' } },
+      tokens: {
+        'alice-secret': { principal: 'alice', tenant: 'ops', admin: true },
+        'bob-secret': { principal: 'bob', tenant: 'team-b' },
+      },
     });
   }, 30_000);
 
@@ -87,11 +102,28 @@ describe('local stack with its own token table', () => {
     expect((await customClient.post('/events', EXAMPLE_LINES[4] as string, bearer('local-dev'))).status).toBe(401);
     expect((await customClient.post('/events', EXAMPLE_LINES[4] as string, bearer('bob-secret'))).status).toBe(202);
     expect((await customClient.alertsFor('team-b', 1))[0]?.ruleId).toBe('word-launches-powershell');
-    expect((await customClient.request('PATCH', '/rules/word-launches-powershell', '{"enabled": false}', bearer('bob-secret'))).status).toBe(403);
-    const byAlice = await customClient.request('PATCH', '/rules/word-launches-powershell', '{"enabled": false}', bearer('alice-secret'));
+    expect(
+      (
+        await customClient.request(
+          'PATCH',
+          '/rules/word-launches-powershell',
+          '{"enabled": false}',
+          bearer('bob-secret'),
+        )
+      ).status,
+    ).toBe(403);
+    const byAlice = await customClient.request(
+      'PATCH',
+      '/rules/word-launches-powershell',
+      '{"enabled": false}',
+      bearer('alice-secret'),
+    );
     expect(byAlice).toMatchObject({ status: 200, body: { override: { updatedBy: 'alice' } } });
     const rules = (await customClient.request('GET', '/rules', undefined, bearer('bob-secret'))).body;
     expect(rules.tenant).toBe('team-b');
-    expect((rules.rules as Rule[]).find((r) => r.id === 'word-launches-powershell')?.override).toMatchObject({ enabled: false, updatedBy: 'alice' });
+    expect((rules.rules as Rule[]).find((r) => r.id === 'word-launches-powershell')?.override).toMatchObject({
+      enabled: false,
+      updatedBy: 'alice',
+    });
   });
 });

@@ -1,5 +1,10 @@
 import { readFileSync } from 'node:fs';
-import { DeleteMessageBatchCommand, ReceiveMessageCommand, SendMessageCommand, type Message } from '@aws-sdk/client-sqs';
+import {
+  DeleteMessageBatchCommand,
+  ReceiveMessageCommand,
+  SendMessageCommand,
+  type Message,
+} from '@aws-sdk/client-sqs';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import type { SQSRecord } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -22,9 +27,15 @@ afterAll(async () => {
 });
 
 /** Each test posts as its own tenant (`Bearer local-dev:<tenant>`), so correlation state never leaks between tests. */
-const auth = (tenant?: string): Record<string, string> => ({ authorization: tenant ? `Bearer local-dev:${tenant}` : 'Bearer local-dev' });
+const auth = (tenant?: string): Record<string, string> => ({
+  authorization: tenant ? `Bearer local-dev:${tenant}` : 'Bearer local-dev',
+});
 
-async function post(path: string, body: string | Buffer, headers: Record<string, string> = auth()): Promise<{ status: number; body: Record<string, unknown> }> {
+async function post(
+  path: string,
+  body: string | Buffer,
+  headers: Record<string, string> = auth(),
+): Promise<{ status: number; body: Record<string, unknown> }> {
   const response = await fetch(`${stack.url}${path}`, { method: 'POST', body, headers });
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
 }
@@ -33,10 +44,23 @@ async function receiveAll(queueUrl: string, wanted: number, timeoutMs = 8000): P
   const got: Message[] = [];
   const deadline = Date.now() + timeoutMs;
   while (got.length < wanted && Date.now() < deadline) {
-    const { Messages = [] } = await stack.sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, MessageSystemAttributeNames: ['All'], MessageAttributeNames: ['All'] }));
+    const { Messages = [] } = await stack.sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: queueUrl,
+        MaxNumberOfMessages: 10,
+        WaitTimeSeconds: 1,
+        MessageSystemAttributeNames: ['All'],
+        MessageAttributeNames: ['All'],
+      }),
+    );
     got.push(...Messages);
     if (Messages.length > 0) {
-      await stack.sqs.send(new DeleteMessageBatchCommand({ QueueUrl: queueUrl, Entries: Messages.map((m, i) => ({ Id: `d${i}`, ReceiptHandle: m.ReceiptHandle ?? '' })) }));
+      await stack.sqs.send(
+        new DeleteMessageBatchCommand({
+          QueueUrl: queueUrl,
+          Entries: Messages.map((m, i) => ({ Id: `d${i}`, ReceiptHandle: m.ReceiptHandle ?? '' })),
+        }),
+      );
     }
   }
   return got;
@@ -64,7 +88,7 @@ describe('local stack, end to end', () => {
     expect(stack.dlqUrl).toMatch(/stixflow-ingest-dlq$/);
   });
 
-  it('POST /events with the README\'s NDJSON raises the five example alerts, field by field', async () => {
+  it("POST /events with the README's NDJSON raises the five example alerts, field by field", async () => {
     const { status, body } = await post('/events', EVENTS, auth());
     expect(status).toBe(202);
     expect(body).toMatchObject({ accepted: 5, rejected: 0, alerts: 5, rejections: [] });
@@ -78,7 +102,14 @@ describe('local stack, end to end', () => {
     ]);
     expect(alerts.map((a) => a.id).sort()).toEqual([...(body.alertIds as string[])].sort());
     const sequence = alerts.find((a) => a.ruleId === 'web-shell-then-callback')!;
-    expect(sequence).toMatchObject({ schema: 'stixflow.alert/1', groupKey: '["web-1"]', sourceEventIds: ['evt-1', 'evt-4'], firstObserved: '2026-01-01T10:00:00Z', lastObserved: '2026-01-01T10:01:00Z', category: 'command-and-control' });
+    expect(sequence).toMatchObject({
+      schema: 'stixflow.alert/1',
+      groupKey: '["web-1"]',
+      sourceEventIds: ['evt-1', 'evt-4'],
+      firstObserved: '2026-01-01T10:00:00Z',
+      lastObserved: '2026-01-01T10:01:00Z',
+      category: 'command-and-control',
+    });
     expect(sequence.observedDataIds).toHaveLength(2);
     expect(sequence.sighting).toMatchObject({
       type: 'sighting',
@@ -103,9 +134,15 @@ describe('local stack, end to end', () => {
     expect(single).toMatchObject({ status: 202, body: { accepted: 1, alerts: 1 } });
     expect((await alertsFor('single', 1))[0]?.ruleId).toBe('word-launches-powershell');
     // Content-type agnostic: an octet-stream body arrives base64-encoded, as API Gateway would pass it.
-    const array = await post('/events', Buffer.from(`[${LINES.slice(0, 2).join(',')}]`), { ...auth('array'), 'content-type': 'application/octet-stream' });
+    const array = await post('/events', Buffer.from(`[${LINES.slice(0, 2).join(',')}]`), {
+      ...auth('array'),
+      'content-type': 'application/octet-stream',
+    });
     expect(array).toMatchObject({ status: 202, body: { accepted: 2, alerts: 2 } });
-    expect((await alertsFor('array', 2)).map((a) => a.ruleId)).toEqual(['credential-file-read', 'web-server-spawns-shell']);
+    expect((await alertsFor('array', 2)).map((a) => a.ruleId)).toEqual([
+      'credential-file-read',
+      'web-server-spawns-shell',
+    ]);
   });
 
   it('answers 400, 413 and 401 as the deployed API does', async () => {
@@ -122,9 +159,20 @@ describe('local stack, end to end', () => {
   });
 
   it('processes events sent to the ingest queue (directly and via POST /queue)', async () => {
-    await stack.sqs.send(new SendMessageCommand({ QueueUrl: stack.ingestQueueUrl, MessageBody: LINES.slice(0, 4).join('\n'), MessageAttributes: { tenant: { DataType: 'String', StringValue: 'via-sqs' } } }));
+    await stack.sqs.send(
+      new SendMessageCommand({
+        QueueUrl: stack.ingestQueueUrl,
+        MessageBody: LINES.slice(0, 4).join('\n'),
+        MessageAttributes: { tenant: { DataType: 'String', StringValue: 'via-sqs' } },
+      }),
+    );
     const alerts = await alertsFor('via-sqs', 4);
-    expect(alerts.map((a) => a.ruleId)).toEqual(['credential-file-read', 'outbound-unusual-port', 'web-server-spawns-shell', 'web-shell-then-callback']);
+    expect(alerts.map((a) => a.ruleId)).toEqual([
+      'credential-file-read',
+      'outbound-unusual-port',
+      'web-server-spawns-shell',
+      'web-shell-then-callback',
+    ]);
     const queued = await post('/queue', LINES[4] as string, auth('via-post-queue'));
     expect(queued).toMatchObject({ status: 202, body: { queued: true } });
     expect((await alertsFor('via-post-queue', 1))[0]?.ruleId).toBe('word-launches-powershell');
@@ -140,7 +188,8 @@ describe('local stack, end to end', () => {
     const failures = stack.failures.filter((f) => f.messageId === messageId);
     expect(failures.length).toBe(2);
     expect(failures.map((f) => f.receiveCount)).toEqual([1, 2]);
-    for (const f of failures) expect(f).toMatchObject({ code: 'malformed', reason: 'no event in the message could be read (invalid-json x1)' });
+    for (const f of failures)
+      expect(f).toMatchObject({ code: 'malformed', reason: 'no event in the message could be read (invalid-json x1)' });
     expect(await receiveAll(stack.alertQueueUrl, 1, 1000)).toEqual([]);
   });
 
@@ -150,7 +199,12 @@ describe('local stack, end to end', () => {
       messageId: id,
       receiptHandle: id,
       body,
-      attributes: { ApproximateReceiveCount: '1', SentTimestamp: '0', SenderId: 'e2e', ApproximateFirstReceiveTimestamp: '0' },
+      attributes: {
+        ApproximateReceiveCount: '1',
+        SentTimestamp: '0',
+        SenderId: 'e2e',
+        ApproximateFirstReceiveTimestamp: '0',
+      },
       messageAttributes: { tenant: { dataType: 'String', stringValue: 'redelivery' } },
       md5OfBody: '',
       eventSource: 'aws:sqs',
@@ -163,19 +217,33 @@ describe('local stack, end to end', () => {
     expect((await handler(batch, context)).batchItemFailures).toEqual([]);
     const alerts = await alertsFor('redelivery', 5);
     expect(new Set(alerts.map((a) => a.id)).size).toBe(5);
-    expect(alerts.map((a) => a.ruleId)).toEqual(['credential-file-read', 'outbound-unusual-port', 'web-server-spawns-shell', 'web-shell-then-callback', 'word-launches-powershell']);
+    expect(alerts.map((a) => a.ruleId)).toEqual([
+      'credential-file-read',
+      'outbound-unusual-port',
+      'web-server-spawns-shell',
+      'web-shell-then-callback',
+      'word-launches-powershell',
+    ]);
   });
 
   it('lists rules and disables one through the rules API', async () => {
     const rules = await fetch(`${stack.url}/rules`, { headers: auth() });
     expect(rules.status).toBe(200);
-    const listed = (await rules.json()) as { rules: { id: string; enabled: boolean; counters: { totals: { alerts: number } } }[] };
+    const listed = (await rules.json()) as {
+      rules: { id: string; enabled: boolean; counters: { totals: { alerts: number } } }[];
+    };
     expect(listed.rules).toHaveLength(5);
     expect(listed.rules.find((r) => r.id === 'web-shell-then-callback')?.counters.totals.alerts).toBe(1);
-    const patched = await fetch(`${stack.url}/rules/word-launches-powershell`, { method: 'PATCH', headers: auth(), body: '{"enabled": false}' });
+    const patched = await fetch(`${stack.url}/rules/word-launches-powershell`, {
+      method: 'PATCH',
+      headers: auth(),
+      body: '{"enabled": false}',
+    });
     expect(patched.status).toBe(200);
     expect(await patched.json()).toMatchObject({ id: 'word-launches-powershell', enabled: false });
-    const after = (await (await fetch(`${stack.url}/rules`, { headers: auth() })).json()) as { rules: { id: string; enabled: boolean }[] };
+    const after = (await (await fetch(`${stack.url}/rules`, { headers: auth() })).json()) as {
+      rules: { id: string; enabled: boolean }[];
+    };
     expect(after.rules.find((r) => r.id === 'word-launches-powershell')?.enabled).toBe(false);
     expect((await fetch(`${stack.url}/rules`)).status).toBe(401);
   });

@@ -39,8 +39,28 @@ const FEED = {
   type: 'bundle',
   id: 'bundle--0b6c2a10-7d4e-4f39-9a55-1c2d3e4f5a60',
   objects: [
-    { type: 'indicator', spec_version: '2.1', id: 'indicator--0b6c2a10-7d4e-4f39-9a55-1c2d3e4f5a61', created: '2026-01-01T00:00:00.000Z', modified: '2026-01-01T00:00:00.000Z', name: 'C2 address', pattern_type: 'stix', pattern: "[ipv4-addr:value = '198.51.100.7']", valid_from: '2026-01-01T00:00:00Z' },
-    { type: 'indicator', spec_version: '2.1', id: 'indicator--0b6c2a10-7d4e-4f39-9a55-1c2d3e4f5a62', created: '2026-01-01T00:00:00.000Z', modified: '2026-01-01T00:00:00.000Z', name: 'Broken', pattern_type: 'stix', pattern: "[ipv4-addr:value = ", valid_from: '2026-01-01T00:00:00Z' },
+    {
+      type: 'indicator',
+      spec_version: '2.1',
+      id: 'indicator--0b6c2a10-7d4e-4f39-9a55-1c2d3e4f5a61',
+      created: '2026-01-01T00:00:00.000Z',
+      modified: '2026-01-01T00:00:00.000Z',
+      name: 'C2 address',
+      pattern_type: 'stix',
+      pattern: "[ipv4-addr:value = '198.51.100.7']",
+      valid_from: '2026-01-01T00:00:00Z',
+    },
+    {
+      type: 'indicator',
+      spec_version: '2.1',
+      id: 'indicator--0b6c2a10-7d4e-4f39-9a55-1c2d3e4f5a62',
+      created: '2026-01-01T00:00:00.000Z',
+      modified: '2026-01-01T00:00:00.000Z',
+      name: 'Broken',
+      pattern_type: 'stix',
+      pattern: '[ipv4-addr:value = ',
+      valid_from: '2026-01-01T00:00:00Z',
+    },
   ],
 };
 
@@ -48,18 +68,41 @@ const BASE = Date.UTC(2026, 10, 30, 12, 0, 0);
 let serial = 0;
 
 /** One STIX bundle: an observed-data with a process (and its host), or a connection. */
-function event(options: { second: number; host: string; process?: Record<string, unknown>; dst?: string; count?: number; at?: string }): string {
+function event(options: {
+  second: number;
+  host: string;
+  process?: Record<string, unknown>;
+  dst?: string;
+  count?: number;
+  at?: string;
+}): string {
   const n = ++serial;
   const hex = n.toString(16).padStart(12, '0');
   const at = options.at ?? new Date(BASE + options.second * 1000).toISOString();
   const asset = { type: 'x-oca-asset', id: `x-oca-asset--00000000-0000-4000-8000-${hex}`, hostname: options.host };
   const objects: Record<string, unknown>[] = [asset];
-  if (options.process) objects.push({ type: 'process', id: `process--00000000-0000-4000-8000-${hex}`, ...options.process });
+  if (options.process)
+    objects.push({ type: 'process', id: `process--00000000-0000-4000-8000-${hex}`, ...options.process });
   if (options.dst) {
     objects.push({ type: 'ipv4-addr', id: `ipv4-addr--00000000-0000-4000-8000-${hex}`, value: options.dst });
-    objects.push({ type: 'network-traffic', id: `network-traffic--00000000-0000-4000-8000-${hex}`, dst_ref: `ipv4-addr--00000000-0000-4000-8000-${hex}`, protocols: ['tcp'] });
+    objects.push({
+      type: 'network-traffic',
+      id: `network-traffic--00000000-0000-4000-8000-${hex}`,
+      dst_ref: `ipv4-addr--00000000-0000-4000-8000-${hex}`,
+      protocols: ['tcp'],
+    });
   }
-  const sdo = { type: 'observed-data', spec_version: '2.1', id: `observed-data--00000000-0000-4000-8000-${hex}`, created: at, modified: at, first_observed: at, last_observed: at, number_observed: options.count ?? 1, object_refs: objects.map((o) => o.id) };
+  const sdo = {
+    type: 'observed-data',
+    spec_version: '2.1',
+    id: `observed-data--00000000-0000-4000-8000-${hex}`,
+    created: at,
+    modified: at,
+    first_observed: at,
+    last_observed: at,
+    number_observed: options.count ?? 1,
+    object_refs: objects.map((o) => o.id),
+  };
   return JSON.stringify({ type: 'bundle', id: `bundle--00000000-0000-4000-8000-${hex}`, objects: [sdo, ...objects] });
 }
 
@@ -107,9 +150,17 @@ describe('one poisoned element of each kind in one batch', () => {
     expect(response.status).toBe(200);
     const body = response.body;
     const rules = body.rules as { id: string; status: string; errors: { code: string }[] }[];
-    const status = (wanted: string): string[] => rules.filter((r) => r.status === wanted).map((r) => r.id).sort();
+    const status = (wanted: string): string[] =>
+      rules
+        .filter((r) => r.status === wanted)
+        .map((r) => r.id)
+        .sort();
     expect(status('loaded')).toEqual(['marker-in-command-line', 'staged-sequence']);
-    expect(status('invalid')).toEqual(['broken-pattern', 'indicator--0b6c2a10-7d4e-4f39-9a55-1c2d3e4f5a62', 'never-matches']);
+    expect(status('invalid')).toEqual([
+      'broken-pattern',
+      'indicator--0b6c2a10-7d4e-4f39-9a55-1c2d3e4f5a62',
+      'never-matches',
+    ]);
     expect(rules.find((r) => r.id === 'never-matches')?.errors.map((e) => e.code)).toEqual(['unsatisfiable']);
     expect(body.indicators).toMatchObject({ total: 1 });
   });
@@ -121,7 +172,9 @@ describe('one poisoned element of each kind in one batch', () => {
     expect((body.rejections as { index: number }[]).map((r) => r.index)).toEqual([0, 1]);
     expect(body.accepted).toBe(LINES.length - 2);
     const errors = body.errorEvents as { index: number; code: string; ruleId?: string }[];
-    expect(errors).toContainEqual(expect.objectContaining({ index: 8, code: 'future-event', ruleId: 'staged-sequence' }));
+    expect(errors).toContainEqual(
+      expect.objectContaining({ index: 8, code: 'future-event', ruleId: 'staged-sequence' }),
+    );
     expect(errors.filter((e) => e.index !== 8)).toEqual([]);
     expect(body.valuesCut).toBeGreaterThanOrEqual(1);
 

@@ -3,7 +3,12 @@
  * against dynalite on loopback. The same behaviour is asserted on each.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { AlertLedger, DEFAULT_DEDUPE_WINDOW_SECONDS, ledgerAlertKey, ledgerHitKey } from '../../src/engine/alert-ledger.js';
+import {
+  AlertLedger,
+  DEFAULT_DEDUPE_WINDOW_SECONDS,
+  ledgerAlertKey,
+  ledgerHitKey,
+} from '../../src/engine/alert-ledger.js';
 import { alertId, type Alert } from '../../src/engine/alert.js';
 import { compileGroupKey } from '../../src/engine/grouping.js';
 import { parseObjectPath } from '../../src/engine/grouping.js';
@@ -25,13 +30,21 @@ afterAll(async () => {
 
 type Factory = (now: () => number, maxItemBytes?: number) => Promise<StateStore>;
 const stores: [string, Factory][] = [
-  ['in-memory store', async (now, maxItemBytes) => new InMemoryStateStore({ now, ...(maxItemBytes ? { maxItemBytes } : {}) })],
+  [
+    'in-memory store',
+    async (now, maxItemBytes) => new InMemoryStateStore({ now, ...(maxItemBytes ? { maxItemBytes } : {}) }),
+  ],
   [
     'DynamoDB store (dynalite)',
     async (now, maxItemBytes) => {
       const tableName = `ledger-${++tables}`;
       await ensureStateTable(dynamo.client, tableName);
-      return new DynamoDbStateStore({ client: dynamo.client, tableName, now, ...(maxItemBytes ? { maxItemBytes } : {}) });
+      return new DynamoDbStateStore({
+        client: dynamo.client,
+        tableName,
+        now,
+        ...(maxItemBytes ? { maxItemBytes } : {}),
+      });
     },
   ],
 ];
@@ -139,8 +152,19 @@ for (const [name, factory] of stores) {
     });
 
     it('counts a hit once per (tenant, rule, kind, event), however often it comes', async () => {
-      const hit = (ruleId: string, kind: string, eventId: string, tenant = 'acme') => ({ tenant, ruleId, kind, eventId });
-      const hits = [hit('r1', 'filtered', 'observed-data--a'), hit('r1', 'filtered', 'observed-data--a'), hit('r2', 'filtered', 'observed-data--a'), hit('r1', 'late', 'observed-data--a'), hit('r1', 'filtered', 'observed-data--a', 'globex')];
+      const hit = (ruleId: string, kind: string, eventId: string, tenant = 'acme') => ({
+        tenant,
+        ruleId,
+        kind,
+        eventId,
+      });
+      const hits = [
+        hit('r1', 'filtered', 'observed-data--a'),
+        hit('r1', 'filtered', 'observed-data--a'),
+        hit('r2', 'filtered', 'observed-data--a'),
+        hit('r1', 'late', 'observed-data--a'),
+        hit('r1', 'filtered', 'observed-data--a', 'globex'),
+      ];
       const first = await ledger.firstHits(hits);
       expect(first).toEqual([hits[0], hits[2], hits[3], hits[4]]);
       expect(await ledger.firstHits(hits.map((h) => ({ ...h })))).toEqual([]);
@@ -155,13 +179,20 @@ for (const [name, factory] of stores) {
 describe('ledger keys', () => {
   it('cannot collide with correlation groups or the gate items', () => {
     const path = parseObjectPath('process:x_host_id') as ObjectPath;
-    const group = compileGroupKey([path])(observed('e1', 0, { type: 'process', name: '#ledger alert x', x_host_id: '#ledger alert x' }).input.observation);
+    const group = compileGroupKey([path])(
+      observed('e1', 0, { type: 'process', name: '#ledger alert x', x_host_id: '#ledger alert x' }).input.observation,
+    );
     expect(group).toBe('["#ledger alert x"]');
-    for (const key of [ledgerAlertKey(alert(1)), ledgerHitKey({ tenant: 'acme', ruleId: 'shell', kind: 'filtered', eventId: 'observed-data--a' })]) {
+    for (const key of [
+      ledgerAlertKey(alert(1)),
+      ledgerHitKey({ tenant: 'acme', ruleId: 'shell', kind: 'filtered', eventId: 'observed-data--a' }),
+    ]) {
       // Correlation groups are '' or a JSON array; the gate uses '#suppress …' and '#rate'.
       expect(key.group.startsWith('#ledger ')).toBe(true);
       expect(key.group).not.toBe('');
     }
-    expect(ledgerAlertKey(alert(1)).group).not.toBe(ledgerHitKey({ tenant: 'acme', ruleId: 'shell', kind: 'alert', eventId: alert(1).id }).group);
+    expect(ledgerAlertKey(alert(1)).group).not.toBe(
+      ledgerHitKey({ tenant: 'acme', ruleId: 'shell', kind: 'alert', eventId: alert(1).id }).group,
+    );
   });
 });

@@ -16,7 +16,9 @@ const SQS_BODY = /^[\u0009\u000A\u000D\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10F
 class CharacterCheckingSink implements MessageSink {
   readonly bodies: string[] = [];
   async send(messages: OutgoingMessage[]): Promise<SendResult> {
-    const failed = messages.filter((m) => !SQS_BODY.test(m.body)).map((m) => ({ id: m.id, reason: 'InvalidMessageContents: invalid characters', permanent: true }));
+    const failed = messages
+      .filter((m) => !SQS_BODY.test(m.body))
+      .map((m) => ({ id: m.id, reason: 'InvalidMessageContents: invalid characters', permanent: true }));
     this.bodies.push(...messages.filter((m) => SQS_BODY.test(m.body)).map((m) => m.body));
     return { sent: messages.filter((m) => SQS_BODY.test(m.body)).map((m) => m.id), failed };
   }
@@ -34,7 +36,10 @@ rules:
     const sink = new CharacterCheckingSink();
     const detector = new Detector({ rules, store: new InMemoryStateStore(), sink });
     const commandLine = 'mimikatz \uFFFE\uFFFF sekurlsa';
-    const result = await detector.process([stixEvent({ n: 1, time: '2026-01-01T10:00:00Z', process: { name: 'tool', command_line: commandLine } })], 't');
+    const result = await detector.process(
+      [stixEvent({ n: 1, time: '2026-01-01T10:00:00Z', process: { name: 'tool', command_line: commandLine } })],
+      't',
+    );
     expect(result.errors).toEqual([]);
     expect(result.alerts).toHaveLength(1);
     expect(sink.bodies).toHaveLength(1);
@@ -56,13 +61,17 @@ rules:
     // Settling writes the ledger item again once the alert is out; that write fails here.
     const store = Object.assign(Object.create(inner) as InMemoryStateStore, {
       put: (item: { key: { group: string }; value: string; expiresAt: number }, version: number | null) => {
-        if (version !== null && item.key.group.startsWith('#ledger')) return Promise.reject(new Error('ProvisionedThroughputExceededException'));
+        if (version !== null && item.key.group.startsWith('#ledger'))
+          return Promise.reject(new Error('ProvisionedThroughputExceededException'));
         return inner.put(item as never, version);
       },
     });
     const sink = new CharacterCheckingSink();
     const detector = new Detector({ rules, store, sink });
-    const result = await detector.process([stixEvent({ n: 1, time: '2026-01-01T10:00:00Z', process: { name: 'tool' } })], 't');
+    const result = await detector.process(
+      [stixEvent({ n: 1, time: '2026-01-01T10:00:00Z', process: { name: 'tool' } })],
+      't',
+    );
     expect(result.alerts).toHaveLength(1);
     expect(sink.bodies).toHaveLength(1);
     expect(result.errors).toEqual([expect.objectContaining({ severity: 'warning', code: 'bookkeeping-failed' })]);
@@ -84,14 +93,19 @@ rules:
     const counters = new InMemoryCounterStore();
     const sink = new CharacterCheckingSink();
     const detector = new Detector({ rules, store, sink, counters });
-    const batch = [stixEvent({ n: 1, time: '2026-01-01T10:00:00Z', process: { name: 'a' } }), stixEvent({ n: 2, time: '2026-01-01T10:00:05Z', process: { name: 'b' } })];
+    const batch = [
+      stixEvent({ n: 1, time: '2026-01-01T10:00:00Z', process: { name: 'a' } }),
+      stixEvent({ n: 2, time: '2026-01-01T10:00:05Z', process: { name: 'b' } }),
+    ];
     const first = await detector.process(batch, 't');
     expect(first.errors.map((e) => e.code)).toContain('state-too-large');
     expect(first.alerts).toHaveLength(1);
     const again = await detector.process(batch, 't');
     expect(again.alerts).toHaveLength(0);
     expect(sink.bodies).toHaveLength(1);
-    const totals = [...(await counters.read('t', ['pair'], [utcDay(Date.now())])).values()].flatMap((days) => [...days.values()]);
+    const totals = [...(await counters.read('t', ['pair'], [utcDay(Date.now())])).values()].flatMap((days) => [
+      ...days.values(),
+    ]);
     expect(totals.reduce((sum, c) => sum + c.alerts, 0)).toBe(1);
   });
 });

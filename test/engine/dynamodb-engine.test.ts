@@ -26,9 +26,15 @@ async function newStore(): Promise<DynamoDbStateStore> {
   return new DynamoDbStateStore({ client: dynamo.client, tableName });
 }
 
-const sequence = rule('word-then-shell', "([process:name = 'winword.exe'] FOLLOWEDBY [process:name = 'powershell.exe']) WITHIN 60 SECONDS", ['process:x_host_id']);
+const sequence = rule(
+  'word-then-shell',
+  "([process:name = 'winword.exe'] FOLLOWEDBY [process:name = 'powershell.exe']) WITHIN 60 SECONDS",
+  ['process:x_host_id'],
+);
 const single = rule('shell', "[process:name = 'bash']");
-const repeats = rule('brute-force', "[user-account:x_failed_login = true] REPEATS 3 TIMES WITHIN 30 SECONDS", ['user-account:user_id']);
+const repeats = rule('brute-force', '[user-account:x_failed_login = true] REPEATS 3 TIMES WITHIN 30 SECONDS', [
+  'user-account:user_id',
+]);
 
 function proc(id: string, second: number, name: string, host: string): EventInput {
   return observed(id, second, { type: 'process', name, x_host_id: host }).input;
@@ -44,7 +50,12 @@ describe('streaming engine on DynamoDB (dynalite)', () => {
     expect(store.stats.reads - before.reads).toBe(0);
     expect(store.stats.writes - before.writes).toBe(0);
 
-    const batch = await engine.processBatch([proc('a', 0, 'winword.exe', 'h1'), proc('b', 1, 'winword.exe', 'h2'), proc('c', 5, 'powershell.exe', 'h1'), proc('d', 6, 'powershell.exe', 'h2')]);
+    const batch = await engine.processBatch([
+      proc('a', 0, 'winword.exe', 'h1'),
+      proc('b', 1, 'winword.exe', 'h2'),
+      proc('c', 5, 'powershell.exe', 'h1'),
+      proc('d', 6, 'powershell.exe', 'h2'),
+    ]);
     expect(batch.alerts.map((a) => a.groupKey).sort()).toEqual(['["h1"]', '["h2"]']);
     expect(store.stats.reads - before.reads).toBe(1);
     expect(store.stats.writes - before.writes).toBe(2);
@@ -53,13 +64,19 @@ describe('streaming engine on DynamoDB (dynalite)', () => {
   it('correlates per group only and never alerts twice for a redelivered batch', async () => {
     const store = await newStore();
     const engine = new StreamingEngine({ rules: [sequence], store });
-    const first = await engine.processBatch([proc('w1', 0, 'winword.exe', 'h1'), proc('p2', 10, 'powershell.exe', 'h2')]);
+    const first = await engine.processBatch([
+      proc('w1', 0, 'winword.exe', 'h1'),
+      proc('p2', 10, 'powershell.exe', 'h2'),
+    ]);
     expect(first.alerts).toEqual([]);
     const second = await engine.processBatch([proc('p1', 20, 'powershell.exe', 'h1')]);
     expect(second.alerts).toHaveLength(1);
     expect(second.alerts[0]!.observedDataIds).toEqual(['observed-data--p1', 'observed-data--w1']);
     await engine.acknowledge(second.alerts);
-    const again = await engine.processBatch([proc('w1', 0, 'winword.exe', 'h1'), proc('p1', 20, 'powershell.exe', 'h1')]);
+    const again = await engine.processBatch([
+      proc('w1', 0, 'winword.exe', 'h1'),
+      proc('p1', 20, 'powershell.exe', 'h1'),
+    ]);
     expect(again.alerts).toEqual([]);
     expect(again.stats.duplicates).toBe(2);
   });
@@ -67,7 +84,10 @@ describe('streaming engine on DynamoDB (dynalite)', () => {
   it('re-sends an alert committed but not acknowledged (outbox), with the same id', async () => {
     const store = await newStore();
     const engine = new StreamingEngine({ rules: [sequence], store });
-    const { alerts } = await engine.processBatch([proc('w', 0, 'winword.exe', 'h1'), proc('p', 3, 'powershell.exe', 'h1')]);
+    const { alerts } = await engine.processBatch([
+      proc('w', 0, 'winword.exe', 'h1'),
+      proc('p', 3, 'powershell.exe', 'h1'),
+    ]);
     expect(alerts).toHaveLength(1);
     // The send failed: the input is redelivered; the same alert comes back, then is cleared.
     const retried = await engine.processBatch([proc('p', 3, 'powershell.exe', 'h1')]);
@@ -82,7 +102,10 @@ describe('streaming engine on DynamoDB (dynalite)', () => {
     await engine.processBatch([proc('w', 0, 'winword.exe', 'h9')]);
     const explanation = await engine.explain('default', 'word-then-shell', '["h9"]');
     expect(explanation.stateful).toBe(true);
-    expect(explanation.observations.map((o) => o.text)).toEqual(["[process:name = 'winword.exe']", "[process:name = 'powershell.exe']"]);
+    expect(explanation.observations.map((o) => o.text)).toEqual([
+      "[process:name = 'winword.exe']",
+      "[process:name = 'powershell.exe']",
+    ]);
     expect(explanation.partialMatches).toHaveLength(1);
     expect(explanation.partialMatches[0]!.satisfies).toEqual([0]);
     expect(explanation.pendingObservations).toEqual([1]);
@@ -94,18 +117,29 @@ describe('streaming engine on DynamoDB (dynalite)', () => {
     // with winword then powershell: 60 alerts, whatever the interleaving.
     const events: EventInput[] = [];
     for (let u = 0; u < 40; u++) {
-      for (let k = 0; k < 3; k++) events.push(observed(`u${u}-${k}`, u * 100 + k * 5, { type: 'user-account', user_id: `user${u}`, x_failed_login: true }).input);
+      for (let k = 0; k < 3; k++)
+        events.push(
+          observed(`u${u}-${k}`, u * 100 + k * 5, { type: 'user-account', user_id: `user${u}`, x_failed_login: true })
+            .input,
+        );
     }
     for (let h = 0; h < 20; h++) {
       events.push(proc(`h${h}-w`, h * 100, 'winword.exe', `host${h}`));
       events.push(proc(`h${h}-p`, h * 100 + 30, 'powershell.exe', `host${h}`));
     }
     // A deterministic shuffle, then a round-robin deal into 8 workers' batches of 4.
-    const shuffled = events.map((e, i) => ({ e, k: (i * 7919) % 101 })).sort((a, b) => a.k - b.k).map((x) => x.e);
+    const shuffled = events
+      .map((e, i) => ({ e, k: (i * 7919) % 101 }))
+      .sort((a, b) => a.k - b.k)
+      .map((x) => x.e);
     const runWith = async (workers: number, store: DynamoDbStateStore | InMemoryStateStore): Promise<string[]> => {
-      const engines = Array.from({ length: workers }, () => new StreamingEngine({ rules: [sequence, repeats], store, latenessSeconds: 86_400 }));
+      const engines = Array.from(
+        { length: workers },
+        () => new StreamingEngine({ rules: [sequence, repeats], store, latenessSeconds: 86_400 }),
+      );
       const queues: EventInput[][][] = engines.map(() => []);
-      for (let i = 0; i < shuffled.length; i += 4) (queues[(i / 4) % workers] as EventInput[][]).push(shuffled.slice(i, i + 4));
+      for (let i = 0; i < shuffled.length; i += 4)
+        (queues[(i / 4) % workers] as EventInput[][]).push(shuffled.slice(i, i + 4));
       const ids = new Set<string>();
       await Promise.all(
         engines.map(async (engine, w) => {
@@ -137,9 +171,13 @@ describe('streaming engine on DynamoDB (dynalite)', () => {
       expect(first.errors).toEqual([]);
       const second = await engine.processBatch([proc('cjk-p', 5, 'powershell.exe', cjkHost)]);
       expect(second.errors).toEqual([]);
-      expect(second.alerts.map((a) => [a.groupKey, a.observedDataIds])).toEqual([[JSON.stringify([cjkHost]), ['observed-data--cjk-p', 'observed-data--cjk-w']]]);
+      expect(second.alerts.map((a) => [a.groupKey, a.observedDataIds])).toEqual([
+        [JSON.stringify([cjkHost]), ['observed-data--cjk-p', 'observed-data--cjk-w']],
+      ]);
       await engine.acknowledge(second.alerts);
-      expect((await engine.explain('default', 'word-then-shell', JSON.stringify([cjkHost]))).stateExpiresAt).toBeDefined();
+      expect(
+        (await engine.explain('default', 'word-then-shell', JSON.stringify([cjkHost]))).stateExpiresAt,
+      ).toBeDefined();
     });
 
     it('a batch of it and normal events alerts for all', async () => {
@@ -154,7 +192,9 @@ describe('streaming engine on DynamoDB (dynalite)', () => {
         proc('m-p', 5, 'powershell.exe', 'db-1'),
       ]);
       expect(result.errors).toEqual([]);
-      expect(result.alerts.map((a) => a.groupKey).sort()).toEqual([JSON.stringify([cjkHost]), '["db-1"]', '["web-1"]'].sort());
+      expect(result.alerts.map((a) => a.groupKey).sort()).toEqual(
+        [JSON.stringify([cjkHost]), '["db-1"]', '["web-1"]'].sort(),
+      );
     });
 
     it('a key whose read or write fails fails only its own events, each reported with its index and rule', async () => {
@@ -167,9 +207,13 @@ describe('streaming engine on DynamoDB (dynalite)', () => {
         (next, context) => async (args) => {
           if (context.commandName === 'BatchGetItemCommand') {
             const request = Object.values((args.input as BatchGetItemCommandInput).RequestItems ?? {})[0];
-            if (request?.Keys?.some((k) => k.sk?.S?.includes(poisoned))) throw Object.assign(new Error('throughput exceeded'), { name: 'ProvisionedThroughputExceededException' });
+            if (request?.Keys?.some((k) => k.sk?.S?.includes(poisoned)))
+              throw Object.assign(new Error('throughput exceeded'), { name: 'ProvisionedThroughputExceededException' });
           }
-          if (context.commandName === 'PutItemCommand' && (args.input as PutItemCommandInput).Item?.sk?.S?.includes(encodeURIComponent('["poison-write"]'))) {
+          if (
+            context.commandName === 'PutItemCommand' &&
+            (args.input as PutItemCommandInput).Item?.sk?.S?.includes(encodeURIComponent('["poison-write"]'))
+          ) {
             throw Object.assign(new Error('internal server error'), { name: 'InternalServerError' });
           }
           return next(args);

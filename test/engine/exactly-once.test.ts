@@ -73,7 +73,18 @@ const loaded = loadRules([
 ]);
 const RULE_IDS = [...loaded.rules.map((r) => r.id), `indicator--${uuid(0xa1)}`];
 
-const NAMES = ['bash', 'bash', 'curl', 'winword.exe', 'powershell.exe', 'logon-failed', 'logon-failed', 'evil.exe', 'ls', 'sshd'];
+const NAMES = [
+  'bash',
+  'bash',
+  'curl',
+  'winword.exe',
+  'powershell.exe',
+  'logon-failed',
+  'logon-failed',
+  'evil.exe',
+  'ls',
+  'sshd',
+];
 const HOSTS = ['web-1', 'web-2', 'db-1'];
 
 /** A seeded stream of events, one second apart (all within the allowed lateness), some muted by filters. */
@@ -120,7 +131,14 @@ async function run(batches: unknown[][], options: { flaky?: boolean } = {}): Pro
   const queue = new InMemoryQueue({ now: clock.now, dedupeWindowMs: 0 });
   const counters = new InMemoryCounterStore();
   const sink = options.flaky ? new FailingFirstSink(queue) : queue;
-  const detector = new Detector({ rules: loaded.rules, indicators: loaded.indicators, store, sink, counters, now: clock.now });
+  const detector = new Detector({
+    rules: loaded.rules,
+    indicators: loaded.indicators,
+    store,
+    sink,
+    counters,
+    now: clock.now,
+  });
   let suppressed = 0;
   let throttled = 0;
   for (const batch of batches) {
@@ -146,7 +164,8 @@ async function run(batches: unknown[][], options: { flaky?: boolean } = {}): Pro
 }
 
 const ids = (r: Run): string[] => r.alerts.map((a) => a.id).sort();
-const inBatches = <T,>(items: T[], size: number): T[][] => Array.from({ length: Math.ceil(items.length / size) }, (_, i) => items.slice(i * size, (i + 1) * size));
+const inBatches = <T>(items: T[], size: number): T[][] =>
+  Array.from({ length: Math.ceil(items.length / size) }, (_, i) => items.slice(i * size, (i + 1) * size));
 
 describe('exactly-once delivery through the Detector', () => {
   const events = stream(7, 120);
@@ -157,8 +176,10 @@ describe('exactly-once delivery through the Detector', () => {
     for (const id of RULE_IDS) expect(kinds, id).toContain(id);
     expect(once.alerts.some((a) => a.category === 'rate-limited')).toBe(true);
     expect(new Set(ids(once)).size).toBe(once.alerts.length);
-    const total = (name: (typeof COUNTER_NAMES)[number]): number => Object.values(once.counters).reduce((n, c) => n + c[name], 0);
-    for (const name of ['matches', 'alerts', 'filtered', 'suppressed'] as const) expect(total(name), name).toBeGreaterThan(0);
+    const total = (name: (typeof COUNTER_NAMES)[number]): number =>
+      Object.values(once.counters).reduce((n, c) => n + c[name], 0);
+    for (const name of ['matches', 'alerts', 'filtered', 'suppressed'] as const)
+      expect(total(name), name).toBeGreaterThan(0);
   });
 
   for (const size of [1, 7]) {
@@ -194,7 +215,8 @@ describe('exactly-once delivery through the Detector', () => {
   }
 
   it('a late event delivered again is counted late once', async () => {
-    const time = (s: number): string => new Date(Date.UTC(2026, 0, 1, 10) + s * 1000).toISOString().replace('.000Z', 'Z');
+    const time = (s: number): string =>
+      new Date(Date.UTC(2026, 0, 1, 10) + s * 1000).toISOString().replace('.000Z', 'Z');
     const word = stixEvent({ n: 1, time: time(0), process: { name: 'winword.exe', x_host_id: 'web-1' } });
     // 400 s on: the first event is still held (window 120 s + lateness 300 s), one at 50 s is late.
     const newer = stixEvent({ n: 2, time: time(400), process: { name: 'winword.exe', x_host_id: 'web-1' } });
@@ -211,7 +233,10 @@ describe('exactly-once delivery through the Detector', () => {
     await fc.assert(
       fc.asyncProperty(
         // For each event: how many extra deliveries, and how far after the original each comes.
-        fc.array(fc.array(fc.integer({ min: 0, max: 20 }), { maxLength: 2 }), { minLength: events.length, maxLength: events.length }),
+        fc.array(fc.array(fc.integer({ min: 0, max: 20 }), { maxLength: 2 }), {
+          minLength: events.length,
+          maxLength: events.length,
+        }),
         fc.array(fc.integer({ min: 1, max: 9 }), { minLength: 1, maxLength: 20 }),
         async (extra, sizes) => {
           const slots: { at: number; order: number; event: unknown }[] = [];

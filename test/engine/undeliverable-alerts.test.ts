@@ -24,7 +24,8 @@ rules:
 `);
 
 const T = (s: number): string => new Date(Date.UTC(2026, 0, 1, 10) + s * 1000).toISOString().replace('.000Z', 'Z');
-const proc = (n: number, name: string, host = 'h1'): Record<string, unknown> => stixEvent({ n, time: T(n), process: { name, x_host_id: host } });
+const proc = (n: number, name: string, host = 'h1'): Record<string, unknown> =>
+  stixEvent({ n, time: T(n), process: { name, x_host_id: host } });
 
 function setup() {
   const clock = new Clock(Date.now());
@@ -48,7 +49,9 @@ describe('an alert too large for the alert queue', () => {
         code: 'alert-undeliverable',
         ruleId: 'shell',
         eventIndex: 1,
-        message: expect.stringMatching(/^alert alert--\S+ of rule shell cannot be delivered and is not retried: message-too-large: alert alert--\S+ is \d+ bytes; the alert queue takes at most 256 bytes/),
+        message: expect.stringMatching(
+          /^alert alert--\S+ of rule shell cannot be delivered and is not retried: message-too-large: alert alert--\S+ is \d+ bytes; the alert queue takes at most 256 bytes/,
+        ),
       },
     ]);
     expect(queue.depth).toBe(0);

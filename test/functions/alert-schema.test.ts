@@ -14,7 +14,14 @@ describe('alert document schema', () => {
     expect((await handler(httpEvent({ body: EXAMPLE_EVENTS }), context())).statusCode).toBe(202);
     // 101 distinct callbacks in a minute trip outbound-unusual-port's rate limit (100/min): one notice.
     const burst = Array.from({ length: 101 }, (_, i) =>
-      JSON.stringify({ '@timestamp': '2026-01-01T11:00:00Z', event: { id: `b-${i}` }, host: { name: `host-${i}` }, source: { ip: '10.0.0.5', port: 40000 + i }, destination: { ip: '198.51.100.7', port: 4444 }, network: { transport: 'tcp' } }),
+      JSON.stringify({
+        '@timestamp': '2026-01-01T11:00:00Z',
+        event: { id: `b-${i}` },
+        host: { name: `host-${i}` },
+        source: { ip: '10.0.0.5', port: 40000 + i },
+        destination: { ip: '198.51.100.7', port: 4444 },
+        network: { transport: 'tcp' },
+      }),
     ).join('\n');
     expect((await handler(httpEvent({ body: burst }), context())).statusCode).toBe(202);
     const alerts = await sink.drain();
@@ -32,9 +39,35 @@ describe('alert document schema', () => {
     const { runtime } = testRuntime();
     expect(runtime).toBeDefined();
     const minimal = {
-      schema: 'stixflow.alert/1', id: 'alert--8be118ea-9200-5fc5-b452-6e24a738fbe9', ruleId: 'r', ruleName: 'R', severity: 'high', description: '', tags: [], tenant: 't', groupKey: '',
-      firstObserved: '2026-01-01T10:00:05Z', lastObserved: '2026-01-01T10:00:05Z', observedDataIds: ['observed-data--482838a2-711f-5bb6-8e4e-af689785655e'], sourceEventIds: [], objects: [{ type: 'file' }], created: '2026-01-01T10:00:05.123Z',
-      sighting: { type: 'sighting', spec_version: '2.1', id: 'sighting--c8835312-82e2-5f81-80b2-06c284909d04', created: '2026-01-01T10:00:05.123Z', modified: '2026-01-01T10:00:05.123Z', first_seen: '2026-01-01T10:00:05Z', last_seen: '2026-01-01T10:00:05Z', count: 1, sighting_of_ref: 'indicator--060d28f3-0fee-5bd2-8c92-fabec1edcceb', observed_data_refs: [], description: 'R', x_stixflow_alert_id: 'alert--8be118ea-9200-5fc5-b452-6e24a738fbe9' },
+      schema: 'stixflow.alert/1',
+      id: 'alert--8be118ea-9200-5fc5-b452-6e24a738fbe9',
+      ruleId: 'r',
+      ruleName: 'R',
+      severity: 'high',
+      description: '',
+      tags: [],
+      tenant: 't',
+      groupKey: '',
+      firstObserved: '2026-01-01T10:00:05Z',
+      lastObserved: '2026-01-01T10:00:05Z',
+      observedDataIds: ['observed-data--482838a2-711f-5bb6-8e4e-af689785655e'],
+      sourceEventIds: [],
+      objects: [{ type: 'file' }],
+      created: '2026-01-01T10:00:05.123Z',
+      sighting: {
+        type: 'sighting',
+        spec_version: '2.1',
+        id: 'sighting--c8835312-82e2-5f81-80b2-06c284909d04',
+        created: '2026-01-01T10:00:05.123Z',
+        modified: '2026-01-01T10:00:05.123Z',
+        first_seen: '2026-01-01T10:00:05Z',
+        last_seen: '2026-01-01T10:00:05Z',
+        count: 1,
+        sighting_of_ref: 'indicator--060d28f3-0fee-5bd2-8c92-fabec1edcceb',
+        observed_data_refs: [],
+        description: 'R',
+        x_stixflow_alert_id: 'alert--8be118ea-9200-5fc5-b452-6e24a738fbe9',
+      },
     };
     expect(validate(minimal)).toBe(true);
     expect(validate({ ...minimal, severity: 'urgent' })).toBe(false);

@@ -12,7 +12,10 @@ import { InMemoryQueue } from '../../src/queue/memory-queue.js';
 import { InMemoryCounterStore, InMemoryStateStore } from '../../src/state/index.js';
 
 export const RULES_DIR = fileURLToPath(new URL('../../rules/', import.meta.url));
-export const EXAMPLE_EVENTS = readFileSync(fileURLToPath(new URL('../../examples/events.ndjson', import.meta.url)), 'utf8');
+export const EXAMPLE_EVENTS = readFileSync(
+  fileURLToPath(new URL('../../examples/events.ndjson', import.meta.url)),
+  'utf8',
+);
 export const EXAMPLE_LINES = EXAMPLE_EVENTS.trim().split('\n');
 
 /** A sink that records every message and can be told to refuse them. */
@@ -22,7 +25,8 @@ export class RecordingSink implements MessageSink {
   failing = false;
 
   async send(messages: OutgoingMessage[]): Promise<SendResult> {
-    if (this.failing) return { sent: [], failed: messages.map((m) => ({ id: m.id, reason: 'ThrottlingException: slow down' })) };
+    if (this.failing)
+      return { sent: [], failed: messages.map((m) => ({ id: m.id, reason: 'ThrottlingException: slow down' })) };
     this.sent.push(...messages);
     return this.queue.send(messages);
   }
@@ -43,12 +47,19 @@ export interface TestRuntime {
   overrides: InMemoryRuleOverrideStore;
 }
 
-export function testRuntime(env: Record<string, string> = {}, deps: Partial<RuntimeDeps> = {}, role: 'ingest' | 'rules-api' = 'ingest'): TestRuntime {
+export function testRuntime(
+  env: Record<string, string> = {},
+  deps: Partial<RuntimeDeps> = {},
+  role: 'ingest' | 'rules-api' = 'ingest',
+): TestRuntime {
   const sink = new RecordingSink();
   const store = new InMemoryStateStore();
   const counters = new InMemoryCounterStore();
   const overrides = new InMemoryRuleOverrideStore();
-  const config = readConfig({ TABLE_NAME: 'stixflow-test', ALERT_QUEUE_URL: 'https://sqs.local/alerts.fifo', RULES_DIR, ...env }, role);
+  const config = readConfig(
+    { TABLE_NAME: 'stixflow-test', ALERT_QUEUE_URL: 'https://sqs.local/alerts.fifo', RULES_DIR, ...env },
+    role,
+  );
   const runtime = new Runtime(config, { store, counters, sink, overrides, ...deps });
   return { runtime, sink, store, counters, overrides };
 }
@@ -72,7 +83,17 @@ export function context(name = 'stixflow-test'): Context {
 
 export const JWT_TENANT_A: AuthorizerContext = { jwt: { claims: { sub: 'user-1', tenant: 'tenant-a' }, scopes: [] } };
 
-export function httpEvent(options: { body?: string; base64?: boolean; authorizer?: AuthorizerContext | null; method?: string; routeKey?: string; path?: string; pathParameters?: Record<string, string> } = {}): HttpApiEvent {
+export function httpEvent(
+  options: {
+    body?: string;
+    base64?: boolean;
+    authorizer?: AuthorizerContext | null;
+    method?: string;
+    routeKey?: string;
+    path?: string;
+    pathParameters?: Record<string, string>;
+  } = {},
+): HttpApiEvent {
   const method = options.method ?? 'POST';
   const path = options.path ?? '/events';
   const routeKey = options.routeKey ?? `${method} ${path}`;
@@ -106,7 +127,12 @@ export function sqsRecord(messageId: string, body: string, tenant?: string, rece
     messageId,
     receiptHandle: `rh-${messageId}`,
     body,
-    attributes: { ApproximateReceiveCount: String(receiveCount), SentTimestamp: '0', SenderId: 'test', ApproximateFirstReceiveTimestamp: '0' },
+    attributes: {
+      ApproximateReceiveCount: String(receiveCount),
+      SentTimestamp: '0',
+      SenderId: 'test',
+      ApproximateFirstReceiveTimestamp: '0',
+    },
     messageAttributes: tenant === undefined ? {} : { tenant: { dataType: 'String', stringValue: tenant } },
     md5OfBody: '',
     eventSource: 'aws:sqs',
@@ -120,13 +146,18 @@ export function sqsEvent(...records: SQSRecord[]): SQSEvent {
 }
 
 /** Captures what the handlers write to stdout and stderr (Powertools logs, EMF metrics) during `run`. */
-export async function captureStdout<T>(run: () => Promise<T>): Promise<{ result: T; output: string; lines: Record<string, unknown>[] }> {
+export async function captureStdout<T>(
+  run: () => Promise<T>,
+): Promise<{ result: T; output: string; lines: Record<string, unknown>[] }> {
   const chunks: string[] = [];
   const record = (chunk: string | Uint8Array): boolean => {
     chunks.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
     return true;
   };
-  const spies = [vi.spyOn(process.stdout, 'write').mockImplementation(record), vi.spyOn(process.stderr, 'write').mockImplementation(record)];
+  const spies = [
+    vi.spyOn(process.stdout, 'write').mockImplementation(record),
+    vi.spyOn(process.stderr, 'write').mockImplementation(record),
+  ];
   try {
     const result = await run();
     const output = chunks.join('');

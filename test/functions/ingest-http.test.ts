@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { createIngestHttpHandler } from '../../functions/ingest-http.js';
-import { captureStdout, context, emfMetrics, EXAMPLE_EVENTS, EXAMPLE_LINES, httpEvent, testRuntime } from './helpers.js';
+import {
+  captureStdout,
+  context,
+  emfMetrics,
+  EXAMPLE_EVENTS,
+  EXAMPLE_LINES,
+  httpEvent,
+  testRuntime,
+} from './helpers.js';
 
 type Body = {
   accepted: number;
@@ -21,7 +29,11 @@ function setup(env: Record<string, string> = {}) {
   const handler = createIngestHttpHandler(() => t.runtime);
   const call = async (event: Parameters<typeof handler>[0]) => {
     const response = await handler(event, context('ingest-http'));
-    return { status: response.statusCode, headers: response.headers ?? {}, body: JSON.parse(response.body ?? '{}') as Body };
+    return {
+      status: response.statusCode,
+      headers: response.headers ?? {},
+      body: JSON.parse(response.body ?? '{}') as Body,
+    };
   };
   return { ...t, call };
 }
@@ -33,7 +45,13 @@ describe('ingest-http handler', () => {
     expect(status).toBe(202);
     expect(body).toMatchObject({ accepted: 5, rejected: 0, alerts: 5, rejections: [] });
     const alerts = await sink.drain();
-    expect(alerts.map((a) => a.ruleId).sort()).toEqual(['credential-file-read', 'outbound-unusual-port', 'web-server-spawns-shell', 'web-shell-then-callback', 'word-launches-powershell']);
+    expect(alerts.map((a) => a.ruleId).sort()).toEqual([
+      'credential-file-read',
+      'outbound-unusual-port',
+      'web-server-spawns-shell',
+      'web-shell-then-callback',
+      'word-launches-powershell',
+    ]);
     expect(alerts.map((a) => a.id).sort()).toEqual([...body.alertIds].sort());
     // The tenant is the authorised caller's (JWT claim), for every alert.
     expect(new Set(alerts.map((a) => a.tenant))).toEqual(new Set(['tenant-a']));
@@ -52,7 +70,9 @@ describe('ingest-http handler', () => {
 
   it('reports rejected events by index and still processes the good ones', async () => {
     const { call } = setup();
-    const body = [EXAMPLE_LINES[0], 'this is not json', '', '{"no": "recognisable fields"}', EXAMPLE_LINES[4]].join('\n');
+    const body = [EXAMPLE_LINES[0], 'this is not json', '', '{"no": "recognisable fields"}', EXAMPLE_LINES[4]].join(
+      '\n',
+    );
     const { status, body: result } = await call(httpEvent({ body }));
     expect(status).toBe(202);
     expect(result.accepted).toBe(2);
@@ -93,13 +113,22 @@ describe('ingest-http handler', () => {
     const { call, sink } = setup();
     expect((await call(httpEvent({ body: EXAMPLE_EVENTS, authorizer: null }))).status).toBe(401);
     expect((await call(httpEvent({ body: EXAMPLE_EVENTS, authorizer: {} }))).status).toBe(401);
-    const noTenant = await call(httpEvent({ body: EXAMPLE_EVENTS, authorizer: { jwt: { claims: { sub: 'x' }, scopes: [] } } }));
+    const noTenant = await call(
+      httpEvent({ body: EXAMPLE_EVENTS, authorizer: { jwt: { claims: { sub: 'x' }, scopes: [] } } }),
+    );
     expect(noTenant.status).toBe(403);
     expect(await sink.drain()).toEqual([]);
   });
 
   it('takes the tenant from the IAM principal (account, or role name when configured)', async () => {
-    const iam = { iam: { accountId: '210987654321', userArn: 'arn:aws:sts::210987654321:assumed-role/SensorWriter/i-0abc', callerId: 'AROA:i-0abc', userId: 'AROA' } };
+    const iam = {
+      iam: {
+        accountId: '210987654321',
+        userArn: 'arn:aws:sts::210987654321:assumed-role/SensorWriter/i-0abc',
+        callerId: 'AROA:i-0abc',
+        userId: 'AROA',
+      },
+    };
     const byAccount = setup();
     expect((await byAccount.call(httpEvent({ body: EXAMPLE_LINES[4], authorizer: iam }))).status).toBe(202);
     expect((await byAccount.sink.drain())[0]?.tenant).toBe('210987654321');
@@ -114,9 +143,32 @@ describe('ingest-http handler', () => {
       type: 'bundle',
       id: 'bundle--0b7e6c1a-1c55-4b55-9d2a-7d1d7b7e0001',
       objects: [
-        { type: 'observed-data', spec_version: '2.1', id: 'observed-data--0b7e6c1a-1c55-4b55-9d2a-7d1d7b7e0002', first_observed: '2026-01-01T00:00:00Z', last_observed: '2026-01-01T00:00:00Z', number_observed: 1, object_refs: ['process--0b7e6c1a-1c55-4b55-9d2a-7d1d7b7e0003', 'process--0b7e6c1a-1c55-4b55-9d2a-7d1d7b7e0004'], x_tenant: 'victim' },
-        { type: 'process', spec_version: '2.1', id: 'process--0b7e6c1a-1c55-4b55-9d2a-7d1d7b7e0003', name: 'powershell.exe', parent_ref: 'process--0b7e6c1a-1c55-4b55-9d2a-7d1d7b7e0004' },
-        { type: 'process', spec_version: '2.1', id: 'process--0b7e6c1a-1c55-4b55-9d2a-7d1d7b7e0004', name: 'winword.exe' },
+        {
+          type: 'observed-data',
+          spec_version: '2.1',
+          id: 'observed-data--0b7e6c1a-1c55-4b55-9d2a-7d1d7b7e0002',
+          first_observed: '2026-01-01T00:00:00Z',
+          last_observed: '2026-01-01T00:00:00Z',
+          number_observed: 1,
+          object_refs: [
+            'process--0b7e6c1a-1c55-4b55-9d2a-7d1d7b7e0003',
+            'process--0b7e6c1a-1c55-4b55-9d2a-7d1d7b7e0004',
+          ],
+          x_tenant: 'victim',
+        },
+        {
+          type: 'process',
+          spec_version: '2.1',
+          id: 'process--0b7e6c1a-1c55-4b55-9d2a-7d1d7b7e0003',
+          name: 'powershell.exe',
+          parent_ref: 'process--0b7e6c1a-1c55-4b55-9d2a-7d1d7b7e0004',
+        },
+        {
+          type: 'process',
+          spec_version: '2.1',
+          id: 'process--0b7e6c1a-1c55-4b55-9d2a-7d1d7b7e0004',
+          name: 'winword.exe',
+        },
       ],
     };
     const { status, body } = await call(httpEvent({ body: JSON.stringify(stix) }));
@@ -138,7 +190,13 @@ describe('ingest-http handler', () => {
     const retried = await call(httpEvent({ body: EXAMPLE_EVENTS }));
     expect(retried.status).toBe(202);
     const alerts = await sink.drain();
-    expect(alerts.map((a) => a.ruleId).sort()).toEqual(['credential-file-read', 'outbound-unusual-port', 'web-server-spawns-shell', 'web-shell-then-callback', 'word-launches-powershell']);
+    expect(alerts.map((a) => a.ruleId).sort()).toEqual([
+      'credential-file-read',
+      'outbound-unusual-port',
+      'web-server-spawns-shell',
+      'web-shell-then-callback',
+      'word-launches-powershell',
+    ]);
     // A third delivery of the same events raises nothing new.
     const again = await call(httpEvent({ body: EXAMPLE_EVENTS }));
     expect(again.status).toBe(202);
@@ -146,7 +204,16 @@ describe('ingest-http handler', () => {
   });
 
   it('answers 503 when the state store fails, without crashing', async () => {
-    const t = testRuntime({}, { store: { getMany: () => Promise.reject(new Error('boom')), put: () => Promise.reject(new Error('boom')), delete: () => Promise.reject(new Error('boom')) } as never });
+    const t = testRuntime(
+      {},
+      {
+        store: {
+          getMany: () => Promise.reject(new Error('boom')),
+          put: () => Promise.reject(new Error('boom')),
+          delete: () => Promise.reject(new Error('boom')),
+        } as never,
+      },
+    );
     const handler = createIngestHttpHandler(() => t.runtime);
     // The sequence rule keeps state, so the store is needed for the first event.
     const response = await handler(httpEvent({ body: EXAMPLE_LINES[0] }), context());
@@ -158,10 +225,18 @@ describe('ingest-http handler', () => {
     const body = `${EXAMPLE_EVENTS}\nsecret-token-in-a-bad-line`;
     const { result, output, lines } = await captureStdout(() => call(httpEvent({ body })));
     expect(result.status).toBe(202);
-    for (const leak of ['nginx', 'evt-1', 'winword', 'secret-token', '/etc/shadow', 'web-1']) expect(output).not.toContain(leak);
+    for (const leak of ['nginx', 'evt-1', 'winword', 'secret-token', '/etc/shadow', 'web-1'])
+      expect(output).not.toContain(leak);
     const ingested = lines.find((l) => l.message === 'events ingested');
     expect(ingested).toMatchObject({ accepted: 5, rejected: { 'invalid-json': 1 }, alerts: 5, tenant: 'tenant-a' });
-    expect(emfMetrics(lines)).toMatchObject({ EventsAccepted: 5, EventsRejected: 1, Alerts: 5, Filtered: 1, Suppressed: 0, LateEvents: 0 });
+    expect(emfMetrics(lines)).toMatchObject({
+      EventsAccepted: 5,
+      EventsRejected: 1,
+      Alerts: 5,
+      Filtered: 1,
+      Suppressed: 0,
+      LateEvents: 0,
+    });
   });
 });
 
@@ -177,7 +252,14 @@ describe('ingest-http response: bounded reports of rejected, late and failing ev
     const bytes = Buffer.byteLength(result.body ?? '');
     expect(bytes).toBeLessThan(16 * 1024);
     const report = JSON.parse(result.body ?? '{}') as Body;
-    expect(report).toMatchObject({ error: 'no-valid-events', accepted: 0, rejected: lines, rejectionCodes: { 'unrecognised-format': lines }, late: 0, errors: 0 });
+    expect(report).toMatchObject({
+      error: 'no-valid-events',
+      accepted: 0,
+      rejected: lines,
+      rejectionCodes: { 'unrecognised-format': lines },
+      late: 0,
+      errors: 0,
+    });
     expect(report.rejections).toHaveLength(100);
     expect(report.rejections.map((r) => r.index)).toEqual([...Array(100).keys()]);
     // Handler logs: counts by code, whatever the number of events.
@@ -189,18 +271,30 @@ describe('ingest-http response: bounded reports of rejected, late and failing ev
     const { call } = setup();
     // The shell from nginx on web-1 at 10:00 moves the host's correlation clock.
     expect((await call(httpEvent({ body: EXAMPLE_LINES[0] }))).status).toBe(202);
-    const early = JSON.stringify({ ...(JSON.parse(EXAMPLE_LINES[0] as string) as Record<string, unknown>), timestamp: '2026-01-01T09:00:00Z', event_id: 'evt-early' });
+    const early = JSON.stringify({
+      ...(JSON.parse(EXAMPLE_LINES[0] as string) as Record<string, unknown>),
+      timestamp: '2026-01-01T09:00:00Z',
+      event_id: 'evt-early',
+    });
     const { status, body } = await call(httpEvent({ body: ['not json', EXAMPLE_LINES[4], early].join('\n') }));
     expect(status).toBe(202);
     expect(body).toMatchObject({ accepted: 2, rejected: 1, late: 1, errors: 0 });
-    expect(body.lateEvents).toEqual([{ index: 2, ruleId: 'web-shell-then-callback', groupKey: '["web-1"]', lagSeconds: 3600 }]);
+    expect(body.lateEvents).toEqual([
+      { index: 2, ruleId: 'web-shell-then-callback', groupKey: '["web-1"]', lagSeconds: 3600 },
+    ]);
   });
 
   it('lists at most 100 late events and still counts them all', async () => {
     const { call } = setup();
     expect((await call(httpEvent({ body: EXAMPLE_LINES[0] }))).status).toBe(202);
     const base = JSON.parse(EXAMPLE_LINES[0] as string) as Record<string, unknown>;
-    const early = Array.from({ length: 150 }, (_, i) => JSON.stringify({ ...base, timestamp: `2026-01-01T08:${String(Math.floor(i / 60)).padStart(2, '0')}:${String(i % 60).padStart(2, '0')}Z`, event_id: `early-${i}` }));
+    const early = Array.from({ length: 150 }, (_, i) =>
+      JSON.stringify({
+        ...base,
+        timestamp: `2026-01-01T08:${String(Math.floor(i / 60)).padStart(2, '0')}:${String(i % 60).padStart(2, '0')}Z`,
+        event_id: `early-${i}`,
+      }),
+    );
     const { body } = await call(httpEvent({ body: early.join('\n') }));
     expect(body.late).toBe(150);
     expect(body.lateEvents).toHaveLength(100);

@@ -6,7 +6,16 @@ import { SqsMessageSink } from '../../src/queue/sqs-sink.js';
 import { SqsMessageSource } from '../../src/queue/sqs-source.js';
 import type { ReceivedMessage } from '../../src/queue/types.js';
 import { utcDay } from '../../src/state/counters.js';
-import { captureStdout, context, emfMetrics, EXAMPLE_EVENTS, EXAMPLE_LINES, sqsEvent, sqsRecord, testRuntime } from './helpers.js';
+import {
+  captureStdout,
+  context,
+  emfMetrics,
+  EXAMPLE_EVENTS,
+  EXAMPLE_LINES,
+  sqsEvent,
+  sqsRecord,
+  testRuntime,
+} from './helpers.js';
 
 function setup(env: Record<string, string> = {}) {
   const t = testRuntime({ DEFAULT_TENANT: 'queue-default', ...env });
@@ -16,7 +25,8 @@ function setup(env: Record<string, string> = {}) {
   return { ...t, handler, failures, unsubscribe };
 }
 
-const failedIds = (response: { batchItemFailures: { itemIdentifier: string }[] }): string[] => response.batchItemFailures.map((f) => f.itemIdentifier).sort();
+const failedIds = (response: { batchItemFailures: { itemIdentifier: string }[] }): string[] =>
+  response.batchItemFailures.map((f) => f.itemIdentifier).sort();
 
 describe('ingest-sqs handler', () => {
   it('processes NDJSON, arrays and single events, one message each, with the tenant attribute', async () => {
@@ -32,18 +42,44 @@ describe('ingest-sqs handler', () => {
     unsubscribe();
     expect(response.batchItemFailures).toEqual([]);
     const alerts = await sink.drain();
-    expect(alerts.filter((a) => a.tenant === 'tenant-q').map((a) => a.ruleId).sort()).toEqual(['credential-file-read', 'outbound-unusual-port', 'web-server-spawns-shell', 'web-shell-then-callback', 'word-launches-powershell']);
-    expect(alerts.filter((a) => a.tenant === 'queue-default').map((a) => a.ruleId)).toEqual(['word-launches-powershell']);
+    expect(
+      alerts
+        .filter((a) => a.tenant === 'tenant-q')
+        .map((a) => a.ruleId)
+        .sort(),
+    ).toEqual([
+      'credential-file-read',
+      'outbound-unusual-port',
+      'web-server-spawns-shell',
+      'web-shell-then-callback',
+      'word-launches-powershell',
+    ]);
+    expect(alerts.filter((a) => a.tenant === 'queue-default').map((a) => a.ruleId)).toEqual([
+      'word-launches-powershell',
+    ]);
   });
 
   it('fails only the poison message, with its reason logged by message id and never its body', async () => {
     const { handler, sink, failures, unsubscribe } = setup();
     const { result, output, lines } = await captureStdout(() =>
-      handler(sqsEvent(sqsRecord('m-good', EXAMPLE_LINES[4] as string), sqsRecord('m-poison', 'poison-payload {not json', undefined, 2)), context('ingest-sqs')),
+      handler(
+        sqsEvent(
+          sqsRecord('m-good', EXAMPLE_LINES[4] as string),
+          sqsRecord('m-poison', 'poison-payload {not json', undefined, 2),
+        ),
+        context('ingest-sqs'),
+      ),
     );
     unsubscribe();
     expect(failedIds(result)).toEqual(['m-poison']);
-    expect(failures).toEqual([{ messageId: 'm-poison', code: 'malformed', reason: 'no event in the message could be read (invalid-json x1)', receiveCount: 2 }]);
+    expect(failures).toEqual([
+      {
+        messageId: 'm-poison',
+        code: 'malformed',
+        reason: 'no event in the message could be read (invalid-json x1)',
+        receiveCount: 2,
+      },
+    ]);
     const logged = lines.find((l) => l.message === 'message failed; it will be retried, then dead-lettered');
     expect(logged).toMatchObject({ messageId: 'm-poison', code: 'malformed', receiveCount: 2 });
     expect(output).not.toContain('poison-payload');
@@ -53,17 +89,26 @@ describe('ingest-sqs handler', () => {
   it('fails a message whose events are all unrecognised, but not one with some good events', async () => {
     const { handler, unsubscribe, failures } = setup();
     const response = await handler(
-      sqsEvent(sqsRecord('m-bad', '{"foo": 1}\n{"bar": 2}'), sqsRecord('m-mixed', `{"foo": 1}\n${EXAMPLE_LINES[4]}`), sqsRecord('m-empty', '  ')),
+      sqsEvent(
+        sqsRecord('m-bad', '{"foo": 1}\n{"bar": 2}'),
+        sqsRecord('m-mixed', `{"foo": 1}\n${EXAMPLE_LINES[4]}`),
+        sqsRecord('m-empty', '  '),
+      ),
       context(),
     );
     unsubscribe();
     expect(failedIds(response)).toEqual(['m-bad', 'm-empty']);
-    expect(failures.find((f) => f.messageId === 'm-bad')?.reason).toBe('no event in the message could be read (unrecognised-format x2)');
+    expect(failures.find((f) => f.messageId === 'm-bad')?.reason).toBe(
+      'no event in the message could be read (unrecognised-format x2)',
+    );
   });
 
   it('fails a message with an invalid tenant attribute', async () => {
     const { handler, unsubscribe, failures } = setup();
-    const response = await handler(sqsEvent(sqsRecord('m-tenant', EXAMPLE_LINES[4] as string, 'bad\u0000tenant')), context());
+    const response = await handler(
+      sqsEvent(sqsRecord('m-tenant', EXAMPLE_LINES[4] as string, 'bad\u0000tenant')),
+      context(),
+    );
     unsubscribe();
     expect(failedIds(response)).toEqual(['m-tenant']);
     expect(failures[0]?.code).toBe('invalid-tenant');
@@ -71,7 +116,16 @@ describe('ingest-sqs handler', () => {
 
   it('fails messages whose alerts were not delivered; the redelivered batch sends them once, good messages are not redone', async () => {
     const { handler, sink, unsubscribe, failures } = setup();
-    const quiet = sqsRecord('m-quiet', JSON.stringify({ process_name: 'ls', parent_process_name: 'bash', host: 'h', timestamp: '2026-01-01T10:00:00Z', event_id: 'q-1' }));
+    const quiet = sqsRecord(
+      'm-quiet',
+      JSON.stringify({
+        process_name: 'ls',
+        parent_process_name: 'bash',
+        host: 'h',
+        timestamp: '2026-01-01T10:00:00Z',
+        event_id: 'q-1',
+      }),
+    );
     const loud = sqsRecord('m-loud', EXAMPLE_EVENTS, 'tenant-q');
     sink.failing = true;
     const first = await handler(sqsEvent(quiet, loud), context());
@@ -79,7 +133,10 @@ describe('ingest-sqs handler', () => {
     expect(failures.map((f) => f.code)).toEqual(['alerts-undelivered']);
     sink.failing = false;
     // The event source mapping redelivers only the failed message.
-    const second = await handler(sqsEvent({ ...loud, attributes: { ...loud.attributes, ApproximateReceiveCount: '2' } }), context());
+    const second = await handler(
+      sqsEvent({ ...loud, attributes: { ...loud.attributes, ApproximateReceiveCount: '2' } }),
+      context(),
+    );
     expect(second.batchItemFailures).toEqual([]);
     // And a duplicate delivery of the whole batch (SQS is at-least-once) adds nothing.
     const third = await handler(sqsEvent(quiet, loud), context());
@@ -88,11 +145,26 @@ describe('ingest-sqs handler', () => {
     const alerts = await sink.drain();
     const ids = alerts.map((a) => a.id);
     expect(new Set(ids).size).toBe(ids.length);
-    expect(alerts.map((a) => a.ruleId).sort()).toEqual(['credential-file-read', 'outbound-unusual-port', 'web-server-spawns-shell', 'web-shell-then-callback', 'word-launches-powershell']);
+    expect(alerts.map((a) => a.ruleId).sort()).toEqual([
+      'credential-file-read',
+      'outbound-unusual-port',
+      'web-server-spawns-shell',
+      'web-shell-then-callback',
+      'word-launches-powershell',
+    ]);
   });
 
   it('fails a message when the state store throws, and reports it as a failure, not a crash', async () => {
-    const t = testRuntime({}, { store: { getMany: () => Promise.reject(new Error('unavailable')), put: () => Promise.reject(new Error('unavailable')), delete: () => Promise.reject(new Error('unavailable')) } as never });
+    const t = testRuntime(
+      {},
+      {
+        store: {
+          getMany: () => Promise.reject(new Error('unavailable')),
+          put: () => Promise.reject(new Error('unavailable')),
+          delete: () => Promise.reject(new Error('unavailable')),
+        } as never,
+      },
+    );
     const handler = createIngestSqsHandler(() => t.runtime);
     const failures: MessageFailureReport[] = [];
     const unsubscribe = onMessageFailure((f) => failures.push(f));
@@ -129,7 +201,12 @@ describe('ingest-sqs handler with the alert queue on fauxqs (#11.2)', () => {
       }
       return all;
     };
-    const counters = async (): Promise<unknown> => t.counters.read('tenant-q', t.runtime.rules.map((r) => r.id), [utcDay(start)]);
+    const counters = async (): Promise<unknown> =>
+      t.counters.read(
+        'tenant-q',
+        t.runtime.rules.map((r) => r.id),
+        [utcDay(start)],
+      );
     return { ...t, handler, drain, counters };
   }
 
@@ -139,24 +216,36 @@ describe('ingest-sqs handler with the alert queue on fauxqs (#11.2)', () => {
     expect((await handler(sqsEvent(message), context())).batchItemFailures).toEqual([]);
     const first = await drain();
     const afterFirst = await counters();
-    expect(first.map((m) => (JSON.parse(m.body) as { ruleId: string }).ruleId).sort()).toEqual(['credential-file-read', 'outbound-unusual-port', 'web-server-spawns-shell', 'web-shell-then-callback', 'word-launches-powershell']);
+    expect(first.map((m) => (JSON.parse(m.body) as { ruleId: string }).ruleId).sort()).toEqual([
+      'credential-file-read',
+      'outbound-unusual-port',
+      'web-server-spawns-shell',
+      'web-shell-then-callback',
+      'word-launches-powershell',
+    ]);
 
     // SQS is at least once: the same message again, later, and again in one batch with itself.
     const again = { ...message, attributes: { ...message.attributes, ApproximateReceiveCount: '2' } };
     expect((await handler(sqsEvent(again), context())).batchItemFailures).toEqual([]);
-    expect((await handler(sqsEvent(again, { ...again, messageId: 'm-all-copy' }), context())).batchItemFailures).toEqual([]);
+    expect(
+      (await handler(sqsEvent(again, { ...again, messageId: 'm-all-copy' }), context())).batchItemFailures,
+    ).toEqual([]);
     expect(await drain()).toEqual([]);
     expect(await counters()).toEqual(afterFirst);
   });
   it('an alert the alert queue refuses as too large fails nothing: the message is not retried, the error names the alert (#11.17)', async () => {
     // A queue taking at most 1 KiB per message: no alert document fits.
-    const { QueueUrl } = await sqs.client.send(new CreateQueueCommand({ QueueName: `alerts-tiny-${++queues}`, Attributes: { MaximumMessageSize: '1024' } }));
+    const { QueueUrl } = await sqs.client.send(
+      new CreateQueueCommand({ QueueName: `alerts-tiny-${++queues}`, Attributes: { MaximumMessageSize: '1024' } }),
+    );
     const sink = new SqsMessageSink({ client: sqs.client, queueUrl: QueueUrl!, retry: { sleep: async () => {} } });
     const t = testRuntime({}, { sink });
     const handler = createIngestSqsHandler(() => t.runtime);
     const failures: MessageFailureReport[] = [];
     const unsubscribe = onMessageFailure((f) => failures.push(f));
-    const { result, lines } = await captureStdout(() => handler(sqsEvent(sqsRecord('m-big', EXAMPLE_LINES[4] as string, 'tenant-q')), context()));
+    const { result, lines } = await captureStdout(() =>
+      handler(sqsEvent(sqsRecord('m-big', EXAMPLE_LINES[4] as string, 'tenant-q')), context()),
+    );
     unsubscribe();
     // It used to fail as alerts-undelivered on every receive, then go to the dead-letter queue.
     expect(result.batchItemFailures).toEqual([]);
@@ -165,6 +254,14 @@ describe('ingest-sqs handler with the alert queue on fauxqs (#11.2)', () => {
     // The pipeline's own report, as the runtime sees it.
     const again = await t.runtime.ingestText(EXAMPLE_LINES[0] as string, 'tenant-q');
     expect(again.undelivered).toEqual([]);
-    expect(again.result?.errors).toEqual([expect.objectContaining({ code: 'alert-undeliverable', ruleId: 'web-server-spawns-shell', message: expect.stringMatching(/^alert alert--\S+ of rule web-server-spawns-shell cannot be delivered and is not retried: refused by the alert queue: .*shorter than 1024 bytes/) })]);
+    expect(again.result?.errors).toEqual([
+      expect.objectContaining({
+        code: 'alert-undeliverable',
+        ruleId: 'web-server-spawns-shell',
+        message: expect.stringMatching(
+          /^alert alert--\S+ of rule web-server-spawns-shell cannot be delivered and is not retried: refused by the alert queue: .*shorter than 1024 bytes/,
+        ),
+      }),
+    ]);
   });
 });

@@ -9,7 +9,17 @@ import { ensureStateTable, startDynamo, type RunningDynamo } from '../../src/loc
 import { InMemoryCounterStore, InMemoryStateStore } from '../../src/state/index.js';
 import { context, EXAMPLE_EVENTS, httpEvent, JWT_TENANT_A, RecordingSink, RULES_DIR } from './helpers.js';
 
-type RuleView = { id: string; enabled: boolean; enabledInRuleFile?: boolean; status: string; override?: { enabled: boolean; updatedBy: string }; counters?: { days: { day: string; matches: number; alerts: number; filtered: number }[]; totals: { matches: number; alerts: number; filtered: number } } };
+type RuleView = {
+  id: string;
+  enabled: boolean;
+  enabledInRuleFile?: boolean;
+  status: string;
+  override?: { enabled: boolean; updatedBy: string };
+  counters?: {
+    days: { day: string; matches: number; alerts: number; filtered: number }[];
+    totals: { matches: number; alerts: number; filtered: number };
+  };
+};
 
 describe('rules API handler', () => {
   let dynamo: RunningDynamo;
@@ -24,10 +34,29 @@ describe('rules API handler', () => {
     const counters = new InMemoryCounterStore();
     const overrides = new DynamoDbRuleOverrideStore({ client: dynamo.client, tableName: 'rules-api-test' });
     const sink = new RecordingSink();
-    const env = { TABLE_NAME: 'rules-api-test', ALERT_QUEUE_URL: 'https://sqs.local/alerts.fifo', RULES_DIR, RULE_OVERRIDES_REFRESH_SECONDS: '0', ...extraEnv };
-    const ingest = new Runtime(readConfig(env, 'ingest'), { store: new InMemoryStateStore(), counters, sink, overrides, now: () => now });
-    const api = new Runtime(readConfig({ ...env, ALERT_QUEUE_URL: '' }, 'rules-api'), { counters, overrides, dynamo: dynamo.client });
-    const rulesApi = createRulesApiHandler(() => api, () => now);
+    const env = {
+      TABLE_NAME: 'rules-api-test',
+      ALERT_QUEUE_URL: 'https://sqs.local/alerts.fifo',
+      RULES_DIR,
+      RULE_OVERRIDES_REFRESH_SECONDS: '0',
+      ...extraEnv,
+    };
+    const ingest = new Runtime(readConfig(env, 'ingest'), {
+      store: new InMemoryStateStore(),
+      counters,
+      sink,
+      overrides,
+      now: () => now,
+    });
+    const api = new Runtime(readConfig({ ...env, ALERT_QUEUE_URL: '' }, 'rules-api'), {
+      counters,
+      overrides,
+      dynamo: dynamo.client,
+    });
+    const rulesApi = createRulesApiHandler(
+      () => api,
+      () => now,
+    );
     const ingestHttp = createIngestHttpHandler(() => ingest);
     const call = async (event: Parameters<typeof rulesApi>[0]) => {
       const response = await rulesApi(event, context('rules-api'));
@@ -39,18 +68,40 @@ describe('rules API handler', () => {
   /** A tenant-a token that also carries the rules admin scope (by default `stixflow/rules.admin`). */
   const JWT_ADMIN = { jwt: { claims: { sub: 'user-1', tenant: 'tenant-a' }, scopes: ['stixflow/rules.admin'] } };
   const list = (authorizer = JWT_TENANT_A) => httpEvent({ method: 'GET', path: '/rules', authorizer });
-  const patch = (id: string, body: string, authorizer: AuthorizerContext = JWT_ADMIN) => httpEvent({ method: 'PATCH', path: `/rules/${id}`, routeKey: 'PATCH /rules/{id}', pathParameters: { id }, body, authorizer });
+  const patch = (id: string, body: string, authorizer: AuthorizerContext = JWT_ADMIN) =>
+    httpEvent({
+      method: 'PATCH',
+      path: `/rules/${id}`,
+      routeKey: 'PATCH /rules/{id}',
+      pathParameters: { id },
+      body,
+      authorizer,
+    });
 
-  it('lists every rule with its state, source and the tenant\'s counters for the last 7 days', async () => {
+  it("lists every rule with its state, source and the tenant's counters for the last 7 days", async () => {
     const { call, ingestHttp } = setup();
     expect((await ingestHttp(httpEvent({ body: EXAMPLE_EVENTS }), context())).statusCode).toBe(202);
     const { status, body } = await call(list());
     expect(status).toBe(200);
     expect(body.tenant).toBe('tenant-a');
     expect(body.days).toEqual(lastDays(Date.parse('2026-01-03T12:00:00Z')));
-    expect(body.days).toEqual(['2025-12-28', '2025-12-29', '2025-12-30', '2025-12-31', '2026-01-01', '2026-01-02', '2026-01-03']);
+    expect(body.days).toEqual([
+      '2025-12-28',
+      '2025-12-29',
+      '2025-12-30',
+      '2025-12-31',
+      '2026-01-01',
+      '2026-01-02',
+      '2026-01-03',
+    ]);
     const rules = body.rules as RuleView[];
-    expect(rules.map((r) => r.id)).toEqual(['web-server-spawns-shell', 'credential-file-read', 'outbound-unusual-port', 'word-launches-powershell', 'web-shell-then-callback']);
+    expect(rules.map((r) => r.id)).toEqual([
+      'web-server-spawns-shell',
+      'credential-file-read',
+      'outbound-unusual-port',
+      'word-launches-powershell',
+      'web-shell-then-callback',
+    ]);
     expect(rules.every((r) => r.enabled && r.status === 'loaded')).toBe(true);
     const credential = rules.find((r) => r.id === 'credential-file-read');
     // Counted on the day the pipeline ran (the injected clock): one alert, one filtered (sshd).
@@ -66,9 +117,17 @@ describe('rules API handler', () => {
     const { call, ingestHttp, sink } = setup();
     const disabled = await call(patch('word-launches-powershell', '{"enabled": false}'));
     expect(disabled.status).toBe(200);
-    expect(disabled.body).toMatchObject({ id: 'word-launches-powershell', enabled: false, override: { enabled: false, updatedBy: 'user-1' } });
+    expect(disabled.body).toMatchObject({
+      id: 'word-launches-powershell',
+      enabled: false,
+      override: { enabled: false, updatedBy: 'user-1' },
+    });
     const listed = (await call(list())).body.rules as RuleView[];
-    expect(listed.find((r) => r.id === 'word-launches-powershell')).toMatchObject({ enabled: false, enabledInRuleFile: true, override: { enabled: false } });
+    expect(listed.find((r) => r.id === 'word-launches-powershell')).toMatchObject({
+      enabled: false,
+      enabledInRuleFile: true,
+      override: { enabled: false },
+    });
 
     await ingestHttp(httpEvent({ body: EXAMPLE_EVENTS }), context());
     expect((await sink.drain()).map((a) => a.ruleId)).not.toContain('word-launches-powershell');
@@ -91,13 +150,25 @@ describe('rules API handler', () => {
 
   it('under JWT, changes a rule only for a token with the admin scope (overrides apply to every tenant)', async () => {
     const { call } = setup(undefined, { RULES_ADMIN_SCOPE: 'stixflow/rules.admin' });
-    const token = (scopes: string[] | null, scope?: string) => ({ jwt: { claims: { sub: 'u', tenant: 'tenant-a', ...(scope !== undefined ? { scope } : {}) }, scopes } });
+    const token = (scopes: string[] | null, scope?: string) => ({
+      jwt: { claims: { sub: 'u', tenant: 'tenant-a', ...(scope !== undefined ? { scope } : {}) }, scopes },
+    });
     const refused = await call(patch('credential-file-read', '{"enabled": false}', token([])));
-    expect(refused).toEqual({ status: 403, body: { error: 'forbidden', message: 'changing a rule needs the stixflow/rules.admin scope' } });
-    expect((await call(patch('credential-file-read', '{"enabled": false}', token(['stixflow/events.write'])))).status).toBe(403);
-    expect((await call(patch('credential-file-read', '{"enabled": false}', token(['stixflow/rules.admin'])))).status).toBe(200);
+    expect(refused).toEqual({
+      status: 403,
+      body: { error: 'forbidden', message: 'changing a rule needs the stixflow/rules.admin scope' },
+    });
+    expect(
+      (await call(patch('credential-file-read', '{"enabled": false}', token(['stixflow/events.write'])))).status,
+    ).toBe(403);
+    expect(
+      (await call(patch('credential-file-read', '{"enabled": false}', token(['stixflow/rules.admin'])))).status,
+    ).toBe(200);
     // Scopes only in the raw claim (space-separated), as some issuers send them.
-    expect((await call(patch('credential-file-read', '{"enabled": true}', token(null, 'openid stixflow/rules.admin')))).status).toBe(200);
+    expect(
+      (await call(patch('credential-file-read', '{"enabled": true}', token(null, 'openid stixflow/rules.admin'))))
+        .status,
+    ).toBe(200);
     // Reading rule health needs no admin scope.
     expect((await call(list({ jwt: { claims: { sub: 'u', tenant: 'tenant-a' }, scopes: [] } }))).status).toBe(200);
   });
@@ -105,20 +176,36 @@ describe('rules API handler', () => {
   it('refuses a rule change to a token without the admin scope even when none is configured (default stixflow/rules.admin)', async () => {
     const { call } = setup();
     const refused = await call(patch('credential-file-read', '{"enabled": false}', JWT_TENANT_A));
-    expect(refused).toEqual({ status: 403, body: { error: 'forbidden', message: 'changing a rule needs the stixflow/rules.admin scope' } });
-    expect(((await call(list())).body.rules as RuleView[]).find((r) => r.id === 'credential-file-read')?.enabled).toBe(true);
+    expect(refused).toEqual({
+      status: 403,
+      body: { error: 'forbidden', message: 'changing a rule needs the stixflow/rules.admin scope' },
+    });
+    expect(((await call(list())).body.rules as RuleView[]).find((r) => r.id === 'credential-file-read')?.enabled).toBe(
+      true,
+    );
   });
 
   it('checks the admin scope for callers through a Lambda authoriser too, and records who changed the rule', async () => {
     const { call } = setup(undefined, { RULES_ADMIN_SCOPE: 'ops/rules' });
-    const lambda = (context: Record<string, unknown>) => ({ lambda: { tenant: 'tenant-a', principal: 'carol', ...context } });
+    const lambda = (context: Record<string, unknown>) => ({
+      lambda: { tenant: 'tenant-a', principal: 'carol', ...context },
+    });
     expect((await call(patch('credential-file-read', '{"enabled": false}', lambda({})))).status).toBe(403);
-    expect((await call(patch('credential-file-read', '{"enabled": false}', lambda({ scopes: ['events.write'] })))).status).toBe(403);
-    expect((await call(patch('credential-file-read', '{"enabled": false}', lambda({ scope: 'events.write ops/rulesx' })))).status).toBe(403);
+    expect(
+      (await call(patch('credential-file-read', '{"enabled": false}', lambda({ scopes: ['events.write'] })))).status,
+    ).toBe(403);
+    expect(
+      (await call(patch('credential-file-read', '{"enabled": false}', lambda({ scope: 'events.write ops/rulesx' }))))
+        .status,
+    ).toBe(403);
     const granted = await call(patch('credential-file-read', '{"enabled": false}', lambda({ scopes: ['ops/rules'] })));
     expect(granted).toMatchObject({ status: 200, body: { override: { enabled: false, updatedBy: 'carol' } } });
     // A space-separated `scope` string, as an authoriser may pass an OAuth token's.
-    const asString = await call(patch('credential-file-read', '{"enabled": true}', { lambda: { tenant: 'tenant-a', principal: 'dave', scope: 'openid ops/rules' } }));
+    const asString = await call(
+      patch('credential-file-read', '{"enabled": true}', {
+        lambda: { tenant: 'tenant-a', principal: 'dave', scope: 'openid ops/rules' },
+      }),
+    );
     expect(asString).toMatchObject({ status: 200, body: { override: { updatedBy: 'dave' } } });
     const listed = ((await call(list())).body.rules as RuleView[]).find((r) => r.id === 'credential-file-read');
     expect(listed?.override).toMatchObject({ enabled: true, updatedBy: 'dave' });
@@ -127,7 +214,10 @@ describe('rules API handler', () => {
   it('lets IAM callers through (the IAM policy on PATCH/rules/* decides), recording their ARN', async () => {
     const { call } = setup();
     const iam = { iam: { accountId: '123456789012', userArn: 'arn:aws:iam::123456789012:user/ops/erin' } };
-    expect(await call(patch('credential-file-read', '{"enabled": false}', iam))).toMatchObject({ status: 200, body: { override: { updatedBy: 'arn:aws:iam::123456789012:user/ops/erin' } } });
+    expect(await call(patch('credential-file-read', '{"enabled": false}', iam))).toMatchObject({
+      status: 200,
+      body: { override: { updatedBy: 'arn:aws:iam::123456789012:user/ops/erin' } },
+    });
     expect((await call(patch('credential-file-read', '{"enabled": true}', iam))).status).toBe(200);
   });
 
@@ -135,6 +225,11 @@ describe('rules API handler', () => {
     const store = new DynamoDbRuleOverrideStore({ client: dynamo.client, tableName: 'rules-api-test' });
     await store.set({ ruleId: 'a#b/c', enabled: false, updatedAt: '2026-01-01T00:00:00.000Z', updatedBy: 'ops' });
     const all = await store.list();
-    expect(all.get('a#b/c')).toEqual({ ruleId: 'a#b/c', enabled: false, updatedAt: '2026-01-01T00:00:00.000Z', updatedBy: 'ops' });
+    expect(all.get('a#b/c')).toEqual({
+      ruleId: 'a#b/c',
+      enabled: false,
+      updatedAt: '2026-01-01T00:00:00.000Z',
+      updatedBy: 'ops',
+    });
   });
 });

@@ -14,18 +14,40 @@ describe('function configuration', () => {
       readConfig({ MAX_BODY_BYTES: 'lots', IAM_TENANT_SOURCE: 'header' }, 'ingest');
     } catch (error) {
       const message = (error as Error).message;
-      for (const name of ['TABLE_NAME is required', 'ALERT_QUEUE_URL is required', 'RULES_DIR is required', 'MAX_BODY_BYTES must be an integer', 'IAM_TENANT_SOURCE must be']) expect(message).toContain(name);
+      for (const name of [
+        'TABLE_NAME is required',
+        'ALERT_QUEUE_URL is required',
+        'RULES_DIR is required',
+        'MAX_BODY_BYTES must be an integer',
+        'IAM_TENANT_SOURCE must be',
+      ])
+        expect(message).toContain(name);
     }
   });
 
   it('needs no alert queue for the rules API, and applies defaults', () => {
     const config = readConfig({ TABLE_NAME: 't', RULES_DIR: 'rules', LAMBDA_TASK_ROOT: '/var/task' }, 'rules-api');
-    expect(config).toMatchObject({ tableName: 't', rulesDir: '/var/task/rules', maxBodyBytes: 1024 * 1024, defaultTenant: 'default', overridesRefreshSeconds: 60, iamTenantSource: 'account' });
+    expect(config).toMatchObject({
+      tableName: 't',
+      rulesDir: '/var/task/rules',
+      maxBodyBytes: 1024 * 1024,
+      defaultTenant: 'default',
+      overridesRefreshSeconds: 60,
+      iamTenantSource: 'account',
+    });
   });
 
   it('fails at init when the rules directory is missing', () => {
     const config = readConfig({ TABLE_NAME: 't', ALERT_QUEUE_URL: 'q', RULES_DIR: '/nonexistent/rules' }, 'ingest');
-    expect(() => new Runtime(config, { store: new InMemoryStateStore(), counters: new InMemoryCounterStore(), sink: new RecordingSink(), overrides: new InMemoryRuleOverrideStore() })).toThrow(/RULES_DIR \/nonexistent\/rules does not exist/);
+    expect(
+      () =>
+        new Runtime(config, {
+          store: new InMemoryStateStore(),
+          counters: new InMemoryCounterStore(),
+          sink: new RecordingSink(),
+          overrides: new InMemoryRuleOverrideStore(),
+        }),
+    ).toThrow(/RULES_DIR \/nonexistent\/rules does not exist/);
   });
 
   it('loads and compiles the shipped rules once', () => {

@@ -22,7 +22,10 @@ describe('stixflow emit', () => {
   it('prints NDJSON, one bundle per line, that matches', async () => {
     const r = await run([RULE, '-n', '3', '--seed', '9']);
     expect(r.code).toBe(0);
-    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Bundle);
+    const lines = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Bundle);
     expect(lines).toHaveLength(6);
     expect(matches(RULE, lines.slice(0, 2))).toBe(true);
     expect(lines.every((b) => b.type === 'bundle')).toBe(true);
@@ -31,7 +34,10 @@ describe('stixflow emit', () => {
   it('--format bundle: one bundle per set with all objects', async () => {
     const r = await run([RULE, '-n', '2', '--format', 'bundle', '--start', '2025-01-01T00:00:00Z']);
     expect(r.code).toBe(0);
-    const sets = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Bundle);
+    const sets = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Bundle);
     expect(sets).toHaveLength(2);
     expect(sets[0]!.objects.filter((o) => o.type === 'observed-data')).toHaveLength(2);
     expect(matches(RULE, sets[0]!)).toBe(true);
@@ -43,7 +49,10 @@ describe('stixflow emit', () => {
     expect(r.code).toBe(0);
     expect(r.stderr).toMatch(/near miss 1 \(comparison, 2 events\): comparison off/);
     expect(r.stderr).toMatch(/followedby-reversed/);
-    const bundles = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Bundle);
+    const bundles = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Bundle);
     expect(matches(RULE, bundles.slice(0, 2))).toBe(false);
   });
 

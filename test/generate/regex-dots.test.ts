@@ -14,21 +14,30 @@ import { roots } from './helpers.js';
 const manyDots = fc
   .record({
     segments: fc.array(fc.stringMatching(/^[a-z0-9_-]{0,3}$/), { minLength: 7, maxLength: 40 }),
-    joints: fc.array(fc.constantFrom('.', '.', '.', '\\.', '.?', '.{2}', '.{3,}', '.*', '.+'), { minLength: 39, maxLength: 39 }),
+    joints: fc.array(fc.constantFrom('.', '.', '.', '\\.', '.?', '.{2}', '.{3,}', '.*', '.+'), {
+      minLength: 39,
+      maxLength: 39,
+    }),
     start: fc.boolean(),
     end: fc.boolean(),
   })
-  .map(({ segments, joints, start, end }) => `${start ? '^' : ''}${segments.map((s, i) => (i === 0 ? s : `${joints[i - 1] as string}${s}`)).join('')}${end ? '$' : ''}`);
+  .map(
+    ({ segments, joints, start, end }) =>
+      `${start ? '^' : ''}${segments.map((s, i) => (i === 0 ? s : `${joints[i - 1] as string}${s}`)).join('')}${end ? '$' : ''}`,
+  );
 
 describe('the generator and regexes with many `.`', () => {
-  it.each(['a.b.c.d.e.f', 'a.b.c.d.e.f.g', '^a.b.c.d.e.f.g.h.i.j.k.l$', '10.0.0.1.2.3.4', '^.{5,}x$'])('%s generates on every seed', (regex) => {
-    const re = RE2JS.compile(regex);
-    for (const seed of [1, 2, 3, 4, 5]) {
-      const [set] = generateEvents(`[x-test:value MATCHES '${regex.replace(/\\/g, '\\\\')}']`, { seed });
-      const root = roots(set as Bundle[])[0] as StixObject;
-      expect(re.matcher(root.value as string).find(), `${regex} ⇐ ${JSON.stringify(root.value)}`).toBe(true);
-    }
-  });
+  it.each(['a.b.c.d.e.f', 'a.b.c.d.e.f.g', '^a.b.c.d.e.f.g.h.i.j.k.l$', '10.0.0.1.2.3.4', '^.{5,}x$'])(
+    '%s generates on every seed',
+    (regex) => {
+      const re = RE2JS.compile(regex);
+      for (const seed of [1, 2, 3, 4, 5]) {
+        const [set] = generateEvents(`[x-test:value MATCHES '${regex.replace(/\\/g, '\\\\')}']`, { seed });
+        const root = roots(set as Bundle[])[0] as StixObject;
+        expect(re.matcher(root.value as string).find(), `${regex} ⇐ ${JSON.stringify(root.value)}`).toBe(true);
+      }
+    },
+  );
 
   it('property (fast-check, seeded): every sample of a many-dot regex matches it', () => {
     fc.assert(
@@ -53,7 +62,12 @@ describe('the generator and regexes with many `.`', () => {
         const sets = generateEvents(`[process:command_line MATCHES '${regex.replace(/\\/g, '\\\\')}']`, { seed });
         const value = roots(sets[0] as Bundle[])[0]?.command_line;
         expect(typeof value).toBe('string');
-        expect(RE2JS.compile(regex).matcher(value as string).find(), `${regex} ⇐ ${JSON.stringify(value)}`).toBe(true);
+        expect(
+          RE2JS.compile(regex)
+            .matcher(value as string)
+            .find(),
+          `${regex} ⇐ ${JSON.stringify(value)}`,
+        ).toBe(true);
       }),
       { seed: 1511, numRuns: 150 },
     );

@@ -46,14 +46,15 @@ describe('timing', () => {
 
   it('AND, OR and nested qualifiers', () => {
     for (const pattern of [
-      "[a:x = 1] AND [b:y = 2]",
-      "[a:x = 1] OR [b:y = 2]",
-      "([a:x = 1] AND [a:x = 1]) REPEATS 2 TIMES",
-      "(([a:x = 1] FOLLOWEDBY [b:y = 2]) WITHIN 5 SECONDS) REPEATS 3 TIMES",
+      '[a:x = 1] AND [b:y = 2]',
+      '[a:x = 1] OR [b:y = 2]',
+      '([a:x = 1] AND [a:x = 1]) REPEATS 2 TIMES',
+      '(([a:x = 1] FOLLOWEDBY [b:y = 2]) WITHIN 5 SECONDS) REPEATS 3 TIMES',
       "([a:x = 1] FOLLOWEDBY [b:y = 2] START t'2020-01-01T00:00:00Z' STOP t'2020-01-01T00:01:00Z') WITHIN 30 SECONDS",
-      "[a:x = 1] FOLLOWEDBY ([b:y = 2] OR [c:z = 3]) FOLLOWEDBY [a:x = 1]",
+      '[a:x = 1] FOLLOWEDBY ([b:y = 2] OR [c:z = 3]) FOLLOWEDBY [a:x = 1]',
     ]) {
-      for (const set of generateEvents(pattern, { count: 4, seed: 2 })) expect(matches(pattern, set), pattern).toBe(true);
+      for (const set of generateEvents(pattern, { count: 4, seed: 2 }))
+        expect(matches(pattern, set), pattern).toBe(true);
     }
   });
 
@@ -68,8 +69,12 @@ describe('near misses', () => {
   it('one comparison off per comparison, labelled, the value just outside', () => {
     const out = misses('[network-traffic:dst_port >= 1024 AND network-traffic:dst_port < 2048]');
     expect(out.map((m) => m.kind)).toEqual(['comparison', 'comparison']);
-    expect(out[0]!.description).toBe('comparison off in observation 1: network-traffic:dst_port >= 1024 is false (network-traffic:dst_port is 1023)');
-    expect(out[1]!.description).toBe('comparison off in observation 1: network-traffic:dst_port < 2048 is false (network-traffic:dst_port is 2048)');
+    expect(out[0]!.description).toBe(
+      'comparison off in observation 1: network-traffic:dst_port >= 1024 is false (network-traffic:dst_port is 1023)',
+    );
+    expect(out[1]!.description).toBe(
+      'comparison off in observation 1: network-traffic:dst_port < 2048 is false (network-traffic:dst_port is 2048)',
+    );
   });
 
   it('a non-matching string close to the constant', () => {
@@ -79,7 +84,9 @@ describe('near misses', () => {
   });
 
   it('FOLLOWEDBY reversed and WITHIN exceeded by one second', () => {
-    const out = misses("([process:name = 'winword.exe'] FOLLOWEDBY [process:name = 'powershell.exe']) WITHIN 60 SECONDS");
+    const out = misses(
+      "([process:name = 'winword.exe'] FOLLOWEDBY [process:name = 'powershell.exe']) WITHIN 60 SECONDS",
+    );
     const kinds = out.map((m) => m.kind);
     expect(kinds).toEqual(expect.arrayContaining(['comparison', 'followedby-reversed', 'within-exceeded']));
     const reversed = out.find((m) => m.kind === 'followedby-reversed')!;
@@ -106,7 +113,7 @@ describe('near misses', () => {
   it('no near miss still matches, also when an OR alternative could hold', () => {
     const out = misses("[process:name = 'a.exe' OR process:name = 'a.exf' OR process:pid = 4]");
     expect(out.length).toBeGreaterThan(0);
-    misses("[a:x = 1] OR [a:x = 2]");
+    misses('[a:x = 1] OR [a:x = 2]');
     misses('[a:x > 5] AND [a:x > 6]');
   });
 
@@ -114,7 +121,9 @@ describe('near misses', () => {
     const out = misses('[EXISTS process:pid AND NOT EXISTS process:name]');
     expect(out.map((m) => m.description)).toEqual([
       'comparison off in observation 1: EXISTS process:pid is false (process:pid is absent)',
-      expect.stringMatching(/^comparison off in observation 1: NOT EXISTS process:name is false \(process:name is present \(.+\)\)$/),
+      expect.stringMatching(
+        /^comparison off in observation 1: NOT EXISTS process:name is false \(process:name is present \(.+\)\)$/,
+      ),
     ]);
   });
 });

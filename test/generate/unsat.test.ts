@@ -18,7 +18,13 @@ const col = (pattern: string, fragment: string): number => pattern.indexOf(fragm
 describe('findUnsatisfiable', () => {
   it('an empty numeric range', () => {
     const p = '[network-traffic:dst_port >= 1025 AND network-traffic:dst_port <= 1023]';
-    expect(one(p)).toEqual({ message: 'network-traffic:dst_port: no value satisfies 1025 <= x <= 1023', line: 1, column: col(p, 'network-traffic:dst_port <='), offset: col(p, 'network-traffic:dst_port <=') - 1, length: 'network-traffic:dst_port <= 1023'.length });
+    expect(one(p)).toEqual({
+      message: 'network-traffic:dst_port: no value satisfies 1025 <= x <= 1023',
+      line: 1,
+      column: col(p, 'network-traffic:dst_port <='),
+      offset: col(p, 'network-traffic:dst_port <=') - 1,
+      length: 'network-traffic:dst_port <= 1023'.length,
+    });
   });
 
   it('strict bounds and a single excluded point', () => {
@@ -29,45 +35,67 @@ describe('findUnsatisfiable', () => {
 
   it('two different equalities', () => {
     const p = "[process:name = 'a' AND process:name = 'b']";
-    expect(one(p)).toMatchObject({ message: "process:name: no value satisfies = 'a' and = 'b'", line: 1, column: col(p, "process:name = 'b'") });
+    expect(one(p)).toMatchObject({
+      message: "process:name: no value satisfies = 'a' and = 'b'",
+      line: 1,
+      column: col(p, "process:name = 'b'"),
+    });
   });
 
   it('IN against equalities and exclusions', () => {
-    expect(one('[a:n IN (1, 2) AND a:n != 1 AND a:n != 2]').message).toBe('a:n: no value satisfies IN (1, 2) and != 1 and != 2');
+    expect(one('[a:n IN (1, 2) AND a:n != 1 AND a:n != 2]').message).toBe(
+      'a:n: no value satisfies IN (1, 2) and != 1 and != 2',
+    );
     expect(one("[a:s IN ('x', 'y') AND a:s = 'z']").message).toBe("a:s: no value satisfies IN ('x', 'y') and = 'z'");
     expect(one("[a:s = 'abc' AND a:s LIKE 'x%']").message).toBe("a:s: no value satisfies = 'abc' and LIKE 'x%'");
   });
 
   it('an empty IN list', () => {
     const p = "[process:name = 'cmd.exe' AND process:pid IN ()]";
-    expect(one(p)).toMatchObject({ message: 'process:pid: no value satisfies IN ()', column: col(p, 'process:pid IN') });
+    expect(one(p)).toMatchObject({
+      message: 'process:pid: no value satisfies IN ()',
+      column: col(p, 'process:pid IN'),
+    });
   });
 
   it('EXISTS against NOT EXISTS, also through a prefix', () => {
-    expect(one('[EXISTS process:name AND NOT EXISTS process:name]').message).toBe('process:name: no value satisfies NOT EXISTS and EXISTS');
-    expect(one("[NOT EXISTS process:parent_ref AND process:parent_ref.name = 'x']").message).toBe("process:parent_ref: no value satisfies NOT EXISTS and process:parent_ref.name = 'x'");
-    expect(one("[NOT EXISTS a:list[*] AND a:list[3] = 'x']").message).toBe("a:list[*]: no value satisfies NOT EXISTS and a:list[3] = 'x'");
+    expect(one('[EXISTS process:name AND NOT EXISTS process:name]').message).toBe(
+      'process:name: no value satisfies NOT EXISTS and EXISTS',
+    );
+    expect(one("[NOT EXISTS process:parent_ref AND process:parent_ref.name = 'x']").message).toBe(
+      "process:parent_ref: no value satisfies NOT EXISTS and process:parent_ref.name = 'x'",
+    );
+    expect(one("[NOT EXISTS a:list[*] AND a:list[3] = 'x']").message).toBe(
+      "a:list[*]: no value satisfies NOT EXISTS and a:list[3] = 'x'",
+    );
     expect(findUnsatisfiable("[NOT EXISTS a:list[0] AND a:list[*] = 'x']")).toEqual([]);
   });
 
   it('comparisons on different root types joined by AND', () => {
     const p = "[file:name = 'a' AND ipv4-addr:value = '1.2.3.4']";
     expect(one(p)).toMatchObject({
-      message: 'ipv4-addr:value: comparisons on different root types (file, ipv4-addr) are joined by AND; they can never hold on the same object',
+      message:
+        'ipv4-addr:value: comparisons on different root types (file, ipv4-addr) are joined by AND; they can never hold on the same object',
       column: col(p, 'ipv4-addr'),
     });
   });
 
   it('type conflicts', () => {
-    expect(one("[a:x = 'a' AND a:x > 5]").message).toBe("a:x: no value satisfies = 'a' and > 5 (a string and a number)");
-    expect(one('[a:x = true AND a:x = 1]').message).toBe('a:x: no value satisfies = true and = 1 (a boolean and a number)');
+    expect(one("[a:x = 'a' AND a:x > 5]").message).toBe(
+      "a:x: no value satisfies = 'a' and > 5 (a string and a number)",
+    );
+    expect(one('[a:x = true AND a:x = 1]').message).toBe(
+      'a:x: no value satisfies = true and = 1 (a boolean and a number)',
+    );
   });
 
   it('disjoint CIDR blocks and mixed families', () => {
     expect(one("[ipv4-addr:value ISSUBSET '10.0.0.0/8' AND ipv4-addr:value ISSUBSET '192.168.0.0/16']").message).toBe(
       "ipv4-addr:value: no value satisfies ISSUBSET '10.0.0.0/8' and ISSUBSET '192.168.0.0/16' (disjoint blocks)",
     );
-    expect(one("[a:v ISSUBSET '10.0.0.0/8' AND a:v ISSUBSET '2001:db8::/32']").message).toBe("a:v: no value satisfies ISSUBSET '10.0.0.0/8' and ISSUBSET '2001:db8::/32' (IPv4 and IPv6)");
+    expect(one("[a:v ISSUBSET '10.0.0.0/8' AND a:v ISSUBSET '2001:db8::/32']").message).toBe(
+      "a:v: no value satisfies ISSUBSET '10.0.0.0/8' and ISSUBSET '2001:db8::/32' (IPv4 and IPv6)",
+    );
   });
 
   it('timestamps and string ranges', () => {
@@ -78,17 +106,28 @@ describe('findUnsatisfiable', () => {
   });
 
   it('structural contradictions', () => {
-    expect(one("[a:x = 'v' AND a:x.y = 'w']").message).toBe("a:x: no value satisfies = 'v' and a:x.y = 'w' (a value has no properties or elements)");
-    expect(one("[network-traffic:dst_ref = 'x']").message).toBe("network-traffic:dst_ref: a reference resolves to an object, which = 'x' never matches");
-    expect(one("[email-message:to_refs.value = 'x']").message).toBe('email-message:to_refs: a _refs list holds references: use [n] or [*] before .value');
+    expect(one("[a:x = 'v' AND a:x.y = 'w']").message).toBe(
+      "a:x: no value satisfies = 'v' and a:x.y = 'w' (a value has no properties or elements)",
+    );
+    expect(one("[network-traffic:dst_ref = 'x']").message).toBe(
+      "network-traffic:dst_ref: a reference resolves to an object, which = 'x' never matches",
+    );
+    expect(one("[email-message:to_refs.value = 'x']").message).toBe(
+      'email-message:to_refs: a _refs list holds references: use [n] or [*] before .value',
+    );
     expect(one("[a:list[-1] = 'x']").message).toBe('a:list[-1]: the negative index [-1] never selects an element');
-    expect(one("[process:type = 'file']").message).toBe('process:type: no value satisfies = \'file\' (the value is "process")');
+    expect(one("[process:type = 'file']").message).toBe(
+      'process:type: no value satisfies = \'file\' (the value is "process")',
+    );
   });
 
   it('every alternative must be empty; each is reported', () => {
-    expect(findUnsatisfiable("[a:x = 1 AND a:x = 2 OR a:x = 3]")).toEqual([]);
+    expect(findUnsatisfiable('[a:x = 1 AND a:x = 2 OR a:x = 3]')).toEqual([]);
     const ds = findUnsatisfiable('[a:x = 1 AND a:x = 2 OR a:y > 3 AND a:y < 2]');
-    expect(ds.map((d) => d.message)).toEqual(['a:x: no value satisfies = 1 and = 2', 'a:y: no value satisfies 3 < x < 2']);
+    expect(ds.map((d) => d.message)).toEqual([
+      'a:x: no value satisfies = 1 and = 2',
+      'a:y: no value satisfies 3 < x < 2',
+    ]);
   });
 
   it('reports each unsatisfiable observation expression of a larger pattern', () => {
@@ -101,13 +140,21 @@ describe('findUnsatisfiable', () => {
   });
 
   it('satisfiable patterns report nothing', () => {
-    for (const p of ["[a:x != 'v' AND a:x.y = 'w']", '[a:x > 1 AND a:x < 2]', "[a:s = h'61' AND a:s = 'a']", "[a:l[*] = 'x' AND a:l[*] = 'y']", "[a:s NOT LIKE 'a%' AND a:s LIKE '%a']"]) {
+    for (const p of [
+      "[a:x != 'v' AND a:x.y = 'w']",
+      '[a:x > 1 AND a:x < 2]',
+      "[a:s = h'61' AND a:s = 'a']",
+      "[a:l[*] = 'x' AND a:l[*] = 'y']",
+      "[a:s NOT LIKE 'a%' AND a:s LIKE '%a']",
+    ]) {
       expect(findUnsatisfiable(p), p).toEqual([]);
     }
   });
 
   it('START ≥ STOP is already a compile error', () => {
-    expect(() => findUnsatisfiable("[a:x = 1] START t'2021-01-01T00:00:00Z' STOP t'2020-01-01T00:00:00Z'")).toThrow(PatternError);
+    expect(() => findUnsatisfiable("[a:x = 1] START t'2021-01-01T00:00:00Z' STOP t'2020-01-01T00:00:00Z'")).toThrow(
+      PatternError,
+    );
   });
 });
 

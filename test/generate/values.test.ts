@@ -17,7 +17,7 @@ describe('every operator generates matching events', () => {
     "[process:name = 'winword.exe']",
     "[process:name != 'cmd.exe']",
     "[process:name NOT = 'cmd.exe']",
-    "[process:pid > 1000 AND process:pid <= 1005]",
+    '[process:pid > 1000 AND process:pid <= 1005]',
     '[process:pid < 0]',
     '[process:pid >= 70000]',
     '[network-traffic:dst_port NOT > 1023 AND network-traffic:dst_port NOT < 1000]',
@@ -116,8 +116,12 @@ describe('values', () => {
   });
 
   it('nested paths, [n] and [*] lists', () => {
-    const file = firstRoot("[file:extensions.'windows-pebinary-ext'.sections[*].entropy > 7.5 AND file:extensions.'windows-pebinary-ext'.sections[*].name = '.text']");
-    const sections = (file.extensions as Record<string, { sections: Record<string, unknown>[] }>)['windows-pebinary-ext']?.sections ?? [];
+    const file = firstRoot(
+      "[file:extensions.'windows-pebinary-ext'.sections[*].entropy > 7.5 AND file:extensions.'windows-pebinary-ext'.sections[*].name = '.text']",
+    );
+    const sections =
+      (file.extensions as Record<string, { sections: Record<string, unknown>[] }>)['windows-pebinary-ext']?.sections ??
+      [];
     expect(sections.some((s) => (s.entropy as number) > 7.5)).toBe(true);
     expect(sections.some((s) => s.name === '.text')).toBe(true);
     const traffic = firstRoot("[network-traffic:protocols[1] = 'tcp']");
@@ -126,14 +130,18 @@ describe('values', () => {
   });
 
   it('[*] comparisons that cannot share an element get separate elements', () => {
-    const set = check("[network-traffic:protocols[*] = 'tcp' AND network-traffic:protocols[*] = 'http']")[0] as Bundle[];
+    const set = check(
+      "[network-traffic:protocols[*] = 'tcp' AND network-traffic:protocols[*] = 'http']",
+    )[0] as Bundle[];
     expect(roots(set)[0]?.protocols).toEqual(expect.arrayContaining(['tcp', 'http']));
   });
 });
 
 describe('references', () => {
   it('a _ref path creates the referenced object, typed from the value', () => {
-    const set = check("[network-traffic:dst_ref.value = '10.1.2.3' AND network-traffic:src_ref.value = '2001:db8::5']")[0] as Bundle[];
+    const set = check(
+      "[network-traffic:dst_ref.value = '10.1.2.3' AND network-traffic:src_ref.value = '2001:db8::5']",
+    )[0] as Bundle[];
     const traffic = roots(set)[0]!;
     expect(objectById(set, traffic.dst_ref)).toMatchObject({ type: 'ipv4-addr', value: '10.1.2.3' });
     expect(objectById(set, traffic.src_ref)).toMatchObject({ type: 'ipv6-addr', value: '2001:db8::5' });
@@ -142,17 +150,23 @@ describe('references', () => {
   });
 
   it('the referenced type follows the property, or an explicit type comparison', () => {
-    const set = check("[network-traffic:dst_ref.type = 'domain-name' AND network-traffic:dst_ref.value LIKE '%.example.com']")[0] as Bundle[];
+    const set = check(
+      "[network-traffic:dst_ref.type = 'domain-name' AND network-traffic:dst_ref.value LIKE '%.example.com']",
+    )[0] as Bundle[];
     expect(objectById(set, roots(set)[0]!.dst_ref)?.type).toBe('domain-name');
     const mail = check("[email-message:from_ref.value = 'a@example.com']")[0] as Bundle[];
     expect(objectById(mail, roots(mail)[0]!.from_ref)?.type).toBe('email-addr');
   });
 
   it('_refs lists with [*] and [n]; chains of references', () => {
-    check("[email-message:to_refs[*].value = 'bob@example.com' AND email-message:to_refs[*].value LIKE '%@contoso.com']");
+    check(
+      "[email-message:to_refs[*].value = 'bob@example.com' AND email-message:to_refs[*].value LIKE '%@contoso.com']",
+    );
     const set = check("[email-message:to_refs[1].value = 'carol@example.com']")[0] as Bundle[];
     expect((roots(set)[0]!.to_refs as string[]).length).toBe(2);
-    const chain = check("[process:parent_ref.parent_ref.name = 'explorer.exe' AND process:parent_ref.name = 'cmd.exe']")[0] as Bundle[];
+    const chain = check(
+      "[process:parent_ref.parent_ref.name = 'explorer.exe' AND process:parent_ref.name = 'cmd.exe']",
+    )[0] as Bundle[];
     const child = roots(chain)[0]!;
     const parent = objectById(chain, child.parent_ref)!;
     expect(parent).toMatchObject({ type: 'process', name: 'cmd.exe' });
@@ -166,7 +180,11 @@ describe('OR inside an observation', () => {
   });
 
   it('different alternatives show up across sets', () => {
-    const names = new Set(generateEvents("[process:name = 'a.exe' OR process:name = 'b.exe']", { count: 20, seed: 5 }).map((s) => roots(s)[0]!.name));
+    const names = new Set(
+      generateEvents("[process:name = 'a.exe' OR process:name = 'b.exe']", { count: 20, seed: 5 }).map(
+        (s) => roots(s)[0]!.name,
+      ),
+    );
     expect(names).toEqual(new Set(['a.exe', 'b.exe']));
   });
 });
@@ -174,8 +192,12 @@ describe('OR inside an observation', () => {
 describe('determinism', () => {
   const pattern = "([process:name = 'winword.exe'] FOLLOWEDBY [process:pid > 100]) WITHIN 60 SECONDS";
   it('the same seed gives identical output', () => {
-    expect(JSON.stringify(generateEvents(pattern, { count: 3, seed: 7 }))).toBe(JSON.stringify(generateEvents(pattern, { count: 3, seed: 7 })));
-    expect(JSON.stringify(generateEvents(pattern, { seed: 7, miss: true }))).toBe(JSON.stringify(generateEvents(pattern, { seed: 7, miss: true })));
+    expect(JSON.stringify(generateEvents(pattern, { count: 3, seed: 7 }))).toBe(
+      JSON.stringify(generateEvents(pattern, { count: 3, seed: 7 })),
+    );
+    expect(JSON.stringify(generateEvents(pattern, { seed: 7, miss: true }))).toBe(
+      JSON.stringify(generateEvents(pattern, { seed: 7, miss: true })),
+    );
   });
 
   it('a different seed gives different values and ids', () => {
@@ -188,7 +210,8 @@ describe('determinism', () => {
   it('ids are well-formed STIX identifiers and unique', () => {
     const sets = generateEvents(pattern, { count: 50, seed: 3 });
     const ids = sets.flatMap((s) => s.flatMap((b) => [b.id, ...b.objects.map((o) => o.id)]));
-    for (const id of ids) expect(id).toMatch(/^[a-z0-9-]+--[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    for (const id of ids)
+      expect(id).toMatch(/^[a-z0-9-]+--[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
     expect(new Set(ids).size).toBe(ids.length);
   });
 });

@@ -35,7 +35,9 @@ describe('StixDetectionPipeline construct', () => {
       'b.yaml': `- id: broken\n  name: Broken\n  description: d\n  severity: low\n  pattern: "[process:name = 'x' AND]"\n`,
     });
     const stack = new Stack(unbundledApp(), 'S');
-    expect(() => new StixDetectionPipeline(stack, 'P', { rulesDir: broken })).toThrow(/problem\(s\) in the rules[\s\S]*b\.yaml:5:\d+: error \[/);
+    expect(() => new StixDetectionPipeline(stack, 'P', { rulesDir: broken })).toThrow(
+      /problem\(s\) in the rules[\s\S]*b\.yaml:5:\d+: error \[/,
+    );
     // Nothing was defined: the check runs before any resource.
     expect(stack.node.tryFindChild('P')?.node.children.length ?? 0).toBe(0);
   });
@@ -60,8 +62,13 @@ describe('StixDetectionPipeline construct', () => {
       maxBodyBytes: 65536,
     });
     const template = Template.fromStack(stack);
-    template.hasResourceProperties('AWS::ApiGatewayV2::Authorizer', { AuthorizerType: 'JWT', JwtConfiguration: { Issuer: 'https://issuer.example.com/', Audience: ['stixflow'] } });
-    const routes = Object.values(template.findResources('AWS::ApiGatewayV2::Route')) as { Properties: { AuthorizationType: string; RouteKey: string; AuthorizationScopes?: string[] } }[];
+    template.hasResourceProperties('AWS::ApiGatewayV2::Authorizer', {
+      AuthorizerType: 'JWT',
+      JwtConfiguration: { Issuer: 'https://issuer.example.com/', Audience: ['stixflow'] },
+    });
+    const routes = Object.values(template.findResources('AWS::ApiGatewayV2::Route')) as {
+      Properties: { AuthorizationType: string; RouteKey: string; AuthorizationScopes?: string[] };
+    }[];
     expect(routes).toHaveLength(3);
     for (const route of routes) expect(route.Properties.AuthorizationType).toBe('JWT');
     // Rule overrides apply to every tenant: only the admin scope may PATCH; the handler checks it too.
@@ -70,9 +77,17 @@ describe('StixDetectionPipeline construct', () => {
       'GET /rules': undefined,
       'PATCH /rules/{id}': ['stixflow/rules.admin'],
     });
-    template.hasResourceProperties('AWS::Lambda::Function', { Description: 'stixflow: GET /rules, PATCH /rules/{id}', Environment: { Variables: { RULES_ADMIN_SCOPE: 'stixflow/rules.admin' } } });
-    for (const queue of Object.values(template.findResources('AWS::SQS::Queue')) as { Properties: Record<string, unknown> }[]) expect(queue.Properties.FifoQueue).toBeUndefined();
-    template.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: { LATENESS_SECONDS: '60', MAX_PARTIALS_PER_GROUP: '20', MAX_BODY_BYTES: '65536' } } });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Description: 'stixflow: GET /rules, PATCH /rules/{id}',
+      Environment: { Variables: { RULES_ADMIN_SCOPE: 'stixflow/rules.admin' } },
+    });
+    for (const queue of Object.values(template.findResources('AWS::SQS::Queue')) as {
+      Properties: Record<string, unknown>;
+    }[])
+      expect(queue.Properties.FifoQueue).toBeUndefined();
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: { LATENESS_SECONDS: '60', MAX_PARTIALS_PER_GROUP: '20', MAX_BODY_BYTES: '65536' } },
+    });
     expect(pipeline.ruleIds).toEqual(['good']);
     const report = new AwsSolutionsChecks(app).validateScope(app);
     expect(report.violations.map((v) => v.ruleName)).toEqual([]);
@@ -86,12 +101,26 @@ describe('the CDK app (cdk.json)', () => {
     const tsx = join(REPO_ROOT, 'node_modules', '.bin', 'tsx');
     const outdir = join(dir, 'cdk.out');
     // What `cdk synth` runs, without the CLI: skip bundling to stay quick (bundling is covered above).
-    const env = { ...process.env, CDK_OUTDIR: outdir, CDK_CONTEXT_JSON: JSON.stringify({ 'aws:cdk:bundling-stacks': [] }), AWS_EC2_METADATA_DISABLED: 'true' };
+    const env = {
+      ...process.env,
+      CDK_OUTDIR: outdir,
+      CDK_CONTEXT_JSON: JSON.stringify({ 'aws:cdk:bundling-stacks': [] }),
+      AWS_EC2_METADATA_DISABLED: 'true',
+    };
     await run(tsx, ['infra/app.ts'], { cwd: REPO_ROOT, env });
-    const template = JSON.parse(readFileSync(join(outdir, 'Stixflow.template.json'), 'utf8')) as { Outputs: Record<string, unknown> };
+    const template = JSON.parse(readFileSync(join(outdir, 'Stixflow.template.json'), 'utf8')) as {
+      Outputs: Record<string, unknown>;
+    };
     expect(Object.keys(template.Outputs)).toContain('ApiUrl');
-    const broken = rulesDir('app-broken', { 'bad.yaml': `- id: x\n  name: X\n  description: d\n  severity: low\n  pattern: "[nope"\n` });
-    const failed = run(tsx, ['infra/app.ts'], { cwd: REPO_ROOT, env: { ...env, CDK_CONTEXT_JSON: JSON.stringify({ 'aws:cdk:bundling-stacks': [], rulesDir: broken }) } });
-    await expect(failed).rejects.toMatchObject({ stderr: expect.stringMatching(/refusing to synthesise[\s\S]*bad\.yaml:5/) });
+    const broken = rulesDir('app-broken', {
+      'bad.yaml': `- id: x\n  name: X\n  description: d\n  severity: low\n  pattern: "[nope"\n`,
+    });
+    const failed = run(tsx, ['infra/app.ts'], {
+      cwd: REPO_ROOT,
+      env: { ...env, CDK_CONTEXT_JSON: JSON.stringify({ 'aws:cdk:bundling-stacks': [], rulesDir: broken }) },
+    });
+    await expect(failed).rejects.toMatchObject({
+      stderr: expect.stringMatching(/refusing to synthesise[\s\S]*bad\.yaml:5/),
+    });
   }, 60_000);
 });

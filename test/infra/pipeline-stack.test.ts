@@ -31,7 +31,8 @@ beforeAll(() => {
 afterAll(() => rmSync(outdir, { recursive: true, force: true }));
 
 type Resource = { Type: string; Properties: Record<string, unknown>; Metadata?: Record<string, unknown> };
-const resources = (type: string): [string, Resource][] => Object.entries(template.findResources(type) as Record<string, Resource>);
+const resources = (type: string): [string, Resource][] =>
+  Object.entries(template.findResources(type) as Record<string, Resource>);
 const logicalId = (prefix: string, type: string): string => {
   const found = resources(type).filter(([id]) => id.startsWith(prefix));
   expect(found, `${prefix} (${type})`).toHaveLength(1);
@@ -39,7 +40,7 @@ const logicalId = (prefix: string, type: string): string => {
 };
 
 describe('StixflowStack template', () => {
-  it('defines the state table from the engine\'s key constants, with TTL, PITR and encryption', () => {
+  it("defines the state table from the engine's key constants, with TTL, PITR and encryption", () => {
     template.resourceCountIs('AWS::DynamoDB::Table', 1);
     template.hasResource('AWS::DynamoDB::Table', {
       DeletionPolicy: 'Retain',
@@ -84,7 +85,12 @@ describe('StixflowStack template', () => {
     for (const [, policy] of policies) {
       const statements = (policy.Properties.PolicyDocument as { Statement: Record<string, unknown>[] }).Statement;
       expect(statements).toContainEqual(
-        expect.objectContaining({ Effect: 'Deny', Action: 'sqs:*', Principal: { AWS: '*' }, Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        expect.objectContaining({
+          Effect: 'Deny',
+          Action: 'sqs:*',
+          Principal: { AWS: '*' },
+          Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+        }),
       );
       for (const q of policy.Properties.Queues as { Ref: string }[]) covered.add(q.Ref);
     }
@@ -95,8 +101,18 @@ describe('StixflowStack template', () => {
     const functions = resources('AWS::Lambda::Function');
     expect(functions).toHaveLength(3);
     for (const [, fn] of functions) {
-      expect(fn.Properties).toMatchObject({ Runtime: 'nodejs24.x', Architectures: ['arm64'], Handler: 'index.handler', MemorySize: 512, Timeout: 30 });
-      expect((fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables).toMatchObject({ RULES_DIR: 'rules', MAPPINGS_DIR: 'mappings', TABLE_NAME: { Ref: expect.stringMatching(/^PipelineStateTable/) } });
+      expect(fn.Properties).toMatchObject({
+        Runtime: 'nodejs24.x',
+        Architectures: ['arm64'],
+        Handler: 'index.handler',
+        MemorySize: 512,
+        Timeout: 30,
+      });
+      expect((fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables).toMatchObject({
+        RULES_DIR: 'rules',
+        MAPPINGS_DIR: 'mappings',
+        TABLE_NAME: { Ref: expect.stringMatching(/^PipelineStateTable/) },
+      });
     }
     template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
       EventSourceArn: { 'Fn::GetAtt': [logicalId('PipelineIngestQueue', 'AWS::SQS::Queue'), 'Arn'] },
@@ -112,11 +128,30 @@ describe('StixflowStack template', () => {
     const statementsOf = (prefix: string) => {
       const [, policy] = resources('AWS::IAM::Policy').find(([id]) => id.startsWith(prefix))!;
       // Action order depends on the @aws-cdk/aws-iam:minimizePolicies flag: compare them sorted.
-      return (policy.Properties.PolicyDocument as { Statement: Record<string, unknown>[] }).Statement.map((st) => ({ ...st, Action: Array.isArray(st.Action) ? [...(st.Action as string[])].sort() : st.Action }));
+      return (policy.Properties.PolicyDocument as { Statement: Record<string, unknown>[] }).Statement.map((st) => ({
+        ...st,
+        Action: Array.isArray(st.Action) ? [...(st.Action as string[])].sort() : st.Action,
+      }));
     };
-    const logs = (fn: string) => ({ Effect: 'Allow', Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: { 'Fn::GetAtt': [logicalId(`Pipeline${fn}Logs`, 'AWS::Logs::LogGroup'), 'Arn'] } });
-    const state = { Sid: 'StateAndCounters', Effect: 'Allow', Action: ['dynamodb:BatchGetItem', 'dynamodb:DeleteItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], Resource: table, Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['S#*', 'C#*'] } } };
-    const overridesRead = { Sid: 'ReadRuleOverrides', Effect: 'Allow', Action: 'dynamodb:Query', Resource: table, Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['O#rules'] } } };
+    const logs = (fn: string) => ({
+      Effect: 'Allow',
+      Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+      Resource: { 'Fn::GetAtt': [logicalId(`Pipeline${fn}Logs`, 'AWS::Logs::LogGroup'), 'Arn'] },
+    });
+    const state = {
+      Sid: 'StateAndCounters',
+      Effect: 'Allow',
+      Action: ['dynamodb:BatchGetItem', 'dynamodb:DeleteItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+      Resource: table,
+      Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['S#*', 'C#*'] } },
+    };
+    const overridesRead = {
+      Sid: 'ReadRuleOverrides',
+      Effect: 'Allow',
+      Action: 'dynamodb:Query',
+      Resource: table,
+      Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['O#rules'] } },
+    };
     const send = { Sid: 'SendAlerts', Effect: 'Allow', Action: 'sqs:SendMessage', Resource: alertQueue };
     expect(statementsOf('PipelineIngestHttpRole')).toEqual([logs('IngestHttp'), state, overridesRead, send]);
     expect(statementsOf('PipelineIngestSqsRole')).toEqual([
@@ -124,12 +159,34 @@ describe('StixflowStack template', () => {
       state,
       overridesRead,
       send,
-      { Effect: 'Allow', Action: ['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:ReceiveMessage'], Resource: ingestQueue },
+      {
+        Effect: 'Allow',
+        Action: [
+          'sqs:ChangeMessageVisibility',
+          'sqs:DeleteMessage',
+          'sqs:GetQueueAttributes',
+          'sqs:GetQueueUrl',
+          'sqs:ReceiveMessage',
+        ],
+        Resource: ingestQueue,
+      },
     ]);
     expect(statementsOf('PipelineRulesApiRole')).toEqual([
       logs('RulesApi'),
-      { Sid: 'ReadCounters', Effect: 'Allow', Action: 'dynamodb:BatchGetItem', Resource: table, Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['C#*'] } } },
-      { Sid: 'RuleOverrides', Effect: 'Allow', Action: ['dynamodb:PutItem', 'dynamodb:Query'], Resource: table, Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['O#rules'] } } },
+      {
+        Sid: 'ReadCounters',
+        Effect: 'Allow',
+        Action: 'dynamodb:BatchGetItem',
+        Resource: table,
+        Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['C#*'] } },
+      },
+      {
+        Sid: 'RuleOverrides',
+        Effect: 'Allow',
+        Action: ['dynamodb:PutItem', 'dynamodb:Query'],
+        Resource: table,
+        Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['O#rules'] } },
+      },
     ]);
     // No managed policies, no wildcard resources or actions anywhere in the identity policies.
     for (const [, role] of resources('AWS::IAM::Role')) expect(role.Properties.ManagedPolicyArns).toBeUndefined();
@@ -139,17 +196,24 @@ describe('StixflowStack template', () => {
 
   it('puts the IAM authoriser on every route, with access logs and throttling on the stage', () => {
     const routes = resources('AWS::ApiGatewayV2::Route');
-    expect(routes.map(([, r]) => r.Properties.RouteKey).sort()).toEqual(['GET /rules', 'PATCH /rules/{id}', 'POST /events']);
+    expect(routes.map(([, r]) => r.Properties.RouteKey).sort()).toEqual([
+      'GET /rules',
+      'PATCH /rules/{id}',
+      'POST /events',
+    ]);
     for (const [, route] of routes) expect(route.Properties.AuthorizationType).toBe('AWS_IAM');
     template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
       StageName: '$default',
       AutoDeploy: true,
-      AccessLogSettings: { DestinationArn: { 'Fn::GetAtt': [logicalId('PipelineApiAccessLogs', 'AWS::Logs::LogGroup'), 'Arn'] }, Format: Match.stringLikeRegexp('requestId') },
+      AccessLogSettings: {
+        DestinationArn: { 'Fn::GetAtt': [logicalId('PipelineApiAccessLogs', 'AWS::Logs::LogGroup'), 'Arn'] },
+        Format: Match.stringLikeRegexp('requestId'),
+      },
       DefaultRouteSettings: { ThrottlingRateLimit: 100, ThrottlingBurstLimit: 200 },
     });
   });
 
-  it('alarms on DLQ depth, queue age, and every function\'s errors and throttles', () => {
+  it("alarms on DLQ depth, queue age, and every function's errors and throttles", () => {
     const alarms = resources('AWS::CloudWatch::Alarm');
     expect(alarms).toHaveLength(9);
     const dlqDepth = (queuePrefix: string) =>
@@ -158,27 +222,46 @@ describe('StixflowStack template', () => {
         Namespace: 'AWS/SQS',
         Threshold: 1,
         ComparisonOperator: 'GreaterThanOrEqualToThreshold',
-        Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [logicalId(queuePrefix, 'AWS::SQS::Queue'), 'QueueName'] } }],
+        Dimensions: [
+          { Name: 'QueueName', Value: { 'Fn::GetAtt': [logicalId(queuePrefix, 'AWS::SQS::Queue'), 'QueueName'] } },
+        ],
       });
     dlqDepth('PipelineIngestDlq');
     dlqDepth('PipelineAlertDlq');
     for (const metric of ['Errors', 'Throttles']) {
       for (const fn of ['IngestHttp', 'IngestSqs', 'RulesApi']) {
-        const fnId = resources('AWS::Lambda::Function').find(([id]) => id.startsWith(`Pipeline${fn}`) && !id.includes('Role'))![0];
-        template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: metric, Namespace: 'AWS/Lambda', Dimensions: [{ Name: 'FunctionName', Value: { Ref: fnId } }], Threshold: 1 });
+        const fnId = resources('AWS::Lambda::Function').find(
+          ([id]) => id.startsWith(`Pipeline${fn}`) && !id.includes('Role'),
+        )![0];
+        template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+          MetricName: metric,
+          Namespace: 'AWS/Lambda',
+          Dimensions: [{ Name: 'FunctionName', Value: { Ref: fnId } }],
+          Threshold: 1,
+        });
       }
     }
   });
 
   it('outputs the API URL, queue URLs and table name', () => {
     const outputs = template.findOutputs('*');
-    expect(Object.keys(outputs).sort()).toEqual(['AlertDlqUrl', 'AlertQueueUrl', 'ApiUrl', 'EventsEndpoint', 'IngestDlqUrl', 'IngestQueueUrl', 'StateTableName']);
+    expect(Object.keys(outputs).sort()).toEqual([
+      'AlertDlqUrl',
+      'AlertQueueUrl',
+      'ApiUrl',
+      'EventsEndpoint',
+      'IngestDlqUrl',
+      'IngestQueueUrl',
+      'StateTableName',
+    ]);
     expect(outputs.StateTableName?.Value).toEqual({ Ref: logicalId('PipelineStateTable', 'AWS::DynamoDB::Table') });
   });
 
   it('passes cdk-nag AwsSolutions with nothing left unacknowledged', () => {
     const report = new AwsSolutionsChecks(app).validateScope(app);
-    expect(report.violations.map((v) => `${v.ruleName} ${v.violatingResources.map((r) => r.constructPath).join(',')}`)).toEqual([]);
+    expect(
+      report.violations.map((v) => `${v.ruleName} ${v.violatingResources.map((r) => r.constructPath).join(',')}`),
+    ).toEqual([]);
     expect(report.success).toBe(true);
   });
 
@@ -192,9 +275,13 @@ describe('StixflowStack template', () => {
       expect(shipped.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
       expect(shipped.rules.map((r) => r.id)).toEqual(loadRulesFromPaths([join(REPO, 'rules')]).rules.map((r) => r.id));
       // Every built-in mapping (issue #13 added the source mappings) and the schema.
-      expect(readdirSync(join(dir, 'mappings')).sort()).toEqual([...BUILT_IN_MAPPING_FILES, 'mapping.schema.json'].sort());
+      expect(readdirSync(join(dir, 'mappings')).sort()).toEqual(
+        [...BUILT_IN_MAPPING_FILES, 'mapping.schema.json'].sort(),
+      );
       expect(statSync(join(dir, 'index.mjs')).size).toBeLessThan(1024 * 1024);
-      expect(readFileSync(join(dir, 'index.mjs'), 'utf8')).toMatch(/^import\{createRequire as __stixflowCreateRequire\}|^import \{ createRequire as __stixflowCreateRequire \}/);
+      expect(readFileSync(join(dir, 'index.mjs'), 'utf8')).toMatch(
+        /^import\{createRequire as __stixflowCreateRequire\}|^import \{ createRequire as __stixflowCreateRequire \}/,
+      );
     }
   });
 
@@ -224,15 +311,31 @@ describe('StixflowStack template', () => {
         POWERTOOLS_METRICS_DISABLED: 'true',
         POWERTOOLS_LOG_LEVEL: 'ERROR',
       });
-      const bundle = (await import(pathToFileURL(join(dir, 'index.mjs')).href)) as { handler: (event: unknown, context: unknown) => Promise<{ statusCode: number; body: string }> };
+      const bundle = (await import(pathToFileURL(join(dir, 'index.mjs')).href)) as {
+        handler: (event: unknown, context: unknown) => Promise<{ statusCode: number; body: string }>;
+      };
       const body = readFileSync(new URL('../../examples/events.ndjson', import.meta.url), 'utf8');
-      const event = { version: '2.0', routeKey: 'POST /events', rawPath: '/events', rawQueryString: '', headers: {}, isBase64Encoded: false, body, requestContext: { http: { method: 'POST', path: '/events' }, authorizer: { iam: { accountId: '111122223333' } } } };
+      const event = {
+        version: '2.0',
+        routeKey: 'POST /events',
+        rawPath: '/events',
+        rawQueryString: '',
+        headers: {},
+        isBase64Encoded: false,
+        body,
+        requestContext: {
+          http: { method: 'POST', path: '/events' },
+          authorizer: { iam: { accountId: '111122223333' } },
+        },
+      };
       const response = await bundle.handler(event, { functionName: 'bundle-smoke', awsRequestId: 'smoke-1' });
       expect(response.statusCode).toBe(202);
       expect(JSON.parse(response.body)).toMatchObject({ accepted: 5, alerts: 5 });
       const received: string[] = [];
       for (let i = 0; i < 10 && received.length < 5; i++) {
-        const { Messages = [] } = await sqs.client.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10 }));
+        const { Messages = [] } = await sqs.client.send(
+          new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10 }),
+        );
         received.push(...Messages.map((m) => (JSON.parse(m.Body ?? '{}') as { tenant: string }).tenant));
       }
       expect(received).toEqual(['111122223333', '111122223333', '111122223333', '111122223333', '111122223333']);

@@ -13,7 +13,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StixDetectionPipeline, stageRulesAsJson, validateRulesDir } from '../../infra/pipeline-construct.js';
 
 /** Temporary entries stixflow itself creates are named stixflow-… (the rules staging: stixflow-rules-…). */
-const stixflowEntries = (dir: string): string[] => readdirSync(dir).filter((name) => name.startsWith('stixflow-')).sort();
+const stixflowEntries = (dir: string): string[] =>
+  readdirSync(dir)
+    .filter((name) => name.startsWith('stixflow-'))
+    .sort();
 
 let work: string;
 beforeAll(() => {
@@ -50,8 +53,14 @@ describe('temporary directories of a synth', () => {
   it('stages exactly the rules the loader validated: a dangling link and a link to an ancestor neither crash nor recurse', () => {
     const rulesDir = join(work, 'linked-rules');
     mkdirSync(join(rulesDir, 'team'), { recursive: true });
-    writeFileSync(join(rulesDir, 'a.yaml'), `- id: a\n  name: A\n  severity: low\n  pattern: "[process:name = 'x']"\n---\n- id: b\n  name: B\n  severity: low\n  pattern: "[process:name = 'y']"\n`);
-    writeFileSync(join(rulesDir, 'team', 'c.json'), JSON.stringify([{ id: 'c', name: 'C', severity: 'low', pattern: "[process:name = 'z']" }]));
+    writeFileSync(
+      join(rulesDir, 'a.yaml'),
+      `- id: a\n  name: A\n  severity: low\n  pattern: "[process:name = 'x']"\n---\n- id: b\n  name: B\n  severity: low\n  pattern: "[process:name = 'y']"\n`,
+    );
+    writeFileSync(
+      join(rulesDir, 'team', 'c.json'),
+      JSON.stringify([{ id: 'c', name: 'C', severity: 'low', pattern: "[process:name = 'z']" }]),
+    );
     symlinkSync(join(work, 'gone'), join(rulesDir, 'old-notes')); // dangling, no rule file by name: a warning
     symlinkSync(rulesDir, join(rulesDir, 'team', 'up')); // back to the top
     expect(validateRulesDir(rulesDir).ruleIds).toEqual(['a', 'b', 'c']);

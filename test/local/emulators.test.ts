@@ -38,10 +38,16 @@ describe('local emulators', () => {
     const sqs = await startSqs();
     try {
       expect(sqs.endpoint).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
-      const url = await ensureQueue(sqs.client, 'alerts.fifo', { dlq: { name: 'alerts-dlq.fifo', maxReceiveCount: 4 } });
+      const url = await ensureQueue(sqs.client, 'alerts.fifo', {
+        dlq: { name: 'alerts-dlq.fifo', maxReceiveCount: 4 },
+      });
       expect(url).toMatch(/\/alerts\.fifo$/);
-      expect(await ensureQueue(sqs.client, 'alerts.fifo', { dlq: { name: 'alerts-dlq.fifo', maxReceiveCount: 4 } })).toBe(url);
-      const { Attributes } = await sqs.client.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['All'] }));
+      expect(
+        await ensureQueue(sqs.client, 'alerts.fifo', { dlq: { name: 'alerts-dlq.fifo', maxReceiveCount: 4 } }),
+      ).toBe(url);
+      const { Attributes } = await sqs.client.send(
+        new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['All'] }),
+      );
       expect(Attributes?.FifoQueue).toBe('true');
       expect(JSON.parse(Attributes?.RedrivePolicy ?? '{}')).toMatchObject({
         deadLetterTargetArn: expect.stringMatching(/:alerts-dlq\.fifo$/),
@@ -59,8 +65,12 @@ describe('local emulators', () => {
     const sqs = await startSqs();
     try {
       await expect(ensureQueue(sqs.client, 'alerts', { fifo: true })).rejects.toThrow(QueueConfigError);
-      await expect(ensureQueue(sqs.client, 'alerts.fifo', { dlq: { name: 'plain-dlq', maxReceiveCount: 3 } })).rejects.toThrow(QueueConfigError);
-      await expect(ensureQueue(sqs.client, 'alerts', { dlq: { name: 'dlq', maxReceiveCount: 0 } })).rejects.toThrow(QueueConfigError);
+      await expect(
+        ensureQueue(sqs.client, 'alerts.fifo', { dlq: { name: 'plain-dlq', maxReceiveCount: 3 } }),
+      ).rejects.toThrow(QueueConfigError);
+      await expect(ensureQueue(sqs.client, 'alerts', { dlq: { name: 'dlq', maxReceiveCount: 0 } })).rejects.toThrow(
+        QueueConfigError,
+      );
     } finally {
       await sqs.stop();
     }

@@ -15,7 +15,15 @@ function fires(pattern: string, event: ObservedEvent): boolean {
 const defendProcess = {
   '@timestamp': '2024-05-01T10:00:00.000Z',
   ecs: { version: '8.11.0' },
-  event: { id: 'd-1', kind: 'event', category: ['process'], type: ['start'], action: 'start', module: 'endpoint', dataset: 'endpoint.events.process' },
+  event: {
+    id: 'd-1',
+    kind: 'event',
+    category: ['process'],
+    type: ['start'],
+    action: 'start',
+    module: 'endpoint',
+    dataset: 'endpoint.events.process',
+  },
   host: { name: 'ws-07', os: { family: 'windows' } },
   user: { name: 'alice', id: 'S-1-5-21-7-1001' },
   process: {
@@ -56,10 +64,21 @@ describe('the x-oca-event anchor', () => {
 
   it('lets one observation combine event metadata with the process it is about', () => {
     const event = single(normaliser.normalise(defendProcess));
-    expect(fires("[x-oca-event:action = 'start' AND x-oca-event:process_ref.command_line LIKE '%mimikatz%']", event)).toBe(true);
-    expect(fires("[x-oca-event:action = 'start' AND x-oca-event:parent_process_ref.name = 'winword.exe']", event)).toBe(true);
-    expect(fires("[x-oca-event:action = 'start' AND x-oca-event:process_ref.creator_user_ref.account_login = 'alice']", event)).toBe(true);
-    expect(fires("[x-oca-event:action = 'end' AND x-oca-event:process_ref.command_line LIKE '%mimikatz%']", event)).toBe(false);
+    expect(
+      fires("[x-oca-event:action = 'start' AND x-oca-event:process_ref.command_line LIKE '%mimikatz%']", event),
+    ).toBe(true);
+    expect(fires("[x-oca-event:action = 'start' AND x-oca-event:parent_process_ref.name = 'winword.exe']", event)).toBe(
+      true,
+    );
+    expect(
+      fires(
+        "[x-oca-event:action = 'start' AND x-oca-event:process_ref.creator_user_ref.account_login = 'alice']",
+        event,
+      ),
+    ).toBe(true);
+    expect(
+      fires("[x-oca-event:action = 'end' AND x-oca-event:process_ref.command_line LIKE '%mimikatz%']", event),
+    ).toBe(false);
     expect(fires("[x-oca-event:action = 'start' AND x-oca-event:process_ref.name = 'bash']", event)).toBe(false);
   });
 
@@ -70,8 +89,12 @@ describe('the x-oca-event anchor', () => {
     const traffic = byId(event, anchor?.network_ref);
     expect(traffic).toMatchObject({ type: 'network-traffic', dst_port: 4444 });
     expect(process.opened_connection_refs).toEqual([traffic.id]);
-    expect(fires("[x-oca-event:network_ref.dst_port = 4444 AND x-oca-event:process_ref.name = 'nc.exe']", event)).toBe(true);
-    expect(fires("[process:opened_connection_refs[*].dst_ref.value = '203.0.113.9' AND process:name = 'nc.exe']", event)).toBe(true);
+    expect(fires("[x-oca-event:network_ref.dst_port = 4444 AND x-oca-event:process_ref.name = 'nc.exe']", event)).toBe(
+      true,
+    );
+    expect(
+      fires("[process:opened_connection_refs[*].dst_ref.value = '203.0.113.9' AND process:name = 'nc.exe']", event),
+    ).toBe(true);
   });
 });
 
@@ -80,7 +103,10 @@ describe('anchor, links and constants in the mapping language', () => {
     `mapping: 1\nname: m\ndetect: { any: [ { present: t } ] }\ntime: { start: t }\nsource_id: id\n${extra}fields:\n  exe: process:name\n  who: user-account:account_login\n`;
 
   it('sets constants only on events that map to something, and anchors them', () => {
-    const mapping = loadMapping(text('constants:\n  x-oca-event:module: m-tool\nanchor:\n  process_ref: process\n  user_ref: user-account\n'), 'm.yaml');
+    const mapping = loadMapping(
+      text('constants:\n  x-oca-event:module: m-tool\nanchor:\n  process_ref: process\n  user_ref: user-account\n'),
+      'm.yaml',
+    );
     const n = createNormaliser({ mappings: [mapping], includeBuiltIns: false });
     const event = single(n.normalise({ t: '2024-05-01T10:00:00Z', id: 'e1', exe: 'a.exe' }));
     const [anchor] = ofType(event, 'x-oca-event');
@@ -91,10 +117,15 @@ describe('anchor, links and constants in the mapping language', () => {
   });
 
   it('reports links to objects the mapping never creates, and links that would change an id', () => {
-    expect(() => loadMapping(text('links:\n  process:creator_user_ref: user-acount\n'), 'm.yaml')).toThrow(/"user-acount" is not an object any target path/);
-    expect(() => loadMapping(text('links:\n  user-account:x_owner_ref: process\n  file:parent_directory_ref: process\n'), 'm.yaml')).toThrow(
-      /parent_directory_ref contributes to the id of file/,
+    expect(() => loadMapping(text('links:\n  process:creator_user_ref: user-acount\n'), 'm.yaml')).toThrow(
+      /"user-acount" is not an object any target path/,
     );
+    expect(() =>
+      loadMapping(
+        text('links:\n  user-account:x_owner_ref: process\n  file:parent_directory_ref: process\n'),
+        'm.yaml',
+      ),
+    ).toThrow(/parent_directory_ref contributes to the id of file/);
   });
 });
 
@@ -102,6 +133,6 @@ describe('the different-root-types diagnostic', () => {
   it('suggests the x-oca-event reference form for event metadata combined with another object', () => {
     const [warning] = compilePattern("[x-oca-event:code = '4688' AND process:command_line LIKE '%mimikatz%']").warnings;
     expect(warning?.code).toBe('different-root-types');
-    expect(warning?.message).toContain("x-oca-event:process_ref.command_line");
+    expect(warning?.message).toContain('x-oca-event:process_ref.command_line');
   });
 });

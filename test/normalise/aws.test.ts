@@ -17,12 +17,29 @@ describe('aws-cloudtrail', () => {
     if (createKey === undefined || login === undefined) return;
     expectWellFormed(createKey);
     const [anchor] = ofType(createKey, 'x-oca-event');
-    expect(anchor).toMatchObject({ action: 'CreateAccessKey', provider: 'iam.amazonaws.com', outcome: 'success', x_cloud_region: 'us-east-1' });
-    expect(byId(createKey, anchor?.user_ref)).toMatchObject({ account_login: 'ops-bot', user_id: 'AIDAEXAMPLEPRINCIPAL1', x_arn: 'arn:aws:iam::444455556666:user/ops-bot' });
-    expect(byId(createKey, anchor?.x_target_user_ref)).toMatchObject({ account_login: 'backup-admin', x_access_key_id: 'AKIAEXAMPLEKEY000002' });
+    expect(anchor).toMatchObject({
+      action: 'CreateAccessKey',
+      provider: 'iam.amazonaws.com',
+      outcome: 'success',
+      x_cloud_region: 'us-east-1',
+    });
+    expect(byId(createKey, anchor?.user_ref)).toMatchObject({
+      account_login: 'ops-bot',
+      user_id: 'AIDAEXAMPLEPRINCIPAL1',
+      x_arn: 'arn:aws:iam::444455556666:user/ops-bot',
+    });
+    expect(byId(createKey, anchor?.x_target_user_ref)).toMatchObject({
+      account_login: 'backup-admin',
+      x_access_key_id: 'AKIAEXAMPLEKEY000002',
+    });
     const traffic = byId(createKey, anchor?.network_ref);
     expect(byId(createKey, traffic.src_ref)).toMatchObject({ type: 'ipv4-addr', value: '203.0.113.77' });
-    expect(fires("[x-oca-event:action = 'CreateAccessKey' AND x-oca-event:x_target_user_ref.account_login = 'backup-admin']", createKey)).toBe(true);
+    expect(
+      fires(
+        "[x-oca-event:action = 'CreateAccessKey' AND x-oca-event:x_target_user_ref.account_login = 'backup-admin']",
+        createKey,
+      ),
+    ).toBe(true);
     const [loginAnchor] = ofType(login, 'x-oca-event');
     expect(loginAnchor).toMatchObject({ action: 'ConsoleLogin', x_console_login: 'failure' });
     expect(byId(login, loginAnchor?.url_ref)).toMatchObject({ value: 'https://console.aws.amazon.com/console/home' });
@@ -35,9 +52,20 @@ describe('aws-cloudtrail', () => {
     const [event] = result.events;
     if (event === undefined) return;
     const [anchor] = ofType(event, 'x-oca-event');
-    expect(anchor).toMatchObject({ action: 'StopLogging', outcome: 'failure', x_error_code: 'AccessDenied', x_resource_name: 'org-trail' });
-    expect(byId(event, anchor?.user_ref)).toMatchObject({ x_identity_type: 'AssumedRole', x_session_issuer: 'Dev', x_mfa_authenticated: false });
-    expect(fires("[x-oca-event:action = 'StopLogging' AND x-oca-event:user_ref.x_session_issuer = 'Dev']", event)).toBe(true);
+    expect(anchor).toMatchObject({
+      action: 'StopLogging',
+      outcome: 'failure',
+      x_error_code: 'AccessDenied',
+      x_resource_name: 'org-trail',
+    });
+    expect(byId(event, anchor?.user_ref)).toMatchObject({
+      x_identity_type: 'AssumedRole',
+      x_session_issuer: 'Dev',
+      x_mfa_authenticated: false,
+    });
+    expect(fires("[x-oca-event:action = 'StopLogging' AND x-oca-event:user_ref.x_session_issuer = 'Dev']", event)).toBe(
+      true,
+    );
   });
 });
 
@@ -54,11 +82,23 @@ describe('aws-vpcflow', () => {
     const [anchor] = ofType(event, 'x-oca-event');
     expect(anchor).toMatchObject({ action: 'ACCEPT', module: 'vpcflow' });
     const traffic = byId(event, anchor?.network_ref);
-    expect(traffic).toMatchObject({ src_port: 49152, dst_port: 443, protocols: ['tcp'], x_bytes: 4096, x_direction: 'egress', start: '2024-06-02T11:20:00Z' });
+    expect(traffic).toMatchObject({
+      src_port: 49152,
+      dst_port: 443,
+      protocols: ['tcp'],
+      x_bytes: 4096,
+      x_direction: 'egress',
+      start: '2024-06-02T11:20:00Z',
+    });
     expect(byId(event, traffic.dst_ref)).toMatchObject({ value: '203.0.113.9' });
-    expect(byId(event, anchor?.host_ref)).toMatchObject({ x_interface_id: 'eni-0a1b2c3d4e5f60718', x_cloud_account_id: '444455556666' });
+    expect(byId(event, anchor?.host_ref)).toMatchObject({
+      x_interface_id: 'eni-0a1b2c3d4e5f60718',
+      x_cloud_account_id: '444455556666',
+    });
     const rejected = results[1];
     if (rejected?.ok !== true || rejected.events[0] === undefined) throw new Error('second line not normalised');
-    expect(fires("[x-oca-event:action = 'REJECT' AND x-oca-event:network_ref.dst_port = 22]", rejected.events[0])).toBe(true);
+    expect(fires("[x-oca-event:action = 'REJECT' AND x-oca-event:network_ref.dst_port = 22]", rejected.events[0])).toBe(
+      true,
+    );
   });
 });

@@ -27,7 +27,11 @@ async function run(argv: string[], stdinText = ''): Promise<{ code: number; stdo
   return { code, stdout: out, stderr: err };
 }
 
-const ecs = { '@timestamp': '2024-05-01T10:00:00Z', event: { id: 'e1' }, process: { name: 'bash', parent: { name: 'sshd' } } };
+const ecs = {
+  '@timestamp': '2024-05-01T10:00:00Z',
+  event: { id: 'e1' },
+  process: { name: 'bash', parent: { name: 'sshd' } },
+};
 const flat = { process: 'powershell.exe', parent_process: 'winword.exe', datetime: '2017-10-16T17:15:48.030123' };
 
 describe('stixflow normalise', () => {
@@ -36,7 +40,10 @@ describe('stixflow normalise', () => {
     const { code, stdout, stderr } = await run(['--tenant', 'acme', input]);
     expect(stderr).toBe('');
     expect(code).toBe(0);
-    const bundles = stdout.trim().split('\n').map((l) => JSON.parse(l) as Bundle);
+    const bundles = stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Bundle);
     expect(bundles).toHaveLength(2);
     expect(bundles.map((b) => b.objects[0]?.x_source_mapping)).toEqual(['ecs', 'flat']);
     expect(bundles[0]?.objects[0]).toMatchObject({ x_tenant: 'acme', x_source_event_id: 'e1' });
@@ -60,7 +67,10 @@ describe('stixflow normalise', () => {
   });
 
   it('reports rejected events with file, index and reason, exits 1, and keeps going', async () => {
-    const input = file('mixed.ndjson', [JSON.stringify(ecs), '{broken', JSON.stringify({ hello: 'world' }), JSON.stringify(flat)].join('\n'));
+    const input = file(
+      'mixed.ndjson',
+      [JSON.stringify(ecs), '{broken', JSON.stringify({ hello: 'world' }), JSON.stringify(flat)].join('\n'),
+    );
     const { code, stdout, stderr } = await run([input]);
     expect(code).toBe(1);
     expect(stdout.trim().split('\n')).toHaveLength(2);
@@ -81,7 +91,10 @@ describe('stixflow normalise', () => {
     expect(ok.code).toBe(0);
     expect(JSON.parse(ok.stdout).objects[0].x_source_mapping).toBe('thing');
 
-    const bad = file('bad.yaml', 'mapping: 1\nname: bad\ndetect: { any: [ { present: a } ] }\ntime: { start: t }\nfields:\n  a: { target: process:name, transform: shout }\n');
+    const bad = file(
+      'bad.yaml',
+      'mapping: 1\nname: bad\ndetect: { any: [ { present: a } ] }\ntime: { start: t }\nfields:\n  a: { target: process:name, transform: shout }\n',
+    );
     const refused = await run(['--mapping', bad, input]);
     expect(refused.code).toBe(2);
     expect(refused.stderr).toMatch(/bad\.yaml:6:\d+: error \[mapping-schema\]/);

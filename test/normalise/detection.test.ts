@@ -3,7 +3,10 @@ import { createNormaliser, loadMapping } from '../../src/normalise/index.js';
 import { single } from './helpers.js';
 
 const mapping = (name: string, detect: string, extra = ''): ReturnType<typeof loadMapping> =>
-  loadMapping(`mapping: 1\nname: ${name}\ndetect: ${detect}\ntime: { start: t }\n${extra}fields:\n  a: process:name\n  b: process:command_line\n`, `${name}.yaml`);
+  loadMapping(
+    `mapping: 1\nname: ${name}\ndetect: ${detect}\ntime: { start: t }\n${extra}fields:\n  a: process:name\n  b: process:command_line\n`,
+    `${name}.yaml`,
+  );
 
 describe('choosing a mapping', () => {
   const loose = mapping('loose', '{ any: [ { present: a } ] }');
@@ -79,7 +82,10 @@ describe('the ecs built-in does not claim events on one field', () => {
   const normaliser = createNormaliser();
 
   it('leaves a lone @timestamp or event object alone', () => {
-    for (const event of [{ '@timestamp': '2024-05-01T10:00:00Z', message: 'hello' }, { event: { ingested: '2024-05-01T10:00:00Z' } }]) {
+    for (const event of [
+      { '@timestamp': '2024-05-01T10:00:00Z', message: 'hello' },
+      { event: { ingested: '2024-05-01T10:00:00Z' } },
+    ]) {
       const result = normaliser.normalise(event);
       expect(result.ok).toBe(false);
       if (!result.ok) expect(result.diagnostic.code).toBe('unrecognised-format');

@@ -8,7 +8,14 @@ const processStart = {
   '@timestamp': '2024-05-01T10:00:00.123Z',
   ecs: { version: '8.11.0' },
   agent: { type: 'endpoint', version: '8.11.1' },
-  event: { id: 'evt-1', kind: 'event', category: ['process'], type: ['start'], action: 'start', created: '2024-05-01T10:00:01Z' },
+  event: {
+    id: 'evt-1',
+    kind: 'event',
+    category: ['process'],
+    type: ['start'],
+    action: 'start',
+    created: '2024-05-01T10:00:01Z',
+  },
   host: { name: 'ws-01', ip: ['10.1.2.3', 'fe80::1'], os: { family: 'windows' } },
   user: { name: 'alice', id: 'S-1-5-21-1' },
   process: {
@@ -39,13 +46,21 @@ describe('ECS mapping: process events', () => {
     const parent = byId(event, child?.parent_ref);
     expect(parent).toMatchObject({ type: 'process', name: 'winword.exe', pid: 1000 });
     const image = byId(event, child?.image_ref);
-    expect(image).toMatchObject({ type: 'file', name: 'powershell.exe', hashes: { 'SHA-256': 'a'.repeat(64), MD5: 'b'.repeat(32) } });
-    expect(byId(event, image.parent_directory_ref)).toMatchObject({ path: 'C:\\Windows\\System32\\WindowsPowerShell\\v1.0' });
+    expect(image).toMatchObject({
+      type: 'file',
+      name: 'powershell.exe',
+      hashes: { 'SHA-256': 'a'.repeat(64), MD5: 'b'.repeat(32) },
+    });
+    expect(byId(event, image.parent_directory_ref)).toMatchObject({
+      path: 'C:\\Windows\\System32\\WindowsPowerShell\\v1.0',
+    });
     expect(byId(event, parent.image_ref)).toMatchObject({ name: 'WINWORD.EXE' });
   });
 
   it('maps user, host and event metadata', () => {
-    expect(ofType(event, 'user-account')).toEqual([expect.objectContaining({ account_login: 'alice', user_id: 'S-1-5-21-1' })]);
+    expect(ofType(event, 'user-account')).toEqual([
+      expect.objectContaining({ account_login: 'alice', user_id: 'S-1-5-21-1' }),
+    ]);
     const [asset] = ofType(event, 'x-oca-asset');
     expect(asset?.hostname).toBe('ws-01');
     const addresses = (asset?.ip_refs as string[]).map((ref) => byId(event, ref));
@@ -53,7 +68,11 @@ describe('ECS mapping: process events', () => {
       ['ipv4-addr', '10.1.2.3'],
       ['ipv6-addr', 'fe80::1'],
     ]);
-    expect(ofType(event, 'x-oca-event')[0]).toMatchObject({ action: 'start', category: ['process'], event_type: ['start'] });
+    expect(ofType(event, 'x-oca-event')[0]).toMatchObject({
+      action: 'start',
+      category: ['process'],
+      event_type: ['start'],
+    });
   });
 
   it('keeps provenance and everything unmapped', () => {
@@ -72,19 +91,40 @@ describe('ECS mapping: process events', () => {
       'event.created': '2024-05-01T10:00:01Z', // a time candidate not used is kept, not dropped
     });
     // Mapped since issue #13: process.args, host.os.family, agent.type.
-    expect(ofType(event, 'process').find((p) => p.name === 'powershell.exe')?.x_args).toEqual(['powershell.exe', '-enc', 'AAAA']);
+    expect(ofType(event, 'process').find((p) => p.name === 'powershell.exe')?.x_args).toEqual([
+      'powershell.exe',
+      '-enc',
+      'AAAA',
+    ]);
   });
 });
 
 describe('ECS mapping: shapes and values', () => {
   it('gives the same result for nested objects, dotted keys and a mix', () => {
-    const nested = { '@timestamp': '2024-05-01T10:00:00Z', event: { id: 'x1' }, process: { name: 'bash', parent: { name: 'sshd' } } };
-    const dotted = { '@timestamp': '2024-05-01T10:00:00Z', 'event.id': 'x1', 'process.name': 'bash', 'process.parent.name': 'sshd' };
-    const mixed = { '@timestamp': '2024-05-01T10:00:00Z', event: { id: 'x1' }, process: { name: 'bash', 'parent.name': 'sshd' } };
+    const nested = {
+      '@timestamp': '2024-05-01T10:00:00Z',
+      event: { id: 'x1' },
+      process: { name: 'bash', parent: { name: 'sshd' } },
+    };
+    const dotted = {
+      '@timestamp': '2024-05-01T10:00:00Z',
+      'event.id': 'x1',
+      'process.name': 'bash',
+      'process.parent.name': 'sshd',
+    };
+    const mixed = {
+      '@timestamp': '2024-05-01T10:00:00Z',
+      event: { id: 'x1' },
+      process: { name: 'bash', 'parent.name': 'sshd' },
+    };
     const a = single(normaliser.normalise(nested));
     expect(single(normaliser.normalise(dotted))).toEqual(a);
     expect(single(normaliser.normalise(mixed))).toEqual(a);
-    expect(ofType(a, 'process').map((p) => p.name).sort()).toEqual(['bash', 'sshd']);
+    expect(
+      ofType(a, 'process')
+        .map((p) => p.name)
+        .sort(),
+    ).toEqual(['bash', 'sshd']);
   });
 
   it('maps network traffic with the address type chosen by form', () => {
@@ -99,14 +139,21 @@ describe('ECS mapping: shapes and values', () => {
     );
     expectWellFormed(event);
     const [traffic] = ofType(event, 'network-traffic');
-    expect(traffic).toMatchObject({ src_port: 51000, dst_port: 443, src_byte_count: 1200, protocols: ['ipv6', 'tcp', 'tls'] });
+    expect(traffic).toMatchObject({
+      src_port: 51000,
+      dst_port: 443,
+      src_byte_count: 1200,
+      protocols: ['ipv6', 'tcp', 'tls'],
+    });
     expect(byId(event, traffic?.src_ref)).toMatchObject({ type: 'ipv4-addr', value: '192.0.2.10' });
     expect(byId(event, traffic?.dst_ref)).toMatchObject({ type: 'ipv6-addr', value: '2001:db8::5' });
     expect(event.observedData.first_observed).toBe('2024-05-01T10:00:00.000Z');
   });
 
   it('derives protocols from the address type when the event names none', () => {
-    const event = single(normaliser.normalise({ '@timestamp': '2024-05-01T10:00:00Z', destination: { ip: '198.51.100.1', port: 22 } }));
+    const event = single(
+      normaliser.normalise({ '@timestamp': '2024-05-01T10:00:00Z', destination: { ip: '198.51.100.1', port: 22 } }),
+    );
     expect(ofType(event, 'network-traffic')[0]?.protocols).toEqual(['ipv4']);
   });
 
@@ -138,7 +185,11 @@ describe('ECS mapping: shapes and values', () => {
     const event = single(
       normaliser.normalise({
         '@timestamp': '2024-05-01T10:00:00Z',
-        email: { from: { address: ['ceo@example.com'] }, to: { address: ['a@example.com', 'b@example.com'] }, subject: 'Invoice' },
+        email: {
+          from: { address: ['ceo@example.com'] },
+          to: { address: ['a@example.com', 'b@example.com'] },
+          subject: 'Invoice',
+        },
         registry: { data: { strings: ['one', 'two'] } },
       }),
     );
@@ -153,11 +204,24 @@ describe('ECS mapping: shapes and values', () => {
     const event = single(
       normaliser.normalise({
         '@timestamp': '2024-05-01T10:00:00Z',
-        registry: { path: 'HKLM\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Run\\evil', value: 'evil', data: { strings: ['C:\\evil.exe'], type: 'REG_SZ' } },
+        registry: {
+          path: 'HKLM\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Run\\evil',
+          value: 'evil',
+          data: { strings: ['C:\\evil.exe'], type: 'REG_SZ' },
+        },
         dns: { question: { name: 'evil.example' }, resolved_ip: ['203.0.113.7', '2001:db8::7'] },
         url: { full: 'https://evil.example/a', domain: 'evil.example' },
         file: { path: '/etc/shadow', size: '1024', hash: { sha1: 'c'.repeat(40) } },
-        tls: { server: { x509: { serial_number: '01AB', issuer: { distinguished_name: 'CN=Evil CA' }, not_after: '2030-01-01T00:00:00Z' }, hash: { sha256: 'd'.repeat(64) } } },
+        tls: {
+          server: {
+            x509: {
+              serial_number: '01AB',
+              issuer: { distinguished_name: 'CN=Evil CA' },
+              not_after: '2030-01-01T00:00:00Z',
+            },
+            hash: { sha256: 'd'.repeat(64) },
+          },
+        },
       }),
     );
     expectWellFormed(event);
@@ -168,7 +232,10 @@ describe('ECS mapping: shapes and values', () => {
     const domains = ofType(event, 'domain-name');
     // dns.question.name and url.domain are the same domain: one object, with the DNS answers.
     expect(domains).toHaveLength(1);
-    expect((domains[0]?.resolves_to_refs as string[]).map((r) => byId(event, r).type)).toEqual(['ipv4-addr', 'ipv6-addr']);
+    expect((domains[0]?.resolves_to_refs as string[]).map((r) => byId(event, r).type)).toEqual([
+      'ipv4-addr',
+      'ipv6-addr',
+    ]);
     expect(ofType(event, 'url')[0]?.value).toBe('https://evil.example/a');
     const [file] = ofType(event, 'file');
     expect(file).toMatchObject({ name: 'shadow', size: 1024, hashes: { 'SHA-1': 'c'.repeat(40) } });
@@ -182,7 +249,9 @@ describe('ECS mapping: shapes and values', () => {
   });
 
   it('reads the key itself from registry.path when no value name is given', () => {
-    const event = single(normaliser.normalise({ '@timestamp': '2024-05-01T10:00:00Z', registry: { path: 'HKCU\\Software\\Evil' } }));
+    const event = single(
+      normaliser.normalise({ '@timestamp': '2024-05-01T10:00:00Z', registry: { path: 'HKCU\\Software\\Evil' } }),
+    );
     expect(ofType(event, 'windows-registry-key')[0]?.key).toBe('HKEY_CURRENT_USER\\Software\\Evil');
   });
 
@@ -213,13 +282,19 @@ describe('ECS mapping: rejections', () => {
   });
 
   it('falls back to event.created when @timestamp is unusable', () => {
-    const event = single(normaliser.normalise({ '@timestamp': 'bad', event: { created: '2024-05-01T10:00:00Z' }, process: { name: 'x' } }));
+    const event = single(
+      normaliser.normalise({ '@timestamp': 'bad', event: { created: '2024-05-01T10:00:00Z' }, process: { name: 'x' } }),
+    );
     expect(event.observedData.first_observed).toBe('2024-05-01T10:00:00Z');
     expect(event.observedData.x_unmapped).toEqual({ '@timestamp': 'bad' });
   });
 
   it('rejects an event that maps to no observable', () => {
-    const result = normaliser.normalise({ '@timestamp': '2024-05-01T10:00:00Z', message: 'hello', ecs: { version: '8' } });
+    const result = normaliser.normalise({
+      '@timestamp': '2024-05-01T10:00:00Z',
+      message: 'hello',
+      ecs: { version: '8' },
+    });
     expect(result.ok).toBe(false);
     if (!result.ok) expect(result.diagnostic.code).toBe('no-observables');
   });
@@ -237,7 +312,10 @@ describe('identity and determinism', () => {
     const b = single(other.normalise(processStart));
     expect(b.observedData.id).not.toBe(a.observedData.id);
     // Content-addressed SCOs (files, addresses, accounts) are the same object whoever saw them...
-    const files = (e: typeof a) => ofType(e, 'file').map((f) => f.id).sort();
+    const files = (e: typeof a) =>
+      ofType(e, 'file')
+        .map((f) => f.id)
+        .sort();
     expect(files(b)).toEqual(files(a));
     // ...while a process, which STIX gives no id-contributing properties, belongs to its event.
     expect(ofType(b, 'process').map((p) => p.id)).not.toEqual(ofType(a, 'process').map((p) => p.id));

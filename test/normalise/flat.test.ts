@@ -29,7 +29,13 @@ describe('flat key-value mapping', () => {
   });
 
   it('maps the process / parent_process form with a zone-less datetime (UTC)', () => {
-    const event = single(normaliser.normalise({ process: 'powershell.exe', parent_process: 'winword.exe', datetime: '2017-10-16T17:15:48.030123' }));
+    const event = single(
+      normaliser.normalise({
+        process: 'powershell.exe',
+        parent_process: 'winword.exe',
+        datetime: '2017-10-16T17:15:48.030123',
+      }),
+    );
     expectWellFormed(event);
     const child = ofType(event, 'process').find((p) => p.name === 'powershell.exe');
     const parent = byId(event, child?.parent_ref);

@@ -33,7 +33,9 @@ export function expectWellFormed(event: ObservedEvent): void {
   expect(od.object_refs).toEqual(ids);
   expect(new Set(ids).size).toBe(ids.length);
   for (const object of event.objects) {
-    expect(object.id).toMatch(new RegExp(`^${object.type}--[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`));
+    expect(object.id).toMatch(
+      new RegExp(`^${object.type}--[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`),
+    );
     expect(object.spec_version).toBe('2.1');
     for (const [key, value] of Object.entries(object)) {
       if (key.endsWith('_ref')) expect(ids).toContain(value);

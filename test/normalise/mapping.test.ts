@@ -52,7 +52,9 @@ const builtInNames = BUILT_IN_MAPPING_FILES.map((file) => file.replace('.yaml', 
 
 describe('built-in mappings', () => {
   it('parse, validate against the published schema and compile', () => {
-    const validate = new Ajv2020({ allErrors: true, strictRequired: false, allowUnionTypes: true }).compile(mappingSchema());
+    const validate = new Ajv2020({ allErrors: true, strictRequired: false, allowUnionTypes: true }).compile(
+      mappingSchema(),
+    );
     for (const file of BUILT_IN_MAPPING_FILES) {
       const text = readFileSync(new URL(`../../mappings/${file}`, import.meta.url), 'utf8');
       expect(builtInMappingTexts()[file]).toBe(text);
@@ -60,7 +62,10 @@ describe('built-in mappings', () => {
     }
     // Each file holds the mapping of its name; only stix passes STIX through.
     expect(builtInMappings().map((m) => [m.name, m.mode])).toEqual(
-      BUILT_IN_MAPPING_FILES.map((file) => [file.replace('.yaml', ''), file === 'stix.yaml' ? 'stix-passthrough' : 'fields']),
+      BUILT_IN_MAPPING_FILES.map((file) => [
+        file.replace('.yaml', ''),
+        file === 'stix.yaml' ? 'stix-passthrough' : 'fields',
+      ]),
     );
   });
 
@@ -154,7 +159,12 @@ fields:
 describe('mapping validation errors carry positions', () => {
   it('reports YAML syntax errors with line and column', () => {
     const [first] = loadErrors('mapping: 1\nname: x\ndetect: { any: [ { present: a } ]\n');
-    expect(first).toMatchObject({ code: 'mapping-syntax', file: 'custom.yaml', line: expect.any(Number), column: expect.any(Number) });
+    expect(first).toMatchObject({
+      code: 'mapping-syntax',
+      file: 'custom.yaml',
+      line: expect.any(Number),
+      column: expect.any(Number),
+    });
   });
 
   it('reports schema violations at the offending key', () => {
@@ -163,17 +173,35 @@ describe('mapping validation errors carry positions', () => {
     );
     expect(diagnostics).toEqual(
       expect.arrayContaining([
-        expect.objectContaining({ code: 'mapping-schema', line: 11, column: 16, message: expect.stringContaining('must be one of') }),
-        expect.objectContaining({ code: 'mapping-schema', line: 13, column: 1, message: expect.stringContaining('"colour"') }),
+        expect.objectContaining({
+          code: 'mapping-schema',
+          line: 11,
+          column: 16,
+          message: expect.stringContaining('must be one of'),
+        }),
+        expect.objectContaining({
+          code: 'mapping-schema',
+          line: 13,
+          column: 1,
+          message: expect.stringContaining('"colour"'),
+        }),
       ]),
     );
   });
 
   it('refuses more than 30 candidate fields for the time (each is a bit of a mask)', () => {
     const fields = (n: number): string => `[${Array.from({ length: n }, (_, i) => `t${i}`).join(', ')}]`;
-    const text = (n: number): string => `mapping: 1\nname: many\ndetect: { any: [ { present: t0 } ] }\ntime: { start: ${fields(n)} }\nfields:\n  a: process:name\n`;
+    const text = (n: number): string =>
+      `mapping: 1\nname: many\ndetect: { any: [ { present: t0 } ] }\ntime: { start: ${fields(n)} }\nfields:\n  a: process:name\n`;
     expect(() => loadMapping(text(30), 'custom.yaml')).not.toThrow();
-    expect(loadErrors(text(31))).toEqual([expect.objectContaining({ code: 'mapping-invalid', line: 4, column: 16, message: 'time.start: at most 30 fields' })]);
+    expect(loadErrors(text(31))).toEqual([
+      expect.objectContaining({
+        code: 'mapping-invalid',
+        line: 4,
+        column: 16,
+        message: 'time.start: at most 30 fields',
+      }),
+    ]);
   });
 
   it('requires time and fields for field mappings', () => {
@@ -186,13 +214,22 @@ describe('mapping validation errors carry positions', () => {
     ['a reference assigned directly', 'process:parent_ref', /is a reference/],
     ['a reserved property', 'process:type', /not a settable/],
     ['ip-to-sco-type on a root object', '{ target: ipv4-addr:value, transform: ip-to-sco-type }', /referenced object/],
-    ['an untyped reference without ip-to-sco-type', 'network-traffic:src_ref.value', /type of the object at network-traffic:src_ref is unknown/],
+    [
+      'an untyped reference without ip-to-sco-type',
+      'network-traffic:src_ref.value',
+      /type of the object at network-traffic:src_ref is unknown/,
+    ],
     ['an unterminated quote', "file:hashes.'SHA-256", /unterminated/],
   ])('refuses %s, pointing at the field', (_, target, message) => {
     const text = `mapping: 1\nname: bad\ndetect: { any: [ { present: a } ] }\ntime: { start: t }\nfields:\n  a: process:name\n  b: ${target}\n`;
     const [diagnostic] = loadErrors(text);
     // The schema catches what a pattern can express; the compiler the rest. Both point at the target.
-    expect(diagnostic).toMatchObject({ code: expect.stringMatching(/^mapping-(schema|invalid)$/), file: 'custom.yaml', line: 7, column: 6 });
+    expect(diagnostic).toMatchObject({
+      code: expect.stringMatching(/^mapping-(schema|invalid)$/),
+      file: 'custom.yaml',
+      line: 7,
+      column: 6,
+    });
     expect(diagnostic?.message).toMatch(message);
   });
 
@@ -200,7 +237,9 @@ describe('mapping validation errors carry positions', () => {
     const mapping = loadMapping(
       `mapping: 1\nname: typed\ndetect: { any: [ { present: a } ] }\ntime: { start: t }\ntypes:\n  network-traffic:src_ref: mac-addr\nfields:\n  a: network-traffic:src_ref.value\n`,
     );
-    const event = single(createNormaliser({ mappings: [mapping], includeBuiltIns: false }).normalise({ t: 0, a: '00:11:22:33:44:55' }));
+    const event = single(
+      createNormaliser({ mappings: [mapping], includeBuiltIns: false }).normalise({ t: 0, a: '00:11:22:33:44:55' }),
+    );
     expect(ofType(event, 'mac-addr')[0]?.value).toBe('00:11:22:33:44:55');
   });
 });

@@ -6,7 +6,9 @@ import { fires, fixtureEvents } from './fixtures.js';
 const normaliser = createNormaliser({ tenant: 'acme' });
 
 describe('zeek', () => {
-  const [http1, http2, conn] = fixtureEvents('zeek', 'http-and-conn.ndjson').map((e) => single(normaliser.normalise(e)));
+  const [http1, http2, conn] = fixtureEvents('zeek', 'http-and-conn.ndjson').map((e) =>
+    single(normaliser.normalise(e)),
+  );
 
   it('maps http: the URL built from host and uri, method and user agent, the connection 5-tuple', () => {
     if (http1 === undefined) throw new Error('no event');
@@ -15,7 +17,11 @@ describe('zeek', () => {
     expect(anchor).toMatchObject({ action: 'http', module: 'zeek' });
     expect(byId(http1, anchor?.url_ref)).toMatchObject({ value: 'http://dl.bad.example/payload.bin?id=7' });
     const traffic = byId(http1, anchor?.network_ref);
-    expect(traffic).toMatchObject({ src_port: 51544, dst_port: 80, extensions: { 'http-request-ext': { request_method: 'GET', request_header: { 'User-Agent': 'curl/8.4.0' } } } });
+    expect(traffic).toMatchObject({
+      src_port: 51544,
+      dst_port: 80,
+      extensions: { 'http-request-ext': { request_method: 'GET', request_header: { 'User-Agent': 'curl/8.4.0' } } },
+    });
     expect(fires("[x-oca-event:action = 'http' AND x-oca-event:url_ref.value LIKE '%payload.bin%']", http1)).toBe(true);
   });
 
@@ -28,7 +34,13 @@ describe('zeek', () => {
   it('reads RockNSM field names (@stream, id_orig_h) like Zeek’s own', () => {
     if (conn === undefined) throw new Error('no event');
     const traffic = ofType(conn, 'network-traffic')[0];
-    expect(traffic).toMatchObject({ src_port: 51544, dst_port: 80, protocols: ['tcp'], src_byte_count: 210, dst_byte_count: 7800 });
+    expect(traffic).toMatchObject({
+      src_port: 51544,
+      dst_port: 80,
+      protocols: ['tcp'],
+      src_byte_count: 210,
+      dst_byte_count: 7800,
+    });
     expect(byId(conn, traffic?.dst_ref)).toMatchObject({ value: '192.0.2.80' });
     expect(ofType(conn, 'x-oca-event')[0]).toMatchObject({ action: 'conn' });
   });
@@ -41,10 +53,20 @@ describe('suricata', () => {
     if (alert === undefined) throw new Error('no event');
     expectWellFormed(alert);
     const [anchor] = ofType(alert, 'x-oca-event');
-    expect(anchor).toMatchObject({ action: 'alert', code: '2019714', x_signature: 'ET POLICY Executable served over HTTP', outcome: 'allowed' });
+    expect(anchor).toMatchObject({
+      action: 'alert',
+      code: '2019714',
+      x_signature: 'ET POLICY Executable served over HTTP',
+      outcome: 'allowed',
+    });
     expect(byId(alert, anchor?.network_ref)).toMatchObject({ dst_port: 80, protocols: ['tcp', 'http'] });
     expect(byId(alert, anchor?.url_ref)).toMatchObject({ value: 'http://dl.bad.example/payload.bin?id=7' });
-    expect(fires("[x-oca-event:x_signature LIKE 'ET POLICY%' AND x-oca-event:network_ref.dst_ref.value = '192.0.2.80']", alert)).toBe(true);
+    expect(
+      fires(
+        "[x-oca-event:x_signature LIKE 'ET POLICY%' AND x-oca-event:network_ref.dst_ref.value = '192.0.2.80']",
+        alert,
+      ),
+    ).toBe(true);
   });
 
   it('maps DNS answers element by element: addresses resolved, the TXT answer kept alone', () => {

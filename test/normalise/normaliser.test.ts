@@ -27,7 +27,12 @@ describe('normaliseBatch', () => {
   });
 
   it('expands a bundle with several observed-data into several events', () => {
-    const ip = { type: 'ipv4-addr', spec_version: '2.1', id: 'ipv4-addr--7dd44d27-f473-5ba9-b12b-0d3a61bbed2e', value: '10.0.0.1' };
+    const ip = {
+      type: 'ipv4-addr',
+      spec_version: '2.1',
+      id: 'ipv4-addr--7dd44d27-f473-5ba9-b12b-0d3a61bbed2e',
+      value: '10.0.0.1',
+    };
     const od = (n: number) => ({
       type: 'observed-data',
       spec_version: '2.1',
@@ -46,7 +51,9 @@ describe('normaliseBatch', () => {
 
 describe('toBundle', () => {
   it('wraps the observed-data and its SCOs with a deterministic bundle id', () => {
-    const event = single(normaliser.normalise({ '@timestamp': '2024-05-01T10:00:00Z', event: { id: 'e' }, user: { name: 'u' } }));
+    const event = single(
+      normaliser.normalise({ '@timestamp': '2024-05-01T10:00:00Z', event: { id: 'e' }, user: { name: 'u' } }),
+    );
     const bundle = toBundle(event);
     expect(bundle.type).toBe('bundle');
     expect(bundle.objects).toEqual([event.observedData, ...event.objects]);
@@ -59,10 +66,18 @@ describe('toBundle', () => {
 const jsonish = fc.jsonValue({ maxDepth: 3 });
 const ecsLike = fc.record(
   {
-    '@timestamp': fc.oneof(fc.date({ noInvalidDate: true }).map((d) => d.toISOString()), jsonish),
+    '@timestamp': fc.oneof(
+      fc.date({ noInvalidDate: true }).map((d) => d.toISOString()),
+      jsonish,
+    ),
     event: fc.record({ id: jsonish, kind: jsonish, category: jsonish, end: jsonish }, { requiredKeys: [] }),
     process: fc.record(
-      { name: jsonish, pid: jsonish, executable: jsonish, parent: fc.dictionary(fc.constantFrom('name', 'pid', 'executable', 'hash'), jsonish) },
+      {
+        name: jsonish,
+        pid: jsonish,
+        executable: jsonish,
+        parent: fc.dictionary(fc.constantFrom('name', 'pid', 'executable', 'hash'), jsonish),
+      },
       { requiredKeys: [] },
     ),
     source: fc.dictionary(fc.constantFrom('ip', 'port', 'bytes'), jsonish),
@@ -80,17 +95,41 @@ const validTime = fc.oneof(
   fc.date({ noInvalidDate: true, min: new Date(0), max: new Date('2100-01-01T00:00:00Z') }).map((d) => d.toISOString()),
   fc.integer({ min: 0, max: 4_000_000_000 }),
 );
-const flatLike = fc.tuple(
-  fc.oneof(validTime, jsonish),
-  fc.dictionary(
-    fc.constantFrom('process', 'process_name', 'parent_process', 'pid', 'src_ip', 'dst_port', 'path', 'event_id', 'md5', 'url', 'registry_key', 'to'),
-    fc.oneof(jsonish, fc.ipV4(), fc.ipV6(), fc.constantFrom('C:\\Windows\\cmd.exe', '/usr/bin/bash', 'HKLM\\Software\\x')),
-  ),
-).map(([timestamp, rest]) => ({ timestamp, ...rest }));
+const flatLike = fc
+  .tuple(
+    fc.oneof(validTime, jsonish),
+    fc.dictionary(
+      fc.constantFrom(
+        'process',
+        'process_name',
+        'parent_process',
+        'pid',
+        'src_ip',
+        'dst_port',
+        'path',
+        'event_id',
+        'md5',
+        'url',
+        'registry_key',
+        'to',
+      ),
+      fc.oneof(
+        jsonish,
+        fc.ipV4(),
+        fc.ipV6(),
+        fc.constantFrom('C:\\Windows\\cmd.exe', '/usr/bin/bash', 'HKLM\\Software\\x'),
+      ),
+    ),
+  )
+  .map(([timestamp, rest]) => ({ timestamp, ...rest }));
 const stixLike = fc.record(
   {
     type: fc.constantFrom('bundle', 'observed-data'),
-    id: fc.oneof(fc.constant('bundle--00000000-0000-4000-8000-000000000000'), fc.constant('observed-data--00000000-0000-4000-8000-000000000000'), jsonish),
+    id: fc.oneof(
+      fc.constant('bundle--00000000-0000-4000-8000-000000000000'),
+      fc.constant('observed-data--00000000-0000-4000-8000-000000000000'),
+      jsonish,
+    ),
     objects: jsonish,
     object_refs: jsonish,
     first_observed: jsonish,
@@ -107,7 +146,10 @@ describe('robustness (property-based)', () => {
     fc.assert(
       fc.property(fc.oneof(fc.jsonValue(), ecsLike, flatLike, stixLike), fc.nat(), (input, index) => {
         const result = normaliser.normalise(input, index);
-        outcomes.set(result.ok ? result.mapping : 'rejected', (outcomes.get(result.ok ? result.mapping : 'rejected') ?? 0) + 1);
+        outcomes.set(
+          result.ok ? result.mapping : 'rejected',
+          (outcomes.get(result.ok ? result.mapping : 'rejected') ?? 0) + 1,
+        );
         if (result.ok) {
           if (result.mapping !== 'stix') for (const event of result.events) expectWellFormed(event);
         } else {

@@ -3,8 +3,18 @@ import { createNormaliser } from '../../src/normalise/index.js';
 
 const normaliser = createNormaliser({ tenant: 'acme' });
 
-const ipv4 = { type: 'ipv4-addr', spec_version: '2.1', id: 'ipv4-addr--7dd44d27-f473-5ba9-b12b-0d3a61bbed2e', value: '10.0.0.1' };
-const proc = { type: 'process', spec_version: '2.1', id: 'process--11111111-1111-4111-8111-111111111111', name: 'bash' };
+const ipv4 = {
+  type: 'ipv4-addr',
+  spec_version: '2.1',
+  id: 'ipv4-addr--7dd44d27-f473-5ba9-b12b-0d3a61bbed2e',
+  value: '10.0.0.1',
+};
+const proc = {
+  type: 'process',
+  spec_version: '2.1',
+  id: 'process--11111111-1111-4111-8111-111111111111',
+  name: 'bash',
+};
 
 function observed(id: string, refs: string[], extra: Record<string, unknown> = {}): Record<string, unknown> {
   return {
@@ -63,7 +73,11 @@ describe('STIX pass-through', () => {
       objects: { '0': { type: 'file', name: 'a.exe' } },
     };
     const result = normaliser.normalise(od20);
-    expect(result).toEqual({ ok: true, mapping: 'stix', events: [{ observedData: { ...od20, x_tenant: 'acme' }, objects: [] }] });
+    expect(result).toEqual({
+      ok: true,
+      mapping: 'stix',
+      events: [{ observedData: { ...od20, x_tenant: 'acme' }, objects: [] }],
+    });
   });
 
   it.each([
@@ -76,7 +90,10 @@ describe('STIX pass-through', () => {
     ['empty object_refs', { object_refs: [] }, 'non-empty'],
     ['2.1 refs without spec_version', { spec_version: undefined }, 'spec_version'],
   ])('rejects an observed-data with %s', (_, change, reason) => {
-    const broken = { ...bundle, objects: [{ ...observed('dddddddd-dddd-4ddd-8ddd-dddddddddddd', [ipv4.id]), ...change }, ipv4] };
+    const broken = {
+      ...bundle,
+      objects: [{ ...observed('dddddddd-dddd-4ddd-8ddd-dddddddddddd', [ipv4.id]), ...change }, ipv4],
+    };
     const result = normaliser.normalise(broken, 2);
     expect(result.ok).toBe(false);
     if (result.ok) return;

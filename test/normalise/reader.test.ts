@@ -14,7 +14,8 @@ describe('the shared input reader', () => {
   });
 
   it('reads several pretty-printed objects one after another, as evtx dump tools write them', () => {
-    const text = '{\n  "Event": {\n    "System": { "EventID": 1 }\n  }\n}\n{\n  "Event": {\n    "System": { "EventID": 3 }\n  }\n}\n';
+    const text =
+      '{\n  "Event": {\n    "System": { "EventID": 1 }\n  }\n}\n{\n  "Event": {\n    "System": { "EventID": 3 }\n  }\n}\n';
     expect(readDocuments(text)).toEqual([
       { ok: true, value: { Event: { System: { EventID: 1 } } }, line: 1 },
       { ok: true, value: { Event: { System: { EventID: 3 } } }, line: 6 },
@@ -38,7 +39,12 @@ describe('the shared input reader', () => {
     const text = `${'{\n'.repeat(200_000)}{"after":true}\n`;
     const documents = readDocuments(text);
     expect(documents).toHaveLength(200_001);
-    expect(documents.filter((d) => !d.ok).map((d) => d.line).slice(0, 3)).toEqual([1, 2, 3]);
+    expect(
+      documents
+        .filter((d) => !d.ok)
+        .map((d) => d.line)
+        .slice(0, 3),
+    ).toEqual([1, 2, 3]);
     expect(documents.at(-1)).toEqual({ ok: true, value: { after: true }, line: 200_001 });
   });
 
@@ -50,8 +56,20 @@ describe('the shared input reader', () => {
     ].join('\n');
     expect(values(text)).toEqual([
       {
-        version: '2', 'account-id': '123456789010', 'interface-id': 'eni-1235b8ca123456789', srcaddr: '172.31.16.139', dstaddr: '172.31.16.21',
-        srcport: '20641', dstport: '22', protocol: '6', packets: '20', bytes: '4249', start: '1418530010', end: '1418530070', action: 'ACCEPT', 'log-status': 'OK',
+        version: '2',
+        'account-id': '123456789010',
+        'interface-id': 'eni-1235b8ca123456789',
+        srcaddr: '172.31.16.139',
+        dstaddr: '172.31.16.21',
+        srcport: '20641',
+        dstport: '22',
+        protocol: '6',
+        packets: '20',
+        bytes: '4249',
+        start: '1418530010',
+        end: '1418530070',
+        action: 'ACCEPT',
+        'log-status': 'OK',
       },
       { version: '5', srcaddr: '10.0.0.1', dstaddr: '10.0.0.2', action: 'REJECT', 'log-status': 'OK' },
     ]);
@@ -64,7 +82,7 @@ describe('the shared input reader', () => {
       'type=PATH msg=audit(1700000000.123:42): item=0 name="/bin/sh"',
       'type=PATH msg=audit(1700000000.123:42): item=1 name="/lib/ld.so"',
       'type=PROCTITLE msg=audit(1700000000.123:42): proctitle=7368002D6300',
-      "type=USER_CMD msg=audit(1700000001.000:43): pid=5 uid=1000 msg='cwd=\"/\" cmd=6C73 res=success'",
+      'type=USER_CMD msg=audit(1700000001.000:43): pid=5 uid=1000 msg=\'cwd="/" cmd=6C73 res=success\'',
     ].join('\n');
     const [first, second] = values(text) as Record<string, unknown>[];
     expect(first).toMatchObject({
@@ -73,7 +91,10 @@ describe('the shared input reader', () => {
       'audit.types': ['SYSCALL', 'EXECVE', 'PATH', 'PATH', 'PROCTITLE'],
       SYSCALL: { syscall: '59', exe: '/bin/sh', comm: 'sh', pid: '100' },
       EXECVE: { argc: '2', a0: 'sh', a1: '-c' },
-      PATH: [{ item: '0', name: '/bin/sh' }, { item: '1', name: '/lib/ld.so' }],
+      PATH: [
+        { item: '0', name: '/bin/sh' },
+        { item: '1', name: '/lib/ld.so' },
+      ],
       PROCTITLE: { proctitle: 'sh -c' },
     });
     expect(second).toMatchObject({ 'audit.sequence': 43, USER_CMD: { pid: '5', cwd: '/', cmd: 'ls', res: 'success' } });

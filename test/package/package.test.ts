@@ -6,7 +6,17 @@
  * package metadata may be fetched). Slow (a build, a pack and an install): one setup for all.
  */
 import { execFile } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { builtinModules } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -26,21 +36,35 @@ let consumer: string;
 let installed: string;
 
 async function run(command: string, args: string[], cwd: string): Promise<{ stdout: string; stderr: string }> {
-  return exec(command, args, { cwd, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, npm_config_update_notifier: 'false', npm_config_fund: 'false', npm_config_audit: 'false' } });
+  return exec(command, args, {
+    cwd,
+    maxBuffer: 64 * 1024 * 1024,
+    env: { ...process.env, npm_config_update_notifier: 'false', npm_config_fund: 'false', npm_config_audit: 'false' },
+  });
 }
 
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'stixflow-package-'));
   // Pack from a copy built here, so that the worktree's own dist/ (which other tests run) is left alone.
   const stage = join(work, 'stage');
-  cpSync(REPO_ROOT, stage, { recursive: true, filter: (source) => relative(REPO_ROOT, source).split(/[\\/]/)[0] === '' || !NOT_SOURCES.has(relative(REPO_ROOT, source).split(/[\\/]/)[0] as string) });
+  cpSync(REPO_ROOT, stage, {
+    recursive: true,
+    filter: (source) =>
+      relative(REPO_ROOT, source).split(/[\\/]/)[0] === '' ||
+      !NOT_SOURCES.has(relative(REPO_ROOT, source).split(/[\\/]/)[0] as string),
+  });
   await run(process.execPath, [TSC, '-p', 'tsconfig.build.json', '--outDir', join(stage, 'dist')], REPO_ROOT);
-  const packed = JSON.parse((await run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', work], stage)).stdout) as { filename: string }[];
+  const packed = JSON.parse(
+    (await run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', work], stage)).stdout,
+  ) as { filename: string }[];
   const tarball = join(work, packed[0]?.filename as string);
 
   consumer = join(work, 'consumer');
   mkdirSync(consumer);
-  writeFileSync(join(consumer, 'package.json'), JSON.stringify({ name: 'stixflow-consumer', version: '1.0.0', private: true, type: 'module' }));
+  writeFileSync(
+    join(consumer, 'package.json'),
+    JSON.stringify({ name: 'stixflow-consumer', version: '1.0.0', private: true, type: 'module' }),
+  );
   await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', tarball], consumer);
   installed = join(consumer, 'node_modules', 'stixflow');
 }, SETUP_TIMEOUT_MS);
@@ -89,16 +113,40 @@ export const matched: boolean = compilePattern("[process:name = 'bash']").match(
 `;
     writeFileSync(join(consumer, 'typed.ts'), typed);
     const typeRoots = join(REPO_ROOT, 'node_modules', '@types');
-    const check = run(process.execPath, [TSC, '--noEmit', '--strict', '--skipLibCheck', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022', '--types', 'node', '--typeRoots', typeRoots, 'typed.ts'], consumer);
+    const check = run(
+      process.execPath,
+      [
+        TSC,
+        '--noEmit',
+        '--strict',
+        '--skipLibCheck',
+        '--module',
+        'nodenext',
+        '--moduleResolution',
+        'nodenext',
+        '--target',
+        'es2022',
+        '--types',
+        'node',
+        '--typeRoots',
+        typeRoots,
+        'typed.ts',
+      ],
+      consumer,
+    );
     await expect(check).resolves.toBeDefined();
   });
 
   it('ships every file its modules import, and imports no package it does not depend on', () => {
-    const manifest = JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
+    const manifest = JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8')) as {
+      dependencies: Record<string, string>;
+    };
     const dependencies = new Set(Object.keys(manifest.dependencies));
     const builtins = new Set(builtinModules);
     const problems: string[] = [];
-    const modules = filesUnder(installed).filter((f) => /\.(js|d\.ts)$/.test(f) && !f.includes(`${join(installed, 'node_modules')}`));
+    const modules = filesUnder(installed).filter(
+      (f) => /\.(js|d\.ts)$/.test(f) && !f.includes(`${join(installed, 'node_modules')}`),
+    );
     expect(modules.length).toBeGreaterThan(50);
     for (const file of modules) {
       // TypeScript's own scanner: imports and re-exports, static and dynamic, not comments or strings.
@@ -107,9 +155,12 @@ export const matched: boolean = compilePattern("[process:name = 'bash']").match(
         if (specifier.startsWith('.')) {
           const target = resolve(dirname(file), specifier);
           const candidates = file.endsWith('.d.ts') ? [target, target.replace(/\.js$/, '.d.ts')] : [target];
-          if (!candidates.some((c) => existsSync(c) && statSync(c).isFile())) problems.push(`${where}, which is not in the package`);
+          if (!candidates.some((c) => existsSync(c) && statSync(c).isFile()))
+            problems.push(`${where}, which is not in the package`);
         } else if (!specifier.startsWith('node:') && !builtins.has(specifier)) {
-          const name = specifier.startsWith('@') ? specifier.split('/').slice(0, 2).join('/') : (specifier.split('/')[0] as string);
+          const name = specifier.startsWith('@')
+            ? specifier.split('/').slice(0, 2).join('/')
+            : (specifier.split('/')[0] as string);
           if (!dependencies.has(name)) problems.push(`${where}, which is not among its dependencies`);
         }
       }
@@ -122,7 +173,14 @@ export const matched: boolean = compilePattern("[process:name = 'bash']").match(
     const bin = join(consumer, 'node_modules', '.bin', 'stixflow');
     const { stdout } = await run(bin, ['validate', "[process:name = 'bash']"], consumer);
     expect(stdout).toContain('1 valid, 0 invalid');
-    const piped = await run('bash', ['-c', `"${bin}" emit "[process:name = 'a']" -n 5000 2>stderr.txt | head -1 >/dev/null; echo "\${PIPESTATUS[0]}"`], consumer);
+    const piped = await run(
+      'bash',
+      [
+        '-c',
+        `"${bin}" emit "[process:name = 'a']" -n 5000 2>stderr.txt | head -1 >/dev/null; echo "\${PIPESTATUS[0]}"`,
+      ],
+      consumer,
+    );
     expect(piped.stdout.trim()).toBe('0');
     expect(readFileSync(join(consumer, 'stderr.txt'), 'utf8')).toBe('');
   });

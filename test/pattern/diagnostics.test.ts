@@ -22,14 +22,23 @@ const SHA256 = 'b'.repeat(64);
 
 describe('syntax errors', () => {
   it('report line, 1-based column, the offending token and what was expected', () => {
-    const [d, ...rest] = errors("[x:a = ]");
+    const [d, ...rest] = errors('[x:a = ]');
     expect(rest).toEqual([]);
-    expect(d).toMatchObject({ severity: 'error', code: Code.syntax, line: 1, column: 8, offset: 7, offendingToken: ']' });
-    expect(d?.expected).toEqual(expect.arrayContaining(['StringLiteral', 'IntPosLiteral', 'BoolLiteral', 'TimestampLiteral']));
+    expect(d).toMatchObject({
+      severity: 'error',
+      code: Code.syntax,
+      line: 1,
+      column: 8,
+      offset: 7,
+      offendingToken: ']',
+    });
+    expect(d?.expected).toEqual(
+      expect.arrayContaining(['StringLiteral', 'IntPosLiteral', 'BoolLiteral', 'TimestampLiteral']),
+    );
   });
 
   it('point into the right line of a multi-line pattern', () => {
-    const text = "[x:a = 1]\n  AND [x:b = ]";
+    const text = '[x:a = 1]\n  AND [x:b = ]';
     const [d] = errors(text);
     expect(d).toMatchObject({ code: Code.syntax, line: 2, column: 14, offendingToken: ']' });
     expect(text.slice(d!.offset!, d!.offset! + d!.length!)).toBe(']');
@@ -64,7 +73,7 @@ describe('syntax errors', () => {
 
   it('compilePattern throws a PatternError carrying the diagnostics', () => {
     try {
-      compilePattern("[x:a = 1]\n  AND [x:b = ]");
+      compilePattern('[x:a = 1]\n  AND [x:b = ]');
       expect.unreachable();
     } catch (error) {
       expect(error).toBeInstanceOf(PatternError);
@@ -105,7 +114,14 @@ describe('keywords are upper case only; null is not a literal', () => {
   });
 
   it('the upper-case forms compile', () => {
-    for (const pattern of ['[x:a = 1] AND [x:b = 2]', '[x:a = 1] WITHIN 5 SECONDS', "[x:a LIKE 'a']", '[EXISTS x:a]', '[x:a NOT IN (1, 2)]', '[x:a = true]']) {
+    for (const pattern of [
+      '[x:a = 1] AND [x:b = 2]',
+      '[x:a = 1] WITHIN 5 SECONDS',
+      "[x:a LIKE 'a']",
+      '[EXISTS x:a]',
+      '[x:a NOT IN (1, 2)]',
+      '[x:a = true]',
+    ]) {
       expect(codes(pattern), pattern).toEqual([]);
     }
   });
@@ -141,8 +157,12 @@ describe('qualifiers', () => {
   });
 
   it('START not before STOP', () => {
-    expect(codes("[x:a = 1] START t'2021-01-01T00:00:00Z' STOP t'2020-01-01T00:00:00Z'")).toEqual([Code.startNotBeforeStop]);
-    expect(codes("[x:a = 1] START t'2020-01-01T00:00:00Z' STOP t'2020-01-01T00:00:00Z'")).toEqual([Code.startNotBeforeStop]);
+    expect(codes("[x:a = 1] START t'2021-01-01T00:00:00Z' STOP t'2020-01-01T00:00:00Z'")).toEqual([
+      Code.startNotBeforeStop,
+    ]);
+    expect(codes("[x:a = 1] START t'2020-01-01T00:00:00Z' STOP t'2020-01-01T00:00:00Z'")).toEqual([
+      Code.startNotBeforeStop,
+    ]);
     expect(codes("[x:a = 1] START t'2020-01-01T00:00:00Z' STOP t'2020-01-01T00:00:00.001Z'")).toEqual([]);
   });
 
@@ -185,7 +205,12 @@ describe('literals', () => {
   });
 
   it('good timestamp literals', () => {
-    for (const t of ['2020-01-01T00:00:00Z', '2020-12-31T23:59:59.999999Z', '2020-01-01T00:00:00.1Z', '2016-12-31T23:59:60Z']) {
+    for (const t of [
+      '2020-01-01T00:00:00Z',
+      '2020-12-31T23:59:59.999999Z',
+      '2020-01-01T00:00:00.1Z',
+      '2016-12-31T23:59:60Z',
+    ]) {
       expect(codes(`[x:a = t'${t}']`), t).toEqual([]);
     }
   });
@@ -291,7 +316,7 @@ describe('IN lists and CIDR constants', () => {
   it('a mixed-type IN list', () => {
     expect(errors("[x:a IN ('a', true)]")[0]).toMatchObject({ code: Code.inMixedTypes, line: 1, column: 2 });
     expect(codes("[x:a IN (1, 'a')]")).toEqual([Code.inMixedTypes]);
-    expect(codes("[x:a IN (1, 2.2, true)]")).toEqual([Code.inMixedTypes]);
+    expect(codes('[x:a IN (1, 2.2, true)]')).toEqual([Code.inMixedTypes]);
     expect(codes("[x:a IN ('a', h'00')]")).toEqual([Code.inMixedTypes]);
     expect(codes("[x:a IN ('a', t'2020-01-01T00:00:00Z')]")).toEqual([Code.inMixedTypes]);
   });
@@ -300,13 +325,31 @@ describe('IN lists and CIDR constants', () => {
     expect(codes('[x:a IN (1, 2.5, -3)]')).toEqual([]);
   });
 
-  it.each(["'foo'", "'10.0.0.0/33'", "'256.0.0.0/8'", "'10.0.0/8'", "'2001:db8::/129'", "'1::2::3'", "'10.0.0.0/-1'", "''"])('bad CIDR constant %s', (cidr) => {
+  it.each([
+    "'foo'",
+    "'10.0.0.0/33'",
+    "'256.0.0.0/8'",
+    "'10.0.0/8'",
+    "'2001:db8::/129'",
+    "'1::2::3'",
+    "'10.0.0.0/-1'",
+    "''",
+  ])('bad CIDR constant %s', (cidr) => {
     expect(codes(`[x:a ISSUBSET ${cidr}]`)).toEqual([Code.badCidr]);
     expect(codes(`[x:a ISSUPERSET ${cidr}]`)).toEqual([Code.badCidr]);
   });
 
   it('good CIDR constants', () => {
-    for (const cidr of ['10.0.0.0/8', '10.1.2.3', '0.0.0.0/0', '::/0', '::1', '2001:db8::/32', 'fe80::1/128', '::ffff:192.0.2.1']) {
+    for (const cidr of [
+      '10.0.0.0/8',
+      '10.1.2.3',
+      '0.0.0.0/0',
+      '::/0',
+      '::1',
+      '2001:db8::/32',
+      'fe80::1/128',
+      '::ffff:192.0.2.1',
+    ]) {
       expect(codes(`[x:a ISSUBSET '${cidr}']`), cidr).toEqual([]);
     }
   });
@@ -328,7 +371,9 @@ describe('all errors of a pattern are collected', () => {
 
   it('semantic checks of several comparisons', () => {
     const errs = errors(`[file:hashes.MD5 = 'abc' OR x:ip ISSUBSET 'nope' OR x:v IN (1, 'a') OR x:r MATCHES '(']`);
-    expect(errs.map((d) => d.code).sort()).toEqual([Code.badCidr, Code.badRegex, Code.hashLength, Code.inMixedTypes].sort());
+    expect(errs.map((d) => d.code).sort()).toEqual(
+      [Code.badCidr, Code.badRegex, Code.hashLength, Code.inMixedTypes].sort(),
+    );
   });
 
   it('a repeated qualifier and a bad literal', () => {
@@ -350,6 +395,8 @@ describe('all errors of a pattern are collected', () => {
   it('warnings do not stop compilation', () => {
     const result = checkPattern('[x:a = 1 AND y:b = 1]');
     expect(result.pattern).toBeDefined();
-    expect(result.diagnostics).toEqual([expect.objectContaining({ severity: 'warning', code: Code.differentRootTypes, line: 1, column: 1 })]);
+    expect(result.diagnostics).toEqual([
+      expect.objectContaining({ severity: 'warning', code: Code.differentRootTypes, line: 1, column: 1 }),
+    ]);
   });
 });

@@ -59,9 +59,15 @@ function envelope(opts: ObservedOptions): Omit<ObservedData, 'object_refs' | 'ob
  * A STIX 2.1 bundle: one observed-data whose object_refs list every given object (ids are
  * added where missing), followed by the objects themselves.
  */
-export function observed21(objects: Array<Record<string, unknown>>, opts: ObservedOptions = {}): Bundle & { observedData: ObservedData } {
+export function observed21(
+  objects: Array<Record<string, unknown>>,
+  opts: ObservedOptions = {},
+): Bundle & { observedData: ObservedData } {
   const withIds = objects.map((o) => (typeof o.id === 'string' ? (o as StixObject) : sco(String(o.type), o)));
-  const observedData: ObservedData = { ...envelope(opts), object_refs: withIds.map((o) => o.id as string) } as ObservedData;
+  const observedData: ObservedData = {
+    ...envelope(opts),
+    object_refs: withIds.map((o) => o.id as string),
+  } as ObservedData;
   const bundle = { type: 'bundle' as const, id: `bundle--${uuid()}`, objects: [observedData, ...withIds] };
   // Not enumerable: the bundle stays plain STIX JSON, tests can still reach the observed-data.
   Object.defineProperty(bundle, 'observedData', { value: observedData, enumerable: false });
@@ -69,7 +75,10 @@ export function observed21(objects: Array<Record<string, unknown>>, opts: Observ
 }
 
 /** A STIX 2.0 observed-data with embedded objects keyed '0', '1', … (or by the given keys). */
-export function observed20(objects: Array<Record<string, unknown>> | Record<string, Record<string, unknown>>, opts: ObservedOptions = {}): ObservedData {
+export function observed20(
+  objects: Array<Record<string, unknown>> | Record<string, Record<string, unknown>>,
+  opts: ObservedOptions = {},
+): ObservedData {
   const embedded: Record<string, StixObject> = {};
   if (Array.isArray(objects)) objects.forEach((o, i) => (embedded[String(i)] = o as StixObject));
   else for (const [k, o] of Object.entries(objects)) embedded[k] = o as StixObject;
@@ -78,7 +87,11 @@ export function observed20(objects: Array<Record<string, unknown>> | Record<stri
 }
 
 /** Shorthand: a 2.1 bundle holding one SCO of `type` with `props`. */
-export function one(type: string, props: Record<string, unknown>, opts: ObservedOptions = {}): Bundle & { observedData: ObservedData } {
+export function one(
+  type: string,
+  props: Record<string, unknown>,
+  opts: ObservedOptions = {},
+): Bundle & { observedData: ObservedData } {
   return observed21([{ type, ...props }], opts);
 }
 

@@ -6,9 +6,9 @@ import { describe, expect, it } from 'vitest';
 import { compilePattern, InputError, MatchError, parsePattern, prepareObservations } from '../../src/index.js';
 import { at, matches, observed20, observed21, odId, one, sco } from './fixtures.js';
 
-const A = "[x-a:v = 1]";
-const B = "[x-b:v = 1]";
-const C = "[x-c:v = 1]";
+const A = '[x-a:v = 1]';
+const B = '[x-b:v = 1]';
+const C = '[x-c:v = 1]';
 const a = (first: number, opts: { last?: number; count?: number } = {}) => one('x-a', { v: 1 }, { first, ...opts });
 const b = (first: number, opts: { last?: number; count?: number } = {}) => one('x-b', { v: 1 }, { first, ...opts });
 const c = (first: number, opts: { last?: number; count?: number } = {}) => one('x-c', { v: 1 }, { first, ...opts });
@@ -23,9 +23,18 @@ describe('AND', () => {
 
   it('binds its sides to different instances', () => {
     // one observed-data, number_observed 1, holding both objects: one instance only
-    const both = observed21([{ type: 'x-a', v: 1 }, { type: 'x-b', v: 1 }]);
+    const both = observed21([
+      { type: 'x-a', v: 1 },
+      { type: 'x-b', v: 1 },
+    ]);
     expect(matches(`${A} AND ${B}`, both)).toBe(false);
-    const bothTwice = observed21([{ type: 'x-a', v: 1 }, { type: 'x-b', v: 1 }], { count: 2 });
+    const bothTwice = observed21(
+      [
+        { type: 'x-a', v: 1 },
+        { type: 'x-b', v: 1 },
+      ],
+      { count: 2 },
+    );
     expect(matches(`${A} AND ${B}`, bothTwice)).toBe(true);
   });
 
@@ -81,8 +90,13 @@ describe('FOLLOWEDBY', () => {
 
 describe('precedence and parentheses', () => {
   const shape = (text: string): string => {
-    const show = (n: any): string => // eslint-disable-line @typescript-eslint/no-explicit-any
-      n.kind === 'observation' ? (n.comparison.path.objectType as string).slice(2) : n.kind === 'qualified' ? `Q(${show(n.expression)})` : `${n.kind}(${show(n.left)},${show(n.right)})`;
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    const show = (n: any): string =>
+      n.kind === 'observation'
+        ? (n.comparison.path.objectType as string).slice(2)
+        : n.kind === 'qualified'
+          ? `Q(${show(n.expression)})`
+          : `${n.kind}(${show(n.left)},${show(n.right)})`;
     const { ast, diagnostics } = parsePattern(text);
     expect(diagnostics).toEqual([]);
     return show(ast!.root);
@@ -172,7 +186,10 @@ describe('REPEATS', () => {
   });
 
   it('two matching objects in one observed-data with number_observed 1 do not satisfy REPEATS 2', () => {
-    const twoObjects = observed21([{ type: 'x-a', v: 1 }, { type: 'x-a', v: 1 }]);
+    const twoObjects = observed21([
+      { type: 'x-a', v: 1 },
+      { type: 'x-a', v: 1 },
+    ]);
     expect(matches(`${A} REPEATS 2 TIMES`, twoObjects)).toBe(false);
     expect(matches(`${A} REPEATS 1 TIMES`, twoObjects)).toBe(true);
   });
@@ -207,9 +224,15 @@ describe('a qualifier binds to the expression just before it', () => {
 });
 
 describe('comparisons on different root types joined by AND', () => {
-  const p = "[x-a:v = 1 AND x-b:v = 1]";
+  const p = '[x-a:v = 1 AND x-b:v = 1]';
   it('never match', () => {
-    const both = observed21([{ type: 'x-a', v: 1 }, { type: 'x-b', v: 1 }], { count: 5 });
+    const both = observed21(
+      [
+        { type: 'x-a', v: 1 },
+        { type: 'x-b', v: 1 },
+      ],
+      { count: 5 },
+    );
     expect(matches(p, both)).toBe(false);
     expect(matches(p, [a(0), b(0)])).toBe(false);
   });
@@ -217,17 +240,20 @@ describe('comparisons on different root types joined by AND', () => {
     const compiled = compilePattern(p);
     expect(compiled.warnings.map((w) => w.code)).toEqual(['different-root-types']);
     expect(compiled.warnings[0]?.severity).toBe('warning');
-    expect(compilePattern("[x-a:v = 1 OR x-b:v = 1]").warnings).toEqual([]);
-    expect(compilePattern("[x-a:v = 1 AND x-a:w = 2]").warnings).toEqual([]);
+    expect(compilePattern('[x-a:v = 1 OR x-b:v = 1]').warnings).toEqual([]);
+    expect(compilePattern('[x-a:v = 1 AND x-a:w = 2]').warnings).toEqual([]);
   });
   it('OR of types inside one observation still matches either', () => {
-    expect(matches("[x-a:v = 1 OR x-b:v = 1]", b(0))).toBe(true);
+    expect(matches('[x-a:v = 1 OR x-b:v = 1]', b(0))).toBe(true);
     // (A OR B) AND A can only hold on an x-a object
-    expect(matches("[(x-a:v = 1 OR x-b:v = 1) AND x-a:v = 1]", a(0))).toBe(true);
-    expect(matches("[(x-a:v = 1 OR x-b:v = 1) AND x-a:v = 1]", b(0))).toBe(false);
+    expect(matches('[(x-a:v = 1 OR x-b:v = 1) AND x-a:v = 1]', a(0))).toBe(true);
+    expect(matches('[(x-a:v = 1 OR x-b:v = 1) AND x-a:v = 1]', b(0))).toBe(false);
   });
   it('all comparisons joined by AND must hold on the same object', () => {
-    const two = observed21([{ type: 'x-a', v: 1, w: 0 }, { type: 'x-a', v: 0, w: 2 }]);
+    const two = observed21([
+      { type: 'x-a', v: 1, w: 0 },
+      { type: 'x-a', v: 0, w: 2 },
+    ]);
     expect(matches('[x-a:v = 1 AND x-a:w = 2]', two)).toBe(false);
     expect(matches('[x-a:v = 1 AND x-a:w = 0]', two)).toBe(true);
   });
@@ -238,7 +264,10 @@ describe('the returned binding', () => {
     const hit = sco('x-a', { v: 1 });
     const miss = sco('x-a', { v: 2 });
     const first = observed21([miss], { id: 'observed-data--00000000-0000-4000-8000-0000000000a1' });
-    const second = observed21([sco('x-b', { v: 1 }), hit, miss], { first: 3, id: 'observed-data--00000000-0000-4000-8000-0000000000a2' });
+    const second = observed21([sco('x-b', { v: 1 }), hit, miss], {
+      first: 3,
+      id: 'observed-data--00000000-0000-4000-8000-0000000000a2',
+    });
     const result = compilePattern(A).match([first, second]);
     expect(result).toEqual({
       matched: true,
@@ -266,7 +295,9 @@ describe('the returned binding', () => {
   it('for 2.0 observed-data with embedded objects uses the objects keys', () => {
     const od = observed20({ '0': { type: 'x-b', v: 1 }, '7': { type: 'x-a', v: 1 } }, { id: 'observed-data--20' });
     const result = compilePattern(A, { stixVersion: '2.0' }).match(od);
-    expect(result.binding).toEqual([{ observation: 0, observedDataIndex: 0, observedDataId: 'observed-data--20', objects: ['7'] }]);
+    expect(result.binding).toEqual([
+      { observation: 0, observedDataIndex: 0, observedDataId: 'observed-data--20', objects: ['7'] },
+    ]);
   });
 });
 
@@ -323,7 +354,9 @@ describe('input errors', () => {
   });
 
   it('last_observed before first_observed', () => {
-    expect(() => compilePattern(A).match(mutate((od) => (od.last_observed = '2000-01-01T00:00:00Z')))).toThrow(InputError);
+    expect(() => compilePattern(A).match(mutate((od) => (od.last_observed = '2000-01-01T00:00:00Z')))).toThrow(
+      InputError,
+    );
   });
 
   it('a non-object item', () => {
@@ -385,7 +418,10 @@ describe('combinatorial patterns', () => {
   });
 
   it('still finds a match when 12 do fit', () => {
-    const dense = [...spread, ...Array.from({ length: 12 }, (_, i) => observed21([{ type: 'a', x: 1 }], { first: 1000 + i * 0.4 }))];
+    const dense = [
+      ...spread,
+      ...Array.from({ length: 12 }, (_, i) => observed21([{ type: 'a', x: 1 }], { first: 1000 + i * 0.4 })),
+    ];
     expect(matches('[a:x > 0] REPEATS 12 TIMES WITHIN 5 SECONDS', dense)).toBe(true);
   });
 });

@@ -128,7 +128,7 @@ describe('ints and floats compare as numbers', () => {
 describe('type mismatches', () => {
   cases([
     ["[t:int = '5']", false],
-    ["[t:string = 5]", false],
+    ['[t:string = 5]', false],
     ['[t:bool = 1]', false],
     ["[t:bool = 'true']", false],
     ['[t:int = true]', false],
@@ -159,8 +159,8 @@ describe('IN', () => {
     ['[t:bool IN (true)]', true],
     ['[t:bool IN (false)]', false],
     ["[t:string IN ('hello')]", true],
-    ["[t:string IN ()]", false],
-    ["[t:string NOT IN ()]", true],
+    ['[t:string IN ()]', false],
+    ['[t:string NOT IN ()]', true],
     ["[t:ts IN (t'2020-06-15T12:30:45Z', t'2021-01-01T00:00:00Z')]", true],
     ["[t:ts IN (t'2021-01-01T00:00:00Z')]", false],
   ]);
@@ -446,7 +446,11 @@ describe('constants', () => {
   });
 
   it('a malformed timestamp in the data compared with a timestamp constant throws MatchError', () => {
-    for (const pattern of ["[t:string = t'2020-06-15T12:30:45Z']", "[t:string != t'2020-06-15T12:30:45Z']", "[t:string > t'2020-06-15T12:30:45Z']"]) {
+    for (const pattern of [
+      "[t:string = t'2020-06-15T12:30:45Z']",
+      "[t:string != t'2020-06-15T12:30:45Z']",
+      "[t:string > t'2020-06-15T12:30:45Z']",
+    ]) {
       expect(() => check(pattern), pattern).toThrow(MatchError);
     }
     // lower-case z, a missing Z and month 13 are all malformed

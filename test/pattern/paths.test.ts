@@ -178,18 +178,28 @@ describe('reference cycles', () => {
     const bId = 'x-node--bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb';
     const a = { type: 'x-node', id: aId, name: 'a', next_ref: bId };
     const b = { type: 'x-node', id: bId, name: 'b', next_ref: aId };
-    const self = { type: 'x-self', id: 'x-self--cccccccc-cccc-4ccc-8ccc-cccccccccccc', me_ref: 'x-self--cccccccc-cccc-4ccc-8ccc-cccccccccccc', self_refs: ['x-self--cccccccc-cccc-4ccc-8ccc-cccccccccccc'] };
+    const self = {
+      type: 'x-self',
+      id: 'x-self--cccccccc-cccc-4ccc-8ccc-cccccccccccc',
+      me_ref: 'x-self--cccccccc-cccc-4ccc-8ccc-cccccccccccc',
+      self_refs: ['x-self--cccccccc-cccc-4ccc-8ccc-cccccccccccc'],
+    };
     const bundle = observed21([a, b, self]);
     expect(matches("[x-node:next_ref.next_ref.next_ref.name = 'b']", bundle)).toBe(true);
     expect(matches("[x-node:next_ref.next_ref.name = 'c']", bundle)).toBe(false);
     expect(matches("[x-node:next_ref.next_ref.next_ref.next_ref.name = 'a']", bundle)).toBe(true);
-    expect(matches("[x-self:me_ref.me_ref.me_ref.self_refs[*].self_refs[*].me_ref.type = 'x-self']", bundle)).toBe(true);
+    expect(matches("[x-self:me_ref.me_ref.me_ref.self_refs[*].self_refs[*].me_ref.type = 'x-self']", bundle)).toBe(
+      true,
+    );
     expect(matches("[x-self:me_ref.missing = 'x']", bundle)).toBe(false);
     expect(matches('[NOT EXISTS x-node:next_ref.next_ref.missing]', bundle)).toBe(true);
   });
 
   it('a cycle through 2.0 object keys does not loop', () => {
-    const od = observed20({ '0': { type: 'x-node', name: 'zero', next_ref: '1' }, '1': { type: 'x-node', name: 'one', next_ref: '0' } });
+    const od = observed20({
+      '0': { type: 'x-node', name: 'zero', next_ref: '1' },
+      '1': { type: 'x-node', name: 'one', next_ref: '0' },
+    });
     expect(matches("[x-node:next_ref.next_ref.name = 'zero']", od, '2.0')).toBe(true);
     expect(matches("[x-node:next_ref.next_ref.name = 'two']", od, '2.0')).toBe(false);
   });
@@ -197,24 +207,30 @@ describe('reference cycles', () => {
 
 describe('properties named like Object.prototype members', () => {
   const plain = one('x-obj', { name: 'n', nested: {} });
-  it.each(['constructor', '__proto__', 'toString', 'hasOwnProperty', 'valueOf', 'isPrototypeOf'])('%s does not match unless it is an own property', (name) => {
-    expect(matches(`[x-obj:${name} != 'zzz']`, plain)).toBe(false);
-    expect(matches(`[EXISTS x-obj:${name}]`, plain)).toBe(false);
-    expect(matches(`[NOT EXISTS x-obj:${name}]`, plain)).toBe(true);
-    expect(matches(`[x-obj:nested.${name} != 'zzz']`, plain)).toBe(false);
-    expect(matches(`[x-obj:${name}.name = 'Object']`, plain)).toBe(false);
-    expect(matches(`[EXISTS x-obj:'${name}']`, plain)).toBe(false);
-  });
+  it.each(['constructor', '__proto__', 'toString', 'hasOwnProperty', 'valueOf', 'isPrototypeOf'])(
+    '%s does not match unless it is an own property',
+    (name) => {
+      expect(matches(`[x-obj:${name} != 'zzz']`, plain)).toBe(false);
+      expect(matches(`[EXISTS x-obj:${name}]`, plain)).toBe(false);
+      expect(matches(`[NOT EXISTS x-obj:${name}]`, plain)).toBe(true);
+      expect(matches(`[x-obj:nested.${name} != 'zzz']`, plain)).toBe(false);
+      expect(matches(`[x-obj:${name}.name = 'Object']`, plain)).toBe(false);
+      expect(matches(`[EXISTS x-obj:'${name}']`, plain)).toBe(false);
+    },
+  );
 
-  it.each(['constructor', '__proto__', 'toString'])('%s matches when present as an own property (data parsed from JSON)', (name) => {
-    const data = JSON.parse(JSON.stringify(one('x-obj', {}))) as { objects: Record<string, unknown>[] };
-    const target = data.objects[1] as Record<string, unknown>;
-    Object.defineProperty(target, name, { value: 'own', enumerable: true, writable: true, configurable: true });
-    const parsed: unknown = JSON.parse(JSON.stringify(data));
-    expect(matches(`[x-obj:${name} = 'own']`, parsed)).toBe(true);
-    expect(matches(`[x-obj:${name} = 'other']`, parsed)).toBe(false);
-    expect(matches(`[EXISTS x-obj:${name}]`, parsed)).toBe(true);
-  });
+  it.each(['constructor', '__proto__', 'toString'])(
+    '%s matches when present as an own property (data parsed from JSON)',
+    (name) => {
+      const data = JSON.parse(JSON.stringify(one('x-obj', {}))) as { objects: Record<string, unknown>[] };
+      const target = data.objects[1] as Record<string, unknown>;
+      Object.defineProperty(target, name, { value: 'own', enumerable: true, writable: true, configurable: true });
+      const parsed: unknown = JSON.parse(JSON.stringify(data));
+      expect(matches(`[x-obj:${name} = 'own']`, parsed)).toBe(true);
+      expect(matches(`[x-obj:${name} = 'other']`, parsed)).toBe(false);
+      expect(matches(`[EXISTS x-obj:${name}]`, parsed)).toBe(true);
+    },
+  );
 
   it('a length-like property is not read from strings or arrays', () => {
     expect(matches('[x-obj:name.length = 1]', plain)).toBe(false);

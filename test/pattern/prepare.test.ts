@@ -13,7 +13,11 @@ describe('prepareObservations', () => {
     const c = observed21([{ type: 'x-a', v: 3 }], { id: 'observed-data--c' });
     const d = observed21([{ type: 'x-a', v: 4 }], { id: 'observed-data--d' });
     // a at top level (with its SCOs), then a bundle holding b, a nested bundle with c, then d.
-    const input = [a.observedData, ...a.objects.slice(1), { type: 'bundle', id: 'bundle--outer', objects: [...b.objects, c, ...d.objects] }];
+    const input = [
+      a.observedData,
+      ...a.objects.slice(1),
+      { type: 'bundle', id: 'bundle--outer', objects: [...b.objects, c, ...d.objects] },
+    ];
     const prepared = prepareObservations(input);
     expect(prepared.map((p) => [p.index, p.id])).toEqual([
       [0, 'observed-data--a'],
@@ -42,8 +46,14 @@ describe('prepareObservations', () => {
 
   it('resolves a reference in its own bundle first when another bundle reuses the id', () => {
     const shared = 'ipv4-addr--00000000-0000-4000-8000-0000000000aa';
-    const one = observed21([sco('ipv4-addr', { value: '10.0.0.1' }, shared), sco('network-traffic', { dst_ref: shared })]);
-    const two = observed21([sco('ipv4-addr', { value: '192.0.2.7' }, shared), sco('network-traffic', { dst_ref: shared })]);
+    const one = observed21([
+      sco('ipv4-addr', { value: '10.0.0.1' }, shared),
+      sco('network-traffic', { dst_ref: shared }),
+    ]);
+    const two = observed21([
+      sco('ipv4-addr', { value: '192.0.2.7' }, shared),
+      sco('network-traffic', { dst_ref: shared }),
+    ]);
     const pattern = compilePattern("[network-traffic:dst_ref.value = '10.0.0.1']");
     const prepared = prepareObservations([one, two]);
     expect(prepared.map((p) => pattern.observations[0]?.test(p))).toEqual([true, false]);
@@ -66,8 +76,21 @@ describe('prepareObservations', () => {
   it('resolves an id given twice to its last object, whatever the order of object_refs or the number of objects', () => {
     const resolved = (refs: string[], extra: number): unknown => {
       const padding = Array.from({ length: extra }, (_, i) => sco('x-pad', { n: i }));
-      const od = { type: 'observed-data', id: 'observed-data--1', first_observed: '2026-01-01T00:00:00Z', last_observed: '2026-01-01T00:00:00Z', number_observed: 1, object_refs: refs };
-      const objects = [od, { type: 'x-a', id: 'x-a--1', v: 'first' }, { type: 'x-b', id: 'x-b--1' }, ...padding, { type: 'x-a', id: 'x-a--1', v: 'last' }];
+      const od = {
+        type: 'observed-data',
+        id: 'observed-data--1',
+        first_observed: '2026-01-01T00:00:00Z',
+        last_observed: '2026-01-01T00:00:00Z',
+        number_observed: 1,
+        object_refs: refs,
+      };
+      const objects = [
+        od,
+        { type: 'x-a', id: 'x-a--1', v: 'first' },
+        { type: 'x-b', id: 'x-b--1' },
+        ...padding,
+        { type: 'x-a', id: 'x-a--1', v: 'last' },
+      ];
       const [prepared] = prepareObservations({ type: 'bundle', id: 'bundle--1', objects });
       return (prepared?.resolve('x-a--1') as { v: string } | undefined)?.v;
     };
@@ -92,6 +115,8 @@ describe('prepareObservations', () => {
     const observed = observed21([traffic]);
     const [prepared] = prepareObservations([observed, outsider]);
     expect(prepared?.resolve(outsider.id as string)).toBeUndefined();
-    expect(compilePattern("[network-traffic:dst_ref.value = '10.0.0.9']").observations[0]?.test(prepared as never)).toBe(false);
+    expect(
+      compilePattern("[network-traffic:dst_ref.value = '10.0.0.9']").observations[0]?.test(prepared as never),
+    ).toBe(false);
   });
 });

@@ -36,12 +36,82 @@ function stripSpans<T>(value: T): T {
 // ------------------------------------------------------------------ (a) robustness
 
 const TOKENS = [
-  '[', ']', '(', ')', ':', '.', ',', '[*]', '[0]', '[-1]', 'x', 'file', 'x-a', 'hashes', "'SHA-256'", 'name', 'src_ref', 'value',
-  '=', '!=', '==', '<>', '<', '<=', '>', '>=', 'IN', 'LIKE', 'MATCHES', 'ISSUBSET', 'ISSUPERSET', 'EXISTS', 'NOT', 'AND', 'OR',
-  'FOLLOWEDBY', 'WITHIN', 'SECONDS', 'REPEATS', 'TIMES', 'START', 'STOP', '1', '0', '-1', '2.5', '.5', '+3', "'a'", "'%b_'",
-  "'^a+$'", "'(?=x)'", "'('", "'10.0.0.0/8'", "'::/0'", "'bad\\q'", "''", 'true', 'false', 'null', "t'2020-01-01T00:00:00Z'",
-  "t'2020-13-01T00:00:00Z'", "t'2021-01-01T00:00:00.5Z'", "h'00ff'", "h'abc'", "b'AQID'", "b'AQI'", '/* c */', '// c\n', '\n',
-  '$', '"', "'", '\\', 'and', 'within',
+  '[',
+  ']',
+  '(',
+  ')',
+  ':',
+  '.',
+  ',',
+  '[*]',
+  '[0]',
+  '[-1]',
+  'x',
+  'file',
+  'x-a',
+  'hashes',
+  "'SHA-256'",
+  'name',
+  'src_ref',
+  'value',
+  '=',
+  '!=',
+  '==',
+  '<>',
+  '<',
+  '<=',
+  '>',
+  '>=',
+  'IN',
+  'LIKE',
+  'MATCHES',
+  'ISSUBSET',
+  'ISSUPERSET',
+  'EXISTS',
+  'NOT',
+  'AND',
+  'OR',
+  'FOLLOWEDBY',
+  'WITHIN',
+  'SECONDS',
+  'REPEATS',
+  'TIMES',
+  'START',
+  'STOP',
+  '1',
+  '0',
+  '-1',
+  '2.5',
+  '.5',
+  '+3',
+  "'a'",
+  "'%b_'",
+  "'^a+$'",
+  "'(?=x)'",
+  "'('",
+  "'10.0.0.0/8'",
+  "'::/0'",
+  "'bad\\q'",
+  "''",
+  'true',
+  'false',
+  'null',
+  "t'2020-01-01T00:00:00Z'",
+  "t'2020-13-01T00:00:00Z'",
+  "t'2021-01-01T00:00:00.5Z'",
+  "h'00ff'",
+  "h'abc'",
+  "b'AQID'",
+  "b'AQI'",
+  '/* c */',
+  '// c\n',
+  '\n',
+  '$',
+  '"',
+  "'",
+  '\\',
+  'and',
+  'within',
 ];
 
 const tokenSoup = fc
@@ -49,7 +119,10 @@ const tokenSoup = fc
   .map(([tokens, sep]) => tokens.join(sep));
 
 /** Near-valid patterns: a valid skeleton with one token replaced, dropped or duplicated. */
-const SKELETON = "[file:hashes.'SHA-256' LIKE 'a%' AND file:size IN (1, 2)] FOLLOWEDBY ([x:w MATCHES '^a' OR x:y ISSUBSET '10.0.0.0/8'] REPEATS 2 TIMES) WITHIN 5 SECONDS".split(' ');
+const SKELETON =
+  "[file:hashes.'SHA-256' LIKE 'a%' AND file:size IN (1, 2)] FOLLOWEDBY ([x:w MATCHES '^a' OR x:y ISSUBSET '10.0.0.0/8'] REPEATS 2 TIMES) WITHIN 5 SECONDS".split(
+    ' ',
+  );
 const mutatedSkeleton = fc
   .tuple(fc.nat(SKELETON.length - 1), fc.constantFrom('drop', 'dup', 'replace'), fc.constantFrom(...TOKENS))
   .map(([i, how, token]) => {
@@ -101,9 +174,19 @@ function checkNeverThrows(text: string): void {
 describe('(a) the compiler never crashes', () => {
   it('on random strings', () => {
     fc.assert(
-      fc.property(fc.oneof(fc.string({ maxLength: 60 }), fc.string({ unit: 'binary', maxLength: 40 }), fc.string({ unit: fc.constantFrom('[', ']', "'", '\\', 'x', ':', '=', ' ', '(', ')', '1', '.'), maxLength: 40 })), (text) => {
-        checkNeverThrows(text);
-      }),
+      fc.property(
+        fc.oneof(
+          fc.string({ maxLength: 60 }),
+          fc.string({ unit: 'binary', maxLength: 40 }),
+          fc.string({
+            unit: fc.constantFrom('[', ']', "'", '\\', 'x', ':', '=', ' ', '(', ')', '1', '.'),
+            maxLength: 40,
+          }),
+        ),
+        (text) => {
+          checkNeverThrows(text);
+        },
+      ),
       { seed: SEED, numRuns: 400 },
     );
   });
@@ -134,7 +217,10 @@ describe('(a) the compiler never crashes', () => {
   // nesting overflows the stack of the recursive parser / AST builder and a RangeError escapes.
   it('on deeply nested parentheses: a diagnostic, not a RangeError', () => {
     const depth = 5000;
-    for (const text of ['('.repeat(depth) + '[x:a = 1]' + ')'.repeat(depth), '[' + '('.repeat(depth) + 'x:a = 1' + ')'.repeat(depth) + ']']) {
+    for (const text of [
+      '('.repeat(depth) + '[x:a = 1]' + ')'.repeat(depth),
+      '[' + '('.repeat(depth) + 'x:a = 1' + ')'.repeat(depth) + ']',
+    ]) {
       expect(() => checkPattern(text)).not.toThrow();
       try {
         compilePattern(text);
@@ -148,10 +234,29 @@ describe('(a) the compiler never crashes', () => {
 // ------------------------------------------------------------------ (b)/(c) AST round trip
 
 const LOWER_KEYWORDS = new Set(['true', 'false']);
-const UPPER_KEYWORDS = new Set(['AND', 'OR', 'NOT', 'FOLLOWEDBY', 'LIKE', 'MATCHES', 'ISSUPERSET', 'ISSUBSET', 'EXISTS', 'IN', 'START', 'STOP', 'SECONDS', 'WITHIN', 'REPEATS', 'TIMES']);
+const UPPER_KEYWORDS = new Set([
+  'AND',
+  'OR',
+  'NOT',
+  'FOLLOWEDBY',
+  'LIKE',
+  'MATCHES',
+  'ISSUPERSET',
+  'ISSUBSET',
+  'EXISTS',
+  'IN',
+  'START',
+  'STOP',
+  'SECONDS',
+  'WITHIN',
+  'REPEATS',
+  'TIMES',
+]);
 
 const objectType = fc.stringMatching(/^[a-z][a-z0-9-]{0,8}$/).filter((s) => !LOWER_KEYWORDS.has(s));
-const bareKey = fc.stringMatching(/^[A-Za-z_][A-Za-z0-9_]{0,6}$/).filter((s) => !LOWER_KEYWORDS.has(s) && !UPPER_KEYWORDS.has(s));
+const bareKey = fc
+  .stringMatching(/^[A-Za-z_][A-Za-z0-9_]{0,6}$/)
+  .filter((s) => !LOWER_KEYWORDS.has(s) && !UPPER_KEYWORDS.has(s));
 const anyKey = fc.oneof(
   bareKey,
   fc.string({ unit: 'grapheme', maxLength: 8 }),
@@ -167,9 +272,14 @@ const objectPath: fc.Arbitrary<ObjectPath> = fc
   .map(([type, first, rest]) => ({ objectType: type, steps: [{ kind: 'key', name: first }, ...rest] }));
 
 const stringLiteral = fc
-  .oneof(fc.string({ unit: 'grapheme', maxLength: 12 }), fc.string({ unit: fc.constantFrom("'", '\\', 'a', '%', '_', ' ', '\n', '\u00e9'), maxLength: 10 }))
+  .oneof(
+    fc.string({ unit: 'grapheme', maxLength: 12 }),
+    fc.string({ unit: fc.constantFrom("'", '\\', 'a', '%', '_', ' ', '\n', '\u00e9'), maxLength: 10 }),
+  )
   .map((value): Literal => ({ type: 'string', value }));
-const intLiteral = fc.integer({ min: Number.MIN_SAFE_INTEGER, max: Number.MAX_SAFE_INTEGER }).map((value): Literal => ({ type: 'int', value }));
+const intLiteral = fc
+  .integer({ min: Number.MIN_SAFE_INTEGER, max: Number.MAX_SAFE_INTEGER })
+  .map((value): Literal => ({ type: 'int', value }));
 // -0 prints as 0.0 (equal as a number, not Object.is-equal); sub-1e-100 magnitudes are covered
 // by a test of their own below.
 const floatLiteral = fc
@@ -192,15 +302,34 @@ const timestampText = fc
     second: fc.integer({ min: 0, max: 59 }),
     fraction: fc.option(fc.stringMatching(/^[0-9]{1,9}$/), { nil: undefined }),
   })
-  .map((t) => `${pad(t.year, 4)}-${pad(t.month, 2)}-${pad(t.day, 2)}T${pad(t.hour, 2)}:${pad(t.minute, 2)}:${pad(t.second, 2)}${t.fraction ? '.' + t.fraction : ''}Z`);
-const timestampLiteral = timestampText.map((text) => ({ type: 'timestamp' as const, value: parseStixTimestamp(text) as number, text }));
+  .map(
+    (t) =>
+      `${pad(t.year, 4)}-${pad(t.month, 2)}-${pad(t.day, 2)}T${pad(t.hour, 2)}:${pad(t.minute, 2)}:${pad(t.second, 2)}${t.fraction ? '.' + t.fraction : ''}Z`,
+  );
+const timestampLiteral = timestampText.map((text) => ({
+  type: 'timestamp' as const,
+  value: parseStixTimestamp(text) as number,
+  text,
+}));
 
 const orderable = fc.oneof(stringLiteral, intLiteral, floatLiteral, binaryLiteral, timestampLiteral);
 const primitive = fc.oneof(orderable, boolLiteral);
 
 const comparisonLeaf: fc.Arbitrary<ComparisonExpression> = fc.oneof(
-  fc.record({ kind: fc.constant('comparison' as const), path: objectPath, operator: fc.constantFrom('=' as const, '!=' as const), negated: fc.boolean(), value: primitive }),
-  fc.record({ kind: fc.constant('comparison' as const), path: objectPath, operator: fc.constantFrom('<' as const, '<=' as const, '>' as const, '>=' as const), negated: fc.boolean(), value: orderable }),
+  fc.record({
+    kind: fc.constant('comparison' as const),
+    path: objectPath,
+    operator: fc.constantFrom('=' as const, '!=' as const),
+    negated: fc.boolean(),
+    value: primitive,
+  }),
+  fc.record({
+    kind: fc.constant('comparison' as const),
+    path: objectPath,
+    operator: fc.constantFrom('<' as const, '<=' as const, '>' as const, '>=' as const),
+    negated: fc.boolean(),
+    value: orderable,
+  }),
   fc.record({
     kind: fc.constant('comparison' as const),
     path: objectPath,
@@ -208,7 +337,12 @@ const comparisonLeaf: fc.Arbitrary<ComparisonExpression> = fc.oneof(
     negated: fc.boolean(),
     value: stringLiteral,
   }),
-  fc.record({ kind: fc.constant('in' as const), path: objectPath, negated: fc.boolean(), values: fc.array(primitive, { maxLength: 4 }) }),
+  fc.record({
+    kind: fc.constant('in' as const),
+    path: objectPath,
+    negated: fc.boolean(),
+    values: fc.array(primitive, { maxLength: 4 }),
+  }),
   fc.record({ kind: fc.constant('exists' as const), path: objectPath, negated: fc.boolean() }),
 );
 
@@ -216,7 +350,11 @@ const { comparison } = fc.letrec<{ comparison: ComparisonExpression }>((tie) => 
   comparison: fc.oneof(
     { depthSize: 'small', maxDepth: 4 },
     comparisonLeaf,
-    fc.record({ kind: fc.constantFrom('and' as const, 'or' as const), left: tie('comparison'), right: tie('comparison') }),
+    fc.record({
+      kind: fc.constantFrom('and' as const, 'or' as const),
+      left: tie('comparison'),
+      right: tie('comparison'),
+    }),
   ),
 }));
 
@@ -229,14 +367,22 @@ const qualifier: fc.Arbitrary<Qualifier> = fc.oneof(
   fc
     .tuple(timestampLiteral, timestampLiteral)
     .filter(([a, b]) => a.value !== b.value)
-    .map(([a, b]) => (a.value < b.value ? { kind: 'startStop' as const, start: a, stop: b } : { kind: 'startStop' as const, start: b, stop: a })),
+    .map(([a, b]) =>
+      a.value < b.value
+        ? { kind: 'startStop' as const, start: a, stop: b }
+        : { kind: 'startStop' as const, start: b, stop: a },
+    ),
 );
 
 const { observation } = fc.letrec<{ observation: ObservationExpression }>((tie) => ({
   observation: fc.oneof(
     { depthSize: 'small', maxDepth: 4 },
     comparison.map((c): ObservationExpression => ({ kind: 'observation', comparison: c })),
-    fc.record({ kind: fc.constantFrom('and' as const, 'or' as const, 'followedBy' as const), left: tie('observation'), right: tie('observation') }),
+    fc.record({
+      kind: fc.constantFrom('and' as const, 'or' as const, 'followedBy' as const),
+      left: tie('observation'),
+      right: tie('observation'),
+    }),
     fc.record({ kind: fc.constant('qualified' as const), qualifier, expression: tie('observation') }),
   ),
 }));
@@ -277,13 +423,33 @@ describe('(b) printPattern → parsePattern gives back the same AST', () => {
       }
     };
     for (const ast of fc.sample(patternAst, { seed: SEED, numRuns: 400 })) visitO(ast.root);
-    for (const k of ['c-and', 'c-or', 'o-and', 'o-or', 'o-followedBy', 'q-within', 'q-repeats', 'q-startStop', 'in', 'exists', 'op-=-bool', 'op-<-timestamp', 'op-=-binary', 'op-MATCHES-string', 'op->=-float', 'op-!=-int']) {
+    for (const k of [
+      'c-and',
+      'c-or',
+      'o-and',
+      'o-or',
+      'o-followedBy',
+      'q-within',
+      'q-repeats',
+      'q-startStop',
+      'in',
+      'exists',
+      'op-=-bool',
+      'op-<-timestamp',
+      'op-=-binary',
+      'op-MATCHES-string',
+      'op->=-float',
+      'op-!=-int',
+    ]) {
       expect(kinds, k).toContain(k);
     }
   });
 
   it('for the qualifier chains that need parentheses', () => {
-    const obs: ObservationExpression = { kind: 'observation', comparison: { kind: 'exists', path: { objectType: 'x', steps: [{ kind: 'key', name: 'a' }] }, negated: false } };
+    const obs: ObservationExpression = {
+      kind: 'observation',
+      comparison: { kind: 'exists', path: { objectType: 'x', steps: [{ kind: 'key', name: 'a' }] }, negated: false },
+    };
     const twice: ObservationExpression = {
       kind: 'qualified',
       qualifier: { kind: 'within', seconds: 6 },
@@ -324,7 +490,7 @@ describe('(c) printing is stable', () => {
   it('on hand-written patterns with redundant parentheses and spacing', () => {
     for (const text of [
       "(([x:a = 1]))  AND\n([x:b = 'b' OR (x:c = 2 AND x:d = 3)])",
-      "[x:a = 1] OR [x:b = 2] AND [x:c = 3] FOLLOWEDBY [x:d = 4] WITHIN 5 SECONDS",
+      '[x:a = 1] OR [x:b = 2] AND [x:c = 3] FOLLOWEDBY [x:d = 4] WITHIN 5 SECONDS',
       "[file:hashes.'SHA-256' NOT IN ('a', 'b')] REPEATS 2 TIMES START t'2020-01-01T00:00:00Z' STOP t'2020-01-02T00:00:00Z'",
       "[x:a.'b c'[*].d[-1] == h'00FF' AND NOT EXISTS x:e] WITHIN 0.5 SECONDS",
     ]) {

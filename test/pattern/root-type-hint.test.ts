@@ -26,7 +26,17 @@ function event(objects: Record<string, unknown>[]): Record<string, unknown> {
     type: 'bundle',
     id: 'bundle--00000000-0000-4000-8000-000000000001',
     objects: [
-      { type: 'observed-data', spec_version: '2.1', id: 'observed-data--00000000-0000-4000-8000-000000000002', created: '2024-01-01T00:00:00Z', modified: '2024-01-01T00:00:00Z', first_observed: '2024-01-01T00:00:00Z', last_observed: '2024-01-01T00:00:00Z', number_observed: 1, object_refs: objects.map((o) => o.id) },
+      {
+        type: 'observed-data',
+        spec_version: '2.1',
+        id: 'observed-data--00000000-0000-4000-8000-000000000002',
+        created: '2024-01-01T00:00:00Z',
+        modified: '2024-01-01T00:00:00Z',
+        first_observed: '2024-01-01T00:00:00Z',
+        last_observed: '2024-01-01T00:00:00Z',
+        number_observed: 1,
+        object_refs: objects.map((o) => o.id),
+      },
       ...objects,
     ],
   };
@@ -35,7 +45,9 @@ function event(objects: Record<string, unknown>[]): Record<string, unknown> {
 describe('the different-root-types hint', () => {
   it('a reference from one object to the other: process → image_ref → file', () => {
     const text = hint("[process:name = 'x' AND file:name = 'y']");
-    expect(text).toBe(`to compare objects of one event, reach them from one object through references: [process:name = 'x' AND process:image_ref.name = 'y'] ${SEPARATE}`);
+    expect(text).toBe(
+      `to compare objects of one event, reach them from one object through references: [process:name = 'x' AND process:image_ref.name = 'y'] ${SEPARATE}`,
+    );
   });
 
   it('the event-metadata case: x-oca-event references the process (and says which one may differ)', () => {
@@ -45,7 +57,9 @@ describe('the different-root-types hint', () => {
   });
 
   it("the issue's pattern: file and url, both referenced from the event object", () => {
-    expect(suggestion(hint("[file:name = 'a.exe' AND url:value = 'www.example.com']"))).toBe("[x-oca-event:file_ref.name = 'a.exe' AND x-oca-event:url_ref.value = 'www.example.com']");
+    expect(suggestion(hint("[file:name = 'a.exe' AND url:value = 'www.example.com']"))).toBe(
+      "[x-oca-event:file_ref.name = 'a.exe' AND x-oca-event:url_ref.value = 'www.example.com']",
+    );
   });
 
   it('an address of network traffic: src_ref, or dst_ref', () => {
@@ -55,7 +69,9 @@ describe('the different-root-types hint', () => {
   });
 
   it('only the AND that mixes types is rewritten; other alternatives stay as written', () => {
-    expect(suggestion(hint("[file:name = 'a' AND url:value = 'b' OR process:name = 'p' AND user-account:user_id = 'u']"))).toBe(
+    expect(
+      suggestion(hint("[file:name = 'a' AND url:value = 'b' OR process:name = 'p' AND user-account:user_id = 'u']")),
+    ).toBe(
       "[x-oca-event:file_ref.name = 'a' AND x-oca-event:url_ref.value = 'b' OR process:name = 'p' AND process:creator_user_ref.user_id = 'u']",
     );
   });
@@ -67,22 +83,42 @@ describe('the different-root-types hint', () => {
   });
 
   it.each([
-    ["[process:name = 'x' AND file:name = 'y']", [{ type: 'process', spec_version: '2.1', id: 'process--00000000-0000-4000-8000-000000000010', name: 'x', image_ref: 'file--00000000-0000-4000-8000-000000000011' }, { type: 'file', spec_version: '2.1', id: 'file--00000000-0000-4000-8000-000000000011', name: 'y' }]],
+    [
+      "[process:name = 'x' AND file:name = 'y']",
+      [
+        {
+          type: 'process',
+          spec_version: '2.1',
+          id: 'process--00000000-0000-4000-8000-000000000010',
+          name: 'x',
+          image_ref: 'file--00000000-0000-4000-8000-000000000011',
+        },
+        { type: 'file', spec_version: '2.1', id: 'file--00000000-0000-4000-8000-000000000011', name: 'y' },
+      ],
+    ],
     [
       "[file:name = 'a.exe' AND url:value = 'www.example.com']",
       [
-        { type: 'x-oca-event', id: 'x-oca-event--00000000-0000-4000-8000-000000000020', file_ref: 'file--00000000-0000-4000-8000-000000000021', url_ref: 'url--00000000-0000-4000-8000-000000000022' },
+        {
+          type: 'x-oca-event',
+          id: 'x-oca-event--00000000-0000-4000-8000-000000000020',
+          file_ref: 'file--00000000-0000-4000-8000-000000000021',
+          url_ref: 'url--00000000-0000-4000-8000-000000000022',
+        },
         { type: 'file', spec_version: '2.1', id: 'file--00000000-0000-4000-8000-000000000021', name: 'a.exe' },
         { type: 'url', spec_version: '2.1', id: 'url--00000000-0000-4000-8000-000000000022', value: 'www.example.com' },
       ],
     ],
-  ])('the rewrite of %s compiles without the warning and matches one event that links both objects', (pattern, objects) => {
-    const rewritten = suggestion(hint(pattern));
-    const compiled = compilePattern(rewritten);
-    expect(compiled.warnings).toEqual([]);
-    expect(compiled.match([event(objects)]).matched).toBe(true);
-    // The same objects in one event but unlinked do not match: the rewrite asks for the link.
-    const unlinked = objects.map((o) => Object.fromEntries(Object.entries(o).filter(([k]) => !k.endsWith('_ref'))));
-    expect(compiled.match([event(unlinked)]).matched).toBe(false);
-  });
+  ])(
+    'the rewrite of %s compiles without the warning and matches one event that links both objects',
+    (pattern, objects) => {
+      const rewritten = suggestion(hint(pattern));
+      const compiled = compilePattern(rewritten);
+      expect(compiled.warnings).toEqual([]);
+      expect(compiled.match([event(objects)]).matched).toBe(true);
+      // The same objects in one event but unlinked do not match: the rewrite asks for the link.
+      const unlinked = objects.map((o) => Object.fromEntries(Object.entries(o).filter(([k]) => !k.endsWith('_ref'))));
+      expect(compiled.match([event(unlinked)]).matched).toBe(false);
+    },
+  );
 });

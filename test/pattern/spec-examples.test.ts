@@ -31,7 +31,11 @@ function emailWithAttachment(from: string, attachment: string): unknown {
   return observed21([sender, file, msg]);
 }
 
-function traffic(dst: Record<string, unknown>, extra: Record<string, unknown> = {}, opts = {}): ReturnType<typeof observed21> {
+function traffic(
+  dst: Record<string, unknown>,
+  extra: Record<string, unknown> = {},
+  opts = {},
+): ReturnType<typeof observed21> {
   const target = sco(String(dst.type), dst);
   return observed21([target, sco('network-traffic', { dst_ref: target.id, protocols: ['tcp'], ...extra })], opts);
 }
@@ -75,14 +79,26 @@ const examples: Example[] = [
   {
     name: 'a registry key written within 300 seconds after a file',
     pattern: String.raw`([file:hashes.MD5 = '${MD5_2}'] FOLLOWEDBY [windows-registry-key:key = 'HKEY_LOCAL_MACHINE\\foo\\bar']) WITHIN 300 SECONDS`,
-    match: [observed21([{ type: 'file', hashes: { MD5: MD5_2 } }], { first: 0 }), observed21([{ type: 'windows-registry-key', key: 'HKEY_LOCAL_MACHINE\\foo\\bar' }], { first: 300 })],
-    noMatch: [observed21([{ type: 'file', hashes: { MD5: MD5_2 } }], { first: 0 }), observed21([{ type: 'windows-registry-key', key: 'HKEY_LOCAL_MACHINE\\foo\\bar' }], { first: 301 })],
+    match: [
+      observed21([{ type: 'file', hashes: { MD5: MD5_2 } }], { first: 0 }),
+      observed21([{ type: 'windows-registry-key', key: 'HKEY_LOCAL_MACHINE\\foo\\bar' }], { first: 300 }),
+    ],
+    noMatch: [
+      observed21([{ type: 'file', hashes: { MD5: MD5_2 } }], { first: 0 }),
+      observed21([{ type: 'windows-registry-key', key: 'HKEY_LOCAL_MACHINE\\foo\\bar' }], { first: 301 }),
+    ],
   },
   {
     name: 'the same, in the wrong order',
     pattern: String.raw`([file:hashes.MD5 = '${MD5_2}'] FOLLOWEDBY [windows-registry-key:key = 'HKEY_LOCAL_MACHINE\\foo\\bar']) WITHIN 300 SECONDS`,
-    match: [observed21([{ type: 'windows-registry-key', key: 'HKEY_LOCAL_MACHINE\\foo\\bar' }], { first: 10 }), observed21([{ type: 'file', hashes: { MD5: MD5_2 } }], { first: 5 })],
-    noMatch: [observed21([{ type: 'windows-registry-key', key: 'HKEY_LOCAL_MACHINE\\foo\\bar' }], { first: 5 }), observed21([{ type: 'file', hashes: { MD5: MD5_2 } }], { first: 10 })],
+    match: [
+      observed21([{ type: 'windows-registry-key', key: 'HKEY_LOCAL_MACHINE\\foo\\bar' }], { first: 10 }),
+      observed21([{ type: 'file', hashes: { MD5: MD5_2 } }], { first: 5 }),
+    ],
+    noMatch: [
+      observed21([{ type: 'windows-registry-key', key: 'HKEY_LOCAL_MACHINE\\foo\\bar' }], { first: 5 }),
+      observed21([{ type: 'file', hashes: { MD5: MD5_2 } }], { first: 10 }),
+    ],
   },
   {
     name: 'three unix accounts',
@@ -101,21 +117,66 @@ const examples: Example[] = [
   },
   {
     name: 'an X.509 certificate by issuer and serial number',
-    pattern: "[x509-certificate:issuer = 'CN=WEBMAIL' AND x509-certificate:serial_number = '4c:0b:1d:19:74:86:a7:66:b4:1a:bf:40:27:21:76:28']",
-    match: observed21([{ type: 'x509-certificate', issuer: 'CN=WEBMAIL', serial_number: '4c:0b:1d:19:74:86:a7:66:b4:1a:bf:40:27:21:76:28' }]),
-    noMatch: observed21([{ type: 'x509-certificate', issuer: 'CN=webmail', serial_number: '4c:0b:1d:19:74:86:a7:66:b4:1a:bf:40:27:21:76:28' }]),
+    pattern:
+      "[x509-certificate:issuer = 'CN=WEBMAIL' AND x509-certificate:serial_number = '4c:0b:1d:19:74:86:a7:66:b4:1a:bf:40:27:21:76:28']",
+    match: observed21([
+      {
+        type: 'x509-certificate',
+        issuer: 'CN=WEBMAIL',
+        serial_number: '4c:0b:1d:19:74:86:a7:66:b4:1a:bf:40:27:21:76:28',
+      },
+    ]),
+    noMatch: observed21([
+      {
+        type: 'x509-certificate',
+        issuer: 'CN=webmail',
+        serial_number: '4c:0b:1d:19:74:86:a7:66:b4:1a:bf:40:27:21:76:28',
+      },
+    ]),
   },
   {
     name: 'a pcap artifact by magic bytes',
     pattern: String.raw`[artifact:mime_type = 'application/vnd.tcpdump.pcap' AND artifact:payload_bin MATCHES '\\xd4\\xc3\\xb2\\xa1\\x02\\x00\\x04\\x00']`,
     match: observed21([{ type: 'artifact', mime_type: 'application/vnd.tcpdump.pcap', payload_bin: b64(PCAP) }]),
-    noMatch: observed21([{ type: 'artifact', mime_type: 'application/vnd.tcpdump.pcap', payload_bin: b64([0xa1, 0xb2, 0xc3, 0xd4, 0x00, 0x02, 0x00, 0x04]) }]),
+    noMatch: observed21([
+      {
+        type: 'artifact',
+        mime_type: 'application/vnd.tcpdump.pcap',
+        payload_bin: b64([0xa1, 0xb2, 0xc3, 0xd4, 0x00, 0x02, 0x00, 0x04]),
+      },
+    ]),
   },
   {
     name: 'a PE section with high entropy',
     pattern: "[file:extensions.'windows-pebinary-ext'.sections[*].entropy > 7.0]",
-    match: observed21([{ type: 'file', extensions: { 'windows-pebinary-ext': { pe_type: 'exe', sections: [{ name: '.text', entropy: 6.1 }, { name: 'UPX1', entropy: 7.9 }] } } }]),
-    noMatch: observed21([{ type: 'file', extensions: { 'windows-pebinary-ext': { pe_type: 'exe', sections: [{ name: '.text', entropy: 6.1 }, { name: '.rsrc', entropy: 7.0 }] } } }]),
+    match: observed21([
+      {
+        type: 'file',
+        extensions: {
+          'windows-pebinary-ext': {
+            pe_type: 'exe',
+            sections: [
+              { name: '.text', entropy: 6.1 },
+              { name: 'UPX1', entropy: 7.9 },
+            ],
+          },
+        },
+      },
+    ]),
+    noMatch: observed21([
+      {
+        type: 'file',
+        extensions: {
+          'windows-pebinary-ext': {
+            pe_type: 'exe',
+            sections: [
+              { name: '.text', entropy: 6.1 },
+              { name: '.rsrc', entropy: 7.0 },
+            ],
+          },
+        },
+      },
+    ]),
   },
   {
     name: 'a domain resolving to an address',
@@ -155,9 +216,14 @@ const examples: Example[] = [
   },
   {
     name: 'traffic to a domain five times within 30 minutes',
-    pattern: "[network-traffic:dst_ref.type = 'domain-name' AND network-traffic:dst_ref.value = 'example.com'] REPEATS 5 TIMES WITHIN 1800 SECONDS",
-    match: [0, 400, 800, 1200, 1800].map((t) => traffic({ type: 'domain-name', value: 'example.com' }, {}, { first: t })),
-    noMatch: [0, 400, 800, 1200, 1801].map((t) => traffic({ type: 'domain-name', value: 'example.com' }, {}, { first: t })),
+    pattern:
+      "[network-traffic:dst_ref.type = 'domain-name' AND network-traffic:dst_ref.value = 'example.com'] REPEATS 5 TIMES WITHIN 1800 SECONDS",
+    match: [0, 400, 800, 1200, 1800].map((t) =>
+      traffic({ type: 'domain-name', value: 'example.com' }, {}, { first: t }),
+    ),
+    noMatch: [0, 400, 800, 1200, 1801].map((t) =>
+      traffic({ type: 'domain-name', value: 'example.com' }, {}, { first: t }),
+    ),
   },
   {
     name: 'a file seen in June 2016',
@@ -176,11 +242,17 @@ const examples: Example[] = [
     pattern: "[email-message:sender_ref.value = 'jdoe@example.com' AND email-message:subject = 'Conference Info']",
     match: (() => {
       const s = sco('email-addr', { value: 'jdoe@example.com' });
-      return observed21([s, { type: 'email-message', is_multipart: false, sender_ref: s.id, subject: 'Conference Info' }]);
+      return observed21([
+        s,
+        { type: 'email-message', is_multipart: false, sender_ref: s.id, subject: 'Conference Info' },
+      ]);
     })(),
     noMatch: (() => {
       const s = sco('email-addr', { value: 'jdoe@example.com' });
-      return observed21([s, { type: 'email-message', is_multipart: false, from_ref: s.id, subject: 'Conference Info' }]);
+      return observed21([
+        s,
+        { type: 'email-message', is_multipart: false, from_ref: s.id, subject: 'Conference Info' },
+      ]);
     })(),
   },
   {
@@ -195,23 +267,47 @@ const examples: Example[] = [
       "[process:command_line MATCHES '^.+>-add GlobalSign.cer -c -s -r localMachine Root$'] FOLLOWEDBY " +
       "[process:command_line MATCHES '^.+>-add GlobalSign.cer -c -s -r localMachineTrustedPublisher$'] WITHIN 300 SECONDS",
     match: [
-      observed21([{ type: 'process', command_line: 'C:\\certutil.exe>-add GlobalSign.cer -c -s -r localMachine Root' }], { first: 0 }),
-      observed21([{ type: 'process', command_line: 'C:\\certutil.exe>-add GlobalSign.cer -c -s -r localMachineTrustedPublisher' }], { first: 10 }),
+      observed21(
+        [{ type: 'process', command_line: 'C:\\certutil.exe>-add GlobalSign.cer -c -s -r localMachine Root' }],
+        { first: 0 },
+      ),
+      observed21(
+        [
+          {
+            type: 'process',
+            command_line: 'C:\\certutil.exe>-add GlobalSign.cer -c -s -r localMachineTrustedPublisher',
+          },
+        ],
+        { first: 10 },
+      ),
     ],
     noMatch: [
-      observed21([{ type: 'process', command_line: 'C:\\certutil.exe>-add GlobalSign.cer -c -s -r localMachineTrustedPublisher' }], { first: 0 }),
-      observed21([{ type: 'process', command_line: 'C:\\certutil.exe>-add GlobalSign.cer -c -s -r localMachine Root' }], { first: 10 }),
+      observed21(
+        [
+          {
+            type: 'process',
+            command_line: 'C:\\certutil.exe>-add GlobalSign.cer -c -s -r localMachineTrustedPublisher',
+          },
+        ],
+        { first: 0 },
+      ),
+      observed21(
+        [{ type: 'process', command_line: 'C:\\certutil.exe>-add GlobalSign.cer -c -s -r localMachine Root' }],
+        { first: 10 },
+      ),
     ],
   },
   {
     name: 'an IPv4 or IPv6 address',
-    pattern: "[ipv4-addr:value = '198.51.100.1/32' OR ipv4-addr:value = '203.0.113.33/32' OR ipv6-addr:value = '2001:0db8:dead:beef:dead:beef:dead:0001/128']",
+    pattern:
+      "[ipv4-addr:value = '198.51.100.1/32' OR ipv4-addr:value = '203.0.113.33/32' OR ipv6-addr:value = '2001:0db8:dead:beef:dead:beef:dead:0001/128']",
     match: observed21([{ type: 'ipv6-addr', value: '2001:0db8:dead:beef:dead:beef:dead:0001/128' }]),
     noMatch: observed21([{ type: 'ipv4-addr', value: '2001:0db8:dead:beef:dead:beef:dead:0001/128' }]),
   },
   {
     name: 'source address in a network, destination outside it',
-    pattern: "[network-traffic:src_ref.value ISSUBSET '198.51.100.0/24' AND network-traffic:dst_ref.value NOT ISSUBSET '198.51.100.0/24']",
+    pattern:
+      "[network-traffic:src_ref.value ISSUBSET '198.51.100.0/24' AND network-traffic:dst_ref.value NOT ISSUBSET '198.51.100.0/24']",
     match: (() => {
       const s = sco('ipv4-addr', { value: '198.51.100.7' });
       const d = sco('ipv4-addr', { value: '203.0.113.9' });

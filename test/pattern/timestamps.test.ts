@@ -11,7 +11,14 @@ const GRAMMAR = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?Z$/
 function reference(text: string): number | undefined {
   const m = GRAMMAR.exec(text);
   if (!m) return undefined;
-  const [y, mo, d, h, mi, s] = [1, 2, 3, 4, 5, 6].map((i) => Number(m[i])) as [number, number, number, number, number, number];
+  const [y, mo, d, h, mi, s] = [1, 2, 3, 4, 5, 6].map((i) => Number(m[i])) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
   if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60) return undefined;
   const fraction = m[7] ?? '';
   const micros = fraction ? Number((fraction + '000000').slice(0, 6)) : 0;
@@ -27,7 +34,16 @@ describe('parseStixTimestamp', () => {
   it('agrees with the grammar on random near-valid timestamps', () => {
     fc.assert(
       fc.property(
-        fc.tuple(fc.integer({ min: 0, max: 9999 }), fc.integer({ min: 0, max: 13 }), fc.integer({ min: 0, max: 32 }), fc.integer({ min: 0, max: 24 }), fc.integer({ min: 0, max: 60 }), fc.integer({ min: 0, max: 61 }), fc.option(fc.stringMatching(/^[0-9]{1,12}$/)), fc.constantFrom('Z', 'z', '', '+00:00')),
+        fc.tuple(
+          fc.integer({ min: 0, max: 9999 }),
+          fc.integer({ min: 0, max: 13 }),
+          fc.integer({ min: 0, max: 32 }),
+          fc.integer({ min: 0, max: 24 }),
+          fc.integer({ min: 0, max: 60 }),
+          fc.integer({ min: 0, max: 61 }),
+          fc.option(fc.stringMatching(/^[0-9]{1,12}$/)),
+          fc.constantFrom('Z', 'z', '', '+00:00'),
+        ),
         ([y, mo, d, h, mi, s, f, zone]) => {
           const text = `${String(y).padStart(4, '0')}-${two(mo)}-${two(d)}T${two(h)}:${two(mi)}:${two(s)}${f ? `.${f}` : ''}${zone}`;
           expect(parseStixTimestamp(text)).toBe(reference(text));
@@ -47,7 +63,16 @@ describe('parseStixTimestamp', () => {
   });
 
   it('rejects strings that are not timestamps at all', () => {
-    for (const text of ['', 'Z', '2026-01-01', '2026-01-01T00:00:00', '2026-01-01T00:00:00.Z', '2026-01-01t00:00:00Z', '2026/01/01T00:00:00Z', '2026-01-01T00:00:0aZ']) {
+    for (const text of [
+      '',
+      'Z',
+      '2026-01-01',
+      '2026-01-01T00:00:00',
+      '2026-01-01T00:00:00.Z',
+      '2026-01-01t00:00:00Z',
+      '2026/01/01T00:00:00Z',
+      '2026-01-01T00:00:0aZ',
+    ]) {
       expect(parseStixTimestamp(text)).toBeUndefined();
     }
   });

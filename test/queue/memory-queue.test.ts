@@ -5,7 +5,12 @@ import { InMemoryQueue } from '../../src/queue/memory-queue.js';
 describe('InMemoryQueue', () => {
   it('delivers what was sent and removes what was acked', async () => {
     const queue = new InMemoryQueue();
-    expect(await queue.send([{ id: 'a', body: 'A' }, { id: 'b', body: 'B' }])).toEqual({ sent: ['a', 'b'], failed: [] });
+    expect(
+      await queue.send([
+        { id: 'a', body: 'A' },
+        { id: 'b', body: 'B' },
+      ]),
+    ).toEqual({ sent: ['a', 'b'], failed: [] });
     const received = await queue.receive(10, 0);
     expect(received.map((m) => m.body)).toEqual(['A', 'B']);
     expect(received[0]!.attributes.ApproximateReceiveCount).toBe('1');
@@ -17,7 +22,10 @@ describe('InMemoryQueue', () => {
   it('drops a repeated id inside the dedupe window and accepts it after', async () => {
     let now = 1_000_000;
     const queue = new InMemoryQueue({ dedupeWindowMs: 60_000, now: () => now });
-    await queue.send([{ id: 'a', body: 'first' }, { id: 'a', body: 'same batch' }]);
+    await queue.send([
+      { id: 'a', body: 'first' },
+      { id: 'a', body: 'same batch' },
+    ]);
     now += 59_999;
     expect(await queue.send([{ id: 'a', body: 'in window' }])).toEqual({ sent: ['a'], failed: [] });
     expect(queue.depth).toBe(1);
@@ -28,7 +36,10 @@ describe('InMemoryQueue', () => {
 
   it('keeps every copy when deduplication is off', async () => {
     const queue = new InMemoryQueue({ dedupeWindowMs: 0 });
-    await queue.send([{ id: 'a', body: '1' }, { id: 'a', body: '2' }]);
+    await queue.send([
+      { id: 'a', body: '1' },
+      { id: 'a', body: '2' },
+    ]);
     expect(queue.depth).toBe(2);
   });
 
@@ -78,8 +89,16 @@ describe('InMemoryQueue', () => {
 
   it('refuses oversize messages (a permanent failure, #11.17) and bad arguments', async () => {
     const queue = new InMemoryQueue({ maxMessageBytes: 10 });
-    const result = await queue.send([{ id: 'big', body: 'x'.repeat(11) }, { id: 'ok', body: 'fine' }]);
-    expect(result).toEqual({ sent: ['ok'], failed: [{ id: 'big', reason: expect.stringContaining('message-too-large: alert big is 11 bytes'), permanent: true }] });
+    const result = await queue.send([
+      { id: 'big', body: 'x'.repeat(11) },
+      { id: 'ok', body: 'fine' },
+    ]);
+    expect(result).toEqual({
+      sent: ['ok'],
+      failed: [
+        { id: 'big', reason: expect.stringContaining('message-too-large: alert big is 11 bytes'), permanent: true },
+      ],
+    });
     await expect(queue.receive(0, 0)).rejects.toThrow(QueueConfigError);
     expect(() => new InMemoryQueue({ dedupeWindowMs: -1 })).toThrow(QueueConfigError);
   });

@@ -34,7 +34,11 @@ afterEach(() => {
  * Hooks one command on the real client: `hook` may rewrite the input that reaches fauxqs and the
  * output the code under test sees, or throw. Everything else takes the real path to the emulator.
  */
-function intercept<I, O>(client: SQSClient, commandName: string, hook: (input: I, send: (input: I) => Promise<O>) => Promise<O>): void {
+function intercept<I, O>(
+  client: SQSClient,
+  commandName: string,
+  hook: (input: I, send: (input: I) => Promise<O>) => Promise<O>,
+): void {
   client.middlewareStack.add(
     (next, context) => async (args) => {
       if (context.commandName !== commandName) return next(args);
@@ -52,7 +56,10 @@ function intercept<I, O>(client: SQSClient, commandName: string, hook: (input: I
 
 function interceptSendBatch(
   client: SQSClient,
-  hook: (input: SendMessageBatchCommandInput, send: (input: SendMessageBatchCommandInput) => Promise<SendMessageBatchCommandOutput>) => Promise<SendMessageBatchCommandOutput>,
+  hook: (
+    input: SendMessageBatchCommandInput,
+    send: (input: SendMessageBatchCommandInput) => Promise<SendMessageBatchCommandOutput>,
+  ) => Promise<SendMessageBatchCommandOutput>,
 ): void {
   intercept(client, 'SendMessageBatchCommand', hook);
 }
@@ -64,7 +71,8 @@ async function sendExcept(
   held: SendMessageBatchRequestEntry[],
 ): Promise<SendMessageBatchCommandOutput> {
   const rest = (input.Entries ?? []).filter((e) => !held.includes(e));
-  const output = rest.length > 0 ? await send({ ...input, Entries: rest }) : { Successful: [], Failed: [], $metadata: {} };
+  const output =
+    rest.length > 0 ? await send({ ...input, Entries: rest }) : { Successful: [], Failed: [], $metadata: {} };
   output.Failed = [
     ...(output.Failed ?? []),
     ...held.map((e) => ({ Id: e.Id!, SenderFault: false, Code: 'ThrottlingException', Message: 'Rate exceeded' })),
@@ -90,14 +98,20 @@ async function drain(source: SqsMessageSource, count: number): Promise<ReceivedM
 
 async function queueDepth(queueUrl: string): Promise<number> {
   const { Attributes } = await sqs.client.send(
-    new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }),
+    new GetQueueAttributesCommand({
+      QueueUrl: queueUrl,
+      AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+    }),
   );
   return Number(Attributes?.ApproximateNumberOfMessages) + Number(Attributes?.ApproximateNumberOfMessagesNotVisible);
 }
 
 const noSleep = { sleep: async () => {} };
 const alerts = (n: number, prefix = 'alert'): OutgoingMessage[] =>
-  Array.from({ length: n }, (_, i) => ({ id: `${prefix}--${i}`, body: JSON.stringify({ id: `${prefix}--${i}`, n: i }) }));
+  Array.from({ length: n }, (_, i) => ({
+    id: `${prefix}--${i}`,
+    body: JSON.stringify({ id: `${prefix}--${i}`, n: i }),
+  }));
 
 describe('SqsMessageSink on fauxqs', () => {
   it('splits more than 10 messages into batches of at most 10 and delivers them all', async () => {
@@ -111,9 +125,17 @@ describe('SqsMessageSink on fauxqs', () => {
     const result = await sink.send(alerts(25));
     expect(batchSizes).toEqual([10, 10, 5]);
     expect(result.failed).toEqual([]);
-    expect(result.sent.sort()).toEqual(alerts(25).map((a) => a.id).sort());
+    expect(result.sent.sort()).toEqual(
+      alerts(25)
+        .map((a) => a.id)
+        .sort(),
+    );
     const received = await drain(new SqsMessageSource({ client: sqs.client, queueUrl }), 25);
-    expect(received.map((m) => m.body).sort()).toEqual(alerts(25).map((a) => a.body).sort());
+    expect(received.map((m) => m.body).sort()).toEqual(
+      alerts(25)
+        .map((a) => a.body)
+        .sort(),
+    );
   });
 
   it('splits batches so their bodies stay within 256 KiB', async () => {
@@ -140,7 +162,9 @@ describe('SqsMessageSink on fauxqs', () => {
     const sink = new SqsMessageSink({ client: sqs.client, queueUrl });
     const result = await sink.send([{ id: 'alert--huge', body: 'x'.repeat(256 * 1024 + 1) }, ...alerts(1)]);
     // Permanent (it used to be a plain failure, retried with its input forever).
-    expect(result.failed).toEqual([{ id: 'alert--huge', reason: expect.stringContaining('message-too-large'), permanent: true }]);
+    expect(result.failed).toEqual([
+      { id: 'alert--huge', reason: expect.stringContaining('message-too-large'), permanent: true },
+    ]);
     expect(result.failed[0]!.reason).toContain(`alert alert--huge is ${256 * 1024 + 1} bytes`);
     expect(result.failed[0]!.reason).toContain(`at most ${256 * 1024} bytes`);
     expect(result.sent).toEqual(['alert--0']);
@@ -165,7 +189,9 @@ describe('SqsMessageSink on fauxqs', () => {
   });
 
   it('classifies a message the queue itself refuses as too large (its MaximumMessageSize) as permanent, without retrying it', async () => {
-    const { QueueUrl } = await sqs.client.send(new CreateQueueCommand({ QueueName: `alerts-small-${++queueCount}`, Attributes: { MaximumMessageSize: '2048' } }));
+    const { QueueUrl } = await sqs.client.send(
+      new CreateQueueCommand({ QueueName: `alerts-small-${++queueCount}`, Attributes: { MaximumMessageSize: '2048' } }),
+    );
     let calls = 0;
     interceptSendBatch(sqs.client, (input, send) => {
       calls += 1;
@@ -173,7 +199,13 @@ describe('SqsMessageSink on fauxqs', () => {
     });
     const sink = new SqsMessageSink({ client: sqs.client, queueUrl: QueueUrl!, retry: noSleep });
     const result = await sink.send([{ id: 'alert--wide', body: 'z'.repeat(3000) }, ...alerts(2)]);
-    expect(result.failed).toEqual([{ id: 'alert--wide', reason: expect.stringMatching(/refused by the alert queue: InvalidParameterValue.*shorter than 2048 bytes/), permanent: true }]);
+    expect(result.failed).toEqual([
+      {
+        id: 'alert--wide',
+        reason: expect.stringMatching(/refused by the alert queue: InvalidParameterValue.*shorter than 2048 bytes/),
+        permanent: true,
+      },
+    ]);
     expect(result.sent.sort()).toEqual(['alert--0', 'alert--1']);
     expect(calls).toBe(1);
   });
@@ -220,7 +252,9 @@ describe('SqsMessageSink on fauxqs', () => {
     interceptSendBatch(sqs.client, async (input, send) => {
       calls += 1;
       // Throttle every third message body the first time it is seen; let the rest through.
-      const throttled = (input.Entries ?? []).filter((e) => Number(JSON.parse(e.MessageBody!).n) % 3 === 0 && !throttledOnce.has(e.MessageBody!));
+      const throttled = (input.Entries ?? []).filter(
+        (e) => Number(JSON.parse(e.MessageBody!).n) % 3 === 0 && !throttledOnce.has(e.MessageBody!),
+      );
       throttled.forEach((e) => throttledOnce.add(e.MessageBody!));
       return sendExcept(input, send, throttled);
     });
@@ -237,7 +271,11 @@ describe('SqsMessageSink on fauxqs', () => {
     expect(calls).toBe(4); // two batches, each retried once
     expect(delays).toEqual([50, 50]); // half of the 100 ms first-retry ceiling
     const received = await drain(new SqsMessageSource({ client: sqs.client, queueUrl }), 20);
-    expect(received.map((m) => m.body).sort()).toEqual(alerts(20).map((a) => a.body).sort());
+    expect(received.map((m) => m.body).sort()).toEqual(
+      alerts(20)
+        .map((a) => a.body)
+        .sort(),
+    );
   });
 
   it('retries a whole call that failed with a server error', async () => {
@@ -245,7 +283,11 @@ describe('SqsMessageSink on fauxqs', () => {
     let failures = 2;
     interceptSendBatch(sqs.client, async (input, send) => {
       if (failures-- > 0) {
-        throw Object.assign(new Error('service unavailable'), { name: 'ServiceUnavailable', $fault: 'server', $metadata: { httpStatusCode: 503 } });
+        throw Object.assign(new Error('service unavailable'), {
+          name: 'ServiceUnavailable',
+          $fault: 'server',
+          $metadata: { httpStatusCode: 503 },
+        });
       }
       return send(input);
     });
@@ -260,12 +302,18 @@ describe('SqsMessageSink on fauxqs', () => {
     let calls = 0;
     interceptSendBatch(sqs.client, async (input, send) => {
       calls += 1;
-      return sendExcept(input, send, (input.Entries ?? []).filter((e) => e.MessageBody!.includes('"n":1')));
+      return sendExcept(
+        input,
+        send,
+        (input.Entries ?? []).filter((e) => e.MessageBody!.includes('"n":1')),
+      );
     });
     const sink = new SqsMessageSink({ client: sqs.client, queueUrl, retry: { ...noSleep, maxAttempts: 3 } });
     const result = await sink.send(alerts(3));
     expect(result.sent.sort()).toEqual(['alert--0', 'alert--2']);
-    expect(result.failed).toEqual([{ id: 'alert--1', reason: expect.stringMatching(/ThrottlingException.*after 3 attempts/) }]);
+    expect(result.failed).toEqual([
+      { id: 'alert--1', reason: expect.stringMatching(/ThrottlingException.*after 3 attempts/) },
+    ]);
     // Transient: a retry of the input may succeed.
     expect(result.failed[0]!.permanent).toBeUndefined();
     expect(calls).toBe(3);
@@ -281,7 +329,9 @@ describe('SqsMessageSink on fauxqs', () => {
     const sink = new SqsMessageSink({ client: sqs.client, queueUrl, retry: noSleep });
     // U+0000 is not allowed in an SQS message body; fauxqs refuses that entry as the sender's fault.
     const result = await sink.send([{ id: 'bad', body: 'nul \u0000 inside' }, ...alerts(2)]);
-    expect(result.failed).toEqual([{ id: 'bad', reason: expect.stringContaining('InvalidMessageContents'), permanent: true }]);
+    expect(result.failed).toEqual([
+      { id: 'bad', reason: expect.stringContaining('InvalidMessageContents'), permanent: true },
+    ]);
     expect(result.sent.sort()).toEqual(['alert--0', 'alert--1']);
     expect(calls).toBe(1);
   });
@@ -341,27 +391,35 @@ describe('SqsMessageSource on fauxqs', () => {
     const [flaky, refused] = received.map((m) => m.receiptHandle);
     let flakyFailed = false;
     const deleted: string[] = [];
-    intercept<DeleteMessageBatchCommandInput, DeleteMessageBatchCommandOutput>(sqs.client, 'DeleteMessageBatchCommand', async (input, send) => {
-      const failed: BatchResultErrorEntry[] = [];
-      const rest = (input.Entries ?? []).filter((e) => {
-        if (e.ReceiptHandle === refused) failed.push({ Id: e.Id!, SenderFault: true, Code: 'ReceiptHandleIsInvalid', Message: 'invalid' });
-        else if (e.ReceiptHandle === flaky && !flakyFailed) {
-          flakyFailed = true;
-          failed.push({ Id: e.Id!, SenderFault: false, Code: 'InternalError', Message: 'try again' });
-        } else return true;
-        return false;
-      });
-      deleted.push(...rest.map((e) => e.ReceiptHandle!));
-      const output = rest.length > 0 ? await send({ ...input, Entries: rest }) : { Successful: [], Failed: [], $metadata: {} };
-      output.Failed = [...(output.Failed ?? []), ...failed];
-      return output;
-    });
+    intercept<DeleteMessageBatchCommandInput, DeleteMessageBatchCommandOutput>(
+      sqs.client,
+      'DeleteMessageBatchCommand',
+      async (input, send) => {
+        const failed: BatchResultErrorEntry[] = [];
+        const rest = (input.Entries ?? []).filter((e) => {
+          if (e.ReceiptHandle === refused)
+            failed.push({ Id: e.Id!, SenderFault: true, Code: 'ReceiptHandleIsInvalid', Message: 'invalid' });
+          else if (e.ReceiptHandle === flaky && !flakyFailed) {
+            flakyFailed = true;
+            failed.push({ Id: e.Id!, SenderFault: false, Code: 'InternalError', Message: 'try again' });
+          } else return true;
+          return false;
+        });
+        deleted.push(...rest.map((e) => e.ReceiptHandle!));
+        const output =
+          rest.length > 0 ? await send({ ...input, Entries: rest }) : { Successful: [], Failed: [], $metadata: {} };
+        output.Failed = [...(output.Failed ?? []), ...failed];
+        return output;
+      },
+    );
     const error = await source.ack(received).then(
       () => undefined,
       (e: unknown) => e,
     );
     expect(error).toBeInstanceOf(QueueAckError);
-    expect((error as QueueAckError).failed).toEqual([{ messageId: received[1]!.messageId, reason: expect.stringContaining('ReceiptHandleIsInvalid') }]);
+    expect((error as QueueAckError).failed).toEqual([
+      { messageId: received[1]!.messageId, reason: expect.stringContaining('ReceiptHandleIsInvalid') },
+    ]);
     expect(deleted.sort()).toEqual([received[0]!.receiptHandle, received[2]!.receiptHandle].sort());
     expect(await queueDepth(queueUrl)).toBe(1);
   });

@@ -3,7 +3,8 @@ import { Detector } from '../../src/pipeline/detector.js';
 import { harness, observedDataId, rulesFrom, stixEvent } from './helpers.js';
 
 const T = (clock: string): string => `2026-01-01T${clock}Z`;
-const bash = (n: number, time: string, host = 'web-1', extra: Record<string, unknown> = {}): Record<string, unknown> => stixEvent({ n, time: T(time), process: { name: 'bash', x_host_id: host, ...extra } });
+const bash = (n: number, time: string, host = 'web-1', extra: Record<string, unknown> = {}): Record<string, unknown> =>
+  stixEvent({ n, time: T(time), process: { name: 'bash', x_host_id: host, ...extra } });
 
 describe('disabled rules', () => {
   it('raise nothing and count nothing', async () => {
@@ -49,7 +50,10 @@ filters:
 
   it('a filter past its expires no longer mutes (the other filters still do)', async () => {
     const h = harness(rules, '2026-01-01T11:00:00Z');
-    const result = await h.detector.process([bash(1, '10:00:00', 'web-1', { command_line: 'bash /opt/backup.sh' }), bash(2, '10:00:01', 'web-1', { x_user: 'deploy' })]);
+    const result = await h.detector.process([
+      bash(1, '10:00:00', 'web-1', { command_line: 'bash /opt/backup.sh' }),
+      bash(2, '10:00:01', 'web-1', { x_user: 'deploy' }),
+    ]);
     expect(result.alerts.map((a) => a.observedDataIds)).toEqual([[observedDataId(2)]]);
     expect(result.filtered).toBe(1);
     expect(await h.countersOf('shell')).toMatchObject({ filtered: 1, alerts: 1 });
@@ -57,7 +61,9 @@ filters:
 
   it('an event matching only the filter is neither a match nor filtered', async () => {
     const h = harness(rules, '2026-01-01T10:30:00Z');
-    const result = await h.detector.process([stixEvent({ n: 1, time: T('10:00:00'), process: { name: 'sh', command_line: 'bash /opt/backup.sh' } })]);
+    const result = await h.detector.process([
+      stixEvent({ n: 1, time: T('10:00:00'), process: { name: 'sh', command_line: 'bash /opt/backup.sh' } }),
+    ]);
     expect(result.alerts).toEqual([]);
     expect(result.filtered).toBe(0);
     expect(await h.countersOf('shell')).toMatchObject({ filtered: 0, matches: 0 });
@@ -98,13 +104,21 @@ suppress: 10m
     expect(after.alerts.map((a) => a.observedDataIds)).toEqual([[observedDataId(5)]]);
     expect(after.suppressed).toBe(0);
 
-    expect((await h.drain()).map((d) => d.sighting.observed_data_refs[0])).toEqual([observedDataId(1), observedDataId(3), observedDataId(5)]);
+    expect((await h.drain()).map((d) => d.sighting.observed_data_refs[0])).toEqual([
+      observedDataId(1),
+      observedDataId(3),
+      observedDataId(5),
+    ]);
     expect(await h.countersOf('shell')).toMatchObject({ matches: 5, alerts: 3, suppressed: 2 });
   });
 
   it('suppresses within one batch too, keeping the earliest event', async () => {
     const h = harness(rules);
-    const result = await h.detector.process([bash(2, '10:01:00', 'web-1'), bash(1, '10:00:00', 'web-1'), bash(3, '10:00:30', 'web-2')]);
+    const result = await h.detector.process([
+      bash(2, '10:01:00', 'web-1'),
+      bash(1, '10:00:00', 'web-1'),
+      bash(3, '10:00:30', 'web-2'),
+    ]);
     expect(result.alerts.map((a) => a.observedDataIds[0]).sort()).toEqual([observedDataId(1), observedDataId(3)]);
     expect(result.suppressed).toBe(1);
   });
@@ -130,7 +144,12 @@ suppress: 10m
       store: h.store,
       counters: h.counters,
       now: h.clock.now,
-      sink: { send: async (messages) => (down ? { sent: [], failed: messages.map((m) => ({ id: m.id, reason: 'unavailable' })) } : h.queue.send(messages)) },
+      sink: {
+        send: async (messages) =>
+          down
+            ? { sent: [], failed: messages.map((m) => ({ id: m.id, reason: 'unavailable' })) }
+            : h.queue.send(messages),
+      },
     });
     const first = await flaky.process([bash(1, '10:00:00', 'web-1')]);
     expect(first.undelivered).toHaveLength(1);
@@ -209,7 +228,8 @@ rules:
     group_by: process:x_host_id
     rate_limit: { max_alerts: 2, period: 1m, throttle_for: 10m }
 `);
-    const proc = (n: number, time: string, name: string, host: string): Record<string, unknown> => stixEvent({ n, time: T(time), process: { name, x_host_id: host } });
+    const proc = (n: number, time: string, name: string, host: string): Record<string, unknown> =>
+      stixEvent({ n, time: T(time), process: { name, x_host_id: host } });
     const h = harness(pairRules);
     // A sink whose sends fail while `down` is set, as SQS may.
     let down = true;
@@ -218,7 +238,12 @@ rules:
       store: h.store,
       counters: h.counters,
       now: h.clock.now,
-      sink: { send: async (messages) => (down ? { sent: [], failed: messages.map((m) => ({ id: m.id, reason: 'unavailable' })) } : h.queue.send(messages)) },
+      sink: {
+        send: async (messages) =>
+          down
+            ? { sent: [], failed: messages.map((m) => ({ id: m.id, reason: 'unavailable' })) }
+            : h.queue.send(messages),
+      },
     });
     const first = await flaky.process([proc(1, '10:00:00', 'a', 'h1'), proc(2, '10:00:01', 'b', 'h1')]);
     expect(first.undelivered).toHaveLength(1);
@@ -226,7 +251,12 @@ rules:
 
     // Two minutes on (the period has passed), two other hosts reach the limit and a third is throttled.
     h.clock.advance(120);
-    const busy = await flaky.process(['h2', 'h3', 'h4'].flatMap((host, i) => [proc(10 + 2 * i, '10:02:00', 'a', host), proc(11 + 2 * i, '10:02:01', 'b', host)]));
+    const busy = await flaky.process(
+      ['h2', 'h3', 'h4'].flatMap((host, i) => [
+        proc(10 + 2 * i, '10:02:00', 'a', host),
+        proc(11 + 2 * i, '10:02:01', 'b', host),
+      ]),
+    );
     expect(busy.throttled).toBe(1);
 
     // h1's group is touched again: its unsent alert goes out although the rule is throttled.
@@ -235,7 +265,11 @@ rules:
     expect(again.throttled).toBe(0);
     expect(again.alerts.map((a) => a.observedDataIds)).toEqual([[observedDataId(1), observedDataId(2)]]);
     const sent = await h.drain();
-    expect(sent.filter((d) => d.ruleId === 'pair' && d.category !== 'rate-limited').map((d) => d.groupKey)).toEqual(['["h2"]', '["h3"]', '["h1"]']);
+    expect(sent.filter((d) => d.ruleId === 'pair' && d.category !== 'rate-limited').map((d) => d.groupKey)).toEqual([
+      '["h2"]',
+      '["h3"]',
+      '["h1"]',
+    ]);
     // Raised: h1, h2, h3 (h4 throttled); h1's second send is not a fourth alert.
     expect(await h.countersOf('pair')).toMatchObject({ alerts: 3, suppressed: 1 });
   });
@@ -249,7 +283,10 @@ rules:
     h.clock.advance(2);
     const flowing = await h.detector.process([bash(6, '10:00:05'), bash(7, '10:00:06')]);
     expect(flowing.throttled).toBe(0);
-    expect(flowing.alerts.filter((a) => a.ruleId === 'noisy').map((a) => a.observedDataIds[0])).toEqual([observedDataId(6), observedDataId(7)]);
+    expect(flowing.alerts.filter((a) => a.ruleId === 'noisy').map((a) => a.observedDataIds[0])).toEqual([
+      observedDataId(6),
+      observedDataId(7),
+    ]);
     expect(flowing.alerts.some((a) => a.category === 'rate-limited')).toBe(false);
     expect((await h.drain()).filter((d) => d.category === 'rate-limited')).toHaveLength(1);
   });
@@ -289,7 +326,10 @@ rules:
       stixEvent({ n: 4, time: T('10:00:00'), process: { name: 'bash' }, assetHostname: 'db-2' }),
       stixEvent({ n: 5, time: T('10:00:00'), process: { name: 'bash' } }),
     ]);
-    expect(result.alerts.filter((a) => a.ruleId === 'web-hosts').map((a) => a.observedDataIds[0])).toEqual([observedDataId(1), observedDataId(3)]);
+    expect(result.alerts.filter((a) => a.ruleId === 'web-hosts').map((a) => a.observedDataIds[0])).toEqual([
+      observedDataId(1),
+      observedDataId(3),
+    ]);
     expect(result.filtered).toBe(0);
     expect(await h.countersOf('web-hosts')).toMatchObject({ matches: 2, alerts: 2, filtered: 0 });
   });
@@ -330,9 +370,20 @@ group_by: process:x_host_id
     expect(document!.id).toMatch(/^alert--[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
     expect(document!.objects).toEqual([expect.objectContaining({ type: 'process', name: 'bash', x_host_id: 'web-1' })]);
     const sighting = document!.sighting;
-    expect(sighting).toMatchObject({ type: 'sighting', spec_version: '2.1', count: 1, first_seen: '2026-01-01T10:00:00Z', last_seen: '2026-01-01T10:00:00Z', observed_data_refs: [observedDataId(1)], x_stixflow_alert_id: document!.id, description: 'Document rule' });
+    expect(sighting).toMatchObject({
+      type: 'sighting',
+      spec_version: '2.1',
+      count: 1,
+      first_seen: '2026-01-01T10:00:00Z',
+      last_seen: '2026-01-01T10:00:00Z',
+      observed_data_refs: [observedDataId(1)],
+      x_stixflow_alert_id: document!.id,
+      description: 'Document rule',
+    });
     expect(sighting.id).toMatch(/^sighting--[0-9a-f-]{36}$/);
-    expect(sighting.sighting_of_ref).toMatch(/^indicator--[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(sighting.sighting_of_ref).toMatch(
+      /^indicator--[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/,
+    );
     // The same rule always stands for the same indicator.
     const again = harness(rules);
     await again.detector.process([bash(2, '11:00:00', 'web-9')]);

@@ -16,7 +16,13 @@ describe('rules/examples.yaml on examples/events.ndjson', () => {
 
   it('loads the five example rules without diagnostics', () => {
     expect(loaded.diagnostics).toEqual([]);
-    expect(loaded.rules.map((r) => r.id)).toEqual(['web-server-spawns-shell', 'credential-file-read', 'outbound-unusual-port', 'word-launches-powershell', 'web-shell-then-callback']);
+    expect(loaded.rules.map((r) => r.id)).toEqual([
+      'web-server-spawns-shell',
+      'credential-file-read',
+      'outbound-unusual-port',
+      'word-launches-powershell',
+      'web-shell-then-callback',
+    ]);
     expect(events).toHaveLength(5);
   });
 
@@ -28,24 +34,46 @@ describe('rules/examples.yaml on examples/events.ndjson', () => {
     expect(result.accepted).toBe(5);
 
     const byRule = (id: string) => result.alerts.filter((a) => a.ruleId === id);
-    expect(result.alerts.map((a) => a.ruleId).sort()).toEqual(['credential-file-read', 'outbound-unusual-port', 'web-server-spawns-shell', 'web-shell-then-callback', 'word-launches-powershell']);
+    expect(result.alerts.map((a) => a.ruleId).sort()).toEqual([
+      'credential-file-read',
+      'outbound-unusual-port',
+      'web-server-spawns-shell',
+      'web-shell-then-callback',
+      'word-launches-powershell',
+    ]);
 
-    expect(byRule('web-server-spawns-shell')[0]).toMatchObject({ groupKey: '["web-1"]', sourceEventIds: ['evt-1'], severity: 'high' });
+    expect(byRule('web-server-spawns-shell')[0]).toMatchObject({
+      groupKey: '["web-1"]',
+      sourceEventIds: ['evt-1'],
+      severity: 'high',
+    });
 
     // python3 reading /etc/shadow alerts; sshd doing the same is filtered.
     const credential = byRule('credential-file-read');
     expect(credential).toHaveLength(1);
     expect(credential[0]!.sourceEventIds).toEqual(['evt-2']);
-    expect(credential[0]!.objects.filter((o) => o.type === 'process').map((o) => (o as { name?: string }).name)).toEqual(['python3']);
+    expect(
+      credential[0]!.objects.filter((o) => o.type === 'process').map((o) => (o as { name?: string }).name),
+    ).toEqual(['python3']);
     expect(result.filtered).toBe(1);
 
     expect(byRule('outbound-unusual-port')[0]).toMatchObject({ groupKey: '["web-1"]', sourceEventIds: ['evt-4'] });
     const sequence = byRule('web-shell-then-callback')[0]!;
-    expect(sequence).toMatchObject({ groupKey: '["web-1"]', severity: 'critical', firstObserved: '2026-01-01T10:00:00Z', lastObserved: '2026-01-01T10:01:00Z' });
+    expect(sequence).toMatchObject({
+      groupKey: '["web-1"]',
+      severity: 'critical',
+      firstObserved: '2026-01-01T10:00:00Z',
+      lastObserved: '2026-01-01T10:01:00Z',
+    });
     expect([...sequence.sourceEventIds].sort()).toEqual(['evt-1', 'evt-4']);
     expect(sequence.observedDataIds).toHaveLength(2);
     const word = byRule('word-launches-powershell')[0]!;
-    expect(word.objects.filter((o) => o.type === 'process').map((o) => (o as { name?: string }).name).sort()).toEqual(['powershell.exe', 'winword.exe']);
+    expect(
+      word.objects
+        .filter((o) => o.type === 'process')
+        .map((o) => (o as { name?: string }).name)
+        .sort(),
+    ).toEqual(['powershell.exe', 'winword.exe']);
 
     expect(result.suppressed).toBe(0);
     expect(result.throttled).toBe(0);
@@ -59,6 +87,12 @@ describe('rules/examples.yaml on examples/events.ndjson', () => {
     const h = harness(loaded.rules, '2026-01-01T10:05:00Z', { indicators: loaded.indicators });
     const ids: string[] = [];
     for (const event of events) ids.push(...(await h.detector.process([event])).alerts.map((a) => a.ruleId));
-    expect(ids.sort()).toEqual(['credential-file-read', 'outbound-unusual-port', 'web-server-spawns-shell', 'web-shell-then-callback', 'word-launches-powershell']);
+    expect(ids.sort()).toEqual([
+      'credential-file-read',
+      'outbound-unusual-port',
+      'web-server-spawns-shell',
+      'web-shell-then-callback',
+      'word-launches-powershell',
+    ]);
   });
 });

@@ -30,7 +30,13 @@ export function observedDataId(n: number): string {
 export function stixEvent(spec: EventSpec): Record<string, unknown> {
   const process = { type: 'process', spec_version: '2.1', id: `process--${uuid(spec.n)}`, ...spec.process };
   const objects: Record<string, unknown>[] = [process];
-  if (spec.assetHostname !== undefined) objects.push({ type: 'x-oca-asset', spec_version: '2.1', id: `x-oca-asset--${uuid(spec.n)}`, hostname: spec.assetHostname });
+  if (spec.assetHostname !== undefined)
+    objects.push({
+      type: 'x-oca-asset',
+      spec_version: '2.1',
+      id: `x-oca-asset--${uuid(spec.n)}`,
+      hostname: spec.assetHostname,
+    });
   const od = {
     type: 'observed-data',
     spec_version: '2.1',
@@ -76,7 +82,11 @@ export interface Harness {
   countersOf(ruleId: string, tenant?: string): Promise<CounterValues>;
 }
 
-export function harness(rules: Rule[], start = '2026-01-01T12:00:00Z', extra: Partial<Pick<DetectorOptions, 'indicators'>> = {}): Harness {
+export function harness(
+  rules: Rule[],
+  start = '2026-01-01T12:00:00Z',
+  extra: Partial<Pick<DetectorOptions, 'indicators'>> = {},
+): Harness {
   const clock = new Clock(Date.parse(start));
   const store = new InMemoryStateStore({ now: clock.now });
   const queue = new InMemoryQueue({ now: clock.now, dedupeWindowMs: 0 });

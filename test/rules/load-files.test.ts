@@ -13,7 +13,8 @@ import { loadRules, loadRulesFromPaths } from '../../src/rules/load.js';
 import { InMemoryStateStore } from '../../src/state/memory-store.js';
 import { stixEvent } from './helpers.js';
 
-const ruleText = (id: string, extra = ''): string => `id: ${id}\nname: ${id}\nseverity: low\npattern: "[process:name = 'bash']"\n${extra}`;
+const ruleText = (id: string, extra = ''): string =>
+  `id: ${id}\nname: ${id}\nseverity: low\npattern: "[process:name = 'bash']"\n${extra}`;
 
 let dir: string;
 beforeEach(() => {
@@ -29,7 +30,14 @@ describe('reading a rules directory', () => {
     symlinkSync(join(dir, 'gone', 'b.yaml'), link);
     const { rules, diagnostics } = loadRulesFromPaths([dir]);
     expect(rules.map((r) => r.id)).toEqual(['a', 'c']);
-    expect(diagnostics).toEqual([{ severity: 'error', code: 'rule-file-dangling-link', file: link, message: `${link} is a symbolic link to ${join(dir, 'gone', 'b.yaml')}, which does not exist; skipped` }]);
+    expect(diagnostics).toEqual([
+      {
+        severity: 'error',
+        code: 'rule-file-dangling-link',
+        file: link,
+        message: `${link} is a symbolic link to ${join(dir, 'gone', 'b.yaml')}, which does not exist; skipped`,
+      },
+    ]);
   });
 
   it('reports a dangling link that is no rule file by name (it may have been a directory) as a warning', () => {
@@ -60,26 +68,56 @@ describe('reading a rules directory', () => {
     const { rules, diagnostics } = loadRulesFromPaths([dir]);
     expect(rules.map((r) => r.id)).toEqual(['a']);
     expect(diagnostics).toMatchObject([
-      { severity: 'error', code: 'rule-file-unreadable', file: join(dir, 'loop-1.yaml'), message: expect.stringContaining('a loop of symbolic links') },
+      {
+        severity: 'error',
+        code: 'rule-file-unreadable',
+        file: join(dir, 'loop-1.yaml'),
+        message: expect.stringContaining('a loop of symbolic links'),
+      },
       { severity: 'error', code: 'rule-file-unreadable', file: join(dir, 'loop-2.yaml') },
     ]);
   });
 
   it('still reports a path given on the command line that does not exist as missing', () => {
     const missing = join(dir, 'nope.yaml');
-    expect(loadRulesFromPaths([missing]).diagnostics).toMatchObject([{ severity: 'error', code: 'rule-file-missing', file: missing }]);
+    expect(loadRulesFromPaths([missing]).diagnostics).toMatchObject([
+      { severity: 'error', code: 'rule-file-missing', file: missing },
+    ]);
   });
 });
 
 describe('keys nothing reads', () => {
-  const yaml = ['version: 2', 'rules:', '  - id: a', '    name: a', '    severity: low', `    pattern: "[process:name = 'bash']"`, 'group_by: process:x_host_id', ''].join('\n');
+  const yaml = [
+    'version: 2',
+    'rules:',
+    '  - id: a',
+    '    name: a',
+    '    severity: low',
+    `    pattern: "[process:name = 'bash']"`,
+    'group_by: process:x_host_id',
+    '',
+  ].join('\n');
 
   it('warns at each unknown top-level key of a YAML rule file, and loads its rules', () => {
     const { rules, diagnostics } = loadRules([{ file: 'rules/x.yaml', text: yaml }]);
     expect(rules.map((r) => r.id)).toEqual(['a']);
     expect(diagnostics).toMatchObject([
-      { severity: 'warning', code: 'unknown-top-level-key', file: 'rules/x.yaml', line: 1, column: 1, message: expect.stringContaining("'version'") },
-      { severity: 'warning', code: 'unknown-top-level-key', file: 'rules/x.yaml', line: 7, column: 1, message: expect.stringContaining("'group_by'") },
+      {
+        severity: 'warning',
+        code: 'unknown-top-level-key',
+        file: 'rules/x.yaml',
+        line: 1,
+        column: 1,
+        message: expect.stringContaining("'version'"),
+      },
+      {
+        severity: 'warning',
+        code: 'unknown-top-level-key',
+        file: 'rules/x.yaml',
+        line: 7,
+        column: 1,
+        message: expect.stringContaining("'group_by'"),
+      },
     ]);
   });
 
@@ -87,41 +125,70 @@ describe('keys nothing reads', () => {
     const text = `{\n  "rules": [{ "id": "a", "name": "a", "severity": "low", "pattern": "[process:name = 'bash']" }],\n  "comment": "team A"\n}\n`;
     const { rules, diagnostics } = loadRules([{ file: 'rules/x.json', text }]);
     expect(rules.map((r) => r.id)).toEqual(['a']);
-    expect(diagnostics).toMatchObject([{ severity: 'warning', code: 'unknown-top-level-key', file: 'rules/x.json', line: 3, column: 3, message: expect.stringContaining("'comment'") }]);
+    expect(diagnostics).toMatchObject([
+      {
+        severity: 'warning',
+        code: 'unknown-top-level-key',
+        file: 'rules/x.json',
+        line: 3,
+        column: 3,
+        message: expect.stringContaining("'comment'"),
+      },
+    ]);
   });
 
   it('a JSON rules file with only `rules:` loads without a diagnostic', () => {
-    const text = JSON.stringify({ rules: [{ id: 'a', name: 'a', severity: 'low', pattern: "[process:name = 'bash']" }] });
+    const text = JSON.stringify({
+      rules: [{ id: 'a', name: 'a', severity: 'low', pattern: "[process:name = 'bash']" }],
+    });
     expect(loadRules([{ file: 'x.json', text }]).diagnostics).toEqual([]);
   });
 
   it('an unknown key in a rule is still an error at the key (the schema rejects it)', () => {
     const { rules, diagnostics } = loadRules([{ file: 'r.yaml', text: ruleText('a', 'severty: high\n') }]);
     expect(rules).toEqual([]);
-    expect(diagnostics).toMatchObject([{ severity: 'error', code: 'rule-schema', line: 5, column: 1, message: "(rule): unknown field 'severty'" }]);
+    expect(diagnostics).toMatchObject([
+      { severity: 'error', code: 'rule-schema', line: 5, column: 1, message: "(rule): unknown field 'severty'" },
+    ]);
   });
 
   it("warns at an unknown key of a rule's test (the schema leaves tests open), and loads the rule", () => {
     const text = ruleText('a', 'tests:\n  - name: t\n    expected: alert\n    events: []\n');
     const { rules, diagnostics } = loadRules([{ file: 'r.yaml', text }]);
     expect(rules.map((r) => r.id)).toEqual(['a']);
-    expect(diagnostics).toMatchObject([{ severity: 'warning', code: 'unknown-test-key', file: 'r.yaml', line: 7, column: 5, ruleId: 'a', message: expect.stringContaining("tests[0]: unknown key 'expected'") }]);
+    expect(diagnostics).toMatchObject([
+      {
+        severity: 'warning',
+        code: 'unknown-test-key',
+        file: 'r.yaml',
+        line: 7,
+        column: 5,
+        ruleId: 'a',
+        message: expect.stringContaining("tests[0]: unknown key 'expected'"),
+      },
+    ]);
   });
 });
 
 describe("the rule's type", () => {
   it('is kept on the rule and carried into the alert document as ruleType, which the alert schema accepts', async () => {
-    const { rules, diagnostics } = loadRules([{ file: 'r.yaml', text: ruleText('typed', 'type: process\n') + '---\n' + ruleText('untyped') }]);
+    const { rules, diagnostics } = loadRules([
+      { file: 'r.yaml', text: ruleText('typed', 'type: process\n') + '---\n' + ruleText('untyped') },
+    ]);
     expect(diagnostics).toEqual([]);
     expect(rules.map((r) => r.type)).toEqual(['process', undefined]);
     const detector = new Detector({ rules, store: new InMemoryStateStore() });
-    const result = await detector.process([stixEvent({ n: 1, time: '2026-01-01T10:00:00Z', process: { name: 'bash' } })]);
+    const result = await detector.process([
+      stixEvent({ n: 1, time: '2026-01-01T10:00:00Z', process: { name: 'bash' } }),
+    ]);
     const documents = result.alerts.map(toAlertDocument);
     expect(documents.map((d) => [d.ruleId, d.ruleType])).toEqual([
       ['typed', 'process'],
       ['untyped', undefined],
     ]);
-    const validate = new Ajv2020({ allErrors: true, strict: true }).compile(JSON.parse(readFileSync(new URL('../../schemas/alert.schema.json', import.meta.url), 'utf8')) as object);
+    const validate = new Ajv2020({ allErrors: true, strict: true }).compile(
+      JSON.parse(readFileSync(new URL('../../schemas/alert.schema.json', import.meta.url), 'utf8')) as object,
+    );
     for (const document of documents) expect(validate(document), JSON.stringify(validate.errors)).toBe(true);
   });
 });

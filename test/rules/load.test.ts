@@ -78,7 +78,11 @@ describe('rule fields', () => {
     expect(rule.filters[0]!.reason).toBeUndefined();
     expect(rule.filters[0]!.expires).toBeUndefined();
     expect(rule.filters[0]!.pattern.observations).toHaveLength(1);
-    expect(rule.filters[1]).toMatchObject({ text: "[process:x_user = 'backup']", reason: 'nightly backup job', expires: Date.UTC(2026, 5, 30) });
+    expect(rule.filters[1]).toMatchObject({
+      text: "[process:x_user = 'backup']",
+      reason: 'nightly backup job',
+      expires: Date.UTC(2026, 5, 30),
+    });
     expect(rule.suppressSeconds).toBe(600);
     expect(rule.rateLimit).toEqual({ maxAlerts: 5, periodSeconds: 120, throttleSeconds: 3600 });
     expect(rule.scope).toEqual({ tenants: ['acme', 'globex'], hosts: ['web-1', 'web-2'] });
@@ -98,7 +102,8 @@ describe('rule fields', () => {
     expect(rule.filters).toEqual([]);
     expect(rule.tests).toEqual([]);
     expect(rule.pattern.stixVersion).toBe('2.1');
-    for (const key of ['category', 'type', 'suppressSeconds', 'rateLimit', 'scope', 'validFrom', 'validUntil'] as const) expect(rule[key], key).toBeUndefined();
+    for (const key of ['category', 'type', 'suppressSeconds', 'rateLimit', 'scope', 'validFrom', 'validUntil'] as const)
+      expect(rule[key], key).toBeUndefined();
   });
 
   it('accepts each severity and rejects any other', () => {
@@ -107,11 +112,14 @@ describe('rule fields', () => {
     }
     const bad = loadOne(`id: s\nname: s\nseverity: Critical\npattern: ${BASH}\n`);
     expect(bad.rules).toEqual([]);
-    expect(bad.diagnostics).toMatchObject([{ severity: 'error', code: 'rule-schema', line: 3, column: 11, ruleId: 's' }]);
+    expect(bad.diagnostics).toMatchObject([
+      { severity: 'error', code: 'rule-schema', line: 3, column: 11, ruleId: 's' },
+    ]);
   });
 
   it('checks the id pattern', () => {
-    for (const id of ['a', 'A9', 'x.y_z:w-1', `r${'x'.repeat(127)}`]) expect(only(`id: "${id}"\nname: n\nseverity: low\npattern: ${BASH}\n`).id).toBe(id);
+    for (const id of ['a', 'A9', 'x.y_z:w-1', `r${'x'.repeat(127)}`])
+      expect(only(`id: "${id}"\nname: n\nseverity: low\npattern: ${BASH}\n`).id).toBe(id);
     for (const id of ['-lead', '.lead', 'has space', 'slash/no', `r${'x'.repeat(128)}`, '']) {
       const result = loadOne(`id: "${id}"\nname: n\nseverity: low\npattern: ${BASH}\n`);
       expect(result.rules, id).toEqual([]);
@@ -121,20 +129,32 @@ describe('rule fields', () => {
   });
 
   it('takes group_by as a string or a list', () => {
-    const list = only(`id: g\nname: g\nseverity: low\npattern: ${BASH}\ngroup_by: [process:x_host_id, "user-account:user_id"]\n`);
+    const list = only(
+      `id: g\nname: g\nseverity: low\npattern: ${BASH}\ngroup_by: [process:x_host_id, "user-account:user_id"]\n`,
+    );
     expect(list.groupByText).toEqual(['process:x_host_id', 'user-account:user_id']);
     expect(list.groupBy.map((p) => p.objectType)).toEqual(['process', 'user-account']);
     expect(list.groupBy[1]!.steps).toEqual([{ kind: 'key', name: 'user_id' }]);
   });
 
   it('reads suppress and rate_limit durations in seconds or with a unit, with rate_limit defaults', () => {
-    const durations: [string, number][] = [['45', 45], ['30s', 30], ['10m', 600], ['2h', 7200], ['1d', 86400]];
+    const durations: [string, number][] = [
+      ['45', 45],
+      ['30s', 30],
+      ['10m', 600],
+      ['2h', 7200],
+      ['1d', 86400],
+    ];
     for (const [text, seconds] of durations) {
-      expect(only(`id: d\nname: d\nseverity: low\npattern: ${BASH}\nsuppress: ${text}\n`).suppressSeconds, text).toBe(seconds);
+      expect(only(`id: d\nname: d\nseverity: low\npattern: ${BASH}\nsuppress: ${text}\n`).suppressSeconds, text).toBe(
+        seconds,
+      );
     }
     const defaults = only(`id: d\nname: d\nseverity: low\npattern: ${BASH}\nrate_limit: { max_alerts: 3 }\n`);
     expect(defaults.rateLimit).toEqual({ maxAlerts: 3, periodSeconds: 60, throttleSeconds: 600 });
-    const numeric = only(`id: d\nname: d\nseverity: low\npattern: ${BASH}\nrate_limit: { max_alerts: 1, period: 30, throttle_for: 90 }\n`);
+    const numeric = only(
+      `id: d\nname: d\nseverity: low\npattern: ${BASH}\nrate_limit: { max_alerts: 1, period: 30, throttle_for: 90 }\n`,
+    );
     expect(numeric.rateLimit).toEqual({ maxAlerts: 1, periodSeconds: 30, throttleSeconds: 90 });
     for (const bad of ['0', '10 minutes', '5w', '-3']) {
       const result = loadOne(`id: d\nname: d\nseverity: low\npattern: ${BASH}\nsuppress: ${bad}\n`);
@@ -153,14 +173,38 @@ describe('rule fields', () => {
     // One error per bound, both on the pattern's line, each pointing at its string literal.
     const line = `pattern: ${startStop}`;
     expect(v21.diagnostics).toMatchObject([
-      { severity: 'error', code: 'start-stop-needs-timestamp', line: 4, column: line.indexOf("'2026-01-01") + 1, ruleId: 'v' },
-      { severity: 'error', code: 'start-stop-needs-timestamp', line: 4, column: line.indexOf("'2026-01-02") + 1, ruleId: 'v' },
+      {
+        severity: 'error',
+        code: 'start-stop-needs-timestamp',
+        line: 4,
+        column: line.indexOf("'2026-01-01") + 1,
+        ruleId: 'v',
+      },
+      {
+        severity: 'error',
+        code: 'start-stop-needs-timestamp',
+        line: 4,
+        column: line.indexOf("'2026-01-02") + 1,
+        ruleId: 'v',
+      },
     ]);
-    expect(only(`id: v\nname: v\nseverity: low\nstix_version: "2.1"\npattern: ${BASH}\n`).pattern.stixVersion).toBe('2.1');
+    expect(only(`id: v\nname: v\nseverity: low\nstix_version: "2.1"\npattern: ${BASH}\n`).pattern.stixVersion).toBe(
+      '2.1',
+    );
   });
 
   it('rejects an unparseable valid_from / valid_until / filter expires with its position', () => {
-    const lines = ['id: t', 'name: t', 'severity: low', `pattern: ${BASH}`, 'valid_from: yesterday', 'filters:', `  - pattern: ${BASH}`, '    expires: soon', ''];
+    const lines = [
+      'id: t',
+      'name: t',
+      'severity: low',
+      `pattern: ${BASH}`,
+      'valid_from: yesterday',
+      'filters:',
+      `  - pattern: ${BASH}`,
+      '    expires: soon',
+      '',
+    ];
     const result = loadOne(lines.join('\n'));
     expect(result.rules).toEqual([]);
     expect(result.diagnostics).toEqual([
@@ -171,7 +215,10 @@ describe('rule fields', () => {
 });
 
 describe('file shapes', () => {
-  const rule = (id: string, indent = ''): string => [`id: ${id}`, `name: ${id}`, 'severity: low', `pattern: ${BASH}`].map((l, i) => (i === 0 ? l : `${indent}${l}`)).join('\n');
+  const rule = (id: string, indent = ''): string =>
+    [`id: ${id}`, `name: ${id}`, 'severity: low', `pattern: ${BASH}`]
+      .map((l, i) => (i === 0 ? l : `${indent}${l}`))
+      .join('\n');
 
   it('a single rule mapping', () => {
     const { rules, diagnostics } = loadOne(`${rule('one')}\n`);
@@ -182,24 +229,41 @@ describe('file shapes', () => {
   it('a list of rules', () => {
     const { rules, diagnostics } = loadOne(`- ${rule('a', '  ')}\n\n- ${rule('b', '  ')}\n`);
     expect(diagnostics).toEqual([]);
-    expect(rules.map((r) => [r.id, r.source?.line])).toEqual([['a', 1], ['b', 6]]);
+    expect(rules.map((r) => [r.id, r.source?.line])).toEqual([
+      ['a', 1],
+      ['b', 6],
+    ]);
   });
 
   it('a mapping with a rules: list', () => {
     const { rules, diagnostics } = loadOne(`# comment\nrules:\n  - ${rule('a', '    ')}\n  - ${rule('b', '    ')}\n`);
     expect(diagnostics).toEqual([]);
-    expect(rules.map((r) => [r.id, r.source?.line])).toEqual([['a', 3], ['b', 7]]);
+    expect(rules.map((r) => [r.id, r.source?.line])).toEqual([
+      ['a', 3],
+      ['b', 7],
+    ]);
   });
 
   it('several YAML documents, each any of the shapes', () => {
     const text = `${rule('a')}\n---\n- ${rule('b', '  ')}\n---\nrules:\n  - ${rule('c', '    ')}\n`;
     const { rules, diagnostics } = loadOne(text);
     expect(diagnostics).toEqual([]);
-    expect(rules.map((r) => [r.id, r.source?.line])).toEqual([['a', 1], ['b', 6], ['c', 12]]);
+    expect(rules.map((r) => [r.id, r.source?.line])).toEqual([
+      ['a', 1],
+      ['b', 6],
+      ['c', 12],
+    ]);
   });
 
   it('JSON: a rule, a list, and a rules: mapping', () => {
-    const r = (id: string): object => ({ id, name: id, severity: 'high', pattern: "[process:name = 'bash']", group_by: ['process:x_host_id'], suppress: '1h' });
+    const r = (id: string): object => ({
+      id,
+      name: id,
+      severity: 'high',
+      pattern: "[process:name = 'bash']",
+      group_by: ['process:x_host_id'],
+      suppress: '1h',
+    });
     const { rules, diagnostics } = loadRules([
       { file: 'one.json', text: JSON.stringify(r('j1')) },
       { file: 'list.json', text: JSON.stringify([r('j2'), r('j3')], null, 2) },
@@ -219,7 +283,9 @@ describe('file shapes', () => {
     expect(loadOne('foo: bar\n').diagnostics).toMatchObject([{ code: 'rule-file-shape', line: 1, column: 1 }]);
     const mixed = loadOne(`- 42\n- ${rule('ok', '  ')}\n`);
     expect(mixed.rules.map((r) => r.id)).toEqual(['ok']);
-    expect(mixed.diagnostics).toMatchObject([{ code: 'rule-not-a-mapping', file: 'rules/test.yaml', line: 1, column: 3 }]);
+    expect(mixed.diagnostics).toMatchObject([
+      { code: 'rule-not-a-mapping', file: 'rules/test.yaml', line: 1, column: 3 },
+    ]);
     expect(loadOne('').diagnostics).toEqual([]);
   });
 });
@@ -283,7 +349,14 @@ describe('a rule file with several broken rules', () => {
     /* 55 */ `    pattern: "[file:name = 'shadow']"`,
     '',
   ];
-  const otherLines = ['rules:', '  - id: in-other-file', '    name: a: b', '    severity: low', `    pattern: ${BASH}`, ''];
+  const otherLines = [
+    'rules:',
+    '  - id: in-other-file',
+    '    name: a: b',
+    '    severity: low',
+    `    pattern: ${BASH}`,
+    '',
+  ];
   const thirdLines = ['id: third-file-good', 'name: Third', 'severity: low', `pattern: ${BASH}`, ''];
 
   const result = loadRules([
@@ -402,9 +475,24 @@ describe('a rule file with several broken rules', () => {
 describe('pattern error columns for other scalar styles', () => {
   // The pattern `([process:name = 'bash' AND ])` has its offending `]` at 1-based pattern column 28 (29 with the parenthesis).
   const cases: { style: string; lines: string[]; line: number; column: number }[] = [
-    { style: 'double-quoted', lines: ['id: p', 'name: p', 'severity: low', `pattern: "([process:name = 'bash' AND ])"`], line: 4, column: 39 },
-    { style: 'plain', lines: ['id: p', 'name: p', 'severity: low', `pattern: ([process:name = 'bash' AND ])`], line: 4, column: 38 },
-    { style: 'single-quoted with escaped quotes', lines: ['id: p', 'name: p', 'severity: low', `pattern: '([process:name = ''bash'' AND ])'`], line: 4, column: 41 },
+    {
+      style: 'double-quoted',
+      lines: ['id: p', 'name: p', 'severity: low', `pattern: "([process:name = 'bash' AND ])"`],
+      line: 4,
+      column: 39,
+    },
+    {
+      style: 'plain',
+      lines: ['id: p', 'name: p', 'severity: low', `pattern: ([process:name = 'bash' AND ])`],
+      line: 4,
+      column: 38,
+    },
+    {
+      style: 'single-quoted with escaped quotes',
+      lines: ['id: p', 'name: p', 'severity: low', `pattern: '([process:name = ''bash'' AND ])'`],
+      line: 4,
+      column: 41,
+    },
   ];
   for (const c of cases) {
     it(`${c.style}: the column is the offending token's column in the file`, () => {
@@ -413,7 +501,10 @@ describe('pattern error columns for other scalar styles', () => {
       expect(c.lines[c.line - 1]![c.column - 1]).toBe(']');
       expect(diagnostics).toHaveLength(1);
       expect(diagnostics[0]).toMatchObject({ code: 'syntax', offendingToken: ']', ruleId: 'p' });
-      expect({ line: diagnostics[0]!.line, column: diagnostics[0]!.column }).toEqual({ line: c.line, column: c.column });
+      expect({ line: diagnostics[0]!.line, column: diagnostics[0]!.column }).toEqual({
+        line: c.line,
+        column: c.column,
+      });
     });
   }
 
@@ -454,7 +545,13 @@ describe('loadRulesFromPaths', () => {
     const { rules, diagnostics } = loadRulesFromPaths([dir]);
     expect(diagnostics).toEqual([]);
     expect(rules.map((r) => r.id)).toEqual(['a-json', 'b-yaml', 'c-yml', 'sub-a', 'deep-z']);
-    expect(rules.map((r) => r.source?.file)).toEqual([join(dir, 'a.json'), join(dir, 'b.yaml'), join(dir, 'c.yml'), join(dir, 'sub', 'a.yaml'), join(dir, 'sub', 'deeper', 'z.yml')]);
+    expect(rules.map((r) => r.source?.file)).toEqual([
+      join(dir, 'a.json'),
+      join(dir, 'b.yaml'),
+      join(dir, 'c.yml'),
+      join(dir, 'sub', 'a.yaml'),
+      join(dir, 'sub', 'deeper', 'z.yml'),
+    ]);
   });
 
   it('reads a single file given by path, whatever its extension', () => {
@@ -467,7 +564,9 @@ describe('loadRulesFromPaths', () => {
     const missing = join(dir, 'nope.yaml');
     const { rules, diagnostics } = loadRulesFromPaths([missing, join(dir, 'c.yml')]);
     expect(rules.map((r) => r.id)).toEqual(['c-yml']);
-    expect(diagnostics).toEqual([expect.objectContaining({ severity: 'error', code: 'rule-file-missing', file: missing })]);
+    expect(diagnostics).toEqual([
+      expect.objectContaining({ severity: 'error', code: 'rule-file-missing', file: missing }),
+    ]);
   });
 
   it('reports duplicate ids across files', () => {
@@ -478,7 +577,8 @@ describe('loadRulesFromPaths', () => {
 });
 
 describe('the streaming limit on correlation patterns', () => {
-  const many = (n: number, join: string): string => Array.from({ length: n }, (_, i) => `[x:v = 'v${i}']`).join(` ${join} `);
+  const many = (n: number, join: string): string =>
+    Array.from({ length: n }, (_, i) => `[x:v = 'v${i}']`).join(` ${join} `);
   const text = [
     'rules:',
     '  - id: too-many',
@@ -496,7 +596,14 @@ describe('the streaming limit on correlation patterns', () => {
   it('reports a correlation of 32 expressions at its pattern, and loads a 40-way OR', () => {
     expect(result.rules.map((r) => r.id)).toEqual(['many-alternatives']);
     expect(result.diagnostics).toEqual([
-      expect.objectContaining({ severity: 'error', code: 'too-many-observations', file: 'rules/many.yaml', line: 5, ruleId: 'too-many', message: expect.stringContaining('at most 31 observation expressions; this one has 32') }),
+      expect.objectContaining({
+        severity: 'error',
+        code: 'too-many-observations',
+        file: 'rules/many.yaml',
+        line: 5,
+        ruleId: 'too-many',
+        message: expect.stringContaining('at most 31 observation expressions; this one has 32'),
+      }),
     ]);
   });
 });

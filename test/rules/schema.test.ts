@@ -30,7 +30,13 @@ describe('schemas/rule.schema.json', () => {
   it('accepts every rule in rules/examples.yaml', () => {
     const validate = publishedValidator();
     const file = parse(readFileSync(examplesPath, 'utf8')) as { rules: Record<string, unknown>[] };
-    expect(file.rules.map((r) => r.id)).toEqual(['web-server-spawns-shell', 'credential-file-read', 'outbound-unusual-port', 'word-launches-powershell', 'web-shell-then-callback']);
+    expect(file.rules.map((r) => r.id)).toEqual([
+      'web-server-spawns-shell',
+      'credential-file-read',
+      'outbound-unusual-port',
+      'word-launches-powershell',
+      'web-shell-then-callback',
+    ]);
     for (const rule of file.rules) {
       const ok = validate(rule);
       expect({ id: rule.id, ok, errors: validate.errors ?? null }).toEqual({ id: rule.id, ok: true, errors: null });

@@ -72,7 +72,9 @@ describe('the rule loader', () => {
   it('allowUnsatisfiable keeps it, with the same diagnostic as a warning', () => {
     const { rules, diagnostics } = loadRules([{ file: 'rules.yaml', text: RULES }], { allowUnsatisfiable: true });
     expect(rules.map((r) => r.id)).toEqual(['fires', 'never-fires']);
-    expect(diagnostics.map((d) => [d.severity, d.code, d.ruleId, d.line])).toEqual([['warning', 'unsatisfiable', 'never-fires', UNSAT_LINE]]);
+    expect(diagnostics.map((d) => [d.severity, d.code, d.ruleId, d.line])).toEqual([
+      ['warning', 'unsatisfiable', 'never-fires', UNSAT_LINE],
+    ]);
     expect(diagnostics[0]?.message).toContain('(kept: unsatisfiable rules allowed)');
   });
 
@@ -104,7 +106,11 @@ describe('the rule loader', () => {
     const text = JSON.stringify({
       type: 'bundle',
       id: 'bundle--00000000-0000-4000-8000-000000000001',
-      objects: [indicator(1, "[ipv4-addr:value = '198.51.100.7']"), indicator(2, "[ipv4-addr:value = '198.51.100.7' AND ipv4-addr:value = '198.51.100.8']"), indicator(3, "[domain-name:value MATCHES '$evil']")],
+      objects: [
+        indicator(1, "[ipv4-addr:value = '198.51.100.7']"),
+        indicator(2, "[ipv4-addr:value = '198.51.100.7' AND ipv4-addr:value = '198.51.100.8']"),
+        indicator(3, "[domain-name:value MATCHES '$evil']"),
+      ],
     });
     const loaded = loadRules([{ file: 'feed.json', text }]);
     expect(loaded.indicators.size).toBe(1);
@@ -120,7 +126,10 @@ describe('the rule loader', () => {
   it('loadRulesFromPaths passes the option through', () => {
     const dir = rulesDir({ 'rules.yaml': RULES });
     expect(loadRulesFromPaths([dir]).rules.map((r) => r.id)).toEqual(['fires']);
-    expect(loadRulesFromPaths([dir], { allowUnsatisfiable: true }).rules.map((r) => r.id)).toEqual(['fires', 'never-fires']);
+    expect(loadRulesFromPaths([dir], { allowUnsatisfiable: true }).rules.map((r) => r.id)).toEqual([
+      'fires',
+      'never-fires',
+    ]);
   });
 });
 
@@ -155,7 +164,10 @@ describe('every command gives the same verdict', () => {
     const r = await runCli(['run', '--rules', dir, events]);
     expect(r.code).toBe(1);
     expect(r.err).toMatch(where);
-    const alerts = r.out.trim().split('\n').map((l) => JSON.parse(l) as { ruleId: string });
+    const alerts = r.out
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { ruleId: string });
     expect(alerts.map((a) => a.ruleId)).toEqual(['fires']);
     const allowed = await runCli(['run', '--allow-unsatisfiable', '--rules', dir, events]);
     expect(allowed.code).toBe(0);
@@ -167,7 +179,17 @@ describe('every command gives the same verdict', () => {
     const skipped = await runCli(['state', '--rules', dir, '--rule', 'never-fires', '--group', '', events]);
     expect(skipped.err).toMatch(where);
     expect(skipped.code).toBe(2);
-    const kept = await runCli(['state', '--allow-unsatisfiable', '--rules', dir, '--rule', 'never-fires', '--group', '', events]);
+    const kept = await runCli([
+      'state',
+      '--allow-unsatisfiable',
+      '--rules',
+      dir,
+      '--rule',
+      'never-fires',
+      '--group',
+      '',
+      events,
+    ]);
     expect(kept.code).toBe(0);
     expect(kept.err).toMatch(/warning \[unsatisfiable\]/);
   });

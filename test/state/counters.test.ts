@@ -33,7 +33,9 @@ function describeCounterStore(name: string, factory: () => Promise<CountingStore
     });
 
     it('adds concurrent increments atomically', async () => {
-      await Promise.all(Array.from({ length: 40 }, () => store.increment('acme', 'rule-1', '2025-03-01', { matches: 1, alerts: 2 })));
+      await Promise.all(
+        Array.from({ length: 40 }, () => store.increment('acme', 'rule-1', '2025-03-01', { matches: 1, alerts: 2 })),
+      );
       const read = await store.read('acme', ['rule-1'], ['2025-03-01']);
       expect(read.get('rule-1')?.get('2025-03-01')).toEqual({ ...zeroCounts(), matches: 40, alerts: 80 });
     });
@@ -61,11 +63,19 @@ function describeCounterStore(name: string, factory: () => Promise<CountingStore
     it('skips all-zero increments without a call and rejects bad input', async () => {
       await store.increment('acme', 'rule-1', '2025-03-01', { matches: 0 });
       expect(store.incrementCalls).toBe(0);
-      await expect(store.increment('acme', 'rule-1', '2025-02-30', { matches: 1 })).rejects.toThrow(InvalidCounterError);
+      await expect(store.increment('acme', 'rule-1', '2025-02-30', { matches: 1 })).rejects.toThrow(
+        InvalidCounterError,
+      );
       await expect(store.increment('acme', 'rule-1', '2025-3-1', { matches: 1 })).rejects.toThrow(InvalidCounterError);
-      await expect(store.increment('acme', 'rule-1', '2025-03-01', { matches: -1 })).rejects.toThrow(InvalidCounterError);
-      await expect(store.increment('acme', 'rule-1', '2025-03-01', { matches: 0.5 })).rejects.toThrow(InvalidCounterError);
-      await expect(store.increment('acme', 'rule-1', '2025-03-01', { bogus: 1 } as CounterDeltas)).rejects.toThrow(InvalidCounterError);
+      await expect(store.increment('acme', 'rule-1', '2025-03-01', { matches: -1 })).rejects.toThrow(
+        InvalidCounterError,
+      );
+      await expect(store.increment('acme', 'rule-1', '2025-03-01', { matches: 0.5 })).rejects.toThrow(
+        InvalidCounterError,
+      );
+      await expect(store.increment('acme', 'rule-1', '2025-03-01', { bogus: 1 } as CounterDeltas)).rejects.toThrow(
+        InvalidCounterError,
+      );
       await expect(store.read('acme', ['rule-1'], ['yesterday'])).rejects.toThrow(InvalidCounterError);
     });
 
@@ -105,7 +115,9 @@ describe('DynamoDbCounterStore storage details', () => {
     const store = new DynamoDbCounterStore({ client: dynamo.client, tableName });
     await store.increment('acme', 'rule-1', '2025-03-01', { matches: 1 });
     const key = counterTableKey('acme', 'rule-1', '2025-03-01');
-    const { Item } = await dynamo.client.send(new GetItemCommand({ TableName: tableName, Key: { pk: { S: key.pk }, sk: { S: key.sk } } }));
+    const { Item } = await dynamo.client.send(
+      new GetItemCommand({ TableName: tableName, Key: { pk: { S: key.pk }, sk: { S: key.sk } } }),
+    );
     expect(Item?.[TTL_ATTRIBUTE]).toEqual({ N: String(Date.UTC(2025, 2, 1) / 1000 + 35 * 86_400) });
     expect(Item?.matches).toEqual({ N: '1' });
   });

@@ -1,4 +1,8 @@
-import { GetItemCommand, type BatchGetItemCommandInput, type BatchGetItemCommandOutput } from '@aws-sdk/client-dynamodb';
+import {
+  GetItemCommand,
+  type BatchGetItemCommandInput,
+  type BatchGetItemCommandOutput,
+} from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureStateTable, startDynamo, type RunningDynamo } from '../../src/local/emulators.js';
 import { DynamoDbStateStore } from '../../src/state/dynamodb-store.js';
@@ -26,13 +30,19 @@ async function freshTable(): Promise<string> {
 async function getRaw(tableName: string, key: StateKey) {
   const tableKey = stateTableKey(key);
   const { Item } = await dynamo.client.send(
-    new GetItemCommand({ TableName: tableName, Key: { pk: { S: tableKey.pk }, sk: { S: tableKey.sk } }, ConsistentRead: true }),
+    new GetItemCommand({
+      TableName: tableName,
+      Key: { pk: { S: tableKey.pk }, sk: { S: tableKey.sk } },
+      ConsistentRead: true,
+    }),
   );
   return Item;
 }
 
-describeStateStore('DynamoDbStateStore on dynalite', async ({ now, maxItemBytes }) =>
-  new DynamoDbStateStore({ client: dynamo.client, tableName: await freshTable(), now, maxItemBytes }),
+describeStateStore(
+  'DynamoDbStateStore on dynalite',
+  async ({ now, maxItemBytes }) =>
+    new DynamoDbStateStore({ client: dynamo.client, tableName: await freshTable(), now, maxItemBytes }),
 );
 
 describe('DynamoDbStateStore storage details', () => {
@@ -46,7 +56,11 @@ describe('DynamoDbStateStore storage details', () => {
     for (const [i, k] of keys.entries()) await store.put({ key: k, value: `v${i}`, expiresAt: T0 + 100 + i }, null);
     await store.put({ key, value: 'updated', expiresAt: T0 + 500 }, 1);
     const items = await Promise.all(keys.map((k) => getRaw(tableName, k)));
-    expect(items.map((item) => item?.[TTL_ATTRIBUTE])).toEqual([{ N: String(T0 + 500) }, { N: String(T0 + 101) }, { N: String(T0 + 102) }]);
+    expect(items.map((item) => item?.[TTL_ATTRIBUTE])).toEqual([
+      { N: String(T0 + 500) },
+      { N: String(T0 + 101) },
+      { N: String(T0 + 102) },
+    ]);
     expect(items[0]?.[VERSION_ATTRIBUTE]).toEqual({ N: '2' });
   });
 
@@ -65,7 +79,10 @@ describe('DynamoDbStateStore storage details', () => {
   it('writes nothing for a too-large value', async () => {
     const tableName = await freshTable();
     const store = new DynamoDbStateStore({ client: dynamo.client, tableName, maxItemBytes: 1024 });
-    expect(await store.put({ key, value: 'y'.repeat(2000), expiresAt: T0 }, null)).toEqual({ ok: false, reason: 'too-large' });
+    expect(await store.put({ key, value: 'y'.repeat(2000), expiresAt: T0 }, null)).toEqual({
+      ok: false,
+      reason: 'too-large',
+    });
     expect(await getRaw(tableName, key)).toBeUndefined();
   });
 
@@ -95,7 +112,10 @@ describe('DynamoDbStateStore storage details', () => {
         const request = input.RequestItems![tableName]!;
         const served = request.Keys!.slice(0, Math.ceil(request.Keys!.length / 2));
         const held = request.Keys!.slice(served.length);
-        const result = await next({ ...args, input: { ...input, RequestItems: { [tableName]: { ...request, Keys: served } } } });
+        const result = await next({
+          ...args,
+          input: { ...input, RequestItems: { [tableName]: { ...request, Keys: served } } },
+        });
         const output = result.output as BatchGetItemCommandOutput;
         output.UnprocessedKeys = { [tableName]: { ...request, Keys: held } };
         return result;
@@ -121,6 +141,8 @@ describe('DynamoDbStateStore storage details', () => {
   });
 
   it('refuses a maxItemBytes above the DynamoDB item limit', () => {
-    expect(() => new DynamoDbStateStore({ client: dynamo.client, tableName: 'x', maxItemBytes: 500 * 1024 })).toThrow(RangeError);
+    expect(() => new DynamoDbStateStore({ client: dynamo.client, tableName: 'x', maxItemBytes: 500 * 1024 })).toThrow(
+      RangeError,
+    );
   });
 });

@@ -16,7 +16,11 @@ describe('stateKeyId', () => {
   });
 
   it('separates keys that only a naive join would confuse', () => {
-    expect(stateKeyId({ tenant: 'a1:', ruleId: 'b', group: '' })).not.toBe(stateKeyId({ tenant: 'a', ruleId: ':b', group: '' }));
-    expect(stateKeyId({ tenant: 't', ruleId: 'r1', group: 'x' })).not.toBe(stateKeyId({ tenant: 't', ruleId: 'r', group: '1x' }));
+    expect(stateKeyId({ tenant: 'a1:', ruleId: 'b', group: '' })).not.toBe(
+      stateKeyId({ tenant: 'a', ruleId: ':b', group: '' }),
+    );
+    expect(stateKeyId({ tenant: 't', ruleId: 'r1', group: 'x' })).not.toBe(
+      stateKeyId({ tenant: 't', ruleId: 'r', group: '1x' }),
+    );
   });
 });

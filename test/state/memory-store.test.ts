@@ -2,7 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { InMemoryStateStore } from '../../src/state/memory-store.js';
 import { describeStateStore } from './state-store-suite.js';
 
-describeStateStore('InMemoryStateStore', async ({ now, maxItemBytes }) => new InMemoryStateStore({ now, maxItemBytes }));
+describeStateStore(
+  'InMemoryStateStore',
+  async ({ now, maxItemBytes }) => new InMemoryStateStore({ now, maxItemBytes }),
+);
 
 describe('InMemoryStateStore', () => {
   it('returns copies, so a caller mutating a read item cannot change the store', async () => {

@@ -17,7 +17,10 @@ export async function incrementWithRetry(store: StateStore, key: StateKey, expir
   for (let attempts = 1; ; attempts += 1) {
     const current = (await store.getMany([key])).get(stateKeyId(key));
     const count = current ? (JSON.parse(current.value) as { count: number }).count : 0;
-    const outcome = await store.put({ key, value: JSON.stringify({ count: count + 1 }), expiresAt }, current?.version ?? null);
+    const outcome = await store.put(
+      { key, value: JSON.stringify({ count: count + 1 }), expiresAt },
+      current?.version ?? null,
+    );
     if (outcome.ok) return attempts;
     if (outcome.reason !== 'conflict') throw new Error(`unexpected ${outcome.reason}`);
     if (attempts > 1000) throw new Error('no progress after 1000 attempts');
@@ -39,7 +42,10 @@ export function describeStateStore(name: string, factory: StateStoreFactory): vo
 
     it('creates at version 1 and refuses a second create', async () => {
       expect(await store.put({ key, value: '{"a":1}', expiresAt: T0 + 60 }, null)).toEqual({ ok: true, version: 1 });
-      expect(await store.put({ key, value: '{"a":2}', expiresAt: T0 + 60 }, null)).toEqual({ ok: false, reason: 'conflict' });
+      expect(await store.put({ key, value: '{"a":2}', expiresAt: T0 + 60 }, null)).toEqual({
+        ok: false,
+        reason: 'conflict',
+      });
       const read = await store.getMany([key]);
       expect(read.get(id)).toEqual({ key, version: 1, value: '{"a":1}', expiresAt: T0 + 60 });
     });
@@ -47,8 +53,14 @@ export function describeStateStore(name: string, factory: StateStoreFactory): vo
     it('updates only at the expected version and increments it', async () => {
       await store.put({ key, value: 'v1', expiresAt: T0 + 60 }, null);
       expect(await store.put({ key, value: 'v2', expiresAt: T0 + 60 }, 1)).toEqual({ ok: true, version: 2 });
-      expect(await store.put({ key, value: 'stale', expiresAt: T0 + 60 }, 1)).toEqual({ ok: false, reason: 'conflict' });
-      expect(await store.put({ key, value: 'future', expiresAt: T0 + 60 }, 7)).toEqual({ ok: false, reason: 'conflict' });
+      expect(await store.put({ key, value: 'stale', expiresAt: T0 + 60 }, 1)).toEqual({
+        ok: false,
+        reason: 'conflict',
+      });
+      expect(await store.put({ key, value: 'future', expiresAt: T0 + 60 }, 7)).toEqual({
+        ok: false,
+        reason: 'conflict',
+      });
       expect((await store.getMany([key])).get(id)).toMatchObject({ version: 2, value: 'v2' });
     });
 
@@ -84,7 +96,10 @@ export function describeStateStore(name: string, factory: StateStoreFactory): vo
       expect((await store.getMany([key])).get(id)?.value).toBe('old-2');
       nowMs = (T0 + 11) * 1000; // expiresAt is now strictly in the past
       expect((await store.getMany([key])).has(id)).toBe(false);
-      expect(await store.put({ key, value: 'revived', expiresAt: T0 + 100 }, 2)).toEqual({ ok: false, reason: 'conflict' });
+      expect(await store.put({ key, value: 'revived', expiresAt: T0 + 100 }, 2)).toEqual({
+        ok: false,
+        reason: 'conflict',
+      });
       expect(await store.delete(key, 2)).toEqual({ ok: false, reason: 'conflict' });
       expect(await store.put({ key, value: 'fresh', expiresAt: T0 + 100 }, null)).toEqual({ ok: true, version: 1 });
       expect((await store.getMany([key])).get(id)).toEqual({ key, version: 1, value: 'fresh', expiresAt: T0 + 100 });
@@ -93,7 +108,10 @@ export function describeStateStore(name: string, factory: StateStoreFactory): vo
     it('refuses a value over maxItemBytes as too-large without writing anything', async () => {
       const big = 'x'.repeat(5000);
       const writesBefore = store.stats.writes;
-      expect(await store.put({ key, value: big, expiresAt: T0 + 60 }, null)).toEqual({ ok: false, reason: 'too-large' });
+      expect(await store.put({ key, value: big, expiresAt: T0 + 60 }, null)).toEqual({
+        ok: false,
+        reason: 'too-large',
+      });
       expect((await store.getMany([key])).size).toBe(0);
       await store.put({ key, value: 'small', expiresAt: T0 + 60 }, null);
       expect(await store.put({ key, value: big, expiresAt: T0 + 60 }, 1)).toEqual({ ok: false, reason: 'too-large' });
@@ -104,15 +122,25 @@ export function describeStateStore(name: string, factory: StateStoreFactory): vo
 
     it('counts multi-byte characters by their UTF-8 size against the cap', async () => {
       // 1400 three-byte characters: 1400 UTF-16 units but 4200 bytes, over the 4096 cap.
-      expect(await store.put({ key, value: '€'.repeat(1400), expiresAt: T0 + 60 }, null)).toEqual({ ok: false, reason: 'too-large' });
-      expect(await store.put({ key, value: '€'.repeat(1000), expiresAt: T0 + 60 }, null)).toEqual({ ok: true, version: 1 });
+      expect(await store.put({ key, value: '€'.repeat(1400), expiresAt: T0 + 60 }, null)).toEqual({
+        ok: false,
+        reason: 'too-large',
+      });
+      expect(await store.put({ key, value: '€'.repeat(1000), expiresAt: T0 + 60 }, null)).toEqual({
+        ok: true,
+        version: 1,
+      });
       expect((await store.getMany([key])).get(id)?.value).toBe('€'.repeat(1000));
     });
 
     it('reads more than 100 keys, returning exactly the live ones', async () => {
       const keys = Array.from({ length: 250 }, (_, i) => ({ tenant: 'acme', ruleId: 'rule-many', group: `g-${i}` }));
       await Promise.all(
-        keys.map((k, i) => (i % 2 === 0 ? store.put({ key: k, value: String(i), expiresAt: i % 10 === 0 ? T0 - 5 : T0 + 60 }, null) : undefined)),
+        keys.map((k, i) =>
+          i % 2 === 0
+            ? store.put({ key: k, value: String(i), expiresAt: i % 10 === 0 ? T0 - 5 : T0 + 60 }, null)
+            : undefined,
+        ),
       );
       const readsBefore = store.stats.reads;
       const read = await store.getMany([...keys, keys[0]!, keys[2]!]);
@@ -130,7 +158,10 @@ export function describeStateStore(name: string, factory: StateStoreFactory): vo
       const other: StateKey = { ...key, tenant: 'globex' };
       await store.put({ key, value: 'acme-state', expiresAt: T0 + 60 }, null);
       expect((await store.getMany([other])).size).toBe(0);
-      expect(await store.put({ key: other, value: 'globex-state', expiresAt: T0 + 60 }, null)).toEqual({ ok: true, version: 1 });
+      expect(await store.put({ key: other, value: 'globex-state', expiresAt: T0 + 60 }, null)).toEqual({
+        ok: true,
+        version: 1,
+      });
       expect(await store.delete(other, 1)).toEqual({ ok: true, version: 1 });
       const read = await store.getMany([key, other]);
       expect(read.get(id)?.value).toBe('acme-state');
@@ -164,7 +195,9 @@ export function describeStateStore(name: string, factory: StateStoreFactory): vo
     });
 
     it('rejects keys and writes it cannot store', async () => {
-      await expect(store.put({ key: { ...key, tenant: '' }, value: 'x', expiresAt: T0 }, null)).rejects.toThrow(InvalidStateKeyError);
+      await expect(store.put({ key: { ...key, tenant: '' }, value: 'x', expiresAt: T0 }, null)).rejects.toThrow(
+        InvalidStateKeyError,
+      );
       await expect(store.getMany([{ ...key, ruleId: '' }])).rejects.toThrow(InvalidStateKeyError);
       await expect(store.getMany([{ ...key, tenant: 'bad\uD800' }])).rejects.toThrow(InvalidStateKeyError);
       await expect(store.put({ key, value: 'x', expiresAt: T0 + 0.5 }, null)).rejects.toThrow(InvalidStateWriteError);
@@ -186,18 +219,27 @@ export function describeStateStore(name: string, factory: StateStoreFactory): vo
         { tenant: 't'.repeat(3000), ruleId: `${'r'.repeat(2999)}s`, group: 'g' },
       ];
       for (const [i, k] of longKeys.entries()) {
-        expect(await store.put({ key: k, value: `long-${i}`, expiresAt: T0 + 60 }, null)).toEqual({ ok: true, version: 1 });
+        expect(await store.put({ key: k, value: `long-${i}`, expiresAt: T0 + 60 }, null)).toEqual({
+          ok: true,
+          version: 1,
+        });
       }
       const read = await store.getMany([...longKeys, key]);
       expect(longKeys.map((k) => read.get(stateKeyId(k))?.value)).toEqual(longKeys.map((_, i) => `long-${i}`));
       expect(read.has(id)).toBe(false);
-      expect(await store.put({ key: longKeys[0]!, value: 'updated', expiresAt: T0 + 60 }, 1)).toEqual({ ok: true, version: 2 });
+      expect(await store.put({ key: longKeys[0]!, value: 'updated', expiresAt: T0 + 60 }, 1)).toEqual({
+        ok: true,
+        version: 2,
+      });
       expect(await store.delete(longKeys[2]!, 1)).toEqual({ ok: true, version: 1 });
     });
 
     it('allows an empty group', async () => {
       const ungrouped = { ...key, group: '' };
-      expect(await store.put({ key: ungrouped, value: 'x', expiresAt: T0 + 60 }, null)).toEqual({ ok: true, version: 1 });
+      expect(await store.put({ key: ungrouped, value: 'x', expiresAt: T0 + 60 }, null)).toEqual({
+        ok: true,
+        version: 1,
+      });
       expect((await store.getMany([ungrouped, key])).get(stateKeyId(ungrouped))?.version).toBe(1);
       expect((await store.getMany([key])).size).toBe(0);
     });

@@ -15,14 +15,22 @@ import {
 
 describe('table schema', () => {
   it('maps distinct state keys to distinct table keys, whatever characters the parts contain', () => {
-    const part = fc.string({ unit: fc.constantFrom('a', '#', '%', '2', '3', 'S', 'G', '\u00e9', '/'), minLength: 1, maxLength: 6 });
+    const part = fc.string({
+      unit: fc.constantFrom('a', '#', '%', '2', '3', 'S', 'G', '\u00e9', '/'),
+      minLength: 1,
+      maxLength: 6,
+    });
     fc.assert(
-      fc.property(fc.tuple(part, part, fc.string({ maxLength: 6 })), fc.tuple(part, part, fc.string({ maxLength: 6 })), ([t1, r1, g1], [t2, r2, g2]) => {
-        const a = stateTableKey({ tenant: t1, ruleId: r1, group: g1 });
-        const b = stateTableKey({ tenant: t2, ruleId: r2, group: g2 });
-        const same = t1 === t2 && r1 === r2 && g1 === g2;
-        expect(a.pk === b.pk && a.sk === b.sk).toBe(same);
-      }),
+      fc.property(
+        fc.tuple(part, part, fc.string({ maxLength: 6 })),
+        fc.tuple(part, part, fc.string({ maxLength: 6 })),
+        ([t1, r1, g1], [t2, r2, g2]) => {
+          const a = stateTableKey({ tenant: t1, ruleId: r1, group: g1 });
+          const b = stateTableKey({ tenant: t2, ruleId: r2, group: g2 });
+          const same = t1 === t2 && r1 === r2 && g1 === g2;
+          expect(a.pk === b.pk && a.sk === b.sk).toBe(same);
+        },
+      ),
       { numRuns: 2000 },
     );
   });
@@ -52,12 +60,17 @@ describe('table schema', () => {
     expect(dynamoNumberBytes(1_750_000_000)).toBe(3); // significant digits "175": ceil(3 / 2) + 1
     expect(dynamoNumberBytes(1_750_000_123)).toBe(6);
     // names: pk sk v val ttl = 2+2+1+3+3 = 11; pk "S#t#r" 5, sk "G#g" 3, value 4, numbers 2+2
-    expect(stateItemBytes(stateTableKey({ tenant: 't', ruleId: 'r', group: 'g' }), 1, 'abcd', 1)).toBe(11 + 5 + 3 + 4 + 2 + 2);
+    expect(stateItemBytes(stateTableKey({ tenant: 't', ruleId: 'r', group: 'g' }), 1, 'abcd', 1)).toBe(
+      11 + 5 + 3 + 4 + 2 + 2,
+    );
   });
 });
 
 describe('table keys of long parts (issue #11.3)', () => {
-  const limits = (k: { pk: string; sk: string }): [number, number] => [Buffer.byteLength(k.pk, 'utf8'), Buffer.byteLength(k.sk, 'utf8')];
+  const limits = (k: { pk: string; sk: string }): [number, number] => [
+    Buffer.byteLength(k.pk, 'utf8'),
+    Buffer.byteLength(k.sk, 'utf8'),
+  ];
 
   it('always fit DynamoDB key limits, keep a readable prefix, and stay injective', () => {
     const unit = fc.constantFrom('a', 'é', '\u6f22', '#', '$', '%', '😀');
@@ -88,6 +101,8 @@ describe('table keys of long parts (issue #11.3)', () => {
     expect(hashed.sk).toMatch(/\$[A-Za-z0-9_-]{43}$/);
     expect(limits(hashed)[1]).toBeLessThanOrEqual(MAX_SORT_KEY_BYTES);
     // A counter key of a long tenant and rule fits too.
-    expect(limits(counterTableKey('t'.repeat(4000), 'r'.repeat(4000), '2026-01-01'))[0]).toBeLessThanOrEqual(MAX_PARTITION_KEY_BYTES);
+    expect(limits(counterTableKey('t'.repeat(4000), 'r'.repeat(4000), '2026-01-01'))[0]).toBeLessThanOrEqual(
+      MAX_PARTITION_KEY_BYTES,
+    );
   });
 });

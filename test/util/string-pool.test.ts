@@ -6,7 +6,10 @@ describe('StringPool', () => {
   it('gives back every string as added, across segments, with reads between adds', () => {
     fc.assert(
       fc.property(
-        fc.array(fc.oneof(fc.string({ maxLength: 12 }), fc.string({ unit: 'grapheme', maxLength: 6 }), fc.constant('')), { maxLength: 60 }),
+        fc.array(
+          fc.oneof(fc.string({ maxLength: 12 }), fc.string({ unit: 'grapheme', maxLength: 6 }), fc.constant('')),
+          { maxLength: 60 },
+        ),
         fc.integer({ min: 1, max: 16 }),
         fc.array(fc.nat(), { maxLength: 10 }),
         (texts, segmentChars, readsAt) => {
@@ -15,7 +18,8 @@ describe('StringPool', () => {
           texts.forEach((text, k) => {
             positions.push(pool.add(text));
             // Reading while adding seals the pending strings early; later adds must not disturb them.
-            for (const r of readsAt) if (r % texts.length === k) expect(pool.get(positions[r % (k + 1)] as number)).toBe(texts[r % (k + 1)]);
+            for (const r of readsAt)
+              if (r % texts.length === k) expect(pool.get(positions[r % (k + 1)] as number)).toBe(texts[r % (k + 1)]);
           });
           expect(pool.size).toBe(texts.length);
           expect(positions.map((p) => pool.get(p))).toEqual(texts);
