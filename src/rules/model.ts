@@ -1,6 +1,6 @@
 /** The typed rule model: what a rule file declares, with its pattern compiled once. */
 import { compilePattern, type CompiledPattern } from '../pattern/compile.js';
-import { parseObjectPath } from '../engine/grouping.js';
+import { parseObjectPath } from '../pattern/object-path.js';
 import { StixflowError } from '../errors.js';
 import type { ObjectPath } from '../pattern/ast.js';
 

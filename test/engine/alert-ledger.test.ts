@@ -11,7 +11,7 @@ import {
 } from '../../src/engine/alert-ledger.js';
 import { alertId, type Alert } from '../../src/engine/alert.js';
 import { compileGroupKey } from '../../src/engine/grouping.js';
-import { parseObjectPath } from '../../src/engine/grouping.js';
+import { parseObjectPath } from '../../src/pattern/object-path.js';
 import { ensureStateTable, startDynamo, type RunningDynamo } from '../../src/local/emulators.js';
 import type { ObjectPath } from '../../src/pattern/ast.js';
 import { DynamoDbStateStore } from '../../src/state/dynamodb-store.js';
