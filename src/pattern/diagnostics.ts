@@ -22,6 +22,15 @@ export const PatternDiagnosticCode = {
   badCidr: 'bad-cidr',
   differentRootTypes: 'different-root-types',
   tooComplex: 'pattern-too-complex',
+  // Type checking against the STIX data model (./type-check.ts).
+  unknownObjectType: 'unknown-object-type',
+  unknownProperty: 'unknown-property',
+  hashName: 'hash-name',
+  typeMismatch: 'type-mismatch',
+  comparesObject: 'compares-object',
+  listNeedsIndex: 'list-needs-index',
+  notAList: 'not-a-list',
+  notAnObject: 'not-an-object',
 } as const;
 
 export function diagnosticAt(

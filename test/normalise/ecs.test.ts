@@ -71,7 +71,7 @@ describe('ECS mapping: process events', () => {
     expect(ofType(event, 'x-oca-event')[0]).toMatchObject({
       action: 'start',
       category: ['process'],
-      event_type: ['start'],
+      x_event_types: ['start'],
     });
   });
 

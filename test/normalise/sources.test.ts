@@ -89,7 +89,7 @@ describe('entra-id', () => {
     const anchor = anchorOf(event);
     expect(anchor).toMatchObject({
       action: 'Sign-in activity',
-      category: 'SignInLogs',
+      category: ['SignInLogs'],
       x_error_code: '50126',
       x_app_name: 'Office 365 Exchange Online',
       x_client_app: 'IMAP4',
@@ -178,7 +178,7 @@ describe('aws-guardduty', () => {
     expect(anchor).toMatchObject({
       action: 'UnauthorizedAccess:EC2/SSHBruteForce',
       x_severity: 2,
-      category: 'finding',
+      category: ['finding'],
     });
     const traffic = byId(event, anchor.network_ref);
     expect(traffic).toMatchObject({ dst_port: 22, src_port: 40222, protocols: ['tcp'] });
