@@ -7,6 +7,7 @@
  */
 import type { Diagnostic } from '../errors.js';
 import type { CompiledPattern } from '../pattern/compile.js';
+import { typeCheckPattern } from '../pattern/type-check.js';
 import { satisfiability, toCompiled } from './analysis.js';
 import { evidentlySatisfiable } from './evident.js';
 
@@ -31,7 +32,14 @@ export function findUnsatisfiable(pattern: CompiledPattern | string): Diagnostic
  */
 export function satisfiabilityDiagnostics(pattern: CompiledPattern | string): Diagnostic[] {
   const compiled = toCompiled(pattern);
+  // Comparisons the STIX data model says can never hold (a string constant for an integer
+  // property, a reference compared whole) come first: they are the commonest silent never-match.
+  const typed = typeCheckPattern(compiled.ast);
   const evident = compiled.observations.map((o) => evidentlySatisfiable(o.expression.comparison));
-  if (evident.every(Boolean)) return [];
-  return satisfiability(compiled, (i) => evident[i] === true);
+  if (evident.every(Boolean)) return typed;
+  // Where the solver proves a comparison never holds, its explanation (code `unsatisfiable`)
+  // stands and the type checker's for the same comparison is dropped.
+  const proven = satisfiability(compiled, (i) => evident[i] === true);
+  const explained = new Set(proven.filter((d) => d.severity === 'error').map((d) => d.offset));
+  return [...typed.filter((d) => d.severity !== 'error' || !explained.has(d.offset)), ...proven];
 }

@@ -12,7 +12,16 @@
  */
 import { closest, distance } from 'fastest-levenshtein';
 import type { Diagnostic } from '../errors.js';
-import type { ComparisonLeaf, Literal, ObjectPath, PathStep, Span } from './ast.js';
+import {
+  comparisonLeaves,
+  observationLeaves,
+  type ComparisonLeaf,
+  type Literal,
+  type ObjectPath,
+  type PathStep,
+  type PatternAst,
+  type Span,
+} from './ast.js';
 import { diagnosticAt, PatternDiagnosticCode as Code } from './diagnostics.js';
 import { canonicalHashAlgorithm, isCustomName, STIX_OBJECT_TYPES, type PropertyType } from './stix-model.js';
 
@@ -21,6 +30,11 @@ type Node =
   { kind: 'objects'; types: readonly string[] } | { kind: 'value'; type: PropertyType } | { kind: 'unchecked' };
 
 const UNCHECKED: Node = { kind: 'unchecked' };
+
+/** Type-checks every comparison of a pattern. */
+export function typeCheckPattern(ast: PatternAst): Diagnostic[] {
+  return observationLeaves(ast.root).flatMap((o) => comparisonLeaves(o.comparison).flatMap(typeCheckComparison));
+}
 
 /** Checks one comparison's path and its constant(s); returns the diagnostics found. */
 export function typeCheckComparison(leaf: ComparisonLeaf): Diagnostic[] {
@@ -95,12 +109,15 @@ export function typeCheckComparison(leaf: ComparisonLeaf): Diagnostic[] {
 function resolvePath(path: ObjectPath, span: Span | undefined, out: Diagnostic[]): Node {
   const at = path.span ?? span;
   if (!STIX_OBJECT_TYPES.has(path.objectType)) {
-    if (!isCustomName(path.objectType)) {
+    // A type near a known one is a slip; one far from all of them is taken for a custom type
+    // (the specification asks custom types to start with 'x-', but 2.0-era feeds often do not).
+    const near = isCustomName(path.objectType) ? '' : didYouMean(path.objectType, [...STIX_OBJECT_TYPES.keys()]);
+    if (near) {
       out.push(
         diagnosticAt(
           'warning',
           Code.unknownObjectType,
-          `'${path.objectType}' is not a STIX 2.1 cyber-observable type${didYouMean(path.objectType, [...STIX_OBJECT_TYPES.keys()])}; custom types start with 'x-'`,
+          `'${path.objectType}' is not a STIX 2.1 cyber-observable type${near}; custom types start with 'x-'`,
           at,
         ),
       );
