@@ -16,11 +16,19 @@ import { compileComparison, compileForRootType, type ObjectPredicate } from './e
 import { prepareObservations, type PreparedObservation } from './observation.js';
 import { parsePattern, type StixVersion } from './parse.js';
 import { validatePattern } from './validate.js';
+import { parseObjectPath } from './object-path.js';
+import { printPath } from './print.js';
 
 export interface CompileOptions {
   stixVersion?: StixVersion;
   /** Upper bound on the binding combinations one batch match may try (default 1,000,000). */
   matchBudget?: number;
+  /**
+   * Case-insensitive string comparisons (default: the specification's case-sensitive ones):
+   * `true` for every comparison, or the object paths (as printed: `process:name`,
+   * `file:hashes.'SHA-256'`) whose comparisons fold case.
+   */
+  caseInsensitive?: boolean | readonly string[];
 }
 
 /** One bracketed observation expression, compiled. */
@@ -98,6 +106,8 @@ export class CompiledPattern {
     readonly warnings: readonly Diagnostic[],
     observations: CompiledObservation[],
     private readonly matchBudget: number,
+    /** The comparisons that fold case (see CompileOptions.caseInsensitive); an index must too. */
+    readonly caseInsensitiveLeaves: ReadonlySet<ComparisonLeaf> = new Set(),
   ) {
     this.observations = observations;
     this.tree = toBindingNode(ast.root, new Map(observationLeaves(ast.root).map((leaf, i) => [leaf, i])));
@@ -193,9 +203,15 @@ export function checkPattern(text: string, options: CompileOptions = {}): CheckR
   const ast = parsed.ast;
   const diagnostics = validatePattern(ast);
   const compiledLeaves = new Map<ComparisonLeaf, ObjectPredicate>();
+  const folds = caseInsensitivity(options.caseInsensitive);
+  const caseInsensitiveLeaves = new Set<ComparisonLeaf>();
   const observations = observationLeaves(ast.root).map((leaf, index) => {
     const comparisons = comparisonLeaves(leaf.comparison);
-    for (const comparison of comparisons) compiledLeaves.set(comparison, compileComparison(comparison, diagnostics));
+    for (const comparison of comparisons) {
+      const fold = folds(comparison);
+      if (fold) caseInsensitiveLeaves.add(comparison);
+      compiledLeaves.set(comparison, compileComparison(comparison, diagnostics, fold));
+    }
     const byType = new Map<string, ObjectPredicate>();
     for (const type of new Set(comparisons.map((c) => c.path.objectType))) {
       const predicate = compileForRootType(leaf.comparison, type, compiledLeaves);
@@ -211,8 +227,23 @@ export function checkPattern(text: string, options: CompileOptions = {}): CheckR
     diagnostics,
     observations,
     options.matchBudget ?? 1_000_000,
+    caseInsensitiveLeaves,
   );
   return { pattern, diagnostics };
+}
+
+/** Which comparisons fold case, from CompileOptions.caseInsensitive. */
+function caseInsensitivity(option: CompileOptions['caseInsensitive']): (leaf: ComparisonLeaf) => boolean {
+  if (option === undefined || option === false) return () => false;
+  if (option === true) return (leaf) => leaf.kind !== 'exists';
+  // Paths as printed, so that `file:hashes.'MD5'` and `file:hashes.MD5` name one path.
+  const paths = new Set(
+    option.map((text) => {
+      const path = parseObjectPath(text);
+      return typeof path === 'string' ? text : printPath(path);
+    }),
+  );
+  return (leaf) => leaf.kind !== 'exists' && paths.has(printPath(leaf.path));
 }
 
 /** Compiles a pattern; throws PatternError carrying every error diagnostic when it does not compile. */

@@ -24,6 +24,7 @@ import {
   latin1Bytes,
   parseStixTimestamp,
 } from './literals.js';
+import { foldCase } from './case-fold.js';
 import type { PreparedObservation } from './observation.js';
 import { compileLike, compileRegex } from './regex.js';
 
@@ -378,13 +379,47 @@ function compileValueTest(leaf: Exclude<ComparisonLeaf, { kind: 'exists' }>, dia
 }
 
 /** Compiles one comparison into a predicate over a root object of the comparison's type. */
-export function compileComparison(leaf: ComparisonLeaf, diagnostics: Diagnostic[]): ObjectPredicate {
+/**
+ * The case-insensitive form of a comparison: string constants are folded once here, string
+ * values when tested; other values (numbers, binary, timestamps) compare as they would anyway.
+ */
+function compileFoldedValueTest(
+  leaf: Exclude<ComparisonLeaf, { kind: 'exists' }>,
+  diagnostics: Diagnostic[],
+): ValueTest {
+  const foldLiteral = (l: Literal): Literal => (l.type === 'string' ? { type: 'string', value: foldCase(l.value) } : l);
+  if (leaf.kind === 'in') {
+    const exact = compileValueTest({ ...leaf, values: leaf.values.map(foldLiteral) }, diagnostics);
+    return (v, obs) => exact(typeof v === 'string' ? foldCase(v) : v, obs);
+  }
+  if (leaf.value.type !== 'string') return compileValueTest(leaf, diagnostics);
+  if (leaf.operator === 'MATCHES') {
+    // The regex engine folds (simple Unicode folding) with its own (?i) flag; the value is
+    // folded too, so that full folds (ß against SS) agree with the other operators.
+    const folded = { ...leaf, value: { type: 'string' as const, value: `(?i)${leaf.value.value}` } };
+    const test = compileValueTest(folded, diagnostics);
+    return (v, obs) => test(typeof v === 'string' ? foldCase(v) : v, obs);
+  }
+  if (leaf.operator === 'ISSUBSET' || leaf.operator === 'ISSUPERSET') return compileValueTest(leaf, diagnostics);
+  const test = compileValueTest({ ...leaf, value: foldLiteral(leaf.value) }, diagnostics);
+  return (v, obs) => test(typeof v === 'string' ? foldCase(v) : v, obs);
+}
+
+/**
+ * Compiles one comparison into a predicate on root objects. With `caseInsensitive`, string
+ * comparisons (=, !=, IN, LIKE, MATCHES, ordering) see both sides case-folded (./case-fold.ts).
+ */
+export function compileComparison(
+  leaf: ComparisonLeaf,
+  diagnostics: Diagnostic[],
+  caseInsensitive = false,
+): ObjectPredicate {
   const walk = compilePath(leaf.path.steps);
   if (leaf.kind === 'exists') {
     const any: ValueTest = () => true;
     return leaf.negated ? (o, obs) => !walk(o, obs, any) : (o, obs) => walk(o, obs, any);
   }
-  const test = compileValueTest(leaf, diagnostics);
+  const test = caseInsensitive ? compileFoldedValueTest(leaf, diagnostics) : compileValueTest(leaf, diagnostics);
   return (o, obs) => walk(o, obs, test);
 }
 
