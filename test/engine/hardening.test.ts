@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { TRUNCATION_MARKER, toAlertDocument, type Alert } from '../../src/engine/alert.js';
 import { compileGroupKey } from '../../src/engine/grouping.js';
-import { stringKey } from '../../src/engine/rule-index.js';
+import { stringKey } from '../../src/rules/rule-index.js';
 import {
   StreamingEngine,
   type BatchResult,
