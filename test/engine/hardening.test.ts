@@ -344,7 +344,7 @@ describe('#11.5 when evicting partial matches is not enough', () => {
     expect(result.errors.map((e) => [e.code, e.ruleId, e.eventIndex])).toEqual([['state-too-large', 'ab', 0]]);
     expect(result.alerts).toHaveLength(1);
     expect(await storedState(store, key)).toBeUndefined();
-    // Marked, so that the pipeline's alert ledger stands in for the outbox (test/engine/delivery-robustness.test.ts).
+    // Marked, so that the pipeline's alert ledger stands in for the outbox (test/pipeline/delivery-robustness.test.ts).
     expect(result.uncommitted).toEqual(result.alerts.map((a) => a.id));
     expect((await engine.processBatch(batch)).alerts.map((a) => a.id)).toEqual(result.alerts.map((a) => a.id));
   });
