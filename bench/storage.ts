@@ -6,7 +6,7 @@
  * Run alone: npx tsx bench/storage.ts
  */
 import { pathToFileURL } from 'node:url';
-import { ensureStateTable, startDynamo } from '../src/local/emulators.js';
+import { ensureStateTable, startDynamo } from '../src/emulators/emulators.js';
 import { DynamoDbStateStore } from '../src/state/dynamodb-store.js';
 import { stateItemBytes } from '../src/state/item-size.js';
 import { stateTableKey } from '../src/state/table-schema.js';

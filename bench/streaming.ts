@@ -4,7 +4,7 @@
  */
 import { serialiseGroupState, emptyGroupState } from '../src/engine/group-state.js';
 import { StreamingEngine, type EventInput } from '../src/engine/streaming.js';
-import { ensureStateTable, startDynamo } from '../src/local/emulators.js';
+import { ensureStateTable, startDynamo } from '../src/emulators/emulators.js';
 import { prepareObservations } from '../src/pattern/observation.js';
 import { createRule, type Rule } from '../src/rules/model.js';
 import { DynamoDbStateStore } from '../src/state/dynamodb-store.js';

@@ -32,7 +32,7 @@ import { DynamoDbStateStore } from '../src/state/dynamodb-store.js';
 import type { StateStore } from '../src/state/types.js';
 import { countByCode, parseEvents, type ErrorReport, type LateReport, type Rejection } from './body.js';
 import { ConfigError, readConfig, type FunctionRole, type RuntimeConfig } from './config.js';
-import { DynamoDbRuleOverrideStore, type RuleOverride, type RuleOverrideStore } from './rule-overrides.js';
+import { DynamoDbRuleOverrideStore, type RuleOverride, type RuleOverrideStore } from '../src/state/rule-overrides.js';
 
 /** One logger and one metrics object per container, as the Powertools middlewares expect. */
 export const logger = new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'stixflow' });

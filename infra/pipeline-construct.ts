@@ -49,7 +49,7 @@ import {
   STATE_PK_PREFIX,
   TTL_ATTRIBUTE,
 } from '../src/state/table-schema.js';
-import { OVERRIDE_PARTITION } from '../functions/rule-overrides.js';
+import { OVERRIDE_PARTITION } from '../src/state/rule-overrides.js';
 import {
   BUNDLED_MAPPINGS_DIR,
   BUNDLED_RULES_DIR,

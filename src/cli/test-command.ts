@@ -2,7 +2,7 @@
 import { writeFileSync } from 'node:fs';
 import { formatDiagnostic } from '../errors.js';
 import { loadRulesFromPaths } from '../rules/load.js';
-import { runRuleTests, toJUnit } from '../rules/testing.js';
+import { runRuleTests, toJUnit } from '../testing/rule-tests.js';
 import { writeLine, parseCommandArgs, type CliIo } from './io.js';
 
 const HELP = `Usage: stixflow test [options] <rule file | dir>...

@@ -22,7 +22,7 @@ import type { PreparedObservation } from '../pattern/observation.js';
 import type { Rule } from '../rules/model.js';
 import type { IndicatorSet } from '../rules/indicators.js';
 import { printObservationExpression, printPattern } from '../pattern/print.js';
-import { RuleIndex } from './rule-index.js';
+import { RuleIndex } from '../rules/rule-index.js';
 import { isSingleObservation, MAX_CORRELATED_OBSERVATIONS, streamingLimitError } from '../rules/limits.js';
 import type { PutOutcome, StateItem, StateKey, StateStore } from '../state/types.js';
 import { stateKeyId } from '../state/types.js';

@@ -25,7 +25,7 @@ import {
   writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import { EmulatorError } from './emulators.js';
+import { EmulatorError } from '../emulators/emulators.js';
 
 export const DYNAMO_SUBDIR = 'dynamodb';
 export const JOURNAL_FILE = 'ingest-journal.ndjson';

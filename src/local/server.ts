@@ -47,7 +47,14 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { APIGatewayProxyStructuredResultV2, Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import type { AlertDocument } from '../engine/alert.js';
 import { claimDataDir, DYNAMO_SUBDIR, IngestJournal } from './data-dir.js';
-import { EmulatorError, ensureQueue, ensureStateTable, LOCAL_REGION, startDynamo, startSqs } from './emulators.js';
+import {
+  EmulatorError,
+  ensureQueue,
+  ensureStateTable,
+  LOCAL_REGION,
+  startDynamo,
+  startSqs,
+} from '../emulators/emulators.js';
 import { callerOf, type HttpApiEvent } from '../../functions/auth.js';
 import { DEFAULT_RULES_ADMIN_SCOPE } from '../../functions/config.js';
 import type { MessageFailureReport } from '../../functions/ingest-sqs.js';

@@ -12,7 +12,7 @@ import { compilePattern } from '../pattern/compile.js';
 import type { PreparedObservation } from '../pattern/observation.js';
 import { parsePattern, type StixVersion } from '../pattern/parse.js';
 import { possibleRootTypes, validatePattern } from '../pattern/validate.js';
-import { RuleIndex } from '../engine/rule-index.js';
+import { RuleIndex } from './rule-index.js';
 import { StringPool } from '../util/string-pool.js';
 import type { Rule, Severity } from './model.js';
 

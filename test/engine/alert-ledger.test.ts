@@ -12,7 +12,7 @@ import {
 import { alertId, type Alert } from '../../src/engine/alert.js';
 import { compileGroupKey } from '../../src/engine/grouping.js';
 import { parseObjectPath } from '../../src/pattern/object-path.js';
-import { ensureStateTable, startDynamo, type RunningDynamo } from '../../src/local/emulators.js';
+import { ensureStateTable, startDynamo, type RunningDynamo } from '../../src/emulators/emulators.js';
 import type { ObjectPath } from '../../src/pattern/ast.js';
 import { DynamoDbStateStore } from '../../src/state/dynamodb-store.js';
 import { InMemoryStateStore } from '../../src/state/memory-store.js';

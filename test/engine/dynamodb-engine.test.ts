@@ -5,7 +5,7 @@
 import type { BatchGetItemCommandInput, PutItemCommandInput } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StreamingEngine, type EventInput } from '../../src/engine/streaming.js';
-import { ensureStateTable, startDynamo } from '../../src/local/emulators.js';
+import { ensureStateTable, startDynamo } from '../../src/emulators/emulators.js';
 import { DynamoDbStateStore } from '../../src/state/dynamodb-store.js';
 import { InMemoryStateStore } from '../../src/state/memory-store.js';
 import { observed, rule } from './helpers.js';

@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { TRUNCATION_MARKER, toAlertDocument, type Alert } from '../../src/engine/alert.js';
 import { compileGroupKey } from '../../src/engine/grouping.js';
-import { stringKey } from '../../src/engine/rule-index.js';
+import { stringKey } from '../../src/rules/rule-index.js';
 import {
   StreamingEngine,
   type BatchResult,
@@ -344,7 +344,7 @@ describe('#11.5 when evicting partial matches is not enough', () => {
     expect(result.errors.map((e) => [e.code, e.ruleId, e.eventIndex])).toEqual([['state-too-large', 'ab', 0]]);
     expect(result.alerts).toHaveLength(1);
     expect(await storedState(store, key)).toBeUndefined();
-    // Marked, so that the pipeline's alert ledger stands in for the outbox (test/engine/delivery-robustness.test.ts).
+    // Marked, so that the pipeline's alert ledger stands in for the outbox (test/pipeline/delivery-robustness.test.ts).
     expect(result.uncommitted).toEqual(result.alerts.map((a) => a.id));
     expect((await engine.processBatch(batch)).alerts.map((a) => a.id)).toEqual(result.alerts.map((a) => a.id));
   });

@@ -6,7 +6,7 @@
 import fc from 'fast-check';
 import { RE2JS } from 're2js';
 import { describe, expect, it } from 'vitest';
-import { likeLiteral, regexLiteral, RuleIndex, stringKey } from '../../src/engine/rule-index.js';
+import { likeLiteral, regexLiteral, RuleIndex, stringKey } from '../../src/rules/rule-index.js';
 import { StreamingEngine } from '../../src/engine/streaming.js';
 import { createRule } from '../../src/rules/model.js';
 import { InMemoryStateStore } from '../../src/state/memory-store.js';

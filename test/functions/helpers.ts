@@ -5,7 +5,7 @@ import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import { vi } from 'vitest';
 import type { AuthorizerContext, HttpApiEvent } from '../../functions/auth.js';
 import { readConfig } from '../../functions/config.js';
-import { InMemoryRuleOverrideStore } from '../../functions/rule-overrides.js';
+import { InMemoryRuleOverrideStore } from '../../src/state/rule-overrides.js';
 import { Runtime, type RuntimeDeps } from '../../functions/runtime.js';
 import type { MessageSink, OutgoingMessage, SendResult } from '../../src/queue/types.js';
 import { InMemoryQueue } from '../../src/queue/memory-queue.js';

@@ -1,7 +1,7 @@
 import { CreateQueueCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createIngestSqsHandler, onMessageFailure, type MessageFailureReport } from '../../functions/ingest-sqs.js';
-import { ensureQueue, startSqs, type RunningSqs } from '../../src/local/emulators.js';
+import { ensureQueue, startSqs, type RunningSqs } from '../../src/emulators/emulators.js';
 import { SqsMessageSink } from '../../src/queue/sqs-sink.js';
 import { SqsMessageSource } from '../../src/queue/sqs-source.js';
 import type { ReceivedMessage } from '../../src/queue/types.js';

@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuthorizerContext } from '../../functions/auth.js';
 import { createIngestHttpHandler } from '../../functions/ingest-http.js';
-import { DynamoDbRuleOverrideStore } from '../../functions/rule-overrides.js';
+import { DynamoDbRuleOverrideStore } from '../../src/state/rule-overrides.js';
 import { createRulesApiHandler, lastDays } from '../../functions/rules-api.js';
 import { Runtime } from '../../functions/runtime.js';
 import { readConfig } from '../../functions/config.js';
-import { ensureStateTable, startDynamo, type RunningDynamo } from '../../src/local/emulators.js';
+import { ensureStateTable, startDynamo, type RunningDynamo } from '../../src/emulators/emulators.js';
 import { InMemoryCounterStore, InMemoryStateStore } from '../../src/state/index.js';
 import { context, EXAMPLE_EVENTS, httpEvent, JWT_TENANT_A, RecordingSink, RULES_DIR } from './helpers.js';
 

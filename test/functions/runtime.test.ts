@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { parseEvents, bodyBytes } from '../../functions/body.js';
 import { principalName } from '../../functions/auth.js';
 import { ConfigError, readConfig } from '../../functions/config.js';
-import { InMemoryRuleOverrideStore } from '../../functions/rule-overrides.js';
+import { InMemoryRuleOverrideStore } from '../../src/state/rule-overrides.js';
 import { Runtime } from '../../functions/runtime.js';
 import { InMemoryCounterStore, InMemoryStateStore } from '../../src/state/index.js';
 import { RecordingSink, RULES_DIR, testRuntime } from './helpers.js';

@@ -7,7 +7,7 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import { pathToFileURL } from 'node:url';
 import { interceptLocalhostDns } from 'fauxqs';
 import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
-import { ensureQueue, ensureStateTable, startDynamo, startSqs } from '../../src/local/emulators.js';
+import { ensureQueue, ensureStateTable, startDynamo, startSqs } from '../../src/emulators/emulators.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StixflowStack } from '../../infra/stack.js';
 import { REPO_ROOT as REPO } from '../../infra/bundling.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compilePattern } from '../../src/index.js';
+import { compilePattern } from '../../src/pattern/compile.js';
 import { createNormaliser, loadMapping, toBundle } from '../../src/normalise/index.js';
 import type { ObservedEvent } from '../../src/stix/types.js';
 import { byId, expectWellFormed, ofType, single } from './helpers.js';

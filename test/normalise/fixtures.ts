@@ -1,6 +1,6 @@
 /** Reads the fixtures under test/fixtures/<source>/, written by hand from each vendor's format documentation. */
 import { readFileSync } from 'node:fs';
-import { compilePattern } from '../../src/index.js';
+import { compilePattern } from '../../src/pattern/compile.js';
 import { toBundle } from '../../src/normalise/index.js';
 import { readDocuments } from '../../src/normalise/reader.js';
 import type { ObservedEvent } from '../../src/stix/types.js';

@@ -167,6 +167,7 @@ export const matched: boolean = compilePattern("[process:name = 'bash']").match(
     }
     expect(problems).toEqual([]);
     expect(existsSync(join(installed, 'dist', 'src', 'local'))).toBe(false);
+    expect(existsSync(join(installed, 'dist', 'src', 'emulators'))).toBe(false);
   });
 
   it('installs the stixflow command: it validates a pattern and stops quietly when piped to head', async () => {

@@ -2,7 +2,8 @@
  * Syntax and semantic errors: every error a pattern has, each with its code and position.
  */
 import { describe, expect, it } from 'vitest';
-import { checkPattern, compilePattern, PatternError, StixflowError, type Diagnostic } from '../../src/index.js';
+import { PatternError, StixflowError, type Diagnostic } from '../../src/errors.js';
+import { checkPattern, compilePattern } from '../../src/pattern/compile.js';
 import { PatternDiagnosticCode as Code } from '../../src/pattern/diagnostics.js';
 
 function errors(pattern: string, stixVersion: '2.0' | '2.1' = '2.1'): Diagnostic[] {

@@ -2,7 +2,7 @@
  * Builders of observed data for the pattern tests. Every test writes its own cases from the
  * STIX 2.1 specification; nothing here is read from outside the repository.
  */
-import { compilePattern } from '../../src/index.js';
+import { compilePattern } from '../../src/pattern/compile.js';
 import type { Bundle, ObservedData, StixObject } from '../../src/stix/types.js';
 
 /** The instant every relative time in the tests counts from. */

@@ -3,7 +3,10 @@
  * (STIX 2.1, 9.6–9.7), the binding the matcher returns, and input errors.
  */
 import { describe, expect, it } from 'vitest';
-import { compilePattern, InputError, MatchError, parsePattern, prepareObservations } from '../../src/index.js';
+import { InputError, MatchError } from '../../src/errors.js';
+import { compilePattern } from '../../src/pattern/compile.js';
+import { prepareObservations } from '../../src/pattern/observation.js';
+import { parsePattern } from '../../src/pattern/parse.js';
 import { at, matches, observed20, observed21, odId, one, sco } from './fixtures.js';
 
 const A = '[x-a:v = 1]';

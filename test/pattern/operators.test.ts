@@ -3,7 +3,8 @@
  * checked with a case that matches and one that does not.
  */
 import { describe, expect, it } from 'vitest';
-import { compilePattern, MatchError, PatternError } from '../../src/index.js';
+import { MatchError, PatternError } from '../../src/errors.js';
+import { compilePattern } from '../../src/pattern/compile.js';
 import { b64, matches, one } from './fixtures.js';
 
 /** A test object of type `t` with one value of each JSON type. */

@@ -3,7 +3,7 @@
  * `_refs` dereferencing within the same observed-data.
  */
 import { describe, expect, it } from 'vitest';
-import { compilePattern } from '../../src/index.js';
+import { compilePattern } from '../../src/pattern/compile.js';
 import { matches, observed20, observed21, one, sco } from './fixtures.js';
 
 const file = one('file', {

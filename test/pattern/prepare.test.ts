@@ -3,7 +3,8 @@
  * nest, and references resolve in the event's own bundle first, then anywhere in the input.
  */
 import { describe, expect, it } from 'vitest';
-import { compilePattern, prepareObservations } from '../../src/index.js';
+import { compilePattern } from '../../src/pattern/compile.js';
+import { prepareObservations } from '../../src/pattern/observation.js';
 import { observed21, sco } from './fixtures.js';
 
 describe('prepareObservations', () => {

@@ -4,13 +4,8 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { MatchError, PatternError } from '../../src/errors.js';
 import {
-  checkPattern,
-  compilePattern,
-  MatchError,
-  parsePattern,
-  PatternError,
-  printPattern,
   type ComparisonExpression,
   type Literal,
   type ObjectPath,
@@ -18,7 +13,10 @@ import {
   type PathStep,
   type PatternAst,
   type Qualifier,
-} from '../../src/index.js';
+} from '../../src/pattern/ast.js';
+import { checkPattern, compilePattern } from '../../src/pattern/compile.js';
+import { parsePattern } from '../../src/pattern/parse.js';
+import { printPattern } from '../../src/pattern/print.js';
 import { parseStixTimestamp } from '../../src/pattern/literals.js';
 import { observed21 } from './fixtures.js';
 

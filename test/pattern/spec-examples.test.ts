@@ -3,7 +3,7 @@
  * matched against observed data built for it, plus a variant that must not match.
  */
 import { describe, expect, it } from 'vitest';
-import { compilePattern } from '../../src/index.js';
+import { compilePattern } from '../../src/pattern/compile.js';
 import { at, b64, observed21, sco } from './fixtures.js';
 
 const SHA256 = 'aec070645fe53ee3b3763059376134f058cc337247c978add178b6ccdfb0019f';

@@ -1,70 +1,14 @@
 /**
  * The one pipeline (`Detector`) that every shell runs: the tenant path, inputs never written
- * to, and diagnostics that always name the raw input event.
+ * to, and diagnostics that always name the raw input event. That the CLI and the Lambda handler
+ * give the same ids: test/e2e/same-ids.test.ts; file and line in the CLI: test/cli/run-origins.test.ts.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createIngestHttpHandler } from '../../functions/ingest-http.js';
 import { Detector } from '../../src/pipeline/detector.js';
-import { loadRulesFromPaths } from '../../src/rules/load.js';
 import { createRule } from '../../src/rules/model.js';
 import { InMemoryStateStore } from '../../src/state/index.js';
-import type { AlertDocument } from '../../src/engine/alert.js';
-import { runCli } from '../cli/run-cli.js';
-import { context, EXAMPLE_LINES, httpEvent, RULES_DIR, testRuntime } from '../functions/helpers.js';
 
-const uuid = (n: number): string => `00000000-0000-4000-8000-${n.toString(16).padStart(12, '0')}`;
-
-/** A STIX 2.0 observed-data with embedded objects: one self-contained event. */
-function observed20(
-  n: number,
-  at: string,
-  objects: Record<string, Record<string, unknown>>,
-  extra: Record<string, unknown> = {},
-): Record<string, unknown> {
-  return {
-    type: 'observed-data',
-    id: `observed-data--${uuid(n)}`,
-    created: at,
-    modified: at,
-    first_observed: at,
-    last_observed: at,
-    number_observed: 1,
-    objects,
-    ...extra,
-  };
-}
-
-/** A STIX 2.1 bundle holding one observed-data per process name, all at `at`. */
-function bundleOf(
-  n: number,
-  at: string,
-  names: string[],
-  extra: Record<string, unknown> = {},
-): Record<string, unknown> {
-  const objects: Record<string, unknown>[] = [];
-  names.forEach((name, i) => {
-    const proc = { type: 'process', spec_version: '2.1', id: `process--${uuid(n * 100 + i + 50)}`, name };
-    objects.push(
-      {
-        type: 'observed-data',
-        spec_version: '2.1',
-        id: `observed-data--${uuid(n * 100 + i)}`,
-        created: at,
-        modified: at,
-        first_observed: at,
-        last_observed: at,
-        number_observed: 1,
-        object_refs: [proc.id],
-        ...extra,
-      },
-      proc,
-    );
-  });
-  return { type: 'bundle', id: `bundle--${uuid(n * 1000)}`, objects };
-}
+import { bundleOf, EXAMPLE_LINES, EXAMPLES, mixedEvents, observed20, uuid } from './detector-fixtures.js';
 
 function deepFreeze<T>(value: T): T {
   if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
@@ -72,42 +16,6 @@ function deepFreeze<T>(value: T): T {
     for (const child of Object.values(value)) deepFreeze(child);
   }
   return value;
-}
-
-const EXAMPLES = loadRulesFromPaths([RULES_DIR]);
-
-/** The README's five events, a STIX bundle (a shell from nginx, then a callback) claiming another tenant. */
-function mixedEvents(): unknown[] {
-  const at = '2026-01-01T11:00:00Z';
-  const parent = { type: 'process', spec_version: '2.1', id: `process--${uuid(901)}`, name: 'nginx' };
-  const shell = {
-    type: 'process',
-    spec_version: '2.1',
-    id: `process--${uuid(902)}`,
-    name: 'sh',
-    parent_ref: parent.id,
-  };
-  const bundle = {
-    type: 'bundle',
-    id: `bundle--${uuid(900)}`,
-    objects: [
-      {
-        type: 'observed-data',
-        spec_version: '2.1',
-        id: `observed-data--${uuid(903)}`,
-        created: at,
-        modified: at,
-        first_observed: at,
-        last_observed: at,
-        number_observed: 1,
-        object_refs: [shell.id, parent.id],
-        x_tenant: 'someone-else',
-      },
-      shell,
-      parent,
-    ],
-  };
-  return [...EXAMPLE_LINES.map((l) => JSON.parse(l) as unknown), bundle];
 }
 
 describe('Detector.process: one tenant path, inputs never mutated', () => {
@@ -129,33 +37,6 @@ describe('Detector.process: one tenant path, inputs never mutated', () => {
     ]);
     expect(new Set(result.alerts.map((a) => a.tenant))).toEqual(new Set(['tenant-a']));
     expect(events).toEqual(before);
-  });
-
-  it('gives the same observed-data ids and alert ids through Detector.process, the CLI and the Lambda handler', async () => {
-    const events = mixedEvents();
-    const detector = new Detector({ rules: EXAMPLES.rules, store: new InMemoryStateStore() });
-    const library = (await detector.process(events, 'tenant-a')).alerts;
-
-    const { runtime, sink } = testRuntime();
-    const handler = createIngestHttpHandler(() => runtime);
-    const response = await handler(httpEvent({ body: events.map((e) => JSON.stringify(e)).join('\n') }), context());
-    expect(response.statusCode).toBe(202);
-    const lambda = (await sink.drain()) as unknown as AlertDocument[];
-
-    const cli = await runCli(
-      ['run', '--rules', RULES_DIR, '--tenant', 'tenant-a', '--batch-size', '100', '-'],
-      events.map((e) => JSON.stringify(e)).join('\n'),
-    );
-    const fromCli = cli.out
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l) as AlertDocument);
-
-    const ids = (alerts: { id: string; ruleId: string; observedDataIds: string[] }[]) =>
-      alerts.map((a) => `${a.ruleId} ${a.id} ${a.observedDataIds.join(',')}`).sort();
-    expect(library).toHaveLength(6);
-    expect(ids(lambda)).toEqual(ids(library));
-    expect(ids(fromCli)).toEqual(ids(library));
   });
 
   it('derives different ids for another tenant (the tenant is part of derived ids)', async () => {
@@ -225,39 +106,5 @@ describe('Detector.process: every diagnostic names the raw input event', () => {
     const result = await detector.processObserved(normalised, 't');
     expect(result.rejected.map((d) => [d.eventIndex, d.code])).toEqual([[0, 'bad-timestamp']]);
     expect(result.errors.map((d) => [d.eventIndex, d.ruleId])).toEqual([[1, 'odd-ctime']]);
-  });
-});
-
-describe('stixflow run: diagnostics name the file and line of the event', () => {
-  it('points at the NDJSON line and at the item of a JSON array, whatever the batch size', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'stixflow-origins-'));
-    const rules = join(dir, 'rules.yaml');
-    writeFileSync(
-      rules,
-      `rules:\n  - id: odd-ctime\n    name: odd ctime\n    severity: low\n    pattern: "[file:ctime > t'2020-01-01T00:00:00Z']"\n`,
-    );
-    const ndjson = join(dir, 'one.ndjson');
-    writeFileSync(
-      ndjson,
-      [
-        '',
-        JSON.stringify({ nothing: 'to see' }),
-        JSON.stringify(bundleOf(1, '2026-01-01T10:00:00Z', ['a', 'b', 'c'])),
-      ].join('\n'),
-    );
-    const array = join(dir, 'two.json');
-    const badFile = observed20(2, '2026-01-01T10:00:01Z', { '0': { type: 'file', name: 'f', ctime: 'yesterday' } });
-    writeFileSync(
-      array,
-      JSON.stringify([observed20(3, '2026-01-01T10:00:02Z', { '0': { type: 'file', name: 'g' } }), badFile]),
-    );
-    for (const batchSize of ['1', '10']) {
-      const run = await runCli(['run', '--rules', rules, '--batch-size', batchSize, ndjson, array]);
-      expect(run.code).toBe(1);
-      const lines = run.err.trim().split('\n');
-      expect(lines[0]).toMatch(new RegExp(`^${ndjson}:2: event 0: error \\[unrecognised-format\\] `));
-      expect(lines[1]).toMatch(new RegExp(`^${array}:1 \\(item 1\\): event 3: error \\[bad-timestamp-in-data\\] `));
-      expect(lines.slice(2)).toEqual(['4 events, 0 alerts']);
-    }
   });
 });

@@ -10,7 +10,7 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ensureQueue, startSqs, type RunningSqs } from '../../src/local/emulators.js';
+import { ensureQueue, startSqs, type RunningSqs } from '../../src/emulators/emulators.js';
 import { QueueAckError, QueueConfigError } from '../../src/queue/errors.js';
 import { SqsMessageSink, fifoToken } from '../../src/queue/sqs-sink.js';
 import { SqsMessageSource } from '../../src/queue/sqs-source.js';

@@ -1,17 +1,13 @@
 /**
  * The rule-file loader on awkward directories and files (issue #11, item 14): links that point
- * nowhere or back up the tree, keys a rule file holds but nothing reads, and the rule's `type`.
+ * nowhere or back up the tree, keys a rule file holds but nothing reads, and the rule's `type`
+ * (carried into the alert: test/pipeline/rule-type.test.ts).
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Ajv2020 } from 'ajv/dist/2020.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { toAlertDocument } from '../../src/engine/alert.js';
-import { Detector } from '../../src/pipeline/detector.js';
 import { loadRules, loadRulesFromPaths } from '../../src/rules/load.js';
-import { InMemoryStateStore } from '../../src/state/memory-store.js';
-import { stixEvent } from './helpers.js';
 
 const ruleText = (id: string, extra = ''): string =>
   `id: ${id}\nname: ${id}\nseverity: low\npattern: "[process:name = 'bash']"\n${extra}`;
@@ -167,28 +163,5 @@ describe('keys nothing reads', () => {
         message: expect.stringContaining("tests[0]: unknown key 'expected'"),
       },
     ]);
-  });
-});
-
-describe("the rule's type", () => {
-  it('is kept on the rule and carried into the alert document as ruleType, which the alert schema accepts', async () => {
-    const { rules, diagnostics } = loadRules([
-      { file: 'r.yaml', text: ruleText('typed', 'type: process\n') + '---\n' + ruleText('untyped') },
-    ]);
-    expect(diagnostics).toEqual([]);
-    expect(rules.map((r) => r.type)).toEqual(['process', undefined]);
-    const detector = new Detector({ rules, store: new InMemoryStateStore() });
-    const result = await detector.process([
-      stixEvent({ n: 1, time: '2026-01-01T10:00:00Z', process: { name: 'bash' } }),
-    ]);
-    const documents = result.alerts.map(toAlertDocument);
-    expect(documents.map((d) => [d.ruleId, d.ruleType])).toEqual([
-      ['typed', 'process'],
-      ['untyped', undefined],
-    ]);
-    const validate = new Ajv2020({ allErrors: true, strict: true }).compile(
-      JSON.parse(readFileSync(new URL('../../schemas/alert.schema.json', import.meta.url), 'utf8')) as object,
-    );
-    for (const document of documents) expect(validate(document), JSON.stringify(validate.errors)).toBe(true);
   });
 });

@@ -1,6 +1,6 @@
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { ensureStateTable, startDynamo, type RunningDynamo } from '../../src/local/emulators.js';
+import { ensureStateTable, startDynamo, type RunningDynamo } from '../../src/emulators/emulators.js';
 import {
   CounterBuffer,
   DynamoDbCounterStore,

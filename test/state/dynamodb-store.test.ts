@@ -4,7 +4,7 @@ import {
   type BatchGetItemCommandOutput,
 } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureStateTable, startDynamo, type RunningDynamo } from '../../src/local/emulators.js';
+import { ensureStateTable, startDynamo, type RunningDynamo } from '../../src/emulators/emulators.js';
 import { DynamoDbStateStore } from '../../src/state/dynamodb-store.js';
 import { StateStoreError } from '../../src/state/errors.js';
 import { stateTableKey, TTL_ATTRIBUTE, VERSION_ATTRIBUTE } from '../../src/state/table-schema.js';

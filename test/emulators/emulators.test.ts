@@ -1,7 +1,7 @@
 import { DescribeTableCommand, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { GetQueueAttributesCommand, ListQueuesCommand } from '@aws-sdk/client-sqs';
 import { describe, expect, it } from 'vitest';
-import { ensureQueue, ensureStateTable, startDynamo, startSqs } from '../../src/local/emulators.js';
+import { ensureQueue, ensureStateTable, startDynamo, startSqs } from '../../src/emulators/emulators.js';
 import { QueueConfigError } from '../../src/queue/errors.js';
 
 describe('local emulators', () => {

@@ -14,7 +14,7 @@ import { observationLeaves, type ObservationExpression } from '../pattern/ast.js
 import { prepareEvent, type PreparedObservation } from '../pattern/observation.js';
 import { Detector } from '../pipeline/detector.js';
 import { InMemoryStateStore } from '../state/memory-store.js';
-import type { Rule } from './model.js';
+import type { Rule } from '../rules/model.js';
 
 type ObservationLeaf = Extract<ObservationExpression, { kind: 'observation' }>;
 

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { KeyTable } from '../../src/engine/key-table.js';
+import { KeyTable } from '../../src/rules/key-table.js';
 
 describe('KeyTable', () => {
   it('files and finds ids as a Map of lists would, through every resize', () => {

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadRules, loadRulesFromPaths } from '../../src/rules/load.js';
-import { runCli } from '../cli/run-cli.js';
+import { runCli } from './run-cli.js';
 
 const root = mkdtempSync(join(tmpdir(), 'stixflow-unsat-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));

@@ -3,7 +3,7 @@ import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { emitCommand } from '../../src/cli/emit.js';
 import type { Bundle } from '../../src/stix/types.js';
-import { matches } from './helpers.js';
+import { matches } from '../generate/helpers.js';
 
 async function run(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   const stdout = new PassThrough();

@@ -7,7 +7,7 @@
  *   pk = "O#rules"   sk = "R#" + encodeURIComponent(ruleId)   enabled (BOOL), updatedAt (S), updatedBy (S)
  */
 import { PutItemCommand, QueryCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { PARTITION_KEY, SORT_KEY } from '../src/state/table-schema.js';
+import { PARTITION_KEY, SORT_KEY } from './table-schema.js';
 
 export const OVERRIDE_PARTITION = 'O#rules';
 export const OVERRIDE_SK_PREFIX = 'R#';

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadRules } from '../../src/rules/load.js';
-import { harness, observedDataId, stixEvent, uuid } from './helpers.js';
+import { harness } from './harness.js';
+import { observedDataId, stixEvent, uuid } from '../rules/helpers.js';
 
 const ids = {
   current: `indicator--${uuid(0xa1)}`,

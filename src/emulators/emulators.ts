@@ -3,7 +3,8 @@
  * fauxqs for SQS, both bound to 127.0.0.1 on a free port. Nothing here talks to AWS; clients use
  * dummy credentials. dynalite keeps its tables in memory, or in a LevelDB directory (`path`)
  * that survives restarts; fauxqs is in memory only (it has no persistence), so the local stack
- * journals what it queues itself (src/local/journal.ts).
+ * journals what it queues itself (src/local/data-dir.ts).
+ * The local stack, the tests and the benches share this start-up; it depends on no handler.
  */
 import { mkdirSync } from 'node:fs';
 import type { Server } from 'node:http';

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { loadRulesFromPaths } from '../../src/rules/load.js';
-import { harness } from './helpers.js';
+import { harness } from './harness.js';
 
 const rulesPath = fileURLToPath(new URL('../../rules/examples.yaml', import.meta.url));
 const eventsPath = fileURLToPath(new URL('../../examples/events.ndjson', import.meta.url));

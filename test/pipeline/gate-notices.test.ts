@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AlertDocument } from '../../src/engine/alert.js';
-import { ensureStateTable, startDynamo, type RunningDynamo } from '../../src/local/emulators.js';
+import { ensureStateTable, startDynamo, type RunningDynamo } from '../../src/emulators/emulators.js';
 import { Detector } from '../../src/pipeline/detector.js';
 import { InMemoryQueue } from '../../src/queue/memory-queue.js';
 import type { MessageSink, OutgoingMessage, SendResult } from '../../src/queue/types.js';

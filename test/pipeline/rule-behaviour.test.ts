@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Detector } from '../../src/pipeline/detector.js';
-import { harness, observedDataId, rulesFrom, stixEvent } from './helpers.js';
+import { harness } from './harness.js';
+import { observedDataId, rulesFrom, stixEvent } from '../rules/helpers.js';
 
 const T = (clock: string): string => `2026-01-01T${clock}Z`;
 const bash = (n: number, time: string, host = 'web-1', extra: Record<string, unknown> = {}): Record<string, unknown> =>
