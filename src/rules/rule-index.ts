@@ -9,16 +9,26 @@
  * the candidate expressions, and only those are evaluated in full. A candidate is a necessary
  * condition, never a sufficient one: the full predicate still decides.
  */
-import { isComparisonJunction, type ComparisonExpression, type ObjectPath } from '../pattern/ast.js';
+import {
+  isComparisonJunction,
+  type ComparisonExpression,
+  type ComparisonLeaf,
+  type ObjectPath,
+} from '../pattern/ast.js';
+import { foldCase } from '../pattern/case-fold.js';
 import { parseIPv4Fast, parseNetwork } from '../pattern/cidr.js';
 import { compilePath } from '../pattern/evaluate.js';
 import type { PreparedObservation } from '../pattern/observation.js';
 import { KeyTable } from './key-table.js';
 
+/**
+ * `folded`: the comparison folds case (a case-insensitive rule), so its constant is filed folded
+ * and the event's values are folded before they are looked up in that condition's slot.
+ */
 type Condition =
-  | { path: ObjectPath; value: string | number | boolean }
-  | { path: ObjectPath; octet: number }
-  | { path: ObjectPath; substring: string };
+  | { path: ObjectPath; folded: boolean; value: string | number | boolean }
+  | { path: ObjectPath; folded: boolean; octet: number }
+  | { path: ObjectPath; folded: boolean; substring: string };
 
 /** Substring conditions are found through one trigram of the literal; shorter ones are not indexed. */
 const MIN_LITERAL = 3;
@@ -138,10 +148,10 @@ type Need = Condition[] | 'none';
 const INDEXABLE_PATH = (path: ObjectPath): boolean =>
   !path.steps.some((s) => s.kind === 'key' && /_(hex|bin)$/.test(s.name));
 
-function need(expr: ComparisonExpression, type: string): Need {
+function need(expr: ComparisonExpression, type: string, caseInsensitive: ReadonlySet<ComparisonLeaf>): Need {
   if (isComparisonJunction(expr)) {
-    const l = need(expr.left, type);
-    const r = need(expr.right, type);
+    const l = need(expr.left, type, caseInsensitive);
+    const r = need(expr.right, type, caseInsensitive);
     if (expr.kind === 'and') {
       if (l !== 'none' && l.length === 0) return [];
       if (r !== 'none' && r.length === 0) return [];
@@ -154,6 +164,9 @@ function need(expr: ComparisonExpression, type: string): Need {
   }
   if (expr.path.objectType !== type) return [];
   if (expr.negated || !INDEXABLE_PATH(expr.path)) return 'none';
+  const folded = caseInsensitive.has(expr);
+  const key = (v: string | number | boolean): string | number | boolean =>
+    folded && typeof v === 'string' ? foldCase(v) : v;
   if (
     expr.kind === 'comparison' &&
     expr.operator === '=' &&
@@ -162,13 +175,13 @@ function need(expr: ComparisonExpression, type: string): Need {
       expr.value.type === 'float' ||
       expr.value.type === 'bool')
   ) {
-    return [{ path: expr.path, value: expr.value.value as string | number | boolean }];
+    return [{ path: expr.path, folded, value: key(expr.value.value as string | number | boolean) }];
   }
   if (
     expr.kind === 'in' &&
     expr.values.every((v) => v.type === 'string' || v.type === 'int' || v.type === 'float' || v.type === 'bool')
   ) {
-    return expr.values.map((v) => ({ path: expr.path, value: v.value as string | number | boolean }));
+    return expr.values.map((v) => ({ path: expr.path, folded, value: key(v.value as string | number | boolean) }));
   }
   if (
     expr.kind === 'comparison' &&
@@ -179,12 +192,13 @@ function need(expr: ComparisonExpression, type: string): Need {
       expr.operator === 'LIKE'
         ? likeLiteral(expr.value.value.normalize('NFC'))
         : regexLiteral(expr.value.value.normalize('NFC'));
-    if (literal !== undefined) return [{ path: expr.path, substring: literal }];
+    // A folded value contains the fold of every (ASCII) literal its match contains.
+    if (literal !== undefined) return [{ path: expr.path, folded, substring: folded ? foldCase(literal) : literal }];
   }
   if (expr.kind === 'comparison' && expr.operator === 'ISSUBSET' && expr.value.type === 'string') {
     const network = parseNetwork(expr.value.value);
     if (network && network.family === 4 && network.prefix >= 8)
-      return [{ path: expr.path, octet: Number(network.address >> 24n) }];
+      return [{ path: expr.path, folded: false, octet: Number(network.address >> 24n) }];
   }
   return 'none';
 }
@@ -204,6 +218,8 @@ function addId<K>(map: Map<K, Ids>, key: K, id: number): void {
 
 interface PathSlot {
   path: ObjectPath;
+  /** Conditions of case-insensitive comparisons: the event's string values are folded first. */
+  folded: boolean;
   walk: ReturnType<typeof compilePath>;
   /**
    * string values, keyed by a 30-bit hash (see stringKey); one id is stored bare. A hash
@@ -230,6 +246,8 @@ export interface IndexStats {
   paths: number;
 }
 
+const NO_LEAVES: ReadonlySet<ComparisonLeaf> = new Set();
+
 export class RuleIndex {
   private readonly typeOnly = new Map<string, number[]>();
   private readonly slots = new Map<string, PathSlot[]>();
@@ -242,9 +260,15 @@ export class RuleIndex {
 
   /**
    * Files entry `id` (an observation expression) for each root type it can match. Ids must be
-   * small non-negative integers, unique per entry.
+   * small non-negative integers, unique per entry. `caseInsensitive`: the comparisons that fold
+   * case (CompiledPattern.caseInsensitiveLeaves).
    */
-  add(id: number, comparison: ComparisonExpression, rootTypes: readonly string[]): void {
+  add(
+    id: number,
+    comparison: ComparisonExpression,
+    rootTypes: readonly string[],
+    caseInsensitive: ReadonlySet<ComparisonLeaf> = NO_LEAVES,
+  ): void {
     if (id >= this.stamps.length) {
       const grown = new Uint32Array(Math.max(id + 1, this.stamps.length * 2));
       grown.set(this.stamps);
@@ -253,14 +277,14 @@ export class RuleIndex {
     this.size = Math.max(this.size, id + 1);
     this.stats.entries++;
     for (const type of rootTypes) {
-      const conditions = need(comparison, type);
+      const conditions = need(comparison, type, caseInsensitive);
       if (conditions === 'none') {
         push(this.typeOnly, type, id);
         this.stats.typeOnlyEntries++;
         continue;
       }
       for (const condition of conditions) {
-        const slot = this.slotFor(type, condition.path);
+        const slot = this.slotFor(type, condition.path, condition.folded);
         if ('value' in condition) {
           const v = condition.value;
           if (typeof v === 'string') slot.byString.add(stringKey(v), id);
@@ -283,16 +307,17 @@ export class RuleIndex {
     }
   }
 
-  private slotFor(type: string, path: ObjectPath): PathSlot {
+  private slotFor(type: string, path: ObjectPath, folded: boolean): PathSlot {
     // Length-prefixed parts: no two (type, path) pairs share a key, and it costs less than JSON
     // (a million indicators each look their slot up).
-    let id = `${type.length}:${type}`;
+    let id = `${folded ? 'f' : ''}${type.length}:${type}`;
     for (const step of path.steps)
       id += step.kind === 'key' ? `k${step.name.length}:${step.name}` : step.kind === 'index' ? `i${step.index};` : '*';
     let slot = this.slotByKey.get(id);
     if (!slot) {
       slot = {
         path,
+        folded,
         walk: compilePath(path.steps),
         byString: new KeyTable(),
         byNumber: new Map(),
@@ -333,8 +358,9 @@ export class RuleIndex {
   }
 
   /** Looks one value of the current path up in every kind of condition filed for it. */
-  private readonly lookUp = (value: unknown): boolean => {
+  private readonly lookUp = (found: unknown): boolean => {
     const slot = this.currentSlot as PathSlot;
+    const value = slot.folded && typeof found === 'string' ? foldCase(found) : found;
     if (typeof value === 'string') {
       if (slot.byString.size > 0) this.once(slot.byString.get(stringKey(value)));
       if (slot.byOctet.size > 0 && parseIPv4Fast(value, this.scratch))

@@ -97,6 +97,69 @@ describe('rule index', () => {
     );
   });
 
+  it('never loses a match of a case-insensitive rule (all paths or some), whatever the case of the event', () => {
+    const recase = (text: string, flips: boolean[]): string =>
+      [...text].map((c, i) => (flips[i % Math.max(1, flips.length)] ? c.toUpperCase() : c.toLowerCase())).join('');
+    const recased = fc.tuple(eventArb, fc.array(fc.boolean(), { minLength: 1, maxLength: 6 })).map(([event, flips]) => {
+      const process = event.objects[1] as { name: string; command_line: string };
+      process.name = recase(process.name, flips);
+      process.command_line = recase(process.command_line, flips.slice().reverse());
+      return event;
+    });
+    const mode = fc.constantFrom<true | string[]>(true, ['process:name'], ['process:command_line']);
+    fc.assert(
+      fc.property(
+        fc.array(expressionArb, { minLength: 1, maxLength: 8 }),
+        recased,
+        mode,
+        (expressions, event, caseInsensitive) => {
+          const index = new RuleIndex();
+          const patterns = expressions.map((e) => compilePattern(`[${e}]`, { caseInsensitive }));
+          patterns.forEach((p, id) => {
+            const o = p.observations[0]!;
+            index.add(id, o.expression.comparison, o.rootTypes, p.caseInsensitiveLeaves);
+          });
+          const [prepared] = prepareObservations([event]);
+          const offered = new Set<number>();
+          index.candidates(prepared!, (id) => offered.add(id));
+          patterns.forEach((p, id) => {
+            if (p.observations[0]!.test(prepared!))
+              expect(offered.has(id), `[${expressions[id]}] holds but was not offered`).toBe(true);
+          });
+        },
+      ),
+      { seed: 20261201, numRuns: 1500 },
+    );
+  });
+
+  it('files case-insensitive equality by the folded value: other values are not offered', () => {
+    const index = new RuleIndex();
+    const p = compilePattern("[process:name = 'WinWord.exe']", { caseInsensitive: true });
+    const q = compilePattern("[process:name = 'excel.exe']", { caseInsensitive: true });
+    for (const [id, pattern] of [p, q].entries()) {
+      const o = pattern.observations[0]!;
+      index.add(id, o.expression.comparison, o.rootTypes, pattern.caseInsensitiveLeaves);
+    }
+    const offeredFor = (name: string): number[] => {
+      const [prepared] = prepareObservations([
+        {
+          type: 'observed-data',
+          id: 'observed-data--1',
+          first_observed: '2026-01-01T00:00:00Z',
+          last_observed: '2026-01-01T00:00:00Z',
+          number_observed: 1,
+          objects: { 0: { type: 'process', name } },
+        },
+      ]);
+      const offered: number[] = [];
+      index.candidates(prepared!, (id) => offered.push(id));
+      return offered;
+    };
+    expect(offeredFor('WINWORD.EXE')).toEqual([0]);
+    expect(offeredFor('Excel.EXE')).toEqual([1]);
+    expect(offeredFor('notepad.exe')).toEqual([]);
+  });
+
   it('finds substring literals anywhere in a value, around non-ASCII characters too', () => {
     const text = fc
       .array(fc.constantFrom('a', 'b', 'c', '-', ' ', 'é', 'e\u0301', '\u00ff', '\u{1F600}'), { maxLength: 24 })
