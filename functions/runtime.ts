@@ -113,15 +113,15 @@ export const MAPPING_SCHEMA_FILE = 'mapping.schema.json';
 function useMappingsFrom(dir: string): void {
   try {
     setMappingSchemaText(readFileSync(join(dir, MAPPING_SCHEMA_FILE), 'utf8'));
-  } catch {
-    throw new ConfigError([`MAPPINGS_DIR ${dir} has no readable ${MAPPING_SCHEMA_FILE}`]);
+  } catch (error) {
+    throw new ConfigError([`MAPPINGS_DIR ${dir} has no readable ${MAPPING_SCHEMA_FILE}`], { cause: error });
   }
   const texts = {} as Record<(typeof BUILT_IN_MAPPING_FILES)[number], string>;
   for (const file of BUILT_IN_MAPPING_FILES) {
     try {
       texts[file] = readFileSync(join(dir, file), 'utf8');
-    } catch {
-      throw new ConfigError([`MAPPINGS_DIR ${dir} has no readable ${file}`]);
+    } catch (error) {
+      throw new ConfigError([`MAPPINGS_DIR ${dir} has no readable ${file}`], { cause: error });
     }
   }
   setBuiltInMappingTexts(texts);

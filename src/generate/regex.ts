@@ -5,6 +5,7 @@
  * from it. Anything else (`\b`, `\p{…}`, `\Q…\E`, …) is reported as unsupported instead of
  * guessed. Callers verify every sample with the real matcher: a sample is only a candidate.
  */
+import { StixflowBaseError } from '../errors.js';
 import type { Prng } from './prng.js';
 
 type Range = readonly [number, number];
@@ -70,7 +71,7 @@ const POSIX: Record<string, Range[]> = {
   ],
 };
 
-class Unsupported extends Error {}
+class Unsupported extends StixflowBaseError {}
 
 class Parser {
   private i = 0;

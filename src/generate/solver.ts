@@ -15,6 +15,7 @@ import {
   type ObservationExpression,
   type PathStep,
 } from '../pattern/ast.js';
+import { StixflowBaseError } from '../errors.js';
 import type { StixObject } from '../stix/types.js';
 import { printPath } from '../pattern/print.js';
 import { byPosition, conjuncts, describeTest, takeConjuncts, type ValueLeaf } from './leaves.js';
@@ -87,7 +88,7 @@ function stepText(step: PathStep): string {
       : '[*]';
 }
 
-class Unsat extends Error {
+class Unsat extends StixflowBaseError {
   constructor(
     readonly display: string,
     readonly reason: string,
@@ -458,7 +459,7 @@ interface RealiseContext {
   avoid: Set<string>;
 }
 
-class RealiseFailure extends Error {
+class RealiseFailure extends StixflowBaseError {
   constructor(readonly failure: Failure) {
     super(failure.message);
   }

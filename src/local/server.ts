@@ -168,9 +168,10 @@ export function parseLocalTokens(text: string): Record<string, LocalToken> {
   let value: unknown;
   try {
     value = JSON.parse(text);
-  } catch {
+  } catch (error) {
     throw new EmulatorError(
       'STIXFLOW_LOCAL_TOKENS must be JSON: {"<token>": {"principal": "…", "tenant": "…", "admin": true}}',
+      { cause: error },
     );
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value))
