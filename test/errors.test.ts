@@ -2,10 +2,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, readConfig } from '../functions/config.js';
+import { ConfigError } from '../functions/config.js';
 import { MessageFailure } from '../functions/ingest-sqs.js';
-import { InMemoryRuleOverrideStore } from '../functions/rule-overrides.js';
-import { HandlerRuntime } from '../functions/runtime.js';
 import { OutputClosedError } from '../src/cli/io.js';
 import { InputError, MatchError, PatternError, StixflowBaseError, StixflowError } from '../src/errors.js';
 import { GenerationError } from '../src/generate/analysis.js';
@@ -20,9 +18,8 @@ import {
   InvalidStateWriteError,
   StateStoreError,
 } from '../src/state/errors.js';
-import { InMemoryCounterStore, InMemoryStateStore } from '../src/state/index.js';
 import { stateTableKey } from '../src/state/table-schema.js';
-import { RecordingSink, RULES_DIR } from './functions/helpers.js';
+import { testRuntime } from './functions/helpers.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
@@ -111,18 +108,9 @@ describe('an error that wraps another keeps it as cause', () => {
   });
 
   it('a MAPPINGS_DIR without the schema keeps the file system error', () => {
-    const config = readConfig(
-      { TABLE_NAME: 't', ALERT_QUEUE_URL: 'q', RULES_DIR, MAPPINGS_DIR: '/nonexistent/mappings' },
-      'ingest',
-    );
     let thrown: unknown;
     try {
-      new HandlerRuntime(config, {
-        store: new InMemoryStateStore(),
-        counters: new InMemoryCounterStore(),
-        sink: new RecordingSink(),
-        overrides: new InMemoryRuleOverrideStore(),
-      });
+      testRuntime({ MAPPINGS_DIR: '/nonexistent/mappings' });
     } catch (error) {
       thrown = error;
     }
