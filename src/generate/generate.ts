@@ -47,7 +47,7 @@ export interface NearMiss {
   kind: NearMissKind;
 }
 
-export const DEFAULT_START = '2024-01-01T00:00:00Z';
+const DEFAULT_START = '2024-01-01T00:00:00Z';
 const SECOND = 1_000_000;
 
 // ---------------------------------------------------------------------------------------------

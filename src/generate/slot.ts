@@ -56,7 +56,7 @@ function literalTypes(lit: Literal): DataType[] {
 }
 
 /** The data types for which the leaf can be true; 'any' when a non-value (or absent type) satisfies it anyway. */
-export function requirement(leaf: ValueLeaf): Requirement {
+function requirement(leaf: ValueLeaf): Requirement {
   if (leaf.kind === 'in') return leaf.negated ? 'any' : new Set(leaf.values.flatMap(literalTypes));
   const op = leaf.operator;
   const positive = op === '!=' ? leaf.negated : !leaf.negated;

@@ -731,7 +731,7 @@ function emptyInterTypes(sides: { types: Set<string>; leaf: ComparisonLeaf }[]):
  * the answer "no type" is a proof; a budget of planned alternatives bounds the work, and what
  * is left undecided keeps every type its comparisons name.
  */
-export function decideComparison(expr: ComparisonExpression, budget: { plans: number }): Decision {
+function decideComparison(expr: ComparisonExpression, budget: { plans: number }): Decision {
   if (!isComparisonJunction(expr)) {
     if (budget.plans <= 0) return { types: new Set([expr.path.objectType]), failures: [] };
     budget.plans--;
