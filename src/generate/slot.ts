@@ -403,7 +403,7 @@ function nearStrings(base: string, prng: Prng, ctx: PropertyContext): string[] {
               : 120,
       );
     out.push(base.slice(0, -1) + bump(last));
-    const first = base[0] as string;
+    const first = base.charAt(0);
     const flipped = first === first.toUpperCase() ? first.toLowerCase() : first.toUpperCase();
     if (flipped !== first) out.push(flipped + base.slice(1));
     out.push(base.slice(0, -1));
