@@ -24,6 +24,7 @@ import {
 } from '../infra/bundling.js';
 import { Detector } from '../src/pipeline/detector.js';
 import { loadRules, type RuleSource } from '../src/rules/load.js';
+import { SEVERITIES } from '../src/rules/model.js';
 import { InMemoryStateStore } from '../src/state/memory-store.js';
 import type { BenchRow } from './table.js';
 
@@ -35,7 +36,7 @@ function generatedRule(i: number): Record<string, unknown> {
     id: `gen-${i}`,
     name: `Generated rule ${i}`,
     description: `shape ${i % 10}`,
-    severity: ['low', 'medium', 'high', 'critical'][i % 4],
+    severity: SEVERITIES[i % SEVERITIES.length],
     tags: [`bench.${i % 7}`],
   };
   const port = 1024 + (i % 60_000);

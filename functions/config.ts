@@ -7,8 +7,8 @@ import { resolve } from 'node:path';
 import { StixflowError } from '../src/errors.js';
 
 export class ConfigError extends StixflowError {
-  constructor(problems: string[]) {
-    super('config', `stixflow: invalid function configuration:\n  - ${problems.join('\n  - ')}`);
+  constructor(problems: string[], options?: ErrorOptions) {
+    super('config', `stixflow: invalid function configuration:\n  - ${problems.join('\n  - ')}`, [], options);
   }
 }
 

@@ -26,7 +26,7 @@ import {
   metrics,
   rejectionSummary,
   sharedRuntime,
-  type Runtime,
+  type HandlerRuntime,
 } from './runtime.js';
 
 const RETRY_AFTER_SECONDS = '1';
@@ -39,7 +39,7 @@ function json(
   return { statusCode, headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) };
 }
 
-export function createIngestHttpHandler(getRuntime: () => Runtime) {
+export function createIngestHttpHandler(getRuntime: () => HandlerRuntime) {
   return middy<HttpApiEvent, APIGatewayProxyStructuredResultV2, Error, Context>()
     .use(injectLambdaContext(logger, { logEvent: false, resetKeys: true }))
     .use(logMetrics(metrics, { captureColdStartMetric: true }))

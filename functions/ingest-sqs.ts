@@ -23,7 +23,7 @@ import {
   metrics,
   rejectionSummary,
   sharedRuntime,
-  type Runtime,
+  type HandlerRuntime,
 } from './runtime.js';
 
 /** Why a message failed; `code` is stable, `reason` names no payload content. */
@@ -57,7 +57,7 @@ export interface MessageOutcome {
   alertIds: string[];
 }
 
-async function processMessage(runtime: Runtime, record: SQSRecord): Promise<MessageOutcome> {
+async function processMessage(runtime: HandlerRuntime, record: SQSRecord): Promise<MessageOutcome> {
   const attribute = record.messageAttributes?.tenant?.stringValue;
   const tenant = attribute ?? runtime.config.defaultTenant;
   if (!isValidTenant(tenant))
@@ -89,7 +89,7 @@ async function processMessage(runtime: Runtime, record: SQSRecord): Promise<Mess
   return { accepted: outcome.accepted, rejected: outcome.rejections.length, alertIds: outcome.alertIds };
 }
 
-export function createIngestSqsHandler(getRuntime: () => Runtime) {
+export function createIngestSqsHandler(getRuntime: () => HandlerRuntime) {
   // One processor per handler, reused across invocations as Powertools recommends.
   const processor = new BatchProcessor(EventType.SQS);
   return middy<SQSEvent, SQSBatchResponse, Error, Context>()

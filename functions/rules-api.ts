@@ -22,7 +22,7 @@ import type { Diagnostic } from '../src/errors.js';
 import { COUNTER_NAMES, utcDay, zeroCounts, type CounterValues } from '../src/state/counters.js';
 import { callerOf, hasAdminScope, type HttpApiEvent } from './auth.js';
 import { decodeBody } from './body.js';
-import { inLambda, logger, metrics, sharedRuntime, type Runtime } from './runtime.js';
+import { inLambda, logger, metrics, sharedRuntime, type HandlerRuntime } from './runtime.js';
 
 export const COUNTER_DAYS = 7;
 
@@ -55,7 +55,11 @@ function publicDiagnostic(d: Diagnostic, rulesDir: string): Record<string, unkno
   };
 }
 
-async function listRules(runtime: Runtime, tenant: string, now: number): Promise<APIGatewayProxyStructuredResultV2> {
+async function listRules(
+  runtime: HandlerRuntime,
+  tenant: string,
+  now: number,
+): Promise<APIGatewayProxyStructuredResultV2> {
   await runtime.refreshOverrides(true);
   const days = lastDays(now);
   const ids = runtime.rules.map((r) => r.id);
@@ -114,7 +118,7 @@ async function listRules(runtime: Runtime, tenant: string, now: number): Promise
 }
 
 async function patchRule(
-  runtime: Runtime,
+  runtime: HandlerRuntime,
   event: HttpApiEvent,
   principal: string,
   now: number,
@@ -146,7 +150,7 @@ async function patchRule(
   });
 }
 
-export function createRulesApiHandler(getRuntime: () => Runtime, now: () => number = Date.now) {
+export function createRulesApiHandler(getRuntime: () => HandlerRuntime, now: () => number = Date.now) {
   return middy<HttpApiEvent, APIGatewayProxyStructuredResultV2, Error, Context>()
     .use(injectLambdaContext(logger, { logEvent: false, resetKeys: true }))
     .use(logMetrics(metrics))

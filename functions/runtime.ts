@@ -2,7 +2,7 @@
  * Per-container setup shared by the Lambda handlers: configuration from the environment
  * (validated at init), the rules shipped with the bundle (loaded and compiled once), the AWS
  * clients, the stores and the Detector. Handlers stay thin: they adapt their event to
- * `Runtime.ingestText` and its outcome to their response.
+ * `HandlerRuntime.ingestText` and its outcome to their response.
  *
  * Logging: counts, codes, tenants, message and request ids. Never event bodies, alert contents
  * or credentials.
@@ -113,21 +113,21 @@ export const MAPPING_SCHEMA_FILE = 'mapping.schema.json';
 function useMappingsFrom(dir: string): void {
   try {
     setMappingSchemaText(readFileSync(join(dir, MAPPING_SCHEMA_FILE), 'utf8'));
-  } catch {
-    throw new ConfigError([`MAPPINGS_DIR ${dir} has no readable ${MAPPING_SCHEMA_FILE}`]);
+  } catch (error) {
+    throw new ConfigError([`MAPPINGS_DIR ${dir} has no readable ${MAPPING_SCHEMA_FILE}`], { cause: error });
   }
   const texts = {} as Record<(typeof BUILT_IN_MAPPING_FILES)[number], string>;
   for (const file of BUILT_IN_MAPPING_FILES) {
     try {
       texts[file] = readFileSync(join(dir, file), 'utf8');
-    } catch {
-      throw new ConfigError([`MAPPINGS_DIR ${dir} has no readable ${file}`]);
+    } catch (error) {
+      throw new ConfigError([`MAPPINGS_DIR ${dir} has no readable ${file}`], { cause: error });
     }
   }
   setBuiltInMappingTexts(texts);
 }
 
-export class Runtime {
+export class HandlerRuntime {
   readonly config: RuntimeConfig;
   /** Rules as shipped (their own `enabled` flags), compiled once. */
   readonly rules: Rule[];
@@ -319,17 +319,17 @@ export function rejectionSummary(rejections: Rejection[]): Record<string, number
 // ---------------------------------------------------------------- the per-container runtime
 
 let sharedOptions: { env?: Record<string, string | undefined>; deps?: RuntimeDeps } = {};
-const shared = new Map<FunctionRole, Runtime>();
+const shared = new Map<FunctionRole, HandlerRuntime>();
 
 /**
  * The container's runtime for a function role, built on first use from the environment (or
  * from `configureSharedRuntime`). Lambda handlers build it during init, so a bad configuration
  * fails the init with a ConfigError naming every problem.
  */
-export function sharedRuntime(role: FunctionRole): Runtime {
+export function sharedRuntime(role: FunctionRole): HandlerRuntime {
   let runtime = shared.get(role);
   if (!runtime) {
-    runtime = new Runtime(readConfig(sharedOptions.env ?? process.env, role), sharedOptions.deps);
+    runtime = new HandlerRuntime(readConfig(sharedOptions.env ?? process.env, role), sharedOptions.deps);
     shared.set(role, runtime);
   }
   return runtime;

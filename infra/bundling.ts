@@ -3,10 +3,10 @@
  * (NodejsFunction, bundling locally with esbuild, never Docker) and by bench/coldstart.ts, so
  * the benchmark measures what is deployed. No aws-cdk-lib import here: the bench stays light.
  */
-import { fileURLToPath } from 'node:url';
+import { packageRoot } from '../src/util/package-root.js';
 
-/** Repository root (this file is infra/bundling.ts). */
-export const REPO_ROOT = fileURLToPath(new URL('../', import.meta.url));
+/** Repository root. */
+export const REPO_ROOT = packageRoot();
 
 /** The functions, by construct id, with their entry files relative to the repository root. */
 export const FUNCTION_ENTRIES = {

@@ -32,13 +32,26 @@ export interface Diagnostic extends SourceLocation {
   expected?: string[];
 }
 
-export class StixflowError extends Error {
+/**
+ * The root of every error class the project defines. It names the error after its class and
+ * keeps the error it wraps as `cause`, so a log shows the AWS SDK or parser error underneath.
+ * Control-flow signals (the output's reader has gone, a generator search that gave up) extend
+ * it directly; errors a caller reports extend `StixflowError`.
+ */
+export class StixflowBaseError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** An error a caller reports: a stable `code` and the diagnostics saying what went wrong where. */
+export class StixflowError extends StixflowBaseError {
   readonly code: string;
   readonly diagnostics: Diagnostic[];
 
-  constructor(code: string, message: string, diagnostics: Diagnostic[] = []) {
-    super(message);
-    this.name = new.target.name;
+  constructor(code: string, message: string, diagnostics: Diagnostic[] = [], options?: ErrorOptions) {
+    super(message, options);
     this.code = code;
     this.diagnostics = diagnostics;
   }

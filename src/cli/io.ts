@@ -1,7 +1,7 @@
 /** Shared plumbing for CLI commands: streams, input reading, diagnostics rendering. */
 import { readFileSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { formatDiagnostic, type Diagnostic } from '../errors.js';
+import { formatDiagnostic, StixflowBaseError, type Diagnostic } from '../errors.js';
 import { readDocuments } from '../normalise/reader.js';
 
 export interface CliIo {
@@ -88,7 +88,7 @@ export function count(n: number, noun: string, plural = `${noun}s`): string {
  * The output's reader has gone (a pipe closed by `head`): the command stops here, as a C tool
  * stops at SIGPIPE. Not a failure; bin/stixflow.js exits quietly with status 0.
  */
-export class OutputClosedError extends Error {
+export class OutputClosedError extends StixflowBaseError {
   constructor() {
     super('the output was closed by its reader');
   }

@@ -3,7 +3,7 @@
  * `argv` holds the arguments after the command name.
  */
 import { readFile } from 'node:fs/promises';
-import { formatDiagnostics, InputError, type Diagnostic } from '../errors.js';
+import { formatDiagnostics, InputError, StixflowBaseError, type Diagnostic } from '../errors.js';
 import { createNormaliser, loadMapping, toBundle, type Mapping } from '../normalise/index.js';
 import type { Bundle, ObservedEvent, StixObject } from '../stix/types.js';
 import { STIXFLOW_NAMESPACE, uuidv5 } from '../normalise/ids.js';
@@ -40,7 +40,7 @@ interface Options {
   help: boolean;
 }
 
-class UsageError extends Error {}
+class UsageError extends StixflowBaseError {}
 
 function parseArgs(argv: string[]): Options {
   const options: Options = { mappings: [], tenant: undefined, format: 'ndjson', inputs: [], help: false };

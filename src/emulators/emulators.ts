@@ -28,8 +28,8 @@ const LOOPBACK = '127.0.0.1';
 
 /** An emulator failed to start, stop, or reach the state the caller asked for. */
 export class EmulatorError extends StixflowError {
-  constructor(message: string) {
-    super('emulator', message);
+  constructor(message: string, options?: ErrorOptions) {
+    super('emulator', message, [], options);
   }
 }
 

@@ -20,7 +20,7 @@ const cache = new WeakMap<CompiledPattern, PatternAnalysis>();
 const solvers = new WeakMap<ObservationLeaf, ObservationSolver>();
 
 /** The solver of one observation expression, built once per expression node. */
-export function solverFor(expression: ObservationLeaf): ObservationSolver {
+function solverFor(expression: ObservationLeaf): ObservationSolver {
   let solver = solvers.get(expression);
   if (!solver) {
     solver = new ObservationSolver(expression);
@@ -45,7 +45,7 @@ export function analyse(pattern: CompiledPattern): PatternAnalysis {
   return analysis;
 }
 
-export function failureDiagnostic(failure: Failure, fallback: ObservationExpression, code: string): Diagnostic {
+function failureDiagnostic(failure: Failure, fallback: ObservationExpression, code: string): Diagnostic {
   const span = failure.leaf?.span ?? ('span' in fallback ? fallback.span : undefined);
   const d: Diagnostic = { severity: 'error', code, message: failure.message };
   if (span) Object.assign(d, { line: span.line, column: span.column, offset: span.offset, length: span.length });
@@ -88,7 +88,7 @@ function dedupe(ds: Diagnostic[]): Diagnostic[] {
   });
 }
 
-export function observationDiagnostics(a: PatternAnalysis, index: number, unsatOnly: boolean): Diagnostic[] {
+function observationDiagnostics(a: PatternAnalysis, index: number, unsatOnly: boolean): Diagnostic[] {
   return solverDiagnostics(a.solvers[index] as ObservationSolver, unsatOnly);
 }
 

@@ -47,7 +47,7 @@ export interface NearMiss {
   kind: NearMissKind;
 }
 
-export const DEFAULT_START = '2024-01-01T00:00:00Z';
+const DEFAULT_START = '2024-01-01T00:00:00Z';
 const SECOND = 1_000_000;
 
 // ---------------------------------------------------------------------------------------------
@@ -296,15 +296,13 @@ function generateBaseSets(a: PatternAnalysis, options: GenerateOptions): BaseSet
       set = tryGenerateSet(a, prng.fork(i * 131 + attempt), attempt < 6 ? cursor : start);
     }
     if (!set) {
-      const diagnostics = [
-        {
-          severity: 'error' as const,
-          code: 'unsupported-generation',
-          message:
-            'no generated event set satisfied the pattern under the batch matcher (timing or value constraints beyond the generator)',
-        },
-      ];
-      throw new GenerationError('unsupported-generation', diagnostics[0].message, diagnostics);
+      const diagnostic = {
+        severity: 'error' as const,
+        code: 'unsupported-generation',
+        message:
+          'no generated event set satisfied the pattern under the batch matcher (timing or value constraints beyond the generator)',
+      };
+      throw new GenerationError(diagnostic.code, diagnostic.message, [diagnostic]);
     }
     sets.push(set);
     const times = set.events.map((e) => e.inst.time);

@@ -1,5 +1,5 @@
 /** Rule-testing toolkit: event generation, near misses, unsatisfiable-pattern detection. */
-export { generateEvents, DEFAULT_START } from './generate.js';
+export { generateEvents } from './generate.js';
 export type { GenerateOptions, GeneratedSet, NearMiss, NearMissKind } from './generate.js';
 export { findUnsatisfiable, satisfiabilityDiagnostics } from './unsat.js';
 export { GenerationError } from './analysis.js';

@@ -114,22 +114,22 @@ function lastKey(ctx: PropertyContext): string {
   return ctx.keys[ctx.keys.length - 1] ?? '';
 }
 
-export function randomIPv4(prng: Prng): string {
+function randomIPv4(prng: Prng): string {
   const kind = prng.int(0, 3);
   if (kind === 0) return `10.${prng.int(0, 255)}.${prng.int(0, 255)}.${prng.int(1, 254)}`;
   if (kind === 1) return `192.168.${prng.int(0, 255)}.${prng.int(1, 254)}`;
   return `${prng.pick([52, 104, 151, 185, 203, 45])}.${prng.int(0, 255)}.${prng.int(0, 255)}.${prng.int(1, 254)}`;
 }
 
-export function randomIPv6(prng: Prng): string {
+function randomIPv6(prng: Prng): string {
   return `2001:db8:${prng.int(0, 0xffff).toString(16)}::${prng.int(1, 0xffff).toString(16)}`;
 }
 
-export function randomMac(prng: Prng): string {
+function randomMac(prng: Prng): string {
   return Array.from({ length: 6 }, () => prng.int(0, 255).toString(16).padStart(2, '0')).join(':');
 }
 
-export function randomTimestampNear(prng: Prng, baseMicros: number): number {
+function randomTimestampNear(prng: Prng, baseMicros: number): number {
   return baseMicros - prng.int(0, 86_400) * 1_000_000;
 }
 

@@ -5,6 +5,7 @@
  * from it. Anything else (`\b`, `\p{…}`, `\Q…\E`, …) is reported as unsupported instead of
  * guessed. Callers verify every sample with the real matcher: a sample is only a candidate.
  */
+import { StixflowBaseError } from '../errors.js';
 import type { Prng } from './prng.js';
 
 type Range = readonly [number, number];
@@ -70,7 +71,7 @@ const POSIX: Record<string, Range[]> = {
   ],
 };
 
-class Unsupported extends Error {}
+class Unsupported extends StixflowBaseError {}
 
 class Parser {
   private i = 0;
@@ -89,12 +90,13 @@ class Parser {
   }
 
   private alternation(): RegexNode {
-    const options = [this.sequence()];
+    const first = this.sequence();
+    const options = [first];
     while (this.peek() === '|') {
       this.i++;
       options.push(this.sequence());
     }
-    return options.length === 1 ? (options[0] as RegexNode) : { k: 'alt', options };
+    return options.length === 1 ? first : { k: 'alt', options };
   }
 
   private sequence(): RegexNode {
@@ -103,7 +105,8 @@ class Parser {
       const atom = this.atom();
       if (atom) items.push(this.quantified(atom));
     }
-    return items.length === 1 ? (items[0] as RegexNode) : { k: 'seq', items };
+    const [only] = items;
+    return items.length === 1 && only !== undefined ? only : { k: 'seq', items };
   }
 
   private quantified(atom: RegexNode): RegexNode {
@@ -258,8 +261,9 @@ class Parser {
       if (this.peek() === '-' && this.src[this.i + 1] !== ']' && this.i + 1 < this.src.length) {
         this.i++;
         const hi = this.classAtom();
-        if (hi.length !== 1 || (hi[0] as Range)[0] !== (hi[0] as Range)[1]) throw new Unsupported('class range bound');
-        const hiCp = (hi[0] as Range)[0];
+        const [bound] = hi;
+        if (hi.length !== 1 || bound === undefined || bound[0] !== bound[1]) throw new Unsupported('class range bound');
+        const hiCp = bound[0];
         if (hiCp < loCp) throw new Unsupported('reversed class range');
         ranges.push([loCp, hiCp]);
       } else ranges.push(...(lo as Range[]));

@@ -56,7 +56,7 @@ function literalTypes(lit: Literal): DataType[] {
 }
 
 /** The data types for which the leaf can be true; 'any' when a non-value (or absent type) satisfies it anyway. */
-export function requirement(leaf: ValueLeaf): Requirement {
+function requirement(leaf: ValueLeaf): Requirement {
   if (leaf.kind === 'in') return leaf.negated ? 'any' : new Set(leaf.values.flatMap(literalTypes));
   const op = leaf.operator;
   const positive = op === '!=' ? leaf.negated : !leaf.negated;
@@ -403,7 +403,7 @@ function nearStrings(base: string, prng: Prng, ctx: PropertyContext): string[] {
               : 120,
       );
     out.push(base.slice(0, -1) + bump(last));
-    const first = base[0] as string;
+    const first = base.charAt(0);
     const flipped = first === first.toUpperCase() ? first.toLowerCase() : first.toUpperCase();
     if (flipped !== first) out.push(flipped + base.slice(1));
     out.push(base.slice(0, -1));

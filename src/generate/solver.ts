@@ -15,6 +15,7 @@ import {
   type ObservationExpression,
   type PathStep,
 } from '../pattern/ast.js';
+import { StixflowBaseError } from '../errors.js';
 import type { StixObject } from '../stix/types.js';
 import { printPath } from '../pattern/print.js';
 import { byPosition, conjuncts, describeTest, takeConjuncts, type ValueLeaf } from './leaves.js';
@@ -87,7 +88,7 @@ function stepText(step: PathStep): string {
       : '[*]';
 }
 
-class Unsat extends Error {
+class Unsat extends StixflowBaseError {
   constructor(
     readonly display: string,
     readonly reason: string,
@@ -458,7 +459,7 @@ interface RealiseContext {
   avoid: Set<string>;
 }
 
-class RealiseFailure extends Error {
+class RealiseFailure extends StixflowBaseError {
   constructor(readonly failure: Failure) {
     super(failure.message);
   }
@@ -730,7 +731,7 @@ function emptyInterTypes(sides: { types: Set<string>; leaf: ComparisonLeaf }[]):
  * the answer "no type" is a proof; a budget of planned alternatives bounds the work, and what
  * is left undecided keeps every type its comparisons name.
  */
-export function decideComparison(expr: ComparisonExpression, budget: { plans: number }): Decision {
+function decideComparison(expr: ComparisonExpression, budget: { plans: number }): Decision {
   if (!isComparisonJunction(expr)) {
     if (budget.plans <= 0) return { types: new Set([expr.path.objectType]), failures: [] };
     budget.plans--;

@@ -31,11 +31,9 @@
  * emulator's queues directly (not through /queue), do not survive a restart.
  */
 import { randomUUID } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import {
   DeleteMessageBatchCommand,
   ReceiveMessageCommand,
@@ -46,6 +44,7 @@ import {
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { APIGatewayProxyStructuredResultV2, Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import type { AlertDocument } from '../engine/alert.js';
+import { packageRoot } from '../util/package-root.js';
 import { claimDataDir, DYNAMO_SUBDIR, IngestJournal } from './data-dir.js';
 import {
   EmulatorError,
@@ -138,12 +137,6 @@ export const INGEST_DLQ = 'stixflow-ingest-dlq';
 export const ALERT_QUEUE = 'stixflow-alerts.fifo';
 export const ALERT_DLQ = 'stixflow-alerts-dlq.fifo';
 
-/** The repository root: `../../` from src/local, `../../../` from a compiled dist/src/local. */
-const repoRoot =
-  ['../../', '../../../']
-    .map((up) => resolve(fileURLToPath(new URL(up, import.meta.url))))
-    .find((dir) => existsSync(resolve(dir, 'rules'))) ?? resolve(fileURLToPath(new URL('../../', import.meta.url)));
-
 /** Who a token stands for: from `tokens` when given, else the default `local-dev` tokens. */
 export function localPrincipal(token: string, tokens?: Record<string, LocalToken>): LocalToken | undefined {
   if (tokens) return Object.prototype.hasOwnProperty.call(tokens, token) ? tokens[token] : undefined;
@@ -175,9 +168,10 @@ export function parseLocalTokens(text: string): Record<string, LocalToken> {
   let value: unknown;
   try {
     value = JSON.parse(text);
-  } catch {
+  } catch (error) {
     throw new EmulatorError(
       'STIXFLOW_LOCAL_TOKENS must be JSON: {"<token>": {"principal": "…", "tenant": "…", "admin": true}}',
+      { cause: error },
     );
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value))
@@ -332,7 +326,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const quiet = options.quiet ?? false;
   const printAlerts = options.printAlerts ?? !quiet;
   const print = options.print ?? ((line: string) => console.log(line));
-  const rulesDir = resolve(options.rulesDir ?? resolve(repoRoot, 'rules'));
+  const rulesDir = resolve(options.rulesDir ?? resolve(packageRoot(), 'rules'));
   const keep = options.keepAlerts ?? DEFAULT_KEEP_ALERTS;
   if (!Number.isInteger(keep) || keep < 0) throw new EmulatorError(`keepAlerts must be a whole number, got ${keep}`);
   const dataDir = options.dataDir !== undefined ? resolve(options.dataDir) : undefined;

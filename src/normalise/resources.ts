@@ -1,24 +1,14 @@
-/**
- * Files shipped beside the code (built-in mappings, the mapping JSON Schema). They live at the repository root;
- * from `src/normalise/*.ts` that is `../../`, from the compiled `dist/src/normalise/*.js` it is `../../../`.
- */
+/** Files shipped beside the code (built-in mappings, the mapping JSON Schema), at the package root. */
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { packageRoot } from '../util/package-root.js';
 
-const ROOT_CANDIDATES = ['../../', '../../../'];
-
-export function resourceUrl(relative: string): URL {
-  return new URL(`../../${relative}`, import.meta.url);
-}
-
-/** Reads a shipped file, trying the source-tree layout first and then the compiled one. */
+/** Reads a shipped file, `relative` to the package root. */
 export function readResource(relative: string): string {
-  let lastError: unknown;
-  for (const root of ROOT_CANDIDATES) {
-    try {
-      return readFileSync(new URL(`${root}${relative}`, import.meta.url), 'utf8');
-    } catch (error) {
-      lastError = error;
-    }
+  const path = join(packageRoot(), relative);
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new Error(`stixflow: cannot read ${relative} at ${path}: ${String(error)}`, { cause: error });
   }
-  throw new Error(`stixflow: cannot read ${relative} next to ${import.meta.url}: ${String(lastError)}`);
 }

@@ -4,6 +4,7 @@
  * This is the STIX object path syntax of patterns, plus `#label` to tell apart two objects of the same type in one
  * event (for example `domain-name#url:value` beside `domain-name:value`).
  */
+import { StixflowBaseError } from '../errors.js';
 
 export interface PathSegment {
   name: string;
@@ -21,7 +22,7 @@ export interface TargetPath {
   segments: PathSegment[];
 }
 
-export class TargetPathError extends Error {}
+export class TargetPathError extends StixflowBaseError {}
 
 const TYPE_PATTERN = /^[a-z0-9][a-z0-9-]*$/;
 const LABEL_PATTERN = /^[a-z0-9_-]+$/;

@@ -9,11 +9,8 @@ export class QueueConfigError extends StixflowError {
 
 /** The queue service failed a call in a way retries did not fix. */
 export class QueueServiceError extends StixflowError {
-  override readonly cause: unknown;
-
   constructor(message: string, cause?: unknown) {
-    super('queue-service', message);
-    this.cause = cause;
+    super('queue-service', message, [], { cause });
   }
 }
 

@@ -104,8 +104,8 @@ export class InMemoryQueue implements MessageSink, MessageSource {
   async ack(messages: ReceivedMessage[]): Promise<void> {
     const handles = new Set(messages.map((m) => m.receiptHandle));
     for (let i = this.messages.length - 1; i >= 0; i -= 1) {
-      const stored = this.messages[i]!;
-      if (stored.receiptHandle !== undefined && handles.has(stored.receiptHandle)) this.messages.splice(i, 1);
+      const handle = this.messages[i]?.receiptHandle;
+      if (handle !== undefined && handles.has(handle)) this.messages.splice(i, 1);
     }
   }
 

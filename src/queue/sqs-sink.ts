@@ -109,8 +109,8 @@ export class SqsMessageSink implements MessageSink {
 
     let next = 0;
     const worker = async (): Promise<void> => {
-      while (next < batches.length) {
-        const outcome = await this.sendBatch(batches[next++]!);
+      for (let batch = batches[next++]; batch !== undefined; batch = batches[next++]) {
+        const outcome = await this.sendBatch(batch);
         result.sent.push(...outcome.sent);
         result.failed.push(...outcome.failed);
       }

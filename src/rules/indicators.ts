@@ -14,7 +14,7 @@ import { parsePattern, type StixVersion } from '../pattern/parse.js';
 import { possibleRootTypes, validatePattern } from '../pattern/validate.js';
 import { RuleIndex } from './rule-index.js';
 import { StringPool } from '../util/string-pool.js';
-import type { Rule, Severity } from './model.js';
+import { SEVERITIES, type Rule, type Severity } from './model.js';
 
 export interface IndicatorRecord {
   id: string;
@@ -28,7 +28,8 @@ export interface IndicatorRecord {
   validUntil?: number;
 }
 
-const SEVERITY_CODES: Severity[] = ['low', 'medium', 'high', 'critical'];
+/** A record stores its severity as its index in SEVERITIES. */
+const SEVERITY_CODES: readonly Severity[] = SEVERITIES;
 const NO_TAGS: string[] = [];
 
 /** The strings of one record, in this order, at `FIELDS * i + k` in the pool. */

@@ -4,8 +4,12 @@ import { parseObjectPath } from '../pattern/object-path.js';
 import { StixflowError } from '../errors.js';
 import type { ObjectPath } from '../pattern/ast.js';
 
-export type Severity = 'low' | 'medium' | 'high' | 'critical';
-export const SEVERITIES: readonly Severity[] = ['low', 'medium', 'high', 'critical'];
+/**
+ * Rule severities, lowest first: the one list the rule schema, indicator records and published
+ * schemas (a test compares schemas/*.schema.json with it) take their values and order from.
+ */
+export const SEVERITIES = ['low', 'medium', 'high', 'critical'] as const;
+export type Severity = (typeof SEVERITIES)[number];
 
 export interface RuleFilter {
   text: string;

@@ -2,6 +2,8 @@
  * JSON Schema (2020-12) of a rule. Published as schemas/rule.schema.json (a test keeps the two
  * identical) so that editors and CI can validate rule files without stixflow.
  */
+import { SEVERITIES } from './model.js';
+
 export const RULE_SCHEMA = {
   $schema: 'https://json-schema.org/draft/2020-12/schema',
   $id: 'https://stixflow.dev/schemas/rule.schema.json',
@@ -17,7 +19,7 @@ export const RULE_SCHEMA = {
     },
     name: { type: 'string', minLength: 1, maxLength: 200 },
     description: { type: 'string', maxLength: 5000 },
-    severity: { enum: ['low', 'medium', 'high', 'critical'] },
+    severity: { enum: [...SEVERITIES] },
     category: { type: 'string', maxLength: 100 },
     type: { type: 'string', maxLength: 100 },
     tags: { type: 'array', items: { type: 'string', maxLength: 100 }, maxItems: 50 },

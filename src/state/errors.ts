@@ -2,8 +2,8 @@ import { StixflowError } from '../errors.js';
 
 /** A key that cannot be stored: empty tenant or rule, unencodable text, or a key part too long for DynamoDB. */
 export class InvalidStateKeyError extends StixflowError {
-  constructor(message: string) {
-    super('invalid-state-key', message);
+  constructor(message: string, options?: ErrorOptions) {
+    super('invalid-state-key', message, [], options);
   }
 }
 
@@ -23,22 +23,17 @@ export class InvalidCounterError extends StixflowError {
 
 /** The backing store failed in a way the caller cannot fix by retrying the same logical operation. */
 export class StateStoreError extends StixflowError {
-  override readonly cause: unknown;
-
   constructor(message: string, cause?: unknown) {
-    super('state-store', message);
-    this.cause = cause;
+    super('state-store', message, [], { cause });
   }
 }
 
 /** Some counter increments could not be written; their deltas were kept in the buffer for the next flush. */
 export class CounterFlushError extends StixflowError {
   readonly failedKeys: number;
-  override readonly cause: unknown;
 
   constructor(failedKeys: number, cause: unknown) {
-    super('counter-flush', `${failedKeys} counter update(s) failed and were kept for the next flush`);
+    super('counter-flush', `${failedKeys} counter update(s) failed and were kept for the next flush`, [], { cause });
     this.failedKeys = failedKeys;
-    this.cause = cause;
   }
 }

@@ -58,9 +58,9 @@ function encodePart(part: string, what: string): string {
   let encoded: string;
   try {
     encoded = encodeURIComponent(part);
-  } catch {
+  } catch (error) {
     // encodeURIComponent throws only on lone surrogates, which DynamoDB (UTF-8) cannot store either.
-    throw new InvalidStateKeyError(`${what} is not valid Unicode text`);
+    throw new InvalidStateKeyError(`${what} is not valid Unicode text`, { cause: error });
   }
   // encodeURIComponent's output is ASCII: its length is its size in bytes.
   if (encoded.length <= MAX_ENCODED_PART_BYTES) return encoded;

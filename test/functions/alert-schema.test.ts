@@ -2,12 +2,18 @@ import { readFileSync } from 'node:fs';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { describe, expect, it } from 'vitest';
 import { createIngestHttpHandler } from '../../functions/ingest-http.js';
+import { SEVERITIES } from '../../src/rules/model.js';
 import { context, EXAMPLE_EVENTS, httpEvent, testRuntime } from './helpers.js';
 
 const schema = JSON.parse(readFileSync(new URL('../../schemas/alert.schema.json', import.meta.url), 'utf8')) as object;
 const validate = new Ajv2020({ allErrors: true, strict: true }).compile(schema);
 
 describe('alert document schema', () => {
+  it('allows exactly the rule severities', () => {
+    const { properties } = schema as { properties: { severity: { enum: string[] } } };
+    expect(properties.severity.enum).toEqual([...SEVERITIES]);
+  });
+
   it('accepts every alert the pipeline publishes, rate-limit notices included', async () => {
     const { runtime, sink } = testRuntime();
     const handler = createIngestHttpHandler(() => runtime);

@@ -6,7 +6,7 @@ import { vi } from 'vitest';
 import type { AuthorizerContext, HttpApiEvent } from '../../functions/auth.js';
 import { readConfig } from '../../functions/config.js';
 import { InMemoryRuleOverrideStore } from '../../src/state/rule-overrides.js';
-import { Runtime, type RuntimeDeps } from '../../functions/runtime.js';
+import { HandlerRuntime, type RuntimeDeps } from '../../functions/runtime.js';
 import type { MessageSink, OutgoingMessage, SendResult } from '../../src/queue/types.js';
 import { InMemoryQueue } from '../../src/queue/memory-queue.js';
 import { InMemoryCounterStore, InMemoryStateStore } from '../../src/state/index.js';
@@ -40,7 +40,7 @@ export class RecordingSink implements MessageSink {
 }
 
 export interface TestRuntime {
-  runtime: Runtime;
+  runtime: HandlerRuntime;
   sink: RecordingSink;
   store: InMemoryStateStore;
   counters: InMemoryCounterStore;
@@ -60,7 +60,7 @@ export function testRuntime(
     { TABLE_NAME: 'stixflow-test', ALERT_QUEUE_URL: 'https://sqs.local/alerts.fifo', RULES_DIR, ...env },
     role,
   );
-  const runtime = new Runtime(config, { store, counters, sink, overrides, ...deps });
+  const runtime = new HandlerRuntime(config, { store, counters, sink, overrides, ...deps });
   return { runtime, sink, store, counters, overrides };
 }
 

@@ -3,7 +3,7 @@ import type { AuthorizerContext } from '../../functions/auth.js';
 import { createIngestHttpHandler } from '../../functions/ingest-http.js';
 import { DynamoDbRuleOverrideStore } from '../../src/state/rule-overrides.js';
 import { createRulesApiHandler, lastDays } from '../../functions/rules-api.js';
-import { Runtime } from '../../functions/runtime.js';
+import { HandlerRuntime } from '../../functions/runtime.js';
 import { readConfig } from '../../functions/config.js';
 import { ensureStateTable, startDynamo, type RunningDynamo } from '../../src/emulators/emulators.js';
 import { InMemoryCounterStore, InMemoryStateStore } from '../../src/state/index.js';
@@ -41,14 +41,14 @@ describe('rules API handler', () => {
       RULE_OVERRIDES_REFRESH_SECONDS: '0',
       ...extraEnv,
     };
-    const ingest = new Runtime(readConfig(env, 'ingest'), {
+    const ingest = new HandlerRuntime(readConfig(env, 'ingest'), {
       store: new InMemoryStateStore(),
       counters,
       sink,
       overrides,
       now: () => now,
     });
-    const api = new Runtime(readConfig({ ...env, ALERT_QUEUE_URL: '' }, 'rules-api'), {
+    const api = new HandlerRuntime(readConfig({ ...env, ALERT_QUEUE_URL: '' }, 'rules-api'), {
       counters,
       overrides,
       dynamo: dynamo.client,

@@ -3,7 +3,7 @@ import { parseEvents, bodyBytes } from '../../functions/body.js';
 import { principalName } from '../../functions/auth.js';
 import { ConfigError, readConfig } from '../../functions/config.js';
 import { InMemoryRuleOverrideStore } from '../../src/state/rule-overrides.js';
-import { Runtime } from '../../functions/runtime.js';
+import { HandlerRuntime } from '../../functions/runtime.js';
 import { InMemoryCounterStore, InMemoryStateStore } from '../../src/state/index.js';
 import { RecordingSink, RULES_DIR, testRuntime } from './helpers.js';
 
@@ -41,7 +41,7 @@ describe('function configuration', () => {
     const config = readConfig({ TABLE_NAME: 't', ALERT_QUEUE_URL: 'q', RULES_DIR: '/nonexistent/rules' }, 'ingest');
     expect(
       () =>
-        new Runtime(config, {
+        new HandlerRuntime(config, {
           store: new InMemoryStateStore(),
           counters: new InMemoryCounterStore(),
           sink: new RecordingSink(),

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createNormaliser } from '../../src/normalise/index.js';
-import type { ObservedEvent } from '../../src/stix/types.js';
+import type { ObservedEvent, StixObject } from '../../src/stix/types.js';
 import { byId, expectWellFormed, ofType, single } from './helpers.js';
 import { fires, fixture, fixtureEvents } from './fixtures.js';
 
@@ -14,7 +14,11 @@ function recognised(event: unknown, mapping: string): ObservedEvent {
   return observed;
 }
 
-const anchorOf = (event: ObservedEvent) => ofType(event, 'x-oca-event')[0] ?? {};
+function anchorOf(event: ObservedEvent): StixObject {
+  const [anchor] = ofType(event, 'x-oca-event');
+  if (anchor === undefined) throw new Error('the event has no x-oca-event anchor');
+  return anchor;
+}
 
 describe('crowdstrike-fdr', () => {
   const [process, connection] = fixtureEvents('crowdstrike-fdr', 'events.ndjson').map((e) =>

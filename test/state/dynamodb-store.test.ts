@@ -137,6 +137,8 @@ describe('DynamoDbStateStore storage details', () => {
     const store = new DynamoDbStateStore({ client: dynamo.client, tableName: 'no-such-table' });
     await expect(store.put({ key, value: 'x', expiresAt: T0 }, null)).rejects.toThrow(StateStoreError);
     await expect(store.getMany([key])).rejects.toThrow(StateStoreError);
+    // The SDK's own error stays underneath, for the log.
+    await expect(store.getMany([key])).rejects.toMatchObject({ cause: { name: 'ResourceNotFoundException' } });
     expect(store.stats.conflicts).toBe(0);
   });
 

@@ -1,0 +1,185 @@
+/**
+ * The three Lambda functions (ingest-http, ingest-sqs, rules-api), each with its own log group
+ * and role, and the least-privilege grants on the table and queues they use.
+ */
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import type { Table } from 'aws-cdk-lib/aws-dynamodb';
+import { Effect, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { Queue } from 'aws-cdk-lib/aws-sqs';
+import type { Construct } from 'constructs';
+import { COUNTER_PK_PREFIX, STATE_PK_PREFIX } from '../../src/state/table-schema.js';
+import { OVERRIDE_PARTITION } from '../../src/state/rule-overrides.js';
+import {
+  BUNDLED_MAPPINGS_DIR,
+  BUNDLED_RULES_DIR,
+  ESBUILD_TARGET,
+  EXTERNAL_MODULES,
+  FUNCTION_ENTRIES,
+  MAIN_FIELDS,
+  REPO_ROOT,
+  REQUIRE_SHIM_BANNER,
+  type FunctionName,
+} from '../bundling.js';
+import type { PipelineQueues } from './queues.js';
+
+export type PipelineFunctions = Record<FunctionName, NodejsFunction>;
+
+export interface PipelineFunctionsProps {
+  /** Environment every function gets (table, rules and mappings directories, engine settings). */
+  environment: Record<string, string>;
+  alertQueue: Queue;
+  /** RULES_ADMIN_SCOPE for the rules API under JWT authorisation. */
+  rulesAdminScope: string | undefined;
+  /** A staging directory of the validated rules as JSON; removed once the last function is bundled. */
+  stagedRules: string;
+  timeout: Duration;
+  memorySize?: number;
+  logRetention: RetentionDays;
+}
+
+/** Defines the functions in `scope` (the pipeline), under the ids deployed stacks already have. */
+export function defineFunctions(scope: Construct, props: PipelineFunctionsProps): PipelineFunctions {
+  const mappingsDir = join(REPO_ROOT, 'mappings');
+  const { stagedRules } = props;
+  const makeFunction = (name: FunctionName, description: string, extraEnv: Record<string, string>): NodejsFunction => {
+    const logGroup = new LogGroup(scope, `${name}Logs`, {
+      retention: props.logRetention,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    // An own role per function: only its log group, and the grants below; no managed policies.
+    const role = new Role(scope, `${name}Role`, {
+      assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
+      description: `stixflow ${name} function`,
+    });
+    role.addToPolicy(
+      new PolicyStatement({
+        actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        resources: [logGroup.logGroupArn],
+      }),
+    );
+    return new NodejsFunction(scope, name, {
+      entry: join(REPO_ROOT, FUNCTION_ENTRIES[name]),
+      handler: 'handler',
+      description,
+      runtime: Runtime.NODEJS_24_X,
+      architecture: Architecture.ARM_64,
+      memorySize: props.memorySize ?? 512,
+      timeout: props.timeout,
+      role,
+      logGroup,
+      environment: { ...props.environment, ...extraEnv },
+      projectRoot: REPO_ROOT,
+      depsLockFilePath: join(REPO_ROOT, 'package-lock.json'),
+      bundling: {
+        forceDockerBundling: false,
+        format: OutputFormat.ESM,
+        target: ESBUILD_TARGET,
+        minify: true,
+        sourceMap: false,
+        mainFields: MAIN_FIELDS,
+        banner: REQUIRE_SHIM_BANNER,
+        externalModules: EXTERNAL_MODULES,
+        commandHooks: {
+          beforeBundling: () => [],
+          beforeInstall: () => [],
+          // Ship the validated rules, the built-in mappings and their schema next to index.mjs.
+          afterBundling: (_inputDir: string, outputDir: string) => [
+            `cp -R "${stagedRules}" "${join(outputDir, BUNDLED_RULES_DIR)}"`,
+            `mkdir -p "${join(outputDir, BUNDLED_MAPPINGS_DIR)}"`,
+            `cp "${mappingsDir}"/*.yaml "${join(outputDir, BUNDLED_MAPPINGS_DIR)}/"`,
+            `cp "${join(REPO_ROOT, 'schemas', 'mapping.schema.json')}" "${join(outputDir, BUNDLED_MAPPINGS_DIR)}/"`,
+          ],
+        },
+      },
+    });
+  };
+  const alertEnv = { ALERT_QUEUE_URL: props.alertQueue.queueUrl };
+  try {
+    return {
+      IngestHttp: makeFunction('IngestHttp', 'stixflow: POST /events → detection pipeline → alert queue', alertEnv),
+      IngestSqs: makeFunction('IngestSqs', 'stixflow: ingest queue → detection pipeline → alert queue', alertEnv),
+      RulesApi: makeFunction(
+        'RulesApi',
+        'stixflow: GET /rules, PATCH /rules/{id}',
+        props.rulesAdminScope !== undefined ? { RULES_ADMIN_SCOPE: props.rulesAdminScope } : {},
+      ),
+    };
+  } finally {
+    // Bundling runs while each function is constructed (the afterBundling hook copies the
+    // staged rules into its asset); after the last one the staging directory has served.
+    rmSync(stagedRules, { recursive: true, force: true });
+  }
+}
+
+export interface PipelineAccessProps {
+  table: Table;
+  queues: PipelineQueues;
+  /** SQS batch size for the ingest function; default 10. */
+  ingestBatchSize?: number;
+}
+
+/** Least privilege: each function may touch only its own key prefixes and queues. */
+export function grantPipelineAccess(functions: PipelineFunctions, props: PipelineAccessProps): void {
+  const tableArn = props.table.tableArn;
+  const leadingKeys = (...patterns: string[]) => ({
+    'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': patterns },
+  });
+  const ingestStatements = [
+    // Correlation state (S#…) and rule-health counters (C#…): batch reads, conditional writes, atomic counters.
+    new PolicyStatement({
+      sid: 'StateAndCounters',
+      effect: Effect.ALLOW,
+      actions: ['dynamodb:BatchGetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:UpdateItem'],
+      resources: [tableArn],
+      conditions: leadingKeys(`${STATE_PK_PREFIX}*`, `${COUNTER_PK_PREFIX}*`),
+    }),
+    // Rule overrides: read only.
+    new PolicyStatement({
+      sid: 'ReadRuleOverrides',
+      effect: Effect.ALLOW,
+      actions: ['dynamodb:Query'],
+      resources: [tableArn],
+      conditions: leadingKeys(OVERRIDE_PARTITION),
+    }),
+  ];
+  for (const fn of [functions.IngestHttp, functions.IngestSqs]) {
+    for (const statement of ingestStatements) fn.addToRolePolicy(statement);
+    // SendMessageBatch is authorised by sqs:SendMessage.
+    fn.addToRolePolicy(
+      new PolicyStatement({
+        sid: 'SendAlerts',
+        actions: ['sqs:SendMessage'],
+        resources: [props.queues.alertQueue.queueArn],
+      }),
+    );
+  }
+  functions.IngestSqs.addEventSource(
+    new SqsEventSource(props.queues.ingestQueue, {
+      batchSize: props.ingestBatchSize ?? 10,
+      maxBatchingWindow: Duration.seconds(1),
+      reportBatchItemFailures: true,
+    }),
+  );
+  functions.RulesApi.addToRolePolicy(
+    new PolicyStatement({
+      sid: 'ReadCounters',
+      actions: ['dynamodb:BatchGetItem'],
+      resources: [tableArn],
+      conditions: leadingKeys(`${COUNTER_PK_PREFIX}*`),
+    }),
+  );
+  functions.RulesApi.addToRolePolicy(
+    new PolicyStatement({
+      sid: 'RuleOverrides',
+      actions: ['dynamodb:Query', 'dynamodb:PutItem'],
+      resources: [tableArn],
+      conditions: leadingKeys(OVERRIDE_PARTITION),
+    }),
+  );
+}
