@@ -203,8 +203,19 @@ export function compileDetect(spec: DetectSpec, options: ReadOptions = {}): Pred
     for (let i = 0; i < any.length; i++) if (anyOpen[i] === true && (any[i] as Predicate)(event)) held++;
     return held < min ? -1 : all.length + held + weight;
   };
+  const positiveCount = allConditions.filter((c) => !('absent' in c)).length;
+  /** Whether any positive condition can hold, by its gate. */
+  const reachable = (event: JsonRecord): boolean => {
+    for (let i = 0; i < all.length; i++)
+      if (!('absent' in (allConditions[i] as Condition)) && open(event, allGates[i])) return true;
+    for (let i = 0; i < any.length; i++) if (open(event, anyGates[i])) return true;
+    return false;
+  };
   const explain = (event: JsonRecord): { share: number; missing: string[] } => {
     // Closeness counts what the event has, not what it lacks: `absent` and `none` conditions that hold say nothing.
+    // So an event with none of the top-level keys of any positive condition comes nowhere near (an unrecognised
+    // event is explained against every mapping: this keeps a body of junk lines cheap).
+    if (positiveCount + min > 0 && !reachable(event)) return { share: 0, missing: [] };
     const missing: string[] = [];
     let held = 0;
     let positive = 0;
