@@ -180,6 +180,8 @@ export async function normaliseCommand(argv: string[], io: CommandIo): Promise<n
     return 2;
   }
 
+  // The time of records that carry none (time.received mappings): when this command read them.
+  const receivedAt = new Date().toISOString();
   const out = new BufferedWriter(io.stdout);
   const collected: ObservedEvent[] = [];
   let rejectedCount = 0;
@@ -212,7 +214,7 @@ export async function normaliseCommand(argv: string[], io: CommandIo): Promise<n
         );
         continue;
       }
-      const result = normaliser.normalise(item.event, index);
+      const result = normaliser.normalise(item.event, index, { receivedAt });
       if (!result.ok) {
         rejectedCount++;
         io.stderr.write(formatRejection(source, index, result.diagnostic, item.line));

@@ -237,6 +237,7 @@ export function compileMapping(definition: MappingDefinition, issues: CompileIss
     endFields,
     idFields,
     idJoin,
+    timeReceived: definition.time?.received === true,
   };
   const scratch = createScratch({
     objects: plan.nodes.length,

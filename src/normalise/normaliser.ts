@@ -46,7 +46,12 @@ export function createNormaliser(options: NormaliserOptions = {}): Normaliser {
   /** The context of one call: the normaliser's tenant unless the call names another; coverage measurement adds `consumed`. */
   const contextFor = (call: NormaliseOptions | undefined): RunContext => {
     const tenant = call?.tenant ?? ownContext.tenant;
-    if (call?.consumed !== undefined) return { tenant, consumed: call.consumed };
+    if (call?.consumed !== undefined || call?.receivedAt !== undefined) {
+      const context: RunContext = { tenant };
+      if (call.consumed !== undefined) context.consumed = call.consumed;
+      if (call.receivedAt !== undefined) context.receivedAt = call.receivedAt;
+      return context;
+    }
     return tenant === ownContext.tenant ? ownContext : { tenant };
   };
   const scores = new Array<number>(mappings.length).fill(-1);

@@ -112,8 +112,10 @@ export class Detector {
     const events: ObservedEvent[] = [];
     const rawIndexOf: number[] = [];
     const rejected: Diagnostic[] = [];
+    // The time of records that carry none (a VPC flow log format without start/end): when this batch came in.
+    const receivedAt = new Date(this.now()).toISOString();
     for (let index = 0; index < rawEvents.length; index++) {
-      const result = this.normaliser.normalise(rawEvents[index], index, { tenant, source });
+      const result = this.normaliser.normalise(rawEvents[index], index, { tenant, source, receivedAt });
       if (!result.ok) {
         rejected.push({ ...result.diagnostic, eventIndex: index });
         continue;

@@ -39,6 +39,8 @@ export interface EmitPlan {
   idFields: string[];
   /** The source id joins every present id field (`host|channel|record`) rather than taking the first. */
   idJoin: boolean;
+  /** A record with no time candidate at all takes the time it was received (`time.received`). */
+  timeReceived: boolean;
 }
 
 const acceptId = (value: unknown): string | undefined =>
@@ -98,9 +100,13 @@ export function emit(plan: EmitPlan, scratch: EventScratch, context: RunContext)
       constant.set(sco, constant.value);
     }
   }
-  const firstObserved = pick(scratch, scratch.startValues, startFields, scratch.startAssigned, parseTimestamp);
+  let firstObserved = pick(scratch, scratch.startValues, startFields, scratch.startAssigned, parseTimestamp);
+  const present = firstObserved === undefined ? startFields.filter((_, i) => scratch.startValues[i] !== undefined) : [];
+  // Only a record with no time field at all takes its time of receipt: a time that is there but unreadable is an error.
+  const received =
+    firstObserved === undefined && present.length === 0 && plan.timeReceived ? context.receivedAt : undefined;
+  if (received !== undefined) firstObserved = received;
   if (firstObserved === undefined) {
-    const present = startFields.filter((_, i) => scratch.startValues[i] !== undefined);
     return present.length === 0
       ? { ok: false, code: 'no-timestamp', message: `no event time: none of ${startFields.join(', ')} is present` }
       : {
@@ -189,6 +195,7 @@ export function emit(plan: EmitPlan, scratch: EventScratch, context: RunContext)
     object_refs: objectRefs,
     x_source_mapping: mappingName,
   };
+  if (received !== undefined) observedData.x_time_received = true;
   if (sourceEventId !== undefined) observedData.x_source_event_id = sourceEventId;
   if (tenant !== undefined) observedData.x_tenant = tenant;
   if (scratch.unmapped !== undefined) observedData.x_unmapped = scratch.unmapped;
