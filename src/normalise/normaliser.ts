@@ -44,12 +44,21 @@ export function createNormaliser(options: NormaliserOptions = {}): Normaliser {
   const ownCount = own.length;
   const ownContext: RunContext = { tenant: options.tenant };
   /** The context of one call: the normaliser's tenant unless the call names another; coverage measurement adds `consumed`. */
+  let lastReceived: RunContext | undefined;
   const contextFor = (call: NormaliseOptions | undefined): RunContext => {
     const tenant = call?.tenant ?? ownContext.tenant;
-    if (call?.consumed !== undefined || call?.receivedAt !== undefined) {
-      const context: RunContext = { tenant };
-      if (call.consumed !== undefined) context.consumed = call.consumed;
+    if (call?.consumed !== undefined) {
+      const context: RunContext = { tenant, consumed: call.consumed };
       if (call.receivedAt !== undefined) context.receivedAt = call.receivedAt;
+      return context;
+    }
+    if (call?.receivedAt !== undefined) {
+      // The events of one batch share their time of receipt: one context for all of them.
+      let context = lastReceived;
+      if (context === undefined || context.tenant !== tenant || context.receivedAt !== call.receivedAt) {
+        context = { tenant, receivedAt: call.receivedAt };
+        lastReceived = context;
+      }
       return context;
     }
     return tenant === ownContext.tenant ? ownContext : { tenant };
