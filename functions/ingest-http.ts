@@ -7,7 +7,11 @@
  *         late, lateEvents: [{ index, ruleId, groupKey, lagSeconds }],
  *         errors, errorEvents: [{ index, ruleId, code }], valuesCut }
  *       counts are totals; each list holds the first LISTED_PER_KIND (100) entries, by body index
- *   400 the body holds no usable event (not JSON/NDJSON, empty, or every event refused)
+ *   400 the body holds no usable event (not JSON/NDJSON, empty, or every event refused), or
+ *       `source` names no mapping (error unknown-source, the message names the known ones)
+ *
+ * `?source=<mapping>` or the `x-stixflow-source` header names the mapping of every event of the body
+ * (an explicit choice beats detection); the query parameter wins when both are given.
  *   401 no authoriser context; 403 an authorised principal without a tenant
  *   413 the body (base64-decoded) is over MAX_BODY_BYTES, checked before parsing
  *   503 alerts not delivered or state contended: nothing is lost, retry the same request
@@ -18,7 +22,8 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import type { APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { bodyBytes, countByCode, decodeBody, eventReport } from './body.js';
-import { callerOf, type HttpApiEvent } from './auth.js';
+import { callerOf, requestedSource, type HttpApiEvent } from './auth.js';
+import { builtInMappings, unknownSourceMessage } from '../src/normalise/index.js';
 import {
   addIngestMetrics,
   inLambda,
@@ -65,10 +70,16 @@ export function createIngestHttpHandler(getRuntime: () => HandlerRuntime) {
           message: `the body is ${size} bytes; the limit is ${runtime.config.maxBodyBytes}`,
         });
       }
+      const source = requestedSource(event);
+      const unknownSource = source === undefined ? undefined : unknownSourceMessage(source, builtInMappings());
+      if (unknownSource !== undefined) {
+        metrics.addMetric('RequestsRefused', MetricUnit.Count, 1);
+        return json(400, { error: 'unknown-source', message: unknownSource });
+      }
 
       let outcome;
       try {
-        outcome = await runtime.ingestText(decodeBody(body, event.isBase64Encoded), caller.tenant);
+        outcome = await runtime.ingestText(decodeBody(body, event.isBase64Encoded), caller.tenant, source);
       } catch (error) {
         logger.error('ingest failed', {
           error: error instanceof Error ? { name: error.name, message: error.message } : 'unknown',

@@ -1,11 +1,12 @@
 /**
  * Ingest from SQS with partial-batch failure reporting (Powertools BatchProcessor). Each message
  * body is one JSON event, a JSON array or NDJSON; its tenant is the `tenant` message attribute
- * (DEFAULT_TENANT when absent).
+ * (DEFAULT_TENANT when absent); its `source` message attribute, when present, names the mapping of
+ * every event of the body instead of detection.
  *
  * A message fails (and is retried, then dead-lettered by the queue's redrive policy) when:
- * every event in it is malformed, its tenant attribute is invalid, an alert it raised was not
- * delivered, or its state update kept conflicting. Messages that succeeded are not redone.
+ * every event in it is malformed, its tenant attribute is invalid, its source attribute names no
+ * mapping, an alert it raised was not delivered, or its state update kept conflicting. Messages that succeeded are not redone.
  * Failures are logged with the message id and reason, never the body.
  */
 import middy from '@middy/core';
@@ -15,6 +16,7 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { StixflowError } from '../src/errors.js';
+import { builtInMappings, unknownSourceMessage } from '../src/normalise/index.js';
 import { isValidTenant } from './config.js';
 import {
   addIngestMetrics,
@@ -62,7 +64,10 @@ async function processMessage(runtime: HandlerRuntime, record: SQSRecord): Promi
   const tenant = attribute ?? runtime.config.defaultTenant;
   if (!isValidTenant(tenant))
     throw new MessageFailure('invalid-tenant', 'the tenant message attribute must be 1-256 printable characters');
-  const outcome = await runtime.ingestText(record.body, tenant);
+  const source = record.messageAttributes?.source?.stringValue;
+  const unknownSource = source === undefined ? undefined : unknownSourceMessage(source, builtInMappings());
+  if (unknownSource !== undefined) throw new MessageFailure('unknown-source', unknownSource);
+  const outcome = await runtime.ingestText(record.body, tenant, source);
   addIngestMetrics(outcome);
   if (outcome.accepted === 0) {
     const codes = Object.entries(rejectionSummary(outcome.rejections)).map(([code, n]) => `${code} x${n}`);

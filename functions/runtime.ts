@@ -255,13 +255,16 @@ export class HandlerRuntime {
    * also overwrites any `x_tenant` a STIX event carries, so a sender cannot write into another
    * tenant's state.
    */
-  async ingest(rawEvents: readonly unknown[], tenant: string): Promise<ProcessResult> {
+  async ingest(rawEvents: readonly unknown[], tenant: string, source?: string): Promise<ProcessResult> {
     const detector = await this.detector();
-    return detector.process(rawEvents, tenant);
+    return detector.process(rawEvents, tenant, source);
   }
 
-  /** Parses a payload (JSON event, JSON array or NDJSON) and ingests its events for the tenant. */
-  async ingestText(text: string, tenant: string): Promise<IngestOutcome> {
+  /**
+   * Parses a payload (JSON event, JSON array or NDJSON) and ingests its events for the tenant; `source`, when
+   * given, names the mapping of every event instead of detection.
+   */
+  async ingestText(text: string, tenant: string, source?: string): Promise<IngestOutcome> {
     const parsed = parseEvents(text);
     const rejections = [...parsed.rejections];
     let result: ProcessResult | undefined;
@@ -271,6 +274,7 @@ export class HandlerRuntime {
       result = await this.ingest(
         parsed.events.map((e) => e.value),
         tenant,
+        source,
       );
       // The pipeline indexes the parsed events; the sender counts the events of its body.
       const inBody = (eventIndex: number | undefined): number =>

@@ -121,11 +121,13 @@ const bump = (map: Map<string, number>, key: string): void => {
 };
 
 const normaliser = createNormaliser();
+/** As the pipeline does: records that carry no time at all (time.received mappings) take the time they were read. */
+const receivedAt = new Date().toISOString();
 
 function measureRecord(record: unknown, row: Row): void {
   row.events++;
   const consumed: string[] = [];
-  const result = normaliser.normalise(record, row.events - 1, { consumed });
+  const result = normaliser.normalise(record, row.events - 1, { consumed, receivedAt });
   if (!result.ok) {
     bump(row.rejections, `${result.diagnostic.code}: ${result.diagnostic.message.slice(0, 110)}`);
     return;

@@ -4,7 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { formatDiagnostics, InputError, StixflowBaseError, type Diagnostic } from '../errors.js';
-import { createNormaliser, loadMapping, toBundle, type Mapping } from '../normalise/index.js';
+import { createNormaliser, loadMapping, toBundle, unknownSourceMessage, type Mapping } from '../normalise/index.js';
 import type { Bundle, ObservedEvent, StixObject } from '../stix/types.js';
 import { STIXFLOW_NAMESPACE, uuidv5 } from '../normalise/ids.js';
 import { readDocuments } from '../normalise/reader.js';
@@ -15,7 +15,7 @@ export interface CommandIo {
   stdin: NodeJS.ReadableStream;
 }
 
-const USAGE = `Usage: stixflow normalise [--mapping FILE]... [--tenant TENANT] [--format ndjson|bundle] <EVENTS-FILE...|->
+const USAGE = `Usage: stixflow normalise [--mapping FILE]... [--source NAME] [--tenant TENANT] [--format ndjson|bundle] <EVENTS-FILE...|->
 
 Normalise events into STIX 2.1. Each input holds one JSON object, a JSON array of events, or NDJSON
 (one event per line); "-" reads standard input.
@@ -23,6 +23,7 @@ Normalise events into STIX 2.1. Each input holds one JSON object, a JSON array o
 Options:
   --mapping FILE    Load a mapping (YAML or JSON); tried before the built-in stix, ecs and flat mappings.
                     Repeatable.
+  --source NAME     Normalise every event with the mapping NAME (built-in or --mapping) instead of detecting it.
   --tenant TENANT   Record TENANT as x_tenant on every observed-data (and in derived ids).
   --format FORMAT   ndjson (default): one STIX 2.1 bundle per event, one per line.
                     bundle: a single bundle holding every event's objects.
@@ -34,6 +35,7 @@ Exit status: 0 all events normalised, 1 some rejected, 2 usage error.
 
 interface Options {
   mappings: string[];
+  source: string | undefined;
   tenant: string | undefined;
   format: 'ndjson' | 'bundle';
   inputs: string[];
@@ -43,7 +45,14 @@ interface Options {
 class UsageError extends StixflowBaseError {}
 
 function parseArgs(argv: string[]): Options {
-  const options: Options = { mappings: [], tenant: undefined, format: 'ndjson', inputs: [], help: false };
+  const options: Options = {
+    mappings: [],
+    source: undefined,
+    tenant: undefined,
+    format: 'ndjson',
+    inputs: [],
+    help: false,
+  };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;
     const eq = arg.startsWith('--') ? arg.indexOf('=') : -1;
@@ -61,6 +70,9 @@ function parseArgs(argv: string[]): Options {
         break;
       case '--mapping':
         options.mappings.push(takeValue());
+        break;
+      case '--source':
+        options.source = takeValue();
         break;
       case '--tenant': {
         const tenant = takeValue();
@@ -156,8 +168,20 @@ export async function normaliseCommand(argv: string[], io: CommandIo): Promise<n
       return 2;
     }
   }
-  const normaliser = createNormaliser({ mappings, tenant: options.tenant });
+  const normaliser = createNormaliser({
+    mappings,
+    tenant: options.tenant,
+    ...(options.source !== undefined ? { source: options.source } : {}),
+  });
+  const unknownSource =
+    options.source === undefined ? undefined : unknownSourceMessage(options.source, normaliser.mappings);
+  if (unknownSource !== undefined) {
+    io.stderr.write(`stixflow normalise: --source: ${unknownSource}\n`);
+    return 2;
+  }
 
+  // The time of records that carry none (time.received mappings): when this command read them.
+  const receivedAt = new Date().toISOString();
   const out = new BufferedWriter(io.stdout);
   const collected: ObservedEvent[] = [];
   let rejectedCount = 0;
@@ -190,7 +214,7 @@ export async function normaliseCommand(argv: string[], io: CommandIo): Promise<n
         );
         continue;
       }
-      const result = normaliser.normalise(item.event, index);
+      const result = normaliser.normalise(item.event, index, { receivedAt });
       if (!result.ok) {
         rejectedCount++;
         io.stderr.write(formatRejection(source, index, result.diagnostic, item.line));

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { toAlertDocument } from '../engine/alert.js';
 import { formatDiagnostic, type Diagnostic } from '../errors.js';
-import { createNormaliser, loadMapping } from '../normalise/index.js';
+import { createNormaliser, loadMapping, unknownSourceMessage } from '../normalise/index.js';
 import { Detector } from '../pipeline/detector.js';
 import { InMemoryQueue } from '../queue/memory-queue.js';
 import { loadRulesFromPaths } from '../rules/load.js';
@@ -30,6 +30,7 @@ Rejected events, late events and rule problems are reported on standard error.
 Options:
   -r, --rules <path>      rule file or directory (repeatable)
   -m, --mapping <file>    extra normalisation mapping (repeatable)
+  --source <name>         normalise every event with this mapping (built-in or --mapping) instead of detecting it
   --tenant <name>         tenant of the events (default: default)
   --lateness <seconds>    allowed lateness for correlation (default 300)
   --batch-size <n>        events per engine batch (default 1: strict streaming order)
@@ -48,6 +49,7 @@ Prints JSON.
 Options:
   -r, --rules <path>   rule file or directory (repeatable)
   -m, --mapping <file> extra normalisation mapping (repeatable), as for 'stixflow run'
+  --source <name>      the mapping of every event, as for 'stixflow run'
   --rule <id>          the rule to explain (required)
   --group <key>        one group key, as printed in alerts (default: every group seen)
   --tenant <name>      tenant (default: default)
@@ -76,6 +78,17 @@ async function setUp(values: Record<string, unknown>, io: CliIo): Promise<Loaded
   const mappings = ((values.mapping as string[] | undefined) ?? []).map((file) =>
     loadMapping(readFileSync(file, 'utf8'), file),
   );
+  const source = values.source as string | undefined;
+  const normaliser = createNormaliser({
+    mappings,
+    ...(values.tenant ? { tenant: values.tenant as string } : {}),
+    ...(source !== undefined ? { source } : {}),
+  });
+  const unknownSource = source === undefined ? undefined : unknownSourceMessage(source, normaliser.mappings);
+  if (unknownSource !== undefined) {
+    writeLine(io.stderr, `--source: ${unknownSource}`);
+    return undefined;
+  }
   const latenessSeconds = values.lateness === undefined ? 300 : Number(values.lateness);
   const store = new InMemoryStateStore();
   const detector = new Detector({
@@ -83,7 +96,7 @@ async function setUp(values: Record<string, unknown>, io: CliIo): Promise<Loaded
     indicators,
     store,
     sink: new InMemoryQueue(),
-    normaliser: createNormaliser({ mappings, ...(values.tenant ? { tenant: values.tenant as string } : {}) }),
+    normaliser,
     engine: { latenessSeconds },
   });
   return { detector, exit };
@@ -121,6 +134,7 @@ export async function runCommand(argv: string[], io: CliIo): Promise<number> {
     {
       rules: { type: 'string', short: 'r', multiple: true },
       mapping: { type: 'string', short: 'm', multiple: true },
+      source: { type: 'string' },
       tenant: { type: 'string' },
       lateness: { type: 'string' },
       'batch-size': { type: 'string' },
@@ -196,6 +210,7 @@ export async function stateCommand(argv: string[], io: CliIo): Promise<number> {
     {
       rules: { type: 'string', short: 'r', multiple: true },
       mapping: { type: 'string', short: 'm', multiple: true },
+      source: { type: 'string' },
       rule: { type: 'string' },
       group: { type: 'string' },
       tenant: { type: 'string' },

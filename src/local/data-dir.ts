@@ -70,6 +70,8 @@ export interface JournalEntry {
   id: string;
   tenant: string;
   body: string;
+  /** The mapping the sender named for the message's events, if any. */
+  source?: string;
 }
 
 /** How a journalled message left the ingest queue. */
@@ -105,7 +107,13 @@ export class IngestJournal {
         } catch {
           continue; // a line torn by a kill mid-write: its 202 was never sent
         }
-        if (record.op === 'put') pending.set(record.id, { id: record.id, tenant: record.tenant, body: record.body });
+        if (record.op === 'put')
+          pending.set(record.id, {
+            id: record.id,
+            tenant: record.tenant,
+            body: record.body,
+            ...(record.source !== undefined ? { source: record.source } : {}),
+          });
         else pending.delete(record.id);
       }
     }

@@ -54,7 +54,8 @@ import {
   startDynamo,
   startSqs,
 } from '../emulators/emulators.js';
-import { callerOf, type HttpApiEvent } from '../../functions/auth.js';
+import { callerOf, requestedSource, type HttpApiEvent } from '../../functions/auth.js';
+import { builtInMappings, unknownSourceMessage } from '../normalise/index.js';
 import { DEFAULT_RULES_ADMIN_SCOPE } from '../../functions/config.js';
 import type { MessageFailureReport } from '../../functions/ingest-sqs.js';
 
@@ -253,6 +254,8 @@ function httpEvent(
     rawPath: url.pathname,
     rawQueryString: url.search.slice(1),
     headers,
+    // Like API Gateway: repeated parameters joined with commas.
+    ...(url.searchParams.size > 0 ? { queryStringParameters: queryParameters(url) } : {}),
     requestContext: {
       accountId: '000000000000',
       apiId: 'local',
@@ -276,6 +279,12 @@ function httpEvent(
     body: body.length > 0 ? body.toString(base64 ? 'base64' : 'utf8') : undefined,
     isBase64Encoded: base64 && body.length > 0,
   };
+}
+
+function queryParameters(url: URL): Record<string, string> {
+  const parameters: Record<string, string> = {};
+  for (const name of new Set(url.searchParams.keys())) parameters[name] = url.searchParams.getAll(name).join(',');
+  return parameters;
 }
 
 function send(response: ServerResponse, result: APIGatewayProxyStructuredResultV2): void {
@@ -369,13 +378,14 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     // What /queue acknowledged before the last stop or kill and was not processed: queued again.
     const journal = dataDir !== undefined ? IngestJournal.open(dataDir) : undefined;
     if (journal) stops.unshift(async () => journal.journal.close());
-    const enqueue = (entry: { tenant: string; body: string; journalId?: string }) =>
+    const enqueue = (entry: { tenant: string; body: string; source?: string; journalId?: string }) =>
       sqs.client.send(
         new SendMessageCommand({
           QueueUrl: ingestQueueUrl,
           MessageBody: entry.body,
           MessageAttributes: {
             tenant: { DataType: 'String', StringValue: entry.tenant },
+            ...(entry.source !== undefined ? { source: { DataType: 'String', StringValue: entry.source } } : {}),
             ...(entry.journalId !== undefined
               ? { [JOURNAL_ID_ATTRIBUTE]: { DataType: 'String', StringValue: entry.journalId } }
               : {}),
@@ -383,7 +393,12 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         }),
       );
     for (const entry of journal?.pending ?? [])
-      await enqueue({ tenant: entry.tenant, body: entry.body, journalId: entry.id });
+      await enqueue({
+        tenant: entry.tenant,
+        body: entry.body,
+        ...(entry.source !== undefined ? { source: entry.source } : {}),
+        journalId: entry.id,
+      });
 
     const runtimeModule = await import('../../functions/runtime.js');
     runtimeModule.configureSharedRuntime({
@@ -471,7 +486,16 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
             });
           if (body.length === 0)
             return sendJson(response, 400, { error: 'empty-body', message: 'the body holds no events' });
-          const message = { tenant: caller.tenant, body: body.toString('utf8') };
+          // The mapping named as for POST /events travels as the message's `source` attribute.
+          const source = requestedSource(httpEvent(request, url, Buffer.alloc(0), 'POST /queue', options.tokens));
+          const unknownSource = source === undefined ? undefined : unknownSourceMessage(source, builtInMappings());
+          if (unknownSource !== undefined)
+            return sendJson(response, 400, { error: 'unknown-source', message: unknownSource });
+          const message = {
+            tenant: caller.tenant,
+            body: body.toString('utf8'),
+            ...(source !== undefined ? { source } : {}),
+          };
           if (!journal) return sendJson(response, 202, { queued: true, messageId: (await enqueue(message)).MessageId });
           // On disk first: the 202 promises the message survives a kill.
           const journalId = randomUUID();

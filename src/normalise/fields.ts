@@ -175,28 +175,47 @@ export function compileDetect(spec: DetectSpec, options: ReadOptions = {}): Pred
   const none = noneConditions.map(compileCondition);
   const min = any.length === 0 ? 0 : Math.min(spec.min ?? 1, any.length);
   const weight = spec.weight ?? 0;
-  // A cheap gate before the getters: the first `all` condition that needs a field can only hold when one of the
-  // top-level keys it may be found under is there (every mapping is scored for every event).
-  const gated = caseSensitiveGate(allConditions, options);
+  // Cheap gates before the getters (every mapping is scored for every event): a condition that needs a field can
+  // only hold when one of the top-level keys its field may be found under is there, so conditions whose keys are
+  // all absent are known false (or, for `absent`, true) without reading, and a mapping whose `all` or `min` cannot
+  // be met is dismissed after a few property lookups.
+  const allGates = allConditions.map((c) => conditionGate(c, options));
+  const anyGates = anyConditions.map((c) => conditionGate(c, options));
+  const noneGates = noneConditions.map((c) => conditionGate(c, options));
+  const open = (event: JsonRecord, keys: readonly string[] | undefined): boolean => {
+    if (keys === undefined) return true;
+    for (let i = 0; i < keys.length; i++) if (event[keys[i] as string] !== undefined) return true;
+    return false;
+  };
+  const anyOpen = new Array<boolean>(any.length).fill(false);
   const score = (event: JsonRecord): number => {
-    if (gated !== undefined) {
-      let open = false;
-      for (let i = 0; i < gated.length; i++) {
-        if (event[gated[i] as string] !== undefined) {
-          open = true;
-          break;
-        }
-      }
-      if (!open) return -1;
+    for (let i = 0; i < all.length; i++) if (!open(event, allGates[i])) return -1;
+    let reachable = 0;
+    for (let i = 0; i < any.length; i++) {
+      const isOpen = open(event, anyGates[i]);
+      anyOpen[i] = isOpen;
+      if (isOpen) reachable++;
     }
+    if (reachable < min) return -1;
     for (let i = 0; i < all.length; i++) if (!(all[i] as Predicate)(event)) return -1;
-    for (let i = 0; i < none.length; i++) if ((none[i] as Predicate)(event)) return -1;
+    for (let i = 0; i < none.length; i++) if (open(event, noneGates[i]) && (none[i] as Predicate)(event)) return -1;
     let held = 0;
-    for (let i = 0; i < any.length; i++) if ((any[i] as Predicate)(event)) held++;
+    for (let i = 0; i < any.length; i++) if (anyOpen[i] === true && (any[i] as Predicate)(event)) held++;
     return held < min ? -1 : all.length + held + weight;
+  };
+  const positiveCount = allConditions.filter((c) => !('absent' in c)).length;
+  /** Whether any positive condition can hold, by its gate. */
+  const reachable = (event: JsonRecord): boolean => {
+    for (let i = 0; i < all.length; i++)
+      if (!('absent' in (allConditions[i] as Condition)) && open(event, allGates[i])) return true;
+    for (let i = 0; i < any.length; i++) if (open(event, anyGates[i])) return true;
+    return false;
   };
   const explain = (event: JsonRecord): { share: number; missing: string[] } => {
     // Closeness counts what the event has, not what it lacks: `absent` and `none` conditions that hold say nothing.
+    // So an event with none of the top-level keys of any positive condition comes nowhere near (an unrecognised
+    // event is explained against every mapping: this keeps a body of junk lines cheap).
+    if (positiveCount + min > 0 && !reachable(event)) return { share: 0, missing: [] };
     const missing: string[] = [];
     let held = 0;
     let positive = 0;
@@ -231,12 +250,13 @@ export function compileDetect(spec: DetectSpec, options: ReadOptions = {}): Pred
 
 const compileConditionWithCase = compileCondition;
 
-/** Top-level keys under which the first field-requiring `all` condition may find its field, or undefined (no gate). */
-function caseSensitiveGate(conditions: Condition[], options: ReadOptions): string[] | undefined {
-  if (options.caseInsensitive === true) return undefined;
-  const first = conditions.find((c) => !('absent' in c));
-  if (first === undefined) return undefined;
-  const field = conditionField(first);
+/**
+ * Top-level keys under which the field of a condition that needs its field (not `absent`) may be found, or
+ * undefined: no gate (`absent` conditions, case-insensitive mappings, roots that may be anywhere).
+ */
+function conditionGate(condition: Condition, options: ReadOptions): string[] | undefined {
+  if (options.caseInsensitive === true || 'absent' in condition) return undefined;
+  const field = conditionField(condition);
   const places = [field, ...(options.aliases?.[field] ?? [])];
   for (const root of options.roots ?? []) {
     if (root.startsWith('*')) return undefined;

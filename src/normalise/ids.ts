@@ -20,10 +20,11 @@ export const STIXFLOW_NAMESPACE = '7de85368-dce1-5c4a-a436-4def8a9a9d1e';
  * the hashing itself there, which broke the normalisation budget. Correctness is pinned by tests against
  * node:crypto and published UUIDv5 vectors.
  */
-/** Fixed scratch buffer (a `const`, which V8 optimises better); larger names get a one-off buffer. */
-const SCRATCH = new Uint8Array(4096);
-let input = SCRATCH;
+/** The padded message as big-endian 32-bit words (a `const`, which V8 optimises better); longer names get a one-off one. */
+const MESSAGE = new Int32Array(1024);
 const words = new Int32Array(80);
+/** UTF-8 of names with non-ASCII characters, before they are packed into words. */
+let utf8Scratch = new Uint8Array(1024);
 const HEX_BYTE: string[] = [];
 for (let i = 0; i < 256; i++) HEX_BYTE.push(i.toString(16).padStart(2, '0'));
 
@@ -48,35 +49,55 @@ function bytesOf(namespace: string): Uint8Array {
 
 const encoder = new TextEncoder();
 
-/** Writes namespace + UTF-8 name into `input` with SHA-1 padding; returns the padded length. */
-function fillInput(namespace: Uint8Array, name: string): number {
+/**
+ * Writes namespace + UTF-8 name with SHA-1 padding into a word buffer, packing ASCII characters straight into
+ * big-endian words (no byte buffer in between: for these short names that step cost as much as a block of
+ * hashing). Returns the buffer; `paddedWords` receives its length in words.
+ */
+function fillMessage(namespace: Uint8Array, name: string): Int32Array {
   const nameLength = name.length;
   // UTF-8 needs at most 3 bytes per UTF-16 code unit; +16 namespace, +9 padding, rounded up to a block.
-  const worst = ((16 + nameLength * 3 + 9 + 63) >> 6) << 6;
-  const bytes = worst <= SCRATCH.length ? SCRATCH : new Uint8Array(worst);
-  input = bytes;
-  bytes.set(namespace, 0);
-  // ASCII in a plain loop: for these short names it beats TextEncoder and Buffer#write, which pay a native call.
-  let length = 16;
-  for (let i = 0; i < nameLength; i++) {
-    const c = name.charCodeAt(i);
-    if (c > 0x7f) {
-      length = 16 + encoder.encodeInto(name, bytes.subarray(16)).written;
-      break;
-    }
-    bytes[length++] = c;
+  const worstWords = ((16 + nameLength * 3 + 9 + 63) >> 6) << 4;
+  const message = worstWords <= MESSAGE.length ? MESSAGE : new Int32Array(worstWords);
+  for (let i = 0; i < 4; i++) {
+    const j = i * 4;
+    message[i] = (namespace[j]! << 24) | (namespace[j + 1]! << 16) | (namespace[j + 2]! << 8) | namespace[j + 3]!;
   }
-  const bitLength = length * 8;
-  const padded = ((length + 9 + 63) >> 6) << 6;
-  bytes[length] = 0x80;
-  for (let i = length + 1; i < padded - 4; i++) bytes[i] = 0;
-  // Message length in bits, big-endian, in the last 8 bytes (names are far below 2^32 bits).
-  bytes[padded - 4] = (bitLength >>> 24) & 0xff;
-  bytes[padded - 3] = (bitLength >>> 16) & 0xff;
-  bytes[padded - 2] = (bitLength >>> 8) & 0xff;
-  bytes[padded - 1] = bitLength & 0xff;
-  return padded;
+  let length = 16;
+  let word = 0;
+  let i = 0;
+  for (; i < nameLength; i++) {
+    const c = name.charCodeAt(i);
+    if (c > 0x7f) break;
+    word = (word << 8) | c;
+    if ((++length & 3) === 0) {
+      message[(length >> 2) - 1] = word;
+      word = 0;
+    }
+  }
+  if (i < nameLength) {
+    // Not ASCII: encode the rest as UTF-8 bytes, then pack those.
+    if (utf8Scratch.length < (nameLength - i) * 3) utf8Scratch = new Uint8Array((nameLength - i) * 3);
+    const written = encoder.encodeInto(name.slice(i), utf8Scratch).written;
+    for (let k = 0; k < written; k++) {
+      word = (word << 8) | utf8Scratch[k]!;
+      if ((++length & 3) === 0) {
+        message[(length >> 2) - 1] = word;
+        word = 0;
+      }
+    }
+  }
+  // The 0x80 terminator after the last byte, then zeros, then the length in bits (names are far below 2^32 bits).
+  const filled = length & 3;
+  message[length >> 2] = ((word << 8) | 0x80) << ((3 - filled) * 8);
+  const padded = ((length + 9 + 63) >> 6) << 4;
+  for (let k = (length >> 2) + 1; k < padded - 1; k++) message[k] = 0;
+  message[padded - 1] = length * 8;
+  paddedWords = padded;
+  return message;
 }
+
+let paddedWords = 0;
 
 function hexWord(word: number): string {
   return (
@@ -89,19 +110,16 @@ function hexWord(word: number): string {
 
 /** SHA-1 of namespace bytes followed by the UTF-8 of `name`, as five 32-bit words. */
 function sha1Words(namespace: Uint8Array, name: string, out: Int32Array): void {
-  const length = fillInput(namespace, name);
+  const message = fillMessage(namespace, name);
+  const length = paddedWords;
   let h0 = 0x67452301;
   let h1 = 0xefcdab89 | 0;
   let h2 = 0x98badcfe | 0;
   let h3 = 0x10325476;
   let h4 = 0xc3d2e1f0 | 0;
   const w = words;
-  const bytes = input;
-  for (let block = 0; block < length; block += 64) {
-    for (let i = 0; i < 16; i++) {
-      const j = block + i * 4;
-      w[i] = (bytes[j]! << 24) | (bytes[j + 1]! << 16) | (bytes[j + 2]! << 8) | bytes[j + 3]!;
-    }
+  for (let block = 0; block < length; block += 16) {
+    for (let i = 0; i < 16; i++) w[i] = message[block + i]!;
     for (let i = 16; i < 80; i++) {
       const x = w[i - 3]! ^ w[i - 8]! ^ w[i - 14]! ^ w[i - 16]!;
       w[i] = (x << 1) | (x >>> 31);

@@ -3,7 +3,7 @@
  */
 export { loadMapping, mappingSchema, setMappingSchemaText } from './loader.js';
 export { builtInMappings, builtInMappingTexts, setBuiltInMappingTexts, BUILT_IN_MAPPING_FILES } from './builtin.js';
-export { createNormaliser, toBundle } from './normaliser.js';
+export { createNormaliser, toBundle, unknownSourceMessage } from './normaliser.js';
 export { parseTimestamp, isStixTimestamp, compareStixTimestamps } from './timestamps.js';
 export { uuidv5, canonicalJson, deterministicScoId, STIX_SCO_NAMESPACE, STIXFLOW_NAMESPACE } from './ids.js';
 export { TRANSFORM_NAMES, type TransformName } from './transforms.js';

@@ -22,6 +22,16 @@ function reject(code: string, message: string, index: number | undefined): Norma
   return { ok: false, diagnostic };
 }
 
+/**
+ * Why `source` names no mapping, naming the known ones; undefined when it names one. Shells call it before they
+ * take a request, message or command line that names a source, so a typo is one clear error rather than a
+ * rejection per event.
+ */
+export function unknownSourceMessage(source: string, mappings: readonly { name: string }[]): string | undefined {
+  if (mappings.some((m) => m.name === source)) return undefined;
+  return `source "${source}" names no mapping (known: ${mappings.map((m) => m.name).join(', ')})`;
+}
+
 /** How many of the closest mappings an `unrecognised-format` rejection names. */
 const CLOSEST_NAMED = 3;
 
@@ -34,9 +44,23 @@ export function createNormaliser(options: NormaliserOptions = {}): Normaliser {
   const ownCount = own.length;
   const ownContext: RunContext = { tenant: options.tenant };
   /** The context of one call: the normaliser's tenant unless the call names another; coverage measurement adds `consumed`. */
+  let lastReceived: RunContext | undefined;
   const contextFor = (call: NormaliseOptions | undefined): RunContext => {
     const tenant = call?.tenant ?? ownContext.tenant;
-    if (call?.consumed !== undefined) return { tenant, consumed: call.consumed };
+    if (call?.consumed !== undefined) {
+      const context: RunContext = { tenant, consumed: call.consumed };
+      if (call.receivedAt !== undefined) context.receivedAt = call.receivedAt;
+      return context;
+    }
+    if (call?.receivedAt !== undefined) {
+      // The events of one batch share their time of receipt: one context for all of them.
+      let context = lastReceived;
+      if (context === undefined || context.tenant !== tenant || context.receivedAt !== call.receivedAt) {
+        context = { tenant, receivedAt: call.receivedAt };
+        lastReceived = context;
+      }
+      return context;
+    }
     return tenant === ownContext.tenant ? ownContext : { tenant };
   };
   const scores = new Array<number>(mappings.length).fill(-1);
@@ -76,13 +100,8 @@ export function createNormaliser(options: NormaliserOptions = {}): Normaliser {
       const source = call?.source ?? options.source;
       if (source !== undefined) {
         const chosen = byName.get(source);
-        if (chosen === undefined) {
-          return reject(
-            'unknown-source',
-            `source "${source}" names no mapping (known: ${mappings.map((m) => m.name).join(', ')})`,
-            index,
-          );
-        }
+        if (chosen === undefined)
+          return reject('unknown-source', unknownSourceMessage(source, mappings) as string, index);
         return run(chosen, event, index, context);
       }
       // Scored detection: the most specific mapping that fits wins; ties go to the earlier one.

@@ -214,6 +214,20 @@ function complementFraction(digits: string): string {
   return String(scale - Number(digits)).padStart(digits.length, '0');
 }
 
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+/** C `asctime` / `ctime` text (osquery's `calendarTime`): `Tue Sep 30 17:37:30 2014`, maybe ` UTC` after it. */
+const ASCTIME =
+  /^(?:Sun|Mon|Tue|Wed|Thu|Fri|Sat) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) {1,2}(\d{1,2}) (\d{2}):(\d{2}):(\d{2}) (\d{4})(?: UTC)?$/;
+
+/** An asctime text as a STIX timestamp; without a zone it is read as UTC, as zone-less ISO 8601 text is. */
+function parseAsctime(text: string): string | undefined {
+  const m = ASCTIME.exec(text);
+  if (m === null) return undefined;
+  const [, month, day, hour, minute, second] = m as unknown as [string, string, string, string, string, string];
+  const dd = day.padStart(2, '0');
+  return parseIsoTimestamp(`${m[6]}-${pad2(MONTHS.indexOf(month) + 1)}-${dd}T${hour}:${minute}:${second}Z`);
+}
+
 /**
  * Reads any supported timestamp form (string or number). Returns the STIX timestamp, or undefined when the value
  * is not a usable time.
@@ -222,6 +236,9 @@ export function parseTimestamp(value: unknown): string | undefined {
   if (typeof value === 'string') {
     const length = value.length;
     if (length >= 19 && value.charCodeAt(4) === 45) return parseIsoTimestamp(value);
+    const c = value.charCodeAt(0);
+    // A capital letter first: the day name of asctime text; epoch text starts with a digit or a sign.
+    if (c >= 65 && c <= 90) return parseAsctime(value);
     return parseEpochText(value.trim());
   }
   if (typeof value === 'number') {

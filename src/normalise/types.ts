@@ -23,7 +23,11 @@ export interface MappingDefinition {
   description?: string;
   mode?: 'fields' | 'stix-passthrough';
   detect: DetectSpec;
-  time?: { start: string | string[]; end?: string | string[] };
+  /**
+   * `received`: a record that carries no time at all (a VPC flow log format without start/end) takes the time the
+   * pipeline received it, when the caller gives one (NormaliseOptions.receivedAt); marked `x_time_received`.
+   */
+  time?: { start: string | string[]; end?: string | string[]; received?: boolean };
   /** One field, a list (the first present wins), or `{ join: [...] }`: the fields present, joined with `|`. */
   source_id?: string | string[] | { join: string[] };
   /** Fields holding structure as text or name/value lists, parsed before their parts are mapped. */
@@ -62,6 +66,8 @@ export interface RunContext {
   tenant: string | undefined;
   /** When given, the source paths that a rule consumed are appended (coverage measurement; off in production). */
   consumed?: string[];
+  /** When the events were received (a STIX timestamp), for mappings whose records may carry no time. */
+  receivedAt?: string;
 }
 
 /** A mapping compiled to closures once, at load time. */
@@ -126,6 +132,8 @@ export interface NormaliseOptions {
    * parameter, an SQS message attribute, a CLI `--source`). An unknown name is rejected (`unknown-source`).
    */
   source?: string;
+  /** When these events were received (a STIX timestamp): the time of records that carry none (`time.received`). */
+  receivedAt?: string;
   /** Source paths consumed by a mapping rule are appended here (coverage measurement). */
   consumed?: string[];
 }

@@ -106,14 +106,16 @@ export class Detector {
    * pipeline. This is the one tenant path of every shell (CLI, `stixflow test`, Lambda
    * handlers, local stack): the normaliser records the tenant on copies (`x_tenant`, part of
    * derived ids), so the same event and tenant give the same ids everywhere, and the caller's
-   * objects are never written to.
+   * objects are never written to. `source` names the mapping for every event (an explicit choice beats detection).
    */
-  async process(rawEvents: readonly unknown[], tenant = 'default'): Promise<ProcessResult> {
+  async process(rawEvents: readonly unknown[], tenant = 'default', source?: string): Promise<ProcessResult> {
     const events: ObservedEvent[] = [];
     const rawIndexOf: number[] = [];
     const rejected: Diagnostic[] = [];
+    // The time of records that carry none (a VPC flow log format without start/end): when this batch came in.
+    const receivedAt = new Date(this.now()).toISOString();
     for (let index = 0; index < rawEvents.length; index++) {
-      const result = this.normaliser.normalise(rawEvents[index], index, { tenant });
+      const result = this.normaliser.normalise(rawEvents[index], index, { tenant, source, receivedAt });
       if (!result.ok) {
         rejected.push({ ...result.diagnostic, eventIndex: index });
         continue;

@@ -1,4 +1,5 @@
 import { CreateQueueCommand } from '@aws-sdk/client-sqs';
+import type { SQSRecord } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createIngestSqsHandler, onMessageFailure, type MessageFailureReport } from '../../functions/ingest-sqs.js';
 import { ensureQueue, startSqs, type RunningSqs } from '../../src/emulators/emulators.js';
@@ -232,6 +233,40 @@ describe('ingest-sqs handler with the alert queue on fauxqs (#11.2)', () => {
     ).toEqual([]);
     expect(await drain()).toEqual([]);
     expect(await counters()).toEqual(afterFirst);
+  });
+  it('the source message attribute names the mapping of the events, beating detection (#13.4)', async () => {
+    // Flat key-value fields beside an @timestamp: detection keeps flat away from it and ecs sees one mark only.
+    const body = JSON.stringify({
+      '@timestamp': '2026-01-01T10:00:00Z',
+      event_type: 'process_create',
+      process_name: 'bash',
+      parent_process_name: 'nginx',
+      host: 'web-1',
+      event_id: 'src-1',
+    });
+    const withSource = (messageId: string, source: string): SQSRecord => {
+      const record = sqsRecord(messageId, body, 'tenant-q');
+      return {
+        ...record,
+        messageAttributes: { ...record.messageAttributes, source: { dataType: 'String', stringValue: source } },
+      };
+    };
+    const { handler, drain } = await fauxqsSetup();
+    const failures: MessageFailureReport[] = [];
+    const unsubscribe = onMessageFailure((f) => failures.push(f));
+    const response = await handler(
+      sqsEvent(sqsRecord('m-detected', body, 'tenant-q'), withSource('m-flat', 'flat'), withSource('m-typo', 'flta')),
+      context(),
+    );
+    unsubscribe();
+    expect(failedIds(response)).toEqual(['m-detected', 'm-typo']);
+    expect(failures.map((f) => [f.messageId, f.code])).toEqual([
+      ['m-detected', 'malformed'],
+      ['m-typo', 'unknown-source'],
+    ]);
+    expect(failures[1]?.reason).toMatch(/^source "flta" names no mapping \(known: stix, windows, .*\bflat\)$/);
+    const alerts = (await drain()).map((m) => JSON.parse(m.body) as { ruleId: string; sourceEventIds: string[] });
+    expect(alerts.map((a) => [a.ruleId, a.sourceEventIds])).toEqual([['web-server-spawns-shell', ['src-1']]]);
   });
   it('an alert the alert queue refuses as too large fails nothing: the message is not retried, the error names the alert (#11.17)', async () => {
     // A queue taking at most 1 KiB per message: no alert document fits.

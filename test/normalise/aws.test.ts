@@ -1,11 +1,19 @@
 import { describe, expect, it } from 'vitest';
 import { createNormaliser } from '../../src/normalise/index.js';
-import { byId, expectWellFormed, ofType } from './helpers.js';
+import { byId, expectWellFormed, ofType, single } from './helpers.js';
 import { fires, fixture, fixtureEvents } from './fixtures.js';
 
 const normaliser = createNormaliser({ tenant: 'acme' });
 
 describe('aws-cloudtrail', () => {
+  it('reads the address of an enriched sourceIPAddress object (ASN, GeoIP added by a pipeline)', () => {
+    const event = single(normaliser.normalise(fixture('aws-cloudtrail', 'enriched-source-address.json')));
+    if (event === undefined) throw new Error('no event');
+    const [anchor] = ofType(event, 'x-oca-event');
+    expect(byId(event, byId(event, anchor?.network_ref).src_ref)).toMatchObject({ value: '198.51.100.23' });
+    expect(Object.keys(event.observedData.x_unmapped ?? {})).not.toContain('sourceIPAddress.ipaddress');
+  });
+
   it('opens a {"Records": [...]} file: each record alone, the bad one rejected alone', () => {
     const result = normaliser.normalise(fixture('aws-cloudtrail', 'records.json'), 0);
     expect(result.ok && result.mapping).toBe('aws-cloudtrail');
@@ -100,5 +108,27 @@ describe('aws-vpcflow', () => {
     expect(fires("[x-oca-event:action = 'REJECT' AND x-oca-event:network_ref.dst_port = 22]", rejected.events[0])).toBe(
       true,
     );
+  });
+
+  it('a custom format without start and end takes the time the records were received, and says so', () => {
+    const records = fixtureEvents('aws-vpcflow', 'custom-v3-no-time.log');
+    expect(records).toHaveLength(2);
+    const untimed = normaliser.normalise(records[0]);
+    expect(untimed.ok === false && untimed.diagnostic.code).toBe('no-timestamp');
+    const receivedAt = '2024-06-02T12:00:00.250Z';
+    const results = records.map((r) => normaliser.normalise(r, undefined, { receivedAt }));
+    const events = results.map((r) => (r.ok ? r.events[0] : undefined));
+    expect(events.map((e) => e?.observedData.first_observed)).toEqual([receivedAt, receivedAt]);
+    expect(events.map((e) => e?.observedData.x_time_received)).toEqual([true, true]);
+    const event = events[0];
+    if (event === undefined) throw new Error('not normalised');
+    expectWellFormed(event);
+    const [anchor] = ofType(event, 'x-oca-event');
+    expect(byId(event, anchor?.network_ref)).toMatchObject({ src_port: 40522, dst_port: 80, protocols: ['tcp'] });
+    // A record that has its time keeps it, whatever the receipt time.
+    const [timed] = fixtureEvents('aws-vpcflow', 'custom-v5.log');
+    const result = normaliser.normalise(timed, undefined, { receivedAt });
+    expect(result.ok && result.events[0]?.observedData).toMatchObject({ first_observed: '2024-06-02T11:20:00Z' });
+    expect(result.ok && result.events[0]?.observedData.x_time_received).toBeUndefined();
   });
 });

@@ -49,6 +49,26 @@ describe('zeek', () => {
 describe('suricata', () => {
   const [alert, dns] = fixtureEvents('suricata', 'eve.json').map((e) => single(normaliser.normalise(e)));
 
+  it('maps Kerberos and SMB records: the account asked for, the error, the SMB status; <empty> names dropped', () => {
+    const [tgs, preauth, smb] = fixtureEvents('suricata', 'eve-krb5-smb.ndjson').map((e) =>
+      single(normaliser.normalise(e)),
+    );
+    if (tgs === undefined || preauth === undefined || smb === undefined) throw new Error('no event');
+    const anchorOf = (e: typeof tgs) => ofType(e, 'x-oca-event')[0];
+    expect(anchorOf(tgs)).toMatchObject({ action: 'krb5', x_krb5_msg_type: 'KRB_TGS_REQ' });
+    expect(byId(tgs, anchorOf(tgs)?.user_ref)).toMatchObject({ account_login: 'svc_backup', x_realm: 'CORP.EXAMPLE' });
+    expect(
+      fires("[x-oca-event:x_krb5_msg_type = 'KRB_TGS_REQ' AND x-oca-event:user_ref.account_login = 'svc_backup']", tgs),
+    ).toBe(true);
+    expect(anchorOf(preauth)).toMatchObject({ x_error_code: 'KDC_ERR_PREAUTH_REQUIRED' });
+    expect(ofType(preauth, 'user-account')).toEqual([]);
+    expect(Object.keys(preauth.observedData.x_unmapped ?? {})).not.toContain('krb5.cname');
+    expect(anchorOf(smb)).toMatchObject({
+      x_smb_command: 'SMB2_COMMAND_TREE_CONNECT',
+      x_smb_status: 'STATUS_ACCESS_DENIED',
+    });
+  });
+
   it('maps an alert with its signature, the connection and the HTTP request', () => {
     if (alert === undefined) throw new Error('no event');
     expectWellFormed(alert);

