@@ -58,10 +58,15 @@ export class RuleCandidate {
     return this.document.positions?.atKey([...this.path, ...field], key);
   }
 
+  /** How a message names an indicator, whose position is its bundle's: `objects[i]`. */
+  get entryName(): string | undefined {
+    return this.kind === 'indicator' ? `objects[${String(this.path[1])}]` : undefined;
+  }
+
   /** How a message names the place: `file:line`, or for an indicator `file (objects[i])`. */
   describePlace(): string {
-    if (this.kind === 'indicator') return `${this.file} (objects[${String(this.path[1])}])`;
-    return `${this.file}:${this.position.line}`;
+    const entry = this.entryName;
+    return entry !== undefined ? `${this.file} (${entry})` : `${this.file}:${this.position.line}`;
   }
 }
 
@@ -205,7 +210,8 @@ export function findDuplicateIds(candidates: readonly RuleCandidate[]): Map<numb
       return;
     }
     const original = candidates[first] as RuleCandidate;
-    const what = (c: RuleCandidate): string => (c.kind === 'indicator' ? 'indicator' : 'rule');
+    const entry = candidate.entryName === undefined ? '' : ` (${candidate.entryName})`;
+    const by = original.kind === candidate.kind ? '' : original.kind === 'rule' ? 'by a rule ' : 'by an indicator ';
     duplicates.set(
       index,
       ruleDiagnostic(
@@ -216,9 +222,7 @@ export function findDuplicateIds(candidates: readonly RuleCandidate[]): Map<numb
           ruleId: id,
           related: [{ file: original.file, ...original.position, ruleId: id }],
         },
-        `${what(candidate)} id '${id}' is already defined at ${original.describePlace()}${
-          original.kind === candidate.kind ? '' : ` (by ${what(original) === 'rule' ? 'a rule' : 'an indicator'})`
-        }`,
+        `${candidate.kind} id '${id}'${entry} is already defined ${by}at ${original.describePlace()}`,
       ),
     );
   });
