@@ -172,6 +172,7 @@ function collectIndicators(bundle: Record<string, unknown>, document: RuleDocume
       typeof indicator.x_severity === 'string' && (SEVERITIES as readonly string[]).includes(indicator.x_severity)
         ? indicator.x_severity
         : 'medium';
+    // Assigned field by field rather than spread: a feed has millions of these.
     const value: Record<string, unknown> = {
       id: typeof indicator.id === 'string' ? indicator.id : `indicator-${i}`,
       name: typeof indicator.name === 'string' && indicator.name ? indicator.name : `Indicator ${String(indicator.id)}`,
@@ -182,12 +183,10 @@ function collectIndicators(bundle: Record<string, unknown>, document: RuleDocume
         ? indicator.indicator_types.filter((t) => typeof t === 'string')
         : [],
       pattern: indicator.pattern,
-      ...(typeof indicator.spec_version === 'string' && indicator.spec_version === '2.0'
-        ? { stix_version: '2.0' }
-        : {}),
-      ...(typeof indicator.valid_from === 'string' ? { valid_from: indicator.valid_from } : {}),
-      ...(typeof indicator.valid_until === 'string' ? { valid_until: indicator.valid_until } : {}),
     };
+    if (indicator.spec_version === '2.0') value.stix_version = '2.0';
+    if (typeof indicator.valid_from === 'string') value.valid_from = indicator.valid_from;
+    if (typeof indicator.valid_until === 'string') value.valid_until = indicator.valid_until;
     out.candidates.push(new RuleCandidate('indicator', value, document, ['objects', i]));
   });
 }

@@ -334,9 +334,16 @@ export function compileIndicator(
   )
     return 'rule';
   const stixVersion = v.stix_version === '2.0' ? '2.0' : '2.1';
-  const where = { file: candidate.file, ...candidate.position, ruleId: v.id };
+  const id = v.id;
   const report = (found: Diagnostic[]): void => {
-    for (const d of found) diagnostics.push({ ...d, ...where, message: `indicator pattern: ${d.message}` });
+    for (const d of found)
+      diagnostics.push({
+        ...d,
+        file: candidate.file,
+        ...candidate.position,
+        ruleId: id,
+        message: `indicator pattern: ${d.message}`,
+      });
   };
   const parsed = parsePattern(v.pattern, { stixVersion });
   if (!parsed.ast) {
@@ -360,19 +367,20 @@ export function compileIndicator(
     report(observation);
     return undefined;
   }
+  const record: IndicatorRecord = {
+    id,
+    name: v.name as string,
+    description: (v.description as string | undefined) ?? '',
+    severity: v.severity as Severity,
+    tags: (v.tags as string[] | undefined) ?? [],
+    patternText: v.pattern,
+    stixVersion,
+  };
+  if (validFrom !== undefined) record.validFrom = validFrom;
+  if (validUntil !== undefined) record.validUntil = validUntil;
   return {
     kind: 'indicator',
-    record: {
-      id: v.id,
-      name: v.name as string,
-      description: (v.description as string | undefined) ?? '',
-      severity: v.severity as Severity,
-      tags: (v.tags as string[] | undefined) ?? [],
-      patternText: v.pattern,
-      stixVersion,
-      ...(validFrom !== undefined ? { validFrom } : {}),
-      ...(validUntil !== undefined ? { validUntil } : {}),
-    },
+    record,
     observation,
   };
 }
