@@ -139,9 +139,12 @@ function warnUnknownTopLevelKeys(
   document: RuleDocument,
   diagnostics: Diagnostic[],
 ): void {
-  for (const key of Object.keys(value)) {
-    if (TOP_LEVEL_KEYS.has(key)) continue;
-    const at = document.positions?.atKey([], key) ?? { line: 1, column: 1 };
+  // In file order (Object.keys puts integer-like keys first).
+  const unknown = Object.keys(value)
+    .filter((key) => !TOP_LEVEL_KEYS.has(key))
+    .map((key) => ({ key, at: document.positions?.atKey([], key) ?? { line: 1, column: 1 } }))
+    .sort((a, b) => a.at.line - b.at.line || a.at.column - b.at.column);
+  for (const { key, at } of unknown)
     diagnostics.push(
       ruleDiagnostic(
         'unknown-top-level-key',
@@ -149,7 +152,6 @@ function warnUnknownTopLevelKeys(
         `unknown top-level key '${key}' is ignored: a file with \`rules:\` holds only that list (rule fields go inside each rule)`,
       ),
     );
-  }
 }
 
 /** STIX indicators with `pattern_type: stix` (or none) become candidates; validity comes from valid_from/valid_until. */

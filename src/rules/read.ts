@@ -97,7 +97,7 @@ class YamlPositions implements DocumentPositions {
   atKey(path: ValuePath, key: string): Position | undefined {
     const map = path.length === 0 ? this.doc.contents : this.doc.getIn(path, true);
     if (!isMap(map)) return undefined;
-    const pair = map.items.find((item) => isScalar(item.key) && item.key.value === key);
+    const pair = map.items.find((item) => isScalar(item.key) && String(item.key.value) === key);
     return positionOf(pair?.key as YamlNode | undefined, this.lines);
   }
 }

@@ -41,9 +41,16 @@ describe('collectDocuments', () => {
   });
 
   it('warns about keys beside rules:, at the key', () => {
-    const { diagnostics } = collect({ file: 'r.yaml', text: 'rules: []\nseverity: high\n' });
+    const { diagnostics } = collect({ file: 'r.yaml', text: 'rules: []\nseverity: high\n  # note\n2: two\n' });
     expect(diagnostics).toMatchObject([
       { severity: 'warning', code: 'unknown-top-level-key', line: 2, column: 1, file: 'r.yaml' },
+      {
+        severity: 'warning',
+        code: 'unknown-top-level-key',
+        line: 4,
+        column: 1,
+        message: expect.stringContaining("'2'"),
+      },
     ]);
   });
 
