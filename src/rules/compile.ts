@@ -58,7 +58,7 @@ const validateRuleSchema = ajv.compile(RULE_SCHEMA);
 const DURATION_FIELDS = new Set(['/suppress', '/rate_limit/period', '/rate_limit/throttle_for']);
 const RULE_DURATION = { bareSeconds: false, fractions: false } as const;
 
-/** The TEST keys of a rule's `tests:` entry (what `stixflow test` reads). */
+/** The keys of a rule's `tests:` entry (what `stixflow test` reads). */
 const TEST_KEYS = new Set(['name', 'description', 'events', 'expect', 'alerts', 'tenant']);
 
 function pointerToPath(pointer: string): (string | number)[] {
