@@ -40,6 +40,17 @@ export class RuleCandidate {
     return this.document.positions?.at(this.path) ?? this.document.start;
   }
 
+  /**
+   * `position`, to be read later (a rule's source line): holds the positions, not the document's
+   * value, so that a rule from a feed does not keep the whole parsed feed alive.
+   */
+  positionLater(): () => Position {
+    const { positions, start } = this.document;
+    const path = this.path;
+    if (this.kind === 'indicator' || !positions) return () => start;
+    return () => positions.at(path) ?? start;
+  }
+
   /** Where a field's value is (the entry itself when the field is not there). */
   at(field: ValuePath): Position {
     if (this.kind === 'indicator') return this.document.start;

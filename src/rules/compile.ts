@@ -302,10 +302,11 @@ export function compileRule(
 
 /** Where a rule came from; the line is resolved only when something reads it. */
 function lazySource(candidate: RuleCandidate): NonNullable<Rule['source']> {
+  const position = candidate.positionLater();
   return {
     file: candidate.file,
     get line() {
-      return candidate.position.line;
+      return position().line;
     },
   };
 }
