@@ -30,6 +30,8 @@ export interface Diagnostic extends SourceLocation {
   /** For syntax errors: the token found and what the parser expected instead. */
   offendingToken?: string;
   expected?: string[];
+  /** Other places the diagnostic is about: for a duplicate id, where the id was first defined. */
+  related?: SourceLocation[];
 }
 
 /**

@@ -1,10 +1,11 @@
 /** `stixflow run` and `stixflow state`: stream events through the engine with in-memory state. */
 import { readFileSync } from 'node:fs';
 import { toAlertDocument } from '../engine/alert.js';
-import { formatDiagnostic, type Diagnostic } from '../errors.js';
+import { formatDiagnostic, StixflowError, type Diagnostic } from '../errors.js';
 import { createNormaliser, loadMapping, unknownSourceMessage } from '../normalise/index.js';
 import { Detector } from '../pipeline/detector.js';
 import { InMemoryQueue } from '../queue/memory-queue.js';
+import { Duration } from '../rules/duration.js';
 import { loadRulesFromPaths } from '../rules/load.js';
 import { InMemoryStateStore } from '../state/memory-store.js';
 import {
@@ -32,7 +33,7 @@ Options:
   -m, --mapping <file>    extra normalisation mapping (repeatable)
   --source <name>         normalise every event with this mapping (built-in or --mapping) instead of detecting it
   --tenant <name>         tenant of the events (default: default)
-  --lateness <seconds>    allowed lateness for correlation (default 300)
+  --lateness <duration>   allowed lateness for correlation: seconds, or 30s, 5m, 1h (default 300)
   --batch-size <n>        events per engine batch (default 1: strict streaming order)
   --allow-unsatisfiable   keep rules whose pattern can never match (a warning, not an error)
   -h, --help              show this help
@@ -53,7 +54,7 @@ Options:
   --rule <id>          the rule to explain (required)
   --group <key>        one group key, as printed in alerts (default: every group seen)
   --tenant <name>      tenant (default: default)
-  --lateness <seconds> allowed lateness (default 300)
+  --lateness <duration> allowed lateness: seconds, or 30s, 5m, 1h (default 300)
   --allow-unsatisfiable  keep rules whose pattern can never match (a warning, not an error)
   -h, --help           show this help
 
@@ -89,7 +90,7 @@ async function setUp(values: Record<string, unknown>, io: CliIo): Promise<Loaded
     writeLine(io.stderr, `--source: ${unknownSource}`);
     return undefined;
   }
-  const latenessSeconds = values.lateness === undefined ? 300 : Number(values.lateness);
+  const latenessSeconds = values.lateness === undefined ? 300 : lateness(values.lateness as string);
   const store = new InMemoryStateStore();
   const detector = new Detector({
     rules,
@@ -100,6 +101,17 @@ async function setUp(values: Record<string, unknown>, io: CliIo): Promise<Loaded
     engine: { latenessSeconds },
   });
   return { detector, exit };
+}
+
+/** `--lateness`: seconds (`300`, `0.5`) or a duration (`5m`); a bad one fails like any bad engine option. */
+function lateness(text: string): number {
+  const duration = Duration.parse(text, { bareSeconds: true, fractions: true });
+  if (Duration.isError(duration))
+    throw new StixflowError(
+      'invalid-engine-option',
+      `invalid engine option: latenessSeconds (--lateness) ${duration.message}`,
+    );
+  return duration.seconds;
 }
 
 /** Events of every input, in order, each with where it was read (`origins[i]` is where `events[i]` came from). */

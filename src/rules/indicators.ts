@@ -7,7 +7,7 @@
  * observations or qualifiers are loaded as ordinary rules instead.
  */
 import type { Diagnostic } from '../errors.js';
-import { observationLeaves } from '../pattern/ast.js';
+import { observationLeaves, type ComparisonExpression, type PatternAst } from '../pattern/ast.js';
 import { compilePattern } from '../pattern/compile.js';
 import type { PreparedObservation } from '../pattern/observation.js';
 import { parsePattern, type StixVersion } from '../pattern/parse.js';
@@ -104,6 +104,28 @@ class RecordColumns {
   }
 }
 
+/** An indicator's pattern as the set files it: its one comparison expression and the root types it can hold on. */
+export interface IndicatorObservation {
+  comparison: ComparisonExpression;
+  rootTypes: string[];
+}
+
+/**
+ * Whether a parsed indicator pattern fits the set: one observation expression without
+ * qualifiers, on known root types. 'rule' when it must load as an ordinary rule instead; the
+ * errors of a pattern that does not validate.
+ */
+export function indicatorObservation(ast: PatternAst): IndicatorObservation | 'rule' | Diagnostic[] {
+  if (ast.root.kind !== 'observation') return 'rule';
+  const errors = validatePattern(ast).filter((d) => d.severity === 'error');
+  if (errors.length > 0) return errors;
+  const leaf = observationLeaves(ast.root)[0];
+  if (!leaf) return 'rule';
+  const types = possibleRootTypes(leaf.comparison);
+  if (types === 'any') return 'rule';
+  return { comparison: leaf.comparison, rootTypes: [...types] };
+}
+
 export class IndicatorSet {
   private readonly records = new RecordColumns();
   private readonly index = new RuleIndex();
@@ -125,16 +147,16 @@ export class IndicatorSet {
   add(record: IndicatorRecord): 'added' | 'rule' | Diagnostic[] {
     const parsed = parsePattern(record.patternText, { stixVersion: record.stixVersion });
     if (!parsed.ast) return parsed.diagnostics;
-    if (parsed.ast.root.kind !== 'observation') return 'rule';
-    const errors = validatePattern(parsed.ast).filter((d) => d.severity === 'error');
-    if (errors.length > 0) return errors;
-    const leaf = observationLeaves(parsed.ast.root)[0];
-    if (!leaf) return 'rule';
-    const types = possibleRootTypes(leaf.comparison);
-    if (types === 'any') return 'rule';
-    const id = this.records.push(record);
-    this.index.add(id, leaf.comparison, [...types]);
+    const observation = indicatorObservation(parsed.ast);
+    if (observation === 'rule' || Array.isArray(observation)) return observation;
+    this.addObservation(record, observation);
     return 'added';
+  }
+
+  /** Adds an indicator whose pattern indicatorObservation() has accepted (the loader parses each pattern once). */
+  addObservation(record: IndicatorRecord, observation: IndicatorObservation): void {
+    const id = this.records.push(record);
+    this.index.add(id, observation.comparison, observation.rootTypes);
   }
 
   /** Calls `visit` with the rule of every indicator the event matches, valid at its event time. */

@@ -3,6 +3,7 @@ import { compilePattern, type CompiledPattern } from '../pattern/compile.js';
 import { parseObjectPath } from '../pattern/object-path.js';
 import { StixflowError } from '../errors.js';
 import type { ObjectPath } from '../pattern/ast.js';
+import type { RuleLoadCode } from './diagnostics.js';
 
 /**
  * Rule severities, lowest first: the one list the rule schema, indicator records and published
@@ -70,7 +71,10 @@ export function createRule(spec: RuleSpec): Rule {
   const groupBy = (spec.groupBy ?? []).map((text) => {
     const path = parseObjectPath(text);
     if (typeof path === 'string')
-      throw new StixflowError('bad-group-by', `group_by '${text}' is not an object path: ${path}`);
+      throw new StixflowError(
+        'bad-group-by' satisfies RuleLoadCode,
+        `group_by '${text}' is not an object path: ${path}`,
+      );
     return path;
   });
   return {

@@ -1,0 +1,104 @@
+/**
+ * The catalogue of rule-loading codes: every code it lists comes out of some rule file (one
+ * fixture per code, typed by the catalogue so that a new entry needs one), every code loading
+ * emits is catalogued (or is a pattern compiler code), and docs/rules.md lists the same table.
+ */
+import { mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { Diagnostic } from '../../src/errors.js';
+import { PatternDiagnosticCode } from '../../src/pattern/diagnostics.js';
+import { RULE_LOAD_CODES, isRuleLoadCode, type RuleLoadCode } from '../../src/rules/diagnostics.js';
+import { loadRules, loadRulesFromPaths } from '../../src/rules/load.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'stixflow-codes-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const BASH = `"[process:name = 'bash']"`;
+const rule = (id: string, extra: string[] = [], pattern = BASH): string =>
+  [`id: ${id}`, `name: ${id}`, 'severity: low', `pattern: ${pattern}`, ...extra, ''].join('\n');
+const load = (text: string, options = {}): Diagnostic[] =>
+  loadRules([{ file: 'rules/x.yaml', text }], options).diagnostics;
+const bundle = (objects: object[]): string => JSON.stringify({ type: 'bundle', id: 'bundle--1', objects });
+
+/** One rule source per code that makes loading report it. */
+const FIXTURES: Record<RuleLoadCode, () => Diagnostic[]> = {
+  'rule-file-missing': () => loadRulesFromPaths([join(dir, 'nowhere.yaml')]).diagnostics,
+  'rule-file-unreadable': () => {
+    const loop = mkdtempSync(join(dir, 'loop-'));
+    symlinkSync(join(loop, 'b.yaml'), join(loop, 'a.yaml'));
+    symlinkSync(join(loop, 'a.yaml'), join(loop, 'b.yaml'));
+    return loadRulesFromPaths([loop]).diagnostics;
+  },
+  'rule-file-dangling-link': () => {
+    const links = mkdtempSync(join(dir, 'links-'));
+    symlinkSync(join(links, 'gone.yaml'), join(links, 'rule.yaml'));
+    return loadRulesFromPaths([links]).diagnostics;
+  },
+  'yaml-syntax': () => load('id: a\nname: [oops\n'),
+  'yaml-warning': () => load(rule('a').replace('pattern: "', 'pattern: !unknown "')),
+  'rule-file-shape': () => load('foo: bar\n'),
+  'rule-not-a-mapping': () => load(`- 42\n`),
+  'unknown-top-level-key': () => load(`rules: []\nrule: oops\n`),
+  'indicator-pattern-type': () =>
+    loadRules([
+      { file: 'feed.json', text: bundle([{ type: 'indicator', id: 'i', pattern_type: 'yara', pattern: 'rule x {}' }]) },
+    ]).diagnostics,
+  'duplicate-rule-id': () =>
+    load(`- ${rule('twice').replace(/\n(?=.)/g, '\n  ')}- ${rule('twice').replace(/\n(?=.)/g, '\n  ')}`),
+  'rule-schema': () => load(rule('a', ['colour: blue'])),
+  'unknown-test-key': () => load(rule('a', ['tests:', '  - name: t', '    expected: alert'])),
+  'too-many-observations': () =>
+    load(rule('a', [], `"${Array.from({ length: 32 }, (_, i) => `[x:v = '${i}']`).join(' FOLLOWEDBY ')}"`)),
+  'bad-group-by': () => load(rule('a', ['group_by: "no path"'])),
+  'bad-filter-expiry': () => load(rule('a', ['filters:', `  - { pattern: ${BASH}, expires: soon }`])),
+  'bad-validity': () => load(rule('a', ['valid_until: never'])),
+  unsatisfiable: () => load(rule('a', [], `"[process:pid = 1 AND process:pid = 2]"`)),
+  'observation-never-matches': () =>
+    load(rule('a', [], `"[process:pid = 1 AND process:pid = 2] OR [process:pid = 3]"`)),
+};
+
+const PATTERN_CODES = new Set<string>(Object.values(PatternDiagnosticCode));
+
+describe('the catalogue of rule-loading codes', () => {
+  it('has a fixture for every code, and nothing else', () => {
+    expect(Object.keys(FIXTURES).sort()).toEqual(Object.keys(RULE_LOAD_CODES).sort());
+  });
+
+  for (const [code, fixture] of Object.entries(FIXTURES) as [RuleLoadCode, () => Diagnostic[]][]) {
+    it(`${code}: reported with the catalogue's severity, at a file`, () => {
+      const diagnostics = fixture();
+      const found = diagnostics.filter((d) => d.code === code);
+      expect(found.length, JSON.stringify(diagnostics)).toBeGreaterThan(0);
+      for (const d of found) {
+        expect(d.severity).toBe(RULE_LOAD_CODES[code].severity);
+        expect(d.file).toBeTruthy();
+        expect(d.message).toBeTruthy();
+      }
+      // Whatever else the fixture reports is catalogued too, or is a pattern compiler code.
+      for (const d of diagnostics) expect(isRuleLoadCode(d.code) || PATTERN_CODES.has(d.code), d.code).toBe(true);
+    });
+  }
+
+  it('covers everything the repository rules, examples and pattern errors make loading report', () => {
+    const diagnostics = [
+      ...loadRulesFromPaths(['rules', 'examples']).diagnostics,
+      ...load(rule('p', [], `"[process:name = 'x' AND ]"`)),
+      ...load(rule('q', [], `"[file:hashes.MD5 = 'abc']"`)),
+      ...load(rule('r', ['filters:', `  - "[process:created = t'not a time']"`])),
+    ];
+    expect(diagnostics.length).toBeGreaterThan(0);
+    for (const d of diagnostics) expect(isRuleLoadCode(d.code) || PATTERN_CODES.has(d.code), d.code).toBe(true);
+  });
+
+  it('is the table in docs/rules.md, stage and severity included', () => {
+    const doc = readFileSync('docs/rules.md', 'utf8');
+    const rows = [...doc.matchAll(/^\| `([a-z-]+)` \| (read|collect|compile) \| (error|warning) \|/gm)].map((m) => [
+      m[1],
+      m[2],
+      m[3],
+    ]);
+    expect(rows).toEqual(Object.entries(RULE_LOAD_CODES).map(([code, e]) => [code, e.stage, e.severity]));
+  });
+});
