@@ -30,6 +30,11 @@ export interface Diagnostic extends SourceLocation {
   /** For syntax errors: the token found and what the parser expected instead. */
   offendingToken?: string;
   expected?: string[];
+  /**
+   * Set by the code that knows: a retry of the same input can succeed (a state that kept
+   * changing under concurrent writers, a store that failed or throttled). Absent: it cannot.
+   */
+  retryable?: boolean;
 }
 
 export class StixflowError extends Error {
