@@ -15,6 +15,7 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { StixflowError } from '../src/errors.js';
+import { countByCode } from './body.js';
 import { isValidTenant } from './config.js';
 import {
   addIngestMetrics,
@@ -77,7 +78,9 @@ async function processMessage(runtime: Runtime, record: SQSRecord): Promise<Mess
   if (outcome.retryable.length > 0) {
     throw new MessageFailure(
       'state-contended',
-      `correlation state kept changing under concurrent writers (${outcome.retryable.length} update(s)); retrying`,
+      `correlation state could not be updated (${Object.entries(countByCode(outcome.retryable))
+        .map(([code, n]) => `${code} x${n}`)
+        .join(', ')}); retrying`,
     );
   }
   if (outcome.rejections.length > 0) {
