@@ -5,7 +5,7 @@
  */
 import { formatStixTimestamp } from '../pattern/literals.js';
 import { reconcile } from './correlator.js';
-import type { GroupState } from './group-state.js';
+import { emptyGroupState, type GroupState } from './group-state.js';
 import type { PatternRule } from './pattern-kind.js';
 import type { Current } from './state-repository.js';
 
@@ -39,7 +39,6 @@ export function explainGroup(
   tenant: string,
   groupKey: string,
   stored: Current<GroupState> | undefined,
-  empty: () => GroupState,
 ): Explanation {
   const ruleId = compiled.rule.id;
   const observations = compiled.rule.pattern.observations.map((o, i) => ({
@@ -58,7 +57,7 @@ export function explainGroup(
       evicted: 0,
     };
   }
-  const state = stored ? stored.state : empty();
+  const state = stored ? stored.state : emptyGroupState();
   reconcile(compiled, state); // as the next event would see it, after an edit of the rule
   const partialMatches = state.events.map((e) => ({
     observedDataId: e.id,

@@ -24,7 +24,8 @@ import { resolveEngineOptions, type StreamingEngineOptions } from './options.js'
 import { CompiledPatternRules, type PatternRule } from './pattern-kind.js';
 import type { RuleIndex } from './rule-index.js';
 import type { Clock, CompiledKind, Correlated, Correlation, EventInput, LateEvent } from './rule-kind.js';
-import { StateRepository, stateKeyOf, type Step } from './state-repository.js';
+import { StateRepository, stateKeyOf, type Current, type Step } from './state-repository.js';
+import type { GroupState } from './group-state.js';
 
 export { ENGINE_DEFAULTS, resolveEngineOptions, type StreamingEngineOptions } from './options.js';
 export { fingerprint } from './pattern-kind.js';
@@ -302,7 +303,7 @@ export class StreamingEngine {
     const stored = correlation
       ? await this.repository.read(correlation.codec, stateKeyOf('correlation', tenant, ruleId, groupKey))
       : undefined;
-    return explainGroup(compiled, tenant, groupKey, stored, () => correlation?.codec.empty() ?? ({} as never));
+    return explainGroup(compiled, tenant, groupKey, stored as Current<GroupState> | undefined);
   }
 }
 
