@@ -94,17 +94,10 @@ interface StoredGroupState {
 /** The format `groupStateCodec` writes; it reads this one and every earlier one. */
 export const GROUP_STATE_FORMAT = 2;
 
-function encodeEvent(e: BufferedEvent): StoredEvent {
-  const stored: StoredEvent = {
-    id: e.id,
-    f: e.firstObserved,
-    l: e.lastObserved,
-    n: e.instancesLeft,
-    m: e.observations,
-    a: e.arrival,
-  };
-  if (e.sourceEventId !== undefined) stored.s = e.sourceEventId;
-  return stored;
+/** One stored event as JSON text, written directly: a state is encoded on every write, so no copy is made. */
+function encodeEvent(e: BufferedEvent): string {
+  const source = e.sourceEventId !== undefined ? `,"s":${JSON.stringify(e.sourceEventId)}` : '';
+  return `{"id":${JSON.stringify(e.id)},"f":${e.firstObserved},"l":${e.lastObserved},"n":${e.instancesLeft},"m":${e.observations},"a":${e.arrival}${source}}`;
 }
 
 function decodeEvent(e: StoredEvent): BufferedEvent {
@@ -121,19 +114,18 @@ function decodeEvent(e: StoredEvent): BufferedEvent {
 }
 
 export function serialiseGroupState(state: GroupState): string {
-  const stored: StoredGroupState = {
-    format: GROUP_STATE_FORMAT,
-    events: state.events.map(encodeEvent),
+  const rest: Omit<StoredGroupState, 'format' | 'events'> = {
     used: state.used,
     watermark: Number.isFinite(state.watermark) ? state.watermark : null,
     evicted: state.evicted,
     arrivals: state.arrivals,
     outbox: state.outbox,
   };
-  if (state.unsettled) stored.unsettled = true;
-  if (state.patternKey !== undefined) stored.patternKey = state.patternKey;
-  if (state.observationsKey !== undefined) stored.observationsKey = state.observationsKey;
-  return JSON.stringify(stored);
+  if (state.unsettled) rest.unsettled = true;
+  if (state.patternKey !== undefined) rest.patternKey = state.patternKey;
+  if (state.observationsKey !== undefined) rest.observationsKey = state.observationsKey;
+  // The numbers are finite (µs timestamps, counts), so their text is what JSON.stringify writes.
+  return `{"format":${GROUP_STATE_FORMAT},"events":[${state.events.map(encodeEvent).join(',')}],${JSON.stringify(rest).slice(1)}`;
 }
 
 /** Reads a stored state of any known format; throws StateCorruptError for anything else. */

@@ -23,7 +23,7 @@ import { matchBatch, type GroupHits, type RuleEvent } from './matcher.js';
 import { resolveEngineOptions, type StreamingEngineOptions } from './options.js';
 import { CompiledPatternRules, type PatternRule } from './pattern-kind.js';
 import type { RuleIndex } from './rule-index.js';
-import type { Clock, CompiledKind, Correlated, Correlation, EventInput, LateEvent } from './rule-kind.js';
+import type { Clock, CompiledKind, Correlated, Correlation, EventInput, LateEvent, StateFit } from './rule-kind.js';
 import { StateRepository, stateKeyOf, type Current, type Step } from './state-repository.js';
 import type { GroupState } from './group-state.js';
 
@@ -194,20 +194,21 @@ export class StreamingEngine {
     const outbox = correlation.outbox(state);
     if (!correlated.changed)
       return { write: false, result: { outcome: 'unchanged', correlated, outbox, earlier, fitEvicted: 0 } };
-    const fit = correlation.fit(state);
+    // Made only when the state outgrows its item.
+    let fit: StateFit | undefined;
     return {
       write: true,
       state,
       expiresAt: correlation.expiresAt(state, this.now),
-      shrink: () => fit.shrink(),
+      shrink: () => (fit ??= correlation.fit(state)).shrink(),
       settle: (outcome) => {
-        const shed = fit.describe();
+        const shed = fit?.describe() ?? [];
         return {
           outcome,
           correlated,
           outbox,
           earlier,
-          fitEvicted: fit.evicted,
+          fitEvicted: fit?.evicted ?? 0,
           ...(outcome === 'written' && shed.length > 0
             ? {
                 fitWarning: {
