@@ -92,12 +92,12 @@ export async function benchStreaming(): Promise<BenchRow[]> {
   for (let i = 0; i < 50; i++) {
     state.events.push({
       id: `observed-data--${'0123abcd'.repeat(4).slice(0, 8)}-${String(i).padStart(4, '0')}-5000-8000-00000000${String(i).padStart(4, '0')}`,
-      f: 1767225600000000 + i * 1_000_000,
-      l: 1767225600000000 + i * 1_000_000,
-      n: 1,
-      m: 1,
-      a: i,
-      s: `src-event-${i}`,
+      firstObserved: 1767225600000000 + i * 1_000_000,
+      lastObserved: 1767225600000000 + i * 1_000_000,
+      instancesLeft: 1,
+      observations: 1,
+      arrival: i,
+      sourceEventId: `src-event-${i}`,
     });
   }
   state.watermark = 1767225600000000 + 50_000_000;

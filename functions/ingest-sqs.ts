@@ -17,6 +17,7 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { StixflowError } from '../src/errors.js';
 import { builtInMappings, unknownSourceMessage } from '../src/normalise/index.js';
+import { countByCode } from './body.js';
 import { isValidTenant } from './config.js';
 import {
   addIngestMetrics,
@@ -82,7 +83,9 @@ async function processMessage(runtime: HandlerRuntime, record: SQSRecord): Promi
   if (outcome.retryable.length > 0) {
     throw new MessageFailure(
       'state-contended',
-      `correlation state kept changing under concurrent writers (${outcome.retryable.length} update(s)); retrying`,
+      `correlation state could not be updated (${Object.entries(countByCode(outcome.retryable))
+        .map(([code, n]) => `${code} x${n}`)
+        .join(', ')}); retrying`,
     );
   }
   if (outcome.rejections.length > 0) {

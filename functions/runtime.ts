@@ -41,12 +41,6 @@ export const metrics = new Metrics({
   serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'stixflow',
 });
 
-/**
- * Pipeline errors after which the same input, retried, can succeed: contention, and a state
- * item the store failed to read or write (reported per key by the engine, no longer thrown).
- */
-const RETRYABLE_CODES = new Set(['state-conflict', 'state-store']);
-
 export interface RuntimeDeps {
   dynamo?: DynamoDBClient;
   sqs?: SQSClient;
@@ -294,7 +288,8 @@ export class HandlerRuntime {
       errors,
       alertIds: result?.alerts.map((a) => a.id) ?? [],
       undelivered: result?.undelivered ?? [],
-      retryable: result?.errors.filter((e) => RETRYABLE_CODES.has(e.code)) ?? [],
+      // The engine marks what a retry can cure (contention, a store that failed or throttled).
+      retryable: result?.errors.filter((e) => e.retryable === true) ?? [],
       result,
     };
   }

@@ -32,6 +32,11 @@ export interface Diagnostic extends SourceLocation {
   expected?: string[];
   /** Other places the diagnostic is about: for a duplicate id, where the id was first defined. */
   related?: SourceLocation[];
+  /**
+   * Set by the code that knows: a retry of the same input can succeed (a state that kept
+   * changing under concurrent writers, a store that failed or throttled). Absent: it cannot.
+   */
+  retryable?: boolean;
 }
 
 /**

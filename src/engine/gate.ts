@@ -5,14 +5,35 @@
  * fact is itself reported once as an alert of its own kind: the notice is committed with the
  * throttle, in the rate item's outbox, and sent again until it is acknowledged as delivered, so it
  * is raised at least once and exactly once per throttle). Its small state lives in the same
- * store as the correlation state, under keys that cannot collide with correlation groups
- * (those are '' or JSON arrays), with conditional writes so that concurrent workers agree.
+ * store as the correlation state, under key kinds of their own (`suppression`, `rate`), and is
+ * updated through the state repository's read–modify–write, so that concurrent workers agree.
  * Only alerts reach the gate, so events that raise none cost no store call here.
  */
 import type { Rule } from '../rules/model.js';
+import { StateCorruptError } from '../state/errors.js';
 import type { StateKey, StateStore } from '../state/types.js';
 import { stateKeyId } from '../state/types.js';
 import { deterministicUuid, type Alert } from './alert.js';
+import type { StateCodec } from './rule-kind.js';
+import { StateRepository, stateKeyOf, type StateKind } from './state-repository.js';
+
+/** The gate's items are small JSON documents, stored as they have always been (format 1, unnumbered). */
+function jsonCodec<T>(what: string): StateCodec<T> {
+  return {
+    format: 1,
+    empty: () => {
+      throw new Error(`a ${what} item is never created empty`);
+    },
+    encode: (state) => JSON.stringify(state),
+    decode: (text) => {
+      try {
+        return JSON.parse(text) as T;
+      } catch {
+        throw new StateCorruptError(`a stored ${what} item is not valid JSON`);
+      }
+    },
+  };
+}
 
 interface SuppressState {
   /** event time (ms) until which further alerts of this group are suppressed */
@@ -80,15 +101,20 @@ export interface GateResult {
   noticeOf: Map<string, string>;
 }
 
+const suppressionCodec = jsonCodec<SuppressState>('suppression');
+const rateCodec = jsonCodec<RateState>('rate');
+
 export class AlertGate {
   private readonly rules: Map<string, Rule>;
+  private readonly repository: StateRepository;
 
   constructor(
     rules: Rule[],
-    private readonly store: StateStore,
+    store: StateStore | StateRepository,
     private readonly now: () => number = Date.now,
   ) {
     this.rules = new Map(rules.map((r) => [r.id, r]));
+    this.repository = store instanceof StateRepository ? store : new StateRepository(store);
   }
 
   /**
@@ -127,10 +153,11 @@ export class AlertGate {
     const afterSuppression: Alert[] = [];
     const bySuppressKey = groupBy(
       gated.filter((a) => this.rules.get(a.ruleId)?.suppressSeconds !== undefined),
-      (a) => ({ tenant: a.tenant, ruleId: a.ruleId, group: `#suppress ${a.groupKey}` }),
+      (a) => stateKeyOf('suppression', a.tenant, a.ruleId, a.groupKey),
     );
     afterSuppression.push(...gated.filter((a) => this.rules.get(a.ruleId)?.suppressSeconds === undefined));
     await this.update<SuppressState>(
+      suppressionCodec,
       bySuppressKey,
       (alerts, state) => {
         const rule = this.rules.get(alerts[0]!.ruleId) as Rule;
@@ -169,6 +196,7 @@ export class AlertGate {
     result.admitted.push(...afterSuppression.filter((a) => !this.rules.get(a.ruleId)?.rateLimit));
     const byRateKey = groupBy(limited, (a) => rateKey(a.tenant, a.ruleId));
     await this.update<RateState>(
+      rateCodec,
       byRateKey,
       (alerts, state) => {
         const rule = this.rules.get(alerts[0]!.ruleId) as Rule;
@@ -257,26 +285,19 @@ export class AlertGate {
       entry.ids.add(notice.id);
       byKey.set(id, entry);
     }
-    for (let attempt = 0; byKey.size > 0 && attempt < 20; attempt++) {
-      const current = await this.store.getMany([...byKey.values()].map((e) => e.key));
-      for (const [id, entry] of [...byKey]) {
-        const stored = current.get(id);
-        const state = stored ? (JSON.parse(stored.value) as RateState) : undefined;
-        const outbox = state?.outbox ?? [];
-        const kept = outbox.filter((p) => !entry.ids.has(p.notice.id));
-        if (!stored || !state || kept.length === outbox.length) {
-          byKey.delete(id);
-          continue;
-        }
-        const next: RateState = { ...state, outbox: kept };
-        if (kept.length === 0) delete next.outbox;
-        const outcome = await this.store.put(
-          { key: entry.key, value: JSON.stringify(next), expiresAt: stored.expiresAt },
-          stored.version,
-        );
-        if (outcome.ok || outcome.reason === 'too-large') byKey.delete(id);
-      }
-    }
+    const entries = [...byKey.values()].map((e) => ({ ...e, codec: rateCodec }));
+    await this.repository.acknowledge(
+      entries,
+      (_index, state, ids) => {
+        const outbox = state.outbox ?? [];
+        const kept = outbox.filter((p) => !ids.has(p.notice.id));
+        if (kept.length === outbox.length) return false;
+        if (kept.length === 0) delete state.outbox;
+        else state.outbox = kept;
+        return true;
+      },
+      (_index, current) => current.expiresAt,
+    );
   }
 
   /**
@@ -284,47 +305,48 @@ export class AlertGate {
    * (commit) only once their write succeeded, so a retry never counts an alert twice.
    */
   private async update<T>(
+    codec: StateCodec<T>,
     groups: Map<string, { key: StateKey; alerts: Alert[] }>,
     apply: (alerts: Alert[], state: T | undefined) => { state: T | undefined; expiresAt: number; decided: Decisions },
     commit: (decided: Decisions) => void,
   ): Promise<void> {
-    let pending = [...groups.values()];
-    for (let attempt = 0; pending.length > 0 && attempt < 20; attempt++) {
-      const current = await this.store.getMany(pending.map((p) => p.key));
-      const retry: typeof pending = [];
-      for (const entry of pending) {
-        const stored = current.get(stateKeyId(entry.key));
-        // Results are only final once the write commits: apply to a scratch result on retry.
-        const next = apply(entry.alerts, stored ? (JSON.parse(stored.value) as T) : undefined);
-        if (next.state === undefined) {
-          commit(next.decided);
-          continue;
-        }
-        const outcome = await this.store.put(
-          { key: entry.key, value: JSON.stringify(next.state), expiresAt: next.expiresAt },
-          stored ? stored.version : null,
-        );
-        if (outcome.ok) commit(next.decided);
-        else if (outcome.reason === 'conflict') retry.push(entry);
-        // too-large cannot happen for these small items; if it did, fail open (send the alerts)
-        else
-          commit({
-            ...next.decided,
-            pass: [...next.decided.pass, ...next.decided.suppressed, ...next.decided.throttled],
-            suppressed: [],
-            throttled: [],
-            noticeOf: [],
-          });
-      }
-      pending = retry;
-    }
-    // Still conflicting after 20 rounds: fail open, an extra alert beats a lost one.
-    for (const entry of pending) commit({ ...noDecisions(), pass: entry.alerts });
+    const entries = [...groups.values()];
+    const report = await this.repository.update<T, Decisions>(
+      entries.map((e) => ({ key: e.key, codec })),
+      (index, current) => {
+        // Results are only final once the write commits: an attempt that conflicts is dropped.
+        const next = apply((entries[index] as { alerts: Alert[] }).alerts, current?.state);
+        if (next.state === undefined) return { write: false, result: next.decided };
+        return {
+          write: true,
+          state: next.state,
+          expiresAt: next.expiresAt,
+          settle: (outcome) =>
+            outcome === 'written'
+              ? next.decided
+              : // too-large cannot happen for these small items; if it did, fail open (send the alerts)
+                {
+                  ...next.decided,
+                  pass: [...next.decided.pass, ...next.decided.suppressed, ...next.decided.throttled],
+                  suppressed: [],
+                  throttled: [],
+                  noticeOf: [],
+                },
+        };
+      },
+    );
+    report.outcomes.forEach((outcome, index) => {
+      if (outcome.status === 'done') commit(outcome.result);
+      // A store failure fails the call, as it always has: the input is retried.
+      else if (outcome.status === 'failed') throw outcome.error;
+      // Still conflicting after every retry: fail open, an extra alert beats a lost one.
+      else commit({ ...noDecisions(), pass: (entries[index] as { alerts: Alert[] }).alerts });
+    });
   }
 }
 
 function rateKey(tenant: string, ruleId: string): StateKey {
-  return { tenant, ruleId, group: '#rate' };
+  return stateKeyOf('rate' satisfies StateKind, tenant, ruleId);
 }
 
 function groupBy(alerts: Alert[], keyOf: (a: Alert) => StateKey): Map<string, { key: StateKey; alerts: Alert[] }> {

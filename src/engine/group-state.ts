@@ -3,24 +3,29 @@
  * observation expression of the rule and have not been used by an alert yet ("partial
  * matches"), the ids recently used (so redelivered events never count twice), the event-time
  * watermark for lateness, and alerts committed but not yet confirmed sent (outbox).
- * Serialised compactly: it is stored as one DynamoDB item.
+ *
+ * In memory the fields have readable names; what is stored (one DynamoDB item) is written by
+ * `groupStateCodec`, compactly and with an explicit format number, so that the stored layout
+ * can change without the code that works on the state knowing about it.
  */
+import { StateCorruptError } from '../state/errors.js';
 import type { Alert } from './alert.js';
+import type { StateCodec } from './rule-kind.js';
 
 export interface BufferedEvent {
   /** observed-data id */
   id: string;
   /** first_observed, last_observed in microseconds since the epoch */
-  f: number;
-  l: number;
+  firstObserved: number;
+  lastObserved: number;
   /** instances not yet used by an alert (starts at number_observed) */
-  n: number;
+  instancesLeft: number;
   /** bit i set: the event satisfies observation expression i of the rule */
-  m: number;
+  observations: number;
   /** source event id, when the normaliser recorded one */
-  s?: string;
+  sourceEventId?: string;
   /** arrival order, to break ties deterministically */
-  a: number;
+  arrival: number;
 }
 
 export interface GroupState {
@@ -57,11 +62,107 @@ export function emptyGroupState(): GroupState {
   return { events: [], used: [], watermark: -Infinity, evicted: 0, arrivals: 0, outbox: [] };
 }
 
-export function serialiseGroupState(state: GroupState): string {
-  return JSON.stringify({ ...state, watermark: Number.isFinite(state.watermark) ? state.watermark : null });
+/**
+ * The stored layout. Format 1 (items written before formats were numbered) has no `format`
+ * field and otherwise the same layout as format 2: a buffered event is `{ id, f, l, n, m, a, s? }`
+ * (first and last observed, instances left, observation mask, arrival, source event id), short
+ * because one item holds up to 64 KiB of them; the watermark is null while there is none.
+ */
+interface StoredEvent {
+  id: string;
+  f: number;
+  l: number;
+  n: number;
+  m: number;
+  a: number;
+  s?: string;
 }
 
-export function parseGroupState(text: string): GroupState {
-  const raw = JSON.parse(text) as Omit<GroupState, 'watermark'> & { watermark: number | null };
-  return { ...raw, watermark: raw.watermark ?? -Infinity };
+interface StoredGroupState {
+  format?: number;
+  events: StoredEvent[];
+  used: [string, number][];
+  watermark: number | null;
+  evicted: number;
+  arrivals: number;
+  outbox: Alert[];
+  unsettled?: boolean;
+  patternKey?: string | number;
+  observationsKey?: string | number;
 }
+
+/** The format `groupStateCodec` writes; it reads this one and every earlier one. */
+export const GROUP_STATE_FORMAT = 2;
+
+/** One stored event as JSON text, written directly: a state is encoded on every write, so no copy is made. */
+function encodeEvent(e: BufferedEvent): string {
+  const source = e.sourceEventId !== undefined ? `,"s":${JSON.stringify(e.sourceEventId)}` : '';
+  return `{"id":${JSON.stringify(e.id)},"f":${e.firstObserved},"l":${e.lastObserved},"n":${e.instancesLeft},"m":${e.observations},"a":${e.arrival}${source}}`;
+}
+
+function decodeEvent(e: StoredEvent): BufferedEvent {
+  const event: BufferedEvent = {
+    id: e.id,
+    firstObserved: e.f,
+    lastObserved: e.l,
+    instancesLeft: e.n,
+    observations: e.m,
+    arrival: e.a,
+  };
+  if (e.s !== undefined) event.sourceEventId = e.s;
+  return event;
+}
+
+export function serialiseGroupState(state: GroupState): string {
+  const rest: Omit<StoredGroupState, 'format' | 'events'> = {
+    used: state.used,
+    watermark: Number.isFinite(state.watermark) ? state.watermark : null,
+    evicted: state.evicted,
+    arrivals: state.arrivals,
+    outbox: state.outbox,
+  };
+  if (state.unsettled) rest.unsettled = true;
+  if (state.patternKey !== undefined) rest.patternKey = state.patternKey;
+  if (state.observationsKey !== undefined) rest.observationsKey = state.observationsKey;
+  // The numbers are finite (µs timestamps, counts), so their text is what JSON.stringify writes.
+  return `{"format":${GROUP_STATE_FORMAT},"events":[${state.events.map(encodeEvent).join(',')}],${JSON.stringify(rest).slice(1)}`;
+}
+
+/** Reads a stored state of any known format; throws StateCorruptError for anything else. */
+export function parseGroupState(text: string): GroupState {
+  let raw: StoredGroupState;
+  try {
+    raw = JSON.parse(text) as StoredGroupState;
+  } catch {
+    throw new StateCorruptError('a stored correlation state is not valid JSON');
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+    throw new StateCorruptError('a stored correlation state is not an object');
+  const format = raw.format ?? 1;
+  if (format !== 1 && format !== GROUP_STATE_FORMAT)
+    throw new StateCorruptError(
+      `a stored correlation state has format ${JSON.stringify(raw.format)}; this version reads formats 1 to ${GROUP_STATE_FORMAT}`,
+    );
+  if (!Array.isArray(raw.events) || !Array.isArray(raw.used) || !Array.isArray(raw.outbox))
+    throw new StateCorruptError('a stored correlation state lacks its events, used ids or outbox');
+  const state: GroupState = {
+    events: raw.events.map(decodeEvent),
+    used: raw.used,
+    watermark: raw.watermark ?? -Infinity,
+    evicted: raw.evicted ?? 0,
+    arrivals: raw.arrivals ?? 0,
+    outbox: raw.outbox,
+  };
+  if (raw.unsettled) state.unsettled = true;
+  if (raw.patternKey !== undefined) state.patternKey = raw.patternKey;
+  if (raw.observationsKey !== undefined) state.observationsKey = raw.observationsKey;
+  return state;
+}
+
+/** How a correlation (STIX pattern) rule's state is stored. */
+export const groupStateCodec: StateCodec<GroupState> = {
+  format: GROUP_STATE_FORMAT,
+  empty: emptyGroupState,
+  encode: serialiseGroupState,
+  decode: parseGroupState,
+};

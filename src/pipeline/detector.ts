@@ -316,6 +316,8 @@ export class Detector {
     const tenantOf = (eventIndex: number): string => inputs[eventIndex]?.tenant ?? tenant;
     const add = (t: string, ruleId: string, deltas: CounterDeltas): void => buffer.add(t, ruleId, day, deltas);
     for (const m of batch.matched) if (!m.stateless) add(tenantOf(m.eventIndex), m.ruleId, { matches: 1 });
+    // Evictions are committed with their state: a redelivery finds the events taken, evicts nothing again.
+    for (const e of batch.evictions) add(e.tenant, e.ruleId, { evicted: e.evicted });
     // (An uncommitted correlation alert is in the ledger too, but its match is counted as the engine reported it.)
     for (const a of freshStateless) if (!this.statefulRules.has(a.ruleId)) add(a.tenant, a.ruleId, { matches: 1 });
     const hits = [

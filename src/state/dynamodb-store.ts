@@ -14,7 +14,7 @@ import {
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
 import { batchGetRows, defaultSleep, describeError, joinTableKey } from './batch-get.js';
-import { StateStoreError } from './errors.js';
+import { StateCorruptError, StateStoreError } from './errors.js';
 import { stateItemBytes } from './item-size.js';
 import {
   DEFAULT_MAX_STATE_ITEM_BYTES,
@@ -141,8 +141,10 @@ export class DynamoDbStateStore implements StateStore {
       ConditionExpression: expectedVersion === null ? CREATE_CONDITION : UPDATE_CONDITION,
       ExpressionAttributeNames: expectedVersion === null ? { '#ttl': TTL_ATTRIBUTE } : NAMES,
       ExpressionAttributeValues: values,
+      // On a conflict, the item that won comes back with the failure: the caller needs no second read.
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
     });
-    return this.conditionalWrite(command, version);
+    return this.conditionalWrite(command, version, item.key);
   }
 
   async delete(key: StateKey, expectedVersion: number): Promise<PutOutcome> {
@@ -157,13 +159,15 @@ export class DynamoDbStateStore implements StateStore {
         ':expected': { N: String(expectedVersion) },
         ':now': { N: String(epochSeconds(this.now())) },
       },
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
     });
-    return this.conditionalWrite(command, expectedVersion);
+    return this.conditionalWrite(command, expectedVersion, key);
   }
 
   private async conditionalWrite(
     command: PutItemCommand | DeleteItemCommand,
     versionOnSuccess: number,
+    key: StateKey,
   ): Promise<PutOutcome> {
     this.stats.writes += 1;
     try {
@@ -177,10 +181,27 @@ export class DynamoDbStateStore implements StateStore {
         (error as { name?: unknown }).name === 'ConditionalCheckFailedException'
       ) {
         this.stats.conflicts += 1;
-        return { ok: false, reason: 'conflict' };
+        return { ok: false, reason: 'conflict', ...this.itemOfFailure(error, key) };
       }
       throw new StateStoreError(`state write to table ${this.tableName} failed: ${describeError(error)}`, error);
     }
+  }
+
+  /**
+   * The item returned with a failed condition (ALL_OLD). Absent when no item existed, or when
+   * the service did not return one (an emulator without the feature): as neither can be told
+   * apart from an expired item for sure, the caller then reads again.
+   */
+  private itemOfFailure(error: unknown, key: StateKey): { current?: StateItem | null } {
+    const row = (error as { Item?: Record<string, AttributeValue> }).Item;
+    if (row === undefined || Object.keys(row).length === 0) return {};
+    let item: StateItem;
+    try {
+      item = parseStateRow(row, key);
+    } catch {
+      return {}; // unreadable: the read that follows reports it
+    }
+    return { current: isExpired(item.expiresAt, epochSeconds(this.now())) ? null : item };
   }
 }
 
@@ -189,7 +210,7 @@ function parseStateRow(row: Record<string, AttributeValue>, key: StateKey): Stat
   const expiresAt = Number(row[TTL_ATTRIBUTE]?.N);
   const value = row[VALUE_ATTRIBUTE]?.S;
   if (!Number.isSafeInteger(version) || !Number.isFinite(expiresAt) || value === undefined) {
-    throw new StateStoreError('a stored state item is missing its version, value or ttl attribute');
+    throw new StateCorruptError('a stored state item is missing its version, value or ttl attribute');
   }
   return { key: { tenant: key.tenant, ruleId: key.ruleId, group: key.group }, version, value, expiresAt };
 }

@@ -37,3 +37,14 @@ export class CounterFlushError extends StixflowError {
     this.failedKeys = failedKeys;
   }
 }
+
+/**
+ * A stored item that cannot be read: a row missing its attributes, a value that is not the
+ * state it should be, or a format this version does not know. Retrying the same input meets
+ * the same item, so it is never retryable.
+ */
+export class StateCorruptError extends StixflowError {
+  constructor(message: string) {
+    super('state-corrupt', message);
+  }
+}

@@ -70,7 +70,7 @@ export class InMemoryStateStore implements StateStore {
     const conditionHolds = expectedVersion === null ? current === undefined : current?.version === expectedVersion;
     if (!conditionHolds) {
       this.stats.conflicts += 1;
-      return { ok: false, reason: 'conflict' };
+      return { ok: false, reason: 'conflict', current: current ? cloneItem(current) : null };
     }
     this.items.set(id, { key: { ...item.key }, version, value: item.value, expiresAt: item.expiresAt });
     return { ok: true, version };
@@ -81,9 +81,10 @@ export class InMemoryStateStore implements StateStore {
     assertValidWrite(undefined, undefined, expectedVersion);
     this.stats.writes += 1;
     const id = stateKeyId(key);
-    if (this.live(id)?.version !== expectedVersion) {
+    const current = this.live(id);
+    if (current?.version !== expectedVersion) {
       this.stats.conflicts += 1;
-      return { ok: false, reason: 'conflict' };
+      return { ok: false, reason: 'conflict', current: current ? cloneItem(current) : null };
     }
     this.items.delete(id);
     return { ok: true, version: expectedVersion };

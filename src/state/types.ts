@@ -21,7 +21,19 @@ export interface StateItem {
   expiresAt: number;
 }
 
-export type PutOutcome = { ok: true; version: number } | { ok: false; reason: 'conflict' | 'too-large' };
+export type PutOutcome =
+  | { ok: true; version: number }
+  | {
+      ok: false;
+      reason: 'conflict';
+      /**
+       * The item that made the condition fail, when the store could tell (DynamoDB's
+       * ReturnValuesOnConditionCheckFailure): null when it is absent or expired, undefined when
+       * the store did not say (the caller reads it again).
+       */
+      current?: StateItem | null;
+    }
+  | { ok: false; reason: 'too-large' };
 
 /** Counters of the calls a store made, for benchmarks and metrics. Monotonic; never reset by the store. */
 export interface StoreStats {

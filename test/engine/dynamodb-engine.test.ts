@@ -2,12 +2,13 @@
  * The streaming engine on the DynamoDB state store, against dynalite on loopback: calls per
  * batch, concurrency of 8 workers on one table, idempotency and explain.
  */
-import type { BatchGetItemCommandInput, PutItemCommandInput } from '@aws-sdk/client-dynamodb';
+import { PutItemCommand, type BatchGetItemCommandInput, type PutItemCommandInput } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StreamingEngine, type EventInput } from '../../src/engine/streaming.js';
 import { ensureStateTable, startDynamo } from '../../src/emulators/emulators.js';
 import { DynamoDbStateStore } from '../../src/state/dynamodb-store.js';
 import { InMemoryStateStore } from '../../src/state/memory-store.js';
+import { stateTableKey } from '../../src/state/table-schema.js';
 import { observed, rule } from './helpers.js';
 
 let dynamo: Awaited<ReturnType<typeof startDynamo>>;
@@ -245,5 +246,28 @@ describe('streaming engine on DynamoDB (dynalite)', () => {
       const explained = await engine.explain('default', 'word-then-shell', '["web-1"]');
       expect(explained.partialMatches).toEqual([]);
     });
+  });
+});
+
+describe('#12.5 a corrupt state item on DynamoDB', () => {
+  it('fails only its own events, as state-corrupt, not retryable (a retry meets the same item)', async () => {
+    const store = await newStore();
+    const tableName = `state-${table}`;
+    const key = stateTableKey({ tenant: 'default', ruleId: 'word-then-shell', group: '["bad"]' });
+    // A row without its value attribute: what no writer of this version leaves, but a hand edit might.
+    await dynamo.client.send(
+      new PutItemCommand({
+        TableName: tableName,
+        Item: { pk: { S: key.pk }, sk: { S: key.sk }, v: { N: '1' }, ttl: { N: String(4_000_000_000) } },
+      }),
+    );
+    const engine = new StreamingEngine({ rules: [sequence], store });
+    const result = await engine.processBatch([
+      proc('w-ok', 0, 'winword.exe', 'good'),
+      proc('w-bad', 0, 'winword.exe', 'bad'),
+    ]);
+    expect(result.errors.map((e) => [e.code, e.eventIndex, e.retryable])).toEqual([['state-corrupt', 1, undefined]]);
+    expect(result.errors[0]?.message).toContain('missing its version, value or ttl');
+    expect(result.matched.map((m) => m.eventIndex)).toEqual([0]);
   });
 });

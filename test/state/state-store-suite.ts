@@ -42,7 +42,7 @@ export function describeStateStore(name: string, factory: StateStoreFactory): vo
 
     it('creates at version 1 and refuses a second create', async () => {
       expect(await store.put({ key, value: '{"a":1}', expiresAt: T0 + 60 }, null)).toEqual({ ok: true, version: 1 });
-      expect(await store.put({ key, value: '{"a":2}', expiresAt: T0 + 60 }, null)).toEqual({
+      expect(await store.put({ key, value: '{"a":2}', expiresAt: T0 + 60 }, null)).toMatchObject({
         ok: false,
         reason: 'conflict',
       });
@@ -53,11 +53,11 @@ export function describeStateStore(name: string, factory: StateStoreFactory): vo
     it('updates only at the expected version and increments it', async () => {
       await store.put({ key, value: 'v1', expiresAt: T0 + 60 }, null);
       expect(await store.put({ key, value: 'v2', expiresAt: T0 + 60 }, 1)).toEqual({ ok: true, version: 2 });
-      expect(await store.put({ key, value: 'stale', expiresAt: T0 + 60 }, 1)).toEqual({
+      expect(await store.put({ key, value: 'stale', expiresAt: T0 + 60 }, 1)).toMatchObject({
         ok: false,
         reason: 'conflict',
       });
-      expect(await store.put({ key, value: 'future', expiresAt: T0 + 60 }, 7)).toEqual({
+      expect(await store.put({ key, value: 'future', expiresAt: T0 + 60 }, 7)).toMatchObject({
         ok: false,
         reason: 'conflict',
       });
@@ -65,7 +65,10 @@ export function describeStateStore(name: string, factory: StateStoreFactory): vo
     });
 
     it('refuses an update of an item that does not exist', async () => {
-      expect(await store.put({ key, value: 'x', expiresAt: T0 + 60 }, 1)).toEqual({ ok: false, reason: 'conflict' });
+      expect(await store.put({ key, value: 'x', expiresAt: T0 + 60 }, 1)).toMatchObject({
+        ok: false,
+        reason: 'conflict',
+      });
       expect((await store.getMany([key])).size).toBe(0);
     });
 
@@ -76,9 +79,25 @@ export function describeStateStore(name: string, factory: StateStoreFactory): vo
         store.put({ key, value: 'writer-b', expiresAt: T0 + 60 }, 1),
       ]);
       expect(outcomes.filter((o) => o.ok)).toEqual([{ ok: true, version: 2 }]);
-      expect(outcomes.filter((o) => !o.ok)).toEqual([{ ok: false, reason: 'conflict' }]);
+      expect(outcomes.filter((o) => !o.ok)).toMatchObject([{ ok: false, reason: 'conflict' }]);
       const winner = outcomes[0]!.ok ? 'writer-a' : 'writer-b';
       expect((await store.getMany([key])).get(id)).toMatchObject({ version: 2, value: winner });
+    });
+
+    it('returns, with a conflict, the item that made it (when the store tells it), never another', async () => {
+      await store.put({ key, value: 'v1', expiresAt: T0 + 60 }, null);
+      const stale = await store.put({ key, value: 'late', expiresAt: T0 + 60 }, 7);
+      const again = await store.put({ key, value: 'again', expiresAt: T0 + 60 }, null);
+      for (const outcome of [stale, again]) {
+        expect(outcome).toMatchObject({ ok: false, reason: 'conflict' });
+        const current = !outcome.ok && outcome.reason === 'conflict' ? outcome.current : undefined;
+        if (current !== undefined) expect(current).toEqual({ key, version: 1, value: 'v1', expiresAt: T0 + 60 });
+      }
+      nowMs = (T0 + 61) * 1000; // expired: absent for every purpose
+      const expired = await store.put({ key, value: 'x', expiresAt: T0 + 100 }, 1);
+      expect(expired).toMatchObject({ ok: false, reason: 'conflict' });
+      if (!expired.ok && expired.reason === 'conflict' && expired.current !== undefined)
+        expect(expired.current).toBeNull();
     });
 
     it('lets exactly one of two concurrent creators win', async () => {
@@ -96,11 +115,11 @@ export function describeStateStore(name: string, factory: StateStoreFactory): vo
       expect((await store.getMany([key])).get(id)?.value).toBe('old-2');
       nowMs = (T0 + 11) * 1000; // expiresAt is now strictly in the past
       expect((await store.getMany([key])).has(id)).toBe(false);
-      expect(await store.put({ key, value: 'revived', expiresAt: T0 + 100 }, 2)).toEqual({
+      expect(await store.put({ key, value: 'revived', expiresAt: T0 + 100 }, 2)).toMatchObject({
         ok: false,
         reason: 'conflict',
       });
-      expect(await store.delete(key, 2)).toEqual({ ok: false, reason: 'conflict' });
+      expect(await store.delete(key, 2)).toMatchObject({ ok: false, reason: 'conflict' });
       expect(await store.put({ key, value: 'fresh', expiresAt: T0 + 100 }, null)).toEqual({ ok: true, version: 1 });
       expect((await store.getMany([key])).get(id)).toEqual({ key, version: 1, value: 'fresh', expiresAt: T0 + 100 });
     });
@@ -187,10 +206,10 @@ export function describeStateStore(name: string, factory: StateStoreFactory): vo
 
     it('deletes only at the expected version', async () => {
       await store.put({ key, value: 'v', expiresAt: T0 + 60 }, null);
-      expect(await store.delete(key, 2)).toEqual({ ok: false, reason: 'conflict' });
+      expect(await store.delete(key, 2)).toMatchObject({ ok: false, reason: 'conflict' });
       expect(await store.delete(key, 1)).toEqual({ ok: true, version: 1 });
       expect((await store.getMany([key])).size).toBe(0);
-      expect(await store.delete(key, 1)).toEqual({ ok: false, reason: 'conflict' });
+      expect(await store.delete(key, 1)).toMatchObject({ ok: false, reason: 'conflict' });
       expect(await store.put({ key, value: 'again', expiresAt: T0 + 60 }, null)).toEqual({ ok: true, version: 1 });
     });
 

@@ -1,0 +1,120 @@
+/**
+ * Alerts from matches: the alert document of a rule's match over some events, its id, and the
+ * bounded copies of the rule's text and the completing event's objects it carries.
+ */
+import type { Diagnostic } from '../errors.js';
+import { StixflowError } from '../errors.js';
+import { formatStixTimestamp } from '../pattern/literals.js';
+import type { PreparedObservation } from '../pattern/observation.js';
+import type { Rule } from '../rules/model.js';
+import {
+  alertId,
+  boundedIdentifier,
+  boundedObjects,
+  boundedRuleText,
+  contentObservedDataId,
+  type Alert,
+} from './alert.js';
+import type { BufferedEvent } from './group-state.js';
+import type { Clock, EventInput } from './rule-kind.js';
+
+const contentIds = new WeakMap<PreparedObservation, string>();
+/** Bounded copies, made once per rule and per completing event, however many alerts share them. */
+const ruleTexts = new WeakMap<Rule, ReturnType<typeof boundedRuleText>>();
+const eventObjects = new WeakMap<EventInput, ReturnType<typeof boundedObjects>>();
+
+/**
+ * The id under which an event is kept and alerted: its observed-data id, or for an
+ * observed-data without one an id derived from its content (never from its position in the
+ * batch), bounded in length either way.
+ */
+export function eventIdOf(input: EventInput): string {
+  const o = input.observation;
+  if (o.id !== undefined) return boundedIdentifier(o.id);
+  let id = contentIds.get(o);
+  if (id === undefined) {
+    id = contentObservedDataId(o.observedData, input.objects ?? o.roots.map((r) => r.object));
+    contentIds.set(o, id);
+  }
+  return id;
+}
+
+/** An event as the one observation of a single-observation match. */
+export function singleEvent(input: EventInput): BufferedEvent {
+  const o = input.observation;
+  const event: BufferedEvent = {
+    id: eventIdOf(input),
+    firstObserved: o.firstObserved,
+    lastObserved: o.lastObserved,
+    instancesLeft: 1,
+    observations: 1,
+    arrival: 0,
+  };
+  if (input.sourceEventId) event.sourceEventId = boundedIdentifier(input.sourceEventId);
+  return event;
+}
+
+/**
+ * The alert of a match of `rule` over `events`, completed by `completing` (whose objects it
+ * carries). `instanceKey` tells repeated matches over the same observed-data apart.
+ */
+export function buildAlert(
+  rule: Rule,
+  tenant: string,
+  groupKey: string,
+  events: BufferedEvent[],
+  completing: EventInput,
+  clock: Clock,
+  instanceKey?: string[],
+): Alert {
+  const ids = events.map((e) => e.id);
+  let first = Infinity;
+  let last = -Infinity;
+  for (const e of events) {
+    first = Math.min(first, e.firstObserved);
+    last = Math.max(last, e.lastObserved);
+  }
+  let text = ruleTexts.get(rule);
+  if (text === undefined) ruleTexts.set(rule, (text = boundedRuleText(rule)));
+  // Alerts (and the outbox that holds them) carry bounded copies of the event's objects.
+  let objects = eventObjects.get(completing);
+  if (objects === undefined)
+    eventObjects.set(
+      completing,
+      (objects = boundedObjects(
+        (completing.objects ?? completing.observation.roots.map((r) => r.object)) as Record<string, unknown>[],
+      )),
+    );
+  return {
+    id: alertId(tenant, rule.id, groupKey, instanceKey ?? ids),
+    ruleId: rule.id,
+    ruleName: text.name,
+    severity: rule.severity,
+    description: text.description,
+    ...(text.category ? { category: text.category } : {}),
+    ...(rule.type ? { ruleType: rule.type } : {}),
+    tags: text.tags,
+    tenant,
+    groupKey,
+    firstObserved: formatStixTimestamp(first),
+    lastObserved: formatStixTimestamp(last),
+    observedDataIds: [...ids].sort(),
+    sourceEventIds: events.flatMap((e) => (e.sourceEventId ? [e.sourceEventId] : [])),
+    objects: objects.objects,
+    ...(objects.omitted > 0 ? { objectsOmitted: objects.omitted } : {}),
+    created: new Date(clock()).toISOString(),
+  };
+}
+
+/** A rule's evaluation (or search) that threw on an event, as a diagnostic with the event and rule. */
+export function evaluationDiagnostic(error: unknown, eventIndex: number, ruleId: string): Diagnostic {
+  if (error instanceof StixflowError)
+    return { severity: 'error', code: error.code, message: error.message, eventIndex, ruleId };
+  return {
+    severity: 'error',
+    code: 'evaluation-failed',
+    message: error instanceof Error ? error.message : String(error),
+    eventIndex,
+    ruleId,
+  };
+}

@@ -1,0 +1,270 @@
+/**
+ * The STIX pattern rule kind: rules compiled to observation expressions, found through the
+ * rule index, stateless when every binding has a single observation and otherwise correlated
+ * per group (src/engine/correlator.ts) in a state stored as `groupStateCodec` says.
+ */
+import { createHash } from 'node:crypto';
+import { StixflowError } from '../errors.js';
+import { enumerateBindings, type BindingNode } from '../pattern/bindings.js';
+import type { PreparedObservation } from '../pattern/observation.js';
+import { printObservationExpression, printPattern } from '../pattern/print.js';
+import { isSingleObservation, MAX_CORRELATED_OBSERVATIONS, streamingLimitError } from '../rules/limits.js';
+import type { Rule } from '../rules/model.js';
+import { correlate, fitGroupState, type CorrelatedRule } from './correlator.js';
+import { groupStateCodec, type GroupState } from './group-state.js';
+import { compileGroupKey, type GroupKeyFunction } from './grouping.js';
+import { RuleIndex } from '../rules/rule-index.js';
+import type { CompiledKind, CompiledRule, Correlation, EventInput, KindOptions, RuleKind } from './rule-kind.js';
+
+/** A compiled pattern rule: what the matcher, the correlator and `explain` need of it. */
+export interface PatternRule extends CompiledRule<GroupState>, CorrelatedRule {
+  readonly kind: 'stix-pattern';
+  readonly stateless: boolean;
+  /** The pattern has a START/STOP qualifier somewhere. */
+  readonly bounded: boolean;
+  readonly unboundedTtl: number;
+}
+
+/**
+ * A collision-safe fingerprint of a text: 132 bits of SHA-256, in base64url (22 characters).
+ * States written before fingerprints were strings hold 30-bit numbers: never equal to one.
+ */
+export function fingerprint(text: string): string {
+  // Hashed as JSON text, which escapes lone surrogates, so that no two texts hash the same bytes.
+  return createHash('sha256').update(JSON.stringify(text)).digest('base64url').slice(0, 22);
+}
+
+function hasStartStop(node: BindingNode): boolean {
+  switch (node.kind) {
+    case 'leaf':
+      return false;
+    case 'startStop':
+      return true;
+    case 'and':
+    case 'or':
+    case 'followedBy':
+      return hasStartStop(node.left) || hasStartStop(node.right);
+    default:
+      return hasStartStop(node.expression);
+  }
+}
+
+function horizonOf(node: BindingNode): number {
+  switch (node.kind) {
+    case 'leaf':
+      return 0;
+    case 'within':
+      return Math.min(node.micros, horizonOf(node.expression));
+    case 'startStop':
+      return Math.min(node.stop - node.start, horizonOf(node.expression));
+    case 'or':
+      return Math.max(horizonOf(node.left), horizonOf(node.right));
+    default:
+      return Infinity;
+  }
+}
+
+/** The host an event is about: a host-like property of any of its objects (x_host_id, hostname, host.name). */
+function hostOf(o: PreparedObservation): string | undefined {
+  for (const root of o.roots) {
+    const object = root.object as Record<string, unknown>;
+    for (const key of ['x_host_id', 'x_host_name', 'hostname', 'x_hostname']) {
+      const value = object[key];
+      if (typeof value === 'string') return value;
+    }
+  }
+  const observed = o.observedData as Record<string, unknown>;
+  return typeof observed.x_host === 'string' ? observed.x_host : undefined;
+}
+
+/**
+ * Why a rule does not take an event: out of its tenant/host scope, outside an indicator's
+ * validity (by event time), or muted by one of its filters (counted as filtered).
+ */
+export function excludedBy(
+  rule: Rule,
+  input: EventInput,
+  tenant: string,
+  nowMs: number,
+): 'filtered' | 'out-of-scope' | undefined {
+  const o = input.observation;
+  if (rule.scope?.tenants && !rule.scope.tenants.includes(tenant)) return 'out-of-scope';
+  if (rule.scope?.hosts) {
+    const hosts = rule.scope.hosts;
+    const host = hostOf(o);
+    if (host === undefined || !hosts.includes(host)) return 'out-of-scope';
+  }
+  const eventMs = o.lastObserved / 1000;
+  if (rule.validFrom !== undefined && eventMs < rule.validFrom) return 'out-of-scope';
+  if (rule.validUntil !== undefined && eventMs >= rule.validUntil) return 'out-of-scope';
+  for (const filter of rule.filters) {
+    if (filter.expires !== undefined && nowMs >= filter.expires) continue;
+    if (filter.pattern.observations.some((leaf) => leaf.test(o))) return 'filtered';
+  }
+  return undefined;
+}
+
+/** Bit of observation expression `leaf` in a mask; expressions past the last bit share it. */
+function leafBit(leaf: number): number {
+  return 1 << Math.min(leaf, MAX_CORRELATED_OBSERVATIONS - 1);
+}
+
+/** A rule whose evaluation threw on the current event: reported once, not evaluated again. */
+const FAILED = -1;
+
+function compileRule(rule: Rule, options: KindOptions): PatternRule {
+  const tree = rule.pattern.tree;
+  const stateless = isSingleObservation(tree);
+  const groupKey: GroupKeyFunction = compileGroupKey(rule.groupBy);
+  const compiled: PatternRule = {
+    rule,
+    kind: 'stix-pattern',
+    stateless,
+    tree,
+    horizon: horizonOf(tree),
+    bounded: hasStartStop(tree),
+    patternKey: fingerprint(printPattern(rule.pattern.ast)),
+    observationsKey: fingerprint(
+      rule.pattern.observations.map((o) => printObservationExpression(o.expression)).join('\u0000'),
+    ),
+    lateness: options.latenessMicros,
+    maxPartials: options.maxPartialsPerGroup,
+    maxAlertsPerEvent: options.maxAlertsPerEvent,
+    clockSkew: options.clockSkewMicros,
+    unboundedTtl: options.unboundedTtlSeconds,
+    groupKey,
+    excluded: (input, tenant, nowMs) => excludedBy(rule, input, tenant, nowMs),
+  };
+  if (stateless) {
+    (compiled as { matchesAlone?: CompiledRule['matchesAlone'] }).matchesAlone = (input, mask) =>
+      matchesAlone(compiled, input, mask);
+  } else {
+    const correlation: Correlation<GroupState> = {
+      codec: groupStateCodec,
+      correlate: (state, hits, clock, key) => correlate(compiled, state, hits, clock, key),
+      expiresAt: (state, clock) => expiresAt(compiled, state, clock()),
+      outbox: (state) => state.outbox,
+      acknowledge: (state, ids) => {
+        const before = state.outbox.length;
+        state.outbox = state.outbox.filter((a) => !ids.has(a.id));
+        return state.outbox.length !== before;
+      },
+      fit: fitGroupState,
+    };
+    (compiled as { correlation?: Correlation<GroupState> }).correlation = correlation;
+  }
+  return compiled;
+}
+
+/**
+ * A single-observation rule on one event. `mask` holds the observation expressions the event
+ * satisfies (already evaluated); qualifiers still apply to the single observation (START/STOP
+ * bounds; WITHIN always holds).
+ */
+function matchesAlone(compiled: PatternRule, input: EventInput, mask: number): boolean {
+  // Without START/STOP, one satisfied observation expression is a match (WITHIN always
+  // holds for a single observation): no search to run.
+  if (!compiled.bounded) return true;
+  const observations = compiled.rule.pattern.observations;
+  // Past the last bit, expressions share it: test those again to know which hold.
+  const holds = (leaf: number): boolean =>
+    leaf < MAX_CORRELATED_OBSERVATIONS - 1
+      ? (mask & (1 << leaf)) !== 0
+      : (observations[leaf] as { test(o: PreparedObservation): boolean }).test(input.observation);
+  const leafMatches = observations.map((_, leaf) => (holds(leaf) ? [0] : []));
+  return !enumerateBindings(compiled.tree, {
+    observations: [input.observation],
+    leafMatches,
+    budget: { remaining: 10_000 },
+  }).next().done;
+}
+
+/** Epoch seconds until which a group's state is kept: its window after the last change, a day while alerts are pending. */
+function expiresAt(compiled: PatternRule, state: GroupState, nowMs: number): number {
+  const nowSeconds = Math.floor(nowMs / 1000);
+  const windowSeconds = Number.isFinite(compiled.horizon)
+    ? Math.ceil((compiled.horizon + compiled.lateness) / 1e6)
+    : compiled.unboundedTtl;
+  // Pending alerts keep the item for at least a day, so a stuck delivery is not forgotten.
+  return nowSeconds + (state.outbox.length > 0 ? Math.max(windowSeconds, 86_400) : windowSeconds);
+}
+
+/** Enabled pattern rules, compiled, with the rule index over their observation expressions. */
+export class CompiledPatternRules implements CompiledKind {
+  readonly rules: PatternRule[];
+  readonly index = new RuleIndex();
+  /** Index entry id → (rule position, observation expression position). */
+  private readonly entries: { rule: number; leaf: number }[] = [];
+  /** Scratch of one `match`: the observation expressions each rule holds, and the rules with some. */
+  private readonly masks: Int32Array;
+  private readonly hits: number[] = [];
+
+  constructor(rules: readonly Rule[], options: KindOptions) {
+    for (const rule of rules) {
+      const limit = streamingLimitError(rule.pattern.tree, rule.pattern.observations.length);
+      // The rule loader reports this with the rule's position; a rule built in code must not
+      // reach the engine with it either, as its state would mix up its expressions.
+      if (limit) throw new StixflowError('too-many-observations', `rule ${rule.id}: ${limit}`);
+    }
+    this.rules = rules.filter((rule) => rule.enabled).map((rule) => compileRule(rule, options));
+    this.rules.forEach((compiled, r) => {
+      compiled.rule.pattern.observations.forEach((observation, leaf) => {
+        this.index.add(
+          this.entries.length,
+          observation.expression.comparison,
+          observation.rootTypes,
+          compiled.rule.pattern.caseInsensitiveLeaves,
+        );
+        this.entries.push({ rule: r, leaf });
+      });
+    });
+    this.masks = new Int32Array(this.rules.length);
+  }
+
+  match(
+    observation: PreparedObservation,
+    hit: (rule: CompiledRule, observations: number) => void,
+    fail: (ruleId: string, error: unknown) => void,
+  ): void {
+    const { masks, hits, rules, entries } = this;
+    hits.length = 0;
+    try {
+      // Only the observation expressions the index selects are evaluated.
+      this.index.candidates(observation, (id) => {
+        const entry = entries[id] as { rule: number; leaf: number };
+        const r = entry.rule;
+        if (masks[r] === FAILED) return;
+        const compiled = rules[r] as PatternRule;
+        try {
+          if (
+            (compiled.rule.pattern.observations[entry.leaf] as { test(o: PreparedObservation): boolean }).test(
+              observation,
+            )
+          ) {
+            if (masks[r] === 0) hits.push(r);
+            masks[r] = (masks[r] as number) | leafBit(entry.leaf);
+          }
+        } catch (error) {
+          if (masks[r] === 0) hits.push(r);
+          masks[r] = FAILED;
+          fail(compiled.rule.id, error);
+        }
+      });
+      for (let h = 0; h < hits.length; h++) {
+        const r = hits[h] as number;
+        const mask = masks[r] as number;
+        masks[r] = 0;
+        if (mask !== FAILED) hit(rules[r] as PatternRule, mask);
+      }
+    } finally {
+      // Nothing an interrupted event left behind may leak into the next.
+      for (const r of hits) masks[r] = 0;
+      hits.length = 0;
+    }
+  }
+}
+
+export const patternRuleKind: RuleKind<readonly Rule[]> = {
+  name: 'stix-pattern',
+  compile: (rules, options) => new CompiledPatternRules(rules, options),
+};

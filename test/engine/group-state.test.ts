@@ -1,0 +1,82 @@
+/** #12.2: the stored format of a correlation state, its format number, and reading the previous format. */
+import { describe, expect, it } from 'vitest';
+import { GROUP_STATE_FORMAT, groupStateCodec, type GroupState } from '../../src/engine/group-state.js';
+import { StreamingEngine } from '../../src/engine/streaming.js';
+import { StateCorruptError } from '../../src/state/errors.js';
+import { InMemoryStateStore } from '../../src/state/memory-store.js';
+import { stateKeyId, type StateKey } from '../../src/state/types.js';
+import { observed, rule } from './helpers.js';
+
+/** A state as format 1 stored it (no format field), byte for byte as written before #12. */
+const FORMAT_1 =
+  '{"events":[{"id":"observed-data--a1","f":1767225601000000,"l":1767225602000000,"n":2,"m":1,"a":0,"s":"src-a1"}],' +
+  '"used":[["observed-data--b0",1767225600000000]],"watermark":1767225601000000,"evicted":3,"arrivals":1,"outbox":[],' +
+  '"patternKey":"abcdefghijklmnopqrstuv","observationsKey":"vutsrqponmlkjihgfedcba"}';
+
+describe('groupStateCodec', () => {
+  it('reads a state of the previous format into readable fields', () => {
+    const state = groupStateCodec.decode(FORMAT_1);
+    expect(state).toEqual({
+      events: [
+        {
+          id: 'observed-data--a1',
+          firstObserved: 1767225601000000,
+          lastObserved: 1767225602000000,
+          instancesLeft: 2,
+          observations: 1,
+          arrival: 0,
+          sourceEventId: 'src-a1',
+        },
+      ],
+      used: [['observed-data--b0', 1767225600000000]],
+      watermark: 1767225601000000,
+      evicted: 3,
+      arrivals: 1,
+      outbox: [],
+      patternKey: 'abcdefghijklmnopqrstuv',
+      observationsKey: 'vutsrqponmlkjihgfedcba',
+    } satisfies GroupState);
+  });
+
+  it('writes its format number and the compact layout, and reads back what it wrote', () => {
+    const state = groupStateCodec.decode(FORMAT_1);
+    const text = groupStateCodec.encode(state);
+    const stored = JSON.parse(text) as Record<string, unknown>;
+    expect(stored.format).toBe(GROUP_STATE_FORMAT);
+    expect(GROUP_STATE_FORMAT).toBe(2);
+    expect(stored.events).toEqual((JSON.parse(FORMAT_1) as { events: unknown }).events);
+    expect(groupStateCodec.decode(text)).toEqual(state);
+    // No watermark yet is stored as null and read back as -Infinity.
+    const empty = groupStateCodec.empty();
+    expect(JSON.parse(groupStateCodec.encode(empty)).watermark).toBeNull();
+    expect(groupStateCodec.decode(groupStateCodec.encode(empty))).toEqual(empty);
+  });
+
+  it('refuses, as corrupt, a format it does not know and text that is no state', () => {
+    expect(() => groupStateCodec.decode(FORMAT_1.replace('{', '{"format":3,'))).toThrow(StateCorruptError);
+    expect(() => groupStateCodec.decode('{"events":')).toThrow(StateCorruptError);
+    expect(() => groupStateCodec.decode('[]')).toThrow(StateCorruptError);
+    expect(() => groupStateCodec.decode('{"events":[]}')).toThrow(/lacks its events, used ids or outbox/);
+  });
+
+  it('lets the engine go on from a state stored in the previous format', async () => {
+    const T0 = Date.UTC(2026, 0, 1, 0, 1, 0);
+    const store = new InMemoryStateStore({ now: () => T0 });
+    const pair = rule('pair', "[x-thing:v = 'a'] FOLLOWEDBY [x-thing:v = 'b']");
+    const key: StateKey = { tenant: 'default', ruleId: 'pair', group: '' };
+    // An 'a' buffered by an engine of the previous format (its fingerprints are not this rule's,
+    // and format 1 states from before fingerprints have none: the next search is a full one).
+    const legacy =
+      '{"events":[{"id":"observed-data--a1","f":1767225601000000,"l":1767225601000000,"n":1,"m":1,"a":0}],' +
+      '"used":[],"watermark":1767225601000000,"evicted":0,"arrivals":1,"outbox":[]}';
+    await store.put({ key, value: legacy, expiresAt: Math.floor(T0 / 1000) + 3600 }, null);
+    const engine = new StreamingEngine({ rules: [pair], store, now: () => T0 });
+    const result = await engine.processBatch([observed('b1', 5, { type: 'x-thing', v: 'b' }).input]);
+    expect(result.errors).toEqual([]);
+    expect(result.alerts.map((a) => a.observedDataIds)).toEqual([['observed-data--a1', 'observed-data--b1']]);
+    const written = JSON.parse((await store.getMany([key])).get(stateKeyId(key))?.value ?? '{}') as {
+      format?: number;
+    };
+    expect(written.format).toBe(GROUP_STATE_FORMAT);
+  });
+});
