@@ -163,6 +163,26 @@ export function compileRule(
     return undefined;
   }
   const stixVersion = v.stix_version === '2.0' ? '2.0' : '2.1';
+  const caseSensitive = v.case_sensitive as boolean | { except: string[] } | undefined;
+  const caseInsensitive =
+    caseSensitive === undefined || caseSensitive === true
+      ? false
+      : caseSensitive === false
+        ? true
+        : caseSensitive.except;
+  if (typeof caseSensitive === 'object')
+    caseSensitive.except.forEach((text, i) => {
+      const path = parseObjectPath(text);
+      if (typeof path === 'string')
+        diagnostics.push(
+          at(
+            'bad-case-path',
+            ['case_sensitive', 'except', i],
+            `case_sensitive except '${text}' is not an object path: ${path}`,
+          ),
+        );
+    });
+  const patternOptions = { stixVersion, caseInsensitive } as const;
   // The schema leaves a test entry open (events may be in any format); a key `stixflow test`
   // does not read (`expected:` for `expect:`) would silently change the test: warn at it.
   ((v.tests as Record<string, unknown>[] | undefined) ?? []).forEach((test, i) => {
@@ -182,7 +202,7 @@ export function compileRule(
   // The pattern: map its diagnostics into the file. For a scalar on one line the column maps
   // exactly (plus one for the opening quote); otherwise we point at the field.
   const patternText = v.pattern as string;
-  const checked = checkPattern(patternText, { stixVersion });
+  const checked = checkPattern(patternText, patternOptions);
   const inPattern = (path: ValuePath, d: Diagnostic, fallback: Position): Position =>
     (d.offset !== undefined ? candidate.locate(path, d.offset) : undefined) ?? fallback;
   const patternDiagnostic = (d: Diagnostic): Diagnostic => ({
@@ -222,7 +242,8 @@ export function compileRule(
       typeof entry === 'string'
         ? { pattern: entry }
         : (entry as { pattern: string; reason?: string; expires?: string });
-    const filterCheck = checkPattern(spec.pattern, { stixVersion });
+    // A filter mutes what its rule matches: it compares as the rule does.
+    const filterCheck = checkPattern(spec.pattern, patternOptions);
     const expires = spec.expires === undefined ? undefined : parseTime(spec.expires);
     if (spec.expires !== undefined && expires === undefined)
       diagnostics.push(

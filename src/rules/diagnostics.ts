@@ -89,6 +89,11 @@ export const RULE_LOAD_CODES = {
     summary: 'A correlation pattern with more observation expressions than the streaming engine can tell apart.',
   },
   'bad-group-by': { stage: 'compile', severity: 'error', summary: 'A group_by entry is not an object path.' },
+  'bad-case-path': {
+    stage: 'compile',
+    severity: 'error',
+    summary: 'An entry of `case_sensitive: { except: [...] }` is not an object path.',
+  },
   'bad-filter-expiry': {
     stage: 'compile',
     severity: 'error',

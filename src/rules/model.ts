@@ -61,6 +61,8 @@ export interface RuleSpec {
   groupBy?: string[];
   enabled?: boolean;
   stixVersion?: '2.0' | '2.1';
+  /** Case-insensitive string comparisons: all, or on the listed object paths (see CompileOptions). */
+  caseInsensitive?: boolean | readonly string[];
 }
 
 /**
@@ -85,7 +87,10 @@ export function createRule(spec: RuleSpec): Rule {
     tags: [],
     enabled: spec.enabled ?? true,
     patternText: spec.pattern,
-    pattern: compilePattern(spec.pattern, { stixVersion: spec.stixVersion ?? '2.1' }),
+    pattern: compilePattern(spec.pattern, {
+      stixVersion: spec.stixVersion ?? '2.1',
+      ...(spec.caseInsensitive !== undefined ? { caseInsensitive: spec.caseInsensitive } : {}),
+    }),
     groupBy,
     groupByText: spec.groupBy ?? [],
     filters: [],

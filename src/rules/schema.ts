@@ -25,6 +25,21 @@ export const RULE_SCHEMA = {
     tags: { type: 'array', items: { type: 'string', maxLength: 100 }, maxItems: 50 },
     pattern: { type: 'string', minLength: 1, description: 'STIX 2.1 pattern.' },
     stix_version: { enum: ['2.0', '2.1'] },
+    case_sensitive: {
+      oneOf: [
+        { type: 'boolean' },
+        {
+          type: 'object',
+          required: ['except'],
+          additionalProperties: false,
+          properties: {
+            except: { type: 'array', items: { type: 'string', minLength: 1 }, minItems: 1, maxItems: 100 },
+          },
+        },
+      ],
+      description:
+        "String comparisons (=, !=, IN, LIKE, MATCHES) of the pattern and its filters: true (default, the specification's) compares case-sensitively; false folds case (Unicode full case folding); { except: [paths] } folds case only on the listed object paths, e.g. process:name.",
+    },
     enabled: { type: 'boolean' },
     group_by: {
       oneOf: [

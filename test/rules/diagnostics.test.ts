@@ -52,6 +52,7 @@ const FIXTURES: Record<RuleLoadCode, () => Diagnostic[]> = {
   'too-many-observations': () =>
     load(rule('a', [], `"${Array.from({ length: 32 }, (_, i) => `[x:v = '${i}']`).join(' FOLLOWEDBY ')}"`)),
   'bad-group-by': () => load(rule('a', ['group_by: "no path"'])),
+  'bad-case-path': () => load(rule('a', ['case_sensitive: { except: ["no path"] }'])),
   'bad-filter-expiry': () => load(rule('a', ['filters:', `  - { pattern: ${BASH}, expires: soon }`])),
   'bad-validity': () => load(rule('a', ['valid_until: never'])),
   unsatisfiable: () => load(rule('a', [], `"[process:pid = 1 AND process:pid = 2]"`)),
