@@ -117,6 +117,8 @@ export class StateRepository {
     options: UpdateOptions = {},
   ): Promise<UpdateReport<R>> {
     const keys = entries.map((e) => e.key);
+    // Each key's id once: it is the cache's key and the stores' (building it costs a string).
+    const ids = keys.map(stateKeyId);
     const report: UpdateReport<R> = {
       outcomes: keys.map(() => ({ status: 'conflict' })),
       reads: 0,
@@ -126,7 +128,7 @@ export class StateRepository {
     const known = new Map<number, Known>();
     if (options.startFromCache)
       keys.forEach((key, i) => {
-        const cached = this.cache.get(stateKeyId(key));
+        const cached = this.cache.get(ids[i] as string);
         if (cached !== undefined) known.set(i, { cached });
       });
     let pending = keys.map((_, i) => i);
@@ -136,7 +138,7 @@ export class StateRepository {
         const { items, failures } = await this.readMany(unknown.map((i) => keys[i] as StateKey));
         report.reads++;
         for (const i of unknown) {
-          const id = stateKeyId(keys[i] as StateKey);
+          const id = ids[i] as string;
           const failure = failures.get(id);
           if (failure !== undefined) report.outcomes[i] = { status: 'failed', during: 'read', error: failure };
           else known.set(i, { item: items.get(id) });
@@ -151,7 +153,7 @@ export class StateRepository {
           const key = keys[i] as StateKey;
           let current: Current<S> | undefined;
           try {
-            current = this.current((entries[i] as { codec: StateCodec<S> }).codec, key, start);
+            current = this.current((entries[i] as { codec: StateCodec<S> }).codec, ids[i] as string, start);
           } catch (error) {
             report.outcomes[i] = { status: 'failed', during: 'read', error };
             return;
@@ -159,7 +161,7 @@ export class StateRepository {
           try {
             const next = step(i, current);
             if (!next.write) {
-              if (next.cache && current !== undefined && options.cache) this.remember(key, current);
+              if (next.cache && current !== undefined && options.cache) this.remember(ids[i] as string, current);
               report.outcomes[i] = { status: 'done', result: next.result };
               return;
             }
@@ -179,7 +181,11 @@ export class StateRepository {
             if (outcome.ok) {
               report.writes++;
               if (options.cache)
-                this.remember(key, { state: next.state, version: outcome.version, expiresAt: next.expiresAt });
+                this.remember(ids[i] as string, {
+                  state: next.state,
+                  version: outcome.version,
+                  expiresAt: next.expiresAt,
+                });
               report.outcomes[i] = { status: 'done', result: next.settle('written') };
             } else if (outcome.reason === 'conflict') {
               report.writes++;
@@ -227,8 +233,7 @@ export class StateRepository {
     );
   }
 
-  private current<S>(codec: StateCodec<S>, key: StateKey, start: Known): Current<S> | undefined {
-    const id = stateKeyId(key);
+  private current<S>(codec: StateCodec<S>, id: string, start: Known): Current<S> | undefined {
     // A cached state leaves the cache while it is being changed: it is the caller's to mutate.
     const cached = this.cache.get(id);
     this.cache.delete(id);
@@ -239,8 +244,7 @@ export class StateRepository {
     return { state: decode(codec, item), version: item.version, expiresAt: item.expiresAt };
   }
 
-  private remember(key: StateKey, current: Current<unknown>): void {
-    const id = stateKeyId(key);
+  private remember(id: string, current: Current<unknown>): void {
     if (this.cache.size >= MAX_CACHED_STATES && !this.cache.has(id)) {
       const oldest = this.cache.keys().next().value;
       if (oldest !== undefined) this.cache.delete(oldest);
