@@ -27,7 +27,8 @@
  * `#rate`, so no ledger key can collide with either.
  */
 import { createHash } from 'node:crypto';
-import type { StateKey, StateStore } from '../state/types.js';
+import type { StateItem, StateKey, StateStore } from '../state/types.js';
+import { StateRepository } from './state-repository.js';
 import { stateKeyId } from '../state/types.js';
 import type { Alert } from './alert.js';
 
@@ -99,17 +100,20 @@ export class AlertLedger {
   readonly dedupeWindowSeconds: number;
   private readonly now: () => number;
   private readonly maxRetries: number;
+  /** The ledger's items go through the engine's state repository, like every other state. */
+  private readonly repository: StateRepository;
 
-  constructor(
-    private readonly store: StateStore,
-    options: AlertLedgerOptions = {},
-  ) {
+  constructor(state: StateRepository | StateStore, options: AlertLedgerOptions = {}) {
     this.dedupeWindowSeconds = options.dedupeWindowSeconds ?? DEFAULT_DEDUPE_WINDOW_SECONDS;
     if (!(Number.isSafeInteger(this.dedupeWindowSeconds) && this.dedupeWindowSeconds >= 1)) {
       throw new RangeError('dedupeWindowSeconds must be a positive whole number of seconds');
     }
     this.now = options.now ?? Date.now;
-    this.maxRetries = options.maxConflictRetries ?? 10;
+    this.repository =
+      state instanceof StateRepository
+        ? state
+        : new StateRepository(state, { maxConflictRetries: options.maxConflictRetries ?? 10 });
+    this.maxRetries = options.maxConflictRetries ?? this.repository.maxConflictRetries;
   }
 
   private expiresAt(): number {
@@ -136,19 +140,25 @@ export class AlertLedger {
         break;
       }
       const existing: typeof pending = [];
+      // The item a failed create returned, when the store says which (it saves the read).
+      const found = new Map<string, StateItem | null>();
       await forEachLimited(pending, async (entry) => {
         const created = await this.create(entry.key, entry.alert);
-        if (created === 'exists') existing.push(entry);
-        else {
+        if (typeof created === 'object') {
+          existing.push(entry);
+          if (created.current !== undefined) found.set(stateKeyId(entry.key), created.current);
+        } else {
           if (created !== 'unrecorded') versions.set(entry.alert.id, created);
           result.fresh.push(entry.alert);
         }
       });
       if (existing.length === 0) break;
-      const stored = await this.store.getMany(existing.map((e) => e.key));
+      const unread = existing.filter((e) => !found.has(stateKeyId(e.key)));
+      const stored = unread.length > 0 ? await this.repository.readItems(unread.map((e) => e.key)) : new Map();
       pending = [];
       for (const entry of existing) {
-        const item = stored.get(stateKeyId(entry.key));
+        const id = stateKeyId(entry.key);
+        const item = found.has(id) ? found.get(id) : stored.get(id);
         // Expired or removed between the create and the read: try to create it again.
         if (!item) {
           pending.push(entry);
@@ -164,24 +174,30 @@ export class AlertLedger {
     return result;
   }
 
-  /** Creates a pending item: its version; 'exists' when there is one; 'unrecorded' when the store refused it. */
-  private async create(key: StateKey, alert: Alert): Promise<number | 'exists' | 'unrecorded'> {
+  /**
+   * Creates a pending item: its version; the existing item (when the store returned it) when
+   * there is one; 'unrecorded' when the store refused it.
+   */
+  private async create(
+    key: StateKey,
+    alert: Alert,
+  ): Promise<number | { current: StateItem | null | undefined } | 'unrecorded'> {
     const expiresAt = this.expiresAt();
-    let outcome = await this.store.put(
+    let outcome = await this.repository.writeItem(
       { key, value: JSON.stringify({ status: 'pending', alert } satisfies AlertEntry), expiresAt },
       null,
     );
     // An alert too large for a state item is remembered without its copy; a re-send then
     // sends the alert as raised again from the redelivered event (same id, same content).
     if (!outcome.ok && outcome.reason === 'too-large')
-      outcome = await this.store.put(
+      outcome = await this.repository.writeItem(
         { key, value: JSON.stringify({ status: 'pending' } satisfies AlertEntry), expiresAt },
         null,
       );
     if (outcome.ok) return outcome.version;
     // Only a store with an absurdly small item cap refuses the bare entry: the alert then goes
     // out unrecorded (at least once) rather than not at all.
-    return outcome.reason === 'conflict' ? 'exists' : 'unrecorded';
+    return outcome.reason === 'conflict' ? { current: outcome.current } : 'unrecorded';
   }
 
   /**
@@ -204,7 +220,7 @@ export class AlertLedger {
     for (let attempt = 0; pending.length > 0 && attempt <= this.maxRetries; attempt++) {
       const unknown = pending.filter((p) => p.version === undefined);
       if (unknown.length > 0) {
-        const stored = await this.store.getMany(unknown.map((p) => p.key));
+        const stored = await this.repository.readItems(unknown.map((p) => p.key));
         const settledBefore = new Set<Pending>();
         for (const p of unknown) {
           const item = stored.get(stateKeyId(p.key));
@@ -216,7 +232,7 @@ export class AlertLedger {
       }
       const retry: Pending[] = [];
       await forEachLimited(pending, async (p) => {
-        const outcome = await this.store.put(
+        const outcome = await this.repository.writeItem(
           {
             key: p.key,
             value: JSON.stringify({ status: p.outcome } satisfies AlertEntry),
@@ -245,7 +261,7 @@ export class AlertLedger {
     const expiresAt = this.expiresAt();
     const first = new Set<T>();
     await forEachLimited([...distinct.values()], async ({ key, hit }) => {
-      const outcome = await this.store.put({ key, value: '{}', expiresAt }, null);
+      const outcome = await this.repository.writeItem({ key, value: '{}', expiresAt }, null);
       // Refused as too large (a tiny item cap): counted, as before the ledger.
       if (outcome.ok || outcome.reason === 'too-large') first.add(hit);
     });

@@ -204,6 +204,20 @@ export class StateRepository {
     return report;
   }
 
+  /**
+   * Raw items, for a protocol that is not a read–modify–write of coded state (the alert
+   * ledger's write-first entries). A failed read throws: such a protocol cannot tell an
+   * unreadable item from an absent one.
+   */
+  readItems(keys: StateKey[]): Promise<Map<string, StateItem>> {
+    return this.store.getMany(keys);
+  }
+
+  /** One conditional write of a raw item (`expected` null: only if absent); see readItems. */
+  writeItem(item: { key: StateKey; value: string; expiresAt: number }, expected: number | null): Promise<PutOutcome> {
+    return this.store.put(item, expected);
+  }
+
   /** The state of one key as stored (the cache is neither used nor changed). */
   async read<S>(codec: StateCodec<S>, key: StateKey): Promise<Current<S> | undefined> {
     const item = (await this.store.getMany([key])).get(stateKeyId(key));

@@ -83,6 +83,17 @@ for (const [name, factory] of stores) {
       ledger = new AlertLedger(store, { now });
     });
 
+    it('an alert already recorded is told apart by the item its failed create returned, with no read, where the store returns it', async () => {
+      await ledger.record([alert(1)]);
+      const before = { ...store.stats };
+      const again = await ledger.record([alert(1)]);
+      expect(again.resent).toEqual([alert(1)]);
+      expect(store.stats.conflicts - before.conflicts).toBe(1);
+      // The in-memory store returns the item; dynalite ignores ReturnValuesOnConditionCheckFailure,
+      // so against it the ledger reads the item once.
+      expect(store.stats.reads - before.reads).toBe(name === 'in-memory store' ? 0 : 1);
+    });
+
     it('a new alert costs one conditional create and no read; it is fresh once, then pending (re-sent), then a duplicate once settled', async () => {
       const before = { ...store.stats };
       const first = await ledger.record([alert(1), alert(2)]);
