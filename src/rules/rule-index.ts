@@ -216,20 +216,13 @@ function addId<K>(map: Map<K, Ids>, key: K, id: number): void {
   else current.push(id);
 }
 
-interface PathSlot {
-  path: ObjectPath;
-  /** Conditions of case-insensitive comparisons: the event's string values are folded first. */
-  folded: boolean;
-  walk: ReturnType<typeof compilePath>;
+/** The string conditions of a path: equality values and substring literals. */
+interface StringTables {
   /**
    * string values, keyed by a 30-bit hash (see stringKey); one id is stored bare. A hash
    * collision only offers an extra candidate, which its full predicate then rejects.
    */
   byString: KeyTable;
-  /** numbers, keyed as they are */
-  byNumber: Map<number, Ids>;
-  byBoolean: Map<boolean, Ids>;
-  byOctet: Map<number, number[]>;
   /** trigram (as a number, see trigramKey) → literals (with the entries that need them) filed under it */
   byTrigram: Map<number, { literal: string; ids: number[] }[]>;
   /**
@@ -237,6 +230,20 @@ interface PathSlot {
    * value select nothing, and a bit test is much cheaper than a map lookup.
    */
   trigramBits: Uint32Array | undefined;
+}
+
+interface PathSlot extends StringTables {
+  path: ObjectPath;
+  /**
+   * The string conditions of case-insensitive comparisons, filed folded; an event's string
+   * value is folded once and looked up here too. The same path's walk serves both.
+   */
+  folded: StringTables | undefined;
+  walk: ReturnType<typeof compilePath>;
+  /** numbers, keyed as they are */
+  byNumber: Map<number, Ids>;
+  byBoolean: Map<boolean, Ids>;
+  byOctet: Map<number, number[]>;
 }
 
 export interface IndexStats {
@@ -247,6 +254,10 @@ export interface IndexStats {
 }
 
 const NO_LEAVES: ReadonlySet<ComparisonLeaf> = new Set();
+
+function stringTables(): StringTables {
+  return { byString: new KeyTable(), byTrigram: new Map(), trigramBits: undefined };
+}
 
 export class RuleIndex {
   private readonly typeOnly = new Map<string, number[]>();
@@ -284,47 +295,46 @@ export class RuleIndex {
         continue;
       }
       for (const condition of conditions) {
-        const slot = this.slotFor(type, condition.path, condition.folded);
+        const slot = this.slotFor(type, condition.path);
+        const strings: StringTables = condition.folded ? (slot.folded ??= stringTables()) : slot;
         if ('value' in condition) {
           const v = condition.value;
-          if (typeof v === 'string') slot.byString.add(stringKey(v), id);
+          if (typeof v === 'string') strings.byString.add(stringKey(v), id);
           else if (typeof v === 'number') addId(slot.byNumber, v, id);
           else addId(slot.byBoolean, v, id);
         } else if ('octet' in condition) push(slot.byOctet, condition.octet, id);
         else {
           // Literals are ASCII (likeLiteral / regexLiteral), so their first trigram packs exactly.
           const trigram = trigramKey(condition.substring, 0);
-          const list = slot.byTrigram.get(trigram) ?? [];
+          const list = strings.byTrigram.get(trigram) ?? [];
           const existing = list.find((e) => e.literal === condition.substring);
           if (existing) existing.ids.push(id);
           else list.push({ literal: condition.substring, ids: [id] });
-          slot.byTrigram.set(trigram, list);
-          slot.trigramBits ??= new Uint32Array(TRIGRAM_KEYS / 32);
-          slot.trigramBits[trigram >>> 5] = (slot.trigramBits[trigram >>> 5] as number) | (1 << (trigram & 31));
+          strings.byTrigram.set(trigram, list);
+          strings.trigramBits ??= new Uint32Array(TRIGRAM_KEYS / 32);
+          strings.trigramBits[trigram >>> 5] = (strings.trigramBits[trigram >>> 5] as number) | (1 << (trigram & 31));
         }
         this.stats.indexedConditions++;
       }
     }
   }
 
-  private slotFor(type: string, path: ObjectPath, folded: boolean): PathSlot {
+  private slotFor(type: string, path: ObjectPath): PathSlot {
     // Length-prefixed parts: no two (type, path) pairs share a key, and it costs less than JSON
     // (a million indicators each look their slot up).
-    let id = `${folded ? 'f' : ''}${type.length}:${type}`;
+    let id = `${type.length}:${type}`;
     for (const step of path.steps)
       id += step.kind === 'key' ? `k${step.name.length}:${step.name}` : step.kind === 'index' ? `i${step.index};` : '*';
     let slot = this.slotByKey.get(id);
     if (!slot) {
       slot = {
         path,
-        folded,
+        folded: undefined,
         walk: compilePath(path.steps),
-        byString: new KeyTable(),
+        ...stringTables(),
         byNumber: new Map(),
         byBoolean: new Map(),
         byOctet: new Map(),
-        byTrigram: new Map(),
-        trigramBits: undefined,
       };
       this.slotByKey.set(id, slot);
       push(this.slots, type, slot);
@@ -358,35 +368,13 @@ export class RuleIndex {
   }
 
   /** Looks one value of the current path up in every kind of condition filed for it. */
-  private readonly lookUp = (found: unknown): boolean => {
+  private readonly lookUp = (value: unknown): boolean => {
     const slot = this.currentSlot as PathSlot;
-    const value = slot.folded && typeof found === 'string' ? foldCase(found) : found;
     if (typeof value === 'string') {
-      if (slot.byString.size > 0) this.once(slot.byString.get(stringKey(value)));
+      this.lookUpString(slot, value);
+      if (slot.folded !== undefined) this.lookUpString(slot.folded, foldCase(value));
       if (slot.byOctet.size > 0 && parseIPv4Fast(value, this.scratch))
         this.once(slot.byOctet.get(Math.floor(this.scratch.address / 16777216)));
-      const bits = slot.trigramBits;
-      if (bits !== undefined) {
-        const text = nfc(value);
-        // The key of the trigram ending at i, rolled along the text; `ascii` counts how many of
-        // its three characters are ASCII. A non-ASCII character cannot be in an (ASCII)
-        // literal's trigram, and would not pack into 7 bits, so such trigrams are skipped.
-        let key = 0;
-        let ascii = 0;
-        for (let i = 0; i < text.length; i++) {
-          const code = text.charCodeAt(i);
-          if (code > 0x7f) {
-            ascii = 0;
-            continue;
-          }
-          key = ((key << 7) | code) & (TRIGRAM_KEYS - 1);
-          if (++ascii < MIN_LITERAL) continue;
-          if (((bits[key >>> 5] as number) & (1 << (key & 31))) === 0) continue;
-          const start = i - 2;
-          const filed = slot.byTrigram.get(key);
-          if (filed) for (const { literal, ids } of filed) if (text.startsWith(literal, start)) this.once(ids);
-        }
-      }
     } else if (typeof value === 'number') {
       if (slot.byNumber.size > 0) this.once(slot.byNumber.get(value));
     } else if (typeof value === 'boolean') {
@@ -394,6 +382,32 @@ export class RuleIndex {
     }
     return false; // keep walking: every value of the path may select candidates
   };
+
+  /** Looks a string value up in one set of string conditions (plain, or folded with a folded value). */
+  private lookUpString(tables: StringTables, value: string): void {
+    if (tables.byString.size > 0) this.once(tables.byString.get(stringKey(value)));
+    const bits = tables.trigramBits;
+    if (bits === undefined) return;
+    const text = nfc(value);
+    // The key of the trigram ending at i, rolled along the text; `ascii` counts how many of
+    // its three characters are ASCII. A non-ASCII character cannot be in an (ASCII)
+    // literal's trigram, and would not pack into 7 bits, so such trigrams are skipped.
+    let key = 0;
+    let ascii = 0;
+    for (let i = 0; i < text.length; i++) {
+      const code = text.charCodeAt(i);
+      if (code > 0x7f) {
+        ascii = 0;
+        continue;
+      }
+      key = ((key << 7) | code) & (TRIGRAM_KEYS - 1);
+      if (++ascii < MIN_LITERAL) continue;
+      if (((bits[key >>> 5] as number) & (1 << (key & 31))) === 0) continue;
+      const start = i - 2;
+      const filed = tables.byTrigram.get(key);
+      if (filed) for (const { literal, ids } of filed) if (text.startsWith(literal, start)) this.once(ids);
+    }
+  }
 
   /** Calls `visit` once for each entry that may match the event. */
   candidates(observation: PreparedObservation, visit: (id: number) => void): void {
