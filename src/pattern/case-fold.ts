@@ -17,7 +17,8 @@ const MAX_MEMOISED = 65_536;
 const MAX_MEMOISED_LENGTH = 1_024;
 let memo = new Map<string, string>();
 
-function isAscii(text: string): boolean {
+/** True when every code unit is ASCII (most event text). */
+export function isAscii(text: string): boolean {
   for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 0x7f) return false;
   return true;
 }

@@ -23,6 +23,7 @@ import {
   type Span,
 } from './ast.js';
 import { diagnosticAt, PatternDiagnosticCode as Code } from './diagnostics.js';
+import { printPath } from './print.js';
 import { canonicalHashAlgorithm, isCustomName, STIX_OBJECT_TYPES, type PropertyType } from './stix-model.js';
 
 /** What a path prefix denotes: objects of known types, a typed value, or something unchecked. */
@@ -41,7 +42,7 @@ export function typeCheckComparison(leaf: ComparisonLeaf): Diagnostic[] {
   const out: Diagnostic[] = [];
   const node = resolvePath(leaf.path, leaf.span, out);
   if (leaf.kind === 'exists' || node.kind === 'unchecked') return out;
-  const where = describePath(leaf.path);
+  const where = printPath(leaf.path);
   if (node.kind === 'objects') {
     out.push(
       diagnosticAt(
@@ -125,10 +126,10 @@ function resolvePath(path: ObjectPath, span: Span | undefined, out: Diagnostic[]
     return UNCHECKED;
   }
   let node: Node = { kind: 'objects', types: [path.objectType] };
-  let written = path.objectType + ':';
   for (const [index, step] of path.steps.entries()) {
+    // The path up to this step, as the messages show it.
+    const written = printPath({ objectType: path.objectType, steps: path.steps.slice(0, index) });
     const next = resolveStep(node, step, written, at, out);
-    written += describeStep(step, index);
     if (next.kind === 'unchecked') return next;
     node = next;
   }
@@ -318,17 +319,6 @@ function describeLiteral(value: Literal): string {
     case 'binary':
       return 'the binary constant';
   }
-}
-
-function describePath(path: ObjectPath): string {
-  return path.objectType + ':' + path.steps.map((s, i) => describeStep(s, i)).join('');
-}
-
-function describeStep(step: PathStep, index: number): string {
-  if (step.kind === 'index') return `[${step.index}]`;
-  if (step.kind === 'anyIndex') return '[*]';
-  const name = /^[a-z_][a-z0-9_]*$/i.test(step.name) ? step.name : `'${step.name}'`;
-  return index === 0 ? name : `.${name}`;
 }
 
 function article(types: readonly string[]): string {

@@ -16,6 +16,7 @@ import {
 import { parseNetwork } from './cidr.js';
 import { diagnosticAt, PatternDiagnosticCode as Code } from './diagnostics.js';
 import { differentRootTypesHint } from './root-type-hint.js';
+import { canonicalHashAlgorithm } from './stix-model.js';
 
 /** Hash algorithms of the STIX hash-algorithm vocabulary with a fixed-length hex form. */
 const HASH_FORMATS: Record<string, RegExp> = {
@@ -35,13 +36,10 @@ const HASH_FORMATS: Record<string, RegExp> = {
   TLSH: /^(?:T1)?[a-fA-F0-9]{70}$/,
 };
 
-/** `sha256`, `SHA256`, `sha-256` all name SHA-256. */
+/** The algorithm a hash name names (`sha256` → SHA-256), when its hex form has a fixed length. */
 function canonicalHashName(name: string): string | undefined {
-  const squashed = name.toUpperCase().replace(/[-_]/g, '');
-  for (const known of Object.keys(HASH_FORMATS)) {
-    if (known.replace(/-/g, '') === squashed) return known;
-  }
-  return undefined;
+  const algorithm = canonicalHashAlgorithm(name);
+  return algorithm !== undefined && algorithm in HASH_FORMATS ? algorithm : undefined;
 }
 
 function hashAlgorithmOf(leaf: ComparisonLeaf): string | undefined {

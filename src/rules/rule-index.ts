@@ -15,7 +15,7 @@ import {
   type ComparisonLeaf,
   type ObjectPath,
 } from '../pattern/ast.js';
-import { foldCase } from '../pattern/case-fold.js';
+import { foldCase, isAscii } from '../pattern/case-fold.js';
 import { parseIPv4Fast, parseNetwork } from '../pattern/cidr.js';
 import { compilePath } from '../pattern/evaluate.js';
 import type { PreparedObservation } from '../pattern/observation.js';
@@ -112,11 +112,6 @@ export function regexLiteral(source: string): string | undefined {
   }
   end();
   return best.length >= MIN_LITERAL && isAscii(best) ? best : undefined;
-}
-
-function isAscii(text: string): boolean {
-  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 0x7f) return false;
-  return true;
 }
 
 /**
