@@ -14,6 +14,7 @@ import type { TransformFn, TransformName, TransformSpec } from './transforms.js'
 import type { CompiledMapping, FieldRule, MappingDefinition, MappingOutcome, RunContext } from './types.js';
 import { emit, type Constant } from './compile/emit.js';
 import { compileLeaf, FieldTrie } from './compile/field-trie.js';
+import { compileRawFieldNames, type RawFieldsPlan } from './compile/raw-fields.js';
 import type { CompileIssue } from './compile/issues.js';
 import { ObjectPlan } from './compile/object-plan.js';
 import { beginEvent, createScratch, endEvent, type EventScratch } from './compile/scratch.js';
@@ -220,6 +221,12 @@ export function compileMapping(definition: MappingDefinition, issues: CompileIss
     );
     return assign === undefined ? [] : [{ parts, assign }];
   });
+  let rawFields: RawFieldsPlan | undefined;
+  if (definition.raw_fields !== undefined) {
+    const { target, under } = definition.raw_fields;
+    const resolved = plan.resolveFixedTarget(target, ['raw_fields', 'target'], 'raw_fields');
+    if (resolved !== undefined) rawFields = { ...resolved, nameOf: compileRawFieldNames(under) };
+  }
   for (const [property, targetKey] of Object.entries(definition.anchor ?? {})) {
     plan.addLink(`x-oca-event:${property}`, targetKey, true, ['anchor', property]);
   }
@@ -238,6 +245,7 @@ export function compileMapping(definition: MappingDefinition, issues: CompileIss
     idFields,
     idJoin,
     timeReceived: definition.time?.received === true,
+    rawFields,
   };
   const scratch = createScratch({
     objects: plan.nodes.length,

@@ -44,6 +44,11 @@ export interface MappingDefinition {
    * the mapping's fields are found there as well. A final `*` stands for any key (`Event.UserData.*`).
    */
   roots?: string[];
+  /**
+   * Fields directly below these paths (`.`: the top level) that no rule maps are also copied, as text keyed by
+   * name, into the dictionary `target`: patterns cannot read x_unmapped, and Sigma's raw-field fallback needs them.
+   */
+  raw_fields?: { target: string; under: string[] };
   /** Other places a field is found, read by its rules and conditions alike: `EventID: [winlog.event_id]`. */
   aliases?: Record<string, string[]>;
   types?: Record<string, string>;

@@ -10,6 +10,7 @@ import type { PathSegment } from '../target-path.js';
 import { compareStixTimestamps, parseTimestamp } from '../timestamps.js';
 import type { MappingOutcome, RunContext } from '../types.js';
 import type { Link, ObjectNode } from './object-plan.js';
+import { copyRawFields, type RawFieldsPlan } from './raw-fields.js';
 import { addUnmapped, type EventScratch } from './scratch.js';
 import { newSco } from './setters.js';
 
@@ -41,6 +42,8 @@ export interface EmitPlan {
   idJoin: boolean;
   /** A record with no time candidate at all takes the time it was received (`time.received`). */
   timeReceived: boolean;
+  /** Unmapped fields also copied into a dictionary property (`raw_fields`). */
+  rawFields: RawFieldsPlan | undefined;
 }
 
 const acceptId = (value: unknown): string | undefined =>
@@ -92,7 +95,8 @@ function hasObjects(scratch: EventScratch): boolean {
 
 export function emit(plan: EmitPlan, scratch: EventScratch, context: RunContext): MappingOutcome {
   const { mappingName, constants, startFields, endFields, idFields } = plan;
-  if (constants.length > 0 && hasObjects(scratch)) {
+  const anyObject = (constants.length > 0 || plan.rawFields !== undefined) && hasObjects(scratch);
+  if (constants.length > 0 && anyObject) {
     for (let i = 0; i < constants.length; i++) {
       const constant = constants[i]!;
       const index = constant.node.index;
@@ -128,6 +132,8 @@ export function emit(plan: EmitPlan, scratch: EventScratch, context: RunContext)
     : idFields.length > 0
       ? pick(scratch, scratch.idValues, idFields, scratch.idAssigned, acceptId)
       : undefined;
+  // After the time and id candidates: the unused ones are unmapped fields too (Sysmon's UtcTime).
+  if (plan.rawFields !== undefined && anyObject) copyRawFields(plan.rawFields, scratch);
   const tenant = context.tenant;
   // With a source event id, the observed-data id comes from it alone and is known before the SCOs; it is then
   // the UUIDv5 namespace for the event's SCOs that have no STIX id-contributing content.

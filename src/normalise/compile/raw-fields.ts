@@ -1,0 +1,78 @@
+/**
+ * Raw fields (`raw_fields` in a mapping): the fields found directly below some paths (Windows EventData) that no
+ * rule mapped are also copied, by name and as text, into one dictionary property of a fixed object (the
+ * anchor's `x_event_data`). Patterns cannot read x_unmapped, which is not on an SCO; this is what lets a Sigma
+ * rule on a field the taxonomy does not know still match the events it matches on the raw log.
+ */
+import type { JsonRecord } from '../fields.js';
+import type { PathSegment } from '../target-path.js';
+import type { ObjectNode } from './object-plan.js';
+import type { EventScratch } from './scratch.js';
+import { newSco } from './setters.js';
+
+export interface RawFieldsPlan {
+  node: ObjectNode;
+  property: PathSegment[];
+  /** The field's name when the x_unmapped key is directly below one of the paths, else undefined. */
+  nameOf: (key: string) => string | undefined;
+}
+
+/** `.` is the top level; `A.B` its direct children; `A.*` the children of any key below `A`. */
+export function compileRawFieldNames(under: readonly string[]): (key: string) => string | undefined {
+  const top = under.includes('.');
+  const direct: string[] = [];
+  const anyBelow: string[] = [];
+  for (const path of under) {
+    if (path === '.') continue;
+    if (path.endsWith('.*')) anyBelow.push(path.slice(0, -1));
+    else direct.push(`${path}.`);
+  }
+  return (key) => {
+    const dot = key.indexOf('.');
+    if (dot < 0) return top ? key : undefined;
+    for (const prefix of direct) {
+      if (key.startsWith(prefix) && key.indexOf('.', prefix.length) < 0) return key.slice(prefix.length);
+    }
+    for (const prefix of anyBelow) {
+      if (!key.startsWith(prefix)) continue;
+      const element = key.indexOf('.', prefix.length);
+      if (element > prefix.length && key.indexOf('.', element + 1) < 0) return key.slice(element + 1);
+    }
+    return undefined;
+  };
+}
+
+function asText(value: unknown): string | undefined {
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  return undefined;
+}
+
+/** Copies the event's unmapped raw fields into the plan's dictionary (the first of two same-named fields wins). */
+export function copyRawFields(plan: RawFieldsPlan, scratch: EventScratch): void {
+  const unmapped = scratch.unmapped;
+  if (unmapped === undefined) return;
+  let dictionary: JsonRecord | undefined;
+  for (const key in unmapped) {
+    const name = plan.nameOf(key);
+    if (name === undefined || name === '__proto__') continue;
+    const text = asText(unmapped[key]);
+    if (text === undefined) continue;
+    dictionary ??= openDictionary(plan, scratch);
+    if (dictionary === undefined) return;
+    if (dictionary[name] === undefined) dictionary[name] = text;
+  }
+}
+
+/** The dictionary on the plan's object, created (with the object) when missing; undefined if a non-object is there. */
+function openDictionary(plan: RawFieldsPlan, scratch: EventScratch): JsonRecord | undefined {
+  const node = plan.node;
+  let container = (scratch.props[node.index] ??= newSco(node.type as string));
+  for (const segment of plan.property) {
+    const next = container[segment.name];
+    if (next === undefined) container = container[segment.name] = {};
+    else if (typeof next === 'object' && next !== null && !Array.isArray(next)) container = next as JsonRecord;
+    else return undefined;
+  }
+  return container;
+}
