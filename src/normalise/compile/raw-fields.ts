@@ -1,7 +1,7 @@
 /**
  * Raw fields (`raw_fields` in a mapping): the fields found directly below some paths (Windows EventData) that no
  * rule mapped are also copied, by name and as text, into one dictionary property of a fixed object (the
- * anchor's `x_event_data`). Patterns cannot read x_unmapped, which is not on an SCO; this is what lets a Sigma
+ * anchor's `x_event_data`); lists of scalars stay lists. Patterns cannot read x_unmapped, which is not on an SCO; this is what lets a Sigma
  * rule on a field the taxonomy does not know still match the events it matches on the raw log.
  */
 import type { JsonRecord } from '../fields.js';
@@ -42,10 +42,22 @@ export function compileRawFieldNames(under: readonly string[]): (key: string) =>
   };
 }
 
-function asText(value: unknown): string | undefined {
+function scalarText(value: unknown): string | undefined {
   if (typeof value === 'string') return value;
   if (typeof value === 'number' || typeof value === 'boolean') return String(value);
   return undefined;
+}
+
+/** A scalar as text; a list of scalars (the classic PowerShell `Data` texts) as a list of texts; else undefined. */
+function asText(value: unknown): string | string[] | undefined {
+  if (!Array.isArray(value)) return scalarText(value);
+  const texts: string[] = [];
+  for (const item of value) {
+    const text = scalarText(item);
+    if (text === undefined) return undefined;
+    texts.push(text);
+  }
+  return texts;
 }
 
 /** Copies the event's unmapped raw fields into the plan's dictionary (the first of two same-named fields wins). */
