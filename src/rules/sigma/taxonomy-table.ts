@@ -41,6 +41,12 @@ const text = (...paths: string[]): FieldEntry => ({ paths });
 const orRaw = (name: string, path: string): FieldEntry => ({ paths: [path, windowsRawPath(name)] });
 const raw = (name: string): FieldEntry => windowsRawPath(name);
 
+/**
+ * Unnamed EventData (the classic PowerShell events' `Name=value` texts, older providers' values) is `Data`: one
+ * text, or a list of them, which a comparison holds on when it holds on any element.
+ */
+export const WINDOWS_UNNAMED_DATA: FieldEntry = text(windowsRawPath('Data'), `${windowsRawPath('Data')}[*]`);
+
 /** Sigma's Windows fields (Sysmon, Security, System, PowerShell EventData and the System block). */
 export const WINDOWS_FIELDS: Readonly<Record<string, FieldEntry>> = {
   // ---- the event (System block) ----
@@ -248,7 +254,7 @@ export const WINDOWS_FIELDS: Readonly<Record<string, FieldEntry>> = {
   SubcategoryGuid: `${EVENT}:x_audit_subcategory_guid`,
   AuditPolicyChanges: raw('AuditPolicyChanges'),
 
-  // ---- PowerShell (4103, 4104; the classic channel's Data list) ----
+  // ---- PowerShell (4103, 4104) ----
   ScriptBlockText: `${EVENT}:x_script_block_text`,
   ScriptBlockId: `${EVENT}:x_script_block_id`,
   MessageNumber: int(`${EVENT}:x_message_number`),
@@ -256,6 +262,7 @@ export const WINDOWS_FIELDS: Readonly<Record<string, FieldEntry>> = {
   Payload: `${EVENT}:x_payload`,
   ContextInfo: `${EVENT}:x_context_info`,
   HostApplication: `${PROCESS}.command_line`,
+  Data: WINDOWS_UNNAMED_DATA,
 };
 
 /**
@@ -263,7 +270,7 @@ export const WINDOWS_FIELDS: Readonly<Record<string, FieldEntry>> = {
  * ProcessId is the creator, in hex, which the mapping keeps as written; process_creation rules mean the new process.
  */
 export const WINDOWS_FIELDS_BY_SERVICE: Readonly<Record<string, Readonly<Record<string, FieldEntry>>>> = {
-  security: { ProcessId: text(`${PROCESS}.pid`, windowsRawPath('ProcessId')) },
+  security: { ProcessId: raw('ProcessId') },
 };
 
 /** Sigma's file_access (Kernel-File's FileName), read from the Security object-access events that carry it. */
@@ -380,9 +387,4 @@ export const WINDOWS_CATEGORIES: Readonly<Record<string, readonly WindowsSelecti
   ps_classic_start: [classic([400])],
   ps_classic_provider_start: [classic([600])],
   ps_classic_script: [classic([800])],
-};
-
-/** The classic PowerShell events keep their data as a list of `Name=value` texts: Sigma reads it as `Data`. */
-export const WINDOWS_CLASSIC_FIELDS: Readonly<Record<string, FieldEntry>> = {
-  Data: `${EVENT}:x_event_data.'Data'[*]`,
 };

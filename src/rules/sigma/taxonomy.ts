@@ -13,7 +13,6 @@ import { parse as parseYaml } from 'yaml';
 import { builtInMappingTexts } from '../../normalise/index.js';
 import {
   WINDOWS_CATEGORIES,
-  WINDOWS_CLASSIC_FIELDS,
   WINDOWS_FIELDS,
   WINDOWS_FIELDS_BY_CATEGORY,
   WINDOWS_FIELDS_BY_SERVICE,
@@ -57,8 +56,6 @@ function lookup(table: Readonly<Record<string, FieldEntry>>, name: string): Fiel
 
 // ---- Windows ----
 
-const CLASSIC_CATEGORIES = new Set(['ps_classic_start', 'ps_classic_provider_start', 'ps_classic_script']);
-
 function windowsField(logsource: SigmaLogsource, name: string): FieldBinding | undefined {
   const { category, service } = logsource;
   const tables: Readonly<Record<string, FieldEntry>>[] = [];
@@ -66,15 +63,13 @@ function windowsField(logsource: SigmaLogsource, name: string): FieldBinding | u
     tables.push(WINDOWS_FIELDS_BY_CATEGORY[category]);
   if (service !== undefined && WINDOWS_FIELDS_BY_SERVICE[service] !== undefined)
     tables.push(WINDOWS_FIELDS_BY_SERVICE[service]);
-  if ((category !== undefined && CLASSIC_CATEGORIES.has(category)) || service === 'powershell-classic')
-    tables.push(WINDOWS_CLASSIC_FIELDS);
   tables.push(WINDOWS_FIELDS);
   for (const table of tables) {
     const entry = lookup(table, name);
     if (entry !== undefined) return binding(entry, true);
   }
   // The raw-field fallback: the EventData field as written. A name no dictionary key could be is no field.
-  if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(name)) return undefined;
+  if (name.length === 0 || /['\\]/.test(name)) return undefined;
   return { paths: [windowsRawPath(name)], type: 'string', mapped: false };
 }
 

@@ -1,0 +1,277 @@
+/**
+ * The Sigma taxonomy's promise: a Sigma rule matches the normalised events it matches on the raw log. For every
+ * Windows fixture and every EventData field in it, the field's paths (with its logsource's condition ANDed in)
+ * find the raw value through the real pattern compiler and matcher, case-insensitively as Sigma compiles.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { createNormaliser, toBundle } from '../../src/normalise/index.js';
+import { readDocuments } from '../../src/normalise/reader.js';
+import { checkPattern, compilePattern } from '../../src/pattern/compile.js';
+import { builtinSigmaTaxonomy as taxonomy } from '../../src/rules/sigma/taxonomy.js';
+import { WINDOWS_CATEGORIES, WINDOWS_FIELDS, WINDOWS_SERVICE_CHANNELS } from '../../src/rules/sigma/taxonomy-table.js';
+import type { FieldBinding, SigmaLogsource } from '../../src/rules/sigma/taxonomy-types.js';
+import type { ObservedEvent } from '../../src/stix/types.js';
+
+const FIXTURES = new URL('../fixtures/windows/', import.meta.url);
+const normaliser = createNormaliser({});
+/** The windows mapping's null placeholders: dropped as "no value", as a rule on the raw log should treat them too. */
+const NULL_VALUES = new Set(['-', '', 'N/A', '%%1793', 'NULL SID']);
+
+type Json = Record<string, unknown>;
+
+interface Fixture {
+  file: string;
+  channel: string;
+  eventId: number;
+  data: Json;
+  event: ObservedEvent;
+}
+
+function record(value: unknown): Json | undefined {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Json) : undefined;
+}
+
+/** The fixtures whose EventData is a named object: evtx dump (Event.EventData) and Winlogbeat (winlog.event_data). */
+function fixtures(): Fixture[] {
+  const found: Fixture[] = [];
+  for (const file of readdirSync(FIXTURES).sort()) {
+    for (const doc of readDocuments(readFileSync(new URL(file, FIXTURES), 'utf8'))) {
+      if (!doc.ok) throw new Error(`${file}: ${doc.message}`);
+      const raw = doc.value as Json;
+      const evtx = record(raw.Event);
+      const winlog = record(raw.winlog);
+      const system = record(evtx?.System);
+      const channel = (system?.Channel ?? winlog?.channel) as string | undefined;
+      const eventId = Number(system?.EventID ?? winlog?.event_id);
+      const data = record(evtx?.EventData) ?? record(winlog?.event_data);
+      if (channel === undefined || data === undefined) continue;
+      const result = normaliser.normalise(raw, 0);
+      if (!result.ok) throw new Error(`${file}: ${result.diagnostic.message}`);
+      found.push({ file, channel, eventId, data, event: result.events[0] as ObservedEvent });
+    }
+  }
+  return found;
+}
+
+/** The logsources an event belongs to: its service (by channel) and every generic category it is logged as. */
+function logsourcesOf(fixture: Fixture): SigmaLogsource[] {
+  const sources: SigmaLogsource[] = [{ product: 'windows' }];
+  for (const [service, channels] of Object.entries(WINDOWS_SERVICE_CHANNELS))
+    if (channels.includes(fixture.channel)) sources.push({ product: 'windows', service });
+  for (const [category, selections] of Object.entries(WINDOWS_CATEGORIES)) {
+    const selection = selections.find((s) => s.channel === fixture.channel && s.codes.includes(fixture.eventId));
+    if (selection === undefined) continue;
+    // Sysmon 12 is split by EventType; the test's events name theirs.
+    const eventType = fixture.data.EventType as string | undefined;
+    const operation = fixture.data.OperationType as string | undefined;
+    const where = selection.where ?? {};
+    if (where.x_event_type !== undefined && !where.x_event_type.includes(eventType ?? '')) continue;
+    if (where.x_operation_type !== undefined && !where.x_operation_type.includes(operation ?? '')) continue;
+    if (where.x_object_type !== undefined && !where.x_object_type.includes(String(fixture.data.ObjectType))) continue;
+    sources.push({ product: 'windows', category });
+  }
+  return sources;
+}
+
+/**
+ * Security 4688's ProcessId is the creator; Sigma's generic process_creation means the new process by it (the
+ * equivalence test below reads 4688's NewProcessId for it). Only Security rules mean the raw field.
+ */
+function meansOtherwise(fixture: Fixture, logsource: SigmaLogsource, name: string): boolean {
+  return name === 'ProcessId' && fixture.channel === 'Security' && logsource.service !== 'security';
+}
+
+function literal(value: string): string {
+  return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+}
+
+/** The comparison a Sigma compiler writes for `field: value`: the value in the binding's type, on any path. */
+function comparison(binding: FieldBinding, value: unknown): string {
+  const constant =
+    binding.type === 'integer'
+      ? String(Number(value))
+      : binding.type === 'boolean'
+        ? String(String(value).toLowerCase() === 'true')
+        : literal(String(value));
+  const terms = binding.paths.map((path) => `${path} = ${constant}`);
+  return terms.length === 1 ? (terms[0] as string) : `(${terms.join(' OR ')})`;
+}
+
+function pattern(logsource: SigmaLogsource, test: string): string {
+  const condition = taxonomy.condition(logsource);
+  return condition === undefined ? `[${test}]` : `[(${condition}) AND ${test}]`;
+}
+
+/** The type checker's complaints about a pattern (none: it compiles, and every path is a known or x_ one). */
+function complaints(text: string): string[] {
+  return checkPattern(text).diagnostics.map((d) => `${d.code}: ${d.message}`);
+}
+
+function fires(text: string, event: ObservedEvent): boolean {
+  return compilePattern(text, { caseInsensitive: true }).match(toBundle(event)).matched;
+}
+
+/** The values of an EventData field a rule can compare: a scalar, or each element of a list of texts. */
+function values(value: unknown): unknown[] {
+  if (Array.isArray(value)) return value;
+  return [value];
+}
+
+const all = fixtures();
+
+describe('Sigma taxonomy: every EventData field of every Windows fixture is found as written', () => {
+  it('has fixtures for the categories it names', () => {
+    const covered = new Set(all.flatMap((f) => logsourcesOf(f).map((l) => l.category ?? l.service ?? '')));
+    for (const category of [
+      'process_creation',
+      'network_connection',
+      'image_load',
+      'driver_load',
+      'create_remote_thread',
+      'process_access',
+      'file_event',
+      'file_delete',
+      'file_access',
+      'registry_add',
+      'registry_set',
+      'registry_rename',
+      'registry_event',
+      'pipe_created',
+      'dns_query',
+      'ps_script',
+      'ps_classic_start',
+      'security',
+      'system',
+      'sysmon',
+      'taskscheduler',
+      'windefend',
+    ])
+      expect(covered, category).toContain(category);
+  });
+
+  for (const fixture of all) {
+    it(`${fixture.file}: each field's taxonomy paths hold its raw value, under each logsource the event belongs to`, () => {
+      const misses: string[] = [];
+      let checked = 0;
+      for (const logsource of logsourcesOf(fixture)) {
+        expect(taxonomy.supports(logsource)).toBe(true);
+        for (const [name, value] of Object.entries(fixture.data)) {
+          if (value === null || (typeof value === 'string' && NULL_VALUES.has(value))) continue;
+          if (meansOtherwise(fixture, logsource, name)) continue;
+          const binding = taxonomy.field(logsource, name);
+          if (binding === undefined) {
+            misses.push(`${JSON.stringify(logsource)} ${name}: no binding`);
+            continue;
+          }
+          for (const one of values(value)) {
+            const text = pattern(logsource, comparison(binding, one));
+            expect(complaints(text), text).toEqual([]);
+            checked++;
+            if (!fires(text, fixture.event)) misses.push(`${JSON.stringify(logsource)} ${name}: ${text}`);
+            // The check can fail: another value of the field is not found.
+            if (
+              binding.type === 'string' &&
+              fires(pattern(logsource, comparison(binding, `${String(one)}~`)), fixture.event)
+            )
+              misses.push(`${JSON.stringify(logsource)} ${name}: also matches another value`);
+          }
+        }
+      }
+      expect(misses.join('\n')).toBe('');
+      expect(checked).toBeGreaterThan(0);
+    });
+  }
+
+  it('reads a field the taxonomy does not name where the mapping kept it (the raw-field fallback)', () => {
+    const defender = all.find((f) => f.file === 'defender-1116-evtx.json') as Fixture;
+    const logsource = { product: 'windows', service: 'windefend' };
+    const threat = taxonomy.field(logsource, 'Threat Name');
+    expect(threat).toEqual({ paths: ["x-oca-event:x_event_data.'Threat Name'"], type: 'string', mapped: false });
+    expect(
+      fires(pattern(logsource, "x-oca-event:x_event_data.'Threat Name' LIKE 'hacktool:%mimikatz%'"), defender.event),
+    ).toBe(true);
+    // Numbers are kept as text, as the event log writes them.
+    expect(fires(pattern(logsource, "x-oca-event:x_event_data.'Severity ID' = '5'"), defender.event)).toBe(true);
+    expect(taxonomy.field(logsource, "it's")).toBeUndefined();
+  });
+});
+
+describe('Sigma taxonomy: logsource conditions select exactly their events', () => {
+  const byFile = (file: string): ObservedEvent => (all.find((f) => f.file === file) as Fixture).event;
+  const selects = (logsource: SigmaLogsource, file: string): boolean =>
+    fires(`[${taxonomy.condition(logsource) as string}]`, byFile(file));
+
+  it('process_creation is Sysmon 1 or Security 4688, nothing else', () => {
+    const logsource = { product: 'windows', category: 'process_creation' };
+    expect(selects(logsource, 'sysmon-1-evtx.json')).toBe(true);
+    expect(selects(logsource, 'sysmon-1-winlogbeat.json')).toBe(true);
+    expect(selects(logsource, 'security-4688-evtx.json')).toBe(true);
+    for (const file of [
+      'sysmon-3-evtx.json',
+      'sysmon-11-evtx.json',
+      'security-4624-evtx.json',
+      'powershell-4104-evtx.json',
+    ])
+      expect(selects(logsource, file), file).toBe(false);
+  });
+
+  it('splits Sysmon 12 by EventType and the registry categories by event id', () => {
+    expect(selects({ product: 'windows', category: 'registry_add' }, 'sysmon-12-evtx.json')).toBe(true);
+    expect(selects({ product: 'windows', category: 'registry_delete' }, 'sysmon-12-evtx.json')).toBe(false);
+    expect(selects({ product: 'windows', category: 'registry_set' }, 'sysmon-13-evtx.json')).toBe(true);
+    expect(selects({ product: 'windows', category: 'registry_set' }, 'sysmon-12-evtx.json')).toBe(false);
+    expect(selects({ product: 'windows', category: 'registry_set' }, 'security-4657-evtx.json')).toBe(true);
+    for (const file of ['sysmon-12-evtx.json', 'sysmon-13-evtx.json', 'sysmon-14-evtx.json'])
+      expect(selects({ product: 'windows', category: 'registry_event' }, file), file).toBe(true);
+  });
+
+  it('services select their channel; a category and a service together select both', () => {
+    expect(selects({ product: 'windows', service: 'security' }, 'security-4624-evtx.json')).toBe(true);
+    expect(selects({ product: 'windows', service: 'security' }, 'sysmon-1-evtx.json')).toBe(false);
+    expect(selects({ product: 'windows', service: 'system' }, 'system-7045-evtx.json')).toBe(true);
+    expect(selects({ product: 'windows', service: 'sysmon' }, 'sysmon-22-evtx.json')).toBe(true);
+    expect(selects({ product: 'windows', category: 'process_creation', service: 'sysmon' }, 'sysmon-1-evtx.json')).toBe(
+      true,
+    );
+    expect(
+      selects({ product: 'windows', category: 'process_creation', service: 'sysmon' }, 'security-4688-evtx.json'),
+    ).toBe(false);
+  });
+
+  it('does not support what no built-in mapping produces', () => {
+    expect(taxonomy.supports({ product: 'windows', category: 'webserver' })).toBe(false);
+    expect(taxonomy.supports({ product: 'windows', service: 'no-such-channel' })).toBe(false);
+    expect(taxonomy.supports({ product: 'macos', category: 'process_creation' })).toBe(false);
+    expect(taxonomy.field({ product: 'macos', category: 'process_creation' }, 'Image')).toBeUndefined();
+    expect(taxonomy.condition({ product: 'windows', category: 'webserver' })).toBeUndefined();
+  });
+});
+
+describe("Sigma taxonomy: process_creation's Sysmon names read Security 4688 too", () => {
+  it('Image, ParentImage, CommandLine and ProcessId find 4688 NewProcessName, ParentProcessName, CommandLine, NewProcessId', () => {
+    const fixture = all.find((f) => f.file === 'security-4688-evtx.json') as Fixture;
+    const logsource = { product: 'windows', category: 'process_creation' };
+    for (const [sigma, source] of [
+      ['Image', 'NewProcessName'],
+      ['ParentImage', 'ParentProcessName'],
+      ['CommandLine', 'CommandLine'],
+      ['ProcessId', 'NewProcessId'],
+      ['IntegrityLevel', 'MandatoryLabel'],
+    ] as const) {
+      const binding = taxonomy.field(logsource, sigma) as FieldBinding;
+      expect(fires(pattern(logsource, comparison(binding, fixture.data[source])), fixture.event), sigma).toBe(true);
+    }
+    // Sigma's endswith on the full image: the compiler's LIKE on the path the taxonomy gives.
+    expect(
+      fires(pattern(logsource, "x-oca-event:process_ref.image_ref.x_path LIKE '%\\\\m64.exe'"), fixture.event),
+    ).toBe(true);
+  });
+
+  it('every path of the Windows table passes the type checker', () => {
+    for (const [name, entry] of Object.entries(WINDOWS_FIELDS)) {
+      const paths = typeof entry === 'string' ? [entry] : entry.paths;
+      for (const path of paths) expect(complaints(`[EXISTS ${path}]`), name).toEqual([]);
+    }
+  });
+});
