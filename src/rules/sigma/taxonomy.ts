@@ -196,7 +196,8 @@ export function mappingFieldTable(mappingName: string): FieldTable {
 
 /** Sysmon for Linux names (Sigma's linux process_creation, network_connection, file_event). */
 const LINUX_SYSMON_FIELDS: FieldTable = {
-  Image: 'x-oca-event:process_ref.image_ref.x_path',
+  // Sysmon for Linux writes the image path on the image file; auditd its exe on the process.
+  Image: { paths: ['x-oca-event:process_ref.image_ref.x_path', 'x-oca-event:process_ref.x_exe'] },
   CommandLine: 'x-oca-event:process_ref.command_line',
   CurrentDirectory: 'x-oca-event:process_ref.cwd',
   ProcessId: { paths: ['x-oca-event:process_ref.pid'], type: 'integer' },
