@@ -191,6 +191,11 @@ describe('Sigma taxonomy: every EventData field of every Windows fixture is foun
     expect(
       fires(pattern(logsource, "x-oca-event:x_event_data.'Threat Name' LIKE 'hacktool:%mimikatz%'"), defender.event),
     ).toBe(true);
+    // Sigma spells Defender's spaced names without the spaces: the mapping keeps them so too.
+    const threatName = taxonomy.field(logsource, 'ThreatName') as FieldBinding;
+    expect(fires(pattern(logsource, comparison(threatName, 'HackTool:Win32/Mimikatz.D')), defender.event)).toBe(true);
+    const processName = taxonomy.field(logsource, 'ProcessName') as FieldBinding;
+    expect(fires(pattern(logsource, comparison(processName, 'C:\\Windows\\explorer.exe')), defender.event)).toBe(true);
     // Numbers are kept as text, as the event log writes them.
     expect(fires(pattern(logsource, "x-oca-event:x_event_data.'Severity ID' = '5'"), defender.event)).toBe(true);
     expect(taxonomy.field(logsource, "it's")).toBeUndefined();

@@ -73,6 +73,12 @@ export function copyRawFields(plan: RawFieldsPlan, scratch: EventScratch): void 
     dictionary ??= openDictionary(plan, scratch);
     if (dictionary === undefined) return;
     if (dictionary[name] === undefined) dictionary[name] = text;
+    // Names with spaces (Defender's `Threat Name`) are also kept as Sigma spells them: `ThreatName`.
+    if (name.includes(' ')) {
+      const compact = name.replace(/ /g, '');
+      if (compact.length > 0 && compact !== '__proto__' && dictionary[compact] === undefined)
+        dictionary[compact] = text;
+    }
   }
 }
 

@@ -63,7 +63,8 @@ export const WINDOWS_FIELDS: Readonly<Record<string, FieldEntry>> = {
   Image: `${PROCESS}.image_ref.x_path`,
   SourceImage: `${PROCESS}.image_ref.x_path`,
   NewProcessName: `${PROCESS}.image_ref.x_path`,
-  ProcessName: `${PROCESS}.image_ref.x_path`,
+  // Defender's `Process Name` is not the mapping's ProcessName: it is kept as written, under ProcessName too.
+  ProcessName: orRaw('ProcessName', `${PROCESS}.image_ref.x_path`),
   Application: `${PROCESS}.image_ref.x_path`,
   ProcessId: int(`${PROCESS}.pid`),
   ProcessID: int(`${PROCESS}.pid`),
