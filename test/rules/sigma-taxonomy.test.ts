@@ -5,7 +5,8 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { createNormaliser, toBundle } from '../../src/normalise/index.js';
+import { parse as parseYaml } from 'yaml';
+import { builtInMappingTexts, createNormaliser, toBundle } from '../../src/normalise/index.js';
 import { readDocuments } from '../../src/normalise/reader.js';
 import { checkPattern, compilePattern } from '../../src/pattern/compile.js';
 import { builtinSigmaTaxonomy as taxonomy } from '../../src/rules/sigma/taxonomy.js';
@@ -278,5 +279,78 @@ describe("Sigma taxonomy: process_creation's Sysmon names read Security 4688 too
       const paths = typeof entry === 'string' ? [entry] : entry.paths;
       for (const path of paths) expect(complaints(`[EXISTS ${path}]`), name).toEqual([]);
     }
+  });
+});
+
+describe('Sigma taxonomy: products whose fields are their source fields', () => {
+  /** Every dotted field of a record with a scalar value. */
+  function leaves(value: unknown, prefix = ''): [string, unknown][] {
+    const object = record(value);
+    if (object === undefined) return prefix === '' ? [] : [[prefix.slice(0, -1), value]];
+    return Object.entries(object).flatMap(([key, inner]) =>
+      Array.isArray(inner) ? [] : leaves(inner, `${prefix}${key}.`),
+    );
+  }
+
+  for (const [source, file, logsource] of [
+    ['aws-cloudtrail', 'records.json', { product: 'aws', service: 'cloudtrail' }],
+    ['okta', 'system-log.json', { product: 'okta', service: 'okta' }],
+    ['entra-id', 'sign-in.json', { product: 'azure', service: 'signinlogs' }],
+  ] as const) {
+    it(`${source}: each source field the taxonomy binds is found as written, under the logsource's condition`, () => {
+      const records = readDocuments(readFileSync(new URL(`../fixtures/${source}/${file}`, import.meta.url), 'utf8'))
+        .flatMap((doc) => (doc.ok ? [doc.value] : []))
+        .flatMap((value) => {
+          const records = record(value)?.Records;
+          return Array.isArray(records) ? records : [value];
+        });
+      const definition = parseYaml(builtInMappingTexts()[`${source}.yaml`] as string) as { null_values?: string[] };
+      const nullValues = new Set(definition.null_values ?? []);
+      let checked = 0;
+      const misses: string[] = [];
+      for (const raw of records) {
+        const result = normaliser.normalise(raw, 0);
+        // Acceptance is the mapping tests' concern; a record it rejects has no fields to find.
+        if (!result.ok) continue;
+        const event = result.events[0] as ObservedEvent;
+        expect(fires(`[${taxonomy.condition(logsource) as string}]`, event)).toBe(true);
+        for (const [name, value] of leaves(raw)) {
+          // The mapping's "no value" placeholders are absent; fractional numbers have no Sigma type to compare as.
+          if (value === null || (typeof value === 'string' && nullValues.has(value))) continue;
+          if (typeof value === 'number' && !Number.isInteger(value)) continue;
+          const binding = taxonomy.field(logsource, name);
+          if (binding === undefined) continue;
+          checked++;
+          const text = pattern(logsource, comparison(binding, value));
+          if (!fires(text, event)) misses.push(`${name}: ${text}`);
+        }
+      }
+      expect(misses.join('\n')).toBe('');
+      expect(checked).toBeGreaterThan(5);
+    });
+  }
+
+  it('names a field of an anchored object by its anchored path, and knows no field the mapping does not write', () => {
+    const cloudtrail = { product: 'aws', service: 'cloudtrail' };
+    expect(taxonomy.field(cloudtrail, 'userIdentity.arn')).toEqual({
+      paths: ['x-oca-event:user_ref.x_arn'],
+      type: 'string',
+      mapped: true,
+    });
+    expect(taxonomy.field(cloudtrail, 'readOnly')?.type).toBe('boolean');
+    expect(taxonomy.field(cloudtrail, 'no.such.field')).toBeUndefined();
+    expect(taxonomy.field({ product: 'linux', service: 'auditd' }, 'a1')?.paths).toEqual([
+      'x-oca-event:process_ref.x_args[1]',
+    ]);
+    expect(taxonomy.field({ product: 'linux', category: 'process_creation' }, 'Image')?.paths).toContain(
+      'x-oca-event:process_ref.x_exe',
+    );
+  });
+});
+
+describe('docs/sigma-taxonomy.md', () => {
+  it('lists every field of the Windows table', () => {
+    const doc = readFileSync(new URL('../../docs/sigma-taxonomy.md', import.meta.url), 'utf8');
+    for (const name of Object.keys(WINDOWS_FIELDS)) expect(doc, name).toContain(`| \`${name}\` |`);
   });
 });
