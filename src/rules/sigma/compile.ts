@@ -114,7 +114,7 @@ export function compileSigmaRule(
       file: candidate.file,
       ...where,
       ruleId: id,
-      message: `compiled pattern: ${d.message} (in ${patternText})`,
+      message: `compiled pattern: ${d.message} (in ${shorten(patternText)})`,
     });
   if (!checked.pattern || checked.diagnostics.some((d) => d.severity === 'error')) return undefined;
   const unsatisfiable = satisfiabilityDiagnostics(checked.pattern).map((d) =>
@@ -162,6 +162,11 @@ export function compileSigmaRule(
       caseSensitiveComparisons: detection.caseSensitive,
     },
   };
+}
+
+/** Long patterns (thousands of hashes) are cut in messages. */
+function shorten(pattern: string): string {
+  return pattern.length <= 400 ? pattern : `${pattern.slice(0, 400)}… (${pattern.length} characters)`;
 }
 
 /** A detection problem as a diagnostic at its place: the key of a field item, the value, or into the condition. */

@@ -446,6 +446,29 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/**
+ * A keyword (value-only) selection: any of the values, each as a substring (wildcards kept),
+ * of the text the taxonomy says keywords search in this logsource.
+ */
+function compileKeywords(value: unknown, path: ValuePath, context: Context): Condition {
+  const values = Array.isArray(value) ? value : [value];
+  const binding = context.taxonomy.keywords?.(context.logsource);
+  if (!binding)
+    fail(
+      'sigma-keyword-selection',
+      'a value-only (keyword) selection searches the whole event, and the taxonomy names no event text for this logsource',
+      path,
+    );
+  const known = binding as FieldBinding;
+  const tests = values.map((value, i) =>
+    valueTests(value, ['contains'], { ...known, type: 'string' }, Array.isArray(value) ? [...path, i] : path),
+  );
+  return junction(
+    'or',
+    known.paths.map((p) => onPath(pathOf(p), tests, false)),
+  );
+}
+
 /** A search identifier's value: a map (AND of its items), a list of maps (OR), or keywords. */
 function compileSelection(value: unknown, path: ValuePath, context: Context): Condition {
   if (isRecord(value)) {
@@ -460,11 +483,7 @@ function compileSelection(value: unknown, path: ValuePath, context: Context): Co
       value.map((entry, i) => compileSelection(entry, [...path, i], context)),
     );
   if (Array.isArray(value) ? value.every((v) => typeof v !== 'object' || v === null) : typeof value !== 'object')
-    fail(
-      'sigma-keyword-selection',
-      'a value-only (keyword) selection searches the whole event, which has no STIX form',
-      path,
-    );
+    return compileKeywords(value, path, context);
   return fail(
     'sigma-selection-shape',
     'a search identifier holds a map of fields, a list of such maps, or a list of values',
