@@ -56,7 +56,13 @@ describe('Sigma conditions', () => {
         kind: 'or',
         items: [
           { kind: 'identifier', name: 'a' },
-          { kind: 'and', items: [{ kind: 'identifier', name: 'b' }, { kind: 'not', item: { kind: 'identifier', name: 'c' } }] },
+          {
+            kind: 'and',
+            items: [
+              { kind: 'identifier', name: 'b' },
+              { kind: 'not', item: { kind: 'identifier', name: 'c' } },
+            ],
+          },
         ],
       },
     });
@@ -74,7 +80,10 @@ describe('Sigma conditions', () => {
     ];
     for (const [condition, message, offset] of bad) {
       const found = errors(sigmaRule(`${SELECTIONS}\ncondition: ${condition}`));
-      expect(found.map((d) => d.code), condition).toEqual(['sigma-condition']);
+      expect(
+        found.map((d) => d.code),
+        condition,
+      ).toEqual(['sigma-condition']);
       expect(found[0]?.message).toMatch(message);
       // `    condition: ` is 15 characters: the condition's text starts at column 16.
       expect([found[0]?.line, found[0]?.column], condition).toEqual([14, 16 + offset]);
@@ -82,7 +91,7 @@ describe('Sigma conditions', () => {
   });
 
   it('a condition that cancels out is reported', () => {
-    const found = errors(sigmaRule("sel:\n    CommandLine: []\ncondition: sel"));
+    const found = errors(sigmaRule('sel:\n    CommandLine: []\ncondition: sel'));
     expect(found.map((d) => d.code)).toEqual(['sigma-empty-detection']);
   });
 
@@ -92,7 +101,9 @@ describe('Sigma conditions', () => {
       '    product: linux',
     );
     const rule = compileOne(linux);
-    expect(rule.patternText).toBe("[x-oca-event:x_message LIKE '%segfault at%' OR x-oca-event:x_message LIKE '%oom-kill%victim%']");
+    expect(rule.patternText).toBe(
+      "[x-oca-event:x_message LIKE '%segfault at%' OR x-oca-event:x_message LIKE '%oom-kill%victim%']",
+    );
     const found = errors(sigmaRule("keywords:\n    - 'segfault'\ncondition: keywords"));
     // At the selection's value (the list).
     expect(found.map((d) => [d.code, d.line])).toEqual([['sigma-keyword-selection', 9]]);
@@ -172,7 +183,7 @@ describe('Sigma metadata and loading', () => {
   });
 
   it('Sigma and STIX rules load side by side; a bad Sigma rule does not stop the others', () => {
-    const stix = "id: stix-1\nname: STIX rule\nseverity: low\npattern: \"[process:name = 'cmd.exe']\"\n";
+    const stix = 'id: stix-1\nname: STIX rule\nseverity: low\npattern: "[process:name = \'cmd.exe\']"\n';
     const result = loadRules(
       [
         { file: 'rules/a.yml', text: FULL },

@@ -35,7 +35,9 @@ export const testTaxonomy: SigmaTaxonomy = {
     return logsource.product === 'windows' || logsource.product === 'linux';
   },
   keywords(logsource: SigmaLogsource): FieldBinding | undefined {
-    return logsource.product === 'linux' ? { paths: ['x-oca-event:x_message'], type: 'string', mapped: true } : undefined;
+    return logsource.product === 'linux'
+      ? { paths: ['x-oca-event:x_message'], type: 'string', mapped: true }
+      : undefined;
   },
 };
 
@@ -119,7 +121,12 @@ export function bundle(event: ProcessEvent): unknown {
   if (event.src_ip !== undefined) {
     anchor.network_ref = 'network-traffic--00000000-0000-4000-8000-000000000014';
     objects.push(
-      { type: 'ipv4-addr', spec_version: '2.1', id: 'ipv4-addr--00000000-0000-4000-8000-000000000015', value: event.src_ip },
+      {
+        type: 'ipv4-addr',
+        spec_version: '2.1',
+        id: 'ipv4-addr--00000000-0000-4000-8000-000000000015',
+        value: event.src_ip,
+      },
       {
         type: 'network-traffic',
         spec_version: '2.1',

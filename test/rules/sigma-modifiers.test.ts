@@ -8,9 +8,7 @@ const rule = (selection: string, condition = 'selection') =>
 describe('Sigma values and modifiers', () => {
   it('a plain value is equality, case-insensitive by default', () => {
     const r = rule("CommandLine: 'whoami /all'");
-    expect(r.patternText).toBe(
-      "[x-oca-event:process_ref.command_line = 'whoami /all' AND (x-oca-event:code = '1')]",
-    );
+    expect(r.patternText).toBe("[x-oca-event:process_ref.command_line = 'whoami /all' AND (x-oca-event:code = '1')]");
     expect(matches(r, { command_line: 'WHOAMI /ALL' })).toBe(true);
     expect(matches(r, { command_line: 'whoami /all x' })).toBe(false);
     // The logsource's condition is part of the rule.
@@ -127,7 +125,9 @@ describe('Sigma values and modifiers', () => {
     expect(matches(r, { x_image: 'C:\\cmd.exe' })).toBe(true);
     expect(matches(r, { image_path: 'C:\\cmd.exe' })).toBe(true);
     const not = compileOne(
-      sigmaRule("selection:\n    CommandLine: x\nfilter:\n    Image|endswith: '\\cmd.exe'\ncondition: selection and not filter"),
+      sigmaRule(
+        "selection:\n    CommandLine: x\nfilter:\n    Image|endswith: '\\cmd.exe'\ncondition: selection and not filter",
+      ),
     );
     expect(matches(not, { command_line: 'x', x_image: 'C:\\cmd.exe' })).toBe(false);
     expect(matches(not, { command_line: 'x', image_path: 'C:\\cmd.exe' })).toBe(false);
@@ -161,7 +161,10 @@ describe('Sigma values and modifiers', () => {
     ];
     for (const [selection, code, message, column = 9] of cases) {
       const found = errors(sigmaRule(`selection:\n    ${selection}\ncondition: selection`));
-      expect(found.map((d) => d.code), selection).toEqual([code]);
+      expect(
+        found.map((d) => d.code),
+        selection,
+      ).toEqual([code]);
       expect(found[0]?.message).toMatch(message);
       // The selection's item is on line 9, after the 8 lines before it.
       expect([found[0]?.line, found[0]?.column], selection).toEqual([9, column]);

@@ -13,7 +13,13 @@ import {
 
 describe('Sigma strings', () => {
   it('reads wildcards and escapes as pySigma does', () => {
-    expect(parseSigmaString('a*b?c')).toEqual([{ text: 'a' }, { wildcard: '*' }, { text: 'b' }, { wildcard: '?' }, { text: 'c' }]);
+    expect(parseSigmaString('a*b?c')).toEqual([
+      { text: 'a' },
+      { wildcard: '*' },
+      { text: 'b' },
+      { wildcard: '?' },
+      { text: 'c' },
+    ]);
     expect(parseSigmaString('a\\*b')).toEqual([{ text: 'a*b' }]);
     expect(parseSigmaString('a\\?b')).toEqual([{ text: 'a?b' }]);
     expect(parseSigmaString('C:\\Windows\\\\*')).toEqual([{ text: 'C:\\Windows\\' }, { wildcard: '*' }]);
@@ -28,7 +34,9 @@ describe('Sigma strings', () => {
 
   it('windash expands option dashes only', () => {
     const texts = (value: string): string[] =>
-      (windashAlternatives(parseSigmaString(value)) ?? []).map((a) => a.map((p) => ('text' in p ? p.text : p.wildcard)).join(''));
+      (windashAlternatives(parseSigmaString(value)) ?? []).map((a) =>
+        a.map((p) => ('text' in p ? p.text : p.wildcard)).join(''),
+      );
     expect(texts(' -a x-y')).toEqual([' -a x-y', ' /a x-y', ' \u2013a x-y', ' \u2014a x-y', ' \u2015a x-y']);
     expect(texts('-a -b')).toHaveLength(25);
     expect(windashAlternatives(parseSigmaString('-a -b -c -d -e'))).toBeUndefined();

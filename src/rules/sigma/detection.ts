@@ -100,7 +100,6 @@ type Condition =
   | { kind: 'not'; item: Condition }
   | { kind: 'const'; value: boolean };
 
-const TRUE: Condition = { kind: 'const', value: true };
 const FALSE: Condition = { kind: 'const', value: false };
 
 function junction(kind: 'and' | 'or', items: Condition[]): Condition {
