@@ -82,6 +82,7 @@ async function listRules(
       severity: rule.severity,
       ...(rule.category !== undefined ? { category: rule.category } : {}),
       tags: rule.tags,
+      ...(rule.sigma ? { sigma: rule.sigma } : {}),
       status: 'loaded',
       enabled: runtime.isEnabled(rule),
       enabledInRuleFile: rule.enabled,

@@ -37,6 +37,10 @@ const COMMANDS: Record<string, CommandEntry> = {
     summary: 'generate observed data that satisfies a pattern (or near misses with --miss)',
     load: async () => (await import('./emit.js')).emitCommand,
   },
+  sigma: {
+    summary: 'sigma convert: print the STIX pattern each Sigma rule compiles to',
+    load: async () => (await import('./sigma-command.js')).sigmaCommand,
+  },
   normalise: {
     summary: 'turn raw events (ECS, flat key-value, STIX) into STIX 2.1 observed data',
     load: async () => (await import('./normalise.js')).normaliseCommand,

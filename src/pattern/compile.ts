@@ -26,9 +26,11 @@ export interface CompileOptions {
   /**
    * Case-insensitive string comparisons (default: the specification's case-sensitive ones):
    * `true` for every comparison, or the object paths (as printed: `process:name`,
-   * `file:hashes.'SHA-256'`) whose comparisons fold case.
+   * `file:hashes.'SHA-256'`) whose comparisons fold case, or a choice per comparison, given
+   * the comparison and its index among the pattern's comparisons, left to right (a compiled
+   * Sigma rule folds all but its `|cased` and regex comparisons).
    */
-  caseInsensitive?: boolean | readonly string[];
+  caseInsensitive?: boolean | readonly string[] | ((leaf: ComparisonLeaf, index: number) => boolean);
 }
 
 /** One bracketed observation expression, compiled. */
@@ -205,10 +207,11 @@ export function checkPattern(text: string, options: CompileOptions = {}): CheckR
   const compiledLeaves = new Map<ComparisonLeaf, ObjectPredicate>();
   const folds = caseInsensitivity(options.caseInsensitive);
   const caseInsensitiveLeaves = new Set<ComparisonLeaf>();
+  let leafIndex = 0;
   const observations = observationLeaves(ast.root).map((leaf, index) => {
     const comparisons = comparisonLeaves(leaf.comparison);
     for (const comparison of comparisons) {
-      const fold = folds(comparison);
+      const fold = folds(comparison, leafIndex++);
       if (fold) caseInsensitiveLeaves.add(comparison);
       compiledLeaves.set(comparison, compileComparison(comparison, diagnostics, fold));
     }
@@ -233,9 +236,12 @@ export function checkPattern(text: string, options: CompileOptions = {}): CheckR
 }
 
 /** Which comparisons fold case, from CompileOptions.caseInsensitive. */
-function caseInsensitivity(option: CompileOptions['caseInsensitive']): (leaf: ComparisonLeaf) => boolean {
+function caseInsensitivity(
+  option: CompileOptions['caseInsensitive'],
+): (leaf: ComparisonLeaf, index: number) => boolean {
   if (option === undefined || option === false) return () => false;
   if (option === true) return (leaf) => leaf.kind !== 'exists';
+  if (typeof option === 'function') return (leaf, index) => leaf.kind !== 'exists' && option(leaf, index);
   // Paths as printed, so that `file:hashes.'MD5'` and `file:hashes.MD5` name one path.
   const paths = new Set(
     option.map((text) => {

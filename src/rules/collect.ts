@@ -9,7 +9,8 @@ import { SEVERITIES } from './model.js';
 import { ruleDiagnostic } from './diagnostics.js';
 import { TOP_LEVEL_KEYS, type Position, type RuleDocument, type ValuePath } from './read.js';
 
-export type CandidateKind = 'rule' | 'indicator';
+/** A stixflow rule entry, a STIX indicator, or a Sigma rule (a document with `logsource` and `detection`). */
+export type CandidateKind = 'rule' | 'indicator' | 'sigma';
 
 /** One rule to compile: its fields (an indicator's mapped onto rule fields) and where they are. */
 export class RuleCandidate {
@@ -94,11 +95,88 @@ export interface Collected {
  */
 export function collectDocuments(documents: RuleDocument[]): Collected {
   const out: Collected = { candidates: [], diagnostics: [] };
+  const sigma = new SigmaDocuments();
   for (const document of documents) {
     out.diagnostics.push(...document.diagnostics);
-    if (document.value !== undefined) collectDocument(document, out);
+    if (document.value === undefined) continue;
+    if (sigma.take(document, out)) continue;
+    collectDocument(document, out);
   }
   return out;
+}
+
+// ---------------------------------------------------------------- Sigma
+
+/** A Sigma rule document: a mapping with `logsource` and `detection`. */
+export function isSigmaRule(value: unknown): value is Record<string, unknown> {
+  return isRecord(value) && 'detection' in value && 'logsource' in value;
+}
+
+/** `base` with `over` merged in, mappings recursively, `over` winning (Sigma's multi-document merge). */
+function mergeSigma(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(over)) {
+    const before = out[key];
+    out[key] = isRecord(before) && isRecord(value) ? mergeSigma(before, value) : value;
+  }
+  return out;
+}
+
+/**
+ * The Sigma documents of one file, multi-document files included: `action: global` is merged
+ * into every later document (until `action: reset`), `action: repeat` is the previous rule
+ * with the document merged in. Positions are the document's own (a key that came from the
+ * global document is placed at the start of the document that received it).
+ */
+class SigmaDocuments {
+  private global: Record<string, unknown> | undefined;
+  private previous: Record<string, unknown> | undefined;
+
+  /** Takes a Sigma document (a candidate, or part of a multi-document rule); false for any other. */
+  take(document: RuleDocument, out: Collected): boolean {
+    const value = document.value;
+    if (!isRecord(value)) return false;
+    const action = value.action;
+    const multiDocument = action === 'global' || action === 'reset' || action === 'repeat';
+    if (!multiDocument && !isSigmaRule(value) && this.global === undefined) return false;
+    const rest = { ...value };
+    delete rest.action;
+    const at = document.positions?.atKey([], 'action') ?? document.start;
+    if (action === 'global') {
+      this.global = this.global ? mergeSigma(this.global, rest) : rest;
+      return true;
+    }
+    if (action === 'reset') {
+      this.global = undefined;
+      return true;
+    }
+    let merged: Record<string, unknown>;
+    if (action === 'repeat') {
+      if (!this.previous) {
+        out.diagnostics.push(
+          ruleDiagnostic(
+            'sigma-multi-document',
+            { file: document.file, ...at },
+            '`action: repeat` repeats the previous rule, and there is none before it',
+          ),
+        );
+        return true;
+      }
+      merged = mergeSigma(this.previous, rest);
+    } else if (action !== undefined) {
+      out.diagnostics.push(
+        ruleDiagnostic(
+          'sigma-multi-document',
+          { file: document.file, ...at },
+          `\`action: ${String(action)}\` is not a Sigma multi-document action (global, reset, repeat)`,
+        ),
+      );
+      return true;
+    } else merged = this.global ? mergeSigma(this.global, rest) : rest;
+    this.previous = merged;
+    out.candidates.push(new RuleCandidate('sigma', merged, document, []));
+    return true;
+  }
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

@@ -22,6 +22,9 @@ import { streamingLimitError } from './limits.js';
 import type { Rule, Severity } from './model.js';
 import type { Position, ValuePath } from './read.js';
 import { RULE_SCHEMA } from './schema.js';
+import { compileSigmaRule } from './sigma/compile.js';
+import { builtinSigmaTaxonomy } from './sigma/taxonomy.js';
+import type { SigmaTaxonomy } from './sigma/taxonomy-types.js';
 
 export interface CompileOptions {
   /**
@@ -29,6 +32,8 @@ export interface CompileOptions {
    * By default such a rule is invalid and skipped, in every shell alike.
    */
   allowUnsatisfiable?: boolean;
+  /** Where Sigma rules' fields are (default: the built-in taxonomy of the built-in mappings). */
+  sigmaTaxonomy?: SigmaTaxonomy;
 }
 
 /** What a candidate compiles to: a rule, or an indicator for the indicator set. */
@@ -41,6 +46,13 @@ export function compileCandidate(
   diagnostics: Diagnostic[],
   options: CompileOptions = {},
 ): CompiledCandidate | undefined {
+  if (candidate.kind === 'sigma') {
+    const rule = compileSigmaRule(candidate, diagnostics, {
+      taxonomy: options.sigmaTaxonomy ?? builtinSigmaTaxonomy,
+      ...(options.allowUnsatisfiable ? { allowUnsatisfiable: true } : {}),
+    });
+    return rule ? { kind: 'rule', rule } : undefined;
+  }
   if (candidate.kind === 'indicator') {
     const indicator = compileIndicator(candidate, diagnostics, options);
     if (indicator !== 'rule') return indicator;

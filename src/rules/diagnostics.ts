@@ -111,6 +111,85 @@ export const RULE_LOAD_CODES = {
     severity: 'warning',
     summary: 'An observation expression that can never match, kept alive only by an observation-level OR.',
   },
+  // Sigma rules (src/rules/sigma/, docs/sigma.md)
+  'sigma-multi-document': {
+    stage: 'collect',
+    severity: 'error',
+    summary:
+      'A Sigma multi-document file (`action: global`, `reset`, `repeat`) that cannot be assembled: an `action` other than those, or a `repeat` with nothing before it.',
+  },
+  'sigma-rule-shape': {
+    stage: 'compile',
+    severity: 'error',
+    summary:
+      'A Sigma rule without an `id` or `title`, whose `logsource` or `detection` is not a mapping, or whose `level` is not a severity.',
+  },
+  'sigma-status-not-run': {
+    stage: 'compile',
+    severity: 'warning',
+    summary: 'A Sigma rule whose status is `deprecated` or `unsupported`: reported, not run.',
+  },
+  'sigma-unsupported-logsource': {
+    stage: 'compile',
+    severity: 'error',
+    summary:
+      'A Sigma rule whose logsource no built-in mapping produces events of (the Sigma taxonomy does not support it).',
+  },
+  'sigma-condition': {
+    stage: 'compile',
+    severity: 'error',
+    summary:
+      'A Sigma condition that does not parse, names no search identifier of the detection, or uses a Sigma v1 aggregation (`| count()`).',
+  },
+  'sigma-selection-shape': {
+    stage: 'compile',
+    severity: 'error',
+    summary: 'A Sigma search identifier that is not a map of fields, a list of such maps, or a list of values.',
+  },
+  'sigma-keyword-selection': {
+    stage: 'compile',
+    severity: 'error',
+    summary: 'A Sigma keyword (value-only) selection: a search over the whole event, which no STIX comparison says.',
+  },
+  'sigma-unknown-modifier': {
+    stage: 'compile',
+    severity: 'error',
+    summary: 'A field modifier (`field|name`) that is not a Sigma value modifier.',
+  },
+  'sigma-unsupported-modifier': {
+    stage: 'compile',
+    severity: 'error',
+    summary:
+      'A Sigma value modifier with no STIX form here: `fieldref` (compares two fields), `expand` (no placeholder values), `utf16*`/`wide` without `base64`, `windash` on more than 4 dashes.',
+  },
+  'sigma-bad-value': {
+    stage: 'compile',
+    severity: 'error',
+    summary:
+      'A value its modifier or field cannot take: wildcards in an encoded value, a non-number for `lt`/`gt`, a non-boolean for `exists`, a string for an integer field.',
+  },
+  'sigma-unsupported-regex': {
+    stage: 'compile',
+    severity: 'error',
+    summary:
+      'A Sigma `re` value the linear-time regex engine cannot run (lookaround, backreferences, …), naming the construct.',
+  },
+  'sigma-bad-regex': {
+    stage: 'compile',
+    severity: 'error',
+    summary: 'A Sigma `re` value that is not a regular expression.',
+  },
+  'sigma-unknown-field': {
+    stage: 'compile',
+    severity: 'error',
+    summary: 'A Sigma field the taxonomy has neither a STIX path nor a raw-field fallback for in the logsource.',
+  },
+  'sigma-empty-detection': {
+    stage: 'compile',
+    severity: 'error',
+    summary:
+      'A Sigma detection that is always true or always false (an empty value list, a condition that cancels out).',
+  },
 } as const satisfies Record<string, RuleCodeEntry>;
 
 export type RuleLoadCode = keyof typeof RULE_LOAD_CODES;

@@ -9,7 +9,7 @@ import type { RuleLoadCode } from './diagnostics.js';
  * Rule severities, lowest first: the one list the rule schema, indicator records and published
  * schemas (a test compares schemas/*.schema.json with it) take their values and order from.
  */
-export const SEVERITIES = ['low', 'medium', 'high', 'critical'] as const;
+export const SEVERITIES = ['informational', 'low', 'medium', 'high', 'critical'] as const;
 export type Severity = (typeof SEVERITIES)[number];
 
 export interface RuleFilter {
@@ -50,6 +50,27 @@ export interface Rule {
   tests: Record<string, unknown>[];
   /** Where the rule came from, for diagnostics. */
   source?: { file?: string; line?: number };
+  /** For a rule compiled from a Sigma rule: the Sigma metadata that has no rule field of its own. */
+  sigma?: SigmaMetadata;
+}
+
+/** A Sigma rule's metadata, as written (tags, title, description and level go to the rule's own fields). */
+export interface SigmaMetadata {
+  /** The Sigma `level` (the rule's severity is the same word). */
+  level?: string;
+  status?: string;
+  author?: string;
+  date?: string;
+  modified?: string;
+  references: string[];
+  falsePositives: string[];
+  /** The ATT&CK tags (`attack.t1059.001`, `attack.execution`). */
+  attack: string[];
+  logsource: { product?: string; category?: string; service?: string };
+  /** Fields read from the raw-field fallback because the taxonomy has no STIX path for them. */
+  unmappedFields: string[];
+  /** The comparisons of the pattern that compare case-sensitively (`|cased`, regexes without `i`), by index. */
+  caseSensitiveComparisons: number[];
 }
 
 export interface RuleSpec {

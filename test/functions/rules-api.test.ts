@@ -232,4 +232,23 @@ describe('rules API handler', () => {
       updatedBy: 'ops',
     });
   });
+
+  it('lists Sigma rules with their Sigma metadata, and the one that cannot run with its error', async () => {
+    const { call } = setup(undefined, { RULES_DIR: 'test/fixtures/sigma/rules' });
+    const { status, body } = await call(list());
+    expect(status).toBe(200);
+    const rules = body.rules as (RuleView & { sigma?: Record<string, unknown>; errors?: { code: string }[] })[];
+    expect(rules.find((r) => r.id === '5c4f1a2e-0b7d-4d51-9a3e-2f1c8b6d7e01')).toMatchObject({
+      status: 'loaded',
+      sigma: {
+        status: 'test',
+        author: 'stixflow tests',
+        references: ['https://learn.microsoft.com/windows-server/administration/windows-commands/whoami'],
+        falsePositives: ['Administrators checking their own token'],
+        attack: ['attack.discovery', 'attack.t1033'],
+      },
+    });
+    const broken = rules.find((r) => r.id === '7a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c03');
+    expect(broken?.errors?.map((e) => e.code)).toEqual(['sigma-unsupported-modifier']);
+  });
 });

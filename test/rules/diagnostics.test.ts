@@ -11,6 +11,7 @@ import type { Diagnostic } from '../../src/errors.js';
 import { PatternDiagnosticCode } from '../../src/pattern/diagnostics.js';
 import { RULE_LOAD_CODES, isRuleLoadCode, type RuleLoadCode } from '../../src/rules/diagnostics.js';
 import { loadRules, loadRulesFromPaths } from '../../src/rules/load.js';
+import { builtinSigmaTaxonomy } from '../../src/rules/sigma/taxonomy.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'stixflow-codes-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -21,6 +22,19 @@ const rule = (id: string, extra: string[] = [], pattern = BASH): string =>
 const load = (text: string, options = {}): Diagnostic[] =>
   loadRules([{ file: 'rules/x.yaml', text }], options).diagnostics;
 const bundle = (objects: object[]): string => JSON.stringify({ type: 'bundle', id: 'bundle--1', objects });
+
+/** A Sigma rule (windows process_creation, built-in taxonomy) with this selection and condition. */
+const sigma = (selection: string, condition = 'selection', head = 'status: test'): string =>
+  [
+    'title: t',
+    'id: 5b0c3c1e-0000-4000-8000-000000000001',
+    head,
+    'logsource: { category: process_creation, product: windows }',
+    'detection:',
+    `    selection: ${selection}`,
+    `    condition: ${condition}`,
+    '',
+  ].join('\n');
 
 /** One rule source per code that makes loading report it. */
 const FIXTURES: Record<RuleLoadCode, () => Diagnostic[]> = {
@@ -58,6 +72,22 @@ const FIXTURES: Record<RuleLoadCode, () => Diagnostic[]> = {
   unsatisfiable: () => load(rule('a', [], `"[process:pid = 1 AND process:pid = 2]"`)),
   'observation-never-matches': () =>
     load(rule('a', [], `"[process:pid = 1 AND process:pid = 2] OR [process:pid = 3]"`)),
+  'sigma-multi-document': () => load(`action: global\ntitle: t\n---\naction: sideways\n`),
+  'sigma-rule-shape': () => load(sigma('{ CommandLine: x }').replace('title: t\n', '')),
+  'sigma-status-not-run': () => load(sigma('{ CommandLine: x }', 'selection', 'status: deprecated')),
+  'sigma-unsupported-logsource': () => load(sigma('{ CommandLine: x }').replace('product: windows', 'product: amiga')),
+  'sigma-condition': () => load(sigma('{ CommandLine: x }', 'selection and nothing')),
+  'sigma-selection-shape': () => load(sigma('[{ CommandLine: x }, [nested]]')),
+  'sigma-keyword-selection': () => load(sigma('[whoami]')),
+  'sigma-unknown-modifier': () => load(sigma('{ CommandLine|sparkly: x }')),
+  'sigma-unsupported-modifier': () => load(sigma('{ CommandLine|fieldref: ParentCommandLine }')),
+  'sigma-bad-value': () => load(sigma('{ CommandLine|base64: "who*" }')),
+  'sigma-unsupported-regex': () => load(sigma('{ CommandLine|re: "(?=a)b" }')),
+  'sigma-bad-regex': () => load(sigma('{ CommandLine|re: "(a" }')),
+  'sigma-unknown-field': () =>
+    // A taxonomy without a raw-field fallback (the built-in one always has one).
+    load(sigma('{ CommandLine: x }'), { sigmaTaxonomy: { ...builtinSigmaTaxonomy, field: () => undefined } }),
+  'sigma-empty-detection': () => load(sigma('{ CommandLine: [] }')),
 };
 
 const PATTERN_CODES = new Set<string>(Object.values(PatternDiagnosticCode));

@@ -49,4 +49,10 @@ export interface SigmaTaxonomy {
   condition(logsource: SigmaLogsource): string | undefined;
   /** Whether some built-in mapping produces events of this logsource (else the rule is `sigma-unsupported-logsource`). */
   supports(logsource: SigmaLogsource): boolean;
+  /**
+   * Optional: where the text a keyword (value-only) selection searches is in events of this
+   * logsource (a log line, a message); each keyword matches as a substring of one of the paths.
+   * Absent, or undefined for the logsource: keyword selections are `sigma-keyword-selection`.
+   */
+  keywords?(logsource: SigmaLogsource): FieldBinding | undefined;
 }

@@ -1,0 +1,587 @@
+/**
+ * A Sigma detection → one STIX comparison expression over x-oca-event (printed as pattern text),
+ * with the comparisons that fold case marked by their index. Fields resolve through the
+ * SigmaTaxonomy; values and modifiers through ./values.ts; the condition through ./condition.ts.
+ * What STIX cannot say is a problem naming the construct, never a pattern that says something else.
+ */
+import type { ComparisonExpression, ComparisonLeaf, Literal, ObjectPath } from '../../pattern/ast.js';
+import { comparisonLeaves } from '../../pattern/ast.js';
+import { parseObjectPath } from '../../pattern/object-path.js';
+import { printObservationExpression } from '../../pattern/print.js';
+import { compileRegex } from '../../pattern/regex.js';
+import type { ValuePath } from '../read.js';
+import { parseCondition, type ConditionNode } from './condition.js';
+import type { FieldBinding, SigmaLogsource, SigmaTaxonomy } from './taxonomy-types.js';
+import {
+  anchorValue,
+  base64,
+  base64Offsets,
+  MAX_WINDASH_PLACES,
+  parseSigmaString,
+  plainText,
+  stringTest,
+  utf16Bytes,
+  utf8Bytes,
+  windashAlternatives,
+  type ByteString,
+  type SigmaString,
+} from './values.js';
+
+/** The Sigma diagnostic codes the detection compiler reports (catalogued in ../diagnostics.ts). */
+export type SigmaProblemCode =
+  | 'sigma-condition'
+  | 'sigma-selection-shape'
+  | 'sigma-keyword-selection'
+  | 'sigma-unknown-modifier'
+  | 'sigma-unsupported-modifier'
+  | 'sigma-bad-value'
+  | 'sigma-unsupported-regex'
+  | 'sigma-bad-regex'
+  | 'sigma-unknown-field'
+  | 'sigma-empty-detection';
+
+export interface SigmaProblem {
+  code: SigmaProblemCode;
+  message: string;
+  /** Where in the rule document: a value's path, and for a field key the key itself. */
+  path: ValuePath;
+  key?: string;
+  /** For the condition: the offset in its text. */
+  offset?: number;
+}
+
+export interface CompiledDetection {
+  /** The comparison expression, as STIX text (no brackets). */
+  text: string;
+  /** Indices (left to right) of the comparisons that fold case. */
+  folded: ReadonlySet<number>;
+  /** Indices of the string comparisons that compare case-sensitively (`|cased`, regexes without `i`). */
+  caseSensitive: number[];
+  /** Fields the taxonomy had no path for, read from the raw-field fallback. */
+  unmappedFields: string[];
+}
+
+/** The value modifiers of the Sigma specification v2. */
+export const SIGMA_MODIFIERS = [
+  'contains',
+  'startswith',
+  'endswith',
+  'all',
+  'cased',
+  're',
+  'i',
+  'm',
+  's',
+  'base64',
+  'base64offset',
+  'utf16le',
+  'utf16be',
+  'utf16',
+  'wide',
+  'windash',
+  'cidr',
+  'exists',
+  'fieldref',
+  'lt',
+  'lte',
+  'gt',
+  'gte',
+  'expand',
+] as const;
+type Modifier = (typeof SIGMA_MODIFIERS)[number];
+const MODIFIERS: ReadonlySet<string> = new Set(SIGMA_MODIFIERS);
+
+// ---------------------------------------------------------------- the boolean tree
+
+/** A condition before negations are pushed down to STIX's negated comparisons. */
+type Condition =
+  | { kind: 'leaf'; leaf: ComparisonLeaf; fold: boolean }
+  | { kind: 'and' | 'or'; items: Condition[] }
+  | { kind: 'not'; item: Condition }
+  | { kind: 'const'; value: boolean };
+
+const FALSE: Condition = { kind: 'const', value: false };
+
+function junction(kind: 'and' | 'or', items: Condition[]): Condition {
+  const unit = kind === 'and';
+  const kept: Condition[] = [];
+  for (const item of items) {
+    if (item.kind === 'const') {
+      if (item.value === unit) continue;
+      return { kind: 'const', value: !unit };
+    }
+    if (item.kind === kind) kept.push(...item.items);
+    else kept.push(item);
+  }
+  if (kept.length === 0) return { kind: 'const', value: unit };
+  return kept.length === 1 ? (kept[0] as Condition) : { kind, items: kept };
+}
+
+/**
+ * To a STIX comparison expression, negations pushed to the comparisons. STIX's `p NOT = v`
+ * fails when p is absent, where Sigma's `not (p = v)` holds: a negated comparison is
+ * `p NOT = v OR NOT EXISTS p`.
+ */
+function toStix(condition: Condition, negated: boolean, folded: Set<ComparisonLeaf>): ComparisonExpression | boolean {
+  switch (condition.kind) {
+    case 'const':
+      return condition.value !== negated;
+    case 'not':
+      return toStix(condition.item, !negated, folded);
+    case 'leaf': {
+      const { leaf, fold } = condition;
+      if (!negated) {
+        if (fold) folded.add(leaf);
+        return leaf;
+      }
+      if (leaf.kind === 'exists') return { ...leaf, negated: !leaf.negated };
+      const flipped: ComparisonLeaf = { ...leaf, negated: !leaf.negated };
+      if (fold) folded.add(flipped);
+      return { kind: 'or', left: flipped, right: { kind: 'exists', path: leaf.path, negated: true } };
+    }
+    case 'and':
+    case 'or': {
+      const kind = (condition.kind === 'and') !== negated ? 'and' : 'or';
+      const parts: ComparisonExpression[] = [];
+      for (const item of condition.items) {
+        const part = toStix(item, negated, folded);
+        if (typeof part === 'boolean') {
+          if (part === (kind === 'and')) continue;
+          return kind !== 'and';
+        }
+        parts.push(part);
+      }
+      if (parts.length === 0) return kind === 'and';
+      return parts.reduce((left, right) => ({ kind, left, right }));
+    }
+  }
+}
+
+// ---------------------------------------------------------------- values → comparisons
+
+/** One value after the modifiers: how it compares, whatever path it is compared on. */
+type ValueTest =
+  | { kind: 'string'; value: SigmaString; fold: boolean }
+  | { kind: 'regex'; source: string; fold: boolean }
+  | { kind: 'literal'; operator: '=' | '<' | '<=' | '>' | '>='; value: Literal }
+  | { kind: 'cidr'; value: string }
+  | { kind: 'exists'; exists: boolean };
+
+class ProblemSignal extends Error {
+  constructor(readonly problem: Omit<SigmaProblem, 'path'> & { path?: ValuePath }) {
+    super(problem.message);
+  }
+}
+
+function fail(code: SigmaProblemCode, message: string, path?: ValuePath): never {
+  throw new ProblemSignal({ code, message, ...(path ? { path } : {}) });
+}
+
+/** The text of a scalar value as Sigma reads it (numbers and booleans as written). */
+function scalarText(value: unknown): string | undefined {
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  return undefined;
+}
+
+const ORDER_OPERATORS = { lt: '<', lte: '<=', gt: '>', gte: '>=' } as const;
+
+/**
+ * The tests one value of a field item stands for (OR of alternatives: base64offset and
+ * windash give several), or null's "the field is absent".
+ */
+function valueTests(raw: unknown, modifiers: readonly Modifier[], binding: FieldBinding, path: ValuePath): ValueTest[] {
+  const has = (m: Modifier): boolean => modifiers.includes(m);
+  const fold = !has('cased');
+  if (has('exists')) {
+    if (typeof raw !== 'boolean' && raw !== 'true' && raw !== 'false')
+      fail('sigma-bad-value', `'exists' takes true or false, not ${JSON.stringify(raw)}`, path);
+    return [{ kind: 'exists', exists: raw === true || raw === 'true' }];
+  }
+  if (raw === null || raw === undefined) return [{ kind: 'exists', exists: false }];
+  if (typeof raw === 'object') fail('sigma-bad-value', 'a value is a string, a number, a boolean or null', path);
+  const order = (['lt', 'lte', 'gt', 'gte'] as const).find(has);
+  if (order) {
+    const n = typeof raw === 'number' ? raw : Number(raw);
+    if (typeof raw === 'boolean' || !Number.isFinite(n) || String(raw).trim() === '')
+      fail('sigma-bad-value', `'${order}' compares numbers, not ${JSON.stringify(raw)}`, path);
+    const value: Literal = Number.isInteger(n) ? { type: 'int', value: n } : { type: 'float', value: n };
+    return [{ kind: 'literal', operator: ORDER_OPERATORS[order], value }];
+  }
+  const text = scalarText(raw) as string;
+  if (has('cidr')) return [{ kind: 'cidr', value: text }];
+  if (has('re')) {
+    const flags = (['m', 's'] as const).filter(has).join('');
+    const source = flags ? `(?${flags})${text}` : text;
+    const compiled = compileRegex(source);
+    if (!compiled.ok)
+      fail(compiled.unsupported ? 'sigma-unsupported-regex' : 'sigma-bad-regex', compiled.message, path);
+    // Sigma regexes are case-sensitive unless `i` is given.
+    return [{ kind: 'regex', source, fold: has('i') }];
+  }
+  // A number or boolean without string modifiers compares as the property's type.
+  const transforming = modifiers.some((m) =>
+    [
+      'contains',
+      'startswith',
+      'endswith',
+      'base64',
+      'base64offset',
+      'utf16le',
+      'utf16be',
+      'utf16',
+      'wide',
+      'windash',
+    ].includes(m),
+  );
+  if (!transforming && binding.type !== 'string') {
+    if (binding.type === 'integer') {
+      const n = typeof raw === 'number' ? raw : Number(raw);
+      if (typeof raw === 'boolean' || !Number.isInteger(n) || text.trim() === '')
+        fail('sigma-bad-value', `the field holds integers; ${JSON.stringify(raw)} is not one`, path);
+      return [{ kind: 'literal', operator: '=', value: { type: 'int', value: n } }];
+    }
+    if (raw === true || raw === false || /^(true|false)$/i.test(text))
+      return [{ kind: 'literal', operator: '=', value: { type: 'bool', value: /^true$/i.test(text) } }];
+    fail('sigma-bad-value', `the field holds booleans; ${JSON.stringify(raw)} is not one`, path);
+  }
+
+  // Strings: the transformations in the order written.
+  let alternatives: SigmaString[] = [parseSigmaString(text)];
+  let bytes: ByteString[] | undefined; // after utf16*/wide, before base64
+  const literal = (value: SigmaString, modifier: string): string => {
+    const plain = plainText(value);
+    if (plain === undefined)
+      fail('sigma-bad-value', `'${modifier}' encodes a plain value; this one has wildcards`, path);
+    return plain;
+  };
+  for (const modifier of modifiers) {
+    switch (modifier) {
+      case 'utf16le':
+      case 'wide':
+      case 'utf16be':
+      case 'utf16': {
+        const order = modifier === 'utf16be' ? 'be' : 'le';
+        bytes = alternatives.map((a) => utf16Bytes(literal(a, modifier), order, modifier === 'utf16'));
+        break;
+      }
+      case 'base64':
+      case 'base64offset': {
+        const input = bytes ?? alternatives.map((a) => utf8Bytes(literal(a, modifier)));
+        const encoded = modifier === 'base64' ? input.map(base64) : input.flatMap(base64Offsets);
+        alternatives = encoded.map((e) => [{ text: e }]);
+        bytes = undefined;
+        break;
+      }
+      case 'windash': {
+        const expanded = alternatives.map(windashAlternatives);
+        if (expanded.some((e) => e === undefined))
+          fail(
+            'sigma-unsupported-modifier',
+            `'windash' on a value with more than ${MAX_WINDASH_PLACES} option dashes makes too many alternatives`,
+            path,
+          );
+        alternatives = expanded.flatMap((e) => e as SigmaString[]);
+        break;
+      }
+      case 'contains':
+      case 'startswith':
+      case 'endswith':
+        if (bytes) alternatives = bytes.map((b) => [{ text: b }]);
+        bytes = undefined;
+        alternatives = alternatives.map((a) => anchorValue(a, modifier));
+        break;
+      default:
+        break;
+    }
+  }
+  if (bytes)
+    fail(
+      'sigma-unsupported-modifier',
+      'utf16/wide without base64 compares encoded bytes, but normalised events hold decoded text',
+      path,
+    );
+  return alternatives.map((value) => ({ kind: 'string', value, fold }));
+}
+
+function pathOf(text: string): ObjectPath {
+  const path = parseObjectPath(text);
+  if (typeof path === 'string') throw new Error(`the Sigma taxonomy gave '${text}', which is no object path: ${path}`);
+  return path;
+}
+
+function leafOn(path: ObjectPath, test: ValueTest): Condition {
+  switch (test.kind) {
+    case 'exists':
+      return { kind: 'leaf', leaf: { kind: 'exists', path, negated: !test.exists }, fold: false };
+    case 'cidr':
+      return {
+        kind: 'leaf',
+        leaf: {
+          kind: 'comparison',
+          path,
+          operator: 'ISSUBSET',
+          negated: false,
+          value: { type: 'string', value: test.value },
+        },
+        fold: false,
+      };
+    case 'literal':
+      return {
+        kind: 'leaf',
+        leaf: { kind: 'comparison', path, operator: test.operator, negated: false, value: test.value },
+        fold: false,
+      };
+    case 'regex':
+      return {
+        kind: 'leaf',
+        leaf: {
+          kind: 'comparison',
+          path,
+          operator: 'MATCHES',
+          negated: false,
+          value: { type: 'string', value: test.source },
+        },
+        fold: test.fold,
+      };
+    case 'string': {
+      const { operator, value } = stringTest(test.value);
+      return {
+        kind: 'leaf',
+        leaf: { kind: 'comparison', path, operator, negated: false, value: { type: 'string', value } },
+        fold: test.fold,
+      };
+    }
+  }
+}
+
+/** The tests of one value list on one path (OR, or AND with `all`); plain equalities OR-ed become one IN. */
+function onPath(path: ObjectPath, tests: ValueTest[][], all: boolean): Condition {
+  if (all)
+    return junction(
+      'and',
+      tests.map((alternatives) =>
+        junction(
+          'or',
+          alternatives.map((t) => leafOn(path, t)),
+        ),
+      ),
+    );
+  const flat = tests.flat();
+  const equalities = new Map<boolean, Literal[]>();
+  const others: Condition[] = [];
+  for (const test of flat) {
+    if (test.kind === 'string' && plainText(test.value) !== undefined) {
+      const list = equalities.get(test.fold) ?? [];
+      list.push({ type: 'string', value: plainText(test.value) as string });
+      equalities.set(test.fold, list);
+    } else if (test.kind === 'literal' && test.operator === '=') {
+      const list = equalities.get(false) ?? [];
+      list.push(test.value);
+      equalities.set(false, list);
+    } else others.push(leafOn(path, test));
+  }
+  const items: Condition[] = [];
+  for (const [fold, values] of equalities) {
+    if (values.length === 1)
+      items.push({
+        kind: 'leaf',
+        leaf: { kind: 'comparison', path, operator: '=', negated: false, value: values[0] as Literal },
+        fold,
+      });
+    else items.push({ kind: 'leaf', leaf: { kind: 'in', path, negated: false, values }, fold });
+  }
+  return junction('or', [...items, ...others]);
+}
+
+// ---------------------------------------------------------------- selections
+
+interface Context {
+  logsource: SigmaLogsource;
+  taxonomy: SigmaTaxonomy;
+  unmapped: Set<string>;
+}
+
+/** One `field|modifiers: values` item of a selection map. */
+function compileFieldItem(key: string, raw: unknown, path: ValuePath, context: Context): Condition {
+  const [field = '', ...names] = key.split('|');
+  const keyProblem = (code: SigmaProblemCode, message: string): never => {
+    throw new ProblemSignal({ code, message, path: path.slice(0, -1), key });
+  };
+  if (field === '')
+    keyProblem(
+      'sigma-keyword-selection',
+      `'${key}' has no field: a value-only (keyword) search over the whole event has no STIX form`,
+    );
+  const modifiers: Modifier[] = [];
+  for (const name of names) {
+    if (!MODIFIERS.has(name)) keyProblem('sigma-unknown-modifier', `'${name}' is not a Sigma value modifier`);
+    modifiers.push(name as Modifier);
+  }
+  if (modifiers.includes('fieldref'))
+    keyProblem('sigma-unsupported-modifier', "'fieldref' compares two fields of an event, which STIX cannot say");
+  if (modifiers.includes('expand'))
+    keyProblem(
+      'sigma-unsupported-modifier',
+      "'expand' needs values for its placeholders, and no processing pipeline gives them",
+    );
+  const binding = context.taxonomy.field(context.logsource, field);
+  if (!binding) keyProblem('sigma-unknown-field', `no path for the field '${field}' in this logsource`);
+  const known = binding as FieldBinding;
+  if (!known.mapped) context.unmapped.add(field);
+  const values = Array.isArray(raw) ? raw : [raw];
+  if (values.length === 0) return FALSE;
+  const tests = values.map((value, i) => valueTests(value, modifiers, known, Array.isArray(raw) ? [...path, i] : path));
+  const all = modifiers.includes('all');
+  const paths = known.paths.map(pathOf);
+  // Several paths: the comparison holds when it holds on one of them.
+  return junction(
+    'or',
+    paths.map((p) => onPath(p, tests, all)),
+  );
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * A keyword (value-only) selection: any of the values, each as a substring (wildcards kept),
+ * of the text the taxonomy says keywords search in this logsource.
+ */
+function compileKeywords(value: unknown, path: ValuePath, context: Context): Condition {
+  const values = Array.isArray(value) ? value : [value];
+  const binding = context.taxonomy.keywords?.(context.logsource);
+  if (!binding)
+    fail(
+      'sigma-keyword-selection',
+      'a value-only (keyword) selection searches the whole event, and the taxonomy names no event text for this logsource',
+      path,
+    );
+  const known = binding as FieldBinding;
+  const tests = values.map((value, i) =>
+    valueTests(value, ['contains'], { ...known, type: 'string' }, Array.isArray(value) ? [...path, i] : path),
+  );
+  return junction(
+    'or',
+    known.paths.map((p) => onPath(pathOf(p), tests, false)),
+  );
+}
+
+/** A search identifier's value: a map (AND of its items), a list of maps (OR), or keywords. */
+function compileSelection(value: unknown, path: ValuePath, context: Context): Condition {
+  if (isRecord(value)) {
+    return junction(
+      'and',
+      Object.entries(value).map(([key, item]) => compileFieldItem(key, item, [...path, key], context)),
+    );
+  }
+  if (Array.isArray(value) && value.length > 0 && value.every(isRecord))
+    return junction(
+      'or',
+      value.map((entry, i) => compileSelection(entry, [...path, i], context)),
+    );
+  if (Array.isArray(value) ? value.every((v) => typeof v !== 'object' || v === null) : typeof value !== 'object')
+    return compileKeywords(value, path, context);
+  return fail(
+    'sigma-selection-shape',
+    'a search identifier holds a map of fields, a list of such maps, or a list of values',
+    path,
+  );
+}
+
+/** Whether case can matter to a comparison: one of a string with a string (not a CIDR subnet). */
+function comparesStrings(leaf: ComparisonLeaf): boolean {
+  if (leaf.kind === 'exists') return false;
+  if (leaf.kind === 'in') return leaf.values.some((v) => v.type === 'string');
+  return leaf.value.type === 'string' && leaf.operator !== 'ISSUBSET';
+}
+
+/**
+ * Compiles a Sigma rule's `detection` for a logsource. Problems are returned, each with its
+ * place; with any, there is no detection.
+ */
+export function compileDetection(
+  detection: Record<string, unknown>,
+  logsource: SigmaLogsource,
+  taxonomy: SigmaTaxonomy,
+): { detection?: CompiledDetection; problems: SigmaProblem[] } {
+  const problems: SigmaProblem[] = [];
+  const context: Context = { logsource, taxonomy, unmapped: new Set() };
+  const identifiers = Object.keys(detection).filter((key) => key !== 'condition' && key !== 'timeframe');
+  const selections = new Map<string, Condition>();
+  for (const name of identifiers) {
+    try {
+      selections.set(name, compileSelection(detection[name], ['detection', name], context));
+    } catch (error) {
+      if (!(error instanceof ProblemSignal)) throw error;
+      problems.push({ path: ['detection', name], ...error.problem });
+    }
+  }
+  const conditionValue = detection.condition;
+  const conditions = Array.isArray(conditionValue) ? conditionValue : [conditionValue];
+  const parsed: ConditionNode[] = [];
+  conditions.forEach((text, i) => {
+    const at: ValuePath = Array.isArray(conditionValue) ? ['detection', 'condition', i] : ['detection', 'condition'];
+    if (typeof text !== 'string') {
+      problems.push({ code: 'sigma-condition', message: 'the detection needs a condition (a string)', path: at });
+      return;
+    }
+    const result = parseCondition(text, identifiers);
+    if (result.ok) parsed.push(result.node);
+    else
+      problems.push({
+        code: 'sigma-condition',
+        message: `condition: ${result.message}`,
+        path: at,
+        offset: result.offset,
+      });
+  });
+  if (problems.length > 0) return { problems };
+
+  const resolve = (node: ConditionNode): Condition => {
+    switch (node.kind) {
+      case 'identifier':
+        return selections.get(node.name) as Condition;
+      case 'of':
+        return junction(
+          node.quantifier === 'all' ? 'and' : 'or',
+          node.names.map((n) => selections.get(n) as Condition),
+        );
+      case 'not':
+        return { kind: 'not', item: resolve(node.item) };
+      case 'and':
+      case 'or':
+        return junction(node.kind, node.items.map(resolve));
+    }
+  };
+  // A list of conditions (Sigma v1) means any of them.
+  const whole = junction('or', parsed.map(resolve));
+  const foldedLeaves = new Set<ComparisonLeaf>();
+  const expression = toStix(whole, false, foldedLeaves);
+  if (typeof expression === 'boolean') {
+    problems.push({
+      code: 'sigma-empty-detection',
+      message: `the detection is always ${String(expression)} (an empty value list, or a condition that cancels out)`,
+      path: ['detection', 'condition'],
+    });
+    return { problems };
+  }
+  const leaves = comparisonLeaves(expression);
+  const folded = new Set<number>();
+  const caseSensitive: number[] = [];
+  leaves.forEach((leaf, i) => {
+    if (foldedLeaves.has(leaf)) folded.add(i);
+    else if (comparesStrings(leaf)) caseSensitive.push(i);
+  });
+  const printed = printObservationExpression({ kind: 'observation', comparison: expression });
+  return {
+    detection: {
+      text: printed.slice(1, -1),
+      folded,
+      caseSensitive,
+      unmappedFields: [...context.unmapped],
+    },
+    problems,
+  };
+}
