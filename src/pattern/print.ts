@@ -93,8 +93,19 @@ const COMPARISON_PRECEDENCE = { or: 1, and: 2 } as const;
 
 function printComparison(expr: ComparisonExpression, parentPrecedence: number): string {
   if (isComparisonJunction(expr)) {
-    const p = COMPARISON_PRECEDENCE[expr.kind];
-    const text = `${printComparison(expr.left, p)} ${expr.kind.toUpperCase()} ${printComparison(expr.right, p + 1)}`;
+    // A left-deep chain of one operator (a rule with thousands of alternatives, such as a Sigma
+    // hash list) is walked in a loop: recursing once per term would overflow the stack.
+    const kind = expr.kind;
+    const p = COMPARISON_PRECEDENCE[kind];
+    const rights: ComparisonExpression[] = [];
+    let left: ComparisonExpression = expr;
+    while (isComparisonJunction(left) && left.kind === kind) {
+      rights.push(left.right);
+      left = left.left;
+    }
+    let text = printComparison(left, p);
+    for (let i = rights.length - 1; i >= 0; i--)
+      text += ` ${kind.toUpperCase()} ${printComparison(rights[i] as ComparisonExpression, p + 1)}`;
     return p < parentPrecedence ? `(${text})` : text;
   }
   const not = expr.negated ? 'NOT ' : '';

@@ -88,6 +88,12 @@ export const RULE_LOAD_CODES = {
     severity: 'error',
     summary: 'A correlation pattern with more observation expressions than the streaming engine can tell apart.',
   },
+  'rule-compile-failed': {
+    stage: 'compile',
+    severity: 'error',
+    summary:
+      'Compiling the rule failed in a way the compiler did not foresee (a defect, or a Sigma taxonomy that throws); the rule is skipped and the others load.',
+  },
   'bad-group-by': { stage: 'compile', severity: 'error', summary: 'A group_by entry is not an object path.' },
   'bad-case-path': {
     stage: 'compile',

@@ -7,7 +7,8 @@
  * line and column; an invalid rule is reported and skipped, the valid ones still load.
  */
 import type { Diagnostic } from '../errors.js';
-import { collectDocuments, findDuplicateIds, type Collected } from './collect.js';
+import { collectDocuments, findDuplicateIds, type Collected, type RuleCandidate } from './collect.js';
+import { ruleDiagnostic } from './diagnostics.js';
 import { compileCandidate, type CompileOptions } from './compile.js';
 import { IndicatorSet } from './indicators.js';
 import type { Rule } from './model.js';
@@ -53,7 +54,7 @@ export function loadRules(sources: RuleSource[], options: LoadOptions = {}): Loa
         diagnostics.push(duplicate);
         continue;
       }
-      const compiled = compileCandidate(candidate, diagnostics, options);
+      const compiled = compileGuarded(candidate, diagnostics, options);
       if (compiled?.kind === 'rule') rules.push(compiled.rule);
       else if (compiled?.kind === 'indicator') indicators.addObservation(compiled.record, compiled.observation);
     }
@@ -61,6 +62,26 @@ export function loadRules(sources: RuleSource[], options: LoadOptions = {}): Loa
       indicatorSources.push({ file: (sources[i] as RuleSource).file, indicators: indicators.size - indicatorsBefore });
   });
   return { rules, indicators, indicatorSources, diagnostics };
+}
+
+/**
+ * Compiles one candidate; an exception the compiler did not expect (a bug, or a taxonomy that
+ * throws) is that rule's `rule-compile-failed` error, so the other rules still load.
+ */
+function compileGuarded(candidate: RuleCandidate, diagnostics: Diagnostic[], options: LoadOptions) {
+  try {
+    return compileCandidate(candidate, diagnostics, options);
+  } catch (error) {
+    const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    diagnostics.push(
+      ruleDiagnostic(
+        'rule-compile-failed',
+        { file: candidate.file, ...candidate.position, ...(candidate.id ? { ruleId: candidate.id } : {}) },
+        `the rule could not be compiled (${reason.slice(0, 300)}); it is skipped`,
+      ),
+    );
+    return undefined;
+  }
 }
 
 /** Reads the rule files and directories at `paths` and loads them; problems reading a path come first. */

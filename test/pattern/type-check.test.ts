@@ -168,7 +168,8 @@ describe('the model covers what the built-in mappings emit', () => {
     };
     const root = new URL('../fixtures/', import.meta.url);
     for (const source of readdirSync(root)) {
-      for (const file of readdirSync(new URL(`${source}/`, root))) {
+      const entries = readdirSync(new URL(`${source}/`, root), { withFileTypes: true });
+      for (const file of entries.filter((e) => e.isFile()).map((e) => e.name)) {
         for (const doc of readDocuments(readFileSync(new URL(`${source}/${file}`, root), 'utf8'))) {
           if (!doc.ok) continue;
           for (const event of Array.isArray(doc.value) ? doc.value : [doc.value]) {

@@ -72,6 +72,15 @@ const FIXTURES: Record<RuleLoadCode, () => Diagnostic[]> = {
   unsatisfiable: () => load(rule('a', [], `"[process:pid = 1 AND process:pid = 2]"`)),
   'observation-never-matches': () =>
     load(rule('a', [], `"[process:pid = 1 AND process:pid = 2] OR [process:pid = 3]"`)),
+  'rule-compile-failed': () =>
+    load(sigma('{ CommandLine: x }'), {
+      sigmaTaxonomy: {
+        ...builtinSigmaTaxonomy,
+        field: () => {
+          throw new Error('taxonomy table unreadable');
+        },
+      },
+    }),
   'sigma-multi-document': () => load(`action: global\ntitle: t\n---\naction: sideways\n`),
   'sigma-rule-shape': () => load(sigma('{ CommandLine: x }').replace('title: t\n', '')),
   'sigma-status-not-run': () => load(sigma('{ CommandLine: x }', 'selection', 'status: deprecated')),
