@@ -8,6 +8,7 @@
  */
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import type { Diagnostic } from '../errors.js';
+import { satisfiabilityDiagnostics } from '../generate/unsat.js';
 import { checkPattern, type CompiledPattern } from '../pattern/compile.js';
 import type { BlockLibrary, Expansion } from './blocks.js';
 import { ruleDiagnostic } from './diagnostics.js';
@@ -104,7 +105,10 @@ export function collectExceptions(
           error.keyword === 'additionalProperties'
             ? (error.params as { additionalProperty?: string }).additionalProperty
             : undefined;
-        const detail = unknown !== undefined ? `unknown field '${unknown}'` : (error.message ?? 'invalid');
+        const detail =
+          unknown !== undefined
+            ? `unknown field '${[...field, unknown].join('.')}'`
+            : `${error.instancePath || '(exception)'}: ${error.message ?? 'invalid'}`;
         diagnostics.push(
           ruleDiagnostic(
             'bad-exception',
@@ -114,7 +118,7 @@ export function collectExceptions(
                 ? (document.positions?.atKey([...path, ...field], unknown) ?? at([...path, ...field]))
                 : at([...path, ...field])),
             },
-            `exception ${id ?? i}: ${error.instancePath || '(exception)'}: ${detail}`,
+            `exception ${id ?? i}: ${detail}`,
           ),
         );
         // oneOf failures of applies_to repeat themselves: one is enough.
@@ -281,6 +285,9 @@ function compiledFor(
     const key = JSON.stringify(options);
     if (!byMode.has(key)) {
       const checked = checkPattern(expansion.text, options);
+      // An exception that can never match mutes nothing: judged as rule patterns are (once).
+      if (byMode.size === 0 && checked.pattern && !checked.diagnostics.some((d) => d.severity === 'error'))
+        checked.diagnostics.push(...satisfiabilityDiagnostics(checked.pattern));
       if (byMode.size === 0)
         for (const found of checked.diagnostics) {
           const d = expansion.mapDiagnostic(found);
