@@ -3,6 +3,7 @@
  * blocks only, a directory), expansion into standard STIX, the blocks a rule uses, and every
  * diagnostic placed at the use and the definition (file, line, column, related).
  */
+import { readFileSync } from 'node:fs';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { describe, expect, it } from 'vitest';
 import type { Diagnostic } from '../../src/errors.js';
@@ -340,5 +341,28 @@ describe('the schema documents lists and macros', () => {
     });
     const loaded = loadRules([{ file: 'example.json', text }]);
     expect(loaded.diagnostics).toEqual([]);
+  });
+});
+
+describe("the README's examples", () => {
+  it('load as written: the lists, macros and rules, and the shared exception that uses a macro', () => {
+    const readme = readFileSync('README.md', 'utf8');
+    const blocks = [...readme.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1] as string);
+    const library = blocks.find((b) => b.startsWith('lists:'));
+    const exceptions = blocks.find((b) => b.startsWith('exceptions:'));
+    expect(library).toBeDefined();
+    expect(exceptions).toBeDefined();
+    const loaded = loadRules(
+      [
+        { file: 'library.yaml', text: library as string },
+        { file: 'exceptions.yaml', text: (exceptions as string).replace('categories: [execution]', 'rules: ["*"]') },
+      ],
+      { now: Date.parse('2026-12-02') },
+    );
+    expect(loaded.diagnostics).toEqual([]);
+    expect(loaded.rules.map((r) => [r.id, r.filters.map((f) => f.exception)])).toEqual([
+      ['office-launches-powershell', ['finance-invoice-macro']],
+      ['spawned-by-word', ['finance-invoice-macro']],
+    ]);
   });
 });
