@@ -402,52 +402,52 @@ export class BlockLibrary {
    */
   private checkDefinitions(): void {
     const macros = [...this.byName.values()].filter((d) => d.kind === 'macro');
-    const reportedCycles = new Set<string>();
-    for (const macro of macros) {
+    const expandOwn = (macro: BlockDefinition, opaque: boolean): Expanded => {
       const params = new Map(macro.params.map((p) => [p, [] as Piece[]]));
-      const { pieces, problems } = this.expandText(macro.text, 0, macro.text.length, macro, params, [macro], false);
-      for (const problem of problems) {
+      return this.expandText(macro.text, 0, macro.text.length, macro, params, [macro], false, opaque);
+    };
+    // Names, arguments and cycles.
+    for (const macro of macros) {
+      // A member of a cycle already reported (where the cycle closes, once for the cycle).
+      if (this.invalid.has(macro)) continue;
+      for (const problem of expandOwn(macro, false).problems) {
         this.invalid.add(macro);
-        if (problem.code === 'block-invalid') continue; // the other definition reports its own
-        if (problem.code === 'block-cycle') {
-          const key = [...problem.related.map((d) => d.name)].sort().join(' ');
-          if (reportedCycles.has(key)) continue;
-          reportedCycles.add(key);
-        }
+        if (problem.code === 'block-cycle') for (const member of problem.related) this.invalid.add(member);
         this.report(macro, this.diagnosticOf(problem, undefined));
       }
-      if (problems.length === 0 && macro.params.length === 0) {
-        const text = pieces.map((p) => p.text).join('');
-        const parsed = parsePattern(`[${text}]`);
-        const syntax = parsed.diagnostics.find((d) => d.severity === 'error');
-        if (syntax) {
-          this.invalid.add(macro);
-          const offset = syntax.offset === undefined ? 0 : Math.max(0, syntax.offset - 1);
-          const expansion = this.expansionOf(macro.text, text, pieces);
-          const mapped = expansion.mapDiagnostic({ ...syntax, offset });
-          this.report(
-            macro,
-            ruleDiagnostic(
-              'bad-block-definition',
-              { file: macro.file, ...macro.locate(mapped.offset ?? 0), related: mapped.related ?? [] },
-              `${macro.label}: ${syntax.message}`,
-            ),
-          );
-        }
-      }
     }
-    // A macro that uses one in error cannot be used either (found above as block-invalid).
+    // Syntax of a macro without parameters, each on its own: a macro it uses stands in as one
+    // comparison (its own text is checked where it is written).
+    for (const macro of macros) {
+      if (this.invalid.has(macro) || macro.params.length > 0) continue;
+      const { pieces, problems } = expandOwn(macro, true);
+      if (problems.length > 0) continue; // it uses a macro in error: reported below
+      const text = pieces.map((p) => p.text).join('');
+      const syntax = parsePattern(`[${text}]`).diagnostics.find((d) => d.severity === 'error');
+      if (!syntax) continue;
+      this.invalid.add(macro);
+      const offset = syntax.offset === undefined ? 0 : Math.max(0, syntax.offset - 1);
+      const mapped = this.expansionOf(macro.text, text, pieces).mapDiagnostic({ ...syntax, offset });
+      this.report(
+        macro,
+        ruleDiagnostic(
+          'bad-block-definition',
+          { file: macro.file, ...macro.locate(mapped.offset ?? 0) },
+          `${macro.label}: ${syntax.message}`,
+        ),
+      );
+    }
+    // A macro that uses one in error is in error, at its reference (until nothing changes).
     let changed = true;
     while (changed) {
       changed = false;
       for (const macro of macros) {
         if (this.invalid.has(macro)) continue;
-        const params = new Map(macro.params.map((p) => [p, [] as Piece[]]));
-        const { problems } = this.expandText(macro.text, 0, macro.text.length, macro, params, [macro], false);
-        if (problems.length > 0) {
-          this.invalid.add(macro);
-          changed = true;
-        }
+        const { problems } = expandOwn(macro, false);
+        if (problems.length === 0) continue;
+        this.invalid.add(macro);
+        for (const problem of problems) this.report(macro, this.diagnosticOf(problem, undefined));
+        changed = true;
       }
     }
   }
@@ -506,6 +506,8 @@ export class BlockLibrary {
     params: ReadonlyMap<string, Piece[]>,
     stack: readonly BlockDefinition[],
     argument: boolean,
+    /** Check a macro's own text only: each macro it uses becomes one placeholder comparison. */
+    opaque = false,
   ): Expanded {
     const out: Expanded = { pieces: [], problems: [] };
     const problem = (reference: Reference, code: RuleLoadCode, message: string, related: BlockDefinition[] = []) =>
@@ -619,10 +621,21 @@ export class BlockLibrary {
         );
         continue;
       }
+      const frame: Frame = {
+        source,
+        start: reference.start,
+        length: reference.end - reference.start,
+        target: definition,
+      };
+      const made = (t: string): Piece => ({ text: t, source: definition, offset: 0, copied: false, frames: [frame] });
+      if (opaque) {
+        out.pieces.push(made('(x:x = 1)'));
+        continue;
+      }
       const bindings = new Map<string, Piece[]>();
       let failed = false;
       args.forEach((arg, i) => {
-        const expanded = this.expandText(text, arg.start, arg.end, source, params, stack, true);
+        const expanded = this.expandText(text, arg.start, arg.end, source, params, stack, true, opaque);
         out.problems.push(...expanded.problems);
         if (expanded.problems.length > 0) failed = true;
         bindings.set(definition.params[i] as string, trimPieces(expanded.pieces));
@@ -638,24 +651,20 @@ export class BlockLibrary {
         false,
       );
       if (body.problems.length > 0) {
-        // Problems inside a definition are reported there; the use says only that it failed.
-        if (source === undefined || stack.length === 0)
+        // A cycle through the text being expanded is its own problem (reported once, where the
+        // cycle closes); anything else inside the definition is reported there, and this use
+        // only says that it depends on a definition in error.
+        const cycles = body.problems.filter((p) => p.code === 'block-cycle' && source && p.related.includes(source));
+        if (cycles.length > 0) out.problems.push(...cycles);
+        else
           problem(
             reference,
-            body.problems.some((p) => p.code === 'block-cycle') ? 'block-cycle' : 'block-invalid',
-            `${definition.label} cannot be expanded: ${body.problems[0]!.message}`,
+            'block-invalid',
+            `${definition.label} has errors (reported at ${definition.describePlace()}); what uses it is skipped`,
             [definition],
           );
-        else out.problems.push(...body.problems);
         continue;
       }
-      const frame: Frame = {
-        source,
-        start: reference.start,
-        length: reference.end - reference.start,
-        target: definition,
-      };
-      const made = (t: string): Piece => ({ text: t, source: definition, offset: 0, copied: false, frames: [frame] });
       out.pieces.push(made('('));
       for (const piece of body.pieces)
         out.pieces.push(rootOf(piece) === definition ? { ...piece, frames: [frame, ...piece.frames] } : piece);

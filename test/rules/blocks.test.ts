@@ -366,3 +366,34 @@ describe("the README's examples", () => {
     ]);
   });
 });
+
+describe('a macro that uses one in error', () => {
+  it('is block-invalid at its reference, whichever is defined first; the error itself is reported once', () => {
+    for (const order of ['before', 'after']) {
+      const broken = '  broken: "process:name ="\n  typo: "process:name IN $nope"\n';
+      const users = '  uses_broken: "$broken"\n  uses_typo: "process:pid = 1 AND $typo"\n  cyclic_user: "$a"\n';
+      const cycle = '  a: "process:pid = 1 OR $b"\n  b: "$a"\n';
+      const text = `macros:\n${order === 'before' ? users + broken : broken + users}${cycle}`;
+      const { diagnostics } = loadRules([{ file: 'lib.yaml', text }]);
+      const line = (name: string) => text.split('\n').findIndex((l) => l.startsWith(`  ${name}:`)) + 1;
+      expect(
+        diagnostics.map((d) => [d.code, d.line]).sort((x, y) => (x[1] as number) - (y[1] as number)),
+        order,
+      ).toEqual(
+        [
+          ['bad-block-definition', line('broken')],
+          ['unknown-block', line('typo')],
+          ['block-invalid', line('uses_broken')],
+          ['block-invalid', line('uses_typo')],
+          ['block-invalid', line('cyclic_user')],
+          ['block-cycle', line('b')],
+        ].sort((x, y) => (x[1] as number) - (y[1] as number)),
+      );
+      const invalid = diagnostics.find((d) => d.code === 'block-invalid' && d.line === line('uses_typo'));
+      expect(invalid?.message).toBe(
+        `macro 'typo' has errors (reported at lib.yaml:${line('typo')}:3); what uses it is skipped`,
+      );
+      expect(invalid?.column).toBe(text.split('\n')[line('uses_typo') - 1]!.indexOf('$typo') + 1);
+    }
+  });
+});
