@@ -8,7 +8,8 @@ import { writeLine, parseCommandArgs, type CliIo } from './io.js';
 const HELP = `Usage: stixflow rules <status | enable <id> | disable <id>> [options]
 
   status          every rule: enabled or not, compile errors, and per-day counts of matches,
-                  alerts, filtered and suppressed for the last 7 days
+                  alerts, filtered and suppressed for the last 7 days; then the lists, macros
+                  and shared exceptions each rule uses
   enable <id>     enable a rule (running functions pick it up within a minute)
   disable <id>    disable a rule
 
