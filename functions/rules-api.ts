@@ -90,6 +90,20 @@ async function listRules(
         ? { override: { enabled: override.enabled, updatedAt: override.updatedAt, updatedBy: override.updatedBy } }
         : {}),
       source: { file: rule.source?.file ? relative(dir, rule.source.file) : undefined, line: rule.source?.line },
+      // What the rule is built from and muted by (#14.2, #14.5): its lists and macros, and the
+      // shared exceptions it takes (each counted in its filtered counter).
+      uses: { lists: rule.uses?.lists ?? [], macros: rule.uses?.macros ?? [] },
+      exceptions: rule.filters.flatMap((f) =>
+        f.exception === undefined
+          ? []
+          : [
+              {
+                id: f.exception,
+                ...(f.reason !== undefined ? { reason: f.reason } : {}),
+                ...(f.expires !== undefined ? { expires: new Date(f.expires).toISOString() } : {}),
+              },
+            ],
+      ),
       errors: [],
       warnings: (byRule.get(rule.id) ?? []).map((d) => publicDiagnostic(d, dir)),
       counters: { days: perDay, totals },

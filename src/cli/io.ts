@@ -67,6 +67,10 @@ export function renderDiagnostic(d: Diagnostic, source?: string, sourceFirstLine
   if (d.offendingToken !== undefined) extra.push(`  found: ${JSON.stringify(d.offendingToken)}`);
   if (d.expected?.length)
     extra.push(`  expected: ${d.expected.slice(0, 12).join(', ')}${d.expected.length > 12 ? ', …' : ''}`);
+  // The other places it is about: where an id was first defined, the definition of a macro.
+  for (const r of d.related ?? [])
+    if (r.file !== undefined)
+      extra.push(`  see: ${[r.file, r.line, r.column].filter((p) => p !== undefined).join(':')}`);
   if (source !== undefined && lineInSource !== undefined && d.column !== undefined) {
     const lineText = source.split(/\r?\n/)[lineInSource - 1];
     if (lineText !== undefined) {

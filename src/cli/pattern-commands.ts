@@ -7,6 +7,7 @@ import { formatDiagnostic, formatDiagnostics, PatternError, StixflowError, type 
 import { createNormaliser, loadMapping, toBundle, type Normaliser } from '../normalise/index.js';
 import { satisfiabilityDiagnostics } from '../generate/index.js';
 import { loadRulesFromPaths, type LoadOptions } from '../rules/load.js';
+import type { Rule } from '../rules/model.js';
 import {
   count,
   parseJsonOrNdjson,
@@ -30,6 +31,9 @@ Patterns that can never match (an empty solution space, e.g. 1025 <= x <= 1023) 
 Options:
   --stix-version <2.0|2.1>  STIX version of the patterns (default 2.1)
   --allow-unsatisfiable     report patterns and rules that can never match as warnings
+  --expand                  print every loaded rule's pattern and filters as standard STIX, after
+                            its lists and macros ($name) are expanded, with the lists, macros and
+                            shared exceptions it uses
   --json                    print the diagnostics as JSON
   -h, --help                show this help
 
@@ -105,7 +109,12 @@ function collectPatterns(
 export async function validateCommand(argv: string[], io: CliIo): Promise<number> {
   const parsed = parseCommandArgs(
     argv,
-    { 'stix-version': { type: 'string' }, json: { type: 'boolean' }, 'allow-unsatisfiable': { type: 'boolean' } },
+    {
+      'stix-version': { type: 'string' },
+      json: { type: 'boolean' },
+      'allow-unsatisfiable': { type: 'boolean' },
+      expand: { type: 'boolean' },
+    },
     VALIDATE_HELP,
     io,
   );
@@ -123,7 +132,14 @@ export async function validateCommand(argv: string[], io: CliIo): Promise<number
   for (const d of unreadable) writeLine(io.stderr, renderDiagnostic(d));
   let invalidRules = 0;
   const loadOptions = { allowUnsatisfiable: parsed.values['allow-unsatisfiable'] === true };
-  if (ruleArgs.length > 0) invalidRules = validateRuleFiles(ruleArgs, parsed.values.json === true, io, loadOptions);
+  if (ruleArgs.length > 0)
+    invalidRules = validateRuleFiles(
+      ruleArgs,
+      parsed.values.json === true,
+      io,
+      loadOptions,
+      parsed.values.expand === true,
+    );
 
   let invalid = 0;
   const report: { file?: string; line: number; pattern: string; valid: boolean; diagnostics: Diagnostic[] }[] = [];
@@ -190,8 +206,50 @@ function isRulePath(arg: string): boolean {
   return names.some((n) => /\.(ya?ml|json)$/i.test(n)) && !names.some((n) => /\.(pattern|patterns|txt)$/i.test(n));
 }
 
+/** A loaded rule as `--expand` shows it: its patterns in standard STIX, and the blocks it uses. */
+function expandedRule(rule: Rule): Record<string, unknown> {
+  return {
+    id: rule.id,
+    ...(rule.source?.file !== undefined ? { file: rule.source.file, line: rule.source.line } : {}),
+    pattern: rule.patternText,
+    ...(rule.writtenPattern !== undefined ? { written: rule.writtenPattern } : {}),
+    filters: rule.filters.map((f) => ({
+      pattern: f.text,
+      ...(f.exception !== undefined ? { exception: f.exception } : {}),
+      ...(f.reason !== undefined ? { reason: f.reason } : {}),
+    })),
+    lists: rule.uses?.lists ?? [],
+    macros: rule.uses?.macros ?? [],
+  };
+}
+
+function printExpanded(rule: Rule, io: CliIo): void {
+  const place = rule.source?.file !== undefined ? ` (${rule.source.file}:${rule.source.line ?? 1})` : '';
+  writeLine(io.stdout, `rule ${rule.id}${place}`);
+  if (rule.writtenPattern !== undefined) writeLine(io.stdout, `  written:  ${rule.writtenPattern}`);
+  writeLine(io.stdout, `  pattern:  ${rule.patternText}`);
+  rule.filters.forEach((f, i) =>
+    writeLine(
+      io.stdout,
+      f.exception !== undefined
+        ? `  exception ${f.exception}: ${f.text}${f.reason !== undefined ? ` (${f.reason})` : ''}`
+        : `  filter ${i}: ${f.text}`,
+    ),
+  );
+  if (rule.uses)
+    writeLine(
+      io.stdout,
+      `  uses:     ${[
+        rule.uses.lists.length > 0 ? `lists ${rule.uses.lists.join(', ')}` : '',
+        rule.uses.macros.length > 0 ? `macros ${rule.uses.macros.join(', ')}` : '',
+      ]
+        .filter(Boolean)
+        .join('; ')}`,
+    );
+}
+
 /** Loads rule files and prints every diagnostic; returns the number of rules (or files) in error. */
-function validateRuleFiles(paths: string[], json: boolean, io: CliIo, options: LoadOptions): number {
+function validateRuleFiles(paths: string[], json: boolean, io: CliIo, options: LoadOptions, expand: boolean): number {
   // The loader judges satisfiability itself (every shell loads through it), with positions.
   const { rules, indicators, diagnostics } = loadRulesFromPaths(paths, options);
   const all = diagnostics;
@@ -199,10 +257,20 @@ function validateRuleFiles(paths: string[], json: boolean, io: CliIo, options: L
   if (json)
     writeLine(
       io.stdout,
-      JSON.stringify({ rules: rules.length, indicators: indicators.size, diagnostics: all }, null, 2),
+      JSON.stringify(
+        {
+          rules: rules.length,
+          indicators: indicators.size,
+          diagnostics: all,
+          ...(expand ? { expanded: rules.map(expandedRule) } : {}),
+        },
+        null,
+        2,
+      ),
     );
   else {
     for (const d of all) writeLine(io.stdout, renderDiagnostic(d));
+    if (expand) for (const rule of rules) printExpanded(rule, io);
     writeLine(
       io.stdout,
       `${count(rules.length + indicators.size, 'rule')} loaded (${count(indicators.size, 'indicator')}), ${failing.size} with errors`,

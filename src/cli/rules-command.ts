@@ -8,7 +8,8 @@ import { writeLine, parseCommandArgs, type CliIo } from './io.js';
 const HELP = `Usage: stixflow rules <status | enable <id> | disable <id>> [options]
 
   status          every rule: enabled or not, compile errors, and per-day counts of matches,
-                  alerts, filtered and suppressed for the last 7 days
+                  alerts, filtered and suppressed for the last 7 days; then the lists, macros
+                  and shared exceptions each rule uses
   enable <id>     enable a rule (running functions pick it up within a minute)
   disable <id>    disable a rule
 
@@ -30,6 +31,8 @@ interface RuleRow {
   enabled: boolean;
   severity?: string;
   errors?: { message: string; line?: number; column?: number }[];
+  uses?: { lists: string[]; macros: string[] };
+  exceptions?: { id: string }[];
   counters?: { totals: Record<string, number>; days: ({ day: string } & Record<string, number>)[] };
 }
 
@@ -103,6 +106,14 @@ export async function rulesCommand(argv: string[], io: CliIo): Promise<number> {
   writeLine(io.stdout, `tenant ${answer.tenant}`);
   writeLine(io.stdout, header.map((h, i) => h.padEnd(widths[i] as number)).join('  '));
   for (const row of rows) writeLine(io.stdout, row.map((c, i) => c.padEnd(widths[i] as number)).join('  '));
+  for (const r of answer.rules) {
+    const built = [
+      r.uses?.lists.length ? `lists ${r.uses.lists.join(', ')}` : '',
+      r.uses?.macros.length ? `macros ${r.uses.macros.join(', ')}` : '',
+      r.exceptions?.length ? `shared exceptions ${r.exceptions.map((e) => e.id).join(', ')}` : '',
+    ].filter(Boolean);
+    if (built.length > 0) writeLine(io.stdout, `${r.id}: uses ${built.join('; ')}`);
+  }
   for (const r of answer.rules)
     for (const e of r.errors ?? [])
       writeLine(io.stdout, `${r.id}: ${e.line !== undefined ? `${e.line}:${e.column ?? 1}: ` : ''}${e.message}`);

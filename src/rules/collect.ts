@@ -8,6 +8,8 @@ import type { Diagnostic } from '../errors.js';
 import { SEVERITIES } from './model.js';
 import { ruleDiagnostic } from './diagnostics.js';
 import { TOP_LEVEL_KEYS, type Position, type RuleDocument, type ValuePath } from './read.js';
+import { BLOCK_KEYS, collectDefinitions, type BlockDefinition } from './blocks.js';
+import { collectExceptions, type ExceptionCandidate } from './exceptions.js';
 
 /** A stixflow rule entry, a STIX indicator, or a Sigma rule (a document with `logsource` and `detection`). */
 export type CandidateKind = 'rule' | 'indicator' | 'sigma';
@@ -86,6 +88,10 @@ export class RuleCandidate {
 export interface Collected {
   candidates: RuleCandidate[];
   diagnostics: Diagnostic[];
+  /** Named lists and macros (`lists:`, `macros:`), shared by every source (#14.2). */
+  definitions: BlockDefinition[];
+  /** Shared exceptions (`exceptions:`), applied across sources (#14.5). */
+  exceptions: ExceptionCandidate[];
 }
 
 /**
@@ -94,8 +100,8 @@ export interface Collected {
  * Each document's read diagnostics come first, then what collecting it found.
  */
 export function collectDocuments(documents: RuleDocument[]): Collected {
-  const out: Collected = { candidates: [], diagnostics: [] };
   const sigma = new SigmaDocuments();
+  const out: Collected = { candidates: [], diagnostics: [], definitions: [], exceptions: [] };
   for (const document of documents) {
     out.diagnostics.push(...document.diagnostics);
     if (document.value === undefined) continue;
@@ -183,6 +189,11 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/** A top-level mapping holding lists, macros or exceptions (and maybe no rules). */
+function hasBlocks(value: Record<string, unknown>): boolean {
+  return [...BLOCK_KEYS, 'exceptions'].some((key) => key in value) && !('id' in value);
+}
+
 function collectDocument(document: RuleDocument, out: Collected): void {
   const { value, file } = document;
   if (value === null) return;
@@ -195,10 +206,13 @@ function collectDocument(document: RuleDocument, out: Collected): void {
   if (Array.isArray(value)) {
     entries = value;
     base = [];
-  } else if (isRecord(value) && Array.isArray(value.rules)) {
-    entries = value.rules;
+  } else if (isRecord(value) && (Array.isArray(value.rules) || hasBlocks(value))) {
+    entries = Array.isArray(value.rules) ? value.rules : [];
     base = ['rules'];
     warnUnknownTopLevelKeys(value, document, out.diagnostics);
+    // Lists, macros and shared exceptions, beside `rules:` or alone (#14.2, #14.5).
+    collectDefinitions(value, document, out.definitions, out.diagnostics);
+    collectExceptions(value, document, out.exceptions, out.diagnostics);
   } else if (isRecord(value) && 'id' in value) {
     out.candidates.push(new RuleCandidate('rule', value, document, []));
     return;
@@ -238,7 +252,7 @@ function warnUnknownTopLevelKeys(
       ruleDiagnostic(
         'unknown-top-level-key',
         { file: document.file, ...at },
-        `unknown top-level key '${key}' is ignored: a file with \`rules:\` holds only that list (rule fields go inside each rule)`,
+        `unknown top-level key '${key}' is ignored: a file with \`rules:\` holds only that list, \`lists:\`, \`macros:\` and \`exceptions:\` (rule fields go inside each rule)`,
       ),
     );
 }

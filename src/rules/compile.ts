@@ -14,6 +14,7 @@ import { parseObjectPath } from '../pattern/object-path.js';
 import { parsePattern } from '../pattern/parse.js';
 import { evidentlySatisfiable } from '../generate/evident.js';
 import { satisfiabilityDiagnostics } from '../generate/unsat.js';
+import { BlockLibrary, hasReferences, type Expansion } from './blocks.js';
 import type { RuleCandidate } from './collect.js';
 import { ruleDiagnostic } from './diagnostics.js';
 import { Duration } from './duration.js';
@@ -45,6 +46,7 @@ export function compileCandidate(
   candidate: RuleCandidate,
   diagnostics: Diagnostic[],
   options: CompileOptions = {},
+  blocks: BlockLibrary = NO_BLOCKS,
 ): CompiledCandidate | undefined {
   if (candidate.kind === 'sigma') {
     const rule = compileSigmaRule(candidate, diagnostics, {
@@ -57,7 +59,7 @@ export function compileCandidate(
     const indicator = compileIndicator(candidate, diagnostics, options);
     if (indicator !== 'rule') return indicator;
   }
-  const rule = compileRule(candidate, diagnostics, options);
+  const rule = compileRule(candidate, diagnostics, options, blocks);
   return rule ? { kind: 'rule', rule } : undefined;
 }
 
@@ -156,11 +158,42 @@ function unsatisfiability(pattern: CompiledPattern | string, options: CompileOpt
   );
 }
 
+// ---------------------------------------------------------------- lists and macros (#14.2)
+
+const NO_BLOCKS = new BlockLibrary([]);
+
+/**
+ * A pattern field of a rule (its pattern, a filter's) with its `$references` expanded, or the
+ * text as it is when it has none; undefined when expansion failed (reported at the field).
+ */
+function expandField(
+  blocks: BlockLibrary,
+  candidate: RuleCandidate,
+  path: ValuePath,
+  text: string,
+  id: string | undefined,
+  diagnostics: Diagnostic[],
+  prefix: string,
+): { text: string; expansion?: Expansion } | undefined {
+  if (!hasReferences(text)) return { text };
+  const { expansion, diagnostics: found } = blocks.expand(text, (offset, length) => ({
+    file: candidate.file,
+    ...(candidate.locate(path, offset) ?? candidate.at(path)),
+    length,
+    ...(id ? { ruleId: id } : {}),
+  }));
+  diagnostics.push(...found.map((d) => ({ ...d, message: `${prefix}${d.message}` })));
+  return expansion ? { text: expansion.text, expansion } : undefined;
+}
+
+// ---------------------------------------------------------------- rules
+
 /** A rule from its candidate, or undefined (with the reasons in `diagnostics`). */
 export function compileRule(
   candidate: RuleCandidate,
   diagnostics: Diagnostic[],
   options: CompileOptions = {},
+  blocks: BlockLibrary = NO_BLOCKS,
 ): Rule | undefined {
   const v = candidate.value;
   const id = typeof v.id === 'string' ? v.id : undefined;
@@ -212,18 +245,31 @@ export function compileRule(
   });
 
   // The pattern: map its diagnostics into the file. For a scalar on one line the column maps
-  // exactly (plus one for the opening quote); otherwise we point at the field.
-  const patternText = v.pattern as string;
-  const checked = checkPattern(patternText, patternOptions);
+  // exactly (plus one for the opening quote); otherwise we point at the field. Lists and macros
+  // are expanded first; a diagnostic about the expanded text is mapped back to the text as
+  // written (or to the `$reference` it came from).
+  const writtenPattern = v.pattern as string;
+  const expandedPattern = expandField(blocks, candidate, ['pattern'], writtenPattern, id, diagnostics, 'pattern: ');
+  const uses = { lists: new Set<string>(), macros: new Set<string>() };
+  const used = (expansion: Expansion | undefined): void => {
+    for (const name of expansion?.lists ?? []) uses.lists.add(name);
+    for (const name of expansion?.macros ?? []) uses.macros.add(name);
+  };
+  used(expandedPattern?.expansion);
+  const patternText = expandedPattern?.text ?? writtenPattern;
+  const checked = expandedPattern ? checkPattern(patternText, patternOptions) : { diagnostics: [], pattern: undefined };
   const inPattern = (path: ValuePath, d: Diagnostic, fallback: Position): Position =>
     (d.offset !== undefined ? candidate.locate(path, d.offset) : undefined) ?? fallback;
-  const patternDiagnostic = (d: Diagnostic): Diagnostic => ({
-    ...d,
-    file: candidate.file,
-    ...inPattern(['pattern'], d, candidate.at(['pattern'])),
-    ...(id ? { ruleId: id } : {}),
-    message: `pattern: ${d.message}`,
-  });
+  const patternDiagnostic = (found: Diagnostic): Diagnostic => {
+    const d = expandedPattern?.expansion?.mapDiagnostic(found) ?? found;
+    return {
+      ...d,
+      file: candidate.file,
+      ...inPattern(['pattern'], d, candidate.at(['pattern'])),
+      ...(id ? { ruleId: id } : {}),
+      message: `pattern: ${d.message}`,
+    };
+  };
   diagnostics.push(...checked.diagnostics.map(patternDiagnostic));
   if (checked.pattern && !checked.diagnostics.some((d) => d.severity === 'error'))
     diagnostics.push(...unsatisfiability(checked.pattern, options).map(patternDiagnostic));
@@ -255,7 +301,12 @@ export function compileRule(
         ? { pattern: entry }
         : (entry as { pattern: string; reason?: string; expires?: string });
     // A filter mutes what its rule matches: it compares as the rule does.
-    const filterCheck = checkPattern(spec.pattern, patternOptions);
+    const filterPath = typeof entry === 'string' ? ['filters', i] : ['filters', i, 'pattern'];
+    const expandedFilter = expandField(blocks, candidate, filterPath, spec.pattern, id, diagnostics, `filter ${i}: `);
+    used(expandedFilter?.expansion);
+    const filterCheck = expandedFilter
+      ? checkPattern(expandedFilter.text, patternOptions)
+      : { diagnostics: [], pattern: undefined };
     const expires = spec.expires === undefined ? undefined : parseTime(spec.expires);
     if (spec.expires !== undefined && expires === undefined)
       diagnostics.push(
@@ -265,8 +316,8 @@ export function compileRule(
           `filter expires '${spec.expires}' is not an ISO 8601 date or date-time`,
         ),
       );
-    const filterPath = typeof entry === 'string' ? ['filters', i] : ['filters', i, 'pattern'];
-    for (const d of filterCheck.diagnostics)
+    for (const found of filterCheck.diagnostics) {
+      const d = expandedFilter?.expansion?.mapDiagnostic(found) ?? found;
       diagnostics.push({
         ...d,
         file: candidate.file,
@@ -274,9 +325,10 @@ export function compileRule(
         ...inPattern(filterPath, d, candidate.at(filterPath)),
         message: `filter ${i}: ${d.message}`,
       });
+    }
     if (filterCheck.pattern)
       filters.push({
-        text: spec.pattern,
+        text: expandedFilter?.text ?? spec.pattern,
         pattern: filterCheck.pattern,
         ...(spec.reason ? { reason: spec.reason } : {}),
         ...(expires !== undefined ? { expires } : {}),
@@ -305,6 +357,11 @@ export function compileRule(
     enabled: v.enabled !== false,
     patternText,
     pattern: checked.pattern,
+    ...(patternText !== writtenPattern ? { writtenPattern } : {}),
+    ...(uses.lists.size + uses.macros.size > 0
+      ? { uses: { lists: [...uses.lists].sort(), macros: [...uses.macros].sort() } }
+      : {}),
+    patternOptions,
     groupBy,
     groupByText,
     filters,

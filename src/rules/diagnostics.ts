@@ -196,6 +196,57 @@ export const RULE_LOAD_CODES = {
     summary:
       'A Sigma detection that is always true or always false (an empty value list, a condition that cancels out).',
   },
+  // lists, macros and shared exceptions (#14.2, #14.5: blocks.ts, exceptions.ts)
+  'bad-block-definition': {
+    stage: 'collect',
+    severity: 'error',
+    summary:
+      'A `lists:` or `macros:` entry that is not one: a bad name, a list of mixed or no values, a macro without an expression, or a macro without parameters whose expression does not parse.',
+  },
+  'duplicate-block-name': {
+    stage: 'collect',
+    severity: 'error',
+    summary:
+      'A list or macro name already defined (lists and macros share one namespace, across all loaded files); the later definition is ignored and names the first.',
+  },
+  'unknown-block': {
+    stage: 'compile',
+    severity: 'error',
+    summary: 'A `$name` that no loaded list, macro or macro parameter defines (with a did-you-mean).',
+  },
+  'block-cycle': {
+    stage: 'compile',
+    severity: 'error',
+    summary: 'A macro that uses itself, directly or through other macros; the message shows the chain.',
+  },
+  'block-misuse': {
+    stage: 'compile',
+    severity: 'error',
+    summary:
+      'A list used where no IN list goes, a macro used after IN, a macro called with the wrong number of arguments, or arguments given to a list or parameter.',
+  },
+  'block-invalid': {
+    stage: 'compile',
+    severity: 'error',
+    summary:
+      'A rule, filter, exception or macro uses a macro whose definition has errors (reported at the definition); it is skipped.',
+  },
+  'bad-exception': {
+    stage: 'collect',
+    severity: 'error',
+    summary:
+      'An `exceptions:` entry that does not fit the schema (id, pattern, applies_to, reason, expires), repeats an id, or whose pattern does not compile; it applies nowhere.',
+  },
+  'exception-expired': {
+    stage: 'compile',
+    severity: 'warning',
+    summary: 'A shared exception whose `expires` has passed; it no longer applies.',
+  },
+  'exception-unused': {
+    stage: 'compile',
+    severity: 'warning',
+    summary: 'A shared exception whose `applies_to` selects none of the loaded rules.',
+  },
 } as const satisfies Record<string, RuleCodeEntry>;
 
 export type RuleLoadCode = keyof typeof RULE_LOAD_CODES;

@@ -9,6 +9,8 @@
 import type { Diagnostic } from '../errors.js';
 import { collectDocuments, findDuplicateIds, type Collected, type RuleCandidate } from './collect.js';
 import { ruleDiagnostic } from './diagnostics.js';
+import { BlockLibrary } from './blocks.js';
+import { applyExceptions, type AppliedException } from './exceptions.js';
 import { compileCandidate, type CompileOptions } from './compile.js';
 import { IndicatorSet } from './indicators.js';
 import type { Rule } from './model.js';
@@ -16,7 +18,10 @@ import { readDocuments, readRuleSources, type RuleSource } from './read.js';
 
 export { readRuleSources, type RuleSource } from './read.js';
 
-export type LoadOptions = CompileOptions;
+export type LoadOptions = CompileOptions & {
+  /** What time it is for shared exceptions' `expires` (epoch ms; default now). */
+  now?: number;
+};
 
 export interface LoadResult {
   rules: Rule[];
@@ -24,6 +29,8 @@ export interface LoadResult {
   indicators: IndicatorSet;
   /** Files that put indicators in `indicators`, with how many each (for listings such as GET /rules). */
   indicatorSources: { file: string; indicators: number }[];
+  /** Shared exceptions in force, each with the rules it applies to (#14.5). */
+  exceptions: AppliedException[];
   /**
    * Errors (the rule was skipped) and warnings (it loaded), by source in load order: each
    * source's reading and collecting problems, then its candidates', in file order.
@@ -39,6 +46,8 @@ export function loadRules(sources: RuleSource[], options: LoadOptions = {}): Loa
   const collected: Collected[] = sources.map((source) => collectDocuments(readDocuments(source)));
   const all = collected.flatMap((c) => c.candidates);
   const duplicates = findDuplicateIds(all);
+  // Lists and macros of every source, before any rule compiles (#14.2).
+  const blocks = new BlockLibrary(collected.flatMap((c) => c.definitions));
 
   const diagnostics: Diagnostic[] = [];
   const rules: Rule[] = [];
@@ -47,6 +56,7 @@ export function loadRules(sources: RuleSource[], options: LoadOptions = {}): Loa
   let index = 0;
   collected.forEach((source, i) => {
     diagnostics.push(...source.diagnostics);
+    for (const definition of source.definitions) diagnostics.push(...blocks.diagnosticsOf(definition));
     const indicatorsBefore = indicators.size;
     for (const candidate of source.candidates) {
       const duplicate = duplicates.get(index++);
@@ -54,23 +64,36 @@ export function loadRules(sources: RuleSource[], options: LoadOptions = {}): Loa
         diagnostics.push(duplicate);
         continue;
       }
-      const compiled = compileGuarded(candidate, diagnostics, options);
+      const compiled = compileGuarded(candidate, diagnostics, options, blocks);
       if (compiled?.kind === 'rule') rules.push(compiled.rule);
       else if (compiled?.kind === 'indicator') indicators.addObservation(compiled.record, compiled.observation);
     }
     if (indicators.size > indicatorsBefore)
       indicatorSources.push({ file: (sources[i] as RuleSource).file, indicators: indicators.size - indicatorsBefore });
   });
-  return { rules, indicators, indicatorSources, diagnostics };
+  // Shared exceptions, once every rule is known (#14.5).
+  const exceptions = applyExceptions(
+    collected.flatMap((c) => c.exceptions),
+    rules,
+    blocks,
+    options.now ?? Date.now(),
+    diagnostics,
+  );
+  return { rules, indicators, indicatorSources, exceptions, diagnostics };
 }
 
 /**
  * Compiles one candidate; an exception the compiler did not expect (a bug, or a taxonomy that
  * throws) is that rule's `rule-compile-failed` error, so the other rules still load.
  */
-function compileGuarded(candidate: RuleCandidate, diagnostics: Diagnostic[], options: LoadOptions) {
+function compileGuarded(
+  candidate: RuleCandidate,
+  diagnostics: Diagnostic[],
+  options: LoadOptions,
+  blocks: BlockLibrary,
+) {
   try {
-    return compileCandidate(candidate, diagnostics, options);
+    return compileCandidate(candidate, diagnostics, options, blocks);
   } catch (error) {
     const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
     diagnostics.push(

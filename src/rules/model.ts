@@ -18,6 +18,8 @@ export interface RuleFilter {
   reason?: string;
   /** Epoch ms after which the filter no longer applies. */
   expires?: number;
+  /** The id of the shared exception (`exceptions:` of a rule file) this filter is, when it is one. */
+  exception?: string;
 }
 
 export interface Rule {
@@ -30,9 +32,15 @@ export interface Rule {
   type?: string;
   tags: string[];
   enabled: boolean;
-  /** The pattern text as written, and compiled. */
+  /** The pattern text (standard STIX, after lists and macros are expanded), and compiled. */
   patternText: string;
   pattern: CompiledPattern;
+  /** The pattern as written, when it used lists or macros (`$name`). */
+  writtenPattern?: string;
+  /** The lists and macros the pattern and filters use, directly or through other macros (rule health). */
+  uses?: { lists: string[]; macros: string[] };
+  /** How the pattern was compiled: its filters and the shared exceptions it takes compare alike. */
+  patternOptions?: { stixVersion: '2.0' | '2.1'; caseInsensitive: boolean | readonly string[] };
   /** Object paths whose values partition the rule's correlation state (empty: one group per tenant). */
   groupBy: ObjectPath[];
   groupByText: string[];

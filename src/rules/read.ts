@@ -177,7 +177,13 @@ function readYaml(source: RuleSource): RuleDocument[] {
 // ---------------------------------------------------------------- JSON
 
 /** The keys a rule file's top-level mapping may hold besides a single rule's fields. */
-export const TOP_LEVEL_KEYS: ReadonlySet<string> = new Set(['rules']);
+export const TOP_LEVEL_KEYS: ReadonlySet<string> = new Set([
+  'rules',
+  // named lists and macros, shared exceptions (#14.2, #14.5)
+  'lists',
+  'macros',
+  'exceptions',
+]);
 
 /**
  * A STIX bundle in JSON (an indicator feed, possibly millions of objects) is read with

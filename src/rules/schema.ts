@@ -113,4 +113,118 @@ export const RULE_SCHEMA = {
     valid_until: { type: 'string' },
     tests: { type: 'array', items: { type: 'object' } },
   },
+  // The top-level keys of a rule file beside `rules:` (a file may hold only these): named lists
+  // and macros (#14.2) and shared exceptions (#14.5). Not rule fields: documented here so that
+  // one schema describes what a rule file holds.
+  $defs: {
+    lists: {
+      description:
+        'Top-level `lists:` of a rule file: named value lists, written $name where a STIX IN list goes (`process:name IN $office_apps`). All strings or all numbers. Shared by every loaded file.',
+      type: 'object',
+      propertyNames: { pattern: '^[A-Za-z_][A-Za-z0-9_]*$' },
+      additionalProperties: {
+        oneOf: [
+          { $ref: '#/$defs/listValues' },
+          {
+            type: 'object',
+            required: ['values'],
+            additionalProperties: false,
+            properties: { values: { $ref: '#/$defs/listValues' }, description: { type: 'string' } },
+          },
+        ],
+      },
+      examples: [{ office_apps: ['winword.exe', 'excel.exe', 'powerpnt.exe'], admin_ports: [22, 3389] }],
+    },
+    listValues: {
+      oneOf: [
+        { type: 'array', minItems: 1, items: { type: 'string' } },
+        { type: 'array', minItems: 1, items: { type: 'number' } },
+      ],
+    },
+    macros: {
+      description:
+        "Top-level `macros:` of a rule file: named comparison expressions (what goes inside [ ]), written [$name] or [$name('arg') AND …] in a pattern, a filter or another macro; expanded at load into standard STIX (`stixflow validate --expand` prints it). A parameter is written $param in the expression; an argument is a STIX constant, a (…) set or a $list.",
+      type: 'object',
+      propertyNames: { pattern: '^[A-Za-z_][A-Za-z0-9_]*$' },
+      additionalProperties: {
+        oneOf: [
+          { type: 'string', minLength: 1 },
+          {
+            type: 'object',
+            required: ['expression'],
+            additionalProperties: false,
+            properties: {
+              expression: { type: 'string', minLength: 1 },
+              params: { type: 'array', items: { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]*$' } },
+              description: { type: 'string' },
+            },
+          },
+        ],
+      },
+      examples: [
+        {
+          word_launching_powershell:
+            "process:parent_ref.name IN $office_apps AND process:name IN ('powershell.exe', 'pwsh.exe')",
+          child_of: { params: ['parent'], expression: 'process:parent_ref.name = $parent' },
+        },
+      ],
+    },
+    exceptions: {
+      description:
+        'Top-level `exceptions:` of a rule file: shared allowlists. An event that matches a rule selected by `applies_to` and the exception raises no alert and is counted as filtered for that rule (as its own filters are), until `expires`.',
+      type: 'array',
+      items: { $ref: '#/$defs/exception' },
+      examples: [
+        [
+          {
+            id: 'ansible-on-config-hosts',
+            pattern: "[process:name IN $config_tools AND process:x_host_id IN ('cfg-1', 'cfg-2')]",
+            applies_to: { tags: ['attack.execution'], categories: ['execution'], rules: ['word-*'] },
+            reason: 'configuration management runs here',
+            expires: '2027-03-31',
+          },
+        ],
+      ],
+    },
+    exception: {
+      type: 'object',
+      required: ['id', 'pattern', 'applies_to', 'reason', 'expires'],
+      additionalProperties: false,
+      properties: {
+        id: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$' },
+        pattern: {
+          type: 'string',
+          minLength: 1,
+          description: 'STIX pattern (lists and macros allowed); compared as each rule it applies to compares.',
+        },
+        applies_to: {
+          oneOf: [
+            { const: 'all' },
+            {
+              type: 'object',
+              additionalProperties: false,
+              minProperties: 1,
+              properties: {
+                tags: { type: 'array', items: { type: 'string' }, minItems: 1 },
+                categories: { type: 'array', items: { type: 'string' }, minItems: 1 },
+                rules: {
+                  type: 'array',
+                  items: { type: 'string', minLength: 1 },
+                  minItems: 1,
+                  description: 'Rule ids; * matches any run of characters, ? one character.',
+                },
+              },
+            },
+          ],
+          description: '`all`, or the rules with any of these tags, categories or ids (a rule any selector picks).',
+        },
+        reason: { type: 'string', minLength: 1 },
+        expires: {
+          type: 'string',
+          description: 'ISO 8601 date or date-time; from then on the exception no longer applies (and is a warning).',
+        },
+        description: { type: 'string' },
+      },
+    },
+  },
 } as const;

@@ -97,6 +97,23 @@ const FIXTURES: Record<RuleLoadCode, () => Diagnostic[]> = {
     // A taxonomy without a raw-field fallback (the built-in one always has one).
     load(sigma('{ CommandLine: x }'), { sigmaTaxonomy: { ...builtinSigmaTaxonomy, field: () => undefined } }),
   'sigma-empty-detection': () => load(sigma('{ CommandLine: [] }')),
+  // lists, macros and shared exceptions (#14.2, #14.5)
+  'bad-block-definition': () => load('lists:\n  empty: []\n'),
+  'duplicate-block-name': () => load('lists:\n  apps: [a]\nmacros:\n  apps: "process:name = \'a\'"\n'),
+  'unknown-block': () =>
+    load(`rules:\n  - ${rule('a', [], '"[process:name IN $nowhere]"').replace(/\n(?=.)/g, '\n    ')}`),
+  'block-cycle': () => load('macros:\n  a: "process:pid = 1 OR $b"\n  b: "$a"\n'),
+  'block-misuse': () =>
+    load(`lists:\n  apps: [a]\nrules:\n  - ${rule('a', [], '"[process:name = $apps]"').replace(/\n(?=.)/g, '\n    ')}`),
+  'block-invalid': () =>
+    load(`macros:\n  m: "process:name ="\nrules:\n  - ${rule('a', [], '"[$m]"').replace(/\n(?=.)/g, '\n    ')}`),
+  'bad-exception': () => load('exceptions:\n  - { id: x, pattern: "[process:name = \'a\']" }\n'),
+  'exception-expired': () =>
+    load(
+      `exceptions:\n  - { id: x, pattern: ${BASH}, applies_to: all, reason: r, expires: 2020-01-01 }\nrules:\n  - ${rule('a').replace(/\n(?=.)/g, '\n    ')}`,
+    ),
+  'exception-unused': () =>
+    load(`exceptions:\n  - { id: x, pattern: ${BASH}, applies_to: { tags: [t] }, reason: r, expires: 2999-01-01 }\n`),
 };
 
 const PATTERN_CODES = new Set<string>(Object.values(PatternDiagnosticCode));
