@@ -22,6 +22,7 @@ import { streamingLimitError } from './limits.js';
 import type { Rule, Severity } from './model.js';
 import type { Position, ValuePath } from './read.js';
 import { RULE_SCHEMA } from './schema.js';
+import { compileAlertContent } from './templates.js';
 
 export interface CompileOptions {
   /**
@@ -271,6 +272,22 @@ export function compileRule(
       });
   });
 
+  // Alert content (#14.4): title and description templates, context paths, severity overrides.
+  // A STIX indicator's description is free text (braces and all), never a template.
+  const alertContent = compileAlertContent(
+    candidate.kind === 'indicator' ? {} : v,
+    {
+      at: (path, d) => ({
+        ...d,
+        file: candidate.file,
+        ...inPattern(path, d, candidate.at(path)),
+        ...(id ? { ruleId: id } : {}),
+      }),
+      check: (text) => checkPattern(text, patternOptions),
+    },
+    diagnostics,
+  );
+
   const validFrom = parseTime(v.valid_from);
   const validUntil = parseTime(v.valid_until);
   if (v.valid_from !== undefined && validFrom === undefined)
@@ -317,6 +334,7 @@ export function compileRule(
     ...(validFrom !== undefined ? { validFrom } : {}),
     ...(validUntil !== undefined ? { validUntil } : {}),
     tests: (v.tests as Record<string, unknown>[] | undefined) ?? [],
+    ...alertContent,
     source: lazySource(candidate),
   };
 }
