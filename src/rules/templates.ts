@@ -23,7 +23,7 @@ import { encodeHex } from '../pattern/literals.js';
 import { parseObjectPath } from '../pattern/object-path.js';
 import type { PreparedObservation } from '../pattern/observation.js';
 import { printPath } from '../pattern/print.js';
-import { typeCheckComparison } from '../pattern/type-check.js';
+import { typeCheckComparison, typeCheckPattern } from '../pattern/type-check.js';
 import type { Severity } from './model.js';
 
 /** The event an alert's content is read from, and the keys of its objects that satisfied the rule. */
@@ -369,8 +369,12 @@ export function compileAlertContent(
       const bare = !entry.when.trimStart().startsWith('[');
       const text = bare ? `[${entry.when}]` : entry.when;
       const checked = site.check(text);
+      // The type checker's verdicts (a condition that can never hold) as for the rule's pattern.
+      const found = checked.pattern
+        ? [...checked.diagnostics, ...typeCheckPattern(checked.pattern.ast)]
+        : checked.diagnostics;
       const where = ['severity_overrides', i, 'when'];
-      for (const d of checked.diagnostics)
+      for (const d of found)
         diagnostics.push(
           site.at(where, {
             ...d,
@@ -378,7 +382,7 @@ export function compileAlertContent(
             message: `severity_overrides[${i}].when: ${d.message}`,
           }),
         );
-      if (!checked.pattern) return;
+      if (!checked.pattern || found.some((d) => d.severity === 'error')) return;
       if (!checked.pattern.isSingleObservation) {
         diagnostics.push(
           site.at(where, {
