@@ -158,8 +158,12 @@ export const ALERT_LIMITS = {
   ruleTextBytes: 16 * 1024,
   /** A filled title is cut at this many characters (UTF-16 code units); each value in it at a quarter of that. */
   titleChars: 512,
-  /** A filled description is cut at this many characters; each value in it at maxStringChars. */
-  descriptionChars: 8192,
+  /**
+   * A filled description is cut at this many characters, the most a rule's description may have
+   * (so a filled one weighs no more than the plain text alerts carried before); each value in it
+   * at maxStringChars.
+   */
+  descriptionChars: 5000,
   /** UTF-8 bytes of the `context` values together; past it, values are left out (counted). */
   contextBytes: 4 * 1024,
 } as const;
