@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { PatternError, StixflowError } from '../errors.js';
 import { checkPattern } from '../pattern/compile.js';
 import { parseStixTimestamp } from '../pattern/literals.js';
+import { typeCheckPattern } from '../pattern/type-check.js';
 import { generateEvents } from '../generate/index.js';
 import type { Bundle } from '../stix/types.js';
 import { renderDiagnostic, writeLine, type CliIo } from './io.js';
@@ -10,7 +11,10 @@ import { renderDiagnostic, writeLine, type CliIo } from './io.js';
 const EMIT_HELP = `Usage: stixflow emit '<pattern>' [options]
 
 Generates STIX 2.1 events that together satisfy the pattern: each event is a bundle holding
-one observed-data (with object_refs) and the SCOs it references. Every set of events is checked
+one observed-data (with object_refs) and the SCOs it references. Values have the types of the
+STIX 2.1 data model (integers for ports, lists for protocols and categories, references to
+objects of the types a reference may point at); a comparison the model says can never hold is
+reported, as \`stixflow validate\` reports it. Every set of events is checked
 with the batch matcher before it is printed. With --miss, prints near misses instead: sets that
 violate the pattern in one minimal way each (one comparison off, FOLLOWEDBY reversed, one second
 outside WITHIN, one repetition short, outside START/STOP); each is described on stderr.
@@ -84,6 +88,16 @@ export async function emitCommand(argv: string[], io: CliIo): Promise<number> {
     for (const d of checked.diagnostics) writeLine(io.stderr, renderDiagnostic(d, text));
     return 2;
   }
+  // Values follow the STIX model's types; a comparison the model says can never hold
+  // (network-traffic:dst_port = '80') would only yield events no real data looks like.
+  const typed = typeCheckPattern(checked.pattern.ast);
+  const typeErrors = typed.filter((d) => d.severity === 'error');
+  if (typeErrors.length > 0) {
+    writeLine(io.stderr, 'the pattern can never match:');
+    for (const d of typeErrors) writeLine(io.stderr, renderDiagnostic(d, text));
+    return 1;
+  }
+  for (const d of typed) writeLine(io.stderr, renderDiagnostic(d, text));
   const options = { count, seed, ...(v.start !== undefined ? { start: v.start } : {}) };
   const print = (sets: Bundle[][]): void => {
     sets.forEach((set, i) => {

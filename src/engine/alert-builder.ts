@@ -8,10 +8,20 @@ import { formatStixTimestamp } from '../pattern/literals.js';
 import type { PreparedObservation } from '../pattern/observation.js';
 import type { Rule } from '../rules/model.js';
 import {
+  matchedObjectKeys,
+  readContext,
+  renderTemplate,
+  severityOverrideFor,
+  type ContentSource,
+} from '../rules/templates.js';
+import {
+  ALERT_LIMITS,
   alertId,
+  boundedContext,
   boundedIdentifier,
   boundedObjects,
   boundedRuleText,
+  boundedText,
   contentObservedDataId,
   type Alert,
 } from './alert.js';
@@ -54,6 +64,38 @@ export function singleEvent(input: EventInput): BufferedEvent {
   return event;
 }
 
+/** What an alert says about its match, from the rule's content fields and the completing event. */
+type AlertContentFields = Partial<Pick<Alert, 'title' | 'description' | 'context' | 'severity' | 'severityOverride'>>;
+
+/**
+ * The title, description, context and severity of an alert of `rule` completed by `completing`.
+ * Empty for a rule without content fields, whose alerts say what the rule says.
+ */
+function alertContent(rule: Rule, completing: EventInput): AlertContentFields {
+  if (!rule.title && !rule.descriptionTemplate && !rule.context && !rule.severityOverrides) return {};
+  const observation = completing.observation;
+  let source: ContentSource | undefined;
+  const from = (): ContentSource => (source ??= { observation, matched: matchedObjectKeys(rule.pattern, observation) });
+  const out: AlertContentFields = {};
+  if (rule.title) {
+    const text = renderTemplate(rule.title, from(), Math.floor(ALERT_LIMITS.titleChars / 4));
+    out.title = boundedText(text, ALERT_LIMITS.titleChars);
+  }
+  if (rule.descriptionTemplate) {
+    const text = renderTemplate(rule.descriptionTemplate, from(), ALERT_LIMITS.maxStringChars);
+    out.description = boundedText(text, ALERT_LIMITS.descriptionChars);
+  }
+  if (rule.context) out.context = boundedContext(readContext(rule.context, from()));
+  if (rule.severityOverrides) {
+    const override = severityOverrideFor(rule.severityOverrides, observation);
+    if (override) {
+      out.severity = override.severity;
+      out.severityOverride = { when: override.when, ruleSeverity: rule.severity };
+    }
+  }
+  return out;
+}
+
 /**
  * The alert of a match of `rule` over `events`, completed by `completing` (whose objects it
  * carries). `instanceKey` tells repeated matches over the same observed-data apart.
@@ -85,12 +127,16 @@ export function buildAlert(
         (completing.objects ?? completing.observation.roots.map((r) => r.object)) as Record<string, unknown>[],
       )),
     );
+  const content = alertContent(rule, completing);
   return {
     id: alertId(tenant, rule.id, groupKey, instanceKey ?? ids),
     ruleId: rule.id,
     ruleName: text.name,
-    severity: rule.severity,
-    description: text.description,
+    severity: content.severity ?? rule.severity,
+    ...(content.severityOverride ? { severityOverride: content.severityOverride } : {}),
+    ...(content.title !== undefined ? { title: content.title } : {}),
+    description: content.description ?? text.description,
+    ...(content.context ? { context: content.context } : {}),
     ...(text.category ? { category: text.category } : {}),
     ...(rule.type ? { ruleType: rule.type } : {}),
     tags: text.tags,

@@ -4,12 +4,28 @@ import type { Severity } from '../rules/model.js';
 import type { StixObject } from '../stix/types.js';
 
 export interface Alert {
-  /** Deterministic: the same rule, tenant, group and matched events always give the same id. */
+  /**
+   * Deterministic: the same rule, tenant, group and matched events always give the same id. The
+   * content (title, description, context, severity) never goes into it: it is derived from the
+   * same events, so a redelivery still finds the alert it raised.
+   */
   id: string;
   ruleId: string;
   ruleName: string;
+  /** The severity the alert has: the rule's, or the first of its severity_overrides that held. */
   severity: Severity;
+  /**
+   * The rule's title template filled from the completing event. Absent on alerts that do not
+   * have one of their own (rules without `title:`, throttle notices, alerts committed before
+   * titles existed): the document then carries the rule's name (toAlertDocument).
+   */
+  title?: string;
+  /** The rule's description, its placeholders filled from the completing event. */
   description: string;
+  /** The rule's `context:` names with their values in the completing event (null: none there). */
+  context?: Record<string, unknown>;
+  /** Present when a severity override set `severity`: its condition and the rule's own severity. */
+  severityOverride?: { when: string; ruleSeverity: Severity };
   category?: string;
   /** The rule's `type` (what it is about, e.g. process, network), when the rule declares one. */
   ruleType?: string;
@@ -51,9 +67,17 @@ export interface AlertSighting {
   x_stixflow_alert_id: string;
 }
 
+/**
+ * The version of the alert document format: the `schema` field of every document, and the
+ * version in the $id of schemas/alert.schema.json (a test keeps the two equal). Version 2 added
+ * `title`, `context` and `severityOverride`.
+ */
+export const ALERT_DOCUMENT_SCHEMA = 'stixflow.alert/2';
+
 /** The alert as published on the alert queue (schemas/alert.schema.json). */
 export interface AlertDocument extends Alert {
-  schema: 'stixflow.alert/1';
+  schema: typeof ALERT_DOCUMENT_SCHEMA;
+  title: string;
   sighting: AlertSighting;
 }
 
@@ -64,8 +88,9 @@ export function indicatorIdOf(ruleId: string): string {
 
 export function toAlertDocument(alert: Alert): AlertDocument {
   return {
-    schema: 'stixflow.alert/1',
+    schema: ALERT_DOCUMENT_SCHEMA,
     ...alert,
+    title: alert.title ?? alert.ruleName,
     sighting: {
       type: 'sighting',
       spec_version: '2.1',
@@ -131,6 +156,16 @@ export const ALERT_LIMITS = {
   objectsBytes: 32 * 1024,
   /** UTF-8 bytes of the rule's free text (name, description, category, tags) in an alert. */
   ruleTextBytes: 16 * 1024,
+  /** A filled title is cut at this many characters (UTF-16 code units); each value in it at a quarter of that. */
+  titleChars: 512,
+  /**
+   * A filled description is cut at this many characters, the most a rule's description may have
+   * (so a filled one weighs no more than the plain text alerts carried before); each value in it
+   * at maxStringChars.
+   */
+  descriptionChars: 5000,
+  /** UTF-8 bytes of the `context` values together; past it, values are left out (counted). */
+  contextBytes: 4 * 1024,
 } as const;
 
 /** Starts the text that replaces the end of a cut string: `…[truncated by stixflow: 70000 characters]`. */
@@ -215,6 +250,18 @@ function boundedValue(value: unknown, budget: Budget, depth: number): unknown {
   }
   budget.remaining -= 2;
   return copy;
+}
+
+/** Filled template text within `maxChars`, cut with the truncation marker and its length. */
+export function boundedText(text: string, maxChars: number): string {
+  if (text.length <= maxChars) return text;
+  return `${cut(text, maxChars)}${TRUNCATION_MARKER}${text.length} characters]`;
+}
+
+/** A bounded copy of an alert's context values (ALERT_LIMITS.contextBytes). */
+export function boundedContext(values: Record<string, unknown>): Record<string, unknown> {
+  const budget: Budget = { remaining: ALERT_LIMITS.contextBytes, omitted: 0 };
+  return boundedValue(values, budget, 0) as Record<string, unknown>;
 }
 
 /** Bounded copies of an event's objects for an alert, and how many objects were left out. */

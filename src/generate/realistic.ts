@@ -4,6 +4,7 @@
  * the STIX knowledge the generator needs: which object type a `_ref`/`_refs` property points
  * to, and the properties an object of a type normally carries.
  */
+import { elementType, modelPropertyType, modelRefTargets } from './model-types.js';
 import type { Prng } from './prng.js';
 
 const PROCESS_NAMES = [
@@ -150,12 +151,35 @@ function commandLine(prng: Prng, given?: string): string {
   return `${name} ${prng.pick(args[name] ?? ['--help', '-v', '/q'])}`;
 }
 
-/** Kinds of values a property normally holds, from its name. */
-export type ValueKind = 'string' | 'int' | 'bool' | 'timestamp' | 'bytes';
+/** Kinds of values a property normally holds: from the STIX model, or else from its name. */
+export type ValueKind = 'string' | 'int' | 'float' | 'bool' | 'timestamp' | 'bytes';
+
+/** The kind the STIX model gives the property (a list's elements for a list), when it knows it. */
+function modelKind(ctx: PropertyContext): ValueKind | undefined {
+  const type = modelPropertyType(ctx.objectType, ctx.keys);
+  if (type === undefined) return undefined;
+  switch (elementType(type).kind) {
+    case 'string':
+      return 'string';
+    case 'integer':
+      return 'int';
+    case 'float':
+      return 'float';
+    case 'boolean':
+      return 'bool';
+    case 'timestamp':
+      return 'timestamp';
+    default:
+      // hex and binary values are decided by the _hex/_bin suffix their names carry.
+      return undefined;
+  }
+}
 
 export function kindOf(ctx: PropertyContext): ValueKind {
   const key = lastKey(ctx);
   if (/_(hex|bin)$/.test(key)) return 'bytes';
+  const modelled = modelKind(ctx);
+  if (modelled !== undefined) return modelled;
   if (
     /^(is_|has_)/.test(key) ||
     [
@@ -209,8 +233,11 @@ export function realisticValue(ctx: PropertyContext, prng: Prng, baseMicros: num
     if (key === 'pid') return prng.int(300, 65000);
     if (key === 'entropy') return Math.round(prng.next() * 800) / 100;
     if (key === 'number' || key === 'asn') return prng.int(1000, 65000);
+    if (key === 'severity') return prng.int(1, 10);
     return prng.int(1, 500_000);
   }
+  if (kind === 'float') return Math.round(prng.next() * 1000) / 100;
+  if (key === 'hostname') return `${prng.pick(['web', 'fin-ws', 'dc', 'build'])}-${prng.int(1, 40)}`;
   if (key === 'value') {
     if (t === 'ipv4-addr') return randomIPv4(prng);
     if (t === 'ipv6-addr') return randomIPv6(prng);
@@ -231,6 +258,8 @@ export function realisticValue(ctx: PropertyContext, prng: Prng, baseMicros: num
   if (key === 'cwd' || key === 'path') return prng.chance(0.5) ? prng.pick(WIN_DIRS) : prng.pick(NIX_DIRS);
   if (key === 'key' && t === 'windows-registry-key') return prng.pick(REGISTRY_KEYS);
   if (key === 'protocols') return prng.pick(PROTOCOLS);
+  if (key === 'category' && t === 'x-oca-event')
+    return prng.pick(['process', 'network', 'file', 'authentication', 'registry']);
   if (key === 'user_id') return String(prng.int(1000, 1999));
   if (key === 'account_login' || key === 'user' || key === 'username') return prng.pick(USERS);
   if (key === 'display_name')
@@ -295,21 +324,39 @@ const REF_TARGETS: Record<string, string[]> = {
  * The type of the object a reference property points to: from the property name, refined by a
  * value constraint on the target (`network-traffic:dst_ref.value = '2001:db8::1'` → ipv6-addr).
  */
-export function refTargetType(property: string, sampleValue: unknown, subKeys: string[]): string {
-  const known = REF_TARGETS[property];
-  if (typeof sampleValue === 'string') {
-    if (/^\d{1,3}(\.\d{1,3}){3}(\/\d+)?$/.test(sampleValue)) return 'ipv4-addr';
-    if (
-      (/^[0-9a-fA-F:]*:[0-9a-fA-F:.]*(\/\d+)?$/.test(sampleValue) && sampleValue.includes('::')) ||
-      /^([0-9a-fA-F]{1,4}:){7}[0-9a-fA-F]{1,4}$/.test(sampleValue)
-    ) {
-      return /^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i.test(sampleValue) ? 'mac-addr' : 'ipv6-addr';
-    }
-    if (/^([0-9a-f]{2}[:-]){5}[0-9a-f]{2}$/i.test(sampleValue)) return 'mac-addr';
-    if (/^[^@\s]+@[^@\s]+$/.test(sampleValue) && (!known || known.includes('email-addr'))) return 'email-addr';
-    if (known?.includes('domain-name') && /^[a-z0-9-]+(\.[a-z0-9-]+)+$/i.test(sampleValue)) return 'domain-name';
-  }
+export function refTargetType(
+  property: string,
+  sampleValue: unknown,
+  subKeys: string[],
+  holder?: { objectType: string; keys: readonly string[] },
+): string {
+  // The model's targets for the holding object's property (x-oca-event:host_ref → x-oca-asset);
+  // names alone for custom objects and properties.
+  const modelled = holder ? modelRefTargets(holder.objectType, holder.keys) : undefined;
+  const known = modelled ?? REF_TARGETS[property];
+  const sampled = typeof sampleValue === 'string' ? sampledTargetType(sampleValue, known) : undefined;
+  if (sampled !== undefined && (modelled === undefined || modelled.includes(sampled))) return sampled;
   if (known) return known[0] as string;
+  return guessedTargetType(property, subKeys);
+}
+
+/** The target type a constant on the target's `value` tells (an IPv6 address, an e-mail address…). */
+function sampledTargetType(sampleValue: string, known: readonly string[] | undefined): string | undefined {
+  if (/^\d{1,3}(\.\d{1,3}){3}(\/\d+)?$/.test(sampleValue)) return 'ipv4-addr';
+  if (
+    (/^[0-9a-fA-F:]*:[0-9a-fA-F:.]*(\/\d+)?$/.test(sampleValue) && sampleValue.includes('::')) ||
+    /^([0-9a-fA-F]{1,4}:){7}[0-9a-fA-F]{1,4}$/.test(sampleValue)
+  ) {
+    return /^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i.test(sampleValue) ? 'mac-addr' : 'ipv6-addr';
+  }
+  if (/^([0-9a-f]{2}[:-]){5}[0-9a-f]{2}$/i.test(sampleValue)) return 'mac-addr';
+  if (/^[^@\s]+@[^@\s]+$/.test(sampleValue) && (!known || known.includes('email-addr'))) return 'email-addr';
+  if (known?.includes('domain-name') && /^[a-z0-9-]+(\.[a-z0-9-]+)+$/i.test(sampleValue)) return 'domain-name';
+  return undefined;
+}
+
+/** A target type from the property's name and the target's properties, for references the model does not know. */
+function guessedTargetType(property: string, subKeys: string[]): string {
   if (/user/.test(property)) return 'user-account';
   if (/(image|file|dll)/.test(property)) return 'file';
   if (/dir/.test(property)) return 'directory';
@@ -348,6 +395,8 @@ export function decorations(type: string): string[][] {
       return [['number']];
     case 'software':
       return [['name']];
+    case 'x-oca-asset':
+      return [['hostname']];
     case 'artifact':
       return [['mime_type']];
     default:

@@ -618,7 +618,7 @@ function typeOrder(p: SlotProblem): DataType[] {
     if (r !== 'any') for (const d of r) if (d !== 'bytes' && !order.includes(d)) order.push(d);
   }
   const kind = kindOf(p.ctx);
-  const preferred: DataType = kind === 'int' ? 'number' : kind === 'bool' ? 'bool' : 'string';
+  const preferred: DataType = kind === 'int' || kind === 'float' ? 'number' : kind === 'bool' ? 'bool' : 'string';
   if (!order.includes(preferred)) order.push(preferred);
   for (const d of ['string', 'number', 'bool'] as DataType[]) if (!order.includes(d)) order.push(d);
   return order;

@@ -20,6 +20,7 @@ import type { StixObject } from '../stix/types.js';
 import { printPath } from '../pattern/print.js';
 import { byPosition, conjuncts, describeTest, takeConjuncts, type ValueLeaf } from './leaves.js';
 import { Prng } from './prng.js';
+import { isModelList } from './model-types.js';
 import { decorations, realisticValue, refTargetType } from './realistic.js';
 import { needsScalar, solveSlot, type DataValue } from './slot.js';
 
@@ -264,12 +265,12 @@ function checkValues(node: TreeNode, objectType: string, prng: Prng): Failure | 
   }
   for (const [name, child] of node.props) {
     if (name === 'type' && node.role === 'object') continue;
-    const childType = child.role === 'ref' ? targetType(child) : objectType;
+    const childType = child.role === 'ref' ? targetType(child, objectType) : objectType;
     const f = checkValues(child, childType, prng);
     if (consider(f)) return f;
   }
   for (const child of [...node.indexed.values(), ...node.anys]) {
-    const f = checkValues(child, node.role === 'refs' ? targetType(child) : objectType, prng);
+    const f = checkValues(child, node.role === 'refs' ? targetType(child, objectType) : objectType, prng);
     if (consider(f)) return f;
   }
   if (node.role === 'object') {
@@ -307,8 +308,11 @@ function sampleConstant(node: TreeNode): string | undefined {
   return undefined;
 }
 
-/** The object type of a reference target: an explicit `type = '…'`, or inferred. */
-function targetType(node: TreeNode): string {
+/**
+ * The object type of a reference target: an explicit `type = '…'`, or inferred (the STIX model's
+ * targets for the property of `holderType`, then the reference's name).
+ */
+function targetType(node: TreeNode, holderType: string): string {
   if (node.objectType) return node.objectType;
   const typeNode = node.props.get('type');
   for (const t of typeNode?.tests ?? []) {
@@ -317,7 +321,10 @@ function targetType(node: TreeNode): string {
     if (t.kind === 'in' && !t.negated && t.values[0]?.type === 'string')
       return (node.objectType = t.values[0].value as string);
   }
-  node.objectType = refTargetType(node.name, sampleConstant(node), [...node.props.keys()]);
+  node.objectType = refTargetType(node.name, sampleConstant(node), [...node.props.keys()], {
+    objectType: holderType,
+    keys: node.keys,
+  });
   if (typeNode && typeNode.tests.length > 0) {
     const solved = solveSlot(
       {
@@ -495,8 +502,9 @@ function solveValue(node: TreeNode, objectType: string, ctx: RealiseContext): un
 function realiseNode(node: TreeNode, objectType: string, ctx: RealiseContext): unknown {
   switch (node.role) {
     case 'ref':
-      return realiseObject(node, targetType(node), ctx);
+      return realiseObject(node, targetType(node, objectType), ctx);
     case 'refs': {
+      const holder = { objectType, keys: node.keys };
       const length = Math.max(-1, ...node.indexed.keys()) + 1;
       const ids: unknown[] = [];
       for (let i = 0; i < length; i++) {
@@ -504,13 +512,21 @@ function realiseNode(node: TreeNode, objectType: string, ctx: RealiseContext): u
         ids.push(
           element
             ? realiseNode(element, objectType, ctx)
-            : realiseObject(newNode(node.display, 'ref', node.name, []), refTargetType(node.name, undefined, []), ctx),
+            : realiseObject(
+                newNode(node.display, 'ref', node.name, []),
+                refTargetType(node.name, undefined, [], holder),
+                ctx,
+              ),
         );
       }
       for (const element of node.anys) ids.push(realiseNode(element, objectType, ctx));
       if (ids.length === 0)
         ids.push(
-          realiseObject(newNode(node.display, 'ref', node.name, []), refTargetType(node.name, undefined, []), ctx),
+          realiseObject(
+            newNode(node.display, 'ref', node.name, []),
+            refTargetType(node.name, undefined, [], holder),
+            ctx,
+          ),
         );
       return ids;
     }
@@ -539,6 +555,9 @@ function realiseNode(node: TreeNode, objectType: string, ctx: RealiseContext): u
         for (const element of node.anys) out.push(realiseNode(element, objectType, ctx));
         return out;
       }
+      // Only EXISTS on a property the model has as a list (network-traffic:protocols): a list of
+      // one value of the element's type. A comparison on a list itself can never hold anyway.
+      if (node.tests.length === 0 && isModelList(objectType, node.keys)) return [solveValue(node, objectType, ctx)];
       return solveValue(node, objectType, ctx);
     }
   }
@@ -569,7 +588,7 @@ function realiseObject(node: TreeNode, type: string, ctx: RealiseContext): strin
       ctx.prng,
       ctx.baseMicros,
     );
-    object[name] = name === 'protocols' ? [value] : value;
+    object[name] = isModelList(type, [name]) ? [value] : value;
   }
   return object.id as string;
 }

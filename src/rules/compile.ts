@@ -26,6 +26,7 @@ import { RULE_SCHEMA } from './schema.js';
 import { compileSigmaRule } from './sigma/compile.js';
 import { builtinSigmaTaxonomy } from './sigma/taxonomy.js';
 import type { SigmaTaxonomy } from './sigma/taxonomy-types.js';
+import { compileAlertContent } from './templates.js';
 
 export interface CompileOptions {
   /**
@@ -335,6 +336,22 @@ export function compileRule(
       });
   });
 
+  // Alert content (#14.4): title and description templates, context paths, severity overrides.
+  // A STIX indicator's description is free text (braces and all), never a template.
+  const alertContent = compileAlertContent(
+    candidate.kind === 'indicator' ? {} : v,
+    {
+      at: (path, d) => ({
+        ...d,
+        file: candidate.file,
+        ...inPattern(path, d, candidate.at(path)),
+        ...(id ? { ruleId: id } : {}),
+      }),
+      check: (text) => checkPattern(text, patternOptions),
+    },
+    diagnostics,
+  );
+
   const validFrom = parseTime(v.valid_from);
   const validUntil = parseTime(v.valid_until);
   if (v.valid_from !== undefined && validFrom === undefined)
@@ -386,6 +403,7 @@ export function compileRule(
     ...(validFrom !== undefined ? { validFrom } : {}),
     ...(validUntil !== undefined ? { validUntil } : {}),
     tests: (v.tests as Record<string, unknown>[] | undefined) ?? [],
+    ...alertContent,
     source: lazySource(candidate),
   };
 }

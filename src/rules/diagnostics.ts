@@ -106,6 +106,24 @@ export const RULE_LOAD_CODES = {
     summary: "A filter's `expires` is not an ISO 8601 date or date-time.",
   },
   'bad-validity': { stage: 'compile', severity: 'error', summary: '`valid_from` or `valid_until` is not a timestamp.' },
+  // alert content (#14.4)
+  'bad-template': {
+    stage: 'compile',
+    severity: 'error',
+    summary:
+      'A `title` or `description` template has a placeholder that is not an object path, names a reference (an object) rather than a property, or a brace that opens or closes nothing (`{{` and `}}` are literal braces).',
+  },
+  'bad-context-path': {
+    stage: 'compile',
+    severity: 'error',
+    summary: 'A `context:` entry is not an object path, or names a reference (an object) rather than a property.',
+  },
+  'bad-severity-override': {
+    stage: 'compile',
+    severity: 'error',
+    summary:
+      'A `severity_overrides` condition is not one observation expression without qualifiers (it is evaluated on the event that completed the match).',
+  },
   unsatisfiable: {
     stage: 'compile',
     severity: 'error',

@@ -4,6 +4,7 @@ import { parseObjectPath } from '../pattern/object-path.js';
 import { StixflowError } from '../errors.js';
 import type { ObjectPath } from '../pattern/ast.js';
 import type { RuleLoadCode } from './diagnostics.js';
+import type { ContextField, SeverityOverride, Template } from './templates.js';
 
 /**
  * Rule severities, lowest first: the one list the rule schema, indicator records and published
@@ -56,6 +57,15 @@ export interface Rule {
   validUntil?: number;
   /** Rule unit tests as written (run by `stixflow test`). */
   tests: Record<string, unknown>[];
+  // Alert content (#14.4), compiled at load (./templates.ts) and filled per alert.
+  /** The `title:` template; an alert of a rule without one is titled with the rule's name. */
+  title?: Template;
+  /** The description as a template, when it has placeholders (otherwise `description` is the text). */
+  descriptionTemplate?: Template;
+  /** `context:`: named object paths whose values the alert carries in `context`. */
+  context?: ContextField[];
+  /** `severity_overrides:`: the first whose condition the completing event satisfies sets the severity. */
+  severityOverrides?: SeverityOverride[];
   /** Where the rule came from, for diagnostics. */
   source?: { file?: string; line?: number };
   /** For a rule compiled from a Sigma rule: the Sigma metadata that has no rule field of its own. */

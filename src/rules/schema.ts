@@ -18,7 +18,11 @@ export const RULE_SCHEMA = {
       description: 'Stable unique id (letters, digits, . _ : -).',
     },
     name: { type: 'string', minLength: 1, maxLength: 200 },
-    description: { type: 'string', maxLength: 5000 },
+    description: {
+      type: 'string',
+      maxLength: 5000,
+      description: 'A template, as `title` is: {type:path} placeholders are filled per alert.',
+    },
     severity: { enum: [...SEVERITIES] },
     category: { type: 'string', maxLength: 100 },
     type: { type: 'string', maxLength: 100 },
@@ -112,6 +116,37 @@ export const RULE_SCHEMA = {
     valid_from: { type: 'string' },
     valid_until: { type: 'string' },
     tests: { type: 'array', items: { type: 'object' } },
+    // Alert content (#14.4)
+    title: {
+      type: 'string',
+      minLength: 1,
+      maxLength: 500,
+      description:
+        "The alert's title, a template: {type:path} placeholders are filled from the event that completed the match, e.g. '{process:name} started by {process:parent_ref.name} on {x-oca-asset:hostname}'; a missing value shows as (no type:path); {{ and }} are literal braces. Default: the rule's name. The description is a template too.",
+    },
+    context: {
+      type: 'object',
+      maxProperties: 50,
+      propertyNames: { pattern: '^[A-Za-z_][A-Za-z0-9_]{0,63}$' },
+      additionalProperties: { type: 'string', minLength: 1 },
+      description:
+        "Named object paths whose values the alert carries in `context` (null when the event has none), e.g. { process_uid: 'process:x_entity_id', command_line: 'x-oca-event:process_ref.command_line', user: 'user-account:user_id' }.",
+    },
+    severity_overrides: {
+      type: 'array',
+      maxItems: 20,
+      items: {
+        type: 'object',
+        required: ['when', 'severity'],
+        additionalProperties: false,
+        properties: {
+          when: { type: 'string', minLength: 1 },
+          severity: { enum: [...SEVERITIES] },
+        },
+      },
+      description:
+        "Severities that depend on the event that completed the match: the first entry whose `when` (a STIX comparison expression, e.g. \"process:command_line LIKE '%-enc%'\", or one bracketed observation expression) holds on it sets the alert's severity; none: the rule's severity.",
+    },
   },
   // The top-level keys of a rule file beside `rules:` (a file may hold only these): named lists
   // and macros (#14.2) and shared exceptions (#14.5). Not rule fields: documented here so that

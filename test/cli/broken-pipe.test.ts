@@ -55,7 +55,7 @@ describe('output piped to head', () => {
       const { firstLine, status, stderr } = await pipedToHead(
         `node bin/stixflow.js run --rules "${dir}/rule.yaml" "${dir}/events.ndjson"`,
       );
-      expect(JSON.parse(firstLine)).toMatchObject({ schema: 'stixflow.alert/1', ruleId: 'a-started' });
+      expect(JSON.parse(firstLine)).toMatchObject({ schema: 'stixflow.alert/2', ruleId: 'a-started' });
       expect(stderr).not.toMatch(/EPIPE|Unhandled|\n\s+at /);
       expect(stderr).toBe('');
       expect(status).toBe(0);

@@ -77,6 +77,41 @@ describe('stixflow emit', () => {
     expect((await run([RULE, '--bogus'])).code).toBe(2);
   });
 
+  it('emits values of the STIX model type: lists, integers, references to the right object type', async () => {
+    const pattern =
+      '[EXISTS network-traffic:protocols AND network-traffic:dst_port > 1023 AND EXISTS network-traffic:dst_ref]';
+    const r = await run([pattern, '-n', '3', '--seed', '2']);
+    expect(r.code).toBe(0);
+    for (const line of r.stdout.trim().split('\n')) {
+      const bundle = JSON.parse(line) as Bundle;
+      expect(matches(pattern, bundle)).toBe(true);
+      const traffic = bundle.objects.find((o) => o.type === 'network-traffic') as Record<string, unknown>;
+      expect(Array.isArray(traffic.protocols) && traffic.protocols.every((p) => typeof p === 'string')).toBe(true);
+      expect(Number.isInteger(traffic.dst_port)).toBe(true);
+      const target = bundle.objects.find((o) => o.id === traffic.dst_ref);
+      expect(['ipv4-addr', 'ipv6-addr', 'mac-addr', 'domain-name']).toContain(target?.type);
+    }
+    const event =
+      "[x-oca-event:category[*] = 'process' AND EXISTS x-oca-event:host_ref AND EXISTS x-oca-event:severity]";
+    const e = await run([event, '--seed', '3']);
+    expect(e.code).toBe(0);
+    const bundle = JSON.parse(e.stdout) as Bundle;
+    expect(matches(event, bundle)).toBe(true);
+    const anchor = bundle.objects.find((o) => o.type === 'x-oca-event') as Record<string, unknown>;
+    expect(anchor.category).toEqual(['process']);
+    expect(Number.isInteger(anchor.severity)).toBe(true);
+    expect(bundle.objects.find((o) => o.id === anchor.host_ref)?.type).toBe('x-oca-asset');
+  });
+
+  it("exit 1 for a comparison the STIX model says can never hold (no '80' for a port)", async () => {
+    const r = await run(["[network-traffic:dst_port = '80']"]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(
+      /the pattern can never match:\n1:2: error \[type-mismatch\] network-traffic:dst_port is an integer.*write 80 without quotes/,
+    );
+  });
+
   it('--help', async () => {
     const r = await run(['--help']);
     expect(r.code).toBe(0);

@@ -103,7 +103,7 @@ describe('local stack, end to end', () => {
     expect(alerts.map((a) => a.id).sort()).toEqual([...(body.alertIds as string[])].sort());
     const sequence = alerts.find((a) => a.ruleId === 'web-shell-then-callback')!;
     expect(sequence).toMatchObject({
-      schema: 'stixflow.alert/1',
+      schema: 'stixflow.alert/2',
       groupKey: '["web-1"]',
       sourceEventIds: ['evt-1', 'evt-4'],
       firstObserved: '2026-01-01T10:00:00Z',

@@ -45,10 +45,11 @@ describe('alert document schema', () => {
     const { runtime } = testRuntime();
     expect(runtime).toBeDefined();
     const minimal = {
-      schema: 'stixflow.alert/1',
+      schema: 'stixflow.alert/2',
       id: 'alert--8be118ea-9200-5fc5-b452-6e24a738fbe9',
       ruleId: 'r',
       ruleName: 'R',
+      title: 'R',
       severity: 'high',
       description: '',
       tags: [],

@@ -353,10 +353,11 @@ group_by: process:x_host_id
     const [document, ...rest] = await h.drain();
     expect(rest).toEqual([]);
     expect(document).toMatchObject({
-      schema: 'stixflow.alert/1',
+      schema: 'stixflow.alert/2',
       id: result.alerts[0]!.id,
       ruleId: 'doc-rule',
       ruleName: 'Document rule',
+      title: 'Document rule',
       description: 'A rule to look at its alerts.',
       severity: 'critical',
       category: 'execution',

@@ -69,6 +69,15 @@ const FIXTURES: Record<RuleLoadCode, () => Diagnostic[]> = {
   'bad-case-path': () => load(rule('a', ['case_sensitive: { except: ["no path"] }'])),
   'bad-filter-expiry': () => load(rule('a', ['filters:', `  - { pattern: ${BASH}, expires: soon }`])),
   'bad-validity': () => load(rule('a', ['valid_until: never'])),
+  'bad-template': () => load(rule('a', ['title: "{process name} ran"'])),
+  'bad-context-path': () => load(rule('a', ['context: { parent: "process:parent_ref" }'])),
+  'bad-severity-override': () =>
+    load(
+      rule('a', [
+        'severity_overrides:',
+        `  - { when: "[process:pid = 1] FOLLOWEDBY [process:pid = 2]", severity: high }`,
+      ]),
+    ),
   unsatisfiable: () => load(rule('a', [], `"[process:pid = 1 AND process:pid = 2]"`)),
   'observation-never-matches': () =>
     load(rule('a', [], `"[process:pid = 1 AND process:pid = 2] OR [process:pid = 3]"`)),
