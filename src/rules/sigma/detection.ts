@@ -4,6 +4,7 @@
  * SigmaTaxonomy; values and modifiers through ./values.ts; the condition through ./condition.ts.
  * What STIX cannot say is a problem naming the construct, never a pattern that says something else.
  */
+import { StixflowBaseError } from '../../errors.js';
 import type { ComparisonExpression, ComparisonLeaf, Literal, ObjectPath } from '../../pattern/ast.js';
 import { comparisonLeaves } from '../../pattern/ast.js';
 import { parseObjectPath } from '../../pattern/object-path.js';
@@ -167,7 +168,7 @@ type ValueTest =
   | { kind: 'cidr'; value: string }
   | { kind: 'exists'; exists: boolean };
 
-class ProblemSignal extends Error {
+class ProblemSignal extends StixflowBaseError {
   constructor(readonly problem: Omit<SigmaProblem, 'path'> & { path?: ValuePath }) {
     super(problem.message);
   }
