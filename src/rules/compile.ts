@@ -27,6 +27,7 @@ import { compileSigmaRule } from './sigma/compile.js';
 import { builtinSigmaTaxonomy } from './sigma/taxonomy.js';
 import type { SigmaTaxonomy } from './sigma/taxonomy-types.js';
 import { compileAlertContent } from './templates.js';
+import type { SigmaPlaceholders } from './sigma/detection.js';
 
 export interface CompileOptions {
   /**
@@ -36,6 +37,8 @@ export interface CompileOptions {
   allowUnsatisfiable?: boolean;
   /** Where Sigma rules' fields are (default: the built-in taxonomy of the built-in mappings). */
   sigmaTaxonomy?: SigmaTaxonomy;
+  /** Values of Sigma `|expand` placeholders (`%name%`), by name; a placeholder without values is a diagnostic. */
+  sigmaPlaceholders?: SigmaPlaceholders;
 }
 
 /** What a candidate compiles to: a rule, or an indicator for the indicator set. */
@@ -53,6 +56,7 @@ export function compileCandidate(
     const rule = compileSigmaRule(candidate, diagnostics, {
       taxonomy: options.sigmaTaxonomy ?? builtinSigmaTaxonomy,
       ...(options.allowUnsatisfiable ? { allowUnsatisfiable: true } : {}),
+      ...(options.sigmaPlaceholders ? { placeholders: options.sigmaPlaceholders } : {}),
     });
     return rule ? { kind: 'rule', rule } : undefined;
   }

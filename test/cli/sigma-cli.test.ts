@@ -1,7 +1,7 @@
 /**
  * Sigma rule files through the CLI: validate, sigma convert, run (alerts from Windows events in
  * the evtx-dump shape, built-in mapping and taxonomy), test (generated checks), emit (events
- * for the converted pattern) and state. Fixtures: test/fixtures/sigma/.
+ * for the converted pattern) and state. Fixtures: test/fixtures/sigma/ (events) and test/fixtures/sigma-rules/.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCli } from './run-cli.js';
 
-const RULES = 'test/fixtures/sigma/rules';
+const RULES = 'test/fixtures/sigma-rules';
 const WHOAMI = `${RULES}/whoami-all.yml`;
 const ENCODED = `${RULES}/encoded-powershell.yml`;
 const EVENTS = 'test/fixtures/sigma/sysmon-1-events.json';
@@ -27,7 +27,7 @@ describe('Sigma rules on the command line', () => {
     const { code, out } = await runCli(['validate', RULES]);
     expect(code).toBe(1);
     expect(out).toContain(
-      "test/fixtures/sigma/rules/not-runnable.yml:9:9: error [sigma-unsupported-modifier] 'fieldref' compares two fields",
+      "test/fixtures/sigma-rules/not-runnable.yml:9:9: error [sigma-unsupported-modifier] 'fieldref' compares two fields",
     );
     expect(out).toContain('2 rules loaded (0 indicators), 1 with errors');
     expect((await runCli(['validate', WHOAMI, ENCODED])).code).toBe(0);

@@ -234,7 +234,7 @@ describe('rules API handler', () => {
   });
 
   it('lists Sigma rules with their Sigma metadata, and the one that cannot run with its error', async () => {
-    const { call } = setup(undefined, { RULES_DIR: 'test/fixtures/sigma/rules' });
+    const { call } = setup(undefined, { RULES_DIR: 'test/fixtures/sigma-rules' });
     const { status, body } = await call(list());
     expect(status).toBe(200);
     const rules = body.rules as (RuleView & { sigma?: Record<string, unknown>; errors?: { code: string }[] })[];

@@ -1,6 +1,7 @@
 /** Each Sigma value modifier, wildcards and escapes, null and types: compiled, then matched on events. */
 import { describe, expect, it } from 'vitest';
-import { compileOne, errors, matches, sigmaRule } from './sigma-helpers.js';
+import { loadRules } from '../../src/rules/load.js';
+import { compileOne, errors, matches, sigmaRule, testTaxonomy } from './sigma-helpers.js';
 
 const rule = (selection: string, condition = 'selection') =>
   compileOne(sigmaRule(`selection:\n${selection.replace(/^/gm, '    ')}\ncondition: ${condition}`));
@@ -143,11 +144,26 @@ describe('Sigma values and modifiers', () => {
     expect(matches(r, { x_raw: { Hashes: 'SHA1=1,MD5=abc' } })).toBe(true);
   });
 
+  it('expand replaces placeholders by the values given to the loader, wildcards and all', () => {
+    const text = sigmaRule(
+      "selection:\n    CommandLine|contains|expand: 'user=%admins%@%domain%'\ncondition: selection",
+    );
+    const { rules, diagnostics } = loadRules([{ file: 'rules/p.yml', text }], {
+      sigmaTaxonomy: testTaxonomy,
+      sigmaPlaceholders: { admins: ['root', 'adm*'], domain: ['corp'] },
+    });
+    expect(diagnostics).toEqual([]);
+    const r = rules[0]!;
+    expect(matches(r, { command_line: 'login user=ROOT@corp now' })).toBe(true);
+    expect(matches(r, { command_line: 'login user=admin7@corp' })).toBe(true);
+    expect(matches(r, { command_line: 'login user=guest@corp' })).toBe(false);
+  });
+
   it('what STIX cannot say is a diagnostic naming it, at the key', () => {
     // At the key (column 9), or for a value's problem at the value.
     const cases: [string, string, RegExp, number?][] = [
       ['CommandLine|fieldref: ParentCommandLine', 'sigma-unsupported-modifier', /fieldref/],
-      ["CommandLine|expand: '%domain%'", 'sigma-unsupported-modifier', /expand/],
+      ["CommandLine|expand: '%domain%'", 'sigma-unsupported-modifier', /%domain% has no values/, 29],
       ["CommandLine|utf16le: 'x'", 'sigma-unsupported-modifier', /base64/, 30],
       ["CommandLine|sparkly: 'x'", 'sigma-unknown-modifier', /sparkly/],
       ["CommandLine|re: '(?<=a)b'", 'sigma-unsupported-regex', /lookbehind/, 25],

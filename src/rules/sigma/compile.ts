@@ -13,12 +13,13 @@ import type { RuleCandidate } from '../collect.js';
 import { ruleDiagnostic, type RuleLoadCode } from '../diagnostics.js';
 import { SEVERITIES, type Rule, type Severity } from '../model.js';
 import type { Position, ValuePath } from '../read.js';
-import { compileDetection, type SigmaProblem } from './detection.js';
+import { compileDetection, type SigmaPlaceholders, type SigmaProblem } from './detection.js';
 import type { SigmaLogsource, SigmaTaxonomy } from './taxonomy-types.js';
 
 export interface SigmaCompileOptions {
   taxonomy: SigmaTaxonomy;
   allowUnsatisfiable?: boolean;
+  placeholders?: SigmaPlaceholders;
 }
 
 /** Statuses whose rules are reported and not run. */
@@ -94,7 +95,7 @@ export function compileSigmaRule(
     return undefined;
   }
 
-  const compiled = compileDetection(v.detection, logsource, taxonomy);
+  const compiled = compileDetection(v.detection, logsource, taxonomy, options.placeholders);
   for (const problem of compiled.problems) diagnostics.push(problemDiagnostic(candidate, problem, id));
   if (!compiled.detection) return undefined;
   const detection = compiled.detection;

@@ -3,6 +3,7 @@
  * `not` and parentheses, and `1 of` / `all of` a wildcard name or `them`. Parsed into a tree of
  * identifiers, which the compiler replaces by the compiled selections.
  */
+import { StixflowBaseError } from '../../errors.js';
 
 export type ConditionNode =
   | { kind: 'identifier'; name: string }
@@ -28,7 +29,7 @@ function tokenize(text: string): Token[] {
   return tokens;
 }
 
-class ConditionError extends Error {
+class ConditionError extends StixflowBaseError {
   constructor(
     message: string,
     readonly offset: number,

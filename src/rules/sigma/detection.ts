@@ -4,6 +4,7 @@
  * SigmaTaxonomy; values and modifiers through ./values.ts; the condition through ./condition.ts.
  * What STIX cannot say is a problem naming the construct, never a pattern that says something else.
  */
+import { StixflowBaseError } from '../../errors.js';
 import type { ComparisonExpression, ComparisonLeaf, Literal, ObjectPath } from '../../pattern/ast.js';
 import { comparisonLeaves } from '../../pattern/ast.js';
 import { parseObjectPath } from '../../pattern/object-path.js';
@@ -167,7 +168,7 @@ type ValueTest =
   | { kind: 'cidr'; value: string }
   | { kind: 'exists'; exists: boolean };
 
-class ProblemSignal extends Error {
+class ProblemSignal extends StixflowBaseError {
   constructor(readonly problem: Omit<SigmaProblem, 'path'> & { path?: ValuePath }) {
     super(problem.message);
   }
@@ -184,13 +185,51 @@ function scalarText(value: unknown): string | undefined {
   return undefined;
 }
 
+/** Values for `|expand` placeholders (`%name%`), by name: each a Sigma string (wildcards allowed). */
+export type SigmaPlaceholders = Readonly<Record<string, readonly string[]>>;
+
+/** More alternatives than this from one value's placeholders is a diagnostic. */
+const MAX_PLACEHOLDER_ALTERNATIVES = 1000;
+
+/**
+ * `expand`: the value with each `%name%` replaced by each of the placeholder's values (every
+ * combination, when there are several placeholders). A placeholder without values is
+ * `sigma-unsupported-modifier`: running the rule with the placeholder text would be wrong.
+ */
+function expandPlaceholders(text: string, placeholders: SigmaPlaceholders, path: ValuePath): string[] {
+  let out = [''];
+  let from = 0;
+  for (const m of text.matchAll(/%([A-Za-z0-9_.-]+)%/g)) {
+    const name = m[1] as string;
+    const values = Object.hasOwn(placeholders, name) ? placeholders[name] : undefined;
+    if (!values || values.length === 0)
+      fail(
+        'sigma-unsupported-modifier',
+        `'expand': the placeholder %${name}% has no values (give them with the loader's sigmaPlaceholders)`,
+        path,
+      );
+    const before = text.slice(from, m.index);
+    out = out.flatMap((prefix) => values.map((value) => prefix + before + value));
+    if (out.length > MAX_PLACEHOLDER_ALTERNATIVES)
+      fail('sigma-unsupported-modifier', `'expand' makes more than ${MAX_PLACEHOLDER_ALTERNATIVES} alternatives`, path);
+    from = m.index + m[0].length;
+  }
+  return out.map((prefix) => prefix + text.slice(from));
+}
+
 const ORDER_OPERATORS = { lt: '<', lte: '<=', gt: '>', gte: '>=' } as const;
 
 /**
  * The tests one value of a field item stands for (OR of alternatives: base64offset and
  * windash give several), or null's "the field is absent".
  */
-function valueTests(raw: unknown, modifiers: readonly Modifier[], binding: FieldBinding, path: ValuePath): ValueTest[] {
+function valueTests(
+  raw: unknown,
+  modifiers: readonly Modifier[],
+  binding: FieldBinding,
+  path: ValuePath,
+  placeholders: SigmaPlaceholders = {},
+): ValueTest[] {
   const has = (m: Modifier): boolean => modifiers.includes(m);
   const fold = !has('cased');
   if (has('exists')) {
@@ -247,7 +286,9 @@ function valueTests(raw: unknown, modifiers: readonly Modifier[], binding: Field
   }
 
   // Strings: the transformations in the order written.
-  let alternatives: SigmaString[] = [parseSigmaString(text)];
+  let alternatives: SigmaString[] = has('expand')
+    ? expandPlaceholders(text, placeholders, path).map(parseSigmaString)
+    : [parseSigmaString(text)];
   let bytes: ByteString[] | undefined; // after utf16*/wide, before base64
   const literal = (value: SigmaString, modifier: string): string => {
     const plain = plainText(value);
@@ -400,6 +441,7 @@ interface Context {
   logsource: SigmaLogsource;
   taxonomy: SigmaTaxonomy;
   unmapped: Set<string>;
+  placeholders: SigmaPlaceholders;
 }
 
 /** One `field|modifiers: values` item of a selection map. */
@@ -420,18 +462,15 @@ function compileFieldItem(key: string, raw: unknown, path: ValuePath, context: C
   }
   if (modifiers.includes('fieldref'))
     keyProblem('sigma-unsupported-modifier', "'fieldref' compares two fields of an event, which STIX cannot say");
-  if (modifiers.includes('expand'))
-    keyProblem(
-      'sigma-unsupported-modifier',
-      "'expand' needs values for its placeholders, and no processing pipeline gives them",
-    );
   const binding = context.taxonomy.field(context.logsource, field);
   if (!binding) keyProblem('sigma-unknown-field', `no path for the field '${field}' in this logsource`);
   const known = binding as FieldBinding;
   if (!known.mapped) context.unmapped.add(field);
   const values = Array.isArray(raw) ? raw : [raw];
   if (values.length === 0) return FALSE;
-  const tests = values.map((value, i) => valueTests(value, modifiers, known, Array.isArray(raw) ? [...path, i] : path));
+  const tests = values.map((value, i) =>
+    valueTests(value, modifiers, known, Array.isArray(raw) ? [...path, i] : path, context.placeholders),
+  );
   const all = modifiers.includes('all');
   const paths = known.paths.map(pathOf);
   // Several paths: the comparison holds when it holds on one of them.
@@ -505,9 +544,10 @@ export function compileDetection(
   detection: Record<string, unknown>,
   logsource: SigmaLogsource,
   taxonomy: SigmaTaxonomy,
+  placeholders: SigmaPlaceholders = {},
 ): { detection?: CompiledDetection; problems: SigmaProblem[] } {
   const problems: SigmaProblem[] = [];
-  const context: Context = { logsource, taxonomy, unmapped: new Set() };
+  const context: Context = { logsource, taxonomy, unmapped: new Set(), placeholders };
   const identifiers = Object.keys(detection).filter((key) => key !== 'condition' && key !== 'timeframe');
   const selections = new Map<string, Condition>();
   for (const name of identifiers) {
