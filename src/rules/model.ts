@@ -4,6 +4,7 @@ import { parseObjectPath } from '../pattern/object-path.js';
 import { StixflowError } from '../errors.js';
 import type { ObjectPath } from '../pattern/ast.js';
 import type { RuleLoadCode } from './diagnostics.js';
+import type { Aggregation } from './aggregation.js';
 
 /**
  * Rule severities, lowest first: the one list the rule schema, indicator records and published
@@ -50,6 +51,11 @@ export interface Rule {
   tests: Record<string, unknown>[];
   /** Where the rule came from, for diagnostics. */
   source?: { file?: string; line?: number };
+  /**
+   * An aggregation rule (threshold, distinct_count, new_terms; src/rules/aggregation.ts): its
+   * `pattern` is then its `select` (the events it aggregates) and the engine runs it as its kind.
+   */
+  aggregation?: Aggregation;
 }
 
 export interface RuleSpec {
