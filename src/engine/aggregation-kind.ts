@@ -397,6 +397,7 @@ class NewTermsLogic {
       known.last = Math.max(known.last, t);
       return;
     }
+    const lastSeenBefore = known?.last;
     if (known !== undefined) {
       known.first = t;
       known.last = t;
@@ -413,7 +414,7 @@ class NewTermsLogic {
       paths: this.aggregation.paths.map((p) => p.text),
       term: displayValue(term, this.aggregation.paths),
       firstSeen: formatStixTimestamp(t),
-      ...(known !== undefined ? { lastSeenBefore: formatStixTimestamp(known.last) } : {}),
+      ...(lastSeenBefore !== undefined ? { lastSeenBefore: formatStixTimestamp(lastSeenBefore) } : {}),
       history: {
         seconds: this.aggregation.historySeconds,
         groupSince: formatStixTimestamp(state.since),
