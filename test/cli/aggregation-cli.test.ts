@@ -11,7 +11,6 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { runCli } from './run-cli.js';
 
 const FIXTURES = 'test/fixtures/aggregation';
-const RULES = `${FIXTURES}/rules`;
 
 interface AlertLine {
   ruleId: string;
@@ -38,7 +37,10 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('stixflow run with aggregation rules', () => {
   it('finds password spraying in Windows 4625 events, and not the brute force on one account', async () => {
-    const alerts = await alertsOf([`${RULES}/password-spraying.yaml`], [`${FIXTURES}/windows-4625-spray.ndjson`]);
+    const alerts = await alertsOf(
+      [`${FIXTURES}/password-spraying.rules.yaml`],
+      [`${FIXTURES}/windows-4625-spray.ndjson`],
+    );
     const spraying = alerts.filter((a) => a.ruleId === 'windows-password-spraying');
     // 12 users from 203.0.113.50 between 09:00:00 and 09:05:30; the 10-minute windows that start
     // every 5 minutes and hold 10 of them: 08:55 (09:00–09:04:30) and 09:00.
@@ -61,7 +63,10 @@ describe('stixflow run with aggregation rules', () => {
   });
 
   it('counts failed logons per source with a threshold: both sources', async () => {
-    const alerts = await alertsOf([`${RULES}/failures-threshold.yaml`], [`${FIXTURES}/windows-4625-spray.ndjson`]);
+    const alerts = await alertsOf(
+      [`${FIXTURES}/failures-threshold.rules.yaml`],
+      [`${FIXTURES}/windows-4625-spray.ndjson`],
+    );
     expect(alerts.map((a) => [a.groupKey, a.aggregate.value, a.aggregate.window?.start]).sort()).toEqual([
       ['["198.51.100.7"]', 11, '2024-03-04T09:00:00Z'],
       ['["203.0.113.50"]', 11, '2024-03-04T09:00:00Z'],
@@ -69,7 +74,7 @@ describe('stixflow run with aggregation rules', () => {
   });
 
   it('finds password spraying in Okta sign-in failures, past the exact bound with a sketch', async () => {
-    const alerts = await alertsOf([`${RULES}/password-spraying.yaml`], [`${FIXTURES}/okta-spray.json`]);
+    const alerts = await alertsOf([`${FIXTURES}/password-spraying.rules.yaml`], [`${FIXTURES}/okta-spray.json`]);
     expect(alerts.map((a) => [a.ruleId, a.groupKey])).toEqual([
       ['okta-password-spraying', '["198.51.100.200"]'],
       ['okta-password-spraying', '["198.51.100.200"]'],
@@ -78,7 +83,10 @@ describe('stixflow run with aggregation rules', () => {
   });
 
   it('raises a first-seen process per host after learning, not for a host with too little history', async () => {
-    const alerts = await alertsOf([`${RULES}/first-seen-process.yaml`], [`${FIXTURES}/windows-4688-processes.ndjson`]);
+    const alerts = await alertsOf(
+      [`${FIXTURES}/first-seen-process.rules.yaml`],
+      [`${FIXTURES}/windows-4688-processes.ndjson`],
+    );
     expect(alerts.map((a) => [a.groupKey, a.aggregate.term])).toEqual([['["fin-ws-01.corp.example"]', 'm64.exe']]);
     expect(alerts[0]?.aggregate).toMatchObject({
       kind: 'new_terms',
@@ -89,7 +97,7 @@ describe('stixflow run with aggregation rules', () => {
   });
 
   it('sums bytes out per host from VPC flow records', async () => {
-    const alerts = await alertsOf([`${RULES}/egress-bytes.yaml`], [`${FIXTURES}/vpcflow-egress.log`]);
+    const alerts = await alertsOf([`${FIXTURES}/egress-bytes.rules.yaml`], [`${FIXTURES}/vpcflow-egress.log`]);
     expect(alerts.map((a) => [a.groupKey, a.aggregate.value, a.aggregate.events])).toEqual([
       ['["10.1.2.3"]', 1_200_000_000, 6],
     ]);
@@ -100,8 +108,11 @@ describe('stixflow run with aggregation rules', () => {
     const twice = join(dir, 'twice.ndjson');
     const text = (await import('node:fs')).readFileSync(`${FIXTURES}/windows-4625-spray.ndjson`, 'utf8');
     writeFileSync(twice, text + text);
-    const once = await alertsOf([`${RULES}/password-spraying.yaml`], [`${FIXTURES}/windows-4625-spray.ndjson`]);
-    const again = await alertsOf([`${RULES}/password-spraying.yaml`], [twice], ['--batch-size', '1']);
+    const once = await alertsOf(
+      [`${FIXTURES}/password-spraying.rules.yaml`],
+      [`${FIXTURES}/windows-4625-spray.ndjson`],
+    );
+    const again = await alertsOf([`${FIXTURES}/password-spraying.rules.yaml`], [twice], ['--batch-size', '1']);
     expect(again.map((a) => a.id).sort()).toEqual(once.map((a) => a.id).sort());
   });
 
@@ -152,7 +163,7 @@ describe('stixflow state, test and check with aggregation rules', () => {
     const { code, out } = await runCli([
       'state',
       '--rules',
-      `${RULES}/password-spraying.yaml`,
+      `${FIXTURES}/password-spraying.rules.yaml`,
       '--rule',
       'windows-password-spraying',
       `${FIXTURES}/windows-4625-spray.ndjson`,

@@ -4,14 +4,20 @@
  * the alerts `stixflow run` raises, with the same ids, and posting the same events again raises
  * nothing more.
  */
-import { readFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalStack, type LocalStack } from '../../src/local/server.js';
 import { auth, stackClient } from '../e2e/helpers.js';
 import { runCli } from './run-cli.js';
 
-const RULES = 'test/fixtures/aggregation/rules';
-const EVENTS = readFileSync('test/fixtures/aggregation/windows-4625-spray.ndjson', 'utf8');
+const FIXTURES = 'test/fixtures/aggregation';
+/** The stack reads a directory of rule files: the fixtures' rule files, copied into one. */
+const RULES = mkdtempSync(join(tmpdir(), 'stixflow-agg-rules-'));
+for (const file of readdirSync(FIXTURES).filter((f) => f.endsWith('.rules.yaml')))
+  copyFileSync(join(FIXTURES, file), join(RULES, file));
+const EVENTS = readFileSync(`${FIXTURES}/windows-4625-spray.ndjson`, 'utf8');
 
 let stack: LocalStack;
 const client = stackClient(() => stack);
@@ -22,6 +28,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await stack?.stop();
+  rmSync(RULES, { recursive: true, force: true });
 });
 
 describe('aggregation rules through the local stack', () => {
