@@ -32,6 +32,7 @@ import {
   type AggregationPath,
   type DistinctCountAggregation,
   type NewTermsAggregation,
+  type OutliersAggregation,
   type ThresholdAggregation,
 } from '../rules/aggregation.js';
 import type { Rule } from '../rules/model.js';
@@ -155,7 +156,15 @@ interface WindowValue {
   distinct?: { count: number; estimated: boolean; sample: unknown[] };
 }
 
-class WindowedLogic {
+/** What each kind does with a taken hit, after the batch, and for `explain`. */
+interface KindLogic {
+  take(pass: Pass, hit: Hit, terms: Map<string, KnownTerm>): void;
+  /** Decides what closed and drops what no on-time event can reach; returns what was evicted. */
+  settle(pass: Pass): number;
+  describe(state: AggregationState): Record<string, unknown>;
+}
+
+class WindowedLogic implements KindLogic {
   readonly window: number;
   readonly hop: number;
   readonly hops: number;
@@ -318,7 +327,7 @@ class WindowedLogic {
   }
 
   /** After the batch: decide closed windows (upper-bound conditions), then drop what no open window needs. */
-  settle(pass: Pass): void {
+  settle(pass: Pass): number {
     const state = pass.state;
     const horizon = state.watermark - this.lateness;
     if (!this.eager && Number.isFinite(horizon) && pass.lastTaken !== undefined) {
@@ -339,6 +348,7 @@ class WindowedLogic {
       state.slots = state.slots.filter((s) => s.start + this.window > horizon);
       state.decided = state.decided.filter((s) => s + this.window > horizon);
     }
+    return 0;
   }
 
   describe(state: AggregationState): Record<string, unknown> {
@@ -367,7 +377,7 @@ class WindowedLogic {
   }
 }
 
-class NewTermsLogic {
+class NewTermsLogic implements KindLogic {
   readonly history: number;
   readonly learning: number;
   private readonly readTerm: (o: PreparedObservation) => string | undefined;
@@ -464,6 +474,139 @@ class NewTermsLogic {
 }
 
 /**
+ * outliers: one slot per bucket; a bucket is judged once it closes (the group's watermark past
+ * its end by the lateness) against the group's buckets within the history before it, empty
+ * buckets counting as zero from the group's first bucket on. It alerts above median + k × the
+ * scaled median absolute deviation (1.4826 × MAD, the standard deviation of normal data; when the
+ * MAD is 0, 1.2533 × the mean absolute deviation), once the baseline has min_buckets buckets.
+ */
+class OutliersLogic implements KindLogic {
+  readonly bucket: number;
+  readonly history: number;
+  private readonly readNumber: ValueReader | undefined;
+
+  constructor(
+    readonly aggregation: OutliersAggregation,
+    readonly lateness: number,
+  ) {
+    this.bucket = aggregation.bucketSeconds * 1e6;
+    this.history = aggregation.historySeconds * 1e6;
+    this.readNumber = aggregation.measure.of === 'sum' ? compileValueReader(aggregation.measure.path.path) : undefined;
+  }
+
+  take(pass: Pass, hit: Hit): void {
+    const o = hit.input.observation;
+    const t = o.firstObserved;
+    const start = Math.floor(t / this.bucket) * this.bucket;
+    const state = pass.state;
+    state.since = Math.min(state.since, start);
+    state.events++;
+    let at = state.slots.findIndex((s) => s.start >= start);
+    if (at === -1) at = state.slots.length;
+    let slot = state.slots[at];
+    if (slot === undefined || slot.start !== start) {
+      slot = { start, count: 0, sum: 0, max: null, first: t, last: o.lastObserved, ids: [] };
+      state.slots.splice(at, 0, slot);
+    }
+    slot.count += o.numberObserved;
+    slot.first = Math.min(slot.first, t);
+    slot.last = Math.max(slot.last, o.lastObserved);
+    if (slot.ids.length < IDS_PER_SLOT) slot.ids.push(eventIdOf(hit.input));
+    if (this.readNumber) {
+      const n = this.readNumber(o);
+      if (typeof n === 'number' && Number.isFinite(n)) slot.sum += n;
+    }
+  }
+
+  private valueOf(slot: WindowSlot): number {
+    return this.aggregation.measure.of === 'count' ? slot.count : slot.sum;
+  }
+
+  /** The baseline of the bucket starting at `start`: the group's buckets before it within the history. */
+  baseline(state: AggregationState, start: number): { buckets: number; median: number; scale: number } {
+    const from = Math.max(state.since, start - this.history);
+    const buckets = Math.max(0, Math.round((start - from) / this.bucket));
+    const values = new Array<number>(buckets).fill(0);
+    for (const slot of state.slots)
+      if (slot.start >= from && slot.start < start)
+        values[Math.round((slot.start - from) / this.bucket)] = this.valueOf(slot);
+    const median = medianOf(values);
+    const mad = medianOf(values.map((v) => Math.abs(v - median)));
+    const meanAbsolute = values.reduce((a, v) => a + Math.abs(v - median), 0) / Math.max(1, values.length);
+    return { buckets, median, scale: mad > 0 ? 1.4826 * mad : 1.2533 * meanAbsolute };
+  }
+
+  settle(pass: Pass): number {
+    const state = pass.state;
+    const horizon = state.watermark - this.lateness;
+    if (!Number.isFinite(horizon) || pass.lastTaken === undefined) return 0;
+    for (const slot of state.slots) {
+      if (slot.start < state.closedBefore || slot.start + this.bucket > horizon) continue;
+      const { buckets, median, scale } = this.baseline(state, slot.start);
+      const value = this.valueOf(slot);
+      const threshold = median + this.aggregation.deviations * scale;
+      if (buckets < this.aggregation.minBuckets || value <= threshold) continue;
+      const detail: AlertAggregate = {
+        kind: 'outliers',
+        measure: this.aggregation.measure.of,
+        ...(this.aggregation.measure.of === 'sum' ? { path: this.aggregation.measure.path.text } : {}),
+        value,
+        events: slot.count,
+        bucket: {
+          start: formatStixTimestamp(slot.start),
+          end: formatStixTimestamp(slot.start + this.bucket),
+          seconds: this.aggregation.bucketSeconds,
+        },
+        baseline: {
+          buckets,
+          historySeconds: this.aggregation.historySeconds,
+          median,
+          scale,
+          threshold,
+          deviations: this.aggregation.deviations,
+        },
+        deviation: scale > 0 ? (value - median) / scale : null,
+      };
+      pass.alerts.push(
+        aggregationAlert(pass, `outliers bucket ${formatStixTimestamp(slot.start)}`, detail, pass.lastTaken, false, {
+          first: slot.first,
+          last: slot.last,
+          ids: slot.ids,
+        }),
+      );
+    }
+    // Buckets ending at or before the horizon are judged; keep those a later baseline needs.
+    state.closedBefore = Math.max(state.closedBefore, Math.floor(horizon / this.bucket) * this.bucket);
+    state.slots = state.slots.filter((s) => s.start >= horizon - this.history - this.bucket);
+    return 0;
+  }
+
+  describe(state: AggregationState): Record<string, unknown> {
+    const newest = state.slots.at(-1);
+    return {
+      kind: 'outliers',
+      groupSince: Number.isFinite(state.since) ? formatStixTimestamp(state.since) : undefined,
+      buckets: state.slots.map((s) => ({
+        start: formatStixTimestamp(s.start),
+        value: this.valueOf(s),
+        events: s.count,
+      })),
+      ...(newest ? { baselineOfNewest: this.baseline(state, newest.start) } : {}),
+      judgedBefore: Number.isFinite(state.closedBefore) ? formatStixTimestamp(state.closedBefore) : undefined,
+    };
+  }
+}
+
+function medianOf(values: number[]): number {
+  if (values.length === 0) return 0;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1
+    ? (sorted[mid] as number)
+    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
+
+/**
  * The alert of a window or a new term. Its id is made of the rule, group and `instance` (the
  * window start, or the term and its history period) only: the same whatever event completed it.
  * `completes`: the hit made the condition hold, and the alert carries its objects; otherwise
@@ -499,8 +642,12 @@ function compileAggregationRule(compiled: PatternRule, options: KindOptions): Ag
   const rule = compiled.rule;
   const aggregation = rule.aggregation as Aggregation;
   const lateness = options.latenessMicros;
-  const windowed = aggregation.kind === 'new_terms' ? undefined : new WindowedLogic(aggregation, lateness);
-  const terms = aggregation.kind === 'new_terms' ? new NewTermsLogic(aggregation, lateness) : undefined;
+  const logic: KindLogic =
+    aggregation.kind === 'new_terms'
+      ? new NewTermsLogic(aggregation, lateness)
+      : aggregation.kind === 'outliers'
+        ? new OutliersLogic(aggregation, lateness)
+        : new WindowedLogic(aggregation, lateness);
   // Another definition (window, paths, condition, select, group_by) makes the aggregates meaningless.
   const definition = fingerprint(
     // Parsed paths are left out: their texts say the same.
@@ -509,7 +656,13 @@ function compileAggregationRule(compiled: PatternRule, options: KindOptions): Ag
     ),
   );
   const keepSeconds = Math.ceil(
-    ((aggregation.kind === 'new_terms' ? aggregation.historySeconds : aggregation.windowSeconds) * 1e6 + lateness) /
+    ((aggregation.kind === 'new_terms'
+      ? aggregation.historySeconds
+      : aggregation.kind === 'outliers'
+        ? aggregation.historySeconds + aggregation.bucketSeconds
+        : aggregation.windowSeconds) *
+      1e6 +
+      lateness) /
       1e6,
   );
   // The correlation calls back into the rule it belongs to.
@@ -517,8 +670,7 @@ function compileAggregationRule(compiled: PatternRule, options: KindOptions): Ag
   let self: AggregationRule;
   const correlation: Correlation<AggregationState> = {
     codec: aggregationStateCodec,
-    correlate: (state, hits, clock, key) =>
-      aggregate(self, windowed, terms, definition, options, state, hits, clock, key),
+    correlate: (state, hits, clock, key) => aggregate(self, logic, definition, options, state, hits, clock, key),
     expiresAt: (state, clock) =>
       Math.floor(clock() / 1000) + (state.outbox.length > 0 ? Math.max(keepSeconds, 86_400) : keepSeconds),
     outbox: (state) => state.outbox,
@@ -558,7 +710,7 @@ function compileAggregationRule(compiled: PatternRule, options: KindOptions): Ag
                 kind: aggregation.kind,
                 note: 'the stored state is of an earlier definition of the rule: the next event starts afresh',
               }
-            : (windowed?.describe(state) ?? (terms as NewTermsLogic).describe(state)),
+            : logic.describe(state),
         ...(stored ? { stateExpiresAt: new Date(stored.expiresAt * 1000).toISOString() } : {}),
       };
     },
@@ -574,8 +726,7 @@ function compileAggregationRule(compiled: PatternRule, options: KindOptions): Ag
  */
 function aggregate(
   rule: AggregationRule,
-  windowed: WindowedLogic | undefined,
-  newTerms: NewTermsLogic | undefined,
+  logic: KindLogic,
   definition: string,
   options: KindOptions,
   state: AggregationState,
@@ -604,7 +755,7 @@ function aggregate(
   const late: LateEvent[] = [];
   let duplicates = 0;
   const recent = new Set(state.recent.map(([id]) => id));
-  const terms = newTerms ? new Map(state.terms.map((k) => [k.term, k])) : new Map<string, KnownTerm>();
+  const terms = new Map(state.terms.map((k) => [k.term, k]));
   const latestAllowed = clock() * 1000 + options.clockSkewMicros;
   const ordered = [...hits].sort(
     (a, b) => a.input.observation.firstObserved - b.input.observation.firstObserved || a.eventIndex - b.eventIndex,
@@ -641,11 +792,9 @@ function aggregate(
     recent.add(id);
     state.recent.push([id, o.firstObserved]);
     state.watermark = Math.max(state.watermark, o.firstObserved);
-    if (windowed) windowed.take(pass, hit);
-    else (newTerms as NewTermsLogic).take(pass, hit, terms);
+    logic.take(pass, hit, terms);
   }
-  if (windowed) windowed.settle(pass);
-  else evicted += (newTerms as NewTermsLogic).settle(pass);
+  evicted += logic.settle(pass);
   // A redelivery of an event older than this would be late: its id need not be remembered.
   const horizon = state.watermark - options.latenessMicros;
   state.recent = state.recent.filter(([, first]) => first >= horizon);

@@ -42,7 +42,7 @@ export interface Alert {
  * that kind measured, as src/engine/aggregation-kind.ts writes it.
  */
 export interface AlertAggregate {
-  kind: 'threshold' | 'distinct_count' | 'new_terms';
+  kind: 'threshold' | 'distinct_count' | 'new_terms' | 'outliers';
   [detail: string]: unknown;
 }
 

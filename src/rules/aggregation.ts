@@ -14,7 +14,7 @@ import { Duration } from './duration.js';
 import type { ValuePath } from './read.js';
 
 /** The kinds a rule's `kind:` names; `pattern` (the default) is a STIX pattern rule. */
-export const AGGREGATION_KINDS = ['threshold', 'distinct_count', 'new_terms'] as const;
+export const AGGREGATION_KINDS = ['threshold', 'distinct_count', 'new_terms', 'outliers'] as const;
 export type AggregationKindName = (typeof AGGREGATION_KINDS)[number];
 export const RULE_KINDS = ['pattern', ...AGGREGATION_KINDS] as const;
 
@@ -95,13 +95,31 @@ export interface NewTermsAggregation {
   minGroupEvents: number;
 }
 
-export type Aggregation = ThresholdAggregation | DistinctCountAggregation | NewTermsAggregation;
+export interface OutliersAggregation {
+  kind: 'outliers';
+  /** The per-bucket value: the number of events, or the sum of a numeric path. */
+  measure: { of: 'count' } | { of: 'sum'; path: AggregationPath };
+  bucketSeconds: number;
+  /** The baseline: the group's buckets within this long before the bucket judged. */
+  historySeconds: number;
+  /** A bucket alerts above median + deviations × the baseline's scaled median absolute deviation. */
+  deviations: number;
+  /** Baseline buckets (since the group's first event) needed before anything alerts. */
+  minBuckets: number;
+}
+
+export type Aggregation = ThresholdAggregation | DistinctCountAggregation | NewTermsAggregation | OutliersAggregation;
+
+/** Buckets a baseline may hold at most (history / bucket). */
+export const MAX_BASELINE_BUCKETS = 1000;
+export const DEFAULT_DEVIATIONS = 5;
 
 /** The fields each kind reads (beyond those every rule has); any other of them is an error. */
 const KIND_FIELDS: Record<AggregationKindName, { required: string[]; optional: string[] }> = {
   threshold: { required: ['window', 'condition'], optional: ['hop', 'sum', 'max'] },
   distinct_count: { required: ['window', 'condition', 'distinct'], optional: ['hop', 'exact_up_to'] },
   new_terms: { required: ['terms', 'history'], optional: ['learning', 'min_group_events'] },
+  outliers: { required: ['bucket', 'history'], optional: ['sum', 'deviation', 'min_buckets'] },
 };
 export const AGGREGATION_FIELDS = [
   'select',
@@ -183,7 +201,7 @@ export function compileAggregation(
   }
   const windowSeconds = seconds('window') ?? 0;
   const hopSeconds = seconds('hop') ?? Math.max(1, Math.ceil(windowSeconds / 2));
-  if (kind !== 'new_terms' && windowSeconds > 0) {
+  if ((kind === 'threshold' || kind === 'distinct_count') && windowSeconds > 0) {
     if (hopSeconds > windowSeconds)
       report('aggregation-condition', ['hop'], `hop (${hopSeconds} s) is longer than the window (${windowSeconds} s)`);
     else if (windowSeconds % hopSeconds !== 0)
@@ -218,6 +236,36 @@ export function compileAggregation(
       condition,
       paths: paths('distinct'),
       exactUpTo: (v.exact_up_to as number | undefined) ?? DEFAULT_EXACT_UP_TO,
+    };
+  } else if (kind === 'outliers') {
+    const bucketSeconds = seconds('bucket') ?? 0;
+    const historySeconds = seconds('history') ?? 0;
+    const sum = paths('sum');
+    if (bucketSeconds > 0 && historySeconds > 0) {
+      if (historySeconds % bucketSeconds !== 0 || historySeconds / bucketSeconds < 2)
+        report(
+          'aggregation-condition',
+          ['history'],
+          `the history (${historySeconds} s) must be a whole number of buckets (${bucketSeconds} s), at least two`,
+        );
+      else if (historySeconds / bucketSeconds > MAX_BASELINE_BUCKETS)
+        report(
+          'aggregation-condition',
+          ['bucket'],
+          `a baseline holds at most ${MAX_BASELINE_BUCKETS} buckets; ${historySeconds} s / ${bucketSeconds} s is ${historySeconds / bucketSeconds}`,
+        );
+    }
+    const minBuckets =
+      (v.min_buckets as number | undefined) ?? Math.max(2, Math.floor(historySeconds / bucketSeconds / 2));
+    if (bucketSeconds > 0 && minBuckets > historySeconds / bucketSeconds)
+      report('aggregation-condition', ['min_buckets'], `min_buckets (${minBuckets}) is more than the history holds`);
+    aggregation = {
+      kind,
+      measure: sum[0] !== undefined ? { of: 'sum', path: sum[0] } : { of: 'count' },
+      bucketSeconds,
+      historySeconds,
+      deviations: (v.deviation as number | undefined) ?? DEFAULT_DEVIATIONS,
+      minBuckets,
     };
   } else {
     const historySeconds = seconds('history') ?? 0;

@@ -60,7 +60,7 @@ const DURATION_FIELDS = new Set([
   '/suppress',
   '/rate_limit/period',
   '/rate_limit/throttle_for',
-  ...['/window', '/hop', '/history', '/learning'],
+  ...['/window', '/hop', '/history', '/learning', '/bucket'],
 ]);
 const RULE_DURATION = { bareSeconds: false, fractions: false } as const;
 

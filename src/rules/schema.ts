@@ -186,8 +186,23 @@ export const RULE_SCHEMA = {
       ...PATH_OR_PATHS,
       description: 'new_terms: the path (or up to three, combined) whose value alerts when first seen for its group.',
     },
-    history: { ...DURATION, description: 'new_terms: a term is new when not seen within this long before.' },
+    history: {
+      ...DURATION,
+      description: 'new_terms: a term is new when not seen within this long before; outliers: the baseline.',
+    },
     learning: { ...DURATION, description: 'new_terms: nothing alerts until the group is this old.' },
+    bucket: { ...DURATION, description: 'outliers: the length of a bucket (event time), e.g. 1h.' },
+    deviation: {
+      type: 'number',
+      exclusiveMinimum: 0,
+      description:
+        'outliers: alert above median + this many scaled median absolute deviations of the baseline (default 5).',
+    },
+    min_buckets: {
+      type: 'integer',
+      minimum: 1,
+      description: 'outliers: baseline buckets needed before anything alerts (default half the history).',
+    },
     min_group_events: {
       type: 'integer',
       minimum: 0,

@@ -2,7 +2,8 @@
  * Aggregation rules through `stixflow run`, `stixflow state`, `stixflow test` and `stixflow
  * check`, on real-shaped data (test/fixtures/aggregation): password spraying from Windows 4625
  * events and from Okta sign-in failures, many failed logons from one source, a first-seen process
- * name per host from 4688 events, and bytes out per host from VPC flow records.
+ * name per host from 4688 events, and bytes out per host from VPC flow records (a threshold, and
+ * an outlier against the host's hourly baseline).
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -102,6 +103,20 @@ describe('stixflow run with aggregation rules', () => {
       ['["10.1.2.3"]', 1_200_000_000, 6],
     ]);
     expect(alerts[0]?.observedDataIds).toHaveLength(6);
+  });
+
+  it('finds a byte-count outlier per host in hourly VPC flow records, and not on a steady host', async () => {
+    const alerts = await alertsOf([`${FIXTURES}/egress-outliers.rules.yaml`], [`${FIXTURES}/vpcflow-hourly.log`]);
+    expect(alerts.map((a) => [a.groupKey, (a.aggregate.bucket as { start: string }).start])).toEqual([
+      ['["10.1.2.3"]', '2024-06-03T06:00:00Z'],
+    ]);
+    expect(alerts[0]?.aggregate).toMatchObject({
+      kind: 'outliers',
+      measure: 'sum',
+      events: 6,
+      baseline: { buckets: 24 },
+    });
+    expect(alerts[0]?.aggregate.value).toBeGreaterThan(900_000_000);
   });
 
   it('raises each alert once when every event is delivered twice, in batches of one', async () => {

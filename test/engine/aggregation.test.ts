@@ -308,6 +308,48 @@ describe('new_terms', () => {
   });
 });
 
+describe('outliers', () => {
+  const OUTLIERS = `
+id: spike
+name: spike
+severity: high
+kind: outliers
+select: "[x-auth:outcome = 'failure']"
+group_by: x-auth:src
+bucket: 1m
+history: 10m
+deviation: 3
+min_buckets: 5
+`;
+
+  it('judges a closed bucket against the median and MAD of the buckets before it, empty ones as zero', async () => {
+    const engine = engineFor(rulesOf(OUTLIERS), memoryStore(), 0);
+    // Minutes 0–7: 2, 3, 2, 0 (no event), 3, 2, 3, 2 failures; minute 8: 12; minute 9 closes it.
+    const perMinute = [2, 3, 2, 0, 3, 2, 3, 2, 12, 1];
+    const events = perMinute.flatMap((n, minute) =>
+      Array.from({ length: n }, (_, i) => auth(`o${minute}-${i}`, minute * 60 + i, { src: 'h' })),
+    );
+    // A spike early on is not judged: too few baseline buckets.
+    const early = [
+      auth('x0', 0, { src: 'early' }),
+      ...Array.from({ length: 30 }, (_, i) => auth(`x${i + 1}`, 60 + i, { src: 'early' })),
+      auth('x99', 180, { src: 'early' }),
+    ];
+    const sent = await run(engine, [events.slice(0, 20), events.slice(20), early]);
+    expect(sent.map((a) => [a.groupKey, (a.aggregate?.bucket as { start: string }).start])).toEqual([
+      ['["h"]', '2026-01-01T00:08:00Z'],
+    ]);
+    expect(sent[0]?.aggregate).toMatchObject({
+      kind: 'outliers',
+      value: 12,
+      baseline: { buckets: 8, median: 2, deviations: 3 },
+    });
+    const baseline = sent[0]?.aggregate?.baseline as { scale: number; threshold: number };
+    expect(baseline.scale).toBeCloseTo(1.4826 * 0.5);
+    expect(baseline.threshold).toBeCloseTo(2 + 3 * 1.4826 * 0.5);
+  });
+});
+
 describe('the stored state', () => {
   it('round-trips, starts afresh on a state another kind wrote, and refuses an unknown format', async () => {
     const store = memoryStore();
@@ -388,6 +430,16 @@ const EVERY_KIND = `
   hop: 1m
   exact_up_to: 3
   condition: { gte: 4 }
+- id: outliers
+  name: outliers
+  severity: low
+  kind: outliers
+  select: "[x-auth:outcome = 'failure']"
+  group_by: x-auth:src
+  bucket: 1m
+  history: 10m
+  deviation: 1
+  min_buckets: 3
 - id: terms
   name: terms
   severity: low
@@ -453,7 +505,9 @@ describe('redeliveries and shuffles within the lateness', () => {
       const ids = (alerts: Alert[]): string[] => alerts.map((a) => `${a.ruleId} ${a.groupKey} ${a.id}`).sort();
       expect(ids(shuffled)).toEqual(ids(ordered));
       // Every kind alerted (so the comparison is not vacuous), and each alert was sent once.
-      expect(new Set(ordered.map((a) => a.ruleId))).toEqual(new Set(['count', 'sum', 'range', 'distinct', 'terms']));
+      expect(new Set(ordered.map((a) => a.ruleId))).toEqual(
+        new Set(['count', 'sum', 'range', 'distinct', 'outliers', 'terms']),
+      );
       expect(new Set(ids(shuffled)).size).toBe(shuffled.length);
     });
   }
