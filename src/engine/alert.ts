@@ -48,7 +48,18 @@ export interface Alert {
    * (`maxAlertsPerEvent`): counted here, on the last alert raised for that event, not raised.
    */
   additionalMatches?: number;
+  /** What an aggregation rule aggregated (count, sum, distinct values, the new term and its history). */
+  aggregate?: AlertAggregate;
   created: string;
+}
+
+/**
+ * The aggregate an aggregation rule's alert carries (docs/rule-kinds.md): the kind, and what
+ * that kind measured, as src/engine/aggregation-kind.ts writes it.
+ */
+export interface AlertAggregate {
+  kind: 'threshold' | 'distinct_count' | 'new_terms' | 'outliers';
+  [detail: string]: unknown;
 }
 
 /** STIX 2.1 sighting of the rule's indicator, for STIX consumers of the alert. */

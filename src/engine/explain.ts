@@ -27,6 +27,8 @@ export interface Explanation {
   pendingObservations: number[];
   evicted: number;
   stateExpiresAt?: string;
+  /** Aggregation rules: the group's slots and windows, or its known terms (src/engine/aggregation-kind.ts). */
+  aggregate?: Record<string, unknown>;
 }
 
 function patternSlice(text: string, span: { offset: number; length: number } | undefined): string {

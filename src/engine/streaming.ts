@@ -22,8 +22,20 @@ import { CompiledIndicators } from './indicator-kind.js';
 import { matchBatch, type GroupHits, type RuleEvent } from './matcher.js';
 import { resolveEngineOptions, type StreamingEngineOptions } from './options.js';
 import { CompiledPatternRules, type PatternRule } from './pattern-kind.js';
+import { CompiledAggregationRules, type AggregationRule } from './aggregation-kind.js';
+import type { AggregationState } from './aggregation-state.js';
 import type { RuleIndex } from '../rules/rule-index.js';
-import type { Clock, CompiledKind, Correlated, Correlation, EventInput, LateEvent, StateFit } from './rule-kind.js';
+import type {
+  Clock,
+  CompiledKind,
+  CompiledRule,
+  Correlated,
+  Correlation,
+  EventInput,
+  KindOptions,
+  LateEvent,
+  StateFit,
+} from './rule-kind.js';
 import { StateRepository, stateKeyOf, type Current, type Step } from './state-repository.js';
 import type { GroupState } from './group-state.js';
 
@@ -97,21 +109,32 @@ export class StreamingEngine {
   private readonly kinds: CompiledKind[];
   private readonly repository: StateRepository;
   private readonly now: Clock;
-  private readonly ruleById = new Map<string, PatternRule>();
+  private readonly aggregations: CompiledAggregationRules;
+  private readonly ruleById = new Map<string, PatternRule | AggregationRule>();
 
   constructor(options: StreamingEngineOptions) {
     const resolved = resolveEngineOptions(options);
     this.now = options.now ?? Date.now;
     this.repository = new StateRepository(options.store, { maxConflictRetries: resolved.maxConflictRetries });
-    this.patterns = new CompiledPatternRules(options.rules, {
+    const kindOptions: KindOptions = {
       latenessMicros: resolved.latenessSeconds * 1_000_000,
       maxPartialsPerGroup: resolved.maxPartialsPerGroup,
       unboundedTtlSeconds: resolved.unboundedTtlSeconds,
       maxAlertsPerEvent: resolved.maxAlertsPerEvent,
       clockSkewMicros: resolved.maxClockSkewSeconds * 1_000_000,
-    });
-    this.kinds = [...(options.indicators ? [new CompiledIndicators(options.indicators)] : []), this.patterns];
-    for (const compiled of this.patterns.rules) this.ruleById.set(compiled.rule.id, compiled);
+    };
+    this.patterns = new CompiledPatternRules(
+      options.rules.filter((r) => r.aggregation === undefined),
+      kindOptions,
+    );
+    this.aggregations = new CompiledAggregationRules(options.rules, kindOptions);
+    this.kinds = [
+      ...(options.indicators ? [new CompiledIndicators(options.indicators)] : []),
+      this.patterns,
+      this.aggregations,
+    ];
+    for (const compiled of [...this.patterns.rules, ...this.aggregations.rules])
+      this.ruleById.set(compiled.rule.id, compiled);
   }
 
   /** Index statistics, for benchmarks and health output. */
@@ -121,7 +144,10 @@ export class StreamingEngine {
 
   /** Rules that keep correlation state. */
   get statefulRuleIds(): string[] {
-    return this.patterns.rules.filter((r) => !r.stateless).map((r) => r.rule.id);
+    return [
+      ...this.patterns.rules.filter((r) => !r.stateless).map((r) => r.rule.id),
+      ...this.aggregations.rules.map((r) => r.rule.id),
+    ];
   }
 
   /**
@@ -269,7 +295,7 @@ export class StreamingEngine {
    * only means they are sent again (same ids) the next time the group is touched.
    */
   async acknowledge(alerts: Alert[]): Promise<void> {
-    const byKey = new Map<string, { key: StateKey; ids: Set<string>; rule: PatternRule }>();
+    const byKey = new Map<string, { key: StateKey; ids: Set<string>; rule: CompiledRule }>();
     for (const alert of alerts) {
       const rule = this.ruleById.get(alert.ruleId);
       if (rule?.correlation === undefined) continue;
@@ -302,8 +328,10 @@ export class StreamingEngine {
     if (!compiled) throw new StixflowError('unknown-rule', `no enabled rule with id ${ruleId}`);
     const correlation = compiled.correlation;
     const stored = correlation
-      ? await this.repository.read(correlation.codec, stateKeyOf('correlation', tenant, ruleId, groupKey))
+      ? await this.repository.read<unknown>(correlation.codec, stateKeyOf('correlation', tenant, ruleId, groupKey))
       : undefined;
+    if (compiled.kind !== 'stix-pattern')
+      return compiled.explain(tenant, groupKey, stored as Current<AggregationState> | undefined);
     return explainGroup(compiled, tenant, groupKey, stored as Current<GroupState> | undefined);
   }
 }

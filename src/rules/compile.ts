@@ -19,7 +19,7 @@ import type { RuleCandidate } from './collect.js';
 import { ruleDiagnostic } from './diagnostics.js';
 import { Duration } from './duration.js';
 import { indicatorObservation, type IndicatorObservation, type IndicatorRecord } from './indicators.js';
-import { streamingLimitError } from './limits.js';
+import { isSingleObservation, streamingLimitError } from './limits.js';
 import type { Rule, Severity } from './model.js';
 import type { Position, ValuePath } from './read.js';
 import { RULE_SCHEMA } from './schema.js';
@@ -28,6 +28,7 @@ import { builtinSigmaTaxonomy } from './sigma/taxonomy.js';
 import type { SigmaTaxonomy } from './sigma/taxonomy-types.js';
 import { compileAlertContent } from './templates.js';
 import type { SigmaPlaceholders } from './sigma/detection.js';
+import { AGGREGATION_FIELDS, aggregationKindOf, compileAggregation } from './aggregation.js';
 
 export interface CompileOptions {
   /**
@@ -74,7 +75,12 @@ const ajv = new Ajv2020({ allErrors: true, strict: false });
 const validateRuleSchema = ajv.compile(RULE_SCHEMA);
 
 /** The fields that hold a duration, as JSON pointers (the schema's oneOf of seconds or `10m`). */
-const DURATION_FIELDS = new Set(['/suppress', '/rate_limit/period', '/rate_limit/throttle_for']);
+const DURATION_FIELDS = new Set([
+  '/suppress',
+  '/rate_limit/period',
+  '/rate_limit/throttle_for',
+  ...['/window', '/hop', '/history', '/learning', '/bucket'],
+]);
 const RULE_DURATION = { bareSeconds: false, fractions: false } as const;
 
 /** The keys of a rule's `tests:` entry (what `stixflow test` reads). */
@@ -125,6 +131,8 @@ function schemaDiagnostics(
   const out: Diagnostic[] = [];
   const durationsReported = new Set<string>();
   for (const error of errors) {
+    // `if` only says that its `then`/`else` failed, whose own error follows.
+    if (error.keyword === 'if') continue;
     const path = pointerToPath(error.instancePath);
     const field = error.instancePath || '(rule)';
     if (DURATION_FIELDS.has(error.instancePath)) {
@@ -249,12 +257,33 @@ export function compileRule(
     }
   });
 
+  // An aggregation rule's events are those its `select` pattern picks: compiled as a pattern.
+  const aggregationKind = aggregationKindOf(v);
+  const patternField = aggregationKind ? 'select' : 'pattern';
+  if (!aggregationKind)
+    for (const field of AGGREGATION_FIELDS)
+      if (v[field] !== undefined)
+        diagnostics.push(
+          at(
+            'aggregation-field',
+            [field],
+            `'${field}' belongs to aggregation rules (kind: threshold, distinct_count, new_terms), not to a pattern rule`,
+          ),
+        );
   // The pattern: map its diagnostics into the file. For a scalar on one line the column maps
   // exactly (plus one for the opening quote); otherwise we point at the field. Lists and macros
   // are expanded first; a diagnostic about the expanded text is mapped back to the text as
   // written (or to the `$reference` it came from).
-  const writtenPattern = v.pattern as string;
-  const expandedPattern = expandField(blocks, candidate, ['pattern'], writtenPattern, id, diagnostics, 'pattern: ');
+  const writtenPattern = v[patternField] as string;
+  const expandedPattern = expandField(
+    blocks,
+    candidate,
+    [patternField],
+    writtenPattern,
+    id,
+    diagnostics,
+    `${patternField}: `,
+  );
   const uses = { lists: new Set<string>(), macros: new Set<string>() };
   const used = (expansion: Expansion | undefined): void => {
     for (const name of expansion?.lists ?? []) uses.lists.add(name);
@@ -270,9 +299,9 @@ export function compileRule(
     return {
       ...d,
       file: candidate.file,
-      ...inPattern(['pattern'], d, candidate.at(['pattern'])),
+      ...inPattern([patternField], d, candidate.at([patternField])),
       ...(id ? { ruleId: id } : {}),
-      message: `pattern: ${d.message}`,
+      message: `${patternField}: ${d.message}`,
     };
   };
   diagnostics.push(...checked.diagnostics.map(patternDiagnostic));
@@ -281,7 +310,16 @@ export function compileRule(
   const limit = checked.pattern
     ? streamingLimitError(checked.pattern.tree, checked.pattern.observations.length)
     : undefined;
-  if (limit) diagnostics.push(at('too-many-observations', ['pattern'], `pattern: ${limit}`));
+  if (limit) diagnostics.push(at('too-many-observations', [patternField], `${patternField}: ${limit}`));
+  if (aggregationKind && checked.pattern && !isSingleObservation(checked.pattern.tree))
+    diagnostics.push(
+      at(
+        'aggregation-select',
+        ['select'],
+        'select: an aggregation rule selects events one at a time: one observation expression (OR of observation expressions is fine; no AND, FOLLOWEDBY, REPEATS or WITHIN between them)',
+      ),
+    );
+  const aggregation = aggregationKind ? compileAggregation(candidate, aggregationKind, diagnostics) : undefined;
 
   const groupByText =
     v.group_by === undefined ? [] : Array.isArray(v.group_by) ? (v.group_by as string[]) : [v.group_by as string];
@@ -409,6 +447,7 @@ export function compileRule(
     tests: (v.tests as Record<string, unknown>[] | undefined) ?? [],
     ...alertContent,
     source: lazySource(candidate),
+    ...(aggregation ? { aggregation } : {}),
   };
 }
 

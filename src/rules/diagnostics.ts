@@ -265,6 +265,30 @@ export const RULE_LOAD_CODES = {
     severity: 'warning',
     summary: 'A shared exception whose `applies_to` selects none of the loaded rules.',
   },
+  // compile: aggregation rule kinds (threshold, distinct_count, new_terms; docs/rule-kinds.md)
+  'aggregation-field': {
+    stage: 'compile',
+    severity: 'error',
+    summary:
+      "An aggregation rule lacks a field its kind needs (window, condition, distinct, terms, history), has one of another kind, or has 'pattern' instead of 'select'.",
+  },
+  'aggregation-select': {
+    stage: 'compile',
+    severity: 'error',
+    summary:
+      "An aggregation rule's `select` is not a single observation expression (no FOLLOWEDBY, AND, REPEATS or WITHIN between observations).",
+  },
+  'bad-aggregation-path': {
+    stage: 'compile',
+    severity: 'error',
+    summary: 'A `sum`, `max`, `distinct` or `terms` entry is not an object path.',
+  },
+  'aggregation-condition': {
+    stage: 'compile',
+    severity: 'error',
+    summary:
+      'An aggregation condition that can never hold or names no bound, a hop that does not divide the window (or more than 60 hops to it), or a learning period not shorter than the history.',
+  },
 } as const satisfies Record<string, RuleCodeEntry>;
 
 export type RuleLoadCode = keyof typeof RULE_LOAD_CODES;

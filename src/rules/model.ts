@@ -5,6 +5,7 @@ import { StixflowError } from '../errors.js';
 import type { ObjectPath } from '../pattern/ast.js';
 import type { RuleLoadCode } from './diagnostics.js';
 import type { ContextField, SeverityOverride, Template } from './templates.js';
+import type { Aggregation } from './aggregation.js';
 
 /**
  * Rule severities, lowest first: the one list the rule schema, indicator records and published
@@ -70,6 +71,11 @@ export interface Rule {
   source?: { file?: string; line?: number };
   /** For a rule compiled from a Sigma rule: the Sigma metadata that has no rule field of its own. */
   sigma?: SigmaMetadata;
+  /**
+   * An aggregation rule (threshold, distinct_count, new_terms; src/rules/aggregation.ts): its
+   * `pattern` is then its `select` (the events it aggregates) and the engine runs it as its kind.
+   */
+  aggregation?: Aggregation;
 }
 
 /** A Sigma rule's metadata, as written (tags, title, description and level go to the rule's own fields). */

@@ -3,13 +3,31 @@
  * identical) so that editors and CI can validate rule files without stixflow.
  */
 import { SEVERITIES } from './model.js';
+import { MAX_EXACT_UP_TO, MAX_TERM_PATHS, RULE_KINDS } from './aggregation.js';
+
+const DURATION = {
+  oneOf: [
+    { type: 'integer', minimum: 1 },
+    { type: 'string', pattern: '^[0-9]+(s|m|h|d)$' },
+  ],
+} as const;
+const PATH_OR_PATHS = {
+  oneOf: [
+    { type: 'string', minLength: 1 },
+    { type: 'array', items: { type: 'string', minLength: 1 }, minItems: 1, maxItems: MAX_TERM_PATHS },
+  ],
+} as const;
 
 export const RULE_SCHEMA = {
   $schema: 'https://json-schema.org/draft/2020-12/schema',
   $id: 'https://stixflow.dev/schemas/rule.schema.json',
   title: 'stixflow detection rule',
   type: 'object',
-  required: ['id', 'name', 'severity', 'pattern'],
+  required: ['id', 'name', 'severity'],
+  // A pattern rule has a `pattern`; an aggregation rule (`kind: threshold` …) a `select`.
+  if: { required: ['kind'], properties: { kind: { not: { const: 'pattern' } } } },
+  then: { required: ['select'] },
+  else: { required: ['pattern'] },
   additionalProperties: false,
   properties: {
     id: {
@@ -112,6 +130,87 @@ export const RULE_SCHEMA = {
         hosts: { type: 'array', items: { type: 'string' } },
       },
       description: 'Where the rule applies; all tenants and hosts by default.',
+    },
+    // Aggregation rule kinds (docs/rule-kinds.md).
+    kind: {
+      enum: [...RULE_KINDS],
+      description:
+        'pattern (default): alert on a STIX pattern; threshold, distinct_count, new_terms: aggregate the events `select` picks, per group_by.',
+    },
+    select: {
+      type: 'string',
+      minLength: 1,
+      description: 'Aggregation rules: one STIX observation expression choosing the events aggregated.',
+    },
+    window: {
+      ...DURATION,
+      description: 'threshold, distinct_count: the length of a window (event time), e.g. 10m.',
+    },
+    hop: {
+      ...DURATION,
+      description:
+        'threshold, distinct_count: a window starts every hop (default half the window); divides the window.',
+    },
+    condition: {
+      oneOf: [
+        { type: 'number' },
+        {
+          type: 'object',
+          additionalProperties: false,
+          minProperties: 1,
+          properties: {
+            gt: { type: 'number' },
+            gte: { type: 'number' },
+            lt: { type: 'number' },
+            lte: { type: 'number' },
+            eq: { type: 'number' },
+          },
+        },
+      ],
+      description:
+        'threshold, distinct_count: when a window alerts; a number n means { gte: n }; bounds combine into a range.',
+    },
+    sum: {
+      type: 'string',
+      minLength: 1,
+      description: 'threshold: compare the sum of this numeric path, not the count.',
+    },
+    max: { type: 'string', minLength: 1, description: 'threshold: compare the maximum of this numeric path.' },
+    distinct: {
+      ...PATH_OR_PATHS,
+      description: 'distinct_count: the path (or up to three, combined) whose distinct values are counted.',
+    },
+    exact_up_to: {
+      type: 'integer',
+      minimum: 1,
+      maximum: MAX_EXACT_UP_TO,
+      description: 'distinct_count: distinct values counted exactly per hop; past it, a HyperLogLog sketch.',
+    },
+    terms: {
+      ...PATH_OR_PATHS,
+      description: 'new_terms: the path (or up to three, combined) whose value alerts when first seen for its group.',
+    },
+    history: {
+      ...DURATION,
+      description: 'new_terms: a term is new when not seen within this long before; outliers: the baseline.',
+    },
+    learning: { ...DURATION, description: 'new_terms: nothing alerts until the group is this old.' },
+    bucket: { ...DURATION, description: 'outliers: the length of a bucket (event time), e.g. 1h.' },
+    deviation: {
+      type: 'number',
+      exclusiveMinimum: 0,
+      description:
+        'outliers: alert above median + this many scaled median absolute deviations of the baseline (default 5).',
+    },
+    min_buckets: {
+      type: 'integer',
+      minimum: 1,
+      description: 'outliers: baseline buckets needed before anything alerts (default half the history).',
+    },
+    min_group_events: {
+      type: 'integer',
+      minimum: 0,
+      description: 'new_terms: nothing alerts until the group has seen this many selected events.',
     },
     valid_from: { type: 'string' },
     valid_until: { type: 'string' },

@@ -19,6 +19,8 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const BASH = `"[process:name = 'bash']"`;
 const rule = (id: string, extra: string[] = [], pattern = BASH): string =>
   [`id: ${id}`, `name: ${id}`, 'severity: low', `pattern: ${pattern}`, ...extra, ''].join('\n');
+const aggregation = (extra: string[], select = BASH): string =>
+  [`id: agg`, `name: agg`, 'severity: low', `select: ${select}`, ...extra, ''].join('\n');
 const load = (text: string, options = {}): Diagnostic[] =>
   loadRules([{ file: 'rules/x.yaml', text }], options).diagnostics;
 const bundle = (objects: object[]): string => JSON.stringify({ type: 'bundle', id: 'bundle--1', objects });
@@ -123,6 +125,16 @@ const FIXTURES: Record<RuleLoadCode, () => Diagnostic[]> = {
     ),
   'exception-unused': () =>
     load(`exceptions:\n  - { id: x, pattern: ${BASH}, applies_to: { tags: [t] }, reason: r, expires: 2999-01-01 }\n`),
+  'aggregation-field': () => load(rule('a', ['window: 10m'])),
+  'aggregation-select': () =>
+    load(
+      aggregation(
+        ['kind: threshold', 'window: 10m', 'condition: 5'],
+        `"[process:pid = 1] FOLLOWEDBY [process:pid = 2]"`,
+      ),
+    ),
+  'bad-aggregation-path': () => load(aggregation(['kind: threshold', 'window: 10m', 'condition: 5', 'sum: "no path"'])),
+  'aggregation-condition': () => load(aggregation(['kind: threshold', 'window: 10m', 'condition: { gt: 5, lt: 3 }'])),
 };
 
 const PATTERN_CODES = new Set<string>(Object.values(PatternDiagnosticCode));
