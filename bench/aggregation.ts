@@ -1,5 +1,5 @@
 /**
- * Aggregation rule kinds (threshold count, threshold sum, distinct_count, new_terms), one rule of
+ * Aggregation rule kinds (threshold count, threshold sum, distinct_count, outliers, new_terms), one rule of
  * each on a workload where 10 % of events are selected (sign-in failures among successes, from
  * 200 sources, each mostly against twenty accounts of 2,000): events per second with in-memory state (beside
  * JSON.parse of the same events' text), DynamoDB writes per event against the emulator by batch
@@ -19,6 +19,7 @@ const KINDS: Record<string, string> = {
   'threshold (count)': `kind: threshold\n  window: 10m\n  condition: { gte: 10 }`,
   'threshold (sum)': `kind: threshold\n  sum: x-auth:bytes\n  window: 10m\n  condition: { gt: 100000 }`,
   distinct_count: `kind: distinct_count\n  distinct: x-auth:user\n  window: 10m\n  condition: { gte: 8 }`,
+  outliers: `kind: outliers\n  bucket: 1m\n  history: 30m\n  deviation: 5\n  min_buckets: 10`,
   new_terms: `kind: new_terms\n  terms: x-auth:user\n  history: 14d\n  learning: 10m\n  min_group_events: 10`,
 };
 

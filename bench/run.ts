@@ -15,7 +15,7 @@ const SECTIONS: [file: string, fn: string, title: string, flags?: string[]][] = 
   ['./pattern.ts', 'benchPattern', 'Pattern engine'],
   ['./normalise.ts', 'benchNormalise', 'Normalisation'],
   ['./streaming.ts', 'benchStreaming', 'Streaming correlation'],
-  ['./aggregation.ts', 'benchAggregation', 'Aggregation rule kinds (threshold, distinct_count, new_terms)'],
+  ['./aggregation.ts', 'benchAggregation', 'Aggregation rule kinds (threshold, distinct_count, outliers, new_terms)'],
   ['./storage.ts', 'benchStorage', 'State store (DynamoDB emulator)'],
   ['./generate.ts', 'benchGenerate', 'Event generator'],
   ['./coldstart.ts', 'benchColdStart', 'Lambda cold start'],

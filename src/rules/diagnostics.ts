@@ -270,7 +270,7 @@ export const RULE_LOAD_CODES = {
     stage: 'compile',
     severity: 'error',
     summary:
-      "An aggregation rule lacks a field its kind needs (window, condition, distinct, terms, history), has one of another kind, or has 'pattern' instead of 'select'.",
+      "An aggregation rule lacks a field its kind needs (window, condition, distinct, terms, history, bucket), has one of another kind, or has 'pattern' instead of 'select'.",
   },
   'aggregation-select': {
     stage: 'compile',
@@ -287,7 +287,7 @@ export const RULE_LOAD_CODES = {
     stage: 'compile',
     severity: 'error',
     summary:
-      'An aggregation condition that can never hold or names no bound, a hop that does not divide the window (or more than 60 hops to it), or a learning period not shorter than the history.',
+      'An aggregation condition that can never hold or names no bound, a hop that does not divide the window (or more than 60 hops to it), a learning period not shorter than the history, or an outliers history that is not a whole number of buckets (2 to 1,000) or holds fewer than min_buckets.',
   },
 } as const satisfies Record<string, RuleCodeEntry>;
 
