@@ -12,8 +12,8 @@ import { startLocalStack, type LocalStack } from '../../src/local/server.js';
 import { auth, stackClient } from '../e2e/helpers.js';
 import { runCli } from './run-cli.js';
 
-const RULES = 'test/fixtures/blocks/rules';
-const BROKEN = 'test/fixtures/blocks/broken';
+const RULES = 'test/e2e/fixtures/blocks/rules';
+const BROKEN = 'test/e2e/fixtures/blocks/broken';
 const SYSMON = JSON.stringify(JSON.parse(readFileSync('test/fixtures/windows/sysmon-1-winlogbeat.json', 'utf8')));
 
 function ruleIdsOf(ndjson: string): string[] {

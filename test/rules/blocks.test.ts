@@ -278,7 +278,7 @@ describe('sharing', () => {
   });
 
   it('a directory load sees every file (the fixture keeps its blocks in a subdirectory)', () => {
-    const { rules, diagnostics } = loadRulesFromPaths(['test/fixtures/blocks/rules'], {
+    const { rules, diagnostics } = loadRulesFromPaths(['test/e2e/fixtures/blocks/rules'], {
       now: Date.parse('2026-12-02'),
     });
     expect(diagnostics).toEqual([]);
