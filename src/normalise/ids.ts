@@ -5,6 +5,7 @@
  * object's id-contributing properties. Objects whose type has none (process, custom types) or that carry none of
  * them get an id from their event's identity and their position in the event instead (see docs/normalisation.md).
  */
+import { hash } from 'node:crypto';
 
 /** The namespace STIX 2.1 mandates for deterministic SCO ids. */
 export const STIX_SCO_NAMESPACE = '00abedb4-aa42-466c-9c01-fed23315a9b7';
@@ -15,16 +16,43 @@ export const STIX_SCO_NAMESPACE = '00abedb4-aa42-466c-9c01-fed23315a9b7';
 export const STIXFLOW_NAMESPACE = '7de85368-dce1-5c4a-a436-4def8a9a9d1e';
 
 /*
- * SHA-1 for UUIDv5, in JavaScript over reusable buffers. Normalising one event derives a dozen ids from short
- * names; node:crypto's per-call setup (and the Buffer.concat of namespace and name) cost three to four times
- * the hashing itself there, which broke the normalisation budget. Correctness is pinned by tests against
- * node:crypto and published UUIDv5 vectors.
+ * SHA-1 for UUIDv5. Normalising one event derives a handful of ids, most from short names. For a name that fits
+ * one SHA-1 block (up to 39 bytes after the 16 of the namespace), hashing in JavaScript over reusable buffers
+ * beats any call into node:crypto, whose fixed cost per call is that of a few blocks; longer names (the JCS of a
+ * network-traffic, a file with hashes, an observed-data without a source id) go to node:crypto's one-shot
+ * `hash`, which is two to three times faster there. Correctness is pinned by tests against node:crypto and
+ * published UUIDv5 vectors.
  */
-/** The padded message as big-endian 32-bit words (a `const`, which V8 optimises better); longer names get a one-off one. */
-const MESSAGE = new Int32Array(1024);
+/** Longest name (in UTF-16 code units) hashed in JavaScript; an ASCII name up to this length is one block. */
+const ONE_BLOCK_NAME = 39;
+let nativeMessage = Buffer.allocUnsafe(1024);
+/** Hex digit values by character code, for reading node:crypto's hex digest back into words. */
+const HEX_VALUE = new Int8Array(128);
+for (let i = 0; i < 16; i++) HEX_VALUE['0123456789abcdef'.charCodeAt(i)] = i;
+
+/** SHA-1 of namespace bytes and the UTF-8 of `name` by node:crypto, as five 32-bit words in `out`. */
+function nativeSha1Words(namespace: Uint8Array, name: string, out: Int32Array): void {
+  const worst = 16 + name.length * 3;
+  if (worst > nativeMessage.length) nativeMessage = Buffer.allocUnsafe(worst);
+  // Copied every time: a per-event namespace is one buffer rewritten for each event.
+  nativeMessage.set(namespace, 0);
+  const written = nativeMessage.write(name, 16, 'utf8');
+  const hex = hash('sha1', nativeMessage.subarray(0, 16 + written), 'hex');
+  for (let w = 0; w < 5; w++) {
+    let word = 0;
+    for (let k = w * 8; k < w * 8 + 8; k++) word = (word << 4) | HEX_VALUE[hex.charCodeAt(k)]!;
+    out[w] = word;
+  }
+}
+
+/**
+ * The padded message as big-endian 32-bit words (a `const`, which V8 optimises better): three blocks, the most a
+ * name of ONE_BLOCK_NAME code units can take as UTF-8.
+ */
+const MESSAGE = new Int32Array(48);
 const words = new Int32Array(80);
 /** UTF-8 of names with non-ASCII characters, before they are packed into words. */
-let utf8Scratch = new Uint8Array(1024);
+let utf8Scratch = new Uint8Array(3 * ONE_BLOCK_NAME);
 const HEX_BYTE: string[] = [];
 for (let i = 0; i < 256; i++) HEX_BYTE.push(i.toString(16).padStart(2, '0'));
 
@@ -110,6 +138,7 @@ function hexWord(word: number): string {
 
 /** SHA-1 of namespace bytes followed by the UTF-8 of `name`, as five 32-bit words. */
 function sha1Words(namespace: Uint8Array, name: string, out: Int32Array): void {
+  if (name.length > ONE_BLOCK_NAME) return nativeSha1Words(namespace, name, out);
   const message = fillMessage(namespace, name);
   const length = paddedWords;
   let h0 = 0x67452301;
