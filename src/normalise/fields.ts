@@ -48,7 +48,7 @@ export function compileFieldGetter(path: string, options: ReadOptions = {}): Fie
   };
 }
 
-export function compileGetter(path: string, caseInsensitive = false): FieldGetter {
+function compileGetter(path: string, caseInsensitive = false): FieldGetter {
   const segments = path.split('.');
   const count = segments.length;
   const read = caseInsensitive ? caseless : (node: JsonRecord, key: string): unknown => node[key];
@@ -149,7 +149,7 @@ export interface DetectSpec {
 }
 
 /** The field a condition reads. */
-export function conditionField(condition: Condition): string {
+function conditionField(condition: Condition): string {
   if ('present' in condition) return condition.present;
   if ('absent' in condition) return condition.absent;
   if ('equals' in condition) return condition.equals.field;

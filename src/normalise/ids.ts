@@ -7,7 +7,7 @@
  */
 import { stixId } from '../util/uuid.js';
 
-export { sha1Hex, stixId, uuidv5, uuidv5Bytes, uuidv5WithBytes } from '../util/uuid.js';
+export { sha1Hex, uuidv5, uuidv5Bytes, uuidv5WithBytes } from '../util/uuid.js';
 
 /** The namespace STIX 2.1 mandates for deterministic SCO ids. */
 export const STIX_SCO_NAMESPACE = '00abedb4-aa42-466c-9c01-fed23315a9b7';
@@ -21,7 +21,7 @@ export const STIXFLOW_NAMESPACE = '7de85368-dce1-5c4a-a436-4def8a9a9d1e';
  * JSON text of a string. Most values need no escaping, and a scan is several times cheaper than JSON.stringify
  * for the short strings ids are made of.
  */
-export function quoteJson(value: string): string {
+function quoteJson(value: string): string {
   for (let i = 0; i < value.length; i++) {
     const c = value.charCodeAt(i);
     // Quote, backslash, control characters and surrogates (lone ones must be escaped) take the slow path.
