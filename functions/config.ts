@@ -5,6 +5,7 @@
  */
 import { resolve } from 'node:path';
 import { StixflowError } from '../src/errors.js';
+import { DEFAULT_RULES_ADMIN_SCOPE } from '../src/util/scopes.js';
 
 export class ConfigError extends StixflowError {
   constructor(problems: string[], options?: ErrorOptions) {
@@ -49,8 +50,7 @@ export interface RuntimeConfig {
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 export const DEFAULT_OVERRIDES_REFRESH_SECONDS = 60;
 export const DEFAULT_TENANT = 'default';
-/** The CDK construct's default too (infra/pipeline-construct.ts). */
-export const DEFAULT_RULES_ADMIN_SCOPE = 'stixflow/rules.admin';
+export { DEFAULT_RULES_ADMIN_SCOPE };
 
 /** Tenants are key material in the state table: printable, bounded, never empty. */
 export function isValidTenant(tenant: string): boolean {

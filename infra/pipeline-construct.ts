@@ -22,6 +22,7 @@ import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { parseAllDocuments } from 'yaml';
 import { formatDiagnostics } from '../src/errors.js';
+import { DEFAULT_RULES_ADMIN_SCOPE } from '../src/util/scopes.js';
 import { loadRulesFromPaths, readRuleSources } from '../src/rules/load.js';
 import { BUNDLED_MAPPINGS_DIR, BUNDLED_RULES_DIR } from './bundling.js';
 import { defineAlarms } from './parts/alarms.js';
@@ -48,9 +49,6 @@ export type PipelineAuth =
        */
       rulesAdminScope?: string;
     };
-
-/** The scope PATCH /rules/{id} requires under JWT authorisation, unless the props name another. */
-export const DEFAULT_RULES_ADMIN_SCOPE = 'stixflow/rules.admin';
 
 export interface StixDetectionPipelineProps {
   /** Directory of rule files (YAML/JSON, STIX indicator bundles); validated at synth, shipped in the bundles. */

@@ -84,7 +84,7 @@ export interface UpdateOptions {
   cache?: boolean;
 }
 
-export const DEFAULT_MAX_CONFLICT_RETRIES = 10;
+const DEFAULT_MAX_CONFLICT_RETRIES = 10;
 const MAX_CACHED_STATES = 20_000;
 
 export interface StateRepositoryOptions {

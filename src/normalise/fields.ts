@@ -48,7 +48,7 @@ export function compileFieldGetter(path: string, options: ReadOptions = {}): Fie
   };
 }
 
-export function compileGetter(path: string, caseInsensitive = false): FieldGetter {
+function compileGetter(path: string, caseInsensitive = false): FieldGetter {
   const segments = path.split('.');
   const count = segments.length;
   const read = caseInsensitive ? caseless : (node: JsonRecord, key: string): unknown => node[key];
@@ -149,7 +149,7 @@ export interface DetectSpec {
 }
 
 /** The field a condition reads. */
-export function conditionField(condition: Condition): string {
+function conditionField(condition: Condition): string {
   if ('present' in condition) return condition.present;
   if ('absent' in condition) return condition.absent;
   if ('equals' in condition) return condition.equals.field;
@@ -163,6 +163,16 @@ export interface CompiledDetect {
   score(event: JsonRecord): number;
   /** How close an event that does not fit came: the share of conditions that hold and what is missing. */
   explain(event: JsonRecord): { share: number; missing: string[] };
+  /** The top-level keys each condition needs one of (undefined: no gate), for scoring many mappings at once. */
+  gates?: DetectGates;
+}
+
+/** Per `all` and `any` condition, the top-level keys of which one must be there for it to hold (see conditionGate). */
+export interface DetectGates {
+  all: readonly (readonly string[] | undefined)[];
+  any: readonly (readonly string[] | undefined)[];
+  /** How many `any` conditions must hold. */
+  min: number;
 }
 
 export function compileDetect(spec: DetectSpec, options: ReadOptions = {}): Predicate & CompiledDetect {
@@ -245,6 +255,7 @@ export function compileDetect(spec: DetectSpec, options: ReadOptions = {}): Pred
   const predicate = ((event: JsonRecord) => score(event) >= 0) as Predicate & CompiledDetect;
   predicate.score = score;
   predicate.explain = explain;
+  predicate.gates = { all: allGates, any: anyGates, min };
   return predicate;
 }
 

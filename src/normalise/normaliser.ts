@@ -3,6 +3,7 @@ import type { Diagnostic } from '../errors.js';
 import type { Bundle } from '../stix/types.js';
 import type { ObservedEvent } from '../stix/types.js';
 import { builtInMappings } from './builtin.js';
+import { createDetectPrefilter } from './detect-index.js';
 import { eventRecords } from './envelopes.js';
 import { isRecord, type JsonRecord } from './fields.js';
 import { STIXFLOW_NAMESPACE, uuidv5 } from './ids.js';
@@ -64,6 +65,7 @@ export function createNormaliser(options: NormaliserOptions = {}): Normaliser {
     return tenant === ownContext.tenant ? ownContext : { tenant };
   };
   const scores = new Array<number>(mappings.length).fill(-1);
+  const detectable = createDetectPrefilter(mappings.map((m) => m.compiled.detect.gates));
   const order: number[] = [];
 
   const run = (
@@ -106,8 +108,9 @@ export function createNormaliser(options: NormaliserOptions = {}): Normaliser {
       }
       // Scored detection: the most specific mapping that fits wins; ties go to the earlier one.
       order.length = 0;
+      const candidates = detectable(event);
       for (let i = 0; i < mappings.length; i++) {
-        const score = (mappings[i] as Mapping).compiled.detect.score(event);
+        const score = candidates[i] === 1 ? (mappings[i] as Mapping).compiled.detect.score(event) : -1;
         scores[i] = score;
         if (score >= 0) order.push(i);
       }

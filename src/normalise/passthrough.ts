@@ -23,7 +23,7 @@ function fail(code: string, message: string): MappingOutcome {
 }
 
 /** Returns why `object` is not a usable observed-data, or undefined when it is. */
-export function observedDataProblem(object: JsonRecord): string | undefined {
+function observedDataProblem(object: JsonRecord): string | undefined {
   const id = object.id;
   if (typeof id !== 'string' || !id.startsWith('observed-data--') || !STIX_ID.test(id)) {
     return 'id must be "observed-data--<uuid>"';

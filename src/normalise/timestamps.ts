@@ -59,7 +59,7 @@ function formatEpochSeconds(seconds: number, fractionDigits: string): string | u
  * Reads an ISO 8601 date-time. Returns the STIX form, or undefined when the text is not a complete, valid
  * date-time (date-only values, hour 24, leap second 60 and out-of-range fields are refused).
  */
-export function parseIsoTimestamp(text: string): string | undefined {
+function parseIsoTimestamp(text: string): string | undefined {
   const length = text.length;
   if (length < 19 || length > 40) return undefined;
   const year = digitsAt(text, 0, 4);
@@ -153,7 +153,7 @@ function utcSeconds(
  * Reads an epoch value written in decimal (`1508174148`, `1508174148030`, `1508174148.030123`, `-5`).
  * The unit is chosen by the magnitude of the integer part; the fraction digits are kept exactly.
  */
-export function parseEpochText(text: string): string | undefined {
+function parseEpochText(text: string): string | undefined {
   const length = text.length;
   if (length === 0 || length > 40) return undefined;
   let pos = 0;

@@ -16,7 +16,7 @@ const SKIP = transforms.SKIP;
 const FAIL = transforms.FAIL;
 const ipScoType = transforms.ipScoType;
 
-export const SKIPPED = 0;
+const SKIPPED = 0;
 export const ASSIGNED = 1;
 export const FAILED = 2;
 export type AssignResult = typeof SKIPPED | typeof ASSIGNED | typeof FAILED;
