@@ -26,7 +26,8 @@ import { loadRulesFromPaths, readRuleSources } from '../src/rules/load.js';
 import { BUNDLED_MAPPINGS_DIR, BUNDLED_RULES_DIR } from './bundling.js';
 import { defineAlarms } from './parts/alarms.js';
 import { defineApi } from './parts/api.js';
-import { defineFunctions, grantPipelineAccess, type PipelineFunctions } from './parts/functions.js';
+import { defineChannels, type IngestChannels, type IngestChannelsProps } from './parts/channels.js';
+import { defineFunctions, grantPipelineAccess, removeStagedRules, type PipelineFunctions } from './parts/functions.js';
 import { defineQueues } from './parts/queues.js';
 import { defineStateTable } from './parts/state-table.js';
 
@@ -83,6 +84,8 @@ export interface StixDetectionPipelineProps {
   alarmActions?: IAlarmAction[];
   /** Removal policy of the state table; default RETAIN. */
   tableRemovalPolicy?: RemovalPolicy;
+  /** Ingest channels beyond the API and the ingest queue (S3 objects, Kinesis, EventBridge, CloudWatch Logs), each opt-in; docs/ingest.md. */
+  ingest?: IngestChannelsProps;
 }
 
 /** Loads and compiles the rules as the functions will; throws with every diagnostic when any rule is invalid. */
@@ -156,6 +159,8 @@ export class StixDetectionPipeline extends Construct {
   readonly alarms: Alarm[];
   /** Ids of the rules deployed (validated at synth). */
   readonly ruleIds: string[];
+  /** The ingest channels the props asked for, with their functions and queues. */
+  readonly channels: IngestChannels;
 
   constructor(scope: Construct, id: string, props: StixDetectionPipelineProps) {
     super(scope, id);
@@ -179,7 +184,7 @@ export class StixDetectionPipeline extends Construct {
 
     const auth = props.auth ?? { type: 'iam' };
     const rulesAdminScope = auth.type === 'jwt' ? (auth.rulesAdminScope ?? DEFAULT_RULES_ADMIN_SCOPE) : undefined;
-    this.functions = defineFunctions(this, {
+    const functionProps = {
       environment: {
         TABLE_NAME: this.table.tableName,
         RULES_DIR: BUNDLED_RULES_DIR,
@@ -201,7 +206,20 @@ export class StixDetectionPipeline extends Construct {
       timeout,
       memorySize: props.memorySize,
       logRetention,
-    });
+    };
+    try {
+      this.functions = defineFunctions(this, functionProps);
+      // INGEST CHANNELS (#19): each opt-in by its prop.
+      this.channels = defineChannels(this, {
+        ingest: props.ingest ?? {},
+        functionProps,
+        table: this.table,
+        alertQueue: this.alertQueue,
+        timeout,
+      });
+    } finally {
+      removeStagedRules(functionProps.stagedRules);
+    }
     grantPipelineAccess(this.functions, { table: this.table, queues, ingestBatchSize: props.ingestBatchSize });
 
     const api = defineApi(this, {
