@@ -22,6 +22,7 @@ export const CHANNEL_ENTRIES = {
   IngestKinesis: 'functions/ingest-kinesis.ts',
   IngestEventBridge: 'functions/ingest-eventbridge.ts',
   IngestCwLogs: 'functions/ingest-cwlogs.ts',
+  Outputs: 'functions/outputs.ts',
 } as const;
 
 /** esbuild target matching the Lambda runtime (Runtime.NODEJS_24_X). */

@@ -26,6 +26,7 @@ import { loadRulesFromPaths, readRuleSources } from '../src/rules/load.js';
 import { BUNDLED_MAPPINGS_DIR, BUNDLED_RULES_DIR } from './bundling.js';
 import { defineAlarms } from './parts/alarms.js';
 import { defineApi } from './parts/api.js';
+import { defineOutputs, type PipelineOutputs, type PipelineOutputsProps } from './parts/outputs.js';
 import { defineChannels, type IngestChannels, type IngestChannelsProps } from './parts/channels.js';
 import { defineFunctions, grantPipelineAccess, removeStagedRules, type PipelineFunctions } from './parts/functions.js';
 import { defineQueues } from './parts/queues.js';
@@ -86,6 +87,8 @@ export interface StixDetectionPipelineProps {
   tableRemovalPolicy?: RemovalPolicy;
   /** Ingest channels beyond the API and the ingest queue (S3 objects, Kinesis, EventBridge, CloudWatch Logs), each opt-in; docs/ingest.md. */
   ingest?: IngestChannelsProps;
+  /** OUTPUTS (#19): deliver alerts from the alert queue to webhooks, Slack, PagerDuty; docs/outputs.md. */
+  outputs?: PipelineOutputsProps;
 }
 
 /** Loads and compiles the rules as the functions will; throws with every diagnostic when any rule is invalid. */
@@ -161,6 +164,8 @@ export class StixDetectionPipeline extends Construct {
   readonly ruleIds: string[];
   /** The ingest channels the props asked for, with their functions and queues. */
   readonly channels: IngestChannels;
+  /** The outputs stage, when the props ask for it. */
+  readonly outputs: PipelineOutputs | undefined;
 
   constructor(scope: Construct, id: string, props: StixDetectionPipelineProps) {
     super(scope, id);
@@ -217,6 +222,14 @@ export class StixDetectionPipeline extends Construct {
         alertQueue: this.alertQueue,
         timeout,
       });
+      this.outputs = props.outputs
+        ? defineOutputs(this, {
+            outputs: props.outputs,
+            functionProps,
+            alertQueue: this.alertQueue,
+            rules: loadRulesFromPaths([rulesDir]).rules,
+          })
+        : undefined;
     } finally {
       removeStagedRules(functionProps.stagedRules);
     }

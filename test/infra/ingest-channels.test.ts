@@ -7,6 +7,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { Bucket, BucketEncryption } from 'aws-cdk-lib/aws-s3';
 import { Stream, StreamEncryption } from 'aws-cdk-lib/aws-kinesis';
 import { LogGroup } from 'aws-cdk-lib/aws-logs';
+import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { afterAll, describe, expect, it } from 'vitest';
 import { StixDetectionPipeline, type StixDetectionPipelineProps } from '../../infra/pipeline-construct.js';
@@ -19,10 +20,18 @@ writeFileSync(
 );
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function synth(ingest: (stack: Stack) => StixDetectionPipelineProps['ingest']) {
+function synth(
+  ingest: (stack: Stack) => StixDetectionPipelineProps['ingest'],
+  outputs?: (stack: Stack) => StixDetectionPipelineProps['outputs'],
+  rulesDir = dir,
+) {
   const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
   const stack = new Stack(app, 'Channels', { env: { account: '444455556666', region: 'us-east-1' } });
-  const pipeline = new StixDetectionPipeline(stack, 'P', { rulesDir: dir, ingest: ingest(stack) });
+  const pipeline = new StixDetectionPipeline(stack, 'P', {
+    rulesDir,
+    ingest: ingest(stack),
+    ...(outputs ? { outputs: outputs(stack) } : {}),
+  });
   return { app, stack, pipeline, template: Template.fromStack(stack) };
 }
 
@@ -159,5 +168,39 @@ describe('ingest channels in the construct', () => {
     expect(() =>
       synth(() => ({ eventBridge: { rules: [{ id: 'Any', pattern: { source: ['a', 'b'] }, tenant: 'acme' }] } })),
     ).toThrow(/routePrefix/);
+  }, 120_000);
+
+  it('defines the outputs stage on the alert queue when asked, reading only its secrets, cdk-nag clean', () => {
+    const secretOf = (stack: Stack, id: string) => new Secret(stack, id);
+    const { template, app, pipeline } = synth(
+      () => undefined,
+      (stack) => ({
+        outputs: [
+          { name: 'soc', kind: 'webhook', secret: secretOf(stack, 'SocSecret') },
+          { name: 'oncall', kind: 'pagerduty', secret: secretOf(stack, 'OncallSecret') },
+        ],
+        routes: [{ outputs: ['oncall'], minSeverity: 'critical' }],
+      }),
+    );
+    expect(descriptions(template)).toContain('stixflow: alert queue → outputs (webhook, Slack, PagerDuty)');
+    expect(pipeline.outputs?.dlq).toBeDefined();
+    template.resourceCountIs('AWS::Lambda::EventSourceMapping', 2);
+    const policies = JSON.stringify(template.findResources('AWS::IAM::Policy'));
+    expect(policies).toContain('secretsmanager:GetSecretValue');
+    // The secrets are the test's own (rotation is their owner's choice): only the construct's findings count.
+    expect(nagViolations(app).filter((v) => !v.startsWith('AwsSolutions-SMG4'))).toEqual([]);
+    // A rule naming an output the stack does not define fails the synth.
+    const rules = mkdtempSync(join(tmpdir(), 'stixflow-outputs-rules-'));
+    writeFileSync(
+      join(rules, 'a.yaml'),
+      `- id: r1\n  name: R\n  description: d\n  severity: low\n  outputs: [nowhere]\n  pattern: "[process:name = 'x']"\n`,
+    );
+    expect(() =>
+      synth(
+        () => undefined,
+        (stack) => ({ outputs: [{ name: 'soc', kind: 'webhook', secret: secretOf(stack, 'S') }] }),
+        rules,
+      ),
+    ).toThrow(/r1 → nowhere/);
   }, 120_000);
 });
