@@ -10,7 +10,7 @@ import { createTypeScriptImportResolver } from 'eslint-import-resolver-typescrip
  */
 const ORDERED_LAYERS = ['pattern', 'generate', 'rules', 'engine', 'pipeline', 'testing'];
 /** Importable by every layer; they import no layer (each other is fine). */
-const BESIDE = ['state', 'queue', 'normalise', 'util', 'stix', 'emulators'];
+const BESIDE = ['state', 'queue', 'normalise', 'util', 'stix', 'emulators', 'ingest', 'outputs'];
 /** Shells run the layers: src/local runs the Lambda handlers in functions/ (the design's one shell-to-shell arrow). */
 const SHELLS = {
   'src/cli': [],

@@ -16,6 +16,15 @@ export const FUNCTION_ENTRIES = {
 } as const;
 export type FunctionName = keyof typeof FUNCTION_ENTRIES;
 
+/** The ingest channel functions (#19), defined only when the construct's `ingest` props ask for them. */
+export const CHANNEL_ENTRIES = {
+  IngestS3: 'functions/ingest-s3.ts',
+  IngestKinesis: 'functions/ingest-kinesis.ts',
+  IngestEventBridge: 'functions/ingest-eventbridge.ts',
+  IngestCwLogs: 'functions/ingest-cwlogs.ts',
+  Outputs: 'functions/outputs.ts',
+} as const;
+
 /** esbuild target matching the Lambda runtime (Runtime.NODEJS_24_X). */
 export const ESBUILD_TARGET = 'node24';
 

@@ -27,7 +27,9 @@ import { loadRulesFromPaths, readRuleSources } from '../src/rules/load.js';
 import { BUNDLED_MAPPINGS_DIR, BUNDLED_RULES_DIR } from './bundling.js';
 import { defineAlarms } from './parts/alarms.js';
 import { defineApi } from './parts/api.js';
-import { defineFunctions, grantPipelineAccess, type PipelineFunctions } from './parts/functions.js';
+import { defineOutputs, type PipelineOutputs, type PipelineOutputsProps } from './parts/outputs.js';
+import { defineChannels, type IngestChannels, type IngestChannelsProps } from './parts/channels.js';
+import { defineFunctions, grantPipelineAccess, removeStagedRules, type PipelineFunctions } from './parts/functions.js';
 import { defineQueues } from './parts/queues.js';
 import { defineStateTable } from './parts/state-table.js';
 
@@ -81,6 +83,10 @@ export interface StixDetectionPipelineProps {
   alarmActions?: IAlarmAction[];
   /** Removal policy of the state table; default RETAIN. */
   tableRemovalPolicy?: RemovalPolicy;
+  /** Ingest channels beyond the API and the ingest queue (S3 objects, Kinesis, EventBridge, CloudWatch Logs), each opt-in; docs/ingest.md. */
+  ingest?: IngestChannelsProps;
+  /** OUTPUTS (#19): deliver alerts from the alert queue to webhooks, Slack, PagerDuty; docs/outputs.md. */
+  outputs?: PipelineOutputsProps;
 }
 
 /** Loads and compiles the rules as the functions will; throws with every diagnostic when any rule is invalid. */
@@ -154,6 +160,10 @@ export class StixDetectionPipeline extends Construct {
   readonly alarms: Alarm[];
   /** Ids of the rules deployed (validated at synth). */
   readonly ruleIds: string[];
+  /** The ingest channels the props asked for, with their functions and queues. */
+  readonly channels: IngestChannels;
+  /** The outputs stage, when the props ask for it. */
+  readonly outputs: PipelineOutputs | undefined;
 
   constructor(scope: Construct, id: string, props: StixDetectionPipelineProps) {
     super(scope, id);
@@ -177,7 +187,7 @@ export class StixDetectionPipeline extends Construct {
 
     const auth = props.auth ?? { type: 'iam' };
     const rulesAdminScope = auth.type === 'jwt' ? (auth.rulesAdminScope ?? DEFAULT_RULES_ADMIN_SCOPE) : undefined;
-    this.functions = defineFunctions(this, {
+    const functionProps = {
       environment: {
         TABLE_NAME: this.table.tableName,
         RULES_DIR: BUNDLED_RULES_DIR,
@@ -199,7 +209,28 @@ export class StixDetectionPipeline extends Construct {
       timeout,
       memorySize: props.memorySize,
       logRetention,
-    });
+    };
+    try {
+      this.functions = defineFunctions(this, functionProps);
+      // INGEST CHANNELS (#19): each opt-in by its prop.
+      this.channels = defineChannels(this, {
+        ingest: props.ingest ?? {},
+        functionProps,
+        table: this.table,
+        alertQueue: this.alertQueue,
+        timeout,
+      });
+      this.outputs = props.outputs
+        ? defineOutputs(this, {
+            outputs: props.outputs,
+            functionProps,
+            alertQueue: this.alertQueue,
+            rules: loadRulesFromPaths([rulesDir]).rules,
+          })
+        : undefined;
+    } finally {
+      removeStagedRules(functionProps.stagedRules);
+    }
     grantPipelineAccess(this.functions, { table: this.table, queues, ingestBatchSize: props.ingestBatchSize });
 
     const api = defineApi(this, {

@@ -43,78 +43,94 @@ export interface PipelineFunctionsProps {
   logRetention: RetentionDays;
 }
 
-/** Defines the functions in `scope` (the pipeline), under the ids deployed stacks already have. */
-export function defineFunctions(scope: Construct, props: PipelineFunctionsProps): PipelineFunctions {
+/**
+ * One pipeline function: its own log group and role (only its log group, and the grants its caller adds; no
+ * managed policies), bundled locally with esbuild, with the validated rules, the built-in mappings and their
+ * schema shipped beside index.mjs.
+ */
+export function definePipelineFunction(
+  scope: Construct,
+  props: PipelineFunctionsProps,
+  name: string,
+  entry: string,
+  description: string,
+  extraEnv: Record<string, string>,
+): NodejsFunction {
   const mappingsDir = join(REPO_ROOT, 'mappings');
   const { stagedRules } = props;
-  const makeFunction = (name: FunctionName, description: string, extraEnv: Record<string, string>): NodejsFunction => {
-    const logGroup = new LogGroup(scope, `${name}Logs`, {
-      retention: props.logRetention,
-      removalPolicy: RemovalPolicy.DESTROY,
-    });
-    // An own role per function: only its log group, and the grants below; no managed policies.
-    const role = new Role(scope, `${name}Role`, {
-      assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
-      description: `stixflow ${name} function`,
-    });
-    role.addToPolicy(
-      new PolicyStatement({
-        actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
-        resources: [logGroup.logGroupArn],
-      }),
-    );
-    return new NodejsFunction(scope, name, {
-      entry: join(REPO_ROOT, FUNCTION_ENTRIES[name]),
-      handler: 'handler',
-      description,
-      runtime: Runtime.NODEJS_24_X,
-      architecture: Architecture.ARM_64,
-      memorySize: props.memorySize ?? 512,
-      timeout: props.timeout,
-      role,
-      logGroup,
-      environment: { ...props.environment, ...extraEnv },
-      projectRoot: REPO_ROOT,
-      depsLockFilePath: join(REPO_ROOT, 'package-lock.json'),
-      bundling: {
-        forceDockerBundling: false,
-        format: OutputFormat.ESM,
-        target: ESBUILD_TARGET,
-        minify: true,
-        sourceMap: false,
-        mainFields: MAIN_FIELDS,
-        banner: REQUIRE_SHIM_BANNER,
-        externalModules: EXTERNAL_MODULES,
-        commandHooks: {
-          beforeBundling: () => [],
-          beforeInstall: () => [],
-          // Ship the validated rules, the built-in mappings and their schema next to index.mjs.
-          afterBundling: (_inputDir: string, outputDir: string) => [
-            `cp -R "${stagedRules}" "${join(outputDir, BUNDLED_RULES_DIR)}"`,
-            `mkdir -p "${join(outputDir, BUNDLED_MAPPINGS_DIR)}"`,
-            `cp "${mappingsDir}"/*.yaml "${join(outputDir, BUNDLED_MAPPINGS_DIR)}/"`,
-            `cp "${join(REPO_ROOT, 'schemas', 'mapping.schema.json')}" "${join(outputDir, BUNDLED_MAPPINGS_DIR)}/"`,
-          ],
-        },
+  const logGroup = new LogGroup(scope, `${name}Logs`, {
+    retention: props.logRetention,
+    removalPolicy: RemovalPolicy.DESTROY,
+  });
+  const role = new Role(scope, `${name}Role`, {
+    assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
+    description: `stixflow ${name} function`,
+  });
+  role.addToPolicy(
+    new PolicyStatement({
+      actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+      resources: [logGroup.logGroupArn],
+    }),
+  );
+  return new NodejsFunction(scope, name, {
+    entry: join(REPO_ROOT, entry),
+    handler: 'handler',
+    description,
+    runtime: Runtime.NODEJS_24_X,
+    architecture: Architecture.ARM_64,
+    memorySize: props.memorySize ?? 512,
+    timeout: props.timeout,
+    role,
+    logGroup,
+    environment: { ...props.environment, ...extraEnv },
+    projectRoot: REPO_ROOT,
+    depsLockFilePath: join(REPO_ROOT, 'package-lock.json'),
+    bundling: {
+      forceDockerBundling: false,
+      format: OutputFormat.ESM,
+      target: ESBUILD_TARGET,
+      minify: true,
+      sourceMap: false,
+      mainFields: MAIN_FIELDS,
+      banner: REQUIRE_SHIM_BANNER,
+      externalModules: EXTERNAL_MODULES,
+      commandHooks: {
+        beforeBundling: () => [],
+        beforeInstall: () => [],
+        // Ship the validated rules, the built-in mappings and their schema next to index.mjs.
+        afterBundling: (_inputDir: string, outputDir: string) => [
+          `cp -R "${stagedRules}" "${join(outputDir, BUNDLED_RULES_DIR)}"`,
+          `mkdir -p "${join(outputDir, BUNDLED_MAPPINGS_DIR)}"`,
+          `cp "${mappingsDir}"/*.yaml "${join(outputDir, BUNDLED_MAPPINGS_DIR)}/"`,
+          `cp "${join(REPO_ROOT, 'schemas', 'mapping.schema.json')}" "${join(outputDir, BUNDLED_MAPPINGS_DIR)}/"`,
+        ],
       },
-    });
-  };
+    },
+  });
+}
+
+/**
+ * Defines the functions in `scope` (the pipeline), under the ids deployed stacks already have. The staged rules
+ * stay until the caller removes them (the channel functions are bundled after these).
+ */
+export function defineFunctions(scope: Construct, props: PipelineFunctionsProps): PipelineFunctions {
+  const makeFunction = (name: FunctionName, description: string, extraEnv: Record<string, string>): NodejsFunction =>
+    definePipelineFunction(scope, props, name, FUNCTION_ENTRIES[name], description, extraEnv);
   const alertEnv = { ALERT_QUEUE_URL: props.alertQueue.queueUrl };
-  try {
-    return {
-      IngestHttp: makeFunction('IngestHttp', 'stixflow: POST /events → detection pipeline → alert queue', alertEnv),
-      IngestSqs: makeFunction('IngestSqs', 'stixflow: ingest queue → detection pipeline → alert queue', alertEnv),
-      RulesApi: makeFunction(
-        'RulesApi',
-        'stixflow: GET /rules, PATCH /rules/{id}',
-        props.rulesAdminScope !== undefined ? { RULES_ADMIN_SCOPE: props.rulesAdminScope } : {},
-      ),
-    };
-  } finally {
-    // Bundling runs while each function is constructed (the afterBundling hook copies the
-    // staged rules into its asset); after the last one the staging directory has served.
-    rmSync(stagedRules, { recursive: true, force: true });
-  }
+  return {
+    IngestHttp: makeFunction('IngestHttp', 'stixflow: POST /events → detection pipeline → alert queue', alertEnv),
+    IngestSqs: makeFunction('IngestSqs', 'stixflow: ingest queue → detection pipeline → alert queue', alertEnv),
+    RulesApi: makeFunction(
+      'RulesApi',
+      'stixflow: GET /rules, PATCH /rules/{id}',
+      props.rulesAdminScope !== undefined ? { RULES_ADMIN_SCOPE: props.rulesAdminScope } : {},
+    ),
+  };
+}
+
+/** Removes the staged rules once the last function is bundled (bundling runs while each function is constructed). */
+export function removeStagedRules(stagedRules: string): void {
+  rmSync(stagedRules, { recursive: true, force: true });
 }
 
 export interface PipelineAccessProps {
@@ -124,14 +140,15 @@ export interface PipelineAccessProps {
   ingestBatchSize?: number;
 }
 
-/** Least privilege: each function may touch only its own key prefixes and queues. */
-export function grantPipelineAccess(functions: PipelineFunctions, props: PipelineAccessProps): void {
-  const tableArn = props.table.tableArn;
-  const leadingKeys = (...patterns: string[]) => ({
-    'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': patterns },
-  });
-  const ingestStatements = [
-    // Correlation state (S#…) and rule-health counters (C#…): batch reads, conditional writes, atomic counters.
+const leadingKeys = (...patterns: string[]) => ({
+  'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': patterns },
+});
+
+/** What every function that runs the pipeline may do: its state and counters, read rule overrides, send alerts. */
+export function grantIngest(fn: NodejsFunction, table: Table, alertQueue: Queue): void {
+  const tableArn = table.tableArn;
+  // Correlation state (S#…) and rule-health counters (C#…): batch reads, conditional writes, atomic counters.
+  fn.addToRolePolicy(
     new PolicyStatement({
       sid: 'StateAndCounters',
       effect: Effect.ALLOW,
@@ -139,7 +156,9 @@ export function grantPipelineAccess(functions: PipelineFunctions, props: Pipelin
       resources: [tableArn],
       conditions: leadingKeys(`${STATE_PK_PREFIX}*`, `${COUNTER_PK_PREFIX}*`),
     }),
-    // Rule overrides: read only.
+  );
+  // Rule overrides: read only.
+  fn.addToRolePolicy(
     new PolicyStatement({
       sid: 'ReadRuleOverrides',
       effect: Effect.ALLOW,
@@ -147,18 +166,17 @@ export function grantPipelineAccess(functions: PipelineFunctions, props: Pipelin
       resources: [tableArn],
       conditions: leadingKeys(OVERRIDE_PARTITION),
     }),
-  ];
-  for (const fn of [functions.IngestHttp, functions.IngestSqs]) {
-    for (const statement of ingestStatements) fn.addToRolePolicy(statement);
-    // SendMessageBatch is authorised by sqs:SendMessage.
-    fn.addToRolePolicy(
-      new PolicyStatement({
-        sid: 'SendAlerts',
-        actions: ['sqs:SendMessage'],
-        resources: [props.queues.alertQueue.queueArn],
-      }),
-    );
-  }
+  );
+  // SendMessageBatch is authorised by sqs:SendMessage.
+  fn.addToRolePolicy(
+    new PolicyStatement({ sid: 'SendAlerts', actions: ['sqs:SendMessage'], resources: [alertQueue.queueArn] }),
+  );
+}
+
+/** Least privilege: each function may touch only its own key prefixes and queues. */
+export function grantPipelineAccess(functions: PipelineFunctions, props: PipelineAccessProps): void {
+  const tableArn = props.table.tableArn;
+  for (const fn of [functions.IngestHttp, functions.IngestSqs]) grantIngest(fn, props.table, props.queues.alertQueue);
   functions.IngestSqs.addEventSource(
     new SqsEventSource(props.queues.ingestQueue, {
       batchSize: props.ingestBatchSize ?? 10,

@@ -101,6 +101,11 @@ export interface LocalStackOptions {
    * messages on the queue, as a disabled event source mapping would.
    */
   pollIngestQueue?: boolean;
+  /**
+   * A folder watched as if it were an S3 bucket prefix (src/local/folder-watch.ts): files dropped in it are read by
+   * the S3 ingest handler. `npm start` takes it from STIXFLOW_WATCH_DIR.
+   */
+  watch?: { dir: string; source?: string; tenant?: string };
 }
 
 export const DEFAULT_KEEP_ALERTS = 1000;
@@ -423,6 +428,36 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const ingestHttp = (await import('../../functions/ingest-http.js')).handler;
     const ingestSqs = await import('../../functions/ingest-sqs.js');
     const rulesApi = (await import('../../functions/rules-api.js')).handler;
+
+    if (options.watch) {
+      const { watchFolder, folderRoutes } = await import('./folder-watch.js');
+      const { DirectoryObjectStore } = await import('../ingest/object-store.js');
+      const ingestS3 = await import('../../functions/ingest-s3.js');
+      const watchDeps = {
+        objects: new DirectoryObjectStore(options.watch.dir),
+        routes: folderRoutes(options.watch.source, options.watch.tenant ?? LOCAL_TENANT),
+      };
+      const s3Handler = ingestS3.createIngestS3Handler(
+        () => runtimeModule.sharedRuntime('ingest'),
+        () => watchDeps,
+      );
+      const unsubscribeS3 = ingestS3.onS3MessageFailure((failure) => {
+        if (!quiet) print(`FAILED file ${failure.object ?? ''}: ${failure.code}: ${failure.reason}`);
+      });
+      const watcher = watchFolder({
+        dir: options.watch.dir,
+        handler: s3Handler,
+        context: () => lambdaContext('stixflow-ingest-s3', randomUUID()),
+        onFile: ({ key, ok }) => {
+          if (!quiet && ok) print(`read ${key} from the watched folder`);
+        },
+      });
+      stops.unshift(async () => {
+        await watcher.stop();
+        unsubscribeS3();
+      });
+      if (!quiet) print(`watching ${options.watch.dir} as a bucket prefix (files dropped there are ingested)`);
+    }
 
     const failures: MessageFailureReport[] = [];
     const unsubscribe = ingestSqs.onMessageFailure((failure) => {

@@ -2,6 +2,8 @@
  * `npm start`: the local stack on http://127.0.0.1:${STIXFLOW_PORT:-8080}, with the example rules
  * from rules/ (or STIXFLOW_RULES_DIR). Alerts print as they arrive; Ctrl-C stops everything.
  * In memory unless STIXFLOW_DATA_DIR names a directory to keep state and queued messages in.
+ * STIXFLOW_WATCH_DIR names a folder read as if it were an S3 bucket prefix (drop a CloudTrail file, see its
+ * alerts), with STIXFLOW_WATCH_SOURCE (a mapping; detected when unset) and STIXFLOW_WATCH_TENANT (default local).
  *
  *   curl -s -X POST localhost:8080/events -H 'Authorization: Bearer local-dev' --data-binary @examples/events.ndjson
  */
@@ -25,6 +27,15 @@ async function main(): Promise<void> {
     ...(process.env.STIXFLOW_RULES_DIR ? { rulesDir: process.env.STIXFLOW_RULES_DIR } : {}),
     ...(tokens ? { tokens } : {}),
     ...(process.env.STIXFLOW_DATA_DIR ? { dataDir: process.env.STIXFLOW_DATA_DIR } : {}),
+    ...(process.env.STIXFLOW_WATCH_DIR
+      ? {
+          watch: {
+            dir: process.env.STIXFLOW_WATCH_DIR,
+            ...(process.env.STIXFLOW_WATCH_SOURCE ? { source: process.env.STIXFLOW_WATCH_SOURCE } : {}),
+            ...(process.env.STIXFLOW_WATCH_TENANT ? { tenant: process.env.STIXFLOW_WATCH_TENANT } : {}),
+          },
+        }
+      : {}),
   });
   let stopping = false;
   const shutdown = (signal: string): void => {

@@ -413,6 +413,8 @@ export function compileRule(
     ...(typeof v.category === 'string' ? { category: v.category } : {}),
     ...(typeof v.type === 'string' ? { type: v.type } : {}),
     tags: (v.tags as string[] | undefined) ?? [],
+    // OUTPUTS (#19)
+    ...(Array.isArray(v.outputs) ? { outputs: v.outputs as string[] } : {}),
     enabled: v.enabled !== false,
     patternText,
     pattern: checked.pattern,

@@ -33,6 +33,9 @@ export interface Rule {
   /** The rule file's `type` (what the rule is about, e.g. process); carried into alerts as `ruleType`. */
   type?: string;
   tags: string[];
+  // OUTPUTS (#19)
+  /** Names of the outputs that receive this rule's alerts besides the stack's routes (`outputs:`). */
+  outputs?: string[];
   enabled: boolean;
   /** The pattern text (standard STIX, after lists and macros are expanded), and compiled. */
   patternText: string;

@@ -45,6 +45,15 @@ export const RULE_SCHEMA = {
     category: { type: 'string', maxLength: 100 },
     type: { type: 'string', maxLength: 100 },
     tags: { type: 'array', items: { type: 'string', maxLength: 100 }, maxItems: 50 },
+    // OUTPUTS (#19): where the rule's alerts are delivered, by output name (the stack's outputs); added to the stack's routes.
+    outputs: {
+      type: 'array',
+      items: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$' },
+      maxItems: 20,
+      uniqueItems: true,
+      description:
+        "Names of the outputs (configured in the stack) that receive this rule's alerts, besides the stack's routes.",
+    },
     pattern: { type: 'string', minLength: 1, description: 'STIX 2.1 pattern.' },
     stix_version: { enum: ['2.0', '2.1'] },
     case_sensitive: {

@@ -1,0 +1,108 @@
+/**
+ * The outputs function: reads the alert queue (SQS event source) and delivers each alert to its outputs
+ * (src/outputs): the outputs its rule names (`outputs:` in the rule file) and those of the stack's routes
+ * (OUTPUT_ROUTES, by rule, severity, tag or tenant). Each output is retried with backoff and, when it keeps
+ * failing, dead-lettered on its own (OUTPUT_DLQ_URL) while the others deliver. It runs after the alert queue, so
+ * detection and its exactly-once state commit never wait for an output.
+ *
+ * A message fails (and comes back from the queue) only when a dead letter could not be stored: then every output
+ * of that alert is tried again (at-least-once; receivers deduplicate by alert id, PagerDuty by dedup_key).
+ * Configuration: OUTPUTS (JSON: [{ name, kind, secret }]), OUTPUT_ROUTES (JSON), OUTPUT_DLQ_URL, RULES_DIR.
+ * Secrets come from Secrets Manager by name; URLs, keys and tokens are never logged.
+ */
+import middy from '@middy/core';
+import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import {
+  deliverAlert,
+  FetchHttpClient,
+  outputsFor,
+  parseOutputsConfig,
+  QueueDeadLetterSink,
+  SecretsManagerSecretStore,
+  type DeliveryOptions,
+  type DeliveryReport,
+} from '../src/outputs/deliver.js';
+import type { AlertDocument, OutputRoute } from '../src/outputs/types.js';
+import { SqsMessageSink } from '../src/queue/sqs-sink.js';
+import { loadRulesFromPaths } from '../src/rules/load.js';
+import { ConfigError } from './config.js';
+import { inLambda, logger, metrics } from './runtime.js';
+
+export interface OutputsDeps {
+  delivery: DeliveryOptions;
+  routes: OutputRoute[];
+  /** Each rule's own outputs (`outputs:`), by rule id. */
+  ruleOutputs: ReadonlyMap<string, readonly string[]>;
+}
+
+export function createOutputsHandler(getDeps: () => OutputsDeps) {
+  const processor = new BatchProcessor(EventType.SQS);
+  return middy<SQSEvent, SQSBatchResponse, Error, Context>()
+    .use(injectLambdaContext(logger, { logEvent: false, resetKeys: true }))
+    .use(logMetrics(metrics, { captureColdStartMetric: true }))
+    .handler(async (event, context) => {
+      const deps = getDeps();
+      const recordHandler = async (record: SQSRecord): Promise<DeliveryReport[]> => {
+        const alert = JSON.parse(record.body) as AlertDocument;
+        const names = outputsFor(alert, deps.ruleOutputs.get(alert.ruleId) ?? [], deps.routes);
+        const reports = await deliverAlert(deps.delivery, alert, names);
+        for (const report of reports) {
+          metrics.addMetric(report.delivered ? 'OutputsDelivered' : 'OutputsDeadLettered', MetricUnit.Count, 1);
+          if (!report.delivered)
+            logger.warn('output failed; dead-lettered', {
+              alertId: alert.id,
+              output: report.output,
+              attempts: report.attempts,
+              reason: report.reason,
+            });
+        }
+        return reports;
+      };
+      return processPartialResponse(event, recordHandler, processor, {
+        context,
+        throwOnFullBatchFailure: false,
+        // Alerts are independent: deliver them side by side.
+        processInParallel: true,
+      });
+    });
+}
+
+/** The deployment's configuration, read and checked once per container. */
+export function outputsDepsFromEnv(env: Record<string, string | undefined> = process.env): OutputsDeps {
+  const problems: string[] = [];
+  if (!env.OUTPUT_DLQ_URL?.trim()) problems.push('OUTPUT_DLQ_URL is required');
+  if (!env.RULES_DIR?.trim()) problems.push('RULES_DIR is required');
+  let config: ReturnType<typeof parseOutputsConfig> = { outputs: [], routes: [] };
+  try {
+    config = parseOutputsConfig(env.OUTPUTS, env.OUTPUT_ROUTES);
+  } catch (error) {
+    problems.push((error as Error).message);
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  const rules = loadRulesFromPaths([env.RULES_DIR as string]).rules;
+  return {
+    routes: config.routes,
+    ruleOutputs: new Map(rules.map((r) => [r.id, r.outputs ?? []])),
+    delivery: {
+      outputs: config.outputs,
+      secrets: new SecretsManagerSecretStore(new SecretsManagerClient({})),
+      http: new FetchHttpClient(),
+      deadLetters: new QueueDeadLetterSink(
+        new SqsMessageSink({ client: new SQSClient({}), queueUrl: env.OUTPUT_DLQ_URL as string }),
+      ),
+    },
+  };
+}
+
+let lambdaDeps: OutputsDeps | undefined;
+const depsOnce = (): OutputsDeps => (lambdaDeps ??= outputsDepsFromEnv());
+
+export const handler = createOutputsHandler(depsOnce);
+
+if (inLambda()) depsOnce();
