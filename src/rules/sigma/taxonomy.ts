@@ -321,18 +321,56 @@ function productField(source: ProductSource, name: string): FieldBinding | undef
   return undefined;
 }
 
+// ---- Logsources no built-in mapping produces: events whose mapping declares them ----
+
+/**
+ * Where a mapping's `sigma_logsource` puts the Sigma logsource its events are (lower-cased): a dictionary on the
+ * anchor, keyed `product`, `category`, `service` (src/normalise/compiler.ts).
+ */
+export const DECLARED_LOGSOURCE_PROPERTY = 'x-oca-event:x_sigma_logsource';
+
+/** Where a mapping's `raw_fields` copies the source fields it does not map, by name. */
+const RAW_FIELDS_PROPERTY = 'x-oca-event:x_event_data';
+
+/**
+ * A rule of a logsource no built-in mapping produces selects the events whose mapping declares each key the rule
+ * names (a rule naming only `product: macos` takes every macOS event, as in Sigma). Events of another product
+ * never carry that declaration, so such a rule cannot fire on them. A logsource naming nothing selects nothing.
+ */
+function declaredCondition(logsource: SigmaLogsource): string | undefined {
+  const terms = (['product', 'category', 'service'] as const).flatMap((key) => {
+    const value = logsource[key];
+    return value === undefined ? [] : [`${DECLARED_LOGSOURCE_PROPERTY}.${key} = ${literal(value)}`];
+  });
+  return terms.length === 0 ? undefined : terms.join(' AND ');
+}
+
+/** The declaring mapping's fields are the source's own, read where its `raw_fields` copies them. */
+function declaredField(name: string): FieldBinding | undefined {
+  if (name.length === 0 || /['\\]/.test(name)) return undefined;
+  return { paths: [`${RAW_FIELDS_PROPERTY}.'${name}'`], type: 'string', mapped: false };
+}
+
+function builtinSupports(logsource: SigmaLogsource): boolean {
+  if (logsource.product === 'windows') return windowsSupports(logsource);
+  return productSource(logsource) !== undefined;
+}
+
 export const builtinSigmaTaxonomy: SigmaTaxonomy = {
   field(logsource, name) {
-    if (logsource.product === 'windows') return windowsSupports(logsource) ? windowsField(logsource, name) : undefined;
+    if (!builtinSupports(logsource))
+      return declaredCondition(logsource) === undefined ? undefined : declaredField(name);
+    if (logsource.product === 'windows') return windowsField(logsource, name);
     const source = productSource(logsource);
     return source === undefined ? undefined : productField(source, name);
   },
   condition(logsource) {
+    if (!builtinSupports(logsource)) return declaredCondition(logsource);
     if (logsource.product === 'windows') return windowsCondition(logsource);
     return productSource(logsource)?.condition;
   },
-  supports(logsource) {
-    if (logsource.product === 'windows') return windowsSupports(logsource);
-    return productSource(logsource) !== undefined;
+  supports: builtinSupports,
+  declares(logsource) {
+    return !builtinSupports(logsource) && declaredCondition(logsource) !== undefined;
   },
 };
