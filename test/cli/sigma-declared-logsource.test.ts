@@ -62,4 +62,36 @@ describe('Sigma rules for sources stixflow has no mapping for', () => {
     expect(undeclared.code, undeclared.err).toBe(0);
     expect(alerts(undeclared.out)).toEqual([]);
   });
+
+  it('keyword selections search the log line a declaring mapping writes to x_message', async () => {
+    const { code, out, err } = await runCli([
+      'run',
+      '--mapping',
+      MAPPING,
+      '--rules',
+      `${DIR}/keychain-dump-keyword.yml`,
+      MAC_EVENTS,
+    ]);
+    expect(code, err).toBe(0);
+    const raised = alerts(out);
+    expect(raised.map((a) => a.ruleId)).toEqual(['7d3b2a10-4c5e-4f6a-9b8c-1d2e3f4a5b61']);
+    expect(JSON.stringify(raised[0])).toContain('dump-keychain');
+  });
+});
+
+describe('Sigma keyword selections on Windows events', () => {
+  it("search the rendered message and a classic event's unnamed Data texts", async () => {
+    const rule = `${DIR}/classic-powershell-keyword.yml`;
+    const { code, out, err } = await runCli([
+      'run',
+      '--rules',
+      rule,
+      'test/fixtures/windows/powershell-classic-400-evtx.json',
+    ]);
+    expect(code, err).toBe(0);
+    expect(alerts(out).map((a) => a.ruleId)).toEqual(['7d3b2a10-4c5e-4f6a-9b8c-1d2e3f4a5b62']);
+    // Events of another logsource raise nothing.
+    const other = await runCli(['run', '--rules', rule, WINDOWS_EVENTS]);
+    expect(alerts(other.out)).toEqual([]);
+  });
 });

@@ -100,7 +100,14 @@ const FIXTURES: Record<RuleLoadCode, () => Diagnostic[]> = {
     load(sigma('{ CommandLine: x }').replace('product: windows', 'product: amiga')),
   'sigma-condition': () => load(sigma('{ CommandLine: x }', 'selection and nothing')),
   'sigma-selection-shape': () => load(sigma('[{ CommandLine: x }, [nested]]')),
-  'sigma-keyword-selection': () => load(sigma('[whoami]')),
+  // CloudTrail records carry no event text for keywords to search.
+  'sigma-keyword-selection': () =>
+    load(
+      sigma('[whoami]').replace(
+        '{ category: process_creation, product: windows }',
+        '{ product: aws, service: cloudtrail }',
+      ),
+    ),
   'sigma-unknown-modifier': () => load(sigma('{ CommandLine|sparkly: x }')),
   'sigma-unsupported-modifier': () => load(sigma('{ CommandLine|fieldref: ParentCommandLine }')),
   'sigma-bad-value': () => load(sigma('{ CommandLine|base64: "who*" }')),

@@ -329,6 +329,9 @@ function productField(source: ProductSource, name: string): FieldBinding | undef
  */
 export const DECLARED_LOGSOURCE_PROPERTY = 'x-oca-event:x_sigma_logsource';
 
+/** Where mappings put the event's text (a rendered message, a log line), which keyword selections search. */
+const MESSAGE_PROPERTY = 'x-oca-event:x_message';
+
 /** Where a mapping's `raw_fields` copies the source fields it does not map, by name. */
 const RAW_FIELDS_PROPERTY = 'x-oca-event:x_event_data';
 
@@ -370,6 +373,16 @@ export const builtinSigmaTaxonomy: SigmaTaxonomy = {
     return productSource(logsource)?.condition;
   },
   supports: builtinSupports,
+  keywords(logsource) {
+    // Keywords search the event's text: Windows' rendered message (Winlogbeat's `message`) and the unnamed
+    // `Data` texts of classic events (MSExchange Management's cmdlet lines), and the log line or message a
+    // declaring mapping writes to x_message. The other built-in products' events carry no such text.
+    if (logsource.product === 'windows' && builtinSupports(logsource))
+      return { paths: [MESSAGE_PROPERTY, `${RAW_FIELDS_PROPERTY}.'Data'[*]`], type: 'string', mapped: true };
+    if (!builtinSupports(logsource) && declaredCondition(logsource) !== undefined)
+      return { paths: [MESSAGE_PROPERTY], type: 'string', mapped: true };
+    return undefined;
+  },
   declares(logsource) {
     return !builtinSupports(logsource) && declaredCondition(logsource) !== undefined;
   },
