@@ -4,7 +4,10 @@
  * (`sigma_logsource`) and keeps the source fields (`raw_fields`); on events of any other mapping they raise nothing.
  * Fixtures: test/fixtures/sigma/declared/ (the mapping, two agent events, the rule).
  */
-import { describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
 import { runCli } from './run-cli.js';
 
 const DIR = 'test/fixtures/sigma/declared';
@@ -12,6 +15,8 @@ const MAPPING = `${DIR}/acme-mac-agent.mapping.yaml`;
 const RULE = `${DIR}/osascript-password-prompt.yml`;
 const MAC_EVENTS = `${DIR}/acme-mac-events.json`;
 const WINDOWS_EVENTS = 'test/fixtures/sigma/sysmon-1-events.json';
+const dir = mkdtempSync(join(tmpdir(), 'stixflow-sigma-declared-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const alerts = (out: string): Record<string, unknown>[] =>
   out
@@ -90,8 +95,14 @@ describe('Sigma keyword selections on Windows events', () => {
     ]);
     expect(code, err).toBe(0);
     expect(alerts(out).map((a) => a.ruleId)).toEqual(['7d3b2a10-4c5e-4f6a-9b8c-1d2e3f4a5b62']);
-    // Events of another logsource raise nothing.
+    // Events of another logsource raise nothing; nor the event lacking one of the `|all` keywords.
     const other = await runCli(['run', '--rules', rule, WINDOWS_EVENTS]);
     expect(alerts(other.out)).toEqual([]);
+    const lacking = join(dir, 'powershell-400-without-nop.json');
+    const event = readFileSync('test/fixtures/windows/powershell-classic-400-evtx.json', 'utf8');
+    writeFileSync(lacking, event.replace('-nop ', ''));
+    const partial = await runCli(['run', '--rules', rule, lacking]);
+    expect(partial.code, partial.err).toBe(0);
+    expect(alerts(partial.out)).toEqual([]);
   });
 });

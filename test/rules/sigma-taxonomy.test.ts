@@ -252,6 +252,17 @@ describe('Sigma taxonomy: logsource conditions select exactly their events', () 
     expect(taxonomy.supports({})).toBe(false);
   });
 
+  it("reads Azure's Log Analytics column names as the diagnostic record's properties", () => {
+    const signIns = { product: 'azure', service: 'signinlogs' };
+    expect(taxonomy.field(signIns, 'AuthenticationRequirement')).toEqual(
+      taxonomy.field(signIns, 'properties.authenticationRequirement'),
+    );
+    expect(taxonomy.field(signIns, 'AuthenticationRequirement')?.paths).toEqual([
+      'x-oca-event:x_authentication_requirement',
+    ]);
+    expect(taxonomy.field({ product: 'azure', service: 'auditlogs' }, 'NoSuchColumn')).toBeUndefined();
+  });
+
   it('runs those on the events whose mapping declares the logsource, reading their raw fields', () => {
     const macos = { product: 'macos', category: 'process_creation' };
     expect(taxonomy.declares?.(macos)).toBe(true);

@@ -218,6 +218,8 @@ interface ProductSource {
   condition: string;
   /** Fields named otherwise than by a mapping's source fields, looked up first. */
   fields?: FieldTable;
+  /** Whether a field not found is also looked up below `properties` (Azure's Log Analytics column names). */
+  propertiesColumns?: boolean;
 }
 
 const ZEEK_LOGS = [
@@ -267,11 +269,13 @@ function productSource(logsource: SigmaLogsource): ProductSource | undefined {
         return {
           mappings: ['entra-id'],
           condition: `x-oca-event:module = 'entra-id' AND ${inList('x-oca-event:category[*]', ENTRA_SIGN_IN_CATEGORIES)}`,
+          propertiesColumns: true,
         };
       if (service === 'auditlogs')
         return {
           mappings: ['entra-id'],
           condition: "x-oca-event:module = 'entra-id' AND x-oca-event:category[*] = 'AuditLogs'",
+          propertiesColumns: true,
         };
       return undefined;
     case 'zeek':
@@ -318,6 +322,11 @@ function productField(source: ProductSource, name: string): FieldBinding | undef
     const entry = lookup(table, name);
     if (entry !== undefined) return binding(entry, true);
   }
+  // Sigma's Azure rules also name the columns of the Log Analytics tables (SigninLogs, AuditLogs):
+  // `AuthenticationRequirement`, `ActivityDisplayName`, `DeviceDetail.trusttype` are the diagnostic-settings
+  // record's `properties.authenticationRequirement`, … (the lookup ignores case).
+  if (source.propertiesColumns === true && !name.startsWith('properties.'))
+    return productField({ ...source, propertiesColumns: false }, `properties.${name}`);
   return undefined;
 }
 
