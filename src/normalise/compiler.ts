@@ -193,6 +193,13 @@ export function compileMapping(definition: MappingDefinition, issues: CompileIss
     const resolved = plan.resolveFixedTarget(target, ['constants', target], 'constants');
     if (resolved !== undefined) constants.push({ node: resolved.node, set: compileSetter(resolved.property), value });
   }
+  for (const [key, value] of Object.entries(definition.sigma_logsource ?? {})) {
+    // Sigma rules' logsources are read lower-cased, and the rules compare them exactly.
+    const target = `x-oca-event:x_sigma_logsource.${key}`;
+    const resolved = plan.resolveFixedTarget(target, ['sigma_logsource', key], 'sigma_logsource');
+    if (resolved !== undefined)
+      constants.push({ node: resolved.node, set: compileSetter(resolved.property), value: value.toLowerCase() });
+  }
   const composes: Compose[] = (definition.compose ?? []).flatMap((rule, i) => {
     const parts: (string | FieldGetter)[] = [];
     const template = rule.template;

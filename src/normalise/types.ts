@@ -55,6 +55,12 @@ export interface MappingDefinition {
   defaults?: Record<string, string | number | boolean>;
   ignore?: string[];
   fields?: Record<string, FieldRule | FieldRule[]>;
+  /**
+   * The Sigma logsource this mapping's events are: set (lower-cased) on every event as the anchor's
+   * `x_sigma_logsource` dictionary, which Sigma rules of a logsource no built-in mapping produces select on
+   * (docs/sigma-taxonomy.md).
+   */
+  sigma_logsource?: { product?: string; category?: string; service?: string };
   /** Property values set on every event that maps to at least one object (creating the object if needed). */
   constants?: Record<string, string | number | boolean>;
   /** The x-oca-event anchor's references: `process_ref: process`, `parent_process_ref: process:parent_ref`, … */

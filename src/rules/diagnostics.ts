@@ -159,6 +159,12 @@ export const RULE_LOAD_CODES = {
     summary:
       'A Sigma rule whose logsource no built-in mapping produces events of (the Sigma taxonomy does not support it).',
   },
+  'sigma-logsource-needs-mapping': {
+    stage: 'compile',
+    severity: 'warning',
+    summary:
+      'A Sigma rule whose logsource no built-in mapping produces: it loads and runs only on events whose mapping declares that logsource (`sigma_logsource`), reading their fields from `raw_fields`.',
+  },
   'sigma-condition': {
     stage: 'compile',
     severity: 'error',

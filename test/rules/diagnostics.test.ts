@@ -95,10 +95,21 @@ const FIXTURES: Record<RuleLoadCode, () => Diagnostic[]> = {
   'sigma-multi-document': () => load(`action: global\ntitle: t\n---\naction: sideways\n`),
   'sigma-rule-shape': () => load(sigma('{ CommandLine: x }').replace('title: t\n', '')),
   'sigma-status-not-run': () => load(sigma('{ CommandLine: x }', 'selection', 'status: deprecated')),
-  'sigma-unsupported-logsource': () => load(sigma('{ CommandLine: x }').replace('product: windows', 'product: amiga')),
+  // A logsource naming nothing selects nothing (one naming an unknown product needs a mapping declaring it).
+  'sigma-unsupported-logsource': () =>
+    load(sigma('{ CommandLine: x }').replace('{ category: process_creation, product: windows }', '{}')),
+  'sigma-logsource-needs-mapping': () =>
+    load(sigma('{ CommandLine: x }').replace('product: windows', 'product: amiga')),
   'sigma-condition': () => load(sigma('{ CommandLine: x }', 'selection and nothing')),
   'sigma-selection-shape': () => load(sigma('[{ CommandLine: x }, [nested]]')),
-  'sigma-keyword-selection': () => load(sigma('[whoami]')),
+  // CloudTrail records carry no event text for keywords to search.
+  'sigma-keyword-selection': () =>
+    load(
+      sigma('[whoami]').replace(
+        '{ category: process_creation, product: windows }',
+        '{ product: aws, service: cloudtrail }',
+      ),
+    ),
   'sigma-unknown-modifier': () => load(sigma('{ CommandLine|sparkly: x }')),
   'sigma-unsupported-modifier': () => load(sigma('{ CommandLine|fieldref: ParentCommandLine }')),
   'sigma-bad-value': () => load(sigma('{ CommandLine|base64: "who*" }')),

@@ -249,8 +249,41 @@ describe('Sigma taxonomy: logsource conditions select exactly their events', () 
     expect(taxonomy.supports({ product: 'windows', category: 'webserver' })).toBe(false);
     expect(taxonomy.supports({ product: 'windows', service: 'no-such-channel' })).toBe(false);
     expect(taxonomy.supports({ product: 'macos', category: 'process_creation' })).toBe(false);
-    expect(taxonomy.field({ product: 'macos', category: 'process_creation' }, 'Image')).toBeUndefined();
-    expect(taxonomy.condition({ product: 'windows', category: 'webserver' })).toBeUndefined();
+    expect(taxonomy.supports({})).toBe(false);
+  });
+
+  it("reads Azure's Log Analytics column names as the diagnostic record's properties", () => {
+    const signIns = { product: 'azure', service: 'signinlogs' };
+    expect(taxonomy.field(signIns, 'AuthenticationRequirement')).toEqual(
+      taxonomy.field(signIns, 'properties.authenticationRequirement'),
+    );
+    expect(taxonomy.field(signIns, 'AuthenticationRequirement')?.paths).toEqual([
+      'x-oca-event:x_authentication_requirement',
+    ]);
+    expect(taxonomy.field({ product: 'azure', service: 'auditlogs' }, 'NoSuchColumn')).toBeUndefined();
+  });
+
+  it('runs those on the events whose mapping declares the logsource, reading their raw fields', () => {
+    const macos = { product: 'macos', category: 'process_creation' };
+    expect(taxonomy.declares?.(macos)).toBe(true);
+    expect(taxonomy.field(macos, 'Image')).toEqual({
+      paths: ["x-oca-event:x_event_data.'Image'"],
+      type: 'string',
+      mapped: false,
+    });
+    expect(taxonomy.condition(macos)).toBe(
+      "x-oca-event:x_sigma_logsource.product = 'macos' AND x-oca-event:x_sigma_logsource.category = 'process_creation'",
+    );
+    // Only the keys the rule names: a category-only rule takes that category of every declaring product.
+    expect(taxonomy.condition({ category: 'webserver' })).toBe("x-oca-event:x_sigma_logsource.category = 'webserver'");
+    expect(taxonomy.condition({ product: 'windows', service: 'no-such-channel' })).toBe(
+      "x-oca-event:x_sigma_logsource.product = 'windows' AND x-oca-event:x_sigma_logsource.service = 'no-such-channel'",
+    );
+    // A logsource naming nothing, and what the built-in mappings produce, are not declared ones.
+    expect(taxonomy.declares?.({})).toBe(false);
+    expect(taxonomy.condition({})).toBeUndefined();
+    expect(taxonomy.field({}, 'Image')).toBeUndefined();
+    expect(taxonomy.declares?.({ product: 'windows', category: 'process_creation' })).toBe(false);
   });
 });
 

@@ -87,12 +87,19 @@ export function compileSigmaRule(
   const logsource = readLogsource(v.logsource);
   const taxonomy = options.taxonomy;
   if (!taxonomy.supports(logsource)) {
+    if (taxonomy.declares?.(logsource) !== true) {
+      report(
+        'sigma-unsupported-logsource',
+        candidate.at(['logsource']),
+        `no built-in mapping produces events of the logsource ${describeLogsource(logsource)}`,
+      );
+      return undefined;
+    }
     report(
-      'sigma-unsupported-logsource',
+      'sigma-logsource-needs-mapping',
       candidate.at(['logsource']),
-      `no built-in mapping produces events of the logsource ${describeLogsource(logsource)}`,
+      `no built-in mapping produces events of the logsource ${describeLogsource(logsource)}: the rule runs on events whose mapping declares it (sigma_logsource) and reads their raw_fields (docs/sigma-taxonomy.md)`,
     );
-    return undefined;
   }
 
   const compiled = compileDetection(v.detection, logsource, taxonomy, options.placeholders);

@@ -450,15 +450,33 @@ function compileFieldItem(key: string, raw: unknown, path: ValuePath, context: C
   const keyProblem = (code: SigmaProblemCode, message: string): never => {
     throw new ProblemSignal({ code, message, path: path.slice(0, -1), key });
   };
-  if (field === '')
-    keyProblem(
-      'sigma-keyword-selection',
-      `'${key}' has no field: a value-only (keyword) search over the whole event has no STIX form`,
-    );
   const modifiers: Modifier[] = [];
   for (const name of names) {
     if (!MODIFIERS.has(name)) keyProblem('sigma-unknown-modifier', `'${name}' is not a Sigma value modifier`);
     modifiers.push(name as Modifier);
+  }
+  if (field === '') {
+    // `'|all': [a, b]`: keywords that must all occur in the event's text.
+    const text = context.taxonomy.keywords?.(context.logsource);
+    if (!text || modifiers.some((m) => m !== 'all'))
+      keyProblem(
+        'sigma-keyword-selection',
+        `'${key}' has no field: a value-only (keyword) search over the whole event has no STIX form${text ? ' with modifiers other than all' : ' in this logsource'}`,
+      );
+    const known = { ...(text as FieldBinding), type: 'string' as const };
+    const values = Array.isArray(raw) ? raw : [raw];
+    if (values.length === 0) return FALSE;
+    const paths = known.paths.map(pathOf);
+    return junction(
+      modifiers.includes('all') ? 'and' : 'or',
+      values.map((value, i) => {
+        const tests = [valueTests(value, ['contains'], known, Array.isArray(raw) ? [...path, i] : path)];
+        return junction(
+          'or',
+          paths.map((p) => onPath(p, tests, false)),
+        );
+      }),
+    );
   }
   if (modifiers.includes('fieldref'))
     keyProblem('sigma-unsupported-modifier', "'fieldref' compares two fields of an event, which STIX cannot say");

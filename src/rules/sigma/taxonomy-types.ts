@@ -47,8 +47,15 @@ export interface SigmaTaxonomy {
    * the logsource adds no condition.
    */
   condition(logsource: SigmaLogsource): string | undefined;
-  /** Whether some built-in mapping produces events of this logsource (else the rule is `sigma-unsupported-logsource`). */
+  /** Whether some built-in mapping produces events of this logsource. */
   supports(logsource: SigmaLogsource): boolean;
+  /**
+   * Optional: for a logsource no built-in mapping produces, whether its rules still run, on the events whose
+   * mapping declares that logsource (`sigma_logsource` in the mapping language): `field` and `condition` then
+   * answer for it, and the rule loads with the warning `sigma-logsource-needs-mapping`. Absent or false, the rule
+   * is `sigma-unsupported-logsource`.
+   */
+  declares?(logsource: SigmaLogsource): boolean;
   /**
    * Optional: where the text a keyword (value-only) selection searches is in events of this
    * logsource (a log line, a message); each keyword matches as a substring of one of the paths.

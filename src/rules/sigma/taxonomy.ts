@@ -218,6 +218,8 @@ interface ProductSource {
   condition: string;
   /** Fields named otherwise than by a mapping's source fields, looked up first. */
   fields?: FieldTable;
+  /** Whether a field not found is also looked up below `properties` (Azure's Log Analytics column names). */
+  propertiesColumns?: boolean;
 }
 
 const ZEEK_LOGS = [
@@ -267,11 +269,13 @@ function productSource(logsource: SigmaLogsource): ProductSource | undefined {
         return {
           mappings: ['entra-id'],
           condition: `x-oca-event:module = 'entra-id' AND ${inList('x-oca-event:category[*]', ENTRA_SIGN_IN_CATEGORIES)}`,
+          propertiesColumns: true,
         };
       if (service === 'auditlogs')
         return {
           mappings: ['entra-id'],
           condition: "x-oca-event:module = 'entra-id' AND x-oca-event:category[*] = 'AuditLogs'",
+          propertiesColumns: true,
         };
       return undefined;
     case 'zeek':
@@ -318,21 +322,77 @@ function productField(source: ProductSource, name: string): FieldBinding | undef
     const entry = lookup(table, name);
     if (entry !== undefined) return binding(entry, true);
   }
+  // Sigma's Azure rules also name the columns of the Log Analytics tables (SigninLogs, AuditLogs):
+  // `AuthenticationRequirement`, `ActivityDisplayName`, `DeviceDetail.trusttype` are the diagnostic-settings
+  // record's `properties.authenticationRequirement`, … (the lookup ignores case).
+  if (source.propertiesColumns === true && !name.startsWith('properties.'))
+    return productField({ ...source, propertiesColumns: false }, `properties.${name}`);
   return undefined;
+}
+
+// ---- Logsources no built-in mapping produces: events whose mapping declares them ----
+
+/**
+ * Where a mapping's `sigma_logsource` puts the Sigma logsource its events are (lower-cased): a dictionary on the
+ * anchor, keyed `product`, `category`, `service` (src/normalise/compiler.ts).
+ */
+export const DECLARED_LOGSOURCE_PROPERTY = 'x-oca-event:x_sigma_logsource';
+
+/** Where mappings put the event's text (a rendered message, a log line), which keyword selections search. */
+const MESSAGE_PROPERTY = 'x-oca-event:x_message';
+
+/** Where a mapping's `raw_fields` copies the source fields it does not map, by name. */
+const RAW_FIELDS_PROPERTY = 'x-oca-event:x_event_data';
+
+/**
+ * A rule of a logsource no built-in mapping produces selects the events whose mapping declares each key the rule
+ * names (a rule naming only `product: macos` takes every macOS event, as in Sigma). Events of another product
+ * never carry that declaration, so such a rule cannot fire on them. A logsource naming nothing selects nothing.
+ */
+function declaredCondition(logsource: SigmaLogsource): string | undefined {
+  const terms = (['product', 'category', 'service'] as const).flatMap((key) => {
+    const value = logsource[key];
+    return value === undefined ? [] : [`${DECLARED_LOGSOURCE_PROPERTY}.${key} = ${literal(value)}`];
+  });
+  return terms.length === 0 ? undefined : terms.join(' AND ');
+}
+
+/** The declaring mapping's fields are the source's own, read where its `raw_fields` copies them. */
+function declaredField(name: string): FieldBinding | undefined {
+  if (name.length === 0 || /['\\]/.test(name)) return undefined;
+  return { paths: [`${RAW_FIELDS_PROPERTY}.'${name}'`], type: 'string', mapped: false };
+}
+
+function builtinSupports(logsource: SigmaLogsource): boolean {
+  if (logsource.product === 'windows') return windowsSupports(logsource);
+  return productSource(logsource) !== undefined;
 }
 
 export const builtinSigmaTaxonomy: SigmaTaxonomy = {
   field(logsource, name) {
-    if (logsource.product === 'windows') return windowsSupports(logsource) ? windowsField(logsource, name) : undefined;
+    if (!builtinSupports(logsource))
+      return declaredCondition(logsource) === undefined ? undefined : declaredField(name);
+    if (logsource.product === 'windows') return windowsField(logsource, name);
     const source = productSource(logsource);
     return source === undefined ? undefined : productField(source, name);
   },
   condition(logsource) {
+    if (!builtinSupports(logsource)) return declaredCondition(logsource);
     if (logsource.product === 'windows') return windowsCondition(logsource);
     return productSource(logsource)?.condition;
   },
-  supports(logsource) {
-    if (logsource.product === 'windows') return windowsSupports(logsource);
-    return productSource(logsource) !== undefined;
+  supports: builtinSupports,
+  keywords(logsource) {
+    // Keywords search the event's text: Windows' rendered message (Winlogbeat's `message`) and the unnamed
+    // `Data` texts of classic events (MSExchange Management's cmdlet lines), and the log line or message a
+    // declaring mapping writes to x_message. The other built-in products' events carry no such text.
+    if (logsource.product === 'windows' && builtinSupports(logsource))
+      return { paths: [MESSAGE_PROPERTY, `${RAW_FIELDS_PROPERTY}.'Data'[*]`], type: 'string', mapped: true };
+    if (!builtinSupports(logsource) && declaredCondition(logsource) !== undefined)
+      return { paths: [MESSAGE_PROPERTY], type: 'string', mapped: true };
+    return undefined;
+  },
+  declares(logsource) {
+    return !builtinSupports(logsource) && declaredCondition(logsource) !== undefined;
   },
 };
