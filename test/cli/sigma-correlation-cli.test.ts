@@ -157,6 +157,17 @@ describe('Sigma correlation rules', () => {
     }
   });
 
+  it('stixflow test skips the generated checks of rules silenced by generate: false, and checks the rest', async () => {
+    const silenced = await runCli(['test', BASE, `${RULES}/event-count.yml`]);
+    expect(silenced.code).toBe(0);
+    expect(silenced.out).toContain(`raises no alerts of its own: correlated by ${EVENT_COUNT} (generate: false)`);
+    const all = await runCli(['test', RULES]);
+    expect(all.code).toBe(0);
+    expect(all.out).toMatch(
+      /PASS 7a1c0d2e-2222-4c3f-8e21-000000000004 › near miss stays quiet: .*WITHIN 60 SECONDS exceeded/,
+    );
+  });
+
   it('sigma convert prints what each correlation compiles to', async () => {
     const { code, out } = await runCli(['sigma', 'convert', RULES]);
     expect(code).toBe(0);
