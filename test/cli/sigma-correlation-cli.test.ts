@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCli } from './run-cli.js';
+import { EVENTS } from './sigma-correlation-events.js';
 
 const RULES = 'test/fixtures/sigma-correlations/rules';
 const BASE = `${RULES}/base-rules.yml`;
@@ -23,44 +24,6 @@ const NET_RULE = '7a1c0d2e-1111-4c3f-8e21-000000000002';
 const dir = mkdtempSync(join(tmpdir(), 'stixflow-sigma-corr-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const WHOAMI = 'C:\\Windows\\System32\\whoami.exe';
-const NET = 'C:\\Windows\\System32\\net.exe';
-
-/** A Sysmon process creation (event 1) as an evtx dump writes it. */
-function processEvent(time: string, image: string, user: string, record: number): object {
-  return {
-    Event: {
-      System: {
-        Provider: { '#attributes': { Name: 'Microsoft-Windows-Sysmon' } },
-        EventID: 1,
-        TimeCreated: { '#attributes': { SystemTime: `2026-11-30T${time}.000000Z` } },
-        EventRecordID: record,
-        Channel: 'Microsoft-Windows-Sysmon/Operational',
-        Computer: 'ws-07.corp.example',
-      },
-      EventData: {
-        UtcTime: `2026-11-30 ${time}.000`,
-        ProcessId: 4000 + record,
-        Image: image,
-        CommandLine: image.split('\\').pop(),
-        User: user,
-      },
-    },
-  };
-}
-
-// ana: whoami, net, whoami within 20 s (3 events, 2 tools, whoami before net);
-// bo: whoami, then net 9.5 minutes later (never within any timespan);
-// carol: net, then whoami 10 s later (both within a minute, but not in the order whoami → net).
-const EVENTS = [
-  processEvent('08:00:01', WHOAMI, 'CORP\\ana', 1),
-  processEvent('08:00:11', NET, 'CORP\\ana', 2),
-  processEvent('08:00:21', WHOAMI, 'CORP\\ana', 3),
-  processEvent('08:00:31', WHOAMI, 'CORP\\bo', 4),
-  processEvent('08:10:00', NET, 'CORP\\bo', 5),
-  processEvent('08:20:00', NET, 'CORP\\carol', 6),
-  processEvent('08:20:10', WHOAMI, 'CORP\\carol', 7),
-];
 const write = (name: string, events: object[]): string => {
   const path = join(dir, name);
   writeFileSync(path, events.map((e) => JSON.stringify(e)).join('\n') + '\n');
