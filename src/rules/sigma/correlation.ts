@@ -55,6 +55,14 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+const text = (value: unknown): string | undefined =>
+  typeof value === 'string' ? value : value instanceof Date ? value.toISOString().slice(0, 10) : undefined;
+
+function strings(value: unknown): string[] {
+  if (typeof value === 'string') return [value];
+  return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : [];
+}
+
 const CONDITION_BOUNDS = ['gt', 'gte', 'lt', 'lte', 'eq'] as const;
 const RULE_DURATION = { bareSeconds: false, fractions: false } as const;
 /**
@@ -286,8 +294,10 @@ function compileCorrelation(
       ...(level !== undefined ? { level } : {}),
       ...(typeof v.status === 'string' ? { status: v.status } : {}),
       ...(typeof v.author === 'string' ? { author: v.author } : {}),
-      references: [],
-      falsePositives: [],
+      ...(text(v.date) !== undefined ? { date: text(v.date) as string } : {}),
+      ...(text(v.modified) !== undefined ? { modified: text(v.modified) as string } : {}),
+      references: strings(v.references),
+      falsePositives: strings(v.falsepositives),
       attack: tags.filter((tag) => tag.toLowerCase().startsWith('attack.')),
       logsource: first.sigma?.logsource ?? {},
       unmappedFields: [...new Set(bases.flatMap((b) => b.sigma?.unmappedFields ?? []))],
