@@ -116,6 +116,21 @@ describe('Sigma correlations at load', () => {
     expect(byId(bad.rules, '00000000-0000-4000-8000-00000000000a').enabled).toBe(true);
   });
 
+  it('carries the correlation’s metadata', () => {
+    const text = [
+      A,
+      `level: critical\nreferences: [https://example.org/recon]\nfalsepositives: [admins]\ntags: [attack.discovery]\n${correlation('c5', ['type: event_count', 'rules: [rule_a]', 'timespan: 1h', 'condition: { gte: 2 }'])}`,
+    ].join('\n---\n');
+    const c = byId(loadRules([{ file: 'x.yml', text }]).rules, 'c5');
+    expect(c.severity).toBe('critical');
+    expect(c.sigma).toMatchObject({
+      references: ['https://example.org/recon'],
+      falsePositives: ['admins'],
+      attack: ['attack.discovery'],
+      correlation: { type: 'event_count', rules: ['00000000-0000-4000-8000-00000000000a'], timespanSeconds: 3600 },
+    });
+  });
+
   it('reports a malformed correlation at its field', () => {
     const { diagnostics } = loadRules([
       {
