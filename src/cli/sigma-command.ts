@@ -5,8 +5,10 @@
  */
 import { renderDiagnostic, parseCommandArgs, writeLine, count, type CliIo } from './io.js';
 import { loadRulesFromPaths } from '../rules/load.js';
-import { comparisonLeaves } from '../pattern/ast.js';
+import { comparisonLeaves, observationLeaves } from '../pattern/ast.js';
 import { printObservationExpression } from '../pattern/print.js';
+import { describeCondition } from '../rules/aggregation.js';
+import type { Rule } from '../rules/model.js';
 
 const HELP = `Usage: stixflow sigma convert [--json] <rule.yml|dir>…
 
@@ -39,8 +41,7 @@ export async function sigmaCommand(argv: string[], io: CliIo): Promise<number> {
   for (const d of diagnostics) writeLine(io.stderr, renderDiagnostic(d));
   for (const rule of sigma) {
     const meta = rule.sigma!;
-    const root = rule.pattern.ast.root;
-    const leaves = root.kind === 'observation' ? comparisonLeaves(root.comparison) : [];
+    const leaves = observationLeaves(rule.pattern.ast.root).flatMap((o) => comparisonLeaves(o.comparison));
     const caseSensitive = meta.caseSensitiveComparisons.map((i) => {
       const leaf = leaves[i];
       return leaf ? printObservationExpression({ kind: 'observation', comparison: leaf }).slice(1, -1) : String(i);
@@ -55,11 +56,25 @@ export async function sigmaCommand(argv: string[], io: CliIo): Promise<number> {
           caseSensitive,
           unmappedFields: meta.unmappedFields,
           logsource: meta.logsource,
+          ...(meta.correlation ? { correlation: correlationOf(rule) } : {}),
+          ...(meta.correlatedBy ? { correlatedBy: meta.correlatedBy, enabled: rule.enabled } : {}),
         }),
       );
       continue;
     }
     writeLine(io.stdout, `# ${rule.name} (${rule.id})${rule.source?.file ? ` ${rule.source.file}` : ''}`);
+    if (meta.correlation) {
+      const c = correlationOf(rule);
+      writeLine(
+        io.stdout,
+        `# correlation ${c.type} of ${c.rules.join(', ')} → ${c.kind}${c.groupBy.length ? ` group_by ${c.groupBy.join(', ')}` : ''}${c.window ? ` window ${c.window}` : ''}${c.condition ? ` condition ${c.condition}` : ''}${c.distinct ? ` distinct ${c.distinct}` : ''}`,
+      );
+    }
+    if (meta.correlatedBy)
+      writeLine(
+        io.stdout,
+        `# correlated by ${meta.correlatedBy.join(', ')}${rule.enabled ? '' : ' (generate: false: raises no alerts of its own)'}`,
+      );
     writeLine(io.stdout, rule.patternText);
     if (caseSensitive.length) writeLine(io.stdout, `# case-sensitive: ${caseSensitive.join('; ')}`);
     if (meta.unmappedFields.length)
@@ -73,4 +88,19 @@ export async function sigmaCommand(argv: string[], io: CliIo): Promise<number> {
       `${count(sigma.length, 'Sigma rule')} converted, ${count(new Set(errors.map((d) => d.ruleId ?? `${d.file}:${d.line}`)).size, 'rule')} with errors`,
     );
   return errors.length > 0 ? 1 : 0;
+}
+
+/** What a Sigma correlation compiled to: the rule kind and its aggregation fields. */
+function correlationOf(rule: Rule) {
+  const c = rule.sigma!.correlation!;
+  const a = rule.aggregation;
+  return {
+    type: c.type,
+    rules: c.rules,
+    kind: a?.kind ?? 'pattern',
+    groupBy: rule.groupByText,
+    window: a && 'windowSeconds' in a ? `${a.windowSeconds}s (hop ${a.hopSeconds}s)` : undefined,
+    condition: a && 'condition' in a ? describeCondition(a.condition) : undefined,
+    distinct: a?.kind === 'distinct_count' ? a.paths.map((p) => p.text).join(', ') : undefined,
+  };
 }

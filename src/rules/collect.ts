@@ -10,9 +10,10 @@ import { ruleDiagnostic } from './diagnostics.js';
 import { TOP_LEVEL_KEYS, type Position, type RuleDocument, type ValuePath } from './read.js';
 import { BLOCK_KEYS, collectDefinitions, type BlockDefinition } from './blocks.js';
 import { collectExceptions, type ExceptionCandidate } from './exceptions.js';
+import { isSigmaCorrelation } from './sigma/correlation.js';
 
 /** A stixflow rule entry, a STIX indicator, or a Sigma rule (a document with `logsource` and `detection`). */
-export type CandidateKind = 'rule' | 'indicator' | 'sigma';
+export type CandidateKind = 'rule' | 'indicator' | 'sigma' | 'sigma-correlation';
 
 /** One rule to compile: its fields (an indicator's mapped onto rule fields) and where they are. */
 export class RuleCandidate {
@@ -105,6 +106,11 @@ export function collectDocuments(documents: RuleDocument[]): Collected {
   for (const document of documents) {
     out.diagnostics.push(...document.diagnostics);
     if (document.value === undefined) continue;
+    // Sigma correlations compile in load.ts once every Sigma rule of the load has (./sigma/correlation.ts).
+    if (isSigmaCorrelation(document.value)) {
+      out.candidates.push(new RuleCandidate('sigma-correlation', document.value, document, []));
+      continue;
+    }
     if (sigma.take(document, out)) continue;
     collectDocument(document, out);
   }

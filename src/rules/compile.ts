@@ -53,6 +53,8 @@ export function compileCandidate(
   options: CompileOptions = {},
   blocks: BlockLibrary = NO_BLOCKS,
 ): CompiledCandidate | undefined {
+  // Compiled by load.ts once every Sigma rule of the load is known (./sigma/correlation.ts).
+  if (candidate.kind === 'sigma-correlation') return undefined;
   if (candidate.kind === 'sigma') {
     const rule = compileSigmaRule(candidate, diagnostics, {
       taxonomy: options.sigmaTaxonomy ?? builtinSigmaTaxonomy,

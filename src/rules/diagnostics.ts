@@ -220,6 +220,25 @@ export const RULE_LOAD_CODES = {
     summary:
       'A Sigma detection that is always true or always false (an empty value list, a condition that cancels out).',
   },
+  // Sigma correlations (src/rules/sigma/correlation.ts, docs/sigma.md#correlations)
+  'sigma-correlation-shape': {
+    stage: 'compile',
+    severity: 'error',
+    summary:
+      'A Sigma correlation without an `id` or `title`, whose `type` is not event_count, value_count, temporal or temporal_ordered, or whose `rules`, `group-by`, `timespan` or `condition` is missing or malformed.',
+  },
+  'sigma-correlation-rule': {
+    stage: 'compile',
+    severity: 'error',
+    summary:
+      'A Sigma correlation names a rule (by id or `name`) that no Sigma rule of the load defines, that did not load, or that is itself a correlation (correlations of correlations are not supported).',
+  },
+  'sigma-correlation-unsupported': {
+    stage: 'compile',
+    severity: 'error',
+    summary:
+      'A Sigma correlation the engine cannot run: a group-by or counted field (or its `aliases`) found at different paths in the correlated rules, a `neq` condition, or more correlated rules than a correlation pattern may hold.',
+  },
   // lists, macros and shared exceptions (#14.2, #14.5: blocks.ts, exceptions.ts)
   'bad-block-definition': {
     stage: 'collect',

@@ -15,6 +15,8 @@ import { compileCandidate, type CompileOptions } from './compile.js';
 import { IndicatorSet } from './indicators.js';
 import type { Rule } from './model.js';
 import { readDocuments, readRuleSources, type RuleSource } from './read.js';
+import { compileSigmaCorrelations, type SigmaBaseRule } from './sigma/correlation.js';
+import { builtinSigmaTaxonomy } from './sigma/taxonomy.js';
 
 export { readRuleSources, type RuleSource } from './read.js';
 
@@ -53,6 +55,9 @@ export function loadRules(sources: RuleSource[], options: LoadOptions = {}): Loa
   const rules: Rule[] = [];
   const indicators = new IndicatorSet();
   const indicatorSources: LoadResult['indicatorSources'] = [];
+  // Sigma correlations wait for every Sigma rule of every source, which they name by id or name.
+  const correlations: RuleCandidate[] = [];
+  const sigmaRules: SigmaBaseRule[] = [];
   let index = 0;
   collected.forEach((source, i) => {
     diagnostics.push(...source.diagnostics);
@@ -64,13 +69,32 @@ export function loadRules(sources: RuleSource[], options: LoadOptions = {}): Loa
         diagnostics.push(duplicate);
         continue;
       }
+      if (candidate.kind === 'sigma-correlation') {
+        correlations.push(candidate);
+        continue;
+      }
       const compiled = compileGuarded(candidate, diagnostics, options, blocks);
       if (compiled?.kind === 'rule') rules.push(compiled.rule);
+      if (compiled?.kind === 'rule' && candidate.kind === 'sigma')
+        sigmaRules.push({
+          rule: compiled.rule,
+          ...(typeof candidate.value.name === 'string' ? { name: candidate.value.name } : {}),
+        });
       else if (compiled?.kind === 'indicator') indicators.addObservation(compiled.record, compiled.observation);
     }
     if (indicators.size > indicatorsBefore)
       indicatorSources.push({ file: (sources[i] as RuleSource).file, indicators: indicators.size - indicatorsBefore });
   });
+  if (correlations.length > 0)
+    rules.push(
+      ...compileSigmaCorrelations(
+        correlations,
+        sigmaRules,
+        all.filter((c) => c.kind === 'sigma'),
+        diagnostics,
+        { taxonomy: options.sigmaTaxonomy ?? builtinSigmaTaxonomy },
+      ),
+    );
   // Shared exceptions, once every rule is known (#14.5).
   const exceptions = applyExceptions(
     collected.flatMap((c) => c.exceptions),

@@ -98,6 +98,11 @@ export interface SigmaMetadata {
   unmappedFields: string[];
   /** The comparisons of the pattern that compare case-sensitively (`|cased`, regexes without `i`), by index. */
   caseSensitiveComparisons: number[];
+  // Sigma correlations (src/rules/sigma/correlation.ts)
+  /** For a correlation rule: its type, the ids of the rules it correlates, its timespan. */
+  correlation?: { type: string; rules: string[]; timespanSeconds: number };
+  /** For a rule a correlation names: those correlations' ids (with `generate: false` the rule is disabled). */
+  correlatedBy?: string[];
 }
 
 export interface RuleSpec {

@@ -38,6 +38,18 @@ const sigma = (selection: string, condition = 'selection', head = 'status: test'
     '',
   ].join('\n');
 
+/** The Sigma rule above (named `base`) and a correlation of it with these `correlation:` lines. */
+const correlation = (lines: string[]): string =>
+  [
+    sigma('{ CommandLine: x }').replace('title: t\n', 'title: t\nname: base\n'),
+    '---',
+    'title: c',
+    'id: 5b0c3c1e-0000-4000-8000-0000000000c1',
+    'correlation:',
+    ...lines.map((line) => `    ${line}`),
+    '',
+  ].join('\n');
+
 /** One rule source per code that makes loading report it. */
 const FIXTURES: Record<RuleLoadCode, () => Diagnostic[]> = {
   'rule-file-missing': () => loadRulesFromPaths([join(dir, 'nowhere.yaml')]).diagnostics,
@@ -119,6 +131,12 @@ const FIXTURES: Record<RuleLoadCode, () => Diagnostic[]> = {
     // A taxonomy without a raw-field fallback (the built-in one always has one).
     load(sigma('{ CommandLine: x }'), { sigmaTaxonomy: { ...builtinSigmaTaxonomy, field: () => undefined } }),
   'sigma-empty-detection': () => load(sigma('{ CommandLine: [] }')),
+  // Sigma correlations
+  'sigma-correlation-shape': () => load(correlation(['type: event_count', 'rules: [base]', 'condition: { gte: 2 }'])),
+  'sigma-correlation-rule': () =>
+    load(correlation(['type: event_count', 'rules: [nothing]', 'timespan: 5m', 'condition: { gte: 2 }'])),
+  'sigma-correlation-unsupported': () =>
+    load(correlation(['type: event_count', 'rules: [base]', 'timespan: 5m', 'condition: { neq: 2 }'])),
   // lists, macros and shared exceptions (#14.2, #14.5)
   'bad-block-definition': () => load('lists:\n  empty: []\n'),
   'duplicate-block-name': () => load('lists:\n  apps: [a]\nmacros:\n  apps: "process:name = \'a\'"\n'),
