@@ -3,6 +3,7 @@
  * to each, retried with backoff and dead-lettered on its own: a failing output never holds up another, and it runs
  * after the alert queue, so it never holds up detection or its state commit either.
  */
+import { StixflowBaseError } from '../errors.js';
 import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { MessageSink } from '../queue/types.js';
 import { backoffDelayMs, DEFAULT_RETRY_POLICY, type RetryPolicy } from '../queue/retry.js';
@@ -23,10 +24,9 @@ import {
 
 // ------------------------------------------------------------------------------------------------- configuration
 
-export class OutputConfigError extends Error {
+export class OutputConfigError extends StixflowBaseError {
   constructor(problems: string[]) {
     super(`invalid outputs configuration:\n  - ${problems.join('\n  - ')}`);
-    this.name = 'OutputConfigError';
   }
 }
 
