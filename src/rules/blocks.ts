@@ -10,6 +10,7 @@
  * Why `$`: the STIX patterning grammar has no `$` outside a quoted string, so `$office_apps`
  * can never be read as STIX, and the scanner skips quoted strings (`'$HOME'` stays a string).
  */
+import { isRecord } from '../util/records.js';
 import { closest } from 'fastest-levenshtein';
 import type { Diagnostic, SourceLocation } from '../errors.js';
 import { parsePattern } from '../pattern/parse.js';
@@ -73,10 +74,6 @@ export class BlockDefinition {
   location(): SourceLocation {
     return { file: this.file, ...this.position };
   }
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /** A STIX string literal: `'` and `\` escaped with a backslash. */

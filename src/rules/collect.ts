@@ -4,6 +4,7 @@
  * candidate of every source (rules and indicator feeds alike) before anything is compiled: the
  * first definition of an id takes it, later ones are reported at their place, naming the first.
  */
+import { isRecord } from '../util/records.js';
 import type { Diagnostic } from '../errors.js';
 import { SEVERITIES } from './model.js';
 import { ruleDiagnostic } from './diagnostics.js';
@@ -189,10 +190,6 @@ class SigmaDocuments {
     out.candidates.push(new RuleCandidate('sigma', merged, document, []));
     return true;
   }
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /** A top-level mapping holding lists, macros or exceptions (and maybe no rules). */

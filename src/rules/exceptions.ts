@@ -6,6 +6,7 @@
  * `stixflow test`). An expired exception is a warning and applies nowhere; one that selects no
  * loaded rule is a warning.
  */
+import { isRecord } from '../util/records.js';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import type { Diagnostic } from '../errors.js';
 import { satisfiabilityDiagnostics } from '../generate/unsat.js';
@@ -66,10 +67,6 @@ export class ExceptionCandidate {
   describePlace(): string {
     return `${this.file}:${this.position.line}`;
   }
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /** The entries of a document's `exceptions:`; those that do not fit the schema are `bad-exception`. */

@@ -6,6 +6,8 @@
  * suppression, explain, emit and the alert path of every other rule. Metadata goes to the
  * rule's fields and its `sigma` block; problems are diagnostics at their place in the file.
  */
+import { isRecord } from '../../util/records.js';
+import { strings, text } from './yaml-values.js';
 import type { Diagnostic } from '../../errors.js';
 import { checkPattern } from '../../pattern/compile.js';
 import { satisfiabilityDiagnostics } from '../../generate/unsat.js';
@@ -24,18 +26,6 @@ export interface SigmaCompileOptions {
 
 /** Statuses whose rules are reported and not run. */
 const NOT_RUN_STATUSES = new Set(['deprecated', 'unsupported']);
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-const text = (value: unknown): string | undefined =>
-  typeof value === 'string' ? value : value instanceof Date ? value.toISOString().slice(0, 10) : undefined;
-
-function strings(value: unknown): string[] {
-  if (typeof value === 'string') return [value];
-  return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : [];
-}
 
 /** The logsource as the taxonomy reads it: the three keys, lower-cased. */
 export function readLogsource(value: Record<string, unknown>): SigmaLogsource {

@@ -14,6 +14,8 @@
  * loaded disabled (`enabled: false`, `sigma.correlatedBy` says why), unless some correlation that
  * names it says `generate: true`.
  */
+import { isRecord } from '../../util/records.js';
+import { strings, text } from './yaml-values.js';
 import type { Diagnostic } from '../../errors.js';
 import { comparisonLeaves, observationLeaves } from '../../pattern/ast.js';
 import { checkPattern, type CompiledPattern } from '../../pattern/compile.js';
@@ -49,18 +51,6 @@ export interface SigmaBaseRule {
 
 export interface CorrelationOptions {
   taxonomy: SigmaTaxonomy;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-const text = (value: unknown): string | undefined =>
-  typeof value === 'string' ? value : value instanceof Date ? value.toISOString().slice(0, 10) : undefined;
-
-function strings(value: unknown): string[] {
-  if (typeof value === 'string') return [value];
-  return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : [];
 }
 
 const CONDITION_BOUNDS = ['gt', 'gte', 'lt', 'lte', 'eq'] as const;

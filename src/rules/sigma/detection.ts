@@ -4,6 +4,7 @@
  * SigmaTaxonomy; values and modifiers through ./values.ts; the condition through ./condition.ts.
  * What STIX cannot say is a problem naming the construct, never a pattern that says something else.
  */
+import { isRecord } from '../../util/records.js';
 import { StixflowBaseError } from '../../errors.js';
 import type { ComparisonExpression, ComparisonLeaf, Literal, ObjectPath } from '../../pattern/ast.js';
 import { comparisonLeaves } from '../../pattern/ast.js';
@@ -496,10 +497,6 @@ function compileFieldItem(key: string, raw: unknown, path: ValuePath, context: C
     'or',
     paths.map((p) => onPath(p, tests, all)),
   );
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /**
