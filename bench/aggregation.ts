@@ -1,6 +1,6 @@
 /**
- * Aggregation rule kinds (threshold count, threshold sum, distinct_count, outliers, new_terms), one rule of
- * each on a workload where 10 % of events are selected (sign-in failures among successes, from
+ * Aggregation rule kinds (threshold count, threshold sum, distinct_count, outliers, new_terms, risk), one
+ * rule of each (risk: a risk rule over the alerts of five stateless rules that carry a risk) on a workload where 10 % of events are selected (sign-in failures among successes, from
  * 200 sources, each mostly against twenty accounts of 2,000): events per second with in-memory state (beside
  * JSON.parse of the same events' text), DynamoDB writes per event against the emulator by batch
  * size, and bytes of stored state per group.
@@ -21,12 +21,22 @@ const KINDS: Record<string, string> = {
   distinct_count: `kind: distinct_count\n  distinct: x-auth:user\n  window: 10m\n  condition: { gte: 8 }`,
   outliers: `kind: outliers\n  bucket: 1m\n  history: 30m\n  deviation: 5\n  min_buckets: 10`,
   new_terms: `kind: new_terms\n  terms: x-auth:user\n  history: 14d\n  learning: 10m\n  min_group_events: 10`,
+  risk: `kind: risk\n  window: 10m\n  condition: { gte: 45 }`,
 };
 
+/** The risk kind's contributors: five stateless rules, each on the failures of a fifth of the accounts. */
+const RISK_CONTRIBUTORS = [0, 1, 2, 3, 4]
+  .map(
+    (d) =>
+      `- id: contributor-${d}\n  name: contributor ${d}\n  severity: low\n  risk: 15\n  pattern: "[x-auth:outcome = 'failure' AND (x-auth:user LIKE '%${d}' OR x-auth:user LIKE '%${d + 5}')]"\n`,
+  )
+  .join('');
+
 function ruleOf(kind: string): Rule[] {
-  const text = `- id: bench\n  name: bench\n  severity: low\n  select: "${SELECT}"\n  group_by: x-auth:src\n  ${KINDS[kind] as string}\n`;
+  const select = kind === 'risk' ? '[x-stixflow-alert:risk > 0]' : SELECT;
+  const text = `${kind === 'risk' ? RISK_CONTRIBUTORS : ''}- id: bench\n  name: bench\n  severity: low\n  select: "${select}"\n  group_by: x-auth:src\n  ${KINDS[kind] as string}\n`;
   const loaded = loadRules([{ file: 'bench.yaml', text }]);
-  if (loaded.rules.length !== 1) throw new Error(JSON.stringify(loaded.diagnostics));
+  if (loaded.rules.length !== (kind === 'risk' ? 6 : 1)) throw new Error(JSON.stringify(loaded.diagnostics));
   return loaded.rules;
 }
 

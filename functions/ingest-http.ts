@@ -2,7 +2,7 @@
  * POST /events on the HTTP API (payload v2): one JSON event, a JSON array or NDJSON, whatever
  * the content type. The tenant comes from the authoriser context, never from the body.
  *
- *   202 { accepted, alerts, alertIds,
+ *   202 { accepted, alerts, alertIds (the first MAX_LISTED_ALERT_IDS, 1,000; alertIdsOmitted: the rest),
  *         rejected, rejections: [{ index, code, reason }], rejectionCodes: { code: count },
  *         late, lateEvents: [{ index, ruleId, groupKey, lagSeconds }],
  *         errors, errorEvents: [{ index, ruleId, code }], valuesCut }
@@ -33,6 +33,9 @@ import {
   sharedRuntime,
   type HandlerRuntime,
 } from './runtime.js';
+
+/** Alert ids a 202 lists at most (the `alerts` count is the total). */
+export const MAX_LISTED_ALERT_IDS = 1000;
 
 const RETRY_AFTER_SECONDS = '1';
 
@@ -95,7 +98,11 @@ export function createIngestHttpHandler(getRuntime: () => HandlerRuntime) {
       const summary = {
         accepted: outcome.accepted,
         alerts: outcome.alertIds.length,
-        alertIds: outcome.alertIds,
+        // Bounded, so a body that raises many alerts cannot push the response past the Lambda limit.
+        alertIds: outcome.alertIds.slice(0, MAX_LISTED_ALERT_IDS),
+        ...(outcome.alertIds.length > MAX_LISTED_ALERT_IDS
+          ? { alertIdsOmitted: outcome.alertIds.length - MAX_LISTED_ALERT_IDS }
+          : {}),
         ...eventReport(outcome),
         // LIKE / MATCHES saw only the first MAX_SEARCHED_LENGTH characters of this many values.
         valuesCut: outcome.result?.valuesCut ?? 0,

@@ -33,6 +33,7 @@ import {
   type DistinctCountAggregation,
   type NewTermsAggregation,
   type OutliersAggregation,
+  type RiskAggregation,
   type ThresholdAggregation,
 } from '../rules/aggregation.js';
 import type { Rule } from '../rules/model.js';
@@ -45,8 +46,10 @@ import {
   emptyAggregationState,
   type AggregationState,
   type KnownTerm,
+  type RiskContributor,
   type WindowSlot,
 } from './aggregation-state.js';
+import { contributionOf } from './risk-input.js';
 import type { Explanation } from './explain.js';
 import { compileGroupKey } from './grouping.js';
 import { CompiledPatternRules, excludedBy, fingerprint, type PatternRule } from './pattern-kind.js';
@@ -66,6 +69,8 @@ import type { Current } from './state-repository.js';
 
 /** Event ids kept per slot for the alert, and distinct values or terms an alert shows. */
 const IDS_PER_SLOT = 5;
+/** Alert ids a risk alert lists per contributing rule. */
+const ALERTS_PER_CONTRIBUTOR = 5;
 const MAX_ALERT_IDS = 50;
 const SAMPLE_VALUES = 10;
 /** Terms kept per group (least recently seen evicted first); a value's text is bounded too. */
@@ -154,6 +159,7 @@ interface WindowValue {
   last: number;
   ids: string[];
   distinct?: { count: number; estimated: boolean; sample: unknown[] };
+  contributors?: RiskContributor[];
 }
 
 /** What each kind does with a taken hit, after the batch, and for `explain`. */
@@ -173,7 +179,7 @@ class WindowedLogic implements KindLogic {
   private readonly readTerm: ((o: PreparedObservation) => string | undefined) | undefined;
 
   constructor(
-    readonly aggregation: ThresholdAggregation | DistinctCountAggregation,
+    readonly aggregation: ThresholdAggregation | DistinctCountAggregation | RiskAggregation,
     readonly lateness: number,
   ) {
     this.window = aggregation.windowSeconds * 1e6;
@@ -212,6 +218,7 @@ class WindowedLogic implements KindLogic {
       }
     }
     if (this.readTerm) this.addDistinct(slot, this.readTerm(o));
+    if (this.aggregation.kind === 'risk') addContribution(slot, hit);
     if (!this.eager) return;
     const decided = new Set(pass.state.decided);
     for (let s = start - (this.hops - 1) * this.hop; s <= start; s += this.hop) {
@@ -265,6 +272,22 @@ class WindowedLogic implements KindLogic {
     }
     for (const s of inWindow) for (const v of s.values ?? []) exact.add(v);
     const aggregation = this.aggregation;
+    if (aggregation.kind === 'risk') {
+      // Each rule counts once in a window, however often it fired: its highest risk.
+      const byRule = new Map<string, RiskContributor>();
+      for (const s of inWindow)
+        for (const c of s.contributors ?? []) {
+          const seen = byRule.get(c.ruleId);
+          if (seen === undefined) byRule.set(c.ruleId, { ...c, alerts: [...c.alerts] });
+          else {
+            seen.risk = Math.max(seen.risk, c.risk);
+            for (const a of c.alerts)
+              if (seen.alerts.length < ALERTS_PER_CONTRIBUTOR && !seen.alerts.includes(a)) seen.alerts.push(a);
+          }
+        }
+      const contributors = [...byRule.values()].sort((a, b) => b.risk - a.risk || (a.ruleId < b.ruleId ? -1 : 1));
+      return { value: contributors.reduce((total, c) => total + c.risk, 0), events, first, last, ids, contributors };
+    }
     if (aggregation.kind === 'distinct_count') {
       if (sketch) for (const v of exact) sketch.add(v);
       const count = sketch ? Math.max(sketch.estimate(), exact.size) : exact.size;
@@ -295,7 +318,9 @@ class WindowedLogic implements KindLogic {
             measure: aggregation.measure.of,
             ...(aggregation.measure.of !== 'count' ? { path: aggregation.measure.path.text } : {}),
           }
-        : { paths: aggregation.paths.map((p) => p.text) }),
+        : aggregation.kind === 'risk'
+          ? { measure: 'risk of the distinct rules that fired' }
+          : { paths: aggregation.paths.map((p) => p.text) }),
       value: value.value,
       condition: describeCondition(aggregation.condition),
       events: value.events,
@@ -313,6 +338,16 @@ class WindowedLogic implements KindLogic {
               ...(value.distinct.estimated ? { relativeError: SKETCH_RELATIVE_ERROR } : {}),
               sample: value.distinct.sample,
             },
+          }
+        : {}),
+      ...(value.contributors
+        ? {
+            contributors: value.contributors.map((c) => ({
+              ruleId: c.ruleId,
+              ruleName: c.ruleName,
+              risk: c.risk,
+              alerts: c.alerts,
+            })),
           }
         : {}),
       decided: hit ? 'when the condition first held' : 'when the window closed',
@@ -367,6 +402,7 @@ class WindowedLogic implements KindLogic {
           ? { sum: s.sum, max: s.max }
           : {}),
         ...(s.values ? { distinct: s.sketch ? s.sketch.estimate() : s.values.length, sketched: !!s.sketch } : {}),
+        ...(s.contributors ? { contributors: s.contributors.map((c) => ({ ruleId: c.ruleId, risk: c.risk })) } : {}),
       })),
       windows: open.map((s) => ({
         start: formatStixTimestamp(s),
@@ -594,6 +630,26 @@ class OutliersLogic implements KindLogic {
       ...(newest ? { baselineOfNewest: this.baseline(state, newest.start) } : {}),
       judgedBefore: Number.isFinite(state.closedBefore) ? formatStixTimestamp(state.closedBefore) : undefined,
     };
+  }
+}
+
+/** Adds the alert a risk rule's hit stands for to its slot: its rule once, a few of its alert ids. */
+function addContribution(slot: WindowSlot, hit: Hit): void {
+  const contribution = contributionOf(hit.input);
+  if (contribution === undefined) return;
+  const contributors = (slot.contributors ??= []);
+  const seen = contributors.find((c) => c.ruleId === contribution.ruleId);
+  if (seen === undefined)
+    contributors.push({
+      ruleId: contribution.ruleId,
+      ruleName: contribution.ruleName,
+      risk: contribution.risk,
+      alerts: [contribution.alertId],
+    });
+  else {
+    seen.risk = Math.max(seen.risk, contribution.risk);
+    if (seen.alerts.length < ALERTS_PER_CONTRIBUTOR && !seen.alerts.includes(contribution.alertId))
+      seen.alerts.push(contribution.alertId);
   }
 }
 

@@ -30,6 +30,17 @@ export interface WindowSlot {
   sketch?: DistinctSketch;
   /** A few of its events' observed-data ids, for the alert. */
   ids: string[];
+  /** risk rules: each contributing rule once, with its risk and a few of its alerts' ids. */
+  contributors?: RiskContributor[];
+}
+
+/** A rule that fired for a risk rule's entity within a slot. */
+export interface RiskContributor {
+  ruleId: string;
+  ruleName: string;
+  risk: number;
+  /** Ids of its alerts in the slot, at most a few (the first ones by event time). */
+  alerts: string[];
 }
 
 export interface KnownTerm {
@@ -77,12 +88,27 @@ export function emptyAggregationState(): AggregationState {
 
 /**
  * Format 1, one JSON object marked `"aggregation":1`: slots are
- * `[start, count, sum, max|null, first, last, ids, values|null, sketch|null]` (a sketch as the
- * base64 of its registers), terms `[term, first, last]`; infinities are null.
+ * `[start, count, sum, max|null, first, last, ids, values|null, sketch|null, contributors?]` (a
+ * sketch as the base64 of its registers; contributors `[ruleId, ruleName, risk, alertIds]`, risk
+ * rules only, absent from the items of the other kinds), terms `[term, first, last]`; infinities are null.
  */
 export const AGGREGATION_STATE_FORMAT = 1;
 
-type StoredSlot = [number, number, number, number | null, number, number, string[], string[] | null, string | null];
+type StoredContributor = [string, string, number, string[]];
+type StoredSlot =
+  | [number, number, number, number | null, number, number, string[], string[] | null, string | null]
+  | [
+      number,
+      number,
+      number,
+      number | null,
+      number,
+      number,
+      string[],
+      string[] | null,
+      string | null,
+      StoredContributor[],
+    ];
 
 interface StoredAggregationState {
   aggregation: number;
@@ -107,17 +133,22 @@ export function encodeAggregationState(state: AggregationState): string {
     ...(state.definition !== undefined ? { definition: state.definition } : {}),
     watermark: finiteOrNull(state.watermark),
     recent: state.recent,
-    slots: state.slots.map((s) => [
-      s.start,
-      s.count,
-      s.sum,
-      s.max,
-      s.first,
-      s.last,
-      s.ids,
-      s.values ?? null,
-      s.sketch ? s.sketch.encode() : null,
-    ]),
+    slots: state.slots.map((s): StoredSlot => {
+      const head = [
+        s.start,
+        s.count,
+        s.sum,
+        s.max,
+        s.first,
+        s.last,
+        s.ids,
+        s.values ?? null,
+        s.sketch ? s.sketch.encode() : null,
+      ] as const;
+      return s.contributors
+        ? [...head, s.contributors.map((c): StoredContributor => [c.ruleId, c.ruleName, c.risk, c.alerts])]
+        : [...head];
+    }),
     decided: state.decided,
     closedBefore: finiteOrNull(state.closedBefore),
     terms: state.terms.map((t) => [t.term, t.first, t.last]),
@@ -162,6 +193,11 @@ export function decodeAggregationState(text: string): AggregationState {
       const sketch = DistinctSketch.decode(s[8]);
       if (!sketch) throw new StateCorruptError('a stored aggregation state holds a malformed sketch');
       slot.sketch = sketch;
+    }
+    const contributors = s[9];
+    if (contributors !== undefined) {
+      if (!Array.isArray(contributors)) throw new StateCorruptError('a stored risk slot has malformed contributors');
+      slot.contributors = contributors.map(([ruleId, ruleName, risk, alerts]) => ({ ruleId, ruleName, risk, alerts }));
     }
     return slot;
   });

@@ -59,7 +59,7 @@ export interface Alert {
  * that kind measured, as src/engine/aggregation-kind.ts writes it.
  */
 export interface AlertAggregate {
-  kind: 'threshold' | 'distinct_count' | 'new_terms' | 'outliers';
+  kind: 'threshold' | 'distinct_count' | 'new_terms' | 'outliers' | 'risk';
   [detail: string]: unknown;
 }
 

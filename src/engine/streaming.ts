@@ -36,6 +36,7 @@ import type {
   LateEvent,
   StateFit,
 } from './rule-kind.js';
+import { riskInputOf } from './risk-input.js';
 import { StateRepository, stateKeyOf, type Current, type Step } from './state-repository.js';
 import type { GroupState } from './group-state.js';
 
@@ -110,6 +111,7 @@ export class StreamingEngine {
   private readonly repository: StateRepository;
   private readonly now: Clock;
   private readonly aggregations: CompiledAggregationRules;
+  private readonly risks: CompiledAggregationRules;
   private readonly ruleById = new Map<string, PatternRule | AggregationRule>();
 
   constructor(options: StreamingEngineOptions) {
@@ -127,13 +129,19 @@ export class StreamingEngine {
       options.rules.filter((r) => r.aggregation === undefined),
       kindOptions,
     );
-    this.aggregations = new CompiledAggregationRules(options.rules, kindOptions);
+    // Risk rules take the alerts of the other rules, in a second stage of each batch.
+    const isRisk = (r: { aggregation?: { kind: string } }): boolean => r.aggregation?.kind === 'risk';
+    this.aggregations = new CompiledAggregationRules(
+      options.rules.filter((r) => !isRisk(r)),
+      kindOptions,
+    );
+    this.risks = new CompiledAggregationRules(options.rules.filter(isRisk), kindOptions);
     this.kinds = [
       ...(options.indicators ? [new CompiledIndicators(options.indicators)] : []),
       this.patterns,
       this.aggregations,
     ];
-    for (const compiled of [...this.patterns.rules, ...this.aggregations.rules])
+    for (const compiled of [...this.patterns.rules, ...this.aggregations.rules, ...this.risks.rules])
       this.ruleById.set(compiled.rule.id, compiled);
   }
 
@@ -147,6 +155,7 @@ export class StreamingEngine {
     return [
       ...this.patterns.rules.filter((r) => !r.stateless).map((r) => r.rule.id),
       ...this.aggregations.rules.map((r) => r.rule.id),
+      ...this.risks.rules.map((r) => r.rule.id),
     ];
   }
 
@@ -179,8 +188,44 @@ export class StreamingEngine {
       evictions: [],
     };
     if (matched.groups.length > 0) await this.correlateGroups(matched.groups, result);
+    if (this.risks.rules.length > 0) await this.scoreRisk(inputs, result, defaultTenant);
     for (const i of inputs) result.stats.valuesCut += i.observation.valuesCut ?? 0;
     return result;
+  }
+
+  /**
+   * The risk stage: the batch's alerts (raised now or sent again) of rules that carry a `risk`
+   * go, as events, to the risk rules, through the same matcher and state repository. Their
+   * diagnostics and counters name the batch event that completed the alert where it is in the
+   * batch (an alert sent again from an outbox may complete none: the first event then).
+   */
+  private async scoreRisk(inputs: EventInput[], out: BatchResult, defaultTenant: string): Promise<void> {
+    const feeding: { alert: Alert; risk: number }[] = [];
+    for (const alert of out.alerts) {
+      const risk = this.ruleById.get(alert.ruleId)?.rule.risk;
+      if (risk !== undefined && risk > 0) feeding.push({ alert, risk });
+    }
+    if (feeding.length === 0) return;
+    const indexOfEvent = new Map<string, number>();
+    inputs.forEach((input, i) => indexOfEvent.set(eventIdOf(input), i));
+    const origin = feeding.map(({ alert }) => {
+      for (let i = alert.observedDataIds.length - 1; i >= 0; i--) {
+        const index = indexOfEvent.get(alert.observedDataIds[i] as string);
+        if (index !== undefined) return index;
+      }
+      return 0;
+    });
+    const riskInputs = feeding.map(({ alert, risk }) => riskInputOf(alert, risk));
+    const matched = matchBatch([this.risks], riskInputs, defaultTenant, this.now);
+    const inBatch = <T extends { eventIndex?: number }>(item: T): T =>
+      item.eventIndex === undefined ? item : { ...item, eventIndex: origin[item.eventIndex] ?? 0 };
+    for (const group of matched.groups) group.hits = group.hits.map(inBatch);
+    out.alerts.push(...matched.alerts);
+    out.errors.push(...matched.errors.map(inBatch));
+    out.filtered.push(...matched.filtered.map(inBatch));
+    out.matched.push(...matched.matched.map(inBatch));
+    out.touched.push(...matched.groups.map((g) => g.key));
+    if (matched.groups.length > 0) await this.correlateGroups(matched.groups, out);
   }
 
   /** Correlates each touched group's hits against its stored state and publishes what was committed. */

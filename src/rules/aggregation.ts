@@ -1,6 +1,6 @@
 /**
- * The aggregation rule kinds of a rule file (issue #16): `threshold`, `distinct_count` and
- * `new_terms`. Such a rule selects its events with `select:` (one STIX observation expression,
+ * The aggregation rule kinds of a rule file (issue #16): `threshold`, `distinct_count`,
+ * `new_terms`, `outliers` and `risk`. Such a rule selects its events with `select:` (one STIX observation expression,
  * compiled like any pattern), partitions them by `group_by`, and says what to aggregate and when
  * to alert. This module is the model of those fields and their compile stage; the run-time side
  * is src/engine/aggregation-kind.ts. docs/rule-kinds.md explains each kind with a timeline.
@@ -14,7 +14,7 @@ import { Duration } from './duration.js';
 import type { ValuePath } from './read.js';
 
 /** The kinds a rule's `kind:` names; `pattern` (the default) is a STIX pattern rule. */
-export const AGGREGATION_KINDS = ['threshold', 'distinct_count', 'new_terms', 'outliers'] as const;
+export const AGGREGATION_KINDS = ['threshold', 'distinct_count', 'new_terms', 'outliers', 'risk'] as const;
 export type AggregationKindName = (typeof AGGREGATION_KINDS)[number];
 export const RULE_KINDS = ['pattern', ...AGGREGATION_KINDS] as const;
 
@@ -108,7 +108,20 @@ export interface OutliersAggregation {
   minBuckets: number;
 }
 
-export type Aggregation = ThresholdAggregation | DistinctCountAggregation | NewTermsAggregation | OutliersAggregation;
+/**
+ * risk: the rules whose alerts carry a `risk` contribute it to the entity (`group_by`, read on the
+ * alert's objects); a window alerts when the risk of the distinct rules that fired within it
+ * meets the condition. Its events are alerts (src/engine/risk-input.ts), selected by `select`.
+ */
+export interface RiskAggregation extends Windowed {
+  kind: 'risk';
+}
+
+export type Aggregation =
+  ThresholdAggregation | DistinctCountAggregation | NewTermsAggregation | OutliersAggregation | RiskAggregation;
+
+/** The highest `risk` a rule may carry. */
+export const MAX_RULE_RISK = 10_000;
 
 /** Buckets a baseline may hold at most (history / bucket). */
 export const MAX_BASELINE_BUCKETS = 1000;
@@ -120,6 +133,7 @@ const KIND_FIELDS: Record<AggregationKindName, { required: string[]; optional: s
   distinct_count: { required: ['window', 'condition', 'distinct'], optional: ['hop', 'exact_up_to'] },
   new_terms: { required: ['terms', 'history'], optional: ['learning', 'min_group_events'] },
   outliers: { required: ['bucket', 'history'], optional: ['sum', 'deviation', 'min_buckets'] },
+  risk: { required: ['window', 'condition'], optional: ['hop'] },
 };
 export const AGGREGATION_FIELDS = [
   'select',
@@ -166,6 +180,14 @@ export function compileAggregation(
       report('aggregation-field', [field], `'${field}' has no meaning for a ${kind} rule`);
   if (v.pattern !== undefined)
     report('aggregation-field', ['pattern'], `a ${kind} rule selects its events with 'select', not 'pattern'`);
+  if (kind === 'risk' && v.group_by === undefined)
+    report(
+      'aggregation-field',
+      [],
+      "a risk rule needs 'group_by': the entity (a path on the alerts' objects) whose risk it sums",
+    );
+  if (kind === 'risk' && v.risk !== undefined)
+    report('aggregation-field', ['risk'], 'a risk rule cannot carry a risk: its alerts do not feed risk rules');
   if (kind === 'threshold' && v.sum !== undefined && v.max !== undefined)
     report('aggregation-field', ['max'], "a threshold rule aggregates one of 'sum' or 'max', not both");
 
@@ -201,7 +223,7 @@ export function compileAggregation(
   }
   const windowSeconds = seconds('window') ?? 0;
   const hopSeconds = seconds('hop') ?? Math.max(1, Math.ceil(windowSeconds / 2));
-  if ((kind === 'threshold' || kind === 'distinct_count') && windowSeconds > 0) {
+  if ((kind === 'threshold' || kind === 'distinct_count' || kind === 'risk') && windowSeconds > 0) {
     if (hopSeconds > windowSeconds)
       report('aggregation-condition', ['hop'], `hop (${hopSeconds} s) is longer than the window (${windowSeconds} s)`);
     else if (windowSeconds % hopSeconds !== 0)
@@ -228,6 +250,8 @@ export function compileAggregation(
           ? { of: 'max', path: max[0] }
           : { of: 'count' };
     aggregation = { kind, windowSeconds, hopSeconds, condition, measure };
+  } else if (kind === 'risk') {
+    aggregation = { kind, windowSeconds, hopSeconds, condition };
   } else if (kind === 'distinct_count') {
     aggregation = {
       kind,

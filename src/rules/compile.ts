@@ -452,6 +452,7 @@ export function compileRule(
     ...alertContent,
     source: lazySource(candidate),
     ...(aggregation ? { aggregation } : {}),
+    ...(typeof v.risk === 'number' && aggregation?.kind !== 'risk' ? { risk: v.risk } : {}),
   };
 }
 

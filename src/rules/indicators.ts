@@ -7,10 +7,12 @@
  * observations or qualifiers are loaded as ordinary rules instead.
  */
 import type { Diagnostic } from '../errors.js';
-import { observationLeaves, type ComparisonExpression, type PatternAst } from '../pattern/ast.js';
+import { comparisonLeaves, observationLeaves, type ComparisonExpression, type PatternAst } from '../pattern/ast.js';
 import { compilePattern } from '../pattern/compile.js';
 import type { PreparedObservation } from '../pattern/observation.js';
+import { diagnosticAt, PatternDiagnosticCode } from '../pattern/diagnostics.js';
 import { parsePattern, type StixVersion } from '../pattern/parse.js';
+import { compileRegex } from '../pattern/regex.js';
 import { possibleRootTypes, validatePattern } from '../pattern/validate.js';
 import { RuleIndex } from './rule-index.js';
 import { StringPool } from '../util/string-pool.js';
@@ -121,9 +123,31 @@ export function indicatorObservation(ast: PatternAst): IndicatorObservation | 'r
   if (errors.length > 0) return errors;
   const leaf = observationLeaves(ast.root)[0];
   if (!leaf) return 'rule';
+  // Indicators compile when they first match: a regex the engine cannot run must be reported
+  // now, or the indicator would load and silently never match.
+  const regexErrors = regexDiagnostics(leaf.comparison);
+  if (regexErrors.length > 0) return regexErrors;
   const types = possibleRootTypes(leaf.comparison);
   if (types === 'any') return 'rule';
   return { comparison: leaf.comparison, rootTypes: [...types] };
+}
+
+function regexDiagnostics(comparison: ComparisonExpression): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  for (const leaf of comparisonLeaves(comparison)) {
+    if (leaf.kind !== 'comparison' || leaf.operator !== 'MATCHES' || leaf.value.type !== 'string') continue;
+    const compiled = compileRegex(leaf.value.value.normalize('NFC'));
+    if (!compiled.ok)
+      out.push(
+        diagnosticAt(
+          'error',
+          compiled.unsupported ? PatternDiagnosticCode.unsupportedRegex : PatternDiagnosticCode.badRegex,
+          compiled.message,
+          leaf.span,
+        ),
+      );
+  }
+  return out;
 }
 
 export class IndicatorSet {

@@ -79,6 +79,8 @@ export interface Rule {
    * `pattern` is then its `select` (the events it aggregates) and the engine runs it as its kind.
    */
   aggregation?: Aggregation;
+  /** What an alert of this rule adds to its entity's risk (risk rules, #16.5). */
+  risk?: number;
 }
 
 /** A Sigma rule's metadata, as written (tags, title, description and level go to the rule's own fields). */

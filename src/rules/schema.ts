@@ -3,7 +3,7 @@
  * identical) so that editors and CI can validate rule files without stixflow.
  */
 import { SEVERITIES } from './model.js';
-import { MAX_EXACT_UP_TO, MAX_TERM_PATHS, RULE_KINDS } from './aggregation.js';
+import { MAX_EXACT_UP_TO, MAX_RULE_RISK, MAX_TERM_PATHS, RULE_KINDS } from './aggregation.js';
 
 const DURATION = {
   oneOf: [
@@ -144,7 +144,15 @@ export const RULE_SCHEMA = {
     kind: {
       enum: [...RULE_KINDS],
       description:
-        'pattern (default): alert on a STIX pattern; threshold, distinct_count, new_terms: aggregate the events `select` picks, per group_by.',
+        'pattern (default): alert on a STIX pattern; threshold, distinct_count, new_terms, outliers: aggregate the events `select` picks, per group_by; risk: sum the risk of the distinct rules whose alerts `select` picks, per entity.',
+    },
+    // Risk (#16.5): what an alert of this rule adds to its entity's risk score (risk rules).
+    risk: {
+      type: 'number',
+      exclusiveMinimum: 0,
+      maximum: MAX_RULE_RISK,
+      description:
+        "What each alert of this rule adds to its entity's risk, once per rule per window (kind: risk rules sum it).",
     },
     select: {
       type: 'string',
@@ -153,7 +161,7 @@ export const RULE_SCHEMA = {
     },
     window: {
       ...DURATION,
-      description: 'threshold, distinct_count: the length of a window (event time), e.g. 10m.',
+      description: 'threshold, distinct_count, risk: the length of a window (event time), e.g. 10m.',
     },
     hop: {
       ...DURATION,

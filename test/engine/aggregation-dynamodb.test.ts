@@ -2,7 +2,7 @@
  * Aggregation state on the DynamoDB state store (dynalite on loopback): what a process
  * aggregated survives its restart (a new engine on the same table goes on from the stored
  * windows and terms), a redelivery to the restarted process counts nothing again, and a batch
- * writes each touched group once.
+ * writes each touched group once. A risk score collected by one process is completed by the next.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Alert } from '../../src/engine/alert.js';
@@ -110,5 +110,57 @@ describe('aggregation state on DynamoDB (dynalite)', () => {
     expect(again.stats.duplicates).toBe(18);
     const explained = await third.engine.explain('default', 'first-seen', '["alice"]');
     expect(explained.aggregate).toMatchObject({ knownTerms: 2, groupEvents: 3 });
+  });
+
+  it('keeps a risk score across a restart: the next process completes it, and counts no alert twice', async () => {
+    const tableName = 'risk-state';
+    await ensureStateTable(dynamo.client, tableName);
+    const riskRules = (): Rule[] => {
+      const loaded = loadRules([
+        {
+          file: 'risk.yaml',
+          text: `
+- id: shell
+  name: shell
+  severity: low
+  risk: 40
+  pattern: "[process:name = 'powershell.exe']"
+- id: dump
+  name: dump
+  severity: medium
+  risk: 70
+  pattern: "[process:name = 'procdump.exe']"
+- id: host-risk
+  name: host risk
+  severity: high
+  kind: risk
+  select: "[x-stixflow-alert:risk > 0]"
+  group_by: process:x_host
+  window: 1h
+  condition: 100
+`,
+        },
+      ]);
+      expect(loaded.diagnostics).toEqual([]);
+      return loaded.rules;
+    };
+    const processOn = (): StreamingEngine =>
+      new StreamingEngine({
+        rules: riskRules(),
+        store: new DynamoDbStateStore({ client: dynamo.client, tableName, now: () => NOW }),
+        latenessSeconds: 60,
+        now: () => NOW,
+      });
+    const proc = (id: string, second: number, name: string): EventInput =>
+      observed(id, second, { type: 'process', name, x_host: 'h1' }).input;
+    const before = await deliver(processOn(), [proc('p1', 0, 'powershell.exe')]);
+    expect(before.map((a) => a.ruleId)).toEqual(['shell']);
+    // A restarted process: the shell's 40 was stored; the same shell again adds nothing, the dump adds 70.
+    const after = await deliver(processOn(), [proc('p1', 0, 'powershell.exe'), proc('p2', 30, 'procdump.exe')]);
+    const risk = after.filter((a) => a.ruleId === 'host-risk');
+    expect(risk.map((a) => a.aggregate?.value)).toEqual([110, 110]);
+    expect(await deliver(processOn(), [proc('p2', 30, 'procdump.exe')])).toEqual([
+      expect.objectContaining({ ruleId: 'dump' }),
+    ]);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createIngestHttpHandler } from '../../functions/ingest-http.js';
+import { createIngestHttpHandler, MAX_LISTED_ALERT_IDS } from '../../functions/ingest-http.js';
 import {
   captureStdout,
   context,
@@ -282,6 +282,20 @@ describe('ingest-http response: bounded reports of rejected, late and failing ev
     expect(body.lateEvents).toEqual([
       { index: 2, ruleId: 'web-shell-then-callback', groupKey: '["web-1"]', lagSeconds: 3600 },
     ]);
+  });
+
+  it('lists at most MAX_LISTED_ALERT_IDS alert ids, counting the rest', async () => {
+    const { call, sink } = setup();
+    // Word launching PowerShell on 1,050 hosts: one alert each.
+    const lines = Array.from({ length: MAX_LISTED_ALERT_IDS + 50 }, (_, i) =>
+      JSON.stringify({ ...(JSON.parse(EXAMPLE_LINES[4] as string) as object), host: `desk-${i}` }),
+    );
+    const { status, body } = await call(httpEvent({ body: lines.join('\n') }));
+    expect(status).toBe(202);
+    expect(body.alerts).toBe(MAX_LISTED_ALERT_IDS + 50);
+    expect(body.alertIds).toHaveLength(MAX_LISTED_ALERT_IDS);
+    expect((body as Body & { alertIdsOmitted?: number }).alertIdsOmitted).toBe(50);
+    expect(sink.sent).toHaveLength(MAX_LISTED_ALERT_IDS + 50);
   });
 
   it('lists at most 100 late events and still counts them all', async () => {

@@ -134,4 +134,18 @@ describe('compileIndicator', () => {
     ).toMatchObject({ kind: 'indicator' });
     expect(kept.map((d) => [d.severity, d.code])).toEqual([['warning', 'unsatisfiable']]);
   });
+
+  it('refuses an indicator whose regex the engine cannot run, rather than loading one that never matches', () => {
+    const diagnostics: Diagnostic[] = [];
+    expect(compileIndicator(feed("[url:value MATCHES '^https?://(?<=evil)x']"), diagnostics)).toBeUndefined();
+    expect(compileIndicator(feed("[url:value MATCHES '^https?://(evil']"), diagnostics)).toBeUndefined();
+    expect(diagnostics.map((d) => [d.severity, d.code, d.file, d.ruleId])).toEqual([
+      ['error', 'unsupported-regex', 'feed.json', 'indicator--1'],
+      ['error', 'bad-regex', 'feed.json', 'indicator--1'],
+    ]);
+    expect(diagnostics[0]?.message).toMatch(/lookbehind/);
+    expect(compileIndicator(feed("[url:value MATCHES '^https?://evil\\\\.example/']"), [])).toMatchObject({
+      kind: 'indicator',
+    });
+  });
 });
