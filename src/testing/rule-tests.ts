@@ -215,9 +215,10 @@ async function countAlerts(
   events: unknown[],
   tenant: string,
   normaliser: Normaliser,
+  contributors: Rule[],
 ): Promise<{ alerts: number; problems: Diagnostic[]; counts: PipelineCounts }> {
   const detector = new Detector({
-    rules: [rule],
+    rules: [rule, ...contributors],
     store: new InMemoryStateStore(),
     normaliser,
     engine: { latenessSeconds: 365 * 86_400 },
@@ -243,7 +244,10 @@ export async function runRuleTests(
 ): Promise<RuleTestResult[]> {
   const results: RuleTestResult[] = [];
   const normaliser = createNormaliser();
+  // A risk rule takes the alerts of the rules that carry a risk: its tests run them beside it.
+  const riskCarrying = rules.filter((r) => r.risk !== undefined);
   for (const rule of rules) {
+    const contributors = rule.aggregation?.kind === 'risk' ? riskCarrying : [];
     const file = rule.source?.file;
     const base = { ruleId: rule.id, ...(file ? { file } : {}) };
     const tests = writtenTests(rule);
@@ -260,7 +264,7 @@ export async function runRuleTests(
         });
         continue;
       }
-      const { alerts, problems, counts } = await countAlerts(rule, test.events, test.tenant, normaliser);
+      const { alerts, problems, counts } = await countAlerts(rule, test.events, test.tenant, normaliser, contributors);
       const ok = 'alerts' in test.expect ? alerts === test.expect.alerts : alerts >= test.expect.atLeast;
       const expected =
         'alerts' in test.expect
@@ -318,7 +322,7 @@ export async function runRuleTests(
     const started = performance.now();
     try {
       const [positive] = generateEvents(rule.pattern, { count: 1, seed: options.seed ?? 1 });
-      const { alerts, problems, counts } = await countAlerts(bare, positive ?? [], 'default', normaliser);
+      const { alerts, problems, counts } = await countAlerts(bare, positive ?? [], 'default', normaliser, []);
       const explained = (): string =>
         [
           ...problems.map((p) => `event ${p.eventIndex}: ${p.message}`),
@@ -334,7 +338,7 @@ export async function runRuleTests(
       });
       for (const miss of generateEvents(rule.pattern, { count: 1, seed: options.seed ?? 1, miss: true })) {
         const t = performance.now();
-        const { alerts: missAlerts } = await countAlerts(bare, miss.events, 'default', normaliser);
+        const { alerts: missAlerts } = await countAlerts(bare, miss.events, 'default', normaliser, []);
         results.push({
           ...base,
           name: `near miss stays quiet: ${miss.description}`,

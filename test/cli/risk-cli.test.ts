@@ -2,7 +2,8 @@
  * A risk score through `stixflow run` on real-shaped data (test/fixtures/risk): Windows 4688
  * process creations on two hosts. Three rules that carry a risk fire on fin-ws-07 (an encoded
  * PowerShell, whoami twice, an LSASS MiniDump through comsvcs.dll) and two on hr-ws-02; the risk
- * rule alerts for the host whose distinct rules reach 80 within an hour, listing them.
+ * rule alerts for the host whose distinct rules reach 80 within an hour, listing them; `stixflow
+ * test` runs the risk rule's written tests with the rules that carry a risk.
  */
 import { describe, expect, it } from 'vitest';
 import { runCli } from './run-cli.js';
@@ -53,5 +54,13 @@ describe('stixflow run with a risk rule', () => {
       ['encoded-powershell', 30, ['encoded-powershell']],
       ['whoami-discovery', 20, ['whoami-discovery', 'whoami-discovery']],
     ]);
+  });
+
+  it("runs a risk rule's written tests with the rules that carry a risk beside it", async () => {
+    const { code, out } = await runCli(['test', `${FIXTURES}/attack-chain.rules.yaml`]);
+    expect(out).toMatch(/PASS host-risk › three detections on one host within the hour reach 80/);
+    expect(out).toMatch(/PASS host-risk › whoami and an encoded PowerShell \(50\) stay below 80/);
+    expect(out).toMatch(/4 rules: 10 passed, 0 failed/);
+    expect(code).toBe(0);
   });
 });
