@@ -274,18 +274,9 @@ class WindowedLogic implements KindLogic {
     const aggregation = this.aggregation;
     if (aggregation.kind === 'risk') {
       // Each rule counts once in a window, however often it fired: its highest risk.
-      const byRule = new Map<string, RiskContributor>();
-      for (const s of inWindow)
-        for (const c of s.contributors ?? []) {
-          const seen = byRule.get(c.ruleId);
-          if (seen === undefined) byRule.set(c.ruleId, { ...c, alerts: [...c.alerts] });
-          else {
-            seen.risk = Math.max(seen.risk, c.risk);
-            for (const a of c.alerts)
-              if (seen.alerts.length < ALERTS_PER_CONTRIBUTOR && !seen.alerts.includes(a)) seen.alerts.push(a);
-          }
-        }
-      const contributors = [...byRule.values()].sort((a, b) => b.risk - a.risk || (a.ruleId < b.ruleId ? -1 : 1));
+      const merged: RiskContributor[] = [];
+      for (const s of inWindow) for (const c of s.contributors ?? []) mergeContributor(merged, c);
+      const contributors = merged.sort((a, b) => b.risk - a.risk || (a.ruleId < b.ruleId ? -1 : 1));
       return { value: contributors.reduce((total, c) => total + c.risk, 0), events, first, last, ids, contributors };
     }
     if (aggregation.kind === 'distinct_count') {
@@ -637,20 +628,24 @@ class OutliersLogic implements KindLogic {
 function addContribution(slot: WindowSlot, hit: Hit): void {
   const contribution = contributionOf(hit.input);
   if (contribution === undefined) return;
-  const contributors = (slot.contributors ??= []);
-  const seen = contributors.find((c) => c.ruleId === contribution.ruleId);
-  if (seen === undefined)
-    contributors.push({
-      ruleId: contribution.ruleId,
-      ruleName: contribution.ruleName,
-      risk: contribution.risk,
-      alerts: [contribution.alertId],
-    });
-  else {
-    seen.risk = Math.max(seen.risk, contribution.risk);
-    if (seen.alerts.length < ALERTS_PER_CONTRIBUTOR && !seen.alerts.includes(contribution.alertId))
-      seen.alerts.push(contribution.alertId);
+  mergeContributor((slot.contributors ??= []), {
+    ruleId: contribution.ruleId,
+    ruleName: contribution.ruleName,
+    risk: contribution.risk,
+    alerts: [contribution.alertId],
+  });
+}
+
+/** Adds a contributor to a list in which each rule appears once: with its highest risk and a few of its alert ids. */
+function mergeContributor(contributors: RiskContributor[], added: RiskContributor): void {
+  const seen = contributors.find((c) => c.ruleId === added.ruleId);
+  if (seen === undefined) {
+    contributors.push({ ...added, alerts: added.alerts.slice(0, ALERTS_PER_CONTRIBUTOR) });
+    return;
   }
+  seen.risk = Math.max(seen.risk, added.risk);
+  for (const alert of added.alerts)
+    if (seen.alerts.length < ALERTS_PER_CONTRIBUTOR && !seen.alerts.includes(alert)) seen.alerts.push(alert);
 }
 
 function medianOf(values: number[]): number {
