@@ -13,6 +13,7 @@ import { builtinSigmaTaxonomy as taxonomy } from '../../src/rules/sigma/taxonomy
 import { WINDOWS_CATEGORIES, WINDOWS_FIELDS, WINDOWS_SERVICE_CHANNELS } from '../../src/rules/sigma/taxonomy-table.js';
 import type { FieldBinding, SigmaLogsource } from '../../src/rules/sigma/taxonomy-types.js';
 import type { ObservedEvent } from '../../src/stix/types.js';
+import { loadRules } from '../../src/rules/load.js';
 
 const FIXTURES = new URL('../fixtures/windows/', import.meta.url);
 const normaliser = createNormaliser({});
@@ -378,6 +379,77 @@ describe('Sigma taxonomy: products whose fields are their source fields', () => 
     expect(taxonomy.field({ product: 'linux', category: 'process_creation' }, 'Image')?.paths).toContain(
       'x-oca-event:process_ref.x_exe',
     );
+  });
+});
+
+describe('Sigma taxonomy: the names Sigma rules use for fields the sources name otherwise', () => {
+  /** Whether a Sigma rule (built-in taxonomy) raises on the raw event, through the real normaliser. */
+  function raises(logsource: string, selection: string, raw: unknown): boolean {
+    const text = [
+      'title: Taxonomy alias',
+      'id: 5d1c7e2a-3b4f-4a6d-8e9f-0a1b2c3d4e5f',
+      `logsource: ${logsource}`,
+      'detection:',
+      '  selection:',
+      selection.replace(/^/gm, '    '),
+      '  condition: selection',
+    ].join('\n');
+    const loaded = loadRules([{ file: 'alias.yml', text }]);
+    expect(loaded.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
+    const rule = loaded.rules[0];
+    if (rule?.patternText === undefined) throw new Error('no pattern');
+    const result = normaliser.normalise(raw, 0);
+    if (!result.ok) throw new Error(result.diagnostic.message);
+    return fires(rule.patternText, result.events[0] as ObservedEvent);
+  }
+  const signIn = (status: Json, activity = 'Sign-in activity'): Json => ({
+    time: '2026-03-01T08:00:00Z',
+    operationName: 'Sign-in activity',
+    category: 'SignInLogs',
+    tenantId: 'tenant-1',
+    properties: { id: 'sign-in-1', activityDisplayName: activity, userPrincipalName: 'kim@example.org', status },
+  });
+
+  it("azure: Status is the result and the sign-in's failure reason and details; properties.message the activity", () => {
+    const denied = signIn({ errorCode: 500121, additionalDetails: 'MFA denied; user declined the authentication' });
+    const source = '{ product: azure, service: signinlogs }';
+    expect(raises(source, "Status|contains: 'mfa denied'", denied)).toBe(true);
+    expect(raises(source, "Status|contains: 'MFA denied'", signIn({ errorCode: 0 }))).toBe(false);
+    expect(raises(source, "properties.message: 'Sign-in activity'", denied)).toBe(true);
+    expect(raises(source, "properties.message: 'Add user'", denied)).toBe(false);
+  });
+
+  it('auditd: name and nametype are any PATH record of the event, type any record type', () => {
+    // The fixture's first audit event: SYSCALL, EXECVE, CWD, two PATH records (curl and the loader), PROCTITLE.
+    const [first] = readDocuments(readFileSync(new URL('../fixtures/linux-auditd/audit.log', import.meta.url), 'utf8'));
+    if (first === undefined || !first.ok) throw new Error('no audit event');
+    const normalised = normaliser.normalise(first.value, 0);
+    if (!normalised.ok) throw new Error(normalised.diagnostic.message);
+    const event = normalised.events[0] as ObservedEvent;
+    const auditd = (selection: string): boolean => {
+      const text = [
+        'title: auditd names',
+        'id: 6d1c7e2a-3b4f-4a6d-8e9f-0a1b2c3d4e5f',
+        'logsource: { product: linux, service: auditd }',
+        'detection:',
+        '  selection:',
+        selection.replace(/^/gm, '    '),
+        '  condition: selection',
+      ].join('\n');
+      const rule = loadRules([{ file: 'auditd.yml', text }]).rules[0];
+      if (rule?.patternText === undefined) throw new Error('no pattern');
+      return fires(rule.patternText, event);
+    };
+    expect(auditd("type: PATH\nname|endswith: '/ld-linux-x86-64.so.2'\nnametype: NORMAL")).toBe(true);
+    expect(auditd("type: PATH\nname: '/etc/shadow'")).toBe(false);
+    expect(auditd("type: SERVICE_STOP\nname|endswith: '/curl'")).toBe(false);
+  });
+
+  it("zeek http: the W3C names of Sigma's web rules read the http log's fields", () => {
+    const source = { product: 'zeek', service: 'http' };
+    expect(taxonomy.field(source, 'c-uri')?.paths).toEqual(taxonomy.field(source, 'uri')?.paths);
+    expect(taxonomy.field(source, 'c-useragent')?.paths).toEqual(taxonomy.field(source, 'user_agent')?.paths);
+    expect(taxonomy.field({ product: 'zeek', service: 'dns' }, 'c-uri')).toBeUndefined();
   });
 });
 

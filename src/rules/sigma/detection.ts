@@ -167,7 +167,9 @@ type ValueTest =
   | { kind: 'regex'; source: string; fold: boolean }
   | { kind: 'literal'; operator: '=' | '<' | '<=' | '>' | '>='; value: Literal }
   | { kind: 'cidr'; value: string }
-  | { kind: 'exists'; exists: boolean };
+  | { kind: 'exists'; exists: boolean }
+  /** A value the field's type cannot hold (`Signed: ''` on a boolean field): no event has it. */
+  | { kind: 'never' };
 
 class ProblemSignal extends StixflowBaseError {
   constructor(readonly problem: Omit<SigmaProblem, 'path'> & { path?: ValuePath }) {
@@ -217,6 +219,12 @@ function expandPlaceholders(text: string, placeholders: SigmaPlaceholders, path:
   }
   return out.map((prefix) => prefix + text.slice(from));
 }
+
+/**
+ * How rules write "the field is empty" (`Signed: ''`, `'-'`): a typed property never holds it (the mappings drop
+ * such "no value" texts, so the field reads as absent), so the comparison never holds.
+ */
+const EMPTY_TEXT = /^\s*-?\s*$/;
 
 const ORDER_OPERATORS = { lt: '<', lte: '<=', gt: '>', gte: '>=' } as const;
 
@@ -277,12 +285,14 @@ function valueTests(
   if (!transforming && binding.type !== 'string') {
     if (binding.type === 'integer') {
       const n = typeof raw === 'number' ? raw : Number(raw);
-      if (typeof raw === 'boolean' || !Number.isInteger(n) || text.trim() === '')
+      if (EMPTY_TEXT.test(text)) return [{ kind: 'never' }];
+      if (typeof raw === 'boolean' || !Number.isInteger(n))
         fail('sigma-bad-value', `the field holds integers; ${JSON.stringify(raw)} is not one`, path);
       return [{ kind: 'literal', operator: '=', value: { type: 'int', value: n } }];
     }
     if (raw === true || raw === false || /^(true|false)$/i.test(text))
       return [{ kind: 'literal', operator: '=', value: { type: 'bool', value: /^true$/i.test(text) } }];
+    if (EMPTY_TEXT.test(text)) return [{ kind: 'never' }];
     fail('sigma-bad-value', `the field holds booleans; ${JSON.stringify(raw)} is not one`, path);
   }
 
@@ -354,6 +364,8 @@ function pathOf(text: string): ObjectPath {
 
 function leafOn(path: ObjectPath, test: ValueTest): Condition {
   switch (test.kind) {
+    case 'never':
+      return FALSE;
     case 'exists':
       return { kind: 'leaf', leaf: { kind: 'exists', path, negated: !test.exists }, fold: false };
     case 'cidr':
