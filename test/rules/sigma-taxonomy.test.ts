@@ -417,6 +417,16 @@ describe('Sigma taxonomy: the names Sigma rules use for fields the sources name 
     expect(raises(source, "Status|contains: 'MFA denied'", signIn({ errorCode: 0 }))).toBe(false);
     expect(raises(source, "properties.message: 'Sign-in activity'", denied)).toBe(true);
     expect(raises(source, "properties.message: 'Add user'", denied)).toBe(false);
+    // The Log Analytics column DeviceDetail reads the record's properties.deviceDetail.
+    const device = (detail: Json): Json => {
+      const event = signIn({ errorCode: 0 });
+      (event.properties as Json).deviceDetail = detail;
+      return event;
+    };
+    const compliant = device({ operatingSystem: 'Windows', isCompliant: true, trustType: 'Azure AD joined' });
+    expect(raises(source, "DeviceDetail.isCompliant: 'false'", compliant)).toBe(false);
+    expect(raises(source, "DeviceDetail.isCompliant: 'false'", device({ isCompliant: false }))).toBe(true);
+    expect(raises(source, "DeviceDetail.trusttype: 'azure ad joined'", compliant)).toBe(true);
   });
 
   it('auditd: name and nametype are any PATH record of the event, type any record type', () => {
