@@ -455,6 +455,27 @@ describe('Sigma taxonomy: the names Sigma rules use for fields the sources name 
     expect(auditd("type: SERVICE_STOP\nname|endswith: '/curl'")).toBe(false);
   });
 
+  it('okta: target.displayName (and the other target fields) hold when one target has it; behaviors', () => {
+    const event = {
+      uuid: 'c0ffee00-0000-4000-8000-000000000001',
+      published: '2026-03-01T08:00:00.000Z',
+      eventType: 'policy.evaluate_sign_on',
+      version: '0',
+      actor: { id: '00u1', type: 'User', alternateId: 'kim@example.org', displayName: 'Kim' },
+      target: [
+        { id: '0oa1', type: 'AppInstance', alternateId: 'Okta Admin Console', displayName: 'Okta Admin Console' },
+        { id: '0oa2', type: 'Rule', alternateId: 'unknown', displayName: 'Catch-all Rule' },
+      ],
+      debugContext: { debugData: { behaviors: '{New Geo-Location=POSITIVE, New Device=NEGATIVE}' } },
+    };
+    const source = '{ product: okta, service: okta }';
+    expect(raises(source, "target.displayName: 'Okta Admin Console'", event)).toBe(true);
+    expect(raises(source, "target.displayName: 'catch-all rule'\ntarget.type: AppInstance", event)).toBe(true);
+    expect(raises(source, "target.displayName: 'Salesforce'", event)).toBe(false);
+    expect(raises(source, "debugContext.debugData.behaviors|contains: 'New Geo-Location=POSITIVE'", event)).toBe(true);
+    expect(raises(source, "debugContext.debugData.behaviors|contains: 'New Device=POSITIVE'", event)).toBe(false);
+  });
+
   it("zeek http: the W3C names of Sigma's web rules read the http log's fields", () => {
     const source = { product: 'zeek', service: 'http' };
     expect(taxonomy.field(source, 'c-uri')?.paths).toEqual(taxonomy.field(source, 'uri')?.paths);
