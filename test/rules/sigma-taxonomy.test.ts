@@ -476,6 +476,34 @@ describe('Sigma taxonomy: the names Sigma rules use for fields the sources name 
     expect(raises(source, "debugContext.debugData.behaviors|contains: 'New Device=POSITIVE'", event)).toBe(false);
   });
 
+  it("zeek: the http log's Host and header names, the x509 certificate, the dns Z bit", () => {
+    const http = {
+      _path: 'http',
+      ts: '2026-03-01T08:00:00.000000Z',
+      uid: 'Cz1',
+      'id.orig_h': '10.0.0.5',
+      'id.orig_p': 50000,
+      'id.resp_h': '192.0.2.9',
+      'id.resp_p': 5985,
+      method: 'POST',
+      host: 'files.example.bid',
+      uri: '/wsman',
+      status_code: 200,
+      client_header_names: ['HOST', 'CONTENT-TYPE'],
+    };
+    const zeekHttp = '{ product: zeek, service: http }';
+    expect(raises(zeekHttp, "host|endswith: '.bid'\nuri: /wsman", http)).toBe(true);
+    expect(raises(zeekHttp, "host|endswith: '.cf'", http)).toBe(false);
+    expect(raises(zeekHttp, "client_header_names|contains: 'content-type'", http)).toBe(true);
+    expect(raises(zeekHttp, "client_header_names|contains: 'AUTHORIZATION'", http)).toBe(false);
+    const x509 = { _path: 'x509', ts: '2026-03-01T08:00:00Z', fuid: 'F1', 'certificate.serial': '8BB00EE' };
+    expect(raises('{ product: zeek, service: x509 }', 'certificate.serial: 8BB00EE', x509)).toBe(true);
+    expect(raises('{ product: zeek, service: x509 }', 'certificate.serial: 01', x509)).toBe(false);
+    const dns = { _path: 'dns', ts: '2026-03-01T08:00:00Z', uid: 'Cz2', query: 'a.example.org', Z: 1 };
+    expect(raises('{ product: zeek, service: dns }', 'Z: 1', dns)).toBe(true);
+    expect(raises('{ product: zeek, service: dns }', 'Z: 0', dns)).toBe(false);
+  });
+
   it("zeek http: the W3C names of Sigma's web rules read the http log's fields", () => {
     const source = { product: 'zeek', service: 'http' };
     expect(taxonomy.field(source, 'c-uri')?.paths).toEqual(taxonomy.field(source, 'uri')?.paths);
