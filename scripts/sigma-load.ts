@@ -12,6 +12,17 @@ import { join, relative } from 'node:path';
 import { loadRules } from '../src/rules/load.js';
 import { readLogsource, describeLogsource } from '../src/rules/sigma/compile.js';
 import { parse } from 'yaml';
+import { isSigmaFilter } from '../src/rules/sigma/filter.js';
+import { isSigmaPipelineFile } from '../src/rules/sigma/pipeline.js';
+
+/** The file's first YAML document, or undefined when it does not parse (the loader reports that). */
+function parseQuietly(text: string): unknown {
+  try {
+    return parse(text);
+  } catch {
+    return undefined;
+  }
+}
 
 const args = process.argv.slice(2);
 let min: number | undefined;
@@ -59,7 +70,10 @@ const listed: string[] = [];
 
 for (const folder of folders) {
   for (const file of ruleFiles(folder)) {
+    // Pipelines and filters are not rules: they count through the rules they change.
+    if (isSigmaPipelineFile(file)) continue;
     const text = readFileSync(file, 'utf8');
+    if (isSigmaFilter(parseQuietly(text))) continue;
     const result = loadRules([{ file, text }]);
     const errors = result.diagnostics.filter((d) => d.severity === 'error' || d.code === 'sigma-status-not-run');
     const loaded = result.rules.length > 0 && errors.length === 0;

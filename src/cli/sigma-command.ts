@@ -58,6 +58,8 @@ export async function sigmaCommand(argv: string[], io: CliIo): Promise<number> {
           logsource: meta.logsource,
           ...(meta.correlation ? { correlation: correlationOf(rule) } : {}),
           ...(meta.correlatedBy ? { correlatedBy: meta.correlatedBy, enabled: rule.enabled } : {}),
+          ...(meta.filters ? { filters: meta.filters } : {}),
+          ...(meta.pipelines ? { pipelines: meta.pipelines } : {}),
         }),
       );
       continue;
@@ -75,6 +77,8 @@ export async function sigmaCommand(argv: string[], io: CliIo): Promise<number> {
         io.stdout,
         `# correlated by ${meta.correlatedBy.join(', ')}${rule.enabled ? '' : ' (generate: false: raises no alerts of its own)'}`,
       );
+    if (meta.pipelines) writeLine(io.stdout, `# pipelines: ${meta.pipelines.join(', ')}`);
+    if (meta.filters) writeLine(io.stdout, `# filtered by ${meta.filters.join(', ')}`);
     writeLine(io.stdout, rule.patternText);
     if (caseSensitive.length) writeLine(io.stdout, `# case-sensitive: ${caseSensitive.join('; ')}`);
     if (meta.unmappedFields.length)

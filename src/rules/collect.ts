@@ -12,9 +12,11 @@ import { TOP_LEVEL_KEYS, type Position, type RuleDocument, type ValuePath } from
 import { BLOCK_KEYS, collectDefinitions, type BlockDefinition } from './blocks.js';
 import { collectExceptions, type ExceptionCandidate } from './exceptions.js';
 import { isSigmaCorrelation } from './sigma/correlation.js';
+import { isSigmaFilter } from './sigma/filter.js';
+import { isSigmaPipelineFile } from './sigma/pipeline.js';
 
 /** A stixflow rule entry, a STIX indicator, or a Sigma rule (a document with `logsource` and `detection`). */
-export type CandidateKind = 'rule' | 'indicator' | 'sigma' | 'sigma-correlation';
+export type CandidateKind = 'rule' | 'indicator' | 'sigma' | 'sigma-correlation' | 'sigma-filter' | 'sigma-pipeline';
 
 /** One rule to compile: its fields (an indicator's mapped onto rule fields) and where they are. */
 export class RuleCandidate {
@@ -110,6 +112,15 @@ export function collectDocuments(documents: RuleDocument[]): Collected {
     // Sigma correlations compile in load.ts once every Sigma rule of the load has (./sigma/correlation.ts).
     if (isSigmaCorrelation(document.value)) {
       out.candidates.push(new RuleCandidate('sigma-correlation', document.value, document, []));
+      continue;
+    }
+    // Sigma filters and per-directory pipelines shape how the Sigma rules compile (load.ts, ./sigma/filter.ts).
+    if (isRecord(document.value) && isSigmaPipelineFile(document.file)) {
+      out.candidates.push(new RuleCandidate('sigma-pipeline', document.value, document, []));
+      continue;
+    }
+    if (isSigmaFilter(document.value)) {
+      out.candidates.push(new RuleCandidate('sigma-filter', document.value, document, []));
       continue;
     }
     if (sigma.take(document, out)) continue;

@@ -28,6 +28,8 @@ import { builtinSigmaTaxonomy } from './sigma/taxonomy.js';
 import type { SigmaTaxonomy } from './sigma/taxonomy-types.js';
 import { compileAlertContent } from './templates.js';
 import type { SigmaPlaceholders } from './sigma/detection.js';
+import type { SigmaFilters } from './sigma/filter.js';
+import type { SigmaPipelines } from './sigma/pipeline.js';
 import { AGGREGATION_FIELDS, aggregationKindOf, compileAggregation } from './aggregation.js';
 
 export interface CompileOptions {
@@ -40,6 +42,9 @@ export interface CompileOptions {
   sigmaTaxonomy?: SigmaTaxonomy;
   /** Values of Sigma `|expand` placeholders (`%name%`), by name; a placeholder without values is a diagnostic. */
   sigmaPlaceholders?: SigmaPlaceholders;
+  /** Set by the loader: the load's Sigma filters and per-directory pipelines (./sigma/filter.ts, pipeline.ts). */
+  sigmaFilters?: SigmaFilters;
+  sigmaPipelines?: SigmaPipelines;
 }
 
 /** What a candidate compiles to: a rule, or an indicator for the indicator set. */
@@ -54,12 +59,19 @@ export function compileCandidate(
   blocks: BlockLibrary = NO_BLOCKS,
 ): CompiledCandidate | undefined {
   // Compiled by load.ts once every Sigma rule of the load is known (./sigma/correlation.ts).
-  if (candidate.kind === 'sigma-correlation') return undefined;
+  if (
+    candidate.kind === 'sigma-correlation' ||
+    candidate.kind === 'sigma-filter' ||
+    candidate.kind === 'sigma-pipeline'
+  )
+    return undefined;
   if (candidate.kind === 'sigma') {
     const rule = compileSigmaRule(candidate, diagnostics, {
       taxonomy: options.sigmaTaxonomy ?? builtinSigmaTaxonomy,
       ...(options.allowUnsatisfiable ? { allowUnsatisfiable: true } : {}),
       ...(options.sigmaPlaceholders ? { placeholders: options.sigmaPlaceholders } : {}),
+      ...(options.sigmaFilters ? { filters: options.sigmaFilters } : {}),
+      ...(options.sigmaPipelines ? { pipelines: options.sigmaPipelines } : {}),
     });
     return rule ? { kind: 'rule', rule } : undefined;
   }

@@ -239,6 +239,31 @@ export const RULE_LOAD_CODES = {
     summary:
       'A Sigma correlation the engine cannot run: a group-by or counted field (or its `aliases`) found at different paths in the correlated rules, a `neq` condition, or more correlated rules than a correlation pattern may hold.',
   },
+  // Sigma filters and pipelines (src/rules/sigma/filter.ts, pipeline.ts, docs/sigma.md#filters)
+  'sigma-filter-shape': {
+    stage: 'compile',
+    severity: 'error',
+    summary:
+      'A Sigma filter (a document with `filter:`) without `rules` (a list of rule ids, names or titles), without a `condition`, without a search identifier, or with a `logsource` that is not a mapping: it is not applied.',
+  },
+  'sigma-filter-rule': {
+    stage: 'compile',
+    severity: 'warning',
+    summary:
+      'A Sigma filter names a rule that no Sigma rule of the load has as its id, `name` or `title`, or a rule whose logsource its own does not cover: the filter is not applied to it.',
+  },
+  'sigma-pipeline-shape': {
+    stage: 'compile',
+    severity: 'error',
+    summary:
+      'A `sigma-pipeline.yml` without a `transformations` list, or with a transformation or `vars` missing or malforming what it needs (a `mapping`, `prefix`, `regex` and `replacement`, `conditions`): the pipeline is not applied, and the Sigma rules of its directories are not run.',
+  },
+  'sigma-pipeline-transformation': {
+    stage: 'compile',
+    severity: 'error',
+    summary:
+      'A `sigma-pipeline.yml` transformation of a type stixflow does not run (it runs field_name_mapping, field_name_prefix, replace_string, add_condition, value_placeholders), or a rule condition other than `type: logsource`: the pipeline is not applied, and the Sigma rules of its directories are not run.',
+  },
   // lists, macros and shared exceptions (#14.2, #14.5: blocks.ts, exceptions.ts)
   'bad-block-definition': {
     stage: 'collect',

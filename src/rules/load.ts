@@ -17,6 +17,8 @@ import type { Rule } from './model.js';
 import { readDocuments, readRuleSources, type RuleSource } from './read.js';
 import { compileSigmaCorrelations, type SigmaBaseRule } from './sigma/correlation.js';
 import { builtinSigmaTaxonomy } from './sigma/taxonomy.js';
+import { SigmaFilters } from './sigma/filter.js';
+import { SigmaPipelines } from './sigma/pipeline.js';
 
 export { readRuleSources, type RuleSource } from './read.js';
 
@@ -58,6 +60,13 @@ export function loadRules(sources: RuleSource[], options: LoadOptions = {}): Loa
   // Sigma correlations wait for every Sigma rule of every source, which they name by id or name.
   const correlations: RuleCandidate[] = [];
   const sigmaRules: SigmaBaseRule[] = [];
+  // Sigma filters and pipelines apply to rules of any source, so they are read before any rule compiles.
+  const sigmaFilters = new SigmaFilters(
+    all.filter((c) => c.kind === 'sigma-filter'),
+    all.filter((c) => c.kind === 'sigma'),
+  );
+  const sigmaPipelines = new SigmaPipelines(all.filter((c) => c.kind === 'sigma-pipeline'));
+  const compileOptions: LoadOptions = { ...options, sigmaFilters, sigmaPipelines };
   let index = 0;
   collected.forEach((source, i) => {
     diagnostics.push(...source.diagnostics);
@@ -73,7 +82,13 @@ export function loadRules(sources: RuleSource[], options: LoadOptions = {}): Loa
         correlations.push(candidate);
         continue;
       }
-      const compiled = compileGuarded(candidate, diagnostics, options, blocks);
+      if (candidate.kind === 'sigma-filter' || candidate.kind === 'sigma-pipeline') {
+        diagnostics.push(
+          ...(candidate.kind === 'sigma-filter' ? sigmaFilters : sigmaPipelines).diagnosticsOf(candidate),
+        );
+        continue;
+      }
+      const compiled = compileGuarded(candidate, diagnostics, compileOptions, blocks);
       if (compiled?.kind === 'rule') rules.push(compiled.rule);
       if (compiled?.kind === 'rule' && candidate.kind === 'sigma')
         sigmaRules.push({

@@ -100,6 +100,10 @@ export interface SigmaMetadata {
   unmappedFields: string[];
   /** The comparisons of the pattern that compare case-sensitively (`|cased`, regexes without `i`), by index. */
   caseSensitiveComparisons: number[];
+  /** The Sigma filters ANDed into the detection (their titles or ids), when any (src/rules/sigma/filter.ts). */
+  filters?: string[];
+  /** The `sigma-pipeline.yml` files that transformed the rule, outermost first (src/rules/sigma/pipeline.ts). */
+  pipelines?: string[];
   // Sigma correlations (src/rules/sigma/correlation.ts)
   /** For a correlation rule: its type, the ids of the rules it correlates, its timespan. */
   correlation?: { type: string; rules: string[]; timespanSeconds: number };

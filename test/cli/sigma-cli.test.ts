@@ -3,7 +3,7 @@
  * the evtx-dump shape, built-in mapping and taxonomy), test (generated checks), emit (events
  * for the converted pattern) and state. Fixtures: test/fixtures/sigma/ (events) and test/fixtures/sigma-rules/.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -102,6 +102,57 @@ describe('Sigma rules on the command line', () => {
     const events = join(dir, 'emitted.json');
     writeFileSync(events, emitted.out);
     expect(alerts((await runCli(['run', '--rules', WHOAMI, events])).out)).toHaveLength(1);
+  });
+
+  it('a rules directory with a filter and a sigma-pipeline.yml: convert shows them, run applies them', async () => {
+    const rules = join(dir, 'filtered');
+    mkdirSync(rules);
+    writeFileSync(
+      join(rules, 'shell.yml'),
+      [
+        'title: Shell children',
+        'id: 7e1d0c2b-4a5f-4e6d-9c8b-1a2b3c4d5e6f',
+        'logsource: { category: process_creation, product: windows }',
+        'detection:',
+        '    selection:',
+        "        parent|endswith: ['\\cmd.exe', '\\explorer.exe']",
+        '    condition: selection',
+        'level: low',
+        '',
+      ].join('\n'),
+    );
+    // The pipeline names the parent field as this team's rules write it.
+    writeFileSync(
+      join(rules, 'sigma-pipeline.yml'),
+      'name: team names\ntransformations:\n  - type: field_name_mapping\n    mapping: { parent: ParentImage }\n',
+    );
+    writeFileSync(
+      join(rules, 'filters.yml'),
+      [
+        'title: Notes are fine',
+        'id: 7e1d0c2b-4a5f-4e6d-9c8b-1a2b3c4d5e70',
+        'logsource: { product: windows }',
+        'filter:',
+        '    rules: [Shell children]',
+        '    selection:',
+        "        CommandLine|contains: 'todo.txt'",
+        '    condition: not selection',
+        '',
+      ].join('\n'),
+    );
+    const converted = await runCli(['sigma', 'convert', rules]);
+    expect(converted.code).toBe(0);
+    expect(converted.out).toContain(`# pipelines: ${join(rules, 'sigma-pipeline.yml')}`);
+    expect(converted.out).toContain("# filtered by 'Notes are fine'");
+    expect(converted.out).toContain("x-oca-event:parent_process_ref.image_ref.x_path LIKE '%\\\\cmd.exe'");
+    expect(converted.out).toContain("x-oca-event:process_ref.command_line NOT LIKE '%todo.txt%'");
+    // Three events: whoami (parent cmd.exe), powershell and notepad todo.txt (parent explorer.exe): the filter
+    // leaves out the notepad one.
+    const run = await runCli(['run', '--rules', rules, EVENTS]);
+    expect(run.code).toBe(0);
+    const raised = alerts(run.out);
+    expect(raised).toHaveLength(2);
+    expect(raised.every((a) => a.ruleId === '7e1d0c2b-4a5f-4e6d-9c8b-1a2b3c4d5e6f')).toBe(true);
   });
 
   it('state runs on a Sigma rule: one observation expression holds no partial matches', async () => {

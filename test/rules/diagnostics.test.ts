@@ -3,7 +3,7 @@
  * fixture per code, typed by the catalogue so that a new entry needs one), every code loading
  * emits is catalogued (or is a pattern compiler code), and docs/rules.md lists the same table.
  */
-import { mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -49,6 +49,27 @@ const correlation = (lines: string[]): string =>
     ...lines.map((line) => `    ${line}`),
     '',
   ].join('\n');
+
+/** The Sigma rule above and a Sigma filter of it with these `filter:` lines. */
+const sigmaFilter = (lines: string[]): string =>
+  [
+    sigma('{ CommandLine: x }'),
+    '---',
+    'title: f',
+    'id: 5b0c3c1e-0000-4000-8000-0000000000f1',
+    'logsource: { product: windows }',
+    'filter:',
+    ...lines.map((line) => `    ${line}`),
+    '',
+  ].join('\n');
+
+/** A rules directory with this sigma-pipeline.yml and one Sigma rule, loaded from disk. */
+const sigmaPipeline = (pipeline: string, ruleText: string): Diagnostic[] => {
+  const root = mkdtempSync(join(dir, 'pipeline-'));
+  writeFileSync(join(root, 'sigma-pipeline.yml'), pipeline);
+  writeFileSync(join(root, 'rule.yml'), ruleText);
+  return loadRulesFromPaths([root]).diagnostics;
+};
 
 /** One rule source per code that makes loading report it. */
 const FIXTURES: Record<RuleLoadCode, () => Diagnostic[]> = {
@@ -137,6 +158,14 @@ const FIXTURES: Record<RuleLoadCode, () => Diagnostic[]> = {
     load(correlation(['type: event_count', 'rules: [nothing]', 'timespan: 5m', 'condition: { gte: 2 }'])),
   'sigma-correlation-unsupported': () =>
     load(correlation(['type: event_count', 'rules: [base]', 'timespan: 5m', 'condition: { neq: 2 }'])),
+  // Sigma filters and pipelines
+  'sigma-filter-shape': () => load(sigmaFilter(['selection: { User: admin }', 'condition: not selection'])),
+  'sigma-filter-rule': () =>
+    load(sigmaFilter(['rules: [no-such-rule]', 'selection: { User: admin }', 'condition: not selection'])),
+  'sigma-pipeline-shape': () =>
+    sigmaPipeline('transformations:\n  - type: field_name_prefix\n', sigma('{ CommandLine: x }')),
+  'sigma-pipeline-transformation': () =>
+    sigmaPipeline('transformations:\n  - type: drop_detection_item\n', sigma('{ CommandLine: x }')),
   // lists, macros and shared exceptions (#14.2, #14.5)
   'bad-block-definition': () => load('lists:\n  empty: []\n'),
   'duplicate-block-name': () => load('lists:\n  apps: [a]\nmacros:\n  apps: "process:name = \'a\'"\n'),

@@ -114,6 +114,18 @@ describe('Sigma values and modifiers', () => {
     expect(matches(rule("ProcessId: '4120'"), { pid: 4120 })).toBe(true);
     expect(matches(rule('Elevated: true'), { x_elevated: true })).toBe(true);
     expect(matches(rule('Elevated: true'), { x_elevated: false })).toBe(false);
+    // "The field is empty" on a typed field never holds: the rule loads, and the negated filter keeps every event.
+    expect(
+      errors(sigmaRule("selection:\n    CommandLine|contains: 'x'\n    Elevated: ['', '-']\ncondition: selection")).map(
+        (d) => d.code,
+      ),
+    ).toEqual(['sigma-empty-detection']);
+    const filtered = compileOne(
+      sigmaRule(
+        "selection:\n    CommandLine|contains: 'x'\nfilter:\n    ProcessId: ''\ncondition: selection and not filter",
+      ),
+    );
+    expect(matches(filtered, { command_line: 'x', pid: 4 })).toBe(true);
     expect(matches(rule('CommandLine|exists: true'), { command_line: 'x' })).toBe(true);
     expect(matches(rule('CommandLine|exists: false'), { command_line: 'x' })).toBe(false);
     expect(matches(rule('CommandLine|exists: false'), {})).toBe(true);

@@ -13,6 +13,7 @@ import { builtinSigmaTaxonomy as taxonomy } from '../../src/rules/sigma/taxonomy
 import { WINDOWS_CATEGORIES, WINDOWS_FIELDS, WINDOWS_SERVICE_CHANNELS } from '../../src/rules/sigma/taxonomy-table.js';
 import type { FieldBinding, SigmaLogsource } from '../../src/rules/sigma/taxonomy-types.js';
 import type { ObservedEvent } from '../../src/stix/types.js';
+import { loadRules } from '../../src/rules/load.js';
 
 const FIXTURES = new URL('../fixtures/windows/', import.meta.url);
 const normaliser = createNormaliser({});
@@ -378,6 +379,136 @@ describe('Sigma taxonomy: products whose fields are their source fields', () => 
     expect(taxonomy.field({ product: 'linux', category: 'process_creation' }, 'Image')?.paths).toContain(
       'x-oca-event:process_ref.x_exe',
     );
+  });
+});
+
+describe('Sigma taxonomy: the names Sigma rules use for fields the sources name otherwise', () => {
+  /** Whether a Sigma rule (built-in taxonomy) raises on the raw event, through the real normaliser. */
+  function raises(logsource: string, selection: string, raw: unknown): boolean {
+    const text = [
+      'title: Taxonomy alias',
+      'id: 5d1c7e2a-3b4f-4a6d-8e9f-0a1b2c3d4e5f',
+      `logsource: ${logsource}`,
+      'detection:',
+      '  selection:',
+      selection.replace(/^/gm, '    '),
+      '  condition: selection',
+    ].join('\n');
+    const loaded = loadRules([{ file: 'alias.yml', text }]);
+    expect(loaded.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
+    const rule = loaded.rules[0];
+    if (rule?.patternText === undefined) throw new Error('no pattern');
+    const result = normaliser.normalise(raw, 0);
+    if (!result.ok) throw new Error(result.diagnostic.message);
+    return fires(rule.patternText, result.events[0] as ObservedEvent);
+  }
+  const signIn = (status: Json, activity = 'Sign-in activity'): Json => ({
+    time: '2026-03-01T08:00:00Z',
+    operationName: 'Sign-in activity',
+    category: 'SignInLogs',
+    tenantId: 'tenant-1',
+    properties: { id: 'sign-in-1', activityDisplayName: activity, userPrincipalName: 'kim@example.org', status },
+  });
+
+  it("azure: Status is the result and the sign-in's failure reason and details; properties.message the activity", () => {
+    const denied = signIn({ errorCode: 500121, additionalDetails: 'MFA denied; user declined the authentication' });
+    const source = '{ product: azure, service: signinlogs }';
+    expect(raises(source, "Status|contains: 'mfa denied'", denied)).toBe(true);
+    expect(raises(source, "Status|contains: 'MFA denied'", signIn({ errorCode: 0 }))).toBe(false);
+    expect(raises(source, "properties.message: 'Sign-in activity'", denied)).toBe(true);
+    expect(raises(source, "properties.message: 'Add user'", denied)).toBe(false);
+    // The Log Analytics column DeviceDetail reads the record's properties.deviceDetail.
+    const device = (detail: Json): Json => {
+      const event = signIn({ errorCode: 0 });
+      (event.properties as Json).deviceDetail = detail;
+      return event;
+    };
+    const compliant = device({ operatingSystem: 'Windows', isCompliant: true, trustType: 'Azure AD joined' });
+    expect(raises(source, "DeviceDetail.isCompliant: 'false'", compliant)).toBe(false);
+    expect(raises(source, "DeviceDetail.isCompliant: 'false'", device({ isCompliant: false }))).toBe(true);
+    expect(raises(source, "DeviceDetail.trusttype: 'azure ad joined'", compliant)).toBe(true);
+  });
+
+  it('auditd: name and nametype are any PATH record of the event, type any record type', () => {
+    // The fixture's first audit event: SYSCALL, EXECVE, CWD, two PATH records (curl and the loader), PROCTITLE.
+    const [first] = readDocuments(readFileSync(new URL('../fixtures/linux-auditd/audit.log', import.meta.url), 'utf8'));
+    if (first === undefined || !first.ok) throw new Error('no audit event');
+    const normalised = normaliser.normalise(first.value, 0);
+    if (!normalised.ok) throw new Error(normalised.diagnostic.message);
+    const event = normalised.events[0] as ObservedEvent;
+    const auditd = (selection: string): boolean => {
+      const text = [
+        'title: auditd names',
+        'id: 6d1c7e2a-3b4f-4a6d-8e9f-0a1b2c3d4e5f',
+        'logsource: { product: linux, service: auditd }',
+        'detection:',
+        '  selection:',
+        selection.replace(/^/gm, '    '),
+        '  condition: selection',
+      ].join('\n');
+      const rule = loadRules([{ file: 'auditd.yml', text }]).rules[0];
+      if (rule?.patternText === undefined) throw new Error('no pattern');
+      return fires(rule.patternText, event);
+    };
+    expect(auditd("type: PATH\nname|endswith: '/ld-linux-x86-64.so.2'\nnametype: NORMAL")).toBe(true);
+    expect(auditd("type: PATH\nname: '/etc/shadow'")).toBe(false);
+    expect(auditd("type: SERVICE_STOP\nname|endswith: '/curl'")).toBe(false);
+  });
+
+  it('okta: target.displayName (and the other target fields) hold when one target has it; behaviors', () => {
+    const event = {
+      uuid: 'c0ffee00-0000-4000-8000-000000000001',
+      published: '2026-03-01T08:00:00.000Z',
+      eventType: 'policy.evaluate_sign_on',
+      version: '0',
+      actor: { id: '00u1', type: 'User', alternateId: 'kim@example.org', displayName: 'Kim' },
+      target: [
+        { id: '0oa1', type: 'AppInstance', alternateId: 'Okta Admin Console', displayName: 'Okta Admin Console' },
+        { id: '0oa2', type: 'Rule', alternateId: 'unknown', displayName: 'Catch-all Rule' },
+      ],
+      debugContext: { debugData: { behaviors: '{New Geo-Location=POSITIVE, New Device=NEGATIVE}' } },
+    };
+    const source = '{ product: okta, service: okta }';
+    expect(raises(source, "target.displayName: 'Okta Admin Console'", event)).toBe(true);
+    expect(raises(source, "target.displayName: 'catch-all rule'\ntarget.type: AppInstance", event)).toBe(true);
+    expect(raises(source, "target.displayName: 'Salesforce'", event)).toBe(false);
+    expect(raises(source, "debugContext.debugData.behaviors|contains: 'New Geo-Location=POSITIVE'", event)).toBe(true);
+    expect(raises(source, "debugContext.debugData.behaviors|contains: 'New Device=POSITIVE'", event)).toBe(false);
+  });
+
+  it("zeek: the http log's Host and header names, the x509 certificate, the dns Z bit", () => {
+    const http = {
+      _path: 'http',
+      ts: '2026-03-01T08:00:00.000000Z',
+      uid: 'Cz1',
+      'id.orig_h': '10.0.0.5',
+      'id.orig_p': 50000,
+      'id.resp_h': '192.0.2.9',
+      'id.resp_p': 5985,
+      method: 'POST',
+      host: 'files.example.bid',
+      uri: '/wsman',
+      status_code: 200,
+      client_header_names: ['HOST', 'CONTENT-TYPE'],
+    };
+    const zeekHttp = '{ product: zeek, service: http }';
+    expect(raises(zeekHttp, "host|endswith: '.bid'\nuri: /wsman", http)).toBe(true);
+    expect(raises(zeekHttp, "host|endswith: '.cf'", http)).toBe(false);
+    expect(raises(zeekHttp, "client_header_names|contains: 'content-type'", http)).toBe(true);
+    expect(raises(zeekHttp, "client_header_names|contains: 'AUTHORIZATION'", http)).toBe(false);
+    const x509 = { _path: 'x509', ts: '2026-03-01T08:00:00Z', fuid: 'F1', 'certificate.serial': '8BB00EE' };
+    expect(raises('{ product: zeek, service: x509 }', 'certificate.serial: 8BB00EE', x509)).toBe(true);
+    expect(raises('{ product: zeek, service: x509 }', 'certificate.serial: 01', x509)).toBe(false);
+    const dns = { _path: 'dns', ts: '2026-03-01T08:00:00Z', uid: 'Cz2', query: 'a.example.org', Z: 1 };
+    expect(raises('{ product: zeek, service: dns }', 'Z: 1', dns)).toBe(true);
+    expect(raises('{ product: zeek, service: dns }', 'Z: 0', dns)).toBe(false);
+  });
+
+  it("zeek http: the W3C names of Sigma's web rules read the http log's fields", () => {
+    const source = { product: 'zeek', service: 'http' };
+    expect(taxonomy.field(source, 'c-uri')?.paths).toEqual(taxonomy.field(source, 'uri')?.paths);
+    expect(taxonomy.field(source, 'c-useragent')?.paths).toEqual(taxonomy.field(source, 'user_agent')?.paths);
+    expect(taxonomy.field({ product: 'zeek', service: 'dns' }, 'c-uri')).toBeUndefined();
   });
 });
 

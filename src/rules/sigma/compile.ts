@@ -15,13 +15,19 @@ import type { RuleCandidate } from '../collect.js';
 import { ruleDiagnostic, type RuleLoadCode } from '../diagnostics.js';
 import { SEVERITIES, type Rule, type Severity } from '../model.js';
 import type { Position, ValuePath } from '../read.js';
-import { compileDetection, type SigmaPlaceholders, type SigmaProblem } from './detection.js';
+import { compileDetection, type ExtraDetection, type SigmaPlaceholders, type SigmaProblem } from './detection.js';
+import type { SigmaFilters } from './filter.js';
+import { applyPipelines, type SigmaPipelines } from './pipeline.js';
 import type { SigmaLogsource, SigmaTaxonomy } from './taxonomy-types.js';
 
 export interface SigmaCompileOptions {
   taxonomy: SigmaTaxonomy;
   allowUnsatisfiable?: boolean;
   placeholders?: SigmaPlaceholders;
+  /** The load's Sigma filters (./filter.ts): those naming the rule are ANDed into its detection. */
+  filters?: SigmaFilters;
+  /** The load's per-directory pipelines (./pipeline.ts): those of the rule's directory transform it. */
+  pipelines?: SigmaPipelines;
 }
 
 /** Statuses whose rules are reported and not run. */
@@ -92,8 +98,50 @@ export function compileSigmaRule(
     );
   }
 
-  const compiled = compileDetection(v.detection, logsource, taxonomy, options.placeholders);
+  const broken = options.pipelines?.brokenFor(candidate.file);
+  if (broken !== undefined) {
+    report(
+      'sigma-pipeline-shape',
+      candidate.position,
+      `the pipeline ${broken.file} of the rule's directory has errors: the rule is not run`,
+    );
+    return undefined;
+  }
+  const applied =
+    options.pipelines !== undefined && options.pipelines.size > 0
+      ? applyPipelines(options.pipelines.forFile(candidate.file), logsource, taxonomy, options.placeholders ?? {})
+      : undefined;
+  const filters = options.filters?.forRule(candidate, logsource, diagnostics) ?? [];
+  // Pipelines' added conditions, then filters: each reports its problems at its own file.
+  const extras = [
+    ...(applied?.extras ?? []).map(({ pipeline, extra }) => ({ owner: pipeline.candidate, what: 'pipeline', extra })),
+    ...filters.map((filter) => ({
+      owner: filter.candidate,
+      what: `filter ${filter.label}`,
+      extra: { detection: filter.detection, path: ['filter'], problems: [] } as ExtraDetection,
+    })),
+  ];
+  const compiled = compileDetection(
+    v.detection,
+    logsource,
+    applied?.taxonomy ?? taxonomy,
+    applied?.placeholders ?? options.placeholders,
+    extras.map((e) => e.extra),
+    applied?.rewrite,
+  );
   for (const problem of compiled.problems) diagnostics.push(problemDiagnostic(candidate, problem, id));
+  for (const { owner, what, extra } of extras)
+    for (const problem of extra.problems)
+      diagnostics.push(
+        problemDiagnostic(
+          owner,
+          {
+            ...problem,
+            message: `${problem.message} (the ${what}, for the rule ${id}: the rule is not run)`,
+          },
+          id,
+        ),
+      );
   if (!compiled.detection) return undefined;
   const detection = compiled.detection;
 
@@ -158,6 +206,8 @@ export function compileSigmaRule(
       logsource,
       unmappedFields: detection.unmappedFields,
       caseSensitiveComparisons: detection.caseSensitive,
+      ...(filters.length > 0 ? { filters: filters.map((f) => f.label) } : {}),
+      ...(applied !== undefined && applied.files.length > 0 ? { pipelines: applied.files } : {}),
     },
   };
 }

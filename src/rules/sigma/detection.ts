@@ -167,7 +167,9 @@ type ValueTest =
   | { kind: 'regex'; source: string; fold: boolean }
   | { kind: 'literal'; operator: '=' | '<' | '<=' | '>' | '>='; value: Literal }
   | { kind: 'cidr'; value: string }
-  | { kind: 'exists'; exists: boolean };
+  | { kind: 'exists'; exists: boolean }
+  /** A value the field's type cannot hold (`Signed: ''` on a boolean field): no event has it. */
+  | { kind: 'never' };
 
 class ProblemSignal extends StixflowBaseError {
   constructor(readonly problem: Omit<SigmaProblem, 'path'> & { path?: ValuePath }) {
@@ -217,6 +219,12 @@ function expandPlaceholders(text: string, placeholders: SigmaPlaceholders, path:
   }
   return out.map((prefix) => prefix + text.slice(from));
 }
+
+/**
+ * How rules write "the field is empty" (`Signed: ''`, `'-'`): a typed property never holds it (the mappings drop
+ * such "no value" texts, so the field reads as absent), so the comparison never holds.
+ */
+const EMPTY_TEXT = /^\s*-?\s*$/;
 
 const ORDER_OPERATORS = { lt: '<', lte: '<=', gt: '>', gte: '>=' } as const;
 
@@ -277,12 +285,14 @@ function valueTests(
   if (!transforming && binding.type !== 'string') {
     if (binding.type === 'integer') {
       const n = typeof raw === 'number' ? raw : Number(raw);
-      if (typeof raw === 'boolean' || !Number.isInteger(n) || text.trim() === '')
+      if (EMPTY_TEXT.test(text)) return [{ kind: 'never' }];
+      if (typeof raw === 'boolean' || !Number.isInteger(n))
         fail('sigma-bad-value', `the field holds integers; ${JSON.stringify(raw)} is not one`, path);
       return [{ kind: 'literal', operator: '=', value: { type: 'int', value: n } }];
     }
     if (raw === true || raw === false || /^(true|false)$/i.test(text))
       return [{ kind: 'literal', operator: '=', value: { type: 'bool', value: /^true$/i.test(text) } }];
+    if (EMPTY_TEXT.test(text)) return [{ kind: 'never' }];
     fail('sigma-bad-value', `the field holds booleans; ${JSON.stringify(raw)} is not one`, path);
   }
 
@@ -354,6 +364,8 @@ function pathOf(text: string): ObjectPath {
 
 function leafOn(path: ObjectPath, test: ValueTest): Condition {
   switch (test.kind) {
+    case 'never':
+      return FALSE;
     case 'exists':
       return { kind: 'leaf', leaf: { kind: 'exists', path, negated: !test.exists }, fold: false };
     case 'cidr':
@@ -443,6 +455,7 @@ interface Context {
   taxonomy: SigmaTaxonomy;
   unmapped: Set<string>;
   placeholders: SigmaPlaceholders;
+  rewrite?: ValueRewrite;
 }
 
 /** One `field|modifiers: values` item of a selection map. */
@@ -487,8 +500,15 @@ function compileFieldItem(key: string, raw: unknown, path: ValuePath, context: C
   if (!known.mapped) context.unmapped.add(field);
   const values = Array.isArray(raw) ? raw : [raw];
   if (values.length === 0) return FALSE;
+  const rewrite = context.rewrite;
   const tests = values.map((value, i) =>
-    valueTests(value, modifiers, known, Array.isArray(raw) ? [...path, i] : path, context.placeholders),
+    valueTests(
+      rewrite !== undefined && typeof value === 'string' ? rewrite(field, value) : value,
+      modifiers,
+      known,
+      Array.isArray(raw) ? [...path, i] : path,
+      context.placeholders,
+    ),
   );
   const all = modifiers.includes('all');
   const paths = known.paths.map(pathOf);
@@ -552,32 +572,41 @@ function comparesStrings(leaf: ComparisonLeaf): boolean {
 }
 
 /**
- * Compiles a Sigma rule's `detection` for a logsource. Problems are returned, each with its
- * place; with any, there is no detection.
+ * A detection ANDed into a rule's (a Sigma filter's, a pipeline's added condition): its search identifiers and
+ * condition, at `path` in its own document; its problems go to `problems`, not the rule's.
  */
-export function compileDetection(
+export interface ExtraDetection {
+  detection: Record<string, unknown>;
+  path: ValuePath;
+  problems: SigmaProblem[];
+}
+
+/** How a pipeline changes values as written before they compile (`replace_string`). */
+export type ValueRewrite = (field: string, text: string) => string;
+
+/** A detection's search identifiers and condition as one boolean tree; undefined when it has problems. */
+function detectionCondition(
   detection: Record<string, unknown>,
-  logsource: SigmaLogsource,
-  taxonomy: SigmaTaxonomy,
-  placeholders: SigmaPlaceholders = {},
-): { detection?: CompiledDetection; problems: SigmaProblem[] } {
-  const problems: SigmaProblem[] = [];
-  const context: Context = { logsource, taxonomy, unmapped: new Set(), placeholders };
+  base: ValuePath,
+  context: Context,
+  problems: SigmaProblem[],
+): Condition | undefined {
+  const before = problems.length;
   const identifiers = Object.keys(detection).filter((key) => key !== 'condition' && key !== 'timeframe');
   const selections = new Map<string, Condition>();
   for (const name of identifiers) {
     try {
-      selections.set(name, compileSelection(detection[name], ['detection', name], context));
+      selections.set(name, compileSelection(detection[name], [...base, name], context));
     } catch (error) {
       if (!(error instanceof ProblemSignal)) throw error;
-      problems.push({ path: ['detection', name], ...error.problem });
+      problems.push({ path: [...base, name], ...error.problem });
     }
   }
   const conditionValue = detection.condition;
   const conditions = Array.isArray(conditionValue) ? conditionValue : [conditionValue];
   const parsed: ConditionNode[] = [];
   conditions.forEach((text, i) => {
-    const at: ValuePath = Array.isArray(conditionValue) ? ['detection', 'condition', i] : ['detection', 'condition'];
+    const at: ValuePath = Array.isArray(conditionValue) ? [...base, 'condition', i] : [...base, 'condition'];
     if (typeof text !== 'string') {
       problems.push({ code: 'sigma-condition', message: 'the detection needs a condition (a string)', path: at });
       return;
@@ -592,7 +621,7 @@ export function compileDetection(
         offset: result.offset,
       });
   });
-  if (problems.length > 0) return { problems };
+  if (problems.length > before) return undefined;
 
   const resolve = (node: ConditionNode): Condition => {
     switch (node.kind) {
@@ -611,7 +640,33 @@ export function compileDetection(
     }
   };
   // A list of conditions (Sigma v1) means any of them.
-  const whole = junction('or', parsed.map(resolve));
+  return junction('or', parsed.map(resolve));
+}
+
+/**
+ * Compiles a Sigma rule's `detection` for a logsource, ANDed with the `extras` (filters, added conditions).
+ * Problems are returned, each with its place (an extra's in its own `problems`); with any, there is no detection.
+ */
+export function compileDetection(
+  detection: Record<string, unknown>,
+  logsource: SigmaLogsource,
+  taxonomy: SigmaTaxonomy,
+  placeholders: SigmaPlaceholders = {},
+  extras: readonly ExtraDetection[] = [],
+  rewrite?: ValueRewrite,
+): { detection?: CompiledDetection; problems: SigmaProblem[] } {
+  const problems: SigmaProblem[] = [];
+  const context: Context = {
+    logsource,
+    taxonomy,
+    unmapped: new Set(),
+    placeholders,
+    ...(rewrite ? { rewrite } : {}),
+  };
+  const own = detectionCondition(detection, ['detection'], context, problems);
+  const added = extras.map((extra) => detectionCondition(extra.detection, extra.path, context, extra.problems));
+  if (own === undefined || added.some((c) => c === undefined)) return { problems };
+  const whole = junction('and', [own, ...(added as Condition[])]);
   const foldedLeaves = new Set<ComparisonLeaf>();
   const expression = toStix(whole, false, foldedLeaves);
   if (typeof expression === 'boolean') {

@@ -47,7 +47,7 @@ function binding(entry: FieldEntry, mapped: boolean): FieldBinding {
 }
 
 /** Looks a field up by its exact name, then regardless of case (Sigma rules are not always spelled alike). */
-function lookup(table: Readonly<Record<string, FieldEntry>>, name: string): FieldEntry | undefined {
+function lookup<T>(table: Readonly<Record<string, T>>, name: string): T | undefined {
   if (Object.hasOwn(table, name)) return table[name];
   const lower = name.toLowerCase();
   for (const key of Object.keys(table)) if (key.toLowerCase() === lower) return table[key];
@@ -220,7 +220,47 @@ interface ProductSource {
   fields?: FieldTable;
   /** Whether a field not found is also looked up below `properties` (Azure's Log Analytics column names). */
   propertiesColumns?: boolean;
+  /**
+   * Sigma names that stand for source fields of another name (SigmaHQ's rules and pySigma's backends use them):
+   * the field reads every path of the source fields it names, through the mappings.
+   */
+  aliases?: Readonly<Record<string, readonly string[]>>;
 }
+
+/** auditd events are grouped from their records: `type` is any record's type, as the records list says. */
+const AUDITD_FIELDS: FieldTable = {
+  type: { paths: ['x-oca-event:x_record_types[*]', 'x-oca-event:action'] },
+};
+
+/**
+ * Names SigmaHQ's Azure rules use for the Entra ID records' fields: `properties.message` is the activity (pySigma's
+ * Azure pipelines read it as the activity display name), `Status` the Log Analytics column holding the result and,
+ * for sign-ins, the failure reason and details (`MFA denied; …`).
+ */
+const ENTRA_SIGN_IN_ALIASES: Readonly<Record<string, readonly string[]>> = {
+  'properties.message': ['properties.activityDisplayName', 'operationName'],
+  Status: ['properties.result', 'properties.status.failureReason', 'properties.status.additionalDetails'],
+};
+const ENTRA_AUDIT_ALIASES: Readonly<Record<string, readonly string[]>> = {
+  'properties.message': ['properties.activityDisplayName', 'operationName'],
+  Status: ['properties.result'],
+};
+
+/**
+ * The W3C extended log names Sigma's web and proxy rules use (`c-uri`, `c-useragent`, `cs-method`, …), as Sigma's
+ * Zeek configuration reads them on Zeek's http log.
+ */
+const ZEEK_HTTP_ALIASES: Readonly<Record<string, readonly string[]>> = {
+  'c-uri': ['uri'],
+  'c-uri-query': ['uri'],
+  'c-useragent': ['user_agent'],
+  'cs-method': ['method'],
+  'cs-referrer': ['referrer'],
+  'cs-version': ['version'],
+  'sc-status': ['status_code'],
+  'cs-host': ['host'],
+  'r-dns': ['host'],
+};
 
 const ZEEK_LOGS = [
   'conn',
@@ -270,12 +310,14 @@ function productSource(logsource: SigmaLogsource): ProductSource | undefined {
           mappings: ['entra-id'],
           condition: `x-oca-event:module = 'entra-id' AND ${inList('x-oca-event:category[*]', ENTRA_SIGN_IN_CATEGORIES)}`,
           propertiesColumns: true,
+          aliases: ENTRA_SIGN_IN_ALIASES,
         };
       if (service === 'auditlogs')
         return {
           mappings: ['entra-id'],
           condition: "x-oca-event:module = 'entra-id' AND x-oca-event:category[*] = 'AuditLogs'",
           propertiesColumns: true,
+          aliases: ENTRA_AUDIT_ALIASES,
         };
       return undefined;
     case 'zeek':
@@ -283,6 +325,7 @@ function productSource(logsource: SigmaLogsource): ProductSource | undefined {
       return {
         mappings: ['zeek'],
         condition: `x-oca-event:module = 'zeek' AND x-oca-event:action = ${literal(service)}`,
+        ...(service === 'http' ? { aliases: ZEEK_HTTP_ALIASES } : {}),
       };
     case 'suricata':
       if (category !== undefined) return undefined;
@@ -295,7 +338,7 @@ function productSource(logsource: SigmaLogsource): ProductSource | undefined {
       };
     case 'linux':
       if (service === 'auditd' && category === undefined)
-        return { mappings: ['linux-auditd'], condition: "x-oca-event:module = 'auditd'" };
+        return { mappings: ['linux-auditd'], condition: "x-oca-event:module = 'auditd'", fields: AUDITD_FIELDS };
       if (service !== undefined) return undefined;
       if (category === 'process_creation')
         return {
@@ -322,12 +365,27 @@ function productField(source: ProductSource, name: string): FieldBinding | undef
     const entry = lookup(table, name);
     if (entry !== undefined) return binding(entry, true);
   }
+  const aliased = source.aliases === undefined ? undefined : lookup(source.aliases, name);
+  if (aliased !== undefined) return aliasBinding(source, aliased);
   // Sigma's Azure rules also name the columns of the Log Analytics tables (SigninLogs, AuditLogs):
   // `AuthenticationRequirement`, `ActivityDisplayName`, `DeviceDetail.trusttype` are the diagnostic-settings
   // record's `properties.authenticationRequirement`, … (the lookup ignores case).
   if (source.propertiesColumns === true && !name.startsWith('properties.'))
     return productField({ ...source, propertiesColumns: false }, `properties.${name}`);
   return undefined;
+}
+
+/** The paths of every source field an alias names (one type: the first found sets it). */
+function aliasBinding(source: ProductSource, fields: readonly string[]): FieldBinding | undefined {
+  const paths: string[] = [];
+  let type: FieldValueType | undefined;
+  for (const field of fields) {
+    const found = productField({ ...source, aliases: undefined, propertiesColumns: false }, field);
+    if (found === undefined || (type !== undefined && found.type !== type)) continue;
+    type = found.type;
+    for (const path of found.paths) if (!paths.includes(path)) paths.push(path);
+  }
+  return type === undefined ? undefined : { paths, type, mapped: true };
 }
 
 // ---- Logsources no built-in mapping produces: events whose mapping declares them ----
