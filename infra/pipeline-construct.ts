@@ -27,6 +27,7 @@ import { loadRulesFromPaths, readRuleSources } from '../src/rules/load.js';
 import { BUNDLED_MAPPINGS_DIR, BUNDLED_RULES_DIR } from './bundling.js';
 import { defineAlarms } from './parts/alarms.js';
 import { defineApi } from './parts/api.js';
+import { defineAlertStore, type AlertStoreProps, type PipelineAlertStore } from './parts/alert-store.js';
 import { defineOutputs, type PipelineOutputs, type PipelineOutputsProps } from './parts/outputs.js';
 import { defineChannels, type IngestChannels, type IngestChannelsProps } from './parts/channels.js';
 import { defineFunctions, grantPipelineAccess, removeStagedRules, type PipelineFunctions } from './parts/functions.js';
@@ -87,6 +88,11 @@ export interface StixDetectionPipelineProps {
   ingest?: IngestChannelsProps;
   /** OUTPUTS (#19): deliver alerts from the alert queue to webhooks, Slack, PagerDuty; docs/outputs.md. */
   outputs?: PipelineOutputsProps;
+  /**
+   * The ALERT STORE (#17): every alert the outputs function takes off the alert queue is kept for
+   * triage (GET /alerts, GET|PATCH /alerts/{id}); needs `outputs`. docs/api.md.
+   */
+  alertStore?: AlertStoreProps;
 }
 
 /** Loads and compiles the rules as the functions will; throws with every diagnostic when any rule is invalid. */
@@ -164,6 +170,8 @@ export class StixDetectionPipeline extends Construct {
   readonly channels: IngestChannels;
   /** The outputs stage, when the props ask for it. */
   readonly outputs: PipelineOutputs | undefined;
+  /** The alert store and its API (#17), when the props ask for it. */
+  readonly alertStore: PipelineAlertStore | undefined;
 
   constructor(scope: Construct, id: string, props: StixDetectionPipelineProps) {
     super(scope, id);
@@ -228,6 +236,17 @@ export class StixDetectionPipeline extends Construct {
             rules: loadRulesFromPaths([rulesDir]).rules,
           })
         : undefined;
+      if (props.alertStore && !this.outputs)
+        throw new Error('StixDetectionPipeline: alertStore needs outputs: the outputs function keeps the alerts');
+      this.alertStore =
+        props.alertStore && this.outputs
+          ? defineAlertStore(this, {
+              alertStore: props.alertStore,
+              functionProps,
+              stateTable: this.table,
+              outputsFunction: this.outputs.function,
+            })
+          : undefined;
     } finally {
       removeStagedRules(functionProps.stagedRules);
     }
@@ -237,6 +256,7 @@ export class StixDetectionPipeline extends Construct {
       auth,
       rulesAdminScope,
       functions: this.functions,
+      ...(this.alertStore ? { alertsApi: this.alertStore.function } : {}),
       logRetention,
       throttle: props.throttle,
     });

@@ -4,8 +4,9 @@ import { fileURLToPath } from 'node:url';
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import { vi } from 'vitest';
 import type { AuthorizerContext, HttpApiEvent } from '../../functions/auth.js';
-import { readConfig } from '../../functions/config.js';
+import { readConfig, type FunctionRole } from '../../functions/config.js';
 import { InMemoryRuleOverrideStore } from '../../src/state/rule-overrides.js';
+import { InMemoryRuleStore } from '../../src/state/rule-store.js';
 import { HandlerRuntime, type RuntimeDeps } from '../../functions/runtime.js';
 import type { MessageSink, OutgoingMessage, SendResult } from '../../src/queue/types.js';
 import { InMemoryQueue } from '../../src/queue/memory-queue.js';
@@ -50,7 +51,7 @@ export interface TestRuntime {
 export function testRuntime(
   env: Record<string, string> = {},
   deps: Partial<RuntimeDeps> = {},
-  role: 'ingest' | 'rules-api' = 'ingest',
+  role: FunctionRole = 'ingest',
 ): TestRuntime {
   const sink = new RecordingSink();
   const store = new InMemoryStateStore();
@@ -60,7 +61,14 @@ export function testRuntime(
     { TABLE_NAME: 'stixflow-test', ALERT_QUEUE_URL: 'https://sqs.local/alerts.fifo', RULES_DIR, ...env },
     role,
   );
-  const runtime = new HandlerRuntime(config, { store, counters, sink, overrides, ...deps });
+  const runtime = new HandlerRuntime(config, {
+    store,
+    counters,
+    sink,
+    overrides,
+    ruleStore: new InMemoryRuleStore(),
+    ...deps,
+  });
   return { runtime, sink, store, counters, overrides };
 }
 

@@ -152,12 +152,27 @@ describe('StixflowStack template', () => {
       Resource: table,
       Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['O#rules'] } },
     };
+    // The runtime rule store (#17): ingest reads its version item and rule heads only.
+    const ruleStoreRead = {
+      Sid: 'ReadRuleStore',
+      Effect: 'Allow',
+      Action: ['dynamodb:GetItem', 'dynamodb:Query'],
+      Resource: table,
+      Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['R#rules'] } },
+    };
     const send = { Sid: 'SendAlerts', Effect: 'Allow', Action: 'sqs:SendMessage', Resource: alertQueue };
-    expect(statementsOf('PipelineIngestHttpRole')).toEqual([logs('IngestHttp'), state, overridesRead, send]);
+    expect(statementsOf('PipelineIngestHttpRole')).toEqual([
+      logs('IngestHttp'),
+      state,
+      overridesRead,
+      ruleStoreRead,
+      send,
+    ]);
     expect(statementsOf('PipelineIngestSqsRole')).toEqual([
       logs('IngestSqs'),
       state,
       overridesRead,
+      ruleStoreRead,
       send,
       {
         Effect: 'Allow',
@@ -187,6 +202,13 @@ describe('StixflowStack template', () => {
         Resource: table,
         Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['O#rules'] } },
       },
+      {
+        Sid: 'RuleStore',
+        Effect: 'Allow',
+        Action: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
+        Resource: table,
+        Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['R#*'] } },
+      },
     ]);
     // No managed policies, no wildcard resources or actions anywhere in the identity policies.
     for (const [, role] of resources('AWS::IAM::Role')) expect(role.Properties.ManagedPolicyArns).toBeUndefined();
@@ -197,9 +219,16 @@ describe('StixflowStack template', () => {
   it('puts the IAM authoriser on every route, with access logs and throttling on the stage', () => {
     const routes = resources('AWS::ApiGatewayV2::Route');
     expect(routes.map(([, r]) => r.Properties.RouteKey).sort()).toEqual([
+      'DELETE /rules/{id}',
+      'GET /audit',
       'GET /rules',
+      'GET /rules/{id}',
+      'GET /rules/{id}/versions/{version}',
       'PATCH /rules/{id}',
       'POST /events',
+      'POST /rules',
+      'POST /rules/validate',
+      'PUT /rules/{id}',
     ]);
     for (const [, route] of routes) expect(route.Properties.AuthorizationType).toBe('AWS_IAM');
     template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
