@@ -75,6 +75,8 @@ export function mixedRules(count: number, seed = 3, caseInsensitiveShare = 0): R
 let lastAlerts = 0;
 /** Events per second of the matching alone (events prepared beforehand), of the last run. */
 let lastMatchOnly = 0;
+/** Events per second of JSON.parse of the same events' text, of the last run (the floor #18 compares with). */
+let lastJsonParse = 0;
 
 const STREAM_EVENTS = 120_000;
 const CHUNK = 2_000;
@@ -87,10 +89,16 @@ const CHUNK = 2_000;
 async function throughput(engine: StreamingEngine): Promise<number> {
   let timed = 0n;
   let matchTimed = 0n;
+  let parseTimed = 0n;
   let counted = 0;
   lastAlerts = 0;
   for (let offset = 0; offset < STREAM_EVENTS; offset += CHUNK) {
     const events = syntheticEvents(CHUNK, 11 + offset, offset);
+    const texts = events.map((e) => JSON.stringify(e));
+    const parseStart = process.hrtime.bigint();
+    let parsed = 0;
+    for (const text of texts) parsed += (JSON.parse(text) as { objects: unknown[] }).objects.length;
+    if (parsed === 0) throw new Error('bench: nothing parsed');
     const t0 = process.hrtime.bigint();
     const inputs: EventInput[] = prepareObservations(events).map((observation) => ({ observation }));
     const t1 = process.hrtime.bigint();
@@ -104,11 +112,13 @@ async function throughput(engine: StreamingEngine): Promise<number> {
       const end = process.hrtime.bigint();
       timed += end - t0;
       matchTimed += end - t1;
+      parseTimed += t0 - parseStart;
       counted += inputs.length;
       lastAlerts += alerts;
     }
   }
   lastMatchOnly = counted / (Number(matchTimed) / 1e9);
+  lastJsonParse = counted / (Number(parseTimed) / 1e9);
   return counted / (Number(timed) / 1e9);
 }
 
@@ -152,6 +162,13 @@ export async function benchRules(options: { indicators?: number } = {}): Promise
     unit: 'events/s',
     target: '≥ 100,000',
     note: `prepare + match; ${lastAlerts} alerts; index: ${mixed.indexStats.indexedConditions} conditions, ${mixed.indexStats.typeOnlyEntries} type-only`,
+  });
+  rows.push({
+    name: '3,000 mixed rules, prepare + match / JSON.parse of the same events',
+    value: lastJsonParse / eps,
+    unit: '×',
+    target: '≤ 1.2',
+    note: `JSON.parse ${Math.round(lastJsonParse).toLocaleString('en-US')} events/s, timed in the same chunks; prepare alone ${((lastJsonParse / eps - lastJsonParse / lastMatchOnly) * 100).toFixed(0)}% of JSON.parse`,
   });
   rows.push({
     name: '3,000 mixed rules, matching alone (events prepared)',
