@@ -181,7 +181,10 @@ describe('deterministicScoId against the eager §2.9 derivation (seeded property
       return fc
         .record(
           Object.fromEntries(
-            [...properties, 'x_other'].map((p) => [p, fc.option(p === 'hashes' ? hashes : value, { nil: undefined })]),
+            [...properties, 'x_other'].map((p) => [
+              p,
+              fc.option((p === 'hashes' ? hashes : value) as fc.Arbitrary<unknown>, { nil: undefined }),
+            ]),
           ),
           { requiredKeys: [] },
         )
