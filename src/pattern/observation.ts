@@ -125,7 +125,13 @@ export function prepareObservedData(
   lookup: (id: string) => StixObject | undefined,
 ): PreparedObservation {
   const first = typeof sdo.first_observed === 'string' ? parseStixTimestamp(sdo.first_observed) : undefined;
-  const last = typeof sdo.last_observed === 'string' ? parseStixTimestamp(sdo.last_observed) : undefined;
+  // Most events are one instant (normalised events always are): the same text need not be read twice.
+  const last =
+    typeof sdo.last_observed === 'string'
+      ? sdo.last_observed === sdo.first_observed
+        ? first
+        : parseStixTimestamp(sdo.last_observed)
+      : undefined;
   if (first === undefined)
     throw invalid(
       `first_observed ${JSON.stringify(sdo.first_observed)} is not a STIX timestamp`,

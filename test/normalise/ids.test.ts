@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import {
   canonicalJson,
   deterministicScoId,
+  ID_CONTRIBUTING_PROPERTIES,
   sha1Hex,
   STIX_SCO_NAMESPACE,
   STIXFLOW_NAMESPACE,
@@ -116,6 +117,88 @@ describe('deterministicScoId', () => {
     const value = 'quote " backslash \\ tab \t lone \ud800 end';
     expect(deterministicScoId({ type: 'url', value }, 'url')).toBe(
       `url--${uuidv5(STIX_SCO_NAMESPACE, `{"value":${JSON.stringify(value)}}`)}`,
+    );
+  });
+});
+
+/**
+ * STIX 2.1 §2.9 written out plainly, as the reference for the fast path: the id-contributing properties present
+ * (for `hashes`, the one hash the preference order picks), serialised by JCS (RFC 8785: keys sorted, no
+ * whitespace), hashed by node:crypto into a UUIDv5 in the STIX namespace.
+ */
+function eagerScoId(sco: Record<string, unknown>, properties: readonly string[]): string | undefined {
+  const jcs = (v: unknown): string =>
+    Array.isArray(v)
+      ? `[${v.map(jcs).join(',')}]`
+      : v !== null && typeof v === 'object'
+        ? `{${Object.keys(v)
+            .sort()
+            .filter((k) => (v as Record<string, unknown>)[k] !== undefined)
+            .map((k) => `${JSON.stringify(k)}:${jcs((v as Record<string, unknown>)[k])}`)
+            .join(',')}}`
+        : JSON.stringify(v);
+  const contributing: Record<string, unknown> = {};
+  for (const property of properties) {
+    let value = sco[property];
+    if (property === 'hashes' && value !== null && typeof value === 'object' && !Array.isArray(value)) {
+      const hashes = value as Record<string, unknown>;
+      const algorithm = [...['MD5', 'SHA-1', 'SHA-256', 'SHA-512'], ...Object.keys(hashes).sort()].find(
+        (a) => hashes[a] !== undefined,
+      );
+      value = algorithm === undefined ? undefined : { [algorithm]: hashes[algorithm] };
+    }
+    if (value !== undefined) contributing[property] = value;
+  }
+  if (Object.keys(contributing).length === 0) return undefined;
+  const hex = nodeSha1(STIX_SCO_NAMESPACE, jcs(contributing));
+  const variant = ((parseInt(hex[16] as string, 16) & 0x3) | 0x8).toString(16);
+  return `${sco.type as string}--${hex.slice(0, 8)}-${hex.slice(8, 12)}-5${hex.slice(13, 16)}-${variant}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+}
+
+describe('deterministicScoId against the eager §2.9 derivation (seeded property)', () => {
+  it('gives the same id on cache misses and hits, for every type with id-contributing properties', () => {
+    // Few distinct values, so that the same contributing properties come back often and the cache answers.
+    const scalar = fc.oneof(
+      fc.constantFrom('a', 'B', 'x"y', 'ß', '10.0.0.1', 'C:\\Windows', ''),
+      fc.constantFrom(0, 1, 443, -2.5),
+      fc.boolean(),
+    );
+    const value = fc.oneof(
+      { weight: 4, arbitrary: scalar },
+      { weight: 1, arbitrary: fc.array(scalar, { maxLength: 3 }) },
+      { weight: 1, arbitrary: fc.dictionary(fc.constantFrom('k', 'Z', 'a b'), scalar, { maxKeys: 2 }) },
+    );
+    const hashes = fc.dictionary(
+      fc.constantFrom('MD5', 'SHA-1', 'SHA-256', 'SHA-512', 'ssdeep', 'TLSH'),
+      fc.constantFrom('00', 'ab', 'CD'),
+      {
+        maxKeys: 3,
+      },
+    );
+    const types = Object.keys(ID_CONTRIBUTING_PROPERTIES);
+    const sco = fc.constantFrom(...types).chain((type) => {
+      const properties = ID_CONTRIBUTING_PROPERTIES[type] as readonly string[];
+      return fc
+        .record(
+          Object.fromEntries(
+            [...properties, 'x_other'].map((p) => [
+              p,
+              fc.option((p === 'hashes' ? hashes : value) as fc.Arbitrary<unknown>, { nil: undefined }),
+            ]),
+          ),
+          { requiredKeys: [] },
+        )
+        .map((props) => ({ type, props, properties }));
+    });
+    fc.assert(
+      fc.property(fc.array(sco, { minLength: 1, maxLength: 30 }), (objects) => {
+        for (const { type, props, properties } of objects) {
+          const object: Record<string, unknown> = { type };
+          for (const [k, v] of Object.entries(props)) if (v !== undefined) object[k] = v;
+          expect(deterministicScoId(object, type)).toBe(eagerScoId(object, properties));
+        }
+      }),
+      { seed: 1813, numRuns: 400 },
     );
   });
 });
