@@ -13,8 +13,6 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 
-/** Where the built assets sit inside the bundle (LAMBDA_TASK_ROOT-relative). */
-export const BUNDLED_CONSOLE_DIR = 'console';
 const ASSET_NAMES = ['index.html', 'console.js', 'console.css'] as const;
 const CONTENT_TYPES: Record<string, string> = {
   html: 'text/html; charset=utf-8',
@@ -83,6 +81,9 @@ export function readConsoleAssets(dir: string): ServedAsset[] {
 let assets: ServedAsset[] | undefined;
 
 export async function handler(event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> {
-  assets ??= readConsoleAssets(join(process.env.LAMBDA_TASK_ROOT ?? process.cwd(), BUNDLED_CONSOLE_DIR));
+  // CONSOLE_ASSETS_DIR: set by the stack (infra/parts/console.ts), relative to the bundle's root.
+  assets ??= readConsoleAssets(
+    join(process.env.LAMBDA_TASK_ROOT ?? process.cwd(), process.env.CONSOLE_ASSETS_DIR ?? 'console'),
+  );
   return consoleResponse(assets, event.requestContext.http.method.toUpperCase(), event.rawPath);
 }

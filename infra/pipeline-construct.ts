@@ -28,6 +28,7 @@ import { BUNDLED_MAPPINGS_DIR, BUNDLED_RULES_DIR } from './bundling.js';
 import { defineAlarms } from './parts/alarms.js';
 import { defineApi } from './parts/api.js';
 import { defineOutputs, type PipelineOutputs, type PipelineOutputsProps } from './parts/outputs.js';
+import { defineConsole, type PipelineConsole } from './parts/console.js';
 import { defineChannels, type IngestChannels, type IngestChannelsProps } from './parts/channels.js';
 import { defineFunctions, grantPipelineAccess, removeStagedRules, type PipelineFunctions } from './parts/functions.js';
 import { defineQueues } from './parts/queues.js';
@@ -87,6 +88,11 @@ export interface StixDetectionPipelineProps {
   ingest?: IngestChannelsProps;
   /** OUTPUTS (#19): deliver alerts from the alert queue to webhooks, Slack, PagerDuty; docs/outputs.md. */
   outputs?: PipelineOutputsProps;
+  /**
+   * The detection console (#17.3) at GET / on the API (docs/console.md); default true. Its data calls carry a
+   * bearer token, so it is for JWT-authorised stacks; under IAM the page loads but the API refuses its calls.
+   */
+  console?: boolean;
 }
 
 /** Loads and compiles the rules as the functions will; throws with every diagnostic when any rule is invalid. */
@@ -164,6 +170,8 @@ export class StixDetectionPipeline extends Construct {
   readonly channels: IngestChannels;
   /** The outputs stage, when the props ask for it. */
   readonly outputs: PipelineOutputs | undefined;
+  /** The console function and its public routes, unless `console: false`. */
+  readonly console: PipelineConsole | undefined;
 
   constructor(scope: Construct, id: string, props: StixDetectionPipelineProps) {
     super(scope, id);
@@ -242,6 +250,7 @@ export class StixDetectionPipeline extends Construct {
     });
     this.api = api.api;
     this.stage = api.stage;
+    this.console = props.console === false ? undefined : defineConsole(this, { api: this.api, logRetention });
 
     this.alarms = defineAlarms(this, { queues, functions: this.functions, alarmActions: props.alarmActions });
 

@@ -105,7 +105,13 @@ describe.skipIf(!HAVE_CHROMIUM)('the detection console in Chromium', () => {
     expect(await row(SHELL_RULE).locator('[data-state]').textContent()).toBe('enabled');
     expect(await row(SHELL_RULE).getByRole('switch').isChecked()).toBe(true);
     expect(await row(SHELL_RULE).locator('svg.week-chart').count()).toBe(1);
-    expect(await page.evaluate(() => sessionStorage.getItem('stixflow.console.token'))).toBe('local-dev');
+    expect(
+      await page.evaluate(() =>
+        (globalThis as unknown as { sessionStorage: { getItem(k: string): string | null } }).sessionStorage.getItem(
+          'stixflow.console.token',
+        ),
+      ),
+    ).toBe('local-dev');
     // The search box narrows the list.
     await page.getByLabel('Search').fill('credential');
     await expect.poll(() => row(SHELL_RULE).count()).toBe(0);
@@ -144,7 +150,11 @@ describe.skipIf(!HAVE_CHROMIUM)('the detection console in Chromium', () => {
     const background = await row(INVALID_RULE)
       .locator('td')
       .first()
-      .evaluate((td) => getComputedStyle(td).backgroundColor);
+      .evaluate(
+        (td) =>
+          (globalThis as unknown as { getComputedStyle(e: unknown): { backgroundColor: string } }).getComputedStyle(td)
+            .backgroundColor,
+      );
     expect(background).toBe('rgb(255, 227, 227)');
     await screenshot('rules');
   });
