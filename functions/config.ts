@@ -35,6 +35,15 @@ export interface RuntimeConfig {
   maxPartialsPerGroup: number | undefined;
   /** Rule overrides are re-read at most this often. */
   overridesRefreshSeconds: number;
+  /**
+   * The rule store's version is read at most this often (#17); its rules only when it moved.
+   * RULE_STORE_REFRESH_SECONDS, default 60; the local stack uses 0 (every event).
+   */
+  ruleStoreRefreshSeconds: number;
+  /** The alert table (#17): alerts kept for triage; ALERT_TABLE_NAME, none when the console's alerts are off. */
+  alertTableName: string | undefined;
+  /** Days an alert is kept in the alert table; ALERT_RETENTION_DAYS, default 90. */
+  alertRetentionDays: number;
   iamTenantSource: IamTenantSource;
   /**
    * Scope a token caller (JWT or Lambda authoriser) needs to change rules (PATCH /rules/{id}):
@@ -49,6 +58,8 @@ export interface RuntimeConfig {
 
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 export const DEFAULT_OVERRIDES_REFRESH_SECONDS = 60;
+export const DEFAULT_RULE_STORE_REFRESH_SECONDS = 60;
+export const DEFAULT_ALERT_RETENTION_DAYS = 90;
 export const DEFAULT_TENANT = 'default';
 export { DEFAULT_RULES_ADMIN_SCOPE };
 
@@ -100,6 +111,9 @@ export function readConfig(env: Record<string, string | undefined>, role: Functi
     latenessSeconds: integer('LATENESS_SECONDS', 0, 7 * 86_400),
     maxPartialsPerGroup: integer('MAX_PARTIALS_PER_GROUP', 1, 10_000),
     overridesRefreshSeconds: integer('RULE_OVERRIDES_REFRESH_SECONDS', 0, 3600) ?? DEFAULT_OVERRIDES_REFRESH_SECONDS,
+    ruleStoreRefreshSeconds: integer('RULE_STORE_REFRESH_SECONDS', 0, 3600) ?? DEFAULT_RULE_STORE_REFRESH_SECONDS,
+    alertTableName: env.ALERT_TABLE_NAME?.trim() || undefined,
+    alertRetentionDays: integer('ALERT_RETENTION_DAYS', 1, 3650) ?? DEFAULT_ALERT_RETENTION_DAYS,
     iamTenantSource,
     rulesAdminScope: env.RULES_ADMIN_SCOPE?.trim() || DEFAULT_RULES_ADMIN_SCOPE,
     mappingsDir: env.MAPPINGS_DIR?.trim() ? pathOf(env.MAPPINGS_DIR.trim()) : undefined,

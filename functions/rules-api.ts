@@ -1,16 +1,24 @@
 /**
- * The rules API on the HTTP API (authenticated like every route):
+ * The rules API on the HTTP API (authenticated like every route; docs/api.md):
  *
- *   GET   /rules        every deployed rule: enabled or not (and why), load errors and warnings,
- *                       and the caller's tenant's counters for the last 7 UTC days; the STIX
- *                       indicator bundles loaded beside the rules, with their indicator counts
- *   PATCH /rules/{id}   { "enabled": false } stores an override in the state table; running
- *                       ingest functions pick it up within RULE_OVERRIDES_REFRESH_SECONDS (60 s)
+ *   GET    /rules                            every rule in force, bundle and store (origin, kind, status,
+ *                                            enabled, scope, last change), the caller's tenant's counters for
+ *                                            the last 7 UTC days, load errors and warnings, indicator bundles
+ *   GET    /rules/{id}                       one rule: its source, diagnostics, tests and versions
+ *   GET    /rules/{id}/versions/{version}    one version with its source
+ *   POST   /rules/validate                   { source } → { valid, diagnostics }, never stored
+ *   POST   /rules                            { source } → a new store rule (422 invalid, 409 id taken;
+ *                                            ?allowInvalid=true stores it red)
+ *   PUT    /rules/{id}                       { source } → the store rule replaced (or a bundle rule shadowed)
+ *   DELETE /rules/{id}                       removes a store rule (a bundle rule cannot be: 409)
+ *   PATCH  /rules/{id}                       { "enabled": bool } stores an override
+ *   GET    /audit?ruleId=&limit=             every change, newest first
  *
- * Overrides apply to every tenant of the deployment: a token caller (JWT or Lambda authoriser)
- * needs the admin scope (RULES_ADMIN_SCOPE, default stixflow/rules.admin; under JWT checked on
- * the route too); with IAM, grant execute-api:Invoke on `PATCH/rules/*` to operators only. Each
- * override records who set it (the caller's principal) and is logged with it.
+ * Rules and overrides apply to every tenant of the deployment: a write needs the admin scope
+ * (RULES_ADMIN_SCOPE, default stixflow/rules.admin; under JWT checked on the route too; with IAM,
+ * grant the write routes to operators only). Every write is a version of the rule and an audit
+ * entry naming the caller's principal. Running ingest functions see a change within
+ * RULE_STORE_REFRESH_SECONDS (60 s): they poll the store's version, not its rules.
  */
 import { relative } from 'node:path';
 import middy from '@middy/core';
@@ -18,13 +26,23 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import type { APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import { stringify } from 'yaml';
 import type { Diagnostic } from '../src/errors.js';
+import { collectDocuments } from '../src/rules/collect.js';
+import { readDocuments } from '../src/rules/read.js';
+import type { Rule } from '../src/rules/model.js';
 import { COUNTER_NAMES, utcDay, zeroCounts, type CounterValues } from '../src/state/counters.js';
+import { RuleVersionConflictError, type RuleAction, type RuleHead, type RuleStore } from '../src/state/rule-store.js';
 import { callerOf, hasAdminScope, type HttpApiEvent } from './auth.js';
 import { decodeBody } from './body.js';
+import { isStoreFile, ruleKind } from './rule-layers.js';
 import { inLambda, logger, metrics, sharedRuntime, type HandlerRuntime } from './runtime.js';
 
 export const COUNTER_DAYS = 7;
+/** The name a submitted source has in its diagnostics. */
+export const SUBMITTED_FILE = 'source.yaml';
+
+type Result = APIGatewayProxyStructuredResultV2;
 
 function safeDecode(value: string): string {
   try {
@@ -34,7 +52,7 @@ function safeDecode(value: string): string {
   }
 }
 
-function json(statusCode: number, body: unknown): APIGatewayProxyStructuredResultV2 {
+export function json(statusCode: number, body: unknown): Result {
   return { statusCode, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) };
 }
 
@@ -44,83 +62,138 @@ export function lastDays(now: number, n = COUNTER_DAYS): string[] {
 }
 
 function publicDiagnostic(d: Diagnostic, rulesDir: string): Record<string, unknown> {
+  const file =
+    d.file === undefined || isStoreFile(d.file) || d.file === SUBMITTED_FILE
+      ? d.file
+      : relative(rulesDir, d.file) || d.file;
   return {
     severity: d.severity,
     code: d.code,
     message: d.message,
     ...(d.ruleId !== undefined ? { ruleId: d.ruleId } : {}),
-    ...(d.file !== undefined ? { file: relative(rulesDir, d.file) || d.file } : {}),
+    ...(file !== undefined ? { file } : {}),
     ...(d.line !== undefined ? { line: d.line } : {}),
     ...(d.column !== undefined ? { column: d.column } : {}),
   };
 }
 
-async function listRules(
-  runtime: HandlerRuntime,
-  tenant: string,
-  now: number,
-): Promise<APIGatewayProxyStructuredResultV2> {
+/** The store the API writes; the runtime's reader is the DynamoDB store outside tests of the ingest path. */
+function writableStore(runtime: HandlerRuntime): RuleStore {
+  const store = runtime.ruleStore as Partial<RuleStore>;
+  if (typeof store.write !== 'function') throw new Error('the rule store of this runtime is read-only');
+  return store as RuleStore;
+}
+
+interface ListContext {
+  runtime: HandlerRuntime;
+  days: string[];
+  counters: Map<string, Map<string, CounterValues>>;
+  heads: Map<string, RuleHead>;
+  byRule: Map<string, Diagnostic[]>;
+}
+
+async function listContext(runtime: HandlerRuntime, tenant: string, now: number): Promise<ListContext> {
+  await runtime.refreshRules(true);
   await runtime.refreshOverrides(true);
   const days = lastDays(now);
-  const ids = runtime.rules.map((r) => r.id);
-  const counters =
-    ids.length > 0 ? await runtime.counters.read(tenant, ids, days) : new Map<string, Map<string, CounterValues>>();
-  const dir = runtime.config.rulesDir;
   const byRule = new Map<string, Diagnostic[]>();
   for (const d of runtime.ruleDiagnostics) {
     if (d.ruleId === undefined) continue;
     byRule.set(d.ruleId, [...(byRule.get(d.ruleId) ?? []), d]);
   }
-  const rules: Record<string, unknown>[] = runtime.rules.map((rule) => {
-    const override = runtime.ruleOverrides.get(rule.id);
-    const perDay = days.map((day) => ({ day, ...(counters.get(rule.id)?.get(day) ?? zeroCounts()) }));
-    const totals = zeroCounts();
-    for (const d of perDay) for (const name of COUNTER_NAMES) totals[name] += d[name];
-    return {
-      id: rule.id,
-      name: rule.name,
-      severity: rule.severity,
-      ...(rule.category !== undefined ? { category: rule.category } : {}),
-      tags: rule.tags,
-      ...(rule.sigma ? { sigma: rule.sigma } : {}),
-      status: 'loaded',
-      enabled: runtime.isEnabled(rule),
-      enabledInRuleFile: rule.enabled,
-      ...(override
-        ? { override: { enabled: override.enabled, updatedAt: override.updatedAt, updatedBy: override.updatedBy } }
-        : {}),
-      source: { file: rule.source?.file ? relative(dir, rule.source.file) : undefined, line: rule.source?.line },
-      // What the rule is built from and muted by (#14.2, #14.5): its lists and macros, and the
-      // shared exceptions it takes (each counted in its filtered counter).
-      uses: { lists: rule.uses?.lists ?? [], macros: rule.uses?.macros ?? [] },
-      exceptions: rule.filters.flatMap((f) =>
-        f.exception === undefined
-          ? []
-          : [
-              {
-                id: f.exception,
-                ...(f.reason !== undefined ? { reason: f.reason } : {}),
-                ...(f.expires !== undefined ? { expires: new Date(f.expires).toISOString() } : {}),
-              },
-            ],
-      ),
-      errors: [],
-      warnings: (byRule.get(rule.id) ?? []).map((d) => publicDiagnostic(d, dir)),
-      counters: { days: perDay, totals },
-    };
-  });
-  // Rules that did not compile: listed, disabled, with their errors.
-  const loaded = new Set(ids);
-  for (const [ruleId, diagnostics] of byRule) {
-    if (loaded.has(ruleId)) continue;
-    rules.push({
-      id: ruleId,
-      status: 'invalid',
-      enabled: false,
-      errors: diagnostics.filter((d) => d.severity === 'error').map((d) => publicDiagnostic(d, dir)),
-      warnings: diagnostics.filter((d) => d.severity !== 'error').map((d) => publicDiagnostic(d, dir)),
-    });
-  }
+  const ids = [...new Set([...runtime.rules.map((r) => r.id), ...byRule.keys()])];
+  const [counters, heads] = await Promise.all([
+    ids.length > 0 ? runtime.counters.read(tenant, ids, days) : new Map<string, Map<string, CounterValues>>(),
+    writableStore(runtime).heads(),
+  ]);
+  return { runtime, days, counters, byRule, heads: new Map(heads.map((h) => [h.id, h])) };
+}
+
+function countersOf(ctx: ListContext, ruleId: string) {
+  const perDay = ctx.days.map((day) => ({ day, ...(ctx.counters.get(ruleId)?.get(day) ?? zeroCounts()) }));
+  const totals = zeroCounts();
+  for (const d of perDay) for (const name of COUNTER_NAMES) totals[name] += d[name];
+  return { days: perDay, totals };
+}
+
+function lastChangeOf(ctx: ListContext, ruleId: string) {
+  const head = ctx.heads.get(ruleId);
+  return head ? { lastChange: { by: head.by, at: head.at, version: head.version, action: head.action } } : {};
+}
+
+function ruleView(ctx: ListContext, rule: Rule): Record<string, unknown> {
+  const { runtime } = ctx;
+  const dir = runtime.config.rulesDir;
+  const override = runtime.ruleOverrides.get(rule.id);
+  const file = rule.source?.file;
+  return {
+    id: rule.id,
+    name: rule.name,
+    severity: rule.severity,
+    ...(rule.category !== undefined ? { category: rule.category } : {}),
+    tags: rule.tags,
+    ...(rule.sigma ? { sigma: rule.sigma } : {}),
+    origin: runtime.originOf(rule.id),
+    kind: ruleKind(rule),
+    status: 'loaded',
+    enabled: runtime.isEnabled(rule),
+    enabledInRuleFile: rule.enabled,
+    // Scope: the tenants (entities) and hosts (assets) the rule is limited to, or all.
+    scope: rule.scope ? { entities: rule.scope.tenants?.length ?? 0, assets: rule.scope.hosts?.length ?? 0 } : 'all',
+    ...lastChangeOf(ctx, rule.id),
+    ...(override
+      ? { override: { enabled: override.enabled, updatedAt: override.updatedAt, updatedBy: override.updatedBy } }
+      : {}),
+    source: { file: file && !isStoreFile(file) ? relative(dir, file) : file, line: rule.source?.line },
+    // What the rule is built from and muted by (#14.2, #14.5): its lists and macros, and the
+    // shared exceptions it takes (each counted in its filtered counter).
+    uses: { lists: rule.uses?.lists ?? [], macros: rule.uses?.macros ?? [] },
+    exceptions: rule.filters.flatMap((f) =>
+      f.exception === undefined
+        ? []
+        : [
+            {
+              id: f.exception,
+              ...(f.reason !== undefined ? { reason: f.reason } : {}),
+              ...(f.expires !== undefined ? { expires: new Date(f.expires).toISOString() } : {}),
+            },
+          ],
+    ),
+    errors: [],
+    warnings: (ctx.byRule.get(rule.id) ?? []).map((d) => publicDiagnostic(d, dir)),
+    counters: countersOf(ctx, rule.id),
+  };
+}
+
+/** A rule that did not compile: listed, disabled, with its errors. */
+function invalidRuleView(ctx: ListContext, ruleId: string): Record<string, unknown> {
+  const dir = ctx.runtime.config.rulesDir;
+  const diagnostics = ctx.byRule.get(ruleId) ?? [];
+  return {
+    id: ruleId,
+    origin: ctx.runtime.originOf(ruleId),
+    status: 'invalid',
+    enabled: false,
+    scope: 'all',
+    ...lastChangeOf(ctx, ruleId),
+    errors: diagnostics.filter((d) => d.severity === 'error').map((d) => publicDiagnostic(d, dir)),
+    warnings: diagnostics.filter((d) => d.severity !== 'error').map((d) => publicDiagnostic(d, dir)),
+    counters: countersOf(ctx, ruleId),
+  };
+}
+
+function viewOf(ctx: ListContext, ruleId: string): Record<string, unknown> | undefined {
+  const rule = ctx.runtime.rules.find((r) => r.id === ruleId);
+  if (rule) return ruleView(ctx, rule);
+  return ctx.byRule.get(ruleId)?.some((d) => d.severity === 'error') ? invalidRuleView(ctx, ruleId) : undefined;
+}
+
+async function listRules(runtime: HandlerRuntime, tenant: string, now: number): Promise<Result> {
+  const ctx = await listContext(runtime, tenant, now);
+  const dir = runtime.config.rulesDir;
+  const rules = runtime.rules.map((rule) => ruleView(ctx, rule));
+  const loaded = new Set(runtime.rules.map((r) => r.id));
+  for (const ruleId of ctx.byRule.keys()) if (!loaded.has(ruleId)) rules.push(invalidRuleView(ctx, ruleId));
   const fileDiagnostics = runtime.ruleDiagnostics
     .filter((d) => d.ruleId === undefined)
     .map((d) => publicDiagnostic(d, dir));
@@ -129,44 +202,272 @@ async function listRules(
     total: runtime.indicators.size,
     sources: runtime.indicatorSources.map((s) => ({ file: relative(dir, s.file) || s.file, indicators: s.indicators })),
   };
-  return json(200, { tenant, days, rules, indicators, diagnostics: fileDiagnostics });
+  return json(200, { tenant, days: ctx.days, rules, indicators, diagnostics: fileDiagnostics });
 }
 
-async function patchRule(
-  runtime: HandlerRuntime,
-  event: HttpApiEvent,
-  principal: string,
-  now: number,
-): Promise<APIGatewayProxyStructuredResultV2> {
-  const raw = event.pathParameters?.id ?? /^\/rules\/([^/]+)$/.exec(event.rawPath)?.[1];
-  const id = raw !== undefined ? safeDecode(raw) : undefined;
-  const rule = id !== undefined ? runtime.rules.find((r) => r.id === id) : undefined;
-  if (!rule) return json(404, { error: 'not-found', message: 'no deployed rule has this id' });
+/** The YAML of a bundle rule: its own entry of the file it is defined in. */
+function bundleSourceOf(runtime: HandlerRuntime, ruleId: string): string | undefined {
+  for (const source of runtime.layers.bundle) {
+    if (!source.text.includes(ruleId)) continue;
+    const candidate = collectDocuments(readDocuments(source)).candidates.find((c) => c.id === ruleId);
+    if (candidate) return stringify(candidate.value);
+  }
+  return undefined;
+}
+
+async function getRule(runtime: HandlerRuntime, tenant: string, ruleId: string, now: number): Promise<Result> {
+  const ctx = await listContext(runtime, tenant, now);
+  const view = viewOf(ctx, ruleId);
+  const head = ctx.heads.get(ruleId);
+  const storeSource = head && !head.deleted ? head.source : undefined;
+  if (!view && storeSource === undefined) return json(404, { error: 'no rule has this id' });
+  const dir = runtime.config.rulesDir;
+  const rule = runtime.rules.find((r) => r.id === ruleId);
+  return json(200, {
+    rule: view,
+    source: storeSource ?? bundleSourceOf(runtime, ruleId) ?? '',
+    diagnostics: (ctx.byRule.get(ruleId) ?? []).map((d) => publicDiagnostic(d, dir)),
+    tests: { cases: rule?.tests.length ?? 0 },
+    versions: (await writableStore(runtime).versions(ruleId)).map((v) => ({
+      version: v.version,
+      by: v.by,
+      at: v.at,
+      action: v.action,
+      summary: v.summary,
+    })),
+  });
+}
+
+async function getVersion(runtime: HandlerRuntime, ruleId: string, raw: string): Promise<Result> {
+  const number = Number(raw);
+  const version =
+    Number.isSafeInteger(number) && number > 0 ? await writableStore(runtime).version(ruleId, number) : undefined;
+  if (!version) return json(404, { error: `rule ${ruleId} has no version ${raw}` });
+  return json(200, {
+    version: version.version,
+    by: version.by,
+    at: version.at,
+    action: version.action,
+    source: version.source ?? '',
+  });
+}
+
+function parseBody(event: HttpApiEvent): { ok: true; value: Record<string, unknown> } | { ok: false; result: Result } {
   let body: unknown;
   try {
     body = JSON.parse(decodeBody(event.body ?? '', event.isBase64Encoded));
   } catch {
-    return json(400, { error: 'invalid-json', message: 'the body must be JSON: { "enabled": true | false }' });
+    return { ok: false, result: json(400, { error: 'the body must be JSON' }) };
   }
-  const fields = typeof body === 'object' && body !== null && !Array.isArray(body) ? Object.keys(body) : [];
-  const enabled = (body as { enabled?: unknown } | null)?.enabled;
-  if (typeof enabled !== 'boolean' || fields.length !== 1) {
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
+    return { ok: false, result: json(400, { error: 'the body must be a JSON object' }) };
+  return { ok: true, value: body as Record<string, unknown> };
+}
+
+function sourceOf(event: HttpApiEvent): { ok: true; source: string } | { ok: false; result: Result } {
+  const body = parseBody(event);
+  if (!body.ok) return body;
+  const source = body.value.source;
+  if (typeof source !== 'string' || source.trim() === '')
+    return { ok: false, result: json(400, { error: 'the body must be { "source": "<rule YAML>" }' }) };
+  return { ok: true, source };
+}
+
+interface Checked {
+  id: string | undefined;
+  valid: boolean;
+  diagnostics: Record<string, unknown>[];
+  /** Why the source cannot be a store rule at all, beside its diagnostics. */
+  problem?: string;
+}
+
+/** Validates a source as the store would load it, beside the other store rules (`replacing` left out). */
+async function checkSource(runtime: HandlerRuntime, source: string, replacing?: string): Promise<Checked> {
+  const others = (await runtime.ruleStore.list()).filter((r) => r.id !== replacing);
+  const check = runtime.layers.check(source, SUBMITTED_FILE, others);
+  const diagnostics = check.diagnostics.map((d) => publicDiagnostic(d, runtime.config.rulesDir));
+  const problem =
+    check.ids.length === 1
+      ? undefined
+      : `a source holds exactly one rule with an id; this one holds ${check.ids.length}`;
+  return {
+    id: check.ids[0],
+    valid: check.valid && problem === undefined,
+    diagnostics,
+    ...(problem ? { problem } : {}),
+  };
+}
+
+async function validate(runtime: HandlerRuntime, event: HttpApiEvent): Promise<Result> {
+  const body = sourceOf(event);
+  if (!body.ok) return body.result;
+  const checked = await checkSource(runtime, body.source);
+  return json(200, {
+    valid: checked.valid,
+    diagnostics: checked.diagnostics,
+    ...(checked.problem ? { error: checked.problem } : {}),
+  });
+}
+
+/** What a new source changes, for the audit entry: fields added, removed or changed at the top level. */
+function summarise(before: string | undefined, after: string): string {
+  const top = (text: string | undefined): Record<string, unknown> => {
+    if (text === undefined) return {};
+    const value = collectDocuments(readDocuments({ file: SUBMITTED_FILE, text })).candidates[0]?.value;
+    return value ?? {};
+  };
+  const a = top(before);
+  const b = top(after);
+  const changed = [...new Set([...Object.keys(a), ...Object.keys(b)])].filter(
+    (k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]),
+  );
+  return changed.length === 0 ? 'no field changed' : `changed ${changed.join(', ')}`;
+}
+
+interface Writer {
+  runtime: HandlerRuntime;
+  principal: string;
+  tenant: string;
+  now: number;
+}
+
+async function afterWrite(
+  w: Writer,
+  ruleId: string,
+  action: RuleAction,
+  version: number,
+): Promise<Record<string, unknown> | undefined> {
+  logger.info('rule store changed', { ruleId, action, version, by: w.principal });
+  metrics.addMetric('RuleStoreWrites', MetricUnit.Count, 1);
+  const ctx = await listContext(w.runtime, w.tenant, w.now);
+  return viewOf(ctx, ruleId);
+}
+
+async function writeSource(w: Writer, event: HttpApiEvent, pathId: string | undefined): Promise<Result> {
+  const body = sourceOf(event);
+  if (!body.ok) return body.result;
+  const store = writableStore(w.runtime);
+  const checked = await checkSource(w.runtime, body.source, pathId);
+  if (checked.id === undefined || checked.problem)
+    return json(422, { error: checked.problem ?? 'the rule has no id', diagnostics: checked.diagnostics });
+  const id = checked.id;
+  if (pathId !== undefined && id !== pathId)
+    return json(400, { error: `the source defines rule ${id}, not ${pathId}`, diagnostics: checked.diagnostics });
+  const allowInvalid = event.queryStringParameters?.allowInvalid === 'true';
+  if (!checked.valid && !allowInvalid)
+    return json(422, { error: `rule ${id} is invalid`, diagnostics: checked.diagnostics });
+  const head = await store.head(id);
+  const inStore = head !== undefined && head.source !== undefined && !head.deleted;
+  const inBundle = bundleSourceOf(w.runtime, id) !== undefined;
+  if (pathId === undefined && (inStore || inBundle))
+    return json(409, { error: `a rule with id ${id} exists; PUT /rules/${encodeURIComponent(id)} replaces it` });
+  if (pathId !== undefined && !inStore && !inBundle)
+    return json(404, { error: `no rule has id ${id}; POST /rules creates it` });
+  const action: RuleAction = pathId === undefined ? 'create' : 'update';
+  const version = await store.write(
+    {
+      ruleId: id,
+      action,
+      by: w.principal,
+      at: new Date(w.now).toISOString(),
+      summary:
+        action === 'create'
+          ? 'created'
+          : summarise(inStore ? head?.source : bundleSourceOf(w.runtime, id), body.source) +
+            (inStore ? '' : ' (now replaces the bundle rule)'),
+      source: body.source,
+      status: checked.valid ? 'loaded' : 'invalid',
+    },
+    action === 'create' ? 'absent' : undefined,
+  );
+  const rule = await afterWrite(w, id, action, version);
+  return json(action === 'create' ? 201 : 200, { rule, version, diagnostics: checked.diagnostics });
+}
+
+async function deleteRule(w: Writer, id: string): Promise<Result> {
+  const store = writableStore(w.runtime);
+  const head = await store.head(id);
+  if (!head || head.source === undefined || head.deleted) {
+    return bundleSourceOf(w.runtime, id) !== undefined
+      ? json(409, { error: `rule ${id} ships with the bundle and cannot be deleted; disable it instead` })
+      : json(404, { error: `no store rule has id ${id}` });
+  }
+  const version = await store.write(
+    { ruleId: id, action: 'delete', by: w.principal, at: new Date(w.now).toISOString(), summary: 'deleted' },
+    'present',
+  );
+  await afterWrite(w, id, 'delete', version);
+  return json(200, { id, version });
+}
+
+async function patchRule(w: Writer, event: HttpApiEvent, id: string): Promise<Result> {
+  const { runtime, principal, now } = w;
+  await runtime.refreshRules(true);
+  const rule = runtime.rules.find((r) => r.id === id);
+  if (!rule) return json(404, { error: 'not-found', message: 'no rule in force has this id' });
+  const body = parseBody(event);
+  if (!body.ok) return body.result;
+  const enabled = body.value.enabled;
+  if (typeof enabled !== 'boolean' || Object.keys(body.value).length !== 1) {
     return json(400, { error: 'invalid-body', message: 'the body must be exactly { "enabled": true | false }' });
   }
   const override = { ruleId: rule.id, enabled, updatedAt: new Date(now).toISOString(), updatedBy: principal };
   await runtime.overrides.set(override);
+  // The audit entry also moves the store version, so running functions re-read the overrides with it.
+  const action: RuleAction = enabled ? 'enable' : 'disable';
+  const version = await writableStore(runtime).write({
+    ruleId: rule.id,
+    action,
+    by: principal,
+    at: override.updatedAt,
+    summary: enabled ? 'enabled' : 'disabled',
+  });
   logger.info('rule override stored', { ruleId: rule.id, enabled, updatedBy: principal });
   metrics.addMetric('RuleOverrides', MetricUnit.Count, 1);
   return json(200, {
     id: rule.id,
     enabled,
+    version,
     override: { enabled, updatedAt: override.updatedAt, updatedBy: principal },
-    appliesWithinSeconds: runtime.config.overridesRefreshSeconds,
+    appliesWithinSeconds: Math.max(runtime.config.overridesRefreshSeconds, runtime.config.ruleStoreRefreshSeconds),
   });
 }
 
+async function audit(runtime: HandlerRuntime, event: HttpApiEvent): Promise<Result> {
+  const q = event.queryStringParameters ?? {};
+  const limit = q.limit !== undefined ? Number(q.limit) : undefined;
+  if (limit !== undefined && !(Number.isInteger(limit) && limit > 0))
+    return json(400, { error: 'limit must be a positive integer' });
+  const entries = await writableStore(runtime).audit({
+    ...(q.ruleId ? { ruleId: q.ruleId } : {}),
+    ...(limit !== undefined ? { limit } : {}),
+  });
+  return json(200, {
+    entries: entries.map((e) => ({
+      at: e.at,
+      by: e.by,
+      ruleId: e.ruleId,
+      action: e.action,
+      version: e.version,
+      summary: e.summary,
+    })),
+  });
+}
+
+/** Route of a request: from the path, so the same handler serves API Gateway routes and `$default`. */
+function routeOf(event: HttpApiEvent): { method: string; parts: string[] } {
+  const method = event.requestContext.http.method.toUpperCase();
+  const parts = (event.rawPath ?? '')
+    .split('/')
+    .filter((p) => p.length > 0)
+    .map(safeDecode);
+  return { method, parts };
+}
+
+const WRITE_METHODS = new Set(['POST', 'PUT', 'DELETE', 'PATCH']);
+
 export function createRulesApiHandler(getRuntime: () => HandlerRuntime, now: () => number = Date.now) {
-  return middy<HttpApiEvent, APIGatewayProxyStructuredResultV2, Error, Context>()
+  return middy<HttpApiEvent, Result, Error, Context>()
     .use(injectLambdaContext(logger, { logEvent: false, resetKeys: true }))
     .use(logMetrics(metrics))
     .handler(async (event) => {
@@ -181,28 +482,43 @@ export function createRulesApiHandler(getRuntime: () => HandlerRuntime, now: () 
           message: caller.reason,
         });
       }
-      const method = event.requestContext.http.method.toUpperCase();
-      const route = event.routeKey && event.routeKey !== '$default' ? event.routeKey.split(' ')[1] : event.rawPath;
+      const { method, parts } = routeOf(event);
+      const [root, id, sub, version] = parts;
+      const validating = root === 'rules' && id === 'validate' && parts.length === 2 && method === 'POST';
+      // Rules apply to every tenant: a token caller needs the admin scope to change them (under JWT API
+      // Gateway checks it on the route too; this holds if a route is ever deployed without it).
+      if (WRITE_METHODS.has(method) && !validating) {
+        const scope = runtime.config.rulesAdminScope;
+        if (!hasAdminScope(caller, scope)) {
+          logger.warn('request refused', { status: 403, reason: 'missing rules admin scope' });
+          metrics.addMetric('RequestsRefused', MetricUnit.Count, 1);
+          return json(403, { error: 'forbidden', message: `changing a rule needs the ${scope} scope` });
+        }
+      }
+      const writer: Writer = { runtime, principal: caller.principal, tenant: caller.tenant, now: now() };
       try {
-        if (route === '/rules' && method === 'GET') return await listRules(runtime, caller.tenant, now());
-        if ((route === '/rules/{id}' || /^\/rules\/[^/]+$/.test(route ?? '')) && method === 'PATCH') {
-          // Overrides apply to every tenant: a token caller needs the admin scope (under JWT API
-          // Gateway checks it on the route too; this holds if the route is ever deployed without it).
-          const scope = runtime.config.rulesAdminScope;
-          if (!hasAdminScope(caller, scope)) {
-            logger.warn('request refused', { status: 403, reason: 'missing rules admin scope' });
-            metrics.addMetric('RequestsRefused', MetricUnit.Count, 1);
-            return json(403, { error: 'forbidden', message: `changing a rule needs the ${scope} scope` });
+        if (root === 'audit' && parts.length === 1 && method === 'GET') return await audit(runtime, event);
+        if (root === 'rules') {
+          if (parts.length === 1 && method === 'GET') return await listRules(runtime, caller.tenant, now());
+          if (parts.length === 1 && method === 'POST') return await writeSource(writer, event, undefined);
+          if (validating) return await validate(runtime, event);
+          if (id !== undefined && parts.length === 2) {
+            if (method === 'GET') return await getRule(runtime, caller.tenant, id, now());
+            if (method === 'PUT') return await writeSource(writer, event, id);
+            if (method === 'DELETE') return await deleteRule(writer, id);
+            if (method === 'PATCH') return await patchRule(writer, event, id);
           }
-          return await patchRule(runtime, event, caller.principal, now());
+          if (id !== undefined && sub === 'versions' && version !== undefined && parts.length === 4 && method === 'GET')
+            return await getVersion(runtime, id, version);
         }
       } catch (error) {
+        if (error instanceof RuleVersionConflictError) return json(409, { error: error.message });
         logger.error('rules API request failed', {
           error: error instanceof Error ? { name: error.name, message: error.message } : 'unknown',
         });
         return json(503, { error: 'unavailable', message: 'the state table could not be reached; retry' });
       }
-      return json(404, { error: 'not-found', message: 'routes: GET /rules, PATCH /rules/{id}' });
+      return json(404, { error: 'not-found', message: 'see docs/api.md for the routes' });
     });
 }
 

@@ -19,7 +19,6 @@ import { setMappingSchemaText } from '../src/normalise/loader.js';
 import { Detector, type ProcessResult } from '../src/pipeline/detector.js';
 import { SqsMessageSink } from '../src/queue/sqs-sink.js';
 import type { MessageSink } from '../src/queue/types.js';
-import { loadRulesFromPaths } from '../src/rules/load.js';
 import type { IndicatorSet } from '../src/rules/indicators.js';
 import type { Rule } from '../src/rules/model.js';
 import {
@@ -33,6 +32,8 @@ import type { StateStore } from '../src/state/types.js';
 import { countByCode, parseEvents, type ErrorReport, type LateReport, type Rejection } from './body.js';
 import { ConfigError, readConfig, type FunctionRole, type RuntimeConfig } from './config.js';
 import { DynamoDbRuleOverrideStore, type RuleOverride, type RuleOverrideStore } from '../src/state/rule-overrides.js';
+import { DynamoDbRuleStore, type StoredRule } from '../src/state/rule-store.js';
+import { RuleLayers, type LayeredRules } from './rule-layers.js';
 
 /** One logger and one metrics object per container, as the Powertools middlewares expect. */
 export const logger = new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'stixflow' });
@@ -48,6 +49,8 @@ export interface RuntimeDeps {
   counters?: CounterStore;
   sink?: MessageSink;
   overrides?: RuleOverrideStore;
+  /** The runtime rule store (#17); by default in the state table. */
+  ruleStore?: RuleStoreReader;
   now?: () => number;
   logger?: Logger;
 }
@@ -70,6 +73,12 @@ export interface IngestOutcome {
   retryable: Diagnostic[];
   /** The pipeline result, when any event reached it. */
   result: ProcessResult | undefined;
+}
+
+/** What a running function reads of the rule store: its change counter, and its rules when that moved. */
+export interface RuleStoreReader {
+  storeVersion(): Promise<number>;
+  list(): Promise<StoredRule[]>;
 }
 
 /** Counters are health signals: a failed increment is logged and counted, never fails detection. */
@@ -123,15 +132,11 @@ function useMappingsFrom(dir: string): void {
 
 export class HandlerRuntime {
   readonly config: RuntimeConfig;
-  /** Rules as shipped (their own `enabled` flags), compiled once. */
-  readonly rules: Rule[];
-  /** Single-observation STIX indicators from the bundles in RULES_DIR, matched beside the rules. */
-  readonly indicators: IndicatorSet;
-  /** The bundle files those indicators came from, with how many each. */
-  readonly indicatorSources: { file: string; indicators: number }[];
-  readonly ruleDiagnostics: Diagnostic[];
+  /** The bundle (read once) and the store layer on top of it. */
+  readonly layers: RuleLayers;
   readonly counters: CounterStore;
   readonly overrides: RuleOverrideStore;
+  readonly ruleStore: RuleStoreReader;
   readonly log: Logger;
   private readonly store: StateStore | undefined;
   private readonly sink: MessageSink | undefined;
@@ -140,6 +145,11 @@ export class HandlerRuntime {
   private overrideState = new Map<string, RuleOverride>();
   private lastRefresh = Number.NEGATIVE_INFINITY;
   private refreshing: Promise<void> | undefined;
+  private layered: LayeredRules;
+  /** The store version the rules were last built from; -1 before the first read. */
+  private loadedStoreVersion = -1;
+  private lastStoreCheck = Number.NEGATIVE_INFINITY;
+  private storeRefreshing: Promise<void> | undefined;
 
   constructor(config: RuntimeConfig, deps: RuntimeDeps = {}) {
     this.config = config;
@@ -147,14 +157,11 @@ export class HandlerRuntime {
     this.now = deps.now ?? Date.now;
     if (config.mappingsDir) useMappingsFrom(config.mappingsDir);
 
-    const loaded = loadRulesFromPaths([config.rulesDir]);
-    const missing = loaded.diagnostics.filter((d) => d.code === 'rule-file-missing');
+    this.layers = new RuleLayers(config.rulesDir);
+    const missing = this.layers.bundleReadDiagnostics.filter((d) => d.code === 'rule-file-missing');
     if (missing.length > 0) throw new ConfigError([`RULES_DIR ${config.rulesDir} does not exist`]);
-    this.rules = loaded.rules;
-    this.indicators = loaded.indicators;
-    this.indicatorSources = loaded.indicatorSources;
-    this.ruleDiagnostics = loaded.diagnostics;
-    const errors = loaded.diagnostics.filter((d) => d.severity === 'error');
+    this.layered = this.layers.load([], this.now());
+    const errors = this.layered.diagnostics.filter((d) => d.severity === 'error');
     if (errors.length > 0) {
       // The CDK construct refuses to synthesise invalid rules, so this means a hand-made deployment.
       this.log.error('invalid rules skipped', {
@@ -165,16 +172,74 @@ export class HandlerRuntime {
     if (this.rules.length === 0 && this.indicators.size === 0)
       this.log.warn('no rules loaded', { rulesDir: config.rulesDir });
 
-    const dynamo = deps.dynamo ?? (deps.store && deps.counters && deps.overrides ? undefined : new DynamoDBClient({}));
+    const dynamo =
+      deps.dynamo ??
+      (deps.store && deps.counters && deps.overrides && deps.ruleStore ? undefined : new DynamoDBClient({}));
     const table = { client: dynamo as DynamoDBClient, tableName: config.tableName };
     this.store = deps.store ?? (config.role === 'ingest' ? new DynamoDbStateStore(table) : undefined);
     this.counters = new TolerantCounterStore(deps.counters ?? new DynamoDbCounterStore(table), this.log);
     this.overrides = deps.overrides ?? new DynamoDbRuleOverrideStore(table);
+    this.ruleStore = deps.ruleStore ?? new DynamoDbRuleStore(table);
     if (config.role === 'ingest') {
       this.sink =
         deps.sink ??
         new SqsMessageSink({ client: deps.sqs ?? new SQSClient({}), queueUrl: config.alertQueueUrl as string });
     }
+  }
+
+  /** Rules in force: the bundle's (their own `enabled` flags) with the store's on top, compiled. */
+  get rules(): Rule[] {
+    return this.layered.rules;
+  }
+
+  /** Single-observation STIX indicators from the bundles in RULES_DIR, matched beside the rules. */
+  get indicators(): IndicatorSet {
+    return this.layered.indicators;
+  }
+
+  /** The bundle files those indicators came from, with how many each. */
+  get indicatorSources(): { file: string; indicators: number }[] {
+    return this.layered.indicatorSources;
+  }
+
+  get ruleDiagnostics(): Diagnostic[] {
+    return this.layered.diagnostics;
+  }
+
+  /** Whether a rule comes from the bundle or the store. */
+  originOf(ruleId: string): 'bundle' | 'store' {
+    return (
+      this.layered.origins.get(ruleId) ??
+      (this.layered.diagnostics.some((d) => d.ruleId === ruleId && d.file?.startsWith('store/')) ? 'store' : 'bundle')
+    );
+  }
+
+  /**
+   * Re-reads the store version when the last check is older than RULE_STORE_REFRESH_SECONDS (or
+   * when forced), and only when it moved the store's rules, rebuilding the rules and re-reading
+   * the overrides (a PATCH moves the version too). A failed read keeps the rules in force.
+   */
+  async refreshRules(force = false): Promise<void> {
+    const due = this.now() - this.lastStoreCheck >= this.config.ruleStoreRefreshSeconds * 1000;
+    if (!force && !due) return;
+    this.storeRefreshing ??= (async () => {
+      this.lastStoreCheck = this.now();
+      try {
+        const version = await this.ruleStore.storeVersion();
+        if (version === this.loadedStoreVersion) return;
+        const stored = version === 0 ? [] : await this.ruleStore.list();
+        this.layered = this.layers.load(stored, this.now());
+        if (this.loadedStoreVersion !== -1 || version !== 0) await this.refreshOverrides(true);
+        this.loadedStoreVersion = version;
+      } catch (error) {
+        this.log.warn('rule store could not be read; keeping the rules in force', {
+          error: error instanceof Error ? error.name : 'unknown',
+        });
+      } finally {
+        this.storeRefreshing = undefined;
+      }
+    })();
+    await this.storeRefreshing;
   }
 
   /** Overrides as last read, by rule id. */
@@ -215,12 +280,14 @@ export class HandlerRuntime {
   /** The Detector for the current overrides, rebuilt only when the set of enabled rules changes. */
   async detector(): Promise<Detector> {
     if (!this.store || !this.sink) throw new ConfigError(['the rules API runtime does not run the detector']);
+    await this.refreshRules();
     await this.refreshOverrides();
     const rules = this.rules.map((rule) => {
       const enabled = this.isEnabled(rule);
       return enabled === rule.enabled ? rule : { ...rule, enabled };
     });
-    const signature = rules.map((r) => (r.enabled ? '1' : '0')).join('');
+    // The rule list itself changes with the store: its identity is part of the signature.
+    const signature = `${this.generationOf(this.layered)}:${rules.map((r) => (r.enabled ? '1' : '0')).join('')}`;
     if (this.current?.signature !== signature) {
       this.current = {
         signature,
@@ -241,6 +308,17 @@ export class HandlerRuntime {
       };
     }
     return this.current.detector;
+  }
+
+  private readonly generations = new WeakMap<LayeredRules, number>();
+  private nextGeneration = 0;
+  private generationOf(layered: LayeredRules): number {
+    let generation = this.generations.get(layered);
+    if (generation === undefined) {
+      generation = this.nextGeneration++;
+      this.generations.set(layered, generation);
+    }
+    return generation;
   }
 
   /**

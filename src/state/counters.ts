@@ -15,7 +15,12 @@ import {
   type TableKey,
 } from './table-schema.js';
 
-export const COUNTER_NAMES = ['matches', 'alerts', 'filtered', 'suppressed', 'evicted', 'late'] as const;
+export const COUNTER_NAMES = ['matches', 'alerts', 'filtered', 'suppressed', 'evicted', 'late', 'rejected'] as const;
+/**
+ * `rejected` counts alerts triaged as false positives (#17): triage can take the verdict back,
+ * so it is the one counter a delta may lower.
+ */
+const LOWERABLE: ReadonlySet<string> = new Set(['rejected']);
 export type CounterName = (typeof COUNTER_NAMES)[number];
 export type CounterDeltas = Partial<Record<CounterName, number>>;
 export type CounterValues = Record<CounterName, number>;
@@ -31,7 +36,7 @@ export interface CounterStore {
 }
 
 export function zeroCounts(): CounterValues {
-  return { matches: 0, alerts: 0, filtered: 0, suppressed: 0, evicted: 0, late: 0 };
+  return { matches: 0, alerts: 0, filtered: 0, suppressed: 0, evicted: 0, late: 0, rejected: 0 };
 }
 
 const DAY_PATTERN = /^\d{4}-\d{2}-\d{2}$/;
@@ -50,14 +55,14 @@ export function utcDay(epochMs: number): string {
   return new Date(epochMs).toISOString().slice(0, 10);
 }
 
-/** The non-zero deltas, validated as non-negative safe integers. */
+/** The non-zero deltas, validated as safe integers, non-negative but for a lowerable counter. */
 function nonZeroDeltas(deltas: CounterDeltas): [CounterName, number][] {
   const result: [CounterName, number][] = [];
   for (const [name, delta] of Object.entries(deltas) as [string, number | undefined][]) {
     if (!(COUNTER_NAMES as readonly string[]).includes(name))
       throw new InvalidCounterError(`unknown counter ${JSON.stringify(name)}`);
     if (delta === undefined || delta === 0) continue;
-    if (!Number.isSafeInteger(delta) || delta < 0) {
+    if (!Number.isSafeInteger(delta) || (delta < 0 && !LOWERABLE.has(name))) {
       throw new InvalidCounterError(`counter ${name} delta must be a non-negative integer, got ${delta}`);
     }
     result.push([name as CounterName, delta]);

@@ -6,6 +6,7 @@ import { vi } from 'vitest';
 import type { AuthorizerContext, HttpApiEvent } from '../../functions/auth.js';
 import { readConfig } from '../../functions/config.js';
 import { InMemoryRuleOverrideStore } from '../../src/state/rule-overrides.js';
+import { InMemoryRuleStore } from '../../src/state/rule-store.js';
 import { HandlerRuntime, type RuntimeDeps } from '../../functions/runtime.js';
 import type { MessageSink, OutgoingMessage, SendResult } from '../../src/queue/types.js';
 import { InMemoryQueue } from '../../src/queue/memory-queue.js';
@@ -60,7 +61,14 @@ export function testRuntime(
     { TABLE_NAME: 'stixflow-test', ALERT_QUEUE_URL: 'https://sqs.local/alerts.fifo', RULES_DIR, ...env },
     role,
   );
-  const runtime = new HandlerRuntime(config, { store, counters, sink, overrides, ...deps });
+  const runtime = new HandlerRuntime(config, {
+    store,
+    counters,
+    sink,
+    overrides,
+    ruleStore: new InMemoryRuleStore(),
+    ...deps,
+  });
   return { runtime, sink, store, counters, overrides };
 }
 

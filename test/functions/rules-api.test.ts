@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuthorizerContext } from '../../functions/auth.js';
 import { createIngestHttpHandler } from '../../functions/ingest-http.js';
 import { DynamoDbRuleOverrideStore } from '../../src/state/rule-overrides.js';
+import { DynamoDbRuleStore } from '../../src/state/rule-store.js';
 import { createRulesApiHandler, lastDays } from '../../functions/rules-api.js';
 import { HandlerRuntime } from '../../functions/runtime.js';
 import { readConfig } from '../../functions/config.js';
@@ -34,6 +35,7 @@ describe('rules API handler', () => {
     const counters = new InMemoryCounterStore();
     const overrides = new DynamoDbRuleOverrideStore({ client: dynamo.client, tableName: 'rules-api-test' });
     const sink = new RecordingSink();
+    const ruleStore = new DynamoDbRuleStore({ client: dynamo.client, tableName: 'rules-api-test' });
     const env = {
       TABLE_NAME: 'rules-api-test',
       ALERT_QUEUE_URL: 'https://sqs.local/alerts.fifo',
@@ -46,6 +48,7 @@ describe('rules API handler', () => {
       counters,
       sink,
       overrides,
+      ruleStore,
       now: () => now,
     });
     const api = new HandlerRuntime(readConfig({ ...env, ALERT_QUEUE_URL: '' }, 'rules-api'), {
@@ -144,7 +147,9 @@ describe('rules API handler', () => {
     expect((await call(patch('credential-file-read', 'nope'))).status).toBe(400);
     expect((await call(patch('credential-file-read', '{"enabled": "no"}'))).status).toBe(400);
     expect((await call(patch('credential-file-read', '{"enabled": false, "severity": "low"}'))).status).toBe(400);
-    expect((await call(httpEvent({ method: 'DELETE', path: '/rules' }))).status).toBe(404);
+    // A write route needs the admin scope before anything else; an unknown one is then 404.
+    expect((await call(httpEvent({ method: 'DELETE', path: '/rules' }))).status).toBe(403);
+    expect((await call(httpEvent({ method: 'DELETE', path: '/rules', authorizer: JWT_ADMIN }))).status).toBe(404);
     expect((await call(httpEvent({ method: 'GET', path: '/rules', authorizer: null }))).status).toBe(401);
   });
 

@@ -1,0 +1,101 @@
+/**
+ * The rules a function runs, in two layers (#17): the rules shipped with the bundle (the base
+ * layer, read once per container) and the rules of the runtime store (src/state/rule-store.ts)
+ * on top. Both go through the one rule loader (src/rules/load.ts), so a store rule is judged
+ * exactly as `stixflow validate` judges a file: same diagnostics, same positions.
+ *
+ * A store rule with the id of a bundle rule replaces it: store sources load first, so the store
+ * definition takes the id, and the bundle's then-duplicate definition is dropped with its
+ * `duplicate-rule-id` diagnostic.
+ */
+import type { Diagnostic } from '../src/errors.js';
+import { collectDocuments } from '../src/rules/collect.js';
+import { loadRules, type LoadResult } from '../src/rules/load.js';
+import { readDocuments, readRuleSources, type RuleSource } from '../src/rules/read.js';
+import type { Rule } from '../src/rules/model.js';
+import type { StoredRule } from '../src/state/rule-store.js';
+
+/** Store rules are named `store/<id>.yaml` in diagnostics and rule sources. */
+export const STORE_FILE_PREFIX = 'store/';
+
+export function storeFileOf(ruleId: string): string {
+  return `${STORE_FILE_PREFIX}${encodeURIComponent(ruleId)}.yaml`;
+}
+
+export function isStoreFile(file: string | undefined): boolean {
+  return file?.startsWith(STORE_FILE_PREFIX) === true;
+}
+
+export interface LayeredRules extends LoadResult {
+  /** Where each loaded rule comes from. */
+  origins: ReadonlyMap<string, 'bundle' | 'store'>;
+}
+
+export interface SourceCheck {
+  /** The ids the source defines (a store rule must define exactly one). */
+  ids: string[];
+  /** Everything the loader said about the source, positions inside it. */
+  diagnostics: Diagnostic[];
+  valid: boolean;
+}
+
+export class RuleLayers {
+  readonly bundle: RuleSource[];
+  readonly bundleReadDiagnostics: Diagnostic[];
+
+  constructor(rulesDir: string) {
+    const { sources, diagnostics } = readRuleSources([rulesDir]);
+    this.bundle = sources;
+    this.bundleReadDiagnostics = diagnostics;
+  }
+
+  /** The bundle with the store on top. */
+  load(store: readonly StoredRule[], now?: number): LayeredRules {
+    const result = this.loadWith(
+      store.map((r) => ({ file: storeFileOf(r.id), text: r.source })),
+      now,
+    );
+    return { ...result, diagnostics: [...this.bundleReadDiagnostics, ...result.diagnostics] };
+  }
+
+  /**
+   * Checks a source as the store would load it: beside the other store rules (`others`, without
+   * the one it replaces) and the bundle, so duplicate ids, lists and macros are judged in context.
+   */
+  check(source: string, file: string, others: readonly StoredRule[], now?: number): SourceCheck {
+    const ids = collectDocuments(readDocuments({ file, text: source }))
+      .candidates.map((c) => c.id)
+      .filter((id): id is string => id !== undefined);
+    const result = this.loadWith(
+      [{ file, text: source }, ...others.map((r) => ({ file: storeFileOf(r.id), text: r.source }))],
+      now,
+    );
+    const diagnostics = result.diagnostics.filter((d) => d.file === file);
+    return { ids, diagnostics, valid: !diagnostics.some((d) => d.severity === 'error') };
+  }
+
+  private loadWith(storeSources: RuleSource[], now: number | undefined): LayeredRules {
+    const storeFiles = new Set(storeSources.map((s) => s.file));
+    const result = loadRules([...storeSources, ...this.bundle], now !== undefined ? { now } : {});
+    const fromStore = new Set(
+      result.diagnostics.filter((d) => storeFiles.has(d.file ?? '') && d.ruleId).map((d) => d.ruleId as string),
+    );
+    const origins = new Map<string, 'bundle' | 'store'>();
+    for (const rule of result.rules) {
+      const store = storeFiles.has(rule.source?.file ?? '');
+      origins.set(rule.id, store ? 'store' : 'bundle');
+      if (store) fromStore.add(rule.id);
+    }
+    // A bundle rule the store replaces: its definition lost the id to the store's, as intended.
+    const diagnostics = result.diagnostics.filter(
+      (d) => !(d.code === 'duplicate-rule-id' && !storeFiles.has(d.file ?? '') && fromStore.has(d.ruleId ?? '')),
+    );
+    return { ...result, diagnostics, origins };
+  }
+}
+
+/** What a rule is, for listings: its aggregation kind, Sigma, or a plain pattern. */
+export function ruleKind(rule: Rule): string {
+  if (rule.aggregation) return rule.aggregation.kind;
+  return rule.sigma ? 'sigma' : 'pattern';
+}
