@@ -69,10 +69,17 @@ describe('StixDetectionPipeline construct', () => {
     const routes = Object.values(template.findResources('AWS::ApiGatewayV2::Route')) as {
       Properties: { AuthorizationType: string; RouteKey: string; AuthorizationScopes?: string[] };
     }[];
-    expect(routes).toHaveLength(3);
-    for (const route of routes) expect(route.Properties.AuthorizationType).toBe('JWT');
+    // The console page (GET /, GET /console/*) is public code; every data route takes the JWT.
+    const dataRoutes = routes.filter(
+      (r) => r.Properties.RouteKey !== 'GET /' && !r.Properties.RouteKey.startsWith('GET /console/'),
+    );
+    expect(routes).toHaveLength(5);
+    expect(dataRoutes).toHaveLength(3);
+    for (const route of dataRoutes) expect(route.Properties.AuthorizationType).toBe('JWT');
     // Rule overrides apply to every tenant: only the admin scope may PATCH; the handler checks it too.
-    expect(Object.fromEntries(routes.map((r) => [r.Properties.RouteKey, r.Properties.AuthorizationScopes]))).toEqual({
+    expect(
+      Object.fromEntries(dataRoutes.map((r) => [r.Properties.RouteKey, r.Properties.AuthorizationScopes])),
+    ).toEqual({
       'POST /events': undefined,
       'GET /rules': undefined,
       'PATCH /rules/{id}': ['stixflow/rules.admin'],
