@@ -44,7 +44,8 @@ group_by: x-oca-asset:hostname
 let stack: LocalStack;
 let browser: Browser;
 let page: Page;
-let saved: string | undefined;
+const REFRESH_SETTINGS = ['RULE_OVERRIDES_REFRESH_SECONDS', 'RULE_STORE_REFRESH_SECONDS'];
+const saved: Record<string, string | undefined> = {};
 let eventNumber = 0;
 
 /** One event posted as the local admin's tenant, now (the counters count by processing day); returns its alerts. */
@@ -78,11 +79,54 @@ const row = (id: string) => page.locator(`tr[data-rule-id="${id}"]`);
 const navLink = (name: string) => page.getByRole('navigation').getByRole('link', { name, exact: true });
 const announced = () => page.locator('#announcer');
 
+describe('the console as the local stack serves it (no browser needed)', () => {
+  let served: LocalStack;
+  beforeAll(async () => {
+    served = await startLocalStack({ port: 0, quiet: true, printAlerts: false });
+  }, 60_000);
+  afterAll(async () => {
+    await served?.stop();
+  });
+
+  it('serves the page at / and /console/, its script and style, with a strict CSP; nothing else', async () => {
+    const fetchText = async (path: string, method = 'GET') => {
+      const response = await fetch(`${served.url}${path}`, { method });
+      return {
+        status: response.status,
+        type: response.headers.get('content-type'),
+        headers: response.headers,
+        body: await response.text(),
+      };
+    };
+    const page = await fetchText('/');
+    expect(page.status).toBe(200);
+    expect(page.type).toMatch(/^text\/html/);
+    expect(page.body).toContain('<script type="module" src="/console/console.js">');
+    expect(page.headers.get('content-security-policy')).toContain("connect-src 'self'");
+    expect(page.headers.get('x-content-type-options')).toBe('nosniff');
+    expect((await fetchText('/console/')).body).toBe(page.body);
+    const script = await fetchText('/console/console.js');
+    expect(script.type).toMatch(/^text\/javascript/);
+    const style = await fetchText('/console/console.css');
+    expect(style.type).toMatch(/^text\/css/);
+    // The whole page stays small: well under a few hundred KB.
+    expect(Buffer.byteLength(page.body) + Buffer.byteLength(script.body) + Buffer.byteLength(style.body)).toBeLessThan(
+      100 * 1024,
+    );
+    expect((await fetchText('/console/secrets.json')).status).toBe(404);
+    expect((await fetchText('/console/%2e%2e/package.json')).status).toBe(404);
+    // The page is public; the data is not.
+    expect((await fetchText('/rules')).status).toBe(401);
+  });
+});
+
 describe.skipIf(!HAVE_CHROMIUM)('the detection console in Chromium', () => {
   beforeAll(async () => {
-    // Overrides re-read on every event, so that "the next event" is what the test checks.
-    saved = process.env.RULE_OVERRIDES_REFRESH_SECONDS;
-    process.env.RULE_OVERRIDES_REFRESH_SECONDS = '0';
+    // Overrides and the rule store re-read on every event, so that "the next event" is what the test checks.
+    for (const name of REFRESH_SETTINGS) {
+      saved[name] = process.env[name];
+      process.env[name] = '0';
+    }
     stack = await startLocalStack({ port: 0, quiet: true, printAlerts: false });
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
     page = await browser.newPage({ viewport: { width: 1360, height: 900 } });
@@ -91,8 +135,10 @@ describe.skipIf(!HAVE_CHROMIUM)('the detection console in Chromium', () => {
   afterAll(async () => {
     await browser?.close();
     await stack?.stop();
-    if (saved === undefined) delete process.env.RULE_OVERRIDES_REFRESH_SECONDS;
-    else process.env.RULE_OVERRIDES_REFRESH_SECONDS = saved;
+    for (const name of REFRESH_SETTINGS) {
+      if (saved[name] === undefined) delete process.env[name];
+      else process.env[name] = saved[name];
+    }
   });
 
   it('asks for a token once, then lists the rules with their status, switch, counts and chart', async () => {
@@ -141,7 +187,9 @@ describe.skipIf(!HAVE_CHROMIUM)('the detection console in Chromium', () => {
     await screenshot('editor-invalid');
     await page.getByLabel(/Store even if invalid/).check();
     await page.getByRole('button', { name: 'Create rule' }).click();
-    await page.locator('h1', { hasText: 'A rule that does not compile' }).waitFor();
+    // A rule that does not compile has no name in force: its page is titled with its id.
+    await page.locator('h1', { hasText: INVALID_RULE }).waitFor();
+    expect(await page.locator('.page-head [data-state]').textContent()).toBe('invalid');
     await navLink('Rules').click();
     await row(INVALID_RULE).waitFor();
     expect(await row(INVALID_RULE).getAttribute('class')).toContain('invalid');

@@ -3,6 +3,13 @@ import type { DayCounts } from './model.js';
 
 /** The four 7-day figures the rule list shows, with their chart colours (legend in the page header). */
 export const CHART_SERIES = ['raised', 'filtered', 'suppressed', 'rejected'] as const;
+export type Series = (typeof CHART_SERIES)[number];
+
+/** One figure of a day (or of the totals): the counters store calls the raised alerts `alerts`. */
+export function countOf(counts: Record<string, unknown> | undefined, series: Series): number {
+  const value = series === 'raised' ? (counts?.raised ?? counts?.alerts) : counts?.[series];
+  return typeof value === 'number' && Number.isFinite(value) ? value : 0;
+}
 
 /**
  * A small grouped bar chart: one group per day, one bar per figure, scaled to the busiest figure of the rule's week.
@@ -11,10 +18,10 @@ export const CHART_SERIES = ['raised', 'filtered', 'suppressed', 'rejected'] as 
 export function weekChart(days: DayCounts[], label: string): SVGElement {
   const width = 7 * 14;
   const height = 24;
-  const max = Math.max(1, ...days.flatMap((d) => CHART_SERIES.map((s) => Number(d[s]) || 0)));
+  const max = Math.max(1, ...days.flatMap((d) => CHART_SERIES.map((s) => countOf(d, s))));
   const bars = days.flatMap((day, i) =>
     CHART_SERIES.map((series, j) => {
-      const value = Number(day[series]) || 0;
+      const value = countOf(day, series);
       const barHeight = value === 0 ? 0 : Math.max(1, Math.round((value / max) * height));
       return svg(
         'rect',
@@ -23,9 +30,7 @@ export function weekChart(days: DayCounts[], label: string): SVGElement {
       );
     }),
   );
-  const text = days
-    .map((d) => `${d.day}: ${CHART_SERIES.map((s) => `${Number(d[s]) || 0} ${s}`).join(', ')}`)
-    .join('; ');
+  const text = days.map((d) => `${d.day}: ${CHART_SERIES.map((s) => `${countOf(d, s)} ${s}`).join(', ')}`).join('; ');
   return svg(
     'svg',
     {

@@ -11,12 +11,9 @@ export interface Diagnostic {
   hint?: string;
 }
 
+/** One UTC day of a rule's counters (alerts = raised, filtered, suppressed, rejected, and others). */
 export interface DayCounts {
   day: string;
-  raised: number;
-  filtered: number;
-  suppressed: number;
-  rejected: number;
   [name: string]: number | string;
 }
 

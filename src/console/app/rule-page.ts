@@ -1,6 +1,6 @@
 import { diffLines } from 'diff';
 import { call, get, rulePath } from './api.js';
-import { CHART_SERIES, weekChart } from './chart.js';
+import { CHART_SERIES, countOf, weekChart } from './chart.js';
 import { diagnosticList } from './diagnostics.js';
 import { h, replace, when } from './dom.js';
 import { ruleEditor } from './editor.js';
@@ -195,7 +195,7 @@ export async function renderRulePage(main: HTMLElement, id: string, say: (messag
         ['Scope', scopeText(rule)],
         ['Tags', (rule.tags ?? []).join(', ')],
         ['Last changed', change ? `${change.by}, ${when(change.at)}` : '—'],
-        ['Last 7 days', CHART_SERIES.map((s) => `${totals[s] ?? 0} ${s}`).join(', ')],
+        ['Last 7 days', CHART_SERIES.map((s) => `${countOf(totals, s)} ${s}`).join(', ')],
       ].flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]),
     ),
     rule.counters ? weekChart(rule.counters.days, `${rule.name ?? rule.id}, last 7 days`) : null,
@@ -218,9 +218,15 @@ export async function renderRulePage(main: HTMLElement, id: string, say: (messag
       ruleEditor({
         initial: detail.source,
         saveLabel: 'Save new version',
-        offerInvalid: false,
-        save: async (source) => {
-          const reply = await call<SaveReply>('PUT', rulePath(rule.id), { source });
+        offerInvalid: true,
+        save: async (source, allowInvalid) => {
+          const reply = await call<SaveReply>(
+            'PUT',
+            `${rulePath(rule.id)}${allowInvalid ? '?allowInvalid=true' : ''}`,
+            {
+              source,
+            },
+          );
           if (reply.status !== 200) throw saveError(reply.status, reply.body);
           say(`${rule.id} saved.`);
           await renderRulePage(main, reply.body.rule?.id ?? rule.id, say);

@@ -1,5 +1,5 @@
 import { ApiError, get, request, rulePath } from './api.js';
-import { CHART_SERIES, weekChart } from './chart.js';
+import { CHART_SERIES, countOf, weekChart } from './chart.js';
 import { diagnosticText } from './diagnostics.js';
 import { h, replace, when } from './dom.js';
 import { SEVERITIES, type RuleList, type RuleSummary } from './model.js';
@@ -130,7 +130,7 @@ function ruleRow(rule: RuleSummary, say: (message: string) => void, refresh: () 
         'span',
         { class: 'figures' },
         CHART_SERIES.map((s) =>
-          h('span', { class: `figure ${s}`, 'data-counter': s, title: s }, String(totals[s] ?? 0)),
+          h('span', { class: `figure ${s}`, 'data-counter': s, title: s }, String(countOf(totals, s))),
         ),
       ),
       rule.counters ? weekChart(rule.counters.days, `${name}, last 7 days`) : null,
