@@ -42,9 +42,16 @@ export function ruleEditor(options: EditorOptions): HTMLElement {
   const allowInvalid = h('input', { type: 'checkbox', id: 'allow-invalid' });
   let sequence = 0;
 
+  /** Lines with an error in the last validation: their numbers are marked in the gutter. */
+  let errorLines = new Set<number>();
   const drawGutter = (): void => {
     const count = area.value.split('\n').length;
-    gutter.textContent = Array.from({ length: count }, (_, i) => String(i + 1)).join('\n');
+    replace(
+      gutter,
+      Array.from({ length: count }, (_, i) =>
+        h('span', { class: errorLines.has(i + 1) ? 'error-line' : null }, `${i + 1}\n`),
+      ),
+    );
     gutter.scrollTop = area.scrollTop;
   };
   const pick = (d: Diagnostic): void => {
@@ -76,6 +83,8 @@ export function ruleEditor(options: EditorOptions): HTMLElement {
       : `${errors} error${errors === 1 ? '' : 's'}.`;
     status.className = `validation ${reply.body.valid ? 'valid' : 'error'}`;
     replace(list, diagnosticList(diagnostics, pick));
+    errorLines = new Set(diagnostics.flatMap((d) => (d.severity === 'error' && d.line !== undefined ? [d.line] : [])));
+    drawGutter();
   };
   const validateSoon = debounce(() => void validate(), 300);
   area.addEventListener('input', () => {
