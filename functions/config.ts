@@ -14,7 +14,7 @@ export class ConfigError extends StixflowError {
 }
 
 /** Which function the configuration is for: the rules API sends no alerts, so it needs no alert queue. */
-export type FunctionRole = 'ingest' | 'rules-api';
+export type FunctionRole = 'ingest' | 'rules-api' | 'alerts-api';
 
 /** How an IAM-authenticated caller maps to a tenant. */
 export type IamTenantSource = 'account' | 'role';

@@ -7,7 +7,9 @@
  *
  * A message fails (and comes back from the queue) only when a dead letter could not be stored: then every output
  * of that alert is tried again (at-least-once; receivers deduplicate by alert id, PagerDuty by dedup_key).
- * Configuration: OUTPUTS (JSON: [{ name, kind, secret }]), OUTPUT_ROUTES (JSON), OUTPUT_DLQ_URL, RULES_DIR.
+ * Configuration: OUTPUTS (JSON: [{ name, kind, secret }]), OUTPUT_ROUTES (JSON), OUTPUT_DLQ_URL, RULES_DIR;
+ * ALERT_TABLE_NAME (and ALERT_RETENTION_DAYS) to keep every alert for triage first (#17, functions/alert-intake.ts):
+ * an alert that could not be kept fails its message, which comes back from the queue.
  * Secrets come from Secrets Manager by name; URLs, keys and tokens are never logged.
  */
 import middy from '@middy/core';
@@ -31,6 +33,9 @@ import {
 import type { AlertDocument, OutputRoute } from '../src/outputs/types.js';
 import { SqsMessageSink } from '../src/queue/sqs-sink.js';
 import { loadRulesFromPaths } from '../src/rules/load.js';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDbAlertStore } from '../src/state/alert-store.js';
+import { keepAlert, type AlertKeeper } from './alert-intake.js';
 import { ConfigError } from './config.js';
 import { inLambda, logger, metrics } from './runtime.js';
 
@@ -39,6 +44,8 @@ export interface OutputsDeps {
   routes: OutputRoute[];
   /** Each rule's own outputs (`outputs:`), by rule id. */
   ruleOutputs: ReadonlyMap<string, readonly string[]>;
+  /** Where alerts are kept for triage before delivery (#17); none: not kept. */
+  alerts?: AlertKeeper;
 }
 
 export function createOutputsHandler(getDeps: () => OutputsDeps) {
@@ -49,7 +56,9 @@ export function createOutputsHandler(getDeps: () => OutputsDeps) {
     .handler(async (event, context) => {
       const deps = getDeps();
       const recordHandler = async (record: SQSRecord): Promise<DeliveryReport[]> => {
-        const alert = JSON.parse(record.body) as AlertDocument;
+        const alert = deps.alerts
+          ? await keepAlert(deps.alerts, record.body)
+          : (JSON.parse(record.body) as AlertDocument);
         const names = outputsFor(alert, deps.ruleOutputs.get(alert.ruleId) ?? [], deps.routes);
         const reports = await deliverAlert(deps.delivery, alert, names);
         for (const report of reports) {
@@ -86,7 +95,19 @@ export function outputsDepsFromEnv(env: Record<string, string | undefined> = pro
   }
   if (problems.length > 0) throw new ConfigError(problems);
   const rules = loadRulesFromPaths([env.RULES_DIR as string]).rules;
+  const retention = env.ALERT_RETENTION_DAYS?.trim() ? Number(env.ALERT_RETENTION_DAYS) : undefined;
   return {
+    ...(env.ALERT_TABLE_NAME?.trim()
+      ? {
+          alerts: new DynamoDbAlertStore({
+            client: new DynamoDBClient({}),
+            tableName: env.ALERT_TABLE_NAME.trim(),
+            ...(retention !== undefined && Number.isInteger(retention) && retention > 0
+              ? { retentionDays: retention }
+              : {}),
+          }),
+        }
+      : {}),
     routes: config.routes,
     ruleOutputs: new Map(rules.map((r) => [r.id, r.outputs ?? []])),
     delivery: {

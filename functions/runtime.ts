@@ -33,6 +33,7 @@ import { countByCode, parseEvents, type ErrorReport, type LateReport, type Rejec
 import { ConfigError, readConfig, type FunctionRole, type RuntimeConfig } from './config.js';
 import { DynamoDbRuleOverrideStore, type RuleOverride, type RuleOverrideStore } from '../src/state/rule-overrides.js';
 import { DynamoDbRuleStore, type StoredRule } from '../src/state/rule-store.js';
+import { DynamoDbAlertStore } from '../src/state/alert-store.js';
 import { RuleLayers, type LayeredRules } from './rule-layers.js';
 
 /** One logger and one metrics object per container, as the Powertools middlewares expect. */
@@ -49,6 +50,8 @@ export interface RuntimeDeps {
   counters?: CounterStore;
   sink?: MessageSink;
   overrides?: RuleOverrideStore;
+  /** The alert store (#17); by default the ALERT_TABLE_NAME table, when there is one. */
+  alerts?: DynamoDbAlertStore;
   /** The runtime rule store (#17); by default in the state table. */
   ruleStore?: RuleStoreReader;
   now?: () => number;
@@ -137,6 +140,8 @@ export class HandlerRuntime {
   readonly counters: CounterStore;
   readonly overrides: RuleOverrideStore;
   readonly ruleStore: RuleStoreReader;
+  /** Alerts kept for triage, when the deployment has an alert table. */
+  readonly alerts: DynamoDbAlertStore | undefined;
   readonly log: Logger;
   private readonly store: StateStore | undefined;
   private readonly sink: MessageSink | undefined;
@@ -180,6 +185,15 @@ export class HandlerRuntime {
     this.counters = new TolerantCounterStore(deps.counters ?? new DynamoDbCounterStore(table), this.log);
     this.overrides = deps.overrides ?? new DynamoDbRuleOverrideStore(table);
     this.ruleStore = deps.ruleStore ?? new DynamoDbRuleStore(table);
+    this.alerts =
+      deps.alerts ??
+      (config.alertTableName !== undefined
+        ? new DynamoDbAlertStore({
+            client: dynamo as DynamoDBClient,
+            tableName: config.alertTableName,
+            retentionDays: config.alertRetentionDays,
+          })
+        : undefined);
     if (config.role === 'ingest') {
       this.sink =
         deps.sink ??

@@ -6,7 +6,9 @@
  *   POST /events         functions/ingest-http.ts, invoked with an API Gateway v2 event
  *   POST /queue          enqueues the body on the ingest queue; a poller invokes
  *                        functions/ingest-sqs.ts with SQS events, deleting what succeeded
- *   GET /rules, PATCH /rules/{id}   functions/rules-api.ts
+ *   /rules, /rules/{id}, /rules/{id}/versions/{v}, /rules/validate, /audit   functions/rules-api.ts
+ *   GET /alerts, GET|PATCH /alerts/{id}   functions/alerts-api.ts (alerts kept by functions/alert-intake.ts
+ *                        as the alert poller reads them, when alerts are printed)
  *   GET /health          200
  *
  * Authentication: local mode stands in for the API's JWT authoriser. Each bearer token maps to a
@@ -41,7 +43,7 @@ import {
   type Message,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { APIGatewayProxyStructuredResultV2, Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import type { AlertDocument } from '../engine/alert.js';
 import { packageRoot } from '../util/package-root.js';
@@ -60,6 +62,7 @@ import { DEFAULT_RULES_ADMIN_SCOPE } from '../../functions/config.js';
 import type { MessageFailureReport } from '../../functions/ingest-sqs.js';
 import { consoleResponse, type ServedAsset } from '../../functions/console.js';
 import { buildConsoleAssets } from '../console/build.js';
+import { createAlertTableInput } from '../state/alert-store.js';
 
 export const LOCAL_TOKEN = 'local-dev';
 export const LOCAL_TENANT = 'local';
@@ -140,6 +143,7 @@ export interface LocalStack {
 }
 
 export const TABLE_NAME = 'stixflow-local-state';
+export const ALERT_TABLE_NAME = 'stixflow-local-alerts';
 export const INGEST_QUEUE = 'stixflow-ingest';
 export const INGEST_DLQ = 'stixflow-ingest-dlq';
 export const ALERT_QUEUE = 'stixflow-alerts.fifo';
@@ -320,6 +324,42 @@ function sendJson(response: ServerResponse, status: number, body: unknown): void
   send(response, { statusCode: status, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 }
 
+/** The console API routes (#17) as API Gateway routes them: route key, path parameters, function. */
+export function consoleRouteKey(
+  method: string,
+  path: string,
+): { routeKey: string; pathParameters?: Record<string, string>; fn: 'rules' | 'alerts' } | undefined {
+  const parts = path.split('/').filter((p) => p.length > 0);
+  let decoded: string[];
+  try {
+    decoded = parts.map((p) => decodeURIComponent(p));
+  } catch {
+    return undefined;
+  }
+  const [root, id, sub, version] = decoded;
+  const m = method.toUpperCase();
+  if (root === 'audit' && parts.length === 1 && m === 'GET') return { routeKey: 'GET /audit', fn: 'rules' };
+  if (root === 'rules') {
+    if (parts.length === 1 && (m === 'GET' || m === 'POST')) return { routeKey: `${m} /rules`, fn: 'rules' };
+    if (parts.length === 2 && id === 'validate' && m === 'POST')
+      return { routeKey: 'POST /rules/validate', fn: 'rules' };
+    if (parts.length === 2 && ['GET', 'PUT', 'DELETE', 'PATCH'].includes(m))
+      return { routeKey: `${m} /rules/{id}`, pathParameters: { id: id as string }, fn: 'rules' };
+    if (parts.length === 4 && sub === 'versions' && m === 'GET')
+      return {
+        routeKey: 'GET /rules/{id}/versions/{version}',
+        pathParameters: { id: id as string, version: version as string },
+        fn: 'rules',
+      };
+  }
+  if (root === 'alerts') {
+    if (parts.length === 1 && m === 'GET') return { routeKey: 'GET /alerts', fn: 'alerts' };
+    if (parts.length === 2 && (m === 'GET' || m === 'PATCH'))
+      return { routeKey: `${m} /alerts/{id}`, pathParameters: { id: id as string }, fn: 'alerts' };
+  }
+  return undefined;
+}
+
 /** One line per alert: severity, rule, tenant, group, source events, id. */
 export function alertSummary(alert: AlertDocument): string {
   const events =
@@ -387,6 +427,12 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
 
   try {
     await ensureStateTable(dynamo.client, TABLE_NAME);
+    // The alert table (#17): kept in the data directory like the state table, so it may exist already.
+    await dynamo.client
+      .send(new CreateTableCommand(createAlertTableInput(ALERT_TABLE_NAME)))
+      .catch((error: unknown) => {
+        if ((error as { name?: string }).name !== 'ResourceInUseException') throw error;
+      });
     const maxReceiveCount = options.maxReceiveCount ?? 2;
     const ingestQueueUrl = await ensureQueue(sqs.client, INGEST_QUEUE, {
       dlq: { name: INGEST_DLQ, maxReceiveCount },
@@ -434,6 +480,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         MAX_BODY_BYTES: process.env.MAX_BODY_BYTES,
         LATENESS_SECONDS: process.env.LATENESS_SECONDS,
         RULE_OVERRIDES_REFRESH_SECONDS: process.env.RULE_OVERRIDES_REFRESH_SECONDS ?? '5',
+        // Locally a rule written through the API takes effect on the next event: the store version
+        // (one GetItem on the in-process emulator) is read for every batch.
+        RULE_STORE_REFRESH_SECONDS: process.env.RULE_STORE_REFRESH_SECONDS ?? '0',
+        ALERT_TABLE_NAME,
+        ALERT_RETENTION_DAYS: process.env.ALERT_RETENTION_DAYS,
         RULES_ADMIN_SCOPE: LOCAL_ADMIN_SCOPE,
       },
       deps: { dynamo: dynamo.client, sqs: sqs.client },
@@ -442,11 +493,18 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     // Build the runtime now: a broken rules directory fails the start, not the first request.
     runtimeModule.sharedRuntime('ingest');
     runtimeModule.sharedRuntime('rules-api');
+    runtimeModule.sharedRuntime('alerts-api');
     stops.unshift(async () => runtimeModule.configureSharedRuntime());
 
     const ingestHttp = (await import('../../functions/ingest-http.js')).handler;
     const ingestSqs = await import('../../functions/ingest-sqs.js');
     const rulesApi = (await import('../../functions/rules-api.js')).handler;
+    const alertsApi = (await import('../../functions/alerts-api.js')).handler;
+    const alertIntake = (await import('../../functions/alert-intake.js')).createAlertIntakeHandler(() => {
+      const alerts = runtimeModule.sharedRuntime('alerts-api').alerts;
+      if (!alerts) throw new EmulatorError('the local alerts-api runtime has no alert store');
+      return alerts;
+    });
 
     if (options.watch) {
       const { watchFolder, folderRoutes } = await import('./folder-watch.js');
@@ -513,19 +571,16 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
             ),
           );
         }
-        if (url.pathname === '/rules' && method === 'GET') {
+        // The console API (#17): the routes as API Gateway has them, each to its function.
+        const consoleRoute = consoleRouteKey(method, url.pathname);
+        if (consoleRoute !== undefined) {
+          const [handler, name] =
+            consoleRoute.fn === 'alerts' ? [alertsApi, 'stixflow-alerts-api'] : [rulesApi, 'stixflow-rules-api'];
           return send(
             response,
-            await rulesApi(httpEvent(request, url, body, 'GET /rules', options.tokens), context('stixflow-rules-api')),
-          );
-        }
-        const ruleId = /^\/rules\/([^/]+)$/.exec(url.pathname)?.[1];
-        if (ruleId !== undefined && method === 'PATCH') {
-          return send(
-            response,
-            await rulesApi(
-              httpEvent(request, url, body, 'PATCH /rules/{id}', options.tokens, { id: decodeURIComponent(ruleId) }),
-              context('stixflow-rules-api'),
+            await handler(
+              httpEvent(request, url, body, consoleRoute.routeKey, options.tokens, consoleRoute.pathParameters),
+              context(name),
             ),
           );
         }
@@ -569,7 +624,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         }
         return sendJson(response, 404, {
           error: 'not-found',
-          message: 'routes: POST /events, POST /queue, GET /rules, PATCH /rules/{id}, GET /health',
+          message: 'routes: POST /events, POST /queue, /rules…, /audit, /alerts… (docs/api.md), GET /health',
         });
       })().catch((error: unknown) => {
         if (!quiet) print(`local server error: ${error instanceof Error ? error.message : String(error)}`);
@@ -664,6 +719,14 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const alertLoop = printAlerts
       ? loop('alert', async () => {
           const { Messages = [] } = await receive(alertQueueUrl);
+          if (Messages.length === 0) return;
+          // Kept for triage first, by the intake handler, as the deployed outputs function does.
+          const alertArn = `arn:aws:sqs:${LOCAL_REGION}:000000000000:${ALERT_QUEUE}`;
+          const kept = await alertIntake(
+            { Records: Messages.map((m) => toSqsRecord(m, alertArn)) },
+            lambdaContext('stixflow-alert-intake', randomUUID()),
+          );
+          const notKept = new Set((kept?.batchItemFailures ?? []).map((f) => f.itemIdentifier));
           for (const message of Messages) {
             try {
               const alert = JSON.parse(message.Body ?? '') as AlertDocument;
@@ -674,7 +737,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
               print(`alert queue: message ${message.MessageId ?? ''} is not an alert document`);
             }
           }
-          await remove(alertQueueUrl, Messages);
+          // What could not be kept stays on the queue and comes back, as with the event source mapping.
+          await remove(
+            alertQueueUrl,
+            Messages.filter((m) => !notKept.has(m.MessageId ?? '')),
+          );
         })
       : Promise.resolve();
 

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import { vi } from 'vitest';
 import type { AuthorizerContext, HttpApiEvent } from '../../functions/auth.js';
-import { readConfig } from '../../functions/config.js';
+import { readConfig, type FunctionRole } from '../../functions/config.js';
 import { InMemoryRuleOverrideStore } from '../../src/state/rule-overrides.js';
 import { InMemoryRuleStore } from '../../src/state/rule-store.js';
 import { HandlerRuntime, type RuntimeDeps } from '../../functions/runtime.js';
@@ -51,7 +51,7 @@ export interface TestRuntime {
 export function testRuntime(
   env: Record<string, string> = {},
   deps: Partial<RuntimeDeps> = {},
-  role: 'ingest' | 'rules-api' = 'ingest',
+  role: FunctionRole = 'ingest',
 ): TestRuntime {
   const sink = new RecordingSink();
   const store = new InMemoryStateStore();
