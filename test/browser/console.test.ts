@@ -75,6 +75,9 @@ async function screenshot(name: string): Promise<void> {
   await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
 }
 
+/** Polls until the value matches; generous, for a loaded machine (vitest's default is one second). */
+const eventually = <T>(value: () => T | Promise<T>) => expect.poll(value, { timeout: 20_000, interval: 100 });
+
 const row = (id: string) => page.locator(`tr[data-rule-id="${id}"]`);
 const navLink = (name: string) => page.getByRole('navigation').getByRole('link', { name, exact: true });
 const announced = () => page.locator('#announcer');
@@ -127,7 +130,8 @@ describe.skipIf(!HAVE_CHROMIUM)('the detection console in Chromium', () => {
       saved[name] = process.env[name];
       process.env[name] = '0';
     }
-    stack = await startLocalStack({ port: 0, quiet: true, printAlerts: false });
+    // The alert poller keeps each alert for triage (as the deployed outputs function does); nothing printed.
+    stack = await startLocalStack({ port: 0, quiet: true, printAlerts: true, print: () => undefined });
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
     page = await browser.newPage({ viewport: { width: 1360, height: 900 } });
   }, 60_000);
@@ -160,19 +164,19 @@ describe.skipIf(!HAVE_CHROMIUM)('the detection console in Chromium', () => {
     ).toBe('local-dev');
     // The search box narrows the list.
     await page.getByLabel('Search').fill('credential');
-    await expect.poll(() => row(SHELL_RULE).count()).toBe(0);
+    await eventually(() => row(SHELL_RULE).count()).toBe(0);
     await page.getByLabel('Search').fill('');
     await row(SHELL_RULE).waitFor();
   });
 
   it('disables a rule from its switch: the next event raises nothing; enabled again, it alerts', async () => {
     await row(SHELL_RULE).getByRole('switch').click();
-    await expect.poll(() => announced().textContent()).toContain('disabled');
+    await eventually(() => announced().textContent()).toContain('disabled');
     expect(await row(SHELL_RULE).locator('[data-state]').textContent()).toBe('disabled');
     expect(await sendEvent('bash', 'nginx', 'web-off')).toEqual([]);
 
     await row(SHELL_RULE).getByRole('switch').click();
-    await expect.poll(() => announced().textContent()).toContain('enabled');
+    await eventually(() => announced().textContent()).toContain('enabled');
     expect(await sendEvent('bash', 'nginx', 'web-on')).toHaveLength(1);
   });
 
@@ -181,7 +185,7 @@ describe.skipIf(!HAVE_CHROMIUM)('the detection console in Chromium', () => {
     const editor = page.getByLabel('Rule source (YAML)');
     await editor.fill(INVALID_SOURCE);
     // Validated as typed: the error, with its line and column, without storing anything.
-    await expect.poll(() => page.locator('#rule-validation').textContent()).toMatch(/error/);
+    await eventually(() => page.locator('#rule-validation').textContent()).toMatch(/error/);
     const diagnostic = page.locator('.editor-diagnostics .diagnostic.error').first();
     expect(await diagnostic.textContent()).toMatch(/^5:\d+ error /);
     await screenshot('editor-invalid');
@@ -210,16 +214,16 @@ describe.skipIf(!HAVE_CHROMIUM)('the detection console in Chromium', () => {
   it('creates a valid rule, edits it and shows the diff between its versions', async () => {
     await navLink('New rule').click();
     await page.getByLabel('Rule source (YAML)').fill(VALID_SOURCE);
-    await expect.poll(() => page.locator('#rule-validation').textContent()).toMatch(/^Valid/);
+    await eventually(() => page.locator('#rule-validation').textContent()).toMatch(/^Valid/);
     await page.getByRole('button', { name: 'Create rule' }).click();
     await page.locator('h1', { hasText: 'Console test tool started' }).waitFor();
     expect(await page.locator('.page-head [data-state]').textContent()).toBe('enabled');
 
     const editor = page.getByLabel('Rule source (YAML)');
     await editor.fill(VALID_SOURCE.replace('The console test tool ran.', 'The console test tool ran again.'));
-    await expect.poll(() => page.locator('#rule-validation').textContent()).toMatch(/^Valid/);
+    await eventually(() => page.locator('#rule-validation').textContent()).toMatch(/^Valid/);
     await page.getByRole('button', { name: 'Save new version' }).click();
-    await expect.poll(() => page.locator('table.versions tbody tr').count()).toBe(2);
+    await eventually(() => page.locator('table.versions tbody tr').count()).toBe(2);
     await page.getByRole('button', { name: 'Show differences' }).click();
     await page.locator('.diff ins').first().waitFor();
     expect(await page.locator('.diff ins').textContent()).toContain('The console test tool ran again.');
@@ -230,6 +234,13 @@ describe.skipIf(!HAVE_CHROMIUM)('the detection console in Chromium', () => {
   it('opens the alert the new rule raised, rejects it as a false positive, and the rule list counts it', async () => {
     const [alertId] = await sendEvent('console-test-tool', 'bash', 'desk-7');
     expect(alertId).toBeDefined();
+    // The alert poller keeps the alert once it leaves the alert queue: wait for the store to have it.
+    await eventually(async () => {
+      const response = await fetch(`${stack.url}/alerts?ruleId=${NEW_RULE}`, {
+        headers: { authorization: 'Bearer local-dev' },
+      });
+      return ((await response.json()) as { alerts?: { id: string }[] }).alerts?.map((a) => a.id) ?? [];
+    }).toContain(alertId);
     await navLink('Alerts').click();
     await page.getByLabel('Rule').selectOption(NEW_RULE);
     const alertRow = page.locator(`tr[data-alert-id="${alertId}"]`);
@@ -240,7 +251,7 @@ describe.skipIf(!HAVE_CHROMIUM)('the detection console in Chromium', () => {
     await page.getByText('desk-7').first().waitFor();
     expect(await page.locator('section', { hasText: 'STIX sighting' }).textContent()).toContain('sighting--');
     await page.getByRole('button', { name: 'Reject as false positive' }).click();
-    await expect.poll(() => page.locator('.page-head [data-status]').textContent()).toBe('rejected');
+    await eventually(() => page.locator('.page-head [data-status]').textContent()).toBe('rejected');
     expect(await page.locator('ol.history').textContent()).toContain('rejected by local-dev');
     await screenshot('alert');
 

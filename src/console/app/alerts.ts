@@ -49,12 +49,14 @@ export async function renderAlertList(main: HTMLElement, params: URLSearchParams
   let cursor: string | undefined;
   let shown = 0;
 
+  /** Each new filter starts a new generation: an answer to an older one is dropped, never appended. */
+  let generation = 0;
   const load = async (reset: boolean): Promise<void> => {
     if (reset) {
+      generation += 1;
       cursor = undefined;
-      shown = 0;
-      replace(body);
     }
+    const mine = generation;
     const page = await get<{ alerts: AlertSummary[]; cursor?: string }>(
       `/alerts${query({
         ruleId: rule.value,
@@ -66,6 +68,11 @@ export async function renderAlertList(main: HTMLElement, params: URLSearchParams
         cursor,
       })}`,
     );
+    if (mine !== generation) return;
+    if (reset) {
+      shown = 0;
+      replace(body);
+    }
     for (const a of page.alerts)
       body.appendChild(
         h(
