@@ -15,6 +15,12 @@ const announcer = document.getElementById('announcer') as HTMLElement;
 /** Says something to everyone: shown in the status bar and read by screen readers (aria-live). */
 function say(message: string): void {
   announcer.textContent = message;
+  announcedAt = Date.now();
+}
+let announcedAt = 0;
+/** A page change clears the last message, unless it was just said (e.g. "created", said before moving to the rule). */
+function clearStaleMessage(): void {
+  if (Date.now() - announcedAt > 1000) announcer.textContent = '';
 }
 
 function renderLogin(reason?: string): void {
@@ -79,6 +85,7 @@ async function route(): Promise<void> {
   const parts = path.split('/').filter(Boolean).map(decodeURIComponent);
   const section = `#/${parts[0] ?? 'rules'}${parts[1] === 'new' ? '/new' : ''}`;
   renderNav(section);
+  clearStaleMessage();
   replace(main, h('p', { class: 'muted', role: 'status' }, 'Loading…'));
   try {
     if (parts[0] === 'alerts' && parts[1]) await renderAlertPage(main, parts[1], say);
