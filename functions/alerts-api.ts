@@ -16,12 +16,13 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import type { APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { utcDay } from '../src/state/counters.js';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
   ALERT_STATUSES,
   AlertCursorError,
+  DynamoDbAlertStore,
   type AlertQuery,
   type AlertStatus,
-  type DynamoDbAlertStore,
 } from '../src/state/alert-store.js';
 import { callerOf, type HttpApiEvent } from './auth.js';
 import { decodeBody } from './body.js';
@@ -105,6 +106,25 @@ async function triage(
   return json(200, { id, status, statusBy: caller.principal, statusAt: at });
 }
 
+const built = new WeakMap<HandlerRuntime, DynamoDbAlertStore>();
+
+/** The runtime's alert store: the one it was given, else one on ALERT_TABLE_NAME, built once. */
+export function alertStoreOf(runtime: HandlerRuntime): DynamoDbAlertStore | undefined {
+  if (runtime.alerts) return runtime.alerts;
+  const tableName = runtime.config.alertTableName;
+  if (tableName === undefined) return undefined;
+  let store = built.get(runtime);
+  if (!store) {
+    store = new DynamoDbAlertStore({
+      client: runtime.dynamo ?? new DynamoDBClient({}),
+      tableName,
+      retentionDays: runtime.config.alertRetentionDays,
+    });
+    built.set(runtime, store);
+  }
+  return store;
+}
+
 export function createAlertsApiHandler(getRuntime: () => HandlerRuntime, now: () => number = Date.now) {
   return middy<HttpApiEvent, Result, Error, Context>()
     .use(injectLambdaContext(logger, { logEvent: false, resetKeys: true }))
@@ -120,7 +140,7 @@ export function createAlertsApiHandler(getRuntime: () => HandlerRuntime, now: ()
           message: caller.reason,
         });
       }
-      const store = runtime.alerts;
+      const store = alertStoreOf(runtime);
       if (!store) return json(404, { error: 'this deployment keeps no alerts (ALERT_TABLE_NAME is not set)' });
       const method = event.requestContext.http.method.toUpperCase();
       const parts = (event.rawPath ?? '').split('/').filter((p) => p.length > 0);

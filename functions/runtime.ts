@@ -33,7 +33,7 @@ import { countByCode, parseEvents, type ErrorReport, type LateReport, type Rejec
 import { ConfigError, readConfig, type FunctionRole, type RuntimeConfig } from './config.js';
 import { DynamoDbRuleOverrideStore, type RuleOverride, type RuleOverrideStore } from '../src/state/rule-overrides.js';
 import { DynamoDbRuleStore, type StoredRule } from '../src/state/rule-store.js';
-import { DynamoDbAlertStore } from '../src/state/alert-store.js';
+import type { DynamoDbAlertStore } from '../src/state/alert-store.js';
 import { RuleLayers, type LayeredRules } from './rule-layers.js';
 
 /** One logger and one metrics object per container, as the Powertools middlewares expect. */
@@ -140,8 +140,10 @@ export class HandlerRuntime {
   readonly counters: CounterStore;
   readonly overrides: RuleOverrideStore;
   readonly ruleStore: RuleStoreReader;
-  /** Alerts kept for triage, when the deployment has an alert table. */
+  /** An alert store given by the caller (tests); the alerts API builds its own from `dynamo` otherwise. */
   readonly alerts: DynamoDbAlertStore | undefined;
+  /** The DynamoDB client of this runtime's stores, for a handler that adds a store of its own. */
+  readonly dynamo: DynamoDBClient | undefined;
   readonly log: Logger;
   private readonly store: StateStore | undefined;
   private readonly sink: MessageSink | undefined;
@@ -185,15 +187,9 @@ export class HandlerRuntime {
     this.counters = new TolerantCounterStore(deps.counters ?? new DynamoDbCounterStore(table), this.log);
     this.overrides = deps.overrides ?? new DynamoDbRuleOverrideStore(table);
     this.ruleStore = deps.ruleStore ?? new DynamoDbRuleStore(table);
-    this.alerts =
-      deps.alerts ??
-      (config.alertTableName !== undefined
-        ? new DynamoDbAlertStore({
-            client: dynamo as DynamoDBClient,
-            tableName: config.alertTableName,
-            retentionDays: config.alertRetentionDays,
-          })
-        : undefined);
+    // Only the alerts API keeps alerts: the store is built there, so the other bundles stay small.
+    this.alerts = deps.alerts;
+    this.dynamo = dynamo;
     if (config.role === 'ingest') {
       this.sink =
         deps.sink ??

@@ -23,6 +23,8 @@ export const CHANNEL_ENTRIES = {
   IngestEventBridge: 'functions/ingest-eventbridge.ts',
   IngestCwLogs: 'functions/ingest-cwlogs.ts',
   Outputs: 'functions/outputs.ts',
+  /** The alerts API of the alert store (#17), with the construct's `alertStore`. */
+  AlertsApi: 'functions/alerts-api.ts',
 } as const;
 
 /** The console function (#17.3), serving the detection console's page. */

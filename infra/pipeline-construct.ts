@@ -27,6 +27,7 @@ import { loadRulesFromPaths, readRuleSources } from '../src/rules/load.js';
 import { BUNDLED_MAPPINGS_DIR, BUNDLED_RULES_DIR } from './bundling.js';
 import { defineAlarms } from './parts/alarms.js';
 import { defineApi } from './parts/api.js';
+import { defineAlertStore, type AlertStoreProps, type PipelineAlertStore } from './parts/alert-store.js';
 import { defineOutputs, type PipelineOutputs, type PipelineOutputsProps } from './parts/outputs.js';
 import { defineConsole, type PipelineConsole } from './parts/console.js';
 import { defineChannels, type IngestChannels, type IngestChannelsProps } from './parts/channels.js';
@@ -88,6 +89,11 @@ export interface StixDetectionPipelineProps {
   ingest?: IngestChannelsProps;
   /** OUTPUTS (#19): deliver alerts from the alert queue to webhooks, Slack, PagerDuty; docs/outputs.md. */
   outputs?: PipelineOutputsProps;
+  /**
+   * The ALERT STORE (#17): every alert the outputs function takes off the alert queue is kept for
+   * triage (GET /alerts, GET|PATCH /alerts/{id}); needs `outputs`. docs/api.md.
+   */
+  alertStore?: AlertStoreProps;
   /**
    * The detection console (#17.3) at GET / on the API (docs/console.md); default true. Its data calls carry a
    * bearer token, so it is for JWT-authorised stacks; under IAM the page loads but the API refuses its calls.
@@ -170,6 +176,8 @@ export class StixDetectionPipeline extends Construct {
   readonly channels: IngestChannels;
   /** The outputs stage, when the props ask for it. */
   readonly outputs: PipelineOutputs | undefined;
+  /** The alert store and its API (#17), when the props ask for it. */
+  readonly alertStore: PipelineAlertStore | undefined;
   /** The console function and its public routes, unless `console: false`. */
   readonly console: PipelineConsole | undefined;
 
@@ -236,6 +244,17 @@ export class StixDetectionPipeline extends Construct {
             rules: loadRulesFromPaths([rulesDir]).rules,
           })
         : undefined;
+      if (props.alertStore && !this.outputs)
+        throw new Error('StixDetectionPipeline: alertStore needs outputs: the outputs function keeps the alerts');
+      this.alertStore =
+        props.alertStore && this.outputs
+          ? defineAlertStore(this, {
+              alertStore: props.alertStore,
+              functionProps,
+              stateTable: this.table,
+              outputsFunction: this.outputs.function,
+            })
+          : undefined;
     } finally {
       removeStagedRules(functionProps.stagedRules);
     }
@@ -245,6 +264,7 @@ export class StixDetectionPipeline extends Construct {
       auth,
       rulesAdminScope,
       functions: this.functions,
+      ...(this.alertStore ? { alertsApi: this.alertStore.function } : {}),
       logRetention,
       throttle: props.throttle,
     });

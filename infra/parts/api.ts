@@ -21,6 +21,8 @@ export interface PipelineApiProps {
   /** The scope PATCH /rules/{id} requires under JWT authorisation. */
   rulesAdminScope: string | undefined;
   functions: PipelineFunctions;
+  /** The alerts API function, when the alert store is on (#17). */
+  alertsApi?: NodejsFunction;
   logRetention: RetentionDays;
   throttle?: { rateLimit: number; burstLimit: number };
 }
@@ -85,14 +87,24 @@ export function defineApi(scope: Construct, props: PipelineApiProps): PipelineAp
     });
   };
   route('/events', HttpMethod.POST, functions.IngestHttp, 'IngestHttpIntegration');
+  const admin = props.rulesAdminScope !== undefined ? [props.rulesAdminScope] : undefined;
   route('/rules', HttpMethod.GET, functions.RulesApi, 'RulesListIntegration');
-  // Overrides apply to every tenant: under JWT, only tokens with the admin scope may set them.
-  route(
-    '/rules/{id}',
-    HttpMethod.PATCH,
-    functions.RulesApi,
-    'RulesPatchIntegration',
-    props.rulesAdminScope !== undefined ? [props.rulesAdminScope] : undefined,
-  );
+  // Overrides and store rules apply to every tenant: under JWT, only tokens with the admin scope may write them.
+  route('/rules/{id}', HttpMethod.PATCH, functions.RulesApi, 'RulesPatchIntegration', admin);
+  // The runtime rule store (#17).
+  route('/rules', HttpMethod.POST, functions.RulesApi, 'RulesCreateIntegration', admin);
+  route('/rules/{id}', HttpMethod.PUT, functions.RulesApi, 'RulesReplaceIntegration', admin);
+  route('/rules/{id}', HttpMethod.DELETE, functions.RulesApi, 'RulesDeleteIntegration', admin);
+  route('/rules/{id}', HttpMethod.GET, functions.RulesApi, 'RulesReadIntegration');
+  route('/rules/{id}/versions/{version}', HttpMethod.GET, functions.RulesApi, 'RulesVersionIntegration');
+  // Validating stores nothing: any caller may check a rule.
+  route('/rules/validate', HttpMethod.POST, functions.RulesApi, 'RulesValidateIntegration');
+  route('/audit', HttpMethod.GET, functions.RulesApi, 'AuditIntegration');
+  if (props.alertsApi) {
+    // Triage is per tenant: any authenticated caller of the tenant (no admin scope).
+    route('/alerts', HttpMethod.GET, props.alertsApi, 'AlertsListIntegration');
+    route('/alerts/{id}', HttpMethod.GET, props.alertsApi, 'AlertsReadIntegration');
+    route('/alerts/{id}', HttpMethod.PATCH, props.alertsApi, 'AlertsTriageIntegration');
+  }
   return { api, stage };
 }

@@ -15,6 +15,7 @@ import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { COUNTER_PK_PREFIX, STATE_PK_PREFIX } from '../../src/state/table-schema.js';
 import { OVERRIDE_PARTITION } from '../../src/state/rule-overrides.js';
+import { RULE_STORE_PARTITION, RULE_STORE_PK_PREFIX } from '../../src/state/rule-store.js';
 import {
   BUNDLED_MAPPINGS_DIR,
   BUNDLED_RULES_DIR,
@@ -122,7 +123,7 @@ export function defineFunctions(scope: Construct, props: PipelineFunctionsProps)
     IngestSqs: makeFunction('IngestSqs', 'stixflow: ingest queue → detection pipeline → alert queue', alertEnv),
     RulesApi: makeFunction(
       'RulesApi',
-      'stixflow: GET /rules, PATCH /rules/{id}',
+      'stixflow: /rules (list, read, validate, create, replace, delete, enable/disable), /audit',
       props.rulesAdminScope !== undefined ? { RULES_ADMIN_SCOPE: props.rulesAdminScope } : {},
     ),
   };
@@ -167,6 +168,16 @@ export function grantIngest(fn: NodejsFunction, table: Table, alertQueue: Queue)
       conditions: leadingKeys(OVERRIDE_PARTITION),
     }),
   );
+  // The runtime rule store (#17): its version item and rule heads, read only.
+  fn.addToRolePolicy(
+    new PolicyStatement({
+      sid: 'ReadRuleStore',
+      effect: Effect.ALLOW,
+      actions: ['dynamodb:GetItem', 'dynamodb:Query'],
+      resources: [tableArn],
+      conditions: leadingKeys(RULE_STORE_PARTITION),
+    }),
+  );
   // SendMessageBatch is authorised by sqs:SendMessage.
   fn.addToRolePolicy(
     new PolicyStatement({ sid: 'SendAlerts', actions: ['sqs:SendMessage'], resources: [alertQueue.queueArn] }),
@@ -198,6 +209,15 @@ export function grantPipelineAccess(functions: PipelineFunctions, props: Pipelin
       actions: ['dynamodb:Query', 'dynamodb:PutItem'],
       resources: [tableArn],
       conditions: leadingKeys(OVERRIDE_PARTITION),
+    }),
+  );
+  // The runtime rule store (#17): rules, versions, audit (R#…); conditional puts and updates, never a delete.
+  functions.RulesApi.addToRolePolicy(
+    new PolicyStatement({
+      sid: 'RuleStore',
+      actions: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+      resources: [tableArn],
+      conditions: leadingKeys(`${RULE_STORE_PK_PREFIX}*`),
     }),
   );
 }

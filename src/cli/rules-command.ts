@@ -1,17 +1,28 @@
 /**
- * `stixflow rules status|enable|disable`: rule health from a running stixflow (the local stack
- * by default, or a deployed API through --url): every rule with enabled/disabled, its compile
- * errors, and the last 7 days of matches, alerts, filtered and suppressed counts.
+ * `stixflow rules status|enable|disable|export|push`: rule health from a running stixflow (the
+ * local stack by default, or a deployed API through --url): every rule with enabled/disabled, its
+ * compile errors, and the last 7 days of matches, alerts, filtered and suppressed counts; and the
+ * runtime rule store (#17) as files, for detection-as-code: `export` writes each store rule to a
+ * YAML file, `push` sends a directory of rule files to the store, printing each file's diagnostics.
  */
-import { writeLine, parseCommandArgs, type CliIo } from './io.js';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Diagnostic } from '../errors.js';
+import { collectDocuments } from '../rules/collect.js';
+import { readDocuments } from '../rules/read.js';
+import { renderDiagnostic, writeLine, parseCommandArgs, type CliIo } from './io.js';
 
-const HELP = `Usage: stixflow rules <status | enable <id> | disable <id>> [options]
+const HELP = `Usage: stixflow rules <status | enable <id> | disable <id> | export <dir> | push <dir>> [options]
 
   status          every rule: enabled or not, compile errors, and per-day counts of matches,
                   alerts, filtered and suppressed for the last 7 days; then the lists, macros
                   and shared exceptions each rule uses
   enable <id>     enable a rule (running functions pick it up within a minute)
   disable <id>    disable a rule
+  export <dir>    write every rule of the runtime store to <dir>/<id>.yaml, one file per rule
+  push <dir>      send each .yaml/.yml file of <dir> (one rule each) to the runtime store: created,
+                  or replacing the rule of that id; each file's diagnostics are printed with their
+                  positions, and an invalid file is not stored
 
 Talks to the rules API of a running stixflow: the local stack ('npm start') by default.
 
@@ -22,7 +33,7 @@ Options:
   --json            print the raw JSON answer
   -h, --help        show this help
 
-Exit status: 0 ok, 1 the API refused, 2 usage error or unreachable.`;
+Exit status: 0 ok, 1 the API refused (push: any file refused or invalid), 2 usage error or unreachable.`;
 
 interface RuleRow {
   id: string;
@@ -45,7 +56,10 @@ export async function rulesCommand(argv: string[], io: CliIo): Promise<number> {
   );
   if (typeof parsed === 'number') return parsed;
   const [action, id] = parsed.positionals;
-  if (action !== 'status' && !((action === 'enable' || action === 'disable') && id)) {
+  if (
+    action !== 'status' &&
+    !((action === 'enable' || action === 'disable' || action === 'export' || action === 'push') && id)
+  ) {
     writeLine(io.stderr, HELP);
     return 2;
   }
@@ -54,6 +68,16 @@ export async function rulesCommand(argv: string[], io: CliIo): Promise<number> {
     authorization: `Bearer ${parsed.values.token ?? process.env.STIXFLOW_TOKEN ?? 'local-dev'}`,
     'content-type': 'application/json',
   };
+  if (action === 'export' || action === 'push') {
+    const api = new StoreApi(base, headers);
+    try {
+      return action === 'export' ? await exportRules(api, id as string, io) : await pushRules(api, id as string, io);
+    } catch (error) {
+      if (!(error instanceof UnreachableError)) throw error;
+      writeLine(io.stderr, `cannot reach ${base}: ${error.message} (is 'npm start' running?)`);
+      return 2;
+    }
+  }
   let response: Response;
   try {
     response =
@@ -118,4 +142,107 @@ export async function rulesCommand(argv: string[], io: CliIo): Promise<number> {
     for (const e of r.errors ?? [])
       writeLine(io.stdout, `${r.id}: ${e.line !== undefined ? `${e.line}:${e.column ?? 1}: ` : ''}${e.message}`);
   return 0;
+}
+
+class UnreachableError extends Error {}
+
+/** The rules API, one JSON call at a time. */
+class StoreApi {
+  constructor(
+    private readonly base: string,
+    private readonly headers: Record<string, string>,
+  ) {}
+
+  async call(method: string, path: string, body?: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
+    let response: Response;
+    try {
+      response = await fetch(`${this.base}${path}`, {
+        method,
+        headers: this.headers,
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+      });
+    } catch (error) {
+      throw new UnreachableError((error as Error).message);
+    }
+    const text = await response.text();
+    let parsed: Record<string, unknown>;
+    try {
+      parsed = JSON.parse(text) as Record<string, unknown>;
+    } catch {
+      parsed = { error: text.slice(0, 300) };
+    }
+    return { status: response.status, body: parsed };
+  }
+}
+
+/** A rule id as a file name: readable, never a path. */
+export function ruleFileName(ruleId: string): string {
+  return `${encodeURIComponent(ruleId).replace(/^\.+/, (dots) => '%2E'.repeat(dots.length))}.yaml`;
+}
+
+async function exportRules(api: StoreApi, dir: string, io: CliIo): Promise<number> {
+  const listed = await api.call('GET', '/rules');
+  if (listed.status !== 200) {
+    writeLine(io.stderr, `GET /rules: ${listed.status} ${JSON.stringify(listed.body)}`);
+    return 1;
+  }
+  const ids = ((listed.body.rules ?? []) as { id: string; origin?: string }[])
+    .filter((r) => r.origin === 'store')
+    .map((r) => r.id);
+  mkdirSync(dir, { recursive: true });
+  for (const ruleId of ids) {
+    const one = await api.call('GET', `/rules/${encodeURIComponent(ruleId)}`);
+    if (one.status !== 200 || typeof one.body.source !== 'string') {
+      writeLine(io.stderr, `GET /rules/${ruleId}: ${one.status} ${JSON.stringify(one.body)}`);
+      return 1;
+    }
+    const file = join(dir, ruleFileName(ruleId));
+    writeFileSync(file, one.body.source);
+    writeLine(io.stdout, `${file}: ${ruleId}`);
+  }
+  writeLine(io.stdout, `${ids.length} store rule(s) exported to ${dir}`);
+  return 0;
+}
+
+/** Diagnostics from the API are placed in the file they came from. */
+function printDiagnostics(file: string, diagnostics: unknown, io: CliIo, text: string): void {
+  for (const d of (Array.isArray(diagnostics) ? diagnostics : []) as Diagnostic[])
+    writeLine(io.stdout, renderDiagnostic({ ...d, file }, text));
+}
+
+async function pushRules(api: StoreApi, dir: string, io: CliIo): Promise<number> {
+  let files: string[];
+  try {
+    files = readdirSync(dir)
+      .filter((f) => /\.ya?ml$/.test(f))
+      .sort();
+  } catch (error) {
+    writeLine(io.stderr, `cannot read ${dir}: ${(error as Error).message}`);
+    return 2;
+  }
+  let refused = 0;
+  for (const name of files) {
+    const file = join(dir, name);
+    const source = readFileSync(file, 'utf8');
+    const ids = collectDocuments(readDocuments({ file, text: source }))
+      .candidates.map((c) => c.id)
+      .filter((x): x is string => x !== undefined);
+    const created = await api.call('POST', '/rules', { source });
+    let answer = created;
+    if (created.status === 409 && ids.length === 1)
+      answer = await api.call('PUT', `/rules/${encodeURIComponent(ids[0] as string)}`, { source });
+    printDiagnostics(file, answer.body.diagnostics, io, source);
+    if (answer.status === 200 || answer.status === 201) {
+      const verb = answer.status === 201 ? 'created' : 'updated';
+      writeLine(io.stdout, `${file}: ${verb} ${ids[0] ?? ''} version ${String(answer.body.version)}`);
+    } else {
+      refused++;
+      writeLine(
+        io.stdout,
+        `${file}: refused (${answer.status}): ${String(answer.body.error ?? answer.body.message ?? '')}`,
+      );
+    }
+  }
+  writeLine(io.stdout, `${files.length - refused} of ${files.length} file(s) stored`);
+  return refused > 0 ? 1 : 0;
 }

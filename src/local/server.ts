@@ -499,9 +499,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const ingestHttp = (await import('../../functions/ingest-http.js')).handler;
     const ingestSqs = await import('../../functions/ingest-sqs.js');
     const rulesApi = (await import('../../functions/rules-api.js')).handler;
-    const alertsApi = (await import('../../functions/alerts-api.js')).handler;
+    const alertsModule = await import('../../functions/alerts-api.js');
+    const alertsApi = alertsModule.handler;
     const alertIntake = (await import('../../functions/alert-intake.js')).createAlertIntakeHandler(() => {
-      const alerts = runtimeModule.sharedRuntime('alerts-api').alerts;
+      const alerts = alertsModule.alertStoreOf(runtimeModule.sharedRuntime('alerts-api'));
       if (!alerts) throw new EmulatorError('the local alerts-api runtime has no alert store');
       return alerts;
     });
