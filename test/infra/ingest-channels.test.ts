@@ -102,9 +102,9 @@ describe('ingest channels in the construct', () => {
       };
     });
     expect(descriptions(template)).toEqual([
+      'stixflow: /rules (list, read, validate, create, replace, delete, enable/disable), /audit',
       'stixflow: CloudWatch Logs subscriptions → detection pipeline',
       'stixflow: EventBridge events → detection pipeline',
-      'stixflow: GET /rules, PATCH /rules/{id}',
       'stixflow: Kinesis records → detection pipeline',
       'stixflow: POST /events → detection pipeline → alert queue',
       'stixflow: S3 object notifications → streamed objects → detection pipeline',

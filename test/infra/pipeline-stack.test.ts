@@ -203,12 +203,21 @@ describe('StixflowStack template', () => {
   it('puts the IAM authoriser on every data route (the console page alone is public), with access logs and throttling on the stage', () => {
     const routes = resources('AWS::ApiGatewayV2::Route');
     const consoleRoutes = ['GET /', 'GET /console/{proxy+}'];
-    expect(routes.map(([, r]) => r.Properties.RouteKey).sort()).toEqual([
-      ...consoleRoutes,
-      'GET /rules',
-      'PATCH /rules/{id}',
-      'POST /events',
-    ]);
+    expect(routes.map(([, r]) => r.Properties.RouteKey).sort()).toEqual(
+      [
+        ...consoleRoutes,
+        'GET /audit',
+        'GET /rules',
+        'GET /rules/{id}',
+        'GET /rules/{id}/versions/{version}',
+        'DELETE /rules/{id}',
+        'PATCH /rules/{id}',
+        'POST /rules',
+        'PUT /rules/{id}',
+        'POST /rules/validate',
+        'POST /events',
+      ].sort(),
+    );
     for (const [, route] of routes)
       expect(route.Properties.AuthorizationType).toBe(
         consoleRoutes.includes(route.Properties.RouteKey as string) ? 'NONE' : 'AWS_IAM',
