@@ -34,7 +34,7 @@ import {
 import type { AlertDocument } from '../outputs/types.js';
 import { describeError } from './batch-get.js';
 import { StateStoreError } from './errors.js';
-import { PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE } from './table-schema.js';
+import { createStateTableInput, PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE } from './table-schema.js';
 
 export const ALERT_STATUSES = ['new', 'acknowledged', 'rejected', 'resolved'] as const;
 export type AlertStatus = (typeof ALERT_STATUSES)[number];
@@ -115,20 +115,18 @@ const keyOf = (tenant: string, id: string) => ({
   [SORT_KEY]: { S: `A#${enc(id)}` },
 });
 
-/** CreateTable input for the local stack and tests; the CDK stack defines the same table (infra/parts/alert-table.ts). */
+/**
+ * CreateTable input for the local stack and tests: the state table's keys, and the indexes. The CDK stack defines
+ * the same table from the same constants (infra/parts/alert-store.ts).
+ */
 export function createAlertTableInput(tableName: string): CreateTableCommandInput {
+  const base = createStateTableInput(tableName);
   return {
-    TableName: tableName,
-    BillingMode: 'PAY_PER_REQUEST',
+    ...base,
     AttributeDefinitions: [
-      { AttributeName: PARTITION_KEY, AttributeType: 'S' },
-      { AttributeName: SORT_KEY, AttributeType: 'S' },
+      ...(base.AttributeDefinitions ?? []),
       { AttributeName: ALERT_TIME_KEY, AttributeType: 'S' },
       ...Object.values(ALERT_INDEXES).map((name) => ({ AttributeName: name, AttributeType: 'S' as const })),
-    ],
-    KeySchema: [
-      { AttributeName: PARTITION_KEY, KeyType: 'HASH' },
-      { AttributeName: SORT_KEY, KeyType: 'RANGE' },
     ],
     GlobalSecondaryIndexes: Object.entries(ALERT_INDEXES).map(([indexName, key]) => ({
       IndexName: indexName,

@@ -10,6 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuthorizerContext } from '../../functions/auth.js';
 import { createAlertIntakeHandler } from '../../functions/alert-intake.js';
 import { createAlertsApiHandler } from '../../functions/alerts-api.js';
+import { createOutputsHandler } from '../../functions/outputs.js';
+import { FetchHttpClient, InMemoryDeadLetterSink, InMemorySecretStore } from '../../src/outputs/deliver.js';
 import { startDynamo, type RunningDynamo } from '../../src/emulators/emulators.js';
 import { createAlertTableInput, DynamoDbAlertStore } from '../../src/state/alert-store.js';
 import { InMemoryRuleStore } from '../../src/state/rule-store.js';
@@ -172,5 +174,28 @@ describe('alerts API and alert intake', () => {
     expect((await call('PATCH', '/alerts/alert-2', { body: { status: 'closed' } })).status).toBe(400);
     expect((await call('PATCH', '/alerts/alert-2', { body: { status: 'new', extra: 1 } })).status).toBe(400);
     expect((await call('GET', '/alerts', { authorizer: null })).status).toBe(401);
+  });
+
+  it('the outputs function keeps each alert before delivering it, and fails the message when it cannot', async () => {
+    const { alerts, call, ids } = await setup();
+    const deps = (keeper: DynamoDbAlertStore) => ({
+      routes: [],
+      ruleOutputs: new Map<string, string[]>(),
+      alerts: keeper,
+      delivery: {
+        outputs: [],
+        secrets: new InMemorySecretStore({}),
+        http: new FetchHttpClient(),
+        deadLetters: new InMemoryDeadLetterSink(),
+      },
+    });
+    const outputs = createOutputsHandler(() => deps(alerts));
+    const kept = await outputs(sqsEvent(sqsRecord('o1', JSON.stringify(alertDocument(4)))), context('outputs'));
+    expect(kept?.batchItemFailures).toEqual([]);
+    expect(ids((await call('GET', '/alerts')).body)).toEqual(['alert-4']);
+    const missing = new DynamoDbAlertStore({ client: dynamo.client, tableName: 'no-such-alert-table' });
+    const failing = createOutputsHandler(() => deps(missing));
+    const failed = await failing(sqsEvent(sqsRecord('o2', JSON.stringify(alertDocument(5)))), context('outputs'));
+    expect(failed?.batchItemFailures).toEqual([{ itemIdentifier: 'o2' }]);
   });
 });

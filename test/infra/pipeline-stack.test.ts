@@ -156,12 +156,27 @@ describe('StixflowStack template', () => {
       Resource: table,
       Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['O#rules'] } },
     };
+    // The runtime rule store (#17): ingest reads its version item and rule heads only.
+    const ruleStoreRead = {
+      Sid: 'ReadRuleStore',
+      Effect: 'Allow',
+      Action: ['dynamodb:GetItem', 'dynamodb:Query'],
+      Resource: table,
+      Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['R#rules'] } },
+    };
     const send = { Sid: 'SendAlerts', Effect: 'Allow', Action: 'sqs:SendMessage', Resource: alertQueue };
-    expect(statementsOf('PipelineIngestHttpRole')).toEqual([logs('IngestHttp'), state, overridesRead, send]);
+    expect(statementsOf('PipelineIngestHttpRole')).toEqual([
+      logs('IngestHttp'),
+      state,
+      overridesRead,
+      ruleStoreRead,
+      send,
+    ]);
     expect(statementsOf('PipelineIngestSqsRole')).toEqual([
       logs('IngestSqs'),
       state,
       overridesRead,
+      ruleStoreRead,
       send,
       {
         Effect: 'Allow',
@@ -192,6 +207,13 @@ describe('StixflowStack template', () => {
         Action: ['dynamodb:PutItem', 'dynamodb:Query'],
         Resource: table,
         Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['O#rules'] } },
+      },
+      {
+        Sid: 'RuleStore',
+        Effect: 'Allow',
+        Action: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
+        Resource: table,
+        Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['R#*'] } },
       },
     ]);
     // No managed policies, no wildcard resources or actions anywhere in the identity policies.
