@@ -78,9 +78,10 @@ export function ruleEditor(options: EditorOptions): HTMLElement {
     }
     const diagnostics = reply.body.diagnostics ?? [];
     const errors = diagnostics.filter((d) => d.severity === 'error').length;
+    // `error` says what is wrong with the source as a whole (e.g. not exactly one rule with an id).
     status.textContent = reply.body.valid
       ? `Valid${diagnostics.length > 0 ? ` (${diagnostics.length} warning${diagnostics.length > 1 ? 's' : ''})` : ''}.`
-      : `${errors} error${errors === 1 ? '' : 's'}.`;
+      : `${errors} error${errors === 1 ? '' : 's'}.${reply.body.error ? ` ${reply.body.error}.` : ''}`;
     status.className = `validation ${reply.body.valid ? 'valid' : 'error'}`;
     replace(list, diagnosticList(diagnostics, pick));
     errorLines = new Set(diagnostics.flatMap((d) => (d.severity === 'error' && d.line !== undefined ? [d.line] : [])));
