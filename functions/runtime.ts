@@ -34,7 +34,7 @@ import { ConfigError, readConfig, type FunctionRole, type RuntimeConfig } from '
 import { DynamoDbRuleOverrideStore, type RuleOverride, type RuleOverrideStore } from '../src/state/rule-overrides.js';
 import { DynamoDbRuleStore, type StoredRule } from '../src/state/rule-store.js';
 import type { DynamoDbAlertStore } from '../src/state/alert-store.js';
-import { RuleLayers, type LayeredRules } from './rule-layers.js';
+import { isStoreFile, RuleLayers, type LayeredRules } from './rule-layers.js';
 
 /** One logger and one metrics object per container, as the Powertools middlewares expect. */
 export const logger = new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'stixflow' });
@@ -218,10 +218,10 @@ export class HandlerRuntime {
 
   /** Whether a rule comes from the bundle or the store. */
   originOf(ruleId: string): 'bundle' | 'store' {
-    return (
-      this.layered.origins.get(ruleId) ??
-      (this.layered.diagnostics.some((d) => d.ruleId === ruleId && d.file?.startsWith('store/')) ? 'store' : 'bundle')
-    );
+    const loaded = this.layered.origins.get(ruleId);
+    if (loaded) return loaded;
+    // A rule that did not compile has no origin entry: its diagnostics say which layer it is in.
+    return this.layered.diagnostics.some((d) => d.ruleId === ruleId && isStoreFile(d.file)) ? 'store' : 'bundle';
   }
 
   /**
