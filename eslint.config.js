@@ -34,6 +34,7 @@ const TOP = [
   'test/infra',
   'test/package',
   'test/lint',
+  'test/browser',
 ];
 
 /**
@@ -48,7 +49,21 @@ const layerDirs = (layer) => [`src/${layer}`, `test/${layer}`];
 const aboveAllLayers = [...Object.keys(SHELLS), ...TOP];
 
 /** The zones of import-x/no-restricted-paths: files in `target` may not import files in `from`. */
+/**
+ * The console (src/console/app) runs in the browser and talks only HTTP: it imports no layer, no module beside
+ * them and no shell. The shells may import its builder (src/console/build.ts), which bundles it.
+ */
+const CONSOLE_APP = 'src/console/app';
+
 const LAYER_ZONES = [
+  {
+    target: CONSOLE_APP,
+    from: [...ORDERED_LAYERS, ...BESIDE]
+      .map((dir) => `src/${dir}`)
+      .concat(['src/errors.ts', 'src/console/build.ts', ...aboveAllLayers]),
+    message:
+      'The console (src/console/app) talks only HTTP: it imports nothing of the server side (see docs/console.md).',
+  },
   ...ORDERED_LAYERS.map((layer, i) => ({
     target: layerDirs(layer),
     from: [...ORDERED_LAYERS.slice(i + 1).flatMap(layerDirs), ...aboveAllLayers],

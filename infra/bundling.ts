@@ -27,6 +27,11 @@ export const CHANNEL_ENTRIES = {
   AlertsApi: 'functions/alerts-api.ts',
 } as const;
 
+/** The console function (#17.3), serving the detection console's page. */
+export const CONSOLE_ENTRY = 'functions/console.ts';
+/** Where the console's built assets sit inside its bundle (CONSOLE_ASSETS_DIR, LAMBDA_TASK_ROOT-relative). */
+export const BUNDLED_CONSOLE_DIR = 'console';
+
 /** esbuild target matching the Lambda runtime (Runtime.NODEJS_24_X). */
 export const ESBUILD_TARGET = 'node24';
 

@@ -29,6 +29,7 @@ import { defineAlarms } from './parts/alarms.js';
 import { defineApi } from './parts/api.js';
 import { defineAlertStore, type AlertStoreProps, type PipelineAlertStore } from './parts/alert-store.js';
 import { defineOutputs, type PipelineOutputs, type PipelineOutputsProps } from './parts/outputs.js';
+import { defineConsole, type PipelineConsole } from './parts/console.js';
 import { defineChannels, type IngestChannels, type IngestChannelsProps } from './parts/channels.js';
 import { defineFunctions, grantPipelineAccess, removeStagedRules, type PipelineFunctions } from './parts/functions.js';
 import { defineQueues } from './parts/queues.js';
@@ -93,6 +94,11 @@ export interface StixDetectionPipelineProps {
    * triage (GET /alerts, GET|PATCH /alerts/{id}); needs `outputs`. docs/api.md.
    */
   alertStore?: AlertStoreProps;
+  /**
+   * The detection console (#17.3) at GET / on the API (docs/console.md); default true. Its data calls carry a
+   * bearer token, so it is for JWT-authorised stacks; under IAM the page loads but the API refuses its calls.
+   */
+  console?: boolean;
 }
 
 /** Loads and compiles the rules as the functions will; throws with every diagnostic when any rule is invalid. */
@@ -172,6 +178,8 @@ export class StixDetectionPipeline extends Construct {
   readonly outputs: PipelineOutputs | undefined;
   /** The alert store and its API (#17), when the props ask for it. */
   readonly alertStore: PipelineAlertStore | undefined;
+  /** The console function and its public routes, unless `console: false`. */
+  readonly console: PipelineConsole | undefined;
 
   constructor(scope: Construct, id: string, props: StixDetectionPipelineProps) {
     super(scope, id);
@@ -262,6 +270,7 @@ export class StixDetectionPipeline extends Construct {
     });
     this.api = api.api;
     this.stage = api.stage;
+    this.console = props.console === false ? undefined : defineConsole(this, { api: this.api, logRetention });
 
     this.alarms = defineAlarms(this, { queues, functions: this.functions, alarmActions: props.alarmActions });
 

@@ -60,6 +60,8 @@ import { callerOf, requestedSource, type HttpApiEvent } from '../../functions/au
 import { builtInMappings, unknownSourceMessage } from '../normalise/index.js';
 import { DEFAULT_RULES_ADMIN_SCOPE } from '../../functions/config.js';
 import type { MessageFailureReport } from '../../functions/ingest-sqs.js';
+import { consoleResponse, type ServedAsset } from '../../functions/console.js';
+import { buildConsoleAssets } from '../console/build.js';
 import { createAlertTableInput } from '../state/alert-store.js';
 
 export const LOCAL_TOKEN = 'local-dev';
@@ -301,6 +303,23 @@ function send(response: ServerResponse, result: APIGatewayProxyStructuredResultV
   response.end(result.body ?? '');
 }
 
+/**
+ * The console (#17): GET / and /console/* answered as the deployed console function answers them, from assets
+ * built from src/console once, at the first request. Undefined for any other request.
+ */
+function consoleRoute(): (method: string, path: string) => APIGatewayProxyStructuredResultV2 | undefined {
+  let assets: ServedAsset[] | undefined;
+  return (method, path) => {
+    if (
+      (method !== 'GET' && method !== 'HEAD') ||
+      (path !== '/' && path !== '/console' && !path.startsWith('/console/'))
+    )
+      return undefined;
+    assets ??= buildConsoleAssets();
+    return consoleResponse(assets, method, path);
+  };
+}
+
 function sendJson(response: ServerResponse, status: number, body: unknown): void {
   send(response, { statusCode: status, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 }
@@ -529,6 +548,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     stops.unshift(async () => void unsubscribe());
 
     // ------------------------------------------------------------ HTTP front door
+    const consolePage = consoleRoute();
     const server = createServer((request, response) => {
       void (async () => {
         const url = new URL(request.url ?? '/', `http://${request.headers.host ?? LOOPBACK}`);
@@ -541,6 +561,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
           });
         const context = (name: string): Context => lambdaContext(name, randomUUID());
         if (url.pathname === '/health' && method === 'GET') return sendJson(response, 200, { ok: true });
+        const page = consolePage(method, url.pathname);
+        if (page) return send(response, page);
         if (url.pathname === '/events' && method === 'POST') {
           return send(
             response,

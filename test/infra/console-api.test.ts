@@ -61,6 +61,9 @@ describe('console API in the construct', () => {
         `PUT /rules/{id} ${admin}`,
         'POST /rules/validate []',
         'POST /events []',
+        // The console page (#17.3): public, no scope.
+        'GET / []',
+        'GET /console/{proxy+} []',
       ].sort(),
     );
     template.resourceCountIs('AWS::DynamoDB::Table', 1);

@@ -49,7 +49,7 @@ function nagViolations(app: App): string[] {
 describe('ingest channels in the construct', () => {
   it('defines no channel function, queue or rule when no channel prop is set', () => {
     const { template, pipeline } = synth(() => undefined);
-    expect(descriptions(template)).toHaveLength(3);
+    expect(descriptions(template)).toHaveLength(4); // three pipeline functions and the console
     template.resourceCountIs('AWS::Events::Rule', 0);
     template.resourceCountIs('AWS::Logs::SubscriptionFilter', 0);
     template.resourceCountIs('AWS::Lambda::EventSourceMapping', 1);
@@ -109,6 +109,7 @@ describe('ingest channels in the construct', () => {
       'stixflow: POST /events → detection pipeline → alert queue',
       'stixflow: S3 object notifications → streamed objects → detection pipeline',
       'stixflow: ingest queue → detection pipeline → alert queue',
+      'stixflow: the detection console page (GET /, GET /console/*)',
     ]);
     // The routes the function reads, as the props gave them.
     const s3Fn = Object.values(template.findResources('AWS::Lambda::Function') as Record<string, Resource>).find((f) =>

@@ -69,16 +69,30 @@ describe('StixDetectionPipeline construct', () => {
     const routes = Object.values(template.findResources('AWS::ApiGatewayV2::Route')) as {
       Properties: { AuthorizationType: string; RouteKey: string; AuthorizationScopes?: string[] };
     }[];
-    expect(routes).toHaveLength(3);
-    for (const route of routes) expect(route.Properties.AuthorizationType).toBe('JWT');
-    // Rule overrides apply to every tenant: only the admin scope may PATCH; the handler checks it too.
-    expect(Object.fromEntries(routes.map((r) => [r.Properties.RouteKey, r.Properties.AuthorizationScopes]))).toEqual({
+    // The console page (GET /, GET /console/*) is public code; every data route takes the JWT.
+    const dataRoutes = routes.filter(
+      (r) => r.Properties.RouteKey !== 'GET /' && !r.Properties.RouteKey.startsWith('GET /console/'),
+    );
+    expect(routes).toHaveLength(dataRoutes.length + 2);
+    for (const route of dataRoutes) expect(route.Properties.AuthorizationType).toBe('JWT');
+    // Rules and overrides apply to every tenant: only the admin scope may write; the handler checks it too.
+    const admin = ['stixflow/rules.admin'];
+    expect(
+      Object.fromEntries(dataRoutes.map((r) => [r.Properties.RouteKey, r.Properties.AuthorizationScopes])),
+    ).toEqual({
       'POST /events': undefined,
       'GET /rules': undefined,
-      'PATCH /rules/{id}': ['stixflow/rules.admin'],
+      'GET /rules/{id}': undefined,
+      'GET /rules/{id}/versions/{version}': undefined,
+      'POST /rules/validate': undefined,
+      'GET /audit': undefined,
+      'PATCH /rules/{id}': admin,
+      'POST /rules': admin,
+      'PUT /rules/{id}': admin,
+      'DELETE /rules/{id}': admin,
     });
     template.hasResourceProperties('AWS::Lambda::Function', {
-      Description: 'stixflow: GET /rules, PATCH /rules/{id}',
+      Description: 'stixflow: /rules (list, read, validate, create, replace, delete, enable/disable), /audit',
       Environment: { Variables: { RULES_ADMIN_SCOPE: 'stixflow/rules.admin' } },
     });
     for (const queue of Object.values(template.findResources('AWS::SQS::Queue')) as {

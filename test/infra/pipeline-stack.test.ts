@@ -33,6 +33,10 @@ afterAll(() => rmSync(outdir, { recursive: true, force: true }));
 type Resource = { Type: string; Properties: Record<string, unknown>; Metadata?: Record<string, unknown> };
 const resources = (type: string): [string, Resource][] =>
   Object.entries(template.findResources(type) as Record<string, Resource>);
+/** The console function serves the page (#17.3); the others run the pipeline. */
+const isConsole = (id: string): boolean => id.startsWith('PipelineConsole');
+const pipelineFunctions = (): [string, Resource][] =>
+  resources('AWS::Lambda::Function').filter(([id]) => !isConsole(id));
 const logicalId = (prefix: string, type: string): string => {
   const found = resources(type).filter(([id]) => id.startsWith(prefix));
   expect(found, `${prefix} (${type})`).toHaveLength(1);
@@ -97,8 +101,8 @@ describe('StixflowStack template', () => {
     expect(covered.size).toBe(4);
   });
 
-  it('runs three functions on the newest Node runtime, arm64, ESM bundles with the rules directory', () => {
-    const functions = resources('AWS::Lambda::Function');
+  it('runs three pipeline functions on the newest Node runtime, arm64, ESM bundles with the rules directory', () => {
+    const functions = pipelineFunctions();
     expect(functions).toHaveLength(3);
     for (const [, fn] of functions) {
       expect(fn.Properties).toMatchObject({
@@ -186,6 +190,8 @@ describe('StixflowStack template', () => {
         Resource: ingestQueue,
       },
     ]);
+    // The console function may write its logs, nothing else.
+    expect(statementsOf('PipelineConsoleRole')).toEqual([logs('Console')]);
     expect(statementsOf('PipelineRulesApiRole')).toEqual([
       logs('RulesApi'),
       {
@@ -216,21 +222,28 @@ describe('StixflowStack template', () => {
     expect(text).not.toMatch(/"Resource":"\*"|"Action":"[a-z]+:\*"/);
   });
 
-  it('puts the IAM authoriser on every route, with access logs and throttling on the stage', () => {
+  it('puts the IAM authoriser on every data route (the console page alone is public), with access logs and throttling on the stage', () => {
     const routes = resources('AWS::ApiGatewayV2::Route');
-    expect(routes.map(([, r]) => r.Properties.RouteKey).sort()).toEqual([
-      'DELETE /rules/{id}',
-      'GET /audit',
-      'GET /rules',
-      'GET /rules/{id}',
-      'GET /rules/{id}/versions/{version}',
-      'PATCH /rules/{id}',
-      'POST /events',
-      'POST /rules',
-      'POST /rules/validate',
-      'PUT /rules/{id}',
-    ]);
-    for (const [, route] of routes) expect(route.Properties.AuthorizationType).toBe('AWS_IAM');
+    const consoleRoutes = ['GET /', 'GET /console/{proxy+}'];
+    expect(routes.map(([, r]) => r.Properties.RouteKey).sort()).toEqual(
+      [
+        ...consoleRoutes,
+        'GET /audit',
+        'GET /rules',
+        'GET /rules/{id}',
+        'GET /rules/{id}/versions/{version}',
+        'DELETE /rules/{id}',
+        'PATCH /rules/{id}',
+        'POST /rules',
+        'PUT /rules/{id}',
+        'POST /rules/validate',
+        'POST /events',
+      ].sort(),
+    );
+    for (const [, route] of routes)
+      expect(route.Properties.AuthorizationType).toBe(
+        consoleRoutes.includes(route.Properties.RouteKey as string) ? 'NONE' : 'AWS_IAM',
+      );
     template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
       StageName: '$default',
       AutoDeploy: true,
@@ -294,8 +307,8 @@ describe('StixflowStack template', () => {
     expect(report.success).toBe(true);
   });
 
-  it('ships rules and mappings inside each bundle, each under 1 MB', () => {
-    for (const [, fn] of resources('AWS::Lambda::Function')) {
+  it('ships rules and mappings inside each pipeline bundle, each under 1 MB', () => {
+    for (const [, fn] of pipelineFunctions()) {
       const dir = join(outdir, fn.Metadata?.['aws:asset:path'] as string);
       expect(readdirSync(dir).sort()).toEqual(['index.mjs', 'mappings', 'rules']);
       // Rules ship as JSON (converted at synth after validation): cheaper to load at cold start.
@@ -311,6 +324,37 @@ describe('StixflowStack template', () => {
       expect(readFileSync(join(dir, 'index.mjs'), 'utf8')).toMatch(
         /^import\{createRequire as __stixflowCreateRequire\}|^import \{ createRequire as __stixflowCreateRequire \}/,
       );
+    }
+  });
+
+  it('ships the built console in its own bundle under 1 MB, and that bundle serves the page, its assets and a 404', async () => {
+    const [, fn] = resources('AWS::Lambda::Function').find(([id]) => isConsole(id))!;
+    expect(fn.Properties).toMatchObject({ Runtime: 'nodejs24.x', Architectures: ['arm64'], Handler: 'index.handler' });
+    const dir = join(outdir, fn.Metadata?.['aws:asset:path'] as string);
+    expect(readdirSync(dir).sort()).toEqual(['console', 'index.mjs']);
+    expect(readdirSync(join(dir, 'console')).sort()).toEqual(['console.css', 'console.js', 'index.html']);
+    expect(statSync(join(dir, 'index.mjs')).size).toBeLessThan(1024 * 1024);
+    const page = readdirSync(join(dir, 'console')).reduce((n, f) => n + statSync(join(dir, 'console', f)).size, 0);
+    expect(page).toBeLessThan(200 * 1024);
+    const saved = { ...process.env };
+    try {
+      Object.assign(process.env, { LAMBDA_TASK_ROOT: dir, CONSOLE_ASSETS_DIR: 'console' });
+      const bundle = (await import(pathToFileURL(join(dir, 'index.mjs')).href)) as {
+        handler: (event: unknown) => Promise<{ statusCode: number; headers: Record<string, string>; body: string }>;
+      };
+      const get = (path: string, method = 'GET') =>
+        bundle.handler({ rawPath: path, requestContext: { http: { method } } });
+      const home = await get('/');
+      expect(home.statusCode).toBe(200);
+      expect(home.headers['content-type']).toMatch(/^text\/html/);
+      expect(home.headers['content-security-policy']).toContain("script-src 'self'");
+      expect(home.body).toContain('/console/console.js');
+      expect((await get('/console/console.js')).body).toContain('stixflow.console.token');
+      expect((await get('/console/console.css')).headers['content-type']).toMatch(/^text\/css/);
+      expect((await get('/console/../rules')).statusCode).toBe(404);
+      expect((await get('/', 'POST')).statusCode).toBe(405);
+    } finally {
+      process.env = saved;
     }
   });
 

@@ -1,0 +1,107 @@
+/**
+ * The detection console (#17.3) on the pipeline's HTTP API: a small function that serves the page and its two
+ * assets at GET / and GET /console/{asset}. The assets are built at synth from src/console (esbuild) and shipped
+ * beside the function's index.mjs.
+ *
+ * Those two routes are the only ones without the API's authoriser: a browser cannot attach a bearer token when it
+ * loads a page, and they serve only the page's code, never data. Every call the page makes (rules, alerts,
+ * triage) carries the user's token and goes through the authoriser like any other caller's. The function's role
+ * may write its own logs and nothing else.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { HttpMethod, HttpNoneAuthorizer, HttpRoute, HttpRouteKey, type HttpApi } from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { Construct } from 'constructs';
+import { writeConsoleAssets } from '../../src/console/build.js';
+import { BUNDLED_CONSOLE_DIR, CONSOLE_ENTRY, ESBUILD_TARGET, MAIN_FIELDS, REPO_ROOT } from '../bundling.js';
+
+export interface PipelineConsoleProps {
+  api: HttpApi;
+  logRetention: RetentionDays;
+}
+
+export interface PipelineConsole {
+  fn: NodejsFunction;
+  /** The public routes: GET / and GET /console/{proxy+}. */
+  routes: HttpRoute[];
+}
+
+/** The public route paths the console answers. */
+export const CONSOLE_ROUTE_PATHS = ['/', '/console/{proxy+}'] as const;
+
+export function defineConsole(scope: Construct, props: PipelineConsoleProps): PipelineConsole {
+  const assets = mkdtempSync(join(tmpdir(), 'stixflow-console-'));
+  try {
+    writeConsoleAssets(assets);
+    const logGroup = new LogGroup(scope, 'ConsoleLogs', {
+      retention: props.logRetention,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    const role = new Role(scope, 'ConsoleRole', {
+      assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
+      description: 'stixflow Console function',
+    });
+    role.addToPolicy(
+      new PolicyStatement({
+        actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        resources: [logGroup.logGroupArn],
+      }),
+    );
+    const fn = new NodejsFunction(scope, 'Console', {
+      entry: join(REPO_ROOT, CONSOLE_ENTRY),
+      handler: 'handler',
+      description: 'stixflow: the detection console page (GET /, GET /console/*)',
+      runtime: Runtime.NODEJS_24_X,
+      architecture: Architecture.ARM_64,
+      memorySize: 128,
+      timeout: Duration.seconds(5),
+      role,
+      logGroup,
+      environment: { CONSOLE_ASSETS_DIR: BUNDLED_CONSOLE_DIR },
+      projectRoot: REPO_ROOT,
+      depsLockFilePath: join(REPO_ROOT, 'package-lock.json'),
+      bundling: {
+        forceDockerBundling: false,
+        format: OutputFormat.ESM,
+        target: ESBUILD_TARGET,
+        minify: true,
+        sourceMap: false,
+        mainFields: MAIN_FIELDS,
+        commandHooks: {
+          beforeBundling: () => [],
+          beforeInstall: () => [],
+          afterBundling: (_inputDir: string, outputDir: string) => [
+            `cp -R "${assets}" "${join(outputDir, BUNDLED_CONSOLE_DIR)}"`,
+          ],
+        },
+      },
+    });
+    const integration = new HttpLambdaIntegration('ConsoleIntegration', fn);
+    const routes = CONSOLE_ROUTE_PATHS.map(
+      (path, i) =>
+        new HttpRoute(scope, `ConsoleRoute${i}`, {
+          httpApi: props.api,
+          routeKey: HttpRouteKey.with(path, HttpMethod.GET),
+          integration,
+          authorizer: new HttpNoneAuthorizer(),
+        }),
+    );
+    for (const route of routes)
+      Validations.of(route).acknowledge({
+        id: 'AwsSolutions-APIG4',
+        reason:
+          'the console page and its script and style are public code without data (a browser loads a page without a bearer token); every data call the page makes is authorised by the API',
+      });
+    return { fn, routes };
+  } finally {
+    // Bundling ran while the function was constructed: the staged assets are in its asset now.
+    rmSync(assets, { recursive: true, force: true });
+  }
+}
