@@ -124,8 +124,10 @@ export function sigV4Signer(
   region: string,
   service: string,
   credentials: AwsCredentialIdentity | AwsCredentialIdentityProvider,
+  /** Sign the payload's hash in x-amz-content-sha256 (OpenSearch Serverless requires it). */
+  applyChecksum = true,
 ): SignatureV4 {
-  return new SignatureV4({ region, service, credentials, sha256: NodeSha256, applyChecksum: true });
+  return new SignatureV4({ region, service, credentials, sha256: NodeSha256, applyChecksum });
 }
 
 interface BulkItem {
