@@ -51,5 +51,7 @@ export function sdkDeliveryError(error: unknown): DeliveryError {
     status === undefined ||
     status === 429 ||
     status >= 500;
-  return new DeliveryError(retryable, `${name}${status !== undefined ? ` (HTTP ${status})` : ''}`);
+  // Without a status the error is the client's own (network, configuration): its message says which.
+  const detail = status !== undefined ? ` (HTTP ${status})` : e.message ? `: ${e.message.slice(0, 120)}` : '';
+  return new DeliveryError(retryable, `${name}${detail}`);
 }

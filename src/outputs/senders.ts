@@ -95,7 +95,7 @@ export function senderFor(kind: OutputKind, settings: Record<string, unknown>, c
     case 's3':
       return new S3ArchiveSender(
         new S3Client({
-          ...clientConfig(context.aws, 's3', optional('region')),
+          ...clientConfig(context.aws, 's3', optional('region') ?? context.region),
           forcePathStyle: context.aws.endpoints?.s3 !== undefined,
         }),
         {
