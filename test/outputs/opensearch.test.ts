@@ -22,21 +22,24 @@ beforeAll(async () => {
 });
 afterAll(() => Promise.all([basic.close(), signed.close()]));
 
+/** An output to the basic-auth cluster, indexing into alerts-YYYY.MM.DD. */
+const basicAuthOutput = () =>
+  testDelivery(
+    [
+      {
+        name: 'search',
+        kind: 'opensearch',
+        settings: { endpoint: originOf(basic), auth: 'basic', indexPrefix: 'alerts' },
+        secret: 'os',
+      },
+    ],
+    { os: JSON.stringify({ username: 'stixflow', password: 'pw-0123' }) },
+  );
 const day = (n: number) => `2026-12-0${n}T10:00:00.000Z`;
 
 describe('OpenSearch output', () => {
   it('installs the index template once, then bulk-creates each alert in its daily index with _id = alert id', async () => {
-    const options = testDelivery(
-      [
-        {
-          name: 'search',
-          kind: 'opensearch',
-          settings: { endpoint: originOf(basic), auth: 'basic', indexPrefix: 'alerts' },
-          secret: 'os',
-        },
-      ],
-      { os: JSON.stringify({ username: 'stixflow', password: 'pw-0123' }) },
-    );
+    const options = basicAuthOutput();
     const alerts = [1, 2, 3].map((n) => sampleAlert({ id: alertId(10 + n), created: day(n) }));
     const reports = await deliverBatchTo(options, options.outputs[0]!, alerts);
     expect(reports.map((r) => [r.delivered, r.attempts])).toEqual([
@@ -56,17 +59,7 @@ describe('OpenSearch output', () => {
   });
 
   it('retries only the items the cluster rejected retryably; 409 (already indexed) is success', async () => {
-    const options = testDelivery(
-      [
-        {
-          name: 'search',
-          kind: 'opensearch',
-          settings: { endpoint: originOf(basic), auth: 'basic', indexPrefix: 'alerts' },
-          secret: 'os',
-        },
-      ],
-      { os: JSON.stringify({ username: 'stixflow', password: 'pw-0123' }) },
-    );
+    const options = basicAuthOutput();
     // 11 is indexed already (409), 21 is rejected once (429), 22 is refused for good (400), 23 is new.
     const alerts = [11, 21, 22, 23].map((n) => sampleAlert({ id: alertId(n), created: day(1) }));
     basic.failItems([alertId(21)], 429);
