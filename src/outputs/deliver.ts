@@ -291,25 +291,14 @@ export async function deliverBatchTo(
       const tries = attempts.get(alert.id) ?? 0;
       const failure = outcome.get(alert.id);
       if (!failure) return { output: output.name, delivered: true, attempts: tries };
-      const report: DeliveryReport = {
+      return deadLetter(options, {
         output: output.name,
-        delivered: false,
+        kind: output.kind,
+        alertId: alert.id,
         attempts: tries,
         reason: failure.message,
-      };
-      try {
-        await options.deadLetters.put({
-          output: output.name,
-          kind: output.kind,
-          alertId: alert.id,
-          attempts: tries,
-          reason: failure.message,
-          alert,
-        });
-      } catch (error) {
-        report.deadLetterError = error instanceof Error ? error.message : 'dead letter not stored';
-      }
-      return report;
+        alert,
+      });
     }),
   );
 }
@@ -349,11 +338,21 @@ export async function deliverAlerts(
   return reports;
 }
 
-async function unknownOutput(options: DeliveryOptions, name: string, alert: AlertDocument): Promise<DeliveryReport> {
+function unknownOutput(options: DeliveryOptions, name: string, alert: AlertDocument): Promise<DeliveryReport> {
   const reason = `no output named ${name} is configured`;
-  const report: DeliveryReport = { output: name, delivered: false, attempts: 0, reason };
+  return deadLetter(options, { output: name, kind: 'unknown', alertId: alert.id, attempts: 0, reason, alert });
+}
+
+/** Dead-letters a delivery and reports it; a dead letter that could not be stored is in the report. */
+async function deadLetter(options: DeliveryOptions, letter: DeadLetter): Promise<DeliveryReport> {
+  const report: DeliveryReport = {
+    output: letter.output,
+    delivered: false,
+    attempts: letter.attempts,
+    reason: letter.reason,
+  };
   try {
-    await options.deadLetters.put({ output: name, kind: 'unknown', alertId: alert.id, attempts: 0, reason, alert });
+    await options.deadLetters.put(letter);
   } catch (error) {
     report.deadLetterError = error instanceof Error ? error.message : 'dead letter not stored';
   }

@@ -3,14 +3,13 @@
  * stack's routes; a failing output is retried and dead-lettered while the others deliver, and detection's state
  * commit never waits for it (the outputs stage reads the alert queue after the commit).
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
 import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { buildApp } from 'fauxqs';
-import S3rver from 's3rver';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createIngestS3Handler } from '../../functions/ingest-s3.js';
 import { createOutputsHandler, type OutputsDeps } from '../../functions/outputs.js';
@@ -22,6 +21,7 @@ import {
   parseOutputsConfig,
 } from '../../src/outputs/deliver.js';
 import type { DeadLetter, DeadLetterSink } from '../../src/outputs/types.js';
+import { S3RVER_CREDENTIALS, startS3rver } from '../outputs/fixtures.js';
 import {
   bulkReceiver,
   originOf,
@@ -41,14 +41,13 @@ let slack: Receiver;
 
 const REGION = 'us-east-1';
 // s3rver accepts only its own key; fauxqs and the Security Hub stand-in take any (the stand-in verifies the signature).
-const TEST_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
+const TEST_CREDENTIALS = S3RVER_CREDENTIALS;
 let hive: Awaited<ReturnType<typeof theHiveReceiver>>;
 let hub: Awaited<ReturnType<typeof securityHubReceiver>>;
 let search: BulkReceiver;
 let fauxqs: ReturnType<typeof buildApp>;
 let awsEndpoint: string;
-let s3rver: S3rver;
-let s3Dir: string;
+let s3rver: Awaited<ReturnType<typeof startS3rver>>;
 let s3Endpoint: string;
 
 beforeAll(async () => {
@@ -61,21 +60,13 @@ beforeAll(async () => {
   ]);
   fauxqs = buildApp({ logger: false, defaultRegion: REGION });
   awsEndpoint = `http://127.0.0.1:${new URL(await fauxqs.listen({ port: 0, host: '127.0.0.1' })).port}`;
-  s3Dir = mkdtempSync(join(tmpdir(), 'stixflow-outputs-s3-'));
-  s3rver = new S3rver({
-    address: '127.0.0.1',
-    port: 0,
-    silent: true,
-    directory: s3Dir,
-    configureBuckets: [{ name: 'archive' }],
-  });
-  s3Endpoint = `http://127.0.0.1:${(await s3rver.run()).port}`;
+  s3rver = await startS3rver('archive');
+  s3Endpoint = s3rver.endpoint;
 });
 afterAll(async () => {
   await Promise.all([webhook.close(), slack.close(), hive.close(), hub.close(), search.close()]);
   await fauxqs.close();
-  await s3rver.close();
-  rmSync(s3Dir, { recursive: true, force: true });
+  await s3rver.stop();
 });
 
 function rulesWithOutputs(): string {

@@ -1,4 +1,8 @@
 /** Alert documents for the output tests (schemas/alert.schema.json, version 2), with STIX objects of each kind. */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import S3rver from 's3rver';
 import {
   FetchHttpClient,
   InMemoryDeadLetterSink,
@@ -91,3 +95,26 @@ export function testDelivery(
 }
 
 export const TEST_CREDENTIALS = { accessKeyId: 'AKIDSTIXFLOWTEST', secretAccessKey: 'stixflow-test-secret' };
+
+/** s3rver's only key pair. */
+export const S3RVER_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
+
+/** s3rver on loopback with one bucket, in a temporary directory that stop() removes. */
+export async function startS3rver(bucket: string): Promise<{ endpoint: string; stop(): Promise<void> }> {
+  const directory = mkdtempSync(join(tmpdir(), 'stixflow-s3rver-outputs-'));
+  const server = new S3rver({
+    address: '127.0.0.1',
+    port: 0,
+    silent: true,
+    directory,
+    configureBuckets: [{ name: bucket }],
+  });
+  const { port } = await server.run();
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    stop: async () => {
+      await server.close();
+      rmSync(directory, { recursive: true, force: true });
+    },
+  };
+}

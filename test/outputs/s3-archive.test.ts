@@ -1,49 +1,30 @@
 /** The S3 archive output against s3rver (an S3 emulator, pure JavaScript) on loopback, as the S3 ingest tests run it. */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
-import S3rver from 's3rver';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deliverAlerts, deliverBatchTo } from '../../src/outputs/deliver.js';
 import { archiveKey } from '../../src/outputs/s3-archive.js';
-import { alertId, sampleAlert, testDelivery } from './fixtures.js';
+import { alertId, S3RVER_CREDENTIALS, sampleAlert, startS3rver, testDelivery } from './fixtures.js';
 
-const S3RVER_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
-let server: S3rver;
-let dir: string;
+let s3rver: Awaited<ReturnType<typeof startS3rver>>;
 let endpoint: string;
 let client: S3Client;
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'stixflow-s3rver-archive-'));
-  server = new S3rver({
-    address: '127.0.0.1',
-    port: 0,
-    silent: true,
-    directory: dir,
-    configureBuckets: [{ name: 'archive' }],
-  });
-  const { port } = await server.run();
-  endpoint = `http://127.0.0.1:${port}`;
+  s3rver = await startS3rver('archive');
+  endpoint = s3rver.endpoint;
   client = new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials: S3RVER_CREDENTIALS });
 });
 afterAll(async () => {
   client?.destroy();
-  await server?.close();
-  rmSync(dir, { recursive: true, force: true });
+  await s3rver?.stop();
 });
 
 const archive = (bucket = 'archive') =>
   testDelivery(
     [{ name: 'archive', kind: 's3', settings: { bucket, prefix: 'alerts/' } }],
     {},
-    {
-      region: 'us-east-1',
-      credentials: S3RVER_CREDENTIALS,
-      endpoints: { s3: endpoint },
-    },
+    { region: 'us-east-1', credentials: S3RVER_CREDENTIALS, endpoints: { s3: endpoint } },
   );
 
 async function listKeys(): Promise<string[]> {
