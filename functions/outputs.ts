@@ -5,30 +5,32 @@
  * failing, dead-lettered on its own (OUTPUT_DLQ_URL) while the others deliver. It runs after the alert queue, so
  * detection and its exactly-once state commit never wait for an output.
  *
- * A message fails (and comes back from the queue) only when a dead letter could not be stored: then every output
- * of that alert is tried again (at-least-once; receivers deduplicate by alert id, PagerDuty by dedup_key).
+ * The alerts of a batch go to each output together (one SNS PublishBatch, one `_bulk` request, one archive object
+ * a partition, one BatchImportFindings), and the outputs side by side.
+ * A message fails (and comes back from the queue) only when its body is not an alert or a dead letter of it could
+ * not be stored: then every output of that alert is tried again (at-least-once; receivers deduplicate by alert
+ * id: PagerDuty's dedup_key, TheHive's sourceRef, the bulk _id, the finding Id, the FIFO topic's deduplication id).
  * Configuration: OUTPUTS (JSON: [{ name, kind, secret }]), OUTPUT_ROUTES (JSON), OUTPUT_DLQ_URL, RULES_DIR;
  * ALERT_TABLE_NAME (and ALERT_RETENTION_DAYS) to keep every alert for triage first (#17, functions/alert-intake.ts):
  * an alert that could not be kept fails its message, which comes back from the queue.
  * Secrets come from Secrets Manager by name; URLs, keys and tokens are never logged.
  */
 import middy from '@middy/core';
-import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import {
-  deliverAlert,
+  deliverAlerts,
   FetchHttpClient,
   outputsFor,
   parseOutputsConfig,
   QueueDeadLetterSink,
   SecretsManagerSecretStore,
+  type AlertDelivery,
   type DeliveryOptions,
-  type DeliveryReport,
 } from '../src/outputs/deliver.js';
 import type { AlertDocument, OutputRoute } from '../src/outputs/types.js';
 import { SqsMessageSink } from '../src/queue/sqs-sink.js';
@@ -49,36 +51,60 @@ export interface OutputsDeps {
 }
 
 export function createOutputsHandler(getDeps: () => OutputsDeps) {
-  const processor = new BatchProcessor(EventType.SQS);
   return middy<SQSEvent, SQSBatchResponse, Error, Context>()
     .use(injectLambdaContext(logger, { logEvent: false, resetKeys: true }))
     .use(logMetrics(metrics, { captureColdStartMetric: true }))
-    .handler(async (event, context) => {
+    .handler(async (event) => {
       const deps = getDeps();
-      const recordHandler = async (record: SQSRecord): Promise<DeliveryReport[]> => {
-        const alert = deps.alerts
-          ? await keepAlert(deps.alerts, record.body)
-          : (JSON.parse(record.body) as AlertDocument);
-        const names = outputsFor(alert, deps.ruleOutputs.get(alert.ruleId) ?? [], deps.routes);
-        const reports = await deliverAlert(deps.delivery, alert, names);
-        for (const report of reports) {
+      const failed = new Set<string>();
+      const deliveries: (AlertDelivery & { messageId: string })[] = [];
+      // Each alert is kept for triage first (when an alert store is configured): one that could not be kept is
+      // not delivered, and its message comes back from the queue.
+      const read = await Promise.all(
+        event.Records.map(async (record, index): Promise<AlertDocument | undefined> => {
+          try {
+            if (deps.alerts) return await keepAlert(deps.alerts, record.body);
+            const alert = JSON.parse(record.body) as AlertDocument;
+            if (typeof alert?.id !== 'string' || typeof alert.ruleId !== 'string') throw new Error('not an alert');
+            return alert;
+          } catch (error) {
+            logger.error('alert queue message not delivered', {
+              recordIndex: index,
+              reason: error instanceof SyntaxError ? 'not JSON' : (error as Error).message,
+            });
+            failed.add(record.messageId);
+            return undefined;
+          }
+        }),
+      );
+      event.Records.forEach((record, index) => {
+        const alert = read[index];
+        if (alert === undefined) return;
+        const outputs = outputsFor(alert, deps.ruleOutputs.get(alert.ruleId) ?? [], deps.routes);
+        deliveries.push({ alert, outputs, messageId: record.messageId });
+      });
+      const reports = await deliverAlerts(deps.delivery, deliveries);
+      deliveries.forEach(({ alert, messageId }, i) => {
+        for (const report of reports[i]!) {
           metrics.addMetric(report.delivered ? 'OutputsDelivered' : 'OutputsDeadLettered', MetricUnit.Count, 1);
-          if (!report.delivered)
-            logger.warn('output failed; dead-lettered', {
+          if (report.delivered) continue;
+          logger.warn('output failed; dead-lettered', {
+            alertId: alert.id,
+            output: report.output,
+            attempts: report.attempts,
+            reason: report.reason,
+          });
+          if (report.deadLetterError !== undefined) {
+            logger.error('dead letter not stored; the alert comes back from the queue', {
               alertId: alert.id,
               output: report.output,
-              attempts: report.attempts,
-              reason: report.reason,
+              error: report.deadLetterError,
             });
+            failed.add(messageId);
+          }
         }
-        return reports;
-      };
-      return processPartialResponse(event, recordHandler, processor, {
-        context,
-        throwOnFullBatchFailure: false,
-        // Alerts are independent: deliver them side by side.
-        processInParallel: true,
       });
+      return { batchItemFailures: [...failed].map((itemIdentifier) => ({ itemIdentifier })) };
     });
 }
 

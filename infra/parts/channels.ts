@@ -298,6 +298,6 @@ function acknowledgeNotificationHandler(scope: Construct): void {
 }
 
 /** The resource as cdk-nag names it in an IAM5 finding (`<Logical.Arn>/prefix*`). */
-function nagResource(scope: Construct, arn: string): string {
+export function nagResource(scope: Construct, arn: string): string {
   return `Resource::${flattenCfnReference(Stack.of(scope).resolve(arn))}`;
 }

@@ -7,18 +7,22 @@ import { StixflowBaseError } from '../errors.js';
 import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { MessageSink } from '../queue/types.js';
 import { backoffDelayMs, DEFAULT_RETRY_POLICY, type RetryPolicy } from '../queue/retry.js';
-import { requestFor } from './formats.js';
+import type { AwsOptions } from './aws.js';
+import { senderFor } from './senders.js';
 import {
   ALERT_SEVERITIES,
   DeliveryError,
   type AlertDocument,
   OUTPUT_KINDS,
+  SECRET_KINDS,
+  type AttemptFailures,
   type DeadLetter,
   type DeadLetterSink,
   type HttpClient,
   type OutputConfig,
   type OutputRequest,
   type OutputRoute,
+  type OutputSender,
   type SecretStore,
 } from './types.js';
 
@@ -32,7 +36,7 @@ export class OutputConfigError extends StixflowBaseError {
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
-/** OUTPUTS and OUTPUT_ROUTES (JSON); every problem reported at once. */
+/** OUTPUTS and OUTPUT_ROUTES (JSON); every problem reported at once. The kinds of SECRET_KINDS need a secret. */
 export function parseOutputsConfig(
   outputsText: string | undefined,
   routesText: string | undefined,
@@ -57,8 +61,24 @@ export function parseOutputsConfig(
     else if (outputs.some((x) => x.name === o.name)) problems.push(`output ${i} repeats the name ${o.name}`);
     if (!OUTPUT_KINDS.includes(o?.kind as never))
       problems.push(`output ${i} kind must be one of ${OUTPUT_KINDS.join(', ')}`);
-    if (typeof o?.secret !== 'string' || o.secret === '') problems.push(`output ${i} needs the name of its secret`);
-    if (problems.length === 0) outputs.push({ name: o.name!, kind: o.kind!, secret: o.secret! });
+    if (
+      o?.secret !== undefined
+        ? typeof o.secret !== 'string' || o.secret === ''
+        : SECRET_KINDS.includes(o?.kind as never)
+    )
+      problems.push(`output ${i} needs the name of its secret`);
+    if (
+      o?.settings !== undefined &&
+      (typeof o.settings !== 'object' || o.settings === null || Array.isArray(o.settings))
+    )
+      problems.push(`output ${i} settings must be a JSON object`);
+    if (problems.length === 0)
+      outputs.push({
+        name: o.name!,
+        kind: o.kind!,
+        ...(o.secret !== undefined ? { secret: o.secret } : {}),
+        ...(o.settings !== undefined ? { settings: o.settings } : {}),
+      });
   });
   const names = new Set(outputs.map((o) => o.name));
   const routes: OutputRoute[] = [];
@@ -166,6 +186,8 @@ export interface DeliveryOptions {
   deadLetters: DeadLetterSink;
   retry?: RetryPolicy;
   now?: () => number;
+  /** Where the AWS outputs' clients connect and with which credentials (the Lambda's by default). */
+  aws?: AwsOptions;
 }
 
 export interface DeliveryReport {
@@ -174,6 +196,8 @@ export interface DeliveryReport {
   attempts: number;
   /** Why it was dead-lettered (status and kind of failure, never a secret or a URL). */
   reason?: string;
+  /** Set when the dead letter could not be stored either: the alert must come back from its queue. */
+  deadLetterError?: string;
 }
 
 /** HTTP receivers: four attempts over about ten seconds at most (full jitter from 0.5 s, doubling). */
@@ -184,63 +208,165 @@ export const OUTPUT_RETRY_POLICY: RetryPolicy = {
   maxDelayMs: 10_000,
 };
 
-function classify(status: number, body: string): DeliveryError | undefined {
-  if (status >= 200 && status < 300) return undefined;
-  const retryable = status === 429 || status === 408 || status >= 500;
-  return new DeliveryError(retryable, `HTTP ${status}${body ? ` (${body.slice(0, 100).replace(/\s+/g, ' ')})` : ''}`);
-}
-
-/** Delivers one alert to one output: retried with backoff while the failure is retryable, then dead-lettered. */
-export async function deliverTo(
-  options: DeliveryOptions,
-  output: OutputConfig,
-  alert: AlertDocument,
-): Promise<DeliveryReport> {
-  const retry = options.retry ?? OUTPUT_RETRY_POLICY;
-  const now = options.now ?? Date.now;
-  let attempts = 0;
-  let last: DeliveryError | undefined;
-  let request: OutputRequest | undefined;
-  try {
-    const settings: unknown = JSON.parse(await options.secrets.get(output.secret));
-    request = requestFor(output.kind, alert, settings, now() / 1000);
-  } catch (error) {
-    last = new DeliveryError(false, `settings unusable: ${error instanceof Error ? error.message : 'unknown'}`);
-  }
-  while (request && attempts < retry.maxAttempts) {
-    if (attempts > 0) await retry.sleep(backoffDelayMs(attempts, retry));
-    attempts++;
-    try {
-      const response = await options.http.post(request);
-      last = classify(response.status, response.body);
-    } catch (error) {
-      last = new DeliveryError(true, `network: ${error instanceof Error ? error.name : 'error'}`);
-    }
-    if (last === undefined) return { output: output.name, delivered: true, attempts };
-    if (!last.retryable) break;
-  }
-  const reason = last?.message ?? 'not delivered';
-  await options.deadLetters.put({ output: output.name, kind: output.kind, alertId: alert.id, attempts, reason, alert });
-  return { output: output.name, delivered: false, attempts, reason };
+/** The output's settings: its own, with its secret's JSON object on top. */
+async function settingsOf(options: DeliveryOptions, output: OutputConfig): Promise<Record<string, unknown>> {
+  if (output.secret === undefined) return { ...output.settings };
+  const value: unknown = JSON.parse(await options.secrets.get(output.secret));
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new Error(`the ${output.kind} output's secret is not a JSON object`);
+  return { ...output.settings, ...value };
 }
 
 /**
- * Delivers an alert to each of the named outputs at once; each output succeeds, or is retried and dead-lettered,
- * on its own. An unknown name is dead-lettered too (a rule naming an output the stack does not have).
+ * Senders by output, made once per settings (a rotated secret makes a new one): SDK clients and an index template
+ * installed once serve every batch of a container.
  */
+const senderCache = new WeakMap<DeliveryOptions, Map<string, { key: string; sender: OutputSender }>>();
+
+async function senderOf(options: DeliveryOptions, output: OutputConfig): Promise<OutputSender> {
+  const settings = await settingsOf(options, output);
+  const key = JSON.stringify(settings);
+  let cache = senderCache.get(options);
+  if (!cache) senderCache.set(options, (cache = new Map()));
+  const hit = cache.get(output.name);
+  if (hit?.key === key) return hit.sender;
+  const sender = senderFor(output.kind, settings, {
+    http: options.http,
+    now: options.now ?? Date.now,
+    aws: options.aws ?? {},
+    region: options.aws?.region ?? process.env.AWS_REGION,
+  });
+  cache.set(output.name, { key, sender });
+  return sender;
+}
+
+/**
+ * Delivers a batch of alerts to one output: each attempt sends the alerts still pending, in as few requests as the
+ * receiver allows; the alerts that failed retryably are tried again with backoff, and the alerts that did not get
+ * there are dead-lettered, each on its own. Reports come in the order of `alerts`.
+ */
+export async function deliverBatchTo(
+  options: DeliveryOptions,
+  output: OutputConfig,
+  alerts: readonly AlertDocument[],
+): Promise<DeliveryReport[]> {
+  const retry = options.retry ?? OUTPUT_RETRY_POLICY;
+  const attempts = new Map<string, number>();
+  const outcome = new Map<string, DeliveryError | undefined>();
+  let pending = [...new Map(alerts.map((a) => [a.id, a])).values()];
+  let sender: OutputSender | undefined;
+  try {
+    sender = await senderOf(options, output);
+  } catch (error) {
+    const failure = new DeliveryError(
+      false,
+      `settings unusable: ${error instanceof Error ? error.message : 'unknown'}`,
+    );
+    for (const alert of pending) outcome.set(alert.id, failure);
+    pending = [];
+  }
+  for (let attempt = 1; sender && pending.length > 0 && attempt <= retry.maxAttempts; attempt++) {
+    if (attempt > 1) await retry.sleep(backoffDelayMs(attempt - 1, retry));
+    let failures: AttemptFailures;
+    try {
+      failures = await sender.send(pending);
+    } catch (error) {
+      const failure =
+        error instanceof DeliveryError
+          ? error
+          : new DeliveryError(true, `network: ${error instanceof Error ? error.name : 'error'}`);
+      failures = new Map(pending.map((a) => [a.id, failure]));
+    }
+    const next: AlertDocument[] = [];
+    for (const alert of pending) {
+      attempts.set(alert.id, attempt);
+      const failure = failures.get(alert.id);
+      if (failure?.retryable && attempt < retry.maxAttempts) next.push(alert);
+      else outcome.set(alert.id, failure);
+    }
+    pending = next;
+  }
+  return Promise.all(
+    alerts.map(async (alert): Promise<DeliveryReport> => {
+      const tries = attempts.get(alert.id) ?? 0;
+      const failure = outcome.get(alert.id);
+      if (!failure) return { output: output.name, delivered: true, attempts: tries };
+      return deadLetter(options, {
+        output: output.name,
+        kind: output.kind,
+        alertId: alert.id,
+        attempts: tries,
+        reason: failure.message,
+        alert,
+      });
+    }),
+  );
+}
+
+/** One alert and the names of the outputs it goes to. */
+export interface AlertDelivery {
+  alert: AlertDocument;
+  outputs: readonly string[];
+}
+
+/**
+ * Delivers a batch of alerts to their outputs: each output gets its alerts together (one PublishBatch, one
+ * `_bulk`, one archive object a partition…), and every output at the same time as the others; each succeeds, or
+ * is retried and dead-lettered, on its own. An unknown name is dead-lettered too (a rule naming an output the stack
+ * does not have). The reports of each delivery come in the order of its outputs.
+ */
+export async function deliverAlerts(
+  options: DeliveryOptions,
+  deliveries: readonly AlertDelivery[],
+): Promise<DeliveryReport[][]> {
+  const byName = new Map(options.outputs.map((o) => [o.name, o]));
+  const reports: DeliveryReport[][] = deliveries.map(() => []);
+  const members = new Map<string, number[]>();
+  deliveries.forEach((d, i) => {
+    for (const name of new Set(d.outputs)) members.set(name, [...(members.get(name) ?? []), i]);
+  });
+  await Promise.all(
+    [...members].map(async ([name, indexes]) => {
+      const output = byName.get(name);
+      const alerts = indexes.map((i) => deliveries[i]!.alert);
+      const results = output
+        ? await deliverBatchTo(options, output, alerts)
+        : await Promise.all(alerts.map((alert) => unknownOutput(options, name, alert)));
+      indexes.forEach((i, k) => (reports[i]![[...new Set(deliveries[i]!.outputs)].indexOf(name)] = results[k]!));
+    }),
+  );
+  return reports;
+}
+
+function unknownOutput(options: DeliveryOptions, name: string, alert: AlertDocument): Promise<DeliveryReport> {
+  const reason = `no output named ${name} is configured`;
+  return deadLetter(options, { output: name, kind: 'unknown', alertId: alert.id, attempts: 0, reason, alert });
+}
+
+/** Dead-letters a delivery and reports it; a dead letter that could not be stored is in the report. */
+async function deadLetter(options: DeliveryOptions, letter: DeadLetter): Promise<DeliveryReport> {
+  const report: DeliveryReport = {
+    output: letter.output,
+    delivered: false,
+    attempts: letter.attempts,
+    reason: letter.reason,
+  };
+  try {
+    await options.deadLetters.put(letter);
+  } catch (error) {
+    report.deadLetterError = error instanceof Error ? error.message : 'dead letter not stored';
+  }
+  return report;
+}
+
+/** Delivers one alert to the named outputs (deliverAlerts for one); rejects when a dead letter was not stored. */
 export async function deliverAlert(
   options: DeliveryOptions,
   alert: AlertDocument,
   names: readonly string[],
 ): Promise<DeliveryReport[]> {
-  const byName = new Map(options.outputs.map((o) => [o.name, o]));
-  return Promise.all(
-    names.map(async (name): Promise<DeliveryReport> => {
-      const output = byName.get(name);
-      if (output) return deliverTo(options, output, alert);
-      const reason = `no output named ${name} is configured`;
-      await options.deadLetters.put({ output: name, kind: 'webhook', alertId: alert.id, attempts: 0, reason, alert });
-      return { output: name, delivered: false, attempts: 0, reason };
-    }),
-  );
+  const [reports = []] = await deliverAlerts(options, [{ alert, outputs: names }]);
+  const lost = reports.find((r) => r.deadLetterError !== undefined);
+  if (lost) throw new Error(`dead letter not stored: ${lost.deadLetterError}`);
+  return reports;
 }

@@ -6,10 +6,14 @@
  * - slack: an incoming webhook message (https://api.slack.com/messaging/webhooks): `text` (the notification's
  *   fallback) and Block Kit blocks (header, fields, context);
  * - pagerduty: an Events API v2 trigger (https://developer.pagerduty.com/docs/events-api-v2/trigger-events/), the
- *   dedup_key being the alert id, so that a redelivered alert stays one incident.
+ *   dedup_key being the alert id, so that a redelivered alert stays one incident;
+ * - thehive: a TheHive 5 alert (POST /api/v1/alert) whose `sourceRef` is the alert id, so that TheHive, which
+ *   keeps (type, source, sourceRef) unique, refuses a redelivered alert as one it already has; its observables are
+ *   those of the alert's STIX objects (observables.ts).
  */
 import { createHmac } from 'node:crypto';
-import type { AlertDocument, OutputKind, OutputRequest } from './types.js';
+import { alertObservables } from './observables.js';
+import type { AlertDocument, OutputRequest } from './types.js';
 
 export const PAGERDUTY_EVENTS_URL = 'https://events.pagerduty.com/v2/enqueue';
 
@@ -48,14 +52,15 @@ export function webhookRequest(alert: AlertDocument, settings: WebhookSettings, 
 }
 
 const SEVERITY_EMOJI: Record<AlertDocument['severity'], string> = {
+  informational: ':white_circle:',
   low: ':large_blue_circle:',
   medium: ':large_yellow_circle:',
   high: ':large_orange_circle:',
   critical: ':red_circle:',
 };
 
-/** Slack's text limits: 150 characters in a header, 3000 in a section or field. */
-const cut = (text: string, max: number): string => (text.length <= max ? text : `${text.slice(0, max - 1)}…`);
+/** Cuts a text to `max` characters, marking the cut (Slack: 150 in a header, 3000 in a section or field). */
+export const cut = (text: string, max: number): string => (text.length <= max ? text : `${text.slice(0, max - 1)}…`);
 /** Slack mrkdwn escapes (https://api.slack.com/reference/surfaces/formatting#escaping). */
 const escape = (text: string): string => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
@@ -89,6 +94,7 @@ const PAGERDUTY_SEVERITY: Record<AlertDocument['severity'], 'critical' | 'error'
   high: 'error',
   medium: 'warning',
   low: 'info',
+  informational: 'info',
 };
 
 export function pagerDutyRequest(alert: AlertDocument, settings: PagerDutySettings): OutputRequest {
@@ -122,28 +128,125 @@ export function pagerDutyRequest(alert: AlertDocument, settings: PagerDutySettin
   };
 }
 
-/** The request of an output kind from its settings (the secret's JSON value); throws on settings it cannot use. */
-export function requestFor(
-  kind: OutputKind,
-  alert: AlertDocument,
-  settings: unknown,
-  nowSeconds: number,
-): OutputRequest {
-  const s = (settings ?? {}) as Record<string, unknown>;
+export interface TheHiveSettings {
+  /** TheHive's base URL, e.g. https://thehive.example.org (the request goes to <url>/api/v1/alert). */
+  url: string;
+  apiKey: string;
+  /** The organisation to create the alert in, when the key's user belongs to several. */
+  organisation?: string;
+  /** TLP 2.0 as TheHive numbers it: 0 clear, 1 green, 2 amber (default), 3 amber+strict, 4 red. */
+  tlp?: number;
+  /** PAP: 0 clear, 1 green, 2 amber (default), 3 red. */
+  pap?: number;
+  /** The alert `type` (with `source` and `sourceRef`, what TheHive keeps unique); `stixflow` by default. */
+  type?: string;
+  source?: string;
+}
+
+const THEHIVE_SEVERITY: Record<AlertDocument['severity'], 1 | 2 | 3 | 4> = {
+  informational: 1,
+  low: 1,
+  medium: 2,
+  high: 3,
+  critical: 4,
+};
+
+export function theHiveRequest(alert: AlertDocument, settings: TheHiveSettings): OutputRequest {
+  const tlp = settings.tlp ?? 2;
+  const pap = settings.pap ?? 2;
+  const facts = [
+    `| rule | \`${alert.ruleId}\` |`,
+    `| tenant | ${alert.tenant} |`,
+    `| severity | ${alert.severity} |`,
+    `| observed | ${alert.firstObserved} → ${alert.lastObserved} |`,
+    ...(alert.groupKey !== '' ? [`| group | ${alert.groupKey.replace(/\|/g, '\\|')} |`] : []),
+    `| stixflow alert | \`${alert.id}\` |`,
+  ];
+  const body = {
+    type: settings.type ?? 'stixflow',
+    source: settings.source ?? 'stixflow',
+    sourceRef: alert.id,
+    title: cut(alert.title ?? alert.ruleName, 512),
+    description: `${alert.description}\n\n| | |\n|---|---|\n${facts.join('\n')}`,
+    severity: THEHIVE_SEVERITY[alert.severity],
+    date: Date.parse(alert.lastObserved),
+    tags: [...alert.tags, `stixflow:rule=${alert.ruleId}`, `stixflow:tenant=${alert.tenant}`],
+    tlp,
+    pap,
+    observables: alertObservables(alert).map((o) => ({
+      dataType: o.dataType,
+      data: o.data,
+      message: `from ${o.source}`,
+      tlp,
+      pap,
+      ioc: false,
+      tags: [`stixflow:${o.source}`],
+    })),
+  };
+  return {
+    url: `${settings.url.replace(/\/+$/, '')}/api/v1/alert`,
+    headers: {
+      'content-type': 'application/json',
+      authorization: `Bearer ${settings.apiKey}`,
+      ...(settings.organisation !== undefined ? { 'x-organisation': settings.organisation } : {}),
+    },
+    body: JSON.stringify(body),
+  };
+}
+
+export type HttpOutputKind = 'webhook' | 'slack' | 'pagerduty' | 'thehive';
+export type HttpFormatter = (alert: AlertDocument, nowSeconds: number) => OutputRequest;
+
+/** The formatter of an HTTP output kind from its settings; throws, naming the setting, on settings it cannot use. */
+export function httpFormatter(kind: HttpOutputKind, settings: Record<string, unknown>): HttpFormatter {
+  const s = settings;
   const need = (key: string): string => {
     const value = s[key];
     if (typeof value !== 'string' || value === '') throw new Error(`the ${kind} output's secret has no "${key}"`);
     return value;
   };
+  const level = (key: string, max: number): number | undefined => {
+    const value = s[key];
+    if (value === undefined) return undefined;
+    if (!Number.isInteger(value) || (value as number) < 0 || (value as number) > max)
+      throw new Error(`the ${kind} output's "${key}" must be an integer from 0 to ${max}`);
+    return value as number;
+  };
+  const optional = (key: string) => (typeof s[key] === 'string' ? { [key]: s[key] as string } : {});
   switch (kind) {
-    case 'webhook':
-      return webhookRequest(alert, { url: need('url'), signingKey: need('signingKey') }, nowSeconds);
-    case 'slack':
-      return slackRequest(alert, { url: need('url') });
-    case 'pagerduty':
-      return pagerDutyRequest(alert, {
-        routingKey: need('routingKey'),
-        ...(typeof s.url === 'string' ? { url: s.url } : {}),
-      });
+    case 'webhook': {
+      const webhook = { url: need('url'), signingKey: need('signingKey') };
+      return (alert, nowSeconds) => webhookRequest(alert, webhook, nowSeconds);
+    }
+    case 'slack': {
+      const slack = { url: need('url') };
+      return (alert) => slackRequest(alert, slack);
+    }
+    case 'pagerduty': {
+      const pagerDuty = { routingKey: need('routingKey'), ...optional('url') };
+      return (alert) => pagerDutyRequest(alert, pagerDuty);
+    }
+    case 'thehive': {
+      const tlp = level('tlp', 4);
+      const pap = level('pap', 3);
+      const theHive: TheHiveSettings = {
+        url: need('url'),
+        apiKey: need('apiKey'),
+        ...optional('organisation'),
+        ...optional('type'),
+        ...optional('source'),
+        ...(tlp !== undefined ? { tlp } : {}),
+        ...(pap !== undefined ? { pap } : {}),
+      };
+      return (alert) => theHiveRequest(alert, theHive);
+    }
   }
+}
+
+/**
+ * Whether an answer that is not 2xx still means the alert is there: TheHive refuses an alert whose (type, source,
+ * sourceRef) it already has, with 400 (409 in some versions) and "already exists" (TheHive issues #203, #1094).
+ */
+export function alreadyDelivered(kind: HttpOutputKind, status: number, body: string): boolean {
+  return kind === 'thehive' && (status === 400 || status === 409) && /already exists/i.test(body);
 }

@@ -6,8 +6,8 @@
  */
 import { StixflowError } from '../errors.js';
 
-/** Alert severities, lowest first (as rules declare them). */
-export const ALERT_SEVERITIES = ['low', 'medium', 'high', 'critical'] as const;
+/** Alert severities, lowest first (as rules declare them; schemas/alert.schema.json). */
+export const ALERT_SEVERITIES = ['informational', 'low', 'medium', 'high', 'critical'] as const;
 export type AlertSeverity = (typeof ALERT_SEVERITIES)[number];
 
 /**
@@ -18,6 +18,8 @@ export interface AlertDocument {
   id: string;
   ruleId: string;
   ruleName: string;
+  /** The rule's title filled from the event (alert document version 2); the rule's name when absent. */
+  title?: string;
   severity: AlertSeverity;
   description: string;
   category?: string;
@@ -28,18 +30,39 @@ export interface AlertDocument {
   lastObserved: string;
   observedDataIds: string[];
   sourceEventIds: string[];
+  /** The completing event's STIX Cyber-observable Objects that satisfied the pattern (bounded copies). */
+  objects?: Record<string, unknown>[];
+  /** When the alert was raised. */
+  created?: string;
   [field: string]: unknown;
 }
 
-export const OUTPUT_KINDS = ['webhook', 'slack', 'pagerduty'] as const;
+export const OUTPUT_KINDS = [
+  'webhook',
+  'slack',
+  'pagerduty',
+  'thehive',
+  'sns',
+  'opensearch',
+  's3',
+  'securityhub',
+] as const;
 export type OutputKind = (typeof OUTPUT_KINDS)[number];
 
-/** One configured output: its name, its kind, and the name of the secret holding where and how it delivers. */
+/** The kinds whose settings always include a secret (a URL that is a credential, a key, a token). */
+export const SECRET_KINDS: readonly OutputKind[] = ['webhook', 'slack', 'pagerduty', 'thehive'];
+
+/**
+ * One configured output: its name, its kind, the settings that are not secret (a topic ARN, a bucket, an index
+ * prefix: the stack writes them) and the name of the secret holding the rest (URLs, keys, tokens, passwords).
+ * The output's settings are `settings` with the secret's JSON value on top.
+ */
 export interface OutputConfig {
   name: string;
   kind: OutputKind;
-  /** Secret (Secrets Manager name or ARN) whose value is the output's JSON settings (see each kind). */
-  secret: string;
+  /** Secret (Secrets Manager name or ARN) whose value is JSON settings (see each kind). */
+  secret?: string;
+  settings?: Record<string, unknown>;
 }
 
 /** When the stack sends an alert to some outputs; every condition given must hold (absent: any). */
@@ -53,7 +76,7 @@ export interface OutputRoute {
   tenants?: string[];
 }
 
-/** An HTTP request as an output sends it. */
+/** An HTTP request as an output sends it (a POST). */
 export interface OutputRequest {
   url: string;
   headers: Record<string, string>;
@@ -84,7 +107,8 @@ export interface HttpClient {
 /** A delivery that failed for good, as written to the outputs dead-letter queue (no secret in it). */
 export interface DeadLetter {
   output: string;
-  kind: OutputKind;
+  /** `unknown` for a name no output of the stack has. */
+  kind: OutputKind | 'unknown';
   alertId: string;
   attempts: number;
   reason: string;
@@ -93,4 +117,15 @@ export interface DeadLetter {
 
 export interface DeadLetterSink {
   put(letter: DeadLetter): Promise<void>;
+}
+
+/**
+ * What became of each alert of one attempt to deliver a batch to one output: the alerts it lists did not get
+ * there (a retryable failure is tried again, the others are dead-lettered); the alerts it does not list did.
+ */
+export type AttemptFailures = Map<string, DeliveryError>;
+
+/** Delivers a batch of alerts (distinct ids) to one output, in as few requests as its receiver allows. */
+export interface OutputSender {
+  send(alerts: readonly AlertDocument[]): Promise<AttemptFailures>;
 }

@@ -6,6 +6,10 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
+import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { buildApp } from 'fauxqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createIngestS3Handler } from '../../functions/ingest-s3.js';
 import { createOutputsHandler, type OutputsDeps } from '../../functions/outputs.js';
@@ -17,7 +21,17 @@ import {
   parseOutputsConfig,
 } from '../../src/outputs/deliver.js';
 import type { DeadLetter, DeadLetterSink } from '../../src/outputs/types.js';
-import { slackReceiver, webhookReceiver, type Receiver } from '../outputs/receivers.js';
+import { S3RVER_CREDENTIALS, startS3rver } from '../outputs/fixtures.js';
+import {
+  bulkReceiver,
+  originOf,
+  securityHubReceiver,
+  slackReceiver,
+  theHiveReceiver,
+  webhookReceiver,
+  type BulkReceiver,
+  type Receiver,
+} from '../outputs/receivers.js';
 import { CLOUD_RULES, cloudTrailFile, s3Notification } from './channel-fixtures.js';
 import { context, sqsEvent, sqsRecord, testRuntime } from './helpers.js';
 
@@ -25,11 +39,34 @@ const KEY = 'whsec_outputs_test';
 let webhook: Receiver;
 let slack: Receiver;
 
+const REGION = 'us-east-1';
+// s3rver accepts only its own key; fauxqs and the Security Hub stand-in take any (the stand-in verifies the signature).
+const TEST_CREDENTIALS = S3RVER_CREDENTIALS;
+let hive: Awaited<ReturnType<typeof theHiveReceiver>>;
+let hub: Awaited<ReturnType<typeof securityHubReceiver>>;
+let search: BulkReceiver;
+let fauxqs: ReturnType<typeof buildApp>;
+let awsEndpoint: string;
+let s3rver: Awaited<ReturnType<typeof startS3rver>>;
+let s3Endpoint: string;
+
 beforeAll(async () => {
-  [webhook, slack] = await Promise.all([webhookReceiver(KEY), slackReceiver()]);
+  [webhook, slack, hive, hub, search] = await Promise.all([
+    webhookReceiver(KEY),
+    slackReceiver(),
+    theHiveReceiver('hive-key'),
+    securityHubReceiver(TEST_CREDENTIALS, REGION),
+    bulkReceiver({ kind: 'basic', username: 'u', password: 'p' }, 'stixflow-alerts'),
+  ]);
+  fauxqs = buildApp({ logger: false, defaultRegion: REGION });
+  awsEndpoint = `http://127.0.0.1:${new URL(await fauxqs.listen({ port: 0, host: '127.0.0.1' })).port}`;
+  s3rver = await startS3rver('archive');
+  s3Endpoint = s3rver.endpoint;
 });
 afterAll(async () => {
-  await Promise.all([webhook.close(), slack.close()]);
+  await Promise.all([webhook.close(), slack.close(), hive.close(), hub.close(), search.close()]);
+  await fauxqs.close();
+  await s3rver.stop();
 });
 
 function rulesWithOutputs(): string {
@@ -142,5 +179,109 @@ describe('the outputs function on the alert queue', () => {
     const response = await outputs(sqsEvent(sqsRecord('a-1', JSON.stringify(alert))), context('outputs'));
     expect(response.batchItemFailures).toEqual([{ itemIdentifier: 'a-1' }]);
     webhook.failNext(0, 500);
+  });
+});
+
+describe('the outputs function with every kind of output', () => {
+  it('delivers to SNS, the S3 archive, TheHive and Security Hub while a failing OpenSearch is retried and dead-lettered', async () => {
+    const t = testRuntime({ RULES_DIR: rulesWithOutputs() });
+    const objects = new InMemoryObjectStore();
+    objects.put(
+      'trail',
+      'AWSLogs/b.json',
+      cloudTrailFile(11, 0).replace('"eventName":"GetObject"', '"eventName":"ConsoleLogin"'),
+    );
+    const ingest = createIngestS3Handler(
+      () => t.runtime,
+      () => ({ objects, routes: [] }),
+    );
+    await ingest(sqsEvent(sqsRecord('n-2', s3Notification([{ bucket: 'trail', key: 'AWSLogs/b.json' }]))), context());
+    const alerts = await t.sink.drain();
+    expect(alerts).toHaveLength(3);
+
+    const sns = new SNSClient({ endpoint: awsEndpoint, region: REGION, credentials: TEST_CREDENTIALS });
+    const sqs = new SQSClient({ endpoint: awsEndpoint, region: REGION, credentials: TEST_CREDENTIALS });
+    const { TopicArn } = await sns.send(new CreateTopicCommand({ Name: 'alerts' }));
+    const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: 'alert-subscriber' }));
+    const { Attributes } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['QueueArn'] }));
+    await sns.send(
+      new SubscribeCommand({
+        TopicArn,
+        Protocol: 'sqs',
+        Endpoint: Attributes!.QueueArn,
+        Attributes: { RawMessageDelivery: 'true' },
+      }),
+    );
+
+    const config = parseOutputsConfig(
+      JSON.stringify([
+        { name: 'topic', kind: 'sns', settings: { topicArn: TopicArn } },
+        { name: 'archive', kind: 's3', settings: { bucket: 'archive', prefix: 'alerts/' } },
+        { name: 'hive', kind: 'thehive', secret: 'stixflow/hive' },
+        { name: 'hub', kind: 'securityhub', settings: { region: REGION, accountId: '111122223333' } },
+        {
+          name: 'search',
+          kind: 'opensearch',
+          settings: { endpoint: originOf(search), auth: 'basic' },
+          secret: 'stixflow/search',
+        },
+      ]),
+      JSON.stringify([{ outputs: ['topic', 'archive', 'hive', 'hub', 'search'] }]),
+    );
+    // The cluster is down for the whole batch: every attempt of the bulk (and of its template) fails.
+    search.failNext(100, 503);
+    const deadLetters = new InMemoryDeadLetterSink();
+    const outputs = createOutputsHandler(() => ({
+      routes: config.routes,
+      ruleOutputs: new Map(),
+      delivery: {
+        outputs: config.outputs,
+        secrets: new InMemorySecretStore({
+          'stixflow/hive': JSON.stringify({ url: originOf(hive), apiKey: 'hive-key' }),
+          'stixflow/search': JSON.stringify({ username: 'u', password: 'p' }),
+        }),
+        http: new FetchHttpClient(5000),
+        deadLetters,
+        retry: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 1, random: () => 0, sleep: async () => undefined },
+        aws: {
+          region: REGION,
+          credentials: TEST_CREDENTIALS,
+          endpoints: { sns: awsEndpoint, securityhub: originOf(hub), s3: s3Endpoint },
+        },
+      },
+    }));
+    const hubBefore = hub.received.length;
+    const response = await outputs(
+      sqsEvent(...alerts.map((a, i) => sqsRecord(`b-${i}`, JSON.stringify(a)))),
+      context('outputs'),
+    );
+    expect(response.batchItemFailures).toEqual([]);
+    const ids = alerts.map((a) => a.id as string).sort();
+
+    const { Messages = [] } = await sqs.send(new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 10 }));
+    expect(Messages.map((m) => (JSON.parse(m.Body!) as { id: string }).id).sort()).toEqual(ids);
+    const s3 = new S3Client({
+      endpoint: s3Endpoint,
+      region: REGION,
+      forcePathStyle: true,
+      credentials: TEST_CREDENTIALS,
+    });
+    const { Contents = [] } = await s3.send(new ListObjectsV2Command({ Bucket: 'archive', Prefix: 'alerts/' }));
+    // Two rules, raised today: two partitions, one object each.
+    expect(Contents.map((c) => c.Key!.split('/').slice(1, 3).join('/')).sort()).toEqual(
+      [...new Set(alerts.map((a) => `dt=${String(a.created).slice(0, 10)}/rule=${String(a.ruleId)}`))].sort(),
+    );
+    expect([...hive.alerts.values()].map((a) => a.sourceRef).sort()).toEqual(ids);
+    // One BatchImportFindings for the three, as Security Hub asks.
+    expect(hub.received.slice(hubBefore).map((r) => [(r.json.Findings as unknown[]).length, r.problems])).toEqual([
+      [3, []],
+    ]);
+    expect(deadLetters.letters.map((l) => `${l.output}:${l.kind}:${l.attempts}:${l.reason}`)).toEqual(
+      alerts.map(() => 'search:opensearch:3:index template not installed: HTTP 503'),
+    );
+    search.failNext(0, 500);
+    sns.destroy();
+    sqs.destroy();
+    s3.destroy();
   });
 });

@@ -183,7 +183,7 @@ describe('ingest channels in the construct', () => {
         routes: [{ outputs: ['oncall'], minSeverity: 'critical' }],
       }),
     );
-    expect(descriptions(template)).toContain('stixflow: alert queue → outputs (webhook, Slack, PagerDuty)');
+    expect(descriptions(template)).toContain('stixflow: alert queue → outputs');
     expect(pipeline.outputs?.dlq).toBeDefined();
     template.resourceCountIs('AWS::Lambda::EventSourceMapping', 2);
     const policies = JSON.stringify(template.findResources('AWS::IAM::Policy'));

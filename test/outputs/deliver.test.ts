@@ -1,14 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   deliverAlert,
-  FetchHttpClient,
-  InMemoryDeadLetterSink,
+  type InMemoryDeadLetterSink,
   InMemorySecretStore,
   outputsFor,
   parseOutputsConfig,
   type DeliveryOptions,
 } from '../../src/outputs/deliver.js';
 import type { AlertDocument } from '../../src/outputs/types.js';
+import { testDelivery } from './fixtures.js';
 import { pagerDutyReceiver, slackReceiver, webhookReceiver, type Receiver } from './receivers.js';
 
 const SIGNING_KEY = 'whsec_test_0123456789';
@@ -40,7 +40,7 @@ let slack: Receiver;
 let pagerduty: Receiver;
 let options: DeliveryOptions;
 let deadLetters: InMemoryDeadLetterSink;
-const slept: number[] = [];
+let slept: number[] = [];
 
 beforeAll(async () => {
   [webhook, slack, pagerduty] = await Promise.all([webhookReceiver(SIGNING_KEY), slackReceiver(), pagerDutyReceiver()]);
@@ -50,33 +50,21 @@ afterAll(async () => {
 });
 
 function setup() {
-  deadLetters = new InMemoryDeadLetterSink();
-  const { outputs } = parseOutputsConfig(
-    JSON.stringify([
+  const delivery = testDelivery(
+    [
       { name: 'soc', kind: 'webhook', secret: 'stixflow/soc' },
       { name: 'chat', kind: 'slack', secret: 'stixflow/chat' },
       { name: 'oncall', kind: 'pagerduty', secret: 'stixflow/oncall' },
-    ]),
-    undefined,
-  );
-  options = {
-    outputs,
-    secrets: new InMemorySecretStore({
+    ],
+    {
       'stixflow/soc': JSON.stringify({ url: webhook.url, signingKey: SIGNING_KEY }),
       'stixflow/chat': JSON.stringify({ url: slack.url }),
       'stixflow/oncall': JSON.stringify({ routingKey: ROUTING_KEY, url: pagerduty.url }),
-    }),
-    http: new FetchHttpClient(5000),
-    deadLetters,
-    retry: {
-      maxAttempts: 3,
-      baseDelayMs: 100,
-      maxDelayMs: 1000,
-      random: () => 0.5,
-      sleep: async (ms) => void slept.push(ms),
     },
-    now: () => Date.parse('2026-12-02T03:00:00Z'),
-  };
+  );
+  options = delivery;
+  deadLetters = delivery.deadLetters;
+  slept = delivery.slept;
 }
 
 describe('output delivery', () => {
@@ -104,7 +92,6 @@ describe('output delivery', () => {
 
   it('retries a failing output with backoff, dead-letters it, and delivers the others all the same', async () => {
     setup();
-    slept.length = 0;
     pagerduty.failNext(10, 503);
     const before = slack.received.length;
     const reports = await deliverAlert(options, alert({ id: 'alert--two' }), ['chat', 'oncall']);
