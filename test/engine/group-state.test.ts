@@ -1,10 +1,11 @@
 /** #12.2: the stored format of a correlation state, its format number, and reading the previous format. */
 import { describe, expect, it } from 'vitest';
+import { readRuleItem, writeRuleItem } from '../../src/engine/group-item.js';
 import { GROUP_STATE_FORMAT, groupStateCodec, type GroupState } from '../../src/engine/group-state.js';
 import { StreamingEngine } from '../../src/engine/streaming.js';
 import { StateCorruptError } from '../../src/state/errors.js';
 import { InMemoryStateStore } from '../../src/state/memory-store.js';
-import { stateKeyId, type StateKey } from '../../src/state/types.js';
+import type { StateKey } from '../../src/state/types.js';
 import { observed, rule } from './helpers.js';
 
 /** A state as format 1 stored it (no format field), byte for byte as written before #12. */
@@ -69,12 +70,12 @@ describe('groupStateCodec', () => {
     const legacy =
       '{"events":[{"id":"observed-data--a1","f":1767225601000000,"l":1767225601000000,"n":1,"m":1,"a":0}],' +
       '"used":[],"watermark":1767225601000000,"evicted":0,"arrivals":1,"outbox":[]}';
-    await store.put({ key, value: legacy, expiresAt: Math.floor(T0 / 1000) + 3600 }, null);
+    await writeRuleItem(store, { key, value: legacy, expiresAt: Math.floor(T0 / 1000) + 3600 }, null);
     const engine = new StreamingEngine({ rules: [pair], store, now: () => T0 });
     const result = await engine.processBatch([observed('b1', 5, { type: 'x-thing', v: 'b' }).input]);
     expect(result.errors).toEqual([]);
     expect(result.alerts.map((a) => a.observedDataIds)).toEqual([['observed-data--a1', 'observed-data--b1']]);
-    const written = JSON.parse((await store.getMany([key])).get(stateKeyId(key))?.value ?? '{}') as {
+    const written = JSON.parse((await readRuleItem(store, key))?.value ?? '{}') as {
       format?: number;
     };
     expect(written.format).toBe(GROUP_STATE_FORMAT);
