@@ -16,7 +16,7 @@ const NAMES = ['bash', 'sh', 'nginx', 'powershell.exe', 'winword.exe', 'python3'
 const PORTS = [22, 80, 443, 4444, 8080, 3389];
 
 /** 100 multi-observation rules over the synthetic traffic: sequences, ANDs and REPEATS, per host. */
-function sequenceRules(count: number): Rule[] {
+export function sequenceRules(count: number): Rule[] {
   const rules: Rule[] = [];
   for (let i = 0; i < count; i++) {
     // One rule in ten watches names the traffic holds; the rest watch tools it never runs, as

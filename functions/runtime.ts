@@ -23,6 +23,7 @@ import { loadRulesFromPaths } from '../src/rules/load.js';
 import type { IndicatorSet } from '../src/rules/indicators.js';
 import type { Rule } from '../src/rules/model.js';
 import {
+  AggregatingCounterStore,
   DynamoDbCounterStore,
   type CounterDeltas,
   type CounterStore,
@@ -168,7 +169,11 @@ export class HandlerRuntime {
     const dynamo = deps.dynamo ?? (deps.store && deps.counters && deps.overrides ? undefined : new DynamoDBClient({}));
     const table = { client: dynamo as DynamoDBClient, tableName: config.tableName };
     this.store = deps.store ?? (config.role === 'ingest' ? new DynamoDbStateStore(table) : undefined);
-    this.counters = new TolerantCounterStore(deps.counters ?? new DynamoDbCounterStore(table), this.log);
+    // Counters are aggregated per container-minute: one write per (tenant, rule, day) a minute, not one per batch.
+    this.counters = new TolerantCounterStore(
+      new AggregatingCounterStore(deps.counters ?? new DynamoDbCounterStore(table), { now: this.now }),
+      this.log,
+    );
     this.overrides = deps.overrides ?? new DynamoDbRuleOverrideStore(table);
     if (config.role === 'ingest') {
       this.sink =
