@@ -10,10 +10,11 @@
  * encoded again only when they changed, so a write of an item costs the changed rules' encoding,
  * not every rule's.
  *
- * Stored layout (format 1): `{"format":1,"rules":{"<rule id>":[<expiresAt>,<rule state>],…}}`, each rule
+ * Stored layout (format 1): `{"format":1,"rules":{"<rule id>":[<expiresAt>,<rule state>(,"<digests>")],…}}`, each rule
  * state being its codec's JSON object as the codec wrote it (group-state.ts, aggregation-state.ts), so a
  * rule kind's layout changes without this one changing.
  */
+import { createHash } from 'node:crypto';
 import { StateCorruptError } from '../state/errors.js';
 import { GROUP_ITEM_RULE_ID } from '../state/table-schema.js';
 import type { PutOutcome, StateItem, StateKey, StateStore } from '../state/types.js';
@@ -22,6 +23,11 @@ import type { StateCodec } from './rule-kind.js';
 
 interface RuleEntry {
   expiresAt: number;
+  /**
+   * Set when the stored state leaves out its rule's fingerprints because they were the rule's
+   * own when written: short digests of the two, to tell on reading whether they still are.
+   */
+  digests?: string;
   /** The state's text as last encoded; undefined once the decoded state changed. */
   text: string | undefined;
   /** The decoded state, once a caller asked for it. */
@@ -34,10 +40,44 @@ export interface GroupItem {
 
 export const GROUP_ITEM_FORMAT = 1;
 
+/** A pattern rule's fingerprints (pattern-kind.ts), which its states carry to detect rule edits. */
+export interface RuleFingerprints {
+  patternKey: string;
+  observationsKey: string;
+}
+
+/** The current fingerprints of a rule, when it has some (pattern rules). */
+export type FingerprintsOf = (ruleId: string) => RuleFingerprints | undefined;
+
+/**
+ * Digest characters kept per fingerprint (base64url, 6 bits each): 36 bits, so a rule edit goes
+ * unnoticed by a stored state with odds of one in 69 billion per edit.
+ */
+const DIGEST_CHARS = 6;
+
+function digestOf(key: string): string {
+  return createHash('sha256').update(key, 'utf8').digest('base64url').slice(0, DIGEST_CHARS);
+}
+
+/** The digests of a rule's fingerprints, as a group item stores them (computed once per rule and codec). */
+function digestsOf(cache: Map<string, string>, ruleId: string, fingerprints: RuleFingerprints): string {
+  let digests = cache.get(ruleId);
+  if (digests === undefined) {
+    digests = digestOf(fingerprints.patternKey) + digestOf(fingerprints.observationsKey);
+    cache.set(ruleId, digests);
+  }
+  return digests;
+}
+
+interface Fingerprinted {
+  patternKey?: unknown;
+  observationsKey?: unknown;
+}
+
 interface StoredGroupItem {
   format: number;
   /** Rule id → [expiresAt, its state: the codec's JSON object, or its text when that is not a JSON object]. */
-  rules: Record<string, [number, string | object]>;
+  rules: Record<string, [number, string | object] | [number, string | object, string]>;
 }
 
 function isObject(value: unknown): value is object {
@@ -58,7 +98,13 @@ export function emptyGroupItem(): GroupItem {
  * says so with `setRuleState`); undefined when the rule has none or it expired before `nowSeconds`.
  * Throws StateCorruptError when the rule's text cannot be decoded.
  */
-export function ruleState<S>(item: GroupItem, ruleId: string, codec: StateCodec<S>, nowSeconds: number): S | undefined {
+export function ruleState<S>(
+  item: GroupItem,
+  ruleId: string,
+  codec: StateCodec<S>,
+  nowSeconds: number,
+  fingerprints?: FingerprintsOf,
+): S | undefined {
   const entry = item.rules.get(ruleId);
   if (entry === undefined || entry.expiresAt < nowSeconds) return undefined;
   if (entry.decoded === undefined) {
@@ -72,9 +118,25 @@ export function ruleState<S>(item: GroupItem, ruleId: string, codec: StateCodec<
         `a stored state could not be decoded: ${error instanceof Error ? error.message : String(error)}`,
       );
     }
+    if (entry.digests !== undefined) restoreFingerprints(state as Fingerprinted, entry.digests, fingerprints?.(ruleId));
     entry.decoded = { state, codec: codec as StateCodec<unknown> };
   }
   return entry.decoded.state as S;
+}
+
+/**
+ * Puts back the fingerprints a state was stored without: the rule's current ones where their
+ * digests match, else a value no fingerprint equals (the correlator then sees the rule edited).
+ */
+function restoreFingerprints(state: Fingerprinted, digests: string, current: RuleFingerprints | undefined): void {
+  const pattern = digests.slice(0, DIGEST_CHARS);
+  const observations = digests.slice(DIGEST_CHARS);
+  state.patternKey =
+    current !== undefined && digestOf(current.patternKey) === pattern ? current.patternKey : `#${pattern}`;
+  state.observationsKey =
+    current !== undefined && digestOf(current.observationsKey) === observations
+      ? current.observationsKey
+      : `#${observations}`;
 }
 
 /** The expiry of a rule's state in the item (undefined: none). */
@@ -104,7 +166,8 @@ export function groupItemExpiry(item: GroupItem): number {
  * The codec of group items. `now` (epoch ms) decides which rule states are expired: they are
  * left out of what is written.
  */
-export function groupItemCodec(now: () => number): StateCodec<GroupItem> {
+export function groupItemCodec(now: () => number, fingerprints?: FingerprintsOf): StateCodec<GroupItem> {
+  const digestCache = new Map<string, string>();
   return {
     format: GROUP_ITEM_FORMAT,
     empty: emptyGroupItem,
@@ -118,11 +181,27 @@ export function groupItemCodec(now: () => number): StateCodec<GroupItem> {
         }
         if (entry.text === undefined) {
           const decoded = entry.decoded as { state: unknown; codec: StateCodec<unknown> };
-          entry.text = decoded.codec.encode(decoded.state);
+          const state = decoded.state as Fingerprinted;
+          const current = fingerprints?.(ruleId);
+          // A rule's fingerprints are the same in each of its groups' states, and do not deflate
+          // (44 characters of base64 per rule): a state carrying the rule's own is stored without
+          // them, with 12 characters of digest.
+          if (
+            current !== undefined &&
+            state.patternKey === current.patternKey &&
+            state.observationsKey === current.observationsKey
+          ) {
+            entry.text = decoded.codec.encode({ ...state, patternKey: undefined, observationsKey: undefined });
+            entry.digests = digestsOf(digestCache, ruleId, current);
+          } else {
+            entry.text = decoded.codec.encode(decoded.state);
+            delete entry.digests;
+          }
         }
         // A JSON object text goes in as it is (quoting it would escape every quote in it); any other text as a string.
         const text = entry.text.startsWith('{') ? entry.text : JSON.stringify(entry.text);
-        parts.push(`${JSON.stringify(ruleId)}:[${entry.expiresAt},${text}]`);
+        const digests = entry.digests === undefined ? '' : `,"${entry.digests}"`;
+        parts.push(`${JSON.stringify(ruleId)}:[${entry.expiresAt},${text}${digests}]`);
       }
       return `{"format":${GROUP_ITEM_FORMAT},"rules":{${parts.join(',')}}}`;
     },
@@ -148,9 +227,13 @@ export function groupItemCodec(now: () => number): StateCodec<GroupItem> {
         )
           throw new StateCorruptError(`the state of rule ${ruleId} in a stored group item is not [expiresAt, state]`);
         // An object is the rule's JSON text as written; it is decoded by the rule's codec only when touched.
+        const digests = entry[2];
+        if (digests !== undefined && (typeof digests !== 'string' || digests.length !== 2 * DIGEST_CHARS))
+          throw new StateCorruptError(`the state of rule ${ruleId} in a stored group item has malformed digests`);
         item.rules.set(ruleId, {
           expiresAt: entry[0],
           text: typeof entry[1] === 'string' ? entry[1] : JSON.stringify(entry[1]),
+          ...(digests !== undefined ? { digests } : {}),
         });
       }
       return item;
@@ -169,7 +252,11 @@ export function ruleStateText(item: GroupItem, ruleId: string): { text: string; 
     const decoded = entry.decoded as { state: unknown; codec: StateCodec<unknown> };
     entry.text = decoded.codec.encode(decoded.state);
   }
-  return { text: entry.text, expiresAt: entry.expiresAt };
+  if (entry.digests === undefined) return { text: entry.text, expiresAt: entry.expiresAt };
+  // Stored without its fingerprints: shown with their digests (`#` and 6 characters) in their place.
+  const state = JSON.parse(entry.text) as Fingerprinted;
+  restoreFingerprints(state, entry.digests, undefined);
+  return { text: JSON.stringify(state), expiresAt: entry.expiresAt };
 }
 
 /** Replaces a rule's stored text (tools and tests writing a state of an earlier format). */

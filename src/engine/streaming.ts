@@ -47,7 +47,9 @@ import {
   ruleExpiry,
   ruleState,
   setRuleState,
+  type FingerprintsOf,
   type GroupItem,
+  type RuleFingerprints,
 } from './group-item.js';
 
 export { ENGINE_DEFAULTS, resolveEngineOptions, type StreamingEngineOptions } from './options.js';
@@ -161,11 +163,12 @@ export class StreamingEngine {
   private readonly risks: CompiledAggregationRules;
   private readonly ruleById = new Map<string, PatternRule | AggregationRule>();
   private readonly itemCodec: StateCodec<GroupItem>;
+  /** Pattern rules' fingerprints, which group items store as digests. */
+  private readonly fingerprintsOf: FingerprintsOf;
 
   constructor(options: StreamingEngineOptions) {
     const resolved = resolveEngineOptions(options);
     this.now = options.now ?? Date.now;
-    this.itemCodec = groupItemCodec(this.now);
     this.repository = new StateRepository(options.store, { maxConflictRetries: resolved.maxConflictRetries });
     const kindOptions: KindOptions = {
       latenessMicros: resolved.latenessSeconds * 1_000_000,
@@ -192,6 +195,11 @@ export class StreamingEngine {
     ];
     for (const compiled of [...this.patterns.rules, ...this.aggregations.rules, ...this.risks.rules])
       this.ruleById.set(compiled.rule.id, compiled);
+    const fingerprints = new Map<string, RuleFingerprints>(
+      this.patterns.rules.map((r) => [r.rule.id, { patternKey: r.patternKey, observationsKey: r.observationsKey }]),
+    );
+    this.fingerprintsOf = (ruleId) => fingerprints.get(ruleId);
+    this.itemCodec = groupItemCodec(this.now, this.fingerprintsOf);
   }
 
   /** Index statistics, for benchmarks and health output. */
@@ -330,7 +338,9 @@ export class StreamingEngine {
       const correlation = group.rule.correlation as Correlation<unknown>;
       let state: unknown;
       try {
-        state = ruleState(item, group.key.ruleId, correlation.codec, nowSeconds) ?? correlation.codec.empty();
+        state =
+          ruleState(item, group.key.ruleId, correlation.codec, nowSeconds, this.fingerprintsOf) ??
+          correlation.codec.empty();
       } catch (error) {
         rules.push({ failed: error });
         continue;
@@ -473,7 +483,7 @@ export class StreamingEngine {
           const correlation = this.ruleById.get(ruleId)?.correlation as Correlation<unknown>;
           let state: unknown;
           try {
-            state = ruleState(item, ruleId, correlation.codec, nowSeconds);
+            state = ruleState(item, ruleId, correlation.codec, nowSeconds, this.fingerprintsOf);
           } catch {
             continue; // undecodable: its alerts are sent again when it is next touched, and fail there
           }
@@ -498,7 +508,13 @@ export class StreamingEngine {
       const item = await this.repository.read(this.itemCodec, groupItemKey(tenant, groupKey));
       const state =
         item &&
-        ruleState<unknown>(item.state, ruleId, correlation.codec as StateCodec<unknown>, Math.floor(this.now() / 1000));
+        ruleState<unknown>(
+          item.state,
+          ruleId,
+          correlation.codec as StateCodec<unknown>,
+          Math.floor(this.now() / 1000),
+          this.fingerprintsOf,
+        );
       if (item && state !== undefined)
         stored = { state, version: item.version, expiresAt: ruleExpiry(item.state, ruleId) ?? item.expiresAt };
     }
