@@ -132,6 +132,7 @@ export class HandlerRuntime {
   readonly indicatorSources: { file: string; indicators: number }[];
   readonly ruleDiagnostics: Diagnostic[];
   readonly counters: CounterStore;
+  private readonly aggregatedCounters: AggregatingCounterStore;
   readonly overrides: RuleOverrideStore;
   readonly log: Logger;
   private readonly store: StateStore | undefined;
@@ -170,15 +171,24 @@ export class HandlerRuntime {
     const table = { client: dynamo as DynamoDBClient, tableName: config.tableName };
     this.store = deps.store ?? (config.role === 'ingest' ? new DynamoDbStateStore(table) : undefined);
     // Counters are aggregated per container-minute: one write per (tenant, rule, day) a minute, not one per batch.
-    this.counters = new TolerantCounterStore(
-      new AggregatingCounterStore(deps.counters ?? new DynamoDbCounterStore(table), { now: this.now }),
-      this.log,
-    );
+    this.aggregatedCounters = new AggregatingCounterStore(deps.counters ?? new DynamoDbCounterStore(table), {
+      now: this.now,
+    });
+    this.counters = new TolerantCounterStore(this.aggregatedCounters, this.log);
     this.overrides = deps.overrides ?? new DynamoDbRuleOverrideStore(table);
     if (config.role === 'ingest') {
       this.sink =
         deps.sink ??
         new SqsMessageSink({ client: deps.sqs ?? new SQSClient({}), queueUrl: config.alertQueueUrl as string });
+    }
+  }
+
+  /** Writes the rule-health counts still aggregated in memory (a failure is logged: they stay pending). */
+  async flushCounters(): Promise<void> {
+    try {
+      await this.aggregatedCounters.flush();
+    } catch (error) {
+      this.log.warn('rule counter update failed', { error: error instanceof Error ? error.name : 'unknown' });
     }
   }
 
@@ -380,9 +390,12 @@ export function sharedRuntime(role: FunctionRole): HandlerRuntime {
  */
 export function configureSharedRuntime(
   options: { env?: Record<string, string | undefined>; deps?: RuntimeDeps } = {},
-): void {
+): Promise<void> {
   sharedOptions = options;
+  const dropped = [...shared.values()];
   shared.clear();
+  // The counts the dropped runtimes still aggregate are written (the local stack awaits this when it stops).
+  return Promise.all(dropped.map((runtime) => runtime.flushCounters())).then(() => undefined);
 }
 
 /** True inside a Lambda execution environment. */
