@@ -1,5 +1,6 @@
 /**
- * Ingest from SQS with partial-batch failure reporting (Powertools BatchProcessor). Each message
+ * Ingest from SQS with partial-batch failure reporting (Powertools BatchProcessor). An invocation's
+ * messages run as one engine batch (per tenant and source; see processMessages). Each message
  * body is one JSON event, a JSON array or NDJSON; its tenant is the `tenant` message attribute
  * (DEFAULT_TENANT when absent); its `source` message attribute, when present, names the mapping of
  * every event of the body instead of detection.
@@ -27,6 +28,7 @@ import {
   rejectionSummary,
   sharedRuntime,
   type HandlerRuntime,
+  type IngestOutcome,
 } from './runtime.js';
 
 /** Why a message failed; `code` is stable, `reason` names no payload content. */
@@ -60,16 +62,8 @@ export interface MessageOutcome {
   alertIds: string[];
 }
 
-async function processMessage(runtime: HandlerRuntime, record: SQSRecord): Promise<MessageOutcome> {
-  const attribute = record.messageAttributes?.tenant?.stringValue;
-  const tenant = attribute ?? runtime.config.defaultTenant;
-  if (!isValidTenant(tenant))
-    throw new MessageFailure('invalid-tenant', 'the tenant message attribute must be 1-256 printable characters');
-  const source = record.messageAttributes?.source?.stringValue;
-  const unknownSource = source === undefined ? undefined : unknownSourceMessage(source, builtInMappings());
-  if (unknownSource !== undefined) throw new MessageFailure('unknown-source', unknownSource);
-  const outcome = await runtime.ingestText(record.body, tenant, source);
-  addIngestMetrics(outcome);
+/** Why a message fails, judged on its own outcome (whether from a shared batch or on its own). */
+function judge(record: SQSRecord, outcome: IngestOutcome): MessageOutcome {
   if (outcome.accepted === 0) {
     const codes = Object.entries(rejectionSummary(outcome.rejections)).map(([code, n]) => `${code} x${n}`);
     throw new MessageFailure('malformed', `no event in the message could be read (${codes.join(', ') || 'empty'})`);
@@ -97,6 +91,84 @@ async function processMessage(runtime: HandlerRuntime, record: SQSRecord): Promi
   return { accepted: outcome.accepted, rejected: outcome.rejections.length, alertIds: outcome.alertIds };
 }
 
+/** The tenant and source of a message, or why they are refused. */
+function routeOf(runtime: HandlerRuntime, record: SQSRecord): { tenant: string; source: string | undefined } {
+  const attribute = record.messageAttributes?.tenant?.stringValue;
+  const tenant = attribute ?? runtime.config.defaultTenant;
+  if (!isValidTenant(tenant))
+    throw new MessageFailure('invalid-tenant', 'the tenant message attribute must be 1-256 printable characters');
+  const source = record.messageAttributes?.source?.stringValue;
+  const unknownSource = source === undefined ? undefined : unknownSourceMessage(source, builtInMappings());
+  if (unknownSource !== undefined) throw new MessageFailure('unknown-source', unknownSource);
+  return { tenant, source };
+}
+
+type Settled = { ok: true; outcome: MessageOutcome } | { ok: false; error: unknown };
+
+async function settle(run: () => Promise<MessageOutcome> | MessageOutcome): Promise<Settled> {
+  try {
+    return { ok: true, outcome: await run() };
+  } catch (error) {
+    return { ok: false, error };
+  }
+}
+
+/**
+ * Runs an invocation's messages, in order, as one engine batch per (tenant, source): one state
+ * read and one write per touched group for all of them, instead of one per message. Failures stay
+ * per message: a message whose own events were all unreadable fails alone; and when the batch as
+ * a whole did not complete (an alert not delivered, a state conflict — which fails every event of
+ * its group, whatever message it came in), each message of that batch is run again on its own, as
+ * a redelivery would run it (the outbox re-sends, the ledger and the used ids deduplicate), and
+ * its own outcome decides.
+ */
+export async function processMessages(runtime: HandlerRuntime, records: readonly SQSRecord[]): Promise<Settled[]> {
+  const settled: Settled[] = [];
+  const batches = new Map<string, { tenant: string; source: string | undefined; members: number[] }>();
+  records.forEach((record, i) => {
+    try {
+      const route = routeOf(runtime, record);
+      const id = JSON.stringify([route.tenant, route.source ?? null]);
+      const batch = batches.get(id) ?? { ...route, members: [] };
+      batch.members.push(i);
+      batches.set(id, batch);
+    } catch (error) {
+      settled[i] = { ok: false, error };
+    }
+  });
+  for (const { tenant, source, members } of batches.values()) {
+    const alone = async (i: number): Promise<Settled> => {
+      const record = records[i] as SQSRecord;
+      return settle(async () => {
+        const outcome = await runtime.ingestText(record.body, tenant, source);
+        addIngestMetrics(outcome);
+        return judge(record, outcome);
+      });
+    };
+    let outcomes: IngestOutcome[] | undefined;
+    try {
+      outcomes = await runtime.ingestTexts(
+        members.map((i) => (records[i] as SQSRecord).body),
+        tenant,
+        source,
+      );
+    } catch {
+      outcomes = undefined; // the whole batch failed: each message is tried alone, and fails alone
+    }
+    const whole = outcomes !== undefined && (outcomes[0] as IngestOutcome).undelivered.length === 0;
+    const complete = whole && (outcomes as IngestOutcome[])[0]?.retryable.length === 0;
+    for (const [position, i] of members.entries()) {
+      const outcome = outcomes?.[position];
+      // One message alone in its batch: its outcome is its own, exactly.
+      if (outcome !== undefined && (members.length === 1 || (complete && outcome.accepted > 0))) {
+        addIngestMetrics(outcome);
+        settled[i] = await settle(() => judge(records[i] as SQSRecord, outcome));
+      } else settled[i] = await alone(i); // its events may have been partly refused: its own run counts them exactly
+    }
+  }
+  return settled;
+}
+
 export function createIngestSqsHandler(getRuntime: () => HandlerRuntime) {
   // One processor per handler, reused across invocations as Powertools recommends.
   const processor = new BatchProcessor(EventType.SQS);
@@ -105,26 +177,27 @@ export function createIngestSqsHandler(getRuntime: () => HandlerRuntime) {
     .use(logMetrics(metrics, { captureColdStartMetric: true }))
     .handler(async (event, context) => {
       const runtime = getRuntime();
-      const recordHandler = async (record: SQSRecord): Promise<MessageOutcome> => {
-        try {
-          return await processMessage(runtime, record);
-        } catch (error) {
-          const failure: MessageFailureReport = {
-            messageId: record.messageId,
-            code: error instanceof StixflowError ? error.code : 'error',
-            reason:
-              error instanceof MessageFailure
-                ? error.message
-                : `processing failed: ${error instanceof Error ? error.name : 'unknown error'}`,
-            receiveCount: Number(record.attributes?.ApproximateReceiveCount ?? 1),
-          };
-          logger.warn('message failed; it will be retried, then dead-lettered', { ...failure });
-          metrics.addMetric('MessagesFailed', MetricUnit.Count, 1);
-          for (const listener of failureListeners) listener(failure);
-          throw error;
-        }
+      const settled = await processMessages(runtime, event.Records);
+      const byMessage = new Map(event.Records.map((record, i) => [record.messageId, settled[i] as Settled]));
+      const recordHandler = (record: SQSRecord): MessageOutcome => {
+        const result = byMessage.get(record.messageId) as Settled;
+        if (result.ok) return result.outcome;
+        const error = result.error;
+        const failure: MessageFailureReport = {
+          messageId: record.messageId,
+          code: error instanceof StixflowError ? error.code : 'error',
+          reason:
+            error instanceof MessageFailure
+              ? error.message
+              : `processing failed: ${error instanceof Error ? error.name : 'unknown error'}`,
+          receiveCount: Number(record.attributes?.ApproximateReceiveCount ?? 1),
+        };
+        logger.warn('message failed; it will be retried, then dead-lettered', { ...failure });
+        metrics.addMetric('MessagesFailed', MetricUnit.Count, 1);
+        for (const listener of failureListeners) listener(failure);
+        throw error;
       };
-      // In order, one message at a time: correlation sees a queue's events in the order they were sent.
+      // The messages ran above, as one batch; the processor turns their outcomes into batchItemFailures.
       return processPartialResponse(event, recordHandler, processor, {
         context,
         throwOnFullBatchFailure: false,

@@ -22,6 +22,7 @@ import type { MessageSink } from '../src/queue/types.js';
 import type { IndicatorSet } from '../src/rules/indicators.js';
 import type { Rule } from '../src/rules/model.js';
 import {
+  AggregatingCounterStore,
   DynamoDbCounterStore,
   type CounterDeltas,
   type CounterStore,
@@ -138,6 +139,7 @@ export class HandlerRuntime {
   /** The bundle (read once) and the store layer on top of it. */
   readonly layers: RuleLayers;
   readonly counters: CounterStore;
+  private readonly aggregatedCounters: AggregatingCounterStore;
   readonly overrides: RuleOverrideStore;
   readonly ruleStore: RuleStoreReader;
   /** An alert store given by the caller (tests); the alerts API builds its own from `dynamo` otherwise. */
@@ -184,7 +186,11 @@ export class HandlerRuntime {
       (deps.store && deps.counters && deps.overrides && deps.ruleStore ? undefined : new DynamoDBClient({}));
     const table = { client: dynamo as DynamoDBClient, tableName: config.tableName };
     this.store = deps.store ?? (config.role === 'ingest' ? new DynamoDbStateStore(table) : undefined);
-    this.counters = new TolerantCounterStore(deps.counters ?? new DynamoDbCounterStore(table), this.log);
+    // Counters are aggregated per container-minute: one write per (tenant, rule, day) a minute, not one per batch.
+    this.aggregatedCounters = new AggregatingCounterStore(deps.counters ?? new DynamoDbCounterStore(table), {
+      now: this.now,
+    });
+    this.counters = new TolerantCounterStore(this.aggregatedCounters, this.log);
     this.overrides = deps.overrides ?? new DynamoDbRuleOverrideStore(table);
     this.ruleStore = deps.ruleStore ?? new DynamoDbRuleStore(table);
     // Only the alerts API keeps alerts: the store is built there, so the other bundles stay small.
@@ -250,6 +256,15 @@ export class HandlerRuntime {
       }
     })();
     await this.storeRefreshing;
+  }
+
+  /** Writes the rule-health counts still aggregated in memory (a failure is logged: they stay pending). */
+  async flushCounters(): Promise<void> {
+    try {
+      await this.aggregatedCounters.flush();
+    } catch (error) {
+      this.log.warn('rule counter update failed', { error: error instanceof Error ? error.name : 'unknown' });
+    }
   }
 
   /** Overrides as last read, by rule id. */
@@ -347,39 +362,74 @@ export class HandlerRuntime {
    * given, names the mapping of every event instead of detection.
    */
   async ingestText(text: string, tenant: string, source?: string): Promise<IngestOutcome> {
-    const parsed = parseEvents(text);
-    const rejections = [...parsed.rejections];
-    let result: ProcessResult | undefined;
-    const late: LateReport[] = [];
-    const errors: ErrorReport[] = [];
-    if (parsed.events.length > 0) {
-      result = await this.ingest(
-        parsed.events.map((e) => e.value),
-        tenant,
-        source,
-      );
+    return (await this.ingestTexts([text], tenant, source))[0] as IngestOutcome;
+  }
+
+  /**
+   * Several payloads of one tenant and source as one pipeline batch (one state read and write per
+   * touched group for all of them), with one outcome per payload: its rejections, late events and
+   * errors by its own indices (the batch's alert ids are listed with the first). What concerns the whole batch
+   * (alerts not delivered, errors a retry can cure: a state conflict fails every event of its group,
+   * whichever payloads they came in) is in every outcome: the caller retries the payloads alone.
+   * `accepted` of a payload counts its events with no refused observed-data when there are several.
+   */
+  async ingestTexts(texts: readonly string[], tenant: string, source?: string): Promise<IngestOutcome[]> {
+    const parsed = texts.map(parseEvents);
+    // Event k of the batch is event `at[k].index` of payload `at[k].text`.
+    const at: { text: number; index: number }[] = [];
+    parsed.forEach((p, text) => {
+      for (const e of p.events) at.push({ text, index: e.index });
+    });
+    const outcomes: IngestOutcome[] = parsed.map((p) => ({
+      total: p.total,
+      accepted: 0,
+      rejections: [...p.rejections],
+      late: [],
+      errors: [],
+      alertIds: [],
+      undelivered: [],
+      retryable: [],
+      result: undefined,
+    }));
+    if (at.length === 0) return outcomes;
+    const result = await this.ingest(
+      parsed.flatMap((p) => p.events.map((e) => e.value)),
+      tenant,
+      source,
+    );
+    const place = (eventIndex: number | undefined): { outcome: IngestOutcome; index: number } => {
+      const where = eventIndex !== undefined ? at[eventIndex] : undefined;
       // The pipeline indexes the parsed events; the sender counts the events of its body.
-      const inBody = (eventIndex: number | undefined): number =>
-        (eventIndex !== undefined ? parsed.events[eventIndex]?.index : undefined) ?? -1;
-      for (const d of result.rejected)
-        rejections.push({ index: inBody(d.eventIndex), code: d.code, reason: d.message });
-      rejections.sort((a, b) => a.index - b.index);
-      for (const l of result.late)
-        late.push({ index: inBody(l.eventIndex), ruleId: l.ruleId, groupKey: l.groupKey, lagSeconds: l.lagSeconds });
-      for (const e of result.errors) errors.push({ index: inBody(e.eventIndex), ruleId: e.ruleId, code: e.code });
-    }
-    return {
-      total: parsed.total,
-      accepted: result?.accepted ?? 0,
-      rejections,
-      late,
-      errors,
-      alertIds: result?.alerts.map((a) => a.id) ?? [],
-      undelivered: result?.undelivered ?? [],
-      // The engine marks what a retry can cure (contention, a store that failed or throttled).
-      retryable: result?.errors.filter((e) => e.retryable === true) ?? [],
-      result,
+      return { outcome: outcomes[where?.text ?? 0] as IngestOutcome, index: where?.index ?? -1 };
     };
+    const refused = new Set<number>();
+    for (const d of result.rejected) {
+      const { outcome, index } = place(d.eventIndex);
+      outcome.rejections.push({ index, code: d.code, reason: d.message });
+      if (d.eventIndex !== undefined) refused.add(d.eventIndex);
+    }
+    for (const l of result.late) {
+      const { outcome, index } = place(l.eventIndex);
+      outcome.late.push({ index, ruleId: l.ruleId, groupKey: l.groupKey, lagSeconds: l.lagSeconds });
+    }
+    for (const e of result.errors) {
+      const { outcome, index } = place(e.eventIndex);
+      outcome.errors.push({ index, ruleId: e.ruleId, code: e.code });
+    }
+    // An alert is completed by events the pipeline has normalised (their observed-data ids are its
+    // own): the batch's alerts are listed once, with the first payload, so that totals add up.
+    (outcomes[0] as IngestOutcome).alertIds.push(...result.alerts.map((a) => a.id));
+    const retryable = result.errors.filter((e) => e.retryable === true);
+    outcomes.forEach((outcome, text) => {
+      outcome.rejections.sort((a, b) => a.index - b.index);
+      outcome.accepted =
+        texts.length === 1 ? result.accepted : at.filter((where, k) => where.text === text && !refused.has(k)).length;
+      // The engine marks what a retry can cure (contention, a store that failed or throttled).
+      outcome.undelivered = result.undelivered;
+      outcome.retryable = retryable;
+      outcome.result = result;
+    });
+    return outcomes;
   }
 }
 
@@ -428,9 +478,12 @@ export function sharedRuntime(role: FunctionRole): HandlerRuntime {
  */
 export function configureSharedRuntime(
   options: { env?: Record<string, string | undefined>; deps?: RuntimeDeps } = {},
-): void {
+): Promise<void> {
   sharedOptions = options;
+  const dropped = [...shared.values()];
   shared.clear();
+  // The counts the dropped runtimes still aggregate are written (the local stack awaits this when it stops).
+  return Promise.all(dropped.map((runtime) => runtime.flushCounters())).then(() => undefined);
 }
 
 /** True inside a Lambda execution environment. */

@@ -28,17 +28,29 @@ import type { RuleIndex } from '../rules/rule-index.js';
 import type {
   Clock,
   CompiledKind,
-  CompiledRule,
   Correlated,
   Correlation,
   EventInput,
   KindOptions,
   LateEvent,
+  StateCodec,
   StateFit,
 } from './rule-kind.js';
 import { riskInputOf } from './risk-input.js';
-import { StateRepository, stateKeyOf, type Current, type Step } from './state-repository.js';
+import { StateRepository, type Current, type Step } from './state-repository.js';
 import type { GroupState } from './group-state.js';
+import {
+  emptyGroupItem,
+  groupItemCodec,
+  groupItemExpiry,
+  groupItemKey,
+  ruleExpiry,
+  ruleState,
+  setRuleState,
+  type FingerprintsOf,
+  type GroupItem,
+  type RuleFingerprints,
+} from './group-item.js';
 
 export { ENGINE_DEFAULTS, resolveEngineOptions, type StreamingEngineOptions } from './options.js';
 export { fingerprint } from './pattern-kind.js';
@@ -92,6 +104,43 @@ function quoteGroup(group: string): string {
   return group.length > 120 ? `${group.slice(0, 120)}…` : group;
 }
 
+/** One rule's part of a group item's attempt. */
+interface RuleStep {
+  group: GroupHits;
+  correlation: Correlation<unknown>;
+  state: unknown;
+  correlated: Correlated<unknown>;
+  outbox: Alert[];
+  earlier: string[];
+  /** Made only when the item outgrows its size limit. */
+  fit?: StateFit;
+}
+
+/** How a group item's attempt ended: per rule in the order given, or why its state could not be decoded. */
+interface ItemSettled {
+  rules: (Settled | { failed: unknown })[];
+}
+
+/** Entries of one group item (tenant, group), in the order first given. */
+interface ItemOf<T> {
+  key: StateKey;
+  members: T[];
+}
+
+/** Groups entries by the group item of their (tenant, group). */
+function itemsOf<T>(entries: readonly T[], keyOf: (entry: T) => StateKey): ItemOf<T>[] {
+  const byId = new Map<string, ItemOf<T>>();
+  for (const entry of entries) {
+    const { tenant, group } = keyOf(entry);
+    const key = groupItemKey(tenant, group);
+    const id = stateKeyId(key);
+    let item = byId.get(id);
+    if (item === undefined) byId.set(id, (item = { key, members: [] }));
+    item.members.push(entry);
+  }
+  return [...byId.values()];
+}
+
 /** How a group's attempt ended, for publishing once it is final. */
 interface Settled {
   outcome: 'unchanged' | 'written' | 'too-large';
@@ -113,6 +162,9 @@ export class StreamingEngine {
   private readonly aggregations: CompiledAggregationRules;
   private readonly risks: CompiledAggregationRules;
   private readonly ruleById = new Map<string, PatternRule | AggregationRule>();
+  private readonly itemCodec: StateCodec<GroupItem>;
+  /** Pattern rules' fingerprints, which group items store as digests. */
+  private readonly fingerprintsOf: FingerprintsOf;
 
   constructor(options: StreamingEngineOptions) {
     const resolved = resolveEngineOptions(options);
@@ -143,6 +195,11 @@ export class StreamingEngine {
     ];
     for (const compiled of [...this.patterns.rules, ...this.aggregations.rules, ...this.risks.rules])
       this.ruleById.set(compiled.rule.id, compiled);
+    const fingerprints = new Map<string, RuleFingerprints>(
+      this.patterns.rules.map((r) => [r.rule.id, { patternKey: r.patternKey, observationsKey: r.observationsKey }]),
+    );
+    this.fingerprintsOf = (ruleId) => fingerprints.get(ruleId);
+    this.itemCodec = groupItemCodec(this.now, this.fingerprintsOf);
   }
 
   /** Index statistics, for benchmarks and health output. */
@@ -228,71 +285,133 @@ export class StreamingEngine {
     if (matched.groups.length > 0) await this.correlateGroups(matched.groups, out);
   }
 
-  /** Correlates each touched group's hits against its stored state and publishes what was committed. */
+  /**
+   * Correlates each touched group's hits against its stored state and publishes what was
+   * committed. The groups of one (tenant, group) share one item: one conditional write for all
+   * of its rules, against the version this engine last wrote or read (read again only when
+   * it has none, or when the write finds a newer one).
+   */
   private async correlateGroups(groups: GroupHits[], out: BatchResult): Promise<void> {
-    const report = await this.repository.update<unknown, Settled>(
-      groups.map((g) => ({ key: g.key, codec: (g.rule.correlation as Correlation<unknown>).codec })),
-      (index, current) => this.step(groups[index] as GroupHits, current?.state),
-      { cache: true },
+    const items = itemsOf(groups, (g) => g.key);
+    const report = await this.repository.update<GroupItem, ItemSettled>(
+      items.map((item) => ({ key: item.key, codec: this.itemCodec })),
+      (index, current) => this.stepItem((items[index] as ItemOf<GroupHits>).members, current?.state),
+      { cache: true, startFromCache: true },
     );
     out.stats.stateReads += report.reads;
     out.stats.stateWrites += report.writes;
     out.stats.conflicts += report.conflicts;
     report.outcomes.forEach((outcome, index) => {
-      const group = groups[index] as GroupHits;
-      if (outcome.status === 'done') this.publish(out, group, outcome.result);
-      else if (outcome.status === 'conflict')
-        out.errors.push({
-          severity: 'error',
-          code: 'state-conflict',
-          message: `state of rule ${group.key.ruleId} group ${quoteGroup(group.key.group)} kept changing under concurrent writers; the events will be retried`,
-          ruleId: group.key.ruleId,
-          eventIndex: group.hits[0]?.eventIndex,
-          retryable: true,
+      const members = (items[index] as ItemOf<GroupHits>).members;
+      if (outcome.status === 'done')
+        members.forEach((group, i) => {
+          const settled = outcome.result.rules[i] as Settled | { failed: unknown };
+          if ('failed' in settled) out.errors.push(...keyFailure(group, 'read', settled.failed));
+          else this.publish(out, group, settled);
         });
-      else out.errors.push(...keyFailure(group, outcome.during === 'read' ? 'read' : 'updated', outcome.error));
+      else
+        for (const group of members)
+          if (outcome.status === 'conflict')
+            out.errors.push({
+              severity: 'error',
+              code: 'state-conflict',
+              message: `state of rule ${group.key.ruleId} group ${quoteGroup(group.key.group)} kept changing under concurrent writers; the events will be retried`,
+              ruleId: group.key.ruleId,
+              eventIndex: group.hits[0]?.eventIndex,
+              retryable: true,
+            });
+          else out.errors.push(...keyFailure(group, outcome.during === 'read' ? 'read' : 'updated', outcome.error));
     });
   }
 
-  /** One attempt at a group: correlate its hits on the state read, and say what to write. */
-  private step(group: GroupHits, stored: unknown): Step<unknown, Settled> {
-    const correlation = group.rule.correlation as Correlation<unknown>;
-    const state = stored ?? correlation.codec.empty();
-    // Alerts still in the outbox were committed by an earlier batch: sent again now.
-    const earlier = correlation.outbox(state).map((a) => a.id);
-    const correlated = correlation.correlate(state, group.hits, this.now, group.key);
-    // The alerts as raised: if the state must shed their objects to fit, they still go out whole now.
-    const outbox = correlation.outbox(state);
-    if (!correlated.changed)
-      return { write: false, result: { outcome: 'unchanged', correlated, outbox, earlier, fitEvicted: 0 } };
-    // Made only when the state outgrows its item.
-    let fit: StateFit | undefined;
+  /**
+   * One attempt at a group item: correlate each rule's hits on its state, and say what to write
+   * (nothing when no rule's state changed). A rule whose stored state cannot be decoded fails
+   * only its own events; its text stays in the item as it is.
+   */
+  private stepItem(members: GroupHits[], stored: GroupItem | undefined): Step<GroupItem, ItemSettled> {
+    const item = stored ?? emptyGroupItem();
+    const nowSeconds = Math.floor(this.now() / 1000);
+    const rules: (RuleStep | { failed: unknown })[] = [];
+    let changed = false;
+    for (const group of members) {
+      const correlation = group.rule.correlation as Correlation<unknown>;
+      let state: unknown;
+      try {
+        state =
+          ruleState(item, group.key.ruleId, correlation.codec, nowSeconds, this.fingerprintsOf) ??
+          correlation.codec.empty();
+      } catch (error) {
+        rules.push({ failed: error });
+        continue;
+      }
+      // Alerts still in the outbox were committed by an earlier batch: sent again now.
+      const earlier = correlation.outbox(state).map((a) => a.id);
+      const correlated = correlation.correlate(state, group.hits, this.now, group.key);
+      // The alerts as raised: if the state must shed their objects to fit, they still go out whole now.
+      const outbox = correlation.outbox(state);
+      if (correlated.changed) {
+        changed = true;
+        setRuleState(item, group.key.ruleId, state, correlation.codec, correlation.expiresAt(state, this.now));
+      }
+      rules.push({ group, correlation, state, correlated, outbox, earlier });
+    }
+    const settleAll = (outcome: 'written' | 'too-large' | 'unchanged'): ItemSettled => ({
+      rules: rules.map((rule) =>
+        'failed' in rule ? rule : this.settleRule(rule, rule.correlated.changed ? outcome : 'unchanged'),
+      ),
+    });
+    if (!changed) return { write: false, result: settleAll('unchanged'), cache: true };
+    // Shedding (made only when the item outgrows its size limit) goes round the rules that changed.
+    let shedding: RuleStep[] | undefined;
     return {
       write: true,
-      state,
-      expiresAt: correlation.expiresAt(state, this.now),
-      shrink: () => (fit ??= correlation.fit(state)).shrink(),
-      settle: (outcome) => {
-        const shed = fit?.describe() ?? [];
-        return {
-          outcome,
-          correlated,
-          outbox,
-          earlier,
-          fitEvicted: fit?.evicted ?? 0,
-          ...(outcome === 'written' && shed.length > 0
-            ? {
-                fitWarning: {
-                  severity: 'warning' as const,
-                  code: 'state-evicted',
-                  message: `state of rule ${group.key.ruleId} group ${quoteGroup(group.key.group)} exceeded the item size limit; to commit the alerts of this batch, ${shed.join('; ')}`,
-                  ruleId: group.key.ruleId,
-                  eventIndex: group.hits[0]?.eventIndex,
-                },
-              }
-            : {}),
-        };
+      state: item,
+      expiresAt: groupItemExpiry(item),
+      shrink: () => {
+        shedding ??= rules.filter((r): r is RuleStep => !('failed' in r) && r.correlated.changed);
+        while (shedding.length > 0) {
+          const rule = shedding.shift() as RuleStep;
+          rule.fit ??= rule.correlation.fit(rule.state);
+          if (rule.fit.shrink()) {
+            shedding.push(rule);
+            setRuleState(
+              item,
+              rule.group.key.ruleId,
+              rule.state,
+              rule.correlation.codec,
+              ruleExpiry(item, rule.group.key.ruleId) ?? 0,
+            );
+            return true;
+          }
+        }
+        return false;
       },
+      settle: (outcome) => settleAll(outcome),
+    };
+  }
+
+  /** How one rule's attempt ended, once its item's write is decided. */
+  private settleRule(rule: RuleStep, outcome: Settled['outcome']): Settled {
+    const { group, correlated, outbox, earlier, fit } = rule;
+    const shed = outcome === 'written' ? (fit?.describe() ?? []) : [];
+    return {
+      outcome,
+      correlated,
+      outbox,
+      earlier,
+      fitEvicted: outcome === 'written' ? (fit?.evicted ?? 0) : 0,
+      ...(shed.length > 0
+        ? {
+            fitWarning: {
+              severity: 'warning' as const,
+              code: 'state-evicted',
+              message: `state of rule ${group.key.ruleId} group ${quoteGroup(group.key.group)} exceeded the item size limit; to commit the alerts of this batch, ${shed.join('; ')}`,
+              ruleId: group.key.ruleId,
+              eventIndex: group.hits[0]?.eventIndex,
+            },
+          }
+        : {}),
     };
   }
 
@@ -340,29 +459,41 @@ export class StreamingEngine {
    * only means they are sent again (same ids) the next time the group is touched.
    */
   async acknowledge(alerts: Alert[]): Promise<void> {
-    const byKey = new Map<string, { key: StateKey; ids: Set<string>; rule: CompiledRule }>();
-    for (const alert of alerts) {
-      const rule = this.ruleById.get(alert.ruleId);
-      if (rule?.correlation === undefined) continue;
-      const key = stateKeyOf('correlation', alert.tenant, alert.ruleId, alert.groupKey);
-      const id = stateKeyId(key);
-      const entry = byKey.get(id) ?? { key, ids: new Set<string>(), rule };
-      entry.ids.add(alert.id);
-      byKey.set(id, entry);
-    }
-    if (byKey.size === 0) return;
-    const entries = [...byKey.values()].map((e) => ({
-      ...e,
-      correlation: e.rule.correlation as Correlation<unknown>,
-      codec: (e.rule.correlation as Correlation<unknown>).codec,
-    }));
-    // A state this engine wrote last (usually in the batch that raised the alerts) is cleared
+    const correlated = alerts.filter((alert) => this.ruleById.get(alert.ruleId)?.correlation !== undefined);
+    if (correlated.length === 0) return;
+    const items = itemsOf(correlated, (a) => ({ tenant: a.tenant, ruleId: a.ruleId, group: a.groupKey }));
+    const entries = items.map((item) => {
+      const ids = new Map<string, Set<string>>();
+      for (const alert of item.members) {
+        const set = ids.get(alert.ruleId) ?? new Set<string>();
+        set.add(alert.id);
+        ids.set(alert.ruleId, set);
+      }
+      return { key: item.key, codec: this.itemCodec, ids: new Set(item.members.map((a) => a.id)), byRule: ids };
+    });
+    // An item this engine wrote last (usually in the batch that raised the alerts) is cleared
     // without reading it again: the write is conditional on that version, and only if another
-    // writer got there first is the key read.
-    await this.repository.acknowledge(
+    // writer got there first is the item read. One write per item, however many of its rules alerted.
+    await this.repository.acknowledge<GroupItem>(
       entries,
-      (index, state, ids) => (entries[index] as (typeof entries)[number]).correlation.acknowledge(state, ids),
-      (index, current) => (entries[index] as (typeof entries)[number]).correlation.expiresAt(current.state, this.now),
+      (index, item) => {
+        const nowSeconds = Math.floor(this.now() / 1000);
+        let cleared = false;
+        for (const [ruleId, ids] of (entries[index] as (typeof entries)[number]).byRule) {
+          const correlation = this.ruleById.get(ruleId)?.correlation as Correlation<unknown>;
+          let state: unknown;
+          try {
+            state = ruleState(item, ruleId, correlation.codec, nowSeconds, this.fingerprintsOf);
+          } catch {
+            continue; // undecodable: its alerts are sent again when it is next touched, and fail there
+          }
+          if (state === undefined || !correlation.acknowledge(state, ids)) continue;
+          setRuleState(item, ruleId, state, correlation.codec, correlation.expiresAt(state, this.now));
+          cleared = true;
+        }
+        return cleared;
+      },
+      (_index, current) => groupItemExpiry(current.state),
       { startFromCache: true, cache: true },
     );
   }
@@ -372,9 +503,21 @@ export class StreamingEngine {
     const compiled = this.ruleById.get(ruleId);
     if (!compiled) throw new StixflowError('unknown-rule', `no enabled rule with id ${ruleId}`);
     const correlation = compiled.correlation;
-    const stored = correlation
-      ? await this.repository.read<unknown>(correlation.codec, stateKeyOf('correlation', tenant, ruleId, groupKey))
-      : undefined;
+    let stored: Current<unknown> | undefined;
+    if (correlation) {
+      const item = await this.repository.read(this.itemCodec, groupItemKey(tenant, groupKey));
+      const state =
+        item &&
+        ruleState<unknown>(
+          item.state,
+          ruleId,
+          correlation.codec as StateCodec<unknown>,
+          Math.floor(this.now() / 1000),
+          this.fingerprintsOf,
+        );
+      if (item && state !== undefined)
+        stored = { state, version: item.version, expiresAt: ruleExpiry(item.state, ruleId) ?? item.expiresAt };
+    }
     if (compiled.kind !== 'stix-pattern')
       return compiled.explain(tenant, groupKey, stored as Current<AggregationState> | undefined);
     return explainGroup(compiled, tenant, groupKey, stored as Current<GroupState> | undefined);

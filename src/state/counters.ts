@@ -94,6 +94,7 @@ export class InMemoryCounterStore implements CounterStore {
   }
 
   async read(tenant: string, ruleIds: string[], days: string[]): Promise<Map<string, Map<string, CounterValues>>> {
+    await AggregatingCounterStore.flushAll(); // counts still in memory in this process are read too
     days.forEach(dayStartMs);
     const result = emptyResult(ruleIds, days);
     for (const ruleId of ruleIds) {
@@ -159,6 +160,7 @@ export class DynamoDbCounterStore implements CounterStore {
   }
 
   async read(tenant: string, ruleIds: string[], days: string[]): Promise<Map<string, Map<string, CounterValues>>> {
+    await AggregatingCounterStore.flushAll(); // counts still in memory in this process are read too
     days.forEach(dayStartMs);
     const wanted = new Map<string, { ruleId: string; day: string; key: TableKey }>();
     for (const ruleId of ruleIds) {
@@ -256,5 +258,64 @@ export class CounterBuffer {
     await Promise.all(Array.from({ length: Math.min(this.concurrency, batch.length) }, worker));
     if (failures.length > 0) throw new CounterFlushError(failures.length, failures[0]);
     return { updates: batch.length };
+  }
+}
+
+export interface AggregatingCounterStoreOptions {
+  /** Longest time counts wait in memory before they are written; default 60 s (one write per counter per container-minute). */
+  flushIntervalMs?: number;
+  /** Clock in epoch milliseconds. */
+  now?: () => number;
+}
+
+/**
+ * Rule-health counters aggregated in memory and written at most once per flush interval (per
+ * container-minute by default), instead of once per batch: a busy container makes one atomic ADD
+ * per (tenant, rule, day) a minute, whatever its batch rate. Counts are written when an increment
+ * finds the interval passed, on `flush`, and before any read in this process (so a reader in the
+ * same process, the local stack's rules API, sees every count). A container that is never invoked
+ * again after its last counts loses at most that last interval's counts: they are health signals.
+ */
+export class AggregatingCounterStore implements CounterStore {
+  private static readonly live = new Set<AggregatingCounterStore>();
+  private readonly buffer: CounterBuffer;
+  private readonly flushIntervalMs: number;
+  private readonly now: () => number;
+  private lastFlush: number;
+
+  constructor(
+    private readonly inner: CounterStore,
+    options: AggregatingCounterStoreOptions = {},
+  ) {
+    this.buffer = new CounterBuffer(inner);
+    this.flushIntervalMs = options.flushIntervalMs ?? 60_000;
+    this.now = options.now ?? Date.now;
+    this.lastFlush = this.now();
+    AggregatingCounterStore.live.add(this);
+  }
+
+  /** Writes the pending counts of every aggregating store of this process. */
+  static async flushAll(): Promise<void> {
+    // A failed total stays pending in its store; the read goes on with what is written.
+    await Promise.all([...AggregatingCounterStore.live].map((store) => store.flush().catch(() => undefined)));
+  }
+
+  get pendingKeys(): number {
+    return this.buffer.pendingKeys;
+  }
+
+  async increment(tenant: string, ruleId: string, day: string, deltas: CounterDeltas): Promise<void> {
+    this.buffer.add(tenant, ruleId, day, deltas);
+    if (this.now() - this.lastFlush >= this.flushIntervalMs) await this.flush();
+  }
+
+  /** Writes the pending counts now (a failed total stays pending for the next flush, and the error is thrown). */
+  async flush(): Promise<void> {
+    this.lastFlush = this.now();
+    if (this.buffer.pendingKeys > 0) await this.buffer.flush();
+  }
+
+  read(tenant: string, ruleIds: string[], days: string[]): Promise<Map<string, Map<string, CounterValues>>> {
+    return this.inner.read(tenant, ruleIds, days); // which writes this process's pending counts first
   }
 }

@@ -1,6 +1,7 @@
 /**
- * StateStore on DynamoDB: one item per (tenant, rule, group), optimistic concurrency through a
- * version attribute and single-item conditional writes, expiry through the TTL attribute.
+ * StateStore on DynamoDB: optimistic concurrency through a version attribute and single-item
+ * conditional writes, expiry through the TTL attribute, values longer than COMPRESS_ABOVE_CHARS
+ * stored deflated (a binary attribute; billed by its compressed size).
  *
  * DynamoDB deletes expired items only eventually (typically within days), so expiry is enforced
  * here: reads drop items whose ttl has passed, creates may overwrite them, and updates or
@@ -15,9 +16,10 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { batchGetRows, defaultSleep, describeError, joinTableKey } from './batch-get.js';
 import { StateCorruptError, StateStoreError } from './errors.js';
-import { stateItemBytes } from './item-size.js';
+import { packValue, readUnits, stateItemBytes, unpackValue, writeUnits, type StoredValue } from './item-size.js';
 import {
   DEFAULT_MAX_STATE_ITEM_BYTES,
+  DEFLATED_VALUE_ATTRIBUTE,
   DYNAMODB_MAX_ITEM_BYTES,
   PARTITION_KEY,
   SORT_KEY,
@@ -92,7 +94,7 @@ export class DynamoDbStateStore implements StateStore {
       {
         client: this.client,
         tableName: this.tableName,
-        attributes: [VERSION_ATTRIBUTE, VALUE_ATTRIBUTE, TTL_ATTRIBUTE],
+        attributes: [VERSION_ATTRIBUTE, VALUE_ATTRIBUTE, DEFLATED_VALUE_ATTRIBUTE, TTL_ATTRIBUTE],
         // Strongly consistent, so a read right after a write sees it and read-modify-write rarely conflicts.
         consistentRead: true,
         maxUnprocessedRetries: this.maxUnprocessedRetries,
@@ -105,12 +107,15 @@ export class DynamoDbStateStore implements StateStore {
     );
     const nowSeconds = epochSeconds(this.now());
     const result = new Map<string, StateItem>();
+    // Each key costs a unit even when absent; a present item one per 4 KiB.
+    this.stats.readUnits += wanted.size - rows.length;
     for (const row of rows) {
       const pk = row[PARTITION_KEY]?.S;
       const sk = row[SORT_KEY]?.S;
       const requested = pk !== undefined && sk !== undefined ? wanted.get(joinTableKey({ pk, sk })) : undefined;
       if (!requested) continue;
-      const item = parseStateRow(row, requested.key);
+      const { item, stored } = parseStateRow(row, requested.key);
+      this.stats.readUnits += readUnits(stateItemBytes(requested.tableKey, item.version, stored, item.expiresAt));
       if (!isExpired(item.expiresAt, nowSeconds)) result.set(stateKeyId(requested.key), item);
     }
     return result;
@@ -123,7 +128,9 @@ export class DynamoDbStateStore implements StateStore {
     const tableKey = stateTableKey(item.key);
     assertValidWrite(item.value, item.expiresAt, expectedVersion);
     const version = expectedVersion === null ? 1 : expectedVersion + 1;
-    if (stateItemBytes(tableKey, version, item.value, item.expiresAt) > this.maxItemBytes) {
+    const stored = packValue(item.value);
+    const bytes = stateItemBytes(tableKey, version, stored, item.expiresAt);
+    if (bytes > this.maxItemBytes) {
       this.stats.tooLarge += 1;
       return { ok: false, reason: 'too-large' };
     }
@@ -135,7 +142,9 @@ export class DynamoDbStateStore implements StateStore {
         [PARTITION_KEY]: { S: tableKey.pk },
         [SORT_KEY]: { S: tableKey.sk },
         [VERSION_ATTRIBUTE]: { N: String(version) },
-        [VALUE_ATTRIBUTE]: { S: item.value },
+        ...('text' in stored
+          ? { [VALUE_ATTRIBUTE]: { S: stored.text } }
+          : { [DEFLATED_VALUE_ATTRIBUTE]: { B: stored.deflated } }),
         [TTL_ATTRIBUTE]: { N: String(item.expiresAt) },
       },
       ConditionExpression: expectedVersion === null ? CREATE_CONDITION : UPDATE_CONDITION,
@@ -144,7 +153,7 @@ export class DynamoDbStateStore implements StateStore {
       // On a conflict, the item that won comes back with the failure: the caller needs no second read.
       ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
     });
-    return this.conditionalWrite(command, version, item.key);
+    return this.conditionalWrite(command, version, item.key, writeUnits(bytes));
   }
 
   async delete(key: StateKey, expectedVersion: number): Promise<PutOutcome> {
@@ -161,15 +170,17 @@ export class DynamoDbStateStore implements StateStore {
       },
       ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
     });
-    return this.conditionalWrite(command, expectedVersion, key);
+    return this.conditionalWrite(command, expectedVersion, key, 1);
   }
 
   private async conditionalWrite(
     command: PutItemCommand | DeleteItemCommand,
     versionOnSuccess: number,
     key: StateKey,
+    units: number,
   ): Promise<PutOutcome> {
     this.stats.writes += 1;
+    this.stats.writeUnits += units;
     try {
       // The SDK's overloads do not accept the union directly; each branch is the same call.
       if (command instanceof PutItemCommand) await this.client.send(command);
@@ -197,7 +208,7 @@ export class DynamoDbStateStore implements StateStore {
     if (row === undefined || Object.keys(row).length === 0) return {};
     let item: StateItem;
     try {
-      item = parseStateRow(row, key);
+      item = parseStateRow(row, key).item;
     } catch {
       return {}; // unreadable: the read that follows reports it
     }
@@ -205,12 +216,24 @@ export class DynamoDbStateStore implements StateStore {
   }
 }
 
-function parseStateRow(row: Record<string, AttributeValue>, key: StateKey): StateItem {
+function parseStateRow(row: Record<string, AttributeValue>, key: StateKey): { item: StateItem; stored: StoredValue } {
   const version = Number(row[VERSION_ATTRIBUTE]?.N);
   const expiresAt = Number(row[TTL_ATTRIBUTE]?.N);
-  const value = row[VALUE_ATTRIBUTE]?.S;
-  if (!Number.isSafeInteger(version) || !Number.isFinite(expiresAt) || value === undefined) {
+  const text = row[VALUE_ATTRIBUTE]?.S;
+  const deflated = row[DEFLATED_VALUE_ATTRIBUTE]?.B;
+  const stored: StoredValue | undefined =
+    text !== undefined ? { text } : deflated !== undefined ? { deflated } : undefined;
+  if (!Number.isSafeInteger(version) || !Number.isFinite(expiresAt) || stored === undefined) {
     throw new StateCorruptError('a stored state item is missing its version, value or ttl attribute');
   }
-  return { key: { tenant: key.tenant, ruleId: key.ruleId, group: key.group }, version, value, expiresAt };
+  let value: string;
+  try {
+    value = unpackValue(stored);
+  } catch {
+    throw new StateCorruptError('a stored state item has a deflated value that does not inflate');
+  }
+  return {
+    item: { key: { tenant: key.tenant, ruleId: key.ruleId, group: key.group }, version, value, expiresAt },
+    stored,
+  };
 }

@@ -23,12 +23,14 @@ export { DynamoDbStateStore, type DynamoDbStateStoreOptions } from './dynamodb-s
 export { BATCH_GET_MAX_KEYS } from './batch-get.js';
 export {
   COUNTER_NAMES,
+  AggregatingCounterStore,
   CounterBuffer,
   DynamoDbCounterStore,
   InMemoryCounterStore,
   dayStartMs,
   utcDay,
   zeroCounts,
+  type AggregatingCounterStoreOptions,
   type CounterBufferOptions,
   type CounterDeltas,
   type CounterName,

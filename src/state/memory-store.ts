@@ -2,7 +2,7 @@
  * In-memory StateStore with the same semantics as the DynamoDB store (expiry, versioning,
  * size cap, key validation), for the CLI, unit tests and the shared behavioural suite.
  */
-import { stateItemBytes } from './item-size.js';
+import { readUnits, stateItemBytes, writeUnits } from './item-size.js';
 import { DEFAULT_MAX_STATE_ITEM_BYTES, stateTableKey } from './table-schema.js';
 import {
   assertValidWrite,
@@ -46,8 +46,12 @@ export class InMemoryStateStore implements StateStore {
     if (distinct.size === 0) return result;
     // Count round trips the way the DynamoDB store does: one per 100 keys.
     this.stats.reads += Math.ceil(distinct.size / 100);
-    for (const id of distinct.keys()) {
+    for (const [id, key] of distinct) {
       const live = this.live(id);
+      // Units as DynamoDB would bill them, for the text as it is (this store does not deflate).
+      this.stats.readUnits += live
+        ? readUnits(stateItemBytes(stateTableKey(key), live.version, live.value, live.expiresAt))
+        : 1;
       if (live) result.set(id, cloneItem(live));
     }
     return result;
@@ -60,11 +64,13 @@ export class InMemoryStateStore implements StateStore {
     const tableKey = stateTableKey(item.key);
     assertValidWrite(item.value, item.expiresAt, expectedVersion);
     const version = expectedVersion === null ? 1 : expectedVersion + 1;
-    if (stateItemBytes(tableKey, version, item.value, item.expiresAt) > this.maxItemBytes) {
+    const bytes = stateItemBytes(tableKey, version, item.value, item.expiresAt);
+    if (bytes > this.maxItemBytes) {
       this.stats.tooLarge += 1;
       return { ok: false, reason: 'too-large' };
     }
     this.stats.writes += 1;
+    this.stats.writeUnits += writeUnits(bytes);
     const id = stateKeyId(item.key);
     const current = this.live(id);
     const conditionHolds = expectedVersion === null ? current === undefined : current?.version === expectedVersion;
@@ -80,6 +86,7 @@ export class InMemoryStateStore implements StateStore {
     stateTableKey(key);
     assertValidWrite(undefined, undefined, expectedVersion);
     this.stats.writes += 1;
+    this.stats.writeUnits += 1;
     const id = stateKeyId(key);
     const current = this.live(id);
     if (current?.version !== expectedVersion) {

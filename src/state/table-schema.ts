@@ -3,8 +3,13 @@
  * imports these constants so the deployed table matches what the stores read and write.
  *
  * Layout (all keys are strings):
- *   state item:   pk = "S#" + enc(tenant) + "#" + enc(ruleId)   sk = "G#" + enc(group)
+ *   group item:   pk = "S#" + enc(tenant) + "#" + enc(group)    sk = "G"
+ *   rule item:    pk = "S#" + enc(tenant) + "#" + enc(group)    sk = "R#" + enc(ruleId)
  *   counter item: pk = "C#" + enc(tenant) + "#" + enc(ruleId)   sk = "D#" + day (YYYY-MM-DD)
+ * The group is in the partition key, so that the groups of one busy rule spread over partitions
+ * instead of making one hot partition. A group item (rule id GROUP_ITEM_RULE_ID) holds every
+ * correlation rule's state of that (tenant, group); rule items are the alert gate's and the
+ * alert ledger's items, whose groups start with `#`.
  * enc() is encodeURIComponent, which always escapes "#", so a tenant or rule id containing the
  * separator cannot produce the same key as another tenant/rule pair. A part whose encoding is
  * too long for DynamoDB's key limits becomes enc(readable prefix) + "$" + SHA-256 of the whole
@@ -22,11 +27,17 @@ export const SORT_KEY = 'sk';
 export const TTL_ATTRIBUTE = 'ttl';
 /** Optimistic-concurrency version of a state item. */
 export const VERSION_ATTRIBUTE = 'v';
-/** Opaque serialised state of a state item. */
+/** Opaque serialised state of a state item, as text (values of up to COMPRESS_ABOVE_CHARS characters). */
 export const VALUE_ATTRIBUTE = 'val';
+/** The same, deflated (raw deflate of its UTF-8), for longer values: an item holds one of the two. */
+export const DEFLATED_VALUE_ATTRIBUTE = 'z';
 
 export const STATE_PK_PREFIX = 'S#';
-export const STATE_SK_PREFIX = 'G#';
+/** Sort key of a group item; rule items' sort keys start with RULE_SK_PREFIX, so they never equal it. */
+export const GROUP_ITEM_SK = 'G';
+export const RULE_SK_PREFIX = 'R#';
+/** The rule id of a StateKey naming a group item (no rule has an empty id). */
+export const GROUP_ITEM_RULE_ID = '';
 export const COUNTER_PK_PREFIX = 'C#';
 export const COUNTER_SK_PREFIX = 'D#';
 export const KEY_SEPARATOR = '#';
@@ -76,11 +87,11 @@ function encodePart(part: string, what: string): string {
 function checkKeySize(key: TableKey): TableKey {
   if (Buffer.byteLength(key.pk, 'utf8') > MAX_PARTITION_KEY_BYTES) {
     throw new InvalidStateKeyError(
-      `tenant and rule id together exceed the ${MAX_PARTITION_KEY_BYTES}-byte partition key limit once encoded`,
+      `the partition key (tenant with rule id or group) exceeds the ${MAX_PARTITION_KEY_BYTES}-byte limit once encoded`,
     );
   }
   if (Buffer.byteLength(key.sk, 'utf8') > MAX_SORT_KEY_BYTES) {
-    throw new InvalidStateKeyError(`group exceeds the ${MAX_SORT_KEY_BYTES}-byte sort key limit once encoded`);
+    throw new InvalidStateKeyError(`the sort key exceeds the ${MAX_SORT_KEY_BYTES}-byte limit once encoded`);
   }
   return key;
 }
@@ -93,12 +104,14 @@ function tenantRulePartition(prefix: string, tenant: string, ruleId: string): st
 
 /**
  * The table key of a state item, within DynamoDB's key limits for parts of any length; throws
- * InvalidStateKeyError only for an empty tenant or rule id, or text that is not valid Unicode.
+ * InvalidStateKeyError only for an empty tenant, or text that is not valid Unicode. An empty
+ * rule id names the group item of (tenant, group).
  */
 export function stateTableKey(key: StateKey): TableKey {
+  if (key.tenant.length === 0) throw new InvalidStateKeyError('tenant must not be empty');
   return checkKeySize({
-    pk: tenantRulePartition(STATE_PK_PREFIX, key.tenant, key.ruleId),
-    sk: STATE_SK_PREFIX + encodePart(key.group, 'group'),
+    pk: STATE_PK_PREFIX + encodePart(key.tenant, 'tenant') + KEY_SEPARATOR + encodePart(key.group, 'group'),
+    sk: key.ruleId === GROUP_ITEM_RULE_ID ? GROUP_ITEM_SK : RULE_SK_PREFIX + encodePart(key.ruleId, 'rule id'),
   });
 }
 

@@ -49,6 +49,10 @@ export interface StoreStats {
   tooLarge: number;
   /** Keys the backend left unprocessed and that were asked for again. */
   unprocessedRetries: number;
+  /** Write capacity units those writes cost on DynamoDB (one per KiB of each item written, conflicts too). */
+  writeUnits: number;
+  /** Read capacity units of the reads (strongly consistent: one per 4 KiB of each item, an absent key one). */
+  readUnits: number;
 }
 
 export interface StateStore {
@@ -79,7 +83,16 @@ export function stateKeyId(key: StateKey): string {
 }
 
 export function emptyStoreStats(): StoreStats {
-  return { reads: 0, keysRead: 0, writes: 0, conflicts: 0, tooLarge: 0, unprocessedRetries: 0 };
+  return {
+    reads: 0,
+    keysRead: 0,
+    writes: 0,
+    conflicts: 0,
+    tooLarge: 0,
+    unprocessedRetries: 0,
+    writeUnits: 0,
+    readUnits: 0,
+  };
 }
 
 /** Epoch seconds for a millisecond clock reading, rounded down like DynamoDB's TTL comparison. */

@@ -6,6 +6,7 @@
  * redeliveries and shuffles within the lateness give the same alerts.
  */
 import { describe, expect, it } from 'vitest';
+import { readRuleItem } from '../../src/engine/group-item.js';
 import { DistinctSketch, SKETCH_RELATIVE_ERROR } from '../../src/engine/aggregation-sketch.js';
 import { aggregationStateCodec } from '../../src/engine/aggregation-state.js';
 import type { Alert } from '../../src/engine/alert.js';
@@ -355,7 +356,7 @@ describe('the stored state', () => {
     const store = memoryStore();
     const engine = engineFor(rulesOf(COUNT), store);
     await run(engine, [[auth('s1', 0, { src: 'a' }), auth('s2', 1, { src: 'a' })]]);
-    const [item] = [...(await store.getMany([{ tenant: 'default', ruleId: 'failures', group: '["a"]' }])).values()];
+    const item = await readRuleItem(store, { tenant: 'default', ruleId: 'failures', group: '["a"]' });
     const text = (item as { value: string }).value;
     const state = aggregationStateCodec.decode(text);
     expect(aggregationStateCodec.encode(state)).toBe(text);

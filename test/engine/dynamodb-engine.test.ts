@@ -3,6 +3,7 @@
  * batch, concurrency of 8 workers on one table, idempotency and explain.
  */
 import { PutItemCommand, type BatchGetItemCommandInput, type PutItemCommandInput } from '@aws-sdk/client-dynamodb';
+import { groupItemKey } from '../../src/engine/group-item.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StreamingEngine, type EventInput } from '../../src/engine/streaming.js';
 import { ensureStateTable, startDynamo } from '../../src/emulators/emulators.js';
@@ -208,12 +209,12 @@ describe('streaming engine on DynamoDB (dynalite)', () => {
         (next, context) => async (args) => {
           if (context.commandName === 'BatchGetItemCommand') {
             const request = Object.values((args.input as BatchGetItemCommandInput).RequestItems ?? {})[0];
-            if (request?.Keys?.some((k) => k.sk?.S?.includes(poisoned)))
+            if (request?.Keys?.some((k) => k.pk?.S?.includes(poisoned)))
               throw Object.assign(new Error('throughput exceeded'), { name: 'ProvisionedThroughputExceededException' });
           }
           if (
             context.commandName === 'PutItemCommand' &&
-            (args.input as PutItemCommandInput).Item?.sk?.S?.includes(encodeURIComponent('["poison-write"]'))
+            (args.input as PutItemCommandInput).Item?.pk?.S?.includes(encodeURIComponent('["poison-write"]'))
           ) {
             throw Object.assign(new Error('internal server error'), { name: 'InternalServerError' });
           }
@@ -253,7 +254,7 @@ describe('#12.5 a corrupt state item on DynamoDB', () => {
   it('fails only its own events, as state-corrupt, not retryable (a retry meets the same item)', async () => {
     const store = await newStore();
     const tableName = `state-${table}`;
-    const key = stateTableKey({ tenant: 'default', ruleId: 'word-then-shell', group: '["bad"]' });
+    const key = stateTableKey(groupItemKey('default', '["bad"]'));
     // A row without its value attribute: what no writer of this version leaves, but a hand edit might.
     await dynamo.client.send(
       new PutItemCommand({

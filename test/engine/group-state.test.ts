@@ -1,10 +1,11 @@
 /** #12.2: the stored format of a correlation state, its format number, and reading the previous format. */
 import { describe, expect, it } from 'vitest';
+import { readRuleItem, writeRuleItem } from '../../src/engine/group-item.js';
 import { GROUP_STATE_FORMAT, groupStateCodec, type GroupState } from '../../src/engine/group-state.js';
 import { StreamingEngine } from '../../src/engine/streaming.js';
 import { StateCorruptError } from '../../src/state/errors.js';
 import { InMemoryStateStore } from '../../src/state/memory-store.js';
-import { stateKeyId, type StateKey } from '../../src/state/types.js';
+import type { StateKey } from '../../src/state/types.js';
 import { observed, rule } from './helpers.js';
 
 /** A state as format 1 stored it (no format field), byte for byte as written before #12. */
@@ -69,14 +70,54 @@ describe('groupStateCodec', () => {
     const legacy =
       '{"events":[{"id":"observed-data--a1","f":1767225601000000,"l":1767225601000000,"n":1,"m":1,"a":0}],' +
       '"used":[],"watermark":1767225601000000,"evicted":0,"arrivals":1,"outbox":[]}';
-    await store.put({ key, value: legacy, expiresAt: Math.floor(T0 / 1000) + 3600 }, null);
+    await writeRuleItem(store, { key, value: legacy, expiresAt: Math.floor(T0 / 1000) + 3600 }, null);
     const engine = new StreamingEngine({ rules: [pair], store, now: () => T0 });
     const result = await engine.processBatch([observed('b1', 5, { type: 'x-thing', v: 'b' }).input]);
     expect(result.errors).toEqual([]);
     expect(result.alerts.map((a) => a.observedDataIds)).toEqual([['observed-data--a1', 'observed-data--b1']]);
-    const written = JSON.parse((await store.getMany([key])).get(stateKeyId(key))?.value ?? '{}') as {
+    const written = JSON.parse((await readRuleItem(store, key))?.value ?? '{}') as {
       format?: number;
     };
     expect(written.format).toBe(GROUP_STATE_FORMAT);
+  });
+});
+
+describe('group items (#18)', () => {
+  it('hold every rule of a group in one item, store fingerprints as digests, and notice an edited rule', async () => {
+    const { StreamingEngine } = await import('../../src/engine/streaming.js');
+    const { InMemoryStateStore } = await import('../../src/state/memory-store.js');
+    const { groupItemKey } = await import('../../src/engine/group-item.js');
+    const { stateKeyId } = await import('../../src/state/types.js');
+    const { rule, observed } = await import('./helpers.js');
+    const T = Date.UTC(2026, 0, 1);
+    const store = new InMemoryStateStore({ now: () => T });
+    const rules = [
+      rule('first', "[process:name = 'a'] FOLLOWEDBY [process:name = 'b']", ['process:x_host_id']),
+      rule('second', "[process:name = 'a'] AND [process:name = 'c']", ['process:x_host_id']),
+    ];
+    const engine = new StreamingEngine({ rules, store, now: () => T });
+    const a = observed('a1', 0, { type: 'process', name: 'a', x_host_id: 'h1' }).input;
+    const batch = await engine.processBatch([a]);
+    expect(batch.stats.stateWrites).toBe(1); // both rules' states, one item
+    const key = groupItemKey('default', '["h1"]');
+    const stored = (await store.getMany([key])).get(stateKeyId(key))!;
+    const item = JSON.parse(stored.value) as { rules: Record<string, [number, Record<string, unknown>, string]> };
+    expect(Object.keys(item.rules).sort()).toEqual(['first', 'second']);
+    expect(item.rules.first![1].patternKey).toBeUndefined();
+    expect(item.rules.first![2]).toMatch(/^[A-Za-z0-9_-]{12}$/);
+    // Another engine with the same rules takes the state as its own: the B completes the sequence.
+    const same = new StreamingEngine({ rules, store, now: () => T });
+    const b = observed('b1', 5, { type: 'process', name: 'b', x_host_id: 'h1' }).input;
+    expect((await same.processBatch([b])).alerts.map((x) => x.ruleId)).toEqual(['first']);
+    // An engine whose 'second' has other observation expressions drops that rule's partial match only.
+    const c = observed('c1', 6, { type: 'process', name: 'c', x_host_id: 'h1' }).input;
+    const edited = new StreamingEngine({
+      rules: [rules[0]!, rule('second', "[process:name = 'z'] AND [process:name = 'c']", ['process:x_host_id'])],
+      store,
+      now: () => T,
+    });
+    const result = await edited.processBatch([c]);
+    expect(result.alerts).toEqual([]);
+    expect(result.stats.evicted).toBe(1);
   });
 });

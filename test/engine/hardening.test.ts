@@ -4,6 +4,7 @@
  * is in dynamodb-engine.test.ts. Every test drives the real engine with real rules.
  */
 import { readFileSync } from 'node:fs';
+import { readRuleItem, writeRuleItem } from '../../src/engine/group-item.js';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -24,7 +25,7 @@ import type { Rule } from '../../src/rules/model.js';
 import { InMemoryStateStore } from '../../src/state/memory-store.js';
 import { DEFAULT_MAX_STATE_ITEM_BYTES, stateTableKey } from '../../src/state/table-schema.js';
 import { stateItemBytes } from '../../src/state/item-size.js';
-import { stateKeyId, type StateKey } from '../../src/state/types.js';
+import type { StateKey } from '../../src/state/types.js';
 import { observed, rule } from './helpers.js';
 
 /** Wall clock of the tests: 2026-01-01T01:00:00Z; event times are seconds after 2026-01-01T00:00:00Z. */
@@ -60,7 +61,7 @@ async function storedState(
   store: InMemoryStateStore,
   key: StateKey,
 ): Promise<{ value: Record<string, unknown>; bytes: number } | undefined> {
-  const item = (await store.getMany([key])).get(stateKeyId(key));
+  const item = await readRuleItem(store, key);
   if (!item) return undefined;
   return {
     value: JSON.parse(item.value) as Record<string, unknown>,
@@ -245,15 +246,15 @@ describe('#11.7 state fingerprints are collision-safe', () => {
     const engine = new StreamingEngine({ rules: [pair()], store, now: () => T0 });
     await engine.processBatch([x('a1', 0, 'a')]);
     const key: StateKey = { tenant: 'default', ruleId: 'ab', group: '' };
-    const item = (await store.getMany([key])).get(stateKeyId(key))!;
+    const item = (await readRuleItem(store, key))!;
     const legacy = {
       ...(JSON.parse(item.value) as Record<string, unknown>),
       patternKey: 123456,
       observationsKey: 654321,
     };
-    expect((await store.put({ key, value: JSON.stringify(legacy), expiresAt: item.expiresAt }, item.version)).ok).toBe(
-      true,
-    );
+    expect(
+      (await writeRuleItem(store, { key, value: JSON.stringify(legacy), expiresAt: item.expiresAt }, item.version)).ok,
+    ).toBe(true);
     const fresh = new StreamingEngine({ rules: [pair()], store, now: () => T0 });
     const result = await fresh.processBatch([x('b1', 5, 'b')]);
     expect(result.alerts).toEqual([]);

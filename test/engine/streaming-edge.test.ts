@@ -5,13 +5,14 @@
  * here too (the "docs:" tests), step by step as the doc's tables describe them.
  */
 import { describe, expect, it } from 'vitest';
+import { readRuleItem } from '../../src/engine/group-item.js';
 import { alertId } from '../../src/engine/alert.js';
 import { StreamingEngine, type EventInput, type StreamingEngineOptions } from '../../src/engine/streaming.js';
 import { compilePattern } from '../../src/pattern/compile.js';
 import { prepareObservedData, type PreparedObservation } from '../../src/pattern/observation.js';
 import type { Rule } from '../../src/rules/model.js';
 import { InMemoryStateStore } from '../../src/state/memory-store.js';
-import { stateKeyId, type StateKey } from '../../src/state/types.js';
+import type { StateKey } from '../../src/state/types.js';
 import { observed, rule } from './helpers.js';
 
 /** Wall clock of the tests: 2026-01-01T01:00:00Z, movable. */
@@ -147,7 +148,7 @@ describe('windows expire', () => {
     const { engine, store } = setup([windowed], { latenessSeconds: 60 });
     await engine.processBatch([x('a0', 0, 'a')]);
     const key: StateKey = { tenant: 'default', ruleId: 'ab10', group: '' };
-    const item = (await store.getMany([key])).get(stateKeyId(key));
+    const item = await readRuleItem(store, key);
     expect(item?.expiresAt).toBe(T0_SECONDS + 10 + 60);
     expect((await engine.explain('default', 'ab10', '')).stateExpiresAt).toBe('2026-01-01T01:01:10.000Z');
   });
@@ -157,16 +158,16 @@ describe('windows expire', () => {
     const { alerts } = await engine.processBatch([x('a0', 0, 'a'), x('b0', 1, 'b')]);
     expect(alerts).toHaveLength(1);
     const key: StateKey = { tenant: 'default', ruleId: 'ab10', group: '' };
-    expect((await store.getMany([key])).get(stateKeyId(key))?.expiresAt).toBe(T0_SECONDS + 24 * 3600);
+    expect((await readRuleItem(store, key))?.expiresAt).toBe(T0_SECONDS + 24 * 3600);
     await engine.acknowledge(alerts);
-    expect((await store.getMany([key])).get(stateKeyId(key))?.expiresAt).toBe(T0_SECONDS + 70);
+    expect((await readRuleItem(store, key))?.expiresAt).toBe(T0_SECONDS + 70);
   });
 
   it('writes expiresAt = now + unboundedTtlSeconds for an unbounded rule', async () => {
     const { engine, store } = setup([unbounded], { unboundedTtlSeconds: 3600 });
     await engine.processBatch([x('a0', 0, 'a')]);
     const key: StateKey = { tenant: 'default', ruleId: 'ab', group: '' };
-    expect((await store.getMany([key])).get(stateKeyId(key))?.expiresAt).toBe(T0_SECONDS + 3600);
+    expect((await readRuleItem(store, key))?.expiresAt).toBe(T0_SECONDS + 3600);
   });
 
   it('treats the state as absent once the clock passes expiresAt: a later B does not alert', async () => {
@@ -174,9 +175,9 @@ describe('windows expire', () => {
     await engine.processBatch([x('a0', 0, 'a')]);
     const key: StateKey = { tenant: 'default', ruleId: 'ab', group: '' };
     clk.advance(3600); // exactly at expiresAt: still live
-    expect((await store.getMany([key])).has(stateKeyId(key))).toBe(true);
+    expect((await readRuleItem(store, key)) !== undefined).toBe(true);
     clk.advance(1);
-    expect((await store.getMany([key])).has(stateKeyId(key))).toBe(false);
+    expect((await readRuleItem(store, key)) !== undefined).toBe(false);
     const explanation = await engine.explain('default', 'ab', '');
     expect(explanation.partialMatches).toEqual([]);
     expect(explanation.stateExpiresAt).toBeUndefined();
@@ -557,7 +558,7 @@ describe('acknowledging alerts', () => {
   const pair = "[x:v = 'a'] FOLLOWEDBY [x:v = 'b']";
   const pairKey: StateKey = { tenant: 'default', ruleId: 'pair', group: '' };
   const storedState = async (store: InMemoryStateStore): Promise<{ outbox: unknown[]; events: { id: string }[] }> =>
-    JSON.parse((await store.getMany([pairKey])).get(stateKeyId(pairKey))?.value ?? '{}') as {
+    JSON.parse((await readRuleItem(store, pairKey))?.value ?? '{}') as {
       outbox: unknown[];
       events: { id: string }[];
     };

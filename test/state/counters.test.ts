@@ -11,6 +11,7 @@ import {
   type CounterDeltas,
   type CounterStore,
 } from '../../src/state/counters.js';
+import { AggregatingCounterStore } from '../../src/state/counters.js';
 import { CounterFlushError, InvalidCounterError } from '../../src/state/errors.js';
 import { TTL_ATTRIBUTE, counterTableKey } from '../../src/state/table-schema.js';
 
@@ -174,5 +175,29 @@ describe('day helpers', () => {
   it('round-trips UTC days', () => {
     expect(utcDay(dayStartMs('2024-02-29') + 86_399_999)).toBe('2024-02-29');
     expect(() => dayStartMs('2023-02-29')).toThrow(InvalidCounterError);
+  });
+});
+
+describe('AggregatingCounterStore (#18: counters per container-minute)', () => {
+  it('writes once per interval however many batches counted, and a read in the process sees pending counts', async () => {
+    let nowMs = Date.UTC(2026, 0, 1, 12);
+    const inner = new InMemoryCounterStore();
+    const store = new AggregatingCounterStore(inner, { now: () => nowMs, flushIntervalMs: 60_000 });
+    for (let batch = 0; batch < 50; batch++) {
+      await store.increment('t', 'r1', '2026-01-01', { matches: 2 });
+      await store.increment('t', 'r2', '2026-01-01', { alerts: 1 });
+      nowMs += 1000;
+    }
+    expect(inner.incrementCalls).toBe(0);
+    nowMs += 10_000; // past the minute: the next increment writes the totals, one call per counter item
+    await store.increment('t', 'r1', '2026-01-01', { matches: 1 });
+    expect(inner.incrementCalls).toBe(2);
+    await store.increment('t', 'r1', '2026-01-01', { late: 1 });
+    expect(inner.incrementCalls).toBe(2);
+    // Reading (through any store of this process) writes what is pending first.
+    const counts = await inner.read('t', ['r1', 'r2'], ['2026-01-01']);
+    expect(counts.get('r1')?.get('2026-01-01')).toMatchObject({ matches: 101, late: 1 });
+    expect(counts.get('r2')?.get('2026-01-01')).toMatchObject({ alerts: 50 });
+    expect(store.pendingKeys).toBe(0);
   });
 });

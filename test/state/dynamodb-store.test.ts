@@ -9,7 +9,7 @@ import { DynamoDbStateStore } from '../../src/state/dynamodb-store.js';
 import { StateStoreError } from '../../src/state/errors.js';
 import { stateTableKey, TTL_ATTRIBUTE, VERSION_ATTRIBUTE } from '../../src/state/table-schema.js';
 import { stateKeyId, type StateKey } from '../../src/state/types.js';
-import { describeStateStore } from './state-store-suite.js';
+import { describeStateStore, incompressible } from './state-store-suite.js';
 
 let dynamo: RunningDynamo;
 let tableCount = 0;
@@ -76,10 +76,29 @@ describe('DynamoDbStateStore storage details', () => {
     expect((await getRaw(tableName, key))?.val).toEqual({ S: 'new' });
   });
 
+  it('stores a long value deflated, under the cap its text would exceed, and bills its compressed size', async () => {
+    const tableName = await freshTable();
+    const store = new DynamoDbStateStore({
+      client: dynamo.client,
+      tableName,
+      maxItemBytes: 4096,
+      now: () => T0 * 1000,
+    });
+    const long = `{"events":[${Array.from({ length: 300 }, (_, i) => `{"id":"observed-data--${i}","f":1767225600000000}`).join(',')}]}`;
+    expect(long.length).toBeGreaterThan(12_000);
+    expect(await store.put({ key, value: long, expiresAt: T0 + 60 }, null)).toEqual({ ok: true, version: 1 });
+    const raw = await getRaw(tableName, key);
+    expect(raw?.val).toBeUndefined();
+    expect(raw?.z?.B?.byteLength).toBeLessThan(2048);
+    expect(store.stats.writeUnits).toBeLessThanOrEqual(2);
+    expect((await store.getMany([key])).get(stateKeyId(key))?.value).toBe(long);
+    expect(store.stats.readUnits).toBe(1);
+  });
+
   it('writes nothing for a too-large value', async () => {
     const tableName = await freshTable();
     const store = new DynamoDbStateStore({ client: dynamo.client, tableName, maxItemBytes: 1024 });
-    expect(await store.put({ key, value: 'y'.repeat(2000), expiresAt: T0 }, null)).toEqual({
+    expect(await store.put({ key, value: incompressible(2000), expiresAt: T0 }, null)).toEqual({
       ok: false,
       reason: 'too-large',
     });

@@ -2,6 +2,7 @@
  * Behavioural suite every StateStore must pass. Each implementation's test file calls
  * describeStateStore with a factory; the factory gets the clock and size cap to use.
  */
+import { createHash } from 'node:crypto';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { InvalidStateKeyError, InvalidStateWriteError } from '../../src/state/errors.js';
 import { stateKeyId, type StateKey, type StateStore } from '../../src/state/types.js';
@@ -125,7 +126,7 @@ export function describeStateStore(name: string, factory: StateStoreFactory): vo
     });
 
     it('refuses a value over maxItemBytes as too-large without writing anything', async () => {
-      const big = 'x'.repeat(5000);
+      const big = incompressible(8000);
       const writesBefore = store.stats.writes;
       expect(await store.put({ key, value: big, expiresAt: T0 + 60 }, null)).toEqual({
         ok: false,
@@ -140,16 +141,26 @@ export function describeStateStore(name: string, factory: StateStoreFactory): vo
     });
 
     it('counts multi-byte characters by their UTF-8 size against the cap', async () => {
-      // 1400 three-byte characters: 1400 UTF-16 units but 4200 bytes, over the 4096 cap.
-      expect(await store.put({ key, value: '€'.repeat(1400), expiresAt: T0 + 60 }, null)).toEqual({
+      // Short enough to be stored as text: 400 three-byte characters are 400 UTF-16 units but 1200 bytes.
+      const small = await factory({ now: () => nowMs, maxItemBytes: 1024 });
+      expect(await small.put({ key, value: '€'.repeat(400), expiresAt: T0 + 60 }, null)).toEqual({
         ok: false,
         reason: 'too-large',
       });
-      expect(await store.put({ key, value: '€'.repeat(1000), expiresAt: T0 + 60 }, null)).toEqual({
+      expect(await small.put({ key, value: '€'.repeat(300), expiresAt: T0 + 60 }, null)).toEqual({
         ok: true,
         version: 1,
       });
-      expect((await store.getMany([key])).get(id)?.value).toBe('€'.repeat(1000));
+      expect((await small.getMany([key])).get(id)?.value).toBe('€'.repeat(300));
+    });
+
+    it('stores long values whole, and bills them by the KiB', async () => {
+      const long = `{"events":[${Array.from({ length: 60 }, (_, i) => `{"id":"observed-data--${i}","f":1767225600000000}`).join(',')}]}`;
+      const units = store.stats.writeUnits;
+      expect(await store.put({ key, value: long, expiresAt: T0 + 60 }, null)).toEqual({ ok: true, version: 1 });
+      expect((await store.getMany([key])).get(id)?.value).toBe(long);
+      expect(store.stats.writeUnits - units).toBeGreaterThanOrEqual(1);
+      expect(store.stats.readUnits).toBeGreaterThanOrEqual(1);
     });
 
     it('reads more than 100 keys, returning exactly the live ones', async () => {
@@ -217,7 +228,7 @@ export function describeStateStore(name: string, factory: StateStoreFactory): vo
       await expect(store.put({ key: { ...key, tenant: '' }, value: 'x', expiresAt: T0 }, null)).rejects.toThrow(
         InvalidStateKeyError,
       );
-      await expect(store.getMany([{ ...key, ruleId: '' }])).rejects.toThrow(InvalidStateKeyError);
+      await expect(store.getMany([{ ...key, tenant: '' }])).rejects.toThrow(InvalidStateKeyError);
       await expect(store.getMany([{ ...key, tenant: 'bad\uD800' }])).rejects.toThrow(InvalidStateKeyError);
       await expect(store.put({ key, value: 'x', expiresAt: T0 + 0.5 }, null)).rejects.toThrow(InvalidStateWriteError);
       await expect(store.put({ key, value: 'x', expiresAt: T0 }, 0)).rejects.toThrow(InvalidStateWriteError);
@@ -281,4 +292,11 @@ export function describeStateStore(name: string, factory: StateStoreFactory): vo
       expect(store.stats.conflicts - conflictsBefore).toBeGreaterThanOrEqual(workers - 1);
     });
   });
+}
+
+/** Text that deflate cannot shrink much (digests, chained), for size limits of a store that deflates. */
+export function incompressible(length: number): string {
+  let text = '';
+  for (let i = 0; text.length < length; i++) text += createHash('sha256').update(`${i}`).digest('base64');
+  return text.slice(0, length);
 }

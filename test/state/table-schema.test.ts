@@ -11,6 +11,8 @@ import {
   counterTableKey,
   createStateTableInput,
   stateTableKey,
+  GROUP_ITEM_RULE_ID,
+  GROUP_ITEM_SK,
 } from '../../src/state/table-schema.js';
 
 describe('table schema', () => {
@@ -41,6 +43,16 @@ describe('table schema', () => {
     expect(state.pk.startsWith(STATE_PK_PREFIX)).toBe(true);
     expect(counter.pk.startsWith(COUNTER_PK_PREFIX)).toBe(true);
     expect(state.pk).not.toBe(counter.pk);
+  });
+
+  it('spreads the groups of one rule over partition keys, and keeps a group item apart from its rule items', () => {
+    const groups = ['["host-1"]', '["host-2"]', '["host-3"]'].map((group) =>
+      stateTableKey({ tenant: 't', ruleId: 'busy-rule', group }),
+    );
+    expect(new Set(groups.map((k) => k.pk)).size).toBe(3);
+    const item = stateTableKey({ tenant: 't', ruleId: GROUP_ITEM_RULE_ID, group: '["host-1"]' });
+    expect(item).toEqual({ pk: groups[0]!.pk, sk: GROUP_ITEM_SK });
+    expect(groups[0]!.sk).not.toBe(GROUP_ITEM_SK);
   });
 
   it('describes an on-demand table keyed by pk and sk', () => {
@@ -94,12 +106,14 @@ describe('table keys of long parts (issue #11.3)', () => {
 
   it('hashes only parts too long to keep, after a readable prefix', () => {
     const short = stateTableKey({ tenant: 't', ruleId: 'r', group: '["host-1"]' });
-    expect(short.sk).toBe(`G#${encodeURIComponent('["host-1"]')}`);
+    expect(short).toEqual({ pk: `S#t#${encodeURIComponent('["host-1"]')}`, sk: 'R#r' });
     const group = JSON.stringify(['\u6f22'.repeat(300)]);
     const hashed = stateTableKey({ tenant: 't', ruleId: 'r', group });
-    expect(hashed.sk.startsWith(`G#${encodeURIComponent('["\u6f22')}`)).toBe(true);
-    expect(hashed.sk).toMatch(/\$[A-Za-z0-9_-]{43}$/);
-    expect(limits(hashed)[1]).toBeLessThanOrEqual(MAX_SORT_KEY_BYTES);
+    expect(hashed.pk.startsWith(`S#t#${encodeURIComponent('["\u6f22')}`)).toBe(true);
+    expect(hashed.pk).toMatch(/\$[A-Za-z0-9_-]{43}$/);
+    expect(limits(hashed)[0]).toBeLessThanOrEqual(MAX_PARTITION_KEY_BYTES);
+    const long = stateTableKey({ tenant: 't', ruleId: 'r'.repeat(3000), group });
+    expect(limits(long)[1]).toBeLessThanOrEqual(MAX_SORT_KEY_BYTES);
     // A counter key of a long tenant and rule fits too.
     expect(limits(counterTableKey('t'.repeat(4000), 'r'.repeat(4000), '2026-01-01'))[0]).toBeLessThanOrEqual(
       MAX_PARTITION_KEY_BYTES,

@@ -1,0 +1,294 @@
+/**
+ * The group item: one stored item per (tenant, group) holding the state of every stateful rule
+ * of that group (pattern rules' partial matches and outboxes, aggregation rules' counts). A
+ * batch that touches a group touches one item, whatever the number of rules its events hit, so
+ * it costs one conditional write, and none when no rule's state changed.
+ *
+ * Each rule's state keeps its own codec's text and its own expiry inside the item: a rule whose
+ * state has expired counts as absent (and is dropped at the next write), and the item expires
+ * with its longest-lived rule. Rule states are decoded only when their rule is touched and
+ * encoded again only when they changed, so a write of an item costs the changed rules' encoding,
+ * not every rule's.
+ *
+ * Stored layout (format 1): `{"format":1,"rules":{"<rule id>":[<expiresAt>,<rule state>(,"<digests>")],…}}`, each rule
+ * state being its codec's JSON object as the codec wrote it (group-state.ts, aggregation-state.ts), so a
+ * rule kind's layout changes without this one changing.
+ */
+import { createHash } from 'node:crypto';
+import { StateCorruptError } from '../state/errors.js';
+import { GROUP_ITEM_RULE_ID } from '../state/table-schema.js';
+import type { PutOutcome, StateItem, StateKey, StateStore } from '../state/types.js';
+import { stateKeyId } from '../state/types.js';
+import type { StateCodec } from './rule-kind.js';
+
+interface RuleEntry {
+  expiresAt: number;
+  /**
+   * Set when the stored state leaves out its rule's fingerprints because they were the rule's
+   * own when written: short digests of the two, to tell on reading whether they still are.
+   */
+  digests?: string;
+  /** The state's text as last encoded; undefined once the decoded state changed. */
+  text: string | undefined;
+  /** The decoded state, once a caller asked for it. */
+  decoded?: { state: unknown; codec: StateCodec<unknown> };
+}
+
+export interface GroupItem {
+  readonly rules: Map<string, RuleEntry>;
+}
+
+export const GROUP_ITEM_FORMAT = 1;
+
+/** A pattern rule's fingerprints (pattern-kind.ts), which its states carry to detect rule edits. */
+export interface RuleFingerprints {
+  patternKey: string;
+  observationsKey: string;
+}
+
+/** The current fingerprints of a rule, when it has some (pattern rules). */
+export type FingerprintsOf = (ruleId: string) => RuleFingerprints | undefined;
+
+/**
+ * Digest characters kept per fingerprint (base64url, 6 bits each): 36 bits, so a rule edit goes
+ * unnoticed by a stored state with odds of one in 69 billion per edit.
+ */
+const DIGEST_CHARS = 6;
+
+function digestOf(key: string): string {
+  return createHash('sha256').update(key, 'utf8').digest('base64url').slice(0, DIGEST_CHARS);
+}
+
+/** The digests of a rule's fingerprints, as a group item stores them (computed once per rule and codec). */
+function digestsOf(cache: Map<string, string>, ruleId: string, fingerprints: RuleFingerprints): string {
+  let digests = cache.get(ruleId);
+  if (digests === undefined) {
+    digests = digestOf(fingerprints.patternKey) + digestOf(fingerprints.observationsKey);
+    cache.set(ruleId, digests);
+  }
+  return digests;
+}
+
+interface Fingerprinted {
+  patternKey?: unknown;
+  observationsKey?: unknown;
+}
+
+interface StoredGroupItem {
+  format: number;
+  /** Rule id → [expiresAt, its state: the codec's JSON object, or its text when that is not a JSON object]. */
+  rules: Record<string, [number, string | object] | [number, string | object, string]>;
+}
+
+function isObject(value: unknown): value is object {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** The store key of the group item of (tenant, group). */
+export function groupItemKey(tenant: string, group: string): StateKey {
+  return { tenant, ruleId: GROUP_ITEM_RULE_ID, group };
+}
+
+export function emptyGroupItem(): GroupItem {
+  return { rules: new Map() };
+}
+
+/**
+ * A rule's state in the item, decoded (and kept decoded: the caller may change it in place, then
+ * says so with `setRuleState`); undefined when the rule has none or it expired before `nowSeconds`.
+ * Throws StateCorruptError when the rule's text cannot be decoded.
+ */
+export function ruleState<S>(
+  item: GroupItem,
+  ruleId: string,
+  codec: StateCodec<S>,
+  nowSeconds: number,
+  fingerprints?: FingerprintsOf,
+): S | undefined {
+  const entry = item.rules.get(ruleId);
+  if (entry === undefined || entry.expiresAt < nowSeconds) return undefined;
+  if (entry.decoded === undefined) {
+    const text = entry.text as string;
+    let state: S;
+    try {
+      state = codec.decode(text);
+    } catch (error) {
+      if (error instanceof StateCorruptError) throw error;
+      throw new StateCorruptError(
+        `a stored state could not be decoded: ${error instanceof Error ? error.message : String(error)}`,
+      );
+    }
+    if (entry.digests !== undefined) restoreFingerprints(state as Fingerprinted, entry.digests, fingerprints?.(ruleId));
+    entry.decoded = { state, codec: codec as StateCodec<unknown> };
+  }
+  return entry.decoded.state as S;
+}
+
+/**
+ * Puts back the fingerprints a state was stored without: the rule's current ones where their
+ * digests match, else a value no fingerprint equals (the correlator then sees the rule edited).
+ */
+function restoreFingerprints(state: Fingerprinted, digests: string, current: RuleFingerprints | undefined): void {
+  const pattern = digests.slice(0, DIGEST_CHARS);
+  const observations = digests.slice(DIGEST_CHARS);
+  state.patternKey =
+    current !== undefined && digestOf(current.patternKey) === pattern ? current.patternKey : `#${pattern}`;
+  state.observationsKey =
+    current !== undefined && digestOf(current.observationsKey) === observations
+      ? current.observationsKey
+      : `#${observations}`;
+}
+
+/** The expiry of a rule's state in the item (undefined: none). */
+export function ruleExpiry(item: GroupItem, ruleId: string): number | undefined {
+  return item.rules.get(ruleId)?.expiresAt;
+}
+
+/** Records that a rule's state changed (or is new): it is encoded again at the next write. */
+export function setRuleState<S>(
+  item: GroupItem,
+  ruleId: string,
+  state: S,
+  codec: StateCodec<S>,
+  expiresAt: number,
+): void {
+  item.rules.set(ruleId, { expiresAt, text: undefined, decoded: { state, codec: codec as StateCodec<unknown> } });
+}
+
+/** The item's expiry: that of its longest-lived rule state. */
+export function groupItemExpiry(item: GroupItem): number {
+  let latest = 0;
+  for (const entry of item.rules.values()) latest = Math.max(latest, entry.expiresAt);
+  return latest;
+}
+
+/**
+ * The codec of group items. `now` (epoch ms) decides which rule states are expired: they are
+ * left out of what is written.
+ */
+export function groupItemCodec(now: () => number, fingerprints?: FingerprintsOf): StateCodec<GroupItem> {
+  const digestCache = new Map<string, string>();
+  return {
+    format: GROUP_ITEM_FORMAT,
+    empty: emptyGroupItem,
+    encode(item: GroupItem): string {
+      const nowSeconds = Math.floor(now() / 1000);
+      const parts: string[] = [];
+      for (const [ruleId, entry] of item.rules) {
+        if (entry.expiresAt < nowSeconds) {
+          item.rules.delete(ruleId);
+          continue;
+        }
+        if (entry.text === undefined) {
+          const decoded = entry.decoded as { state: unknown; codec: StateCodec<unknown> };
+          const state = decoded.state as Fingerprinted;
+          const current = fingerprints?.(ruleId);
+          // A rule's fingerprints are the same in each of its groups' states, and do not deflate
+          // (44 characters of base64 per rule): a state carrying the rule's own is stored without
+          // them, with 12 characters of digest.
+          if (
+            current !== undefined &&
+            state.patternKey === current.patternKey &&
+            state.observationsKey === current.observationsKey
+          ) {
+            entry.text = decoded.codec.encode({ ...state, patternKey: undefined, observationsKey: undefined });
+            entry.digests = digestsOf(digestCache, ruleId, current);
+          } else {
+            entry.text = decoded.codec.encode(decoded.state);
+            delete entry.digests;
+          }
+        }
+        // A JSON object text goes in as it is (quoting it would escape every quote in it); any other text as a string.
+        const text = entry.text.startsWith('{') ? entry.text : JSON.stringify(entry.text);
+        const digests = entry.digests === undefined ? '' : `,"${entry.digests}"`;
+        parts.push(`${JSON.stringify(ruleId)}:[${entry.expiresAt},${text}${digests}]`);
+      }
+      return `{"format":${GROUP_ITEM_FORMAT},"rules":{${parts.join(',')}}}`;
+    },
+    decode(text: string): GroupItem {
+      let raw: StoredGroupItem;
+      try {
+        raw = JSON.parse(text) as StoredGroupItem;
+      } catch {
+        throw new StateCorruptError('a stored group item is not valid JSON');
+      }
+      if (typeof raw !== 'object' || raw === null || typeof raw.rules !== 'object' || raw.rules === null)
+        throw new StateCorruptError('a stored group item lacks its rules');
+      if (raw.format !== GROUP_ITEM_FORMAT)
+        throw new StateCorruptError(
+          `a stored group item has format ${JSON.stringify(raw.format)}; this version reads format ${GROUP_ITEM_FORMAT}`,
+        );
+      const item = emptyGroupItem();
+      for (const [ruleId, entry] of Object.entries(raw.rules)) {
+        if (
+          !Array.isArray(entry) ||
+          typeof entry[0] !== 'number' ||
+          (typeof entry[1] !== 'string' && !isObject(entry[1]))
+        )
+          throw new StateCorruptError(`the state of rule ${ruleId} in a stored group item is not [expiresAt, state]`);
+        // An object is the rule's JSON text as written; it is decoded by the rule's codec only when touched.
+        const digests = entry[2];
+        if (digests !== undefined && (typeof digests !== 'string' || digests.length !== 2 * DIGEST_CHARS))
+          throw new StateCorruptError(`the state of rule ${ruleId} in a stored group item has malformed digests`);
+        item.rules.set(ruleId, {
+          expiresAt: entry[0],
+          text: typeof entry[1] === 'string' ? entry[1] : JSON.stringify(entry[1]),
+          ...(digests !== undefined ? { digests } : {}),
+        });
+      }
+      return item;
+    },
+  };
+}
+
+/**
+ * A rule's state as if it were an item of its own (its text, expiry and the group item's
+ * version), for tools and tests that look at one rule's stored state.
+ */
+export function ruleStateText(item: GroupItem, ruleId: string): { text: string; expiresAt: number } | undefined {
+  const entry = item.rules.get(ruleId);
+  if (entry === undefined) return undefined;
+  if (entry.text === undefined) {
+    const decoded = entry.decoded as { state: unknown; codec: StateCodec<unknown> };
+    entry.text = decoded.codec.encode(decoded.state);
+  }
+  if (entry.digests === undefined) return { text: entry.text, expiresAt: entry.expiresAt };
+  // Stored without its fingerprints: shown with their digests (`#` and 6 characters) in their place.
+  const state = JSON.parse(entry.text) as Fingerprinted;
+  restoreFingerprints(state, entry.digests, undefined);
+  return { text: JSON.stringify(state), expiresAt: entry.expiresAt };
+}
+
+/** Replaces a rule's stored text (tools and tests writing a state of an earlier format). */
+export function setRuleStateText(item: GroupItem, ruleId: string, text: string, expiresAt: number): void {
+  item.rules.set(ruleId, { expiresAt, text });
+}
+
+/**
+ * One rule's stored state as if it were an item of its own: its text and expiry, with the
+ * version of its group item. For tools and tests that look at one rule's state.
+ */
+export async function readRuleItem(store: StateStore, key: StateKey): Promise<StateItem | undefined> {
+  const itemKey = groupItemKey(key.tenant, key.group);
+  const stored = (await store.getMany([itemKey])).get(stateKeyId(itemKey));
+  if (stored === undefined) return undefined;
+  const rule = ruleStateText(groupItemCodec(Date.now).decode(stored.value), key.ruleId);
+  return rule && { key, version: stored.version, value: rule.text, expiresAt: rule.expiresAt };
+}
+
+/**
+ * Replaces one rule's stored state in its group item, conditionally on the group item's version
+ * (null: the item must not exist). For tools and tests that write a state of an earlier format.
+ */
+export async function writeRuleItem(
+  store: StateStore,
+  rule: { key: StateKey; value: string; expiresAt: number },
+  expectedVersion: number | null,
+): Promise<PutOutcome> {
+  const itemKey = groupItemKey(rule.key.tenant, rule.key.group);
+  const codec = groupItemCodec(() => 0); // keeps every rule state, expired or not: a tool writes what it is given
+  const stored = expectedVersion === null ? undefined : (await store.getMany([itemKey])).get(stateKeyId(itemKey));
+  const item = stored ? codec.decode(stored.value) : emptyGroupItem();
+  setRuleStateText(item, rule.key.ruleId, rule.value, rule.expiresAt);
+  return store.put({ key: itemKey, value: codec.encode(item), expiresAt: groupItemExpiry(item) }, expectedVersion);
+}
