@@ -19,6 +19,7 @@ import { StixflowError } from '../src/errors.js';
 import { builtInMappings, unknownSourceMessage } from '../src/normalise/index.js';
 import { countByCode } from './body.js';
 import { isValidTenant } from './config.js';
+import { Deadline } from './deadline.js';
 import {
   addIngestMetrics,
   inLambda,
@@ -105,7 +106,10 @@ export function createIngestSqsHandler(getRuntime: () => HandlerRuntime) {
     .use(logMetrics(metrics, { captureColdStartMetric: true }))
     .handler(async (event, context) => {
       const runtime = getRuntime();
+      const deadline = Deadline.of(context);
       const recordHandler = async (record: SQSRecord): Promise<MessageOutcome> => {
+        // Close to the timeout: this message and the rest are batch item failures, retried (functions/deadline.ts).
+        deadline.check(`message ${record.messageId}`);
         try {
           return await processMessage(runtime, record);
         } catch (error) {

@@ -271,6 +271,7 @@ export class StreamingEngine {
       write: true,
       state,
       expiresAt: correlation.expiresAt(state, this.now),
+      pending: correlation.outbox(state).length > 0,
       shrink: () => (fit ??= correlation.fit(state)).shrink(),
       settle: (outcome) => {
         const shed = fit?.describe() ?? [];
@@ -364,7 +365,26 @@ export class StreamingEngine {
       (index, state, ids) => (entries[index] as (typeof entries)[number]).correlation.acknowledge(state, ids),
       (index, current) => (entries[index] as (typeof entries)[number]).correlation.expiresAt(current.state, this.now),
       { startFromCache: true, cache: true },
+      (index, state) => (entries[index] as (typeof entries)[number]).correlation.outbox(state).length > 0,
     );
+  }
+
+  /**
+   * The alerts committed in these correlation items' outboxes and not yet acknowledged, for the
+   * outbox sweeper (src/pipeline/outbox-sweep.ts). An item of a rule this engine does not run
+   * (removed since) cannot be decoded: its key is returned in `unknown`.
+   */
+  async outboxes(keys: readonly StateKey[]): Promise<{ alerts: Alert[]; unknown: StateKey[] }> {
+    const unknown: StateKey[] = [];
+    const reads = keys.flatMap((key) => {
+      const correlation = this.ruleById.get(key.ruleId)?.correlation as Correlation<unknown> | undefined;
+      if (correlation === undefined) {
+        unknown.push(key);
+        return [];
+      }
+      return [this.repository.read(correlation.codec, key).then((c) => (c ? correlation.outbox(c.state) : []))];
+    });
+    return { alerts: (await Promise.all(reads)).flat(), unknown };
   }
 
   /** The state held for one rule and group: what is satisfied, what is pending, when it expires. */

@@ -15,7 +15,8 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { batchGetRows, defaultSleep, describeError, joinTableKey } from './batch-get.js';
 import { StateCorruptError, StateStoreError } from './errors.js';
-import { stateItemBytes } from './item-size.js';
+import { dynamoNumberBytes, stateItemBytes } from './item-size.js';
+import { pendingAttributes } from './pending-index.js';
 import {
   DEFAULT_MAX_STATE_ITEM_BYTES,
   DYNAMODB_MAX_ITEM_BYTES,
@@ -33,6 +34,7 @@ import {
   epochSeconds,
   isExpired,
   stateKeyId,
+  type PutItem,
   type PutOutcome,
   type StateItem,
   type StateKey,
@@ -116,18 +118,17 @@ export class DynamoDbStateStore implements StateStore {
     return result;
   }
 
-  async put(
-    item: { key: StateKey; value: string; expiresAt: number },
-    expectedVersion: number | null,
-  ): Promise<PutOutcome> {
+  async put(item: PutItem, expectedVersion: number | null): Promise<PutOutcome> {
     const tableKey = stateTableKey(item.key);
     assertValidWrite(item.value, item.expiresAt, expectedVersion);
     const version = expectedVersion === null ? 1 : expectedVersion + 1;
-    if (stateItemBytes(tableKey, version, item.value, item.expiresAt) > this.maxItemBytes) {
+    const nowSeconds = epochSeconds(this.now());
+    const marker = item.pending === true ? pendingAttributes(tableKey.pk, tableKey.sk, item.key, nowSeconds) : {};
+    if (stateItemBytes(tableKey, version, item.value, item.expiresAt) + markerBytes(marker) > this.maxItemBytes) {
       this.stats.tooLarge += 1;
       return { ok: false, reason: 'too-large' };
     }
-    const values: Record<string, AttributeValue> = { ':now': { N: String(epochSeconds(this.now())) } };
+    const values: Record<string, AttributeValue> = { ':now': { N: String(nowSeconds) } };
     if (expectedVersion !== null) values[':expected'] = { N: String(expectedVersion) };
     const command = new PutItemCommand({
       TableName: this.tableName,
@@ -137,6 +138,7 @@ export class DynamoDbStateStore implements StateStore {
         [VERSION_ATTRIBUTE]: { N: String(version) },
         [VALUE_ATTRIBUTE]: { S: item.value },
         [TTL_ATTRIBUTE]: { N: String(item.expiresAt) },
+        ...marker,
       },
       ConditionExpression: expectedVersion === null ? CREATE_CONDITION : UPDATE_CONDITION,
       ExpressionAttributeNames: expectedVersion === null ? { '#ttl': TTL_ATTRIBUTE } : NAMES,
@@ -213,4 +215,14 @@ function parseStateRow(row: Record<string, AttributeValue>, key: StateKey): Stat
     throw new StateCorruptError('a stored state item is missing its version, value or ttl attribute');
   }
   return { key: { tenant: key.tenant, ruleId: key.ruleId, group: key.group }, version, value, expiresAt };
+}
+
+/** Bytes the outbox-index marker adds to an item (DynamoDB's size rule). */
+function markerBytes(marker: Record<string, AttributeValue>): number {
+  let bytes = 0;
+  for (const [name, value] of Object.entries(marker))
+    bytes +=
+      Buffer.byteLength(name, 'utf8') +
+      (value.S !== undefined ? Buffer.byteLength(value.S, 'utf8') : dynamoNumberBytes(Number(value.N)));
+  return bytes;
 }
