@@ -20,6 +20,7 @@ import { builtInMappings, unknownSourceMessage } from '../src/normalise/index.js
 import { countByCode } from './body.js';
 import { isValidTenant } from './config.js';
 import { Deadline } from './deadline.js';
+import { sourceQueueRoute } from '../src/ingest/source-queues.js';
 import {
   addIngestMetrics,
   inLambda,
@@ -62,11 +63,13 @@ export interface MessageOutcome {
 }
 
 async function processMessage(runtime: HandlerRuntime, record: SQSRecord): Promise<MessageOutcome> {
-  const attribute = record.messageAttributes?.tenant?.stringValue;
-  const tenant = attribute ?? runtime.config.defaultTenant;
+  // A source account's queue fixes the tenant; only the ingest queue reads the attribute (functions/source-accounts.ts).
+  const bound = sourceQueueRoute(record.eventSourceARN);
+  const attribute = bound ? undefined : record.messageAttributes?.tenant?.stringValue;
+  const tenant = bound?.tenant ?? attribute ?? runtime.config.defaultTenant;
   if (!isValidTenant(tenant))
     throw new MessageFailure('invalid-tenant', 'the tenant message attribute must be 1-256 printable characters');
-  const source = record.messageAttributes?.source?.stringValue;
+  const source = bound?.source ?? record.messageAttributes?.source?.stringValue;
   const unknownSource = source === undefined ? undefined : unknownSourceMessage(source, builtInMappings());
   if (unknownSource !== undefined) throw new MessageFailure('unknown-source', unknownSource);
   const outcome = await runtime.ingestText(record.body, tenant, source);

@@ -23,6 +23,8 @@ export const CHANNEL_ENTRIES = {
   IngestEventBridge: 'functions/ingest-eventbridge.ts',
   IngestCwLogs: 'functions/ingest-cwlogs.ts',
   Outputs: 'functions/outputs.ts',
+  /** The outbox sweeper (#18), on an EventBridge schedule unless the construct's `outboxSweep` is false. */
+  OutboxSweeper: 'functions/outbox-sweeper.ts',
 } as const;
 
 /** esbuild target matching the Lambda runtime (Runtime.NODEJS_24_X). */
