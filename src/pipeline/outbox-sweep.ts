@@ -15,7 +15,8 @@
  */
 import { AlertLedger, LEDGER_ALERT_PREFIX, type Settlement } from '../engine/alert-ledger.js';
 import { serialiseAlertDocument, type Alert } from '../engine/alert.js';
-import { StreamingEngine, type StreamingEngineOptions } from '../engine/streaming.js';
+import type { StreamingEngine, StreamingEngineOptions } from '../engine/streaming.js';
+import { pipelineEngine } from './detector.js';
 import type { MessageSink } from '../queue/types.js';
 import type { IndicatorSet } from '../rules/indicators.js';
 import type { Rule } from '../rules/model.js';
@@ -71,13 +72,7 @@ export class OutboxSweeper {
 
   constructor(private readonly options: OutboxSweepOptions) {
     this.now = options.now ?? Date.now;
-    this.engine = new StreamingEngine({
-      ...options.engine,
-      rules: options.rules,
-      ...(options.indicators ? { indicators: options.indicators } : {}),
-      store: options.store,
-      now: this.now,
-    });
+    this.engine = pipelineEngine(options, this.now);
     this.ledger = new AlertLedger(options.store, { now: this.now });
   }
 
