@@ -19,6 +19,7 @@ import type { Context, KinesisStreamBatchResponse, KinesisStreamEvent, KinesisSt
 import { chooseRoute, type IngestRoute } from '../src/ingest/routes.js';
 import { parseEvents } from './body.js';
 import { describeFailure, emptyTally, ingestBatch, routesFromEnv, type ChannelTally } from './channel.js';
+import { Deadline } from './deadline.js';
 import { inLambda, logger, metrics, sharedRuntime, type HandlerRuntime } from './runtime.js';
 
 /** Events per pipeline call; a chunk always holds whole records. */
@@ -45,8 +46,8 @@ export function createIngestKinesisHandler(getRuntime: () => HandlerRuntime, get
   return middy<KinesisStreamEvent, KinesisStreamBatchResponse, Error, Context>()
     .use(injectLambdaContext(logger, { logEvent: false, resetKeys: true }))
     .use(logMetrics(metrics, { captureColdStartMetric: true }))
-    .handler(async (event) => {
-      const outcome = await ingestKinesisRecords(getRuntime(), getRoutes(), event.Records);
+    .handler(async (event, context) => {
+      const outcome = await ingestKinesisRecords(getRuntime(), getRoutes(), event.Records, Deadline.of(context));
       return { batchItemFailures: outcome.failed.map((itemIdentifier) => ({ itemIdentifier })) };
     });
 }
@@ -55,6 +56,7 @@ export async function ingestKinesisRecords(
   runtime: HandlerRuntime,
   routes: readonly IngestRoute[],
   records: readonly KinesisStreamRecord[],
+  deadline?: Deadline,
 ): Promise<KinesisOutcome> {
   const tally = emptyTally();
   let unreadable = 0;
@@ -62,6 +64,7 @@ export async function ingestKinesisRecords(
   while (at < records.length) {
     // One chunk: whole records of one stream, up to KINESIS_CHUNK_EVENTS events.
     const first = at;
+    if (deadline?.near() === true) return deferRecords(records.slice(first), deadline, tally);
     const stream = streamNameOf(records[first]!.eventSourceARN);
     const values: unknown[] = [];
     const rejected: { code: string }[] = [];
@@ -111,6 +114,19 @@ export async function ingestKinesisRecords(
     alerts: tally.alertIds.length,
   });
   return { ...tally, failed: [] };
+}
+
+/** Close to the timeout: the records not started are failures from the first, so the shard checkpoints before it. */
+function deferRecords(rest: readonly KinesisStreamRecord[], deadline: Deadline, tally: ChannelTally): KinesisOutcome {
+  const failed = rest.map((r) => r.kinesis.sequenceNumber);
+  deadline.deferred += failed.length;
+  logger.warn("the function's timeout is near; the stream resumes from the first record not started", {
+    firstSequenceNumber: failed[0],
+    records: failed.length,
+    remainingMs: Math.round(deadline.remainingMs()),
+  });
+  metrics.addMetric('Deferred', MetricUnit.Count, failed.length);
+  return { ...tally, failed };
 }
 
 export const handler = createIngestKinesisHandler(() => sharedRuntime('ingest'), routesFromEnvOnce);

@@ -32,6 +32,7 @@ import {
   routesFromEnv,
   type ChannelTally,
 } from './channel.js';
+import { Deadline } from './deadline.js';
 import { inLambda, logger, metrics, sharedRuntime, type HandlerRuntime } from './runtime.js';
 
 export interface S3IngestDeps {
@@ -87,6 +88,7 @@ export async function ingestObject(
   runtime: HandlerRuntime,
   deps: S3IngestDeps,
   object: ObjectRef,
+  deadline?: Deadline,
 ): Promise<ObjectOutcome> {
   const route = chooseRoute(deps.routes, `${object.bucket}/${object.key}`, runtime.config.defaultTenant);
   const tally = emptyTally();
@@ -99,6 +101,8 @@ export async function ingestObject(
     throw error;
   }
   for await (const batch of readObjectEvents(stream, deps.reader)) {
+    // Mid-object too: the notification is retried and the object read again (its events already taken are duplicates).
+    deadline?.check(`the rest of s3://${object.bucket}/${object.key}`);
     await ingestBatch(
       runtime,
       batch.events.map((e) => e.value),
@@ -138,7 +142,10 @@ export function createIngestS3Handler(getRuntime: () => HandlerRuntime, getDeps:
     .handler(async (event, context) => {
       const runtime = getRuntime();
       const deps = getDeps();
+      const deadline = Deadline.of(context);
       const recordHandler = async (record: SQSRecord): Promise<ObjectOutcome[]> => {
+        // Close to the timeout: this notification and the rest are batch item failures, retried (functions/deadline.ts).
+        deadline.check(`notification ${record.messageId}`);
         let current: ObjectRef | undefined;
         try {
           const objects = objectsOfNotification(record.body);
@@ -146,7 +153,7 @@ export function createIngestS3Handler(getRuntime: () => HandlerRuntime, getDeps:
           const outcomes: ObjectOutcome[] = [];
           for (const object of objects) {
             current = object;
-            const outcome = await ingestObject(runtime, deps, object);
+            const outcome = await ingestObject(runtime, deps, object, deadline);
             outcomes.push(outcome);
             metrics.addMetric('ObjectsIngested', MetricUnit.Count, 1);
             logger.info('object ingested', {

@@ -20,6 +20,8 @@ import { StixflowError } from '../src/errors.js';
 import { builtInMappings, unknownSourceMessage } from '../src/normalise/index.js';
 import { countByCode } from './body.js';
 import { isValidTenant } from './config.js';
+import { Deadline, DeadlineReached } from './deadline.js';
+import { sourceQueueRoute } from '../src/ingest/source-queues.js';
 import {
   addIngestMetrics,
   inLambda,
@@ -93,11 +95,13 @@ function judge(record: SQSRecord, outcome: IngestOutcome): MessageOutcome {
 
 /** The tenant and source of a message, or why they are refused. */
 function routeOf(runtime: HandlerRuntime, record: SQSRecord): { tenant: string; source: string | undefined } {
-  const attribute = record.messageAttributes?.tenant?.stringValue;
-  const tenant = attribute ?? runtime.config.defaultTenant;
+  // A source account's queue fixes the tenant (and maybe the source); only the ingest queue reads the attributes.
+  const bound = sourceQueueRoute(record.eventSourceARN);
+  const attribute = bound ? undefined : record.messageAttributes?.tenant?.stringValue;
+  const tenant = bound?.tenant ?? attribute ?? runtime.config.defaultTenant;
   if (!isValidTenant(tenant))
     throw new MessageFailure('invalid-tenant', 'the tenant message attribute must be 1-256 printable characters');
-  const source = record.messageAttributes?.source?.stringValue;
+  const source = bound?.source ?? record.messageAttributes?.source?.stringValue;
   const unknownSource = source === undefined ? undefined : unknownSourceMessage(source, builtInMappings());
   if (unknownSource !== undefined) throw new MessageFailure('unknown-source', unknownSource);
   return { tenant, source };
@@ -122,7 +126,11 @@ async function settle(run: () => Promise<MessageOutcome> | MessageOutcome): Prom
  * a redelivery would run it (the outbox re-sends, the ledger and the used ids deduplicate), and
  * its own outcome decides.
  */
-export async function processMessages(runtime: HandlerRuntime, records: readonly SQSRecord[]): Promise<Settled[]> {
+export async function processMessages(
+  runtime: HandlerRuntime,
+  records: readonly SQSRecord[],
+  deadline?: Deadline,
+): Promise<Settled[]> {
   const settled: Settled[] = [];
   const batches = new Map<string, { tenant: string; source: string | undefined; members: number[] }>();
   records.forEach((record, i) => {
@@ -140,11 +148,18 @@ export async function processMessages(runtime: HandlerRuntime, records: readonly
     const alone = async (i: number): Promise<Settled> => {
       const record = records[i] as SQSRecord;
       return settle(async () => {
+        // Close to the timeout: this message is a batch item failure, retried (functions/deadline.ts).
+        deadline?.check(`message ${record.messageId}`);
         const outcome = await runtime.ingestText(record.body, tenant, source);
         addIngestMetrics(outcome);
         return judge(record, outcome);
       });
     };
+    if (deadline?.near() === true) {
+      // No time left to start this batch: each of its messages is deferred to a retry.
+      for (const i of members) settled[i] = await alone(i); // each alone checks the deadline first: deferred
+      continue;
+    }
     let outcomes: IngestOutcome[] | undefined;
     try {
       outcomes = await runtime.ingestTexts(
@@ -177,12 +192,14 @@ export function createIngestSqsHandler(getRuntime: () => HandlerRuntime) {
     .use(logMetrics(metrics, { captureColdStartMetric: true }))
     .handler(async (event, context) => {
       const runtime = getRuntime();
-      const settled = await processMessages(runtime, event.Records);
+      const settled = await processMessages(runtime, event.Records, Deadline.of(context));
       const byMessage = new Map(event.Records.map((record, i) => [record.messageId, settled[i] as Settled]));
       const recordHandler = (record: SQSRecord): MessageOutcome => {
         const result = byMessage.get(record.messageId) as Settled;
         if (result.ok) return result.outcome;
         const error = result.error;
+        // Deferred near the timeout (counted as Deferred, not as a failure): retried whole.
+        if (error instanceof DeadlineReached) throw error;
         const failure: MessageFailureReport = {
           messageId: record.messageId,
           code: error instanceof StixflowError ? error.code : 'error',

@@ -4,10 +4,10 @@
  *   -c stackName=Name       stack name (default: Stixflow)
  *   -c auth=jwt -c jwtIssuer=https://… -c jwtAudience=aud1,aud2   JWT instead of IAM
  *   -c jwtRulesAdminScope=…   scope PATCH /rules/{id} needs under JWT (default stixflow/rules.admin)
- * cdk-nag's AwsSolutions checks run on every synth; an unacknowledged finding fails it.
+ * cdk-nag's AwsSolutions and Serverless checks run on every synth; an unacknowledged finding fails it.
  */
 import { App, Validations } from 'aws-cdk-lib';
-import { AwsSolutionsChecks } from 'cdk-nag';
+import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
 import { StixflowStack } from './stack.js';
 import type { PipelineAuth } from './pipeline-construct.js';
 
@@ -31,5 +31,5 @@ new StixflowStack(app, context('stackName') ?? 'Stixflow', {
   env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
   pipeline: { auth, ...(rulesDir ? { rulesDir } : {}) },
 });
-Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+Validations.of(app).addPlugins(new AwsSolutionsChecks(app), new ServerlessChecks(app));
 app.synth();

@@ -25,6 +25,9 @@ export const CHANNEL_ENTRIES = {
   Outputs: 'functions/outputs.ts',
   /** The alerts API of the alert store (#17), with the construct's `alertStore`. */
   AlertsApi: 'functions/alerts-api.ts',
+
+  /** The outbox sweeper (#18), on an EventBridge schedule unless the construct's `outboxSweep` is false. */
+  OutboxSweeper: 'functions/outbox-sweeper.ts',
 } as const;
 
 /** The console function (#17.3), serving the detection console's page. */

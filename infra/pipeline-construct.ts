@@ -13,7 +13,11 @@
 import { existsSync, mkdirSync, mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
-import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, Tags, type RemovalPolicy } from 'aws-cdk-lib';
+import type { Dashboard } from 'aws-cdk-lib/aws-cloudwatch';
+import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
+import type { IKey } from 'aws-cdk-lib/aws-kms';
+import type { Topic } from 'aws-cdk-lib/aws-sns';
 import type { HttpApi, HttpStage } from 'aws-cdk-lib/aws-apigatewayv2';
 import type { Alarm, IAlarmAction } from 'aws-cdk-lib/aws-cloudwatch';
 import type { Table } from 'aws-cdk-lib/aws-dynamodb';
@@ -25,13 +29,34 @@ import { formatDiagnostics } from '../src/errors.js';
 import { DEFAULT_RULES_ADMIN_SCOPE } from '../src/util/scopes.js';
 import { loadRulesFromPaths, readRuleSources } from '../src/rules/load.js';
 import { BUNDLED_MAPPINGS_DIR, BUNDLED_RULES_DIR } from './bundling.js';
-import { defineAlarms } from './parts/alarms.js';
+import { defineAlarms, defineDashboard } from './parts/alarms.js';
+import {
+  acknowledgeDeadLetterQueue,
+  acknowledgeServerlessFindings,
+  allowServicesToUseKey,
+  applyConcurrency,
+  applyEncryptionKey,
+  applyRouteThrottles,
+  defineAlarmTopic,
+  defineAlarmTopicKey,
+  pipelineFunctions,
+  type RouteThrottle,
+} from './parts/operations.js';
+import { defineOutboxSweeper, type OutboxSweeperParts, type OutboxSweepProps } from './parts/outbox-sweeper.js';
+import { defineSourceAccounts, type SourceAccountParts, type SourceAccountProps } from './parts/source-accounts.js';
+import type { TableThroughputCap } from './parts/state-table.js';
 import { defineApi } from './parts/api.js';
 import { defineAlertStore, type AlertStoreProps, type PipelineAlertStore } from './parts/alert-store.js';
 import { defineOutputs, type PipelineOutputs, type PipelineOutputsProps } from './parts/outputs.js';
 import { defineConsole, type PipelineConsole } from './parts/console.js';
 import { defineChannels, type IngestChannels, type IngestChannelsProps } from './parts/channels.js';
-import { defineFunctions, grantPipelineAccess, removeStagedRules, type PipelineFunctions } from './parts/functions.js';
+import {
+  defineFunctions,
+  grantPipelineAccess,
+  removeStagedRules,
+  type FunctionVpcProps,
+  type PipelineFunctions,
+} from './parts/functions.js';
 import { defineQueues } from './parts/queues.js';
 import { defineStateTable } from './parts/state-table.js';
 
@@ -99,6 +124,28 @@ export interface StixDetectionPipelineProps {
    * bearer token, so it is for JWT-authorised stacks; under IAM the page loads but the API refuses its calls.
    */
   console?: boolean;
+
+  // OPERATIONS (#18; docs/operations.md)
+  /**
+   * Reserved concurrency by function id (IngestHttp, IngestSqs, RulesApi, channel functions, Outputs,
+   * OutboxSweeper), over DEFAULT_RESERVED_CONCURRENCY; queue-fed functions get the same maximum concurrency
+   * on their mappings. `false`: reserve nothing (an account with little concurrency), keeping the mapping caps.
+   */
+  reservedConcurrency?: Partial<Record<string, number>> | false;
+  /** On-demand throughput cap of the state table (and its outbox index); none by default. */
+  tableMaxThroughput?: TableThroughputCap;
+  /** Customer-managed KMS key for the table, every queue, the alarm topic, the log groups and function environments. */
+  encryptionKey?: IKey;
+  /** Places every function in a VPC (the VPC needs endpoints or NAT for DynamoDB, SQS, CloudWatch, S3…). */
+  vpc?: FunctionVpcProps;
+  /** Tags on every resource, beside `application: stixflow`. */
+  tags?: Record<string, string>;
+  /** Per-route throttles by route key (`POST /events`), over DEFAULT_ROUTE_THROTTLES. */
+  routeThrottles?: Partial<Record<string, RouteThrottle>>;
+  /** The outbox sweeper's schedule; false: no sweeper (undelivered alerts then wait for their input to come back). */
+  outboxSweep?: OutboxSweepProps | false;
+  /** Accounts that send events cross-account: a queue (and optionally an EventBridge bus) each, tenant from the account. */
+  sourceAccounts?: SourceAccountProps[];
 }
 
 /** Loads and compiles the rules as the functions will; throws with every diagnostic when any rule is invalid. */
@@ -181,6 +228,13 @@ export class StixDetectionPipeline extends Construct {
   /** The console function and its public routes, unless `console: false`. */
   readonly console: PipelineConsole | undefined;
 
+  /** Every alarm notifies it: subscribe e-mail, chat or paging (docs/operations.md). */
+  readonly alarmTopic: Topic;
+  readonly dashboard: Dashboard;
+  /** The outbox sweeper, unless `outboxSweep` is false. */
+  readonly outboxSweeper: OutboxSweeperParts | undefined;
+  readonly sourceAccounts: SourceAccountParts[];
+
   constructor(scope: Construct, id: string, props: StixDetectionPipelineProps) {
     super(scope, id);
     const rulesDir = resolve(props.rulesDir);
@@ -190,7 +244,11 @@ export class StixDetectionPipeline extends Construct {
     const timeout = props.timeout ?? Duration.seconds(30);
     const logRetention = props.logRetention ?? RetentionDays.ONE_MONTH;
 
-    this.table = defineStateTable(this, { removalPolicy: props.tableRemovalPolicy });
+    this.table = defineStateTable(this, {
+      removalPolicy: props.tableRemovalPolicy,
+      maxThroughput: props.tableMaxThroughput,
+      encryptionKey: props.encryptionKey,
+    });
     const queues = defineQueues(this, {
       functionTimeout: timeout,
       maxReceiveCount: props.maxReceiveCount,
@@ -225,6 +283,7 @@ export class StixDetectionPipeline extends Construct {
       timeout,
       memorySize: props.memorySize,
       logRetention,
+      ...(props.vpc ? { vpc: props.vpc } : {}),
     };
     try {
       this.functions = defineFunctions(this, functionProps);
@@ -255,6 +314,16 @@ export class StixDetectionPipeline extends Construct {
               outputsFunction: this.outputs.function,
             })
           : undefined;
+
+      this.outboxSweeper =
+        props.outboxSweep === false
+          ? undefined
+          : defineOutboxSweeper(this, {
+              sweep: props.outboxSweep ?? {},
+              functionProps,
+              table: this.table,
+              alertQueue: this.alertQueue,
+            });
     } finally {
       removeStagedRules(functionProps.stagedRules);
     }
@@ -272,7 +341,53 @@ export class StixDetectionPipeline extends Construct {
     this.stage = api.stage;
     this.console = props.console === false ? undefined : defineConsole(this, { api: this.api, logRetention });
 
-    this.alarms = defineAlarms(this, { queues, functions: this.functions, alarmActions: props.alarmActions });
+    this.sourceAccounts = defineSourceAccounts(this, {
+      accounts: props.sourceAccounts ?? [],
+      ingestSqs: this.functions.IngestSqs,
+      timeout,
+      maxReceiveCount: props.maxReceiveCount,
+      batchSize: props.ingestBatchSize,
+    });
+    applyRouteThrottles(this.stage, props.routeThrottles);
+
+    // Operations over every function, queue and log group the parts defined.
+    const functions = pipelineFunctions(this);
+    applyConcurrency(functions, props.reservedConcurrency);
+    const key = props.encryptionKey ?? defineAlarmTopicKey(this);
+    if (props.encryptionKey) applyEncryptionKey(this, props.encryptionKey, functions);
+    else allowServicesToUseKey(this, key, ['cloudwatch.amazonaws.com']);
+    this.alarmTopic = defineAlarmTopic(this, key);
+    const deadLetterQueues: Record<string, { queue: Queue; description: string }> = {};
+    const channelDlqs = {
+      S3NotificationDlqDepth: [this.channels.s3?.dlq, 'S3 notifications were dead-lettered'],
+      KinesisFailureDlqDepth: [this.channels.kinesis?.dlq, 'Kinesis records were sent to the failure queue'],
+      EventBridgeDlqDepth: [this.channels.eventBridge?.dlq, 'EventBridge events were dead-lettered'],
+      CloudWatchLogsDlqDepth: [this.channels.cloudWatchLogs?.dlq, 'CloudWatch Logs deliveries were dead-lettered'],
+      OutputDlqDepth: [this.outputs?.dlq, 'alerts could not be delivered to an output (webhook, Slack, PagerDuty)'],
+    } as const;
+    for (const [alarmId, [queue, description]] of Object.entries(channelDlqs))
+      if (queue) deadLetterQueues[alarmId] = { queue, description };
+    for (const source of this.sourceAccounts)
+      deadLetterQueues[`Source${source.account}DlqDepth`] = {
+        queue: source.dlq,
+        description: `messages of source account ${source.account} were dead-lettered`,
+      };
+    const monitored = {
+      queues,
+      functions,
+      table: this.table,
+      api: this.api,
+      timeout,
+      deadLetterQueues,
+      alarmActions: [new SnsAction(this.alarmTopic), ...(props.alarmActions ?? [])],
+    };
+    this.alarms = defineAlarms(this, monitored);
+    this.dashboard = defineDashboard(this, monitored);
+    for (const dlq of [queues.ingestDlq, queues.alertDlq, ...Object.values(deadLetterQueues).map((d) => d.queue)])
+      acknowledgeDeadLetterQueue(dlq);
+    acknowledgeServerlessFindings(functions);
+    Tags.of(this).add('application', 'stixflow');
+    for (const [name, value] of Object.entries(props.tags ?? {})) Tags.of(this).add(name, value);
 
     // cdk-nag AwsSolutions: this construct has no findings to acknowledge. What the checks ask
     // for is built in (SSE and SSL-only on every queue, DLQs, PITR and encryption on the table,

@@ -36,5 +36,10 @@ export class StixflowStack extends Stack {
     });
     new CfnOutput(this, 'AlertDlqUrl', { value: p.alertDlq.queueUrl });
     new CfnOutput(this, 'StateTableName', { value: p.table.tableName });
+    new CfnOutput(this, 'AlarmTopicArn', {
+      value: p.alarmTopic.topicArn,
+      description: 'Every alarm notifies this topic: subscribe e-mail, chat or paging (docs/operations.md)',
+    });
+    new CfnOutput(this, 'DashboardName', { value: p.dashboard.dashboardName });
   }
 }

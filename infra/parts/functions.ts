@@ -4,7 +4,8 @@
  */
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { type ISecurityGroup, type IVpc, type SubnetSelection } from 'aws-cdk-lib/aws-ec2';
 import type { Table } from 'aws-cdk-lib/aws-dynamodb';
 import { Effect, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda';
@@ -42,6 +43,16 @@ export interface PipelineFunctionsProps {
   timeout: Duration;
   memorySize?: number;
   logRetention: RetentionDays;
+  /** Runs every function in these subnets (docs/operations.md: the VPC needs endpoints or NAT for the AWS APIs). */
+  vpc?: FunctionVpcProps;
+}
+
+export interface FunctionVpcProps {
+  vpc: IVpc;
+  /** Default: the VPC's private subnets (with egress, else isolated). */
+  subnets?: SubnetSelection;
+  /** Default: one security group per function, outbound only. */
+  securityGroups?: ISecurityGroup[];
 }
 
 /**
@@ -73,6 +84,28 @@ export function definePipelineFunction(
       resources: [logGroup.logGroupArn],
     }),
   );
+  if (props.vpc) {
+    // What AWSLambdaVPCAccessExecutionRole grants, inline (the role has no managed policies).
+    role.addToPolicy(
+      new PolicyStatement({
+        sid: 'VpcNetworkInterfaces',
+        actions: [
+          'ec2:CreateNetworkInterface',
+          'ec2:DescribeNetworkInterfaces',
+          'ec2:DescribeSubnets',
+          'ec2:DeleteNetworkInterface',
+          'ec2:AssignPrivateIpAddresses',
+          'ec2:UnassignPrivateIpAddresses',
+        ],
+        resources: ['*'],
+      }),
+    );
+    Validations.of(role).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason:
+        'Lambda creates and deletes the network interfaces of a VPC function itself; the EC2 network-interface actions do not support resource-level permissions (as AWSLambdaVPCAccessExecutionRole)',
+    });
+  }
   return new NodejsFunction(scope, name, {
     entry: join(REPO_ROOT, entry),
     handler: 'handler',
@@ -84,6 +117,13 @@ export function definePipelineFunction(
     role,
     logGroup,
     environment: { ...props.environment, ...extraEnv },
+    ...(props.vpc
+      ? {
+          vpc: props.vpc.vpc,
+          ...(props.vpc.subnets ? { vpcSubnets: props.vpc.subnets } : {}),
+          ...(props.vpc.securityGroups ? { securityGroups: props.vpc.securityGroups } : {}),
+        }
+      : {}),
     projectRoot: REPO_ROOT,
     depsLockFilePath: join(REPO_ROOT, 'package-lock.json'),
     bundling: {

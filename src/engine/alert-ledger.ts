@@ -184,13 +184,14 @@ export class AlertLedger {
   ): Promise<number | { current: StateItem | null | undefined } | 'unrecorded'> {
     const expiresAt = this.expiresAt();
     let outcome = await this.repository.writeItem(
-      { key, value: JSON.stringify({ status: 'pending', alert } satisfies AlertEntry), expiresAt },
+      { key, value: JSON.stringify({ status: 'pending', alert } satisfies AlertEntry), expiresAt, pending: true },
       null,
     );
     // An alert too large for a state item is remembered without its copy; a re-send then
     // sends the alert as raised again from the redelivered event (same id, same content).
     if (!outcome.ok && outcome.reason === 'too-large')
       outcome = await this.repository.writeItem(
+        // Not marked for the outbox sweeper: without its copy only a redelivery can send it.
         { key, value: JSON.stringify({ status: 'pending' } satisfies AlertEntry), expiresAt },
         null,
       );
@@ -198,6 +199,20 @@ export class AlertLedger {
     // Only a store with an absurdly small item cap refuses the bare entry: the alert then goes
     // out unrecorded (at least once) rather than not at all.
     return outcome.reason === 'conflict' ? { current: outcome.current } : 'unrecorded';
+  }
+
+  /**
+   * The alerts of pending ledger entries, as first raised (for the outbox sweeper); entries that
+   * are settled or gone, or kept without their copy (only a redelivery can send those), give none.
+   */
+  async pendingAlerts(keys: readonly StateKey[]): Promise<Alert[]> {
+    if (keys.length === 0) return [];
+    const alerts: Alert[] = [];
+    for (const item of (await this.repository.readItems([...keys])).values()) {
+      const entry = JSON.parse(item.value) as AlertEntry;
+      if (entry.status === 'pending' && entry.alert) alerts.push(entry.alert);
+    }
+    return alerts;
   }
 
   /**

@@ -36,6 +36,11 @@ interface RuleEntry {
 
 export interface GroupItem {
   readonly rules: Map<string, RuleEntry>;
+  /**
+   * The rules whose state holds alerts not yet acknowledged (an outbox): kept beside the states so
+   * that the outbox-index mark of the whole item is known without decoding every rule's state.
+   */
+  readonly pending: Set<string>;
 }
 
 export const GROUP_ITEM_FORMAT = 1;
@@ -76,6 +81,8 @@ interface Fingerprinted {
 
 interface StoredGroupItem {
   format: number;
+  /** Rule ids of the states holding unacknowledged alerts (absent: none). */
+  pending?: string[];
   /** Rule id → [expiresAt, its state: the codec's JSON object, or its text when that is not a JSON object]. */
   rules: Record<string, [number, string | object] | [number, string | object, string]>;
 }
@@ -90,7 +97,18 @@ export function groupItemKey(tenant: string, group: string): StateKey {
 }
 
 export function emptyGroupItem(): GroupItem {
-  return { rules: new Map() };
+  return { rules: new Map(), pending: new Set() };
+}
+
+/** Records whether a rule's state in the item holds alerts not yet acknowledged. */
+export function markPendingAlerts(item: GroupItem, ruleId: string, pending: boolean): void {
+  if (pending) item.pending.add(ruleId);
+  else item.pending.delete(ruleId);
+}
+
+/** Whether any rule's state in the item holds alerts not yet acknowledged. */
+export function hasPendingAlerts(item: GroupItem): boolean {
+  return item.pending.size > 0;
 }
 
 /**
@@ -177,6 +195,7 @@ export function groupItemCodec(now: () => number, fingerprints?: FingerprintsOf)
       for (const [ruleId, entry] of item.rules) {
         if (entry.expiresAt < nowSeconds) {
           item.rules.delete(ruleId);
+          item.pending.delete(ruleId);
           continue;
         }
         if (entry.text === undefined) {
@@ -203,7 +222,9 @@ export function groupItemCodec(now: () => number, fingerprints?: FingerprintsOf)
         const digests = entry.digests === undefined ? '' : `,"${entry.digests}"`;
         parts.push(`${JSON.stringify(ruleId)}:[${entry.expiresAt},${text}${digests}]`);
       }
-      return `{"format":${GROUP_ITEM_FORMAT},"rules":{${parts.join(',')}}}`;
+      for (const ruleId of item.pending) if (!item.rules.has(ruleId)) item.pending.delete(ruleId);
+      const pending = item.pending.size > 0 ? `,"pending":${JSON.stringify([...item.pending])}` : '';
+      return `{"format":${GROUP_ITEM_FORMAT},"rules":{${parts.join(',')}}${pending}}`;
     },
     decode(text: string): GroupItem {
       let raw: StoredGroupItem;
@@ -219,6 +240,11 @@ export function groupItemCodec(now: () => number, fingerprints?: FingerprintsOf)
           `a stored group item has format ${JSON.stringify(raw.format)}; this version reads format ${GROUP_ITEM_FORMAT}`,
         );
       const item = emptyGroupItem();
+      if (raw.pending !== undefined) {
+        if (!Array.isArray(raw.pending) || raw.pending.some((id) => typeof id !== 'string'))
+          throw new StateCorruptError('a stored group item has a malformed pending list');
+        for (const ruleId of raw.pending) item.pending.add(ruleId);
+      }
       for (const [ruleId, entry] of Object.entries(raw.rules)) {
         if (
           !Array.isArray(entry) ||

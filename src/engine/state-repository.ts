@@ -9,7 +9,7 @@
  * delivered alerts from the states that committed them).
  */
 import { StateCorruptError } from '../state/errors.js';
-import type { PutOutcome, StateItem, StateKey, StateStore } from '../state/types.js';
+import type { PutItem, PutOutcome, StateItem, StateKey, StateStore } from '../state/types.js';
 import { stateKeyId } from '../state/types.js';
 import type { StateCodec } from './rule-kind.js';
 
@@ -46,11 +46,19 @@ export type Step<S, R> =
       write: false;
       result: R;
       cache?: boolean;
+      /**
+       * The result depends on the state being current (it re-sends alerts of the outbox, which another
+       * writer may have acknowledged since): when the attempt started from the cache, unverified, the key
+       * is read and the step runs again.
+       */
+      confirm?: boolean;
     }
   | {
       write: true;
       state: S;
       expiresAt: number;
+      /** The state holds alerts not yet confirmed delivered (marked for the outbox sweeper). */
+      pending?: boolean;
       /** Sheds state, one step per call, while the write is refused as too large; false: nothing left to shed. */
       shrink?: () => boolean;
       /** The result once the write is committed, or refused as too large even after shrinking. */
@@ -160,6 +168,10 @@ export class StateRepository {
           }
           try {
             const next = step(i, current);
+            if (!next.write && next.confirm === true && 'cached' in start) {
+              retry.push(i); // no known state: the next attempt reads it
+              return;
+            }
             if (!next.write) {
               if (next.cache && current !== undefined && options.cache) this.remember(ids[i] as string, current);
               report.outcomes[i] = { status: 'done', result: next.result };
@@ -172,6 +184,7 @@ export class StateRepository {
                   key,
                   value: (entries[i] as { codec: StateCodec<S> }).codec.encode(next.state),
                   expiresAt: next.expiresAt,
+                  ...(next.pending === true ? { pending: true } : {}),
                 },
                 expected,
               );
@@ -214,7 +227,7 @@ export class StateRepository {
   }
 
   /** One conditional write of a raw item (`expected` null: only if absent); see readItems. */
-  writeItem(item: { key: StateKey; value: string; expiresAt: number }, expected: number | null): Promise<PutOutcome> {
+  writeItem(item: PutItem, expected: number | null): Promise<PutOutcome> {
     return this.store.put(item, expected);
   }
 
@@ -234,6 +247,8 @@ export class StateRepository {
     clear: (index: number, state: S, ids: ReadonlySet<string>) => boolean,
     expiresAt: (index: number, current: Current<S>) => number,
     options: UpdateOptions = {},
+    /** Whether a state still holds undelivered alerts once cleared (it stays marked for the sweeper). */
+    stillPending?: (index: number, state: S) => boolean,
   ): Promise<void> {
     await this.update<S, void>(
       entries,
@@ -241,7 +256,13 @@ export class StateRepository {
         if (current === undefined) return { write: false, result: undefined };
         if (!clear(index, current.state, (entries[index] as { ids: ReadonlySet<string> }).ids))
           return { write: false, result: undefined, cache: true };
-        return { write: true, state: current.state, expiresAt: expiresAt(index, current), settle: () => undefined };
+        return {
+          write: true,
+          state: current.state,
+          expiresAt: expiresAt(index, current),
+          pending: stillPending?.(index, current.state) ?? false,
+          settle: () => undefined,
+        };
       },
       options,
     );

@@ -15,6 +15,7 @@ import { StixflowError } from '../errors.js';
 import { StateCorruptError, StateStoreError } from '../state/errors.js';
 import type { StateKey } from '../state/types.js';
 import { stateKeyId } from '../state/types.js';
+import { GROUP_ITEM_RULE_ID } from '../state/table-schema.js';
 import type { Alert } from './alert.js';
 import { eventIdOf } from './alert-builder.js';
 import { explainGroup, type Explanation } from './explain.js';
@@ -44,6 +45,8 @@ import {
   groupItemCodec,
   groupItemExpiry,
   groupItemKey,
+  hasPendingAlerts,
+  markPendingAlerts,
   ruleExpiry,
   ruleState,
   setRuleState,
@@ -353,6 +356,7 @@ export class StreamingEngine {
       if (correlated.changed) {
         changed = true;
         setRuleState(item, group.key.ruleId, state, correlation.codec, correlation.expiresAt(state, this.now));
+        markPendingAlerts(item, group.key.ruleId, correlation.outbox(state).length > 0);
       }
       rules.push({ group, correlation, state, correlated, outbox, earlier });
     }
@@ -361,13 +365,18 @@ export class StreamingEngine {
         'failed' in rule ? rule : this.settleRule(rule, rule.correlated.changed ? outcome : 'unchanged'),
       ),
     });
-    if (!changed) return { write: false, result: settleAll('unchanged'), cache: true };
+    if (!changed) {
+      const resends = rules.some((rule) => !('failed' in rule) && rule.earlier.length > 0);
+      return { write: false, result: settleAll('unchanged'), cache: true, ...(resends ? { confirm: true } : {}) };
+    }
     // Shedding (made only when the item outgrows its size limit) goes round the rules that changed.
     let shedding: RuleStep[] | undefined;
     return {
       write: true,
       state: item,
       expiresAt: groupItemExpiry(item),
+      // Marks the item in the outbox index while any of its rules holds alerts not yet acknowledged.
+      pending: hasPendingAlerts(item),
       shrink: () => {
         shedding ??= rules.filter((r): r is RuleStep => !('failed' in r) && r.correlated.changed);
         while (shedding.length > 0) {
@@ -489,13 +498,53 @@ export class StreamingEngine {
           }
           if (state === undefined || !correlation.acknowledge(state, ids)) continue;
           setRuleState(item, ruleId, state, correlation.codec, correlation.expiresAt(state, this.now));
+          markPendingAlerts(item, ruleId, correlation.outbox(state).length > 0);
           cleared = true;
         }
         return cleared;
       },
       (_index, current) => groupItemExpiry(current.state),
       { startFromCache: true, cache: true },
+      (_index, item) => hasPendingAlerts(item),
     );
+  }
+
+  /**
+   * The alerts committed in these correlation items' outboxes and not yet acknowledged, for the
+   * outbox sweeper (src/pipeline/outbox-sweep.ts). An item of a rule this engine does not run
+   * (removed since) cannot be decoded: its key is returned in `unknown`.
+   */
+  async outboxes(keys: readonly StateKey[]): Promise<{ alerts: Alert[]; unknown: StateKey[] }> {
+    const unknown: StateKey[] = [];
+    const nowSeconds = Math.floor(this.now() / 1000);
+    const reads = keys.map(async (key): Promise<Alert[]> => {
+      // A group item's key (as the outbox index holds it): every rule of it with pending alerts;
+      // a rule's key: that rule's, read from its group's item.
+      const one = key.ruleId === GROUP_ITEM_RULE_ID ? undefined : key.ruleId;
+      if (one !== undefined && this.ruleById.get(one)?.correlation === undefined) {
+        unknown.push(key);
+        return [];
+      }
+      const current = await this.repository.read(this.itemCodec, groupItemKey(key.tenant, key.group));
+      if (current === undefined) return [];
+      const alerts: Alert[] = [];
+      for (const ruleId of one === undefined ? current.state.pending : [one]) {
+        const correlation = this.ruleById.get(ruleId)?.correlation as Correlation<unknown> | undefined;
+        let state: unknown;
+        try {
+          state = correlation && ruleState(current.state, ruleId, correlation.codec, nowSeconds, this.fingerprintsOf);
+        } catch {
+          state = undefined; // undecodable: reported below with the rules this engine does not run
+        }
+        if (correlation === undefined || state === undefined) {
+          unknown.push({ ...key, ruleId });
+          continue;
+        }
+        alerts.push(...correlation.outbox(state));
+      }
+      return alerts;
+    });
+    return { alerts: (await Promise.all(reads)).flat(), unknown };
   }
 
   /** The state held for one rule and group: what is satisfied, what is pending, when it expires. */

@@ -33,7 +33,7 @@ export class RouteConfigError extends StixflowError {
 }
 
 /** Tenants are key material in the state table: printable, bounded, never empty (as functions/config.ts checks). */
-function isValidTenant(tenant: string): boolean {
+export function isValidTenant(tenant: string): boolean {
   // eslint-disable-next-line no-control-regex
   return tenant.length > 0 && tenant.length <= 256 && !/[\u0000-\u001f\u007f]/.test(tenant);
 }

@@ -74,6 +74,20 @@ export interface ProcessResult {
   valuesCut: number;
 }
 
+/** The engine of a pipeline's rules and store, as the Detector and the outbox sweeper (outbox-sweep.ts) run it. */
+export function pipelineEngine(
+  options: Pick<DetectorOptions, 'rules' | 'indicators' | 'store' | 'engine'>,
+  now: () => number,
+): StreamingEngine {
+  return new StreamingEngine({
+    ...options.engine,
+    rules: options.rules,
+    ...(options.indicators ? { indicators: options.indicators } : {}),
+    store: options.store,
+    now,
+  });
+}
+
 export class Detector {
   readonly engine: StreamingEngine;
   private readonly gate: AlertGate;
@@ -85,13 +99,7 @@ export class Detector {
 
   constructor(private readonly options: DetectorOptions) {
     this.now = options.now ?? Date.now;
-    this.engine = new StreamingEngine({
-      ...options.engine,
-      rules: options.rules,
-      ...(options.indicators ? { indicators: options.indicators } : {}),
-      store: options.store,
-      now: this.now,
-    });
+    this.engine = pipelineEngine(options, this.now);
     this.gate = new AlertGate(options.rules, options.store, this.now);
     this.ledger = new AlertLedger(options.store, {
       now: this.now,

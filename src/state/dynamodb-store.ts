@@ -16,7 +16,16 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { batchGetRows, defaultSleep, describeError, joinTableKey } from './batch-get.js';
 import { StateCorruptError, StateStoreError } from './errors.js';
-import { packValue, readUnits, stateItemBytes, unpackValue, writeUnits, type StoredValue } from './item-size.js';
+import {
+  dynamoNumberBytes,
+  packValue,
+  readUnits,
+  stateItemBytes,
+  unpackValue,
+  writeUnits,
+  type StoredValue,
+} from './item-size.js';
+import { pendingAttributes } from './pending-index.js';
 import {
   DEFAULT_MAX_STATE_ITEM_BYTES,
   DEFLATED_VALUE_ATTRIBUTE,
@@ -35,6 +44,7 @@ import {
   epochSeconds,
   isExpired,
   stateKeyId,
+  type PutItem,
   type PutOutcome,
   type StateItem,
   type StateKey,
@@ -121,20 +131,19 @@ export class DynamoDbStateStore implements StateStore {
     return result;
   }
 
-  async put(
-    item: { key: StateKey; value: string; expiresAt: number },
-    expectedVersion: number | null,
-  ): Promise<PutOutcome> {
+  async put(item: PutItem, expectedVersion: number | null): Promise<PutOutcome> {
     const tableKey = stateTableKey(item.key);
     assertValidWrite(item.value, item.expiresAt, expectedVersion);
     const version = expectedVersion === null ? 1 : expectedVersion + 1;
     const stored = packValue(item.value);
-    const bytes = stateItemBytes(tableKey, version, stored, item.expiresAt);
+    const nowSeconds = epochSeconds(this.now());
+    const marker = item.pending === true ? pendingAttributes(tableKey.pk, tableKey.sk, item.key, nowSeconds) : {};
+    const bytes = stateItemBytes(tableKey, version, stored, item.expiresAt) + markerBytes(marker);
     if (bytes > this.maxItemBytes) {
       this.stats.tooLarge += 1;
       return { ok: false, reason: 'too-large' };
     }
-    const values: Record<string, AttributeValue> = { ':now': { N: String(epochSeconds(this.now())) } };
+    const values: Record<string, AttributeValue> = { ':now': { N: String(nowSeconds) } };
     if (expectedVersion !== null) values[':expected'] = { N: String(expectedVersion) };
     const command = new PutItemCommand({
       TableName: this.tableName,
@@ -146,6 +155,7 @@ export class DynamoDbStateStore implements StateStore {
           ? { [VALUE_ATTRIBUTE]: { S: stored.text } }
           : { [DEFLATED_VALUE_ATTRIBUTE]: { B: stored.deflated } }),
         [TTL_ATTRIBUTE]: { N: String(item.expiresAt) },
+        ...marker,
       },
       ConditionExpression: expectedVersion === null ? CREATE_CONDITION : UPDATE_CONDITION,
       ExpressionAttributeNames: expectedVersion === null ? { '#ttl': TTL_ATTRIBUTE } : NAMES,
@@ -236,4 +246,14 @@ function parseStateRow(row: Record<string, AttributeValue>, key: StateKey): { it
     item: { key: { tenant: key.tenant, ruleId: key.ruleId, group: key.group }, version, value, expiresAt },
     stored,
   };
+}
+
+/** Bytes the outbox-index marker adds to an item (DynamoDB's size rule). */
+function markerBytes(marker: Record<string, AttributeValue>): number {
+  let bytes = 0;
+  for (const [name, value] of Object.entries(marker))
+    bytes +=
+      Buffer.byteLength(name, 'utf8') +
+      (value.S !== undefined ? Buffer.byteLength(value.S, 'utf8') : dynamoNumberBytes(Number(value.N)));
+  return bytes;
 }

@@ -55,6 +55,18 @@ export interface StoreStats {
   readUnits: number;
 }
 
+/** What a put writes. */
+export interface PutItem {
+  key: StateKey;
+  value: string;
+  expiresAt: number;
+  /**
+   * The item holds alerts not yet confirmed delivered: a store with an outbox index marks it there
+   * (src/state/pending-index.ts), and a put without it takes the mark away.
+   */
+  pending?: boolean;
+}
+
 export interface StateStore {
   /**
    * Batch read; an item whose expiresAt has passed (per the store's clock) is returned as absent.
@@ -66,7 +78,7 @@ export interface StateStore {
    * Otherwise the stored, unexpired item must have exactly that version. Writes version
    * expectedVersion + 1 (or 1 on create).
    */
-  put(item: { key: StateKey; value: string; expiresAt: number }, expectedVersion: number | null): Promise<PutOutcome>;
+  put(item: PutItem, expectedVersion: number | null): Promise<PutOutcome>;
   /** Conditional delete with the same version semantics; on success reports the version deleted. */
   delete(key: StateKey, expectedVersion: number): Promise<PutOutcome>;
   readonly stats: StoreStats;

@@ -49,8 +49,10 @@ function nagViolations(app: App): string[] {
 describe('ingest channels in the construct', () => {
   it('defines no channel function, queue or rule when no channel prop is set', () => {
     const { template, pipeline } = synth(() => undefined);
-    expect(descriptions(template)).toHaveLength(4); // three pipeline functions and the console
-    template.resourceCountIs('AWS::Events::Rule', 0);
+    // The three core functions, the console and the outbox sweeper (#18).
+    expect(descriptions(template)).toHaveLength(5);
+    // Only the outbox sweeper's schedule.
+    template.resourceCountIs('AWS::Events::Rule', 1);
     template.resourceCountIs('AWS::Logs::SubscriptionFilter', 0);
     template.resourceCountIs('AWS::Lambda::EventSourceMapping', 1);
     expect(pipeline.channels).toEqual({});
@@ -110,6 +112,7 @@ describe('ingest channels in the construct', () => {
       'stixflow: S3 object notifications → streamed objects → detection pipeline',
       'stixflow: ingest queue → detection pipeline → alert queue',
       'stixflow: the detection console page (GET /, GET /console/*)',
+      'stixflow: outbox index → alerts whose delivery failed → alert queue',
     ]);
     // The routes the function reads, as the props gave them.
     const s3Fn = Object.values(template.findResources('AWS::Lambda::Function') as Record<string, Resource>).find((f) =>
@@ -137,7 +140,8 @@ describe('ingest channels in the construct', () => {
       ParallelizationFactor: 1,
       DestinationConfig: { OnFailure: {} },
     });
-    template.resourceCountIs('AWS::Events::Rule', 2);
+    // The two channel rules and the outbox sweeper's schedule.
+    template.resourceCountIs('AWS::Events::Rule', 3);
     template.hasResourceProperties('AWS::Events::Rule', {
       EventPattern: { source: ['aws.guardduty'], 'detail-type': ['GuardDuty Finding'] },
     });

@@ -105,7 +105,7 @@ describe('StixDetectionPipeline construct', () => {
     expect(pipeline.ruleIds).toEqual(['good']);
     const report = new AwsSolutionsChecks(app).validateScope(app);
     expect(report.violations.map((v) => v.ruleName)).toEqual([]);
-  });
+  }, 120_000);
 });
 
 describe('the CDK app (cdk.json)', () => {
@@ -136,5 +136,5 @@ describe('the CDK app (cdk.json)', () => {
     await expect(failed).rejects.toMatchObject({
       stderr: expect.stringMatching(/refusing to synthesise[\s\S]*bad\.yaml:5/),
     });
-  }, 60_000);
+  }, 240_000);
 });

@@ -56,6 +56,9 @@ describe('StixflowStack template', () => {
         AttributeDefinitions: [
           { AttributeName: 'pk', AttributeType: 'S' },
           { AttributeName: 'sk', AttributeType: 'S' },
+          // The outbox index's keys (src/state/pending-index.ts; test/infra/operations.test.ts).
+          { AttributeName: 'pending', AttributeType: 'S' },
+          { AttributeName: 'pendingAt', AttributeType: 'N' },
         ],
         BillingMode: 'PAY_PER_REQUEST',
         TimeToLiveSpecification: { AttributeName: 'ttl', Enabled: true },
@@ -101,9 +104,9 @@ describe('StixflowStack template', () => {
     expect(covered.size).toBe(4);
   });
 
-  it('runs three pipeline functions on the newest Node runtime, arm64, ESM bundles with the rules directory', () => {
+  it('runs four functions beside the console (three and the outbox sweeper) on the newest Node runtime, arm64, ESM bundles with the rules directory', () => {
     const functions = pipelineFunctions();
-    expect(functions).toHaveLength(3);
+    expect(functions).toHaveLength(4);
     for (const [, fn] of functions) {
       expect(fn.Properties).toMatchObject({
         Runtime: 'nodejs24.x',
@@ -257,7 +260,8 @@ describe('StixflowStack template', () => {
 
   it("alarms on DLQ depth, queue age, and every function's errors and throttles", () => {
     const alarms = resources('AWS::CloudWatch::Alarm');
-    expect(alarms).toHaveLength(9);
+    // 10 pipeline alarms, and errors, throttles and near-timeout for each of the 4 functions (test/infra/operations.test.ts).
+    expect(alarms).toHaveLength(22);
     const dlqDepth = (queuePrefix: string) =>
       template.hasResourceProperties('AWS::CloudWatch::Alarm', {
         MetricName: 'ApproximateNumberOfMessagesVisible',
@@ -271,7 +275,7 @@ describe('StixflowStack template', () => {
     dlqDepth('PipelineIngestDlq');
     dlqDepth('PipelineAlertDlq');
     for (const metric of ['Errors', 'Throttles']) {
-      for (const fn of ['IngestHttp', 'IngestSqs', 'RulesApi']) {
+      for (const fn of ['IngestHttp', 'IngestSqs', 'RulesApi', 'OutboxSweeper']) {
         const fnId = resources('AWS::Lambda::Function').find(
           ([id]) => id.startsWith(`Pipeline${fn}`) && !id.includes('Role'),
         )![0];
@@ -288,9 +292,11 @@ describe('StixflowStack template', () => {
   it('outputs the API URL, queue URLs and table name', () => {
     const outputs = template.findOutputs('*');
     expect(Object.keys(outputs).sort()).toEqual([
+      'AlarmTopicArn',
       'AlertDlqUrl',
       'AlertQueueUrl',
       'ApiUrl',
+      'DashboardName',
       'EventsEndpoint',
       'IngestDlqUrl',
       'IngestQueueUrl',
