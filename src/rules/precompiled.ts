@@ -16,10 +16,17 @@ import { join, relative } from 'node:path';
 import type { Diagnostic } from '../errors.js';
 import {
   comparisonLeaves,
+  isComparisonJunction,
   observationLeaves,
+  type ComparisonExpression,
   type ComparisonLeaf,
+  type ComparisonOperator,
+  type Literal,
   type ObjectPath,
+  type ObservationExpression,
   type PatternAst,
+  type Qualifier,
+  type Span,
 } from '../pattern/ast.js';
 import { CompiledObservation, CompiledPattern } from '../pattern/compile.js';
 import { compileComparison, compileForRootType, type ObjectPredicate } from '../pattern/evaluate.js';
@@ -35,7 +42,7 @@ import { ContentPath } from './templates.js';
 export const COMPILED_RULES_FILE = 'rules.stixflow-compiled';
 
 /** Bump whenever the compiled form, or what loading puts into a rule, changes shape. */
-const FORMAT_VERSION = 1;
+const FORMAT_VERSION = 2;
 const FORMAT = 'stixflow-rules-compiled';
 
 interface CompiledFile {
@@ -43,6 +50,8 @@ interface CompiledFile {
   version: number;
   /** SHA-256 of the sources and options it was compiled from (see sourcesHash). */
   hash: string;
+  /** The object paths the patterns' comparisons name by index. */
+  paths: Omit<ObjectPath, 'span'>[];
   rules: unknown[];
   /** Rule files that hold indicators: read again on load (the indicator set is built from them). */
   indicatorFiles: string[];
@@ -82,8 +91,9 @@ const CONTENT_PATH_TAG = '$stixflow-content-path';
 const BYTES_TAG = '$stixflow-bytes';
 
 interface EncodedPattern {
-  text: string;
-  ast: PatternAst;
+  /** Absent when it is the rule's patternText (most patterns: stored once). */
+  text?: string;
+  ast: unknown;
   stixVersion: CompiledPattern['stixVersion'];
   warnings: readonly Diagnostic[];
   matchBudget: number;
@@ -93,7 +103,130 @@ interface EncodedPattern {
   folded: number[];
 }
 
-function encodePattern(pattern: CompiledPattern): EncodedPattern {
+/**
+ * Object paths, each stored once (without its span) and named by its index: the thousands of
+ * comparisons of a large rule set read a few dozen paths.
+ */
+class PathTable {
+  readonly paths: Omit<ObjectPath, 'span'>[] = [];
+  private readonly byKey = new Map<string, number>();
+
+  indexOf(path: ObjectPath): number {
+    const entry = { objectType: path.objectType, steps: path.steps };
+    const key = JSON.stringify(entry);
+    let index = this.byKey.get(key);
+    if (index === undefined) {
+      index = this.paths.push(entry) - 1;
+      this.byKey.set(key, index);
+    }
+    return index;
+  }
+}
+
+type EncodedSpan = [offset: number, length: number, line: number, column: number] | 0;
+
+const encodeSpan = (span: Span | undefined): EncodedSpan =>
+  span ? [span.offset, span.length, span.line, span.column] : 0;
+const decodeSpan = (span: EncodedSpan): { span?: Span } =>
+  span === 0 ? {} : { span: { offset: span[0], length: span[1], line: span[2], column: span[3] } };
+
+/** A string literal is its bare string; the others are as the AST has them (bytes tagged). */
+const encodeLiteral = (literal: Literal): unknown =>
+  literal.type === 'string' ? literal.value : encodeValue(literal, 'literal', undefined);
+const decodeLiteral = (value: unknown): Literal =>
+  typeof value === 'string' ? { type: 'string', value } : (decodeValue(value, undefined) as Literal);
+
+/**
+ * A comparison expression as arrays: `['&' | '|', left, right]`, `[operator, path, negated,
+ * literal, span]`, `['IN', path, negated, literals, span]`, `['EXISTS', path, negated, span]`,
+ * where `path` is [index in the table, span]. A tenth of the size of the object form.
+ */
+function encodeComparison(expr: ComparisonExpression, table: PathTable): unknown {
+  if (isComparisonJunction(expr))
+    return [expr.kind === 'and' ? '&' : '|', encodeComparison(expr.left, table), encodeComparison(expr.right, table)];
+  const path = [table.indexOf(expr.path), encodeSpan(expr.path.span)];
+  const negated = expr.negated ? 1 : 0;
+  if (expr.kind === 'exists') return ['EXISTS', path, negated, encodeSpan(expr.span)];
+  if (expr.kind === 'in') return ['IN', path, negated, expr.values.map(encodeLiteral), encodeSpan(expr.span)];
+  return [expr.operator, path, negated, encodeLiteral(expr.value), encodeSpan(expr.span)];
+}
+
+function decodeComparison(encoded: unknown[], paths: readonly Omit<ObjectPath, 'span'>[]): ComparisonExpression {
+  const head = encoded[0] as string;
+  if (head === '&' || head === '|')
+    return {
+      kind: head === '&' ? 'and' : 'or',
+      left: decodeComparison(encoded[1] as unknown[], paths),
+      right: decodeComparison(encoded[2] as unknown[], paths),
+    };
+  const [index, pathSpan] = encoded[1] as [number, EncodedSpan];
+  const shared = paths[index] as Omit<ObjectPath, 'span'>;
+  const path: ObjectPath = { objectType: shared.objectType, steps: shared.steps, ...decodeSpan(pathSpan) };
+  const negated = encoded[2] === 1;
+  if (head === 'EXISTS') return { kind: 'exists', path, negated, ...decodeSpan(encoded[3] as EncodedSpan) };
+  if (head === 'IN')
+    return {
+      kind: 'in',
+      path,
+      negated,
+      values: (encoded[3] as unknown[]).map(decodeLiteral),
+      ...decodeSpan(encoded[4] as EncodedSpan),
+    };
+  return {
+    kind: 'comparison',
+    path,
+    operator: head as Exclude<ComparisonOperator, 'IN'>,
+    negated,
+    value: decodeLiteral(encoded[3]),
+    ...decodeSpan(encoded[4] as EncodedSpan),
+  };
+}
+
+/** An observation expression: its nodes as objects (few), each comparison expression as arrays. */
+function encodeObservationExpression(expr: ObservationExpression, table: PathTable): unknown {
+  switch (expr.kind) {
+    case 'observation':
+      return { kind: expr.kind, comparison: encodeComparison(expr.comparison, table), span: encodeSpan(expr.span) };
+    case 'qualified':
+      return {
+        kind: expr.kind,
+        qualifier: encodeValue(expr.qualifier, 'qualifier', undefined),
+        expression: encodeObservationExpression(expr.expression, table),
+      };
+    default:
+      return {
+        kind: expr.kind,
+        left: encodeObservationExpression(expr.left, table),
+        right: encodeObservationExpression(expr.right, table),
+      };
+  }
+}
+
+function decodeObservationExpression(
+  encoded: Record<string, unknown>,
+  paths: readonly Omit<ObjectPath, 'span'>[],
+): ObservationExpression {
+  const kind = encoded.kind as ObservationExpression['kind'];
+  if (kind === 'observation')
+    return {
+      kind,
+      comparison: decodeComparison(encoded.comparison as unknown[], paths),
+      ...decodeSpan(encoded.span as EncodedSpan),
+    };
+  if (kind === 'qualified')
+    return {
+      kind,
+      qualifier: decodeValue(encoded.qualifier, undefined) as Qualifier,
+      expression: decodeObservationExpression(encoded.expression as Record<string, unknown>, paths),
+    };
+  return {
+    kind,
+    left: decodeObservationExpression(encoded.left as Record<string, unknown>, paths),
+    right: decodeObservationExpression(encoded.right as Record<string, unknown>, paths),
+  };
+}
+
+function encodePattern(pattern: CompiledPattern, table: PathTable): EncodedPattern {
   const folded: number[] = [];
   let index = 0;
   for (const leaf of observationLeaves(pattern.ast.root))
@@ -103,7 +236,7 @@ function encodePattern(pattern: CompiledPattern): EncodedPattern {
     }
   return {
     text: pattern.text,
-    ast: encodeValue(pattern.ast, 'pattern') as PatternAst,
+    ast: encodeObservationExpression(pattern.ast.root, table),
     stixVersion: pattern.stixVersion,
     warnings: pattern.warnings,
     matchBudget: (pattern as unknown as { matchBudget: number }).matchBudget,
@@ -117,14 +250,17 @@ function encodePattern(pattern: CompiledPattern): EncodedPattern {
  * rebuilds them, bytes in base64. Anything else (a function, a Map) is a bug in what the
  * loader produces, reported with where it was found.
  */
-function encodeValue(value: unknown, at: string): unknown {
+function encodeValue(value: unknown, at: string, table: PathTable | undefined): unknown {
   if (value === null || typeof value !== 'object') {
     if (typeof value === 'function' || typeof value === 'symbol' || typeof value === 'bigint')
       throw new Error(`cannot write ${at} (a ${typeof value}) in the precompiled rules`);
     return value;
   }
-  if (Array.isArray(value)) return value.map((v, i) => encodeValue(v, `${at}[${i}]`));
-  if (value instanceof CompiledPattern) return { [PATTERN_TAG]: encodePattern(value) };
+  if (Array.isArray(value)) return value.map((v, i) => encodeValue(v, `${at}[${i}]`, table));
+  if (value instanceof CompiledPattern) {
+    if (table === undefined) throw new Error(`cannot write ${at} (a pattern) without a path table`);
+    return { [PATTERN_TAG]: encodePattern(value, table) };
+  }
   if (value instanceof ContentPath) return { [CONTENT_PATH_TAG]: { text: value.text, path: value.path } };
   if (value instanceof Uint8Array) return { [BYTES_TAG]: Buffer.from(value).toString('base64') };
   const proto = Object.getPrototypeOf(value) as unknown;
@@ -132,7 +268,7 @@ function encodeValue(value: unknown, at: string): unknown {
     throw new Error(`cannot write ${at} (a ${(value as object).constructor.name}) in the precompiled rules`);
   const out: Record<string, unknown> = {};
   // Own enumerable properties, getters read (a rule's source line is one).
-  for (const [key, v] of Object.entries(value)) if (v !== undefined) out[key] = encodeValue(v, `${at}.${key}`);
+  for (const [key, v] of Object.entries(value)) if (v !== undefined) out[key] = encodeValue(v, `${at}.${key}`, table);
   return out;
 }
 
@@ -182,8 +318,12 @@ class LazyObservation extends CompiledObservation {
   }
 }
 
-function decodePattern(encoded: EncodedPattern): CompiledPattern {
-  const ast = decodeValue(encoded.ast) as PatternAst;
+function decodePattern(
+  encoded: EncodedPattern,
+  paths: readonly Omit<ObjectPath, 'span'>[],
+  ruleText: string | undefined,
+): CompiledPattern {
+  const ast: PatternAst = { root: decodeObservationExpression(encoded.ast as Record<string, unknown>, paths) };
   const foldedIndices = new Set(encoded.folded);
   const folded = new Set<ComparisonLeaf>();
   let index = 0;
@@ -194,7 +334,7 @@ function decodePattern(encoded: EncodedPattern): CompiledPattern {
     (leaf, i) => new LazyObservation(i, leaf, encoded.rootTypes[i] ?? [], folded) as CompiledObservation,
   );
   return new CompiledPattern(
-    encoded.text,
+    encoded.text ?? (ruleText as string),
     ast,
     encoded.stixVersion,
     encoded.warnings,
@@ -204,20 +344,25 @@ function decodePattern(encoded: EncodedPattern): CompiledPattern {
   );
 }
 
-function decodeValue(value: unknown): unknown {
+/** `paths`: the file's path table (undefined where no pattern can be: literals, qualifiers). */
+function decodeValue(value: unknown, paths: readonly Omit<ObjectPath, 'span'>[] | undefined): unknown {
   if (value === null || typeof value !== 'object') return value;
   if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) value[i] = decodeValue(value[i]);
+    for (let i = 0; i < value.length; i++) value[i] = decodeValue(value[i], paths);
     return value;
   }
   const record = value as Record<string, unknown>;
-  if (PATTERN_TAG in record) return decodePattern(record[PATTERN_TAG] as EncodedPattern);
+  if (PATTERN_TAG in record) {
+    if (paths === undefined) throw new Error('a precompiled pattern where none can be');
+    // A rule's own pattern has its text in the rule (patternText); a filter's has its own.
+    return decodePattern(record[PATTERN_TAG] as EncodedPattern, paths, undefined);
+  }
   if (CONTENT_PATH_TAG in record) {
     const { text, path } = record[CONTENT_PATH_TAG] as { text: string; path: ObjectPath };
     return new ContentPath(text, path);
   }
   if (BYTES_TAG in record) return new Uint8Array(Buffer.from(record[BYTES_TAG] as string, 'base64'));
-  for (const key of Object.keys(record)) record[key] = decodeValue(record[key]);
+  for (const key of Object.keys(record)) record[key] = decodeValue(record[key], paths);
   return record;
 }
 
@@ -233,15 +378,22 @@ export function encodeCompiledRules(
   // File names relative to the directory: the form is read where it is shipped (a bundle).
   const inDir = <T extends { file?: string }>(x: T): T =>
     x.file === undefined ? x : { ...x, file: relative(dir, x.file) };
+  const table = new PathTable();
+  const rules = loaded.rules.map((rule, i) => {
+    const encoded = encodeValue(rule, `rules[${i}] (${rule.id})`, table) as {
+      source?: { file?: string };
+      pattern: { [PATTERN_TAG]: EncodedPattern };
+    };
+    if (encoded.source) encoded.source = inDir(encoded.source);
+    if (encoded.pattern[PATTERN_TAG].text === rule.patternText) delete encoded.pattern[PATTERN_TAG].text;
+    return encoded;
+  });
   const file: CompiledFile = {
     format: FORMAT,
     version: FORMAT_VERSION,
     hash: sourcesHash(dir, sources, options),
-    rules: loaded.rules.map((rule, i) => {
-      const encoded = encodeValue(rule, `rules[${i}] (${rule.id})`) as { source?: { file?: string } };
-      if (encoded.source) encoded.source = inDir(encoded.source);
-      return encoded;
-    }),
+    paths: table.paths,
+    rules,
     indicatorFiles: loaded.indicatorSources.map((s) => relative(dir, s.file)),
     indicatorSources: loaded.indicatorSources.map(inDir),
     exceptions: loaded.exceptions.map(inDir),
@@ -293,7 +445,12 @@ export function readCompiledRules(
   const inPlace = <T extends { file?: string }>(x: T): T =>
     x.file === undefined ? x : { ...x, file: join(dir, x.file) };
   const rules = file.rules.map((r) => {
-    const rule = decodeValue(r) as Rule;
+    const record = r as { patternText: string; pattern: Record<string, unknown> };
+    const own = record.pattern[PATTERN_TAG] as EncodedPattern;
+    const pattern = decodePattern(own, file.paths, record.patternText);
+    record.pattern = {};
+    const rule = decodeValue(record, file.paths) as Rule;
+    rule.pattern = pattern;
     if (rule.source) rule.source = inPlace(rule.source);
     return rule;
   });

@@ -12,6 +12,7 @@
 import {
   isComparisonJunction,
   type ComparisonExpression,
+  type ComparisonJunction,
   type ComparisonLeaf,
   type ObjectPath,
 } from '../pattern/ast.js';
@@ -155,18 +156,26 @@ const INDEXABLE_PATH = (path: ObjectPath): boolean =>
 
 function need(expr: ComparisonExpression, type: string, caseInsensitive: ReadonlySet<ComparisonLeaf>): Need {
   if (isComparisonJunction(expr)) {
-    const l = need(expr.left, type, caseInsensitive);
-    const r = need(expr.right, type, caseInsensitive);
-    if (expr.kind === 'and') {
-      if (l === 'never' || r === 'never') return 'never';
-      if (l === 'none') return r;
-      if (r === 'none') return l;
-      return { and: [...('and' in l ? l.and : [l]), ...('and' in r ? r.and : [r])] };
+    // A chain of one junction (a Sigma list of a thousand values) is read as one list, in one
+    // pass: pairwise, it would copy the list it has built at every step.
+    const items: Exclude<Need, 'none' | 'never'>[] = [];
+    for (const operand of junctionOperands(expr)) {
+      const n = need(operand, type, caseInsensitive);
+      if (expr.kind === 'and') {
+        if (n === 'never') return 'never';
+        if (n === 'none') continue;
+        if ('and' in n) items.push(...n.and);
+        else items.push(n);
+      } else {
+        if (n === 'none') return 'none';
+        if (n === 'never') continue;
+        if ('or' in n) items.push(...n.or);
+        else items.push(n);
+      }
     }
-    if (l === 'none' || r === 'none') return 'none';
-    if (l === 'never') return r;
-    if (r === 'never') return l;
-    return { or: [...('or' in l ? l.or : [l]), ...('or' in r ? r.or : [r])] };
+    if (items.length === 0) return expr.kind === 'and' ? 'none' : 'never';
+    if (items.length === 1) return items[0] as Need;
+    return expr.kind === 'and' ? { and: items } : { or: items };
   }
   if (expr.path.objectType !== type) return 'never';
   if (expr.negated || !INDEXABLE_PATH(expr.path)) return 'none';
@@ -211,6 +220,18 @@ function need(expr: ComparisonExpression, type: string, caseInsensitive: Readonl
       return { condition: { path: expr.path, folded: false, octet: Number(network.address >> 24n) } };
   }
   return 'none';
+}
+
+/** The operands of a chain of one kind of junction (`a AND b AND c`, however nested), left to right. */
+function junctionOperands(expr: ComparisonJunction): ComparisonExpression[] {
+  const out: ComparisonExpression[] = [];
+  const stack: ComparisonExpression[] = [expr];
+  while (stack.length > 0) {
+    const e = stack.pop() as ComparisonExpression;
+    if (isComparisonJunction(e) && e.kind === expr.kind) stack.push(e.right, e.left);
+    else out.push(e);
+  }
+  return out;
 }
 
 /** Does the need offer a choice (an `and` somewhere), which filing should make knowing the other entries? */

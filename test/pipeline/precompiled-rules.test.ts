@@ -42,7 +42,16 @@ async function run(dir: string, raw: unknown[]) {
     alerts: result.alerts.map((a) => JSON.stringify(a)),
     errors: result.errors,
     diagnostics: loaded.diagnostics,
-    rules: loaded.rules.map((r) => ({ id: r.id, pattern: r.patternText, line: r.source?.line, file: r.source?.file })),
+    rules: loaded.rules.map((r) => ({
+      id: r.id,
+      pattern: r.patternText,
+      ast: r.pattern.ast,
+      folded: r.pattern.caseInsensitiveLeaves.size,
+      rootTypes: r.pattern.observations.map((o) => o.rootTypes),
+      filters: r.filters.map((f) => f.pattern.ast),
+      line: r.source?.line,
+      file: r.source?.file,
+    })),
   };
 }
 
