@@ -16,7 +16,7 @@ import {
   type ComparisonLeaf,
   type ObjectPath,
 } from '../pattern/ast.js';
-import { foldCase, isAscii } from '../pattern/case-fold.js';
+import { foldCase } from '../pattern/case-fold.js';
 import { parseIPv4Fast, parseNetwork } from '../pattern/cidr.js';
 import { compilePath } from '../pattern/evaluate.js';
 import type { PreparedObservation } from '../pattern/observation.js';
@@ -35,22 +35,31 @@ type Condition =
 const MIN_LITERAL = 3;
 
 /**
- * The longest ASCII literal every match of a LIKE pattern contains (its longest segment between
- * wildcards), or undefined when none is long enough to index.
+ * The longest literal (of inert characters, see isInertText) every match of a LIKE pattern
+ * contains (its longest segment between wildcards), or undefined when none is long enough to
+ * index.
  */
 export function likeLiteral(like: string): string | undefined {
   const longest = like.split(/[%_]/).reduce((a, b) => (b.length > a.length ? b : a), '');
-  return longest.length >= MIN_LITERAL && isAscii(longest) ? longest : undefined;
+  return longest.length >= MIN_LITERAL && isInertText(longest) ? longest : undefined;
 }
 
 /**
  * A literal that every string matched by the regex contains, read conservatively: no
- * alternation, no case-insensitive flag; only runs of plain characters at the top level count.
- * Groups, classes, escapes other than escaped punctuation, and quantifier bodies break a run
- * and are skipped whole; a character made optional by `?`, `*` or `{0,…}` is dropped from it.
+ * alternation at the top level (one inside a group skips the group), only runs of plain
+ * characters at the top level count. Groups, classes, escapes other than escaped punctuation,
+ * and quantifier bodies break a run and are skipped whole; a character made optional by `?`,
+ * `*` or `{0,…}` is dropped from it. With an `i` flag at the top level (`(?i)`), what the
+ * literal matches is known only up to case: undefined here, see regexNeed.
  */
 export function regexLiteral(source: string): string | undefined {
-  if (source.includes('|') || /\(\?[a-zA-Z]*i[a-zA-Z]*[):]/.test(source)) return undefined;
+  const found = regexNeed(source);
+  return found && !found.caseInsensitive ? found.literal : undefined;
+}
+
+/** The literal of regexLiteral, and whether it holds only up to case (a top-level `i` flag). */
+function regexNeed(source: string): { literal: string; caseInsensitive: boolean } | undefined {
+  let caseInsensitive = false;
   let best = '';
   let run = '';
   const end = (): void => {
@@ -89,10 +98,15 @@ export function regexLiteral(source: string): string | undefined {
       }
     } else if (c === '(') {
       next = skipBalanced(i, '(', ')');
+      // `(?i)` (flags for the rest): what follows matches up to case. `(?i:…)` is a group, skipped.
+      if (/^\(\?[a-zA-Z]*i[a-zA-Z]*\)$/.test(source.slice(i, next))) caseInsensitive = true;
+      else if (/^\(\?[a-zA-Z]*-[a-zA-Z]*i/.test(source.slice(i, next))) return undefined;
     } else if (c === '[') {
       next = skipBalanced(i, '[', ']');
     } else if (c === '{') {
       next = skipBalanced(i, '{', '}');
+    } else if (c === '|') {
+      return undefined; // an alternative need not contain the literal
     } else if (!'.)]}*+?^$'.includes(c)) {
       literal = c;
     }
@@ -112,7 +126,7 @@ export function regexLiteral(source: string): string | undefined {
     i = next;
   }
   end();
-  return best.length >= MIN_LITERAL && isAscii(best) ? best : undefined;
+  return best.length >= MIN_LITERAL && isInertText(best) ? { literal: best, caseInsensitive } : undefined;
 }
 
 /**
@@ -126,12 +140,43 @@ export function stringKey(text: string): number {
   return hash & 0x3fffffff;
 }
 
-/** Number of distinct trigram keys: three 7-bit characters. */
+/**
+ * Is every character of a literal one that case folding and NFC leave as it is, whatever
+ * surrounds it: ASCII, and the caseless symbols that never compose (emoji U+1F000–U+1FAFF,
+ * U+2600–U+27BF, the zero-width joiner, variation selectors)? Then a value (folded or
+ * normalised as its comparison does) that a LIKE or MATCHES holds on contains the literal as
+ * the index reads it. Letters outside ASCII can change in context (a final sigma, a combining
+ * mark) and are not indexed.
+ */
+export function isInertText(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c <= 0x7f || (c >= 0x2600 && c <= 0x27bf) || c === 0x200d || c === 0xfe0e || c === 0xfe0f) continue;
+    if (c >= 0xd800 && c <= 0xdbff) {
+      const cp = text.codePointAt(i) as number;
+      if (cp >= 0x1f000 && cp <= 0x1faff) {
+        i++;
+        continue;
+      }
+    }
+    return false;
+  }
+  return true;
+}
+
+/** Number of distinct trigram keys (21 bits: three ASCII characters pack exactly). */
 const TRIGRAM_KEYS = 1 << 21;
 
-/** Three ASCII characters packed into one number, so that a lookup allocates no string. */
+/**
+ * Three UTF-16 code units as one number, so that a lookup allocates no string: ASCII packs
+ * exactly, others fold into the same 21 bits (a collision only tries a literal for nothing).
+ */
+function trigramOf(a: number, b: number, c: number): number {
+  return ((a << 14) ^ (b << 7) ^ c) & (TRIGRAM_KEYS - 1);
+}
+
 function trigramKey(text: string, i: number): number {
-  return (text.charCodeAt(i) << 14) | (text.charCodeAt(i + 1) << 7) | text.charCodeAt(i + 2);
+  return trigramOf(text.charCodeAt(i), text.charCodeAt(i + 1), text.charCodeAt(i + 2));
 }
 
 function nfc(text: string): string {
@@ -206,13 +251,18 @@ function need(expr: ComparisonExpression, type: string, caseInsensitive: Readonl
     (expr.operator === 'LIKE' || expr.operator === 'MATCHES') &&
     expr.value.type === 'string'
   ) {
-    const literal =
+    const text = expr.value.value.normalize('NFC');
+    const found =
       expr.operator === 'LIKE'
-        ? likeLiteral(expr.value.value.normalize('NFC'))
-        : regexLiteral(expr.value.value.normalize('NFC'));
-    // A folded value contains the fold of every (ASCII) literal its match contains.
-    if (literal !== undefined)
-      return { condition: { path: expr.path, folded, substring: folded ? foldCase(literal) : literal } };
+        ? { literal: likeLiteral(text), caseInsensitive: false }
+        : (regexNeed(text) ?? { literal: undefined, caseInsensitive: false });
+    // A folded value contains the fold of every (inert) literal its match contains; a regex
+    // that matches up to case holds on values whose fold contains the literal's.
+    const fold = folded || found.caseInsensitive;
+    if (found.literal !== undefined)
+      return {
+        condition: { path: expr.path, folded: fold, substring: fold ? foldCase(found.literal) : found.literal },
+      };
   }
   if (expr.kind === 'comparison' && expr.operator === 'ISSUBSET' && expr.value.type === 'string') {
     const network = parseNetwork(expr.value.value);
@@ -446,9 +496,8 @@ export class RuleIndex {
       const existing = strings.literals.get(literal);
       if (existing) existing.ids.push(id);
       else {
-        // Literals are ASCII (likeLiteral / regexLiteral), so each trigram packs exactly. The
-        // literal is looked for where its least crowded trigram occurs in a value: a trigram
-        // that many literals share would make each occurrence try them all.
+        // The literal is looked for where its least crowded trigram occurs in a value: a
+        // trigram that many literals share would make each occurrence try them all.
         let offset = 0;
         let fewest = Infinity;
         for (let k = 0; k + MIN_LITERAL <= literal.length; k++) {
@@ -535,19 +584,15 @@ export class RuleIndex {
     const bits = tables.trigramBits;
     if (bits === undefined) return;
     const text = nfc(value);
-    // The key of the trigram ending at i, rolled along the text; `ascii` counts how many of
-    // its three characters are ASCII. A non-ASCII character cannot be in an (ASCII)
-    // literal's trigram, and would not pack into 7 bits, so such trigrams are skipped.
-    let key = 0;
-    let ascii = 0;
-    for (let i = 0; i < text.length; i++) {
-      const code = text.charCodeAt(i);
-      if (code > 0x7f) {
-        ascii = 0;
-        continue;
-      }
-      key = ((key << 7) | code) & (TRIGRAM_KEYS - 1);
-      if (++ascii < MIN_LITERAL) continue;
+    // The trigram ending at i, from the last three code units.
+    let a = 0;
+    let b = text.length > 0 ? text.charCodeAt(0) : 0;
+    let c = text.length > 1 ? text.charCodeAt(1) : 0;
+    for (let i = 2; i < text.length; i++) {
+      a = b;
+      b = c;
+      c = text.charCodeAt(i);
+      const key = trigramOf(a, b, c);
       if (((bits[key >>> 5] as number) & (1 << (key & 31))) === 0) continue;
       const filed = tables.byTrigram.get(key);
       if (filed === undefined) continue;
