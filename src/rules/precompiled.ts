@@ -11,7 +11,7 @@
  * loaded from its files as if it had none, with a `rules-compiled-stale` warning.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import type { Diagnostic } from '../errors.js';
 import {
@@ -464,4 +464,13 @@ export function readCompiledRules(
       diagnostics: file.diagnostics.map(inPlace),
     },
   };
+}
+
+/** Is `path` a directory (where a precompiled form can be written)? */
+export function isRulesDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
 }

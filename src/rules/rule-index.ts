@@ -32,7 +32,9 @@ type Condition =
   | { path: ObjectPath; folded: boolean; substring: string };
 
 /** Substring conditions are found through one trigram of the literal; shorter ones are not indexed. */
-const MIN_LITERAL = 3;
+const MIN_LITERAL = 2;
+/** Literals of this length and more are found through a trigram; shorter ones through their pair of code units. */
+const TRIGRAM = 3;
 
 /**
  * The longest literal (of inert characters, see isInertText) every match of a LIKE pattern
@@ -173,6 +175,13 @@ const TRIGRAM_KEYS = 1 << 21;
  */
 function trigramOf(a: number, b: number, c: number): number {
   return ((a << 14) ^ (b << 7) ^ c) & (TRIGRAM_KEYS - 1);
+}
+
+const PAIR_BITS = 1 << 16;
+
+/** Two UTF-16 code units as one number (exact). */
+function pairKey(a: number, b: number): number {
+  return a * 0x10000 + b;
 }
 
 function trigramKey(text: string, i: number): number {
@@ -370,6 +379,9 @@ interface StringTables {
    * value select nothing, and a bit test is much cheaper than a map lookup.
    */
   trigramBits: Uint32Array | undefined;
+  /** Literals of two code units, by the pair (pairKey); with a bit per pair key's low bits. */
+  pairs: Map<number, LiteralEntry> | undefined;
+  pairBits: Uint32Array | undefined;
 }
 
 interface PathSlot extends StringTables {
@@ -396,7 +408,14 @@ export interface IndexStats {
 const NO_LEAVES: ReadonlySet<ComparisonLeaf> = new Set();
 
 function stringTables(): StringTables {
-  return { byString: new KeyTable(), byTrigram: new Map(), literals: new Map(), trigramBits: undefined };
+  return {
+    byString: new KeyTable(),
+    byTrigram: new Map(),
+    literals: new Map(),
+    trigramBits: undefined,
+    pairs: undefined,
+    pairBits: undefined,
+  };
 }
 
 export class RuleIndex {
@@ -498,9 +517,21 @@ export class RuleIndex {
       else {
         // The literal is looked for where its least crowded trigram occurs in a value: a
         // trigram that many literals share would make each occurrence try them all.
+        if (literal.length < TRIGRAM) {
+          // Two code units (an emoji, `^^`): the pair is its own key.
+          const entry = { literal, offset: 0, ids: [id] };
+          strings.literals.set(literal, entry);
+          const key = pairKey(literal.charCodeAt(0), literal.charCodeAt(1));
+          (strings.pairs ??= new Map()).set(key, entry);
+          strings.pairBits ??= new Uint32Array(PAIR_BITS / 32);
+          const bit = key & (PAIR_BITS - 1);
+          strings.pairBits[bit >>> 5] = (strings.pairBits[bit >>> 5] as number) | (1 << (bit & 31));
+          this.stats.indexedConditions++;
+          return;
+        }
         let offset = 0;
         let fewest = Infinity;
-        for (let k = 0; k + MIN_LITERAL <= literal.length; k++) {
+        for (let k = 0; k + TRIGRAM <= literal.length; k++) {
           const sharing = strings.byTrigram.get(trigramKey(literal, k))?.length ?? 0;
           if (sharing < fewest) {
             fewest = sharing;
@@ -582,8 +613,21 @@ export class RuleIndex {
   private lookUpString(tables: StringTables, value: string): void {
     if (tables.byString.size > 0) this.once(tables.byString.get(stringKey(value)));
     const bits = tables.trigramBits;
-    if (bits === undefined) return;
+    const pairs = tables.pairs;
+    if (bits === undefined && pairs === undefined) return;
     const text = nfc(value);
+    if (pairs !== undefined) {
+      const pairBits = tables.pairBits as Uint32Array;
+      for (let i = 1; i < text.length; i++) {
+        const a = text.charCodeAt(i - 1);
+        const b = text.charCodeAt(i);
+        const bit = (a * 0x10000 + b) & (PAIR_BITS - 1);
+        if (((pairBits[bit >>> 5] as number) & (1 << (bit & 31))) === 0) continue;
+        const entry = pairs.get(pairKey(a, b));
+        if (entry !== undefined) this.once(entry.ids);
+      }
+    }
+    if (bits === undefined) return;
     // The trigram ending at i, from the last three code units.
     let a = 0;
     let b = text.length > 0 ? text.charCodeAt(0) : 0;

@@ -310,12 +310,22 @@ describe('rule index', () => {
     const LOGSOURCE = "(process:x_channel = 'sysmon' AND process:x_code = '1')";
     const detection = fc.oneof(
       expressionArb,
-      fc.constantFrom('😀', '🦆x', 'ab🙂c', 'run', 'évier').map((l) => `process:command_line LIKE ${str(`%${l}%`)}`),
+      fc
+        .constantFrom('😀', '🦆x', 'ab🙂c', 'run', 'évier', '^^', 'Sh')
+        .map((l) => `process:command_line LIKE ${str(`%${l}%`)}`),
       fc
         .constantFrom('(?i)CURL http', '(?i)RUN [0-9]', '(a|b)?sh -c', 'x(?i)evil', 'ba(s|z)h -c', 'a|curl')
         .map((r) => `process:command_line MATCHES ${str(r)}`),
     );
-    const lineArb = fc.constantFrom(...LINES, 'CURL HTTP://x', 'Run 7 😀', '🦆x', 'ab🙂c -c', 'RUN 12 ÉVIER');
+    const lineArb = fc.constantFrom(
+      ...LINES,
+      'CURL HTTP://x',
+      'Run 7 😀',
+      '🦆x',
+      'ab🙂c -c',
+      'RUN 12 ÉVIER',
+      'c^^md /c sh',
+    );
     const sigmaEvent = fc.tuple(eventArb, lineArb, fc.boolean(), fc.boolean()).map(([event, line, sysmon, code]) => {
       const process = event.objects[1] as Record<string, unknown>;
       process.command_line = line;
@@ -383,6 +393,7 @@ describe('rule index', () => {
   it('indexes emoji literals and regexes with a group alternation or a case-insensitive flag', () => {
     expect(likeLiteral('%🦆🦅%')).toBe('🦆🦅');
     expect(likeLiteral('%évier%')).toBeUndefined();
+    expect(likeLiteral('%😀%')).toBe('😀');
     expect(regexLiteral('cmd.{0,5}(?:/c|/r).+powershell')).toBe('powershell');
     expect(regexLiteral('a|powershell')).toBeUndefined();
     expect(regexLiteral('(?i)powershell')).toBeUndefined(); // only up to case: filed folded by the index
