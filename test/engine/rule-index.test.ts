@@ -80,6 +80,22 @@ const eventArb = fc
     ],
   }));
 
+/** The entries the index offers for an observed-data of one object. */
+function offeredFor(index: RuleIndex, object: Record<string, unknown>): number[] {
+  const [prepared] = prepareObservations([
+    {
+      type: 'observed-data',
+      first_observed: '2026-01-01T00:00:00Z',
+      last_observed: '2026-01-01T00:00:00Z',
+      number_observed: 1,
+      objects: { 0: object },
+    },
+  ]);
+  const offered: number[] = [];
+  index.candidates(prepared!, (id) => offered.push(id));
+  return offered;
+}
+
 describe('rule index', () => {
   it('offers every observation expression that holds on the event (never loses a match)', () => {
     fc.assert(
@@ -240,18 +256,7 @@ describe('rule index', () => {
       const o = compilePattern(`[process:name = '${n}']`).observations[0]!;
       index.add(id, o.expression.comparison, o.rootTypes);
     });
-    const [prepared] = prepareObservations([
-      {
-        type: 'observed-data',
-        first_observed: '2026-01-01T00:00:00Z',
-        last_observed: '2026-01-01T00:00:00Z',
-        number_observed: 1,
-        objects: { 0: { type: 'process', name: 'tool7.exe' } },
-      },
-    ]);
-    const offered: number[] = [];
-    index.candidates(prepared!, (id) => offered.push(id));
-    expect(offered).toEqual([7]);
+    expect(offeredFor(index, { type: 'process', name: 'tool7.exe' })).toEqual([7]);
     expect(index.stats.typeOnlyEntries).toBe(0);
   });
 
@@ -376,18 +381,9 @@ describe('rule index', () => {
       const o = r.pattern.observations[0]!;
       index.add(id, o.expression.comparison, o.rootTypes);
     });
-    const [prepared] = prepareObservations([
-      {
-        type: 'observed-data',
-        first_observed: '2026-01-01T00:00:00Z',
-        last_observed: '2026-01-01T00:00:00Z',
-        number_observed: 1,
-        objects: { 0: { type: 'process', x_channel: 'sysmon', command_line: 'C:\\tools\\tool7.exe -x' } },
-      },
-    ]);
-    const offered: number[] = [];
-    index.candidates(prepared!, (id) => offered.push(id));
-    expect(offered).toEqual([7]);
+    expect(
+      offeredFor(index, { type: 'process', x_channel: 'sysmon', command_line: 'C:\\tools\\tool7.exe -x' }),
+    ).toEqual([7]);
   });
 
   it('indexes emoji literals and regexes with a group alternation or a case-insensitive flag', () => {
