@@ -21,6 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { patternRuleKind } from '../src/engine/pattern-kind.js';
 import type { CompiledRule } from '../src/engine/rule-kind.js';
 import { createNormaliser } from '../src/normalise/index.js';
+import { readDocuments } from '../src/normalise/reader.js';
 import { prepareEvent, type PreparedObservation } from '../src/pattern/observation.js';
 import { loadRulesFromPaths } from '../src/rules/load.js';
 import { writeCompiledRules } from '../src/rules/compile-dir.js';
@@ -34,23 +35,12 @@ const EVENT_COUNT = 1000;
 /** Share of the events that are SigmaHQ's own samples (most of which some rule matches). */
 const SAMPLE_SHARE = 0.1;
 
-/** The JSON values of a file holding one value, an array, or several values one after another. */
+/** The JSON values of a file (one value, an array, several values one after another), read as the CLI reads events. */
 function jsonValues(text: string): unknown[] {
-  const out: unknown[] = [];
-  let depth = 0;
-  let start = -1;
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (inString) {
-      if (c === '\\') i++;
-      else if (c === '"') inString = false;
-    } else if (c === '"') inString = true;
-    else if (c === '{' || c === '[') {
-      if (depth++ === 0) start = i;
-    } else if ((c === '}' || c === ']') && --depth === 0) out.push(JSON.parse(text.slice(start, i + 1)));
-  }
-  return out.flatMap((v) => (Array.isArray(v) ? v : [v]));
+  return readDocuments(text).flatMap((doc) => {
+    if (!doc.ok) throw new Error(`a regression sample does not read: line ${doc.line}: ${doc.message}`);
+    return Array.isArray(doc.value) ? (doc.value as unknown[]) : [doc.value];
+  });
 }
 
 type SysmonEvent = { Event: { System: { EventID: number }; EventData: Record<string, unknown> } };
@@ -185,7 +175,8 @@ export async function benchSigma(): Promise<BenchRow[]> {
       note: `${compiled.rules} rules, ${compiled.errors} not loadable`,
     });
 
-    // Matching, in this process, with the rules compiled from source.
+    // Matching, in this process, with the rules as a cold start loads them (precompiled, each
+    // observation expression compiled on its first candidate).
     const { rules } = loadRulesFromPaths([dir]);
     const samples = sysmonSamples();
     const events = sigmaBenchEvents(samples);
