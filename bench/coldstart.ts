@@ -10,7 +10,8 @@
  * Runnable alone: `npx tsx bench/coldstart.ts`; also part of `npm run bench`.
  */
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdirSync, rmSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -23,9 +24,11 @@ import {
   REPO_ROOT,
 } from '../infra/bundling.js';
 import { Detector } from '../src/pipeline/detector.js';
+import { writeCompiledRules } from '../src/rules/compile-dir.js';
 import { loadRules, type RuleSource } from '../src/rules/load.js';
 import { SEVERITIES } from '../src/rules/model.js';
 import { InMemoryStateStore } from '../src/state/memory-store.js';
+import { medianFreshColdStart, type FreshColdStart } from './coldstart-fresh.js';
 import type { BenchRow } from './table.js';
 
 const RULE_COUNT = 1000;
@@ -109,6 +112,42 @@ function initOnce(sources: RuleSource[]): { ms: number; rules: number; errors: n
 }
 
 /**
+ * The same rules as a rules directory, loaded and the Detector built in fresh processes (a
+ * container's first init): from the rule file, then from its precompiled form
+ * (`stixflow rules compile`, as `cdk synth` ships it).
+ */
+function freshProcessRows(sources: RuleSource[]): BenchRow[] {
+  const dir = mkdtempSync(join(tmpdir(), 'stixflow-coldstart-rules-'));
+  try {
+    for (const source of sources) writeFileSync(join(dir, source.file), source.text);
+    const fromFiles = medianFreshColdStart(dir);
+    const compiled = writeCompiledRules(dir);
+    if (compiled.rules !== RULE_COUNT) throw new Error(`precompiled ${compiled.rules} of ${RULE_COUNT} rules`);
+    const fromCompiled = medianFreshColdStart(dir);
+    if (fromCompiled.stale) throw new Error('the precompiled rules were found stale right after writing them');
+    const note = (r: FreshColdStart): string =>
+      `CPU ${r.cpuMs.toFixed(0)} ms; rules ${r.loadMs.toFixed(0)} ms, Detector ${r.detectorMs.toFixed(0)} ms; median of 3`;
+    return [
+      {
+        name: `init, fresh process: ${RULE_COUNT} rules from their file + build Detector`,
+        value: fromFiles.totalMs,
+        unit: 'ms',
+        note: note(fromFiles),
+      },
+      {
+        name: `init, fresh process: ${RULE_COUNT} rules precompiled + build Detector`,
+        value: fromCompiled.totalMs,
+        unit: 'ms',
+        target: '≤ 200 ms',
+        note: note(fromCompiled),
+      },
+    ];
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
  * A fresh Node process imports the minified IngestHttp bundle laid out as on Lambda (rules and
  * mappings beside index.mjs) and builds its runtime, as the Lambda init phase does. The bundle
  * is written under node_modules/.cache so that the AWS SDK it leaves external resolves.
@@ -165,6 +204,7 @@ export async function benchColdStart(): Promise<BenchRow[]> {
     note: '10 rule shapes',
   });
   rows.push({ name: `init: same, warm (median of 5)`, value: warm[2] as number, unit: 'ms' });
+  rows.push(...freshProcessRows(sources));
 
   rows.push({
     name: 'init: fresh process imports the IngestHttp bundle and builds its runtime (rules/)',

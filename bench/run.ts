@@ -20,6 +20,7 @@ const SECTIONS: [file: string, fn: string, title: string, flags?: string[]][] = 
   ['./local-stack.ts', 'benchLocalStack', 'Local stack end to end (HTTP, DynamoDB and SQS emulators)'],
   ['./generate.ts', 'benchGenerate', 'Event generator'],
   ['./coldstart.ts', 'benchColdStart', 'Lambda cold start'],
+  ['./sigma.ts', 'benchSigma', 'Sigma at SigmaHQ scale (issue 15; single-threaded GC)', ONE_CORE],
   ['./rules.ts', 'benchRules', 'Rules and indicators at scale (one core, single-threaded GC)', ONE_CORE],
 ];
 

@@ -3,6 +3,9 @@
  * (NodejsFunction, bundling locally with esbuild, never Docker) and by bench/coldstart.ts, so
  * the benchmark measures what is deployed. No aws-cdk-lib import here: the bench stays light.
  */
+import { formatDiagnostics } from '../src/errors.js';
+import { writeCompiledRules } from '../src/rules/compile-dir.js';
+import { COMPILED_RULES_FILE } from '../src/rules/precompiled.js';
 import { packageRoot } from '../src/util/package-root.js';
 
 /** Repository root. */
@@ -58,6 +61,22 @@ export const EXTERNAL_MODULES = ['@aws-sdk/*'];
 /** Where the shipped files live inside the function bundle (LAMBDA_TASK_ROOT-relative). */
 export const BUNDLED_RULES_DIR = 'rules';
 export const BUNDLED_MAPPINGS_DIR = 'mappings';
+
+/**
+ * The precompiled form of the rules (src/rules/precompiled.ts), written by `cdk synth` into the
+ * rules directory each bundle ships: a container's first init reads it instead of compiling
+ * every rule (1,000 rules: a fifth of the cold start). It is checked against the shipped rule
+ * files by content hash, so a bundle whose rules were edited afterwards still loads them.
+ */
+export const RULES_COMPILED = COMPILED_RULES_FILE;
+
+/** Writes RULES_COMPILED into a staged rules directory; throws when a rule there does not load. */
+export function writeRulesCompiled(stagedRulesDir: string): void {
+  const written = writeCompiledRules(stagedRulesDir);
+  const errors = written.diagnostics.filter((d) => d.severity === 'error');
+  if (errors.length > 0)
+    throw new Error(`the staged rules do not load (${errors.length} errors):\n${formatDiagnostics(errors)}`);
+}
 
 /** The same options as esbuild's API takes them (for the benchmark). */
 export function esbuildOptions(entry: string): {

@@ -1,18 +1,21 @@
 /**
- * `stixflow rules status|enable|disable|export|push`: rule health from a running stixflow (the
+ * `stixflow rules status|enable|disable|export|push|compile`: rule health from a running stixflow (the
  * local stack by default, or a deployed API through --url): every rule with enabled/disabled, its
  * compile errors, and the last 7 days of matches, alerts, filtered and suppressed counts; and the
  * runtime rule store (#17) as files, for detection-as-code: `export` writes each store rule to a
  * YAML file, `push` sends a directory of rule files to the store, printing each file's diagnostics.
+ * `stixflow rules compile <dir>`: a rules directory's precompiled form, written into it.
  */
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Diagnostic } from '../errors.js';
+import { formatDiagnostic, type Diagnostic } from '../errors.js';
+import { writeCompiledRules } from '../rules/compile-dir.js';
+import { isRulesDirectory } from '../rules/precompiled.js';
 import { collectDocuments } from '../rules/collect.js';
 import { readDocuments } from '../rules/read.js';
 import { renderDiagnostic, writeLine, parseCommandArgs, type CliIo } from './io.js';
 
-const HELP = `Usage: stixflow rules <status | enable <id> | disable <id> | export <dir> | push <dir>> [options]
+const HELP = `Usage: stixflow rules <status | enable <id> | disable <id> | export <dir> | push <dir> | compile <dir>> [options]
 
   status          every rule: enabled or not, compile errors, and per-day counts of matches,
                   alerts, filtered and suppressed for the last 7 days; then the lists, macros
@@ -23,8 +26,12 @@ const HELP = `Usage: stixflow rules <status | enable <id> | disable <id> | expor
   push <dir>      send each .yaml/.yml file of <dir> (one rule each) to the runtime store: created,
                   or replacing the rule of that id; each file's diagnostics are printed with their
                   positions, and an invalid file is not stored
+  compile <dir>   load the rules directory and write its precompiled form into it
+                  (rules.stixflow-compiled): later loads of the directory (run, the local
+                  stack, functions) read that instead of compiling every rule, while the
+                  rule files stay as they were; exit 1 when a rule has an error
 
-Talks to the rules API of a running stixflow: the local stack ('npm start') by default.
+status, enable and disable talk to the rules API of a running stixflow: the local stack ('npm start') by default.
 
 Options:
   --url <url>       base URL (default http://127.0.0.1:8080, or STIXFLOW_URL)
@@ -56,6 +63,7 @@ export async function rulesCommand(argv: string[], io: CliIo): Promise<number> {
   );
   if (typeof parsed === 'number') return parsed;
   const [action, id] = parsed.positionals;
+  if (action === 'compile' && id) return compile(id, io);
   if (
     action !== 'status' &&
     !((action === 'enable' || action === 'disable' || action === 'export' || action === 'push') && id)
@@ -245,4 +253,18 @@ async function pushRules(api: StoreApi, dir: string, io: CliIo): Promise<number>
   }
   writeLine(io.stdout, `${files.length - refused} of ${files.length} file(s) stored`);
   return refused > 0 ? 1 : 0;
+}
+
+function compile(dir: string, io: CliIo): number {
+  if (!isRulesDirectory(dir)) {
+    writeLine(io.stderr, `${dir} is not a directory: rules compile writes the precompiled form of a rules directory`);
+    return 2;
+  }
+  const written = writeCompiledRules(dir);
+  for (const d of written.diagnostics) writeLine(io.stderr, formatDiagnostic(d));
+  writeLine(
+    io.stdout,
+    `${written.file}: ${written.rules} rules precompiled (${Math.round(written.bytes / 1024)} KB)${written.errors > 0 ? `, ${written.errors} with errors (skipped)` : ''}`,
+  );
+  return written.errors > 0 ? 1 : 0;
 }

@@ -116,6 +116,8 @@ function compileRule(rule: Rule, options: KindOptions): PatternRule {
   const tree = rule.pattern.tree;
   const stateless = isSingleObservation(tree);
   const groupKey: GroupKeyFunction = compileGroupKey(rule.groupBy);
+  let patternKey: string | undefined;
+  let observationsKey: string | undefined;
   const compiled: PatternRule = {
     rule,
     kind: 'stix-pattern',
@@ -123,10 +125,16 @@ function compileRule(rule: Rule, options: KindOptions): PatternRule {
     tree,
     horizon: horizonOf(tree),
     bounded: hasStartStop(tree),
-    patternKey: fingerprint(printPattern(rule.pattern.ast)),
-    observationsKey: fingerprint(
-      rule.pattern.observations.map((o) => printObservationExpression(o.expression)).join('\u0000'),
-    ),
+    // Printed and hashed when a correlation first needs them: most rules of a large set are
+    // stateless, and printing thousands of patterns is most of a cold start's compile.
+    get patternKey() {
+      return (patternKey ??= fingerprint(printPattern(rule.pattern.ast)));
+    },
+    get observationsKey() {
+      return (observationsKey ??= fingerprint(
+        rule.pattern.observations.map((o) => printObservationExpression(o.expression)).join('\u0000'),
+      ));
+    },
     lateness: options.latenessMicros,
     maxPartials: options.maxPartialsPerGroup,
     maxAlertsPerEvent: options.maxAlertsPerEvent,

@@ -3,7 +3,7 @@
  * Order matters: the first mapping whose `detect` holds is used, so STIX pass-through comes first and the loose
  * flat key-value family last.
  */
-import { loadMapping, setMappingSchemaText } from './loader.js';
+import { lazyMapping, setMappingSchemaText } from './loader.js';
 import { readResource } from './resources.js';
 import type { Mapping } from './types.js';
 
@@ -55,13 +55,15 @@ export function setBuiltInMappingTexts(
   if (schema !== undefined) setMappingSchemaText(schema);
 }
 
-/** The built-in mappings (stix, ecs, flat), compiled once and shared. */
+/**
+ * The built-in mappings, loaded once and shared. Each is read only as far as detection needs
+ * (its name and `detect`) until an event is normalised with it: a process that sees Windows
+ * events compiles the Windows mapping and none of the other fifteen (a cold start's saving).
+ */
 export function builtInMappings(): Mapping[] {
   if (mappings === undefined) {
     const source = builtInMappingTexts();
-    mappings = BUILT_IN_MAPPING_FILES.map((file) =>
-      loadMapping(source[file] as string, `mappings/${file}`, { trusted: true }),
-    );
+    mappings = BUILT_IN_MAPPING_FILES.map((file) => lazyMapping(source[file] as string, `mappings/${file}`));
   }
   return [...mappings];
 }

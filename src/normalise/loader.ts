@@ -4,7 +4,7 @@
  */
 import Ajv2020Module from 'ajv/dist/2020.js';
 import type { ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
+import { isMap, isScalar, isSeq, LineCounter, parse, parseDocument, type Document } from 'yaml';
 import { formatDiagnostics, InputError, type Diagnostic } from '../errors.js';
 import { compileMapping, type CompileIssue } from './compiler.js';
 import { compileDetect } from './fields.js';
@@ -177,4 +177,69 @@ export function loadMapping(text: string, file?: string, options: { trusted?: bo
     }
   }
   return { name: definition.name, description: definition.description, file, mode, definition, compiled };
+}
+
+/** The top-level keys detection needs: compileDetect's inputs, and what names the mapping. */
+const HEADER_KEYS: ReadonlySet<string> = new Set([
+  'mapping',
+  'name',
+  'description',
+  'mode',
+  'detect',
+  'case_insensitive',
+  'aliases',
+  'roots',
+]);
+
+/**
+ * The text of a mapping's top-level sections that detection needs, cut out of the file by its
+ * lines (a section runs from its key at column 0 to the next key at column 0); undefined when
+ * the file is written so that cutting could change what a section says (anchors and aliases,
+ * several documents, a top level that is not a block mapping).
+ */
+export function mappingHeaderText(text: string): string | undefined {
+  if (/[&*][A-Za-z0-9_-]/.test(text.replace(/(["']).*?\1|#.*$/gm, ''))) return undefined;
+  const kept: string[] = [];
+  let keep = false;
+  for (const line of text.split(/\r?\n/)) {
+    if (line.startsWith('---') || line.startsWith('...') || line.startsWith('{')) return undefined;
+    const key = /^([A-Za-z_][A-Za-z0-9_-]*)\s*:/.exec(line);
+    if (key) keep = HEADER_KEYS.has(key[1] as string);
+    else if (line !== '' && !/^[\s#-]/.test(line)) return undefined;
+    if (keep) kept.push(line);
+  }
+  return kept.join('\n');
+}
+
+/**
+ * A trusted mapping (a built-in) loaded as far as detection needs: its name, description, mode
+ * and compiled `detect` come from its header sections (mappingHeaderText); the whole file is
+ * parsed and compiled (loadMapping) the first time an event is normalised with it, or its
+ * definition is read. A file the header cannot be cut from is loaded whole at once.
+ */
+export function lazyMapping(text: string, file: string): Mapping {
+  const header = mappingHeaderText(text);
+  if (header === undefined) return loadMapping(text, file, { trusted: true });
+  const head = parse(header) as MappingDefinition;
+  let full: Mapping | undefined;
+  const load = (): Mapping => (full ??= loadMapping(text, file, { trusted: true }));
+  const mode = head.mode ?? 'fields';
+  const detect =
+    mode === 'stix-passthrough'
+      ? compileDetect(head.detect)
+      : compileDetect(head.detect, {
+          caseInsensitive: head.case_insensitive === true,
+          aliases: head.aliases ?? {},
+          roots: head.roots ?? [],
+        });
+  return {
+    name: head.name,
+    description: head.description,
+    file,
+    mode,
+    get definition() {
+      return load().definition;
+    },
+    compiled: { detect, run: (event, context) => load().compiled.run(event, context) },
+  };
 }

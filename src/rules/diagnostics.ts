@@ -44,6 +44,12 @@ export const RULE_LOAD_CODES = {
     summary: 'The YAML (or JSON) does not parse; that document of the file is skipped.',
   },
   'yaml-warning': { stage: 'read', severity: 'warning', summary: 'The YAML parser warns about the document.' },
+  'rules-compiled-stale': {
+    stage: 'read',
+    severity: 'warning',
+    summary:
+      "A rules directory's precompiled form (`stixflow rules compile`, `cdk synth`) does not match its rule files (or is unreadable, or of another version): the rules are compiled from their files instead.",
+  },
   // collect: documents → rule and indicator candidates
   'rule-file-shape': {
     stage: 'collect',

@@ -14,6 +14,7 @@ import { applyExceptions, type AppliedException } from './exceptions.js';
 import { compileCandidate, type CompileOptions } from './compile.js';
 import { IndicatorSet } from './indicators.js';
 import type { Rule } from './model.js';
+import { readCompiledRules } from './precompiled.js';
 import { readDocuments, readRuleSources, type RuleSource } from './read.js';
 import { compileSigmaCorrelations, type SigmaBaseRule } from './sigma/correlation.js';
 import { builtinSigmaTaxonomy } from './sigma/taxonomy.js';
@@ -146,9 +147,19 @@ function compileGuarded(
   }
 }
 
-/** Reads the rule files and directories at `paths` and loads them; problems reading a path come first. */
+/**
+ * Reads the rule files and directories at `paths` and loads them; problems reading a path come
+ * first. One directory with a current precompiled form (./precompiled.ts) loads from that.
+ */
 export function loadRulesFromPaths(paths: string[], options: LoadOptions = {}): LoadResult {
   const { sources, diagnostics } = readRuleSources(paths);
+  const precompiled =
+    paths.length === 1
+      ? readCompiledRules(paths[0] as string, sources, options, (files) => loadRules(files, options).indicators)
+      : ({ kind: 'none' } as const);
+  if (precompiled.kind === 'current')
+    return { ...precompiled.result, diagnostics: [...diagnostics, ...precompiled.result.diagnostics] };
   const loaded = loadRules(sources, options);
-  return { ...loaded, diagnostics: [...diagnostics, ...loaded.diagnostics] };
+  const stale = precompiled.kind === 'stale' ? [precompiled.diagnostic] : [];
+  return { ...loaded, diagnostics: [...diagnostics, ...stale, ...loaded.diagnostics] };
 }

@@ -12,10 +12,11 @@
 import {
   isComparisonJunction,
   type ComparisonExpression,
+  type ComparisonJunction,
   type ComparisonLeaf,
   type ObjectPath,
 } from '../pattern/ast.js';
-import { foldCase, isAscii } from '../pattern/case-fold.js';
+import { foldCase } from '../pattern/case-fold.js';
 import { parseIPv4Fast, parseNetwork } from '../pattern/cidr.js';
 import { compilePath } from '../pattern/evaluate.js';
 import type { PreparedObservation } from '../pattern/observation.js';
@@ -31,25 +32,36 @@ type Condition =
   | { path: ObjectPath; folded: boolean; substring: string };
 
 /** Substring conditions are found through one trigram of the literal; shorter ones are not indexed. */
-const MIN_LITERAL = 3;
+const MIN_LITERAL = 2;
+/** Literals of this length and more are found through a trigram; shorter ones through their pair of code units. */
+const TRIGRAM = 3;
 
 /**
- * The longest ASCII literal every match of a LIKE pattern contains (its longest segment between
- * wildcards), or undefined when none is long enough to index.
+ * The longest literal (of inert characters, see isInertText) every match of a LIKE pattern
+ * contains (its longest segment between wildcards), or undefined when none is long enough to
+ * index.
  */
 export function likeLiteral(like: string): string | undefined {
   const longest = like.split(/[%_]/).reduce((a, b) => (b.length > a.length ? b : a), '');
-  return longest.length >= MIN_LITERAL && isAscii(longest) ? longest : undefined;
+  return longest.length >= MIN_LITERAL && isInertText(longest) ? longest : undefined;
 }
 
 /**
  * A literal that every string matched by the regex contains, read conservatively: no
- * alternation, no case-insensitive flag; only runs of plain characters at the top level count.
- * Groups, classes, escapes other than escaped punctuation, and quantifier bodies break a run
- * and are skipped whole; a character made optional by `?`, `*` or `{0,…}` is dropped from it.
+ * alternation at the top level (one inside a group skips the group), only runs of plain
+ * characters at the top level count. Groups, classes, escapes other than escaped punctuation,
+ * and quantifier bodies break a run and are skipped whole; a character made optional by `?`,
+ * `*` or `{0,…}` is dropped from it. With an `i` flag at the top level (`(?i)`), what the
+ * literal matches is known only up to case: undefined here, see regexNeed.
  */
 export function regexLiteral(source: string): string | undefined {
-  if (source.includes('|') || /\(\?[a-zA-Z]*i[a-zA-Z]*[):]/.test(source)) return undefined;
+  const found = regexNeed(source);
+  return found && !found.caseInsensitive ? found.literal : undefined;
+}
+
+/** The literal of regexLiteral, and whether it holds only up to case (a top-level `i` flag). */
+function regexNeed(source: string): { literal: string; caseInsensitive: boolean } | undefined {
+  let caseInsensitive = false;
   let best = '';
   let run = '';
   const end = (): void => {
@@ -88,10 +100,15 @@ export function regexLiteral(source: string): string | undefined {
       }
     } else if (c === '(') {
       next = skipBalanced(i, '(', ')');
+      // `(?i)` (flags for the rest): what follows matches up to case. `(?i:…)` is a group, skipped.
+      if (/^\(\?[a-zA-Z]*i[a-zA-Z]*\)$/.test(source.slice(i, next))) caseInsensitive = true;
+      else if (/^\(\?[a-zA-Z]*-[a-zA-Z]*i/.test(source.slice(i, next))) return undefined;
     } else if (c === '[') {
       next = skipBalanced(i, '[', ']');
     } else if (c === '{') {
       next = skipBalanced(i, '{', '}');
+    } else if (c === '|') {
+      return undefined; // an alternative need not contain the literal
     } else if (!'.)]}*+?^$'.includes(c)) {
       literal = c;
     }
@@ -111,7 +128,7 @@ export function regexLiteral(source: string): string | undefined {
     i = next;
   }
   end();
-  return best.length >= MIN_LITERAL && isAscii(best) ? best : undefined;
+  return best.length >= MIN_LITERAL && isInertText(best) ? { literal: best, caseInsensitive } : undefined;
 }
 
 /**
@@ -125,39 +142,96 @@ export function stringKey(text: string): number {
   return hash & 0x3fffffff;
 }
 
-/** Number of distinct trigram keys: three 7-bit characters. */
+/**
+ * Is every character of a literal one that case folding and NFC leave as it is, whatever
+ * surrounds it: ASCII, and the caseless symbols that never compose (emoji U+1F000–U+1FAFF,
+ * U+2600–U+27BF, the zero-width joiner, variation selectors)? Then a value (folded or
+ * normalised as its comparison does) that a LIKE or MATCHES holds on contains the literal as
+ * the index reads it. Letters outside ASCII can change in context (a final sigma, a combining
+ * mark) and are not indexed.
+ */
+export function isInertText(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c <= 0x7f || (c >= 0x2600 && c <= 0x27bf) || c === 0x200d || c === 0xfe0e || c === 0xfe0f) continue;
+    if (c >= 0xd800 && c <= 0xdbff) {
+      const cp = text.codePointAt(i) as number;
+      if (cp >= 0x1f000 && cp <= 0x1faff) {
+        i++;
+        continue;
+      }
+    }
+    return false;
+  }
+  return true;
+}
+
+/** Number of distinct trigram keys (21 bits: three ASCII characters pack exactly). */
 const TRIGRAM_KEYS = 1 << 21;
 
-/** Three ASCII characters packed into one number, so that a lookup allocates no string. */
+/**
+ * Three UTF-16 code units as one number, so that a lookup allocates no string: ASCII packs
+ * exactly, others fold into the same 21 bits (a collision only tries a literal for nothing).
+ */
+function trigramOf(a: number, b: number, c: number): number {
+  return ((a << 14) ^ (b << 7) ^ c) & (TRIGRAM_KEYS - 1);
+}
+
+const PAIR_BITS = 1 << 16;
+
+/** Two UTF-16 code units as one number (exact). */
+function pairKey(a: number, b: number): number {
+  return a * 0x10000 + b;
+}
+
 function trigramKey(text: string, i: number): number {
-  return (text.charCodeAt(i) << 14) | (text.charCodeAt(i + 1) << 7) | text.charCodeAt(i + 2);
+  return trigramOf(text.charCodeAt(i), text.charCodeAt(i + 1), text.charCodeAt(i + 2));
 }
 
 function nfc(text: string): string {
   for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 0x7f) return text.normalize('NFC');
   return text;
 }
-/** 'none': no index condition can be derived (file under the type); []: can never hold. */
-type Need = Condition[] | 'none';
+/**
+ * What an expression needs, before a choice is made: 'none' (no index condition can be
+ * derived: file under the type), 'never' (it can never hold on this type), one condition, every
+ * item of `or` (each branch needs its own), or any one option of `and` (each conjunct is
+ * necessary on its own, so one of them is enough to file under).
+ */
+type Need =
+  | 'none'
+  | 'never'
+  | { condition: Condition }
+  | { or: Exclude<Need, 'none' | 'never'>[] }
+  | { and: Exclude<Need, 'none' | 'never'>[] };
 
 const INDEXABLE_PATH = (path: ObjectPath): boolean =>
   !path.steps.some((s) => s.kind === 'key' && /_(hex|bin)$/.test(s.name));
 
 function need(expr: ComparisonExpression, type: string, caseInsensitive: ReadonlySet<ComparisonLeaf>): Need {
   if (isComparisonJunction(expr)) {
-    const l = need(expr.left, type, caseInsensitive);
-    const r = need(expr.right, type, caseInsensitive);
-    if (expr.kind === 'and') {
-      if (l !== 'none' && l.length === 0) return [];
-      if (r !== 'none' && r.length === 0) return [];
-      if (l === 'none') return r;
-      if (r === 'none') return l;
-      return l.length <= r.length ? l : r; // the more selective side
+    // A chain of one junction (a Sigma list of a thousand values) is read as one list, in one
+    // pass: pairwise, it would copy the list it has built at every step.
+    const items: Exclude<Need, 'none' | 'never'>[] = [];
+    for (const operand of junctionOperands(expr)) {
+      const n = need(operand, type, caseInsensitive);
+      if (expr.kind === 'and') {
+        if (n === 'never') return 'never';
+        if (n === 'none') continue;
+        if ('and' in n) items.push(...n.and);
+        else items.push(n);
+      } else {
+        if (n === 'none') return 'none';
+        if (n === 'never') continue;
+        if ('or' in n) items.push(...n.or);
+        else items.push(n);
+      }
     }
-    if (l === 'none' || r === 'none') return 'none';
-    return [...l, ...r];
+    if (items.length === 0) return expr.kind === 'and' ? 'none' : 'never';
+    if (items.length === 1) return items[0] as Need;
+    return expr.kind === 'and' ? { and: items } : { or: items };
   }
-  if (expr.path.objectType !== type) return [];
+  if (expr.path.objectType !== type) return 'never';
   if (expr.negated || !INDEXABLE_PATH(expr.path)) return 'none';
   const folded = caseInsensitive.has(expr);
   const key = (v: string | number | boolean): string | number | boolean =>
@@ -170,32 +244,101 @@ function need(expr: ComparisonExpression, type: string, caseInsensitive: Readonl
       expr.value.type === 'float' ||
       expr.value.type === 'bool')
   ) {
-    return [{ path: expr.path, folded, value: key(expr.value.value as string | number | boolean) }];
+    return { condition: { path: expr.path, folded, value: key(expr.value.value as string | number | boolean) } };
   }
   if (
     expr.kind === 'in' &&
     expr.values.every((v) => v.type === 'string' || v.type === 'int' || v.type === 'float' || v.type === 'bool')
   ) {
-    return expr.values.map((v) => ({ path: expr.path, folded, value: key(v.value as string | number | boolean) }));
+    const items = expr.values.map((v) => ({
+      condition: { path: expr.path, folded, value: key(v.value as string | number | boolean) },
+    }));
+    return items.length === 0 ? 'never' : items.length === 1 ? (items[0] as Need) : { or: items };
   }
   if (
     expr.kind === 'comparison' &&
     (expr.operator === 'LIKE' || expr.operator === 'MATCHES') &&
     expr.value.type === 'string'
   ) {
-    const literal =
+    const text = expr.value.value.normalize('NFC');
+    const found =
       expr.operator === 'LIKE'
-        ? likeLiteral(expr.value.value.normalize('NFC'))
-        : regexLiteral(expr.value.value.normalize('NFC'));
-    // A folded value contains the fold of every (ASCII) literal its match contains.
-    if (literal !== undefined) return [{ path: expr.path, folded, substring: folded ? foldCase(literal) : literal }];
+        ? { literal: likeLiteral(text), caseInsensitive: false }
+        : (regexNeed(text) ?? { literal: undefined, caseInsensitive: false });
+    // A folded value contains the fold of every (inert) literal its match contains; a regex
+    // that matches up to case holds on values whose fold contains the literal's.
+    const fold = folded || found.caseInsensitive;
+    if (found.literal !== undefined)
+      return {
+        condition: { path: expr.path, folded: fold, substring: fold ? foldCase(found.literal) : found.literal },
+      };
   }
   if (expr.kind === 'comparison' && expr.operator === 'ISSUBSET' && expr.value.type === 'string') {
     const network = parseNetwork(expr.value.value);
     if (network && network.family === 4 && network.prefix >= 8)
-      return [{ path: expr.path, folded: false, octet: Number(network.address >> 24n) }];
+      return { condition: { path: expr.path, folded: false, octet: Number(network.address >> 24n) } };
   }
   return 'none';
+}
+
+/** The operands of a chain of one kind of junction (`a AND b AND c`, however nested), left to right. */
+function junctionOperands(expr: ComparisonJunction): ComparisonExpression[] {
+  const out: ComparisonExpression[] = [];
+  const stack: ComparisonExpression[] = [expr];
+  while (stack.length > 0) {
+    const e = stack.pop() as ComparisonExpression;
+    if (isComparisonJunction(e) && e.kind === expr.kind) stack.push(e.right, e.left);
+    else out.push(e);
+  }
+  return out;
+}
+
+/** Does the need offer a choice (an `and` somewhere), which filing should make knowing the other entries? */
+function hasChoice(n: Exclude<Need, 'none' | 'never'>): boolean {
+  if ('condition' in n) return false;
+  if ('and' in n) return true;
+  return n.or.some(hasChoice);
+}
+
+/** Every condition a need mentions, once each. */
+function conditionsOf(n: Exclude<Need, 'none' | 'never'>, out: Condition[] = []): Condition[] {
+  if ('condition' in n) out.push(n.condition);
+  else for (const item of 'and' in n ? n.and : n.or) conditionsOf(item, out);
+  return out;
+}
+
+/**
+ * The conditions to file an entry under: every branch of an `or`, the cheapest option of an
+ * `and`, where a condition's cost is how many entries share it (one more is the entry itself),
+ * so that a rule is filed under what sets it apart (its literal) rather than what it shares with
+ * a thousand others (its log source). Ties go to fewer conditions.
+ */
+function choose(
+  n: Exclude<Need, 'none' | 'never'>,
+  cost: (c: Condition) => number,
+): { conditions: Condition[]; cost: number } {
+  if ('condition' in n) return { conditions: [n.condition], cost: cost(n.condition) };
+  if ('or' in n) {
+    const conditions: Condition[] = [];
+    let total = 0;
+    for (const item of n.or) {
+      const chosen = choose(item, cost);
+      conditions.push(...chosen.conditions);
+      total += chosen.cost;
+    }
+    return { conditions, cost: total };
+  }
+  let best: { conditions: Condition[]; cost: number } | undefined;
+  for (const item of n.and) {
+    const chosen = choose(item, cost);
+    if (
+      best === undefined ||
+      chosen.cost < best.cost ||
+      (chosen.cost === best.cost && chosen.conditions.length < best.conditions.length)
+    )
+      best = chosen;
+  }
+  return best as { conditions: Condition[]; cost: number };
 }
 
 /**
@@ -211,6 +354,12 @@ function addId<K>(map: Map<K, Ids>, key: K, id: number): void {
   else current.push(id);
 }
 
+interface LiteralEntry {
+  literal: string;
+  offset: number;
+  ids: number[];
+}
+
 /** The string conditions of a path: equality values and substring literals. */
 interface StringTables {
   /**
@@ -218,13 +367,21 @@ interface StringTables {
    * collision only offers an extra candidate, which its full predicate then rejects.
    */
   byString: KeyTable;
-  /** trigram (as a number, see trigramKey) → literals (with the entries that need them) filed under it */
-  byTrigram: Map<number, { literal: string; ids: number[] }[]>;
+  /**
+   * trigram (as a number, see trigramKey) → the literals filed under it, each with the offset
+   * of that trigram in it and the entries that need it
+   */
+  byTrigram: Map<number, LiteralEntry[]>;
+  /** The same entries by literal. */
+  literals: Map<string, LiteralEntry>;
   /**
    * One bit per trigram key filed in byTrigram (created with the first): most trigrams of a
    * value select nothing, and a bit test is much cheaper than a map lookup.
    */
   trigramBits: Uint32Array | undefined;
+  /** Literals of two code units, by the pair (pairKey); with a bit per pair key's low bits. */
+  pairs: Map<number, LiteralEntry> | undefined;
+  pairBits: Uint32Array | undefined;
 }
 
 interface PathSlot extends StringTables {
@@ -251,7 +408,14 @@ export interface IndexStats {
 const NO_LEAVES: ReadonlySet<ComparisonLeaf> = new Set();
 
 function stringTables(): StringTables {
-  return { byString: new KeyTable(), byTrigram: new Map(), trigramBits: undefined };
+  return {
+    byString: new KeyTable(),
+    byTrigram: new Map(),
+    literals: new Map(),
+    trigramBits: undefined,
+    pairs: undefined,
+    pairBits: undefined,
+  };
 }
 
 export class RuleIndex {
@@ -263,6 +427,15 @@ export class RuleIndex {
   private stamp = 0;
   private size = 0;
   readonly stats: IndexStats = { entries: 0, indexedConditions: 0, typeOnlyEntries: 0, paths: 0 };
+
+  /**
+   * Entries whose need offers a choice, filed when the index is sealed (on the first
+   * `candidates`, or by `seal`), once every entry's conditions are known: what a condition
+   * costs depends on how many other entries share it.
+   */
+  private pending: { id: number; type: string; need: Exclude<Need, 'none' | 'never'> }[] = [];
+  /** How many pending entries mention each condition (by conditionKey). */
+  private readonly mentions = new Map<string, number>();
 
   /**
    * Files entry `id` (an observation expression) for each root type it can match. Ids must be
@@ -283,43 +456,101 @@ export class RuleIndex {
     this.size = Math.max(this.size, id + 1);
     this.stats.entries++;
     for (const type of rootTypes) {
-      const conditions = need(comparison, type, caseInsensitive);
-      if (conditions === 'none') {
+      const needed = need(comparison, type, caseInsensitive);
+      if (needed === 'never') continue;
+      if (needed === 'none') {
         push(this.typeOnly, type, id);
         this.stats.typeOnlyEntries++;
-        continue;
-      }
-      for (const condition of conditions) {
-        const slot = this.slotFor(type, condition.path);
-        const strings: StringTables = condition.folded ? (slot.folded ??= stringTables()) : slot;
-        if ('value' in condition) {
-          const v = condition.value;
-          if (typeof v === 'string') strings.byString.add(stringKey(v), id);
-          else if (typeof v === 'number') addId(slot.byNumber, v, id);
-          else addId(slot.byBoolean, v, id);
-        } else if ('octet' in condition) push(slot.byOctet, condition.octet, id);
-        else {
-          // Literals are ASCII (likeLiteral / regexLiteral), so their first trigram packs exactly.
-          const trigram = trigramKey(condition.substring, 0);
-          const list = strings.byTrigram.get(trigram) ?? [];
-          const existing = list.find((e) => e.literal === condition.substring);
-          if (existing) existing.ids.push(id);
-          else list.push({ literal: condition.substring, ids: [id] });
-          strings.byTrigram.set(trigram, list);
-          strings.trigramBits ??= new Uint32Array(TRIGRAM_KEYS / 32);
-          strings.trigramBits[trigram >>> 5] = (strings.trigramBits[trigram >>> 5] as number) | (1 << (trigram & 31));
-        }
-        this.stats.indexedConditions++;
+      } else if (hasChoice(needed)) {
+        this.pending.push({ id, type, need: needed });
+        for (const key of new Set(conditionsOf(needed).map((c) => conditionKey(type, c))))
+          this.mentions.set(key, (this.mentions.get(key) ?? 0) + 1);
+      } else {
+        for (const condition of conditionsOf(needed)) this.file(id, type, condition);
       }
     }
   }
 
+  /** Files the entries whose need offers a choice; `candidates` does it when some are left. */
+  seal(): void {
+    const pending = this.pending;
+    this.pending = [];
+    for (const { id, type, need: needed } of pending) {
+      // This entry's own mentions no longer count: what it shares with the others does.
+      const keys = new Set(conditionsOf(needed).map((c) => conditionKey(type, c)));
+      for (const key of keys) this.mentions.set(key, (this.mentions.get(key) as number) - 1);
+      const cost = (c: Condition): number =>
+        1 + this.filedUnder(type, c) + (this.mentions.get(conditionKey(type, c)) ?? 0);
+      for (const condition of choose(needed, cost).conditions) this.file(id, type, condition);
+    }
+    this.mentions.clear();
+  }
+
+  /** How many entries are filed under a condition so far. */
+  private filedUnder(type: string, condition: Condition): number {
+    const slot = this.slotByKey.get(slotKey(type, condition.path));
+    if (slot === undefined) return 0;
+    const strings = condition.folded ? slot.folded : slot;
+    const count = (ids: Ids | undefined): number => (ids === undefined ? 0 : typeof ids === 'number' ? 1 : ids.length);
+    if ('value' in condition) {
+      const v = condition.value;
+      if (typeof v === 'string') return strings ? count(strings.byString.get(stringKey(v))) : 0;
+      return count(typeof v === 'number' ? slot.byNumber.get(v) : slot.byBoolean.get(v));
+    }
+    if ('octet' in condition) return count(slot.byOctet.get(condition.octet));
+    return strings?.literals.get(condition.substring)?.ids.length ?? 0;
+  }
+
+  private file(id: number, type: string, condition: Condition): void {
+    const slot = this.slotFor(type, condition.path);
+    const strings: StringTables = condition.folded ? (slot.folded ??= stringTables()) : slot;
+    if ('value' in condition) {
+      const v = condition.value;
+      if (typeof v === 'string') strings.byString.add(stringKey(v), id);
+      else if (typeof v === 'number') addId(slot.byNumber, v, id);
+      else addId(slot.byBoolean, v, id);
+    } else if ('octet' in condition) push(slot.byOctet, condition.octet, id);
+    else {
+      const literal = condition.substring;
+      const existing = strings.literals.get(literal);
+      if (existing) existing.ids.push(id);
+      else {
+        // The literal is looked for where its least crowded trigram occurs in a value: a
+        // trigram that many literals share would make each occurrence try them all.
+        if (literal.length < TRIGRAM) {
+          // Two code units (an emoji, `^^`): the pair is its own key.
+          const entry = { literal, offset: 0, ids: [id] };
+          strings.literals.set(literal, entry);
+          const key = pairKey(literal.charCodeAt(0), literal.charCodeAt(1));
+          (strings.pairs ??= new Map()).set(key, entry);
+          strings.pairBits ??= new Uint32Array(PAIR_BITS / 32);
+          const bit = key & (PAIR_BITS - 1);
+          strings.pairBits[bit >>> 5] = (strings.pairBits[bit >>> 5] as number) | (1 << (bit & 31));
+          this.stats.indexedConditions++;
+          return;
+        }
+        let offset = 0;
+        let fewest = Infinity;
+        for (let k = 0; k + TRIGRAM <= literal.length; k++) {
+          const sharing = strings.byTrigram.get(trigramKey(literal, k))?.length ?? 0;
+          if (sharing < fewest) {
+            fewest = sharing;
+            offset = k;
+          }
+        }
+        const trigram = trigramKey(literal, offset);
+        const entry = { literal, offset, ids: [id] };
+        strings.literals.set(literal, entry);
+        push(strings.byTrigram, trigram, entry);
+        strings.trigramBits ??= new Uint32Array(TRIGRAM_KEYS / 32);
+        strings.trigramBits[trigram >>> 5] = (strings.trigramBits[trigram >>> 5] as number) | (1 << (trigram & 31));
+      }
+    }
+    this.stats.indexedConditions++;
+  }
+
   private slotFor(type: string, path: ObjectPath): PathSlot {
-    // Length-prefixed parts: no two (type, path) pairs share a key, and it costs less than JSON
-    // (a million indicators each look their slot up).
-    let id = `${type.length}:${type}`;
-    for (const step of path.steps)
-      id += step.kind === 'key' ? `k${step.name.length}:${step.name}` : step.kind === 'index' ? `i${step.index};` : '*';
+    const id = slotKey(type, path);
     let slot = this.slotByKey.get(id);
     if (!slot) {
       slot = {
@@ -382,30 +613,44 @@ export class RuleIndex {
   private lookUpString(tables: StringTables, value: string): void {
     if (tables.byString.size > 0) this.once(tables.byString.get(stringKey(value)));
     const bits = tables.trigramBits;
-    if (bits === undefined) return;
+    const pairs = tables.pairs;
+    if (bits === undefined && pairs === undefined) return;
     const text = nfc(value);
-    // The key of the trigram ending at i, rolled along the text; `ascii` counts how many of
-    // its three characters are ASCII. A non-ASCII character cannot be in an (ASCII)
-    // literal's trigram, and would not pack into 7 bits, so such trigrams are skipped.
-    let key = 0;
-    let ascii = 0;
-    for (let i = 0; i < text.length; i++) {
-      const code = text.charCodeAt(i);
-      if (code > 0x7f) {
-        ascii = 0;
-        continue;
+    if (pairs !== undefined) {
+      const pairBits = tables.pairBits as Uint32Array;
+      for (let i = 1; i < text.length; i++) {
+        const a = text.charCodeAt(i - 1);
+        const b = text.charCodeAt(i);
+        const bit = (a * 0x10000 + b) & (PAIR_BITS - 1);
+        if (((pairBits[bit >>> 5] as number) & (1 << (bit & 31))) === 0) continue;
+        const entry = pairs.get(pairKey(a, b));
+        if (entry !== undefined) this.once(entry.ids);
       }
-      key = ((key << 7) | code) & (TRIGRAM_KEYS - 1);
-      if (++ascii < MIN_LITERAL) continue;
+    }
+    if (bits === undefined) return;
+    // The trigram ending at i, from the last three code units.
+    let a = 0;
+    let b = text.length > 0 ? text.charCodeAt(0) : 0;
+    let c = text.length > 1 ? text.charCodeAt(1) : 0;
+    for (let i = 2; i < text.length; i++) {
+      a = b;
+      b = c;
+      c = text.charCodeAt(i);
+      const key = trigramOf(a, b, c);
       if (((bits[key >>> 5] as number) & (1 << (key & 31))) === 0) continue;
-      const start = i - 2;
       const filed = tables.byTrigram.get(key);
-      if (filed) for (const { literal, ids } of filed) if (text.startsWith(literal, start)) this.once(ids);
+      if (filed === undefined) continue;
+      for (let f = 0; f < filed.length; f++) {
+        const { literal, offset, ids } = filed[f] as LiteralEntry;
+        const start = i - 2 - offset;
+        if (start >= 0 && text.startsWith(literal, start)) this.once(ids);
+      }
     }
   }
 
   /** Calls `visit` once for each entry that may match the event. */
   candidates(observation: PreparedObservation, visit: (id: number) => void): void {
+    if (this.pending.length > 0) this.seal();
     if (++this.stamp === 0xffffffff) {
       this.stamps.fill(0);
       this.stamp = 1;
@@ -427,6 +672,26 @@ export class RuleIndex {
     }
     this.currentSlot = undefined;
   }
+}
+
+/**
+ * A (type, path) pair's key. Length-prefixed parts: no two pairs share a key, and it costs less
+ * than JSON (a million indicators each look their slot up).
+ */
+function slotKey(type: string, path: ObjectPath): string {
+  let id = `${type.length}:${type}`;
+  for (const step of path.steps)
+    id += step.kind === 'key' ? `k${step.name.length}:${step.name}` : step.kind === 'index' ? `i${step.index};` : '*';
+  return id;
+}
+
+/** A condition's key among the pending entries' mentions. */
+function conditionKey(type: string, c: Condition): string {
+  const slot = slotKey(type, c.path);
+  const folded = c.folded ? 'f' : 'p';
+  if ('value' in c) return `${slot}|${folded}v${typeof c.value}:${String(c.value)}`;
+  if ('octet' in c) return `${slot}|o${c.octet}`;
+  return `${slot}|${folded}s${c.substring}`;
 }
 
 function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {

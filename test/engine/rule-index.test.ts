@@ -7,6 +7,7 @@ import fc from 'fast-check';
 import { RE2JS } from 're2js';
 import { describe, expect, it } from 'vitest';
 import { likeLiteral, regexLiteral, RuleIndex, stringKey } from '../../src/rules/rule-index.js';
+import { patternRuleKind } from '../../src/engine/pattern-kind.js';
 import { StreamingEngine } from '../../src/engine/streaming.js';
 import { createRule } from '../../src/rules/model.js';
 import { InMemoryStateStore } from '../../src/state/memory-store.js';
@@ -78,6 +79,22 @@ const eventArb = fc
       { type: ip.includes(':') ? 'ipv6-addr' : 'ipv4-addr', id: 'ipv4-addr--1', value: ip },
     ],
   }));
+
+/** The entries the index offers for an observed-data of one object. */
+function offeredFor(index: RuleIndex, object: Record<string, unknown>): number[] {
+  const [prepared] = prepareObservations([
+    {
+      type: 'observed-data',
+      first_observed: '2026-01-01T00:00:00Z',
+      last_observed: '2026-01-01T00:00:00Z',
+      number_observed: 1,
+      objects: { 0: object },
+    },
+  ]);
+  const offered: number[] = [];
+  index.candidates(prepared!, (id) => offered.push(id));
+  return offered;
+}
 
 describe('rule index', () => {
   it('offers every observation expression that holds on the event (never loses a match)', () => {
@@ -239,18 +256,7 @@ describe('rule index', () => {
       const o = compilePattern(`[process:name = '${n}']`).observations[0]!;
       index.add(id, o.expression.comparison, o.rootTypes);
     });
-    const [prepared] = prepareObservations([
-      {
-        type: 'observed-data',
-        first_observed: '2026-01-01T00:00:00Z',
-        last_observed: '2026-01-01T00:00:00Z',
-        number_observed: 1,
-        objects: { 0: { type: 'process', name: 'tool7.exe' } },
-      },
-    ]);
-    const offered: number[] = [];
-    index.candidates(prepared!, (id) => offered.push(id));
-    expect(offered).toEqual([7]);
+    expect(offeredFor(index, { type: 'process', name: 'tool7.exe' })).toEqual([7]);
     expect(index.stats.typeOnlyEntries).toBe(0);
   });
 
@@ -300,5 +306,92 @@ describe('rule index', () => {
     expect(likeLiteral('bash -c%')).toBe('bash -c');
     expect(likeLiteral('a%b')).toBeUndefined();
     expect(likeLiteral('%é%é%')).toBeUndefined();
+  });
+
+  it('matches what evaluating every rule matches, for rules sharing a log source condition (Sigma-like)', () => {
+    // Each rule: its own detection AND the condition every rule of its log source shares, as a
+    // compiled Sigma rule is. The index files it under its detection; the result must be the
+    // brute-force one.
+    const LOGSOURCE = "(process:x_channel = 'sysmon' AND process:x_code = '1')";
+    const detection = fc.oneof(
+      expressionArb,
+      fc
+        .constantFrom('😀', '🦆x', 'ab🙂c', 'run', 'évier', '^^', 'Sh')
+        .map((l) => `process:command_line LIKE ${str(`%${l}%`)}`),
+      fc
+        .constantFrom('(?i)CURL http', '(?i)RUN [0-9]', '(a|b)?sh -c', 'x(?i)evil', 'ba(s|z)h -c', 'a|curl')
+        .map((r) => `process:command_line MATCHES ${str(r)}`),
+    );
+    const lineArb = fc.constantFrom(
+      ...LINES,
+      'CURL HTTP://x',
+      'Run 7 😀',
+      '🦆x',
+      'ab🙂c -c',
+      'RUN 12 ÉVIER',
+      'c^^md /c sh',
+    );
+    const sigmaEvent = fc.tuple(eventArb, lineArb, fc.boolean(), fc.boolean()).map(([event, line, sysmon, code]) => {
+      const process = event.objects[1] as Record<string, unknown>;
+      process.command_line = line;
+      process.x_channel = sysmon ? 'sysmon' : 'security';
+      process.x_code = code ? '1' : '4688';
+      return event;
+    });
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(detection, fc.boolean()), { minLength: 1, maxLength: 12 }),
+        fc.array(sigmaEvent, { minLength: 1, maxLength: 4 }),
+        (specs, events) => {
+          const rules = specs.map(([d, folded], i) =>
+            createRule({ id: `r${i}`, pattern: `[(${d}) AND ${LOGSOURCE}]`, caseInsensitive: folded }),
+          );
+          const kind = patternRuleKind.compile(rules, {
+            latenessMicros: 0,
+            maxPartialsPerGroup: 10,
+            unboundedTtlSeconds: 60,
+            maxAlertsPerEvent: 10,
+            clockSkewMicros: Infinity,
+          });
+          for (const prepared of prepareObservations(events)) {
+            const indexed: string[] = [];
+            kind.match(
+              prepared,
+              (rule) => indexed.push(rule.rule.id),
+              (id, error) => {
+                throw new Error(`${id}: ${String(error)}`);
+              },
+            );
+            const brute = rules.filter((r) => r.pattern.observations.some((o) => o.test(prepared))).map((r) => r.id);
+            expect(indexed.sort()).toEqual(brute.sort());
+          }
+        },
+      ),
+      { seed: 20261202, numRuns: 600 },
+    );
+  });
+
+  it('files a rule under its own literal, not under the condition a thousand rules share', () => {
+    const shared = "process:x_channel = 'sysmon'";
+    const rules = Array.from({ length: 1000 }, (_, i) =>
+      createRule({ id: `r${i}`, pattern: `[process:command_line LIKE '%tool${i}.exe%' AND ${shared}]` }),
+    );
+    const index = new RuleIndex();
+    rules.forEach((r, id) => {
+      const o = r.pattern.observations[0]!;
+      index.add(id, o.expression.comparison, o.rootTypes);
+    });
+    expect(
+      offeredFor(index, { type: 'process', x_channel: 'sysmon', command_line: 'C:\\tools\\tool7.exe -x' }),
+    ).toEqual([7]);
+  });
+
+  it('indexes emoji literals and regexes with a group alternation or a case-insensitive flag', () => {
+    expect(likeLiteral('%🦆🦅%')).toBe('🦆🦅');
+    expect(likeLiteral('%évier%')).toBeUndefined();
+    expect(likeLiteral('%😀%')).toBe('😀');
+    expect(regexLiteral('cmd.{0,5}(?:/c|/r).+powershell')).toBe('powershell');
+    expect(regexLiteral('a|powershell')).toBeUndefined();
+    expect(regexLiteral('(?i)powershell')).toBeUndefined(); // only up to case: filed folded by the index
   });
 });

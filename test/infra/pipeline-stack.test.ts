@@ -10,7 +10,7 @@ import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { ensureQueue, ensureStateTable, startDynamo, startSqs } from '../../src/emulators/emulators.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StixflowStack } from '../../infra/stack.js';
-import { REPO_ROOT as REPO } from '../../infra/bundling.js';
+import { REPO_ROOT as REPO, RULES_COMPILED } from '../../infra/bundling.js';
 import { loadRulesFromPaths } from '../../src/rules/load.js';
 import { BUILT_IN_MAPPING_FILES } from '../../src/normalise/index.js';
 
@@ -317,10 +317,11 @@ describe('StixflowStack template', () => {
     for (const [, fn] of pipelineFunctions()) {
       const dir = join(outdir, fn.Metadata?.['aws:asset:path'] as string);
       expect(readdirSync(dir).sort()).toEqual(['index.mjs', 'mappings', 'rules']);
-      // Rules ship as JSON (converted at synth after validation): cheaper to load at cold start.
-      expect(readdirSync(join(dir, 'rules'))).toEqual(['examples.json']);
+      // Rules ship as JSON (converted at synth after validation) and precompiled: cheaper to load at cold start.
+      expect(readdirSync(join(dir, 'rules'))).toEqual(['examples.json', RULES_COMPILED]);
       const shipped = loadRulesFromPaths([join(dir, 'rules')]);
       expect(shipped.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
+      expect(shipped.diagnostics.map((d) => d.code)).not.toContain('rules-compiled-stale');
       expect(shipped.rules.map((r) => r.id)).toEqual(loadRulesFromPaths([join(REPO, 'rules')]).rules.map((r) => r.id));
       // Every built-in mapping (issue #13 added the source mappings) and the schema.
       expect(readdirSync(join(dir, 'mappings')).sort()).toEqual(

@@ -10,7 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App, Stack } from 'aws-cdk-lib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RULES_COMPILED } from '../../infra/bundling.js';
 import { StixDetectionPipeline, stageRulesAsJson, validateRulesDir } from '../../infra/pipeline-construct.js';
+import { loadRulesFromPaths } from '../../src/rules/load.js';
 
 /** Temporary entries stixflow itself creates are named stixflow-… (the rules staging: stixflow-rules-…). */
 const stixflowEntries = (dir: string): string[] =>
@@ -46,7 +48,8 @@ describe('temporary directories of a synth', () => {
       expect(bundles.length).toBe(Object.keys(pipeline.functions).length + 1);
       const withRules = bundles.filter((bundle) => !readdirSync(join(outdir, bundle)).includes('console'));
       expect(withRules.length).toBe(Object.keys(pipeline.functions).length);
-      for (const bundle of withRules) expect(readdirSync(join(outdir, bundle, 'rules'))).toEqual(['a.json']);
+      for (const bundle of withRules)
+        expect(readdirSync(join(outdir, bundle, 'rules'))).toEqual(['a.json', RULES_COMPILED]);
     } finally {
       if (saved === undefined) delete process.env.TMPDIR;
       else process.env.TMPDIR = saved;
@@ -69,10 +72,14 @@ describe('temporary directories of a synth', () => {
     expect(validateRulesDir(rulesDir).ruleIds).toEqual(['a', 'b', 'c']);
     const staged = stageRulesAsJson(rulesDir);
     try {
-      expect(readdirSync(staged).sort()).toEqual(['a.0.json', 'a.1.json', 'team']);
+      expect(readdirSync(staged).sort()).toEqual(['a.0.json', 'a.1.json', RULES_COMPILED, 'team']);
       expect(readdirSync(join(staged, 'team'))).toEqual(['c.json']);
       expect(JSON.parse(readFileSync(join(staged, 'a.1.json'), 'utf8'))).toMatchObject([{ id: 'b' }]);
       expect(validateRulesDir(staged).ruleIds).toEqual(['a', 'b', 'c']);
+      // The functions load the staged rules through their precompiled form: current, not stale.
+      const loaded = loadRulesFromPaths([staged]);
+      expect(loaded.rules.map((r) => r.id)).toEqual(['a', 'b', 'c']);
+      expect(loaded.diagnostics.map((d) => d.code)).not.toContain('rules-compiled-stale');
     } finally {
       rmSync(staged, { recursive: true, force: true });
     }

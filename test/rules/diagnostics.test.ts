@@ -3,13 +3,14 @@
  * fixture per code, typed by the catalogue so that a new entry needs one), every code loading
  * emits is catalogued (or is a pattern compiler code), and docs/rules.md lists the same table.
  */
-import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Diagnostic } from '../../src/errors.js';
 import { PatternDiagnosticCode } from '../../src/pattern/diagnostics.js';
 import { RULE_LOAD_CODES, isRuleLoadCode, type RuleLoadCode } from '../../src/rules/diagnostics.js';
+import { writeCompiledRules } from '../../src/rules/compile-dir.js';
 import { loadRules, loadRulesFromPaths } from '../../src/rules/load.js';
 import { builtinSigmaTaxonomy } from '../../src/rules/sigma/taxonomy.js';
 
@@ -74,6 +75,15 @@ const sigmaPipeline = (pipeline: string, ruleText: string): Diagnostic[] => {
 /** One rule source per code that makes loading report it. */
 const FIXTURES: Record<RuleLoadCode, () => Diagnostic[]> = {
   'rule-file-missing': () => loadRulesFromPaths([join(dir, 'nowhere.yaml')]).diagnostics,
+  'rules-compiled-stale': () => {
+    // Precompiled, then a rule file edited: the directory loads from its files, with the warning.
+    const compiled = join(dir, 'compiled');
+    mkdirSync(compiled);
+    writeFileSync(join(compiled, 'a.yaml'), rule('a'));
+    writeCompiledRules(compiled);
+    writeFileSync(join(compiled, 'a.yaml'), rule('b'));
+    return loadRulesFromPaths([compiled]).diagnostics;
+  },
   'rule-file-unreadable': () => {
     const loop = mkdtempSync(join(dir, 'loop-'));
     symlinkSync(join(loop, 'b.yaml'), join(loop, 'a.yaml'));
