@@ -341,7 +341,10 @@ export class StixDetectionPipeline extends Construct {
     });
     this.api = api.api;
     this.stage = api.stage;
-    this.console = props.console === false ? undefined : defineConsole(this, { api: this.api, logRetention });
+    this.console =
+      props.console === false
+        ? undefined
+        : defineConsole(this, { api: this.api, logRetention, ...(props.vpc ? { vpc: props.vpc } : {}) });
 
     this.sourceAccounts = defineSourceAccounts(this, {
       accounts: props.sourceAccounts ?? [],

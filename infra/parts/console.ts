@@ -20,11 +20,14 @@ import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { writeConsoleAssets } from '../../src/console/build.js';
+import { grantVpcAccess, vpcPlacement, type FunctionVpcProps } from './functions.js';
 import { BUNDLED_CONSOLE_DIR, CONSOLE_ENTRY, ESBUILD_TARGET, MAIN_FIELDS, REPO_ROOT } from '../bundling.js';
 
 export interface PipelineConsoleProps {
   api: HttpApi;
   logRetention: RetentionDays;
+  /** The VPC placement every function of the stack gets, when the construct has one. */
+  vpc?: FunctionVpcProps;
 }
 
 export interface PipelineConsole {
@@ -54,6 +57,7 @@ export function defineConsole(scope: Construct, props: PipelineConsoleProps): Pi
         resources: [logGroup.logGroupArn],
       }),
     );
+    if (props.vpc) grantVpcAccess(role);
     const fn = new NodejsFunction(scope, 'Console', {
       entry: join(REPO_ROOT, CONSOLE_ENTRY),
       handler: 'handler',
@@ -65,6 +69,7 @@ export function defineConsole(scope: Construct, props: PipelineConsoleProps): Pi
       role,
       logGroup,
       environment: { CONSOLE_ASSETS_DIR: BUNDLED_CONSOLE_DIR },
+      ...vpcPlacement(props.vpc),
       projectRoot: REPO_ROOT,
       depsLockFilePath: join(REPO_ROOT, 'package-lock.json'),
       bundling: {

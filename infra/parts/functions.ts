@@ -84,28 +84,7 @@ export function definePipelineFunction(
       resources: [logGroup.logGroupArn],
     }),
   );
-  if (props.vpc) {
-    // What AWSLambdaVPCAccessExecutionRole grants, inline (the role has no managed policies).
-    role.addToPolicy(
-      new PolicyStatement({
-        sid: 'VpcNetworkInterfaces',
-        actions: [
-          'ec2:CreateNetworkInterface',
-          'ec2:DescribeNetworkInterfaces',
-          'ec2:DescribeSubnets',
-          'ec2:DeleteNetworkInterface',
-          'ec2:AssignPrivateIpAddresses',
-          'ec2:UnassignPrivateIpAddresses',
-        ],
-        resources: ['*'],
-      }),
-    );
-    Validations.of(role).acknowledge({
-      id: 'AwsSolutions-IAM5[Resource::*]',
-      reason:
-        'Lambda creates and deletes the network interfaces of a VPC function itself; the EC2 network-interface actions do not support resource-level permissions (as AWSLambdaVPCAccessExecutionRole)',
-    });
-  }
+  if (props.vpc) grantVpcAccess(role);
   return new NodejsFunction(scope, name, {
     entry: join(REPO_ROOT, entry),
     handler: 'handler',
@@ -117,13 +96,7 @@ export function definePipelineFunction(
     role,
     logGroup,
     environment: { ...props.environment, ...extraEnv },
-    ...(props.vpc
-      ? {
-          vpc: props.vpc.vpc,
-          ...(props.vpc.subnets ? { vpcSubnets: props.vpc.subnets } : {}),
-          ...(props.vpc.securityGroups ? { securityGroups: props.vpc.securityGroups } : {}),
-        }
-      : {}),
+    ...vpcPlacement(props.vpc),
     projectRoot: REPO_ROOT,
     depsLockFilePath: join(REPO_ROOT, 'package-lock.json'),
     bundling: {
@@ -260,4 +233,42 @@ export function grantPipelineAccess(functions: PipelineFunctions, props: Pipelin
       conditions: leadingKeys(`${RULE_STORE_PK_PREFIX}*`),
     }),
   );
+}
+
+/** Lets a function's role manage the network interfaces of its VPC placement. */
+export function grantVpcAccess(role: Role): void {
+  // What AWSLambdaVPCAccessExecutionRole grants, inline (the role has no managed policies).
+  role.addToPolicy(
+    new PolicyStatement({
+      sid: 'VpcNetworkInterfaces',
+      actions: [
+        'ec2:CreateNetworkInterface',
+        'ec2:DescribeNetworkInterfaces',
+        'ec2:DescribeSubnets',
+        'ec2:DeleteNetworkInterface',
+        'ec2:AssignPrivateIpAddresses',
+        'ec2:UnassignPrivateIpAddresses',
+      ],
+      resources: ['*'],
+    }),
+  );
+  Validations.of(role).acknowledge({
+    id: 'AwsSolutions-IAM5[Resource::*]',
+    reason:
+      'Lambda creates and deletes the network interfaces of a VPC function itself; the EC2 network-interface actions do not support resource-level permissions (as AWSLambdaVPCAccessExecutionRole)',
+  });
+}
+
+/** A function's VPC placement props (none without a VPC). */
+export function vpcPlacement(vpc: FunctionVpcProps | undefined): {
+  vpc?: IVpc;
+  vpcSubnets?: SubnetSelection;
+  securityGroups?: ISecurityGroup[];
+} {
+  if (!vpc) return {};
+  return {
+    vpc: vpc.vpc,
+    ...(vpc.subnets ? { vpcSubnets: vpc.subnets } : {}),
+    ...(vpc.securityGroups ? { securityGroups: vpc.securityGroups } : {}),
+  };
 }

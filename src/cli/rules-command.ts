@@ -8,7 +8,7 @@
  */
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { formatDiagnostic, type Diagnostic } from '../errors.js';
+import { formatDiagnostic, StixflowError, type Diagnostic } from '../errors.js';
 import { writeCompiledRules } from '../rules/compile-dir.js';
 import { isRulesDirectory } from '../rules/precompiled.js';
 import { collectDocuments } from '../rules/collect.js';
@@ -152,7 +152,12 @@ export async function rulesCommand(argv: string[], io: CliIo): Promise<number> {
   return 0;
 }
 
-class UnreachableError extends Error {}
+/** The API could not be reached (no answer at all, as opposed to an error status). */
+class UnreachableError extends StixflowError {
+  constructor(message: string) {
+    super('unreachable', message);
+  }
+}
 
 /** The rules API, one JSON call at a time. */
 class StoreApi {

@@ -111,8 +111,8 @@ describe('ingest channels in the construct', () => {
       'stixflow: POST /events → detection pipeline → alert queue',
       'stixflow: S3 object notifications → streamed objects → detection pipeline',
       'stixflow: ingest queue → detection pipeline → alert queue',
-      'stixflow: the detection console page (GET /, GET /console/*)',
       'stixflow: outbox index → alerts whose delivery failed → alert queue',
+      'stixflow: the detection console page (GET /, GET /console/*)',
     ]);
     // The routes the function reads, as the props gave them.
     const s3Fn = Object.values(template.findResources('AWS::Lambda::Function') as Record<string, Resource>).find((f) =>

@@ -62,10 +62,11 @@ describe('the operated stack, by default', () => {
   it('reserves concurrency on every function and caps the ingest queue mapping at the same', () => {
     const fns = ourFunctions(built.template);
     expect(fns.map(([, f]) => f.Properties.Description).sort()).toEqual([
-      'stixflow: GET /rules, PATCH /rules/{id}',
+      'stixflow: /rules (list, read, validate, create, replace, delete, enable/disable), /audit',
       'stixflow: POST /events → detection pipeline → alert queue',
       'stixflow: ingest queue → detection pipeline → alert queue',
       'stixflow: outbox index → alerts whose delivery failed → alert queue',
+      'stixflow: the detection console page (GET /, GET /console/*)',
     ]);
     for (const [, f] of fns) expect(f.Properties.ReservedConcurrentExecutions).toEqual(expect.any(Number));
     built.template.hasResourceProperties('AWS::Lambda::Function', {
@@ -249,7 +250,7 @@ describe('the operated stack, with every option', () => {
 
   it('places every function in the VPC, reserves nothing but keeps the mapping caps', () => {
     const fns = ourFunctions(built.template);
-    expect(fns.length).toBe(8);
+    expect(fns.length).toBe(9); // every function of the stack with every option, the console's included
     for (const [, f] of fns) {
       expect(f.Properties.VpcConfig).toMatchObject({
         SubnetIds: expect.any(Array),

@@ -260,8 +260,9 @@ describe('StixflowStack template', () => {
 
   it("alarms on DLQ depth, queue age, and every function's errors and throttles", () => {
     const alarms = resources('AWS::CloudWatch::Alarm');
-    // 10 pipeline alarms, and errors, throttles and near-timeout for each of the 4 functions (test/infra/operations.test.ts).
-    expect(alarms).toHaveLength(22);
+    // 10 pipeline alarms, and errors, throttles and near-timeout for each of the 5 functions, the console's
+    // included (test/infra/operations.test.ts).
+    expect(alarms).toHaveLength(25);
     const dlqDepth = (queuePrefix: string) =>
       template.hasResourceProperties('AWS::CloudWatch::Alarm', {
         MetricName: 'ApproximateNumberOfMessagesVisible',

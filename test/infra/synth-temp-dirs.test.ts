@@ -44,10 +44,10 @@ describe('temporary directories of a synth', () => {
       app.synth();
       expect(stixflowEntries(privateTmp)).toEqual([]);
       const bundles = readdirSync(outdir).filter((name) => name.startsWith('asset.'));
-      // The pipeline functions and the console (which ships the page, not the rules).
-      expect(bundles.length).toBe(Object.keys(pipeline.functions).length + 1);
+      // The pipeline functions, the outbox sweeper (it runs the rules too) and the console (which ships the page, not the rules).
+      expect(bundles.length).toBe(Object.keys(pipeline.functions).length + 2);
       const withRules = bundles.filter((bundle) => !readdirSync(join(outdir, bundle)).includes('console'));
-      expect(withRules.length).toBe(Object.keys(pipeline.functions).length);
+      expect(withRules.length).toBe(Object.keys(pipeline.functions).length + 1);
       for (const bundle of withRules)
         expect(readdirSync(join(outdir, bundle, 'rules'))).toEqual(['a.json', RULES_COMPILED]);
     } finally {
