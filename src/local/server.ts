@@ -760,7 +760,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
           : `  POST ${url}/events   (Authorization: Bearer ${LOCAL_TOKEN}; tenant "${LOCAL_TENANT}", rules admin)`,
       );
       print(`  POST ${url}/queue    enqueue on ${INGEST_QUEUE}, processed by the SQS handler`);
-      print(`  GET  ${url}/rules    PATCH ${url}/rules/{id} {"enabled": false}`);
+      print(
+        `  GET  ${url}/rules    PATCH ${url}/rules/{id} {"enabled": false}    POST ${url}/rules {"source": "<YAML>"}`,
+      );
+      print(`  GET  ${url}/         the detection console (docs/console.md); alerts at ${url}/alerts`);
+      if (options.watch) print(`  watching ${options.watch.dir} as a bucket prefix: drop event files in it`);
       print(`  rules from ${rulesDir}; alerts print below as they arrive on ${ALERT_QUEUE}`);
       print(
         dataDir !== undefined
