@@ -6,12 +6,14 @@
  * size, and bytes of stored state per group.
  */
 import { StreamingEngine, type EventInput } from '../src/engine/streaming.js';
+import { groupItemKey } from '../src/engine/group-item.js';
 import { ensureStateTable, startDynamo } from '../src/emulators/emulators.js';
 import { prepareObservedData } from '../src/pattern/observation.js';
 import { loadRules } from '../src/rules/load.js';
 import type { Rule } from '../src/rules/model.js';
 import { DynamoDbStateStore } from '../src/state/dynamodb-store.js';
 import { InMemoryStateStore } from '../src/state/memory-store.js';
+import { stateKeyId } from '../src/state/types.js';
 import type { BenchRow } from './table.js';
 
 const SELECT = "[x-auth:outcome = 'failure']";
@@ -117,14 +119,15 @@ export async function benchAggregation(): Promise<BenchRow[]> {
       unit: 'events/s',
       note: `${(eps / parseRate).toFixed(2)}× JSON.parse of the events (${Math.round(parseRate).toLocaleString('en-US')}/s); ${alerts} alerts`,
     });
-    // State bytes per group, as stored: every group the run left, averaged (and the largest).
+    // State bytes per group, as stored (the group's item, holding this one rule's state): every
+    // group the run left, averaged (and the largest).
     const sizes: number[] = [];
     for (let g = 0; g < 200; g++) {
-      const item = [
-        ...(await store.getMany([{ tenant: 'default', ruleId: 'bench', group: `["10.0.${g}.1"]` }])).values(),
-      ][0];
+      const key = groupItemKey('default', `["10.0.${g}.1"]`);
+      const item = (await store.getMany([key])).get(stateKeyId(key));
       if (item) sizes.push(Buffer.byteLength(item.value));
     }
+    if (sizes.length === 0) throw new Error(`${kind}: no group state found to measure`);
     rows.push({
       name: `${kind}: state bytes per group`,
       value: sizes.reduce((a, b) => a + b, 0) / Math.max(1, sizes.length),
