@@ -11,17 +11,15 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { Duration, Validations } from 'aws-cdk-lib';
 import { HttpMethod, HttpNoneAuthorizer, HttpRoute, HttpRouteKey, type HttpApi } from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
-import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
-import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
+import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { writeConsoleAssets } from '../../src/console/build.js';
-import { grantVpcAccess, vpcPlacement, type FunctionVpcProps } from './functions.js';
-import { BUNDLED_CONSOLE_DIR, CONSOLE_ENTRY, ESBUILD_TARGET, MAIN_FIELDS, REPO_ROOT } from '../bundling.js';
+import { bundledFunctionBase, functionRoleAndLogs, vpcPlacement, type FunctionVpcProps } from './functions.js';
+import { BUNDLED_CONSOLE_DIR, CONSOLE_ENTRY } from '../bundling.js';
 
 export interface PipelineConsoleProps {
   api: HttpApi;
@@ -43,42 +41,19 @@ export function defineConsole(scope: Construct, props: PipelineConsoleProps): Pi
   const assets = mkdtempSync(join(tmpdir(), 'stixflow-console-'));
   try {
     writeConsoleAssets(assets);
-    const logGroup = new LogGroup(scope, 'ConsoleLogs', {
-      retention: props.logRetention,
-      removalPolicy: RemovalPolicy.DESTROY,
-    });
-    const role = new Role(scope, 'ConsoleRole', {
-      assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
-      description: 'stixflow Console function',
-    });
-    role.addToPolicy(
-      new PolicyStatement({
-        actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
-        resources: [logGroup.logGroupArn],
-      }),
-    );
-    if (props.vpc) grantVpcAccess(role);
+    const { role, logGroup } = functionRoleAndLogs(scope, 'Console', props.logRetention, props.vpc);
+    const base = bundledFunctionBase(CONSOLE_ENTRY);
     const fn = new NodejsFunction(scope, 'Console', {
-      entry: join(REPO_ROOT, CONSOLE_ENTRY),
-      handler: 'handler',
+      ...base,
       description: 'stixflow: the detection console page (GET /, GET /console/*)',
-      runtime: Runtime.NODEJS_24_X,
-      architecture: Architecture.ARM_64,
       memorySize: 128,
       timeout: Duration.seconds(5),
       role,
       logGroup,
       environment: { CONSOLE_ASSETS_DIR: BUNDLED_CONSOLE_DIR },
       ...vpcPlacement(props.vpc),
-      projectRoot: REPO_ROOT,
-      depsLockFilePath: join(REPO_ROOT, 'package-lock.json'),
       bundling: {
-        forceDockerBundling: false,
-        format: OutputFormat.ESM,
-        target: ESBUILD_TARGET,
-        minify: true,
-        sourceMap: false,
-        mainFields: MAIN_FIELDS,
+        ...base.bundling,
         commandHooks: {
           beforeBundling: () => [],
           beforeInstall: () => [],

@@ -70,42 +70,19 @@ export function definePipelineFunction(
 ): NodejsFunction {
   const mappingsDir = join(REPO_ROOT, 'mappings');
   const { stagedRules } = props;
-  const logGroup = new LogGroup(scope, `${name}Logs`, {
-    retention: props.logRetention,
-    removalPolicy: RemovalPolicy.DESTROY,
-  });
-  const role = new Role(scope, `${name}Role`, {
-    assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
-    description: `stixflow ${name} function`,
-  });
-  role.addToPolicy(
-    new PolicyStatement({
-      actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
-      resources: [logGroup.logGroupArn],
-    }),
-  );
-  if (props.vpc) grantVpcAccess(role);
+  const { role, logGroup } = functionRoleAndLogs(scope, name, props.logRetention, props.vpc);
+  const base = bundledFunctionBase(entry);
   return new NodejsFunction(scope, name, {
-    entry: join(REPO_ROOT, entry),
-    handler: 'handler',
+    ...base,
     description,
-    runtime: Runtime.NODEJS_24_X,
-    architecture: Architecture.ARM_64,
     memorySize: props.memorySize ?? 512,
     timeout: props.timeout,
     role,
     logGroup,
     environment: { ...props.environment, ...extraEnv },
     ...vpcPlacement(props.vpc),
-    projectRoot: REPO_ROOT,
-    depsLockFilePath: join(REPO_ROOT, 'package-lock.json'),
     bundling: {
-      forceDockerBundling: false,
-      format: OutputFormat.ESM,
-      target: ESBUILD_TARGET,
-      minify: true,
-      sourceMap: false,
-      mainFields: MAIN_FIELDS,
+      ...base.bundling,
       banner: REQUIRE_SHIM_BANNER,
       externalModules: EXTERNAL_MODULES,
       commandHooks: {
@@ -270,5 +247,50 @@ export function vpcPlacement(vpc: FunctionVpcProps | undefined): {
     vpc: vpc.vpc,
     ...(vpc.subnets ? { vpcSubnets: vpc.subnets } : {}),
     ...(vpc.securityGroups ? { securityGroups: vpc.securityGroups } : {}),
+  };
+}
+
+/**
+ * A function's log group and its own role, which may write to that log group only (and manage its VPC network
+ * interfaces when it has a VPC placement); the ids are `<name>Logs` and `<name>Role`.
+ */
+export function functionRoleAndLogs(
+  scope: Construct,
+  name: string,
+  retention: RetentionDays,
+  vpc: FunctionVpcProps | undefined,
+): { role: Role; logGroup: LogGroup } {
+  const logGroup = new LogGroup(scope, `${name}Logs`, { retention, removalPolicy: RemovalPolicy.DESTROY });
+  const role = new Role(scope, `${name}Role`, {
+    assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
+    description: `stixflow ${name} function`,
+  });
+  role.addToPolicy(
+    new PolicyStatement({
+      actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+      resources: [logGroup.logGroupArn],
+    }),
+  );
+  if (vpc) grantVpcAccess(role);
+  return { role, logGroup };
+}
+
+/** What every stixflow function shares: Node 24 on arm64, bundled locally by esbuild as minified ESM. */
+export function bundledFunctionBase(entry: string) {
+  return {
+    entry: join(REPO_ROOT, entry),
+    handler: 'handler',
+    runtime: Runtime.NODEJS_24_X,
+    architecture: Architecture.ARM_64,
+    projectRoot: REPO_ROOT,
+    depsLockFilePath: join(REPO_ROOT, 'package-lock.json'),
+    bundling: {
+      forceDockerBundling: false,
+      format: OutputFormat.ESM,
+      target: ESBUILD_TARGET,
+      minify: true,
+      sourceMap: false,
+      mainFields: MAIN_FIELDS,
+    },
   };
 }
