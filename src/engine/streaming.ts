@@ -356,7 +356,7 @@ export class StreamingEngine {
       if (correlated.changed) {
         changed = true;
         setRuleState(item, group.key.ruleId, state, correlation.codec, correlation.expiresAt(state, this.now));
-        markPendingAlerts(item, group.key.ruleId, correlation.outbox(state).length > 0);
+        markPendingAlerts(item, group.key.ruleId, outbox.length > 0);
       }
       rules.push({ group, correlation, state, correlated, outbox, earlier });
     }
