@@ -37,6 +37,10 @@ export interface SourceCheck {
   /** Everything the loader said about the source, positions inside it. */
   diagnostics: Diagnostic[];
   valid: boolean;
+  /** The source's rules as compiled in that context (none when it does not compile), for running their tests. */
+  rules: Rule[];
+  /** Every rule loaded beside it, for the tests of a risk rule (which run the rules carrying a risk). */
+  context: Rule[];
 }
 
 export class RuleLayers {
@@ -71,7 +75,13 @@ export class RuleLayers {
       now,
     );
     const diagnostics = result.diagnostics.filter((d) => d.file === file);
-    return { ids, diagnostics, valid: !diagnostics.some((d) => d.severity === 'error') };
+    return {
+      ids,
+      diagnostics,
+      valid: !diagnostics.some((d) => d.severity === 'error'),
+      rules: result.rules.filter((r) => r.source?.file === file),
+      context: result.rules,
+    };
   }
 
   private loadWith(storeSources: RuleSource[], now: number | undefined): LayeredRules {

@@ -4,12 +4,14 @@
  *   GET    /rules                            every rule in force, bundle and store (origin, kind, status,
  *                                            enabled, scope, last change), the caller's tenant's counters for
  *                                            the last 7 UTC days, load errors and warnings, indicator bundles
- *   GET    /rules/{id}                       one rule: its source, diagnostics, tests and versions
+ *   GET    /rules/{id}                       one rule: its source, diagnostics, tests with their last run
+ *                                            (run now when none is current), and versions
  *   GET    /rules/{id}/versions/{version}    one version with its source
- *   POST   /rules/validate                   { source } → { valid, diagnostics }, never stored
+ *   POST   /rules/validate                   { source, tests? } → { valid, diagnostics, tests? }, never stored
  *   POST   /rules                            { source } → a new store rule (422 invalid, 409 id taken;
- *                                            ?allowInvalid=true stores it red)
- *   PUT    /rules/{id}                       { source } → the store rule replaced (or a bundle rule shadowed)
+ *                                            ?allowInvalid=true stores it red); its tests run and are kept
+ *   PUT    /rules/{id}                       { source } → the store rule replaced (or a bundle rule shadowed);
+ *                                            its tests run and are kept
  *   DELETE /rules/{id}                       removes a store rule (a bundle rule cannot be: 409)
  *   PATCH  /rules/{id}                       { "enabled": bool } stores an override
  *   GET    /audit?ruleId=&limit=             every change, newest first
@@ -32,10 +34,17 @@ import { collectDocuments } from '../src/rules/collect.js';
 import { readDocuments } from '../src/rules/read.js';
 import type { Rule } from '../src/rules/model.js';
 import { COUNTER_NAMES, utcDay, zeroCounts, type CounterValues } from '../src/state/counters.js';
-import { RuleVersionConflictError, type RuleAction, type RuleHead, type RuleStore } from '../src/state/rule-store.js';
+import {
+  RuleVersionConflictError,
+  type RuleAction,
+  type RuleHead,
+  type RuleStore,
+  type RuleTestRun,
+} from '../src/state/rule-store.js';
 import { callerOf, hasAdminScope, type HttpApiEvent } from './auth.js';
 import { decodeBody } from './body.js';
 import { isStoreFile, ruleKind } from './rule-layers.js';
+import { runTestsOf, sourceSha256, testsView } from './rules-tests.js';
 import { inLambda, logger, metrics, sharedRuntime, type HandlerRuntime } from './runtime.js';
 
 export const COUNTER_DAYS = 7;
@@ -215,19 +224,68 @@ function bundleSourceOf(runtime: HandlerRuntime, ruleId: string): string | undef
   return undefined;
 }
 
-async function getRule(runtime: HandlerRuntime, tenant: string, ruleId: string, now: number): Promise<Result> {
-  const ctx = await listContext(runtime, tenant, now);
+const NOT_COMPILED = 'the rule does not compile: its tests run once it does';
+
+/**
+ * Runs the tests of a rule in force and keeps the run. A run that could not be kept is still
+ * answered: the result is the rule's either way, and the next read runs them again.
+ */
+async function runAndKeep(
+  w: Writer,
+  rule: Rule,
+  source: string,
+  trigger: RuleTestRun['trigger'],
+  version: number | undefined,
+): Promise<RuleTestRun> {
+  const run: RuleTestRun = {
+    ruleId: rule.id,
+    at: new Date(w.now).toISOString(),
+    by: w.principal,
+    trigger,
+    sourceSha256: sourceSha256(source),
+    ...(version !== undefined ? { version } : {}),
+    results: await runTestsOf(rule, w.runtime.rules),
+  };
+  try {
+    await writableStore(w.runtime).putTestRun(run);
+  } catch (error) {
+    logger.warn('test run not kept', { ruleId: rule.id, error: error instanceof Error ? error.name : 'unknown' });
+  }
+  metrics.addMetric('RuleTestRuns', MetricUnit.Count, 1);
+  return run;
+}
+
+/** A rule's tests and their last run; run now when the kept run is not of the rule's current source. */
+async function testsOfRule(
+  w: Writer,
+  ruleId: string,
+  source: string,
+  head: RuleHead | undefined,
+): Promise<Record<string, unknown>> {
+  const rule = w.runtime.rules.find((r) => r.id === ruleId);
+  const sha = sourceSha256(source);
+  const kept = await writableStore(w.runtime).lastTestRun(ruleId);
+  if (!rule) return testsView(0, kept, sha, NOT_COMPILED);
+  if (rule.tests.length === 0) return testsView(0, undefined, sha);
+  if (kept && kept.sourceSha256 === sha) return testsView(rule.tests.length, kept, sha);
+  const version = head && !head.deleted && head.source !== undefined ? head.version : undefined;
+  return testsView(rule.tests.length, await runAndKeep(w, rule, source, 'read', version), sha);
+}
+
+async function getRule(w: Writer, ruleId: string): Promise<Result> {
+  const { runtime } = w;
+  const ctx = await listContext(runtime, w.tenant, w.now);
   const view = viewOf(ctx, ruleId);
   const head = ctx.heads.get(ruleId);
   const storeSource = head && !head.deleted ? head.source : undefined;
   if (!view && storeSource === undefined) return json(404, { error: 'no rule has this id' });
   const dir = runtime.config.rulesDir;
-  const rule = runtime.rules.find((r) => r.id === ruleId);
+  const source = storeSource ?? bundleSourceOf(runtime, ruleId) ?? '';
   return json(200, {
     rule: view,
-    source: storeSource ?? bundleSourceOf(runtime, ruleId) ?? '',
+    source,
     diagnostics: (ctx.byRule.get(ruleId) ?? []).map((d) => publicDiagnostic(d, dir)),
-    tests: { cases: rule?.tests.length ?? 0 },
+    tests: await testsOfRule(w, ruleId, source, head),
     versions: (await writableStore(runtime).versions(ruleId)).map((v) => ({
       version: v.version,
       by: v.by,
@@ -279,6 +337,9 @@ interface Checked {
   diagnostics: Record<string, unknown>[];
   /** Why the source cannot be a store rule at all, beside its diagnostics. */
   problem?: string;
+  /** The rule compiled as the store would load it (valid sources only), and the rules beside it. */
+  rule?: Rule;
+  context: Rule[];
 }
 
 /** Validates a source as the store would load it, beside the other store rules (`replacing` left out). */
@@ -290,22 +351,46 @@ async function checkSource(runtime: HandlerRuntime, source: string, replacing?: 
     check.ids.length === 1
       ? undefined
       : `a source holds exactly one rule with an id; this one holds ${check.ids.length}`;
+  const valid = check.valid && problem === undefined;
+  const rule = valid ? check.rules.find((r) => r.id === check.ids[0]) : undefined;
   return {
     id: check.ids[0],
-    valid: check.valid && problem === undefined,
+    valid,
     diagnostics,
     ...(problem ? { problem } : {}),
+    ...(rule ? { rule } : {}),
+    context: check.context,
   };
 }
 
+/** Validates a source; with `"tests": true` also runs its tests (a draft's: nothing is kept). */
 async function validate(runtime: HandlerRuntime, event: HttpApiEvent): Promise<Result> {
   const body = sourceOf(event);
   if (!body.ok) return body.result;
+  const withTests = parseBody(event);
+  const runTests = withTests.ok && withTests.value.tests === true;
   const checked = await checkSource(runtime, body.source);
+  let tests: Record<string, unknown> | undefined;
+  if (runTests) {
+    const { rule } = checked;
+    if (!rule) tests = testsView(0, undefined, undefined, NOT_COMPILED);
+    else {
+      const results = rule.tests.length > 0 ? await runTestsOf(rule, checked.context) : [];
+      const count = (outcome: string) => results.filter((r) => r.outcome === outcome).length;
+      tests = {
+        cases: rule.tests.length,
+        passed: count('passed'),
+        failed: count('failed'),
+        skipped: count('skipped'),
+        results,
+      };
+    }
+  }
   return json(200, {
     valid: checked.valid,
     diagnostics: checked.diagnostics,
     ...(checked.problem ? { error: checked.problem } : {}),
+    ...(tests ? { tests } : {}),
   });
 }
 
@@ -381,7 +466,15 @@ async function writeSource(w: Writer, event: HttpApiEvent, pathId: string | unde
     action === 'create' ? 'absent' : undefined,
   );
   const rule = await afterWrite(w, id, action, version);
-  return json(action === 'create' ? 201 : 200, { rule, version, diagnostics: checked.diagnostics });
+  // The tests run on every save, on the rule as now in force, and the run is kept with this version.
+  const inForce = w.runtime.rules.find((r) => r.id === id && w.runtime.originOf(id) === 'store');
+  const sha = sourceSha256(body.source);
+  const tests = !inForce
+    ? testsView(0, undefined, sha, NOT_COMPILED)
+    : inForce.tests.length === 0
+      ? testsView(0, undefined, sha)
+      : testsView(inForce.tests.length, await runAndKeep(w, inForce, body.source, 'save', version), sha);
+  return json(action === 'create' ? 201 : 200, { rule, version, diagnostics: checked.diagnostics, tests });
 }
 
 async function deleteRule(w: Writer, id: string): Promise<Result> {
@@ -503,7 +596,7 @@ export function createRulesApiHandler(getRuntime: () => HandlerRuntime, now: () 
           if (parts.length === 1 && method === 'POST') return await writeSource(writer, event, undefined);
           if (validating) return await validate(runtime, event);
           if (id !== undefined && parts.length === 2) {
-            if (method === 'GET') return await getRule(runtime, caller.tenant, id, now());
+            if (method === 'GET') return await getRule(writer, id);
             if (method === 'PUT') return await writeSource(writer, event, id);
             if (method === 'DELETE') return await deleteRule(writer, id);
             if (method === 'PATCH') return await patchRule(writer, event, id);

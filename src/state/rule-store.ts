@@ -12,6 +12,8 @@
  *   pk = "R#rules"           sk = "R#" + enc(ruleId)     the rule's head: version, source?, deleted, status, by, at
  *   pk = "R#v#" + enc(ruleId) sk = "V#" + version(10)    one version: action, by, at, summary, source?
  *   pk = "R#audit"           sk = at + "#" + enc(ruleId) + "#" + version(10)   the audit index, newest last
+ *   pk = "R#tests"           sk = "R#" + enc(ruleId)     the last run of the rule's tests (not a change:
+ *                                                        no version, no audit entry, no store version bump)
  *
  * A rule with a head but no source (or deleted) is not a store rule: a bundle rule whose only
  * history is enable/disable has a head for its version count. DynamoDB transactions would make
@@ -39,6 +41,7 @@ export const RULE_HEAD_SK_PREFIX = 'R#';
 export const RULE_VERSIONS_PK_PREFIX = 'R#v#';
 export const RULE_VERSION_SK_PREFIX = 'V#';
 export const RULE_AUDIT_PARTITION = 'R#audit';
+export const RULE_TESTS_PARTITION = 'R#tests';
 /** Every partition of the rule store starts with this: the API's IAM grant is on `R#*`. */
 export const RULE_STORE_PK_PREFIX = 'R#';
 
@@ -89,6 +92,31 @@ export interface RuleChange {
   status?: 'loaded' | 'invalid';
 }
 
+/** One test of a rule as it last ran (src/testing/rule-tests.ts, as `stixflow test` runs it). */
+export interface RuleTestCase {
+  name: string;
+  outcome: 'passed' | 'failed' | 'skipped';
+  /** Why it failed or was skipped. */
+  message?: string;
+  durationMs: number;
+}
+
+/**
+ * The last run of a rule's tests. It names the source it ran on (its SHA-256): a run is the
+ * rule's current result while the rule's source is the same.
+ */
+export interface RuleTestRun {
+  ruleId: string;
+  at: string;
+  by: string;
+  /** What ran them: a save of the rule, or a read that found no current result. */
+  trigger: 'save' | 'read';
+  sourceSha256: string;
+  /** The rule's store version when they ran (absent: a bundle rule with no store history). */
+  version?: number;
+  results: RuleTestCase[];
+}
+
 export interface AuditQuery {
   ruleId?: string;
   limit?: number;
@@ -104,7 +132,12 @@ export interface RuleStore {
   version(ruleId: string, version: number): Promise<RuleVersion | undefined>;
   audit(query?: AuditQuery): Promise<RuleVersion[]>;
   write(change: RuleChange, expect?: 'absent' | 'present'): Promise<number>;
+  lastTestRun(ruleId: string): Promise<RuleTestRun | undefined>;
+  putTestRun(run: RuleTestRun): Promise<void>;
 }
+
+/** Bounds of a stored test run, so that a rule with many tests or long explanations fits one item (400 KB). */
+export const TEST_RUN_LIMITS = { maxCases: 200, maxMessageChars: 2000 } as const;
 
 export class RuleVersionConflictError extends StateStoreError {}
 
@@ -351,6 +384,67 @@ export class DynamoDbRuleStore implements RuleStore {
       ),
     );
     return version;
+  }
+
+  async lastTestRun(ruleId: string): Promise<RuleTestRun | undefined> {
+    const result = await this.send('reading the last test run', () =>
+      this.options.client.send(
+        new GetItemCommand({
+          TableName: this.options.tableName,
+          Key: { [PARTITION_KEY]: { S: RULE_TESTS_PARTITION }, [SORT_KEY]: { S: RULE_HEAD_SK_PREFIX + enc(ruleId) } },
+          ConsistentRead: true,
+        }),
+      ),
+    );
+    const item = result.Item;
+    if (!item) return undefined;
+    let results: RuleTestCase[] = [];
+    try {
+      const parsed: unknown = JSON.parse(item.results?.S ?? '[]');
+      if (Array.isArray(parsed)) results = parsed as RuleTestCase[];
+    } catch {
+      // A result that cannot be read is no result: the tests run again.
+      return undefined;
+    }
+    return {
+      ruleId,
+      at: item.at?.S ?? '',
+      by: item.by?.S ?? '',
+      trigger: item.trigger?.S === 'save' ? 'save' : 'read',
+      sourceSha256: item.sourceSha256?.S ?? '',
+      ...(item.version?.N !== undefined ? { version: Number(item.version.N) } : {}),
+      results,
+    };
+  }
+
+  /** Keeps a rule's last test run (the previous one is replaced), its cases bounded by TEST_RUN_LIMITS. */
+  async putTestRun(run: RuleTestRun): Promise<void> {
+    const { maxCases, maxMessageChars } = TEST_RUN_LIMITS;
+    const results = run.results
+      .slice(0, maxCases)
+      .map((c) =>
+        c.message !== undefined && c.message.length > maxMessageChars
+          ? { ...c, message: `${c.message.slice(0, maxMessageChars)}…` }
+          : c,
+      );
+    await this.send('storing a test run', () =>
+      this.options.client.send(
+        new PutItemCommand({
+          TableName: this.options.tableName,
+          Item: {
+            [PARTITION_KEY]: { S: RULE_TESTS_PARTITION },
+            [SORT_KEY]: { S: RULE_HEAD_SK_PREFIX + enc(run.ruleId) },
+            ruleId: { S: run.ruleId },
+            at: { S: run.at },
+            by: { S: run.by },
+            trigger: { S: run.trigger },
+            sourceSha256: { S: run.sourceSha256 },
+            ...(run.version !== undefined ? { version: { N: String(run.version) } } : {}),
+            results: { S: JSON.stringify(results) },
+          },
+        }),
+      ),
+    );
   }
 }
 

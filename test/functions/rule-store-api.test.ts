@@ -246,6 +246,68 @@ describe('rule store through the rules API', () => {
     });
   });
 
+  it("runs a rule's tests on every save and keeps the last run with the version; a read runs them when none is current", async () => {
+    const { call, advance } = await setup();
+    const event = (process: string, id: string) =>
+      `{ event_type: process_create, process_name: ${process}, parent_process_name: nginx, host: web-1, timestamp: "2026-01-03T11:00:00Z", event_id: ${id} }`;
+    const withTests = (expectation: string) =>
+      storeRule() +
+      [
+        'tests:',
+        '  - name: nginx starting bash alerts',
+        `    events: [${event('bash', 't1')}]`,
+        '    expect: alert',
+        '  - name: nginx starting zsh',
+        `    events: [${event('zsh', 't2')}]`,
+        `    expect: ${expectation}`,
+        '',
+      ].join('\n');
+    const created = await call('POST', '/rules', { source: withTests('alert') });
+    expect(created.status).toBe(201);
+    expect(created.body.tests).toMatchObject({
+      cases: 2,
+      lastRun: { trigger: 'save', by: 'alice', version: 1, current: true, passed: 1, failed: 1, skipped: 0 },
+    });
+    const [passed, failed] = created.body.tests.lastRun.results;
+    expect(passed).toMatchObject({ name: 'nginx starting bash alerts', outcome: 'passed' });
+    expect(passed.message).toBeUndefined();
+    // The reason, as `stixflow test` gives it: what was expected, and which part of the pattern no event satisfies.
+    expect(failed).toMatchObject({ name: 'nginx starting zsh', outcome: 'failed' });
+    expect(failed.message).toMatch(/^expected an alert, got 0\n/);
+    expect(failed.message).toContain(
+      "[process:name = 'bash' AND process:parent_ref.name = 'nginx'] is satisfied by no event",
+    );
+
+    // Kept: a read later answers the same run, not a new one.
+    advance(60_000);
+    const read = await call('GET', '/rules/store-shell', undefined, JWT_TENANT_A);
+    expect(read.body.tests).toEqual(created.body.tests);
+
+    // A new version runs them again and keeps that run.
+    const fixed = await call('PUT', '/rules/store-shell', { source: withTests('no-alert') });
+    expect(fixed.body.tests.lastRun).toMatchObject({ version: 2, passed: 2, failed: 0, current: true });
+    expect((await call('GET', '/rules/store-shell')).body.tests.lastRun.at).toBe(fixed.body.tests.lastRun.at);
+    // Running tests is not a change of the rule: no version, no audit entry.
+    expect((await call('GET', '/audit', undefined, ADMIN, { ruleId: 'store-shell' })).body.entries).toHaveLength(2);
+
+    // A bundle rule's tests run on its first read (by the reader), then that run is answered.
+    const bundle = await call('GET', '/rules/web-server-spawns-shell', undefined, JWT_TENANT_A);
+    expect(bundle.body.tests).toMatchObject({
+      cases: 3,
+      lastRun: { trigger: 'read', by: 'user-1', current: true, passed: 3, failed: 0 },
+    });
+    expect(bundle.body.tests.lastRun.version).toBeUndefined();
+    advance(60_000);
+    expect((await call('GET', '/rules/web-server-spawns-shell')).body.tests).toEqual(bundle.body.tests);
+
+    // A draft's tests, through validate: answered, nothing kept.
+    const draft = await call('POST', '/rules/validate', { source: withTests('alert'), tests: true }, JWT_TENANT_A);
+    expect(draft.body).toMatchObject({ valid: true, tests: { cases: 2, passed: 1, failed: 1 } });
+    expect((await call('GET', '/rules/store-shell')).body.tests.lastRun).toMatchObject({ version: 2, passed: 2 });
+    const broken = await call('POST', '/rules/validate', { source: INVALID, tests: true });
+    expect(broken.body.tests).toMatchObject({ cases: 0, notRun: expect.stringContaining('does not compile') });
+  });
+
   it('ingest reads the store version at most once per refresh interval and sees a change within it', async () => {
     const { call, alertRules, ingestStore, advance } = await setup({ refreshSeconds: '60' });
     expect(await alertRules()).not.toContain('store-shell');
