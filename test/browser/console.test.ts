@@ -2,7 +2,8 @@
  * The console in a real browser (#17.4): headless Chromium (Debian's package, driven by playwright-core) against
  * the real local stack started in process. One walk through the console, in order: sign in, list the rules,
  * disable a rule and see the next event raise nothing, enable it and see the alert, store an invalid rule and see
- * it red with its error and position, create a valid rule and edit it (a diff between its versions), send events,
+ * it red with its error and position, create a valid rule and edit it (a diff between its versions), see its tests
+ * and their last result (a failing one with its reason, a draft's tests run before saving), send events,
  * open the alert, reject it as a false positive and see the rejected count on the rule list.
  *
  * STIXFLOW_SCREENSHOTS=<dir> also saves a screenshot of each page there (`npm run console:screenshots` writes
@@ -39,6 +40,15 @@ severity: high
 tags: [console-test]
 pattern: "[process:name = 'console-test-tool']"
 group_by: x-oca-asset:hostname
+tests:
+  - name: the tool alerts
+    events:
+      - { event_type: process_create, process_name: console-test-tool, parent_process_name: bash, host: desk-1, timestamp: "2026-01-01T10:00:00Z", event_id: ct-1 }
+    expect: alert
+  - name: another process is quiet
+    events:
+      - { event_type: process_create, process_name: ls, parent_process_name: bash, host: desk-1, timestamp: "2026-01-01T10:00:00Z", event_id: ct-2 }
+    expect: no-alert
 `;
 
 let stack: LocalStack;
@@ -81,6 +91,9 @@ const eventually = <T>(value: () => T | Promise<T>) => expect.poll(value, { time
 const row = (id: string) => page.locator(`tr[data-rule-id="${id}"]`);
 const navLink = (name: string) => page.getByRole('navigation').getByRole('link', { name, exact: true });
 const announced = () => page.locator('#announcer');
+/** The rule page's tests section, and one test in it by name. */
+const testsOnPage = () => page.locator('section.tests');
+const testNamed = (scope: ReturnType<Page['locator']>, name: string) => scope.locator(`li[data-test-name="${name}"]`);
 
 describe('the console as the local stack serves it (no browser needed)', () => {
   let served: LocalStack;
@@ -218,6 +231,12 @@ describe.skipIf(!HAVE_CHROMIUM)('the detection console in Chromium', () => {
     await page.getByRole('button', { name: 'Create rule' }).click();
     await page.locator('h1', { hasText: 'Console test tool started' }).waitFor();
     expect(await page.locator('.page-head [data-state]').textContent()).toBe('enabled');
+    // Its tests ran when it was saved: each with its outcome, the run with when, why, by whom and the version.
+    expect(await testNamed(testsOnPage(), 'the tool alerts').getAttribute('data-outcome')).toBe('passed');
+    expect(await testNamed(testsOnPage(), 'another process is quiet').getAttribute('data-outcome')).toBe('passed');
+    expect(await testsOnPage().locator('.test-summary').textContent()).toMatch(
+      /^2 tests, last run .* when saved by local-dev \(v1\): 2 passed, 0 failed\.$/,
+    );
 
     const editor = page.getByLabel('Rule source (YAML)');
     await editor.fill(VALID_SOURCE.replace('The console test tool ran.', 'The console test tool ran again.'));
@@ -229,6 +248,35 @@ describe.skipIf(!HAVE_CHROMIUM)('the detection console in Chromium', () => {
     expect(await page.locator('.diff ins').textContent()).toContain('The console test tool ran again.');
     expect(await page.locator('.diff del').textContent()).toContain('The console test tool ran.');
     await screenshot('rule');
+  });
+
+  it("runs a draft's tests before saving, and shows a failing test with its reason once saved", async () => {
+    const failing = VALID_SOURCE.replace('The console test tool ran.', 'The console test tool ran again.').replace(
+      'expect: no-alert',
+      'expect: alert',
+    );
+    await page.getByLabel('Rule source (YAML)').fill(failing);
+    await page.getByRole('button', { name: 'Run tests' }).click();
+    const draft = page.locator('.editor-tests');
+    await eventually(() => draft.locator('.test-summary').textContent()).toBe('Draft, not saved: 1 passed, 1 failed.');
+    expect(await testNamed(draft, 'another process is quiet').locator('.test-message').textContent()).toMatch(
+      /^expected an alert, got 0\n/,
+    );
+    // Nothing stored yet: the page still shows the saved version's run.
+    expect(await testNamed(testsOnPage(), 'another process is quiet').getAttribute('data-outcome')).toBe('passed');
+
+    await page.getByRole('button', { name: 'Save new version' }).click();
+    await eventually(() => testsOnPage().locator('.test-summary').textContent()).toMatch(
+      /when saved by local-dev \(v3\): 1 passed, 1 failed\.$/,
+    );
+    const failed = testNamed(testsOnPage(), 'another process is quiet');
+    expect(await failed.getAttribute('data-outcome')).toBe('failed');
+    const reason = await failed.locator('.test-message').textContent();
+    expect(reason).toMatch(/^expected an alert, got 0\n/);
+    expect(reason).toContain("[process:name = 'console-test-tool'] is satisfied by no event");
+    expect(await testNamed(testsOnPage(), 'the tool alerts').getAttribute('data-outcome')).toBe('passed');
+    await testsOnPage().scrollIntoViewIfNeeded();
+    await screenshot('rule-tests');
   });
 
   it('opens the alert the new rule raised, rejects it as a false positive, and the rule list counts it', async () => {

@@ -1,7 +1,8 @@
 import { call } from './api.js';
 import { diagnosticList } from './diagnostics.js';
 import { debounce, h, replace } from './dom.js';
-import type { Diagnostic } from './model.js';
+import type { Diagnostic, DraftTests } from './model.js';
+import { testResultList, testTotals } from './tests.js';
 
 export interface EditorOptions {
   initial: string;
@@ -23,7 +24,8 @@ export function offsetOf(text: string, line: number, column: number): number {
 
 /**
  * The rule editor: a textarea with line numbers that validates as you type (POST /rules/validate, debounced, never
- * stores) and lists the diagnostics with line:column; picking one moves the cursor there.
+ * stores) and lists the diagnostics with line:column; picking one moves the cursor there. "Run tests" runs the
+ * draft's `tests:` through the same call (nothing stored), so a change can be checked before it is saved.
  */
 export function ruleEditor(options: EditorOptions): HTMLElement {
   const area = h('textarea', {
@@ -40,6 +42,30 @@ export function ruleEditor(options: EditorOptions): HTMLElement {
   const message = h('p', { class: 'save-message', role: 'alert' });
   const saveButton = h('button', { type: 'submit', class: 'primary' }, options.saveLabel);
   const allowInvalid = h('input', { type: 'checkbox', id: 'allow-invalid' });
+  const testsOut = h('div', { class: 'editor-tests', 'aria-live': 'polite' });
+  const runTests = async (): Promise<void> => {
+    replace(testsOut, h('p', { class: 'muted' }, 'Running the tests…'));
+    const reply = await call<{ tests?: DraftTests; error?: string }>('POST', '/rules/validate', {
+      source: area.value,
+      tests: true,
+    }).catch((error: unknown) => ({
+      status: 0,
+      body: { error: String(error) } as { tests?: DraftTests; error?: string },
+    }));
+    const tests = reply.body.tests;
+    if (reply.status !== 200 || !tests) {
+      replace(testsOut, h('p', { class: 'error' }, `Could not run the tests: ${reply.body.error ?? reply.status}`));
+      return;
+    }
+    if (tests.notRun) replace(testsOut, h('p', { class: 'error' }, `Not run: ${tests.notRun}.`));
+    else if (tests.cases === 0) replace(testsOut, h('p', { class: 'muted' }, 'This draft has no tests.'));
+    else
+      replace(
+        testsOut,
+        h('p', { class: 'test-summary' }, `Draft, not saved: ${testTotals(tests)}.`),
+        testResultList(tests.results ?? []),
+      );
+  };
   let sequence = 0;
 
   /** Lines with an error in the last validation: their numbers are marked in the gutter. */
@@ -118,11 +144,13 @@ export function ruleEditor(options: EditorOptions): HTMLElement {
       'div',
       { class: 'actions' },
       saveButton,
+      h('button', { type: 'button', onclick: () => void runTests() }, 'Run tests'),
       options.offerInvalid
         ? h('label', { class: 'inline' }, allowInvalid, ' Store even if invalid (kept disabled, shown red)')
         : null,
     ),
     message,
+    testsOut,
   );
   form.addEventListener('submit', (event) => {
     event.preventDefault();

@@ -53,11 +53,44 @@ export interface RuleDetail {
   rule: RuleSummary;
   source: string;
   diagnostics: Diagnostic[];
-  tests?: {
-    cases: number;
-    lastResult?: { at: string; passed: number; failed: number; failures: unknown[] };
-  };
+  tests?: RuleTests;
   versions: RuleVersion[];
+}
+
+/** One test of a rule as it ran (src/testing/rule-tests.ts through the API). */
+export interface RuleTestCase {
+  name: string;
+  outcome: 'passed' | 'failed' | 'skipped';
+  message?: string;
+  durationMs: number;
+}
+
+export interface TestTotals {
+  passed: number;
+  failed: number;
+  skipped: number;
+}
+
+/** A rule's tests: how many it has, and their last run (absent: no tests, or not run because it does not compile). */
+export interface RuleTests {
+  cases: number;
+  notRun?: string;
+  lastRun?: TestTotals & {
+    at: string;
+    by: string;
+    trigger: 'save' | 'read';
+    version?: number;
+    /** False when the run is of an earlier definition of the rule. */
+    current: boolean;
+    results: RuleTestCase[];
+  };
+}
+
+/** What POST /rules/validate answers with `"tests": true`: the draft's tests, run, nothing kept. */
+export interface DraftTests extends TestTotals {
+  cases: number;
+  notRun?: string;
+  results?: RuleTestCase[];
 }
 
 export interface AlertSummary {

@@ -6,6 +6,7 @@ import { h, replace, when } from './dom.js';
 import { ruleEditor } from './editor.js';
 import type { Diagnostic, RuleDetail, RuleVersion } from './model.js';
 import { lastChange, ruleState, ruleToggle, scopeText } from './rules.js';
+import { testsSection } from './tests.js';
 
 /** What a new rule starts from: a complete, valid STIX pattern rule to adapt. */
 export const NEW_RULE_TEMPLATE = `id: my-new-rule
@@ -132,24 +133,6 @@ function versionsSection(id: string, versions: RuleVersion[]): HTMLElement {
       h('button', { type: 'submit' }, 'Show differences'),
     ),
     out,
-  );
-}
-
-function testsSection(tests: RuleDetail['tests']): HTMLElement {
-  const last = tests?.lastResult;
-  return h(
-    'section',
-    {},
-    h('h2', {}, 'Tests'),
-    h('p', {}, `${tests?.cases ?? 0} test case${tests?.cases === 1 ? '' : 's'} in the rule.`),
-    last
-      ? h(
-          'div',
-          { class: last.failed > 0 ? 'panel invalid' : 'panel ok' },
-          h('p', {}, `Last run ${when(last.at)}: ${last.passed} passed, ${last.failed} failed.`),
-          last.failures.length > 0 ? h('pre', { class: 'json' }, JSON.stringify(last.failures, null, 2)) : null,
-        )
-      : h('p', { class: 'muted' }, 'Not run yet.'),
   );
 }
 
