@@ -1,6 +1,7 @@
 /**
  * The outputs function: reads the alert queue (SQS event source) and delivers each alert to its outputs
- * (src/outputs): the outputs its rule names (`outputs:` in the rule file) and those of the stack's routes
+ * (src/outputs): the outputs its rule names (`outputs:` in the rule file, or in the runtime rule store: the two rule
+ * layers of functions/rule-layers.ts, as the ingest functions load them) and those of the stack's routes
  * (OUTPUT_ROUTES, by rule, severity, tag or tenant). Each output is retried with backoff and, when it keeps
  * failing, dead-lettered on its own (OUTPUT_DLQ_URL) while the others deliver. It runs after the alert queue, so
  * detection and its exactly-once state commit never wait for an output.
@@ -11,6 +12,7 @@
  * not be stored: then every output of that alert is tried again (at-least-once; receivers deduplicate by alert
  * id: PagerDuty's dedup_key, TheHive's sourceRef, the bulk _id, the finding Id, the FIFO topic's deduplication id).
  * Configuration: OUTPUTS (JSON: [{ name, kind, secret }]), OUTPUT_ROUTES (JSON), OUTPUT_DLQ_URL, RULES_DIR;
+ * TABLE_NAME (the state table, for the store rules' outputs; RULE_STORE_REFRESH_SECONDS as for ingest);
  * ALERT_TABLE_NAME (and ALERT_RETENTION_DAYS) to keep every alert for triage first (#17, functions/alert-intake.ts):
  * an alert that could not be kept fails its message, which comes back from the queue.
  * Secrets come from Secrets Manager by name; URLs, keys and tokens are never logged.
@@ -37,6 +39,9 @@ import { SqsMessageSink } from '../src/queue/sqs-sink.js';
 import { loadRulesFromPaths } from '../src/rules/load.js';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDbAlertStore } from '../src/state/alert-store.js';
+import { DynamoDbRuleStore } from '../src/state/rule-store.js';
+import { DEFAULT_RULE_STORE_REFRESH_SECONDS } from './config.js';
+import { LayeredRuleOutputs, RuleLayers, type RuleOutputs } from './rule-layers.js';
 import { keepAlert, type AlertKeeper } from './alert-intake.js';
 import { ConfigError } from './config.js';
 import { inLambda, logger, metrics } from './runtime.js';
@@ -44,8 +49,8 @@ import { inLambda, logger, metrics } from './runtime.js';
 export interface OutputsDeps {
   delivery: DeliveryOptions;
   routes: OutputRoute[];
-  /** Each rule's own outputs (`outputs:`), by rule id. */
-  ruleOutputs: ReadonlyMap<string, readonly string[]>;
+  /** Each rule's own outputs (`outputs:`), by rule id: the bundle's and the rule store's (LayeredRuleOutputs). */
+  ruleOutputs: RuleOutputs;
   /** Where alerts are kept for triage before delivery (#17); none: not kept. */
   alerts?: AlertKeeper;
 }
@@ -77,6 +82,9 @@ export function createOutputsHandler(getDeps: () => OutputsDeps) {
           }
         }),
       );
+      // Store rules change at run time: their outputs are brought up to date before the alerts are routed.
+      const ruleIds = [...new Set(read.flatMap((alert) => (alert ? [alert.ruleId] : [])))];
+      await deps.ruleOutputs.refresh?.(ruleIds);
       event.Records.forEach((record, index) => {
         const alert = read[index];
         if (alert === undefined) return;
@@ -119,8 +127,28 @@ export function outputsDepsFromEnv(env: Record<string, string | undefined> = pro
   } catch (error) {
     problems.push((error as Error).message);
   }
+  const refresh = env.RULE_STORE_REFRESH_SECONDS?.trim()
+    ? Number(env.RULE_STORE_REFRESH_SECONDS)
+    : DEFAULT_RULE_STORE_REFRESH_SECONDS;
+  if (!(Number.isInteger(refresh) && refresh >= 0 && refresh <= 3600))
+    problems.push('RULE_STORE_REFRESH_SECONDS must be an integer from 0 to 3600');
   if (problems.length > 0) throw new ConfigError(problems);
-  const rules = loadRulesFromPaths([env.RULES_DIR as string]).rules;
+  const rulesDir = env.RULES_DIR as string;
+  const tableName = env.TABLE_NAME?.trim();
+  // With the state table, the store rules' outputs too; without it (a hand-made deployment), the bundle's.
+  const ruleOutputs: RuleOutputs = tableName
+    ? new LayeredRuleOutputs(
+        new RuleLayers(rulesDir),
+        new DynamoDbRuleStore({ client: new DynamoDBClient({}), tableName }),
+        {
+          refreshSeconds: refresh,
+          onReadError: (error) =>
+            logger.warn('rule store could not be read; keeping the rule outputs in force', {
+              error: error instanceof Error ? error.name : 'unknown',
+            }),
+        },
+      )
+    : new Map(loadRulesFromPaths([rulesDir]).rules.map((r) => [r.id, r.outputs ?? []]));
   const retention = env.ALERT_RETENTION_DAYS?.trim() ? Number(env.ALERT_RETENTION_DAYS) : undefined;
   return {
     ...(env.ALERT_TABLE_NAME?.trim()
@@ -135,7 +163,7 @@ export function outputsDepsFromEnv(env: Record<string, string | undefined> = pro
         }
       : {}),
     routes: config.routes,
-    ruleOutputs: new Map(rules.map((r) => [r.id, r.outputs ?? []])),
+    ruleOutputs,
     delivery: {
       outputs: config.outputs,
       secrets: new SecretsManagerSecretStore(new SecretsManagerClient({})),

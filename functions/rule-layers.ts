@@ -13,7 +13,7 @@ import { collectDocuments } from '../src/rules/collect.js';
 import { loadRules, type LoadResult } from '../src/rules/load.js';
 import { readDocuments, readRuleSources, type RuleSource } from '../src/rules/read.js';
 import type { Rule } from '../src/rules/model.js';
-import type { StoredRule } from '../src/state/rule-store.js';
+import type { RuleStore, StoredRule } from '../src/state/rule-store.js';
 
 /** Store rules are named `store/<id>.yaml` in diagnostics and rule sources. */
 export const STORE_FILE_PREFIX = 'store/';
@@ -108,4 +108,73 @@ export class RuleLayers {
 export function ruleKind(rule: Rule): string {
   if (rule.aggregation) return rule.aggregation.kind;
   return rule.sigma ? 'sigma' : 'pattern';
+}
+
+/** A rule's own outputs (`outputs:`) by rule id: a Map of them, or LayeredRuleOutputs. */
+export interface RuleOutputs {
+  get(ruleId: string): readonly string[] | undefined;
+  /** Brings the outputs up to date for alerts of these rules, before they are routed. */
+  refresh?(ruleIds: readonly string[]): Promise<void>;
+}
+
+export interface LayeredRuleOutputsOptions {
+  /** How often the store version is read (RULE_STORE_REFRESH_SECONDS, as ingest reads it). */
+  refreshSeconds: number;
+  now?: () => number;
+  /** A store read failed: the outputs in force stay. */
+  onReadError?: (error: unknown) => void;
+}
+
+/**
+ * The per-rule outputs the outputs function routes by, from the same two layers as the rules that
+ * raised the alerts: the bundle's, with the runtime store's on top (a store rule's `outputs:`, and
+ * a store rule that replaces a bundle rule replaces its outputs too). Like the ingest functions it
+ * reads the store's version at most once per refresh interval and the rules only when it moved;
+ * an alert of a rule it does not know (one created since) makes it read the version at once, so a
+ * new store rule's first alert already goes to its outputs. A change of an existing rule's outputs
+ * applies within the refresh interval.
+ */
+export class LayeredRuleOutputs implements RuleOutputs {
+  private outputs: Map<string, readonly string[]>;
+  /** Rule ids alerts named that the store did not have at the version read last: not re-read for. */
+  private readonly absent = new Set<string>();
+  private loadedVersion = -1;
+  private lastCheck = Number.NEGATIVE_INFINITY;
+  private readonly now: () => number;
+
+  constructor(
+    private readonly layers: RuleLayers,
+    private readonly store: Pick<RuleStore, 'storeVersion' | 'list'>,
+    private readonly options: LayeredRuleOutputsOptions,
+  ) {
+    this.now = options.now ?? Date.now;
+    this.outputs = outputsOf(layers.load([], this.now()).rules);
+  }
+
+  get(ruleId: string): readonly string[] | undefined {
+    return this.outputs.get(ruleId);
+  }
+
+  async refresh(ruleIds: readonly string[]): Promise<void> {
+    const unknown = ruleIds.some((id) => !this.outputs.has(id) && !this.absent.has(id));
+    const due = this.now() - this.lastCheck >= this.options.refreshSeconds * 1000;
+    if (!unknown && !due) return;
+    this.lastCheck = this.now();
+    try {
+      const version = await this.store.storeVersion();
+      if (version !== this.loadedVersion) {
+        const stored = version === 0 ? [] : await this.store.list();
+        this.outputs = outputsOf(this.layers.load(stored, this.now()).rules);
+        this.absent.clear();
+        this.loadedVersion = version;
+      }
+    } catch (error) {
+      this.options.onReadError?.(error);
+    }
+    for (const id of ruleIds) if (!this.outputs.has(id)) this.absent.add(id);
+  }
+}
+
+function outputsOf(rules: readonly Rule[]): Map<string, readonly string[]> {
+  return new Map(rules.map((r) => [r.id, r.outputs ?? []]));
 }

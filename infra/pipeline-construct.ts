@@ -303,6 +303,7 @@ export class StixDetectionPipeline extends Construct {
             functionProps,
             alertQueue: this.alertQueue,
             rules: loadRulesFromPaths([rulesDir]).rules,
+            table: this.table,
           })
         : undefined;
       if (props.alertStore && !this.outputs)

@@ -7,6 +7,7 @@
  * it, the queue's other consumers should read the outputs' receivers (or an SNS output) instead (docs/outputs.md).
  */
 import { Duration, Stack, Validations } from 'aws-cdk-lib';
+import type { Table } from 'aws-cdk-lib/aws-dynamodb';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
@@ -20,6 +21,7 @@ import { parseOutputsConfig } from '../../src/outputs/deliver.js';
 import { DEFAULT_INDEX_PREFIX } from '../../src/outputs/opensearch.js';
 import type { OutputConfig, OutputRoute } from '../../src/outputs/types.js';
 import type { Rule } from '../../src/rules/model.js';
+import { RULE_STORE_PARTITION } from '../../src/state/rule-store.js';
 import { CHANNEL_ENTRIES } from '../bundling.js';
 import { nagResource } from './channels.js';
 import { definePipelineFunction, type PipelineFunctionsProps } from './functions.js';
@@ -56,7 +58,14 @@ export interface PipelineOutputs {
 
 export function defineOutputs(
   scope: Construct,
-  props: { outputs: PipelineOutputsProps; functionProps: PipelineFunctionsProps; alertQueue: Queue; rules: Rule[] },
+  props: {
+    outputs: PipelineOutputsProps;
+    functionProps: PipelineFunctionsProps;
+    alertQueue: Queue;
+    rules: Rule[];
+    /** The state table: the function reads the runtime rule store's rules for their `outputs:` (#17). */
+    table: Table;
+  },
 ): PipelineOutputs {
   const stack = Stack.of(scope);
   const configs = props.outputs.outputs.map((o) => outputConfig(stack, o));
@@ -86,6 +95,15 @@ export function defineOutputs(
     { OUTPUTS: outputsJson, OUTPUT_ROUTES: routesJson, OUTPUT_DLQ_URL: dlq.queueUrl },
   );
   for (const o of props.outputs.outputs) grantOutput(fn, o);
+  // Store rules name outputs too: the store's version item and rule heads, read only (as the ingest functions).
+  fn.addToRolePolicy(
+    new PolicyStatement({
+      sid: 'ReadRuleStore',
+      actions: ['dynamodb:GetItem', 'dynamodb:Query'],
+      resources: [props.table.tableArn],
+      conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [RULE_STORE_PARTITION] } },
+    }),
+  );
   dlq.grantSendMessages(fn);
   fn.addEventSource(new SqsEventSource(props.alertQueue, { batchSize: 10, reportBatchItemFailures: true }));
   return { function: fn, dlq };

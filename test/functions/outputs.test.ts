@@ -11,8 +11,14 @@ import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client
 import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { buildApp } from 'fauxqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readConfig } from '../../functions/config.js';
+import { createIngestHttpHandler } from '../../functions/ingest-http.js';
 import { createIngestS3Handler } from '../../functions/ingest-s3.js';
-import { createOutputsHandler, type OutputsDeps } from '../../functions/outputs.js';
+import { createOutputsHandler, outputsDepsFromEnv, type OutputsDeps } from '../../functions/outputs.js';
+import { LayeredRuleOutputs, RuleLayers, type RuleOutputs } from '../../functions/rule-layers.js';
+import { createRulesApiHandler } from '../../functions/rules-api.js';
+import { HandlerRuntime } from '../../functions/runtime.js';
+import { ensureStateTable, startDynamo } from '../../src/emulators/emulators.js';
 import { InMemoryObjectStore } from '../../src/ingest/object-store.js';
 import {
   FetchHttpClient,
@@ -21,6 +27,7 @@ import {
   parseOutputsConfig,
 } from '../../src/outputs/deliver.js';
 import type { DeadLetter, DeadLetterSink } from '../../src/outputs/types.js';
+import { DynamoDbRuleStore, InMemoryRuleStore } from '../../src/state/rule-store.js';
 import { S3RVER_CREDENTIALS, startS3rver } from '../outputs/fixtures.js';
 import {
   bulkReceiver,
@@ -33,7 +40,7 @@ import {
   type Receiver,
 } from '../outputs/receivers.js';
 import { CLOUD_RULES, cloudTrailFile, s3Notification } from './channel-fixtures.js';
-import { context, sqsEvent, sqsRecord, testRuntime } from './helpers.js';
+import { context, httpEvent, RULES_DIR, sqsEvent, sqsRecord, testRuntime } from './helpers.js';
 
 const KEY = 'whsec_outputs_test';
 let webhook: Receiver;
@@ -79,7 +86,7 @@ function rulesWithOutputs(): string {
   return dir;
 }
 
-function outputsDeps(deadLetters: DeadLetterSink, ruleOutputs: Map<string, string[]>): OutputsDeps {
+function outputsDeps(deadLetters: DeadLetterSink, ruleOutputs: RuleOutputs): OutputsDeps {
   const config = parseOutputsConfig(
     JSON.stringify([
       { name: 'soc', kind: 'webhook', secret: 'stixflow/soc' },
@@ -283,5 +290,157 @@ describe('the outputs function with every kind of output', () => {
     sns.destroy();
     sqs.destroy();
     s3.destroy();
+  });
+});
+
+describe("the outputs of rules from the runtime rule store (#17): routed as the bundle's are", () => {
+  const shellRule = (id: string, name: string, outputs?: string[]) =>
+    [
+      `id: ${id}`,
+      `name: ${name}`,
+      'severity: low',
+      `pattern: "[process:name = 'bash' AND process:parent_ref.name = 'nginx']"`,
+      ...(outputs ? [`outputs: [${outputs.join(', ')}]`] : []),
+      '',
+    ].join('\n');
+  let now = Date.parse('2026-01-03T12:00:00Z');
+  const clock = () => now;
+  let events = 0;
+  const shellEvent = () =>
+    JSON.stringify({
+      event_type: 'process_create',
+      process_name: 'bash',
+      parent_process_name: 'nginx',
+      host: `web-${++events}`,
+      timestamp: new Date(now - 1000).toISOString(),
+      event_id: `store-outputs-${events}`,
+    });
+  /** The rule names of the Slack messages ("LOW: <rule name>") the handler sent for one event's alerts. */
+  const toChat = async (
+    ingest: ReturnType<typeof createIngestHttpHandler>,
+    sink: { drain(): Promise<Record<string, unknown>[]> },
+    outputs: ReturnType<typeof createOutputsHandler>,
+  ): Promise<string[]> => {
+    expect((await ingest(httpEvent({ body: shellEvent() }), context())).statusCode).toBe(202);
+    const alerts = await sink.drain();
+    const before = slack.received.length;
+    const response = await outputs(
+      sqsEvent(...alerts.map((a, i) => sqsRecord(`s-${events}-${i}`, JSON.stringify(a)))),
+      context('outputs'),
+    );
+    expect(response.batchItemFailures).toEqual([]);
+    return slack.received
+      .slice(before)
+      .map((r) => String(r.json.text).replace(/^LOW: (.*) \(tenant [^)]*\)$/, '$1'))
+      .sort();
+  };
+
+  it("sends a new store rule's first alert to its outputs, applies a change within the refresh interval, and lets a store rule replace a bundle rule's outputs", async () => {
+    const bundleDir = mkdtempSync(join(tmpdir(), 'stixflow-store-outputs-'));
+    writeFileSync(join(bundleDir, 'shell.yaml'), shellRule('bundle-shell', 'Bundle shell', ['chat']));
+    const store = new InMemoryRuleStore();
+    const t = testRuntime({ RULES_DIR: bundleDir, RULE_STORE_REFRESH_SECONDS: '0' }, { ruleStore: store, now: clock });
+    const ingest = createIngestHttpHandler(() => t.runtime);
+    // The outputs function's own reads of the store (ingest reads the same store on every event here).
+    let reads = 0;
+    const reader = { storeVersion: () => (reads++, store.storeVersion()), list: () => store.list() };
+    const ruleOutputs = new LayeredRuleOutputs(new RuleLayers(bundleDir), reader, { refreshSeconds: 60, now: clock });
+    const outputs = createOutputsHandler(() => outputsDeps(new InMemoryDeadLetterSink(), ruleOutputs));
+    expect(await toChat(ingest, t.sink, outputs)).toEqual(['Bundle shell']);
+    expect(reads).toBe(1);
+
+    // Created after the outputs function last read the store: its first alert makes it read the store at once.
+    const by = { status: 'loaded' as const, by: 'alice', at: new Date(now).toISOString() };
+    store.put({ id: 'store-shell', source: shellRule('store-shell', 'Store shell', ['chat']), ...by });
+    now += 1000;
+    expect(await toChat(ingest, t.sink, outputs)).toEqual(['Bundle shell', 'Store shell']);
+    expect(reads).toBe(2);
+    // Known rules: no read before the interval is up.
+    now += 1000;
+    expect(await toChat(ingest, t.sink, outputs)).toEqual(['Bundle shell', 'Store shell']);
+    expect(reads).toBe(2);
+
+    // The store rule drops its output, and a store rule replaces the bundle rule without one.
+    store.put({ id: 'store-shell', source: shellRule('store-shell', 'Store shell'), ...by });
+    store.put({ id: 'bundle-shell', source: shellRule('bundle-shell', 'Bundle shell replaced'), ...by });
+    // Ingest runs the new definitions at once (it reads the store on every event here); the outputs function
+    // routes by the outputs it read until its refresh interval is up, 60 s after its last read.
+    now += 57_000; // 58 s since its last read
+    expect(await toChat(ingest, t.sink, outputs)).toEqual(['Bundle shell replaced', 'Store shell']);
+    expect(reads).toBe(2);
+    now += 2000; // 60 s
+    expect(await toChat(ingest, t.sink, outputs)).toEqual([]);
+    expect(reads).toBe(3);
+
+    // Deleted from the store: the bundle rule and its output are back.
+    store.remove('bundle-shell');
+    now += 60_000;
+    expect(await toChat(ingest, t.sink, outputs)).toEqual(['Bundle shell']);
+  });
+
+  it('reads the store in the state table through the rules API path (dynalite), and keeps the outputs in force when the store cannot be read', async () => {
+    const dynamo = await startDynamo();
+    try {
+      const tableName = 'store-outputs';
+      await ensureStateTable(dynamo.client, tableName);
+      const env = {
+        TABLE_NAME: tableName,
+        ALERT_QUEUE_URL: 'https://sqs.local/alerts.fifo',
+        RULES_DIR,
+        RULE_OVERRIDES_REFRESH_SECONDS: '0',
+        RULE_STORE_REFRESH_SECONDS: '0',
+      };
+      const ingestStore = new DynamoDbRuleStore({ client: dynamo.client, tableName });
+      const t = testRuntime(env, { ruleStore: ingestStore, now: clock });
+      const api = new HandlerRuntime(readConfig({ ...env, ALERT_QUEUE_URL: '' }, 'rules-api'), {
+        counters: t.counters,
+        overrides: t.overrides,
+        dynamo: dynamo.client,
+        now: clock,
+      });
+      const rulesApi = createRulesApiHandler(() => api, clock);
+      let failing = false;
+      const reader = {
+        storeVersion: () => (failing ? Promise.reject(new Error('unreachable')) : ingestStore.storeVersion()),
+        list: () => ingestStore.list(),
+      };
+      const readErrors: unknown[] = [];
+      const ruleOutputs = new LayeredRuleOutputs(new RuleLayers(RULES_DIR), reader, {
+        refreshSeconds: 60,
+        now: clock,
+        onReadError: (error) => readErrors.push(error),
+      });
+      const outputs = createOutputsHandler(() => outputsDeps(new InMemoryDeadLetterSink(), ruleOutputs));
+      const ingest = createIngestHttpHandler(() => t.runtime);
+      expect(await toChat(ingest, t.sink, outputs)).toEqual([]);
+
+      const created = await rulesApi(
+        httpEvent({
+          method: 'POST',
+          path: '/rules',
+          body: JSON.stringify({ source: shellRule('store-shell', 'Store shell', ['chat']) }),
+          authorizer: { jwt: { claims: { sub: 'alice', tenant: 'tenant-a' }, scopes: ['stixflow/rules.admin'] } },
+        }),
+        context('rules-api'),
+      );
+      expect(created.statusCode).toBe(201);
+      expect(await toChat(ingest, t.sink, outputs)).toEqual(['Store shell']);
+
+      failing = true;
+      now += 60_000;
+      expect(await toChat(ingest, t.sink, outputs)).toEqual(['Store shell']);
+      expect(readErrors).toHaveLength(1);
+    } finally {
+      await dynamo.stop();
+    }
+  });
+
+  it('builds the layered outputs from the environment when the function has the state table', () => {
+    const base = { OUTPUT_DLQ_URL: 'https://sqs.local/dlq', RULES_DIR };
+    expect(outputsDepsFromEnv({ ...base, TABLE_NAME: 'state' }).ruleOutputs).toBeInstanceOf(LayeredRuleOutputs);
+    expect(outputsDepsFromEnv(base).ruleOutputs).toBeInstanceOf(Map);
+    expect(() => outputsDepsFromEnv({ ...base, TABLE_NAME: 'state', RULE_STORE_REFRESH_SECONDS: 'soon' })).toThrow(
+      /RULE_STORE_REFRESH_SECONDS/,
+    );
   });
 });

@@ -111,6 +111,24 @@ describe('outputs stage in the construct', () => {
     expect(statements.every((s) => s.Resource !== '*')).toBe(true);
   });
 
+  it("lets the function read the runtime rule store's rules, for their outputs: read only, that partition only", () => {
+    const policyOf = Object.values(
+      template.findResources('AWS::IAM::Policy') as Record<
+        string,
+        { Properties: { Roles: unknown[]; PolicyDocument: { Statement: (Statement & { Sid?: string })[] } } }
+      >,
+    ).filter((p) => resolved(p.Properties.Roles).includes('Outputs'));
+    const dynamo = policyOf
+      .flatMap((p) => p.Properties.PolicyDocument.Statement)
+      .filter((s) => actions(s).some((a) => a.startsWith('dynamodb:')));
+    expect(dynamo.map((s) => [s.Sid, actions(s)])).toContainEqual([
+      'ReadRuleStore',
+      ['dynamodb:GetItem', 'dynamodb:Query'],
+    ]);
+    const store = dynamo.find((s) => s.Sid === 'ReadRuleStore') as unknown as { Condition: unknown };
+    expect(store.Condition).toEqual({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['R#rules'] } });
+  });
+
   it('stays at 0 cdk-nag findings', () => {
     const violations = new AwsSolutionsChecks(app).validateScope(app).violations.map((v) => v.ruleName);
     // The test's own secrets (rotation is their owner's choice) and its log bucket are not the construct's.
