@@ -100,6 +100,9 @@ async function triage(
   if (delta !== 0) {
     const day = utcDay(Date.parse(changed.summary.createdAt) || now);
     await runtime.counters.increment(caller.tenant, changed.summary.ruleId, day, { rejected: delta });
+    // Written now, not at the end of the container-minute the counters aggregate over: the rules API (another
+    // function when deployed) must count it on the next GET /rules, and a container may not live another minute.
+    await runtime.flushCounters();
   }
   logger.info('alert triaged', { alertId: id, status, previous: changed.previous, by: caller.principal });
   metrics.addMetric('AlertsTriaged', MetricUnit.Count, 1);

@@ -505,8 +505,9 @@ async function patchRule(w: Writer, event: HttpApiEvent, id: string): Promise<Re
     return json(400, { error: 'invalid-body', message: 'the body must be exactly { "enabled": true | false }' });
   }
   const override = { ruleId: rule.id, enabled, updatedAt: new Date(now).toISOString(), updatedBy: principal };
-  await runtime.overrides.set(override);
-  // The audit entry also moves the store version, so running functions re-read the overrides with it.
+  // Audited first: a change that could not be audited is not made (503). The audit entry also moves the store
+  // version, so running functions re-read the overrides with it; one that re-reads them before the override below
+  // is stored still sees it on its next override refresh (RULE_OVERRIDES_REFRESH_SECONDS), within the minute.
   const action: RuleAction = enabled ? 'enable' : 'disable';
   const version = await writableStore(runtime).write({
     ruleId: rule.id,
@@ -515,6 +516,7 @@ async function patchRule(w: Writer, event: HttpApiEvent, id: string): Promise<Re
     at: override.updatedAt,
     summary: enabled ? 'enabled' : 'disabled',
   });
+  await runtime.overrides.set(override);
   logger.info('rule override stored', { ruleId: rule.id, enabled, updatedBy: principal });
   metrics.addMetric('RuleOverrides', MetricUnit.Count, 1);
   return json(200, {

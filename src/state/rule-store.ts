@@ -19,9 +19,10 @@
  * history is enable/disable has a head for its version count. DynamoDB transactions would make
  * a change one write, but the local emulator (dynalite) has none, so a change is four writes in
  * an order that keeps the store consistent: the version item is claimed first with a condition
- * (two writers of one rule cannot both take a version number), then the head, the audit entry
- * and the store version, each idempotent. A writer that fails midway leaves a version the head
- * has not caught up with; the next change of the rule numbers after the newest version item.
+ * (two writers of one rule cannot both take a version number), then the audit entry, the head
+ * and the store version, each idempotent: a change is never in force without its audit entry. A
+ * writer that fails midway leaves a version (and maybe an audit entry) the head has not caught up
+ * with; the next change of the rule numbers after the newest version item.
  */
 import {
   GetItemCommand,
@@ -316,6 +317,24 @@ export class DynamoDbRuleStore implements RuleStore {
         }),
       ),
     );
+    // The audit entry before the head: a change is never in force without its audit entry.
+    await this.send('writing the audit entry', () =>
+      client.send(
+        new PutItemCommand({
+          TableName: tableName,
+          Item: {
+            [PARTITION_KEY]: { S: RULE_AUDIT_PARTITION },
+            [SORT_KEY]: { S: `${change.at}#${enc(change.ruleId)}#${pad(version)}` },
+            ruleId: { S: change.ruleId },
+            version: { N: String(version) },
+            action: common.action!,
+            by: common.by!,
+            at: common.at!,
+            summary: common.summary!,
+          },
+        }),
+      ),
+    );
     // The head keeps the source of the latest create/update; enable/disable/delete keep it (delete marks it).
     const keepsSource = change.action === 'enable' || change.action === 'disable';
     const names: Record<string, string> = {
@@ -352,23 +371,6 @@ export class DynamoDbRuleStore implements RuleStore {
           ConditionExpression: 'attribute_not_exists(#version) OR #version < :version',
           ExpressionAttributeNames: names,
           ExpressionAttributeValues: values,
-        }),
-      ),
-    );
-    await this.send('writing the audit entry', () =>
-      client.send(
-        new PutItemCommand({
-          TableName: tableName,
-          Item: {
-            [PARTITION_KEY]: { S: RULE_AUDIT_PARTITION },
-            [SORT_KEY]: { S: `${change.at}#${enc(change.ruleId)}#${pad(version)}` },
-            ruleId: { S: change.ruleId },
-            version: { N: String(version) },
-            action: common.action!,
-            by: common.by!,
-            at: common.at!,
-            summary: common.summary!,
-          },
         }),
       ),
     );

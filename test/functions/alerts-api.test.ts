@@ -145,6 +145,9 @@ describe('alerts API and alert intake', () => {
       status: 200,
       body: { id: 'alert-2', status: 'rejected', statusBy: 'analyst-a', statusAt: '2026-01-09T12:00:00.000Z' },
     });
+    // Written by the triage itself, not left in this container's minute buffer: deployed, GET /rules reads the
+    // counters store from another function, which cannot flush this one's buffer.
+    expect(counters.incrementCalls).toBe(1);
     const day = '2026-01-02';
     const read = async () => (await counters.read('tenant-a', ['rule-even'], [day])).get('rule-even')?.get(day);
     expect(await read()).toMatchObject({ rejected: 1 });

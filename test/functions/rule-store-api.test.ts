@@ -308,7 +308,7 @@ describe('rule store through the rules API', () => {
     expect(broken.body.tests).toMatchObject({ cases: 0, notRun: expect.stringContaining('does not compile') });
   });
 
-  it('ingest reads the store version at most once per refresh interval and sees a change within it', async () => {
+  it('ingest reads the store version at most once per refresh interval and sees a creation and a disable within it', async () => {
     const { call, alertRules, ingestStore, advance } = await setup({ refreshSeconds: '60' });
     expect(await alertRules()).not.toContain('store-shell');
     const reads = ingestStore.versionReads;
@@ -324,5 +324,12 @@ describe('rule store through the rules API', () => {
     advance(60_000);
     expect(await alertRules()).toContain('store-shell');
     expect(ingestStore.versionReads).toBe(reads + 2);
+
+    // Disabled through the API (overrides refreshed on the same 60 s): in force within the minute.
+    expect((await call('PATCH', '/rules/store-shell', { enabled: false })).status).toBe(200);
+    advance(59_000);
+    expect(await alertRules()).toContain('store-shell');
+    advance(1_000);
+    expect(await alertRules()).not.toContain('store-shell');
   });
 });

@@ -226,6 +226,23 @@ describe('rules API handler', () => {
     expect((await call(patch('credential-file-read', '{"enabled": true}', iam))).status).toBe(200);
   });
 
+  it('makes no change it cannot audit: when the audit entry cannot be written, the override is not stored', async () => {
+    await ensureStateTable(dynamo.client, 'rules-api-unaudited');
+    const overrides = new DynamoDbRuleOverrideStore({ client: dynamo.client, tableName: 'rules-api-unaudited' });
+    const env = { TABLE_NAME: 'rules-api-unaudited', ALERT_QUEUE_URL: '', RULES_DIR };
+    const api = new HandlerRuntime(readConfig(env, 'rules-api'), {
+      counters: new InMemoryCounterStore(),
+      overrides,
+      // The audit trail lives in the rule store: here a table that does not exist.
+      ruleStore: new DynamoDbRuleStore({ client: dynamo.client, tableName: 'no-such-table' }),
+      dynamo: dynamo.client,
+    });
+    const rulesApi = createRulesApiHandler(() => api);
+    const response = await rulesApi(patch('word-launches-powershell', '{"enabled": false}'), context('rules-api'));
+    expect(response.statusCode).toBe(503);
+    expect((await overrides.list()).has('word-launches-powershell')).toBe(false);
+  });
+
   it('stores overrides as small items in their own partition', async () => {
     const store = new DynamoDbRuleOverrideStore({ client: dynamo.client, tableName: 'rules-api-test' });
     await store.set({ ruleId: 'a#b/c', enabled: false, updatedAt: '2026-01-01T00:00:00.000Z', updatedBy: 'ops' });
