@@ -235,6 +235,9 @@ export class CompiledPatternRules implements CompiledKind {
     fail: (ruleId: string, error: unknown) => void,
   ): void {
     const { masks, hits, rules, entries } = this;
+    // A kind with no rules (the engine's aggregation kind, with none configured) has nothing
+    // to find: walking the event's types through an empty index cost every event.
+    if (entries.length === 0) return;
     hits.length = 0;
     try {
       // Only the observation expressions the index selects are evaluated.
