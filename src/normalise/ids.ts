@@ -5,12 +5,17 @@
  * object's id-contributing properties. Objects whose type has none (process, custom types) or that carry none of
  * them get an id from their event's identity and their position in the event instead (see docs/normalisation.md).
  */
-import { stixId } from '../util/uuid.js';
+import { uuidv5Bytes } from '../util/uuid.js';
 
 export { sha1Hex, uuidv5, uuidv5Bytes, uuidv5WithBytes } from '../util/uuid.js';
 
 /** The namespace STIX 2.1 mandates for deterministic SCO ids. */
 export const STIX_SCO_NAMESPACE = '00abedb4-aa42-466c-9c01-fed23315a9b7';
+/** Its 16 bytes, so that each id hashes them without looking the namespace up. */
+const STIX_SCO_NAMESPACE_BYTES = Uint8Array.from(
+  STIX_SCO_NAMESPACE.replace(/-/g, '').match(/../g) as string[],
+  (pair) => Number.parseInt(pair, 16),
+);
 /**
  * stixflow's own namespace for ids it derives outside the STIX rule (observed-data from a source event id,
  * SCOs without id-contributing properties). Itself UUIDv5("stixflow") in the STIX namespace, so it is reproducible.
@@ -105,6 +110,11 @@ function chosenHashJson(hashes: Record<string, unknown>): string | undefined {
 
 interface TypeIdPlan {
   type: string;
+  /**
+   * `<type>--`, made once: a prefix built per id is a new string each time, which the formatter's lookup of its
+   * buffer for that prefix then had to hash.
+   */
+  idPrefix: string;
   /** Contributing properties in JCS key order, so ids need no sorting per object. */
   properties: readonly string[];
   /** `"name":` for each property, precomputed. */
@@ -130,6 +140,7 @@ const ID_PLANS: ReadonlyMap<string, TypeIdPlan> = new Map(
     type,
     {
       type,
+      idPrefix: `${type}--`,
       properties: [...properties].sort(),
       prefixes: [...properties].sort().map((p) => `${JSON.stringify(p)}:`),
       cache: new Map<unknown, unknown>(),
@@ -138,6 +149,11 @@ const ID_PLANS: ReadonlyMap<string, TypeIdPlan> = new Map(
     },
   ]),
 );
+
+/** `<type>--<UUIDv5 of the JCS name in the STIX namespace>`. */
+function scoUuid(plan: TypeIdPlan, name: string): string {
+  return uuidv5Bytes(STIX_SCO_NAMESPACE_BYTES, name, plan.idPrefix);
+}
 
 function remember(plan: TypeIdPlan, level: Map<unknown, unknown>, key: unknown, id: string): void {
   if (plan.size >= ID_CACHE_LIMIT) {
@@ -195,17 +211,17 @@ export function deterministicScoId(sco: Record<string, unknown>, type: string): 
     // Single-property types (addresses, domain names, directories, urls…).
     const value = sco[properties[0]!];
     if (value === undefined) return undefined;
-    if (typeof value !== 'string') return stixId(type, STIX_SCO_NAMESPACE, `{${prefixes[0]!}${canonicalJson(value)}}`);
+    if (typeof value !== 'string') return scoUuid(plan, `{${prefixes[0]!}${canonicalJson(value)}}`);
     let id = plan.cache.get(value) as string | undefined;
     if (id === undefined) {
-      id = stixId(type, STIX_SCO_NAMESPACE, `{${prefixes[0]!}${quoteJson(value)}}`);
+      id = scoUuid(plan, `{${prefixes[0]!}${quoteJson(value)}}`);
       remember(plan, plan.cache, value, id);
     }
     return id;
   }
   if (!plan.cacheable) {
     const name = jcsName(sco, properties, prefixes);
-    return name === undefined ? undefined : stixId(type, STIX_SCO_NAMESPACE, name);
+    return name === undefined ? undefined : scoUuid(plan, name);
   }
   // Walk the cache trie with the raw contributing values; build the JCS text only on a miss.
   let level = plan.cache;
@@ -234,7 +250,7 @@ export function deterministicScoId(sco: Record<string, unknown>, type: string): 
   if (present === 0) return undefined;
   const cached = level.get(ABSENT) as string | undefined;
   if (cached !== undefined) return cached;
-  const id = stixId(type, STIX_SCO_NAMESPACE, jcsName(sco, properties, prefixes) as string);
+  const id = scoUuid(plan, jcsName(sco, properties, prefixes) as string);
   remember(plan, level, ABSENT, id);
   return id;
 }

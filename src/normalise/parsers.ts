@@ -68,6 +68,14 @@ const DATA_ELEMENT = /<Data\s+Name\s*=\s*["']([^"']+)["']\s*(?:\/>|>([\s\S]*?)<\
 const SYSTEM_BLOCK = /<System>([\s\S]*?)<\/System>/;
 const SYSTEM_ELEMENT = /<([A-Za-z]+)((?:\s+[A-Za-z]+\s*=\s*(?:"[^"]*"|'[^']*'))*)\s*(?:\/>|>([^<]*)<\/\1>)/g;
 const ATTRIBUTE = /([A-Za-z]+)\s*=\s*(?:"([^"]*)"|'([^']*)')/g;
+const TEXT_ELEMENT = /<([A-Za-z][A-Za-z0-9_]*)>([^<]*)<\/\1>/g;
+
+/*
+ * The global expressions above are run with exec from lastIndex 0 to the end (which sets lastIndex back to 0),
+ * not with matchAll: matchAll copies its expression and makes an iterator on every call, and a Windows event
+ * runs one loop per System element with attributes. None of them can match an empty string, so each match moves
+ * on, as matchAll's would.
+ */
 
 /**
  * Windows event XML (a whole `<Event>` or just its `<EventData>`/`<UserData>`): the named Data elements become
@@ -77,20 +85,26 @@ const parseWindowsXml: Parser = (value) => {
   if (typeof value !== 'string' || value.indexOf('<') < 0) return undefined;
   const out: JsonRecord = {};
   let found = false;
-  for (const m of value.matchAll(DATA_ELEMENT)) {
+  let m: RegExpExecArray | null;
+  DATA_ELEMENT.lastIndex = 0;
+  while ((m = DATA_ELEMENT.exec(value)) !== null) {
     put(out, m[1] as string, decodeXml(m[2] ?? ''));
     found = true;
   }
   const system = SYSTEM_BLOCK.exec(value);
   if (system !== null) {
     const fields: JsonRecord = {};
-    for (const m of (system[1] as string).matchAll(SYSTEM_ELEMENT)) {
+    const block = system[1] as string;
+    SYSTEM_ELEMENT.lastIndex = 0;
+    while ((m = SYSTEM_ELEMENT.exec(block)) !== null) {
       const name = m[1] as string;
       const attributes = m[2] ?? '';
       if (m[3] !== undefined && m[3].trim() !== '') put(fields, name, decodeXml(m[3]));
       if (attributes.trim() !== '') {
         const attrs: JsonRecord = isRecord(fields[name]) ? (fields[name] as JsonRecord) : {};
-        for (const a of attributes.matchAll(ATTRIBUTE)) put(attrs, a[1] as string, decodeXml(a[2] ?? a[3] ?? ''));
+        let a: RegExpExecArray | null;
+        ATTRIBUTE.lastIndex = 0;
+        while ((a = ATTRIBUTE.exec(attributes)) !== null) put(attrs, a[1] as string, decodeXml(a[2] ?? a[3] ?? ''));
         if (fields[name] === undefined) fields[name] = attrs;
       }
     }
@@ -99,7 +113,8 @@ const parseWindowsXml: Parser = (value) => {
   }
   if (!found) {
     // UserData and other elements without Name attributes: <Element>text</Element> pairs.
-    for (const m of value.matchAll(/<([A-Za-z][A-Za-z0-9_]*)>([^<]*)<\/\1>/g)) {
+    TEXT_ELEMENT.lastIndex = 0;
+    while ((m = TEXT_ELEMENT.exec(value)) !== null) {
       put(out, m[1] as string, decodeXml(m[2] as string));
       found = true;
     }

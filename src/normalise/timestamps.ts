@@ -229,10 +229,34 @@ function parseAsctime(text: string): string | undefined {
 }
 
 /**
+ * The last values read and what they gave. One event reads the same time value more than once: a `start` field
+ * mapped with to-timestamp (network-traffic:start) is also the event's time candidate, read again when the
+ * time is chosen. Reading is a pure function of the value, so a repeated value takes the earlier answer.
+ */
+const RECENT = 4;
+const recentValues: unknown[] = new Array<unknown>(RECENT).fill(undefined);
+const recentTimes: (string | undefined)[] = new Array<string | undefined>(RECENT).fill(undefined);
+let recentNext = 0;
+
+/**
  * Reads any supported timestamp form (string or number). Returns the STIX timestamp, or undefined when the value
  * is not a usable time.
  */
 export function parseTimestamp(value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  for (let i = 0; i < RECENT; i++) if (recentValues[i] === value) return recentTimes[i];
+  const time = readTimestamp(value);
+  const t = typeof value;
+  // Only values compared by content: an object read here (never a time) must not be kept alive.
+  if (t === 'string' || t === 'number') {
+    recentValues[recentNext] = value;
+    recentTimes[recentNext] = time;
+    recentNext = (recentNext + 1) % RECENT;
+  }
+  return time;
+}
+
+function readTimestamp(value: unknown): string | undefined {
   if (typeof value === 'string') {
     const length = value.length;
     if (length >= 19 && value.charCodeAt(4) === 45) return parseIsoTimestamp(value);

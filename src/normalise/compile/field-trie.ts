@@ -66,12 +66,20 @@ export class FieldTrie {
   private readonly byPath = new Map<string, FieldNode>();
   private readonly caseInsensitive: boolean;
   private readonly nullValues: ReadonlySet<string> | undefined;
+  /**
+   * Length of the longest null placeholder: a longer string cannot be one. Placeholders are short (`-`, `N/A`),
+   * and asking the set about every string value hashed each one, which made this test the walk's costliest line.
+   */
+  private readonly longestNullValue: number;
   /** Lower-cased keys, for case-insensitive mappings; bounded like the unmapped key cache. */
   private readonly lowerKeys = new Map<string, string>();
 
   constructor(options: FieldTrieOptions) {
     this.caseInsensitive = options.caseInsensitive;
     this.nullValues = options.nullValues;
+    let longest = -1;
+    for (const value of options.nullValues ?? []) longest = Math.max(longest, value.length);
+    this.longestNullValue = longest;
   }
 
   /** The node of a dotted source path, created (with its ancestors) on first mention. */
@@ -145,11 +153,18 @@ export class FieldTrie {
   walk(object: JsonRecord, node: FieldNode, at: string, scratch: EventScratch): void {
     const children = node.children as Map<string, FieldNode>;
     const nullValues = this.nullValues;
+    const longestNullValue = this.longestNullValue;
     const caseInsensitive = this.caseInsensitive;
     for (const key in object) {
       const value = object[key];
       if (value === null || value === undefined) continue;
-      if (nullValues !== undefined && typeof value === 'string' && nullValues.has(value)) continue;
+      if (
+        nullValues !== undefined &&
+        typeof value === 'string' &&
+        value.length <= longestNullValue &&
+        nullValues.has(value)
+      )
+        continue;
       const child =
         children.get(caseInsensitive ? this.lower(key) : key) ??
         (typeof value === 'object' ? node.anyChild : undefined);
