@@ -560,7 +560,10 @@ function compileFieldReferences(
     );
   const anchors = (['contains', 'startswith', 'endswith'] as const).filter((m) => modifiers.includes(m));
   if (anchors.length > 1)
-    keyProblem('sigma-unsupported-modifier', `'fieldref' takes one of contains, startswith, endswith, not ${anchors.join(' and ')}`);
+    keyProblem(
+      'sigma-unsupported-modifier',
+      `'fieldref' takes one of contains, startswith, endswith, not ${anchors.join(' and ')}`,
+    );
   const relation: FieldRelation = anchors[0] ?? 'equals';
   const fold = !modifiers.includes('cased');
   const values = Array.isArray(raw) ? raw : [raw];
@@ -577,13 +580,11 @@ function compileFieldReferences(
     return junction(
       'or',
       paths.flatMap((p) =>
-        otherPaths.map(
-          (q): Condition => ({
-            kind: 'leaf',
-            leaf: { kind: 'fieldref', path: p, other: q, relation, negated: false },
-            fold,
-          }),
-        ),
+        otherPaths.map((q): Condition => ({
+          kind: 'leaf',
+          leaf: { kind: 'fieldref', path: p, other: q, relation, negated: false },
+          fold,
+        })),
       ),
     );
   });
