@@ -46,6 +46,8 @@ export async function sigmaCommand(argv: string[], io: CliIo): Promise<number> {
       const leaf = leaves[i];
       return leaf ? printObservationExpression({ kind: 'observation', comparison: leaf }).slice(1, -1) : String(i);
     });
+    // A field reference (fieldref) has no STIX text: the pattern is then printed in stixflow's internal form.
+    const internalForm = leaves.some((leaf) => leaf.kind === 'fieldref');
     if (parsed.values.json) {
       writeLine(
         io.stdout,
@@ -53,6 +55,7 @@ export async function sigmaCommand(argv: string[], io: CliIo): Promise<number> {
           id: rule.id,
           title: rule.name,
           pattern: rule.patternText,
+          ...(internalForm ? { internalForm: true } : {}),
           caseSensitive,
           unmappedFields: meta.unmappedFields,
           logsource: meta.logsource,
@@ -79,6 +82,11 @@ export async function sigmaCommand(argv: string[], io: CliIo): Promise<number> {
       );
     if (meta.pipelines) writeLine(io.stdout, `# pipelines: ${meta.pipelines.join(', ')}`);
     if (meta.filters) writeLine(io.stdout, `# filtered by ${meta.filters.join(', ')}`);
+    if (internalForm)
+      writeLine(
+        io.stdout,
+        '# internal form, not STIX: `a = FIELD(b)` (STARTSWITH, ENDSWITH, CONTAINS) compares two fields of one event (fieldref)',
+      );
     writeLine(io.stdout, rule.patternText);
     if (caseSensitive.length) writeLine(io.stdout, `# case-sensitive: ${caseSensitive.join('; ')}`);
     if (meta.unmappedFields.length)

@@ -35,6 +35,7 @@ const scalar = (type: string): boolean => type === 'string' || type === 'int' ||
 function evidentLeaf(leaf: ComparisonLeaf): boolean {
   if (!plainPath(leaf.path.steps)) return false;
   if (leaf.kind === 'exists') return true;
+  if (leaf.kind === 'fieldref') return false; // relates two properties: left to the solver
   if (leaf.kind === 'in') return leaf.negated || (leaf.values.length > 0 && leaf.values.every((v) => scalar(v.type)));
   const { operator, value, negated } = leaf;
   switch (operator) {

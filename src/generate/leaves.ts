@@ -7,7 +7,7 @@ import type { Diagnostic } from '../errors.js';
 import { isComparisonJunction, type ComparisonExpression, type ComparisonLeaf } from '../pattern/ast.js';
 import { compileComparison } from '../pattern/evaluate.js';
 import type { PreparedObservation } from '../pattern/observation.js';
-import { printLiteral, printPath } from '../pattern/print.js';
+import { printFieldReference, printLiteral, printPath } from '../pattern/print.js';
 
 /** The conjuncts of a comparison expression in DNF, lazily, left to right. */
 export function* conjuncts(expr: ComparisonExpression): Generator<ComparisonLeaf[]> {
@@ -36,7 +36,8 @@ export function takeConjuncts(
   return { list, complete: true };
 }
 
-export type ValueLeaf = Exclude<ComparisonLeaf, { kind: 'exists' }>;
+/** A leaf that tests one value against constants (a field reference relates two values, and is never one). */
+export type ValueLeaf = Exclude<ComparisonLeaf, { kind: 'exists' | 'fieldref' }>;
 
 const oracles = new WeakMap<ComparisonLeaf, (value: unknown) => boolean>();
 const NO_OBSERVATION = { resolve: () => undefined } as unknown as PreparedObservation;
@@ -68,6 +69,7 @@ export function describeTest(leaf: ComparisonLeaf): string {
   const not = leaf.negated ? 'NOT ' : '';
   if (leaf.kind === 'exists') return `${not}EXISTS`;
   if (leaf.kind === 'in') return `${not}IN (${leaf.values.map(printLiteral).join(', ')})`;
+  if (leaf.kind === 'fieldref') return printFieldReference(leaf).slice(printPath(leaf.path).length + 1);
   return `${not}${leaf.operator} ${printLiteral(leaf.value)}`;
 }
 
@@ -75,6 +77,7 @@ export function describeTest(leaf: ComparisonLeaf): string {
 export function describeLeaf(leaf: ComparisonLeaf): string {
   if (leaf.kind === 'exists') return `${leaf.negated ? 'NOT ' : ''}EXISTS ${printPath(leaf.path)}`;
   if (leaf.kind === 'in') return `${printPath(leaf.path)} ${describeTest(leaf)}`;
+  if (leaf.kind === 'fieldref') return printFieldReference(leaf);
   return `${printPath(leaf.path)} ${describeTest(leaf)}`;
 }
 

@@ -152,7 +152,7 @@ function place(root: TreeNode, leaf: ComparisonLeaf, choice: Choice): TreeNode {
     node = child;
   });
   if (leaf.kind === 'exists') node.exists.push(leaf);
-  else node.tests.push(leaf);
+  else if (leaf.kind !== 'fieldref') node.tests.push(leaf); // planConjunct stops at field references
   return node;
 }
 
@@ -358,6 +358,17 @@ export function planConjunct(leaves: ComparisonLeaf[]): ConjunctPlan {
   const notExists = leaves.filter((l) => l.kind === 'exists' && l.negated);
   const positive = leaves.filter((l) => !(l.kind === 'exists' && l.negated));
   const plan: ConjunctPlan = { leaves, notExists };
+  // A field reference (Sigma fieldref) ties two values together, which the value slots cannot say: such an
+  // alternative is neither generated nor proven empty.
+  const reference = leaves.find((l) => l.kind === 'fieldref');
+  if (reference !== undefined) {
+    plan.failure = {
+      unsat: false,
+      message: `${printPath(reference.path)}: a field reference compares two properties, which the generator cannot fill`,
+      leaf: reference,
+    };
+    return plan;
+  }
   const types = [...new Set(leaves.map((l) => l.path.objectType))];
   if (types.length > 1) {
     const odd = leaves

@@ -43,7 +43,25 @@ export type ComparisonExpression =
     }
   | { kind: 'in'; path: ObjectPath; negated: boolean; values: Literal[]; span?: Span }
   | { kind: 'exists'; path: ObjectPath; negated: boolean; span?: Span }
+  | FieldReference
   | { kind: 'and' | 'or'; left: ComparisonExpression; right: ComparisonExpression };
+
+/**
+ * Not STIX: a comparison of two properties of the same root object (Sigma's `fieldref`), which the STIX grammar
+ * cannot write (its right-hand side is always a constant). Only compiled Sigma rules build it, never the parser;
+ * it prints in an internal form (`a = FIELD(b)`) that no STIX parser accepts. It holds when a value at `path`
+ * equals (starts with, ends with, contains) a value at `other`; negated, when both have values and none relate.
+ */
+export interface FieldReference {
+  kind: 'fieldref';
+  path: ObjectPath;
+  other: ObjectPath;
+  relation: FieldRelation;
+  negated: boolean;
+  span?: Span;
+}
+
+export type FieldRelation = 'equals' | 'startswith' | 'endswith' | 'contains';
 
 export type Qualifier =
   | { kind: 'within'; seconds: number; span?: Span }

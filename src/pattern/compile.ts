@@ -31,6 +31,11 @@ export interface CompileOptions {
    * Sigma rule folds all but its `|cased` and regex comparisons).
    */
   caseInsensitive?: boolean | readonly string[] | ((leaf: ComparisonLeaf, index: number) => boolean);
+  /**
+   * The pattern's tree, when it was built rather than written: a compiled Sigma rule with a field reference
+   * (`fieldref`), which no STIX text can say. `text` is then only its printed form, never parsed.
+   */
+  ast?: PatternAst;
 }
 
 /** One bracketed observation expression, compiled. */
@@ -200,7 +205,7 @@ export interface CheckResult {
  */
 export function checkPattern(text: string, options: CompileOptions = {}): CheckResult {
   const stixVersion = options.stixVersion ?? '2.1';
-  const parsed = parsePattern(text, { stixVersion });
+  const parsed = options.ast ? { ast: options.ast, diagnostics: [] } : parsePattern(text, { stixVersion });
   if (!parsed.ast) return { diagnostics: parsed.diagnostics };
   const ast = parsed.ast;
   const diagnostics = validatePattern(ast);

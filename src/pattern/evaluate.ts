@@ -10,6 +10,7 @@ import {
   isComparisonJunction,
   type ComparisonExpression,
   type ComparisonLeaf,
+  type FieldReference,
   type Literal,
   type PathStep,
 } from './ast.js';
@@ -258,7 +259,9 @@ function searchedBytes(bytes: Uint8Array, observation: PreparedObservation | und
   return bytes.subarray(0, MAX_SEARCHED_LENGTH);
 }
 
-function compileValueTest(leaf: Exclude<ComparisonLeaf, { kind: 'exists' }>, diagnostics: Diagnostic[]): ValueTest {
+type ConstantLeaf = Exclude<ComparisonLeaf, { kind: 'exists' | 'fieldref' }>;
+
+function compileValueTest(leaf: ConstantLeaf, diagnostics: Diagnostic[]): ValueTest {
   let test: ValueTest;
   if (leaf.kind === 'in') {
     const tests = leaf.values.map(equalityTest);
@@ -383,10 +386,7 @@ function compileValueTest(leaf: Exclude<ComparisonLeaf, { kind: 'exists' }>, dia
  * The case-insensitive form of a comparison: string constants are folded once here, string
  * values when tested; other values (numbers, binary, timestamps) compare as they would anyway.
  */
-function compileFoldedValueTest(
-  leaf: Exclude<ComparisonLeaf, { kind: 'exists' }>,
-  diagnostics: Diagnostic[],
-): ValueTest {
+function compileFoldedValueTest(leaf: ConstantLeaf, diagnostics: Diagnostic[]): ValueTest {
   const foldLiteral = (l: Literal): Literal => (l.type === 'string' ? { type: 'string', value: foldCase(l.value) } : l);
   if (leaf.kind === 'in') {
     const exact = compileValueTest({ ...leaf, values: leaf.values.map(foldLiteral) }, diagnostics);
@@ -430,8 +430,51 @@ export function compileComparison(
     const any: ValueTest = () => true;
     return leaf.negated ? (o, obs) => !walk(o, obs, any) : (o, obs) => walk(o, obs, any);
   }
+  if (leaf.kind === 'fieldref') return compileFieldReference(leaf, walk, caseInsensitive);
   const test = caseInsensitive ? compileFoldedValueTest(leaf, diagnostics) : compileValueTest(leaf, diagnostics);
   return (o, obs) => walk(o, obs, test);
+}
+
+/** A scalar's text, as a field reference compares it (a number 4 and a text '4' are one value); else undefined. */
+function referenceText(value: unknown): string | undefined {
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  return undefined;
+}
+
+const RELATIONS: Record<FieldReference['relation'], (a: string, b: string) => boolean> = {
+  equals: (a, b) => a === b,
+  startswith: (a, b) => a.startsWith(b),
+  endswith: (a, b) => a.endsWith(b),
+  contains: (a, b) => a.includes(b),
+};
+
+/**
+ * A field reference (not STIX: compiled Sigma `fieldref`): some scalar at `path` relates to some scalar at
+ * `other` of the same root object; negated, some pair of scalars does not (as STIX's `NOT =` needs a value).
+ */
+function compileFieldReference(leaf: FieldReference, walk: Walker, caseInsensitive: boolean): ObjectPredicate {
+  const walkOther = compilePath(leaf.other.steps);
+  const relate = RELATIONS[leaf.relation];
+  const text = caseInsensitive
+    ? (v: unknown) => {
+        const t = referenceText(v);
+        return t === undefined ? undefined : foldCase(nfc(t));
+      }
+    : (v: unknown) => {
+        const t = referenceText(v);
+        return t === undefined ? undefined : nfc(t);
+      };
+  const negated = leaf.negated;
+  return (o, obs) =>
+    walk(o, obs, (a) => {
+      const left = text(a);
+      if (left === undefined) return false;
+      return walkOther(o, obs, (b) => {
+        const right = text(b);
+        return right !== undefined && relate(left, right) !== negated;
+      });
+    });
 }
 
 /**

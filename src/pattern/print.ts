@@ -1,10 +1,12 @@
 /**
  * AST → canonical pattern text. Parsing the printed text gives back the same AST (a property
- * test checks this), so tools can rewrite patterns safely.
+ * test checks this), so tools can rewrite patterns safely; a field reference (compiled Sigma
+ * `fieldref`, no STIX) prints in an internal form that does not parse.
  */
 import {
   isComparisonJunction,
   type ComparisonExpression,
+  type FieldReference,
   type Literal,
   type ObjectPath,
   type ObservationExpression,
@@ -111,7 +113,15 @@ function printComparison(expr: ComparisonExpression, parentPrecedence: number): 
   const not = expr.negated ? 'NOT ' : '';
   if (expr.kind === 'exists') return `${not}EXISTS ${printPath(expr.path)}`;
   if (expr.kind === 'in') return `${printPath(expr.path)} ${not}IN (${expr.values.map(printLiteral).join(', ')})`;
+  if (expr.kind === 'fieldref') return printFieldReference(expr);
   return `${printPath(expr.path)} ${not}${expr.operator} ${printLiteral(expr.value)}`;
+}
+
+const RELATION_TEXT = { equals: '=', startswith: 'STARTSWITH', endswith: 'ENDSWITH', contains: 'CONTAINS' } as const;
+
+/** A field reference has no STIX text: its internal form, `a = FIELD(b)` (`STARTSWITH`, …), which no parser reads. */
+export function printFieldReference(expr: FieldReference): string {
+  return `${printPath(expr.path)} ${expr.negated ? 'NOT ' : ''}${RELATION_TEXT[expr.relation]} FIELD(${printPath(expr.other)})`;
 }
 
 function printQualifier(q: Qualifier): string {

@@ -41,6 +41,11 @@ export function typeCheckPattern(ast: PatternAst): Diagnostic[] {
 export function typeCheckComparison(leaf: ComparisonLeaf): Diagnostic[] {
   const out: Diagnostic[] = [];
   const node = resolvePath(leaf.path, leaf.span, out);
+  // A field reference compares two properties, no constant: only its paths are checked.
+  if (leaf.kind === 'fieldref') {
+    resolvePath(leaf.other, leaf.span, out);
+    return out;
+  }
   if (leaf.kind === 'exists' || node.kind === 'unchecked') return out;
   const where = printPath(leaf.path);
   if (node.kind === 'objects') {

@@ -196,7 +196,7 @@ export const RULE_LOAD_CODES = {
     stage: 'compile',
     severity: 'error',
     summary:
-      'A Sigma value modifier with no STIX form here: `fieldref` (compares two fields), `expand` (no placeholder values), `utf16*`/`wide` without `base64`, `windash` on more than 4 dashes.',
+      'A Sigma value modifier with no form here: `fieldref` with a modifier that transforms a constant (`re`, `base64`, …), `expand` (no placeholder values), `utf16*`/`wide` without `base64`, `windash` on more than 4 dashes.',
   },
   'sigma-bad-value': {
     stage: 'compile',

@@ -21,6 +21,7 @@ import {
   type ComparisonExpression,
   type ComparisonLeaf,
   type ComparisonOperator,
+  type FieldRelation,
   type Literal,
   type ObjectPath,
   type ObservationExpression,
@@ -139,6 +140,7 @@ const decodeLiteral = (value: unknown): Literal =>
 /**
  * A comparison expression as arrays: `['&' | '|', left, right]`, `[operator, path, negated,
  * literal, span]`, `['IN', path, negated, literals, span]`, `['EXISTS', path, negated, span]`,
+ * `['FIELD', path, negated, relation, other path, span]` (a Sigma field reference),
  * where `path` is [index in the table, span]. A tenth of the size of the object form.
  */
 function encodeComparison(expr: ComparisonExpression, table: PathTable): unknown {
@@ -148,6 +150,15 @@ function encodeComparison(expr: ComparisonExpression, table: PathTable): unknown
   const negated = expr.negated ? 1 : 0;
   if (expr.kind === 'exists') return ['EXISTS', path, negated, encodeSpan(expr.span)];
   if (expr.kind === 'in') return ['IN', path, negated, expr.values.map(encodeLiteral), encodeSpan(expr.span)];
+  if (expr.kind === 'fieldref')
+    return [
+      'FIELD',
+      path,
+      negated,
+      expr.relation,
+      [table.indexOf(expr.other), encodeSpan(expr.other.span)],
+      encodeSpan(expr.span),
+    ];
   return [expr.operator, path, negated, encodeLiteral(expr.value), encodeSpan(expr.span)];
 }
 
@@ -164,6 +175,18 @@ function decodeComparison(encoded: unknown[], paths: readonly Omit<ObjectPath, '
   const path: ObjectPath = { objectType: shared.objectType, steps: shared.steps, ...decodeSpan(pathSpan) };
   const negated = encoded[2] === 1;
   if (head === 'EXISTS') return { kind: 'exists', path, negated, ...decodeSpan(encoded[3] as EncodedSpan) };
+  if (head === 'FIELD') {
+    const [otherIndex, otherSpan] = encoded[4] as [number, EncodedSpan];
+    const other = paths[otherIndex] as Omit<ObjectPath, 'span'>;
+    return {
+      kind: 'fieldref',
+      path,
+      negated,
+      relation: encoded[3] as FieldRelation,
+      other: { objectType: other.objectType, steps: other.steps, ...decodeSpan(otherSpan) },
+      ...decodeSpan(encoded[5] as EncodedSpan),
+    };
+  }
   if (head === 'IN')
     return {
       kind: 'in',

@@ -232,7 +232,8 @@ function need(expr: ComparisonExpression, type: string, caseInsensitive: Readonl
     return expr.kind === 'and' ? { and: items } : { or: items };
   }
   if (expr.path.objectType !== type) return 'never';
-  if (expr.negated || !INDEXABLE_PATH(expr.path)) return 'none';
+  // A field reference (Sigma fieldref) relates two values of the event, and says nothing of either alone.
+  if (expr.kind === 'fieldref' || expr.negated || !INDEXABLE_PATH(expr.path)) return 'none';
   const folded = caseInsensitive.has(expr);
   const key = (v: string | number | boolean): string | number | boolean =>
     folded && typeof v === 'string' ? foldCase(v) : v;

@@ -59,6 +59,7 @@ const FIXTURES: [name: string, rules: string, events: string][] = [
   ['STIX rules with alert content', 'test/fixtures/alert-content', 'test/fixtures/alert-content/events.ndjson'],
   ['risk rules', 'test/fixtures/risk', 'test/fixtures/risk/windows-4688-attack-chain.ndjson'],
   ['Sigma rules', 'test/fixtures/sigma-rules', 'test/fixtures/sigma/sysmon-1-events.json'],
+  ['Sigma field references', 'test/fixtures/sigma-fieldref', 'test/fixtures/sigma-fieldref/events.ndjson'],
 ];
 
 describe('precompiled rules', () => {

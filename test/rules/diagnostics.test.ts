@@ -154,7 +154,7 @@ const FIXTURES: Record<RuleLoadCode, () => Diagnostic[]> = {
       ),
     ),
   'sigma-unknown-modifier': () => load(sigma('{ CommandLine|sparkly: x }')),
-  'sigma-unsupported-modifier': () => load(sigma('{ CommandLine|fieldref: ParentCommandLine }')),
+  'sigma-unsupported-modifier': () => load(sigma('{ CommandLine|fieldref|re: ParentCommandLine }')),
   'sigma-bad-value': () => load(sigma('{ CommandLine|base64: "who*" }')),
   'sigma-unsupported-regex': () => load(sigma('{ CommandLine|re: "(?=a)b" }')),
   'sigma-bad-regex': () => load(sigma('{ CommandLine|re: "(a" }')),

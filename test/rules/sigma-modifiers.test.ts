@@ -174,7 +174,8 @@ describe('Sigma values and modifiers', () => {
   it('what STIX cannot say is a diagnostic naming it, at the key', () => {
     // At the key (column 9), or for a value's problem at the value.
     const cases: [string, string, RegExp, number?][] = [
-      ['CommandLine|fieldref: ParentCommandLine', 'sigma-unsupported-modifier', /fieldref/],
+      ['CommandLine|fieldref|base64: ParentCommandLine', 'sigma-unsupported-modifier', /'base64'.*fieldref/],
+      ['CommandLine|fieldref: NoSuchField', 'sigma-unknown-field', /referenced field 'NoSuchField'/, 31],
       ["CommandLine|expand: '%domain%'", 'sigma-unsupported-modifier', /%domain% has no values/, 29],
       ["CommandLine|utf16le: 'x'", 'sigma-unsupported-modifier', /base64/, 30],
       ["CommandLine|sparkly: 'x'", 'sigma-unknown-modifier', /sparkly/],

@@ -9,7 +9,10 @@
 import { isRecord } from '../../util/records.js';
 import { strings, text } from './yaml-values.js';
 import type { Diagnostic } from '../../errors.js';
+import { isComparisonJunction, type ComparisonExpression, type PatternAst } from '../../pattern/ast.js';
 import { checkPattern } from '../../pattern/compile.js';
+import { parsePattern } from '../../pattern/parse.js';
+import { printObservationExpression } from '../../pattern/print.js';
 import { satisfiabilityDiagnostics } from '../../generate/unsat.js';
 import type { RuleCandidate } from '../collect.js';
 import { ruleDiagnostic, type RuleLoadCode } from '../diagnostics.js';
@@ -149,9 +152,15 @@ export function compileSigmaRule(
   const detectionText = /\bOR\b/.test(detection.text) ? `(${detection.text})` : detection.text;
   // The detection first: its comparisons keep their indices (the folded ones), the logsource's
   // follow and compare exactly as the mapping writes them.
-  const patternText = selects ? `[${detectionText} AND (${selects})]` : `[${detection.text}]`;
+  const built = detection.fieldReferences ? fieldReferencePattern(detection.expression, selects) : undefined;
+  const patternText = built
+    ? printObservationExpression(built.root)
+    : selects
+      ? `[${detectionText} AND (${selects})]`
+      : `[${detection.text}]`;
   const checked = checkPattern(patternText, {
     caseInsensitive: (_leaf, index) => detection.folded.has(index),
+    ...(built ? { ast: built } : {}),
   });
   const where = candidate.at(['detection']);
   for (const d of checked.diagnostics)
@@ -210,6 +219,32 @@ export function compileSigmaRule(
       ...(applied !== undefined && applied.files.length > 0 ? { pipelines: applied.files } : {}),
     },
   };
+}
+
+/**
+ * The pattern of a detection with field references, which STIX text cannot say: the detection's tree ANDed with
+ * the logsource's condition (parsed: it is STIX), one observation spanning the whole printed text.
+ */
+function fieldReferencePattern(detection: ComparisonExpression, selects: string | undefined): PatternAst {
+  let comparison = detection;
+  if (selects) {
+    const parsed = parsePattern(`[${selects}]`);
+    const root = parsed.ast?.root;
+    if (root?.kind !== 'observation') throw new Error(`the Sigma taxonomy's condition is no STIX: ${selects}`);
+    comparison = { kind: 'and', left: detection, right: withoutSpans(root.comparison) };
+  }
+  const text = printObservationExpression({ kind: 'observation', comparison });
+  return {
+    root: { kind: 'observation', comparison, span: { offset: 0, length: text.length, line: 1, column: 1 } },
+  };
+}
+
+/** The logsource's condition was parsed on its own: its places are not in the rule's pattern text. */
+function withoutSpans(expr: ComparisonExpression): ComparisonExpression {
+  if (isComparisonJunction(expr)) return { ...expr, left: withoutSpans(expr.left), right: withoutSpans(expr.right) };
+  const { span: _span, ...leaf } = expr;
+  const { span: _pathSpan, ...path } = expr.path;
+  return { ...leaf, path } as ComparisonExpression;
 }
 
 /** Long patterns (thousands of hashes) are cut in messages. */

@@ -235,6 +235,18 @@ function compileCorrelation(
   }
   if (diagnostics.slice(before).some((d) => d.severity === 'error') || bases.length === 0) return undefined;
 
+  // The correlation is built from its rules' pattern texts; a field reference has none that parses.
+  const referencing = bases.find((base) =>
+    observationLeaves(base.pattern.ast.root).some((o) =>
+      comparisonLeaves(o.comparison).some((l) => l.kind === 'fieldref'),
+    ),
+  );
+  if (referencing)
+    return void report(
+      'sigma-correlation-unsupported',
+      ['correlation', 'rules'],
+      `the rule ${referencing.id} compares two fields (fieldref), which a correlation cannot combine yet`,
+    );
   const bodies = bases.map((base) => base.patternText.slice(1, -1));
   const patternText =
     correlationType === 'event_count' || correlationType === 'value_count'

@@ -6,7 +6,7 @@
  */
 import { isRecord } from '../../util/records.js';
 import { StixflowBaseError } from '../../errors.js';
-import type { ComparisonExpression, ComparisonLeaf, Literal, ObjectPath } from '../../pattern/ast.js';
+import type { ComparisonExpression, ComparisonLeaf, FieldRelation, Literal, ObjectPath } from '../../pattern/ast.js';
 import { comparisonLeaves } from '../../pattern/ast.js';
 import { parseObjectPath } from '../../pattern/object-path.js';
 import { printObservationExpression } from '../../pattern/print.js';
@@ -53,8 +53,12 @@ export interface SigmaProblem {
 }
 
 export interface CompiledDetection {
-  /** The comparison expression, as STIX text (no brackets). */
+  /** The comparison expression, as STIX text (no brackets); with field references, their internal form. */
   text: string;
+  /** The comparison expression itself. */
+  expression: ComparisonExpression;
+  /** Whether it compares fields with fields (`fieldref`): then it has no STIX text, and compiles from `expression`. */
+  fieldReferences: boolean;
   /** Indices (left to right) of the comparisons that fold case. */
   folded: ReadonlySet<number>;
   /** Indices of the string comparisons that compare case-sensitively (`|cased`, regexes without `i`). */
@@ -139,7 +143,14 @@ function toStix(condition: Condition, negated: boolean, folded: Set<ComparisonLe
       if (leaf.kind === 'exists') return { ...leaf, negated: !leaf.negated };
       const flipped: ComparisonLeaf = { ...leaf, negated: !leaf.negated };
       if (fold) folded.add(flipped);
-      return { kind: 'or', left: flipped, right: { kind: 'exists', path: leaf.path, negated: true } };
+      const absent: ComparisonExpression = { kind: 'exists', path: leaf.path, negated: true };
+      if (leaf.kind !== 'fieldref') return { kind: 'or', left: flipped, right: absent };
+      // A field reference needs both values: without either, Sigma's `not` holds.
+      return {
+        kind: 'or',
+        left: { kind: 'or', left: flipped, right: absent },
+        right: { kind: 'exists', path: leaf.other, negated: true },
+      };
     }
     case 'and':
     case 'or': {
@@ -492,12 +503,11 @@ function compileFieldItem(key: string, raw: unknown, path: ValuePath, context: C
       }),
     );
   }
-  if (modifiers.includes('fieldref'))
-    keyProblem('sigma-unsupported-modifier', "'fieldref' compares two fields of an event, which STIX cannot say");
   const binding = context.taxonomy.field(context.logsource, field);
   if (!binding) keyProblem('sigma-unknown-field', `no path for the field '${field}' in this logsource`);
   const known = binding as FieldBinding;
   if (!known.mapped) context.unmapped.add(field);
+  if (modifiers.includes('fieldref')) return compileFieldReferences(known, modifiers, raw, path, context, keyProblem);
   const values = Array.isArray(raw) ? raw : [raw];
   if (values.length === 0) return FALSE;
   const rewrite = context.rewrite;
@@ -517,6 +527,68 @@ function compileFieldItem(key: string, raw: unknown, path: ValuePath, context: C
     'or',
     paths.map((p) => onPath(p, tests, all)),
   );
+}
+
+/** The modifiers a field reference takes besides `fieldref`; the others transform constants, and a reference has none. */
+const FIELD_REFERENCE_MODIFIERS: ReadonlySet<string> = new Set([
+  'fieldref',
+  'contains',
+  'startswith',
+  'endswith',
+  'cased',
+  'all',
+]);
+
+/**
+ * `Field|fieldref: Other` (and a list of fields, ORed or with `all` ANDed): the field's value equals the other
+ * field's, in the same event; with `startswith` / `endswith` / `contains`, it starts with (…) the other's.
+ * Case-insensitive unless `cased`. Both fields resolve through the taxonomy; with several paths, any pair.
+ */
+function compileFieldReferences(
+  known: FieldBinding,
+  modifiers: readonly Modifier[],
+  raw: unknown,
+  path: ValuePath,
+  context: Context,
+  keyProblem: (code: SigmaProblemCode, message: string) => never,
+): Condition {
+  const others = modifiers.filter((m) => !FIELD_REFERENCE_MODIFIERS.has(m));
+  if (others.length > 0)
+    keyProblem(
+      'sigma-unsupported-modifier',
+      `'${others[0] as string}' transforms a constant, and 'fieldref' compares with another field's value instead`,
+    );
+  const anchors = (['contains', 'startswith', 'endswith'] as const).filter((m) => modifiers.includes(m));
+  if (anchors.length > 1)
+    keyProblem(
+      'sigma-unsupported-modifier',
+      `'fieldref' takes one of contains, startswith, endswith, not ${anchors.join(' and ')}`,
+    );
+  const relation: FieldRelation = anchors[0] ?? 'equals';
+  const fold = !modifiers.includes('cased');
+  const values = Array.isArray(raw) ? raw : [raw];
+  if (values.length === 0) return FALSE;
+  const paths = known.paths.map(pathOf);
+  const references = values.map((value, i) => {
+    const at = Array.isArray(raw) ? [...path, i] : path;
+    if (typeof value !== 'string' || value === '')
+      fail('sigma-bad-value', "'fieldref' takes the name of another field", at);
+    const other = context.taxonomy.field(context.logsource, value);
+    if (!other) fail('sigma-unknown-field', `no path for the referenced field '${value}' in this logsource`, at);
+    if (!other.mapped) context.unmapped.add(value);
+    const otherPaths = other.paths.map(pathOf);
+    return junction(
+      'or',
+      paths.flatMap((p) =>
+        otherPaths.map((q): Condition => ({
+          kind: 'leaf',
+          leaf: { kind: 'fieldref', path: p, other: q, relation, negated: false },
+          fold,
+        })),
+      ),
+    );
+  });
+  return junction(modifiers.includes('all') ? 'and' : 'or', references);
 }
 
 /**
@@ -567,6 +639,7 @@ function compileSelection(value: unknown, path: ValuePath, context: Context): Co
 /** Whether case can matter to a comparison: one of a string with a string (not a CIDR subnet). */
 function comparesStrings(leaf: ComparisonLeaf): boolean {
   if (leaf.kind === 'exists') return false;
+  if (leaf.kind === 'fieldref') return true;
   if (leaf.kind === 'in') return leaf.values.some((v) => v.type === 'string');
   return leaf.value.type === 'string' && leaf.operator !== 'ISSUBSET';
 }
@@ -688,6 +761,8 @@ export function compileDetection(
   return {
     detection: {
       text: printed.slice(1, -1),
+      expression,
+      fieldReferences: leaves.some((leaf) => leaf.kind === 'fieldref'),
       folded,
       caseSensitive,
       unmappedFields: [...context.unmapped],
