@@ -34,6 +34,11 @@ interface RuleEntry {
   text: string | undefined;
   /** The decoded state, once a caller asked for it. */
   decoded?: { state: unknown; codec: StateCodec<unknown> };
+  /**
+   * The entry as last written into the item's text, and the item expiry it was written relative
+   * to: a hot group is written many times a second, most of its rules unchanged each time.
+   */
+  written?: { part: string; latest: number };
 }
 
 export interface GroupItem {
@@ -242,10 +247,13 @@ export function groupItemCodec(now: () => number, fingerprints?: FingerprintsOf)
             delete entry.digests;
           }
         }
-        // A JSON object text goes in as it is (quoting it would escape every quote in it); any other text as a string.
-        const text = entry.text.charCodeAt(0) === 123 /* { */ ? entry.text : JSON.stringify(entry.text);
-        const digests = entry.digests === undefined ? '' : `,"${entry.digests}"`;
-        parts.push(`${quotedRuleId(ruleId)}:[${latest - entry.expiresAt},${text}${digests}]`);
+        if (entry.written === undefined || entry.written.latest !== latest) {
+          // A JSON object text goes in as it is (quoting it would escape every quote in it); any other text as a string.
+          const text = entry.text.charCodeAt(0) === 123 /* { */ ? entry.text : JSON.stringify(entry.text);
+          const digests = entry.digests === undefined ? '' : `,"${entry.digests}"`;
+          entry.written = { part: `${quotedRuleId(ruleId)}:[${latest - entry.expiresAt},${text}${digests}]`, latest };
+        }
+        parts.push(entry.written.part);
       }
       for (const ruleId of item.pending) if (!item.rules.has(ruleId)) item.pending.delete(ruleId);
       const pending = item.pending.size > 0 ? `,"pending":${JSON.stringify([...item.pending])}` : '';
