@@ -57,17 +57,24 @@ export function correlate(
   let evicted = reconciled;
   let duplicates = 0;
   const late: LateEvent[] = [];
-  const used = new Map(state.used);
+  // The used ids as a map only once one is looked up or added (most calls take one or two hits).
+  let used: Map<string, number> | undefined;
+  const usedIds = (): Map<string, number> => (used ??= new Map(state.used));
   // Events dated beyond the allowed skew into the future are not applied: one such event
   // would move the watermark so far that every real event after it is late.
   const latestAllowed = clock() * 1000 + rule.clockSkew;
-  const ordered = [...hits].sort(
-    (a, b) => a.input.observation.firstObserved - b.input.observation.firstObserved || a.eventIndex - b.eventIndex,
-  );
+  const ordered =
+    hits.length === 1
+      ? hits
+      : [...hits].sort(
+          (a, b) =>
+            a.input.observation.firstObserved - b.input.observation.firstObserved || a.eventIndex - b.eventIndex,
+        );
   for (const hit of ordered) {
     const o = hit.input.observation;
     const id = eventIdOf(hit.input);
-    if (used.has(id) || state.events.some((e) => e.id === id)) {
+    const isUsed = used !== undefined ? used.has(id) : state.used.length > 0 && usedIds().has(id);
+    if (isUsed || state.events.some((e) => e.id === id)) {
       duplicates++;
       continue;
     }
@@ -155,7 +162,7 @@ export function correlate(
       raised += alerting;
       further += repeats - alerting;
       for (const [e, count] of uses) e.instancesLeft -= repeats * count;
-      for (const e of distinct) if (e.instancesLeft === 0) used.set(e.id, e.firstObserved);
+      for (const e of distinct) if (e.instancesLeft === 0) usedIds().set(e.id, e.firstObserved);
       state.events = state.events.filter((e) => e.instancesLeft > 0);
     }
     // Matches past the cap are counted on the last alert this event raised, which is
@@ -164,7 +171,8 @@ export function correlate(
     // Drop partial matches that can no longer be within the rule's window of a timely event.
     if (Number.isFinite(rule.horizon)) {
       const oldest = state.watermark - rule.lateness - rule.horizon;
-      state.events = state.events.filter((e) => e.lastObserved >= oldest);
+      if (state.events.some((e) => e.lastObserved < oldest))
+        state.events = state.events.filter((e) => e.lastObserved >= oldest);
     }
     if (state.events.length > rule.maxPartials) {
       state.events.sort(oldestFirst);
@@ -176,7 +184,9 @@ export function correlate(
   }
   // A redelivery of a used event older than this would be late: no need to remember it.
   const horizon = state.watermark - rule.lateness;
-  state.used = [...used].filter(([, first]) => first >= horizon);
+  if (used !== undefined) state.used = [...used].filter(([, first]) => first >= horizon);
+  else if (state.used.some(([, first]) => first < horizon))
+    state.used = state.used.filter(([, first]) => first >= horizon);
   return {
     state,
     alerts,

@@ -10,9 +10,11 @@
  * encoded again only when they changed, so a write of an item costs the changed rules' encoding,
  * not every rule's.
  *
- * Stored layout (format 1): `{"format":1,"rules":{"<rule id>":[<expiresAt>,<rule state>(,"<digests>")],…}}`, each rule
- * state being its codec's JSON object as the codec wrote it (group-state.ts, aggregation-state.ts), so a
- * rule kind's layout changes without this one changing.
+ * Stored layout (format 2): `{"format":2,"x":<item expiresAt>,"rules":{"<rule id>":[<x − rule expiresAt>,
+ * <rule state>(,"<digests>")],…},"pending":[…]}`, each rule state being its codec's JSON object as the codec
+ * wrote it (group-state.ts, aggregation-state.ts), so a rule kind's layout changes without this one changing.
+ * The rules' expiries differ by their windows, so relative to the item's they are a few digits each where
+ * format 1 (read still) wrote each rule's expiresAt whole.
  */
 import { createHash } from 'node:crypto';
 import { StateCorruptError } from '../state/errors.js';
@@ -32,6 +34,11 @@ interface RuleEntry {
   text: string | undefined;
   /** The decoded state, once a caller asked for it. */
   decoded?: { state: unknown; codec: StateCodec<unknown> };
+  /**
+   * The entry as last written into the item's text, and the item expiry it was written relative
+   * to: a hot group is written many times a second, most of its rules unchanged each time.
+   */
+  written?: { part: string; latest: number };
 }
 
 export interface GroupItem {
@@ -43,7 +50,7 @@ export interface GroupItem {
   readonly pending: Set<string>;
 }
 
-export const GROUP_ITEM_FORMAT = 1;
+export const GROUP_ITEM_FORMAT = 2;
 
 /** A pattern rule's fingerprints (pattern-kind.ts), which its states carry to detect rule edits. */
 export interface RuleFingerprints {
@@ -81,10 +88,27 @@ interface Fingerprinted {
 
 interface StoredGroupItem {
   format: number;
+  /** Format 2: the item's expiry (its longest-lived rule's), which each rule's is stored relative to. */
+  x?: number;
   /** Rule ids of the states holding unacknowledged alerts (absent: none). */
   pending?: string[];
-  /** Rule id → [expiresAt, its state: the codec's JSON object, or its text when that is not a JSON object]. */
+  /**
+   * Rule id → [expiry, its state: the codec's JSON object, or its text when that is not a JSON
+   * object(, digests)]; the expiry is expiresAt in format 1, `x` − expiresAt in format 2.
+   */
   rules: Record<string, [number, string | object] | [number, string | object, string]>;
+}
+
+const quotedRuleIds = new Map<string, string>();
+
+/** A rule id as a JSON string (quoted once per rule id: every write of an item writes every rule's). */
+function quotedRuleId(ruleId: string): string {
+  let quoted = quotedRuleIds.get(ruleId);
+  if (quoted === undefined) {
+    quoted = JSON.stringify(ruleId);
+    if (quotedRuleIds.size < 100_000) quotedRuleIds.set(ruleId, quoted);
+  }
+  return quoted;
 }
 
 function isObject(value: unknown): value is object {
@@ -191,21 +215,27 @@ export function groupItemCodec(now: () => number, fingerprints?: FingerprintsOf)
     empty: emptyGroupItem,
     encode(item: GroupItem): string {
       const nowSeconds = Math.floor(now() / 1000);
-      const parts: string[] = [];
+      let latest = 0;
       for (const [ruleId, entry] of item.rules) {
         if (entry.expiresAt < nowSeconds) {
           item.rules.delete(ruleId);
           item.pending.delete(ruleId);
-          continue;
-        }
+        } else if (entry.expiresAt > latest) latest = entry.expiresAt;
+      }
+      const parts: string[] = [];
+      for (const [ruleId, entry] of item.rules) {
         if (entry.text === undefined) {
           const decoded = entry.decoded as { state: unknown; codec: StateCodec<unknown> };
           const state = decoded.state as Fingerprinted;
           const current = fingerprints?.(ruleId);
-          // A rule's fingerprints are the same in each of its groups' states, and do not deflate
-          // (44 characters of base64 per rule): a state carrying the rule's own is stored without
-          // them, with 12 characters of digest.
-          if (
+          if (decoded.codec.fingerprinted?.(decoded.state) === false) {
+            // Its meaning does not depend on them: stored with neither fingerprints nor digests.
+            entry.text = decoded.codec.encode({ ...state, patternKey: undefined, observationsKey: undefined });
+            delete entry.digests;
+          } else if (
+            // A rule's fingerprints are the same in each of its groups' states, and do not deflate
+            // (44 characters of base64 per rule): a state carrying the rule's own is stored without
+            // them, with 12 characters of digest.
             current !== undefined &&
             state.patternKey === current.patternKey &&
             state.observationsKey === current.observationsKey
@@ -217,14 +247,17 @@ export function groupItemCodec(now: () => number, fingerprints?: FingerprintsOf)
             delete entry.digests;
           }
         }
-        // A JSON object text goes in as it is (quoting it would escape every quote in it); any other text as a string.
-        const text = entry.text.startsWith('{') ? entry.text : JSON.stringify(entry.text);
-        const digests = entry.digests === undefined ? '' : `,"${entry.digests}"`;
-        parts.push(`${JSON.stringify(ruleId)}:[${entry.expiresAt},${text}${digests}]`);
+        if (entry.written === undefined || entry.written.latest !== latest) {
+          // A JSON object text goes in as it is (quoting it would escape every quote in it); any other text as a string.
+          const text = entry.text.charCodeAt(0) === 123 /* { */ ? entry.text : JSON.stringify(entry.text);
+          const digests = entry.digests === undefined ? '' : `,"${entry.digests}"`;
+          entry.written = { part: `${quotedRuleId(ruleId)}:[${latest - entry.expiresAt},${text}${digests}]`, latest };
+        }
+        parts.push(entry.written.part);
       }
       for (const ruleId of item.pending) if (!item.rules.has(ruleId)) item.pending.delete(ruleId);
       const pending = item.pending.size > 0 ? `,"pending":${JSON.stringify([...item.pending])}` : '';
-      return `{"format":${GROUP_ITEM_FORMAT},"rules":{${parts.join(',')}}${pending}}`;
+      return `{"format":${GROUP_ITEM_FORMAT},"x":${latest},"rules":{${parts.join(',')}}${pending}}`;
     },
     decode(text: string): GroupItem {
       let raw: StoredGroupItem;
@@ -235,10 +268,14 @@ export function groupItemCodec(now: () => number, fingerprints?: FingerprintsOf)
       }
       if (typeof raw !== 'object' || raw === null || typeof raw.rules !== 'object' || raw.rules === null)
         throw new StateCorruptError('a stored group item lacks its rules');
-      if (raw.format !== GROUP_ITEM_FORMAT)
+      if (raw.format !== 1 && raw.format !== GROUP_ITEM_FORMAT)
         throw new StateCorruptError(
-          `a stored group item has format ${JSON.stringify(raw.format)}; this version reads format ${GROUP_ITEM_FORMAT}`,
+          `a stored group item has format ${JSON.stringify(raw.format)}; this version reads formats 1 and ${GROUP_ITEM_FORMAT}`,
         );
+      // Format 2 stores each rule's expiry as how much earlier than the item's (`x`) it is.
+      const latest = raw.format === 1 ? 0 : raw.x;
+      const sign = raw.format === 1 ? 1 : -1;
+      if (typeof latest !== 'number') throw new StateCorruptError('a stored group item lacks its expiry');
       const item = emptyGroupItem();
       if (raw.pending !== undefined) {
         if (!Array.isArray(raw.pending) || raw.pending.some((id) => typeof id !== 'string'))
@@ -257,7 +294,7 @@ export function groupItemCodec(now: () => number, fingerprints?: FingerprintsOf)
         if (digests !== undefined && (typeof digests !== 'string' || digests.length !== 2 * DIGEST_CHARS))
           throw new StateCorruptError(`the state of rule ${ruleId} in a stored group item has malformed digests`);
         item.rules.set(ruleId, {
-          expiresAt: entry[0],
+          expiresAt: latest + sign * entry[0],
           text: typeof entry[1] === 'string' ? entry[1] : JSON.stringify(entry[1]),
           ...(digests !== undefined ? { digests } : {}),
         });

@@ -63,10 +63,20 @@ export function emptyGroupState(): GroupState {
 }
 
 /**
- * The stored layout. Format 1 (items written before formats were numbered) has no `format`
+ * The stored layouts. Format 1 (items written before formats were numbered) has no `format`
  * field and otherwise the same layout as format 2: a buffered event is `{ id, f, l, n, m, a, s? }`
- * (first and last observed, instances left, observation mask, arrival, source event id), short
- * because one item holds up to 64 KiB of them; the watermark is null while there is none.
+ * (first and last observed, instances left, observation mask, arrival, source event id); the
+ * watermark is null while there is none.
+ *
+ * Format 3 (`{"f":3,…}`, written since #18) is the compact one: a group item holds the states of
+ * every rule of its group, about forty in a busy one, and DynamoDB bills each write per KiB of
+ * the whole item, so per rule the skeleton (field names, zero counters, empty lists) and the
+ * 16-digit timestamps were most of what was written. A buffered event is a tuple
+ * `[id, watermark − first_observed, mask, arrivals − arrival(, last_observed − first_observed,
+ * instances left(, source event id))]` (the tail only when not 0, 1 and absent); a used id is
+ * `[id, watermark − first_observed]`; fields at their default are left out:
+ * `{"f":3,"w":watermark,"r":arrivals,"e":[…],"u":[…],"x":evicted,"o":[outbox],"z":1 (unsettled),
+ * "p":patternKey,"k":observationsKey}`.
  */
 interface StoredEvent {
   id: string;
@@ -91,21 +101,27 @@ interface StoredGroupState {
   observationsKey?: string | number;
 }
 
-/** The format `groupStateCodec` writes; it reads this one and every earlier one. */
-export const GROUP_STATE_FORMAT = 2;
+/** A buffered event in format 3: [id, Δfirst, mask, Δarrival(, Δlast, instances left(, source event id))]. */
+type CompactEvent =
+  | [string, number, number, number]
+  | [string, number, number, number, number, number]
+  | [string, number, number, number, number, number, string];
 
-/** One buffered event in the stored layout (`s` undefined is left out by JSON.stringify). */
-function encodeEvent(e: BufferedEvent): StoredEvent {
-  return {
-    id: e.id,
-    f: e.firstObserved,
-    l: e.lastObserved,
-    n: e.instancesLeft,
-    m: e.observations,
-    a: e.arrival,
-    s: e.sourceEventId,
-  };
+interface CompactGroupState {
+  f: 3;
+  w?: number;
+  r?: number;
+  e?: CompactEvent[];
+  u?: [string, number][];
+  x?: number;
+  o?: Alert[];
+  z?: 1;
+  p?: string | number;
+  k?: string | number;
 }
+
+/** The format `groupStateCodec` writes; it reads this one and every earlier one. */
+export const GROUP_STATE_FORMAT = 3;
 
 function decodeEvent(e: StoredEvent): BufferedEvent {
   const event: BufferedEvent = {
@@ -122,56 +138,126 @@ function decodeEvent(e: StoredEvent): BufferedEvent {
 
 /**
  * The stored text, made by one JSON.stringify of the stored layout: a state is encoded on every write, and text
- * pieced together from parts (the events, then the rest) is a tree of strings that the store's size check and
- * the write then copy flat again, which made the in-memory streaming bench slower than before the codec.
+ * pieced together from parts is a tree of strings that the store's size check and the write then copy flat again.
  */
 export function serialiseGroupState(state: GroupState): string {
+  const stored: CompactGroupState = { f: 3 };
+  // Times are stored relative to the watermark (a state with events always has one; 0 otherwise).
+  const watermark = Number.isFinite(state.watermark) ? state.watermark : 0;
+  if (Number.isFinite(state.watermark)) stored.w = state.watermark;
+  if (state.arrivals !== 0) stored.r = state.arrivals;
   const source = state.events;
-  const events = new Array<StoredEvent>(source.length);
-  for (let i = 0; i < source.length; i++) events[i] = encodeEvent(source[i] as BufferedEvent);
-  const stored: StoredGroupState = {
-    format: GROUP_STATE_FORMAT,
-    events,
-    used: state.used,
-    watermark: Number.isFinite(state.watermark) ? state.watermark : null,
-    evicted: state.evicted,
-    arrivals: state.arrivals,
-    outbox: state.outbox,
-  };
-  if (state.unsettled) stored.unsettled = true;
-  if (state.patternKey !== undefined) stored.patternKey = state.patternKey;
-  if (state.observationsKey !== undefined) stored.observationsKey = state.observationsKey;
+  if (source.length > 0) {
+    const events = new Array<CompactEvent>(source.length);
+    for (let i = 0; i < source.length; i++) {
+      const e = source[i] as BufferedEvent;
+      const head: [string, number, number, number] = [
+        e.id,
+        watermark - e.firstObserved,
+        e.observations,
+        state.arrivals - e.arrival,
+      ];
+      events[i] =
+        e.sourceEventId !== undefined
+          ? [...head, e.lastObserved - e.firstObserved, e.instancesLeft, e.sourceEventId]
+          : e.lastObserved !== e.firstObserved || e.instancesLeft !== 1
+            ? [...head, e.lastObserved - e.firstObserved, e.instancesLeft]
+            : head;
+    }
+    stored.e = events;
+  }
+  if (state.used.length > 0) {
+    const used = new Array<[string, number]>(state.used.length);
+    for (let i = 0; i < used.length; i++) {
+      const [id, first] = state.used[i] as [string, number];
+      used[i] = [id, watermark - first];
+    }
+    stored.u = used;
+  }
+  if (state.evicted !== 0) stored.x = state.evicted;
+  if (state.outbox.length > 0) stored.o = state.outbox;
+  if (state.unsettled) stored.z = 1;
+  if (state.patternKey !== undefined) stored.p = state.patternKey;
+  if (state.observationsKey !== undefined) stored.k = state.observationsKey;
   return JSON.stringify(stored);
+}
+
+function isNumber(value: unknown): value is number {
+  return typeof value === 'number' && Number.isFinite(value);
+}
+
+function parseCompact(raw: CompactGroupState): GroupState {
+  const events = raw.e ?? [];
+  const used = raw.u ?? [];
+  const outbox = raw.o ?? [];
+  const watermark = raw.w ?? 0;
+  const arrivals = raw.r ?? 0;
+  if (!Array.isArray(events) || !Array.isArray(used) || !Array.isArray(outbox))
+    throw new StateCorruptError('a stored correlation state lacks its events, used ids or outbox');
+  if (!isNumber(watermark) || !isNumber(arrivals))
+    throw new StateCorruptError('a stored correlation state has a malformed watermark or arrival count');
+  const state: GroupState = {
+    events: events.map((e) => {
+      if (!Array.isArray(e) || typeof e[0] !== 'string' || !isNumber(e[1]) || !isNumber(e[2]) || !isNumber(e[3]))
+        throw new StateCorruptError('a stored correlation state has a malformed buffered event');
+      const firstObserved = watermark - e[1];
+      const event: BufferedEvent = {
+        id: e[0],
+        firstObserved,
+        lastObserved: firstObserved + (e[4] ?? 0),
+        instancesLeft: e[5] ?? 1,
+        observations: e[2],
+        arrival: arrivals - e[3],
+      };
+      if (e[6] !== undefined) event.sourceEventId = e[6];
+      return event;
+    }),
+    used: used.map((u) => {
+      if (!Array.isArray(u) || typeof u[0] !== 'string' || !isNumber(u[1]))
+        throw new StateCorruptError('a stored correlation state has a malformed used id');
+      return [u[0], watermark - u[1]] as [string, number];
+    }),
+    watermark: raw.w ?? -Infinity,
+    evicted: raw.x ?? 0,
+    arrivals,
+    outbox,
+  };
+  if (raw.z) state.unsettled = true;
+  if (raw.p !== undefined) state.patternKey = raw.p;
+  if (raw.k !== undefined) state.observationsKey = raw.k;
+  return state;
 }
 
 /** Reads a stored state of any known format; throws StateCorruptError for anything else. */
 export function parseGroupState(text: string): GroupState {
-  let raw: StoredGroupState;
+  let raw: StoredGroupState | CompactGroupState;
   try {
-    raw = JSON.parse(text) as StoredGroupState;
+    raw = JSON.parse(text) as StoredGroupState | CompactGroupState;
   } catch {
     throw new StateCorruptError('a stored correlation state is not valid JSON');
   }
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
     throw new StateCorruptError('a stored correlation state is not an object');
-  const format = raw.format ?? 1;
-  if (format !== 1 && format !== GROUP_STATE_FORMAT)
+  if ('f' in raw && raw.f === 3 && !('format' in raw)) return parseCompact(raw);
+  const old = raw as StoredGroupState;
+  const format = old.format ?? 1;
+  if (format !== 1 && format !== 2)
     throw new StateCorruptError(
-      `a stored correlation state has format ${JSON.stringify(raw.format)}; this version reads formats 1 to ${GROUP_STATE_FORMAT}`,
+      `a stored correlation state has format ${JSON.stringify(old.format)}; this version reads formats 1 to ${GROUP_STATE_FORMAT}`,
     );
-  if (!Array.isArray(raw.events) || !Array.isArray(raw.used) || !Array.isArray(raw.outbox))
+  if (!Array.isArray(old.events) || !Array.isArray(old.used) || !Array.isArray(old.outbox))
     throw new StateCorruptError('a stored correlation state lacks its events, used ids or outbox');
   const state: GroupState = {
-    events: raw.events.map(decodeEvent),
-    used: raw.used,
-    watermark: raw.watermark ?? -Infinity,
-    evicted: raw.evicted ?? 0,
-    arrivals: raw.arrivals ?? 0,
-    outbox: raw.outbox,
+    events: old.events.map(decodeEvent),
+    used: old.used,
+    watermark: old.watermark ?? -Infinity,
+    evicted: old.evicted ?? 0,
+    arrivals: old.arrivals ?? 0,
+    outbox: old.outbox,
   };
-  if (raw.unsettled) state.unsettled = true;
-  if (raw.patternKey !== undefined) state.patternKey = raw.patternKey;
-  if (raw.observationsKey !== undefined) state.observationsKey = raw.observationsKey;
+  if (old.unsettled) state.unsettled = true;
+  if (old.patternKey !== undefined) state.patternKey = old.patternKey;
+  if (old.observationsKey !== undefined) state.observationsKey = old.observationsKey;
   return state;
 }
 
@@ -181,4 +267,6 @@ export const groupStateCodec: StateCodec<GroupState> = {
   empty: emptyGroupState,
   encode: serialiseGroupState,
   decode: parseGroupState,
+  // Without buffered events, reconciling with any rule changes nothing (src/engine/correlator.ts).
+  fingerprinted: (state) => state.events.length > 0,
 };

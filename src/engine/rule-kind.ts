@@ -42,6 +42,13 @@ export interface StateCodec<S> {
   encode(state: S): string;
   /** Reads any format up to `format`; throws StateCorruptError (never retryable) for anything else. */
   decode(text: string): S;
+  /**
+   * Whether the state's meaning depends on the rule's fingerprints (a pattern state's buffered
+   * events carry masks of its observation expressions). A state that does not is stored without
+   * them or their digests (the group item's largest part that does not deflate); read back, it
+   * has none, which reconciles exactly as the rule's own. Absent: always.
+   */
+  fingerprinted?(state: S): boolean;
 }
 
 /** One event that satisfied some observation expression of a rule. */

@@ -39,17 +39,41 @@ describe('groupStateCodec', () => {
     } satisfies GroupState);
   });
 
+  it('reads a state of format 2 (the layout of format 1 with its format number)', () => {
+    expect(groupStateCodec.decode(FORMAT_1.replace('{', '{"format":2,'))).toEqual(groupStateCodec.decode(FORMAT_1));
+  });
+
   it('writes its format number and the compact layout, and reads back what it wrote', () => {
     const state = groupStateCodec.decode(FORMAT_1);
     const text = groupStateCodec.encode(state);
     const stored = JSON.parse(text) as Record<string, unknown>;
-    expect(stored.format).toBe(GROUP_STATE_FORMAT);
-    expect(GROUP_STATE_FORMAT).toBe(2);
-    expect(stored.events).toEqual((JSON.parse(FORMAT_1) as { events: unknown }).events);
+    expect(GROUP_STATE_FORMAT).toBe(3);
+    expect(stored).toEqual({
+      f: 3,
+      w: 1767225601000000,
+      r: 1,
+      // [id, watermark − first, mask, arrivals − arrival, last − first, instances left, source event id]
+      e: [['observed-data--a1', 0, 1, 1, 1000000, 2, 'src-a1']],
+      u: [['observed-data--b0', 1000000]],
+      x: 3,
+      p: 'abcdefghijklmnopqrstuv',
+      k: 'vutsrqponmlkjihgfedcba',
+    });
+    expect(text.length).toBeLessThan(FORMAT_1.length);
     expect(groupStateCodec.decode(text)).toEqual(state);
-    // No watermark yet is stored as null and read back as -Infinity.
+    // An event with one instance, no source id and no duration is four numbers and its id.
+    const plain: GroupState = {
+      ...state,
+      events: [
+        { id: 'observed-data--c', firstObserved: 5, lastObserved: 5, instancesLeft: 1, observations: 2, arrival: 0 },
+      ],
+      watermark: 7,
+    };
+    expect((JSON.parse(groupStateCodec.encode(plain)) as { e: unknown }).e).toEqual([['observed-data--c', 2, 2, 1]]);
+    expect(groupStateCodec.decode(groupStateCodec.encode(plain))).toEqual(plain);
+    // The empty state is its format alone; no watermark yet is read back as -Infinity.
     const empty = groupStateCodec.empty();
-    expect(JSON.parse(groupStateCodec.encode(empty)).watermark).toBeNull();
+    expect(groupStateCodec.encode(empty)).toBe('{"f":3}');
     expect(groupStateCodec.decode(groupStateCodec.encode(empty))).toEqual(empty);
   });
 
@@ -58,6 +82,8 @@ describe('groupStateCodec', () => {
     expect(() => groupStateCodec.decode('{"events":')).toThrow(StateCorruptError);
     expect(() => groupStateCodec.decode('[]')).toThrow(StateCorruptError);
     expect(() => groupStateCodec.decode('{"events":[]}')).toThrow(/lacks its events, used ids or outbox/);
+    expect(() => groupStateCodec.decode('{"f":3,"w":1,"e":[["observed-data--a",0]]}')).toThrow(StateCorruptError);
+    expect(() => groupStateCodec.decode('{"f":3,"w":"soon"}')).toThrow(StateCorruptError);
   });
 
   it('lets the engine go on from a state stored in the previous format', async () => {
@@ -75,10 +101,8 @@ describe('groupStateCodec', () => {
     const result = await engine.processBatch([observed('b1', 5, { type: 'x-thing', v: 'b' }).input]);
     expect(result.errors).toEqual([]);
     expect(result.alerts.map((a) => a.observedDataIds)).toEqual([['observed-data--a1', 'observed-data--b1']]);
-    const written = JSON.parse((await readRuleItem(store, key))?.value ?? '{}') as {
-      format?: number;
-    };
-    expect(written.format).toBe(GROUP_STATE_FORMAT);
+    const written = JSON.parse((await readRuleItem(store, key))?.value ?? '{}') as { f?: number };
+    expect(written.f).toBe(GROUP_STATE_FORMAT);
   });
 });
 
@@ -119,5 +143,68 @@ describe('group items (#18)', () => {
     const result = await edited.processBatch([c]);
     expect(result.alerts).toEqual([]);
     expect(result.stats.evicted).toBe(1);
+  });
+});
+
+describe('group item formats (#18)', () => {
+  it('reads an item of format 1 (absolute expiries) and writes format 2 (expiries relative to the item)', async () => {
+    const { groupItemCodec, ruleExpiry, ruleState, GROUP_ITEM_FORMAT } = await import('../../src/engine/group-item.js');
+    const T = Date.UTC(2026, 0, 1);
+    const codec = groupItemCodec(() => T);
+    // As format 1 wrote it: each rule's expiresAt whole, its state in the layout of its codec then.
+    const format1 =
+      '{"format":1,"rules":{"one":[1767229200,{"format":2,"events":[],"used":[],"watermark":null,"evicted":0,"arrivals":0,"outbox":[]}],' +
+      '"two":[1767225700,{"format":2,"events":[],"used":[],"watermark":1767225600000000,"evicted":2,"arrivals":5,"outbox":[]}]}}';
+    const item = codec.decode(format1);
+    expect(ruleExpiry(item, 'one')).toBe(1767229200);
+    expect(ruleExpiry(item, 'two')).toBe(1767225700);
+    const nowSeconds = Math.floor(T / 1000);
+    expect(ruleState(item, 'two', groupStateCodec, nowSeconds)).toMatchObject({ evicted: 2, arrivals: 5 });
+    const written = JSON.parse(codec.encode(item)) as { format: number; x: number; rules: Record<string, unknown[]> };
+    expect(GROUP_ITEM_FORMAT).toBe(2);
+    expect(written.format).toBe(2);
+    expect(written.x).toBe(1767229200);
+    expect(written.rules.one![0]).toBe(0);
+    expect(written.rules.two![0]).toBe(3500);
+    const again = codec.decode(JSON.stringify(written));
+    expect(ruleExpiry(again, 'one')).toBe(1767229200);
+    expect(ruleExpiry(again, 'two')).toBe(1767225700);
+    expect(ruleState(again, 'two', groupStateCodec, nowSeconds)).toEqual(
+      ruleState(item, 'two', groupStateCodec, nowSeconds),
+    );
+    expect(() => codec.decode('{"format":3,"rules":{}}')).toThrow(StateCorruptError);
+    expect(() => codec.decode('{"format":2,"rules":{}}')).toThrow(/lacks its expiry/);
+  });
+
+  it('stores a state without buffered events with neither fingerprints nor digests', async () => {
+    const { groupItemKey } = await import('../../src/engine/group-item.js');
+    const { stateKeyId } = await import('../../src/state/types.js');
+    const T = Date.UTC(2026, 0, 1, 0, 10);
+    const store = new InMemoryStateStore({ now: () => T });
+    const late = rule('late', "[x-thing:v = 'a'] FOLLOWEDBY [x-thing:v = 'b']");
+    const engine = new StreamingEngine({ rules: [late], store, now: () => T });
+    const raised = await engine.processBatch([
+      observed('a1', 1, { type: 'x-thing', v: 'a' }).input,
+      observed('b1', 2, { type: 'x-thing', v: 'b' }).input,
+    ]);
+    expect(raised.alerts).toHaveLength(1);
+    await engine.acknowledge(raised.alerts);
+    const key = groupItemKey('default', '');
+    const stored = JSON.parse((await store.getMany([key])).get(stateKeyId(key))!.value) as {
+      rules: Record<string, unknown[]>;
+    };
+    // Both events were used by the alert: nothing buffered, so the masks' meaning does not matter.
+    expect(stored.rules.late).toHaveLength(2);
+    expect(stored.rules.late![1]).not.toHaveProperty('p');
+    // An engine with the rule edited takes the state as it is: the used ids still reject a redelivery.
+    const edited = new StreamingEngine({
+      rules: [rule('late', "([x-thing:v = 'a'] FOLLOWEDBY [x-thing:v = 'b']) WITHIN 60 SECONDS")],
+      store,
+      now: () => T,
+    });
+    const again = await edited.processBatch([observed('b1', 2, { type: 'x-thing', v: 'b' }).input]);
+    expect(again.alerts).toEqual([]);
+    expect(again.stats.duplicates).toBe(1);
+    expect(again.stats.evicted).toBe(0);
   });
 });

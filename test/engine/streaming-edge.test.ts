@@ -6,6 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { readRuleItem } from '../../src/engine/group-item.js';
+import { groupStateCodec } from '../../src/engine/group-state.js';
 import { alertId } from '../../src/engine/alert.js';
 import { StreamingEngine, type EventInput, type StreamingEngineOptions } from '../../src/engine/streaming.js';
 import { compilePattern } from '../../src/pattern/compile.js';
@@ -558,10 +559,7 @@ describe('acknowledging alerts', () => {
   const pair = "[x:v = 'a'] FOLLOWEDBY [x:v = 'b']";
   const pairKey: StateKey = { tenant: 'default', ruleId: 'pair', group: '' };
   const storedState = async (store: InMemoryStateStore): Promise<{ outbox: unknown[]; events: { id: string }[] }> =>
-    JSON.parse((await readRuleItem(store, pairKey))?.value ?? '{}') as {
-      outbox: unknown[];
-      events: { id: string }[];
-    };
+    groupStateCodec.decode((await readRuleItem(store, pairKey))?.value ?? '{"f":3}');
 
   it('clears the outbox of a state this engine just wrote without reading it again', async () => {
     const { engine, store } = setup([rule('pair', pair)]);
