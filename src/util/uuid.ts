@@ -274,11 +274,29 @@ function idBuffer(prefix: string): number[] {
   return chars;
 }
 
-function putHex(chars: number[], word: number, at: number, nibbles: number): void {
-  for (let i = nibbles - 1; i >= 0; i--) {
-    chars[at + i] = HEX_CODES[word & 0xf]!;
-    word >>>= 4;
-  }
+/** Character codes of the two hex digits of each byte value. */
+const HEX_HIGH = new Uint8Array(256);
+const HEX_LOW = new Uint8Array(256);
+for (let i = 0; i < 256; i++) {
+  HEX_HIGH[i] = HEX_CODES[i >>> 4]!;
+  HEX_LOW[i] = HEX_CODES[i & 0xf]!;
+}
+
+/** The 8 hex digits of `word` at `at`, or (with `dash`) its high and low halves with a dash between. */
+function putWord(chars: number[], word: number, at: number, dash: number): void {
+  let b = word >>> 24;
+  chars[at] = HEX_HIGH[b]!;
+  chars[at + 1] = HEX_LOW[b]!;
+  b = (word >>> 16) & 0xff;
+  chars[at + 2] = HEX_HIGH[b]!;
+  chars[at + 3] = HEX_LOW[b]!;
+  at += dash;
+  b = (word >>> 8) & 0xff;
+  chars[at + 4] = HEX_HIGH[b]!;
+  chars[at + 5] = HEX_LOW[b]!;
+  b = word & 0xff;
+  chars[at + 6] = HEX_HIGH[b]!;
+  chars[at + 7] = HEX_LOW[b]!;
 }
 
 /**
@@ -288,12 +306,10 @@ function putHex(chars: number[], word: number, at: number, nibbles: number): voi
 function formatUuid(prefix: string, w0: number, w1: number, w2: number, w3: number): string {
   const chars = idBuffer(prefix);
   const at = prefix.length;
-  putHex(chars, w0, at, 8);
-  putHex(chars, w1 >>> 16, at + 9, 4);
-  putHex(chars, w1 & 0xffff, at + 14, 4);
-  putHex(chars, w2 >>> 16, at + 19, 4);
-  putHex(chars, w2 & 0xffff, at + 24, 4);
-  putHex(chars, w3, at + 28, 8);
+  putWord(chars, w0, at, 0);
+  putWord(chars, w1, at + 9, 1);
+  putWord(chars, w2, at + 19, 1);
+  putWord(chars, w3, at + 28, 0);
   return String.fromCharCode.apply(null, chars);
 }
 
