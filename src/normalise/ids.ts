@@ -41,8 +41,9 @@ function quoteJson(value: string): string {
  */
 export function canonicalJson(value: unknown): string {
   if (value === null || typeof value !== 'object') {
-    if (typeof value === 'number' && !Number.isFinite(value)) return 'null';
     if (typeof value === 'string') return quoteJson(value);
+    // Number::toString, as JSON.stringify writes a finite number (-0 as 0 too), without the call.
+    if (typeof value === 'number') return Number.isFinite(value) ? String(value) : 'null';
     return value === undefined ? 'null' : JSON.stringify(value);
   }
   if (Array.isArray(value)) {

@@ -123,6 +123,7 @@ export function createNormaliser(options: NormaliserOptions = {}): Normaliser {
             Number(b < ownCount) - Number(a < ownCount) || (scores[b] as number) - (scores[a] as number) || a - b,
         );
       // A mapping that fits but then rejects the event (no time, nothing observable) hands it to the next one.
+      if (order.length === 1) return run(mappings[order[0] as number] as Mapping, event, index, context);
       let first: NormaliseResult | undefined;
       for (const i of [...order]) {
         const result = run(mappings[i] as Mapping, event, index, context);

@@ -36,9 +36,20 @@ describe('uuidv5', () => {
       }),
       { seed: 99, numRuns: 400 },
     );
-    for (const length of [0, 38, 39, 40, 47, 48, 55, 56, 63, 64, 119, 120, 1000, 5000]) {
+    // Around the block edges (16 namespace bytes + name + 9 of padding) and the JavaScript/node:crypto edge (103).
+    for (const length of [0, 38, 39, 40, 47, 48, 55, 56, 63, 64, 87, 88, 102, 103, 104, 119, 120, 1000, 5000]) {
       const name = 'x'.repeat(length);
       expect(sha1Hex(DNS_NAMESPACE, name)).toBe(nodeSha1(DNS_NAMESPACE, name));
+    }
+    // Names short enough for the JavaScript path whose UTF-8 takes up to six blocks, and lone surrogates.
+    for (const name of [
+      'é'.repeat(103),
+      '€'.repeat(103),
+      '😀'.repeat(51),
+      `${'a'.repeat(101)}\ud800`,
+      '\udfff'.repeat(103),
+    ]) {
+      expect(sha1Hex(STIX_SCO_NAMESPACE, name)).toBe(nodeSha1(STIX_SCO_NAMESPACE, name));
     }
   });
 

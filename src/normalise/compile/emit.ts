@@ -142,7 +142,7 @@ export function emit(plan: EmitPlan, scratch: EventScratch, context: RunContext)
       ? undefined
       : uuidv5WithBytes(
           STIXFLOW_NAMESPACE,
-          // Kept short: names up to 39 bytes hash in a single SHA-1 block.
+          // Kept short: names up to 103 bytes hash in JavaScript (two SHA-1 blocks), without a call into node:crypto.
           `${tenant ?? ''}\u001f${mappingName}\u001f${sourceEventId}`,
           scratch.eventNamespace,
         );

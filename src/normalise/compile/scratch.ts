@@ -71,11 +71,12 @@ export function createScratch(shape: ScratchShape): EventScratch {
   };
 }
 
-/** Readies the scratch for `event`. */
+/**
+ * Readies the scratch for `event`. `props` and `fans` are already clear: createScratch makes them so, and
+ * endEvent, which every run ends with (in a finally), clears them again.
+ */
 export function beginEvent(scratch: EventScratch, event: JsonRecord, trace: string[] | undefined): void {
   scratch.event = event;
-  scratch.props.fill(undefined);
-  scratch.fans.fill(undefined);
   scratch.fanElements.fill(undefined);
   scratch.unmapped = undefined;
   scratch.startValues.fill(undefined);
