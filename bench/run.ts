@@ -17,6 +17,7 @@ const SECTIONS: [file: string, fn: string, title: string, flags?: string[]][] = 
   ['./streaming.ts', 'benchStreaming', 'Streaming correlation'],
   ['./aggregation.ts', 'benchAggregation', 'Aggregation rule kinds (threshold, distinct_count, outliers, new_terms)'],
   ['./storage.ts', 'benchStorage', 'State store (DynamoDB emulator)'],
+  ['./cost.ts', 'benchCost', 'DynamoDB request units per event, three workloads (docs/cost.md; DynamoDB emulator)'],
   ['./local-stack.ts', 'benchLocalStack', 'Local stack end to end (HTTP, DynamoDB and SQS emulators)'],
   ['./generate.ts', 'benchGenerate', 'Event generator'],
   ['./coldstart.ts', 'benchColdStart', 'Lambda cold start'],
