@@ -230,9 +230,10 @@ export function compileMapping(definition: MappingDefinition, issues: CompileIss
   });
   let rawFields: RawFieldsPlan | undefined;
   if (definition.raw_fields !== undefined) {
-    const { target, under } = definition.raw_fields;
+    const { target, under, full_names: fullNames = false } = definition.raw_fields;
     const resolved = plan.resolveFixedTarget(target, ['raw_fields', 'target'], 'raw_fields');
-    if (resolved !== undefined) rawFields = { ...resolved, nameOf: compileRawFieldNames(under) };
+    if (resolved !== undefined)
+      rawFields = { ...resolved, nameOf: compileRawFieldNames(under, fullNames), ...(fullNames ? { fullNames } : {}) };
   }
   for (const [property, targetKey] of Object.entries(definition.anchor ?? {})) {
     plan.addLink(`x-oca-event:${property}`, targetKey, true, ['anchor', property]);

@@ -47,8 +47,10 @@ export interface MappingDefinition {
   /**
    * Fields directly below these paths (`.`: the top level) that no rule maps are also copied, as text keyed by
    * name, into the dictionary `target`: patterns cannot read x_unmapped, and Sigma's raw-field fallback needs them.
+   * With `full_names`, every unmapped field at any depth below the paths is copied, keyed by its whole source path
+   * (`requestParameters.bucketName`), as Sigma's rules on nested JSON (CloudTrail, Okta) name them.
    */
-  raw_fields?: { target: string; under: string[] };
+  raw_fields?: { target: string; under: string[]; full_names?: boolean };
   /** Other places a field is found, read by its rules and conditions alike: `EventID: [winlog.event_id]`. */
   aliases?: Record<string, string[]>;
   types?: Record<string, string>;

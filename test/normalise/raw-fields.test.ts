@@ -73,6 +73,50 @@ describe('raw_fields', () => {
     expect(fires("[x-oca-event:x_event_data.'Data'[*] = 'b']", event)).toBe(true);
   });
 
+  it('with full_names, copies nested fields at any depth by their whole path, a list of objects as its leaves', () => {
+    const nested = createNormaliser({
+      mappings: [
+        loadMapping(
+          `
+mapping: 1
+name: nested-demo
+detect: { all: [{ present: eventName }] }
+time: { start: ts }
+parse: { request: json }
+raw_fields: { target: x-oca-event:x_event_data, under: [request], full_names: true }
+fields:
+  eventName: x-oca-event:action
+  request.userName: user-account:account_login
+`,
+          'nested-demo.yaml',
+        ),
+      ],
+    });
+    const event = single(
+      nested.normalise({
+        eventName: 'RegisterTaskDefinition',
+        ts: '2024-01-01T00:00:00Z',
+        other: 'not below request',
+        request: JSON.stringify({
+          userName: 'alice',
+          enable: false,
+          deep: { inner: { value: 3 } },
+          tags: ['a', 'b'],
+          containers: [{ command: ['sh', '-c', 'curl $URI'], name: 'web' }, { command: ['echo'] }],
+        }),
+      }),
+    );
+    expect(ofType(event, 'x-oca-event')[0]?.x_event_data).toEqual({
+      'request.enable': 'false',
+      'request.deep.inner.value': '3',
+      'request.tags': ['a', 'b'],
+      'request.containers.command': ['sh', '-c', 'curl $URI', 'echo'],
+      'request.containers.name': 'web',
+    });
+    expect(fires("[x-oca-event:x_event_data.'request.containers.command'[*] LIKE '%$URI']", event)).toBe(true);
+    expect(fires("[x-oca-event:x_event_data.'request.enable' = 'false']", event)).toBe(true);
+  });
+
   it('adds nothing when every field is mapped', () => {
     const event = single(normaliser.normalise({ EventID: 1, ts: '2024-01-01T00:00:00Z', Image: 'a.exe' }));
     expect(ofType(event, 'x-oca-event')[0]?.x_event_data).toBeUndefined();

@@ -114,6 +114,17 @@ function fires(text: string, event: ObservedEvent): boolean {
   return compilePattern(text, { caseInsensitive: true }).match(toBundle(event)).matched;
 }
 
+/** Whether the one Sigma rule of `text` (which must load without error) fires on the raw event, normalised. */
+function sigmaRuleFires(file: string, text: string, raw: unknown): boolean {
+  const loaded = loadRules([{ file, text }]);
+  expect(loaded.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
+  const rule = loaded.rules[0];
+  if (rule?.patternText === undefined) throw new Error('no pattern');
+  const result = normaliser.normalise(raw, 0);
+  if (!result.ok) throw new Error(result.diagnostic.message);
+  return fires(rule.patternText, result.events[0] as ObservedEvent);
+}
+
 /** The values of an EventData field a rule can compare: a scalar, or each element of a list of texts. */
 function values(value: unknown): unknown[] {
   if (Array.isArray(value)) return value;
@@ -364,6 +375,44 @@ describe('Sigma taxonomy: products whose fields are their source fields', () => 
     });
   }
 
+  it('cloudtrail: nested request and response fields no mapping names are read by their whole path', () => {
+    const record = (requestParameters: Json): Json => ({
+      eventVersion: '1.08',
+      eventTime: '2026-03-01T08:00:00Z',
+      eventSource: 'ecs.amazonaws.com',
+      eventName: 'RegisterTaskDefinition',
+      eventID: '3f1c7a52-0000-4000-8000-000000000001',
+      awsRegion: 'eu-west-1',
+      sourceIPAddress: '198.51.100.7',
+      userIdentity: { type: 'IAMUser', arn: 'arn:aws:iam::111122223333:user/alice' },
+      requestParameters,
+    });
+    const sigma = (detection: string): string =>
+      `title: t\nid: 5d0e8b2a-0000-4000-8000-000000000001\nlogsource: { product: aws, service: cloudtrail }\n` +
+      `detection:\n  selection:\n    eventSource: ecs.amazonaws.com\n${detection}\n  condition: selection\nlevel: high\n`;
+    const run = (detection: string, raw: Json): boolean => {
+      return sigmaRuleFires('nested.yml', sigma(detection), raw);
+    };
+    const credentials = {
+      family: 'web',
+      containerDefinitions: [
+        { name: 'app', command: ['sh', '-c', 'curl 169.254.170.2$AWS_CONTAINER_CREDENTIALS_RELATIVE_URI'] },
+        { name: 'sidecar', command: ['echo', 'ready'] },
+      ],
+    };
+    const command =
+      "    requestParameters.containerDefinitions.command|contains: '$AWS_CONTAINER_CREDENTIALS_RELATIVE_URI'";
+    expect(run(command, record(credentials))).toBe(true);
+    expect(run(command, record({ family: 'web', containerDefinitions: [{ command: ['echo'] }] }))).toBe(false);
+    // A boolean as Sigma writes it, against the value as the record holds it.
+    expect(run('    requestParameters.enable: false', record({ detectorId: 'd1', enable: false }))).toBe(true);
+    expect(run('    requestParameters.enable: false', record({ detectorId: 'd1', enable: true }))).toBe(false);
+    // A field naming a whole document is not copied as a whole: reported, not silently never matching.
+    const whole = loadRules([{ file: 'whole.yml', text: sigma("    requestParameters|contains: 'Suspended'") }]);
+    expect(whole.rules).toEqual([]);
+    expect(whole.diagnostics.map((d) => d.code)).toContain('sigma-unknown-field');
+  });
+
   it('names a field of an anchored object by its anchored path, and knows no field the mapping does not write', () => {
     const cloudtrail = { product: 'aws', service: 'cloudtrail' };
     expect(taxonomy.field(cloudtrail, 'userIdentity.arn')).toEqual({
@@ -394,13 +443,7 @@ describe('Sigma taxonomy: the names Sigma rules use for fields the sources name 
       selection.replace(/^/gm, '    '),
       '  condition: selection',
     ].join('\n');
-    const loaded = loadRules([{ file: 'alias.yml', text }]);
-    expect(loaded.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
-    const rule = loaded.rules[0];
-    if (rule?.patternText === undefined) throw new Error('no pattern');
-    const result = normaliser.normalise(raw, 0);
-    if (!result.ok) throw new Error(result.diagnostic.message);
-    return fires(rule.patternText, result.events[0] as ObservedEvent);
+    return sigmaRuleFires('alias.yml', text, raw);
   }
   const signIn = (status: Json, activity = 'Sign-in activity'): Json => ({
     time: '2026-03-01T08:00:00Z',

@@ -15,10 +15,47 @@ export interface RawFieldsPlan {
   property: PathSegment[];
   /** The field's name when the x_unmapped key is directly below one of the paths, else undefined. */
   nameOf: (key: string) => string | undefined;
+  /**
+   * Names are whole source paths (`full_names`): a list of objects kept whole in x_unmapped is copied as its
+   * leaves, each under its own path (`requestParameters.containerDefinitions.command`).
+   */
+  fullNames?: boolean;
 }
 
-/** `.` is the top level; `A.B` its direct children; `A.*` the children of any key below `A`. */
-export function compileRawFieldNames(under: readonly string[]): (key: string) => string | undefined {
+/** Most leaves one nested field contributes: a huge request document is not copied whole a second time. */
+const MAX_LEAVES_PER_FIELD = 256;
+
+/** The scalar leaves below a list or object, as texts by their path below `name` (`name.a.b`). */
+function leavesOf(name: string, value: unknown, into: Map<string, string[]>, budget: { left: number }): void {
+  if (budget.left <= 0) return;
+  if (Array.isArray(value)) {
+    for (const item of value) leavesOf(name, item, into, budget);
+    return;
+  }
+  if (typeof value === 'object' && value !== null) {
+    for (const key in value as Record<string, unknown>)
+      leavesOf(`${name}.${key}`, (value as Record<string, unknown>)[key], into, budget);
+    return;
+  }
+  const text = scalarText(value);
+  if (text === undefined) return;
+  budget.left--;
+  const texts = into.get(name);
+  if (texts === undefined) into.set(name, [text]);
+  else texts.push(text);
+}
+
+/**
+ * `.` is the top level; `A.B` its direct children; `A.*` the children of any key below `A`. With `fullNames`, any
+ * key at any depth below one of the paths, named by the whole key (`requestParameters.bucketName`): nested JSON
+ * sources, whose Sigma rules name a field by its path from the record's top.
+ */
+export function compileRawFieldNames(under: readonly string[], fullNames = false): (key: string) => string | undefined {
+  if (fullNames) {
+    if (under.includes('.')) return (key) => key;
+    const prefixes = under.map((path) => (path.endsWith('.*') ? path.slice(0, -1) : `${path}.`));
+    return (key) => (prefixes.some((prefix) => key.startsWith(prefix) && key.length > prefix.length) ? key : undefined);
+  }
   const top = under.includes('.');
   const direct: string[] = [];
   const anyBelow: string[] = [];
@@ -68,8 +105,21 @@ export function copyRawFields(plan: RawFieldsPlan, scratch: EventScratch): void 
   for (const key in unmapped) {
     const name = plan.nameOf(key);
     if (name === undefined || name === '__proto__') continue;
-    const text = asText(unmapped[key]);
-    if (text === undefined) continue;
+    const value = unmapped[key];
+    const text = asText(value);
+    if (text === undefined) {
+      if (plan.fullNames === true && typeof value === 'object' && value !== null) {
+        const leaves = new Map<string, string[]>();
+        leavesOf(name, value, leaves, { left: MAX_LEAVES_PER_FIELD });
+        if (leaves.size === 0) continue;
+        dictionary ??= openDictionary(plan, scratch);
+        if (dictionary === undefined) return;
+        for (const [path, texts] of leaves)
+          if (dictionary[path] === undefined && !path.includes('__proto__'))
+            dictionary[path] = texts.length === 1 ? (texts[0] as string) : texts;
+      }
+      continue;
+    }
     dictionary ??= openDictionary(plan, scratch);
     if (dictionary === undefined) return;
     if (dictionary[name] === undefined) dictionary[name] = text;

@@ -225,7 +225,21 @@ interface ProductSource {
    * the field reads every path of the source fields it names, through the mappings.
    */
   aliases?: Readonly<Record<string, readonly string[]>>;
+  /**
+   * Nested source fields below these prefixes that no mapping names are read where the mapping's `raw_fields`
+   * (with `full_names`) copies them, by their whole path: `requestParameters.attribute` in a CloudTrail record.
+   * A name that is only an object (`requestParameters`) stays unknown: it is not copied as a whole.
+   */
+  rawPrefixes?: readonly string[];
 }
+
+/** CloudTrail's nested request and response documents (mappings/aws-cloudtrail.yaml raw_fields). */
+const CLOUDTRAIL_RAW_PREFIXES = [
+  'requestParameters.',
+  'responseElements.',
+  'additionalEventData.',
+  'serviceEventDetails.',
+];
 
 /** auditd events are grouped from their records: `type` is any record's type, as the records list says. */
 const AUDITD_FIELDS: FieldTable = {
@@ -297,11 +311,15 @@ function productSource(logsource: SigmaLogsource): ProductSource | undefined {
   switch (product) {
     case 'aws':
       return service === 'cloudtrail' && category === undefined
-        ? { mappings: ['aws-cloudtrail'], condition: "x-oca-event:module = 'cloudtrail'" }
+        ? {
+            mappings: ['aws-cloudtrail'],
+            condition: "x-oca-event:module = 'cloudtrail'",
+            rawPrefixes: CLOUDTRAIL_RAW_PREFIXES,
+          }
         : undefined;
     case 'okta':
       return (service === undefined || service === 'okta') && category === undefined
-        ? { mappings: ['okta'], condition: "x-oca-event:module = 'okta'" }
+        ? { mappings: ['okta'], condition: "x-oca-event:module = 'okta'", rawPrefixes: ['debugContext.debugData.'] }
         : undefined;
     case 'azure':
       if (category !== undefined) return undefined;
@@ -367,6 +385,8 @@ function productField(source: ProductSource, name: string): FieldBinding | undef
   }
   const aliased = source.aliases === undefined ? undefined : lookup(source.aliases, name);
   if (aliased !== undefined) return aliasBinding(source, aliased);
+  if (source.rawPrefixes?.some((prefix) => name.length > prefix.length && name.startsWith(prefix)))
+    return nestedRawField(name);
   // Sigma's Azure rules also name the columns of the Log Analytics tables (SigninLogs, AuditLogs):
   // `AuthenticationRequirement`, `ActivityDisplayName`, `DeviceDetail.trusttype` are the diagnostic-settings
   // record's `properties.authenticationRequirement`, … (the lookup ignores case).
@@ -413,6 +433,16 @@ function declaredCondition(logsource: SigmaLogsource): string | undefined {
     return value === undefined ? [] : [`${DECLARED_LOGSOURCE_PROPERTY}.${key} = ${literal(value)}`];
   });
   return terms.length === 0 ? undefined : terms.join(' AND ');
+}
+
+/**
+ * A nested field copied by its whole path: one value, or a list of the values of a list of objects (`[*]` reads
+ * each of them).
+ */
+function nestedRawField(name: string): FieldBinding | undefined {
+  if (/['\\]/.test(name)) return undefined;
+  const path = `${RAW_FIELDS_PROPERTY}.'${name}'`;
+  return { paths: [path, `${path}[*]`], type: 'string', mapped: false };
 }
 
 /** The declaring mapping's fields are the source's own, read where its `raw_fields` copies them. */
