@@ -60,6 +60,16 @@ describe('uuidv5', () => {
 });
 
 describe('canonicalJson (RFC 8785 subset)', () => {
+  it('writes numbers as JSON.stringify does, non-finite ones as null (property)', () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.double(), fc.integer(), fc.constantFrom(-0, 1e21, 5e-324, Number.MAX_VALUE)), (n) => {
+        expect(canonicalJson(n)).toBe(JSON.stringify(n));
+        expect(canonicalJson([n, { n }])).toBe(JSON.stringify([n, { n }]));
+      }),
+      { seed: 13, numRuns: 500 },
+    );
+  });
+
   it('sorts keys, drops undefined, writes no whitespace', () => {
     expect(canonicalJson({ b: 1, a: [true, null, 'x"y'], c: undefined, A: { z: 1, y: 2 } })).toBe(
       '{"A":{"y":2,"z":1},"a":[true,null,"x\\"y"],"b":1}',
