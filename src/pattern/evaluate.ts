@@ -226,10 +226,23 @@ function compareCodePoints(a: string, b: string): number {
   return a.length - b.length;
 }
 
+/** The last text nfc saw, and its form: the comparisons of a rule mostly test one value in turn. */
+let lastNfcText = '';
+let lastNfc = '';
+
 function nfc(text: string): string {
+  if (text === lastNfcText) return lastNfc;
+  let normal = text;
   // Most data is ASCII, which is already NFC; skip the normaliser then.
-  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 0x7f) return text.normalize('NFC');
-  return text;
+  for (let i = 0; i < text.length; i++) {
+    if (text.charCodeAt(i) > 0x7f) {
+      normal = text.normalize('NFC');
+      break;
+    }
+  }
+  lastNfcText = text;
+  lastNfc = normal;
+  return normal;
 }
 
 /**
