@@ -454,6 +454,7 @@ export function compileComparison(
       caseInsensitive,
       like: compileLike(source),
       binaryOk: latin1Bytes(source) !== undefined,
+      nonAscii: hasNonAscii(source),
     });
   }
   return predicate;
@@ -471,6 +472,17 @@ interface LikeLeaf {
   caseInsensitive: boolean;
   like: (text: string) => boolean;
   binaryOk: boolean;
+  /**
+   * The pattern holds a character above U+007F. Every character of a LIKE pattern but `%` and
+   * `_` must be in a text it matches, so it cannot match an all-ASCII text (as NFC and folding
+   * have left it; the emoji lists of SigmaHQ's command-line rules are hundreds of them).
+   */
+  nonAscii: boolean;
+}
+
+function hasNonAscii(text: string): boolean {
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 0x7f) return true;
+  return false;
 }
 
 const likeLeaves = new WeakMap<ObjectPredicate, LikeLeaf>();
@@ -484,6 +496,8 @@ function likeGroup(group: LikeLeaf[]): ObjectPredicate {
   const first = group[0] as LikeLeaf;
   const likes = group.map((g) => g.like);
   const binary = group.map((g) => g.binaryOk);
+  const nonAscii = group.map((g) => g.nonAscii);
+  const someNonAscii = nonAscii.includes(true);
   const n = likes.length;
   const { caseInsensitive, walk } = first;
   const test: ValueTest = (v, obs) => {
@@ -496,15 +510,17 @@ function likeGroup(group: LikeLeaf[]): ObjectPredicate {
     } else if (v instanceof Uint8Array) {
       cut = v.length > MAX_SEARCHED_LENGTH;
       text = bytesToLatin1(searchedBytes(v, undefined));
+      const ascii = someNonAscii && !hasNonAscii(text);
       for (let i = 0; i < n; i++) {
         if (cut) noteCut(obs);
-        if (binary[i] && (likes[i] as (t: string) => boolean)(text)) return true;
+        if (binary[i] && !(ascii && nonAscii[i]) && (likes[i] as (t: string) => boolean)(text)) return true;
       }
       return false;
     } else return false;
+    const ascii = someNonAscii && !hasNonAscii(text);
     for (let i = 0; i < n; i++) {
       if (cut) noteCut(obs);
-      if ((likes[i] as (t: string) => boolean)(text)) return true;
+      if (!(ascii && nonAscii[i]) && (likes[i] as (t: string) => boolean)(text)) return true;
     }
     return false;
   };
