@@ -87,7 +87,7 @@ const LAYER_ZONES = [
 ];
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'cdk.out/**', 'node_modules/**', 'src/pattern/generated/**', 'coverage/**'] },
+  { ignores: ['dist/**', 'cdk.out/**', 'node_modules/**', 'src/pattern/generated/**', 'coverage/**', '.scratch/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   prettierConfig,

@@ -226,10 +226,23 @@ function compareCodePoints(a: string, b: string): number {
   return a.length - b.length;
 }
 
+/** The last text nfc saw, and its form: the comparisons of a rule mostly test one value in turn. */
+let lastNfcText = '';
+let lastNfc = '';
+
 function nfc(text: string): string {
+  if (text === lastNfcText) return lastNfc;
+  let normal = text;
   // Most data is ASCII, which is already NFC; skip the normaliser then.
-  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 0x7f) return text.normalize('NFC');
-  return text;
+  for (let i = 0; i < text.length; i++) {
+    if (text.charCodeAt(i) > 0x7f) {
+      normal = text.normalize('NFC');
+      break;
+    }
+  }
+  lastNfcText = text;
+  lastNfc = normal;
+  return normal;
 }
 
 /**
@@ -432,7 +445,95 @@ export function compileComparison(
   }
   if (leaf.kind === 'fieldref') return compileFieldReference(leaf, walk, caseInsensitive);
   const test = caseInsensitive ? compileFoldedValueTest(leaf, diagnostics) : compileValueTest(leaf, diagnostics);
+  const predicate: ObjectPredicate = (o, obs) => walk(o, obs, test);
+  if (leaf.kind === 'comparison' && leaf.operator === 'LIKE' && !leaf.negated && leaf.value.type === 'string') {
+    const source = nfc(caseInsensitive ? foldCase(leaf.value.value) : leaf.value.value);
+    likeLeaves.set(predicate, {
+      key: `${caseInsensitive ? 'i' : 's'}${JSON.stringify(leaf.path.steps)}`,
+      walk,
+      caseInsensitive,
+      like: compileLike(source),
+      binaryOk: latin1Bytes(source) !== undefined,
+      nonAscii: hasNonAscii(source),
+    });
+  }
+  return predicate;
+}
+
+/**
+ * A (not negated) LIKE comparison's parts, so that an OR of LIKEs on one path (a Sigma
+ * contains/startswith/endswith list) walks the path and prepares each value (folded, cut,
+ * NFC) once for all its patterns rather than once per pattern.
+ */
+interface LikeLeaf {
+  /** Path and case folding: LIKEs with the same key test the same prepared values. */
+  key: string;
+  walk: Walker;
+  caseInsensitive: boolean;
+  like: (text: string) => boolean;
+  binaryOk: boolean;
+  /**
+   * The pattern holds a character above U+007F. Every character of a LIKE pattern but `%` and
+   * `_` must be in a text it matches, so it cannot match an all-ASCII text (as NFC and folding
+   * have left it; the emoji lists of SigmaHQ's command-line rules are hundreds of them).
+   */
+  nonAscii: boolean;
+}
+
+function hasNonAscii(text: string): boolean {
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 0x7f) return true;
+  return false;
+}
+
+const likeLeaves = new WeakMap<ObjectPredicate, LikeLeaf>();
+
+/**
+ * One predicate for consecutive OR-ed LIKEs on one path: some value at the path matches some
+ * pattern, as the OR of the comparisons each holding of some value is. A value that was cut is
+ * counted once per pattern tested on it, as each comparison would count it.
+ */
+function likeGroup(group: LikeLeaf[]): ObjectPredicate {
+  const first = group[0] as LikeLeaf;
+  const likes = group.map((g) => g.like);
+  const binary = group.map((g) => g.binaryOk);
+  const nonAscii = group.map((g) => g.nonAscii);
+  const someNonAscii = nonAscii.includes(true);
+  const n = likes.length;
+  const { caseInsensitive, walk } = first;
+  const test: ValueTest = (v, obs) => {
+    let text: string;
+    let cut: boolean;
+    if (typeof v === 'string') {
+      const subject = caseInsensitive ? foldCase(v) : v;
+      cut = subject.length > MAX_SEARCHED_LENGTH;
+      text = nfc(searchedText(subject, undefined));
+    } else if (v instanceof Uint8Array) {
+      cut = v.length > MAX_SEARCHED_LENGTH;
+      text = bytesToLatin1(searchedBytes(v, undefined));
+      const ascii = someNonAscii && !hasNonAscii(text);
+      for (let i = 0; i < n; i++) {
+        if (cut) noteCut(obs);
+        if (binary[i] && !(ascii && nonAscii[i]) && (likes[i] as (t: string) => boolean)(text)) return true;
+      }
+      return false;
+    } else return false;
+    const ascii = someNonAscii && !hasNonAscii(text);
+    for (let i = 0; i < n; i++) {
+      if (cut) noteCut(obs);
+      if (!(ascii && nonAscii[i]) && (likes[i] as (t: string) => boolean)(text)) return true;
+    }
+    return false;
+  };
   return (o, obs) => walk(o, obs, test);
+}
+
+/** The operands of a chain of ORs, in order. */
+function orOperands(expr: ComparisonExpression, out: ComparisonExpression[]): ComparisonExpression[] {
+  if (isComparisonJunction(expr) && expr.kind === 'or') {
+    orOperands(expr.left, out);
+    orOperands(expr.right, out);
+  } else out.push(expr);
+  return out;
 }
 
 /** A scalar's text, as a field reference compares it (a number 4 and a text '4' are one value); else undefined. */
@@ -487,6 +588,7 @@ export function compileForRootType(
   type: string,
   compiled: Map<ComparisonLeaf, ObjectPredicate>,
 ): ObjectPredicate | undefined {
+  if (isComparisonJunction(expr) && expr.kind === 'or') return compileOr(orOperands(expr, []), type, compiled);
   if (isComparisonJunction(expr)) {
     const l = compileForRootType(expr.left, type, compiled);
     const r = compileForRootType(expr.right, type, compiled);
@@ -496,4 +598,51 @@ export function compileForRootType(
     return (o, obs) => l(o, obs) || r(o, obs);
   }
   return expr.path.objectType === type ? compiled.get(expr) : undefined;
+}
+
+/**
+ * An OR for root objects of one type, left to right as written; runs of LIKEs on one path
+ * become one predicate (likeGroup). Only neighbours merge: a LIKE never throws, but moving it
+ * before a comparison that can (a bad timestamp in the data) could change the outcome.
+ */
+function compileOr(
+  operands: ComparisonExpression[],
+  type: string,
+  compiled: Map<ComparisonLeaf, ObjectPredicate>,
+): ObjectPredicate | undefined {
+  const predicates: ObjectPredicate[] = [];
+  let run: LikeLeaf[] = [];
+  let runPredicate: ObjectPredicate | undefined;
+  const flush = (): void => {
+    if (run.length === 1) predicates.push(runPredicate as ObjectPredicate);
+    else if (run.length > 1) predicates.push(likeGroup(run));
+    run = [];
+    runPredicate = undefined;
+  };
+  for (const operand of operands) {
+    const p = compileForRootType(operand, type, compiled);
+    if (!p) continue; // false on this type: drops out, as it would of l || r
+    const like = isComparisonJunction(operand) ? undefined : likeLeaves.get(p);
+    if (like && (run.length === 0 || (run[0] as LikeLeaf).key === like.key)) {
+      if (run.length === 0) runPredicate = p;
+      run.push(like);
+      continue;
+    }
+    flush();
+    if (like) {
+      runPredicate = p;
+      run.push(like);
+    } else predicates.push(p);
+  }
+  flush();
+  if (predicates.length === 0) return undefined;
+  if (predicates.length === 1) return predicates[0];
+  if (predicates.length === 2) {
+    const [l, r] = predicates as [ObjectPredicate, ObjectPredicate];
+    return (o, obs) => l(o, obs) || r(o, obs);
+  }
+  return (o, obs) => {
+    for (let i = 0; i < predicates.length; i++) if ((predicates[i] as ObjectPredicate)(o, obs)) return true;
+    return false;
+  };
 }
