@@ -25,7 +25,56 @@ const UNSUPPORTED_HINTS: [RegExp, string][] = [
   [/\(\?\(/, 'conditional (?( … )'],
 ];
 
+/**
+ * A regex that says only "contains / starts with / ends with / is this literal" (a Sigma value
+ * with a `_`, which LIKE cannot say, compiles to `(?s)^.*literal$`): the string test it
+ * amounts to, or undefined for any other shape. The literal is ASCII letters, digits, inert
+ * punctuation and escaped punctuation; `.*` counts only under a leading `(?s)` (else `.` stops
+ * at a line end), and `^`/`$` only as the first / last construct (no `(?m)`: text anchors).
+ */
+export function literalRegexTest(source: string): ((text: string) => boolean) | undefined {
+  let body = source;
+  const dotAll = body.startsWith('(?s)');
+  if (dotAll) body = body.slice(4);
+  let start = false;
+  let end = false;
+  if (body.startsWith('^')) {
+    start = true;
+    body = body.slice(1);
+    if (dotAll && body.startsWith('.*')) {
+      start = false;
+      body = body.slice(2);
+    }
+  }
+  if (body.endsWith('$') && !body.endsWith('\\$')) {
+    end = true;
+    body = body.slice(0, -1);
+    if (dotAll && body.endsWith('.*') && !body.endsWith('\\.*')) {
+      end = false;
+      body = body.slice(0, -2);
+    }
+  }
+  let literal = '';
+  for (let i = 0; i < body.length; i++) {
+    const c = body[i] as string;
+    if (c === '\\') {
+      const e = body[i + 1];
+      if (e === undefined || !/[.\\/+*?()[\]{}|^$-]/.test(e)) return undefined;
+      literal += e;
+      i++;
+    } else if (/[A-Za-z0-9 _\-,'"/:;<>=!@#%&~`]/.test(c)) literal += c;
+    else return undefined;
+  }
+  if (literal.length === 0) return undefined;
+  if (start && end) return (text) => text === literal;
+  if (start) return (text) => text.startsWith(literal);
+  if (end) return (text) => text.endsWith(literal);
+  return (text) => text.includes(literal);
+}
+
 export function compileRegex(source: string): RegexCompileResult {
+  const literal = literalRegexTest(source);
+  if (literal !== undefined) return { ok: true, regex: { test: literal } };
   try {
     const re = RE2JS.compile(source);
     return { ok: true, regex: { test: (text: string) => re.matcher(text).find() } };
