@@ -452,9 +452,7 @@ export function compileComparison(
       key: `${caseInsensitive ? 'i' : 's'}${JSON.stringify(leaf.path.steps)}`,
       walk,
       caseInsensitive,
-      like: compileLike(source),
-      binaryOk: latin1Bytes(source) !== undefined,
-      nonAscii: hasNonAscii(source),
+      source,
     });
   }
   return predicate;
@@ -470,14 +468,12 @@ interface LikeLeaf {
   key: string;
   walk: Walker;
   caseInsensitive: boolean;
-  like: (text: string) => boolean;
-  binaryOk: boolean;
   /**
-   * The pattern holds a character above U+007F. Every character of a LIKE pattern but `%` and
-   * `_` must be in a text it matches, so it cannot match an all-ASCII text (as NFC and folding
-   * have left it; the emoji lists of SigmaHQ's command-line rules are hundreds of them).
+   * The pattern as compared (folded, NFC). Compiled again only when the leaf joins a group: the
+   * comparison compiled its own matcher already, and most LIKEs never join one (a cold start
+   * with SigmaHQ's rules would compile each LIKE twice).
    */
-  nonAscii: boolean;
+  source: string;
 }
 
 function hasNonAscii(text: string): boolean {
@@ -494,9 +490,12 @@ const likeLeaves = new WeakMap<ObjectPredicate, LikeLeaf>();
  */
 function likeGroup(group: LikeLeaf[]): ObjectPredicate {
   const first = group[0] as LikeLeaf;
-  const likes = group.map((g) => g.like);
-  const binary = group.map((g) => g.binaryOk);
-  const nonAscii = group.map((g) => g.nonAscii);
+  const likes = group.map((g) => compileLike(g.source));
+  const binary = group.map((g) => latin1Bytes(g.source) !== undefined);
+  // A pattern with a character above U+007F cannot match an all-ASCII text (every character of
+  // a LIKE pattern but `%` and `_` must be in it, as NFC and folding have left it; the emoji
+  // lists of SigmaHQ's command-line rules are hundreds of them).
+  const nonAscii = group.map((g) => hasNonAscii(g.source));
   const someNonAscii = nonAscii.includes(true);
   const n = likes.length;
   const { caseInsensitive, walk } = first;
