@@ -23,22 +23,35 @@ import type { PutOutcome, StateItem, StateKey, StateStore } from '../state/types
 import { stateKeyId } from '../state/types.js';
 import type { StateCodec } from './rule-kind.js';
 
+/**
+ * Every entry has all its fields (undefined when unset), made by `ruleEntry`: entries are read
+ * for every rule of every touched item, and fields added later gave them several shapes.
+ */
 interface RuleEntry {
   expiresAt: number;
   /**
    * Set when the stored state leaves out its rule's fingerprints because they were the rule's
    * own when written: short digests of the two, to tell on reading whether they still are.
    */
-  digests?: string;
+  digests: string | undefined;
   /** The state's text as last encoded; undefined once the decoded state changed. */
   text: string | undefined;
   /** The decoded state, once a caller asked for it. */
-  decoded?: { state: unknown; codec: StateCodec<unknown> };
+  decoded: { state: unknown; codec: StateCodec<unknown> } | undefined;
   /**
    * The entry as last written into the item's text, and the item expiry it was written relative
    * to: a hot group is written many times a second, most of its rules unchanged each time.
    */
-  written?: { part: string; latest: number };
+  written: { part: string; latest: number } | undefined;
+}
+
+function ruleEntry(
+  expiresAt: number,
+  text: string | undefined,
+  digests: string | undefined,
+  decoded: RuleEntry['decoded'],
+): RuleEntry {
+  return { expiresAt, digests, text, decoded, written: undefined };
 }
 
 export interface GroupItem {
@@ -194,7 +207,7 @@ export function setRuleState<S>(
   codec: StateCodec<S>,
   expiresAt: number,
 ): void {
-  item.rules.set(ruleId, { expiresAt, text: undefined, decoded: { state, codec: codec as StateCodec<unknown> } });
+  item.rules.set(ruleId, ruleEntry(expiresAt, undefined, undefined, { state, codec: codec as StateCodec<unknown> }));
 }
 
 /** The item's expiry: that of its longest-lived rule state. */
@@ -231,7 +244,7 @@ export function groupItemCodec(now: () => number, fingerprints?: FingerprintsOf)
           if (decoded.codec.fingerprinted?.(decoded.state) === false) {
             // Its meaning does not depend on them: stored with neither fingerprints nor digests.
             entry.text = decoded.codec.encode({ ...state, patternKey: undefined, observationsKey: undefined });
-            delete entry.digests;
+            entry.digests = undefined;
           } else if (
             // A rule's fingerprints are the same in each of its groups' states, and do not deflate
             // (44 characters of base64 per rule): a state carrying the rule's own is stored without
@@ -244,7 +257,7 @@ export function groupItemCodec(now: () => number, fingerprints?: FingerprintsOf)
             entry.digests = digestsOf(digestCache, ruleId, current);
           } else {
             entry.text = decoded.codec.encode(decoded.state);
-            delete entry.digests;
+            entry.digests = undefined;
           }
         }
         if (entry.written === undefined || entry.written.latest !== latest) {
@@ -293,11 +306,15 @@ export function groupItemCodec(now: () => number, fingerprints?: FingerprintsOf)
         const digests = entry[2];
         if (digests !== undefined && (typeof digests !== 'string' || digests.length !== 2 * DIGEST_CHARS))
           throw new StateCorruptError(`the state of rule ${ruleId} in a stored group item has malformed digests`);
-        item.rules.set(ruleId, {
-          expiresAt: latest + sign * entry[0],
-          text: typeof entry[1] === 'string' ? entry[1] : JSON.stringify(entry[1]),
-          ...(digests !== undefined ? { digests } : {}),
-        });
+        item.rules.set(
+          ruleId,
+          ruleEntry(
+            latest + sign * entry[0],
+            typeof entry[1] === 'string' ? entry[1] : JSON.stringify(entry[1]),
+            digests,
+            undefined,
+          ),
+        );
       }
       return item;
     },
@@ -324,7 +341,7 @@ export function ruleStateText(item: GroupItem, ruleId: string): { text: string; 
 
 /** Replaces a rule's stored text (tools and tests writing a state of an earlier format). */
 export function setRuleStateText(item: GroupItem, ruleId: string, text: string, expiresAt: number): void {
-  item.rules.set(ruleId, { expiresAt, text });
+  item.rules.set(ruleId, ruleEntry(expiresAt, text, undefined, undefined));
 }
 
 /**
