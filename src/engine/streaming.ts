@@ -198,10 +198,20 @@ export class StreamingEngine {
     ];
     for (const compiled of [...this.patterns.rules, ...this.aggregations.rules, ...this.risks.rules])
       this.ruleById.set(compiled.rule.id, compiled);
-    const fingerprints = new Map<string, RuleFingerprints>(
-      this.patterns.rules.map((r) => [r.rule.id, { patternKey: r.patternKey, observationsKey: r.observationsKey }]),
-    );
-    this.fingerprintsOf = (ruleId) => fingerprints.get(ruleId);
+    // Asked for only by rules that keep state, and each rule prints and hashes its pattern on
+    // first use: computing them all here cost a SigmaHQ-sized rule set a tenth of its cold start.
+    const patternRules = new Map(this.patterns.rules.map((r) => [r.rule.id, r]));
+    const fingerprints = new Map<string, RuleFingerprints>();
+    this.fingerprintsOf = (ruleId) => {
+      let known = fingerprints.get(ruleId);
+      const compiled = known === undefined ? patternRules.get(ruleId) : undefined;
+      if (compiled !== undefined)
+        fingerprints.set(
+          ruleId,
+          (known = { patternKey: compiled.patternKey, observationsKey: compiled.observationsKey }),
+        );
+      return known;
+    };
     this.itemCodec = groupItemCodec(this.now, this.fingerprintsOf);
   }
 
