@@ -4,10 +4,20 @@
  * condition) cost a quarter of normalising a small record: keyed lookups of absent keys on objects of many
  * shapes. Here each key the event has is looked up once in a table of the conditions it opens. The survivors
  * are scored as before, so the outcome is the same: this only skips mappings whose own gates would reject.
+ * What the pass found is also handed to the survivors' scoring (`opened`), which would otherwise look the same
+ * keys up again, each a keyed load of an absent key (a sixth of normalising a Zeek record).
  */
-import type { DetectGates, JsonRecord } from './fields.js';
+import type { DetectGates, GateState, JsonRecord } from './fields.js';
 
-export type DetectPrefilter = (event: JsonRecord) => Uint8Array;
+export interface DetectPrefilter {
+  /** 1 for each mapping that may fit the event, 0 for those whose gates cannot be met. */
+  (event: JsonRecord): Uint8Array;
+  /**
+   * Which of a mapping's `all` and `any` gates the last event opened (ungated conditions are open), for its
+   * `score`. A superset of what the mapping's own gates find is safe: its predicates still decide.
+   */
+  opened(mapping: number): GateState;
+}
 
 /** Limit of the per-condition stamp before the stamps are cleared (the stamp is an event counter). */
 const STAMP_LIMIT = 0x3fffffff;
@@ -24,7 +34,10 @@ export function createDetectPrefilter(gatesOf: readonly (DetectGates | undefined
   const conditionMapping: number[] = [];
   const conditionIsAll: number[] = [];
   const byKey = new Map<string, number[]>();
-  const addCondition = (mapping: number, isAll: boolean, keys: readonly string[]): void => {
+  /** Per mapping, per `all` / `any` condition in order: its condition number, or -1 when it is ungated. */
+  const allConditionsOf: Int32Array[] = [];
+  const anyConditionsOf: Int32Array[] = [];
+  const addCondition = (mapping: number, isAll: boolean, keys: readonly string[]): number => {
     const condition = conditionMapping.length;
     conditionMapping.push(mapping);
     conditionIsAll.push(isAll ? 1 : 0);
@@ -33,30 +46,33 @@ export function createDetectPrefilter(gatesOf: readonly (DetectGates | undefined
       if (list === undefined) byKey.set(key, (list = []));
       list.push(condition);
     }
+    return condition;
   };
   // A key found on every object's prototype (`constructor`) is "there" for the mappings' own gates: such a
   // condition is treated as ungated, since the pass below sees only the event's own keys.
   const gateOf = (keys: readonly string[] | undefined): readonly string[] | undefined =>
     keys === undefined || keys.some((key) => key in Object.prototype) ? undefined : keys;
   gatesOf.forEach((gates, m) => {
+    allConditionsOf.push(new Int32Array(gates?.all.length ?? 0).fill(-1));
+    anyConditionsOf.push(new Int32Array(gates?.any.length ?? 0).fill(-1));
     if (gates === undefined) {
       alwaysScored[m] = 1;
       return;
     }
     min[m] = gates.min;
     let gated = 0;
-    for (const keys of gates.all) {
+    gates.all.forEach((keys, i) => {
       const gate = gateOf(keys);
-      if (gate === undefined) continue;
+      if (gate === undefined) return;
       gated++;
-      addCondition(m, true, gate);
-    }
+      (allConditionsOf[m] as Int32Array)[i] = addCondition(m, true, gate);
+    });
     let ungated = 0;
-    for (const keys of gates.any) {
+    gates.any.forEach((keys, i) => {
       const gate = gateOf(keys);
       if (gate === undefined) ungated++;
-      else addCondition(m, false, gate);
-    }
+      else (anyConditionsOf[m] as Int32Array)[i] = addCondition(m, false, gate);
+    });
     gatedAll[m] = gated;
     ungatedAny[m] = ungated;
   });
@@ -67,8 +83,18 @@ export function createDetectPrefilter(gatesOf: readonly (DetectGates | undefined
   const openAll = new Int32Array(mappingCount);
   const openAny = new Int32Array(mappingCount);
   const candidates = new Uint8Array(mappingCount);
+  const states: GateState[] = allConditionsOf.map((all, m) => ({
+    all: new Uint8Array(all.length),
+    any: new Uint8Array((anyConditionsOf[m] as Int32Array).length),
+  }));
+  const fill = (into: Uint8Array, conditions: Int32Array): void => {
+    for (let i = 0; i < conditions.length; i++) {
+      const condition = conditions[i]!;
+      into[i] = condition < 0 || stamps[condition] === stamp ? 1 : 0;
+    }
+  };
 
-  return (event) => {
+  const prefilter = (event: JsonRecord): Uint8Array => {
     if (++stamp > STAMP_LIMIT) {
       stamps.fill(0);
       stamp = 1;
@@ -95,4 +121,11 @@ export function createDetectPrefilter(gatesOf: readonly (DetectGates | undefined
     }
     return candidates;
   };
+  const opened = (mapping: number): GateState => {
+    const state = states[mapping] as GateState;
+    fill(state.all, allConditionsOf[mapping] as Int32Array);
+    fill(state.any, anyConditionsOf[mapping] as Int32Array);
+    return state;
+  };
+  return Object.assign(prefilter, { opened });
 }

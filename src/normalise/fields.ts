@@ -18,7 +18,10 @@ function caseless(node: JsonRecord, key: string): unknown {
   const exact = node[key];
   if (exact !== undefined) return exact;
   const wanted = key.toLowerCase();
-  for (const k in node) if (k.toLowerCase() === wanted) return node[k];
+  // Lower-casing never shortens a text (İ is the one character it lengthens), so a longer key cannot match:
+  // this runs for every event (entra-id's detection), and most keys are dismissed without a new string.
+  const longest = wanted.length;
+  for (const k in node) if (k.length <= longest && k.toLowerCase() === wanted) return node[k];
   return undefined;
 }
 
@@ -159,12 +162,21 @@ function conditionField(condition: Condition): string {
 
 /** Whether an event fits a mapping's `detect`, and how specifically. */
 export interface CompiledDetect {
-  /** -1: the mapping does not fit; otherwise the number of conditions that hold (`all` and `any`). */
-  score(event: JsonRecord): number;
+  /**
+   * -1: the mapping does not fit; otherwise the number of conditions that hold (`all` and `any`). `opened`: which
+   * gates the event opens, when the caller has found out already (the detection prefilter).
+   */
+  score(event: JsonRecord, opened?: GateState): number;
   /** How close an event that does not fit came: the share of conditions that hold and what is missing. */
   explain(event: JsonRecord): { share: number; missing: string[] };
   /** The top-level keys each condition needs one of (undefined: no gate), for scoring many mappings at once. */
   gates?: DetectGates;
+}
+
+/** Per `all` and `any` condition (in order), 1 when the event has one of its gate's keys or it has no gate. */
+export interface GateState {
+  all: Uint8Array;
+  any: Uint8Array;
 }
 
 /** Per `all` and `any` condition, the top-level keys of which one must be there for it to hold (see conditionGate). */
@@ -198,13 +210,24 @@ export function compileDetect(spec: DetectSpec, options: ReadOptions = {}): Pred
     return false;
   };
   const anyOpen = new Array<boolean>(any.length).fill(false);
-  const score = (event: JsonRecord): number => {
-    for (let i = 0; i < all.length; i++) if (!open(event, allGates[i])) return -1;
+  const score = (event: JsonRecord, opened?: GateState): number => {
     let reachable = 0;
-    for (let i = 0; i < any.length; i++) {
-      const isOpen = open(event, anyGates[i]);
-      anyOpen[i] = isOpen;
-      if (isOpen) reachable++;
+    if (opened === undefined) {
+      for (let i = 0; i < all.length; i++) if (!open(event, allGates[i])) return -1;
+      for (let i = 0; i < any.length; i++) {
+        const isOpen = open(event, anyGates[i]);
+        anyOpen[i] = isOpen;
+        if (isOpen) reachable++;
+      }
+    } else {
+      const allOpened = opened.all;
+      const anyOpened = opened.any;
+      for (let i = 0; i < all.length; i++) if (allOpened[i] === 0) return -1;
+      for (let i = 0; i < any.length; i++) {
+        const isOpen = anyOpened[i] === 1;
+        anyOpen[i] = isOpen;
+        if (isOpen) reachable++;
+      }
     }
     if (reachable < min) return -1;
     for (let i = 0; i < all.length; i++) if (!(all[i] as Predicate)(event)) return -1;
@@ -270,6 +293,8 @@ function conditionGate(condition: Condition, options: ReadOptions): string[] | u
   const field = conditionField(condition);
   const places = [field, ...(options.aliases?.[field] ?? [])];
   for (const root of options.roots ?? []) {
+    // A field getter does not look below roots ending in `*` (compileFieldGetter), so neither does its gate.
+    if (root.endsWith('*')) continue;
     if (root.startsWith('*')) return undefined;
     places.push(`${root}.${field}`);
   }

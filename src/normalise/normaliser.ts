@@ -110,7 +110,8 @@ export function createNormaliser(options: NormaliserOptions = {}): Normaliser {
       order.length = 0;
       const candidates = detectable(event);
       for (let i = 0; i < mappings.length; i++) {
-        const score = candidates[i] === 1 ? (mappings[i] as Mapping).compiled.detect.score(event) : -1;
+        const score =
+          candidates[i] === 1 ? (mappings[i] as Mapping).compiled.detect.score(event, detectable.opened(i)) : -1;
         scores[i] = score;
         if (score >= 0) order.push(i);
       }

@@ -15,6 +15,12 @@ function dismissedOnlyWhenRejected(event: JsonRecord): void {
   const candidates = prefilter(event);
   mappings.forEach((mapping, i) => {
     if (candidates[i] === 0) expect([mapping.name, mapping.compiled.detect.score(event)]).toEqual([mapping.name, -1]);
+    // The gates the prefilter found open, handed to the score, change nothing.
+    else
+      expect([mapping.name, mapping.compiled.detect.score(event, prefilter.opened(i))]).toEqual([
+        mapping.name,
+        mapping.compiled.detect.score(event),
+      ]);
   });
 }
 
