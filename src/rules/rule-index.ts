@@ -37,13 +37,18 @@ const MIN_LITERAL = 2;
 const TRIGRAM = 3;
 
 /**
- * The longest literal (of inert characters, see isInertText) every match of a LIKE pattern
- * contains (its longest segment between wildcards), or undefined when none is long enough to
- * index.
+ * The longest literal every match of a LIKE pattern contains (its longest segment between
+ * wildcards), or undefined when none is long enough to index. `like` is the pattern as its
+ * comparison tests it (NFC, and folded first when the comparison folds case): the values it
+ * matches, prepared as the index prepares them, hold that segment as it stands, whatever
+ * characters it has.
  */
 export function likeLiteral(like: string): string | undefined {
   const longest = like.split(/[%_]/).reduce((a, b) => (b.length > a.length ? b : a), '');
-  return longest.length >= MIN_LITERAL && isInertText(longest) ? longest : undefined;
+  if (longest.length >= MIN_LITERAL) return longest;
+  // One code unit above ASCII (a Cyrillic look-alike, U+202E, a symbol of SigmaHQ's emoji
+  // lists) is rare in values, so it is worth a lookup of its own; one ASCII character is not.
+  return longest.length === 1 && longest.charCodeAt(0) > 0x7f ? longest : undefined;
 }
 
 /**
@@ -146,9 +151,10 @@ export function stringKey(text: string): number {
  * Is every character of a literal one that case folding and NFC leave as it is, whatever
  * surrounds it: ASCII, and the caseless symbols that never compose (emoji U+1F000–U+1FAFF,
  * U+2600–U+27BF, the zero-width joiner, variation selectors)? Then a value (folded or
- * normalised as its comparison does) that a LIKE or MATCHES holds on contains the literal as
- * the index reads it. Letters outside ASCII can change in context (a final sigma, a combining
- * mark) and are not indexed.
+ * normalised as its comparison does) that a MATCHES holds on contains the literal as the
+ * index reads it. Letters outside ASCII can change in context (a final sigma, a combining
+ * mark) and are not indexed. (A LIKE's literal needs none of this: it is read from the pattern
+ * as its comparison has folded and normalised it, see likeLiteral.)
  */
 export function isInertText(text: string): boolean {
   for (let i = 0; i < text.length; i++) {
@@ -165,6 +171,12 @@ export function isInertText(text: string): boolean {
   }
   return true;
 }
+
+/**
+ * How much more a literal of one or two code units costs to file under than a longer one
+ * shared as widely: short text is common in values.
+ */
+const SHORT_LITERAL_COST = 16;
 
 /** Number of distinct trigram keys (21 bits: three ASCII characters pack exactly). */
 const TRIGRAM_KEYS = 1 << 21;
@@ -261,15 +273,19 @@ function need(expr: ComparisonExpression, type: string, caseInsensitive: Readonl
     (expr.operator === 'LIKE' || expr.operator === 'MATCHES') &&
     expr.value.type === 'string'
   ) {
-    const text = expr.value.value.normalize('NFC');
-    const found =
-      expr.operator === 'LIKE'
-        ? { literal: likeLiteral(text), caseInsensitive: false }
-        : (regexNeed(text) ?? { literal: undefined, caseInsensitive: false });
+    if (expr.operator === 'LIKE') {
+      // The pattern exactly as the comparison tests it (src/pattern/evaluate.ts folds the
+      // constant, then normalises it), so that its literal need not be inert: the index looks
+      // values up folded then normalised too.
+      const literal = likeLiteral(nfc(folded ? foldCase(expr.value.value) : expr.value.value));
+      if (literal !== undefined) return { condition: { path: expr.path, folded, substring: literal } };
+      return 'none';
+    }
+    const found = regexNeed(expr.value.value.normalize('NFC'));
     // A folded value contains the fold of every (inert) literal its match contains; a regex
     // that matches up to case holds on values whose fold contains the literal's.
-    const fold = folded || found.caseInsensitive;
-    if (found.literal !== undefined)
+    const fold = folded || found?.caseInsensitive === true;
+    if (found !== undefined)
       return {
         condition: { path: expr.path, folded: fold, substring: fold ? foldCase(found.literal) : found.literal },
       };
@@ -383,6 +399,8 @@ interface StringTables {
   /** Literals of two code units, by the pair (pairKey); with a bit per pair key's low bits. */
   pairs: Map<number, LiteralEntry> | undefined;
   pairBits: Uint32Array | undefined;
+  /** Literals of one code unit above U+007F, by that code unit (see likeLiteral). */
+  singles: Map<number, LiteralEntry> | undefined;
 }
 
 interface PathSlot extends StringTables {
@@ -416,6 +434,7 @@ function stringTables(): StringTables {
     trigramBits: undefined,
     pairs: undefined,
     pairBits: undefined,
+    singles: undefined,
   };
 }
 
@@ -476,12 +495,37 @@ export class RuleIndex {
   seal(): void {
     const pending = this.pending;
     this.pending = [];
+    // What each condition is shared by: the entries filed under it before this seal, and every
+    // pending entry that mentions it, however it is filed in the end. (Counted as entries were
+    // filed, a log source condition looked rare to the last rules of its source, when the
+    // others had gone under their literals, and those rules went under it.)
+    const before = new Map<string, number>();
+    const sharedBy = (type: string, c: Condition): number => {
+      const key = conditionKey(type, c);
+      let filed = before.get(key);
+      if (filed === undefined) before.set(key, (filed = this.filedUnder(type, c)));
+      return filed + (this.mentions.get(key) ?? 0);
+    };
+    for (const { type, need: needed } of pending)
+      for (const c of conditionsOf(needed)) {
+        sharedBy(type, c);
+        if ('value' in c) sharedBy(type, { ...c, folded: !c.folded });
+      }
     for (const { id, type, need: needed } of pending) {
-      // This entry's own mentions no longer count: what it shares with the others does.
-      const keys = new Set(conditionsOf(needed).map((c) => conditionKey(type, c)));
-      for (const key of keys) this.mentions.set(key, (this.mentions.get(key) as number) - 1);
-      const cost = (c: Condition): number =>
-        1 + this.filedUnder(type, c) + (this.mentions.get(conditionKey(type, c)) ?? 0);
+      const cost = (c: Condition): number => {
+        // An equality value is one fact of the event whether or not a rule folds case: `code
+        // = '1'` folded, in a few rules' detections, is as common in events as the log source
+        // condition `code = '1'` of a thousand others. (The entry itself counts once, as one
+        // of those mentioning the condition.)
+        const sharing = sharedBy(type, c) + ('value' in c ? sharedBy(type, { ...c, folded: !c.folded }) : 0);
+        // Squared: a condition many rules share is one that events commonly have (a log
+        // source's channel and event id, in every event of that source), where each of a
+        // rule's own literals is rare; so is a literal of one or two characters (`:\\` in
+        // every Windows path). Filed by count alone, a rule that lists a thousand emoji went
+        // under its log source, a candidate for every process event.
+        const short = 'substring' in c && c.substring.length < TRIGRAM ? SHORT_LITERAL_COST : 1;
+        return sharing * sharing * short;
+      };
       for (const condition of choose(needed, cost).conditions) this.file(id, type, condition);
     }
     this.mentions.clear();
@@ -518,6 +562,13 @@ export class RuleIndex {
       else {
         // The literal is looked for where its least crowded trigram occurs in a value: a
         // trigram that many literals share would make each occurrence try them all.
+        if (literal.length === 1) {
+          const entry = { literal, offset: 0, ids: [id] };
+          strings.literals.set(literal, entry);
+          (strings.singles ??= new Map()).set(literal.charCodeAt(0), entry);
+          this.stats.indexedConditions++;
+          return;
+        }
         if (literal.length < TRIGRAM) {
           // Two code units (an emoji, `^^`): the pair is its own key.
           const entry = { literal, offset: 0, ids: [id] };
@@ -615,8 +666,17 @@ export class RuleIndex {
     if (tables.byString.size > 0) this.once(tables.byString.get(stringKey(value)));
     const bits = tables.trigramBits;
     const pairs = tables.pairs;
-    if (bits === undefined && pairs === undefined) return;
+    const singles = tables.singles;
+    if (bits === undefined && pairs === undefined && singles === undefined) return;
     const text = nfc(value);
+    if (singles !== undefined) {
+      for (let i = 0; i < text.length; i++) {
+        const c = text.charCodeAt(i);
+        if (c <= 0x7f) continue;
+        const entry = singles.get(c);
+        if (entry !== undefined) this.once(entry.ids);
+      }
+    }
     if (pairs !== undefined) {
       const pairBits = tables.pairBits as Uint32Array;
       for (let i = 1; i < text.length; i++) {
