@@ -19,6 +19,7 @@ import {
 import { foldCase } from '../pattern/case-fold.js';
 import { parseIPv4Fast, parseNetwork } from '../pattern/cidr.js';
 import { compilePath } from '../pattern/evaluate.js';
+import { requiredLiteral, type RequiredLiteral } from '../pattern/regex.js';
 import type { PreparedObservation } from '../pattern/observation.js';
 import { KeyTable } from './key-table.js';
 
@@ -52,11 +53,8 @@ export function likeLiteral(like: string): string | undefined {
 }
 
 /**
- * A literal that every string matched by the regex contains, read conservatively: no
- * alternation at the top level (one inside a group skips the group), only runs of plain
- * characters at the top level count. Groups, classes, escapes other than escaped punctuation,
- * and quantifier bodies break a run and are skipped whole; a character made optional by `?`,
- * `*` or `{0,…}` is dropped from it. With an `i` flag at the top level (`(?i)`), what the
+ * A literal that every string matched by the regex contains (requiredLiteral), when it is long
+ * enough and inert enough to index. With an `i` flag at the top level (`(?i)`), what the
  * literal matches is known only up to case: undefined here, see regexNeed.
  */
 export function regexLiteral(source: string): string | undefined {
@@ -64,76 +62,14 @@ export function regexLiteral(source: string): string | undefined {
   return found && !found.caseInsensitive ? found.literal : undefined;
 }
 
-/** The literal of regexLiteral, and whether it holds only up to case (a top-level `i` flag). */
-function regexNeed(source: string): { literal: string; caseInsensitive: boolean } | undefined {
-  let caseInsensitive = false;
-  let best = '';
-  let run = '';
-  const end = (): void => {
-    if (run.length > best.length) best = run;
-    run = '';
-  };
-  /** Index just past the construct that starts at i (a group, class or quantifier body). */
-  const skipBalanced = (i: number, open: string, close: string): number => {
-    let depth = 0;
-    for (let k = i; k < source.length; k++) {
-      const ch = source[k];
-      if (ch === '\\') k++;
-      else if (open === '(' && ch === '[') k = skipBalanced(k, '[', ']') - 1;
-      else if (ch === open && (open !== '[' || depth === 0)) depth++;
-      else if (ch === close && --depth === 0) return k + 1;
-    }
-    return source.length;
-  };
-  let i = 0;
-  while (i < source.length) {
-    const c = source[i] as string;
-    let literal: string | undefined;
-    let next = i + 1;
-    if (c === '\\') {
-      const e = source[i + 1];
-      if (e !== undefined && /[.\\/+*?()[\]{}|^$\-#&~ ]/.test(e)) {
-        literal = e;
-        next = i + 2;
-      } else {
-        // \d \w \s \b, \xHH, \x{…}, \p{…}, \Q…\E, octal: not a plain character.
-        next = i + 2;
-        if ((e === 'x' || e === 'p' || e === 'P') && source[i + 2] === '{') next = skipBalanced(i + 2, '{', '}');
-        else if (e === 'x') next = i + 4;
-        else if (e === 'p' || e === 'P') next = i + 3;
-        else if (e === 'Q') next = source.includes('\\E', i) ? source.indexOf('\\E', i) + 2 : source.length;
-      }
-    } else if (c === '(') {
-      next = skipBalanced(i, '(', ')');
-      // `(?i)` (flags for the rest): what follows matches up to case. `(?i:…)` is a group, skipped.
-      if (/^\(\?[a-zA-Z]*i[a-zA-Z]*\)$/.test(source.slice(i, next))) caseInsensitive = true;
-      else if (/^\(\?[a-zA-Z]*-[a-zA-Z]*i/.test(source.slice(i, next))) return undefined;
-    } else if (c === '[') {
-      next = skipBalanced(i, '[', ']');
-    } else if (c === '{') {
-      next = skipBalanced(i, '{', '}');
-    } else if (c === '|') {
-      return undefined; // an alternative need not contain the literal
-    } else if (!'.)]}*+?^$'.includes(c)) {
-      literal = c;
-    }
-    if (literal === undefined) {
-      end();
-      i = next;
-      continue;
-    }
-    const following = source[next];
-    if (following === '?' || following === '*' || (following === '{' && /^\{0[,}]/.test(source.slice(next)))) {
-      end();
-      i = next;
-      continue;
-    }
-    run += literal;
-    if (following === '+' || following === '{') end();
-    i = next;
-  }
-  end();
-  return best.length >= MIN_LITERAL && isInertText(best) ? { literal: best, caseInsensitive } : undefined;
+/**
+ * The literal of regexLiteral, and whether it holds only up to case (a top-level `i` flag):
+ * the regex's required literal (src/pattern/regex.ts) when it is long enough to index and
+ * inert (the index reads it from the pattern before folding, the comparison after).
+ */
+function regexNeed(source: string): RequiredLiteral | undefined {
+  const found = requiredLiteral(source);
+  return found && found.literal.length >= MIN_LITERAL && isInertText(found.literal) ? found : undefined;
 }
 
 /**

@@ -5,6 +5,7 @@
  */
 import fc from 'fast-check';
 import { RE2JS } from 're2js';
+import { regexArbitrary } from '../pattern/regex-arbitrary.js';
 import { describe, expect, it } from 'vitest';
 import { likeLiteral, regexLiteral, RuleIndex, stringKey } from '../../src/rules/rule-index.js';
 import { patternRuleKind } from '../../src/engine/pattern-kind.js';
@@ -261,29 +262,8 @@ describe('rule index', () => {
   });
 
   it('extracts only literals that every regex match contains', () => {
-    const atom = fc.constantFrom(
-      'a',
-      'b',
-      'c',
-      'ab',
-      'abc',
-      '.',
-      '\\.',
-      '[ab]',
-      '(ab)',
-      '(a|b)',
-      'x',
-      '\\d',
-      '\\x61',
-      '\\Qa.b\\E',
-    );
-    const quantifier = fc.constantFrom('', '', '?', '*', '+', '{2}', '{0,2}', '{1,3}');
-    const regexArb = fc
-      .array(
-        fc.tuple(atom, quantifier).map(([a, q]) => a + q),
-        { minLength: 1, maxLength: 6 },
-      )
-      .map((parts) => parts.join(''));
+    const atoms = ['a', 'b', 'c', 'ab', 'abc', '.', '\\.', '[ab]', '(ab)', '(a|b)', 'x', '\\d', '\\x61', '\\Qa.b\\E'];
+    const regexArb = regexArbitrary(atoms, ['', '', '?', '*', '+', '{2}', '{0,2}', '{1,3}'], 6);
     const textArb = fc.stringMatching(/^[abcx.1]{0,12}$/);
     fc.assert(
       fc.property(regexArb, textArb, (regex, text) => {
@@ -402,6 +382,8 @@ describe('rule index', () => {
     expect(likeLiteral('%😀%')).toBe('😀');
     expect(regexLiteral('cmd.{0,5}(?:/c|/r).+powershell')).toBe('powershell');
     expect(regexLiteral('a|powershell')).toBeUndefined();
+    // A quantifier after an emoji applies to both its code units.
+    expect(regexLiteral('😀😀?')).toBe('😀');
     expect(regexLiteral('(?i)powershell')).toBeUndefined(); // only up to case: filed folded by the index
   });
 });
