@@ -465,6 +465,10 @@ export class RuleIndex {
       for (const condition of choose(needed, cost).conditions) this.file(id, type, condition);
     }
     this.mentions.clear();
+    for (const slot of this.slotByKey.values()) {
+      refileByRarestTrigram(slot);
+      if (slot.folded !== undefined) refileByRarestTrigram(slot.folded);
+    }
   }
 
   /** How many entries are filed under a condition so far. */
@@ -668,6 +672,43 @@ export class RuleIndex {
       }
     }
     this.currentSlot = undefined;
+  }
+}
+
+/**
+ * Files each literal of a path again under the trigram of it that the path's literals hold
+ * least often. The literals are text of the kind the values hold (paths, switches, file
+ * names): a trigram common among them (`exe`, `\\wi`) is common in values too, and each of
+ * its occurrences in a value tries every literal filed under it. Filing one literal at a time,
+ * only the literals filed before it counted.
+ */
+function refileByRarestTrigram(tables: StringTables): void {
+  const bits = tables.trigramBits;
+  if (bits === undefined) return;
+  const entries = [...tables.literals.values()].filter((e) => e.literal.length >= TRIGRAM);
+  const held = new Map<number, number>();
+  for (const { literal } of entries)
+    for (let k = 0; k + TRIGRAM <= literal.length; k++) {
+      const key = trigramKey(literal, k);
+      held.set(key, (held.get(key) ?? 0) + 1);
+    }
+  tables.byTrigram.clear();
+  bits.fill(0);
+  for (const entry of entries) {
+    const literal = entry.literal;
+    let fewest = Infinity;
+    for (let k = 0; k + TRIGRAM <= literal.length; k++) {
+      const key = trigramKey(literal, k);
+      // Ties go to the trigram fewer literals are filed under so far.
+      const score = (held.get(key) as number) * entries.length + (tables.byTrigram.get(key)?.length ?? 0);
+      if (score < fewest) {
+        fewest = score;
+        entry.offset = k;
+      }
+    }
+    const trigram = trigramKey(literal, entry.offset);
+    push(tables.byTrigram, trigram, entry);
+    bits[trigram >>> 5] = (bits[trigram >>> 5] as number) | (1 << (trigram & 31));
   }
 }
 
