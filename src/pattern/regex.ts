@@ -163,6 +163,15 @@ export function requiredLiteral(source: string): RequiredLiteral | undefined {
   return best.length > 0 ? { literal: best, caseInsensitive } : undefined;
 }
 
+/** ASCII with no letter: text that matches itself only, with or without `(?i)`. */
+function isCaselessAscii(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i) | 0x20;
+    if (text.charCodeAt(i) > 0x7f || (c >= 0x61 && c <= 0x7a)) return false;
+  }
+  return true;
+}
+
 export function compileRegex(source: string): RegexCompileResult {
   const literal = literalRegexTest(source);
   if (literal !== undefined) return { ok: true, regex: { test: literal } };
@@ -170,9 +179,11 @@ export function compileRegex(source: string): RegexCompileResult {
     const re = RE2JS.compile(source);
     // A string search for the literal every match holds rules most values out before re2js
     // runs (SigmaHQ's obfuscation regexes need a backtick or a quote, most command lines have
-    // neither). Not for one that holds only up to case.
+    // neither). One that holds only up to case is searched for only when it has no letter:
+    // ASCII digits and punctuation have no other case (`${` under `(?i)`).
     const needed = requiredLiteral(source);
-    const literal = needed !== undefined && !needed.caseInsensitive ? needed.literal : undefined;
+    const literal =
+      needed !== undefined && (!needed.caseInsensitive || isCaselessAscii(needed.literal)) ? needed.literal : undefined;
     const test =
       literal === undefined
         ? (text: string) => re.matcher(text).find()

@@ -18,13 +18,37 @@ describe('requiredLiteral', () => {
     expect(requiredLiteral('\\w+`(?:\\w+|-|.)`[\\w+|\\s]')).toEqual({ literal: '`', caseInsensitive: false });
     expect(requiredLiteral('"(?:\\{\\d\\})+"\\s*-f')).toEqual({ literal: '-f', caseInsensitive: false });
     expect(requiredLiteral('(?i)\\$\\{`?e')).toEqual({ literal: '${', caseInsensitive: true });
+    // Under (?i), a literal without letters is searched for as it is; one with letters is not.
+    const folded = compileRegex('(?i)\\$\\{`?e');
+    expect(folded.ok && folded.regex.test('x${E')).toBe(true);
+    expect(folded.ok && folded.regex.test('x$E')).toBe(false);
+    const kelvin = compileRegex('(?i)k1\\d');
+    expect(kelvin.ok && kelvin.regex.test('\u212a12')).toBe(true);
     expect(requiredLiteral('ab?c')).toEqual({ literal: 'a', caseInsensitive: false });
     for (const none of ['a|b', '\\d+', '[ab]', '(ab)', 'a?', 'x(?-i)y'])
       expect(requiredLiteral(none), none).toBeUndefined();
   });
 
   it('compileRegex with the literal search agrees with re2js on random regexes and strings (seeded)', () => {
-    const atoms = ['a', 'b', '`', '"', '-', '\\.', '.', '\\d', '\\w', '[ab]', '(a|b)', '(?:ab)', 'é', '😀'];
+    const atoms = [
+      'a',
+      'b',
+      'K',
+      '1',
+      '\\$\\{',
+      '`',
+      '"',
+      '-',
+      '\\.',
+      '.',
+      '\\d',
+      '\\w',
+      '[ab]',
+      '(a|b)',
+      '(?:ab)',
+      'é',
+      '😀',
+    ];
     const source = fc
       .tuple(
         fc.constantFrom('', '(?s)', '(?i)', '^'),
@@ -34,7 +58,9 @@ describe('requiredLiteral', () => {
       .map(([flags, body, end]) => flags + body + end);
     const texts = fc.array(
       fc
-        .array(fc.constantFrom('a', 'b', 'A', '`', '"', '-', '.', '1', 'é', '😀', '\n'), { maxLength: 8 })
+        .array(fc.constantFrom('a', 'b', 'A', 'k', '\u212a', '${', '`', '"', '-', '.', '1', 'é', '😀', '\n'), {
+          maxLength: 8,
+        })
         .map((t) => t.join('')),
       { minLength: 20, maxLength: 20 },
     );
@@ -49,7 +75,8 @@ describe('requiredLiteral', () => {
         }
         const compiled = compileRegex(regex);
         if (!compiled.ok) throw new Error(`${regex}: ${compiled.message}`);
-        if (requiredLiteral(regex)?.caseInsensitive === false) filtered++;
+        const needed = requiredLiteral(regex);
+        if (needed !== undefined && (!needed.caseInsensitive || !/[a-z]/i.test(needed.literal))) filtered++;
         for (const text of samples)
           expect(compiled.regex.test(text), `${JSON.stringify(regex)} on ${JSON.stringify(text)}`).toBe(slow(text));
       }),
