@@ -8,12 +8,12 @@ import { RE2JS } from 're2js';
 import { regexArbitrary } from '../pattern/regex-arbitrary.js';
 import { describe, expect, it } from 'vitest';
 import { likeLiteral, regexLiteral, RuleIndex, stringKey } from '../../src/rules/rule-index.js';
-import { patternRuleKind } from '../../src/engine/pattern-kind.js';
+import { CompiledPatternRules, patternRuleKind } from '../../src/engine/pattern-kind.js';
 import { StreamingEngine } from '../../src/engine/streaming.js';
 import { createRule } from '../../src/rules/model.js';
 import { InMemoryStateStore } from '../../src/state/memory-store.js';
 import { compilePattern } from '../../src/pattern/compile.js';
-import { prepareObservations } from '../../src/pattern/observation.js';
+import { prepareObservations, type PreparedObservation } from '../../src/pattern/observation.js';
 
 const NAMES = ['bash', 'sh', 'nginx', 'curl', 'évier', 'KELVIN'];
 const IPS = ['10.0.0.1', '10.1.2.3', '192.168.1.1', '203.0.113.9', '::1', '2001:db8::1'];
@@ -82,7 +82,8 @@ const eventArb = fc
   }));
 
 /** The entries the index offers for an observed-data of one object. */
-function offeredFor(index: RuleIndex, object: Record<string, unknown>): number[] {
+/** An observed-data of one object, prepared. */
+function preparedOf(object: Record<string, unknown>): PreparedObservation {
   const [prepared] = prepareObservations([
     {
       type: 'observed-data',
@@ -92,8 +93,12 @@ function offeredFor(index: RuleIndex, object: Record<string, unknown>): number[]
       objects: { 0: object },
     },
   ]);
+  return prepared!;
+}
+
+function offeredFor(index: RuleIndex, object: Record<string, unknown>): number[] {
   const offered: number[] = [];
-  index.candidates(prepared!, (id) => offered.push(id));
+  index.candidates(preparedOf(object), (id) => offered.push(id));
   return offered;
 }
 
@@ -357,6 +362,33 @@ describe('rule index', () => {
       ),
       { seed: 20261202, numRuns: 600 },
     );
+  });
+
+  it('reports the hits of an event in rule order, whatever order the index offers them in', () => {
+    // The first rule offers a choice, so it is filed when the index is sealed, under a path
+    // read after the second rule's: the index offers the second rule first.
+    const rules = [
+      createRule({ id: 'first', pattern: "[process:name = 'a' AND process:pid = 1]" }),
+      createRule({ id: 'second', pattern: "[process:command_line = 'x']" }),
+    ];
+    const kind = new CompiledPatternRules(rules, {
+      latenessMicros: 0,
+      maxPartialsPerGroup: 10,
+      unboundedTtlSeconds: 60,
+      maxAlertsPerEvent: 10,
+      clockSkewMicros: Infinity,
+    });
+    const object = { type: 'process', name: 'a', pid: 1, command_line: 'x' };
+    expect(offeredFor(kind.index, object)).toEqual([1, 0]);
+    const hits: string[] = [];
+    kind.match(
+      preparedOf(object),
+      (rule) => hits.push(rule.rule.id),
+      (id, error) => {
+        throw new Error(`${id}: ${String(error)}`);
+      },
+    );
+    expect(hits).toEqual(['first', 'second']);
   });
 
   it('files a rule under its own literal, not under the condition a thousand rules share', () => {
