@@ -261,6 +261,9 @@ export class CompiledPatternRules implements CompiledKind {
           fail(compiled.rule.id, error);
         }
       });
+      // In rule order, not in the order the index offered them: which condition a rule is
+      // filed under is the index's choice, and must not reorder an event's alerts.
+      if (hits.length > 1) hits.sort((a, b) => a - b);
       for (let h = 0; h < hits.length; h++) {
         const r = hits[h] as number;
         const mask = masks[r] as number;

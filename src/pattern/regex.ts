@@ -72,12 +72,123 @@ export function literalRegexTest(source: string): ((text: string) => boolean) | 
   return (text) => text.includes(literal);
 }
 
+/** A literal every match of a regex contains, and whether it holds only up to case. */
+export interface RequiredLiteral {
+  literal: string;
+  /** The regex has an `i` flag at the top level (`(?i)`): a match contains the literal up to case. */
+  caseInsensitive: boolean;
+}
+
+/**
+ * The longest literal that every string matched by the regex contains, read conservatively:
+ * no alternation at the top level (one inside a group skips the group), only runs of plain
+ * characters at the top level count. Groups, classes, escapes other than escaped punctuation,
+ * and quantifier bodies break a run and are skipped whole; a character made optional by `?`,
+ * `*` or `{0,…}` is dropped from it. Undefined when there is none (or a `(?-i` turns folding
+ * off partway).
+ */
+export function requiredLiteral(source: string): RequiredLiteral | undefined {
+  let caseInsensitive = false;
+  let best = '';
+  let run = '';
+  const end = (): void => {
+    if (run.length > best.length) best = run;
+    run = '';
+  };
+  /** Index just past the construct that starts at i (a group, class or quantifier body). */
+  const skipBalanced = (i: number, open: string, close: string): number => {
+    let depth = 0;
+    for (let k = i; k < source.length; k++) {
+      const ch = source[k];
+      if (ch === '\\') k++;
+      else if (open === '(' && ch === '[') k = skipBalanced(k, '[', ']') - 1;
+      else if (ch === open && (open !== '[' || depth === 0)) depth++;
+      else if (ch === close && --depth === 0) return k + 1;
+    }
+    return source.length;
+  };
+  let i = 0;
+  while (i < source.length) {
+    const c = source[i] as string;
+    let literal: string | undefined;
+    let next = i + 1;
+    if (c === '\\') {
+      const e = source[i + 1];
+      if (e !== undefined && /[.\\/+*?()[\]{}|^$\-#&~ ]/.test(e)) {
+        literal = e;
+        next = i + 2;
+      } else {
+        // \d \w \s \b, \xHH, \x{…}, \p{…}, \Q…\E, octal: not a plain character.
+        next = i + 2;
+        if ((e === 'x' || e === 'p' || e === 'P') && source[i + 2] === '{') next = skipBalanced(i + 2, '{', '}');
+        else if (e === 'x') next = i + 4;
+        else if (e === 'p' || e === 'P') next = i + 3;
+        else if (e === 'Q') next = source.includes('\\E', i) ? source.indexOf('\\E', i) + 2 : source.length;
+      }
+    } else if (c === '(') {
+      next = skipBalanced(i, '(', ')');
+      // `(?i)` (flags for the rest): what follows matches up to case. `(?i:…)` is a group, skipped.
+      if (/^\(\?[a-zA-Z]*i[a-zA-Z]*\)$/.test(source.slice(i, next))) caseInsensitive = true;
+      else if (/^\(\?[a-zA-Z]*-[a-zA-Z]*i/.test(source.slice(i, next))) return undefined;
+    } else if (c === '[') {
+      next = skipBalanced(i, '[', ']');
+    } else if (c === '{') {
+      next = skipBalanced(i, '{', '}');
+    } else if (c === '|') {
+      return undefined; // an alternative need not contain the literal
+    } else if (!'.)]}*+?^$'.includes(c)) {
+      // An astral character is one atom of two code units: a quantifier after it applies to both.
+      const low = source.charCodeAt(i + 1);
+      if (c >= '\ud800' && c <= '\udbff' && low >= 0xdc00 && low <= 0xdfff) {
+        literal = source.slice(i, i + 2);
+        next = i + 2;
+      } else literal = c;
+    }
+    if (literal === undefined) {
+      end();
+      i = next;
+      continue;
+    }
+    const following = source[next];
+    if (following === '?' || following === '*' || (following === '{' && /^\{0[,}]/.test(source.slice(next)))) {
+      end();
+      i = next;
+      continue;
+    }
+    run += literal;
+    if (following === '+' || following === '{') end();
+    i = next;
+  }
+  end();
+  return best.length > 0 ? { literal: best, caseInsensitive } : undefined;
+}
+
+/** ASCII with no letter: text that matches itself only, with or without `(?i)`. */
+function isCaselessAscii(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i) | 0x20;
+    if (text.charCodeAt(i) > 0x7f || (c >= 0x61 && c <= 0x7a)) return false;
+  }
+  return true;
+}
+
 export function compileRegex(source: string): RegexCompileResult {
   const literal = literalRegexTest(source);
   if (literal !== undefined) return { ok: true, regex: { test: literal } };
   try {
     const re = RE2JS.compile(source);
-    return { ok: true, regex: { test: (text: string) => re.matcher(text).find() } };
+    // A string search for the literal every match holds rules most values out before re2js
+    // runs (SigmaHQ's obfuscation regexes need a backtick or a quote, most command lines have
+    // neither). One that holds only up to case is searched for only when it has no letter:
+    // ASCII digits and punctuation have no other case (`${` under `(?i)`).
+    const needed = requiredLiteral(source);
+    const literal =
+      needed !== undefined && (!needed.caseInsensitive || isCaselessAscii(needed.literal)) ? needed.literal : undefined;
+    const test =
+      literal === undefined
+        ? (text: string) => re.matcher(text).find()
+        : (text: string) => text.includes(literal) && re.matcher(text).find();
+    return { ok: true, regex: { test } };
   } catch (error) {
     const detail = error instanceof Error ? error.message : String(error);
     const construct = UNSUPPORTED_HINTS.find(([probe]) => probe.test(source))?.[1];

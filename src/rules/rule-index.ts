@@ -19,6 +19,7 @@ import {
 import { foldCase } from '../pattern/case-fold.js';
 import { parseIPv4Fast, parseNetwork } from '../pattern/cidr.js';
 import { compilePath } from '../pattern/evaluate.js';
+import { requiredLiteral, type RequiredLiteral } from '../pattern/regex.js';
 import type { PreparedObservation } from '../pattern/observation.js';
 import { KeyTable } from './key-table.js';
 
@@ -37,21 +38,23 @@ const MIN_LITERAL = 2;
 const TRIGRAM = 3;
 
 /**
- * The longest literal (of inert characters, see isInertText) every match of a LIKE pattern
- * contains (its longest segment between wildcards), or undefined when none is long enough to
- * index.
+ * The longest literal every match of a LIKE pattern contains (its longest segment between
+ * wildcards), or undefined when none is long enough to index. `like` is the pattern as its
+ * comparison tests it (NFC, and folded first when the comparison folds case): the values it
+ * matches, prepared as the index prepares them, hold that segment as it stands, whatever
+ * characters it has.
  */
 export function likeLiteral(like: string): string | undefined {
   const longest = like.split(/[%_]/).reduce((a, b) => (b.length > a.length ? b : a), '');
-  return longest.length >= MIN_LITERAL && isInertText(longest) ? longest : undefined;
+  if (longest.length >= MIN_LITERAL) return longest;
+  // One code unit above ASCII (a Cyrillic look-alike, U+202E, a symbol of SigmaHQ's emoji
+  // lists) is rare in values, so it is worth a lookup of its own; one ASCII character is not.
+  return longest.length === 1 && longest.charCodeAt(0) > 0x7f ? longest : undefined;
 }
 
 /**
- * A literal that every string matched by the regex contains, read conservatively: no
- * alternation at the top level (one inside a group skips the group), only runs of plain
- * characters at the top level count. Groups, classes, escapes other than escaped punctuation,
- * and quantifier bodies break a run and are skipped whole; a character made optional by `?`,
- * `*` or `{0,…}` is dropped from it. With an `i` flag at the top level (`(?i)`), what the
+ * A literal that every string matched by the regex contains (requiredLiteral), when it is long
+ * enough and inert enough to index. With an `i` flag at the top level (`(?i)`), what the
  * literal matches is known only up to case: undefined here, see regexNeed.
  */
 export function regexLiteral(source: string): string | undefined {
@@ -59,76 +62,14 @@ export function regexLiteral(source: string): string | undefined {
   return found && !found.caseInsensitive ? found.literal : undefined;
 }
 
-/** The literal of regexLiteral, and whether it holds only up to case (a top-level `i` flag). */
-function regexNeed(source: string): { literal: string; caseInsensitive: boolean } | undefined {
-  let caseInsensitive = false;
-  let best = '';
-  let run = '';
-  const end = (): void => {
-    if (run.length > best.length) best = run;
-    run = '';
-  };
-  /** Index just past the construct that starts at i (a group, class or quantifier body). */
-  const skipBalanced = (i: number, open: string, close: string): number => {
-    let depth = 0;
-    for (let k = i; k < source.length; k++) {
-      const ch = source[k];
-      if (ch === '\\') k++;
-      else if (open === '(' && ch === '[') k = skipBalanced(k, '[', ']') - 1;
-      else if (ch === open && (open !== '[' || depth === 0)) depth++;
-      else if (ch === close && --depth === 0) return k + 1;
-    }
-    return source.length;
-  };
-  let i = 0;
-  while (i < source.length) {
-    const c = source[i] as string;
-    let literal: string | undefined;
-    let next = i + 1;
-    if (c === '\\') {
-      const e = source[i + 1];
-      if (e !== undefined && /[.\\/+*?()[\]{}|^$\-#&~ ]/.test(e)) {
-        literal = e;
-        next = i + 2;
-      } else {
-        // \d \w \s \b, \xHH, \x{…}, \p{…}, \Q…\E, octal: not a plain character.
-        next = i + 2;
-        if ((e === 'x' || e === 'p' || e === 'P') && source[i + 2] === '{') next = skipBalanced(i + 2, '{', '}');
-        else if (e === 'x') next = i + 4;
-        else if (e === 'p' || e === 'P') next = i + 3;
-        else if (e === 'Q') next = source.includes('\\E', i) ? source.indexOf('\\E', i) + 2 : source.length;
-      }
-    } else if (c === '(') {
-      next = skipBalanced(i, '(', ')');
-      // `(?i)` (flags for the rest): what follows matches up to case. `(?i:…)` is a group, skipped.
-      if (/^\(\?[a-zA-Z]*i[a-zA-Z]*\)$/.test(source.slice(i, next))) caseInsensitive = true;
-      else if (/^\(\?[a-zA-Z]*-[a-zA-Z]*i/.test(source.slice(i, next))) return undefined;
-    } else if (c === '[') {
-      next = skipBalanced(i, '[', ']');
-    } else if (c === '{') {
-      next = skipBalanced(i, '{', '}');
-    } else if (c === '|') {
-      return undefined; // an alternative need not contain the literal
-    } else if (!'.)]}*+?^$'.includes(c)) {
-      literal = c;
-    }
-    if (literal === undefined) {
-      end();
-      i = next;
-      continue;
-    }
-    const following = source[next];
-    if (following === '?' || following === '*' || (following === '{' && /^\{0[,}]/.test(source.slice(next)))) {
-      end();
-      i = next;
-      continue;
-    }
-    run += literal;
-    if (following === '+' || following === '{') end();
-    i = next;
-  }
-  end();
-  return best.length >= MIN_LITERAL && isInertText(best) ? { literal: best, caseInsensitive } : undefined;
+/**
+ * The literal of regexLiteral, and whether it holds only up to case (a top-level `i` flag):
+ * the regex's required literal (src/pattern/regex.ts) when it is long enough to index and
+ * inert (the index reads it from the pattern before folding, the comparison after).
+ */
+function regexNeed(source: string): RequiredLiteral | undefined {
+  const found = requiredLiteral(source);
+  return found && found.literal.length >= MIN_LITERAL && isInertText(found.literal) ? found : undefined;
 }
 
 /**
@@ -146,9 +87,10 @@ export function stringKey(text: string): number {
  * Is every character of a literal one that case folding and NFC leave as it is, whatever
  * surrounds it: ASCII, and the caseless symbols that never compose (emoji U+1F000–U+1FAFF,
  * U+2600–U+27BF, the zero-width joiner, variation selectors)? Then a value (folded or
- * normalised as its comparison does) that a LIKE or MATCHES holds on contains the literal as
- * the index reads it. Letters outside ASCII can change in context (a final sigma, a combining
- * mark) and are not indexed.
+ * normalised as its comparison does) that a MATCHES holds on contains the literal as the
+ * index reads it. Letters outside ASCII can change in context (a final sigma, a combining
+ * mark) and are not indexed. (A LIKE's literal needs none of this: it is read from the pattern
+ * as its comparison has folded and normalised it, see likeLiteral.)
  */
 export function isInertText(text: string): boolean {
   for (let i = 0; i < text.length; i++) {
@@ -165,6 +107,12 @@ export function isInertText(text: string): boolean {
   }
   return true;
 }
+
+/**
+ * How much more a literal of one or two code units costs to file under than a longer one
+ * shared as widely: short text is common in values.
+ */
+const SHORT_LITERAL_COST = 16;
 
 /** Number of distinct trigram keys (21 bits: three ASCII characters pack exactly). */
 const TRIGRAM_KEYS = 1 << 21;
@@ -261,15 +209,19 @@ function need(expr: ComparisonExpression, type: string, caseInsensitive: Readonl
     (expr.operator === 'LIKE' || expr.operator === 'MATCHES') &&
     expr.value.type === 'string'
   ) {
-    const text = expr.value.value.normalize('NFC');
-    const found =
-      expr.operator === 'LIKE'
-        ? { literal: likeLiteral(text), caseInsensitive: false }
-        : (regexNeed(text) ?? { literal: undefined, caseInsensitive: false });
+    if (expr.operator === 'LIKE') {
+      // The pattern exactly as the comparison tests it (src/pattern/evaluate.ts folds the
+      // constant, then normalises it), so that its literal need not be inert: the index looks
+      // values up folded then normalised too.
+      const literal = likeLiteral(nfc(folded ? foldCase(expr.value.value) : expr.value.value));
+      if (literal !== undefined) return { condition: { path: expr.path, folded, substring: literal } };
+      return 'none';
+    }
+    const found = regexNeed(expr.value.value.normalize('NFC'));
     // A folded value contains the fold of every (inert) literal its match contains; a regex
     // that matches up to case holds on values whose fold contains the literal's.
-    const fold = folded || found.caseInsensitive;
-    if (found.literal !== undefined)
+    const fold = folded || found?.caseInsensitive === true;
+    if (found !== undefined)
       return {
         condition: { path: expr.path, folded: fold, substring: fold ? foldCase(found.literal) : found.literal },
       };
@@ -383,6 +335,8 @@ interface StringTables {
   /** Literals of two code units, by the pair (pairKey); with a bit per pair key's low bits. */
   pairs: Map<number, LiteralEntry> | undefined;
   pairBits: Uint32Array | undefined;
+  /** Literals of one code unit above U+007F, by that code unit (see likeLiteral). */
+  singles: Map<number, LiteralEntry> | undefined;
 }
 
 interface PathSlot extends StringTables {
@@ -416,6 +370,7 @@ function stringTables(): StringTables {
     trigramBits: undefined,
     pairs: undefined,
     pairBits: undefined,
+    singles: undefined,
   };
 }
 
@@ -476,15 +431,44 @@ export class RuleIndex {
   seal(): void {
     const pending = this.pending;
     this.pending = [];
+    // What each condition is shared by: the entries filed under it before this seal, and every
+    // pending entry that mentions it, however it is filed in the end. (Counted as entries were
+    // filed, a log source condition looked rare to the last rules of its source, when the
+    // others had gone under their literals, and those rules went under it.)
+    const before = new Map<string, number>();
+    const sharedBy = (type: string, c: Condition): number => {
+      const key = conditionKey(type, c);
+      let filed = before.get(key);
+      if (filed === undefined) before.set(key, (filed = this.filedUnder(type, c)));
+      return filed + (this.mentions.get(key) ?? 0);
+    };
+    for (const { type, need: needed } of pending)
+      for (const c of conditionsOf(needed)) {
+        sharedBy(type, c);
+        if ('value' in c) sharedBy(type, { ...c, folded: !c.folded });
+      }
     for (const { id, type, need: needed } of pending) {
-      // This entry's own mentions no longer count: what it shares with the others does.
-      const keys = new Set(conditionsOf(needed).map((c) => conditionKey(type, c)));
-      for (const key of keys) this.mentions.set(key, (this.mentions.get(key) as number) - 1);
-      const cost = (c: Condition): number =>
-        1 + this.filedUnder(type, c) + (this.mentions.get(conditionKey(type, c)) ?? 0);
+      const cost = (c: Condition): number => {
+        // An equality value is one fact of the event whether or not a rule folds case: `code
+        // = '1'` folded, in a few rules' detections, is as common in events as the log source
+        // condition `code = '1'` of a thousand others. (The entry itself counts once, as one
+        // of those mentioning the condition.)
+        const sharing = sharedBy(type, c) + ('value' in c ? sharedBy(type, { ...c, folded: !c.folded }) : 0);
+        // Squared: a condition many rules share is one that events commonly have (a log
+        // source's channel and event id, in every event of that source), where each of a
+        // rule's own literals is rare; so is a literal of one or two characters (`:\\` in
+        // every Windows path). Filed by count alone, a rule that lists a thousand emoji went
+        // under its log source, a candidate for every process event.
+        const short = 'substring' in c && c.substring.length < TRIGRAM ? SHORT_LITERAL_COST : 1;
+        return sharing * sharing * short;
+      };
       for (const condition of choose(needed, cost).conditions) this.file(id, type, condition);
     }
     this.mentions.clear();
+    for (const slot of this.slotByKey.values()) {
+      refileByRarestTrigram(slot);
+      if (slot.folded !== undefined) refileByRarestTrigram(slot.folded);
+    }
   }
 
   /** How many entries are filed under a condition so far. */
@@ -518,6 +502,13 @@ export class RuleIndex {
       else {
         // The literal is looked for where its least crowded trigram occurs in a value: a
         // trigram that many literals share would make each occurrence try them all.
+        if (literal.length === 1) {
+          const entry = { literal, offset: 0, ids: [id] };
+          strings.literals.set(literal, entry);
+          (strings.singles ??= new Map()).set(literal.charCodeAt(0), entry);
+          this.stats.indexedConditions++;
+          return;
+        }
         if (literal.length < TRIGRAM) {
           // Two code units (an emoji, `^^`): the pair is its own key.
           const entry = { literal, offset: 0, ids: [id] };
@@ -615,8 +606,17 @@ export class RuleIndex {
     if (tables.byString.size > 0) this.once(tables.byString.get(stringKey(value)));
     const bits = tables.trigramBits;
     const pairs = tables.pairs;
-    if (bits === undefined && pairs === undefined) return;
+    const singles = tables.singles;
+    if (bits === undefined && pairs === undefined && singles === undefined) return;
     const text = nfc(value);
+    if (singles !== undefined) {
+      for (let i = 0; i < text.length; i++) {
+        const c = text.charCodeAt(i);
+        if (c <= 0x7f) continue;
+        const entry = singles.get(c);
+        if (entry !== undefined) this.once(entry.ids);
+      }
+    }
     if (pairs !== undefined) {
       const pairBits = tables.pairBits as Uint32Array;
       for (let i = 1; i < text.length; i++) {
@@ -672,6 +672,43 @@ export class RuleIndex {
       }
     }
     this.currentSlot = undefined;
+  }
+}
+
+/**
+ * Files each literal of a path again under the trigram of it that the path's literals hold
+ * least often. The literals are text of the kind the values hold (paths, switches, file
+ * names): a trigram common among them (`exe`, `\\wi`) is common in values too, and each of
+ * its occurrences in a value tries every literal filed under it. Filing one literal at a time,
+ * only the literals filed before it counted.
+ */
+function refileByRarestTrigram(tables: StringTables): void {
+  const bits = tables.trigramBits;
+  if (bits === undefined) return;
+  const entries = [...tables.literals.values()].filter((e) => e.literal.length >= TRIGRAM);
+  const held = new Map<number, number>();
+  for (const { literal } of entries)
+    for (let k = 0; k + TRIGRAM <= literal.length; k++) {
+      const key = trigramKey(literal, k);
+      held.set(key, (held.get(key) ?? 0) + 1);
+    }
+  tables.byTrigram.clear();
+  bits.fill(0);
+  for (const entry of entries) {
+    const literal = entry.literal;
+    let fewest = Infinity;
+    for (let k = 0; k + TRIGRAM <= literal.length; k++) {
+      const key = trigramKey(literal, k);
+      // Ties go to the trigram fewer literals are filed under so far.
+      const score = (held.get(key) as number) * entries.length + (tables.byTrigram.get(key)?.length ?? 0);
+      if (score < fewest) {
+        fewest = score;
+        entry.offset = k;
+      }
+    }
+    const trigram = trigramKey(literal, entry.offset);
+    push(tables.byTrigram, trigram, entry);
+    bits[trigram >>> 5] = (bits[trigram >>> 5] as number) | (1 << (trigram & 31));
   }
 }
 
