@@ -204,12 +204,12 @@ export class StreamingEngine {
     const fingerprints = new Map<string, RuleFingerprints>();
     this.fingerprintsOf = (ruleId) => {
       let known = fingerprints.get(ruleId);
-      const compiled = known === undefined ? patternRules.get(ruleId) : undefined;
-      if (compiled !== undefined)
-        fingerprints.set(
-          ruleId,
-          (known = { patternKey: compiled.patternKey, observationsKey: compiled.observationsKey }),
-        );
+      if (known === undefined) {
+        const compiled = patternRules.get(ruleId);
+        if (compiled === undefined) return undefined;
+        known = { patternKey: compiled.patternKey, observationsKey: compiled.observationsKey };
+        fingerprints.set(ruleId, known);
+      }
       return known;
     };
     this.itemCodec = groupItemCodec(this.now, this.fingerprintsOf);
