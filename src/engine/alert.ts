@@ -188,8 +188,29 @@ interface Budget {
   omitted: number;
 }
 
-function utf8Bytes(text: string): number {
-  return Buffer.byteLength(text, 'utf8');
+/**
+ * The UTF-8 length of `text`, as Buffer.byteLength counts it (a lone surrogate as the three
+ * bytes of U+FFFD). Counted here: an alert's copy measures every key and string of the event,
+ * most of them a few ASCII characters, and a call into the runtime for each cost more than the
+ * copy itself.
+ */
+export function utf8Bytes(text: string): number {
+  const length = text.length;
+  let bytes = length;
+  for (let i = 0; i < length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) continue;
+    if (c < 0x800) bytes += 1;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < length) {
+      const next = text.charCodeAt(i + 1);
+      // A surrogate pair: two code units, four bytes.
+      if (next >= 0xdc00 && next <= 0xdfff) {
+        bytes += 2;
+        i++;
+      } else bytes += 2;
+    } else bytes += 2;
+  }
+  return bytes;
 }
 
 /** `text` cut to at most `max` code units, never in the middle of a surrogate pair. */
@@ -242,11 +263,15 @@ function boundedValue(value: unknown, budget: Budget, depth: number): unknown {
   }
   const copy: Record<string, unknown> = {};
   let left = 0;
-  for (const [key, item] of Object.entries(value as Record<string, unknown>)) {
+  const record = value as Record<string, unknown>;
+  const keys = Object.keys(record);
+  for (let k = 0; k < keys.length; k++) {
     if (budget.remaining <= 0) {
-      left++;
-      continue;
+      left += keys.length - k;
+      break;
     }
+    const key = keys[k] as string;
+    const item = record[key];
     const boundedKey = boundedString(key);
     budget.remaining -= utf8Bytes(boundedKey) + 3;
     const bounded = boundedValue(item, budget, depth + 1);

@@ -75,10 +75,55 @@ function parseCommonTimestamp(text: string): number | undefined {
 
 /** Formats microseconds since the epoch as a STIX timestamp (fraction only when non-zero). */
 export function formatStixTimestamp(micros: number): string {
-  const millis = Math.floor(micros / 1000);
-  const iso = new Date(millis).toISOString(); // YYYY-MM-DDTHH:MM:SS.mmmZ
-  const fraction = (iso.slice(20, 23) + String(micros - millis * 1000).padStart(3, '0')).replace(/0+$/, '');
-  return iso.slice(0, 19) + (fraction ? '.' + fraction : '') + 'Z';
+  // The same instant is formatted several times in a row (an alert's first and last observed
+  // of a one-event match, the events of one batch): the last answer is kept.
+  if (micros === lastFormatted.micros) return lastFormatted.text;
+  const seconds = Math.floor(micros / 1_000_000);
+  let fraction = micros - seconds * 1_000_000; // 0 … 999,999 microseconds
+  let text = civilSecond(seconds);
+  if (fraction > 0) {
+    let digits = 6;
+    while (fraction % 10 === 0) {
+      fraction /= 10;
+      digits--;
+    }
+    text += '.' + String(fraction).padStart(digits, '0');
+  }
+  text += 'Z';
+  lastFormatted.micros = micros;
+  lastFormatted.text = text;
+  return text;
+}
+
+const lastFormatted = { micros: NaN, text: '' };
+
+const TWO_DIGITS = Array.from({ length: 100 }, (_, n) => String(n).padStart(2, '0'));
+
+/**
+ * `YYYY-MM-DDTHH:MM:SS` of a second since the epoch, by the days-to-civil-date arithmetic of
+ * the proleptic Gregorian calendar (H. Hinnant's `civil_from_days`): a Date and its ISO text
+ * cost more than the rest of an alert's timestamps. Years outside 0000–9999 go through Date.
+ */
+function civilSecond(seconds: number): string {
+  const days = Math.floor(seconds / 86400);
+  const inDay = seconds - days * 86400;
+  const z = days + 719468; // days since 0000-03-01
+  const era = Math.floor(z / 146097);
+  const dayOfEra = z - era * 146097;
+  const yearOfEra = Math.floor(
+    (dayOfEra - Math.floor(dayOfEra / 1460) + Math.floor(dayOfEra / 36524) - Math.floor(dayOfEra / 146096)) / 365,
+  );
+  const dayOfYear = dayOfEra - (365 * yearOfEra + Math.floor(yearOfEra / 4) - Math.floor(yearOfEra / 100));
+  const monthFromMarch = Math.floor((5 * dayOfYear + 2) / 153);
+  const day = dayOfYear - Math.floor((153 * monthFromMarch + 2) / 5) + 1;
+  const month = monthFromMarch < 10 ? monthFromMarch + 3 : monthFromMarch - 9;
+  const year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0);
+  if (year < 0 || year > 9999) return new Date(seconds * 1000).toISOString().slice(0, -5);
+  const hour = Math.floor(inDay / 3600);
+  const minute = Math.floor((inDay - hour * 3600) / 60);
+  const second = inDay - hour * 3600 - minute * 60;
+  const t = TWO_DIGITS;
+  return `${t[Math.floor(year / 100)]}${t[year % 100]}-${t[month]}-${t[day]}T${t[hour]}:${t[minute]}:${t[second]}`;
 }
 
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;

@@ -4,9 +4,10 @@
  * without content; a document always has a title (the rule's name when the alert has none,
  * as throttle notices and alerts committed before titles existed).
  */
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { buildAlert, singleEvent } from '../../src/engine/alert-builder.js';
-import { ALERT_LIMITS, TRUNCATION_MARKER, toAlertDocument } from '../../src/engine/alert.js';
+import { ALERT_LIMITS, TRUNCATION_MARKER, toAlertDocument, utf8Bytes } from '../../src/engine/alert.js';
 import { loadRules } from '../../src/rules/load.js';
 import type { Rule } from '../../src/rules/model.js';
 import { observed } from './helpers.js';
@@ -69,5 +70,27 @@ describe('alert content in the alert builder', () => {
     expect(filled.id).toBe(plain.id);
     expect(toAlertDocument(plain).title).toBe('Long lines');
     expect(toAlertDocument(filled).title).toBe('cmd.exe');
+  });
+});
+
+describe("the byte count that bounds an alert's copies", () => {
+  it('counts UTF-8 bytes as Buffer.byteLength does, lone surrogates included', () => {
+    // Code units drawn from every range that encodes differently: ASCII, two-byte, three-byte,
+    // high and low surrogates (paired or not).
+    const unit = fc.oneof(
+      fc.integer({ min: 0, max: 0x7f }),
+      fc.integer({ min: 0x80, max: 0x7ff }),
+      fc.integer({ min: 0x800, max: 0xd7ff }),
+      fc.integer({ min: 0xd800, max: 0xdbff }),
+      fc.integer({ min: 0xdc00, max: 0xdfff }),
+      fc.integer({ min: 0xe000, max: 0xffff }),
+    );
+    fc.assert(
+      fc.property(fc.array(unit, { maxLength: 40 }), (units) => {
+        const text = String.fromCharCode(...units);
+        expect(utf8Bytes(text)).toBe(Buffer.byteLength(text, 'utf8'));
+      }),
+      { seed: 20261203, numRuns: 5000 },
+    );
   });
 });

@@ -62,6 +62,38 @@ describe('parseStixTimestamp', () => {
     );
   });
 
+  it('formats as the ISO text of Date does, over every year 0000–9999 that microseconds hold exactly', () => {
+    const viaDate = (micros: number): string => {
+      const millis = Math.floor(micros / 1000);
+      const iso = new Date(millis).toISOString();
+      const fraction = (iso.slice(20, 23) + String(micros - millis * 1000).padStart(3, '0')).replace(/0+$/, '');
+      return `${iso.slice(0, 19)}${fraction ? `.${fraction}` : ''}Z`;
+    };
+    fc.assert(
+      fc.property(
+        fc.integer({ min: -62167219200 * 1_000_000, max: Number.MAX_SAFE_INTEGER }),
+        fc.boolean(),
+        (m, whole) => {
+          const micros = whole ? Math.floor(m / 1_000_000) * 1_000_000 : m;
+          expect(formatStixTimestamp(micros)).toBe(viaDate(micros));
+        },
+      ),
+      { seed: 20261203, numRuns: 20000 },
+    );
+  });
+
+  it('formats the shortest fraction that says the instant, and no fraction for whole seconds', () => {
+    const second = Date.UTC(2026, 11, 3, 14, 5, 9) * 1000;
+    expect(formatStixTimestamp(second)).toBe('2026-12-03T14:05:09Z');
+    expect(formatStixTimestamp(second + 500_000)).toBe('2026-12-03T14:05:09.5Z');
+    expect(formatStixTimestamp(second + 120)).toBe('2026-12-03T14:05:09.00012Z');
+    expect(formatStixTimestamp(second + 999_999)).toBe('2026-12-03T14:05:09.999999Z');
+    expect(formatStixTimestamp(second + 1)).toBe('2026-12-03T14:05:09.000001Z');
+    // Asked again (the last answer is kept), and before the epoch (the fraction counts up from the second).
+    expect(formatStixTimestamp(second + 1)).toBe('2026-12-03T14:05:09.000001Z');
+    expect(formatStixTimestamp(-1)).toBe('1969-12-31T23:59:59.999999Z');
+  });
+
   it('rejects strings that are not timestamps at all', () => {
     for (const text of [
       '',
