@@ -369,11 +369,20 @@ function compileValueTest(leaf: ConstantLeaf, diagnostics: Diagnostic[]): ValueT
         if (network.family === 4) {
           const constant = { address: Number(network.address), prefix: network.prefix };
           const scratch = { address: 0, prefix: 0 };
+          if (subset) {
+            // The rule's block is fixed: its network number is worked out once, not per value.
+            const hostScale = 2 ** (32 - constant.prefix);
+            const networkNumber = Math.floor(constant.address / hostScale);
+            test = (v) =>
+              typeof v === 'string' &&
+              parseIPv4Fast(v, scratch) &&
+              scratch.prefix >= constant.prefix &&
+              Math.floor(scratch.address / hostScale) === networkNumber;
+            break;
+          }
           test = (v) => {
             if (typeof v !== 'string' || !parseIPv4Fast(v, scratch)) return false;
-            return subset
-              ? ipv4Contains(constant.address, constant.prefix, scratch.address, scratch.prefix)
-              : ipv4Contains(scratch.address, scratch.prefix, constant.address, constant.prefix);
+            return ipv4Contains(scratch.address, scratch.prefix, constant.address, constant.prefix);
           };
           break;
         }
