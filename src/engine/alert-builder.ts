@@ -16,7 +16,7 @@ import {
 } from '../rules/templates.js';
 import {
   ALERT_LIMITS,
-  alertId,
+  alertIdOfSorted,
   boundedContext,
   boundedIdentifier,
   boundedObjects,
@@ -109,7 +109,8 @@ export function buildAlert(
   clock: Clock,
   instanceKey?: string[],
 ): Alert {
-  const ids = events.map((e) => e.id);
+  // Sorted once, for the id and the document (a fresh array: sorting it in place is safe).
+  const ids = events.map((e) => e.id).sort();
   let first = Infinity;
   let last = -Infinity;
   for (const e of events) {
@@ -128,28 +129,33 @@ export function buildAlert(
       )),
     );
   const content = alertContent(rule, completing);
-  return {
-    id: alertId(tenant, rule.id, groupKey, instanceKey ?? ids),
+  // Built field by field, in the document's order: spreading optional parts into a literal
+  // copied each part, and this runs for every alert.
+  const alert = {
+    id: alertIdOfSorted(tenant, rule.id, groupKey, instanceKey === undefined ? ids : [...instanceKey].sort()),
     ruleId: rule.id,
     ruleName: text.name,
     severity: content.severity ?? rule.severity,
-    ...(content.severityOverride ? { severityOverride: content.severityOverride } : {}),
-    ...(content.title !== undefined ? { title: content.title } : {}),
-    description: content.description ?? text.description,
-    ...(content.context ? { context: content.context } : {}),
-    ...(text.category ? { category: text.category } : {}),
-    ...(rule.type ? { ruleType: rule.type } : {}),
-    tags: text.tags,
-    tenant,
-    groupKey,
-    firstObserved: formatStixTimestamp(first),
-    lastObserved: formatStixTimestamp(last),
-    observedDataIds: [...ids].sort(),
-    sourceEventIds: events.flatMap((e) => (e.sourceEventId ? [e.sourceEventId] : [])),
-    objects: objects.objects,
-    ...(objects.omitted > 0 ? { objectsOmitted: objects.omitted } : {}),
-    created: new Date(clock()).toISOString(),
-  };
+  } as Alert;
+  if (content.severityOverride) alert.severityOverride = content.severityOverride;
+  if (content.title !== undefined) alert.title = content.title;
+  alert.description = content.description ?? text.description;
+  if (content.context) alert.context = content.context;
+  if (text.category) alert.category = text.category;
+  if (rule.type) alert.ruleType = rule.type;
+  alert.tags = text.tags;
+  alert.tenant = tenant;
+  alert.groupKey = groupKey;
+  alert.firstObserved = formatStixTimestamp(first);
+  alert.lastObserved = formatStixTimestamp(last);
+  alert.observedDataIds = ids;
+  const sourceEventIds: string[] = [];
+  for (const e of events) if (e.sourceEventId) sourceEventIds.push(e.sourceEventId);
+  alert.sourceEventIds = sourceEventIds;
+  alert.objects = objects.objects;
+  if (objects.omitted > 0) alert.objectsOmitted = objects.omitted;
+  alert.created = new Date(clock()).toISOString();
+  return alert;
 }
 
 /** A rule's evaluation (or search) that threw on an event, as a diagnostic with the event and rule. */

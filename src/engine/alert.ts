@@ -143,7 +143,17 @@ export function deterministicUuid(parts: string[]): string {
 }
 
 export function alertId(tenant: string, ruleId: string, groupKey: string, observedDataIds: string[]): string {
-  return `alert--${deterministicUuid(['stixflow-alert', tenant, ruleId, groupKey, ...[...observedDataIds].sort()])}`;
+  return alertIdOfSorted(tenant, ruleId, groupKey, [...observedDataIds].sort());
+}
+
+/** alertId of ids already sorted (the alert builder sorts them once for the id and the document). */
+export function alertIdOfSorted(
+  tenant: string,
+  ruleId: string,
+  groupKey: string,
+  sortedIds: readonly string[],
+): string {
+  return `alert--${deterministicUuid(['stixflow-alert', tenant, ruleId, groupKey, ...sortedIds])}`;
 }
 
 /**
