@@ -62,13 +62,12 @@ function fitsTogether(a: Binding, b: Binding, observations: PreparedObservation[
   const left = a.observations;
   const right = b.observations;
   const total = left.length + right.length;
-  const at = (i: number): number => (i < left.length ? (left[i] as number) : (right[i - left.length] as number));
   for (let i = 0; i < total; i++) {
-    const o = at(i);
+    const o = observationAt(left, right, i);
     let uses = 0;
     let counted = false;
     for (let j = 0; j < total; j++) {
-      if (at(j) !== o) continue;
+      if (observationAt(left, right, j) !== o) continue;
       if (j < i) {
         counted = true; // this observed-data was checked at its first occurrence
         break;
@@ -78,6 +77,11 @@ function fitsTogether(a: Binding, b: Binding, observations: PreparedObservation[
     if (!counted && uses > (observations[o] as PreparedObservation).numberObserved) return false;
   }
   return true;
+}
+
+/** The i-th observed-data of two bindings read one after the other. */
+function observationAt(left: number[], right: number[], i: number): number {
+  return i < left.length ? (left[i] as number) : (right[i - left.length] as number);
 }
 
 function join(a: Binding, b: Binding): Binding {
@@ -103,18 +107,84 @@ interface Memo {
 
 function memo(node: BindingNode, ctx: SearchContext, limits: Limits): Memo {
   const cache: Binding[] = [];
-  const it = bindings(node, ctx, limits, false);
+  const source = cursor(node, ctx, limits, false);
   let done = false;
   return {
     get(i: number): Binding | undefined {
       while (!done && cache.length <= i) {
-        const next = it.next();
-        if (next.done) done = true;
-        else cache.push(next.value);
+        const next = source.next();
+        if (next === undefined) done = true;
+        else cache.push(next);
       }
       return cache[i];
     },
   };
+}
+
+/** A sub-expression's bindings, one at a time, in order; undefined once there are no more. */
+interface Cursor {
+  next(): Binding | undefined;
+}
+
+/**
+ * The bindings of `node`, read as far as they are asked for. A leaf (the sides of most AND and
+ * FOLLOWEDBY rules) is read by a plain loop: it does exactly what the generator's `leaf` case
+ * does, step for step and in the same order (so the budget is spent alike), without a
+ * generator object per side and a resumption per binding.
+ */
+function cursor(node: BindingNode, ctx: SearchContext, limits: Limits, mustUse: boolean): Cursor {
+  if (node.kind === 'leaf') return new LeafCursor(node.leaf, ctx, limits, mustUse);
+  const it = bindings(node, ctx, limits, mustUse);
+  return {
+    next(): Binding | undefined {
+      const next = it.next();
+      return next.done ? undefined : next.value;
+    },
+  };
+}
+
+class LeafCursor implements Cursor {
+  private at = 0;
+  private readonly matches: number[];
+  private readonly anchor: PreparedObservation | undefined;
+
+  constructor(
+    private readonly leaf: number,
+    private readonly ctx: SearchContext,
+    private readonly limits: Limits,
+    private readonly mustUse: boolean,
+  ) {
+    this.matches = ctx.leafMatches[leaf] as number[];
+    this.anchor =
+      limits.near !== undefined && ctx.required !== undefined
+        ? (ctx.observations[ctx.required] as PreparedObservation)
+        : undefined;
+  }
+
+  next(): Binding | undefined {
+    const { ctx, limits, matches, anchor } = this;
+    while (this.at < matches.length) {
+      const o = matches[this.at++] as number;
+      if (this.mustUse && o !== ctx.required) continue;
+      const p = ctx.observations[o] as PreparedObservation;
+      if (
+        anchor &&
+        Math.max(p.firstObserved, anchor.firstObserved) - Math.min(p.lastObserved, anchor.lastObserved) >
+          (limits.near as number)
+      )
+        continue;
+      spend(ctx);
+      if (limits.intervals.length > 0 && !inIntervals(p, limits.intervals)) continue;
+      return { leaves: [this.leaf], observations: [o] };
+    }
+    return undefined;
+  }
+}
+
+/** Does the observed-data overlap every one of the enclosing START/STOP intervals? */
+function inIntervals(p: PreparedObservation, intervals: Limits['intervals']): boolean {
+  for (const [start, stop] of intervals) if (!(p.firstObserved < stop && p.lastObserved >= start)) return false;
+  return true;
 }
 
 /**
@@ -173,23 +243,8 @@ function* bindings(node: BindingNode, ctx: SearchContext, limits: Limits, mustUs
   const obs = ctx.observations;
   switch (node.kind) {
     case 'leaf': {
-      const anchor =
-        limits.near !== undefined && ctx.required !== undefined
-          ? (obs[ctx.required] as PreparedObservation)
-          : undefined;
-      for (const o of ctx.leafMatches[node.leaf] as number[]) {
-        if (mustUse && o !== ctx.required) continue;
-        const p = obs[o] as PreparedObservation;
-        if (
-          anchor &&
-          Math.max(p.firstObserved, anchor.firstObserved) - Math.min(p.lastObserved, anchor.lastObserved) >
-            (limits.near as number)
-        )
-          continue;
-        spend(ctx);
-        if (limits.intervals.some(([start, stop]) => !(p.firstObserved < stop && p.lastObserved >= start))) continue;
-        yield { leaves: [node.leaf], observations: [o] };
-      }
+      const leaf = new LeafCursor(node.leaf, ctx, limits, mustUse);
+      for (let b = leaf.next(); b !== undefined; b = leaf.next()) yield b;
       return;
     }
     case 'or':
@@ -202,7 +257,8 @@ function* bindings(node: BindingNode, ctx: SearchContext, limits: Limits, mustUs
       // A left binding without the required observed-data pairs only with right bindings that
       // use it: a subsequence of all right bindings, so the order of the results is kept.
       const usingRights = mustUse ? using(allRights, ctx.required as number) : allRights;
-      for (const l of bindings(node.left, ctx, limits, false)) {
+      const lefts = cursor(node.left, ctx, limits, false);
+      for (let l = lefts.next(); l !== undefined; l = lefts.next()) {
         const rights = mustUse && !l.observations.includes(ctx.required as number) ? usingRights : allRights;
         const leftLatestFirst = node.kind === 'followedBy' ? latestFirst(l, obs) : 0;
         for (let i = 0; ; i++) {
