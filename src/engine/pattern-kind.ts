@@ -197,12 +197,25 @@ function expiresAt(compiled: PatternRule, state: GroupState, nowMs: number): num
   return nowSeconds + (state.outbox.length > 0 ? Math.max(windowSeconds, 86_400) : windowSeconds);
 }
 
+/** What an entry of the rule index stands for. */
+interface IndexEntry {
+  /** The rule's position. */
+  rule: number;
+  /** The observation expression's position in its pattern. */
+  leaf: number;
+  observation: { test(o: PreparedObservation): boolean };
+}
+
 /** Enabled pattern rules, compiled, with the rule index over their observation expressions. */
 export class CompiledPatternRules implements CompiledKind {
   readonly rules: PatternRule[];
   readonly index = new RuleIndex();
-  /** Index entry id → (rule position, observation expression position). */
-  private readonly entries: { rule: number; leaf: number }[] = [];
+  /**
+   * Index entry id → (rule position, observation expression position, that expression): the
+   * expression itself is kept so that a candidate is tested without walking rule → pattern →
+   * observations for every candidate of every event.
+   */
+  private readonly entries: IndexEntry[] = [];
   /** Scratch of one `match`: the observation expressions each rule holds, and the rules with some. */
   private readonly masks: Int32Array;
   private readonly hits: number[] = [];
@@ -223,7 +236,7 @@ export class CompiledPatternRules implements CompiledKind {
           observation.rootTypes,
           compiled.rule.pattern.caseInsensitiveLeaves,
         );
-        this.entries.push({ rule: r, leaf });
+        this.entries.push({ rule: r, leaf, observation });
       });
     });
     this.masks = new Int32Array(this.rules.length);
@@ -242,23 +255,18 @@ export class CompiledPatternRules implements CompiledKind {
     try {
       // Only the observation expressions the index selects are evaluated.
       this.index.candidates(observation, (id) => {
-        const entry = entries[id] as { rule: number; leaf: number };
+        const entry = entries[id] as IndexEntry;
         const r = entry.rule;
         if (masks[r] === FAILED) return;
-        const compiled = rules[r] as PatternRule;
         try {
-          if (
-            (compiled.rule.pattern.observations[entry.leaf] as { test(o: PreparedObservation): boolean }).test(
-              observation,
-            )
-          ) {
+          if (entry.observation.test(observation)) {
             if (masks[r] === 0) hits.push(r);
             masks[r] = (masks[r] as number) | leafBit(entry.leaf);
           }
         } catch (error) {
           if (masks[r] === 0) hits.push(r);
           masks[r] = FAILED;
-          fail(compiled.rule.id, error);
+          fail((rules[r] as PatternRule).rule.id, error);
         }
       });
       // In rule order, not in the order the index offered them: which condition a rule is
