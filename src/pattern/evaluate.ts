@@ -12,6 +12,7 @@ import {
   type ComparisonLeaf,
   type FieldReference,
   type Literal,
+  type ObjectPath,
   type PathStep,
 } from './ast.js';
 import { ipv4Contains, networkContains, parseIPv4Fast, parseNetwork } from './cidr.js';
@@ -27,6 +28,7 @@ import {
 } from './literals.js';
 import { foldCase, foldedRegexSource } from './case-fold.js';
 import type { PreparedObservation } from './observation.js';
+import { pathTreeOf } from './path-table.js';
 import { compileLike, compileRegex } from './regex.js';
 
 /** A test of one value; `observation` (the event being evaluated) is told when a value was cut. */
@@ -120,6 +122,24 @@ export function compilePath(steps: PathStep[]): Walker {
   let walker: Walker = (v, obs, test) => test(v, obs);
   for (let i = steps.length - 1; i >= 0; i--) walker = compileStep(steps[i] as PathStep, walker);
   return walker;
+}
+
+/**
+ * Compiles an object path into a walker from a root object of the path's type. A path of
+ * single values is read from the observed-data's table of its object's values (./path-table.ts),
+ * shared by every comparison and the rule index; others, and observations without a table,
+ * are walked.
+ */
+export function compileRootPath(path: ObjectPath): Walker {
+  const walk = compilePath(path.steps);
+  const tree = pathTreeOf(path.objectType);
+  const id = tree.idOf(path.steps);
+  if (id === undefined) return walk;
+  return (v, obs, test) => {
+    if (obs.pathValues === undefined) return walk(v, obs, test);
+    const value = obs.pathValues(v as object, tree)[id];
+    return value !== undefined && test(value, obs);
+  };
 }
 
 function dataTimestamp(value: string): number {
@@ -438,7 +458,7 @@ export function compileComparison(
   diagnostics: Diagnostic[],
   caseInsensitive = false,
 ): ObjectPredicate {
-  const walk = compilePath(leaf.path.steps);
+  const walk = compileRootPath(leaf.path);
   if (leaf.kind === 'exists') {
     const any: ValueTest = () => true;
     return leaf.negated ? (o, obs) => !walk(o, obs, any) : (o, obs) => walk(o, obs, any);
@@ -554,7 +574,7 @@ const RELATIONS: Record<FieldReference['relation'], (a: string, b: string) => bo
  * `other` of the same root object; negated, some pair of scalars does not (as STIX's `NOT =` needs a value).
  */
 function compileFieldReference(leaf: FieldReference, walk: Walker, caseInsensitive: boolean): ObjectPredicate {
-  const walkOther = compilePath(leaf.other.steps);
+  const walkOther = compileRootPath(leaf.other);
   const relate = RELATIONS[leaf.relation];
   const text = caseInsensitive
     ? (v: unknown) => {

@@ -19,6 +19,7 @@ import {
 import { foldCase } from '../pattern/case-fold.js';
 import { parseIPv4Fast, parseNetwork } from '../pattern/cidr.js';
 import { compilePath } from '../pattern/evaluate.js';
+import { pathTreeOf, type PathTree } from '../pattern/path-table.js';
 import { requiredLiteral, type RequiredLiteral } from '../pattern/regex.js';
 import type { PreparedObservation } from '../pattern/observation.js';
 import { KeyTable } from './key-table.js';
@@ -347,6 +348,11 @@ interface PathSlot extends StringTables {
    */
   folded: StringTables | undefined;
   walk: ReturnType<typeof compilePath>;
+  /**
+   * The path's id in its type's tree (src/pattern/path-table.ts), when its value is read from
+   * the observed-data's table rather than walked.
+   */
+  pathId: number | undefined;
   /** numbers, keyed as they are */
   byNumber: Map<number, Ids>;
   byBoolean: Map<boolean, Ids>;
@@ -377,6 +383,10 @@ function stringTables(): StringTables {
 export class RuleIndex {
   private readonly typeOnly = new Map<string, number[]>();
   private readonly slots = new Map<string, PathSlot[]>();
+  /** The tree of each type's paths that some slot reads from the observed-data's table. */
+  private readonly trees = new Map<string, PathTree>();
+  /** Scratch of `candidates`: the tables of the roots of the current type. */
+  private readonly tables: (unknown[] | undefined)[] = [];
   private readonly slotByKey = new Map<string, PathSlot>();
   /** Per-entry stamp, so that an entry reached through several conditions is visited once. */
   private stamps = new Uint32Array(1024);
@@ -545,10 +555,14 @@ export class RuleIndex {
     const id = slotKey(type, path);
     let slot = this.slotByKey.get(id);
     if (!slot) {
+      const tree = pathTreeOf(type);
+      const pathId = tree.idOf(path.steps);
+      if (pathId !== undefined) this.trees.set(type, tree);
       slot = {
         path,
         folded: undefined,
         walk: compilePath(path.steps),
+        pathId,
         ...stringTables(),
         byNumber: new Map(),
         byBoolean: new Map(),
@@ -664,12 +678,27 @@ export class RuleIndex {
       this.once(this.typeOnly.get(type));
       const slots = this.slots.get(type);
       if (!slots) continue;
+      const tree = this.trees.get(type);
+      const tables = this.tables;
+      tables.length = roots.length;
+      for (let r = 0; r < roots.length; r++)
+        tables[r] =
+          tree !== undefined && observation.pathValues !== undefined
+            ? observation.pathValues((roots[r] as { object: object }).object, tree)
+            : undefined;
       for (let s = 0; s < slots.length; s++) {
         const slot = slots[s] as PathSlot;
         this.currentSlot = slot;
-        for (let r = 0; r < roots.length; r++)
-          slot.walk((roots[r] as { object: unknown }).object, observation, this.lookUp);
+        const pathId = slot.pathId;
+        for (let r = 0; r < roots.length; r++) {
+          const table = tables[r];
+          if (table !== undefined && pathId !== undefined) {
+            const value = table[pathId];
+            if (value !== undefined) this.lookUp(value);
+          } else slot.walk((roots[r] as { object: unknown }).object, observation, this.lookUp);
+        }
       }
+      tables.length = 0;
     }
     this.currentSlot = undefined;
   }
