@@ -7,7 +7,7 @@
 import { InputError, type Diagnostic } from '../errors.js';
 import type { ObservedData, StixObject } from '../stix/types.js';
 import { parseStixTimestamp } from './literals.js';
-import { PathValueCache, type PathTree } from './path-table.js';
+import { PathValueCache, type PathTable, type PathTree } from './path-table.js';
 
 export interface RootObject {
   /** The object's key: its id (2.1) or its key in `objects` (2.0). */
@@ -42,7 +42,7 @@ export interface PreparedObservation {
    * kept for the other comparisons and the rule index. Absent from hand-made observations,
    * whose objects may change between reads: their paths are walked each time.
    */
-  pathValues?(object: object, tree: PathTree): unknown[];
+  pathTable?(object: object, tree: PathTree): PathTable;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -106,8 +106,8 @@ class Observation implements PreparedObservation {
     return at >= 0 ? this.rootsOfType[at] : undefined;
   }
 
-  pathValues(object: object, tree: PathTree): unknown[] {
-    return (this.pathCache ??= new PathValueCache((ref) => this.resolve(ref))).valuesOf(object, tree);
+  pathTable(object: object, tree: PathTree): PathTable {
+    return (this.pathCache ??= new PathValueCache((ref) => this.resolve(ref))).tableOf(object, tree);
   }
 
   resolve(ref: string): StixObject | undefined {

@@ -11,6 +11,7 @@
  * walked as before (./evaluate.ts).
  */
 import type { PathStep } from './ast.js';
+import { foldCase } from './case-fold.js';
 
 /** One step of the tree: the paths that go on through this key. */
 export class PathNode {
@@ -145,27 +146,47 @@ export function pathTreeOf(objectType: string): PathTree {
 }
 
 /**
+ * One object's values at the paths of a tree, by path id, and the case folds of its strings,
+ * folded when first asked for: every case-insensitive comparison and index slot on a path
+ * then shares one fold of its value.
+ */
+export class PathTable {
+  private readonly folds: (string | undefined)[];
+
+  constructor(readonly values: unknown[]) {
+    this.folds = new Array<string | undefined>(values.length);
+  }
+
+  /** The case fold (foldCase) of the string at path `id`. */
+  folded(id: number, value: string): string {
+    let fold = this.folds[id];
+    if (fold === undefined) this.folds[id] = fold = foldCase(value);
+    return fold;
+  }
+}
+
+/**
  * One observed-data's tables: the values of its objects read so far, each through the tree of
  * its type. An event holds a handful of objects, so they are found by a scan.
  */
 export class PathValueCache {
   private readonly objects: object[] = [];
   private readonly trees: PathTree[] = [];
-  private readonly tables: unknown[][] = [];
+  private readonly tables: PathTable[] = [];
 
   constructor(private readonly resolve: ResolveReference) {}
 
-  /** The values of `object` at the paths of `tree`, read when first asked for (or again once the tree has grown). */
-  valuesOf(object: object, tree: PathTree): unknown[] {
+  /** The table of `object` for `tree`, read when first asked for (or again once the tree has grown). */
+  tableOf(object: object, tree: PathTree): PathTable {
     const objects = this.objects;
     for (let i = 0; i < objects.length; i++) {
       if (objects[i] === object && this.trees[i] === tree) {
-        const table = this.tables[i] as unknown[];
-        if (table.length === tree.size) return table;
-        return (this.tables[i] = tree.read(object, this.resolve));
+        const table = this.tables[i] as PathTable;
+        if (table.values.length === tree.size) return table;
+        return (this.tables[i] = new PathTable(tree.read(object, this.resolve)));
       }
     }
-    const table = tree.read(object, this.resolve);
+    const table = new PathTable(tree.read(object, this.resolve));
     objects.push(object);
     this.trees.push(tree);
     this.tables.push(table);

@@ -19,7 +19,7 @@ import {
 import { foldCase } from '../pattern/case-fold.js';
 import { parseIPv4Fast, parseNetwork } from '../pattern/cidr.js';
 import { compilePath } from '../pattern/evaluate.js';
-import { pathTreeOf, type PathTree } from '../pattern/path-table.js';
+import { pathTreeOf, type PathTable, type PathTree } from '../pattern/path-table.js';
 import { requiredLiteral, type RequiredLiteral } from '../pattern/regex.js';
 import type { PreparedObservation } from '../pattern/observation.js';
 import { KeyTable } from './key-table.js';
@@ -386,7 +386,7 @@ export class RuleIndex {
   /** The tree of each type's paths that some slot reads from the observed-data's table. */
   private readonly trees = new Map<string, PathTree>();
   /** Scratch of `candidates`: the tables of the roots of the current type. */
-  private readonly tables: (unknown[] | undefined)[] = [];
+  private readonly tables: (PathTable | undefined)[] = [];
   private readonly slotByKey = new Map<string, PathSlot>();
   /** Per-entry stamp, so that an entry reached through several conditions is visited once. */
   private stamps = new Uint32Array(1024);
@@ -599,15 +599,26 @@ export class RuleIndex {
     }
   }
 
+  /**
+   * Looks a string value of a slot up in every kind of condition filed for it; its fold comes
+   * from the table it was read from, when it was (shared with the comparisons on its path).
+   */
+  private lookUpText(slot: PathSlot, value: string, table?: PathTable, pathId?: number): void {
+    this.lookUpString(slot, value);
+    if (slot.folded !== undefined)
+      this.lookUpString(
+        slot.folded,
+        table !== undefined && pathId !== undefined ? table.folded(pathId, value) : foldCase(value),
+      );
+    if (slot.byOctet.size > 0 && parseIPv4Fast(value, this.scratch))
+      this.once(slot.byOctet.get(Math.floor(this.scratch.address / 16777216)));
+  }
+
   /** Looks one value of the current path up in every kind of condition filed for it. */
   private readonly lookUp = (value: unknown): boolean => {
     const slot = this.currentSlot as PathSlot;
-    if (typeof value === 'string') {
-      this.lookUpString(slot, value);
-      if (slot.folded !== undefined) this.lookUpString(slot.folded, foldCase(value));
-      if (slot.byOctet.size > 0 && parseIPv4Fast(value, this.scratch))
-        this.once(slot.byOctet.get(Math.floor(this.scratch.address / 16777216)));
-    } else if (typeof value === 'number') {
+    if (typeof value === 'string') this.lookUpText(slot, value);
+    else if (typeof value === 'number') {
       if (slot.byNumber.size > 0) this.once(slot.byNumber.get(value));
     } else if (typeof value === 'boolean') {
       if (slot.byBoolean.size > 0) this.once(slot.byBoolean.get(value));
@@ -683,8 +694,8 @@ export class RuleIndex {
       tables.length = roots.length;
       for (let r = 0; r < roots.length; r++)
         tables[r] =
-          tree !== undefined && observation.pathValues !== undefined
-            ? observation.pathValues((roots[r] as { object: object }).object, tree)
+          tree !== undefined && observation.pathTable !== undefined
+            ? observation.pathTable((roots[r] as { object: object }).object, tree)
             : undefined;
       for (let s = 0; s < slots.length; s++) {
         const slot = slots[s] as PathSlot;
@@ -693,8 +704,10 @@ export class RuleIndex {
         for (let r = 0; r < roots.length; r++) {
           const table = tables[r];
           if (table !== undefined && pathId !== undefined) {
-            const value = table[pathId];
-            if (value !== undefined) this.lookUp(value);
+            const value = table.values[pathId];
+            if (value === undefined) continue;
+            if (typeof value === 'string') this.lookUpText(slot, value, table, pathId);
+            else this.lookUp(value);
           } else slot.walk((roots[r] as { object: unknown }).object, observation, this.lookUp);
         }
       }

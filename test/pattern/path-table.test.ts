@@ -96,7 +96,7 @@ describe('an observed-data’s tables', () => {
       tree.idOf(keys('toString')),
       tree.idOf(keys('name', 'length')),
     ] as number[];
-    const values = observation.pathValues?.(process, tree) ?? [];
+    const values = observation.pathTable?.(process, tree).values ?? [];
     expect(ids.map((id) => values[id])).toEqual([
       'cmd.exe',
       'C:\\Windows\\cmd.exe',
@@ -112,10 +112,22 @@ describe('an observed-data’s tables', () => {
     const observation = observe([process, parent, file]);
     const tree = new PathTree();
     const name = tree.idOf(keys('name')) as number;
-    expect(observation.pathValues?.(process, tree)[name]).toBe('cmd.exe');
+    expect(observation.pathTable?.(process, tree).values[name]).toBe('cmd.exe');
     const parentName = tree.idOf(keys('parent_ref', 'name')) as number;
-    expect(observation.pathValues?.(process, tree)[parentName]).toBe('explorer.exe');
-    expect(observation.pathValues?.(parent, tree)[parentName]).toBeUndefined();
+    expect(observation.pathTable?.(process, tree).values[parentName]).toBe('explorer.exe');
+    expect(observation.pathTable?.(parent, tree).values[parentName]).toBeUndefined();
+  });
+
+  it('folds a string once, for every reader of its path', () => {
+    const observation = observe([{ ...process, name: 'CMD.EXE' }]);
+    const root = observation.roots[0]?.object as object;
+    const tree = new PathTree();
+    const name = tree.idOf(keys('name')) as number;
+    const table = observation.pathTable?.(root, tree);
+    const fold = table?.folded(name, 'CMD.EXE');
+    expect(fold).toBe('cmd.exe');
+    expect(table?.folded(name, 'CMD.EXE')).toBe(fold);
+    expect(observation.pathTable?.(root, tree)).toBe(table);
   });
 
   it('walks the path of an observation made by hand (no table)', () => {
@@ -160,7 +172,7 @@ describe('property: a table holds what the path walker finds', () => {
           const tree = new PathTree();
           const registered = paths.map((p) => [keys(...p), tree.idOf(keys(...p)) as number] as const);
           for (const root of objects) {
-            const values = observation.pathValues?.(root, tree) ?? [];
+            const values = observation.pathTable?.(root, tree).values ?? [];
             for (const [steps, id] of registered) {
               const expected = walked(steps, root, observation);
               expect(expected.length).toBeLessThanOrEqual(1);
