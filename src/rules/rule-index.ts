@@ -338,6 +338,36 @@ interface StringTables {
   pairBits: Uint32Array | undefined;
   /** Literals of one code unit above U+007F, by that code unit (see likeLiteral). */
   singles: Map<number, LiteralEntry> | undefined;
+  /** The entries recent values selected here (see ValueMemo); forgotten whenever a condition is filed. */
+  memo: ValueMemo | undefined;
+}
+
+/** Values longer than this are scanned each time: they are seldom repeated, and would pin memory. */
+const MEMO_MAX_LENGTH = 256;
+/** Values a memo holds before it starts again. */
+const MEMO_CAPACITY = 1024;
+
+/**
+ * The entries that recent values selected in one set of string conditions, by value. An
+ * event's values repeat across events (images, parents, hashes, file descriptions), and a value
+ * is looked up by one hash rather than scanned for each of its trigrams and pairs. A memo whose
+ * values were seldom seen again when it filled (unique command lines) pauses for a while.
+ */
+class ValueMemo {
+  readonly selected = new Map<string, number[]>();
+  hits = 0;
+  /** Lookups still to pass by before values are remembered again. */
+  paused = 0;
+
+  /** Remembers what a value selected, starting again when full (and pausing when little was seen again). */
+  remember(value: string, ids: number[]): void {
+    if (this.selected.size >= MEMO_CAPACITY) {
+      if (this.hits < MEMO_CAPACITY / 4) this.paused = MEMO_CAPACITY * 8;
+      this.selected.clear();
+      this.hits = 0;
+    }
+    this.selected.set(value, ids);
+  }
 }
 
 interface PathSlot extends StringTables {
@@ -377,6 +407,7 @@ function stringTables(): StringTables {
     pairs: undefined,
     pairBits: undefined,
     singles: undefined,
+    memo: undefined,
   };
 }
 
@@ -479,6 +510,11 @@ export class RuleIndex {
       refileByRarestTrigram(slot);
       if (slot.folded !== undefined) refileByRarestTrigram(slot.folded);
     }
+    // Refiling changes the order in which a value's entries are found: remembered orders go.
+    for (const slot of this.slotByKey.values()) {
+      slot.memo = undefined;
+      if (slot.folded !== undefined) slot.folded.memo = undefined;
+    }
   }
 
   /** How many entries are filed under a condition so far. */
@@ -499,6 +535,7 @@ export class RuleIndex {
   private file(id: number, type: string, condition: Condition): void {
     const slot = this.slotFor(type, condition.path);
     const strings: StringTables = condition.folded ? (slot.folded ??= stringTables()) : slot;
+    strings.memo = undefined; // what a value selects may change
     if ('value' in condition) {
       const v = condition.value;
       if (typeof v === 'string') strings.byString.add(stringKey(v), id);
@@ -579,8 +616,16 @@ export class RuleIndex {
   private readonly scratch = { address: 0, prefix: 0 };
   private currentSlot: PathSlot | undefined;
 
+  /** While a value is scanned to be remembered: every entry it selects, in the order found. */
+  private recording: number[] | undefined;
+
   private once(ids: Ids | undefined): void {
     if (ids === undefined) return;
+    const recording = this.recording;
+    if (recording !== undefined) {
+      if (typeof ids === 'number') recording.push(ids);
+      else for (let i = 0; i < ids.length; i++) recording.push(ids[i] as number);
+    }
     const stamps = this.stamps;
     const stamp = this.stamp;
     if (typeof ids === 'number') {
@@ -626,8 +671,42 @@ export class RuleIndex {
     return false; // keep walking: every value of the path may select candidates
   };
 
-  /** Looks a string value up in one set of string conditions (plain, or folded with a folded value). */
+  /**
+   * Looks a string value up in one set of string conditions (plain, or folded with a folded
+   * value); through its memo when the set has literals to scan for.
+   */
   private lookUpString(tables: StringTables, value: string): void {
+    if (
+      value.length > MEMO_MAX_LENGTH ||
+      (tables.trigramBits === undefined && tables.pairs === undefined && tables.singles === undefined)
+    ) {
+      this.scanString(tables, value);
+      return;
+    }
+    const memo = (tables.memo ??= new ValueMemo());
+    const known = memo.selected.get(value);
+    if (known !== undefined) {
+      memo.hits++;
+      this.once(known);
+      return;
+    }
+    if (memo.paused > 0) {
+      memo.paused--;
+      this.scanString(tables, value);
+      return;
+    }
+    const recording: number[] = [];
+    this.recording = recording;
+    try {
+      this.scanString(tables, value);
+    } finally {
+      this.recording = undefined;
+    }
+    memo.remember(value, recording);
+  }
+
+  /** Looks a string value up in every string condition of a set: its hash, and each literal it may hold. */
+  private scanString(tables: StringTables, value: string): void {
     if (tables.byString.size > 0) this.once(tables.byString.get(stringKey(value)));
     const bits = tables.trigramBits;
     const pairs = tables.pairs;
