@@ -136,7 +136,7 @@ export function compileRootPath(path: ObjectPath): Walker {
   const id = tree.idOf(path.steps);
   if (id === undefined) return walk;
   return (v, obs, test) => {
-    if (obs.pathTable === undefined) return walk(v, obs, test);
+    if (obs.pathTable === undefined || !tree.usesTable) return walk(v, obs, test);
     const value = obs.pathTable(v as object, tree).values[id];
     return value !== undefined && test(value, obs);
   };
@@ -471,7 +471,7 @@ function foldedPathPredicate(path: ObjectPath, walk: Walker, test: ValueTest, on
   const id = tree.idOf(path.steps);
   if (id === undefined) return (o, obs) => walk(o, obs, test);
   return (o, obs) => {
-    if (obs.pathTable === undefined) return walk(o, obs, test);
+    if (obs.pathTable === undefined || !tree.usesTable) return walk(o, obs, test);
     const table = obs.pathTable(o as object, tree);
     const value = table.values[id];
     if (value === undefined) return false;

@@ -40,6 +40,12 @@ export type ResolveReference = (ref: string) => object | undefined;
  * dozen keys; the rules of a large set read hundreds).
  */
 const DIRECT_READS = 8;
+/**
+ * Below this many paths of a type, its paths are walked one by one (usesTable): reading a
+ * handful of paths costs less than building a table (a STIX rule set of 3,000 rules reads a
+ * few dozen paths a type; SigmaHQ's read hundreds of one).
+ */
+export const TABLE_MIN_PATHS = 64;
 /** The tree of one object type holds at most this many paths: later ones are walked as before. */
 export const MAX_PATHS_PER_TYPE = 4096;
 
@@ -81,6 +87,11 @@ export class PathTree {
     node.pathId = id;
     this.ids.set(key, id);
     return id;
+  }
+
+  /** Are enough paths read of this type for a table to cost less than walking them? */
+  get usesTable(): boolean {
+    return this.size >= TABLE_MIN_PATHS;
   }
 
   /** The values of `object` at every path of the tree, by path id (undefined where absent). */

@@ -773,7 +773,7 @@ export class RuleIndex {
       tables.length = roots.length;
       for (let r = 0; r < roots.length; r++)
         tables[r] =
-          tree !== undefined && observation.pathTable !== undefined
+          tree !== undefined && tree.usesTable && observation.pathTable !== undefined
             ? observation.pathTable((roots[r] as { object: object }).object, tree)
             : undefined;
       for (let s = 0; s < slots.length; s++) {

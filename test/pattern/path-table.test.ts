@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import type { PathStep } from '../../src/pattern/ast.js';
 import { compilePath, compileRootPath } from '../../src/pattern/evaluate.js';
 import { prepareObservedData, type PreparedObservation } from '../../src/pattern/observation.js';
-import { MAX_PATHS_PER_TYPE, PathTree } from '../../src/pattern/path-table.js';
+import { MAX_PATHS_PER_TYPE, PathTree, TABLE_MIN_PATHS } from '../../src/pattern/path-table.js';
 import type { StixObject } from '../../src/stix/types.js';
 
 const SEED = 20261203;
@@ -61,6 +61,14 @@ describe('which paths a tree keeps', () => {
     expect(tree.idOf(keys('payload_bin'))).toBeUndefined();
     expect(tree.idOf(keys('hashes', 'x_hex'))).toBeUndefined();
     expect(tree.size).toBe(0);
+  });
+
+  it('is read through a table only once a type has many paths', () => {
+    const tree = new PathTree();
+    for (let i = 0; i < TABLE_MIN_PATHS - 1; i++) tree.idOf(keys(`k${i}`));
+    expect(tree.usesTable).toBe(false);
+    tree.idOf(keys('one_more'));
+    expect(tree.usesTable).toBe(true);
   });
 
   it('stops adding paths when full', () => {
