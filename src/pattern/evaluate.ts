@@ -12,6 +12,7 @@ import {
   type ComparisonLeaf,
   type FieldReference,
   type Literal,
+  type ObjectPath,
   type PathStep,
 } from './ast.js';
 import { ipv4Contains, networkContains, parseIPv4Fast, parseNetwork } from './cidr.js';
@@ -27,6 +28,7 @@ import {
 } from './literals.js';
 import { foldCase, foldedRegexSource } from './case-fold.js';
 import type { PreparedObservation } from './observation.js';
+import { pathTreeOf } from './path-table.js';
 import { compileLike, compileRegex } from './regex.js';
 
 /** A test of one value; `observation` (the event being evaluated) is told when a value was cut. */
@@ -120,6 +122,24 @@ export function compilePath(steps: PathStep[]): Walker {
   let walker: Walker = (v, obs, test) => test(v, obs);
   for (let i = steps.length - 1; i >= 0; i--) walker = compileStep(steps[i] as PathStep, walker);
   return walker;
+}
+
+/**
+ * Compiles an object path into a walker from a root object of the path's type. A path of
+ * single values is read from the observed-data's table of its object's values (./path-table.ts),
+ * shared by every comparison and the rule index; others, and observations without a table,
+ * are walked.
+ */
+export function compileRootPath(path: ObjectPath): Walker {
+  const walk = compilePath(path.steps);
+  const tree = pathTreeOf(path.objectType);
+  const id = tree.idOf(path.steps);
+  if (id === undefined) return walk;
+  return (v, obs, test) => {
+    if (obs.pathTable === undefined || !tree.usesTable) return walk(v, obs, test);
+    const value = obs.pathTable(v as object, tree).values[id];
+    return value !== undefined && test(value, obs);
+  };
 }
 
 function dataTimestamp(value: string): number {
@@ -403,18 +423,31 @@ function compileValueTest(leaf: ConstantLeaf, diagnostics: Diagnostic[]): ValueT
   return test;
 }
 
-/** Compiles one comparison into a predicate over a root object of the comparison's type. */
+/**
+ * A case-insensitive value test, and the same test for a value whose strings are folded
+ * already (`onFolded`: its fold is shared by the comparisons on its path, see
+ * foldedPathPredicate), when the test folds string values at all.
+ */
+interface FoldedValueTest {
+  test: ValueTest;
+  onFolded: ValueTest | undefined;
+}
+
+/** A test that folds string values before `onFolded` sees them. */
+function folding(onFolded: ValueTest): FoldedValueTest {
+  return { test: (v, obs) => onFolded(typeof v === 'string' ? foldCase(v) : v, obs), onFolded };
+}
+
 /**
  * The case-insensitive form of a comparison: string constants are folded once here, string
  * values when tested; other values (numbers, binary, timestamps) compare as they would anyway.
  */
-function compileFoldedValueTest(leaf: ConstantLeaf, diagnostics: Diagnostic[]): ValueTest {
+function compileFoldedValueTest(leaf: ConstantLeaf, diagnostics: Diagnostic[]): FoldedValueTest {
   const foldLiteral = (l: Literal): Literal => (l.type === 'string' ? { type: 'string', value: foldCase(l.value) } : l);
-  if (leaf.kind === 'in') {
-    const exact = compileValueTest({ ...leaf, values: leaf.values.map(foldLiteral) }, diagnostics);
-    return (v, obs) => exact(typeof v === 'string' ? foldCase(v) : v, obs);
-  }
-  if (leaf.value.type !== 'string') return compileValueTest(leaf, diagnostics);
+  if (leaf.kind === 'in')
+    return folding(compileValueTest({ ...leaf, values: leaf.values.map(foldLiteral) }, diagnostics));
+  // A binary or numeric constant compares with the value as it is (a text's bytes, unfolded).
+  if (leaf.value.type !== 'string') return { test: compileValueTest(leaf, diagnostics), onFolded: undefined };
   if (leaf.operator === 'MATCHES') {
     // The regex engine folds (simple Unicode folding) with its own (?i) flag; the value is
     // folded too, so that full folds (ß against SS) agree with the other operators.
@@ -429,13 +462,30 @@ function compileFoldedValueTest(leaf: ConstantLeaf, diagnostics: Diagnostic[]): 
       lowered === undefined
         ? undefined
         : compileValueTest({ ...leaf, value: { type: 'string', value: lowered } }, loweredDiagnostics);
-    if (plain === undefined || loweredDiagnostics.length > 0)
-      return (v, obs) => test(typeof v === 'string' ? foldCase(v) : v, obs);
-    return (v, obs) => (typeof v === 'string' ? plain(foldCase(v), obs) : test(v, obs));
+    if (plain === undefined || loweredDiagnostics.length > 0) return folding(test);
+    return folding((v, obs) => (typeof v === 'string' ? plain(v, obs) : test(v, obs)));
   }
-  if (leaf.operator === 'ISSUBSET' || leaf.operator === 'ISSUPERSET') return compileValueTest(leaf, diagnostics);
-  const test = compileValueTest({ ...leaf, value: foldLiteral(leaf.value) }, diagnostics);
-  return (v, obs) => test(typeof v === 'string' ? foldCase(v) : v, obs);
+  if (leaf.operator === 'ISSUBSET' || leaf.operator === 'ISSUPERSET')
+    return { test: compileValueTest(leaf, diagnostics), onFolded: undefined };
+  return folding(compileValueTest({ ...leaf, value: foldLiteral(leaf.value) }, diagnostics));
+}
+
+/**
+ * A predicate on the value at a root path: `test` for a value as it is, `onFolded` for the case
+ * fold of a string value. A tabled path (./path-table.ts) takes the fold from the observed-data's
+ * table, folded once for every comparison on the path; others fold as `test` does.
+ */
+function foldedPathPredicate(path: ObjectPath, walk: Walker, test: ValueTest, onFolded: ValueTest): ObjectPredicate {
+  const tree = pathTreeOf(path.objectType);
+  const id = tree.idOf(path.steps);
+  if (id === undefined) return (o, obs) => walk(o, obs, test);
+  return (o, obs) => {
+    if (obs.pathTable === undefined || !tree.usesTable) return walk(o, obs, test);
+    const table = obs.pathTable(o as object, tree);
+    const value = table.values[id];
+    if (value === undefined) return false;
+    return typeof value === 'string' ? onFolded(table.folded(id, value), obs) : test(value, obs);
+  };
 }
 
 /**
@@ -447,18 +497,26 @@ export function compileComparison(
   diagnostics: Diagnostic[],
   caseInsensitive = false,
 ): ObjectPredicate {
-  const walk = compilePath(leaf.path.steps);
+  const walk = compileRootPath(leaf.path);
   if (leaf.kind === 'exists') {
     const any: ValueTest = () => true;
     return leaf.negated ? (o, obs) => !walk(o, obs, any) : (o, obs) => walk(o, obs, any);
   }
   if (leaf.kind === 'fieldref') return compileFieldReference(leaf, walk, caseInsensitive);
-  const test = caseInsensitive ? compileFoldedValueTest(leaf, diagnostics) : compileValueTest(leaf, diagnostics);
-  const predicate: ObjectPredicate = (o, obs) => walk(o, obs, test);
+  let predicate: ObjectPredicate;
+  if (caseInsensitive) {
+    const { test, onFolded } = compileFoldedValueTest(leaf, diagnostics);
+    predicate =
+      onFolded === undefined ? (o, obs) => walk(o, obs, test) : foldedPathPredicate(leaf.path, walk, test, onFolded);
+  } else {
+    const test = compileValueTest(leaf, diagnostics);
+    predicate = (o, obs) => walk(o, obs, test);
+  }
   if (leaf.kind === 'comparison' && leaf.operator === 'LIKE' && !leaf.negated && leaf.value.type === 'string') {
     const source = nfc(caseInsensitive ? foldCase(leaf.value.value) : leaf.value.value);
     likeLeaves.set(predicate, {
       key: `${caseInsensitive ? 'i' : 's'}${JSON.stringify(leaf.path.steps)}`,
+      path: leaf.path,
       walk,
       caseInsensitive,
       source,
@@ -475,6 +533,7 @@ export function compileComparison(
 interface LikeLeaf {
   /** Path and case folding: LIKEs with the same key test the same prepared values. */
   key: string;
+  path: ObjectPath;
   walk: Walker;
   caseInsensitive: boolean;
   /**
@@ -508,23 +567,10 @@ function likeGroup(group: LikeLeaf[]): ObjectPredicate {
   const someNonAscii = nonAscii.includes(true);
   const n = likes.length;
   const { caseInsensitive, walk } = first;
-  const test: ValueTest = (v, obs) => {
-    let text: string;
-    let cut: boolean;
-    if (typeof v === 'string') {
-      const subject = caseInsensitive ? foldCase(v) : v;
-      cut = subject.length > MAX_SEARCHED_LENGTH;
-      text = nfc(searchedText(subject, undefined));
-    } else if (v instanceof Uint8Array) {
-      cut = v.length > MAX_SEARCHED_LENGTH;
-      text = bytesToLatin1(searchedBytes(v, undefined));
-      const ascii = someNonAscii && !hasNonAscii(text);
-      for (let i = 0; i < n; i++) {
-        if (cut) noteCut(obs);
-        if (binary[i] && !(ascii && nonAscii[i]) && (likes[i] as (t: string) => boolean)(text)) return true;
-      }
-      return false;
-    } else return false;
+  /** The patterns on a text as its comparisons see it (folded already when they fold case). */
+  const testText = (subject: string, obs: PreparedObservation | undefined): boolean => {
+    const cut = subject.length > MAX_SEARCHED_LENGTH;
+    const text = nfc(searchedText(subject, undefined));
     const ascii = someNonAscii && !hasNonAscii(text);
     for (let i = 0; i < n; i++) {
       if (cut) noteCut(obs);
@@ -532,6 +578,19 @@ function likeGroup(group: LikeLeaf[]): ObjectPredicate {
     }
     return false;
   };
+  const test: ValueTest = (v, obs) => {
+    if (typeof v === 'string') return testText(caseInsensitive ? foldCase(v) : v, obs);
+    if (!(v instanceof Uint8Array)) return false;
+    const cut = v.length > MAX_SEARCHED_LENGTH;
+    const text = bytesToLatin1(searchedBytes(v, undefined));
+    const ascii = someNonAscii && !hasNonAscii(text);
+    for (let i = 0; i < n; i++) {
+      if (cut) noteCut(obs);
+      if (binary[i] && !(ascii && nonAscii[i]) && (likes[i] as (t: string) => boolean)(text)) return true;
+    }
+    return false;
+  };
+  if (caseInsensitive) return foldedPathPredicate(first.path, walk, test, (v, obs) => testText(v as string, obs));
   return (o, obs) => walk(o, obs, test);
 }
 
@@ -563,7 +622,7 @@ const RELATIONS: Record<FieldReference['relation'], (a: string, b: string) => bo
  * `other` of the same root object; negated, some pair of scalars does not (as STIX's `NOT =` needs a value).
  */
 function compileFieldReference(leaf: FieldReference, walk: Walker, caseInsensitive: boolean): ObjectPredicate {
-  const walkOther = compilePath(leaf.other.steps);
+  const walkOther = compileRootPath(leaf.other);
   const relate = RELATIONS[leaf.relation];
   const text = caseInsensitive
     ? (v: unknown) => {

@@ -7,6 +7,7 @@
 import { InputError, type Diagnostic } from '../errors.js';
 import type { ObservedData, StixObject } from '../stix/types.js';
 import { parseStixTimestamp } from './literals.js';
+import { PathValueCache, type PathTable, type PathTree } from './path-table.js';
 
 export interface RootObject {
   /** The object's key: its id (2.1) or its key in `objects` (2.0). */
@@ -36,6 +37,12 @@ export interface PreparedObservation {
    * MAX_SEARCHED_LENGTH characters (./evaluate.ts), counted as they run.
    */
   valuesCut?: number;
+  /**
+   * The values of one of its objects at every path of `tree` (./path-table.ts), read once and
+   * kept for the other comparisons and the rule index. Absent from hand-made observations,
+   * whose objects may change between reads: their paths are walked each time.
+   */
+  pathTable?(object: object, tree: PathTree): PathTable;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -59,6 +66,8 @@ class Observation implements PreparedObservation {
   readonly rootsOfType: RootObject[][];
   valuesCut = 0;
   private scope: Map<string, StixObject> | undefined;
+  /** Created on the first read: an event no rule reads (the kinds without rules) needs none. */
+  private pathCache: PathValueCache | undefined;
 
   constructor(
     readonly index: number,
@@ -95,6 +104,10 @@ class Observation implements PreparedObservation {
   objectsOfType(type: string): RootObject[] | undefined {
     const at = this.types.indexOf(type);
     return at >= 0 ? this.rootsOfType[at] : undefined;
+  }
+
+  pathTable(object: object, tree: PathTree): PathTable {
+    return (this.pathCache ??= new PathValueCache((ref) => this.resolve(ref))).tableOf(object, tree);
   }
 
   resolve(ref: string): StixObject | undefined {

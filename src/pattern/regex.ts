@@ -6,6 +6,7 @@
  * names the construct.
  */
 import { RE2JS } from 're2js';
+import { isAscii } from './case-fold.js';
 
 export interface CompiledRegex {
   test(text: string): boolean;
@@ -27,15 +28,23 @@ const UNSUPPORTED_HINTS: [RegExp, string][] = [
 
 /**
  * A regex that says only "contains / starts with / ends with / is this literal" (a Sigma value
- * with a `_`, which LIKE cannot say, compiles to `(?s)^.*literal$`): the string test it
- * amounts to, or undefined for any other shape. The literal is ASCII letters, digits, inert
- * punctuation and escaped punctuation; `.*` counts only under a leading `(?s)` (else `.` stops
- * at a line end), and `^`/`$` only as the first / last construct (no `(?m)`: text anchors).
+ * with a `_`, which LIKE cannot say, compiles to `(?s)^.*literal$`, or `(?i)(?s)^.*literal$`
+ * in a rule that folds case): the string test it amounts to, or undefined for any other shape.
+ * The literal is ASCII letters, digits, inert punctuation and escaped punctuation; `.*` counts
+ * only under a leading `s` flag (else `.` stops at a line end), and `^`/`$` only as the first /
+ * last construct (no `(?m)`: text anchors). Under a leading `i` flag the literal matches up to
+ * case as re2js folds it (sameUpToCase).
  */
 export function literalRegexTest(source: string): ((text: string) => boolean) | undefined {
   let body = source;
-  const dotAll = body.startsWith('(?s)');
-  if (dotAll) body = body.slice(4);
+  let dotAll = false;
+  let caseless = false;
+  for (let flags = /^\(\?([is]+)\)/.exec(body); flags !== null; flags = /^\(\?([is]+)\)/.exec(body)) {
+    const set = flags[1] as string;
+    dotAll ||= set.includes('s');
+    caseless ||= set.includes('i');
+    body = body.slice(flags[0].length);
+  }
   let start = false;
   let end = false;
   if (body.startsWith('^')) {
@@ -66,10 +75,42 @@ export function literalRegexTest(source: string): ((text: string) => boolean) | 
     else return undefined;
   }
   if (literal.length === 0) return undefined;
+  if (caseless && /[A-Za-z]/.test(literal)) return caselessLiteralTest(literal.toLowerCase(), start, end);
   if (start && end) return (text) => text === literal;
   if (start) return (text) => text.startsWith(literal);
   if (end) return (text) => text.endsWith(literal);
   return (text) => text.includes(literal);
+}
+
+/**
+ * Does `text` hold the lower-case ASCII literal `lower` at `at`, up to case as re2js's `(?i)`
+ * sees it (simple case folding)? An ASCII letter's orbit is its two cases, and for k and s
+ * also KELVIN SIGN (U+212A) and LATIN SMALL LETTER LONG S (U+017F); nothing else matches an
+ * ASCII character.
+ */
+function sameUpToCase(text: string, at: number, lower: string): boolean {
+  for (let j = 0; j < lower.length; j++) {
+    const c = text.charCodeAt(at + j);
+    const l = lower.charCodeAt(j);
+    if (c === l || (c >= 0x41 && c <= 0x5a && c + 0x20 === l)) continue;
+    if ((c === 0x212a && l === 0x6b) || (c === 0x17f && l === 0x73)) continue;
+    return false;
+  }
+  return true;
+}
+
+function caselessLiteralTest(lower: string, start: boolean, end: boolean): (text: string) => boolean {
+  const n = lower.length;
+  if (start && end) return (text) => text.length === n && sameUpToCase(text, 0, lower);
+  if (start) return (text) => text.length >= n && sameUpToCase(text, 0, lower);
+  if (end) return (text) => text.length >= n && sameUpToCase(text, text.length - n, lower);
+  return (text) => {
+    // An ASCII text's ASCII lower case is its fold: one native search. Otherwise each place
+    // is tried (a value is at most MAX_SEARCHED_LENGTH long, a literal a few dozen characters).
+    if (isAscii(text)) return text.toLowerCase().includes(lower);
+    for (let at = 0; at + n <= text.length; at++) if (sameUpToCase(text, at, lower)) return true;
+    return false;
+  };
 }
 
 /** A literal every match of a regex contains, and whether it holds only up to case. */

@@ -19,6 +19,7 @@ import {
 import { foldCase } from '../pattern/case-fold.js';
 import { parseIPv4Fast, parseNetwork } from '../pattern/cidr.js';
 import { compilePath } from '../pattern/evaluate.js';
+import { pathTreeOf, type PathTable, type PathTree } from '../pattern/path-table.js';
 import { requiredLiteral, type RequiredLiteral } from '../pattern/regex.js';
 import type { PreparedObservation } from '../pattern/observation.js';
 import { KeyTable } from './key-table.js';
@@ -337,6 +338,36 @@ interface StringTables {
   pairBits: Uint32Array | undefined;
   /** Literals of one code unit above U+007F, by that code unit (see likeLiteral). */
   singles: Map<number, LiteralEntry> | undefined;
+  /** The entries recent values selected here (see ValueMemo); forgotten whenever a condition is filed. */
+  memo: ValueMemo | undefined;
+}
+
+/** Values longer than this are scanned each time: they are seldom repeated, and would pin memory. */
+const MEMO_MAX_LENGTH = 256;
+/** Values a memo holds before it starts again. */
+const MEMO_CAPACITY = 1024;
+
+/**
+ * The entries that recent values selected in one set of string conditions, by value. An
+ * event's values repeat across events (images, parents, hashes, file descriptions), and a value
+ * is looked up by one hash rather than scanned for each of its trigrams and pairs. A memo whose
+ * values were seldom seen again when it filled (unique command lines) pauses for a while.
+ */
+class ValueMemo {
+  readonly selected = new Map<string, number[]>();
+  hits = 0;
+  /** Lookups still to pass by before values are remembered again. */
+  paused = 0;
+
+  /** Remembers what a value selected, starting again when full (and pausing when little was seen again). */
+  remember(value: string, ids: number[]): void {
+    if (this.selected.size >= MEMO_CAPACITY) {
+      if (this.hits < MEMO_CAPACITY / 4) this.paused = MEMO_CAPACITY * 8;
+      this.selected.clear();
+      this.hits = 0;
+    }
+    this.selected.set(value, ids);
+  }
 }
 
 interface PathSlot extends StringTables {
@@ -347,6 +378,11 @@ interface PathSlot extends StringTables {
    */
   folded: StringTables | undefined;
   walk: ReturnType<typeof compilePath>;
+  /**
+   * The path's id in its type's tree (src/pattern/path-table.ts), when its value is read from
+   * the observed-data's table rather than walked.
+   */
+  pathId: number | undefined;
   /** numbers, keyed as they are */
   byNumber: Map<number, Ids>;
   byBoolean: Map<boolean, Ids>;
@@ -371,12 +407,17 @@ function stringTables(): StringTables {
     pairs: undefined,
     pairBits: undefined,
     singles: undefined,
+    memo: undefined,
   };
 }
 
 export class RuleIndex {
   private readonly typeOnly = new Map<string, number[]>();
   private readonly slots = new Map<string, PathSlot[]>();
+  /** The tree of each type's paths that some slot reads from the observed-data's table. */
+  private readonly trees = new Map<string, PathTree>();
+  /** Scratch of `candidates`: the tables of the roots of the current type. */
+  private readonly tables: (PathTable | undefined)[] = [];
   private readonly slotByKey = new Map<string, PathSlot>();
   /** Per-entry stamp, so that an entry reached through several conditions is visited once. */
   private stamps = new Uint32Array(1024);
@@ -469,6 +510,11 @@ export class RuleIndex {
       refileByRarestTrigram(slot);
       if (slot.folded !== undefined) refileByRarestTrigram(slot.folded);
     }
+    // Refiling changes the order in which a value's entries are found: remembered orders go.
+    for (const slot of this.slotByKey.values()) {
+      slot.memo = undefined;
+      if (slot.folded !== undefined) slot.folded.memo = undefined;
+    }
   }
 
   /** How many entries are filed under a condition so far. */
@@ -489,6 +535,7 @@ export class RuleIndex {
   private file(id: number, type: string, condition: Condition): void {
     const slot = this.slotFor(type, condition.path);
     const strings: StringTables = condition.folded ? (slot.folded ??= stringTables()) : slot;
+    strings.memo = undefined; // what a value selects may change
     if ('value' in condition) {
       const v = condition.value;
       if (typeof v === 'string') strings.byString.add(stringKey(v), id);
@@ -545,10 +592,14 @@ export class RuleIndex {
     const id = slotKey(type, path);
     let slot = this.slotByKey.get(id);
     if (!slot) {
+      const tree = pathTreeOf(type);
+      const pathId = tree.idOf(path.steps);
+      if (pathId !== undefined) this.trees.set(type, tree);
       slot = {
         path,
         folded: undefined,
         walk: compilePath(path.steps),
+        pathId,
         ...stringTables(),
         byNumber: new Map(),
         byBoolean: new Map(),
@@ -565,8 +616,16 @@ export class RuleIndex {
   private readonly scratch = { address: 0, prefix: 0 };
   private currentSlot: PathSlot | undefined;
 
+  /** While a value is scanned to be remembered: every entry it selects, in the order found. */
+  private recording: number[] | undefined;
+
   private once(ids: Ids | undefined): void {
     if (ids === undefined) return;
+    const recording = this.recording;
+    if (recording !== undefined) {
+      if (typeof ids === 'number') recording.push(ids);
+      else for (let i = 0; i < ids.length; i++) recording.push(ids[i] as number);
+    }
     const stamps = this.stamps;
     const stamp = this.stamp;
     if (typeof ids === 'number') {
@@ -585,15 +644,26 @@ export class RuleIndex {
     }
   }
 
+  /**
+   * Looks a string value of a slot up in every kind of condition filed for it; its fold comes
+   * from the table it was read from, when it was (shared with the comparisons on its path).
+   */
+  private lookUpText(slot: PathSlot, value: string, table?: PathTable, pathId?: number): void {
+    this.lookUpString(slot, value);
+    if (slot.folded !== undefined)
+      this.lookUpString(
+        slot.folded,
+        table !== undefined && pathId !== undefined ? table.folded(pathId, value) : foldCase(value),
+      );
+    if (slot.byOctet.size > 0 && parseIPv4Fast(value, this.scratch))
+      this.once(slot.byOctet.get(Math.floor(this.scratch.address / 16777216)));
+  }
+
   /** Looks one value of the current path up in every kind of condition filed for it. */
   private readonly lookUp = (value: unknown): boolean => {
     const slot = this.currentSlot as PathSlot;
-    if (typeof value === 'string') {
-      this.lookUpString(slot, value);
-      if (slot.folded !== undefined) this.lookUpString(slot.folded, foldCase(value));
-      if (slot.byOctet.size > 0 && parseIPv4Fast(value, this.scratch))
-        this.once(slot.byOctet.get(Math.floor(this.scratch.address / 16777216)));
-    } else if (typeof value === 'number') {
+    if (typeof value === 'string') this.lookUpText(slot, value);
+    else if (typeof value === 'number') {
       if (slot.byNumber.size > 0) this.once(slot.byNumber.get(value));
     } else if (typeof value === 'boolean') {
       if (slot.byBoolean.size > 0) this.once(slot.byBoolean.get(value));
@@ -601,8 +671,42 @@ export class RuleIndex {
     return false; // keep walking: every value of the path may select candidates
   };
 
-  /** Looks a string value up in one set of string conditions (plain, or folded with a folded value). */
+  /**
+   * Looks a string value up in one set of string conditions (plain, or folded with a folded
+   * value); through its memo when the set has literals to scan for.
+   */
   private lookUpString(tables: StringTables, value: string): void {
+    if (
+      value.length > MEMO_MAX_LENGTH ||
+      (tables.trigramBits === undefined && tables.pairs === undefined && tables.singles === undefined)
+    ) {
+      this.scanString(tables, value);
+      return;
+    }
+    const memo = (tables.memo ??= new ValueMemo());
+    const known = memo.selected.get(value);
+    if (known !== undefined) {
+      memo.hits++;
+      this.once(known);
+      return;
+    }
+    if (memo.paused > 0) {
+      memo.paused--;
+      this.scanString(tables, value);
+      return;
+    }
+    const recording: number[] = [];
+    this.recording = recording;
+    try {
+      this.scanString(tables, value);
+    } finally {
+      this.recording = undefined;
+    }
+    memo.remember(value, recording);
+  }
+
+  /** Looks a string value up in every string condition of a set: its hash, and each literal it may hold. */
+  private scanString(tables: StringTables, value: string): void {
     if (tables.byString.size > 0) this.once(tables.byString.get(stringKey(value)));
     const bits = tables.trigramBits;
     const pairs = tables.pairs;
@@ -664,12 +768,29 @@ export class RuleIndex {
       this.once(this.typeOnly.get(type));
       const slots = this.slots.get(type);
       if (!slots) continue;
+      const tree = this.trees.get(type);
+      const tables = this.tables;
+      tables.length = roots.length;
+      for (let r = 0; r < roots.length; r++)
+        tables[r] =
+          tree !== undefined && tree.usesTable && observation.pathTable !== undefined
+            ? observation.pathTable((roots[r] as { object: object }).object, tree)
+            : undefined;
       for (let s = 0; s < slots.length; s++) {
         const slot = slots[s] as PathSlot;
         this.currentSlot = slot;
-        for (let r = 0; r < roots.length; r++)
-          slot.walk((roots[r] as { object: unknown }).object, observation, this.lookUp);
+        const pathId = slot.pathId;
+        for (let r = 0; r < roots.length; r++) {
+          const table = tables[r];
+          if (table !== undefined && pathId !== undefined) {
+            const value = table.values[pathId];
+            if (value === undefined) continue;
+            if (typeof value === 'string') this.lookUpText(slot, value, table, pathId);
+            else this.lookUp(value);
+          } else slot.walk((roots[r] as { object: unknown }).object, observation, this.lookUp);
+        }
       }
+      tables.length = 0;
     }
     this.currentSlot = undefined;
   }

@@ -216,6 +216,72 @@ describe('rule index', () => {
     );
   });
 
+  describe('remembered values', () => {
+    const patterns = [
+      "[process:command_line LIKE '%ab%']",
+      "[process:command_line LIKE '%b-c%' OR process:name = 'bash']",
+      "[process:command_line MATCHES 'a[bc]+-']",
+      "[process:command_line LIKE '%\u00e9%']",
+      "[process:command_line = 'ab c']",
+      "[process:command_line LIKE '%cab%' AND process:name LIKE 'sh%']",
+    ];
+    const build = (count = patterns.length): RuleIndex => {
+      const index = new RuleIndex();
+      patterns.slice(0, count).forEach((p, id) => {
+        const o = compilePattern(p, { caseInsensitive: id % 2 === 0 }).observations[0]!;
+        index.add(
+          id,
+          o.expression.comparison,
+          o.rootTypes,
+          compilePattern(p, { caseInsensitive: id % 2 === 0 }).caseInsensitiveLeaves,
+        );
+      });
+      return index;
+    };
+    const event = (line: string, name: string) => ({ type: 'process', command_line: line, name });
+
+    it('offers a value that comes again the entries, in the order, it offered on first sight', () => {
+      const line = fc
+        .array(fc.constantFrom('a', 'B', 'c', '-', ' ', '\u00e9', 'ab', 'CAB'), { maxLength: 8 })
+        .map((parts) => parts.join(''));
+      const events = fc.array(
+        fc.tuple(fc.constantFrom('ab c', 'cab-', 'x'), line, fc.constantFrom('bash', 'sh', 'shell')),
+        {
+          minLength: 1,
+          maxLength: 30,
+        },
+      );
+      fc.assert(
+        fc.property(events, (list) => {
+          const shared = build();
+          for (const [fixed, drawn, name] of list)
+            for (const value of [fixed, drawn])
+              expect(offeredFor(shared, event(value, name)), JSON.stringify(value)).toEqual(
+                offeredFor(build(), event(value, name)),
+              );
+        }),
+        { seed: 20261203, numRuns: 300 },
+      );
+    });
+
+    it('keeps offering the right entries past its capacity, and when values seldom repeat', () => {
+      const shared = build();
+      const lines = Array.from({ length: 3000 }, (_, i) => `ab${i}-c\u00e9${i % 7 === 0 ? 'cab' : ''}`);
+      for (const round of [0, 1])
+        for (const line of round === 0 ? lines : lines.slice(0, 1200))
+          expect(offeredFor(shared, event(line, 'sh'))).toEqual(offeredFor(build(), event(line, 'sh')));
+    });
+
+    it('forgets what values selected when an entry is added', () => {
+      const index = build(1);
+      expect(offeredFor(index, event('xcab-', 'sh'))).toEqual([0]);
+      // One condition, no choice: filed at once, not when the index is sealed again.
+      const added = compilePattern("[process:command_line LIKE '%cab%']").observations[0]!;
+      index.add(5, added.expression.comparison, added.rootTypes);
+      expect(offeredFor(index, event('xcab-', 'sh'))).toEqual([0, 5]);
+    });
+  });
+
   it('keys string values by hash: a collision offers an extra candidate, never a wrong match', () => {
     // Find two values whose keys collide (the birthday bound of 30 bits: some 40,000 tries).
     const seen = new Map<number, string>();

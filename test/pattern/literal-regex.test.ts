@@ -21,16 +21,57 @@ describe('literalRegexTest', () => {
     expect(literalRegexTest('^ab$')?.('ab')).toBe(true);
     expect(literalRegexTest('a_b')?.('xa_by')).toBe(true);
     expect(literalRegexTest('ab\\$')?.('xab$y')).toBe(true);
-    for (const refused of ['^.*ab$', 'a.b', 'ab+', '[ab]', '(?i)ab', 'a|b', '\\d', '\\\\$', '(?s)^.*', '', 'é'])
+    expect(literalRegexTest('(?i)(?s)^.*\\\\Powershell_ISE\\.exe$')?.('C:\\x\\powershell_ise.EXE')).toBe(true);
+    expect(literalRegexTest('(?i)^ab$')?.('AB')).toBe(true);
+    expect(literalRegexTest('(?i)sk')?.('x\u017f\u212ay')).toBe(true);
+    expect(literalRegexTest('(?i)ab')?.('xa\u0412')).toBe(false);
+    for (const refused of [
+      '^.*ab$',
+      'a.b',
+      'ab+',
+      '[ab]',
+      '(?m)ab',
+      '(?i-s)ab',
+      'a|b',
+      '\\d',
+      '\\\\$',
+      '(?s)^.*',
+      '',
+      'é',
+    ])
       expect(literalRegexTest(refused), refused).toBeUndefined();
   });
 
   it('agrees with re2js on random literal regexes and strings (seeded)', () => {
-    const atoms = ['a', 'B', '_', '-', ' ', '\\.', '\\\\', '\\$', '\\*', '.', '*', '$', '^', '\\d'];
-    const chars = ['a', 'B', 'b', '_', '-', ' ', '.', '\\', '$', '*', '^', '\n', '1'];
+    const atoms = ['a', 'B', 'k', 'S', '_', '-', ' ', '\\.', '\\\\', '\\$', '\\*', '.', '*', '$', '^', '\\d'];
+    // With the non-ASCII members of k's and s's case orbits, and look-alikes that are not in them.
+    const chars = [
+      'a',
+      'A',
+      'B',
+      'b',
+      'k',
+      'K',
+      's',
+      'S',
+      '\u212a',
+      '\u017f',
+      '\u0130',
+      '\u0131',
+      '_',
+      '-',
+      ' ',
+      '.',
+      '\\',
+      '$',
+      '*',
+      '^',
+      '\n',
+      '1',
+    ];
     const source = fc
       .tuple(
-        fc.constantFrom('', '(?s)'),
+        fc.constantFrom('', '(?s)', '(?i)', '(?i)(?s)', '(?s)(?i)', '(?is)'),
         fc.constantFrom('', '^', '^.*'),
         fc.array(fc.constantFrom(...atoms), { maxLength: 4 }),
         fc.constantFrom('', '$', '.*$'),
