@@ -17,7 +17,7 @@
  * they are a few digits each where format 1 wrote each rule's expiresAt whole.
  *
  * A pattern rule's state is stored without its two fingerprints when they are the rule's own (they do not
- * deflate: 88 characters of base64 a rule). What tells a reader whether they still are: per rule, a 6-character
+ * deflate: 44 characters of base64 a rule). What tells a reader whether they still are: per rule, a 6-character
  * digest of the observation expressions' fingerprint (a wrong "same" would read the buffered events' masks
  * with another meaning, so it stays per rule); per item, one 8-character digest `d` of the patterns (the XOR
  * of a 48-bit hash of (rule id, pattern fingerprint) over those rules). Format 2 (read still) kept 12
@@ -331,7 +331,7 @@ export function groupItemCodec(now: () => number, fingerprints?: FingerprintsOf)
           entry.digests = undefined;
         } else if (
           // A rule's fingerprints are the same in each of its groups' states, and do not deflate
-          // (88 characters of base64 per rule): a state carrying the rule's own is stored without
+          // (44 characters of base64 per rule): a state carrying the rule's own is stored without
           // them, with 6 characters of digest and its share of the item's pattern digest.
           current !== undefined &&
           state.patternKey === current.patternKey &&
