@@ -6,6 +6,7 @@ import { GROUP_STATE_FORMAT, groupStateCodec, type GroupState } from '../../src/
 import { fingerprint, StreamingEngine } from '../../src/engine/streaming.js';
 import { printPattern } from '../../src/pattern/print.js';
 import { StateCorruptError } from '../../src/state/errors.js';
+import { packValue } from '../../src/state/item-size.js';
 import { InMemoryStateStore } from '../../src/state/memory-store.js';
 import { stateKeyId, type StateKey } from '../../src/state/types.js';
 import { observed, rule } from './helpers.js';
@@ -290,5 +291,31 @@ describe('group item digests (#18: format 3, one pattern digest an item)', () =>
     );
     expect(() => codec.decode(`{"format":3,"x":1,"rules":{"r":[0,${state},"abcdef",1]}}`)).toThrow(/malformed digests/);
     expect(() => codec.decode(`{"format":3,"x":1,"d":7,"rules":{}}`)).toThrow(/malformed pattern digest/);
+  });
+});
+
+describe('what digests cost a group item (#18)', () => {
+  it('40 rules of distinct patterns and observations cost at most 8 stored bytes each in digests (format 2: 12)', async () => {
+    const T = Date.UTC(2026, 0, 1, 0, 10);
+    const store = new InMemoryStateStore({ now: () => T });
+    const rules = Array.from({ length: 40 }, (_, i) =>
+      rule(`r${i}`, `([process:name = 'a'] FOLLOWEDBY [process:name = 'b${i}']) WITHIN ${60 + i} SECONDS`, [
+        'process:x_host_id',
+      ]),
+    );
+    const engine = new StreamingEngine({ rules, store, now: () => T });
+    await engine.processBatch([observed('a1', 0, { type: 'process', name: 'a', x_host_id: 'h1' }).input]);
+    const key = groupItemKey('default', '["h1"]');
+    const value = (await store.getMany([key])).get(stateKeyId(key))!.value;
+    const item = JSON.parse(value) as { d?: string; rules: Record<string, unknown[]> };
+    expect(Object.values(item.rules).every((entry) => entry.length === 3)).toBe(true);
+    // Billed by the stored (deflated) size: the same item with no digest at all is the floor.
+    const stored = (text: string): number => {
+      const packed = packValue(text);
+      return 'text' in packed ? Buffer.byteLength(packed.text) : packed.deflated.byteLength;
+    };
+    delete item.d;
+    for (const [ruleId, entry] of Object.entries(item.rules)) item.rules[ruleId] = entry.slice(0, 2);
+    expect(stored(value) - stored(JSON.stringify(item))).toBeLessThanOrEqual(40 * 8);
   });
 });
