@@ -1,11 +1,14 @@
 /** #12.2: the stored format of a correlation state, its format number, and reading the previous format. */
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { readRuleItem, writeRuleItem } from '../../src/engine/group-item.js';
+import { groupItemCodec, groupItemKey, readRuleItem, writeRuleItem } from '../../src/engine/group-item.js';
 import { GROUP_STATE_FORMAT, groupStateCodec, type GroupState } from '../../src/engine/group-state.js';
-import { StreamingEngine } from '../../src/engine/streaming.js';
+import { fingerprint, StreamingEngine } from '../../src/engine/streaming.js';
+import { printPattern } from '../../src/pattern/print.js';
 import { StateCorruptError } from '../../src/state/errors.js';
+import { packValue } from '../../src/state/item-size.js';
 import { InMemoryStateStore } from '../../src/state/memory-store.js';
-import type { StateKey } from '../../src/state/types.js';
+import { stateKeyId, type StateKey } from '../../src/state/types.js';
 import { observed, rule } from './helpers.js';
 
 /** A state as format 1 stored it (no format field), byte for byte as written before #12. */
@@ -128,7 +131,10 @@ describe('group items (#18)', () => {
     const item = JSON.parse(stored.value) as { rules: Record<string, [number, Record<string, unknown>, string]> };
     expect(Object.keys(item.rules).sort()).toEqual(['first', 'second']);
     expect(item.rules.first![1].patternKey).toBeUndefined();
-    expect(item.rules.first![2]).toMatch(/^[A-Za-z0-9_-]{12}$/);
+    // Per rule, the observation expressions' digest; the patterns' are in the item's digest.
+    expect(item.rules.first![2]).toMatch(/^[A-Za-z0-9_-]{6}$/);
+    expect(item.rules.first).toHaveLength(3);
+    expect((JSON.parse(stored.value) as { d?: string }).d).toMatch(/^[A-Za-z0-9_-]{8}$/);
     // Another engine with the same rules takes the state as its own: the B completes the sequence.
     const same = new StreamingEngine({ rules, store, now: () => T });
     const b = observed('b1', 5, { type: 'process', name: 'b', x_host_id: 'h1' }).input;
@@ -147,7 +153,7 @@ describe('group items (#18)', () => {
 });
 
 describe('group item formats (#18)', () => {
-  it('reads an item of format 1 (absolute expiries) and writes format 2 (expiries relative to the item)', async () => {
+  it('reads an item of format 1 (absolute expiries) and writes format 3 (expiries relative to the item)', async () => {
     const { groupItemCodec, ruleExpiry, ruleState, GROUP_ITEM_FORMAT } = await import('../../src/engine/group-item.js');
     const T = Date.UTC(2026, 0, 1);
     const codec = groupItemCodec(() => T);
@@ -161,8 +167,8 @@ describe('group item formats (#18)', () => {
     const nowSeconds = Math.floor(T / 1000);
     expect(ruleState(item, 'two', groupStateCodec, nowSeconds)).toMatchObject({ evicted: 2, arrivals: 5 });
     const written = JSON.parse(codec.encode(item)) as { format: number; x: number; rules: Record<string, unknown[]> };
-    expect(GROUP_ITEM_FORMAT).toBe(2);
-    expect(written.format).toBe(2);
+    expect(GROUP_ITEM_FORMAT).toBe(3);
+    expect(written.format).toBe(3);
     expect(written.x).toBe(1767229200);
     expect(written.rules.one![0]).toBe(0);
     expect(written.rules.two![0]).toBe(3500);
@@ -172,7 +178,7 @@ describe('group item formats (#18)', () => {
     expect(ruleState(again, 'two', groupStateCodec, nowSeconds)).toEqual(
       ruleState(item, 'two', groupStateCodec, nowSeconds),
     );
-    expect(() => codec.decode('{"format":3,"rules":{}}')).toThrow(StateCorruptError);
+    expect(() => codec.decode('{"format":4,"rules":{}}')).toThrow(StateCorruptError);
     expect(() => codec.decode('{"format":2,"rules":{}}')).toThrow(/lacks its expiry/);
   });
 
@@ -206,5 +212,110 @@ describe('group item formats (#18)', () => {
     expect(again.alerts).toEqual([]);
     expect(again.stats.duplicates).toBe(1);
     expect(again.stats.evicted).toBe(0);
+  });
+});
+
+describe('group item digests (#18: format 3, one pattern digest an item)', () => {
+  const T = Date.UTC(2026, 0, 1, 0, 10);
+  const host = (id: string, second: number, name: string) =>
+    observed(id, second, { type: 'process', name, x_host_id: 'h1' }).input;
+  const key = groupItemKey('default', '["h1"]');
+  const sortedIds = (alerts: { ruleId: string; observedDataIds: string[] }[]) =>
+    alerts.map((a) => [a.ruleId, [...a.observedDataIds].sort()]).sort();
+
+  it('after one rule of an item has a qualifier edited, its next search is a full one, and no rule of the item loses a partial match', async () => {
+    const store = new InMemoryStateStore({ now: () => T });
+    const pair = (seconds: number) =>
+      rule('pair', `([process:name = 'a'] FOLLOWEDBY [process:name = 'b']) WITHIN ${seconds} SECONDS`, [
+        'process:x_host_id',
+      ]);
+    const other = rule('other', "[process:name = 'c'] AND [process:name = 'd']", ['process:x_host_id']);
+    const before = new StreamingEngine({ rules: [pair(5), other], store, now: () => T });
+    // a then b ten seconds later: too far apart for 5 seconds, so both stay buffered; c waits for a d.
+    expect((await before.processBatch([host('a1', 0, 'a'), host('b1', 10, 'b'), host('c1', 11, 'c')])).alerts).toEqual(
+      [],
+    );
+    // The item's pattern digest no longer matches: which rule changed cannot be told, so both are searched
+    // fully once. Only a full search binds a1 and b1 (a2 starts nothing); other's c1 is still there for d1.
+    const after = new StreamingEngine({ rules: [pair(60), other], store, now: () => T });
+    const result = await after.processBatch([host('a2', 20, 'a'), host('d1', 21, 'd')]);
+    expect(result.errors).toEqual([]);
+    expect(sortedIds(result.alerts)).toEqual([
+      ['other', ['observed-data--c1', 'observed-data--d1']],
+      ['pair', ['observed-data--a1', 'observed-data--b1']],
+    ]);
+    expect(result.stats.evicted).toBe(0);
+    // Written again with the rules as they are: one digest covers both, no rule is marked stale.
+    const stored = JSON.parse((await store.getMany([key])).get(stateKeyId(key))!.value) as {
+      d?: string;
+      rules: Record<string, unknown[]>;
+    };
+    expect(stored.d).toMatch(/^[A-Za-z0-9_-]{8}$/);
+    expect(Object.values(stored.rules).every((entry) => entry.length <= 3)).toBe(true);
+  });
+
+  it('reads a format 2 item (both digests a rule): a rule as it was takes its state as its own, an edited one drops its masks', async () => {
+    const store = new InMemoryStateStore({ now: () => T });
+    const pair = rule('pair', "[process:name = 'a'] FOLLOWEDBY [process:name = 'b']", ['process:x_host_id']);
+    const other = rule('other', "[process:name = 'c'] AND [process:name = 'd']", ['process:x_host_id']);
+    const engine = new StreamingEngine({ rules: [pair, other], store, now: () => T });
+    await engine.processBatch([host('a1', 0, 'a'), host('c1', 1, 'c')]);
+    const written = (await store.getMany([key])).get(stateKeyId(key))!;
+    // The same item as format 2 wrote it: per rule, its pattern's digest and its observations' (6 + 6
+    // characters), no item digest. 'other' carries digests of another rule's fingerprints.
+    const item = JSON.parse(written.value) as { format: number; d?: string; rules: Record<string, unknown[]> };
+    const digest = (text: string) => createHash('sha256').update(text, 'utf8').digest('base64url').slice(0, 6);
+    item.format = 2;
+    delete item.d;
+    item.rules.pair![2] = digest(fingerprint(printPattern(pair.pattern.ast))) + (item.rules.pair![2] as string);
+    item.rules.other![2] = 'zzzzzzzzzzzz';
+    expect(
+      (await store.put({ key, value: JSON.stringify(item), expiresAt: written.expiresAt }, written.version)).ok,
+    ).toBe(true);
+    const fresh = new StreamingEngine({ rules: [pair, other], store, now: () => T });
+    const result = await fresh.processBatch([host('b1', 5, 'b'), host('d1', 6, 'd')]);
+    expect(result.errors).toEqual([]);
+    expect(sortedIds(result.alerts)).toEqual([['pair', ['observed-data--a1', 'observed-data--b1']]]);
+    expect(result.stats.evicted).toBe(1);
+    expect((JSON.parse((await store.getMany([key])).get(stateKeyId(key))!.value) as { format: number }).format).toBe(3);
+  });
+
+  it('refuses malformed digests: a pair of digests in format 3, a stale mark in format 2', () => {
+    const codec = groupItemCodec(() => T);
+    const state = '{"f":3,"w":1,"e":[["observed-data--a",0,1,0]]}';
+    expect(() => codec.decode(`{"format":3,"x":1,"rules":{"r":[0,${state},"abcdefabcdef"]}}`)).toThrow(
+      /malformed digests/,
+    );
+    expect(() => codec.decode(`{"format":2,"x":1,"rules":{"r":[0,${state},"abcdefabcdef",0]}}`)).toThrow(
+      /malformed digests/,
+    );
+    expect(() => codec.decode(`{"format":3,"x":1,"rules":{"r":[0,${state},"abcdef",1]}}`)).toThrow(/malformed digests/);
+    expect(() => codec.decode(`{"format":3,"x":1,"d":7,"rules":{}}`)).toThrow(/malformed pattern digest/);
+  });
+});
+
+describe('what digests cost a group item (#18)', () => {
+  it('40 rules of distinct patterns and observations cost at most 8 stored bytes each in digests (format 2: 12)', async () => {
+    const T = Date.UTC(2026, 0, 1, 0, 10);
+    const store = new InMemoryStateStore({ now: () => T });
+    const rules = Array.from({ length: 40 }, (_, i) =>
+      rule(`r${i}`, `([process:name = 'a'] FOLLOWEDBY [process:name = 'b${i}']) WITHIN ${60 + i} SECONDS`, [
+        'process:x_host_id',
+      ]),
+    );
+    const engine = new StreamingEngine({ rules, store, now: () => T });
+    await engine.processBatch([observed('a1', 0, { type: 'process', name: 'a', x_host_id: 'h1' }).input]);
+    const key = groupItemKey('default', '["h1"]');
+    const value = (await store.getMany([key])).get(stateKeyId(key))!.value;
+    const item = JSON.parse(value) as { d?: string; rules: Record<string, unknown[]> };
+    expect(Object.values(item.rules).every((entry) => entry.length === 3)).toBe(true);
+    // Billed by the stored (deflated) size: the same item with no digest at all is the floor.
+    const stored = (text: string): number => {
+      const packed = packValue(text);
+      return 'text' in packed ? Buffer.byteLength(packed.text) : packed.deflated.byteLength;
+    };
+    delete item.d;
+    for (const [ruleId, entry] of Object.entries(item.rules)) item.rules[ruleId] = entry.slice(0, 2);
+    expect(stored(value) - stored(JSON.stringify(item))).toBeLessThanOrEqual(40 * 8);
   });
 });
