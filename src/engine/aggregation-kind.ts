@@ -932,6 +932,8 @@ export class CompiledAggregationRules implements CompiledKind {
     hit: (rule: CompiledRule, observations: number) => void,
     fail: (ruleId: string, error: unknown) => void,
   ): void {
+    // Without aggregation rules (most rule sets) an event needs no closure made for it.
+    if (this.selects.rules.length === 0) return;
     this.selects.match(
       observation,
       (selected, mask) => {

@@ -113,45 +113,59 @@ function leafBit(leaf: number): number {
 const FAILED = -1;
 
 function compileRule(rule: Rule, options: KindOptions): PatternRule {
-  const tree = rule.pattern.tree;
-  const stateless = isSingleObservation(tree);
-  const groupKey: GroupKeyFunction = compileGroupKey(rule.groupBy);
-  let patternKey: string | undefined;
-  let observationsKey: string | undefined;
-  const compiled: PatternRule = {
-    rule,
-    kind: 'stix-pattern',
-    stateless,
-    tree,
-    horizon: horizonOf(tree),
-    bounded: hasStartStop(tree),
-    // Printed and hashed when a correlation first needs them: most rules of a large set are
-    // stateless, and printing thousands of patterns is most of a cold start's compile.
-    get patternKey() {
-      return (patternKey ??= fingerprint(printPattern(rule.pattern.ast)));
-    },
-    get observationsKey() {
-      return (observationsKey ??= fingerprint(
-        rule.pattern.observations.map((o) => printObservationExpression(o.expression)).join('\u0000'),
-      ));
-    },
-    lateness: options.latenessMicros,
-    maxPartials: options.maxPartialsPerGroup,
-    maxAlertsPerEvent: options.maxAlertsPerEvent,
-    clockSkew: options.clockSkewMicros,
-    unboundedTtl: options.unboundedTtlSeconds,
-    groupKey,
-    excluded: (input, tenant, nowMs) => excludedBy(rule, input, tenant, nowMs),
-    // Both are set on every compiled rule, one of them undefined, so that stateless and stateful
-    // rules share one object shape: the matcher reads them for every hit, and a second shape made
-    // those reads polymorphic (a 3,000-rule set of both kinds ran slower than either kind alone).
-    matchesAlone: stateless ? (input, mask) => matchesAlone(compiled, input, mask) : undefined,
-    correlation: stateless
+  return new CompiledPatternRule(rule, options);
+}
+
+/**
+ * A compiled pattern rule. A class, for the lazy fingerprints: an object literal with getters
+ * is created in dictionary mode, and the matcher reads the compiled rule at every hit (3,000
+ * rules as dictionaries made those reads hash lookups).
+ */
+class CompiledPatternRule implements PatternRule {
+  readonly kind = 'stix-pattern';
+  readonly stateless: boolean;
+  readonly tree: PatternRule['tree'];
+  readonly horizon: number;
+  readonly bounded: boolean;
+  readonly lateness: number;
+  readonly maxPartials: number;
+  readonly maxAlertsPerEvent: number;
+  readonly clockSkew: number;
+  readonly unboundedTtl: number;
+  readonly groupKey: GroupKeyFunction;
+  readonly excluded: PatternRule['excluded'];
+  // Both are set on every compiled rule, one of them undefined, so that stateless and stateful
+  // rules share one object shape: the matcher reads them for every hit, and a second shape made
+  // those reads polymorphic (a 3,000-rule set of both kinds ran slower than either kind alone).
+  readonly matchesAlone: PatternRule['matchesAlone'];
+  readonly correlation: PatternRule['correlation'];
+  private printedPatternKey: string | undefined = undefined;
+  private printedObservationsKey: string | undefined = undefined;
+
+  constructor(
+    readonly rule: Rule,
+    options: KindOptions,
+  ) {
+    const tree = rule.pattern.tree;
+    const stateless = isSingleObservation(tree);
+    this.stateless = stateless;
+    this.tree = tree;
+    this.horizon = horizonOf(tree);
+    this.bounded = hasStartStop(tree);
+    this.lateness = options.latenessMicros;
+    this.maxPartials = options.maxPartialsPerGroup;
+    this.maxAlertsPerEvent = options.maxAlertsPerEvent;
+    this.clockSkew = options.clockSkewMicros;
+    this.unboundedTtl = options.unboundedTtlSeconds;
+    this.groupKey = compileGroupKey(rule.groupBy);
+    this.excluded = (input, tenant, nowMs) => excludedBy(rule, input, tenant, nowMs);
+    this.matchesAlone = stateless ? (input, mask) => matchesAlone(this, input, mask) : undefined;
+    this.correlation = stateless
       ? undefined
       : {
           codec: groupStateCodec,
-          correlate: (state, hits, clock, key) => correlate(compiled, state, hits, clock, key),
-          expiresAt: (state, clock) => expiresAt(compiled, state, clock()),
+          correlate: (state, hits, clock, key) => correlate(this, state, hits, clock, key),
+          expiresAt: (state, clock) => expiresAt(this, state, clock()),
           outbox: (state) => state.outbox,
           acknowledge: (state, ids) => {
             const before = state.outbox.length;
@@ -159,9 +173,20 @@ function compileRule(rule: Rule, options: KindOptions): PatternRule {
             return state.outbox.length !== before;
           },
           fit: fitGroupState,
-        },
-  };
-  return compiled;
+        };
+  }
+
+  // Printed and hashed when a correlation first needs them: most rules of a large set are
+  // stateless, and printing thousands of patterns is most of a cold start's compile.
+  get patternKey(): string {
+    return (this.printedPatternKey ??= fingerprint(printPattern(this.rule.pattern.ast)));
+  }
+
+  get observationsKey(): string {
+    return (this.printedObservationsKey ??= fingerprint(
+      this.rule.pattern.observations.map((o) => printObservationExpression(o.expression)).join('\u0000'),
+    ));
+  }
 }
 
 /**
@@ -216,9 +241,17 @@ export class CompiledPatternRules implements CompiledKind {
    * observations for every candidate of every event.
    */
   private readonly entries: IndexEntry[] = [];
-  /** Scratch of one `match`: the observation expressions each rule holds, and the rules with some. */
+  /**
+   * Scratch of one `match`: the observation expressions each rule holds, and the rules with
+   * some (the first `hitCount` of `hits`). Counted rather than emptied: an array cut to length
+   * 0 drops its backing store, and every event allocated a new one.
+   */
   private readonly masks: Int32Array;
-  private readonly hits: number[] = [];
+  private readonly hits: Int32Array;
+  private hitCount = 0;
+  /** The event and failure callback of the current `match`, read by `visitCandidate`. */
+  private current: PreparedObservation | undefined;
+  private currentFail: (ruleId: string, error: unknown) => void = () => undefined;
 
   constructor(rules: readonly Rule[], options: KindOptions) {
     for (const rule of rules) {
@@ -240,39 +273,59 @@ export class CompiledPatternRules implements CompiledKind {
       });
     });
     this.masks = new Int32Array(this.rules.length);
+    this.hits = new Int32Array(this.rules.length);
   }
+
+  /**
+   * Tests one candidate of the current event; made once, so that matching an event creates no
+   * closure (the index calls it for every candidate).
+   */
+  private readonly visitCandidate = (id: number): void => {
+    const entry = this.entries[id] as IndexEntry;
+    const r = entry.rule;
+    const masks = this.masks;
+    if (masks[r] === FAILED) return;
+    try {
+      if (entry.observation.test(this.current as PreparedObservation)) {
+        if (masks[r] === 0) this.hits[this.hitCount++] = r;
+        masks[r] = (masks[r] as number) | leafBit(entry.leaf);
+      }
+    } catch (error) {
+      if (masks[r] === 0) this.hits[this.hitCount++] = r;
+      masks[r] = FAILED;
+      this.currentFail((this.rules[r] as PatternRule).rule.id, error);
+    }
+  };
 
   match(
     observation: PreparedObservation,
     hit: (rule: CompiledRule, observations: number) => void,
     fail: (ruleId: string, error: unknown) => void,
   ): void {
-    const { masks, hits, rules, entries } = this;
+    const { masks, hits, rules } = this;
     // A kind with no rules (the engine's aggregation kind, with none configured) has nothing
     // to find: walking the event's types through an empty index cost every event.
-    if (entries.length === 0) return;
-    hits.length = 0;
+    if (this.entries.length === 0) return;
+    this.hitCount = 0;
+    this.current = observation;
+    this.currentFail = fail;
     try {
       // Only the observation expressions the index selects are evaluated.
-      this.index.candidates(observation, (id) => {
-        const entry = entries[id] as IndexEntry;
-        const r = entry.rule;
-        if (masks[r] === FAILED) return;
-        try {
-          if (entry.observation.test(observation)) {
-            if (masks[r] === 0) hits.push(r);
-            masks[r] = (masks[r] as number) | leafBit(entry.leaf);
-          }
-        } catch (error) {
-          if (masks[r] === 0) hits.push(r);
-          masks[r] = FAILED;
-          fail((rules[r] as PatternRule).rule.id, error);
-        }
-      });
+      this.index.candidates(observation, this.visitCandidate);
       // In rule order, not in the order the index offered them: which condition a rule is
       // filed under is the index's choice, and must not reorder an event's alerts.
-      if (hits.length > 1) hits.sort((a, b) => a - b);
-      for (let h = 0; h < hits.length; h++) {
+      const count = this.hitCount;
+      // An event hits a handful of rules: sorted in place, as a sorted view would be an
+      // allocation; many (a rule set that all matches) by the typed array's own sort.
+      if (count > 32) hits.subarray(0, count).sort();
+      else
+        for (let i = 1; i < count; i++) {
+          const r = hits[i] as number;
+          let j = i - 1;
+          for (; j >= 0 && (hits[j] as number) > r; j--) hits[j + 1] = hits[j] as number;
+          hits[j + 1] = r;
+        }
+      for (let h = 0; h < count; h++) {
         const r = hits[h] as number;
         const mask = masks[r] as number;
         masks[r] = 0;
@@ -280,8 +333,9 @@ export class CompiledPatternRules implements CompiledKind {
       }
     } finally {
       // Nothing an interrupted event left behind may leak into the next.
-      for (const r of hits) masks[r] = 0;
-      hits.length = 0;
+      for (let h = 0; h < this.hitCount; h++) masks[hits[h] as number] = 0;
+      this.hitCount = 0;
+      this.current = undefined;
     }
   }
 }

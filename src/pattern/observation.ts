@@ -95,8 +95,11 @@ class Observation implements PreparedObservation {
         rootsOfType[distinct++] = [root];
       }
     }
-    types.length = distinct;
-    rootsOfType.length = distinct;
+    // Cutting the length is a runtime call: only when some roots shared a type.
+    if (distinct < roots.length) {
+      types.length = distinct;
+      rootsOfType.length = distinct;
+    }
     this.types = types;
     this.rootsOfType = rootsOfType;
   }
@@ -187,7 +190,7 @@ export function prepareObservedData(
       for (let i = 0; i < found && !repeated; i++) repeated = (roots[i] as RootObject).key === ref;
       if (!repeated) roots[found++] = { key: ref, object };
     }
-    roots.length = found;
+    if (found < roots.length) roots.length = found;
   } else {
     throw invalid('has neither objects (STIX 2.0) nor object_refs (STIX 2.1)', index, 'no-objects');
   }

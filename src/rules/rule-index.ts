@@ -769,8 +769,9 @@ export class RuleIndex {
       const slots = this.slots.get(type);
       if (!slots) continue;
       const tree = this.trees.get(type);
+      // Filled and cleared by position, never by length: an array cut to length 0 drops its
+      // backing store, and every event allocated another.
       const tables = this.tables;
-      tables.length = roots.length;
       for (let r = 0; r < roots.length; r++)
         tables[r] =
           tree !== undefined && tree.usesTable && observation.pathTable !== undefined
@@ -790,7 +791,7 @@ export class RuleIndex {
           } else slot.walk((roots[r] as { object: unknown }).object, observation, this.lookUp);
         }
       }
-      tables.length = 0;
+      for (let r = 0; r < roots.length; r++) tables[r] = undefined;
     }
     this.currentSlot = undefined;
   }

@@ -457,6 +457,62 @@ describe('rule index', () => {
     expect(hits).toEqual(['first', 'second']);
   });
 
+  it('reports every rule an event satisfies once, in rule order, however many there are (seeded)', () => {
+    const options = {
+      latenessMicros: 0,
+      maxPartialsPerGroup: 10,
+      unboundedTtlSeconds: 60,
+      maxAlertsPerEvent: 10,
+      clockSkewMicros: Infinity,
+    };
+    let manyHits = 0;
+    // A rule: a name, a pid, or both (a choice the index makes when sealed); up to 120 rules, so
+    // that both the few-hits and the many-hits (over 32) sorts run.
+    const ruleArb = fc.record({
+      name: fc.option(fc.integer({ min: 0, max: 3 }), { freq: 2 }),
+      pid: fc.integer({ min: 0, max: 1 }),
+    });
+    fc.assert(
+      fc.property(
+        fc.array(ruleArb, { minLength: 1, maxLength: 120, size: 'max' }),
+        fc.array(fc.record({ name: fc.integer({ min: 0, max: 3 }), pid: fc.integer({ min: 0, max: 1 }) }), {
+          minLength: 1,
+          maxLength: 4,
+        }),
+        (specs, events) => {
+          const rules = specs.map((spec, i) =>
+            createRule({
+              id: `r${i}`,
+              pattern:
+                spec.name === null
+                  ? `[process:pid = ${spec.pid}]`
+                  : `[process:name = 'n${spec.name}' AND process:pid = ${spec.pid}]`,
+            }),
+          );
+          const kind = new CompiledPatternRules(rules, options);
+          // Several events through one kind: nothing one event found may show in the next.
+          for (const event of events) {
+            const hits: string[] = [];
+            kind.match(
+              preparedOf({ type: 'process', name: `n${event.name}`, pid: event.pid }),
+              (rule) => hits.push(rule.rule.id),
+              (id, error) => {
+                throw new Error(`${id}: ${String(error)}`);
+              },
+            );
+            const expected = specs.flatMap((spec, i) =>
+              spec.pid === event.pid && (spec.name === null || spec.name === event.name) ? [`r${i}`] : [],
+            );
+            expect(hits).toEqual(expected);
+            if (hits.length > 32) manyHits++;
+          }
+        },
+      ),
+      { seed: 20261203, numRuns: 200 },
+    );
+    expect(manyHits).toBeGreaterThan(0);
+  });
+
   it('files a rule under its own literal, not under the condition a thousand rules share', () => {
     const shared = "process:x_channel = 'sysmon'";
     const rules = Array.from({ length: 1000 }, (_, i) =>
