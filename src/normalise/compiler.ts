@@ -182,6 +182,7 @@ export function compileMapping(definition: MappingDefinition, issues: CompileIss
     node.parse = compileParser(spec);
     node.children ??= new Map();
   }
+  trie.seal();
 
   // ---- Defaults, constants, compose, anchor and links ----
   for (const [target, value] of Object.entries(definition.defaults ?? {})) {

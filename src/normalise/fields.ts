@@ -171,6 +171,11 @@ export interface CompiledDetect {
   explain(event: JsonRecord): { share: number; missing: string[] };
   /** The top-level keys each condition needs one of (undefined: no gate), for scoring many mappings at once. */
   gates?: DetectGates;
+  /**
+   * The highest score `score` can return (every `all` and `any` condition holding, plus the weight), so that a
+   * caller looking for the best mapping can leave unscored those that cannot reach the best score found.
+   */
+  maxScore?: number;
 }
 
 /** Per `all` and `any` condition (in order), 1 when the event has one of its gate's keys or it has no gate. */
@@ -279,6 +284,7 @@ export function compileDetect(spec: DetectSpec, options: ReadOptions = {}): Pred
   predicate.score = score;
   predicate.explain = explain;
   predicate.gates = { all: allGates, any: anyGates, min };
+  predicate.maxScore = all.length + any.length + weight;
   return predicate;
 }
 

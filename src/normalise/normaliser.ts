@@ -64,9 +64,24 @@ export function createNormaliser(options: NormaliserOptions = {}): Normaliser {
     }
     return tenant === ownContext.tenant ? ownContext : { tenant };
   };
-  const scores = new Array<number>(mappings.length).fill(-1);
   const detectable = createDetectPrefilter(mappings.map((m) => m.compiled.detect.gates));
-  const order: number[] = [];
+  /** The highest score each mapping can reach (unknown: any). */
+  const maxScores = mappings.map((m) => m.compiled.detect.maxScore ?? Infinity);
+  /**
+   * The order in which candidates are scored: the caller's own mappings first, then by the highest score each can
+   * reach, then by position. Once a mapping fits with score s, a later one whose highest reachable score is below s
+   * cannot come first in the ranking (nor can a built-in once an own mapping fits), so it is left unscored unless
+   * the winner rejects the event. Scoring every candidate cost the ECS and generic mappings' getters on every
+   * OCSF, Suricata and Zeek record, though they never win there.
+   */
+  const scoringOrder = mappings
+    .map((_, i) => i)
+    .sort(
+      (a, b) =>
+        Number(b < ownCount) - Number(a < ownCount) ||
+        (maxScores[a] === maxScores[b] ? 0 : (maxScores[b] as number) > (maxScores[a] as number) ? 1 : -1) ||
+        a - b,
+    );
 
   const run = (
     mapping: Mapping,
@@ -91,6 +106,26 @@ export function createNormaliser(options: NormaliserOptions = {}): Normaliser {
     return `closest: ${ranked.map((c) => `${c.m.name} (missing ${c.missing.join(', ')})`).join('; ')}`;
   };
 
+  /**
+   * The mappings other than `best` that fit the event, in ranking order (own mappings first, then by score, then
+   * by position): where a rejected event goes next. Scores them all; only an event its winner rejects gets here.
+   */
+  const fittingAfter = (event: JsonRecord, best: number): number[] => {
+    // Without the prefilter's findings, which the winner's run may have replaced (they are the last event's): a
+    // mapping the prefilter dismisses is one whose score rejects the event anyway.
+    const scores = new Array<number>(mappings.length).fill(-1);
+    const order: number[] = [];
+    for (let i = 0; i < mappings.length; i++) {
+      if (i === best) continue;
+      const score = (mappings[i] as Mapping).compiled.detect.score(event);
+      scores[i] = score;
+      if (score >= 0) order.push(i);
+    }
+    return order.sort(
+      (a, b) => Number(b < ownCount) - Number(a < ownCount) || (scores[b] as number) - (scores[a] as number) || a - b,
+    );
+  };
+
   const normalise = (event: unknown, index?: number, call?: NormaliseOptions): NormaliseResult => {
     if (!isRecord(event)) {
       const kind = event === null ? 'null' : Array.isArray(event) ? 'an array' : `a ${typeof event}`;
@@ -106,32 +141,31 @@ export function createNormaliser(options: NormaliserOptions = {}): Normaliser {
           return reject('unknown-source', unknownSourceMessage(source, mappings) as string, index);
         return run(chosen, event, index, context);
       }
-      // Scored detection: the most specific mapping that fits wins; ties go to the earlier one.
-      order.length = 0;
+      // Scored detection: the most specific mapping that fits wins; ties go to the earlier one. The caller's own
+      // mappings come before the built-ins whatever the scores: they describe the caller's sources.
       const candidates = detectable(event);
-      for (let i = 0; i < mappings.length; i++) {
-        const score =
-          candidates[i] === 1 ? (mappings[i] as Mapping).compiled.detect.score(event, detectable.opened(i)) : -1;
-        scores[i] = score;
-        if (score >= 0) order.push(i);
+      let best = -1;
+      let bestScore = -1;
+      for (let k = 0; k < scoringOrder.length; k++) {
+        const i = scoringOrder[k] as number;
+        if (candidates[i] !== 1) continue;
+        // Neither this mapping nor any after it can outrank the best one (see scoringOrder).
+        if (best >= 0 && ((best < ownCount && i >= ownCount) || (maxScores[i] as number) < bestScore)) break;
+        const score = (mappings[i] as Mapping).compiled.detect.score(event, detectable.opened(i));
+        if (score >= 0 && (best < 0 || score > bestScore || (score === bestScore && i < best))) {
+          best = i;
+          bestScore = score;
+        }
       }
-      if (order.length === 0)
-        return reject('unrecognised-format', `no mapping recognises the event; ${closest(event)}`, index);
-      // The caller's own mappings come before the built-ins whatever the scores: they describe the caller's sources.
-      if (order.length > 1)
-        order.sort(
-          (a, b) =>
-            Number(b < ownCount) - Number(a < ownCount) || (scores[b] as number) - (scores[a] as number) || a - b,
-        );
+      if (best < 0) return reject('unrecognised-format', `no mapping recognises the event; ${closest(event)}`, index);
+      const result = run(mappings[best] as Mapping, event, index, context);
+      if (result.ok) return result;
       // A mapping that fits but then rejects the event (no time, nothing observable) hands it to the next one.
-      if (order.length === 1) return run(mappings[order[0] as number] as Mapping, event, index, context);
-      let first: NormaliseResult | undefined;
-      for (const i of [...order]) {
-        const result = run(mappings[i] as Mapping, event, index, context);
-        if (result.ok) return result;
-        first ??= result;
+      for (const i of fittingAfter(event, best)) {
+        const next = run(mappings[i] as Mapping, event, index, context);
+        if (next.ok) return next;
       }
-      return first as NormaliseResult;
+      return result;
     } catch (error) {
       // A defect, not bad input; still only this event is lost. The message names no event content.
       return reject(
