@@ -594,11 +594,15 @@ function likeGroup(group: LikeLeaf[]): ObjectPredicate {
   return (o, obs) => walk(o, obs, test);
 }
 
-/** The operands of a chain of ORs, in order. */
-function orOperands(expr: ComparisonExpression, out: ComparisonExpression[]): ComparisonExpression[] {
-  if (isComparisonJunction(expr) && expr.kind === 'or') {
-    orOperands(expr.left, out);
-    orOperands(expr.right, out);
+/** The operands of a chain of one junction (ORs, or ANDs), in order. */
+function junctionOperands(
+  kind: 'and' | 'or',
+  expr: ComparisonExpression,
+  out: ComparisonExpression[],
+): ComparisonExpression[] {
+  if (isComparisonJunction(expr) && expr.kind === kind) {
+    junctionOperands(kind, expr.left, out);
+    junctionOperands(kind, expr.right, out);
   } else out.push(expr);
   return out;
 }
@@ -655,16 +659,36 @@ export function compileForRootType(
   type: string,
   compiled: Map<ComparisonLeaf, ObjectPredicate>,
 ): ObjectPredicate | undefined {
-  if (isComparisonJunction(expr) && expr.kind === 'or') return compileOr(orOperands(expr, []), type, compiled);
-  if (isComparisonJunction(expr)) {
-    const l = compileForRootType(expr.left, type, compiled);
-    const r = compileForRootType(expr.right, type, compiled);
-    if (expr.kind === 'and') return l && r ? (o, obs) => l(o, obs) && r(o, obs) : undefined;
-    if (!l) return r;
-    if (!r) return l;
-    return (o, obs) => l(o, obs) || r(o, obs);
-  }
+  if (isComparisonJunction(expr) && expr.kind === 'or')
+    return compileOr(junctionOperands('or', expr, []), type, compiled);
+  if (isComparisonJunction(expr)) return compileAnd(junctionOperands('and', expr, []), type, compiled);
   return expr.path.objectType === type ? compiled.get(expr) : undefined;
+}
+
+/**
+ * An AND for root objects of one type, left to right as written: a chain of ANDs is one loop,
+ * not a closure per junction. Undefined when some operand can never hold on the type.
+ */
+function compileAnd(
+  operands: ComparisonExpression[],
+  type: string,
+  compiled: Map<ComparisonLeaf, ObjectPredicate>,
+): ObjectPredicate | undefined {
+  const predicates: ObjectPredicate[] = [];
+  for (const operand of operands) {
+    const p = compileForRootType(operand, type, compiled);
+    if (!p) return undefined;
+    predicates.push(p);
+  }
+  if (predicates.length === 1) return predicates[0];
+  if (predicates.length === 2) {
+    const [l, r] = predicates as [ObjectPredicate, ObjectPredicate];
+    return (o, obs) => l(o, obs) && r(o, obs);
+  }
+  return (o, obs) => {
+    for (let i = 0; i < predicates.length; i++) if (!(predicates[i] as ObjectPredicate)(o, obs)) return false;
+    return true;
+  };
 }
 
 /**
