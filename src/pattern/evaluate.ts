@@ -29,6 +29,7 @@ import {
 import { foldCase, foldedRegexSource } from './case-fold.js';
 import type { PreparedObservation } from './observation.js';
 import { pathTreeOf } from './path-table.js';
+import { compileLikeSet } from './like-set.js';
 import { compileLike, compileRegex } from './regex.js';
 
 /** A test of one value; `observation` (the event being evaluated) is told when a value was cut. */
@@ -553,52 +554,55 @@ const likeLeaves = new WeakMap<ObjectPredicate, LikeLeaf>();
 
 /**
  * One predicate for consecutive OR-ed LIKEs on one path: some value at the path matches some
- * pattern, as the OR of the comparisons each holding of some value is. A value that was cut is
- * counted once per pattern tested on it, as each comparison would count it.
+ * pattern, as the OR of the comparisons each holding of some value is. The patterns are tested
+ * together (./like-set.ts). A value that was cut is counted once per pattern tested on it, as
+ * each comparison would count it: such a value (and binary data) is tested pattern by pattern.
  */
 function likeGroup(group: LikeLeaf[]): ObjectPredicate {
   const first = group[0] as LikeLeaf;
-  const likes = group.map((g) => compileLike(g.source));
+  const together = compileLikeSet(group.map((g) => g.source));
+  let each: ((t: string) => boolean)[] | undefined;
   const binary = group.map((g) => latin1Bytes(g.source) !== undefined);
   // A pattern with a character above U+007F cannot match an all-ASCII text (every character of
   // a LIKE pattern but `%` and `_` must be in it, as NFC and folding have left it; the emoji
   // lists of SigmaHQ's command-line rules are hundreds of them).
   const nonAscii = group.map((g) => hasNonAscii(g.source));
   const someNonAscii = nonAscii.includes(true);
-  const n = likes.length;
+  const n = group.length;
   const { caseInsensitive, walk } = first;
-  /** The patterns on a text as its comparisons see it (folded already when they fold case). */
-  const testText = (subject: string, obs: PreparedObservation | undefined): boolean => {
-    const cut = subject.length > MAX_SEARCHED_LENGTH;
-    const text = nfc(searchedText(subject, undefined));
+  /** Pattern by pattern, counting the cut value for each pattern tested. */
+  const oneByOne = (text: string, cut: boolean, obs: PreparedObservation | undefined, bytes: boolean): boolean => {
+    const likes = (each ??= group.map((g) => compileLike(g.source)));
     const ascii = someNonAscii && !hasNonAscii(text);
     for (let i = 0; i < n; i++) {
       if (cut) noteCut(obs);
-      if (!(ascii && nonAscii[i]) && (likes[i] as (t: string) => boolean)(text)) return true;
+      if ((!bytes || binary[i]) && !(ascii && nonAscii[i]) && (likes[i] as (t: string) => boolean)(text)) return true;
     }
     return false;
+  };
+  /** The patterns on a text as its comparisons see it (folded already when they fold case). */
+  const testText = (subject: string, obs: PreparedObservation | undefined): boolean => {
+    if (subject.length <= MAX_SEARCHED_LENGTH) return together(nfc(subject));
+    return oneByOne(nfc(searchedText(subject, undefined)), true, obs, false);
   };
   const test: ValueTest = (v, obs) => {
     if (typeof v === 'string') return testText(caseInsensitive ? foldCase(v) : v, obs);
     if (!(v instanceof Uint8Array)) return false;
-    const cut = v.length > MAX_SEARCHED_LENGTH;
-    const text = bytesToLatin1(searchedBytes(v, undefined));
-    const ascii = someNonAscii && !hasNonAscii(text);
-    for (let i = 0; i < n; i++) {
-      if (cut) noteCut(obs);
-      if (binary[i] && !(ascii && nonAscii[i]) && (likes[i] as (t: string) => boolean)(text)) return true;
-    }
-    return false;
+    return oneByOne(bytesToLatin1(searchedBytes(v, undefined)), v.length > MAX_SEARCHED_LENGTH, obs, true);
   };
   if (caseInsensitive) return foldedPathPredicate(first.path, walk, test, (v, obs) => testText(v as string, obs));
   return (o, obs) => walk(o, obs, test);
 }
 
-/** The operands of a chain of ORs, in order. */
-function orOperands(expr: ComparisonExpression, out: ComparisonExpression[]): ComparisonExpression[] {
-  if (isComparisonJunction(expr) && expr.kind === 'or') {
-    orOperands(expr.left, out);
-    orOperands(expr.right, out);
+/** The operands of a chain of one junction (ORs, or ANDs), in order. */
+function junctionOperands(
+  kind: 'and' | 'or',
+  expr: ComparisonExpression,
+  out: ComparisonExpression[],
+): ComparisonExpression[] {
+  if (isComparisonJunction(expr) && expr.kind === kind) {
+    junctionOperands(kind, expr.left, out);
+    junctionOperands(kind, expr.right, out);
   } else out.push(expr);
   return out;
 }
@@ -655,16 +659,36 @@ export function compileForRootType(
   type: string,
   compiled: Map<ComparisonLeaf, ObjectPredicate>,
 ): ObjectPredicate | undefined {
-  if (isComparisonJunction(expr) && expr.kind === 'or') return compileOr(orOperands(expr, []), type, compiled);
-  if (isComparisonJunction(expr)) {
-    const l = compileForRootType(expr.left, type, compiled);
-    const r = compileForRootType(expr.right, type, compiled);
-    if (expr.kind === 'and') return l && r ? (o, obs) => l(o, obs) && r(o, obs) : undefined;
-    if (!l) return r;
-    if (!r) return l;
-    return (o, obs) => l(o, obs) || r(o, obs);
-  }
+  if (isComparisonJunction(expr) && expr.kind === 'or')
+    return compileOr(junctionOperands('or', expr, []), type, compiled);
+  if (isComparisonJunction(expr)) return compileAnd(junctionOperands('and', expr, []), type, compiled);
   return expr.path.objectType === type ? compiled.get(expr) : undefined;
+}
+
+/**
+ * An AND for root objects of one type, left to right as written: a chain of ANDs is one loop,
+ * not a closure per junction. Undefined when some operand can never hold on the type.
+ */
+function compileAnd(
+  operands: ComparisonExpression[],
+  type: string,
+  compiled: Map<ComparisonLeaf, ObjectPredicate>,
+): ObjectPredicate | undefined {
+  const predicates: ObjectPredicate[] = [];
+  for (const operand of operands) {
+    const p = compileForRootType(operand, type, compiled);
+    if (!p) return undefined;
+    predicates.push(p);
+  }
+  if (predicates.length === 1) return predicates[0];
+  if (predicates.length === 2) {
+    const [l, r] = predicates as [ObjectPredicate, ObjectPredicate];
+    return (o, obs) => l(o, obs) && r(o, obs);
+  }
+  return (o, obs) => {
+    for (let i = 0; i < predicates.length; i++) if (!(predicates[i] as ObjectPredicate)(o, obs)) return false;
+    return true;
+  };
 }
 
 /**

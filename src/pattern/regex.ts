@@ -244,22 +244,33 @@ export function compileRegex(source: string): RegexCompileResult {
   }
 }
 
+/**
+ * The shape of a LIKE pattern: a literal it equals, starts with, ends with or contains (with no
+ * other wildcard), or none of these (`regex`).
+ */
+export type LikeShape = { kind: 'exact' | 'prefix' | 'suffix' | 'contains'; literal: string } | { kind: 'regex' };
+
+export function likeShape(like: string): LikeShape {
+  const wildcard = /[%_]/;
+  if (!wildcard.test(like)) return { kind: 'exact', literal: like };
+  if (like.endsWith('%') && !wildcard.test(like.slice(0, -1))) return { kind: 'prefix', literal: like.slice(0, -1) };
+  if (like.startsWith('%') && !wildcard.test(like.slice(1))) return { kind: 'suffix', literal: like.slice(1) };
+  const inner = like.slice(1, -1);
+  if (like.length >= 2 && like.startsWith('%') && like.endsWith('%') && !wildcard.test(inner))
+    return { kind: 'contains', literal: inner };
+  return { kind: 'regex' };
+}
+
 /** Compiles a LIKE pattern (`%` any run, `_` one character, anchored) to a tester. */
 export function compileLike(like: string): (text: string) => boolean {
-  const wildcard = /[%_]/;
-  if (!wildcard.test(like)) return (text) => text === like;
-  const inner = like.slice(1, -1);
-  // The common shapes never need a regex: 'abc%', '%abc', '%abc%'.
-  if (like.endsWith('%') && !wildcard.test(like.slice(0, -1))) {
-    const prefix = like.slice(0, -1);
-    return (text) => text.startsWith(prefix);
-  }
-  if (like.startsWith('%') && !wildcard.test(like.slice(1))) {
-    const suffix = like.slice(1);
-    return (text) => text.endsWith(suffix);
-  }
-  if (like.length >= 2 && like.startsWith('%') && like.endsWith('%') && !wildcard.test(inner)) {
-    return (text) => text.includes(inner);
+  // The common shapes never need a regex: 'abc', 'abc%', '%abc', '%abc%'.
+  const shape = likeShape(like);
+  if (shape.kind !== 'regex') {
+    const literal = shape.literal;
+    if (shape.kind === 'exact') return (text) => text === literal;
+    if (shape.kind === 'prefix') return (text) => text.startsWith(literal);
+    if (shape.kind === 'suffix') return (text) => text.endsWith(literal);
+    return (text) => text.includes(literal);
   }
   let source = '(?s)^';
   for (const ch of like) {
