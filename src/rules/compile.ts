@@ -6,7 +6,7 @@
  * Every problem is a diagnostic at its place in the file; a candidate with an error compiles to
  * nothing.
  */
-import { Ajv2020, type ErrorObject } from 'ajv/dist/2020.js';
+import type { ErrorObject } from 'ajv/dist/2020.js';
 import type { Diagnostic } from '../errors.js';
 import type { ObjectPath } from '../pattern/ast.js';
 import { checkPattern, type CompiledPattern } from '../pattern/compile.js';
@@ -22,7 +22,6 @@ import { indicatorObservation, type IndicatorObservation, type IndicatorRecord }
 import { isSingleObservation, streamingLimitError } from './limits.js';
 import type { Rule, Severity } from './model.js';
 import type { Position, ValuePath } from './read.js';
-import { RULE_SCHEMA } from './schema.js';
 import { compileSigmaRule } from './sigma/compile.js';
 import { builtinSigmaTaxonomy } from './sigma/taxonomy.js';
 import type { SigmaTaxonomy } from './sigma/taxonomy-types.js';
@@ -31,6 +30,7 @@ import type { SigmaPlaceholders } from './sigma/detection.js';
 import type { SigmaFilters } from './sigma/filter.js';
 import type { SigmaPipelines } from './sigma/pipeline.js';
 import { AGGREGATION_FIELDS, aggregationKindOf, compileAggregation } from './aggregation.js';
+import { validateRuleDocument } from './rule-validators.js';
 
 export interface CompileOptions {
   /**
@@ -84,9 +84,6 @@ export function compileCandidate(
 }
 
 // ---------------------------------------------------------------- rules
-
-const ajv = new Ajv2020({ allErrors: true, strict: false });
-const validateRuleSchema = ajv.compile(RULE_SCHEMA);
 
 /** The fields that hold a duration, as JSON pointers (the schema's oneOf of seconds or `10m`). */
 const DURATION_FIELDS = new Set([
@@ -230,6 +227,7 @@ export function compileRule(
     ruleDiagnostic(code, { file: candidate.file, ...candidate.at(path), ...(id ? { ruleId: id } : {}) }, message);
   const before = diagnostics.length;
 
+  const validateRuleSchema = validateRuleDocument();
   if (!validateRuleSchema(v)) {
     diagnostics.push(...schemaDiagnostics(candidate, validateRuleSchema.errors ?? [], where));
     return undefined;

@@ -7,7 +7,6 @@
  * loaded rule is a warning.
  */
 import { isRecord } from '../util/records.js';
-import { Ajv2020 } from 'ajv/dist/2020.js';
 import type { Diagnostic } from '../errors.js';
 import { satisfiabilityDiagnostics } from '../generate/unsat.js';
 import { checkPattern, type CompiledPattern } from '../pattern/compile.js';
@@ -15,15 +14,7 @@ import type { BlockLibrary, Expansion } from './blocks.js';
 import { ruleDiagnostic } from './diagnostics.js';
 import type { Rule } from './model.js';
 import type { Position, RuleDocument, ValuePath } from './read.js';
-import { RULE_SCHEMA } from './schema.js';
-
-const ajv = new Ajv2020({ allErrors: true, strict: false });
-ajv.addSchema(RULE_SCHEMA);
-const validateException = (() => {
-  const validate = ajv.getSchema(`${RULE_SCHEMA.$id}#/$defs/exception`);
-  if (!validate) throw new Error('unreachable: the rule schema defines $defs/exception');
-  return validate;
-})();
+import { validateExceptionEntry } from './rule-validators.js';
 
 /** Which rules an exception applies to. */
 export type AppliesTo = 'all' | { tags?: string[]; categories?: string[]; rules?: string[] };
@@ -89,6 +80,7 @@ export function collectExceptions(
     );
     return;
   }
+  const validateException = validateExceptionEntry();
   section.forEach((entry, i) => {
     const path = ['exceptions', i];
     if (!validateException(entry)) {
