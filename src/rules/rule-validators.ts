@@ -1,36 +1,22 @@
 /**
- * The JSON Schema validators of rule documents and of their shared exceptions: one Ajv instance
- * for both (the exception schema is a definition of the rule schema), compiled on first use.
- * Compiling the rule schema is a large part of a Lambda's init; a second instance compiled it
- * again for exceptions, and a process that loads only precompiled rules needs neither.
+ * The JSON Schema validators of rule documents and of their shared exceptions, compiled ahead
+ * of time from the rule schema (src/rules/validator-source.ts; `npm run generate` writes them):
+ * compiling the schema at start was most of a Lambda's init beside loading its modules.
  */
-import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
-import { RULE_SCHEMA } from './schema.js';
+import type { ValidateFunction } from 'ajv/dist/2020.js';
+import * as generated from './generated/rule-schema-validators.js';
 
-let ajv: Ajv2020 | undefined;
-let ruleValidator: ValidateFunction | undefined;
-let exceptionValidator: ValidateFunction | undefined;
-
-function schemaCompiler(): Ajv2020 {
-  if (ajv === undefined) {
-    ajv = new Ajv2020({ allErrors: true, strict: false });
-    ajv.addSchema(RULE_SCHEMA);
-  }
-  return ajv;
-}
-
-function compiled(ref: string): ValidateFunction {
-  const validate = schemaCompiler().getSchema(ref);
-  if (!validate) throw new Error(`unreachable: the rule schema defines ${ref}`);
-  return validate;
-}
+const validators = generated as unknown as {
+  validateRuleDocument: ValidateFunction;
+  validateExceptionEntry: ValidateFunction;
+};
 
 /** Validates one rule document against the rule schema. */
 export function validateRuleDocument(): ValidateFunction {
-  return (ruleValidator ??= compiled(RULE_SCHEMA.$id));
+  return validators.validateRuleDocument;
 }
 
 /** Validates one `exceptions:` entry against the rule schema's `$defs/exception`. */
 export function validateExceptionEntry(): ValidateFunction {
-  return (exceptionValidator ??= compiled(`${RULE_SCHEMA.$id}#/$defs/exception`));
+  return validators.validateExceptionEntry;
 }
