@@ -102,6 +102,21 @@ export function isComparisonJunction(expr: ComparisonExpression): expr is Compar
   return expr.kind === 'and' || expr.kind === 'or';
 }
 
+/**
+ * The operands of a chain of one kind of junction (`a AND b AND c`, however nested), left to
+ * right. Iterative: a Sigma list of thousands of values is a chain that deep.
+ */
+export function junctionOperands(expr: ComparisonJunction): ComparisonExpression[] {
+  const out: ComparisonExpression[] = [];
+  const stack: ComparisonExpression[] = [expr];
+  while (stack.length > 0) {
+    const e = stack.pop() as ComparisonExpression;
+    if (isComparisonJunction(e) && e.kind === expr.kind) stack.push(e.right, e.left);
+    else out.push(e);
+  }
+  return out;
+}
+
 /** The operands of a chain of ANDs (`a AND (b AND c)` → a, b, c); an OR or a leaf is one operand. */
 export function andFactors(expr: ComparisonExpression, out: ComparisonExpression[] = []): ComparisonExpression[] {
   if (expr.kind === 'and') {

@@ -8,6 +8,7 @@ import type { Diagnostic } from '../errors.js';
 import { MatchError } from '../errors.js';
 import {
   isComparisonJunction,
+  junctionOperands,
   type ComparisonExpression,
   type ComparisonLeaf,
   type FieldReference,
@@ -594,19 +595,6 @@ function likeGroup(group: LikeLeaf[]): ObjectPredicate {
   return (o, obs) => walk(o, obs, test);
 }
 
-/** The operands of a chain of one junction (ORs, or ANDs), in order. */
-function junctionOperands(
-  kind: 'and' | 'or',
-  expr: ComparisonExpression,
-  out: ComparisonExpression[],
-): ComparisonExpression[] {
-  if (isComparisonJunction(expr) && expr.kind === kind) {
-    junctionOperands(kind, expr.left, out);
-    junctionOperands(kind, expr.right, out);
-  } else out.push(expr);
-  return out;
-}
-
 /** A scalar's text, as a field reference compares it (a number 4 and a text '4' are one value); else undefined. */
 function referenceText(value: unknown): string | undefined {
   if (typeof value === 'string') return value;
@@ -659,9 +647,8 @@ export function compileForRootType(
   type: string,
   compiled: Map<ComparisonLeaf, ObjectPredicate>,
 ): ObjectPredicate | undefined {
-  if (isComparisonJunction(expr) && expr.kind === 'or')
-    return compileOr(junctionOperands('or', expr, []), type, compiled);
-  if (isComparisonJunction(expr)) return compileAnd(junctionOperands('and', expr, []), type, compiled);
+  if (isComparisonJunction(expr))
+    return (expr.kind === 'or' ? compileOr : compileAnd)(junctionOperands(expr), type, compiled);
   return expr.path.objectType === type ? compiled.get(expr) : undefined;
 }
 

@@ -11,8 +11,8 @@
  */
 import {
   isComparisonJunction,
+  junctionOperands,
   type ComparisonExpression,
-  type ComparisonJunction,
   type ComparisonLeaf,
   type ObjectPath,
 } from '../pattern/ast.js';
@@ -233,18 +233,6 @@ function need(expr: ComparisonExpression, type: string, caseInsensitive: Readonl
       return { condition: { path: expr.path, folded: false, octet: Number(network.address >> 24n) } };
   }
   return 'none';
-}
-
-/** The operands of a chain of one kind of junction (`a AND b AND c`, however nested), left to right. */
-function junctionOperands(expr: ComparisonJunction): ComparisonExpression[] {
-  const out: ComparisonExpression[] = [];
-  const stack: ComparisonExpression[] = [expr];
-  while (stack.length > 0) {
-    const e = stack.pop() as ComparisonExpression;
-    if (isComparisonJunction(e) && e.kind === expr.kind) stack.push(e.right, e.left);
-    else out.push(e);
-  }
-  return out;
 }
 
 /** Does the need offer a choice (an `and` somewhere), which filing should make knowing the other entries? */
