@@ -227,9 +227,8 @@ export function compileRule(
     ruleDiagnostic(code, { file: candidate.file, ...candidate.at(path), ...(id ? { ruleId: id } : {}) }, message);
   const before = diagnostics.length;
 
-  const validateRuleSchema = validateRuleDocument();
-  if (!validateRuleSchema(v)) {
-    diagnostics.push(...schemaDiagnostics(candidate, validateRuleSchema.errors ?? [], where));
+  if (!validateRuleDocument(v)) {
+    diagnostics.push(...schemaDiagnostics(candidate, validateRuleDocument.errors ?? [], where));
     return undefined;
   }
   const stixVersion = v.stix_version === '2.0' ? '2.0' : '2.1';

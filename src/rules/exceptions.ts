@@ -80,12 +80,11 @@ export function collectExceptions(
     );
     return;
   }
-  const validateException = validateExceptionEntry();
   section.forEach((entry, i) => {
     const path = ['exceptions', i];
-    if (!validateException(entry)) {
+    if (!validateExceptionEntry(entry)) {
       const id = isRecord(entry) && typeof entry.id === 'string' ? entry.id : undefined;
-      for (const error of validateException.errors ?? []) {
+      for (const error of validateExceptionEntry.errors ?? []) {
         const field = error.instancePath
           .split('/')
           .slice(1)

@@ -12,11 +12,7 @@ const validators = generated as unknown as {
 };
 
 /** Validates one rule document against the rule schema. */
-export function validateRuleDocument(): ValidateFunction {
-  return validators.validateRuleDocument;
-}
+export const validateRuleDocument: ValidateFunction = validators.validateRuleDocument;
 
 /** Validates one `exceptions:` entry against the rule schema's `$defs/exception`. */
-export function validateExceptionEntry(): ValidateFunction {
-  return validators.validateExceptionEntry;
-}
+export const validateExceptionEntry: ValidateFunction = validators.validateExceptionEntry;
